@@ -1,0 +1,1 @@
+"""naas-sdn: Networking-as-a-Service SDN controller."""

@@ -1,0 +1,3 @@
+from naas_sdn.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,161 @@
+"""Request/reply over one switch connection: xid -> waiter, errors included, with timeouts.
+
+os-ken's ``send_msg`` is fire-and-forget and ``ofctl.api`` has no timeout; the programmer needs
+to know, for each message it sends, whether the switch refused it, and must never hang on a
+dead switch. Replies are delivered here by the OpenFlow app's handlers (wire order).
+"""
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+
+from os_ken.ofproto import ofproto_v1_3 as ofp
+from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+_XIDS = itertools.count(0x40000000)
+_XID_LOCK = threading.Lock()
+
+
+class SwitchError(Exception):
+    """The switch refused a message, or did not answer in time."""
+
+
+def _next_xid() -> int:
+    with _XID_LOCK:
+        return next(_XIDS) & 0xFFFFFFFF
+
+
+class Channel:
+    def __init__(self, datapath, timeout: float = 10.0):
+        self.datapath = datapath
+        self.timeout = timeout
+        self._waiters: dict[int, queue.Queue] = {}
+        self._lock = threading.Lock()
+        self.closed = False
+
+    @property
+    def dpid(self) -> int:
+        return self.datapath.id
+
+    def close(self):
+        self.closed = True
+        with self._lock:
+            waiters = list(self._waiters.values())
+        for waiter in waiters:
+            waiter.put(None)
+
+    def deliver(self, msg) -> bool:
+        """Called by the app for every reply or error; True if a waiter took it."""
+        with self._lock:
+            waiter = self._waiters.get(msg.xid)
+        if waiter is None:
+            return False
+        waiter.put(msg)
+        return True
+
+    def _register(self, msg, waiter: queue.Queue) -> int:
+        msg.xid = _next_xid()
+        with self._lock:
+            self._waiters[msg.xid] = waiter
+        return msg.xid
+
+    def _forget(self, *xids):
+        with self._lock:
+            for xid in xids:
+                self._waiters.pop(xid, None)
+
+    def _get(self, waiter: queue.Queue):
+        try:
+            msg = waiter.get(timeout=self.timeout)
+        except queue.Empty:
+            raise SwitchError(f"switch {self.dpid:016x} did not answer in {self.timeout}s")
+        if msg is None:
+            raise SwitchError(f"switch {self.dpid:016x} disconnected")
+        return msg
+
+    def send(self, msg) -> None:
+        if self.closed:
+            raise SwitchError(f"switch {self.dpid:016x} disconnected")
+        self.datapath.send_msg(msg)
+
+    def request(self, msg):
+        """Send one request and return its reply; multipart replies are collected."""
+        waiter = queue.Queue()
+        xid = self._register(msg, waiter)
+        try:
+            self.send(msg)
+            replies = []
+            while True:
+                reply = self._get(waiter)
+                if isinstance(reply, parser.OFPErrorMsg):
+                    raise SwitchError(f"switch {self.dpid:016x} refused {type(msg).__name__}: "
+                                      f"type={reply.type} code={reply.code}")
+                if not isinstance(reply, parser.OFPMultipartReply):
+                    return reply
+                replies.extend(reply.body)
+                if not reply.flags & ofp.OFPMPF_REPLY_MORE:
+                    return replies
+        finally:
+            self._forget(xid)
+
+    def send_fenced(self, msgs) -> list:
+        """Send messages then a barrier; return the errors the switch sent for them."""
+        errors = queue.Queue()
+        xids = [self._register(m, errors) for m in msgs]
+        barrier = parser.OFPBarrierRequest(self.datapath)
+        done = queue.Queue()
+        xids.append(self._register(barrier, done))
+        try:
+            for msg in msgs:
+                self.send(msg)
+            self.send(barrier)
+            reply = self._get(done)
+            if isinstance(reply, parser.OFPErrorMsg):
+                raise SwitchError(f"switch {self.dpid:016x} refused a barrier")
+            found = []
+            while not errors.empty():
+                error = errors.get_nowait()
+                if error is None:
+                    raise SwitchError(f"switch {self.dpid:016x} disconnected")
+                found.append(error)
+            return found
+        finally:
+            self._forget(*xids)
+
+    def bundle(self, msgs) -> None:
+        """Apply messages all-or-nothing: open, add, fence, check errors, commit or discard.
+
+        OVS rejects a bad bundle-add but would commit the rest; checking the adds' errors
+        behind a barrier before committing makes the bundle atomic for real.
+        """
+        bundle_id = _next_xid()
+        flags = ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED
+        self._control(bundle_id, ofp.ONF_BCT_OPEN_REQUEST, flags)
+        adds = [parser.ONFBundleAddMsg(self.datapath, bundle_id, flags, m, []) for m in msgs]
+        try:
+            errors = self.send_fenced(adds)
+        except SwitchError:
+            self._discard(bundle_id)
+            raise
+        if errors:
+            self._discard(bundle_id)
+            first = errors[0]
+            raise SwitchError(f"switch {self.dpid:016x} refused {len(errors)} message(s) of a "
+                              f"bundle, first type={first.type} code={first.code}")
+        self._control(bundle_id, ofp.ONF_BCT_COMMIT_REQUEST, flags)
+
+    def _control(self, bundle_id: int, kind: int, flags: int):
+        reply = self.request(parser.ONFBundleCtrlMsg(self.datapath, bundle_id, kind, flags, []))
+        expected = {ofp.ONF_BCT_OPEN_REQUEST: ofp.ONF_BCT_OPEN_REPLY,
+                    ofp.ONF_BCT_COMMIT_REQUEST: ofp.ONF_BCT_COMMIT_REPLY,
+                    ofp.ONF_BCT_DISCARD_REQUEST: ofp.ONF_BCT_DISCARD_REPLY}[kind]
+        if getattr(reply, "type", None) != expected:
+            raise SwitchError(f"switch {self.dpid:016x}: unexpected bundle reply {reply!r}")
+
+    def _discard(self, bundle_id: int):
+        try:
+            self._control(bundle_id, ofp.ONF_BCT_DISCARD_REQUEST,
+                          ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED)
+        except SwitchError:
+            pass  # the switch drops an uncommitted bundle when the connection ends anyway

@@ -1,0 +1,145 @@
+"""Translation between the compiler's value objects and os-ken OpenFlow 1.3 messages.
+
+The only module that knows os-ken's parser classes for flows, groups and meters. Parsing a
+switch's tables back into the same value objects is what lets the programmer diff desired
+against installed state with ``==``.
+"""
+from __future__ import annotations
+
+from os_ken.ofproto import ofproto_v1_3 as ofp
+from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+from naas_sdn.flows import ofp as model
+from naas_sdn.flows.layout import COOKIE_MAGIC, COOKIE_MAGIC_MASK
+
+OURS_COOKIE = COOKIE_MAGIC << 56
+
+
+# ---- value objects -> messages -------------------------------------------------------------
+
+def _action(action):
+    kind = action[0]
+    if kind == "output":
+        return parser.OFPActionOutput(action[1], 0)
+    if kind == "controller":
+        return parser.OFPActionOutput(ofp.OFPP_CONTROLLER, action[1])
+    if kind == "group":
+        return parser.OFPActionGroup(action[1])
+    if kind == "push_vlan":
+        return parser.OFPActionPushVlan(action[1])
+    if kind == "pop_vlan":
+        return parser.OFPActionPopVlan()
+    if kind == "set_field":
+        return parser.OFPActionSetField(**{action[1]: action[2]})
+    raise ValueError(f"unknown action {action!r}")
+
+
+def _instruction(instruction):
+    kind = instruction[0]
+    if kind == "meter":
+        return parser.OFPInstructionMeter(instruction[1], ofp.OFPIT_METER)
+    if kind == "apply":
+        return parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS,
+                                            [_action(a) for a in instruction[1]])
+    if kind == "write_metadata":
+        return parser.OFPInstructionWriteMetadata(instruction[1], instruction[2])
+    if kind == "goto":
+        return parser.OFPInstructionGotoTable(instruction[1])
+    raise ValueError(f"unknown instruction {instruction!r}")
+
+
+def flow_add(datapath, flow: model.Flow, cookie: int):
+    """OFPFC_ADD: installs, or replaces an entry with the same table, priority and match."""
+    return parser.OFPFlowMod(
+        datapath, cookie=cookie, cookie_mask=0, table_id=flow.table, command=ofp.OFPFC_ADD,
+        idle_timeout=0, hard_timeout=0, priority=flow.priority, buffer_id=ofp.OFP_NO_BUFFER,
+        out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, flags=0,
+        match=parser.OFPMatch(**dict(flow.match)),
+        instructions=[_instruction(i) for i in flow.instructions])
+
+
+def flow_delete(datapath, flow: model.Flow):
+    """OFPFC_DELETE_STRICT of exactly this entry, and only if it carries our cookie."""
+    return parser.OFPFlowMod(
+        datapath, cookie=OURS_COOKIE, cookie_mask=COOKIE_MAGIC_MASK, table_id=flow.table,
+        command=ofp.OFPFC_DELETE_STRICT, idle_timeout=0, hard_timeout=0,
+        priority=flow.priority, buffer_id=ofp.OFP_NO_BUFFER, out_port=ofp.OFPP_ANY,
+        out_group=ofp.OFPG_ANY, flags=0, match=parser.OFPMatch(**dict(flow.match)),
+        instructions=[])
+
+
+def _buckets(group: model.Group):
+    return [parser.OFPBucket(weight=0, watch_port=ofp.OFPP_ANY, watch_group=ofp.OFPG_ANY,
+                             actions=[_action(a) for a in bucket])
+            for bucket in group.buckets]
+
+
+def group_mod(datapath, group: model.Group, command: str):
+    commands = {"add": ofp.OFPGC_ADD, "modify": ofp.OFPGC_MODIFY, "delete": ofp.OFPGC_DELETE}
+    buckets = [] if command == "delete" else _buckets(group)
+    return parser.OFPGroupMod(datapath, commands[command], ofp.OFPGT_ALL, group.group_id,
+                              buckets)
+
+
+def meter_mod(datapath, meter: model.Meter, command: str):
+    commands = {"add": ofp.OFPMC_ADD, "modify": ofp.OFPMC_MODIFY, "delete": ofp.OFPMC_DELETE}
+    bands = [] if command == "delete" else [
+        parser.OFPMeterBandDrop(rate=meter.rate_pps, burst_size=meter.burst)]
+    return parser.OFPMeterMod(datapath, commands[command], ofp.OFPMF_PKTPS | ofp.OFPMF_BURST,
+                              meter.meter_id, bands)
+
+
+def packet_out(datapath, port: int, data: bytes):
+    return parser.OFPPacketOut(datapath, buffer_id=ofp.OFP_NO_BUFFER,
+                               in_port=ofp.OFPP_CONTROLLER,
+                               actions=[parser.OFPActionOutput(port, 0)], data=data)
+
+
+# ---- switch replies -> value objects ------------------------------------------------------
+
+def _parse_action(action):
+    if isinstance(action, parser.OFPActionOutput):
+        if action.port == ofp.OFPP_CONTROLLER:
+            return model.to_controller(action.max_len)
+        return model.output(action.port)
+    if isinstance(action, parser.OFPActionGroup):
+        return model.group(action.group_id)
+    if isinstance(action, parser.OFPActionPushVlan):
+        return model.push_vlan(action.ethertype)
+    if isinstance(action, parser.OFPActionPopVlan):
+        return model.pop_vlan()
+    if isinstance(action, parser.OFPActionSetField):
+        return model.set_field(action.key, action.value)
+    return ("unknown", type(action).__name__)
+
+
+def _parse_instruction(instruction):
+    if isinstance(instruction, parser.OFPInstructionMeter):
+        return model.meter(instruction.meter_id)
+    if isinstance(instruction, parser.OFPInstructionActions):
+        if instruction.type == ofp.OFPIT_APPLY_ACTIONS:
+            return model.apply(*[_parse_action(a) for a in instruction.actions])
+        return ("unknown-actions", instruction.type)
+    if isinstance(instruction, parser.OFPInstructionWriteMetadata):
+        return model.write_metadata(instruction.metadata, instruction.metadata_mask)
+    if isinstance(instruction, parser.OFPInstructionGotoTable):
+        return ("goto", instruction.table_id)
+    return ("unknown", type(instruction).__name__)
+
+
+def parse_flow(stats) -> model.Flow:
+    instructions = tuple(_parse_instruction(i) for i in stats.instructions)
+    # OVS reports an empty apply-actions for "drop"; the compiler writes no instruction.
+    instructions = tuple(i for i in instructions if i != ("apply", ()))
+    return model.Flow(stats.table_id, stats.priority, model.match(**dict(stats.match.items())),
+                      instructions, stats.cookie)
+
+
+def parse_group(stats, cookies: dict) -> model.Group:
+    buckets = tuple(tuple(_parse_action(a) for a in b.actions) for b in stats.buckets)
+    return model.Group(stats.group_id, buckets, cookies.get(stats.group_id, 0))
+
+
+def parse_meter(stats) -> model.Meter:
+    band = stats.bands[0] if stats.bands else None
+    return model.Meter(stats.meter_id, band.rate if band else 0, band.burst_size if band else 0)

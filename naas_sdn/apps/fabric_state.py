@@ -1,0 +1,141 @@
+"""Live, mutable view of the physical fabric; publishes immutable FabricSnapshots.
+
+Fed by the OpenFlow app (switch and port events, discovery probes) and the OVSDB monitor
+(VIF locations). Links are persisted so that after a controller restart the fabric is known
+before the first probe returns: reconciling a switch against a fabric with no links yet
+would tear down working inter-switch forwarding.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from types import MappingProxyType
+
+from naas_sdn.flows.fabric import FabricSnapshot, Link, VifLocation
+
+LOG = logging.getLogger(__name__)
+
+
+class FabricState:
+    def __init__(self, link_timeout: float, on_change, persist_links=None,
+                 initial_links=(), clock=time.monotonic):
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._link_timeout = link_timeout
+        self._on_change = on_change
+        self._persist = persist_links
+        self._connected = {}   # dpid -> monotonic time of connection
+        self._ports_up = {}    # dpid -> {ofport: port name} of ports whose link is up
+        self._links = {link: clock() for link in initial_links}  # link -> last seen
+        self._vifs = {}
+        self._snapshot = None
+
+    # -- switches and ports ------------------------------------------------------------------
+    def switch_connected(self, dpid: int, ports_up: dict[int, str]) -> None:
+        with self._lock:
+            self._connected[dpid] = self._clock()
+            self._ports_up[dpid] = dict(ports_up)
+            self._drop_links_on_down_ports(dpid)
+        self._changed()
+
+    def switch_disconnected(self, dpid: int) -> None:
+        with self._lock:
+            self._connected.pop(dpid, None)
+        self._changed()
+
+    def port_changed(self, dpid: int, ofport: int, name: str, up: bool) -> None:
+        with self._lock:
+            ports = self._ports_up.setdefault(dpid, {})
+            if up:
+                ports[ofport] = name
+            else:
+                ports.pop(ofport, None)
+            links_changed = self._drop_links_on_down_ports(dpid)
+        if links_changed or not up:
+            self._changed(persist=links_changed)
+
+    def _drop_links_on_down_ports(self, dpid: int) -> bool:
+        up = self._ports_up.get(dpid, {})
+        gone = [link for link in self._links
+                if (link.src_dpid == dpid and link.src_port not in up)
+                or (link.dst_dpid == dpid and link.dst_port not in up)]
+        for link in gone:
+            LOG.info("fabric link %s gone (port down)", _fmt(link))
+            del self._links[link]
+        return bool(gone)
+
+    def connected(self) -> dict[int, float]:
+        with self._lock:
+            return dict(self._connected)
+
+    def probe_ports(self, dpid: int) -> dict[int, str]:
+        """Ports worth probing for links: up, and not carrying a VM interface."""
+        with self._lock:
+            vif_ports = {v.ofport for v in self._vifs.values() if v.dpid == dpid}
+            return {p: n for p, n in self._ports_up.get(dpid, {}).items() if p not in vif_ports}
+
+    # -- links -------------------------------------------------------------------------------
+    def link_seen(self, link: Link) -> None:
+        with self._lock:
+            vif_ports = {(v.dpid, v.ofport) for v in self._vifs.values()}
+            if (link.src_dpid, link.src_port) in vif_ports or (
+                    link.dst_dpid, link.dst_port) in vif_ports:
+                return
+            if link.dst_port not in self._ports_up.get(link.dst_dpid, {}):
+                return
+            new = link not in self._links
+            self._links[link] = self._clock()
+        if new:
+            LOG.info("fabric link %s discovered", _fmt(link))
+            self._changed(persist=True)
+
+    def expire_links(self) -> None:
+        """Forget links not heard from although both ends could have reported them."""
+        now = self._clock()
+        with self._lock:
+            gone = []
+            for link, seen in self._links.items():
+                ends = (self._connected.get(link.src_dpid), self._connected.get(link.dst_dpid))
+                if None in ends:
+                    continue  # no evidence either way while an end is not connected
+                if now - max(seen, *ends) > self._link_timeout:
+                    gone.append(link)
+            for link in gone:
+                LOG.info("fabric link %s gone (no probe for %.1fs)", _fmt(link),
+                         self._link_timeout)
+                del self._links[link]
+        if gone:
+            self._changed(persist=True)
+
+    # -- VIFs --------------------------------------------------------------------------------
+    def set_vifs(self, vifs: dict[str, VifLocation]) -> None:
+        with self._lock:
+            if vifs == self._vifs:
+                return
+            self._vifs = dict(vifs)
+        self._changed()
+
+    # -- snapshots ---------------------------------------------------------------------------
+    def snapshot(self) -> FabricSnapshot:
+        with self._lock:
+            if self._snapshot is None:
+                self._snapshot = FabricSnapshot(
+                    switches=frozenset(self._connected), links=frozenset(self._links),
+                    vifs=MappingProxyType(dict(self._vifs)))
+            return self._snapshot
+
+    def _changed(self, persist: bool = False) -> None:
+        with self._lock:
+            self._snapshot = None
+            links = sorted(self._links)
+        if persist and self._persist is not None:
+            try:
+                self._persist([(l.src_dpid, l.src_port, l.dst_dpid, l.dst_port) for l in links])
+            except Exception:
+                LOG.exception("could not persist fabric links")
+        self._on_change()
+
+
+def _fmt(link: Link) -> str:
+    return f"{link.src_dpid:016x}:{link.src_port} -> {link.dst_dpid:016x}:{link.dst_port}"

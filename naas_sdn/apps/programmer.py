@@ -1,0 +1,232 @@
+"""Converges every switch to the compiler's desired state: diff, then one atomic bundle.
+
+One worker thread. Any model or fabric change marks switches dirty; the worker compiles once
+and sends each switch only the difference from what it holds, so one API change costs
+flow-mods in proportion to what it changes, not to the size of the model. On (re)connect the
+switch's own tables are read first (flows carrying our cookie, groups, meters), so a
+controller restart leaves correct flows untouched and removes only stale ones of ours.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+
+from naas_sdn.apps import codec, metrics
+from naas_sdn.apps.channel import SwitchError
+from naas_sdn.flows import compiler, ofp
+from naas_sdn.flows.layout import PACKET_IN_METER, identity, with_generation
+
+from os_ken.ofproto import ofproto_v1_3 as ofproto
+from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+LOG = logging.getLogger(__name__)
+MAX_GROUP_ID = 4094  # groups 1..4094 are ours (one per network key)
+
+
+@dataclasses.dataclass
+class Plan:
+    """What one switch must be sent to go from installed to desired."""
+
+    flow_adds: list
+    flow_deletes: list
+    group_adds: list
+    group_modifies: list
+    group_deletes: list
+    meter_adds: list
+    meter_modifies: list
+
+    def __bool__(self):
+        return any(dataclasses.astuple(self))
+
+    def summary(self) -> str:
+        return (f"flows +{len(self.flow_adds)} -{len(self.flow_deletes)}, groups "
+                f"+{len(self.group_adds)} ~{len(self.group_modifies)} -{len(self.group_deletes)}"
+                f", meters +{len(self.meter_adds)} ~{len(self.meter_modifies)}")
+
+
+def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
+    have = installed.flow_index()
+    want = desired.flow_index()
+    flow_adds = [f for k, f in want.items() if k not in have or have[k].body != f.body]
+    flow_deletes = [f for k, f in have.items() if k not in want]
+    have_groups = {g.group_id: g for g in installed.groups}
+    want_groups = {g.group_id: g for g in desired.groups}
+    have_meters = {m.meter_id: m for m in installed.meters}
+    return Plan(
+        flow_adds=sorted(flow_adds, key=lambda f: f.key),
+        flow_deletes=sorted(flow_deletes, key=lambda f: f.key),
+        group_adds=[g for i, g in sorted(want_groups.items()) if i not in have_groups],
+        group_modifies=[g for i, g in sorted(want_groups.items())
+                        if i in have_groups and have_groups[i] != g],
+        group_deletes=[g for i, g in sorted(have_groups.items()) if i not in want_groups],
+        meter_adds=[m for m in desired.meters if m.meter_id not in have_meters],
+        meter_modifies=[m for m in desired.meters
+                        if m.meter_id in have_meters and have_meters[m.meter_id] != m],
+    )
+
+
+class Programmer:
+    def __init__(self, model_source, fabric_state, options: compiler.Options,
+                 generation: int, ready=lambda: True, settle: float = 3.0,
+                 before_pass=None):
+        self._model = model_source
+        self._fabric = fabric_state
+        self._options = options
+        self._generation = generation
+        self._ready = ready
+        self._settle = settle
+        self._before_pass = before_pass
+        self._channels = {}      # dpid -> Channel
+        self._installed = {}     # dpid -> SwitchState believed installed (None: read it)
+        self._wake = threading.Condition()
+        self._dirty = False
+        self._stop = False
+        self._retry_at = {}      # dpid -> monotonic time of next attempt after a failure
+        self.syncs = 0
+        self._thread = threading.Thread(target=self._run, name="programmer", daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        with self._wake:
+            self._stop = True
+            self._wake.notify()
+
+    # -- events from below and above --------------------------------------------------------
+    def switch_connected(self, channel):
+        with self._wake:
+            self._channels[channel.dpid] = channel
+            self._installed[channel.dpid] = None
+            self._dirty = True
+            self._wake.notify()
+
+    def switch_disconnected(self, dpid: int):
+        with self._wake:
+            self._channels.pop(dpid, None)
+            self._installed.pop(dpid, None)
+            self._retry_at.pop(dpid, None)
+
+    def changed(self, *_args):
+        with self._wake:
+            self._dirty = True
+            self._wake.notify()
+
+    def resync(self, dpid: int):
+        """Forget what we believe a switch holds: the next pass reads its tables again."""
+        with self._wake:
+            if dpid in self._installed:
+                self._installed[dpid] = None
+                self._dirty = True
+                self._wake.notify()
+
+    # -- worker -----------------------------------------------------------------------------
+    def _run(self):
+        while True:
+            with self._wake:
+                if not self._dirty and not self._stop:
+                    self._wake.wait(timeout=1.0)
+                if self._stop:
+                    return
+                due = self._dirty or any(
+                    state is None or time.monotonic() >= self._retry_at.get(dpid, 0)
+                    for dpid, state in self._installed.items()
+                    if state is None or dpid in self._retry_at)
+                self._dirty = False
+                channels = dict(self._channels)
+            if not due:
+                continue
+            try:
+                self._pass(channels)
+            except Exception:
+                LOG.exception("programmer pass failed")
+                time.sleep(0.5)
+                self.changed()
+
+    def _pass(self, channels):
+        if not channels or not self._ready():
+            return  # switches wait with no state read; the 1 s tick comes back here
+        model, fabric = self._model.snapshot(), self._fabric.snapshot()
+        if self._before_pass is not None:
+            self._before_pass(model, fabric)
+        bound = compiler.bound_ports(model, fabric)
+        connected = self._fabric.connected()
+        for dpid, channel in sorted(channels.items()):
+            if time.monotonic() < self._retry_at.get(dpid, 0):
+                continue
+            self._retry_at.pop(dpid, None)
+            desired = compiler.compile_switch(dpid, bound, fabric, self._options)
+            try:
+                self._sync(channel, desired, connected.get(dpid))
+            except SwitchError as error:
+                LOG.warning("switch %016x: %s; will read its tables and retry", dpid, error)
+                metrics.SYNC_FAILURES.inc()
+                with self._wake:
+                    if dpid in self._installed:
+                        self._installed[dpid] = None
+                    self._retry_at[dpid] = time.monotonic() + 1.0
+
+    def _sync(self, channel, desired: ofp.SwitchState, connected_at):
+        dpid = channel.dpid
+        installed = self._installed.get(dpid)
+        first = installed is None
+        if first:
+            installed = self.read_switch(channel)
+            ours = bool(installed.flows)
+            # Existing flows of ours: wait until link discovery has had its chance, so that
+            # a restart never tears down inter-switch forwarding it has not re-learnt yet.
+            if ours and connected_at is not None and time.monotonic() - connected_at < self._settle:
+                with self._wake:
+                    self._retry_at[dpid] = connected_at + self._settle
+                return
+        todo = plan(desired, installed)
+        if todo:
+            self._apply(channel, todo)
+            LOG.info("switch %016x %s: %s", dpid, "resync" if first else "update", todo.summary())
+        elif first:
+            LOG.info("switch %016x resync: already correct (%d flows)", dpid, len(desired.flows))
+        with self._wake:
+            if dpid in self._channels:
+                self._installed[dpid] = desired
+        self.syncs += 1
+
+    def read_switch(self, channel) -> ofp.SwitchState:
+        dp = channel.datapath
+        stats = channel.request(parser.OFPFlowStatsRequest(
+            dp, 0, ofproto.OFPTT_ALL, ofproto.OFPP_ANY, ofproto.OFPG_ANY,
+            codec.OURS_COOKIE, codec.COOKIE_MAGIC_MASK, parser.OFPMatch()))
+        flows = frozenset(codec.parse_flow(s) for s in stats)
+        groups = channel.request(parser.OFPGroupDescStatsRequest(dp, 0))
+        meters = channel.request(parser.OFPMeterConfigStatsRequest(dp, 0, ofproto.OFPM_ALL))
+        return ofp.SwitchState(
+            flows,
+            frozenset(codec.parse_group(g, {}) for g in groups if 0 < g.group_id <= MAX_GROUP_ID),
+            frozenset(codec.parse_meter(m) for m in meters if m.meter_id == PACKET_IN_METER))
+
+    def _apply(self, channel, todo: Plan):
+        dp = channel.datapath
+        # Meters cannot ride in an OVS bundle: set them first, fenced by a barrier.
+        meter_msgs = ([codec.meter_mod(dp, m, "add") for m in todo.meter_adds]
+                      + [codec.meter_mod(dp, m, "modify") for m in todo.meter_modifies])
+        if meter_msgs:
+            errors = channel.send_fenced(meter_msgs)
+            if errors:
+                raise SwitchError(f"meter refused: type={errors[0].type} code={errors[0].code}")
+        msgs = ([codec.group_mod(dp, g, "add") for g in todo.group_adds]
+                + [codec.group_mod(dp, g, "modify") for g in todo.group_modifies]
+                + [codec.flow_delete(dp, f) for f in todo.flow_deletes]
+                + [codec.flow_add(dp, f, with_generation(f.cookie, self._generation))
+                   for f in todo.flow_adds]
+                + [codec.group_mod(dp, g, "delete") for g in todo.group_deletes])
+        if msgs:
+            channel.bundle(msgs)
+        metrics.FLOW_MODS.inc(len(todo.flow_adds) + len(todo.flow_deletes))
+        metrics.GROUP_MODS.inc(len(todo.group_adds) + len(todo.group_modifies)
+                               + len(todo.group_deletes))
+        metrics.METER_MODS.inc(len(meter_msgs))
+
+
+def flows_owned(state: ofp.SwitchState, cookie_value: int):
+    return [f for f in state.flows if identity(f.cookie) == identity(cookie_value)]

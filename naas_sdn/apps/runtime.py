@@ -1,0 +1,211 @@
+"""Starts and wires the controller side: os-ken, fabric state, discovery, OVSDB, programmer.
+
+Events flow up (switches, probes, OVSDB -> fabric state), desired state flows down
+(model + fabric -> compiler -> programmer -> switches).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import warnings
+
+from naas_sdn import config
+from naas_sdn.apps import metrics
+from naas_sdn.apps.channel import Channel
+from naas_sdn.apps.discovery import Prober
+from naas_sdn.apps.fabric_state import FabricState
+from naas_sdn.apps.programmer import Programmer
+from naas_sdn.flows import compiler
+from naas_sdn.flows.fabric import Link
+
+LOG = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, conf, service):
+        self.conf = conf
+        self.service = service
+        self.prober = Prober()
+        self.channels: dict[int, Channel] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._vifs_by_remote = {}
+        self.fabric = FabricState(
+            link_timeout=conf.link_timeout, on_change=self._fabric_changed,
+            persist_links=service.save_fabric_links,
+            initial_links=[Link(*row) for row in service.load_fabric_links()])
+        self.monitors = []
+        self.programmer = Programmer(
+            service, self.fabric, compiler.Options(packet_in_rate=conf.packet_in_rate),
+            generation=int(time.time()) & 0xFF, ready=self._ovsdb_synced,
+            settle=2 * conf.discovery_interval + 1.0, before_pass=self._sync_bindings)
+        self._app_manager = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self):
+        self._start_ovsdb()
+        self.service.subscribe(self.programmer.changed)
+        self.programmer.start()
+        self._start_os_ken()
+        threading.Thread(target=self._discovery_loop, name="discovery", daemon=True).start()
+        return self
+
+    def close(self):
+        self._stop.set()
+        self.programmer.stop()
+        for monitor in self.monitors:
+            monitor.stop()
+        if self._app_manager is not None:
+            try:
+                self._app_manager.close()
+            except Exception:
+                LOG.exception("closing os-ken")
+
+    def _start_ovsdb(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ovs.poller probes for eventlet, which warns
+            from naas_sdn.apps.ovsdb import OvsdbMonitor
+        for remote in self.conf.ovsdb_connections:
+            monitor = OvsdbMonitor(remote, self._vifs_changed)
+            monitor.start()
+            self.monitors.append(monitor)
+
+    def _start_os_ken(self):
+        from os_ken import cfg as os_ken_cfg
+        from os_ken.base import app_manager
+        from naas_sdn.apps import openflow
+
+        host, port = config.split_host_port(self.conf.ofp_listen, "--ofp-listen")
+        os_conf = os_ken_cfg.CONF
+        os_conf(args=[], project="os_ken")
+        os_conf.set_override("ofp_listen_host", host)
+        os_conf.set_override("ofp_tcp_listen_port", port)
+        os_conf.set_override("echo_request_interval", self.conf.echo_interval)
+        os_conf.set_override("maximum_unreplied_echo_requests", self.conf.echo_max_unreplied)
+        openflow.RUNTIME = self
+        manager = app_manager.AppManager.get_instance()
+        manager.load_apps(["naas_sdn.apps.openflow"])
+        contexts = manager.create_contexts()
+        self._app_manager = manager
+        # A daemon thread, so that every hub thread os-ken spawns from it is a daemon too.
+        started = threading.Event()
+
+        def run():
+            manager.instantiate_apps(**contexts)
+            started.set()
+
+        threading.Thread(target=run, name="os-ken", daemon=True).start()
+        started.wait(10)
+
+    # -- readiness and bindings --------------------------------------------------------------
+    def _ovsdb_synced(self) -> bool:
+        return all(m.synced.is_set() for m in self.monitors)
+
+    def _vifs_changed(self, remote, vifs):
+        with self._lock:
+            self._vifs_by_remote[remote] = vifs
+            merged = {}
+            for part in self._vifs_by_remote.values():
+                merged.update(part)
+        self.fabric.set_vifs(merged)
+
+    def _sync_bindings(self, model, fabric):
+        bindings = {port_id: location.bridge for port_id, location in fabric.vifs.items()
+                    if port_id in model.ports}
+        self.service.update_port_bindings(bindings)
+
+    def _fabric_changed(self):
+        self.programmer.changed()
+
+    # -- OpenFlow events (called from the os-ken app's handlers) -----------------------------
+    def switch_connected(self, datapath):
+        channel = Channel(datapath)
+        with self._lock:
+            old = self.channels.get(datapath.id)
+            self.channels[datapath.id] = channel
+        if old is not None:
+            old.close()
+        ports = {no: p.name.decode(errors="replace") if isinstance(p.name, bytes) else p.name
+                 for no, p in datapath.ports.items() if no < datapath.ofproto.OFPP_MAX
+                 and not p.state & datapath.ofproto.OFPPS_LINK_DOWN}
+        LOG.info("switch %016x connected from %s with %d ports", datapath.id,
+                 datapath.address[0] if datapath.address else "?", len(ports))
+        self.fabric.switch_connected(datapath.id, ports)
+        self.programmer.switch_connected(channel)
+        metrics.SWITCHES.set(len(self.channels))
+        self._probe_switch(datapath.id)
+
+    def switch_disconnected(self, datapath):
+        with self._lock:
+            channel = self.channels.get(datapath.id)
+            if channel is None or channel.datapath is not datapath:
+                return  # an older connection of a switch that has reconnected
+            del self.channels[datapath.id]
+        channel.close()
+        LOG.info("switch %016x disconnected", datapath.id)
+        self.programmer.switch_disconnected(datapath.id)
+        self.fabric.switch_disconnected(datapath.id)
+        metrics.SWITCHES.set(len(self.channels))
+
+    def port_status(self, datapath, reason, desc):
+        ofproto = datapath.ofproto
+        if desc.port_no >= ofproto.OFPP_MAX:
+            return
+        up = reason != ofproto.OFPPR_DELETE and not desc.state & ofproto.OFPPS_LINK_DOWN
+        name = desc.name.decode(errors="replace") if isinstance(desc.name, bytes) else desc.name
+        self.fabric.port_changed(datapath.id, desc.port_no, name, up)
+        if up:
+            self._probe_port(datapath.id, desc.port_no, desc.hw_addr)
+
+    def packet_in(self, msg):
+        in_port = msg.match.get("in_port")
+        link = self.prober.parse(msg.data, msg.datapath.id, in_port)
+        metrics.PACKET_INS.labels(reason="discovery" if link else "other").inc()
+        if link is not None:
+            self.fabric.link_seen(link)
+
+    def reply(self, msg):
+        with self._lock:
+            channel = self.channels.get(msg.datapath.id)
+        if channel is not None:
+            channel.deliver(msg)
+
+    # -- discovery ---------------------------------------------------------------------------
+    def _discovery_loop(self):
+        while not self._stop.wait(self.conf.discovery_interval):
+            try:
+                with self._lock:
+                    dpids = list(self.channels)
+                for dpid in dpids:
+                    self._probe_switch(dpid)
+                self.fabric.expire_links()
+                metrics.FABRIC_LINKS.set(len(self.fabric.snapshot().links))
+            except Exception:
+                LOG.exception("discovery round failed")
+
+    def _probe_switch(self, dpid):
+        with self._lock:
+            channel = self.channels.get(dpid)
+        if channel is None:
+            return
+        ports = channel.datapath.ports
+        for ofport in self.fabric.probe_ports(dpid):
+            port = ports.get(ofport)
+            self._probe_port(dpid, ofport, port.hw_addr if port else "02:00:00:00:00:00")
+
+    def _probe_port(self, dpid, ofport, hw_addr):
+        from naas_sdn.apps import codec
+        with self._lock:
+            channel = self.channels.get(dpid)
+        if channel is None:
+            return
+        try:
+            channel.send(codec.packet_out(channel.datapath, ofport,
+                                          self.prober.build(dpid, ofport, hw_addr)))
+        except Exception as error:
+            LOG.debug("probe %016x:%d not sent: %s", dpid, ofport, error)
+
+
+def start(conf, service) -> Runtime:
+    return Runtime(conf, service).start()

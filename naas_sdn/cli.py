@@ -1,0 +1,70 @@
+"""The ``naas-sdn`` command: ``serve`` runs the controller, ``token`` manages API credentials."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from naas_sdn import config
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="INI configuration file ([DEFAULT] section)")
+    parser.add_argument("--db-url", metavar="URL", help="SQLAlchemy database URL")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="naas-sdn", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the controller: REST API and OpenFlow")
+    _common(serve)
+    serve.add_argument("--api-listen", metavar="HOST:PORT", help="REST API address (127.0.0.1:9696)")
+    serve.add_argument("--ofp-listen", metavar="HOST:PORT", help="OpenFlow address (0.0.0.0:6653)")
+    serve.add_argument("--ovsdb", metavar="REMOTE", action="append",
+                       help="OVSDB server to monitor for VIF binding (repeatable; "
+                            "default unix:/var/run/openvswitch/db.sock)")
+    serve.add_argument("--service-plugins", metavar="LIST",
+                       help="comma-separated service plugins to load")
+
+    token = sub.add_parser("token", help="manage API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create a token and print it")
+    _common(create)
+    create.add_argument("--project", required=True, help="project (tenant) id the token acts for")
+    create.add_argument("--admin", action="store_true", help="the token has the admin role")
+    create.add_argument("--description", default="", help="free text kept with the token")
+    listing = token_sub.add_parser("list", help="list tokens (never their secret)")
+    _common(listing)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
+    _common(revoke)
+    revoke.add_argument("token_id")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {"db_url": args.db_url}
+    if args.command == "serve":
+        overrides.update(api_listen=args.api_listen, ofp_listen=args.ofp_listen,
+                         ovsdb_connections=args.ovsdb,
+                         service_plugins=(args.service_plugins.split(",")
+                                          if args.service_plugins is not None else None))
+        conf = config.load(args.config, **overrides)
+        from naas_sdn import server
+        return server.serve(conf)
+
+    conf = config.load(args.config, **overrides)
+    from naas_sdn.model.service import NetworkService
+    from naas_sdn.model import db
+    service = NetworkService(db.connect(config.db_url(conf)))
+    if args.token_command == "create":
+        print(service.create_token(args.project, admin=args.admin, description=args.description))
+    elif args.token_command == "list":
+        for row in service.list_tokens():
+            print(f"{row['id']}  project={row['project_id']}  admin={row['admin']}  "
+                  f"created={row['created_at']}  {row['description']}")
+    elif args.token_command == "revoke":
+        if not service.revoke_token(args.token_id):
+            print(f"naas-sdn: no token {args.token_id}", file=sys.stderr)
+            return 1
+    return 0

@@ -1,0 +1,71 @@
+"""Configuration: one oslo.config namespace, read from an INI file and overridden by flags.
+
+The file uses the same option names as the flags (``db_url``, ``api_listen``...) in its
+``[DEFAULT]`` section, as os-ken and the OpenStack services do.
+"""
+from __future__ import annotations
+
+import os
+
+from oslo_config import cfg
+
+OPTS = [
+    cfg.StrOpt("db_url", default=None,
+               help="SQLAlchemy URL of the model database (default: an SQLite file in the "
+                    "state directory; postgresql+psycopg://... for production)."),
+    cfg.StrOpt("state_dir", default="/var/lib/naas-sdn",
+               help="Directory holding the default SQLite database."),
+    cfg.StrOpt("api_listen", default="127.0.0.1:9696",
+               help="HOST:PORT of the northbound REST API."),
+    cfg.StrOpt("ofp_listen", default="0.0.0.0:6653",
+               help="HOST:PORT the OpenFlow controller listens on."),
+    cfg.IntOpt("api_threads", default=16, help="Worker threads of the REST server."),
+    cfg.ListOpt("ovsdb_connections", default=["unix:/var/run/openvswitch/db.sock"],
+                help="OVSDB servers to monitor for VIF binding (iface-id on Interface rows)."),
+    cfg.ListOpt("service_plugins", default=[],
+                help="Service plugins to load in addition to the core (networks, ports)."),
+    cfg.FloatOpt("discovery_interval", default=1.0,
+                 help="Seconds between link discovery probes on each switch port."),
+    cfg.FloatOpt("link_timeout", default=3.5,
+                 help="Seconds without a probe after which a fabric link is considered gone."),
+    cfg.IntOpt("echo_interval", default=2,
+               help="Seconds between OpenFlow echo requests (detects dead switches)."),
+    cfg.IntOpt("echo_max_unreplied", default=3,
+               help="Unanswered echo requests after which a switch is declared gone."),
+    cfg.IntOpt("packet_in_rate", default=500,
+               help="Packets per second a switch may send to the controller (meter)."),
+    cfg.StrOpt("log_level", default="INFO", help="Logging level."),
+]
+
+
+def new_conf() -> cfg.ConfigOpts:
+    conf = cfg.ConfigOpts()
+    conf.register_opts(OPTS)
+    return conf
+
+
+def load(config_file: str | None = None, **overrides) -> cfg.ConfigOpts:
+    """Read the INI file (if any), then apply the command-line overrides that are not None."""
+    conf = new_conf()
+    files = [config_file] if config_file else []
+    if config_file and not os.path.exists(config_file):
+        raise SystemExit(f"naas-sdn: configuration file {config_file} does not exist")
+    conf(args=[], project="naas-sdn", default_config_files=files)
+    for name, value in overrides.items():
+        if value is not None:
+            conf.set_override(name, value)
+    return conf
+
+
+def db_url(conf) -> str:
+    if conf.db_url:
+        return conf.db_url
+    os.makedirs(conf.state_dir, exist_ok=True)
+    return "sqlite:///" + os.path.join(conf.state_dir, "naas-sdn.sqlite")
+
+
+def split_host_port(value: str, option: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SystemExit(f"naas-sdn: {option} must be HOST:PORT, got {value!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)

@@ -1,0 +1,95 @@
+"""The physical side the compiler needs: switches, links between them, where VIFs sit.
+
+Built by the apps from OpenFlow (switches, ports), link discovery and OVSDB (VIF binding);
+immutable, so the compiler reads it without locks. Topology questions (spanning tree,
+shortest paths) are answered once per fabric snapshot with networkx.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from types import MappingProxyType
+from typing import Mapping
+
+import networkx as nx
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Link:
+    """A unidirectional fabric link as discovered: a probe sent out src arrived at dst."""
+
+    src_dpid: int
+    src_port: int
+    dst_dpid: int
+    dst_port: int
+
+    def reversed(self) -> "Link":
+        return Link(self.dst_dpid, self.dst_port, self.src_dpid, self.src_port)
+
+
+@dataclasses.dataclass(frozen=True)
+class VifLocation:
+    """Where an OVS Interface carrying ``external_ids:iface-id`` is plugged."""
+
+    bridge: str
+    dpid: int
+    ofport: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FabricSnapshot:
+    switches: frozenset = frozenset()          # dpids connected to the controller
+    links: frozenset = frozenset()             # of Link, both directions when healthy
+    vifs: Mapping[str, VifLocation] = dataclasses.field(  # iface-id -> location
+        default_factory=lambda: MappingProxyType({}))
+
+    @functools.cached_property
+    def topology(self) -> "Topology":
+        return Topology(self.links, self.switches | {v.dpid for v in self.vifs.values()})
+
+
+class Topology:
+    """Loop-free flooding and shortest-path unicast over the bidirectional links."""
+
+    def __init__(self, links, dpids):
+        graph = nx.Graph()
+        graph.add_nodes_from(sorted(dpids))
+        self._port = {}  # (a, b) -> a's port toward b, lowest port of parallel links
+        for link in sorted(links):
+            if link.reversed() not in links:
+                continue  # one-way evidence only: never forward over it
+            a, b = link.src_dpid, link.dst_dpid
+            if (a, b) not in self._port or link.src_port < self._port[(a, b)]:
+                self._port[(a, b)] = link.src_port
+            graph.add_edge(a, b)
+        self.graph = graph
+        # Kruskal over edges inserted in sorted order: the same tree for the same links.
+        self.tree = nx.minimum_spanning_tree(graph, algorithm="kruskal")
+        self._paths = {}
+
+    def port_toward(self, a: int, b: int) -> int:
+        return self._port[(a, b)]
+
+    def fabric_ports(self, dpid: int) -> set[int]:
+        return {p for (a, _b), p in self._port.items() if a == dpid}
+
+    def tree_ports(self, dpid: int) -> set[int]:
+        if dpid not in self.tree:
+            return set()
+        return {self._port[(dpid, peer)] for peer in self.tree.neighbors(dpid)}
+
+    def next_hop_port(self, src: int, dst: int) -> int | None:
+        """Port of ``src`` on a shortest path to ``dst``; None if unreachable or same switch.
+
+        Paths come from one BFS tree rooted at the destination, so every switch's next hop
+        toward ``dst`` lies on one consistent tree: hop-by-hop forwarding cannot loop.
+        """
+        if src == dst:
+            return None
+        if dst not in self._paths:
+            self._paths[dst] = (nx.single_source_shortest_path(self.graph, dst)
+                                if dst in self.graph else {})
+        path = self._paths[dst].get(src)
+        if path is None:
+            return None
+        return self._port[(src, path[-2])]

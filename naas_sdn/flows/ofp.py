@@ -1,0 +1,134 @@
+"""Plain value objects for flows, groups and meters: no datapath, no os-ken objects.
+
+The compiler builds these; ``naas_sdn.apps.codec`` turns them into OpenFlow messages at send
+time and parses the switch's tables back into them, so desired and installed state compare
+with ``==``.
+
+Matches are sorted tuples of ``(field, value)``; a masked value is ``(value, mask)``.
+Instructions are tuples in OpenFlow's execution order::
+
+    ("meter", id) ("apply", actions) ("write_metadata", value, mask) ("goto", table)
+
+Actions are tuples: ``("output", port)``, ``("controller", max_len)``, ``("group", id)``,
+``("push_vlan", ethertype)``, ``("pop_vlan",)``, ``("set_field", field, value)``.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from naas_sdn.flows.layout import Table, check_goto, identity
+
+_INSTRUCTION_ORDER = {"meter": 0, "apply": 1, "write_metadata": 2, "goto": 3}
+
+
+def _normalize(field, value):
+    if field in ("eth_src", "eth_dst"):
+        if isinstance(value, tuple):
+            return (value[0].lower(), value[1].lower())
+        return value.lower()
+    return value
+
+
+def match(**fields) -> tuple:
+    return tuple(sorted((k, _normalize(k, v)) for k, v in fields.items()))
+
+
+@dataclasses.dataclass(frozen=True)
+class Flow:
+    table: int
+    priority: int
+    match: tuple
+    instructions: tuple
+    cookie: int
+
+    @property
+    def key(self):
+        """OpenFlow's identity of a flow entry: table, priority and exact match."""
+        return (self.table, self.priority, self.match)
+
+    @property
+    def body(self):
+        """What must be equal for an installed flow to be correct."""
+        return (self.instructions, identity(self.cookie))
+
+
+def flow(table: Table, priority: int, fields: tuple, instructions: tuple, cookie: int) -> Flow:
+    order = [_INSTRUCTION_ORDER[i[0]] for i in instructions]
+    if order != sorted(order):
+        raise ValueError(f"instructions out of OpenFlow order: {instructions}")
+    for instruction in instructions:
+        if instruction[0] == "goto":
+            check_goto(table, instruction[1])
+    return Flow(int(table), int(priority), fields,
+                tuple((i[0], int(i[1])) if i[0] == "goto" else i for i in instructions), cookie)
+
+
+def apply(*actions) -> tuple:
+    return ("apply", tuple(actions))
+
+
+def goto(table: Table) -> tuple:
+    return ("goto", table)
+
+
+def write_metadata(value: int, mask: int) -> tuple:
+    return ("write_metadata", value, mask)
+
+
+def meter(meter_id: int) -> tuple:
+    return ("meter", meter_id)
+
+
+def output(port: int) -> tuple:
+    return ("output", port)
+
+
+def to_controller(max_len: int = 0xFFFF) -> tuple:
+    return ("controller", max_len)
+
+
+def group(group_id: int) -> tuple:
+    return ("group", group_id)
+
+
+def push_vlan(ethertype: int = 0x8100) -> tuple:
+    return ("push_vlan", ethertype)
+
+
+def pop_vlan() -> tuple:
+    return ("pop_vlan",)
+
+
+def set_field(field: str, value) -> tuple:
+    return ("set_field", field, _normalize(field, value))
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """An ALL group: each bucket is a tuple of actions applied to its own copy."""
+
+    group_id: int
+    buckets: tuple
+    # Not on the wire (groups have no cookie): names the owner, so it is not compared.
+    cookie: int = dataclasses.field(default=0, compare=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Meter:
+    """A packets-per-second meter with one drop band."""
+
+    meter_id: int
+    rate_pps: int
+    burst: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SwitchState:
+    """Everything of ours one switch should hold (desired) or holds (installed)."""
+
+    flows: frozenset = frozenset()
+    groups: frozenset = frozenset()
+    meters: frozenset = frozenset()
+
+    def flow_index(self):
+        return {f.key: f for f in self.flows}

@@ -1,0 +1,58 @@
+"""``naas-sdn serve``: one process with the model, the REST API and the OpenFlow controller."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import waitress.server
+
+from naas_sdn import config
+
+LOG = logging.getLogger("naas_sdn.server")
+
+
+def serve(conf) -> int:
+    logging.basicConfig(level=conf.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from naas_sdn.model import db
+    from naas_sdn.model.service import NetworkService
+    from naas_sdn.northbound.app import make_app
+    from naas_sdn.apps import runtime
+
+    service = NetworkService(db.connect(config.db_url(conf)))
+    api_host, api_port = config.split_host_port(conf.api_listen, "--api-listen")
+    app = make_app(service, plugins=conf.service_plugins)
+    http = waitress.server.create_server(app, host=api_host, port=api_port,
+                                         threads=conf.api_threads, ident="naas-sdn",
+                                         clear_untrusted_proxy_headers=True)
+    controller = runtime.start(conf, service)
+
+    stop = threading.Event()
+
+    def _on_signal(signum, _frame):
+        LOG.info("signal %d: shutting down", signum)
+        stop.set()
+        http.close()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    LOG.info("REST API on http://%s:%d/, OpenFlow on %s", api_host, api_port, conf.ofp_listen)
+    http_thread = threading.Thread(target=_run_http, args=(http, stop), name="rest-api", daemon=True)
+    http_thread.start()
+    while not stop.wait(0.5):
+        if not http_thread.is_alive():
+            LOG.error("REST server stopped unexpectedly")
+            break
+    controller.close()
+    service.close()
+    LOG.info("stopped")
+    return 0
+
+
+def _run_http(http, stop: threading.Event) -> None:
+    try:
+        http.run()
+    except Exception:  # a closed socket during shutdown ends the loop with an error
+        if not stop.is_set():
+            LOG.exception("REST server failed")
