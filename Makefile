@@ -1,0 +1,17 @@
+# The two commands of README.md: `make run` (controller) and `make test` (whole suite).
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: run test setup bench
+
+run: setup
+	.venv/bin/naas-sdn serve $(ARGS)
+
+test: setup
+	.venv/bin/python -m pytest -q -rs $(PYTEST_ARGS)
+
+bench: setup
+	.venv/bin/python bench/run.py
+
+setup:
+	bash scripts/setup.sh
