@@ -22,7 +22,7 @@ def serve(conf) -> int:
 
     service = NetworkService(db.connect(config.db_url(conf)))
     api_host, api_port = config.split_host_port(conf.api_listen, "--api-listen")
-    app = make_app(service, plugins=conf.service_plugins)
+    app = with_metrics(make_app(service, plugins=conf.service_plugins))
     http = waitress.server.create_server(app, host=api_host, port=api_port,
                                          threads=conf.api_threads, ident="naas-sdn",
                                          clear_untrusted_proxy_headers=True)
@@ -48,6 +48,21 @@ def serve(conf) -> int:
     service.close()
     LOG.info("stopped")
     return 0
+
+
+def with_metrics(app):
+    """Serve the controller's Prometheus series at ``/metrics`` beside the Neutron API."""
+    from prometheus_client import make_wsgi_app
+    from naas_sdn.apps.metrics import REGISTRY
+
+    metrics_app = make_wsgi_app(REGISTRY)
+
+    def dispatch(environ, start_response):
+        if environ.get("PATH_INFO") == "/metrics":
+            return metrics_app(environ, start_response)
+        return app(environ, start_response)
+
+    return dispatch
 
 
 def _run_http(http, stop: threading.Event) -> None:

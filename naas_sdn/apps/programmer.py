@@ -84,7 +84,6 @@ class Programmer:
         self._dirty = False
         self._stop = False
         self._retry_at = {}      # dpid -> monotonic time of next attempt after a failure
-        self.syncs = 0
         self._thread = threading.Thread(target=self._run, name="programmer", daemon=True)
 
     def start(self):
@@ -190,7 +189,7 @@ class Programmer:
         with self._wake:
             if dpid in self._channels:
                 self._installed[dpid] = desired
-        self.syncs += 1
+        metrics.SWITCH_SYNCS.labels(kind="full" if first else "update").inc()
 
     def read_switch(self, channel) -> ofp.SwitchState:
         dp = channel.datapath

@@ -1,0 +1,74 @@
+import os
+import re
+import shutil
+import subprocess
+import urllib.request
+
+import pytest
+
+from tests.helpers import ApiClient, start_server
+
+pytestmark = pytest.mark.dataplane
+
+
+def _skip_reason():
+    if os.geteuid() != 0:
+        return "dataplane tests need root (Mininet, network namespaces)"
+    for tool in ("ovs-vsctl", "mnexec", "tcpdump", "ethtool"):
+        if shutil.which(tool) is None:
+            return f"{tool} is missing: run scripts/setup.sh"
+    if subprocess.run(["ovs-vsctl", "--timeout=3", "show"], capture_output=True).returncode:
+        return "Open vSwitch is not running: run scripts/setup.sh"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = _skip_reason()
+    for item in items:
+        if "dataplane" in str(item.fspath):
+            item.add_marker(pytest.mark.dataplane)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def controller(tmp_path):
+    """A naas-sdn server watching the machine's real OVSDB, with fast discovery."""
+    server = start_server(tmp_path, extra_args=[
+        "--ovsdb", "unix:/var/run/openvswitch/db.sock"])
+    yield server
+    server.stop()
+
+
+class Tenant:
+    """A tenant's view of the API: create networks and ports, read them back."""
+
+    def __init__(self, server, project):
+        self.api = ApiClient(server.url, server.token(project))
+        self.project = project
+
+    def network(self, name):
+        resp = self.api.post("/v2.0/networks", {"network": {"name": name}})
+        assert resp.status == 201, resp
+        return resp.json["network"]
+
+    def port(self, network, name):
+        resp = self.api.post("/v2.0/ports", {"port": {"network_id": network["id"], "name": name}})
+        assert resp.status == 201, resp
+        return resp.json["port"]
+
+    def show_port(self, port):
+        return self.api.get("/v2.0/ports/" + port["id"]).json["port"]
+
+
+@pytest.fixture
+def tenants(controller):
+    return Tenant(controller, "tenant-a"), Tenant(controller, "tenant-b")
+
+
+def metric(server, name, labels=""):
+    """A value of the controller's /metrics (0 if the series does not exist yet)."""
+    text = urllib.request.urlopen(server.url + "/metrics", timeout=5).read().decode()
+    pattern = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else "") + r" (\S+)"
+    found = re.search(r"^" + pattern + r"$", text, re.M)
+    return float(found.group(1)) if found else 0.0

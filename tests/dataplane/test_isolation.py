@@ -1,0 +1,133 @@
+"""Tenant isolation on real Open vSwitch, with real traffic between Mininet hosts."""
+import re
+
+import pytest
+
+from tests.dataplane.conftest import Tenant
+from tests.dataplane.lab import (Capture, dump_flows, flow_cookies, lab, ping, plug, switch_side, unplug,
+                                 wait_for, wait_ping)
+from naas_sdn.flows.layout import Owner, identity, owner_of
+
+
+def _setup_two_tenants(tenants, net, layout):
+    """layout: host -> (tenant index, ip). Returns host -> port. One network per tenant."""
+    networks = [t.network("net-" + t.project) for t in tenants]
+    ports = {}
+    for host_name, (index, ip) in layout.items():
+        port = tenants[index].port(networks[index], "vm-" + host_name)
+        plug(net.get(host_name), port, ip)
+        ports[host_name] = port
+    return networks, ports
+
+
+def _assert_isolated(net, tenants, ports, layout):
+    """Same tenant: ping works both ways. Other tenant: nothing arrives, not even broadcast."""
+    hosts = {name: net.get(name) for name in layout}
+    by_tenant = {}
+    for name, (index, ip) in layout.items():
+        by_tenant.setdefault(index, []).append(name)
+    for index, names in by_tenant.items():
+        others = [n for n in layout if n not in names]
+        macs = [ports[n]["mac_address"] for n in names]
+        captures = [Capture(hosts[o], macs) for o in others]
+        control = Capture(hosts[names[-1]], macs)  # proves the capture sees what arrives
+        for src in names:
+            hosts[src].cmd("ip neigh flush all")
+            for dst in names:
+                if dst != src:
+                    assert wait_ping(hosts[src], layout[dst][1]), f"{src} cannot reach {dst}"
+            for other in others:
+                assert ping(hosts[src], layout[other][1], count=1, wait=0.5) == 0, \
+                    f"{src} reached {other}"
+            hosts[src].cmd("ping -b -c 2 -i 0.2 -W 1 10.0.0.255")
+        assert any("Broadcast" in line or "ff:ff:ff:ff:ff:ff" in line for line in control.stop())
+        for other, capture in zip(others, captures):
+            seen = capture.stop()
+            assert seen == [], f"{other} received another tenant's frames: {seen[:5]}"
+
+
+def test_one_bridge_isolates_tenants_and_drops_unbound(controller, tenants):
+    layout = {"a1": (0, "10.0.0.1"), "a2": (0, "10.0.0.2"),
+              "b1": (1, "10.0.0.11"), "b2": (1, "10.0.0.12")}
+    hosts = {name: 1 for name in list(layout) + ["x1"]}
+    with lab(controller.ofp_port, switches=1, hosts=hosts) as net:
+        networks, ports = _setup_two_tenants(tenants, net, layout)
+        # Bound ports turn ACTIVE, named after the bridge they are plugged into.
+        for name, port in ports.items():
+            tenant = tenants[layout[name][0]]
+            shown = wait_for(lambda: (p := tenant.show_port(port))["status"] == "ACTIVE" and p)
+            assert shown, f"port of {name} never became ACTIVE"
+            assert shown["binding:host_id"] == "t1"
+        _assert_isolated(net, tenants, ports, layout)
+
+        # An interface with no iface-id (or an unknown one) reaches nobody, and nobody hears it.
+        stray = net.get("x1")
+        stray.setIP("10.0.0.99", prefixLen=24)
+        captures = [Capture(net.get(n), [stray.MAC()]) for n in layout]
+        for name, (_, ip) in layout.items():
+            assert ping(stray, ip, count=1) == 0
+        stray.cmd("ping -b -c 2 -i 0.2 -W 1 10.0.0.255")
+        for capture in captures:
+            assert capture.stop() == []
+        net.get("t1").vsctl(f"set Interface {switch_side(stray).name} "
+                            "external_ids:iface-id=not-a-port")
+        assert ping(stray, "10.0.0.1", count=2) == 0
+
+        # Every flow of ours names its owner; the ports' flows are there.
+        cookies = {identity(c) for c in flow_cookies(net.get("t1"))}
+        owners = {owner_of(c) for c in cookies}
+        assert None not in owners
+        port_keys = {key for kind, key in owners if kind == Owner.PORT}
+        assert len(port_keys) == 4
+
+        # Unplugging turns the port DOWN and cuts its traffic.
+        unplug(net.get("a2"))
+        assert wait_for(lambda: tenants[0].show_port(ports["a2"])["status"] == "DOWN")
+        assert tenants[0].show_port(ports["a2"])["binding:host_id"] == ""
+        assert wait_for(lambda: ping(net.get("a1"), "10.0.0.2", count=1) == 0)
+
+
+FABRICS = {
+    # name: (switches, cables); hosts are spread so that every tenant spans switches
+    "linear": (3, [(1, 2), (2, 3)]),
+    "tree": (3, [(1, 2), (1, 3)]),
+    "ring": (4, [(1, 2), (2, 3), (3, 4), (4, 1)]),
+}
+
+
+@pytest.mark.parametrize("fabric", sorted(FABRICS))
+def test_multi_switch_fabric_isolates_tenants(controller, tenants, fabric):
+    switches, cables = FABRICS[fabric]
+    leaves = list(range(2, switches + 1)) if fabric == "tree" else list(range(1, switches + 1))
+    layout, hosts = {}, {}
+    for i, switch in enumerate(leaves):
+        hosts["a%d" % i], layout["a%d" % i] = switch, (0, "10.0.0.%d" % (i + 1))
+        hosts["b%d" % i], layout["b%d" % i] = switch, (1, "10.0.0.%d" % (i + 11))
+    with lab(controller.ofp_port, switches=switches, cables=cables, hosts=hosts) as net:
+        networks, ports = _setup_two_tenants(tenants, net, layout)
+        _assert_isolated(net, tenants, ports, layout)
+        # Inter-switch links carry each network tagged with its own VLAN.
+        vlans = {int(v) for switch in net.switches for line in dump_flows(switch)
+                 for v in re.findall(r"dl_vlan=(\d+)", line)}
+        assert len(vlans) == 2
+
+
+def test_ring_has_no_storm_and_reroutes_around_a_cut(controller, tenants):
+    hosts = {"a1": 1, "a2": 2, "a3": 3}
+    layout = {"a1": (0, "10.0.0.1"), "a2": (0, "10.0.0.2"), "a3": (0, "10.0.0.3")}
+    with lab(controller.ofp_port, switches=3, cables=[(1, 2), (2, 3), (3, 1)],
+             hosts=hosts) as net:
+        _, ports = _setup_two_tenants(tenants[:1], net, layout)
+        assert wait_ping(net.get("a1"), "10.0.0.2")
+        assert wait_ping(net.get("a1"), "10.0.0.3")
+        # One broadcast from a1 arrives exactly once at each other host: no loop, no storm.
+        captures = {n: Capture(net.get(n), [ports["a1"]["mac_address"]]) for n in ("a2", "a3")}
+        net.get("a1").cmd("ping -b -c 1 -W 1 10.0.0.255")
+        for name, capture in captures.items():
+            lines = [l for l in capture.stop() if "10.0.0.255" in l]
+            assert len(lines) == 1, f"{name} saw {lines}"
+        # Cut the direct t1-t2 link: traffic goes around through t3.
+        net.configLinkStatus("t1", "t2", "down")
+        assert wait_ping(net.get("a1"), "10.0.0.2", timeout=15), "no re-route after the cut"
+        net.configLinkStatus("t1", "t2", "up")
+        assert wait_ping(net.get("a1"), "10.0.0.2", timeout=15)
