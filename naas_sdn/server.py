@@ -22,7 +22,13 @@ def serve(conf) -> int:
 
     service = NetworkService(db.connect(config.db_url(conf)))
     api_host, api_port = config.split_host_port(conf.api_listen, "--api-listen")
-    app = with_metrics(make_app(service, plugins=conf.service_plugins))
+    from naas_sdn.northbound.plugins import UnknownPluginError
+    try:
+        app = with_metrics(make_app(service, plugins=conf.service_plugins))
+    except UnknownPluginError as error:
+        LOG.error("%s", error)
+        service.close()
+        return 2
     http = waitress.server.create_server(app, host=api_host, port=api_port,
                                          threads=conf.api_threads, ident="naas-sdn",
                                          clear_untrusted_proxy_headers=True)

@@ -1,0 +1,136 @@
+"""SQL schema of the logical model and the engine factory.
+
+SQL is the source of truth; the service mirrors it in memory. The schema is portable: SQLite (the
+default, one file) and PostgreSQL (production) run it unchanged.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Engine, ForeignKey, Integer,
+                        MetaData, String, Table, Text, UniqueConstraint, create_engine, event)
+from sqlalchemy.pool import StaticPool
+
+metadata = MetaData()
+
+UUID_LEN = 36
+NAME_LEN = 255
+PROJECT_LEN = 255
+
+tokens = Table(
+    "tokens", metadata,
+    Column("id", String(UUID_LEN), primary_key=True),
+    # SHA-256 of the secret: the secret is 32 random bytes, so no salt or slow hash is needed.
+    Column("secret_sha256", String(64), nullable=False, unique=True),
+    Column("project_id", String(PROJECT_LEN), nullable=False),
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+)
+
+counters = Table(
+    "counters", metadata,
+    # Monotonic allocators (e.g. port keys) that must never hand out a value twice, even after
+    # the row that used it is deleted: flow cookies name objects by these keys.
+    Column("name", String(64), primary_key=True),
+    Column("next_value", BigInteger, nullable=False),
+)
+
+networks = Table(
+    "networks", metadata,
+    Column("id", String(UUID_LEN), primary_key=True),
+    Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
+    Column("name", String(NAME_LEN), nullable=False, default=""),
+    Column("description", String(NAME_LEN), nullable=False, default=""),
+    Column("admin_state_up", Boolean, nullable=False),
+    Column("shared", Boolean, nullable=False),
+    Column("mtu", Integer, nullable=False),
+    Column("segmentation_id", Integer, nullable=False, unique=True),
+    Column("revision_number", BigInteger, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+ports = Table(
+    "ports", metadata,
+    Column("id", String(UUID_LEN), primary_key=True),
+    Column("key", BigInteger, nullable=False, unique=True),
+    Column("network_id", String(UUID_LEN), ForeignKey("networks.id", ondelete="RESTRICT"),
+           nullable=False, index=True),
+    Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
+    Column("name", String(NAME_LEN), nullable=False, default=""),
+    Column("description", String(NAME_LEN), nullable=False, default=""),
+    Column("mac_address", String(17), nullable=False),
+    Column("admin_state_up", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("device_id", String(NAME_LEN), nullable=False, default=""),
+    Column("device_owner", String(NAME_LEN), nullable=False, default=""),
+    Column("binding_host_id", String(NAME_LEN), nullable=False, default=""),
+    Column("binding_vif_type", String(64), nullable=False),
+    Column("binding_vnic_type", String(64), nullable=False),
+    Column("binding_profile", Text, nullable=False, default="{}"),
+    Column("revision_number", BigInteger, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("network_id", "mac_address", name="uniq_ports_network_mac"),
+)
+
+tags = Table(
+    "tags", metadata,
+    # One table for every taggable resource, as Neutron's standard attributes do.
+    Column("resource_type", String(32), primary_key=True),
+    Column("resource_id", String(UUID_LEN), primary_key=True),
+    Column("tag", String(NAME_LEN), primary_key=True),
+)
+
+fabric_links = Table(
+    "fabric_links", metadata,
+    # Datapath ids are unsigned 64-bit: kept as 16 hex digits, which every SQL dialect stores
+    # and orders safely (a signed BIGINT would overflow).
+    Column("src_dpid", String(16), primary_key=True),
+    Column("src_port", BigInteger, primary_key=True),
+    Column("dst_dpid", String(16), primary_key=True),
+    Column("dst_port", BigInteger, primary_key=True),
+)
+
+
+def connect(url: str) -> Engine:
+    """Open the database at ``url`` and create missing tables.
+
+    SQLite gets WAL (readers never block the writer), foreign keys, a busy timeout and explicit
+    ``BEGIN IMMEDIATE`` for writes, so the server's threads and a concurrent CLI never deadlock.
+    """
+    if url.startswith("sqlite"):
+        engine = _sqlite_engine(url)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_engine(url: str) -> Engine:
+    in_memory = url in ("sqlite://", "sqlite:///:memory:")
+    kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    if in_memory:
+        kwargs["poolclass"] = StaticPool  # one shared connection, else every thread sees its own DB
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # pysqlite's implicit BEGIN is replaced by ours below
+        cursor = dbapi_conn.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # A deferred transaction that reads then writes fails at once with SQLITE_BUSY when
+        # another process wrote in between; IMMEDIATE takes the write lock up front and waits.
+        if conn.get_execution_options().get("readonly"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,161 @@
+"""Neutron exceptions: each carries the Neutron ``type`` name, the HTTP status and the message.
+
+The northbound layer turns any of them into ``{"NeutronError": {"type", "message", "detail"}}``
+with the status given here, so the model and the API speak the same error vocabulary.
+"""
+from __future__ import annotations
+
+
+class NeutronException(Exception):
+    """Base of every error the API reports; ``message`` is formatted with the keyword args."""
+
+    status = 500
+    message = "An unknown exception occurred."
+    type_name: str | None = None  # defaults to the class name, as Neutron does
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+        self.msg = self.message % kwargs if kwargs else self.message
+        super().__init__(self.msg)
+
+    @property
+    def type(self) -> str:
+        return self.type_name or type(self).__name__
+
+    def body(self) -> dict:
+        return {"NeutronError": {"type": self.type, "message": self.msg, "detail": ""}}
+
+
+class BadRequest(NeutronException):
+    status = 400
+    type_name = "HTTPBadRequest"
+    message = "Bad %(resource)s request: %(msg)s."
+
+
+class BadRequestMessage(BadRequest):
+    """A 400 whose message is given verbatim (Neutron's webob.exc.HTTPBadRequest(msg))."""
+
+    message = "%(msg)s"
+
+
+class InvalidInput(BadRequest):
+    """Neutron raises InvalidInput but reports it as HTTPBadRequest on the wire."""
+
+    message = "Invalid input for operation: %(error_message)s."
+
+
+class InvalidAttribute(BadRequest):
+    message = "Invalid input for %(attr)s. Reason: %(reason)s."
+
+
+class InvalidIpForNetwork(NeutronException):
+    status = 400
+    message = ("IP address %(ip_address)s is not a valid IP for any of the subnets on the "
+               "specified network.")
+
+
+class NotAuthenticated(NeutronException):
+    status = 401
+    type_name = "HTTPUnauthorized"
+    message = "Authentication required"
+
+
+class PolicyNotAuthorized(NeutronException):
+    status = 403
+    message = "rule:%(action)s is disallowed by policy"
+
+
+class NotFound(NeutronException):
+    status = 404
+    message = "An unknown exception occurred."
+
+
+class ResourceNotFound(NotFound):
+    type_name = "HTTPNotFound"
+    message = "The resource could not be found."
+
+
+class NetworkNotFound(NotFound):
+    message = "Network %(net_id)s could not be found."
+
+
+class PortNotFound(NotFound):
+    message = "Port %(port_id)s could not be found."
+
+
+class SubnetNotFound(NotFound):
+    message = "Subnet %(subnet_id)s could not be found."
+
+
+class TagNotFound(NotFound):
+    message = "Tag %(tag)s could not be found for %(resource)s %(resource_id)s."
+
+
+class ExtensionNotFound(NotFound):
+    type_name = "HTTPNotFound"
+    message = "Extension with alias %(alias)s does not exist"
+
+
+class MethodNotAllowed(NeutronException):
+    status = 405
+    type_name = "HTTPMethodNotAllowed"
+    message = "The method %(method)s is not allowed for this resource."
+
+
+class Conflict(NeutronException):
+    status = 409
+
+
+class NetworkInUse(Conflict):
+    message = ("Unable to complete operation on network %(net_id)s. There are one or more "
+               "ports still in use on the network.")
+
+
+class MacAddressInUse(Conflict):
+    message = ("Unable to complete operation for network %(net_id)s. The mac address %(mac)s "
+               "is in use.")
+
+
+class PortBound(Conflict):
+    message = ("Unable to complete operation on port %(port_id)s, port is already bound, port "
+               "type: %(vif_type)s, old_mac %(old_mac)s, new_mac %(new_mac)s.")
+
+
+class InvalidSharedSetting(Conflict):
+    message = ("Unable to reconfigure sharing settings for network %(network)s. Multiple "
+               "tenants are using it.")
+
+
+class VlanIdInUse(Conflict):
+    message = ("Unable to create the network. The VLAN %(vlan_id)s on physical network "
+               "%(physical_network)s is in use.")
+
+
+class RevisionNumberConstraintFailed(NeutronException):
+    status = 412
+    message = "Constrained to %(expected)s, but current revision is %(current)s"
+
+
+class NoNetworkAvailable(NeutronException):
+    """Neutron answers 503 when the tenant segment pool is exhausted."""
+
+    status = 503
+    message = "Unable to create the network. No tenant network is available for allocation."
+
+
+class NotImplementedByPlugin(NeutronException):
+    status = 501
+    type_name = "HTTPNotImplemented"
+    message = ("The resource %(resource)s is not implemented: service plugin '%(plugin)s' is "
+               "not loaded.")
+
+
+class InternalError(NeutronException):
+    status = 500
+    type_name = "HTTPInternalServerError"
+    message = "Request Failed: internal server error while processing your request."
+
+
+class MacAddressGenerationFailure(NeutronException):
+    status = 503
+    message = "Unable to generate unique mac on network %(net_id)s."

@@ -1,0 +1,309 @@
+"""The northbound WSGI application: Neutron v2.0 routing, authentication, wire format, errors.
+
+Stateless apart from the service it wraps, so waitress may run it on many threads at once.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Iterable
+
+import webob
+
+from naas_sdn.model import errors
+from naas_sdn.model.service import Context, NetworkService
+from naas_sdn.northbound import attributes as a
+from naas_sdn.northbound import plugins as plugin_registry
+from naas_sdn.northbound.query import ListQuery, pagination_links
+from naas_sdn.northbound.resources import ResourceDef
+
+LOG = logging.getLogger(__name__)
+API_VERSION = "v2.0"
+JSON = "application/json"
+
+
+def make_app(service: NetworkService, plugins: Iterable[str] | None = ()) -> "NeutronApp":
+    """Build the API for ``service`` with the core and the configured service plugins.
+
+    Raises:
+        plugins.UnknownPluginError: a name in ``plugins`` is not an installed plugin.
+    """
+    return NeutronApp(service, plugin_registry.load(service, plugins))
+
+
+def _json_response(body, status: int = 200) -> webob.Response:
+    return webob.Response(status=status, content_type=JSON, charset="UTF-8",
+                          body=json.dumps(body).encode())
+
+
+def error_response(exc: errors.NeutronException) -> webob.Response:
+    resp = _json_response(exc.body(), exc.status)
+    if exc.status == 401:
+        resp.headers["WWW-Authenticate"] = "Keystone uri='local'"
+    return resp
+
+
+class NeutronApp:
+    """Routes ``/``, ``/v2.0/``, ``/v2.0/extensions`` and each loaded resource collection."""
+
+    def __init__(self, service: NetworkService, plugins: list[plugin_registry.Plugin]):
+        self.service = service
+        self.plugins = plugins
+        self.resources: dict[str, ResourceDef] = {}
+        self.extensions: dict[str, plugin_registry.Extension] = {}
+        for plugin in plugins:
+            for res in plugin.resources:
+                self.resources[res.collection] = res
+            for ext in plugin.extensions:
+                self.extensions[ext.alias] = ext
+
+    def __call__(self, environ, start_response):
+        request = webob.Request(environ)
+        try:
+            response = self.dispatch(request)
+        except errors.NeutronException as exc:
+            if exc.status == 500:
+                LOG.error("%s %s: %s", request.method, request.path_qs, exc.msg)
+            response = error_response(exc)
+        except Exception:  # every failure becomes a Neutron 500, never a dropped connection
+            LOG.exception("unhandled error in %s %s", request.method, request.path_qs)
+            response = error_response(errors.InternalError())
+        return response(environ, start_response)
+
+    # ------------------------------------------------------------------------------- routing
+    def dispatch(self, req: webob.Request) -> webob.Response:
+        segments = [s for s in req.path_info.split("/") if s]
+        if not segments:
+            _allow(req, "GET")
+            return _json_response({"versions": [self._version(req)]})
+        if segments[-1].endswith(".json"):
+            segments[-1] = segments[-1][:-len(".json")]
+        if segments[0] != API_VERSION or not all(segments):
+            raise errors.ResourceNotFound()
+        ctx = self._authenticate(req)
+        rest = segments[1:]
+        if not rest:
+            _allow(req, "GET")
+            return _json_response({"resources": [
+                {"name": r.member, "collection": r.collection,
+                 "links": [{"rel": "self", "href": self._base(req) + r.collection}]}
+                for r in self.resources.values()]})
+        if rest[0] == "extensions":
+            return self._extensions(req, rest[1:])
+        res = self.resources.get(rest[0])
+        if res is None:
+            plugin = plugin_registry.SERVICE_AREAS.get(rest[0])
+            if plugin is not None:
+                raise errors.NotImplementedByPlugin(resource=rest[0], plugin=plugin)
+            raise errors.ResourceNotFound()
+        return self._resource(req, ctx, res, rest[1:])
+
+    def _authenticate(self, req: webob.Request) -> Context:
+        ctx = self.service.authenticate(req.headers.get("X-Auth-Token"))
+        if ctx is None:
+            raise errors.NotAuthenticated()
+        return ctx
+
+    def _base(self, req) -> str:
+        return f"{req.host_url}{req.script_name}/{API_VERSION}/"
+
+    def _version(self, req) -> dict:
+        return {"id": API_VERSION, "status": "CURRENT",
+                "links": [{"href": self._base(req), "rel": "self"}]}
+
+    def _extensions(self, req, rest: list[str]) -> webob.Response:
+        _allow(req, "GET")
+        if not rest:
+            return _json_response({"extensions": [e.to_wire() for e in self.extensions.values()]})
+        if len(rest) == 1:
+            ext = self.extensions.get(rest[0])
+            if ext is None:
+                raise errors.ExtensionNotFound(alias=rest[0])
+            return _json_response({"extension": ext.to_wire()})
+        raise errors.ResourceNotFound()
+
+    def _resource(self, req, ctx: Context, res: ResourceDef, rest: list[str]) -> webob.Response:
+        if not rest:
+            method = _allow(req, "GET", "POST")
+            return self._list(req, ctx, res) if method == "GET" else self._create(req, ctx, res)
+        resource_id = rest[0]
+        if not a.is_uuid(resource_id):
+            raise res.not_found(resource_id)
+        if len(rest) == 1:
+            method = _allow(req, "GET", "PUT", "DELETE")
+            if method == "GET":
+                return self._show(req, ctx, res, resource_id)
+            if method == "PUT":
+                return self._update(req, ctx, res, resource_id)
+            res.delete(ctx, resource_id, _if_revision(req))
+            return webob.Response(status=204)
+        if rest[1] == "tags" and res.taggable and len(rest) <= 3:
+            return self._tags(req, ctx, res, resource_id, rest[2] if len(rest) == 3 else None)
+        raise errors.ResourceNotFound()
+
+    # ------------------------------------------------------------------------------ handlers
+    def _render(self, ctx: Context, res: ResourceDef, record) -> dict:
+        return res.attributes.render(record, ctx.is_admin)
+
+    def _list(self, req, ctx: Context, res: ResourceDef) -> webob.Response:
+        query = ListQuery.parse(req.GET, res.attributes, ctx.is_admin)
+        items = [item for item in (self._render(ctx, res, r) for r in res.list(ctx))
+                 if query.matches(item)]
+        if query.sorts or query.limit or query.marker:
+            items = query.sort(items)
+        page, has_next, has_previous = query.page(items, res.not_found)
+        body = {res.collection: [query.select_fields(item) for item in page]}
+        links = pagination_links(req, res.collection, page, has_next, has_previous, query)
+        if links:
+            body[res.collection + "_links"] = links
+        return _json_response(body)
+
+    def _show(self, req, ctx: Context, res: ResourceDef, resource_id: str) -> webob.Response:
+        item = self._render(ctx, res, res.get(ctx, resource_id))
+        fields = [f for v in req.GET.getall("fields") for f in v.split(",") if f]
+        if fields:
+            item = {k: v for k, v in item.items() if k in fields}
+        return _json_response({res.member: item})
+
+    def _create(self, req, ctx: Context, res: ResourceDef) -> webob.Response:
+        body = _json_body(req)
+        if set(body) == {res.member} and isinstance(body[res.member], dict):
+            items, bulk = [body[res.member]], False
+        elif set(body) == {res.collection} and isinstance(body[res.collection], list):
+            items, bulk = [_unwrap(res, item) for item in body[res.collection]], True
+            if not items:
+                raise errors.BadRequestMessage(msg="Resources required")
+        else:
+            raise errors.BadRequestMessage(msg=f"Unable to find '{res.member}' in request body")
+        fields = [_post_fields(ctx, res, item) for item in items]
+        records = res.create(ctx, fields)
+        if bulk:
+            return _json_response({res.collection: [self._render(ctx, res, r) for r in records]},
+                                  201)
+        return _json_response({res.member: self._render(ctx, res, records[0])}, 201)
+
+    def _update(self, req, ctx: Context, res: ResourceDef, resource_id: str) -> webob.Response:
+        body = _json_body(req)
+        if set(body) != {res.member} or not isinstance(body[res.member], dict):
+            raise errors.BadRequestMessage(msg=f"Unable to find '{res.member}' in request body")
+        res.get(ctx, resource_id)  # not visible → 404 before any complaint about the body
+        fields = _put_fields(ctx, res, body[res.member])
+        record = res.update(ctx, resource_id, fields, _if_revision(req))
+        return _json_response({res.member: self._render(ctx, res, record)})
+
+    def _tags(self, req, ctx: Context, res: ResourceDef, resource_id: str,
+              tag: str | None) -> webob.Response:
+        service, kind = self.service, res.collection
+        if tag is None:
+            method = _allow(req, "GET", "PUT", "DELETE")
+            if method == "GET":
+                return _json_response({"tags": service.get_tags(ctx, kind, resource_id)})
+            if method == "PUT":
+                body = _json_body(req)
+                if set(body) != {"tags"}:
+                    raise errors.InvalidInput(error_message="Invalid tags body")
+                tags = a.tag_list("tags", body["tags"])
+                return _json_response({"tags": service.set_tags(ctx, kind, resource_id, tags)})
+            service.set_tags(ctx, kind, resource_id, [])
+            return webob.Response(status=204)
+        method = _allow(req, "GET", "PUT", "DELETE")
+        if method == "GET":
+            if tag not in service.get_tags(ctx, kind, resource_id):
+                raise errors.TagNotFound(tag=tag, resource=res.member, resource_id=resource_id)
+            return webob.Response(status=204)
+        if method == "PUT":
+            service.add_tag(ctx, kind, resource_id, a.tag("tag", tag))
+            return webob.Response(status=201)
+        service.remove_tag(ctx, kind, resource_id, tag)
+        return webob.Response(status=204)
+
+
+# ------------------------------------------------------------------------------ body helpers
+def _allow(req, *methods: str) -> str:
+    if req.method not in methods:
+        raise errors.MethodNotAllowed(method=req.method)
+    return req.method
+
+
+def _json_body(req) -> dict:
+    if not req.body:
+        raise errors.BadRequestMessage(msg="Resource body required")
+    try:
+        body = json.loads(req.body)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.BadRequestMessage(msg="Malformed request body") from None
+    if not isinstance(body, dict):
+        raise errors.BadRequestMessage(msg="Malformed request body: the body must be a JSON object")
+    return body
+
+
+def _unwrap(res: ResourceDef, item):
+    """Bulk items are plain objects; the legacy ``[{"network": {...}}]`` form is accepted too."""
+    if isinstance(item, dict) and set(item) == {res.member} and isinstance(item[res.member], dict):
+        item = item[res.member]
+    if not isinstance(item, dict):
+        raise errors.BadRequestMessage(msg="Malformed request body: every item must be an object")
+    return item
+
+
+def _check_known(ctx: Context, res: ResourceDef, item: dict, action: str) -> None:
+    unknown = [k for k in item if res.attributes.get(k) is None
+               or (res.attributes.get(k).admin_only and not ctx.is_admin)]
+    if unknown:
+        raise errors.BadRequestMessage(msg=f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+    for key in item:
+        attr = res.attributes.get(key)
+        if attr.admin_write and not ctx.is_admin:
+            raise errors.PolicyNotAuthorized(action=f"{action}_{res.member}:{key}")
+
+
+def _post_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
+    """Validate one POST object and convert it to the service's field names."""
+    _check_known(ctx, res, item, "create")
+    fields = {}
+    for key, value in item.items():
+        attr = res.attributes.get(key)
+        if not attr.allow_post:
+            raise errors.BadRequestMessage(msg=f"Attribute '{key}' not allowed in POST")
+        if value is None and attr.default is None:
+            continue
+        value = attr.validate(key, value) if attr.validate else value
+        if attr.field is None:
+            continue
+        if attr.field in fields and fields[attr.field] != value:
+            raise errors.BadRequestMessage(msg="'project_id' and 'tenant_id' do not match")
+        fields[attr.field] = value
+    for attr in res.attributes.attrs:
+        if attr.allow_post and attr.default is a.MISSING and attr.name not in item:
+            raise errors.BadRequestMessage(
+                msg=f"Failed to parse request. Required attribute '{attr.name}' not specified")
+    return fields
+
+
+def _put_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
+    _check_known(ctx, res, item, "update")
+    fields = {}
+    for key, value in item.items():
+        attr = res.attributes.get(key)
+        if not attr.allow_put:
+            raise errors.BadRequestMessage(msg=f"Cannot update read-only attribute {key}")
+        value = attr.validate(key, value) if attr.validate else value
+        if attr.field is not None:
+            fields[attr.field] = value
+    return fields
+
+
+def _if_revision(req) -> int | None:
+    """Neutron's revision-if-match: ``If-Match: revision_number=N``."""
+    header = req.headers.get("If-Match")
+    if not header:
+        return None
+    for part in header.split(","):
+        part = part.strip()
+        if part.startswith("revision_number="):
+            try:
+                return int(part[len("revision_number="):])
+            except ValueError:
+                raise errors.BadRequestMessage(
+                    msg="Could not parse revision number from If-Match header") from None
+    return None

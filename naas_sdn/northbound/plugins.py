@@ -1,0 +1,128 @@
+"""Plugin registry: which API resources and extensions the server offers.
+
+The core (networks, ports) is always loaded. Service plugins — in-tree ones registered with
+:func:`register`, third-party ones through the ``naas_sdn.plugins`` entry point group — add
+resources and extensions when the operator lists them in ``service_plugins``. Paths of Neutron
+service areas whose plugin is not loaded answer 501, so clients learn the feature is missing
+rather than that the URL is wrong.
+"""
+from __future__ import annotations
+
+import dataclasses
+from importlib import metadata
+from typing import Callable, Iterable
+
+from naas_sdn.northbound.resources import ResourceDef, core_resources
+
+ENTRY_POINT_GROUP = "naas_sdn.plugins"
+CORE = "core"
+
+
+@dataclasses.dataclass(frozen=True)
+class Extension:
+    """An API extension as ``/v2.0/extensions`` lists it."""
+
+    alias: str
+    name: str
+    description: str
+    updated: str = "2025-01-01T00:00:00-00:00"
+
+    def to_wire(self) -> dict:
+        return {"alias": self.alias, "name": self.name, "description": self.description,
+                "updated": self.updated, "links": []}
+
+
+@dataclasses.dataclass(frozen=True)
+class Plugin:
+    name: str
+    resources: tuple[ResourceDef, ...] = ()
+    extensions: tuple[Extension, ...] = ()
+
+
+PluginFactory = Callable[[object], Plugin]  # (NetworkService) -> Plugin
+
+# First path segment under /v2.0/ → the Neutron service plugin that serves it.
+SERVICE_AREAS = {
+    "subnets": "subnets", "subnetpools": "subnets", "address-scopes": "subnets",
+    "network-ip-availabilities": "network-ip-availability", "routers": "router",
+    "floatingips": "router", "floatingip-pools": "router", "ndp-proxies": "router",
+    "security-groups": "security-group", "security-group-rules": "security-group",
+    "address-groups": "security-group", "qos": "qos", "rbac-policies": "rbac",
+    "trunks": "trunk", "metering": "metering", "segments": "segments",
+    "network-segment-ranges": "network-segment-range", "port-forwardings": "port-forwarding",
+    "local-ips": "local-ip", "log": "log", "fwaas": "firewall", "vpn": "vpnaas",
+    "lbaas": "lbaas", "bgpvpn": "bgpvpn", "bgp-speakers": "bgp", "bgp-peers": "bgp",
+    "sfc": "sfc", "taas": "taas", "flavors": "flavors", "service_profiles": "flavors",
+    "quotas": "quotas", "agents": "agent", "availability_zones": "availability_zone",
+    "auto-allocated-topology": "auto-allocated-topology", "service-providers": "servicetype",
+    "network_segment_ranges": "network-segment-range", "policies": "policy",
+}
+
+CORE_EXTENSIONS = (
+    Extension("project-id", "project_id field enabled",
+              "Extension that indicates that project_id field is enabled."),
+    Extension("standard-attr-description", "standard-attr-description",
+              "Extension to add descriptions to standard attributes"),
+    Extension("standard-attr-revisions", "Resource revision numbers",
+              "This extension will display the revision number of neutron resources."),
+    Extension("standard-attr-timestamp", "Resource timestamps",
+              "Adds created_at and updated_at fields to all Neutron resources that have "
+              "Neutron standard attributes."),
+    Extension("standard-attr-tag", "Tag support for resources with standard attribute",
+              "Enables to set tag on resources with standard attribute."),
+    Extension("revision-if-match", "If-Match constraints based on revision_number",
+              "Extension indicating that If-Match based on revision_number is supported."),
+    Extension("sorting", "Sorting support", "Enabled sorting support"),
+    Extension("pagination", "Pagination support", "Enabled pagination support"),
+    Extension("filter-validation", "Filter parameters validation",
+              "Provides validation on filter parameters."),
+    Extension("empty-string-filtering", "Empty String Filtering Extension",
+              "Allow filtering by attributes with empty string value"),
+    Extension("provider", "Provider Network",
+              "Expose mapping of virtual networks to physical networks"),
+    Extension("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
+    Extension("external-net", "Neutron external network",
+              "Adds external network attribute to network resource."),
+    Extension("binding", "Port Binding", "Expose port bindings of a virtual port to external "
+                                         "application"),
+)
+
+_BUILTIN: dict[str, PluginFactory] = {}
+
+
+class UnknownPluginError(ValueError):
+    """The configuration names a service plugin nobody provides."""
+
+
+def register(name: str, factory: PluginFactory) -> None:
+    """Make an in-tree service plugin loadable by name."""
+    _BUILTIN[name] = factory
+
+
+def core_plugin(service) -> Plugin:
+    return Plugin(CORE, tuple(core_resources(service)), CORE_EXTENSIONS)
+
+
+def available() -> dict[str, Callable[[], PluginFactory]]:
+    """Plugin name → a loader returning its factory (entry points are imported lazily)."""
+    found = {name: (lambda f=factory: f) for name, factory in _BUILTIN.items()}
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(entry.name, entry.load)
+    return found
+
+
+def load(service, names: Iterable[str] | None) -> list[Plugin]:
+    """The core plus the configured service plugins, in order; unknown names raise."""
+    names = [n.strip() for n in (names or []) if n and n.strip()]
+    known = available()
+    unknown = [n for n in names if n not in known and n != CORE]
+    if unknown:
+        raise UnknownPluginError(
+            f"unknown service plugin(s) {', '.join(repr(n) for n in unknown)} in "
+            f"service_plugins; available: {', '.join(sorted(known)) or 'none'}")
+    plugins = [core_plugin(service)]
+    for name in dict.fromkeys(names):
+        if name == CORE:
+            continue
+        plugins.append(known[name]()(service))
+    return plugins

@@ -1,0 +1,155 @@
+"""List queries as Neutron reads them: filters, tag filters, fields, sorting and pagination."""
+from __future__ import annotations
+
+import dataclasses
+from urllib.parse import urlencode
+
+from naas_sdn.model import errors
+from naas_sdn.northbound import attributes as a
+from naas_sdn.northbound.attributes import AttributeMap
+
+TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
+CONTROL_PARAMS = frozenset({"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse",
+                            *TAG_FILTERS})
+
+
+def _bad(msg: str) -> errors.BadRequestMessage:
+    return errors.BadRequestMessage(msg=msg)
+
+
+@dataclasses.dataclass
+class ListQuery:
+    filters: dict[str, list]
+    tag_filters: dict[str, set[str]]
+    fields: list[str]
+    sorts: list[tuple[str, bool]]  # (attribute, ascending)
+    limit: int | None
+    marker: str | None
+    page_reverse: bool
+
+    @classmethod
+    def parse(cls, params, attrs: AttributeMap, is_admin: bool) -> "ListQuery":
+        """Parse a query string (a WebOb MultiDict); unknown filters are rejected."""
+        visible = {x.name: x for x in attrs.visible(is_admin)}
+        filters: dict[str, list] = {}
+        invalid = []
+        for key, value in params.items():
+            if key in CONTROL_PARAMS:
+                continue
+            attr = visible.get(key)
+            if attr is None or not attr.filterable:
+                invalid.append(key)
+                continue
+            filters.setdefault(key, []).append(attr.from_query(value))
+        if invalid:
+            raise _bad(f"{sorted(set(invalid))} is invalid attribute for filtering")
+        tag_filters = {}
+        for key in TAG_FILTERS:
+            tags = {t for v in params.getall(key) for t in v.split(",") if t}
+            if tags:
+                tag_filters[key] = tags
+        return cls(filters=filters, tag_filters=tag_filters,
+                   fields=[f for v in params.getall("fields") for f in v.split(",") if f],
+                   sorts=_sorts(params, visible), limit=_limit(params.get("limit")),
+                   marker=params.get("marker") or None,
+                   page_reverse=a.query_boolean("page_reverse",
+                                                params.get("page_reverse", "false")))
+
+    def matches(self, item: dict) -> bool:
+        for key, values in self.filters.items():
+            if item.get(key) not in values:
+                return False
+        if self.tag_filters:
+            tags = set(item.get("tags", ()))
+            wanted = self.tag_filters
+            if "tags" in wanted and not wanted["tags"] <= tags:
+                return False
+            if "tags-any" in wanted and not wanted["tags-any"] & tags:
+                return False
+            if "not-tags" in wanted and wanted["not-tags"] <= tags:
+                return False
+            if "not-tags-any" in wanted and wanted["not-tags-any"] & tags:
+                return False
+        return True
+
+    def sort(self, items: list[dict]) -> list[dict]:
+        """Sort by the requested keys, then by id so that markers are unambiguous."""
+        keys = list(self.sorts)
+        if "id" not in (k for k, _ in keys):
+            keys.append(("id", True))
+        result = list(items)
+        for key, ascending in reversed(keys):
+            result.sort(key=lambda item: _sortable(item.get(key)), reverse=not ascending)
+        return result
+
+    def page(self, items: list[dict], not_found) -> tuple[list[dict], bool, bool]:
+        """Cut one page out of sorted ``items``; returns (page, has_next, has_previous)."""
+        index = None
+        if self.marker is not None:
+            index = next((i for i, item in enumerate(items) if item["id"] == self.marker), None)
+            if index is None:
+                raise not_found(self.marker)
+        limit = self.limit or len(items)
+        if self.page_reverse:
+            end = index if index is not None else len(items)
+            start = max(0, end - limit)
+        else:
+            start = index + 1 if index is not None else 0
+            end = min(len(items), start + limit)
+        return items[start:end], end < len(items), start > 0
+
+    def select_fields(self, item: dict) -> dict:
+        if not self.fields:
+            return item
+        return {k: v for k, v in item.items() if k in self.fields}
+
+
+def _sortable(value):
+    return (value is not None, value if value is not None else 0)
+
+
+def _sorts(params, visible) -> list[tuple[str, bool]]:
+    keys, dirs = params.getall("sort_key"), params.getall("sort_dir")
+    if dirs and len(dirs) != len(keys):
+        raise _bad("The number of sort_keys and sort_dirs must be same")
+    dirs = dirs or ["asc"] * len(keys)
+    sorts = []
+    for key, direction in zip(keys, dirs):
+        attr = visible.get(key)
+        if attr is None or not attr.sortable:
+            raise _bad(f"{key} is an invalid attribute for sort_key")
+        if direction not in ("asc", "desc"):
+            raise _bad(f"{direction} is an invalid value for sort_dir, valid values are "
+                       f"'asc' and 'desc'")
+        sorts.append((key, direction == "asc"))
+    return sorts
+
+
+def _limit(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise _bad(f"Limit must be an integer 0 or greater and not '{text}'")
+    return value or None
+
+
+def pagination_links(request, collection: str, page: list[dict], has_next: bool,
+                     has_previous: bool, query: ListQuery) -> list[dict]:
+    """``<collection>_links`` hrefs carrying the same query with a new marker."""
+    if not query.limit or not page:
+        return []
+    base = [(k, v) for k, v in request.GET.items() if k not in ("marker", "page_reverse")]
+    url = request.host_url + request.script_name + request.path_info
+    links = []
+    if has_next:
+        links.append({"rel": "next",
+                      "href": url + "?" + urlencode(base + [("marker", page[-1]["id"])])})
+    if has_previous:
+        links.append({"rel": "previous",
+                      "href": url + "?" + urlencode(base + [("marker", page[0]["id"]),
+                                                            ("page_reverse", "True")])})
+    return links

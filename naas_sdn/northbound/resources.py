@@ -1,0 +1,108 @@
+"""The core resources, networks and ports, described for the generic REST controller."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from naas_sdn.model import errors
+from naas_sdn.model.service import (SEGMENTATION_MAX, SEGMENTATION_MIN, NetworkService,
+                                    format_time)
+from naas_sdn.northbound import attributes as a
+from naas_sdn.northbound.attributes import Attr, AttributeMap
+
+
+@dataclasses.dataclass(frozen=True)
+class ResourceDef:
+    """A REST collection: its attribute map and the service calls that implement it."""
+
+    collection: str  # URL segment and plural body key, e.g. "networks"
+    member: str  # singular body key, e.g. "network"
+    attributes: AttributeMap
+    list: Callable  # (ctx) -> records
+    get: Callable  # (ctx, id) -> record
+    create: Callable  # (ctx, [fields]) -> records, all or nothing
+    update: Callable  # (ctx, id, fields, if_revision) -> record
+    delete: Callable  # (ctx, id, if_revision) -> None
+    not_found: Callable[[str], errors.NeutronException]
+    taggable: bool = True
+
+
+def _standard(name_getter=lambda r: r.project_id) -> tuple[Attr, ...]:
+    """The attributes every Neutron resource with standard attributes carries."""
+    return (
+        Attr("id", lambda r: r.id),
+        Attr("name", lambda r: r.name, True, True, "", a.string(), "name"),
+        Attr("description", lambda r: r.description, True, True, "", a.string(), "description"),
+        Attr("project_id", name_getter, True, False, MISSING_OWNER, a.string(), "project_id"),
+        Attr("tenant_id", name_getter, True, False, MISSING_OWNER, a.string(), "project_id"),
+        Attr("revision_number", lambda r: r.revision_number, kind="integer"),
+        Attr("created_at", lambda r: format_time(r.created_at)),
+        Attr("updated_at", lambda r: format_time(r.updated_at)),
+        Attr("tags", lambda r: list(r.tags), True, False, [], a.tag_list, "tags", kind="other"),
+    )
+
+
+def _no_physical_network(attr, value):
+    """Segments ride the fabric's own trunks: there is no physical network to name."""
+    if value is not None:
+        raise errors.InvalidInput(
+            error_message=f"physical_network '{value}' unknown for VLAN provider network")
+
+
+MISSING_OWNER = None  # the project comes from the token unless the body names one
+
+NETWORK_ATTRIBUTES = AttributeMap(_standard() + (
+    Attr("admin_state_up", lambda r: r.admin_state_up, True, True, True, a.boolean,
+         "admin_state_up", kind="boolean"),
+    Attr("status", lambda r: r.status),
+    Attr("subnets", lambda r: [], kind="other"),
+    Attr("shared", lambda r: r.shared, True, True, False, a.boolean, "shared", kind="boolean"),
+    Attr("mtu", lambda r: r.mtu, kind="integer"),
+    Attr("router:external", lambda r: False, True, True, False,
+         a.only_false("external networks need the router service plugin, which is not loaded"),
+         None, kind="boolean"),
+    Attr("provider:network_type", lambda r: r.network_type, True, False, None,
+         a.one_of("vlan"), "network_type", admin_only=True),
+    Attr("provider:physical_network", lambda r: None, True, False, None,
+         _no_physical_network, None, admin_only=True, kind="other"),
+    Attr("provider:segmentation_id", lambda r: r.segmentation_id, True, False, None,
+         a.integer_range(SEGMENTATION_MIN, SEGMENTATION_MAX), "segmentation_id",
+         admin_only=True, kind="integer"),
+))
+
+PORT_ATTRIBUTES = AttributeMap(_standard() + (
+    Attr("network_id", lambda r: r.network_id, True, False, a.MISSING, a.uuid_string,
+         "network_id"),
+    Attr("admin_state_up", lambda r: r.admin_state_up, True, True, True, a.boolean,
+         "admin_state_up", kind="boolean"),
+    Attr("mac_address", lambda r: r.mac_address, True, True, None, a.mac_address,
+         "mac_address"),
+    Attr("fixed_ips", lambda r: [], True, True, [], a.fixed_ips, "fixed_ips", kind="other"),
+    Attr("device_id", lambda r: r.device_id, True, True, "", a.string(), "device_id"),
+    Attr("device_owner", lambda r: r.device_owner, True, True, "", a.string(), "device_owner"),
+    Attr("status", lambda r: r.status),
+    Attr("binding:host_id", lambda r: r.binding_host_id),
+    Attr("binding:vif_type", lambda r: r.binding_vif_type),
+    Attr("binding:vnic_type", lambda r: r.binding_vnic_type, True, True, "normal",
+         a.one_of("normal"), "binding_vnic_type"),
+    Attr("binding:profile", lambda r: r.binding_profile, True, True, {}, a.dictionary,
+         "binding_profile", admin_write=True, kind="other"),
+    Attr("binding:vif_details", lambda r: r.binding_vif_details, kind="other"),
+))
+
+
+def core_resources(service: NetworkService) -> list[ResourceDef]:
+    return [
+        ResourceDef(
+            collection="networks", member="network", attributes=NETWORK_ATTRIBUTES,
+            list=service.list_networks, get=service.get_network,
+            create=service.create_networks, update=service.update_network,
+            delete=service.delete_network,
+            not_found=lambda rid: errors.NetworkNotFound(net_id=rid)),
+        ResourceDef(
+            collection="ports", member="port", attributes=PORT_ATTRIBUTES,
+            list=service.list_ports, get=service.get_port,
+            create=service.create_ports, update=service.update_port,
+            delete=service.delete_port,
+            not_found=lambda rid: errors.PortNotFound(port_id=rid)),
+    ]

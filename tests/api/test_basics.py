@@ -1,0 +1,117 @@
+"""Version discovery, extensions, authentication, routing errors and the plugin registry."""
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import ApiClient
+
+
+def test_version_document_needs_no_token(server, anonymous):
+    resp = anonymous.get("/")
+    assert resp.status == 200
+    assert resp.json == {"versions": [{"id": "v2.0", "status": "CURRENT", "links": [
+        {"href": server.url + "/v2.0/", "rel": "self"}]}]}
+
+
+def test_version_href_follows_host_header(anonymous):
+    resp = anonymous.get("/", headers={"Host": "api.example.org:9696"})
+    assert resp.json["versions"][0]["links"][0]["href"] == "http://api.example.org:9696/v2.0/"
+
+
+def test_resources_listing(server, alice):
+    resp = alice.get("/v2.0/")
+    assert resp.status == 200
+    by_name = {r["collection"]: r for r in resp.json["resources"]}
+    assert set(by_name) == {"networks", "ports"}
+    assert by_name["networks"]["name"] == "network"
+    assert by_name["ports"]["links"] == [{"rel": "self", "href": server.url + "/v2.0/ports"}]
+
+
+@pytest.mark.parametrize("path", ["/v2.0/", "/v2.0/networks", "/v2.0/ports/x", "/v2.0/subnets",
+                                  "/v2.0/extensions", "/v2.0/nothing"])
+def test_token_required(anonymous, server, path):
+    for client in (anonymous, ApiClient(server.url, "not-a-token")):
+        resp = client.get(path)
+        assert resp.status == 401
+        assert resp.error_type == "HTTPUnauthorized"
+        assert set(resp.json["NeutronError"]) == {"type", "message", "detail"}
+
+
+def test_revoked_token_refused_at_once(server):
+    import subprocess
+    from tests.helpers import NAAS_SDN
+    token = subprocess.run([NAAS_SDN, "token", "create", "--db-url", server.db_url,
+                            "--project", "short-lived", "--description", "revoke me"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    client = ApiClient(server.url, token)
+    assert client.get("/v2.0/networks").status == 200
+    listing = subprocess.run([NAAS_SDN, "token", "list", "--db-url", server.db_url],
+                             check=True, capture_output=True, text=True).stdout
+    line = next(ln for ln in listing.splitlines() if "revoke me" in ln)
+    assert token not in listing
+    subprocess.run([NAAS_SDN, "token", "revoke", "--db-url", server.db_url, line.split()[0]],
+                   check=True)
+    assert client.get("/v2.0/networks").status == 401
+
+
+def test_extensions(alice):
+    resp = alice.get("/v2.0/extensions")
+    aliases = {e["alias"] for e in resp.json["extensions"]}
+    assert {"binding", "project-id", "standard-attr-revisions", "standard-attr-timestamp",
+            "standard-attr-description", "standard-attr-tag", "revision-if-match", "sorting",
+            "pagination", "filter-validation", "provider", "net-mtu"} <= aliases
+    assert not aliases & {"security-group", "router", "subnet_allocation", "qos"}
+    for ext in resp.json["extensions"]:
+        assert set(ext) == {"alias", "name", "description", "updated", "links"}
+    one = alice.get("/v2.0/extensions/binding")
+    assert one.status == 200 and one.json["extension"]["alias"] == "binding"
+    missing = alice.get("/v2.0/extensions/security-group")
+    assert missing.status == 404 and missing.error_type == "HTTPNotFound"
+    assert alice.get("/v2.0/extensions.json").status == 200
+
+
+@pytest.mark.parametrize("path", ["/v2.0/subnets", "/v2.0/subnetpools", "/v2.0/routers",
+                                  "/v2.0/floatingips", "/v2.0/security-groups",
+                                  "/v2.0/security-group-rules", "/v2.0/qos/policies",
+                                  "/v2.0/rbac-policies", "/v2.0/trunks",
+                                  "/v2.0/metering/metering-labels",
+                                  "/v2.0/network-ip-availabilities",
+                                  "/v2.0/routers/3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"])
+def test_unloaded_plugins_answer_501(alice, path):
+    for method in ("GET", "POST", "DELETE"):
+        resp = alice.request(method, path, body={} if method == "POST" else None)
+        assert resp.status == 501, (method, path, resp)
+        assert resp.error_type == "HTTPNotImplemented"
+
+
+@pytest.mark.parametrize("path", ["/v2.0/nothing", "/v3/networks", "/v2.0/networks/"
+                                  "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35/nothing", "/favicon.ico"])
+def test_unknown_paths_404(alice, path):
+    resp = alice.get(path)
+    assert resp.status == 404
+    assert resp.error_type is not None
+
+
+@pytest.mark.parametrize("method,path", [("PUT", "/v2.0/networks"), ("DELETE", "/v2.0/ports"),
+                                         ("POST", "/"), ("DELETE", "/v2.0/"),
+                                         ("PATCH", "/v2.0/networks"),
+                                         ("POST", "/v2.0/extensions")])
+def test_wrong_method_405(alice, method, path):
+    resp = alice.request(method, path, body={})
+    assert resp.status == 405
+    assert resp.error_type == "HTTPMethodNotAllowed"
+
+
+def test_post_on_member_405(alice):
+    net = alice.post("/v2.0/networks", {"network": {}}).json["network"]
+    resp = alice.post(f"/v2.0/networks/{net['id']}", {"network": {}})
+    assert resp.status == 405
+
+
+def test_json_suffix_tolerated(alice):
+    created = alice.post("/v2.0/networks.json", {"network": {"name": "suffix"}})
+    assert created.status == 201
+    net_id = created.json["network"]["id"]
+    assert alice.get(f"/v2.0/networks/{net_id}.json").json["network"]["name"] == "suffix"
+    assert alice.get("/v2.0/networks.json?name=suffix").json["networks"][0]["id"] == net_id
+    assert alice.delete(f"/v2.0/networks/{net_id}.json").status == 204

@@ -1,0 +1,75 @@
+"""The WSGI app in-process: plugin registry, 500 catch-all and validators."""
+from __future__ import annotations
+
+import pytest
+import webob
+
+from naas_sdn.model import db
+from naas_sdn.model.service import NetworkService
+from naas_sdn.northbound import attributes as a
+from naas_sdn.northbound import plugins
+from naas_sdn.northbound.app import make_app
+
+
+@pytest.fixture
+def service(tmp_path):
+    svc = NetworkService(db.connect(f"sqlite:///{tmp_path / 'api.sqlite'}"))
+    yield svc
+    svc.close()
+
+
+def call(app, method, path, token, body=None):
+    req = webob.Request.blank(path, method=method, headers={"X-Auth-Token": token})
+    if body is not None:
+        req.body = body
+    return req.get_response(app)
+
+
+def test_unknown_plugin_name_is_refused(service):
+    with pytest.raises(plugins.UnknownPluginError, match="'nope'"):
+        make_app(service, ["nope"])
+
+
+def test_registered_plugin_adds_extensions_and_leaves_501_for_others(service, monkeypatch):
+    monkeypatch.setitem(plugins._BUILTIN, "demo", lambda svc: plugins.Plugin(
+        "demo", extensions=(plugins.Extension("demo-ext", "Demo", "A demo extension."),)))
+    app = make_app(service, ["demo"])
+    token = service.create_token("p")
+    aliases = {e["alias"] for e in call(app, "GET", "/v2.0/extensions", token).json["extensions"]}
+    assert "demo-ext" in aliases and "binding" in aliases
+    assert call(app, "GET", "/v2.0/routers", token).status_code == 501
+
+
+def test_unexpected_error_becomes_neutron_500(service):
+    app = make_app(service, [])
+    token = service.create_token("p")
+
+    def broken(ctx):
+        raise KeyError("bug")
+    object.__setattr__(app.resources["networks"], "list", broken)
+    resp = call(app, "GET", "/v2.0/networks", token)
+    assert resp.status_code == 500
+    assert resp.json["NeutronError"]["type"] == "HTTPInternalServerError"
+
+
+@pytest.mark.parametrize("value,expected", [("00:11:22:33:44:55", "00:11:22:33:44:55"),
+                                            ("00-11-22-33-44-55", "00:11:22:33:44:55"),
+                                            ("0011.2233.4455", "00:11:22:33:44:55"),
+                                            ("FA:16:3E:AA:BB:CC", "fa:16:3e:aa:bb:cc")])
+def test_mac_normalization(value, expected):
+    assert a.mac_address("mac_address", value) == expected
+
+
+@pytest.mark.parametrize("value", ["01:00:5e:00:00:01", "00:00:00:00:00:00", "nope", 5, None])
+def test_mac_rejected(value):
+    with pytest.raises(Exception) as exc:
+        a.mac_address("mac_address", value)
+    assert exc.value.status == 400
+
+
+def test_uuid_and_boolean_strict():
+    assert a.is_uuid("3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35")
+    assert not a.is_uuid("3f0e0c9e2a434a5e8a615b1b0b3e6d35")
+    for bad in ("true", 1, None):
+        with pytest.raises(Exception):
+            a.boolean("shared", bad)

@@ -1,0 +1,314 @@
+"""NetworkService invariants, allocation, concurrency, rollback and the controller-facing API."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from naas_sdn.model import db, errors
+from naas_sdn.model.service import Context, NetworkService
+
+ALICE = Context("alice")
+BOB = Context("bob")
+ADMIN = Context("admin", is_admin=True)
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'model.sqlite'}"
+
+
+@pytest.fixture
+def service(db_url):
+    svc = NetworkService(db.connect(db_url))
+    yield svc
+    svc.close()
+
+
+def count(service, table) -> int:
+    with service._engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_network_defaults_and_segmentation_ids_lowest_free(service):
+    a = service.create_network(ALICE, {"name": "a"})
+    b = service.create_network(ALICE, {"name": "b"})
+    assert (a.status, a.mtu, a.shared, a.admin_state_up, a.revision_number) == \
+        ("ACTIVE", 1500, False, True, 1)
+    assert (a.segmentation_id, b.segmentation_id) == (1, 2)
+    service.delete_network(ALICE, a.id)
+    assert service.create_network(ALICE, {}).segmentation_id == 1
+
+
+def test_segmentation_pool_exhausted(service):
+    service.create_network(ADMIN, {"segmentation_id": 4094, "project_id": "p"})
+    with pytest.raises(errors.VlanIdInUse):
+        service.create_network(ADMIN, {"segmentation_id": 4094, "project_id": "p"})
+    service.create_networks(ALICE, [{} for _ in range(4093)])
+    with pytest.raises(errors.NoNetworkAvailable) as exc:
+        service.create_network(ALICE, {})
+    assert exc.value.status == 503
+    assert count(service, db.networks) == 4094
+
+
+def test_tenant_scoping(service):
+    private = service.create_network(ALICE, {"name": "private"})
+    shared = service.create_network(ALICE, {"name": "shared", "shared": True})
+    assert {n.id for n in service.list_networks(BOB)} == {shared.id}
+    with pytest.raises(errors.NetworkNotFound):
+        service.get_network(BOB, private.id)
+    with pytest.raises(errors.NetworkNotFound):
+        service.create_port(BOB, {"network_id": private.id})
+    with pytest.raises(errors.PolicyNotAuthorized):
+        service.update_network(BOB, shared.id, {"name": "mine"})
+    bob_port = service.create_port(BOB, {"network_id": shared.id})
+    assert bob_port.project_id == "bob"
+    assert service.get_port(ALICE, bob_port.id).id == bob_port.id  # network owner sees it
+    with pytest.raises(errors.InvalidSharedSetting):
+        service.update_network(ALICE, shared.id, {"shared": False})
+    with pytest.raises(errors.BadRequest):
+        service.create_network(BOB, {"project_id": "alice"})
+    assert service.create_network(ADMIN, {"project_id": "carol"}).project_id == "carol"
+    assert len(service.list_networks(ADMIN)) == 3
+
+
+def test_mac_allocation_and_validation(service):
+    net = service.create_network(ALICE, {})
+    other = service.create_network(ALICE, {})
+    port = service.create_port(ALICE, {"network_id": net.id})
+    assert port.mac_address.startswith("fa:16:3e:")
+    with pytest.raises(errors.MacAddressInUse) as exc:
+        service.create_port(ALICE, {"network_id": net.id, "mac_address": port.mac_address})
+    assert exc.value.status == 409
+    # unique per network, as Neutron: the same MAC on another network is fine
+    assert service.create_port(ALICE, {"network_id": other.id,
+                                       "mac_address": port.mac_address}).mac_address == \
+        port.mac_address
+
+
+def test_port_keys_never_reused(service):
+    net = service.create_network(ALICE, {})
+    first = service.create_port(ALICE, {"network_id": net.id})
+    service.delete_port(ALICE, first.id)
+    second = service.create_port(ALICE, {"network_id": net.id})
+    assert second.key > first.key
+
+
+def test_fixed_ips_without_subnets(service):
+    net = service.create_network(ALICE, {})
+    with pytest.raises(errors.SubnetNotFound):
+        service.create_port(ALICE, {"network_id": net.id,
+                                    "fixed_ips": [{"subnet_id": net.id}]})
+    with pytest.raises(errors.InvalidIpForNetwork):
+        service.create_port(ALICE, {"network_id": net.id,
+                                    "fixed_ips": [{"ip_address": "10.0.0.1"}]})
+    assert count(service, db.ports) == 0
+
+
+def test_bulk_create_is_all_or_nothing(service):
+    net = service.create_network(ALICE, {})
+    before = service.snapshot()
+    with pytest.raises(errors.MacAddressInUse):
+        service.create_ports(ALICE, [{"network_id": net.id, "mac_address": "02:00:00:00:00:01"},
+                                     {"network_id": net.id, "mac_address": "02:00:00:00:00:01"}])
+    assert count(service, db.ports) == 0
+    assert service.list_ports(ALICE) == []
+    assert service.snapshot() is before
+    with pytest.raises(errors.VlanIdInUse):
+        service.create_networks(ADMIN, [{"project_id": "p", "segmentation_id": 7},
+                                        {"project_id": "p", "segmentation_id": 7}])
+    assert count(service, db.networks) == 1
+
+
+def test_failed_write_leaves_no_trace(service, monkeypatch):
+    net = service.create_network(ALICE, {"tags": ["a"]})
+
+    def boom(*_args, **_kw):
+        raise RuntimeError("disk on fire")
+    monkeypatch.setattr("naas_sdn.model.service._write_tags", boom)
+    with pytest.raises(RuntimeError):
+        service.create_network(ALICE, {"tags": ["x"]})
+    with pytest.raises(RuntimeError):
+        service.create_port(ALICE, {"network_id": net.id, "tags": ["x"]})
+    assert count(service, db.networks) == 1 and count(service, db.ports) == 0
+    assert [n.id for n in service.list_networks(ADMIN)] == [net.id]
+    # the port key allocated inside the failed transaction was rolled back too
+    assert count(service, db.counters) == 0
+
+
+def test_revision_numbers_and_if_match(service):
+    net = service.create_network(ALICE, {"name": "a"})
+    updated = service.update_network(ALICE, net.id, {"name": "b"})
+    assert updated.revision_number == 2
+    assert service.update_network(ALICE, net.id, {"name": "b"}).revision_number == 2  # no-op
+    with pytest.raises(errors.RevisionNumberConstraintFailed) as exc:
+        service.update_network(ALICE, net.id, {"name": "c"}, if_revision=1)
+    assert exc.value.status == 412
+    service.set_tags(ALICE, "networks", net.id, ["t"])
+    assert service.get_network(ALICE, net.id).revision_number == 3
+    with pytest.raises(errors.RevisionNumberConstraintFailed):
+        service.delete_network(ALICE, net.id, if_revision=2)
+    service.delete_network(ALICE, net.id, if_revision=3)
+
+
+def test_network_in_use(service):
+    net = service.create_network(ALICE, {})
+    port = service.create_port(ALICE, {"network_id": net.id})
+    with pytest.raises(errors.NetworkInUse):
+        service.delete_network(ALICE, net.id)
+    service.delete_port(ALICE, port.id)
+    service.delete_network(ALICE, net.id)
+    assert count(service, db.networks) == 0
+
+
+def test_concurrent_port_creation_unique(service):
+    nets = [service.create_network(ALICE, {}) for _ in range(2)]
+    created, failures = [], []
+
+    def worker(i):
+        try:
+            for _ in range(15):
+                created.append(service.create_port(ALICE, {"network_id": nets[i % 2].id}))
+        except Exception as exc:  # collected and asserted below
+            failures.append(exc)
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    assert len(created) == 240
+    assert len({p.key for p in created}) == 240
+    assert len({(p.network_id, p.mac_address) for p in created}) == 240
+    assert len(service.snapshot().ports) == 240
+    assert count(service, db.ports) == 240
+
+
+def test_concurrent_network_creation_unique_segments(service):
+    created = []
+    threads = [threading.Thread(target=lambda: created.extend(
+        service.create_network(ALICE, {}) for _ in range(10))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(n.segmentation_id for n in created) == list(range(1, 81))
+
+
+def test_snapshot_and_subscribe(service):
+    seen = []
+    service.subscribe(seen.append)
+    net = service.create_network(ALICE, {})
+    port = service.create_port(ALICE, {"network_id": net.id})
+    snap = service.snapshot()
+    assert snap.networks[net.id].key == net.segmentation_id
+    assert snap.ports[port.id].key == port.key
+    assert snap.ports[port.id].mac_address == port.mac_address
+    assert snap.ports_of(net.id) == [snap.ports[port.id]]
+    assert [s.revision for s in seen] == sorted(s.revision for s in seen) and len(seen) == 2
+    assert seen[-1] is snap
+    service.update_port(ALICE, port.id, {"name": "not in the view"})
+    assert len(seen) == 2 and service.snapshot() is snap
+    service.update_port(ALICE, port.id, {"admin_state_up": False})
+    assert len(seen) == 3 and not seen[-1].ports[port.id].admin_state_up
+    service.delete_port(ALICE, port.id)
+    assert port.id not in seen[-1].ports
+
+
+def test_failing_subscriber_does_not_fail_writes(service):
+    service.subscribe(lambda snap: 1 / 0)
+    assert service.create_network(ALICE, {}).id in service.snapshot().networks
+
+
+def test_update_port_bindings(service):
+    net = service.create_network(ALICE, {})
+    up = service.create_port(ALICE, {"network_id": net.id})
+    down = service.create_port(ALICE, {"network_id": net.id, "admin_state_up": False})
+    service.update_port_bindings({up.id: "br1", down.id: "br2", "not-a-port": "br3"})
+    up2, down2 = service.get_port(ALICE, up.id), service.get_port(ALICE, down.id)
+    assert (up2.status, up2.binding_host_id, up2.binding_vif_type) == ("ACTIVE", "br1", "ovs")
+    assert (down2.status, down2.binding_host_id) == ("DOWN", "br2")
+    assert up2.revision_number == 2
+    service.update_port_bindings({up.id: "br1", down.id: "br2"})  # unchanged: nothing written
+    assert service.get_port(ALICE, up.id).revision_number == 2
+    with pytest.raises(errors.PortBound):
+        service.update_port(ALICE, up.id, {"mac_address": "02:00:00:00:00:09"})
+    service.update_port(ALICE, down.id, {"admin_state_up": True})
+    assert service.get_port(ALICE, down.id).status == "ACTIVE"
+    service.update_port_bindings({})
+    up3 = service.get_port(ALICE, up.id)
+    assert (up3.status, up3.binding_host_id, up3.binding_vif_type) == ("DOWN", "", "unbound")
+    assert service.update_port(ALICE, up.id, {"mac_address": "02:00:00:00:00:09"}).mac_address \
+        == "02:00:00:00:00:09"
+
+
+def test_port_created_after_plug_turns_active(service):
+    """The controller re-applies bindings after each snapshot change (as the runtime does)."""
+    plugged = {}
+    service.subscribe(lambda snap: service.update_port_bindings(plugged))
+    net = service.create_network(ALICE, {})
+    port_id = service.create_port(ALICE, {"network_id": net.id}).id
+    plugged[port_id] = "br0"
+    service.update_port_bindings(plugged)
+    assert service.get_port(ALICE, port_id).status == "ACTIVE"
+
+
+def test_mirror_reloaded_from_sql(db_url, service):
+    net = service.create_network(ALICE, {"name": "n", "tags": ["b", "a"]})
+    port = service.create_port(ALICE, {"network_id": net.id, "binding_profile": {"k": 1}})
+    service.update_port_bindings({port.id: "br0"})
+    again = NetworkService(db.connect(db_url))
+    try:
+        assert again.get_network(ALICE, net.id) == service.get_network(ALICE, net.id)
+        assert again.get_port(ALICE, port.id) == service.get_port(ALICE, port.id)
+        assert again.get_port(ALICE, port.id).binding_profile == {"k": 1}
+        assert again.snapshot().ports == service.snapshot().ports
+        assert again.create_port(ALICE, {"network_id": net.id}).key == port.key + 1
+    finally:
+        again.close()
+
+
+def test_tokens(db_url, service):
+    secret = service.create_token("alice", admin=False, description="ci")
+    assert service.authenticate(secret) == Context("alice", False)
+    assert service.authenticate("wrong") is None and service.authenticate("") is None
+    other_process = NetworkService(db.connect(db_url))  # e.g. the CLI, while the server runs
+    admin_secret = other_process.create_token("ops", admin=True)
+    other_process.close()
+    assert service.authenticate(admin_secret) == Context("ops", True)
+    rows = service.list_tokens()
+    assert {r["project_id"] for r in rows} == {"alice", "ops"}
+    assert all(secret not in str(r) for r in rows)
+    with service._engine.connect() as conn:
+        stored = conn.execute(select(db.tokens.c.secret_sha256)).scalars().all()
+    assert secret not in stored and all(len(h) == 64 for h in stored)
+    token_id = next(r["id"] for r in rows if r["project_id"] == "alice")
+    assert service.revoke_token(token_id) is True
+    assert service.revoke_token(token_id) is False
+    assert service.authenticate(secret) is None
+
+
+def test_fabric_links_round_trip(service):
+    big = 0xFFFF_FFFF_FFFF_FFFE
+    links = [(1, 2, big, 3), (big, 3, 1, 2)]
+    service.save_fabric_links(links)
+    assert service.load_fabric_links() == sorted(links)
+    service.save_fabric_links([(5, 1, 6, 1)])
+    assert service.load_fabric_links() == [(5, 1, 6, 1)]
+    with pytest.raises(ValueError):
+        service.save_fabric_links([(2 ** 64, 1, 1, 1)])
+    assert service.load_fabric_links() == [(5, 1, 6, 1)]
+
+
+def test_tags(service):
+    net = service.create_network(ALICE, {})
+    service.add_tag(ALICE, "networks", net.id, "red")
+    service.add_tag(ALICE, "networks", net.id, "blue")
+    assert service.get_tags(ALICE, "networks", net.id) == ["blue", "red"]
+    with pytest.raises(errors.TagNotFound):
+        service.remove_tag(ALICE, "networks", net.id, "green")
+    service.remove_tag(ALICE, "networks", net.id, "red")
+    assert service.get_network(ALICE, net.id).tags == ("blue",)
+    with pytest.raises(errors.NetworkNotFound):
+        service.get_tags(BOB, "networks", net.id)
