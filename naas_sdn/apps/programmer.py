@@ -16,7 +16,7 @@ import time
 from naas_sdn.apps import codec, metrics
 from naas_sdn.apps.channel import SwitchError
 from naas_sdn.flows import compiler, ofp
-from naas_sdn.flows.layout import PACKET_IN_METER, identity, with_generation
+from naas_sdn.flows.layout import PACKET_IN_METER, with_generation
 
 from os_ken.ofproto import ofproto_v1_3 as ofproto
 from os_ken.ofproto import ofproto_v1_3_parser as parser
@@ -47,10 +47,24 @@ class Plan:
 
 
 def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
-    have = installed.flow_index()
-    want = desired.flow_index()
-    flow_adds = [f for k, f in want.items() if k not in have or have[k].body != f.body]
-    flow_deletes = [f for k, f in have.items() if k not in want]
+    """The difference, owner by owner: an owner whose flows are the same object (the
+    compiler memoizes them) costs nothing, so a pass is cheap however large the model."""
+    flow_adds, flow_deletes = [], []
+    empty = frozenset()
+    for owner, want in desired.parts.items():
+        have = installed.parts.get(owner, empty)
+        if have is want:
+            continue
+        have_index = {f.key: f for f in have}
+        want_index = {f.key: f for f in want}
+        flow_adds += [f for k, f in want_index.items()
+                      if k not in have_index or have_index[k].body != f.body]
+        flow_deletes += [f for k, f in have_index.items() if k not in want_index]
+    for owner, have in installed.parts.items():
+        if owner not in desired.parts:
+            flow_deletes += have
+    added = {f.key for f in flow_adds}  # an entry moving between owners is simply replaced
+    flow_deletes = [f for f in flow_deletes if f.key not in added]
     have_groups = {g.group_id: g for g in installed.groups}
     want_groups = {g.group_id: g for g in desired.groups}
     have_meters = {m.meter_id: m for m in installed.meters}
@@ -68,6 +82,7 @@ def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
 
 
 class Programmer:
+    COALESCE = 0.01  # seconds a pass waits for more changes; bounds added programming latency
     def __init__(self, model_source, fabric_state, options: compiler.Options,
                  generation: int, ready=lambda: True, settle: float = 3.0,
                  before_pass=None):
@@ -137,6 +152,10 @@ class Programmer:
                 channels = dict(self._channels)
             if not due:
                 continue
+            # Let a burst of API changes land before compiling: one pass serves them all.
+            time.sleep(self.COALESCE)
+            with self._wake:
+                self._dirty = False
             try:
                 self._pass(channels)
             except Exception:
@@ -173,7 +192,7 @@ class Programmer:
         first = installed is None
         if first:
             installed = self.read_switch(channel)
-            ours = bool(installed.flows)
+            ours = bool(installed.parts)
             # Existing flows of ours: wait until link discovery has had its chance, so that
             # a restart never tears down inter-switch forwarding it has not re-learnt yet.
             if ours and connected_at is not None and time.monotonic() - connected_at < self._settle:
@@ -196,13 +215,13 @@ class Programmer:
         stats = channel.request(parser.OFPFlowStatsRequest(
             dp, 0, ofproto.OFPTT_ALL, ofproto.OFPP_ANY, ofproto.OFPG_ANY,
             codec.OURS_COOKIE, codec.COOKIE_MAGIC_MASK, parser.OFPMatch()))
-        flows = frozenset(codec.parse_flow(s) for s in stats)
+        flows = [codec.parse_flow(s) for s in stats]
         groups = channel.request(parser.OFPGroupDescStatsRequest(dp, 0))
         meters = channel.request(parser.OFPMeterConfigStatsRequest(dp, 0, ofproto.OFPM_ALL))
-        return ofp.SwitchState(
+        return ofp.SwitchState.from_flows(
             flows,
-            frozenset(codec.parse_group(g, {}) for g in groups if 0 < g.group_id <= MAX_GROUP_ID),
-            frozenset(codec.parse_meter(m) for m in meters if m.meter_id == PACKET_IN_METER))
+            [codec.parse_group(g, {}) for g in groups if 0 < g.group_id <= MAX_GROUP_ID],
+            [codec.parse_meter(m) for m in meters if m.meter_id == PACKET_IN_METER])
 
     def _apply(self, channel, todo: Plan):
         dp = channel.datapath
@@ -225,7 +244,3 @@ class Programmer:
         metrics.GROUP_MODS.inc(len(todo.group_adds) + len(todo.group_modifies)
                                + len(todo.group_deletes))
         metrics.METER_MODS.inc(len(meter_msgs))
-
-
-def flows_owned(state: ofp.SwitchState, cookie_value: int):
-    return [f for f in state.flows if identity(f.cookie) == identity(cookie_value)]

@@ -31,6 +31,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._vifs_by_remote = {}
+        self._last_bindings = None
         self.fabric = FabricState(
             link_timeout=conf.link_timeout, on_change=self._fabric_changed,
             persist_links=service.save_fabric_links,
@@ -113,7 +114,9 @@ class Runtime:
     def _sync_bindings(self, model, fabric):
         bindings = {port_id: location.bridge for port_id, location in fabric.vifs.items()
                     if port_id in model.ports}
-        self.service.update_port_bindings(bindings)
+        if bindings != self._last_bindings:
+            self.service.update_port_bindings(bindings)
+            self._last_bindings = bindings
 
     def _fabric_changed(self):
         self.programmer.changed()

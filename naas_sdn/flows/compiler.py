@@ -18,6 +18,7 @@ Builders, by table (priorities from :class:`~naas_sdn.flows.layout.Priority`):
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from naas_sdn.flows import ofp
 from naas_sdn.flows.fabric import FabricSnapshot
@@ -66,23 +67,31 @@ def compile_fabric(model: ModelSnapshot, fabric: FabricSnapshot,
 
 def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
                    options: Options) -> ofp.SwitchState:
+    """Flows grouped by owner. Each owner's flows are memoized on exactly the inputs they
+    depend on, so an unchanged owner yields the very same frozenset object on every pass."""
     topology = fabric.topology
-    flows, groups = switch_plumbing(dpid, topology), set()
-    networks = {}
+    parts = {SWITCH_COOKIE: switch_plumbing(dpid, topology)}
+    groups = set()
+    local = {}
     for b in bound:
-        networks.setdefault(b.network.key, (b.network, []))[1].append(b)
-        flows |= port_flows(dpid, b, topology)
-    for network, members in networks.values():
-        net_flows, net_group = network_flows(dpid, network, members, topology)
-        flows |= net_flows
-        if net_group is not None:
-            groups.add(net_group)
+        flows = port_flows(dpid, b, topology)
+        if flows:
+            parts[cookie(Owner.PORT, b.port.key)] = flows
+        members = local.setdefault(b.network.key, (b.network, []))[1]
+        if b.dpid == dpid:
+            members.append(b.ofport)
+    for network, ofports in local.values():
+        flows, group = network_flows(dpid, network, tuple(ofports), topology)
+        parts[cookie(Owner.NETWORK, network.key)] = flows
+        if group is not None:
+            groups.add(group)
     meters = {ofp.Meter(PACKET_IN_METER, options.packet_in_rate,
                         max(1, options.packet_in_rate // 5))}
-    return ofp.SwitchState(frozenset(flows), frozenset(groups), frozenset(meters))
+    return ofp.SwitchState(parts, frozenset(groups), frozenset(meters))
 
 
-def switch_plumbing(dpid: int, topology) -> set[ofp.Flow]:
+@functools.lru_cache(maxsize=1024)
+def switch_plumbing(dpid: int, topology) -> frozenset[ofp.Flow]:
     flows = {ofp.flow(table, Priority.TABLE_MISS, ofp.match(), (), SWITCH_COOKIE)
              for table in Table}
     flows.add(ofp.flow(Table.CLASSIFY, Priority.CLASSIFY_DISCOVERY,
@@ -92,7 +101,7 @@ def switch_plumbing(dpid: int, topology) -> set[ofp.Flow]:
     for port in topology.fabric_ports(dpid) - topology.tree_ports(dpid):
         flows.add(ofp.flow(Table.CLASSIFY, Priority.CLASSIFY_TREE_GUARD,
                            ofp.match(in_port=port, eth_dst=MULTICAST_BIT), (), SWITCH_COOKIE))
-    return flows
+    return frozenset(flows)
 
 
 def _tagged_output(network: NetworkView, port: int) -> tuple:
@@ -100,25 +109,28 @@ def _tagged_output(network: NetworkView, port: int) -> tuple:
             ofp.output(port))
 
 
-def network_flows(dpid: int, network: NetworkView, members: list[BoundPort], topology):
-    """Fabric untagging and flooding of one network on one switch."""
+@functools.lru_cache(maxsize=16384)
+def network_flows(dpid: int, network: NetworkView, local_ofports: tuple, topology):
+    """Fabric untagging and flooding of one network on one switch (local_ofports: its
+    ports plugged into this switch)."""
     owner = cookie(Owner.NETWORK, network.key)
     flows = {ofp.flow(Table.CLASSIFY, Priority.CLASSIFY_FABRIC,
                       ofp.match(in_port=port, vlan_vid=OFPVID_PRESENT | network.key),
                       (ofp.apply(ofp.pop_vlan()), ofp.write_metadata(network.key, ALL_ONES),
                        ofp.goto(Table.L2_LOOKUP)), owner)
              for port in topology.fabric_ports(dpid)}
-    buckets = [(ofp.output(b.ofport),) for b in members if b.dpid == dpid]
+    buckets = [(ofp.output(port),) for port in local_ofports]
     buckets += [_tagged_output(network, port) for port in sorted(topology.tree_ports(dpid))]
     if not buckets:
-        return flows, None
+        return frozenset(flows), None
     flows.add(ofp.flow(Table.L2_LOOKUP, Priority.L2_FLOOD,
                        ofp.match(metadata=network.key, eth_dst=MULTICAST_BIT),
                        (ofp.apply(ofp.group(network.key)),), owner))
-    return flows, ofp.Group(network.key, tuple(buckets), owner)
+    return frozenset(flows), ofp.Group(network.key, tuple(buckets), owner)
 
 
-def port_flows(dpid: int, bound: BoundPort, topology) -> set[ofp.Flow]:
+@functools.lru_cache(maxsize=65536)
+def port_flows(dpid: int, bound: BoundPort, topology) -> frozenset[ofp.Flow]:
     """Classification, lookup and output of one port, as seen from one switch."""
     port, network = bound.port, bound.network
     owner = cookie(Owner.PORT, port.key)
@@ -127,7 +139,7 @@ def port_flows(dpid: int, bound: BoundPort, topology) -> set[ofp.Flow]:
     else:
         hop = topology.next_hop_port(dpid, bound.dpid)
         if hop is None:
-            return set()  # unreachable from here: nothing to install
+            return frozenset()  # unreachable from here: nothing to install
         out = _tagged_output(network, hop)
     flows = {
         ofp.flow(Table.L2_LOOKUP, Priority.L2_UNICAST,
@@ -144,4 +156,4 @@ def port_flows(dpid: int, bound: BoundPort, topology) -> set[ofp.Flow]:
                            (ofp.apply(ofp.set_field(REG_SRC_PORT, port.key)),
                             ofp.write_metadata(network.key, ALL_ONES),
                             ofp.goto(Table.L2_LOOKUP)), owner))
-    return flows
+    return frozenset(flows)

@@ -45,7 +45,14 @@ class FabricSnapshot:
 
     @functools.cached_property
     def topology(self) -> "Topology":
-        return Topology(self.links, self.switches | {v.dpid for v in self.vifs.values()})
+        return topology_of(self.links, frozenset(self.switches | {v.dpid for v in self.vifs.values()}))
+
+
+@functools.lru_cache(maxsize=16)
+def topology_of(links: frozenset, dpids: frozenset) -> "Topology":
+    """One Topology object per distinct fabric, so flows memoized against it stay valid
+    across snapshots that differ only in VIFs or the model."""
+    return Topology(links, dpids)
 
 
 class Topology:

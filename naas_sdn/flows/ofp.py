@@ -15,6 +15,8 @@ Actions are tuples: ``("output", port)``, ``("controller", max_len)``, ``("group
 from __future__ import annotations
 
 import dataclasses
+import functools
+from typing import Mapping
 
 from naas_sdn.flows.layout import Table, check_goto, identity
 
@@ -124,11 +126,24 @@ class Meter:
 
 @dataclasses.dataclass(frozen=True)
 class SwitchState:
-    """Everything of ours one switch should hold (desired) or holds (installed)."""
+    """Everything of ours one switch should hold (desired) or holds (installed).
 
-    flows: frozenset = frozenset()
+    Flows are grouped by owner (the cookie without its generation), so the programmer can
+    skip, by identity, every owner whose flows did not change.
+    """
+
+    parts: Mapping[int, frozenset] = dataclasses.field(default_factory=dict)
     groups: frozenset = frozenset()
     meters: frozenset = frozenset()
 
-    def flow_index(self):
-        return {f.key: f for f in self.flows}
+    @classmethod
+    def from_flows(cls, flows, groups=frozenset(), meters=frozenset()) -> "SwitchState":
+        parts: dict[int, set] = {}
+        for f in flows:
+            parts.setdefault(identity(f.cookie), set()).add(f)
+        return cls({owner: frozenset(fs) for owner, fs in parts.items()}, frozenset(groups),
+                   frozenset(meters))
+
+    @functools.cached_property
+    def flows(self) -> frozenset:
+        return frozenset().union(*self.parts.values())

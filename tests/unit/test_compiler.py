@@ -165,6 +165,30 @@ def test_plan_is_empty_for_identical_state_and_ignores_generation():
     f = fabric([1], [], ONE_VIFS)
     state = compiler.compile_fabric(model(ONE_PORTS), f)[1]
     assert not plan(state, state)
+    # As read back from a switch: flat flows stamped with another run's generation.
+    from naas_sdn.flows.layout import with_generation
+    from naas_sdn.flows.ofp import Flow, SwitchState
+    stamped = [Flow(x.table, x.priority, x.match, x.instructions, with_generation(x.cookie, 7))
+               for x in state.flows]
+    read_back = SwitchState.from_flows(stamped, state.groups, state.meters)
+    assert not plan(state, read_back)
+    # A flow someone changed on the switch is put right, and only that one.
+    changed = stamped[0]
+    tampered = SwitchState.from_flows(
+        stamped[1:] + [Flow(changed.table, changed.priority, changed.match, (), changed.cookie)],
+        state.groups, state.meters)
+    todo = plan(state, tampered)
+    assert [f.key for f in todo.flow_adds] == [changed.key] and not todo.flow_deletes
+
+
+def test_unchanged_owners_are_the_same_objects_across_passes():
+    f = fabric([1, 2, 3], LINEAR_CABLES, LINEAR_VIFS)
+    first = compiler.compile_fabric(model(LINEAR_PORTS), f)
+    again = compiler.compile_fabric(model(LINEAR_PORTS + [("a9", "A", 9)]), f)
+    for dpid in (1, 2, 3):
+        for owner, flows in first[dpid].parts.items():
+            if owner_of(owner)[0] == Owner.PORT:
+                assert again[dpid].parts[owner] is flows
 
 
 def test_flow_count_grows_linearly_with_ports():
@@ -190,4 +214,4 @@ def test_simulator_detects_ambiguity():
     flows = frozenset({ofp.flow(Table.CLASSIFY, 5, ofp.match(in_port=1), (), 1),
                        ofp.flow(Table.CLASSIFY, 5, ofp.match(eth_dst=BCAST), (), 2)})
     with pytest.raises(SimulationError):
-        Simulator({1: ofp.SwitchState(flows)}).inject(1, 1, eth_dst=BCAST)
+        Simulator({1: ofp.SwitchState.from_flows(flows)}).inject(1, 1, eth_dst=BCAST)
