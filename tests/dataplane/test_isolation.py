@@ -131,3 +131,21 @@ def test_ring_has_no_storm_and_reroutes_around_a_cut(controller, tenants):
         assert wait_ping(net.get("a1"), "10.0.0.2", timeout=15), "no re-route after the cut"
         net.configLinkStatus("t1", "t2", "up")
         assert wait_ping(net.get("a1"), "10.0.0.2", timeout=15)
+
+
+def test_switch_down_reroutes_where_a_path_remains(controller, tenants):
+    # Ring t1-t2-t3-t4-t1, VMs on t1 and t3: two equal paths, via t2 or via t4.
+    hosts = {"a1": 1, "a3": 3}
+    layout = {"a1": (0, "10.0.0.1"), "a3": (0, "10.0.0.3")}
+    with lab(controller.ofp_port, switches=4, cables=[(1, 2), (2, 3), (3, 4), (4, 1)],
+             hosts=hosts) as net:
+        _setup_two_tenants(tenants[:1], net, layout)
+        assert wait_ping(net.get("a1"), "10.0.0.3")
+        # The transit switch that carries the traffic now dies: the other one takes over.
+        carrying = [t for t in ("t2", "t4") if any(
+            "reg7" in line and "n_packets=0," not in line
+            for line in dump_flows(net.get(t)) if "table=90" in line)]
+        assert len(carrying) == 1, carrying
+        transit = carrying[0]
+        net.get(transit).stop(deleteIntfs=True)
+        assert wait_ping(net.get("a1"), "10.0.0.3", timeout=15), f"no path after {transit} died"
