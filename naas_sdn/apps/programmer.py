@@ -164,11 +164,13 @@ class Programmer:
                 self.changed()
 
     def _pass(self, channels):
-        if not channels or not self._ready():
+        if not self._ready():
             return  # switches wait with no state read; the 1 s tick comes back here
         model, fabric = self._model.snapshot(), self._fabric.snapshot()
         if self._before_pass is not None:
             self._before_pass(model, fabric)
+        if not channels:
+            return
         bound = compiler.bound_ports(model, fabric)
         connected = self._fabric.connected()
         for dpid, channel in sorted(channels.items()):

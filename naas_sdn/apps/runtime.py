@@ -110,6 +110,7 @@ class Runtime:
             for part in self._vifs_by_remote.values():
                 merged.update(part)
         self.fabric.set_vifs(merged)
+        self.programmer.changed()  # also after a first dump equal to nothing: statuses resync
 
     def _sync_bindings(self, model, fabric):
         bindings = {port_id: location.bridge for port_id, location in fabric.vifs.items()

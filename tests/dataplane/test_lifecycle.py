@@ -111,3 +111,16 @@ def _ages(lines):
                      "", line).strip()
         result[key] = age
     return result
+
+
+def test_port_unplugged_while_controller_down_turns_down_on_restart(controller, tenants):
+    alice = tenants[0]
+    with lab(controller.ofp_port, switches=1, hosts={"h1": 1}) as net:
+        port = alice.port(alice.network("net1"), "h1")
+        plug(net.get("h1"), port, "10.0.0.1")
+        assert wait_for(lambda: alice.show_port(port)["status"] == "ACTIVE")
+        controller.stop()
+        net.get("t1").vsctl("del-br t1")  # the whole bridge goes while nobody watches
+        controller.start()
+        shown = wait_for(lambda: (p := alice.show_port(port))["status"] == "DOWN" and p)
+        assert shown and shown["binding:host_id"] == ""
