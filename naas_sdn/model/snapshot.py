@@ -21,6 +21,24 @@ class NetworkView:
 
 
 @dataclasses.dataclass(frozen=True)
+class SubnetView:
+    """What the dataplane (DHCP, RA, ARP/ND, routing) needs of a subnet."""
+
+    id: str
+    network_id: str
+    project_id: str
+    ip_version: int                   # 4 or 6
+    cidr: str                         # normalized, e.g. "10.0.0.0/24", "2001:db8::/64"
+    gateway_ip: str | None
+    enable_dhcp: bool
+    dns_nameservers: tuple[str, ...] = ()
+    host_routes: tuple[tuple[str, str], ...] = ()  # (destination cidr, nexthop ip)
+    ipv6_ra_mode: str | None = None       # None, "slaac", "dhcpv6-stateful", "dhcpv6-stateless"
+    ipv6_address_mode: str | None = None  # same choices
+    mtu: int = 1500                       # the network's MTU, handed to VMs by DHCP and RA
+
+
+@dataclasses.dataclass(frozen=True)
 class PortView:
     """What the dataplane needs of a port."""
 
@@ -30,6 +48,8 @@ class PortView:
     key: int  # unique, stable integer naming the port in registers and cookies
     mac_address: str  # lower case, colon separated
     admin_state_up: bool
+    fixed_ips: tuple[tuple[str, str], ...] = ()  # (subnet id, ip address), API order
+    device_owner: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,14 +59,20 @@ class ModelSnapshot:
     networks: Mapping[str, NetworkView]
     ports: Mapping[str, PortView]
     revision: int = 0
+    subnets: Mapping[str, SubnetView] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}))
 
     @classmethod
-    def build(cls, networks, ports, revision=0):
+    def build(cls, networks, ports, revision=0, subnets=()):
         return cls(
             networks=MappingProxyType({n.id: n for n in networks}),
             ports=MappingProxyType({p.id: p for p in ports}),
             revision=revision,
+            subnets=MappingProxyType({s.id: s for s in subnets}),
         )
+
+    def subnets_of(self, network_id: str):
+        return [s for s in self.subnets.values() if s.network_id == network_id]
 
     def ports_of(self, network_id: str):
         return [p for p in self.ports.values() if p.network_id == network_id]
