@@ -33,7 +33,11 @@ OPTS = [
     cfg.IntOpt("echo_max_unreplied", default=3,
                help="Unanswered echo requests after which a switch is declared gone."),
     cfg.IntOpt("packet_in_rate", default=500,
-               help="Packets per second a switch may send to the controller (meter)."),
+               help="Discovery probes per second a switch may send to the controller (meter)."),
+    cfg.IntOpt("port_packet_in_rate", default=20,
+               help="DHCP/RS/NS packets per second one VM may send to the controller (meter)."),
+    cfg.FloatOpt("ra_interval", default=30.0,
+                 help="Seconds between unsolicited router advertisements to each VM."),
     cfg.StrOpt("log_level", default="INFO", help="Logging level."),
 ]
 

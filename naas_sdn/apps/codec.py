@@ -31,6 +31,9 @@ def _action(action):
         return parser.OFPActionPopVlan()
     if kind == "set_field":
         return parser.OFPActionSetField(**{action[1]: action[2]})
+    if kind == "move":
+        return parser.NXActionRegMove(src_field=action[1], dst_field=action[2], n_bits=action[3],
+                                      src_ofs=0, dst_ofs=0)
     raise ValueError(f"unknown action {action!r}")
 
 
@@ -110,6 +113,8 @@ def _parse_action(action):
         return model.pop_vlan()
     if isinstance(action, parser.OFPActionSetField):
         return model.set_field(action.key, action.value)
+    if isinstance(action, parser.NXActionRegMove):
+        return model.move(action.src_field, action.dst_field, action.n_bits)
     return ("unknown", type(action).__name__)
 
 

@@ -16,7 +16,7 @@ import time
 from naas_sdn.apps import codec, metrics
 from naas_sdn.apps.channel import SwitchError
 from naas_sdn.flows import compiler, ofp
-from naas_sdn.flows.layout import PACKET_IN_METER, with_generation
+from naas_sdn.flows.layout import PACKET_IN_METER, PORT_METER_BASE, with_generation
 
 from os_ken.ofproto import ofproto_v1_3 as ofproto
 from os_ken.ofproto import ofproto_v1_3_parser as parser
@@ -36,6 +36,7 @@ class Plan:
     group_deletes: list
     meter_adds: list
     meter_modifies: list
+    meter_deletes: list = dataclasses.field(default_factory=list)
 
     def __bool__(self):
         return any(dataclasses.astuple(self))
@@ -43,7 +44,8 @@ class Plan:
     def summary(self) -> str:
         return (f"flows +{len(self.flow_adds)} -{len(self.flow_deletes)}, groups "
                 f"+{len(self.group_adds)} ~{len(self.group_modifies)} -{len(self.group_deletes)}"
-                f", meters +{len(self.meter_adds)} ~{len(self.meter_modifies)}")
+                f", meters +{len(self.meter_adds)} ~{len(self.meter_modifies)}"
+                f" -{len(self.meter_deletes)}")
 
 
 def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
@@ -78,6 +80,9 @@ def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
         meter_adds=[m for m in desired.meters if m.meter_id not in have_meters],
         meter_modifies=[m for m in desired.meters
                         if m.meter_id in have_meters and have_meters[m.meter_id] != m],
+        meter_deletes=sorted((m for i, m in have_meters.items()
+                              if i not in {w.meter_id for w in desired.meters}),
+                             key=lambda m: m.meter_id),
     )
 
 
@@ -223,7 +228,8 @@ class Programmer:
         return ofp.SwitchState.from_flows(
             flows,
             [codec.parse_group(g, {}) for g in groups if 0 < g.group_id <= MAX_GROUP_ID],
-            [codec.parse_meter(m) for m in meters if m.meter_id == PACKET_IN_METER])
+            [codec.parse_meter(m) for m in meters
+             if m.meter_id == PACKET_IN_METER or m.meter_id >= PORT_METER_BASE])
 
     def _apply(self, channel, todo: Plan):
         dp = channel.datapath
@@ -242,7 +248,13 @@ class Programmer:
                 + [codec.group_mod(dp, g, "delete") for g in todo.group_deletes])
         if msgs:
             channel.bundle(msgs)
+        # After the bundle: no flow refers to these meters any more.
+        if todo.meter_deletes:
+            errors = channel.send_fenced([codec.meter_mod(dp, m, "delete")
+                                          for m in todo.meter_deletes])
+            if errors:
+                raise SwitchError(f"meter delete refused: type={errors[0].type}")
         metrics.FLOW_MODS.inc(len(todo.flow_adds) + len(todo.flow_deletes))
         metrics.GROUP_MODS.inc(len(todo.group_adds) + len(todo.group_modifies)
                                + len(todo.group_deletes))
-        metrics.METER_MODS.inc(len(meter_msgs))
+        metrics.METER_MODS.inc(len(meter_msgs) + len(todo.meter_deletes))

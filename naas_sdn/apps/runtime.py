@@ -16,6 +16,7 @@ from naas_sdn.apps.channel import Channel
 from naas_sdn.apps.discovery import Prober
 from naas_sdn.apps.fabric_state import FabricState
 from naas_sdn.apps.programmer import Programmer
+from naas_sdn.apps.services import PacketServices
 from naas_sdn.flows import compiler
 from naas_sdn.flows.fabric import Link
 
@@ -38,10 +39,14 @@ class Runtime:
             initial_links=[Link(*row) for row in service.load_fabric_links()])
         self.monitors = []
         self.programmer = Programmer(
-            service, self.fabric, compiler.Options(packet_in_rate=conf.packet_in_rate),
+            service, self.fabric,
+            compiler.Options(packet_in_rate=conf.packet_in_rate,
+                             port_packet_in_rate=conf.port_packet_in_rate),
             generation=int(time.time()) & 0xFF, ready=self._ovsdb_synced,
             settle=2 * conf.discovery_interval + 1.0, before_pass=self._sync_bindings)
         self._app_manager = None
+        self.services = PacketServices(service, self.fabric, self._send_packet)
+        self._ra_due = {}  # port id -> monotonic time of its next router advertisement
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self):
@@ -50,6 +55,7 @@ class Runtime:
         self.programmer.start()
         self._start_os_ken()
         threading.Thread(target=self._discovery_loop, name="discovery", daemon=True).start()
+        threading.Thread(target=self._advert_loop, name="router-adverts", daemon=True).start()
         return self
 
     def close(self):
@@ -165,9 +171,40 @@ class Runtime:
     def packet_in(self, msg):
         in_port = msg.match.get("in_port")
         link = self.prober.parse(msg.data, msg.datapath.id, in_port)
-        metrics.PACKET_INS.labels(reason="discovery" if link else "other").inc()
         if link is not None:
+            metrics.PACKET_INS.labels(reason="discovery").inc()
             self.fabric.link_seen(link)
+            return
+        kind = self.services.handle(msg.datapath.id, in_port, msg.data)
+        metrics.PACKET_INS.labels(reason=kind or "other").inc()
+
+    def _send_packet(self, dpid, ofport, data):
+        from naas_sdn.apps import codec
+        with self._lock:
+            channel = self.channels.get(dpid)
+        if channel is not None:
+            channel.send(codec.packet_out(channel.datapath, ofport, data))
+
+    def _advert_loop(self):
+        """Unsolicited router advertisements: about a second after a VM is plugged (its
+        flows are in by then), then every ra_interval."""
+        while not self._stop.wait(1.0):
+            try:
+                now = time.monotonic()
+                vifs = self.fabric.snapshot().vifs
+                due = {pid: self._ra_due.get(pid, now + 1.0) for pid in vifs}
+                self._ra_due = due
+                for port_id, when in due.items():
+                    if when > now:
+                        continue
+                    self._ra_due[port_id] = now + self.conf.ra_interval
+                    location = vifs[port_id]
+                    where = self.services.locate(location.dpid, location.ofport)
+                    advert = self.services.router_advert(where) if where else None
+                    if advert is not None:
+                        self._send_packet(location.dpid, location.ofport, advert)
+            except Exception:
+                LOG.exception("router advertisement round failed")
 
     def reply(self, msg):
         with self._lock:

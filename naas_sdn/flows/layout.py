@@ -14,12 +14,14 @@ class Table(enum.IntEnum):
     """OpenFlow tables, in pipeline order. Gaps leave room for later stages."""
 
     CLASSIFY = 0      # in_port / fabric VLAN -> network key (metadata) + source port (reg6)
+    SERVICES = 20     # ARP answers, ND steering, DHCP / DHCPv6 / RS / gateway NS -> controller
     L2_LOOKUP = 40    # (network, eth_dst) -> destination port (reg7); broadcast -> flood group
     OUTPUT = 90       # destination port -> local ofport, or tagged toward its switch
 
 
 NEXT_TABLES = {
-    Table.CLASSIFY: {Table.L2_LOOKUP},
+    Table.CLASSIFY: {Table.SERVICES, Table.L2_LOOKUP},
+    Table.SERVICES: {Table.L2_LOOKUP},
     Table.L2_LOOKUP: {Table.OUTPUT},
     Table.OUTPUT: set(),
 }
@@ -33,6 +35,10 @@ class Priority(enum.IntEnum):
     CLASSIFY_DISCOVERY = 200    # link-discovery probes from non-VIF ports -> controller (metered)
     CLASSIFY_TREE_GUARD = 110   # broadcast arriving on a fabric link off the spanning tree: drop
     CLASSIFY_FABRIC = 100       # tagged traffic from a fabric link
+    # SERVICES
+    SERVICE_SELF = 110          # a port asking about its own address (DAD, gratuitous): no answer
+    SERVICE_ANSWER = 100        # ARP replies, ND steering, packet-in punts
+    SERVICE_PASS = 0            # everything else goes on to L2_LOOKUP
     # L2_LOOKUP
     L2_UNICAST = 100
     L2_FLOOD = 50
@@ -52,7 +58,24 @@ ETH_TYPE_LLDP = 0x88CC
 LLDP_NEAREST_BRIDGE = "01:80:c2:00:00:0e"
 MULTICAST_BIT = ("01:00:00:00:00:00", "01:00:00:00:00:00")
 
-PACKET_IN_METER = 1  # meter every controller-bound flow goes through
+PACKET_IN_METER = 1  # meter of the discovery trap
+PORT_METER_BASE = 0x100  # meter of port P's packet-ins: PORT_METER_BASE + P (one VM, one budget)
+OFPP_IN_PORT = 0xFFFFFFF8
+
+ETH_TYPE_IPV4, ETH_TYPE_ARP, ETH_TYPE_IPV6 = 0x0800, 0x0806, 0x86DD
+IPPROTO_UDP, IPPROTO_ICMPV6 = 17, 58
+ICMPV6_RS, ICMPV6_RA, ICMPV6_NS, ICMPV6_NA = 133, 134, 135, 136
+
+
+def port_meter(port_key: int) -> int:
+    return PORT_METER_BASE + port_key
+
+
+def gateway_mac(network_key: int) -> str:
+    """The MAC answering for a network's subnet gateways and for the controller's services.
+
+    Locally administered (02:...), so it never meets a port MAC (fa:16:3e:...)."""
+    return "02:4e:41:00:%02x:%02x" % (network_key >> 8, network_key & 0xFF)
 
 
 class Owner(enum.IntEnum):

@@ -10,7 +10,8 @@ Instructions are tuples in OpenFlow's execution order::
     ("meter", id) ("apply", actions) ("write_metadata", value, mask) ("goto", table)
 
 Actions are tuples: ``("output", port)``, ``("controller", max_len)``, ``("group", id)``,
-``("push_vlan", ethertype)``, ``("pop_vlan",)``, ``("set_field", field, value)``.
+``("push_vlan", ethertype)``, ``("pop_vlan",)``, ``("set_field", field, value)``,
+``("move", src_field, dst_field, n_bits)``.
 """
 from __future__ import annotations
 
@@ -91,6 +92,11 @@ def to_controller(max_len: int = 0xFFFF) -> tuple:
 
 def group(group_id: int) -> tuple:
     return ("group", group_id)
+
+
+def move(src: str, dst: str, n_bits: int) -> tuple:
+    """Copy a whole field into another (Nicira reg_move)."""
+    return ("move", src, dst, n_bits)
 
 
 def push_vlan(ethertype: int = 0x8100) -> tuple:

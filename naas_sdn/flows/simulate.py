@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from naas_sdn.flows.fabric import Link
-from naas_sdn.flows.layout import OFPVID_PRESENT
+from naas_sdn.flows.layout import OFPP_IN_PORT, OFPVID_PRESENT
 from naas_sdn.flows.ofp import SwitchState
 
 MAX_HOPS = 32
@@ -107,7 +107,9 @@ class Simulator:
                     packet["metadata"] = (packet["metadata"] & ~mask) | (value & mask)
                 elif kind == "goto":
                     table = instruction[1]
-        return [(port, p) for port, p in outputs if port != in_port]
+        # OpenFlow drops output to the ingress port unless it is asked for as IN_PORT.
+        return [(in_port if port == OFPP_IN_PORT else port, p) for port, p in outputs
+                if port != in_port]
 
     def _act(self, action, packet, groups, outputs):
         kind = action[0]
@@ -124,6 +126,9 @@ class Simulator:
             packet["vlans"] = (0,) + packet["vlans"]
         elif kind == "pop_vlan":
             packet["vlans"] = packet["vlans"][1:]
+        elif kind == "move":
+            _, src, dst, _bits = action
+            packet[dst] = packet.get(src, 0)
         elif kind == "set_field":
             _, field, value = action
             if field == "vlan_vid":
