@@ -73,6 +73,44 @@ ports = Table(
     UniqueConstraint("network_id", "mac_address", name="uniq_ports_network_mac"),
 )
 
+subnets = Table(
+    "subnets", metadata,
+    Column("id", String(UUID_LEN), primary_key=True),
+    Column("network_id", String(UUID_LEN), ForeignKey("networks.id", ondelete="RESTRICT"),
+           nullable=False, index=True),
+    Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
+    # Creation order (timestamps have one-second resolution): a network's subnets are listed,
+    # and tried for default addresses, in this order.
+    Column("seq", BigInteger, nullable=False, unique=True),
+    Column("name", String(NAME_LEN), nullable=False, default=""),
+    Column("description", String(NAME_LEN), nullable=False, default=""),
+    Column("ip_version", Integer, nullable=False),
+    Column("cidr", String(64), nullable=False),
+    Column("gateway_ip", String(64), nullable=True),
+    Column("enable_dhcp", Boolean, nullable=False),
+    Column("ipv6_ra_mode", String(16), nullable=True),
+    Column("ipv6_address_mode", String(16), nullable=True),
+    # Small ordered lists, read and written whole with the subnet: JSON text in every dialect.
+    Column("allocation_pools", Text, nullable=False, default="[]"),  # [[start, end], ...]
+    Column("dns_nameservers", Text, nullable=False, default="[]"),  # [ip, ...] in given order
+    Column("host_routes", Text, nullable=False, default="[]"),  # [[destination, nexthop], ...]
+    Column("revision_number", BigInteger, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+ip_allocations = Table(
+    "ip_allocations", metadata,
+    # The primary key is what makes an address impossible to hand out twice, whichever process
+    # writes; ``position`` keeps the port's fixed_ips in the order the API showed them.
+    Column("subnet_id", String(UUID_LEN), ForeignKey("subnets.id", ondelete="RESTRICT"),
+           primary_key=True),
+    Column("ip_address", String(64), primary_key=True),
+    Column("port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+)
+
 tags = Table(
     "tags", metadata,
     # One table for every taggable resource, as Neutron's standard attributes do.

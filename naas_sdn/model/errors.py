@@ -39,8 +39,9 @@ class BadRequestMessage(BadRequest):
 
 
 class InvalidInput(BadRequest):
-    """Neutron raises InvalidInput but reports it as HTTPBadRequest on the wire."""
+    """Raised by the plugin layer; the wire type is the class name, as Neutron reports it."""
 
+    type_name = None
     message = "Invalid input for operation: %(error_message)s."
 
 
@@ -52,6 +53,38 @@ class InvalidIpForNetwork(NeutronException):
     status = 400
     message = ("IP address %(ip_address)s is not a valid IP for any of the subnets on the "
                "specified network.")
+
+
+class InvalidIpForSubnet(NeutronException):
+    status = 400
+    message = "IP address %(ip_address)s is not a valid IP for the specified subnet."
+
+
+class AllocationOnAutoAddressSubnet(InvalidInput):
+    message = ("IPv6 address %(ip)s cannot be directly assigned to a port on subnet "
+               "%(subnet_id)s as the subnet is configured for automatic addresses")
+
+
+class InvalidAllocationPool(NeutronException):
+    status = 400
+    message = "The allocation pool %(pool)s is not valid."
+
+
+class OutOfBoundsAllocationPool(NeutronException):
+    status = 400
+    message = "The allocation pool %(pool)s spans beyond the subnet cidr %(subnet_cidr)s."
+
+
+class DNSNameServersExhausted(NeutronException):
+    status = 400
+    message = ("Unable to complete operation for %(subnet_id)s. The number of DNS nameservers "
+               "exceeds the limit %(quota)s.")
+
+
+class HostRoutesExhausted(NeutronException):
+    status = 400
+    message = ("Unable to complete operation for %(subnet_id)s. The number of host routes "
+               "exceeds the limit %(quota)s.")
 
 
 class NotAuthenticated(NeutronException):
@@ -119,6 +152,36 @@ class MacAddressInUse(Conflict):
 class PortBound(Conflict):
     message = ("Unable to complete operation on port %(port_id)s, port is already bound, port "
                "type: %(vif_type)s, old_mac %(old_mac)s, new_mac %(new_mac)s.")
+
+
+class IpAddressInUse(Conflict):
+    message = ("Unable to complete operation for network %(net_id)s. The IP address "
+               "%(ip_address)s is in use.")
+
+
+class IpAddressGenerationFailure(Conflict):
+    message = "No more IP addresses available for subnet %(subnet_id)s."
+
+
+class IpAddressGenerationFailureAllSubnets(IpAddressGenerationFailure):
+    message = "No more IP addresses available."
+
+
+class SubnetInUse(Conflict):
+    message = "Unable to complete operation on subnet %(subnet_id)s: %(reason)s."
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("reason", "One or more ports have an IP allocation from this subnet")
+        super().__init__(**kwargs)
+
+
+class OverlappingAllocationPools(Conflict):
+    message = ("Found overlapping allocation pools: %(pool_1)s %(pool_2)s for subnet "
+               "%(subnet_cidr)s.")
+
+
+class GatewayConflictWithAllocationPools(Conflict):
+    message = "Gateway ip %(ip_address)s conflicts with allocation pool %(pool)s."
 
 
 class InvalidSharedSetting(Conflict):

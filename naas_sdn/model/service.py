@@ -18,11 +18,12 @@ import uuid
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping
 
+import netaddr
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from naas_sdn.model import db, errors
-from naas_sdn.model.snapshot import EMPTY, ModelSnapshot, NetworkView, PortView
+from naas_sdn.model import db, errors, ipam
+from naas_sdn.model.snapshot import EMPTY, ModelSnapshot, NetworkView, PortView, SubnetView
 
 LOG = logging.getLogger(__name__)
 
@@ -65,6 +66,35 @@ class Network:
     tags: tuple[str, ...] = ()
     status: str = STATUS_ACTIVE
     network_type: str = NETWORK_TYPE
+    subnets: tuple[str, ...] = ()  # ids, oldest first (kept by the mirror, not a column)
+
+
+@dataclasses.dataclass(frozen=True)
+class Subnet:
+    id: str
+    network_id: str
+    project_id: str
+    name: str
+    description: str
+    ip_version: int
+    cidr: str
+    gateway_ip: str | None
+    enable_dhcp: bool
+    ipv6_ra_mode: str | None
+    ipv6_address_mode: str | None
+    allocation_pools: tuple[tuple[str, str], ...]  # (start, end), ordered by start
+    dns_nameservers: tuple[str, ...]
+    host_routes: tuple[tuple[str, str], ...]  # (destination, nexthop)
+    revision_number: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    tags: tuple[str, ...] = ()
+    seq: int = 0  # creation order, from a counter that never goes back
+
+    @property
+    def auto_address(self) -> bool:
+        """SLAAC or DHCPv6-stateless: ports get their EUI-64 address, never a chosen one."""
+        return ipam.is_auto_address(self.ip_version, self.ipv6_ra_mode, self.ipv6_address_mode)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +118,7 @@ class Port:
     created_at: datetime.datetime
     updated_at: datetime.datetime
     tags: tuple[str, ...] = ()
+    fixed_ips: tuple[tuple[str, str], ...] = ()  # (subnet id, ip address), API order
 
     @property
     def binding_profile(self) -> dict:
@@ -101,6 +132,9 @@ class Port:
 NETWORK_UPDATABLE = frozenset({"name", "description", "admin_state_up", "shared"})
 PORT_UPDATABLE = frozenset({"name", "description", "admin_state_up", "mac_address", "device_id",
                             "device_owner", "binding_vnic_type", "binding_profile", "fixed_ips"})
+SUBNET_UPDATABLE = frozenset({"name", "description", "gateway_ip", "allocation_pools",
+                              "dns_nameservers", "host_routes", "enable_dhcp"})
+DEFAULT_GATEWAY = object()  # create_subnet without "gateway_ip": the first host address
 
 
 def utcnow() -> datetime.datetime:
@@ -118,6 +152,47 @@ class _Changes:
     def __init__(self):
         self.networks: dict[str, Network | None] = {}
         self.ports: dict[str, Port | None] = {}
+        self.subnets: dict[str, Subnet | None] = {}
+
+
+class _Addresses:
+    """Address ownership as committed (the mirror) plus what this transaction changed."""
+
+    def __init__(self, committed: Mapping[str, Mapping[str, str]]):
+        self._committed = committed  # subnet id -> {ip: port id}
+        self._overlay: dict[str, dict[str, str | None]] = {}
+        self._used: dict[str, set[int]] = {}
+
+    def owner(self, subnet_id: str, ip: str) -> str | None:
+        overlay = self._overlay.get(subnet_id, {})
+        if ip in overlay:
+            return overlay[ip]
+        return self._committed.get(subnet_id, {}).get(ip)
+
+    def take(self, subnet_id: str, ip: str, port_id: str, network_id: str) -> None:
+        if self.owner(subnet_id, ip) is not None:
+            raise errors.IpAddressInUse(net_id=network_id, ip_address=ip)
+        self._overlay.setdefault(subnet_id, {})[ip] = port_id
+        if subnet_id in self._used:
+            self._used[subnet_id].add(int(netaddr.IPAddress(ip)))
+
+    def release(self, subnet_id: str, ip: str) -> None:
+        self._overlay.setdefault(subnet_id, {})[ip] = None
+        if subnet_id in self._used:
+            self._used[subnet_id].discard(int(netaddr.IPAddress(ip)))
+
+    def allocate(self, subnet: "Subnet", port_id: str) -> str | None:
+        """Take the lowest free address of the subnet's pools; None when they are exhausted."""
+        used = self._used.get(subnet.id)
+        if used is None:
+            used = {int(netaddr.IPAddress(ip)) for ip in self._committed.get(subnet.id, {})}
+            for ip, owner in self._overlay.get(subnet.id, {}).items():
+                (used.add if owner else used.discard)(int(netaddr.IPAddress(ip)))
+            self._used[subnet.id] = used
+        ip = ipam.first_free(subnet.allocation_pools, used)
+        if ip is not None:
+            self.take(subnet.id, ip, port_id, subnet.network_id)
+        return ip
 
 
 class NetworkService:
@@ -132,6 +207,8 @@ class NetworkService:
         self._random = random.SystemRandom()
         self._networks: Mapping[str, Network] = {}
         self._ports: Mapping[str, Port] = {}
+        self._subnets: Mapping[str, Subnet] = {}
+        self._allocations: Mapping[str, Mapping[str, str]] = {}  # subnet -> {ip: port id}
         self._snapshot = EMPTY
         self._load()
 
@@ -141,19 +218,36 @@ class NetworkService:
             tags: dict[tuple[str, str], list[str]] = {}
             for row in conn.execute(select(db.tags).order_by(db.tags.c.tag)):
                 tags.setdefault((row.resource_type, row.resource_id), []).append(row.tag)
+            subnets, subnet_ids = {}, {}
+            for row in conn.execute(select(db.subnets).order_by(db.subnets.c.seq)):
+                subnets[row.id] = _subnet_from_row(row, tuple(tags.get(("subnets", row.id), ())))
+                subnet_ids.setdefault(row.network_id, []).append(row.id)
             nets = {}
             for row in conn.execute(select(db.networks).order_by(db.networks.c.created_at,
                                                                   db.networks.c.id)):
-                nets[row.id] = _network_from_row(row, tuple(tags.get(("networks", row.id), ())))
+                nets[row.id] = dataclasses.replace(
+                    _network_from_row(row, tuple(tags.get(("networks", row.id), ()))),
+                    subnets=tuple(subnet_ids.get(row.id, ())))
+            fixed: dict[str, list[tuple[str, str]]] = {}
+            allocations: dict[str, dict[str, str]] = {}
+            for row in conn.execute(select(db.ip_allocations).order_by(
+                    db.ip_allocations.c.port_id, db.ip_allocations.c.position)):
+                fixed.setdefault(row.port_id, []).append((row.subnet_id, row.ip_address))
+                allocations.setdefault(row.subnet_id, {})[row.ip_address] = row.port_id
             ports = {}
             for row in conn.execute(select(db.ports).order_by(db.ports.c.created_at,
                                                                db.ports.c.id)):
-                ports[row.id] = _port_from_row(row, tuple(tags.get(("ports", row.id), ())))
-        self._networks, self._ports = nets, ports
+                ports[row.id] = dataclasses.replace(
+                    _port_from_row(row, tuple(tags.get(("ports", row.id), ()))),
+                    fixed_ips=tuple(fixed.get(row.id, ())))
+        self._networks, self._ports, self._subnets = nets, ports, subnets
+        self._allocations = allocations
         self._snapshot = ModelSnapshot(
             networks=MappingProxyType({n.id: _network_view(n) for n in nets.values()}),
             ports=MappingProxyType({p.id: _port_view(p) for p in ports.values()}),
-            revision=1)
+            revision=1,
+            subnets=MappingProxyType({s.id: _subnet_view(s, nets[s.network_id])
+                                      for s in subnets.values()}))
 
     def _read(self):
         return self._engine.connect().execution_options(readonly=True)
@@ -184,24 +278,59 @@ class NetworkService:
         """Apply committed changes to the mirror (copy on write); True if the views changed."""
         snap = self._snapshot
         net_views, port_views = dict(snap.networks), dict(snap.ports)
+        subnet_views = dict(snap.subnets)
         changed = False
-        if changes.networks:
-            nets = dict(self._networks)
-            for net_id, net in changes.networks.items():
-                if net is None:
-                    nets.pop(net_id, None)
-                    changed |= net_views.pop(net_id, None) is not None
-                else:
-                    nets[net_id] = net
-                    view = _network_view(net)
-                    changed |= net_views.get(net_id) != view
-                    net_views[net_id] = view
-            self._networks = nets
+        nets = dict(self._networks) if changes.networks or changes.subnets else self._networks
+        for net_id, net in changes.networks.items():
+            if net is None:
+                nets.pop(net_id, None)
+                changed |= net_views.pop(net_id, None) is not None
+            else:
+                nets[net_id] = net
+                view = _network_view(net)
+                changed |= net_views.get(net_id) != view
+                net_views[net_id] = view
+        if changes.subnets:
+            subnets = dict(self._subnets)
+            touched = set()
+            for subnet_id, subnet in changes.subnets.items():
+                old = subnets.pop(subnet_id, None)
+                if old is not None:
+                    touched.add(old.network_id)
+                if subnet is None:
+                    changed |= subnet_views.pop(subnet_id, None) is not None
+                    continue
+                subnets[subnet_id] = subnet
+                touched.add(subnet.network_id)
+                view = _subnet_view(subnet, nets[subnet.network_id])
+                changed |= subnet_views.get(subnet_id) != view
+                subnet_views[subnet_id] = view
+            for net_id in touched & nets.keys():  # a network lists its subnets, oldest first
+                ids = sorted((s for s in subnets.values() if s.network_id == net_id),
+                             key=lambda s: s.seq)
+                nets[net_id] = dataclasses.replace(nets[net_id],
+                                                   subnets=tuple(s.id for s in ids))
+            self._subnets = subnets
+        self._networks = nets
         if changes.ports:
             ports = dict(self._ports)
+            allocations = dict(self._allocations)
+            copied = set()
+
+            def owned(subnet_id):
+                if subnet_id not in copied:
+                    allocations[subnet_id] = dict(allocations.get(subnet_id, {}))
+                    copied.add(subnet_id)
+                return allocations[subnet_id]
             for port_id, port in changes.ports.items():
+                old = ports.pop(port_id, None)
+                old_ips = set(old.fixed_ips) if old is not None else set()
+                new_ips = set(port.fixed_ips) if port is not None else set()
+                for subnet_id, ip in old_ips - new_ips:
+                    owned(subnet_id).pop(ip, None)
+                for subnet_id, ip in new_ips - old_ips:
+                    owned(subnet_id)[ip] = port_id
                 if port is None:
-                    ports.pop(port_id, None)
                     changed |= port_views.pop(port_id, None) is not None
                 else:
                     ports[port_id] = port
@@ -209,10 +338,17 @@ class NetworkService:
                     changed |= port_views.get(port_id) != view
                     port_views[port_id] = view
             self._ports = ports
+            self._allocations = allocations
+        for subnet_id, subnet in changes.subnets.items():
+            if subnet is None and subnet_id in self._allocations:
+                allocations = dict(self._allocations)
+                allocations.pop(subnet_id)
+                self._allocations = allocations
         if changed:
             self._snapshot = ModelSnapshot(networks=MappingProxyType(net_views),
                                            ports=MappingProxyType(port_views),
-                                           revision=snap.revision + 1)
+                                           revision=snap.revision + 1,
+                                           subnets=MappingProxyType(subnet_views))
         return changed
 
     def _notify(self) -> None:
@@ -360,6 +496,13 @@ class NetworkService:
             self._owned_network(ctx, network_id, "delete_network", if_revision)
             if any(p.network_id == network_id for p in self._ports.values()):
                 raise errors.NetworkInUse(net_id=network_id)
+            subnet_ids = list(self._networks[network_id].subnets)
+            if subnet_ids:  # no port, hence no address: the subnets go with the network
+                conn.execute(delete(db.tags).where(db.tags.c.resource_type == "subnets",
+                                                   db.tags.c.resource_id.in_(subnet_ids)))
+                conn.execute(delete(db.subnets).where(db.subnets.c.network_id == network_id))
+                for subnet_id in subnet_ids:
+                    changes.subnets[subnet_id] = None
             conn.execute(delete(db.tags).where(db.tags.c.resource_type == "networks",
                                                db.tags.c.resource_id == network_id))
             conn.execute(delete(db.networks).where(db.networks.c.id == network_id))
@@ -373,6 +516,328 @@ class NetworkService:
             raise errors.PolicyNotAuthorized(action=action)  # visible (shared) but not owned
         _check_revision(net.revision_number, if_revision)
         return net
+
+    # ----------------------------------------------------------------------------- subnets
+    def list_subnets(self, ctx: Context) -> list[Subnet]:
+        nets = self._networks
+        return [s for s in self._subnets.values() if _subnet_visible(ctx, s, nets)]
+
+    def get_subnet(self, ctx: Context, subnet_id: str) -> Subnet:
+        subnet = self._subnets.get(subnet_id)
+        if subnet is None or not _subnet_visible(ctx, subnet, self._networks):
+            raise errors.SubnetNotFound(subnet_id=subnet_id)
+        return subnet
+
+    def network_subnets(self, network_id: str) -> list[Subnet]:
+        """The network's subnets, oldest first (no visibility check: internal use)."""
+        net = self._networks.get(network_id)
+        return [self._subnets[i] for i in net.subnets] if net is not None else []
+
+    def create_subnet(self, ctx: Context, attrs: Mapping) -> Subnet:
+        return self.create_subnets(ctx, [attrs])[0]
+
+    def create_subnets(self, ctx: Context, items: Iterable[Mapping]) -> list[Subnet]:
+        """Create subnets, all or none.
+
+        ``attrs`` keys: network_id, ip_version, cidr (required); name, description,
+        gateway_ip (absent: the first host address; None: no gateway), allocation_pools
+        ([{"start", "end"}], absent: the whole cidr but the gateway), dns_nameservers,
+        host_routes ([{"destination", "nexthop"}]), enable_dhcp, ipv6_ra_mode,
+        ipv6_address_mode, project_id, tags. A SLAAC or DHCPv6-stateless subnet gives every
+        existing port of the network its EUI-64 address, in the same transaction.
+        """
+        items = list(items)
+
+        def work(conn, changes):
+            addresses = _Addresses(self._allocations)
+            created = []
+            for attrs in items:
+                subnet = self._insert_subnet(conn, ctx, attrs, changes, addresses)
+                changes.subnets[subnet.id] = subnet
+                created.append(subnet)
+            return created
+        return self._write(work)
+
+    def _insert_subnet(self, conn, ctx: Context, attrs: Mapping, changes: _Changes,
+                       addresses: _Addresses) -> Subnet:
+        net = self._owned_network(ctx, attrs["network_id"], "create_subnet", None)
+        project_id = _owner(ctx, attrs)
+        ip_version = attrs.get("ip_version")
+        if ip_version not in (4, 6):
+            raise errors.InvalidAttribute(attr="ip_version",
+                                          reason=f"'{ip_version}' is not in [4, 6]")
+        if not attrs.get("cidr"):
+            raise errors.BadRequest(resource="subnets",
+                                    msg="a subnetpool must be specified in the absence of a cidr")
+        cidr = _normalize_cidr(attrs["cidr"])
+        if netaddr.IPNetwork(cidr).prefixlen == 0:
+            raise ipam.invalid_input("0 is not allowed as CIDR prefix length")
+        ipam.check_ip_version(ip_version, cidr, "cidr")
+        enable_dhcp = bool(attrs.get("enable_dhcp", True))
+        if enable_dhcp:
+            ipam.check_dhcp_prefix(cidr)
+        gateway = attrs.get("gateway_ip", DEFAULT_GATEWAY)
+        if gateway is DEFAULT_GATEWAY:
+            gateway = ipam.default_gateway(cidr)
+        elif gateway is not None:
+            ipam.check_gateway(cidr, gateway, ip_version)
+            gateway = ipam.normalize_ip(gateway)
+        dns = tuple(ipam.normalize_ip(d) for d in attrs.get("dns_nameservers") or ())
+        ipam.check_dns("new subnet", ip_version, dns)
+        routes = _routes(attrs.get("host_routes") or ())
+        ipam.check_host_routes("new subnet", ip_version, routes)
+        ra_mode, address_mode = attrs.get("ipv6_ra_mode"), attrs.get("ipv6_address_mode")
+        if ip_version == 4:
+            for name, value in (("ipv6_ra_mode", ra_mode), ("ipv6_address_mode", address_mode)):
+                if value is not None:
+                    raise ipam.invalid_input(f"{name} is not valid when ip_version is 4")
+        else:
+            for name, value in (("ipv6_ra_mode", ra_mode), ("ipv6_address_mode", address_mode)):
+                if value is not None and value not in ipam.IPV6_MODES:
+                    raise errors.InvalidAttribute(
+                        attr=name, reason=f"'{value}' is not in {[*ipam.IPV6_MODES, None]}")
+            ipam.check_ipv6_modes(cidr, ra_mode, address_mode, enable_dhcp)
+        if attrs.get("allocation_pools") is not None:
+            pools = ipam.validate_pools(_pools(attrs["allocation_pools"]), cidr, gateway)
+        else:
+            pools = ipam.generate_pools(cidr, gateway)
+        siblings = [s for s in self.network_subnets(net.id) if s.id not in changes.subnets]
+        siblings += [s for s in changes.subnets.values()
+                     if s is not None and s.network_id == net.id]
+        if any(ipam.cidrs_overlap(cidr, s.cidr) for s in siblings):
+            # Neutron gives no detail of the other subnet, which may belong to someone else
+            raise ipam.invalid_input(f"Requested subnet with cidr: {cidr} for network: {net.id} "
+                                     f"overlaps with another subnet")
+        now = utcnow()
+        seq = _next_counter(conn, "subnet_seq")
+        subnet = Subnet(id=str(uuid.uuid4()), network_id=net.id, project_id=project_id, seq=seq,
+                        name=attrs.get("name", ""), description=attrs.get("description", ""),
+                        ip_version=ip_version, cidr=cidr, gateway_ip=gateway,
+                        enable_dhcp=enable_dhcp, ipv6_ra_mode=ra_mode,
+                        ipv6_address_mode=address_mode, allocation_pools=tuple(pools),
+                        dns_nameservers=dns, host_routes=routes, revision_number=1,
+                        created_at=now, updated_at=now, tags=_norm_tags(attrs.get("tags", ())))
+        conn.execute(insert(db.subnets).values(
+            id=subnet.id, network_id=net.id, project_id=project_id, seq=seq, name=subnet.name,
+            description=subnet.description, ip_version=ip_version, cidr=cidr,
+            gateway_ip=gateway, enable_dhcp=enable_dhcp, ipv6_ra_mode=ra_mode,
+            ipv6_address_mode=address_mode, **_subnet_lists(subnet), revision_number=1,
+            created_at=now, updated_at=now))
+        _write_tags(conn, "subnets", subnet.id, subnet.tags)
+        if subnet.auto_address:  # Neutron adds the new prefix to every port already there
+            ports = {**self._ports, **{k: v for k, v in changes.ports.items() if v}}
+            for port in ports.values():
+                if port.network_id != net.id or \
+                        port.device_owner in ipam.ROUTER_INTERFACE_OWNERS_SNAT:
+                    continue
+                ip = ipam.eui64_address(cidr, port.mac_address)
+                addresses.take(subnet.id, ip, port.id, net.id)
+                self._set_fixed_ips(conn, changes, port, (*port.fixed_ips, (subnet.id, ip)))
+        return subnet
+
+    def update_subnet(self, ctx: Context, subnet_id: str, attrs: Mapping,
+                      if_revision: int | None = None) -> Subnet:
+        """Change the attributes Neutron lets change (SUBNET_UPDATABLE); addresses already
+        allocated stay, even outside new pools."""
+        unknown = set(attrs) - SUBNET_UPDATABLE
+        if unknown:
+            raise errors.BadRequestMessage(
+                msg=f"Cannot update read-only attribute {sorted(unknown)[0]}")
+
+        def work(conn, changes):
+            subnet = self._owned_subnet(ctx, subnet_id, "update_subnet", if_revision)
+            values = {}
+            gateway = subnet.gateway_ip
+            if "gateway_ip" in attrs:
+                gateway = attrs["gateway_ip"]
+                if gateway is not None:
+                    ipam.check_gateway(subnet.cidr, gateway, subnet.ip_version)
+                    gateway = ipam.normalize_ip(gateway)
+                values["gateway_ip"] = gateway
+            if attrs.get("allocation_pools") is not None:
+                values["allocation_pools"] = tuple(ipam.validate_pools(
+                    _pools(attrs["allocation_pools"]), subnet.cidr, gateway))
+            elif gateway is not None and gateway != subnet.gateway_ip:
+                ipam.check_gateway_out_of_pools(gateway, subnet.allocation_pools)
+            if "dns_nameservers" in attrs:
+                dns = tuple(ipam.normalize_ip(d) for d in attrs["dns_nameservers"] or ())
+                ipam.check_dns(subnet_id, subnet.ip_version, dns)
+                values["dns_nameservers"] = dns
+            if "host_routes" in attrs:
+                routes = _routes(attrs["host_routes"] or ())
+                ipam.check_host_routes(subnet_id, subnet.ip_version, routes)
+                values["host_routes"] = routes
+            if "enable_dhcp" in attrs:
+                enable = bool(attrs["enable_dhcp"])
+                if enable and not subnet.enable_dhcp:
+                    ipam.check_dhcp_prefix(subnet.cidr)
+                if not enable and (subnet.ipv6_ra_mode or subnet.ipv6_address_mode):
+                    raise ipam.invalid_input("Cannot disable enable_dhcp with ipv6 attributes set")
+                values["enable_dhcp"] = enable
+            for key in ("name", "description"):
+                if key in attrs:
+                    values[key] = attrs[key]
+            values = {k: v for k, v in values.items() if getattr(subnet, k) != v}
+            if not values:
+                return subnet
+            new = dataclasses.replace(subnet, **values, revision_number=subnet.revision_number + 1,
+                                      updated_at=utcnow())
+            columns = {k: v for k, v in values.items()
+                       if k not in ("allocation_pools", "dns_nameservers", "host_routes")}
+            columns.update({k: v for k, v in _subnet_lists(new).items() if k in values})
+            _update_row(conn, db.subnets, new, columns)
+            changes.subnets[new.id] = new
+            return new
+        return self._write(work)
+
+    def delete_subnet(self, ctx: Context, subnet_id: str,
+                      if_revision: int | None = None) -> None:
+        """Refused (SubnetInUse) while a port holds an address from it, except the automatic
+        SLAAC addresses and DHCP ports' ones, which go with the subnet."""
+        def work(conn, changes):
+            subnet = self._owned_subnet(ctx, subnet_id, "delete_subnet", if_revision)
+            holders = {self._ports[p] for p in
+                       set(self._allocations.get(subnet_id, {}).values())}
+            for port in holders:
+                if subnet.auto_address:
+                    busy = port.device_owner in ipam.ROUTER_INTERFACE_OWNERS_SNAT
+                else:
+                    busy = port.device_owner not in ipam.AUTO_DELETE_PORT_OWNERS
+                if busy:
+                    raise errors.SubnetInUse(subnet_id=subnet_id)
+            for port in sorted(holders, key=lambda p: p.id):
+                self._set_fixed_ips(conn, changes, port,
+                                    tuple(f for f in port.fixed_ips if f[0] != subnet_id))
+            conn.execute(delete(db.tags).where(db.tags.c.resource_type == "subnets",
+                                               db.tags.c.resource_id == subnet_id))
+            conn.execute(delete(db.subnets).where(db.subnets.c.id == subnet_id))
+            changes.subnets[subnet_id] = None
+        self._write(work)
+
+    def _owned_subnet(self, ctx: Context, subnet_id: str, action: str,
+                      if_revision: int | None) -> Subnet:
+        subnet = self.get_subnet(ctx, subnet_id)
+        net = self._networks[subnet.network_id]
+        if not (ctx.is_admin or net.project_id == ctx.project_id):
+            raise errors.PolicyNotAuthorized(action=action)  # Neutron: admin_or_network_owner
+        _check_revision(subnet.revision_number, if_revision)
+        return subnet
+
+    def _set_fixed_ips(self, conn, changes: _Changes, port: Port,
+                       fixed_ips: tuple[tuple[str, str], ...], bump: bool = True) -> Port:
+        """Rewrite a port's allocation rows (the caller has taken/released the addresses)."""
+        conn.execute(delete(db.ip_allocations).where(db.ip_allocations.c.port_id == port.id))
+        if fixed_ips:
+            conn.execute(insert(db.ip_allocations), [
+                {"subnet_id": sid, "ip_address": ip, "port_id": port.id, "position": i}
+                for i, (sid, ip) in enumerate(fixed_ips)])
+        new = dataclasses.replace(port, fixed_ips=tuple(fixed_ips))
+        if bump:
+            new = dataclasses.replace(new, revision_number=port.revision_number + 1,
+                                      updated_at=utcnow())
+            _update_row(conn, db.ports, new, {})
+        changes.ports[new.id] = new
+        return new
+
+    def _port_addresses(self, ctx: Context, addresses: _Addresses, network_id: str,
+                        port_id: str, mac: str, device_owner: str, requested,
+                        original: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:
+        """The fixed IPs a port gets, taking new addresses and releasing dropped ones.
+
+        ``requested`` None: Neutron's default (one IPv4 address from the first IPv4 subnet with
+        a free one, likewise one from a stateful/static IPv6 subnet). Otherwise a list of
+        {"subnet_id"?, "ip_address"?}; on update an address the port has is kept, and a
+        subnet-only entry reuses the port's address on that subnet. In every case the port
+        gets its EUI-64 address on each SLAAC / DHCPv6-stateless subnet (not router ports).
+        """
+        subnets = self.network_subnets(network_id)
+        router = device_owner in ipam.ROUTER_INTERFACE_OWNERS_SNAT
+
+        def auto(subnet):
+            return subnet.auto_address and not router
+        unclaimed = list(original)
+        result: list[tuple[str, str]] = []
+
+        def claim(subnet_id, ip) -> bool:
+            if (subnet_id, ip) in unclaimed:
+                unclaimed.remove((subnet_id, ip))
+                result.append((subnet_id, ip))
+                return True
+            return False
+
+        def add_eui64(subnet) -> None:
+            ip = ipam.eui64_address(subnet.cidr, mac)
+            if (subnet.id, ip) in result:
+                return
+            if not claim(subnet.id, ip):
+                addresses.take(subnet.id, ip, port_id, network_id)
+                result.append((subnet.id, ip))
+
+        if requested is None:
+            for group in ([s for s in subnets if s.ip_version == 4],
+                          [s for s in subnets if s.ip_version == 6 and not s.auto_address]):
+                if not group:
+                    continue
+                for subnet in group:
+                    ip = addresses.allocate(subnet, port_id)
+                    if ip is not None:
+                        result.append((subnet.id, ip))
+                        break
+                else:
+                    raise errors.IpAddressGenerationFailureAllSubnets()
+        else:
+            if requested and not subnets:
+                raise ipam.invalid_input("IP allocation requires subnets for network")
+            for entry in requested:
+                subnet = self._subnet_for_fixed_ip(ctx, network_id, entry, device_owner, subnets)
+                ip = ipam.normalize_ip(entry["ip_address"]) if "ip_address" in entry else None
+                if auto(subnet):
+                    eui = ipam.eui64_address(subnet.cidr, mac)
+                    if ip is not None and ip != eui and (subnet.id, ip) not in original:
+                        raise errors.AllocationOnAutoAddressSubnet(ip=entry["ip_address"],
+                                                                   subnet_id=subnet.id)
+                    add_eui64(subnet)  # from the port's (possibly new) MAC, in request order
+                    continue
+                if ip is not None:
+                    if not claim(subnet.id, ip):
+                        addresses.take(subnet.id, ip, port_id, network_id)
+                        result.append((subnet.id, ip))
+                    continue
+                mine = next((f for f in unclaimed if f[0] == subnet.id), None)
+                if mine is not None:
+                    claim(*mine)
+                    continue
+                ip = addresses.allocate(subnet, port_id)
+                if ip is None:
+                    raise errors.IpAddressGenerationFailure(subnet_id=subnet.id)
+                result.append((subnet.id, ip))
+        for subnet in subnets:
+            if auto(subnet):
+                add_eui64(subnet)
+        for subnet_id, ip in unclaimed:
+            addresses.release(subnet_id, ip)
+        return tuple(result)
+
+    def _subnet_for_fixed_ip(self, ctx: Context, network_id: str, entry: Mapping,
+                             device_owner: str, subnets: list[Subnet]) -> Subnet:
+        """Neutron's _get_subnet_for_fixed_ip: which subnet of the network an entry names."""
+        if "subnet_id" in entry:
+            subnet = next((s for s in subnets if s.id == entry["subnet_id"]), None)
+            if subnet is None:
+                other = self.get_subnet(ctx, entry["subnet_id"])  # SubnetNotFound if invisible
+                raise ipam.invalid_input(
+                    f"Failed to create port on network {other.network_id}, because fixed_ips "
+                    f"included invalid subnet {other.id}")
+            if "ip_address" in entry and not ipam.check_subnet_ip(
+                    subnet.cidr, entry["ip_address"], device_owner):
+                raise errors.InvalidIpForSubnet(ip_address=entry["ip_address"])
+            return subnet
+        if "ip_address" not in entry:
+            raise ipam.invalid_input("IP allocation requires subnet_id or ip_address")
+        for subnet in subnets:
+            if ipam.check_subnet_ip(subnet.cidr, entry["ip_address"], device_owner):
+                return subnet
+        raise errors.InvalidIpForNetwork(ip_address=entry["ip_address"])
 
     # ------------------------------------------------------------------------------- ports
     def list_ports(self, ctx: Context) -> list[Port]:
@@ -398,29 +863,33 @@ class NetworkService:
 
         def work(conn, changes):
             macs = {(p.network_id, p.mac_address) for p in self._ports.values()}
+            addresses = _Addresses(self._allocations)
             created = []
             for attrs in items:
-                port = self._insert_port(conn, ctx, attrs, macs)
+                port = self._insert_port(conn, ctx, attrs, macs, addresses)
                 macs.add((port.network_id, port.mac_address))
                 changes.ports[port.id] = port
                 created.append(port)
             return created
         return self._write(work)
 
-    def _insert_port(self, conn, ctx: Context, attrs: Mapping, macs: set) -> Port:
+    def _insert_port(self, conn, ctx: Context, attrs: Mapping, macs: set,
+                     addresses: _Addresses) -> Port:
         network_id = attrs["network_id"]
         net = self.get_network(ctx, network_id)
         project_id = _owner(ctx, attrs)
-        _check_fixed_ips(attrs.get("fixed_ips") or [])
         mac = attrs.get("mac_address")
         if mac is not None:
             if (network_id, mac) in macs:
                 raise errors.MacAddressInUse(net_id=network_id, mac=mac)
         else:
             mac = self._allocate_mac(network_id, macs)
+        port_id = str(uuid.uuid4())
+        fixed_ips = self._port_addresses(ctx, addresses, network_id, port_id, mac,
+                                         attrs.get("device_owner", ""), attrs.get("fixed_ips"))
         key = _next_counter(conn, "port_key")
         now = utcnow()
-        port = Port(id=str(uuid.uuid4()), key=key, network_id=net.id, project_id=project_id,
+        port = Port(id=port_id, key=key, network_id=net.id, project_id=project_id,
                     name=attrs.get("name", ""), description=attrs.get("description", ""),
                     mac_address=mac, admin_state_up=bool(attrs.get("admin_state_up", True)),
                     status=STATUS_DOWN, device_id=attrs.get("device_id", ""),
@@ -430,7 +899,7 @@ class NetworkService:
                     binding_profile_json=json.dumps(attrs.get("binding_profile") or {},
                                                     sort_keys=True),
                     revision_number=1, created_at=now, updated_at=now,
-                    tags=_norm_tags(attrs.get("tags", ())))
+                    tags=_norm_tags(attrs.get("tags", ())), fixed_ips=fixed_ips)
         conn.execute(insert(db.ports).values(
             id=port.id, key=key, network_id=port.network_id, project_id=project_id,
             name=port.name, description=port.description, mac_address=mac,
@@ -439,6 +908,10 @@ class NetworkService:
             binding_vif_type=port.binding_vif_type, binding_vnic_type=port.binding_vnic_type,
             binding_profile=port.binding_profile_json, revision_number=1,
             created_at=now, updated_at=now))
+        if fixed_ips:
+            conn.execute(insert(db.ip_allocations), [
+                {"subnet_id": sid, "ip_address": ip, "port_id": port.id, "position": i}
+                for i, (sid, ip) in enumerate(fixed_ips)])
         _write_tags(conn, "ports", port.id, port.tags)
         return port
 
@@ -461,8 +934,7 @@ class NetworkService:
         def work(conn, changes):
             port = self._owned_port(ctx, port_id, "update_port", if_revision, network_owner=False)
             attrs_ = dict(attrs)
-            if "fixed_ips" in attrs_:
-                _check_fixed_ips(attrs_.pop("fixed_ips") or [])
+            requested = attrs_.pop("fixed_ips", None)
             if "binding_profile" in attrs_:
                 attrs_["binding_profile_json"] = json.dumps(attrs_.pop("binding_profile") or {},
                                                             sort_keys=True)
@@ -477,11 +949,23 @@ class NetworkService:
                                                  mac=values["mac_address"])
             if "admin_state_up" in values:
                 values["status"] = _port_status(port.binding_host_id, values["admin_state_up"])
-            if not values:
+            fixed_ips = port.fixed_ips
+            if requested is not None or "mac_address" in values or "device_owner" in values:
+                if requested is None:  # keep the chosen addresses, recompute the EUI-64 ones
+                    requested = [{"subnet_id": sid, "ip_address": ip}
+                                 for sid, ip in port.fixed_ips
+                                 if not self._subnets[sid].auto_address]
+                fixed_ips = self._port_addresses(
+                    ctx, _Addresses(self._allocations), port.network_id, port.id,
+                    values.get("mac_address", port.mac_address),
+                    values.get("device_owner", port.device_owner), requested, port.fixed_ips)
+            if not values and fixed_ips == port.fixed_ips:
                 return port
             new = dataclasses.replace(port, **values, revision_number=port.revision_number + 1,
                                       updated_at=utcnow())
             _update_row(conn, db.ports, new, values)
+            if fixed_ips != port.fixed_ips:  # released and allocated in this one transaction
+                new = self._set_fixed_ips(conn, changes, new, fixed_ips, bump=False)
             changes.ports[new.id] = new
             return new
         return self._write(work)
@@ -491,6 +975,8 @@ class NetworkService:
             self._owned_port(ctx, port_id, "delete_port", if_revision, network_owner=True)
             conn.execute(delete(db.tags).where(db.tags.c.resource_type == "ports",
                                                db.tags.c.resource_id == port_id))
+            conn.execute(delete(db.ip_allocations).where(
+                db.ip_allocations.c.port_id == port_id))
             conn.execute(delete(db.ports).where(db.ports.c.id == port_id))
             changes.ports[port_id] = None
         self._write(work)
@@ -548,6 +1034,10 @@ class NetworkService:
             if write:
                 return self._owned_port(ctx, resource_id, "update_port", None, False)
             return self.get_port(ctx, resource_id)
+        if resource == "subnets":
+            if write:
+                return self._owned_subnet(ctx, resource_id, "update_subnet", None)
+            return self.get_subnet(ctx, resource_id)
         raise errors.ResourceNotFound()
 
     def get_tags(self, ctx: Context, resource: str, resource_id: str) -> list[str]:
@@ -555,7 +1045,7 @@ class NetworkService:
 
     def set_tags(self, ctx: Context, resource: str, resource_id: str,
                  tags: Iterable[str]) -> list[str]:
-        """Replace every tag of a network or port (bumps its revision if they differ)."""
+        """Replace every tag of a network, subnet or port (bumps its revision if they differ)."""
         wanted = _norm_tags(tags)
 
         def work(conn, changes):
@@ -567,9 +1057,11 @@ class NetworkService:
             _write_tags(conn, resource, resource_id, wanted)
             new = dataclasses.replace(obj, tags=wanted, updated_at=utcnow(),
                                       revision_number=obj.revision_number + 1)
-            table = db.networks if resource == "networks" else db.ports
+            table, changed = {"networks": (db.networks, changes.networks),
+                              "ports": (db.ports, changes.ports),
+                              "subnets": (db.subnets, changes.subnets)}[resource]
             _update_row(conn, table, new, {})
-            (changes.networks if resource == "networks" else changes.ports)[resource_id] = new
+            changed[resource_id] = new
             return list(wanted)
         return self._write(work)
 
@@ -645,13 +1137,50 @@ def _check_revision(current: int, expected: int | None) -> None:
         raise errors.RevisionNumberConstraintFailed(expected=expected, current=current)
 
 
-def _check_fixed_ips(fixed_ips) -> None:
-    """No subnet exists yet, so any requested fixed IP names something that is not there."""
-    for entry in fixed_ips:
-        if entry.get("subnet_id"):
-            raise errors.SubnetNotFound(subnet_id=entry["subnet_id"])
-        if entry.get("ip_address"):
-            raise errors.InvalidIpForNetwork(ip_address=entry["ip_address"])
+def _subnet_visible(ctx: Context, subnet: Subnet, nets: Mapping[str, Network]) -> bool:
+    if ctx.is_admin or subnet.project_id == ctx.project_id:
+        return True
+    net = nets.get(subnet.network_id)
+    return net is not None and (net.shared or net.project_id == ctx.project_id)
+
+
+def _normalize_cidr(text: str) -> str:
+    """A subnet cidr in canonical form; host bits set are an error (as Neutron's validator)."""
+    try:
+        net = netaddr.IPNetwork(text)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        raise errors.InvalidAttribute(attr="cidr",
+                                      reason=f"'{text}' is not a valid IP subnet") from None
+    if "/" not in text or net.ip != net.network:
+        raise errors.InvalidAttribute(
+            attr="cidr", reason=f"'{text}' isn't a recognized IP subnet cidr, '{net.cidr}' is "
+                                f"recommended")
+    return str(net.cidr)
+
+
+def _pools(pools) -> list[tuple[str, str]]:
+    return [(p["start"], p["end"]) if isinstance(p, Mapping) else tuple(p) for p in pools]
+
+
+def _routes(routes) -> tuple[tuple[str, str], ...]:
+    result = []
+    for route in routes:
+        destination, nexthop = ((route["destination"], route["nexthop"])
+                                if isinstance(route, Mapping) else route)
+        try:
+            result.append((str(netaddr.IPNetwork(destination).cidr),
+                           ipam.normalize_ip(nexthop)))
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            raise ipam.invalid_input(
+                f"Invalid route: {{'destination': '{destination}', 'nexthop': '{nexthop}'}}"
+            ) from None
+    return tuple(result)
+
+
+def _subnet_lists(subnet: Subnet) -> dict:
+    return {"allocation_pools": json.dumps([list(p) for p in subnet.allocation_pools]),
+            "dns_nameservers": json.dumps(list(subnet.dns_nameservers)),
+            "host_routes": json.dumps([list(r) for r in subnet.host_routes])}
 
 
 def _port_status(host: str, admin_state_up: bool) -> str:
@@ -706,6 +1235,27 @@ def _port_from_row(row, tags) -> Port:
                 created_at=row.created_at, updated_at=row.updated_at, tags=tags)
 
 
+def _subnet_from_row(row, tags) -> Subnet:
+    return Subnet(id=row.id, network_id=row.network_id, project_id=row.project_id,
+                  name=row.name, description=row.description, ip_version=row.ip_version,
+                  cidr=row.cidr, gateway_ip=row.gateway_ip, enable_dhcp=row.enable_dhcp,
+                  ipv6_ra_mode=row.ipv6_ra_mode, ipv6_address_mode=row.ipv6_address_mode,
+                  allocation_pools=tuple(tuple(p) for p in json.loads(row.allocation_pools)),
+                  dns_nameservers=tuple(json.loads(row.dns_nameservers)),
+                  host_routes=tuple(tuple(r) for r in json.loads(row.host_routes)),
+                  revision_number=row.revision_number, created_at=row.created_at,
+                  updated_at=row.updated_at, tags=tags, seq=row.seq)
+
+
+def _subnet_view(subnet: Subnet, net: Network) -> SubnetView:
+    return SubnetView(id=subnet.id, network_id=subnet.network_id, project_id=subnet.project_id,
+                      ip_version=subnet.ip_version, cidr=subnet.cidr,
+                      gateway_ip=subnet.gateway_ip, enable_dhcp=subnet.enable_dhcp,
+                      dns_nameservers=subnet.dns_nameservers, host_routes=subnet.host_routes,
+                      ipv6_ra_mode=subnet.ipv6_ra_mode,
+                      ipv6_address_mode=subnet.ipv6_address_mode, mtu=net.mtu)
+
+
 def _network_view(net: Network) -> NetworkView:
     return NetworkView(id=net.id, project_id=net.project_id, key=net.segmentation_id,
                        admin_state_up=net.admin_state_up)
@@ -714,4 +1264,5 @@ def _network_view(net: Network) -> NetworkView:
 def _port_view(port: Port) -> PortView:
     return PortView(id=port.id, network_id=port.network_id, project_id=port.project_id,
                     key=port.key, mac_address=port.mac_address,
-                    admin_state_up=port.admin_state_up)
+                    admin_state_up=port.admin_state_up, fixed_ips=port.fixed_ips,
+                    device_owner=port.device_owner)

@@ -14,6 +14,7 @@ import netaddr
 from naas_sdn.model import errors
 
 MISSING = object()  # no default: the attribute is required on POST
+COMPUTED = object()  # optional, and null is a value: the service computes it when absent
 NAME_MAX_LEN = 255
 TAG_MAX_LEN = 255
 
@@ -133,12 +134,147 @@ def fixed_ips(attr, value):
         if "subnet_id" in entry:
             uuid_string(attr, entry["subnet_id"])
         if "ip_address" in entry:
-            ip = entry["ip_address"]
-            if not isinstance(ip, str) or not (netaddr.valid_ipv4(ip, netaddr.INET_PTON)
-                                               or netaddr.valid_ipv6(ip)):
-                raise invalid(attr, f"'{ip}' is not a valid IP address")
+            ip_address(attr, entry["ip_address"])
         result.append(dict(entry))
     return result
+
+
+def ip_address(attr, value):
+    """Neutron's validate_ip_address: IPv4 in strict dotted form (no leading zeros) or IPv6."""
+    if not isinstance(value, str) or not (netaddr.valid_ipv4(value, netaddr.INET_PTON)
+                                          or netaddr.valid_ipv6(value)):
+        raise invalid(attr, f"'{value}' is not a valid IP address")
+    return value
+
+
+def _ip_message(value) -> str | None:
+    try:
+        ip_address("", value)
+    except errors.InvalidAttribute:
+        return f"'{value}' is not a valid IP address"
+    return None
+
+
+def ip_or_none(attr, value):
+    return None if value is None else ip_address(attr, value)
+
+
+def _subnet_message(value) -> str | None:
+    """Neutron's validate_subnet: a cidr with a prefix length, no host bits (IPv4 and IPv6)."""
+    if not isinstance(value, str) or not value or value.strip() != value:
+        return f"'{value}' is not a valid IP subnet"
+    try:
+        net = netaddr.IPNetwork(value)
+        if "/" in value:
+            address, _, prefix = value.partition("/")
+            ip_address("", address)
+            if not prefix.isdigit():
+                raise ValueError(prefix)
+    except (netaddr.AddrFormatError, ValueError, TypeError, errors.InvalidAttribute):
+        return f"'{value}' is not a valid IP subnet"
+    if "/" not in value or net.ip != net.network:
+        return f"'{value}' isn't a recognized IP subnet cidr, '{net.cidr}' is recommended"
+    return None
+
+
+def subnet_cidr(attr, value):
+    message = _subnet_message(value)
+    if message:
+        raise invalid(attr, message)
+    return value
+
+
+def ip_version(attr, value):
+    """convert_to_int then [4, 6], as neutron-lib declares it."""
+    if isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            raise invalid(attr, f"'{value}' is not an integer") from None
+    if isinstance(value, bool) or value not in (4, 6):
+        raise invalid(attr, f"'{value}' is not in [4, 6]")
+    return value
+
+
+def _dict_keys_message(expected: list[str], value) -> str | None:
+    if not isinstance(value, dict):
+        return f"Invalid input. '{value}' must be a dictionary with keys: {expected}"
+    if set(value) != set(expected):
+        return (f"Validation of dictionary's keys failed. Expected keys: {set(expected)} "
+                f"Provided keys: {set(value)}")
+    return None
+
+
+def ip_pools(attr, value):
+    if not isinstance(value, list):
+        raise invalid(attr, f"Invalid data format for IP pool: '{value}'")
+    for pool in value:
+        message = _dict_keys_message(["start", "end"], pool)
+        for key in ("start", "end"):
+            message = message or _ip_message(pool[key])
+        if message:
+            raise invalid(attr, message)
+    return [{"start": p["start"], "end": p["end"]} for p in value]
+
+
+def nameservers(attr, value):
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise invalid(attr, f"Invalid data format for nameserver: '{value}'")
+    seen = []
+    for host in value:
+        message = _ip_message(host)
+        if message:
+            raise invalid(attr, f"'{host}' is not a valid nameserver. {message}")
+        if host in seen:
+            raise invalid(attr, f"Duplicate nameserver '{host}'")
+        seen.append(host)
+    return seen
+
+
+def host_routes(attr, value):
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise invalid(attr, f"Invalid data format for hostroute: '{value}'")
+    seen = []
+    for route in value:
+        message = _dict_keys_message(["destination", "nexthop"], route)
+        message = message or _subnet_message(route["destination"])
+        message = message or _ip_message(route["nexthop"])
+        if message:
+            raise invalid(attr, message)
+        if route in seen:
+            raise invalid(attr, f"Duplicate hostroute '{route}'")
+        seen.append(dict(route))
+    return seen
+
+
+def one_of_or_none(*allowed) -> Callable[[str, Any], Any]:
+    def check(attr, value):
+        if value is not None and value not in allowed:
+            raise invalid(attr, f"'{value}' is not in {[*allowed, None]}")
+        return value
+    return check
+
+
+def only_none(reason: str) -> Callable[[str, Any], None]:
+    """An attribute whose only accepted value is null: a feature that is not loaded."""
+    def check(attr, value):
+        if value is not None:
+            raise invalid(attr, reason)
+    return check
+
+
+def only_empty_list(reason: str) -> Callable[[str, Any], list]:
+    def check(attr, value):
+        if value is None or value == []:
+            return []
+        if not isinstance(value, list):
+            raise invalid(attr, f"'{value}' is not a list")
+        raise invalid(attr, reason)
+    return check
 
 
 def only_false(reason: str) -> Callable[[str, Any], bool]:
@@ -177,7 +313,9 @@ class Attr:
     field: str | None = None
     admin_only: bool = False  # visible and writable by admins only (policy)
     admin_write: bool = False  # visible to all, writable by admins only (policy)
-    kind: str = "string"  # string | boolean | integer | other (not filterable nor sortable)
+    # string | boolean | integer | fixed_ips (filterable as key=value, not sortable) |
+    # other (neither filterable nor sortable)
+    kind: str = "string"
 
     @property
     def filterable(self) -> bool:
@@ -185,7 +323,7 @@ class Attr:
 
     @property
     def sortable(self) -> bool:
-        return self.kind != "other"
+        return self.kind not in ("other", "fixed_ips")
 
     def from_query(self, text: str):
         """Convert one filter value from the query string to the type shown on the wire."""

@@ -1,6 +1,6 @@
 """Plugin registry: which API resources and extensions the server offers.
 
-The core (networks, ports) is always loaded. Service plugins — in-tree ones registered with
+The core (networks, subnets, ports) is always loaded. Service plugins — in-tree ones registered with
 :func:`register`, third-party ones through the ``naas_sdn.plugins`` entry point group — add
 resources and extensions when the operator lists them in ``service_plugins``. Paths of Neutron
 service areas whose plugin is not loaded answer 501, so clients learn the feature is missing
@@ -43,7 +43,7 @@ PluginFactory = Callable[[object], Plugin]  # (NetworkService) -> Plugin
 
 # First path segment under /v2.0/ → the Neutron service plugin that serves it.
 SERVICE_AREAS = {
-    "subnets": "subnets", "subnetpools": "subnets", "address-scopes": "subnets",
+    "subnetpools": "subnet_allocation", "address-scopes": "address-scope",
     "network-ip-availabilities": "network-ip-availability", "routers": "router",
     "floatingips": "router", "floatingip-pools": "router", "ndp-proxies": "router",
     "security-groups": "security-group", "security-group-rules": "security-group",
@@ -83,6 +83,8 @@ CORE_EXTENSIONS = (
     Extension("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
     Extension("external-net", "Neutron external network",
               "Adds external network attribute to network resource."),
+    Extension("ip-substring-filtering", "IP address substring filtering",
+              "Provides IP address substring filtering when listing ports"),
     Extension("binding", "Port Binding", "Expose port bindings of a virtual port to external "
                                          "application"),
 )

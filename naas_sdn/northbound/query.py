@@ -4,11 +4,14 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import urlencode
 
+import netaddr
+
 from naas_sdn.model import errors
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import AttributeMap
 
 TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
+FIXED_IP_KEYS = ("ip_address", "subnet_id", "ip_address_substr")
 CONTROL_PARAMS = frozenset({"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse",
                             *TAG_FILTERS})
 
@@ -26,12 +29,15 @@ class ListQuery:
     limit: int | None
     marker: str | None
     page_reverse: bool
+    # attribute (fixed_ips) -> key -> accepted values, from ``fixed_ips=ip_address=10.0.0.3``
+    kv_filters: dict[str, dict[str, set[str]]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def parse(cls, params, attrs: AttributeMap, is_admin: bool) -> "ListQuery":
         """Parse a query string (a WebOb MultiDict); unknown filters are rejected."""
         visible = {x.name: x for x in attrs.visible(is_admin)}
         filters: dict[str, list] = {}
+        kv_filters: dict[str, dict[str, set[str]]] = {}
         invalid = []
         for key, value in params.items():
             if key in CONTROL_PARAMS:
@@ -39,6 +45,11 @@ class ListQuery:
             attr = visible.get(key)
             if attr is None or not attr.filterable:
                 invalid.append(key)
+                continue
+            if attr.kind == "fixed_ips":
+                sub, value = _key_value(value)
+                kv_filters.setdefault(key, {}).setdefault(sub, set()).add(
+                    _normal_ip(value) if sub == "ip_address" else value)
                 continue
             filters.setdefault(key, []).append(attr.from_query(value))
         if invalid:
@@ -48,7 +59,7 @@ class ListQuery:
             tags = {t for v in params.getall(key) for t in v.split(",") if t}
             if tags:
                 tag_filters[key] = tags
-        return cls(filters=filters, tag_filters=tag_filters,
+        return cls(filters=filters, tag_filters=tag_filters, kv_filters=kv_filters,
                    fields=[f for v in params.getall("fields") for f in v.split(",") if f],
                    sorts=_sorts(params, visible), limit=_limit(params.get("limit")),
                    marker=params.get("marker") or None,
@@ -58,6 +69,9 @@ class ListQuery:
     def matches(self, item: dict) -> bool:
         for key, values in self.filters.items():
             if item.get(key) not in values:
+                return False
+        for key, wanted in self.kv_filters.items():
+            if not any(_entry_matches(entry, wanted) for entry in item.get(key) or ()):
                 return False
         if self.tag_filters:
             tags = set(item.get("tags", ()))
@@ -102,6 +116,36 @@ class ListQuery:
         if not self.fields:
             return item
         return {k: v for k, v in item.items() if k in self.fields}
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    """Neutron's convert_kvp_str_to_list for ``fixed_ips`` filters."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise _bad(f"'{text}' is not of the form <key>=[value]")
+    if key not in FIXED_IP_KEYS:
+        raise _bad(f"{key} is invalid attribute for filtering fixed_ips, valid keys are "
+                   f"{', '.join(FIXED_IP_KEYS)}")
+    return key, value
+
+
+def _normal_ip(text: str) -> str:
+    try:
+        return str(netaddr.IPAddress(text))
+    except (netaddr.AddrFormatError, ValueError):
+        return text  # matches nothing, as a string compare in SQL would
+
+
+def _entry_matches(entry: dict, wanted: dict[str, set[str]]) -> bool:
+    """One fixed IP satisfies every key given (values of one key are alternatives)."""
+    if "ip_address" in wanted and entry["ip_address"] not in wanted["ip_address"]:
+        return False
+    if "subnet_id" in wanted and entry["subnet_id"] not in wanted["subnet_id"]:
+        return False
+    if "ip_address_substr" in wanted and not any(
+            s in entry["ip_address"] for s in wanted["ip_address_substr"]):
+        return False
+    return True
 
 
 def _sortable(value):

@@ -1,10 +1,10 @@
-"""The core resources, networks and ports, described for the generic REST controller."""
+"""The core resources — networks, subnets, ports — described for the generic REST controller."""
 from __future__ import annotations
 
 import dataclasses
 from typing import Callable
 
-from naas_sdn.model import errors
+from naas_sdn.model import errors, ipam
 from naas_sdn.model.service import (SEGMENTATION_MAX, SEGMENTATION_MIN, NetworkService,
                                     format_time)
 from naas_sdn.northbound import attributes as a
@@ -55,7 +55,7 @@ NETWORK_ATTRIBUTES = AttributeMap(_standard() + (
     Attr("admin_state_up", lambda r: r.admin_state_up, True, True, True, a.boolean,
          "admin_state_up", kind="boolean"),
     Attr("status", lambda r: r.status),
-    Attr("subnets", lambda r: [], kind="other"),
+    Attr("subnets", lambda r: list(r.subnets), kind="other"),
     Attr("shared", lambda r: r.shared, True, True, False, a.boolean, "shared", kind="boolean"),
     Attr("mtu", lambda r: r.mtu, kind="integer"),
     Attr("router:external", lambda r: False, True, True, False,
@@ -77,7 +77,8 @@ PORT_ATTRIBUTES = AttributeMap(_standard() + (
          "admin_state_up", kind="boolean"),
     Attr("mac_address", lambda r: r.mac_address, True, True, None, a.mac_address,
          "mac_address"),
-    Attr("fixed_ips", lambda r: [], True, True, [], a.fixed_ips, "fixed_ips", kind="other"),
+    Attr("fixed_ips", lambda r: [{"subnet_id": sid, "ip_address": ip} for sid, ip in r.fixed_ips],
+         True, True, a.COMPUTED, a.fixed_ips, "fixed_ips", kind="fixed_ips"),
     Attr("device_id", lambda r: r.device_id, True, True, "", a.string(), "device_id"),
     Attr("device_owner", lambda r: r.device_owner, True, True, "", a.string(), "device_owner"),
     Attr("status", lambda r: r.status),
@@ -91,6 +92,40 @@ PORT_ATTRIBUTES = AttributeMap(_standard() + (
 ))
 
 
+_NO_POOLS = "subnet pools are not supported: the subnet_allocation extension is not loaded"
+
+SUBNET_ATTRIBUTES = AttributeMap(_standard() + (
+    Attr("network_id", lambda r: r.network_id, True, False, a.MISSING, a.uuid_string,
+         "network_id"),
+    Attr("ip_version", lambda r: r.ip_version, True, False, a.MISSING, a.ip_version,
+         "ip_version", kind="integer"),
+    Attr("cidr", lambda r: r.cidr, True, False, a.COMPUTED, a.subnet_cidr, "cidr"),
+    Attr("gateway_ip", lambda r: r.gateway_ip, True, True, a.COMPUTED, a.ip_or_none,
+         "gateway_ip"),
+    Attr("allocation_pools",
+         lambda r: [{"start": start, "end": end} for start, end in r.allocation_pools],
+         True, True, a.COMPUTED, a.ip_pools, "allocation_pools", kind="other"),
+    Attr("dns_nameservers", lambda r: list(r.dns_nameservers), True, True, [], a.nameservers,
+         "dns_nameservers", kind="other"),
+    Attr("host_routes", lambda r: [{"destination": d, "nexthop": n} for d, n in r.host_routes],
+         True, True, [], a.host_routes, "host_routes", kind="other"),
+    Attr("enable_dhcp", lambda r: r.enable_dhcp, True, True, True, a.boolean, "enable_dhcp",
+         kind="boolean"),
+    Attr("ipv6_ra_mode", lambda r: r.ipv6_ra_mode, True, False, None,
+         a.one_of_or_none(*ipam.IPV6_MODES), "ipv6_ra_mode"),
+    Attr("ipv6_address_mode", lambda r: r.ipv6_address_mode, True, False, None,
+         a.one_of_or_none(*ipam.IPV6_MODES), "ipv6_address_mode"),
+    Attr("subnetpool_id", lambda r: None, True, False, None, a.only_none(_NO_POOLS), None),
+    Attr("use_default_subnetpool", lambda r: False, True, False, False, a.only_false(_NO_POOLS),
+         None, kind="boolean"),
+    Attr("service_types", lambda r: [], True, True, [],
+         a.only_empty_list("subnet service types are not supported"), None, kind="other"),
+    Attr("segment_id", lambda r: None, True, False, None,
+         a.only_none("routed networks need the segments service plugin, which is not loaded"),
+         None),
+))
+
+
 def core_resources(service: NetworkService) -> list[ResourceDef]:
     return [
         ResourceDef(
@@ -99,6 +134,12 @@ def core_resources(service: NetworkService) -> list[ResourceDef]:
             create=service.create_networks, update=service.update_network,
             delete=service.delete_network,
             not_found=lambda rid: errors.NetworkNotFound(net_id=rid)),
+        ResourceDef(
+            collection="subnets", member="subnet", attributes=SUBNET_ATTRIBUTES,
+            list=service.list_subnets, get=service.get_subnet,
+            create=service.create_subnets, update=service.update_subnet,
+            delete=service.delete_subnet,
+            not_found=lambda rid: errors.SubnetNotFound(subnet_id=rid)),
         ResourceDef(
             collection="ports", member="port", attributes=PORT_ATTRIBUTES,
             list=service.list_ports, get=service.get_port,

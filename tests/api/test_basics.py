@@ -22,7 +22,7 @@ def test_resources_listing(server, alice):
     resp = alice.get("/v2.0/")
     assert resp.status == 200
     by_name = {r["collection"]: r for r in resp.json["resources"]}
-    assert set(by_name) == {"networks", "ports"}
+    assert set(by_name) == {"networks", "subnets", "ports"}
     assert by_name["networks"]["name"] == "network"
     assert by_name["ports"]["links"] == [{"rel": "self", "href": server.url + "/v2.0/ports"}]
 
@@ -70,7 +70,7 @@ def test_extensions(alice):
     assert alice.get("/v2.0/extensions.json").status == 200
 
 
-@pytest.mark.parametrize("path", ["/v2.0/subnets", "/v2.0/subnetpools", "/v2.0/routers",
+@pytest.mark.parametrize("path", ["/v2.0/subnetpools", "/v2.0/address-scopes", "/v2.0/routers",
                                   "/v2.0/floatingips", "/v2.0/security-groups",
                                   "/v2.0/security-group-rules", "/v2.0/qos/policies",
                                   "/v2.0/rbac-policies", "/v2.0/trunks",

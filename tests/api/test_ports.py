@@ -68,19 +68,17 @@ def test_update_mac_and_conflicts(alice, net):
 def test_fixed_ips_need_subnets(alice, net):
     before = alice.get("/v2.0/ports").json
     unknown = "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"
-    resp = alice.post("/v2.0/ports", {"port": {"network_id": net["id"],
-                                               "fixed_ips": [{"subnet_id": unknown}]}})
-    assert resp.status == 404 and resp.error_type == "SubnetNotFound"
-    resp = alice.post("/v2.0/ports", {"port": {"network_id": net["id"],
-                                               "fixed_ips": [{"ip_address": "10.0.0.5"}]}})
-    assert resp.status == 400 and resp.error_type == "InvalidIpForNetwork"
+    for entry in ({"subnet_id": unknown}, {"ip_address": "10.0.0.5"}):
+        resp = alice.post("/v2.0/ports", {"port": {"network_id": net["id"], "fixed_ips": [entry]}})
+        assert resp.status == 400 and resp.error_type == "InvalidInput", resp
+        assert "IP allocation requires subnets for network" in resp.json["NeutronError"]["message"]
     for bad in ("10.0.0.5", [{"subnet_id": "nope"}], [{"ip_address": "300.1.1.1"}], [5],
-                [{"subnet": unknown}], [{}]):
+                [{"subnet": unknown}], [{}], None, [{"ip_address": "10.0.0.05"}]):
         resp = alice.post("/v2.0/ports", {"port": {"network_id": net["id"], "fixed_ips": bad}})
         assert resp.status == 400 and resp.error_type == "HTTPBadRequest", (bad, resp)
     port = create(alice, network_id=net["id"], fixed_ips=[])
     resp = alice.put(f"/v2.0/ports/{port['id']}", {"port": {"fixed_ips": [{"subnet_id": unknown}]}})
-    assert resp.status == 404
+    assert resp.status == 400
     assert len(alice.get("/v2.0/ports").json["ports"]) == len(before["ports"]) + 1
 
 

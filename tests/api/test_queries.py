@@ -126,4 +126,5 @@ def test_port_filters(alice, nets):
     found = alice.get(f"/v2.0/ports?mac_address={ports[1]['mac_address']}").json["ports"]
     assert [p["id"] for p in found] == [ports[1]["id"]]
     assert alice.get("/v2.0/ports?status=DOWN&binding:vif_type=unbound").status == 200
-    assert alice.get("/v2.0/ports?fixed_ips=ip_address=1").status == 400
+    assert alice.get("/v2.0/ports?fixed_ips=ip_address=1").json["ports"] == []
+    assert alice.get("/v2.0/ports?fixed_ips=1").status == 400

@@ -96,14 +96,13 @@ def test_port_keys_never_reused(service):
 
 
 def test_fixed_ips_without_subnets(service):
+    """Neutron: any requested fixed IP on a network without subnets is InvalidInput."""
     net = service.create_network(ALICE, {})
-    with pytest.raises(errors.SubnetNotFound):
-        service.create_port(ALICE, {"network_id": net.id,
-                                    "fixed_ips": [{"subnet_id": net.id}]})
-    with pytest.raises(errors.InvalidIpForNetwork):
-        service.create_port(ALICE, {"network_id": net.id,
-                                    "fixed_ips": [{"ip_address": "10.0.0.1"}]})
+    for entry in ({"subnet_id": net.id}, {"ip_address": "10.0.0.1"}):
+        with pytest.raises(errors.InvalidInput, match="IP allocation requires subnets"):
+            service.create_port(ALICE, {"network_id": net.id, "fixed_ips": [entry]})
     assert count(service, db.ports) == 0
+    assert service.create_port(ALICE, {"network_id": net.id}).fixed_ips == ()
 
 
 def test_bulk_create_is_all_or_nothing(service):
