@@ -78,10 +78,14 @@ def switch_side(host):
     return link.intf1 if link.intf2.node is host else link.intf2
 
 
-def plug(host, port: dict, ip: str) -> None:
-    """Make ``host`` the VM of API port ``port``: its MAC, an address, the iface-id binding."""
+def plug(host, port: dict, ip: str | None = None) -> None:
+    """Make ``host`` the VM of API port ``port``: its MAC, an address if given (else it is
+    left to DHCP or SLAAC), the iface-id binding."""
     host.setMAC(port["mac_address"])
-    host.setIP(ip, prefixLen=24)
+    if ip is None:
+        host.cmd("ip addr flush dev %s" % host.defaultIntf().name)
+    else:
+        host.setIP(ip, prefixLen=24)
     intf = switch_side(host)
     intf.node.vsctl("set Interface %s external_ids:iface-id=%s" % (intf.name, port["id"]))
 
