@@ -12,6 +12,7 @@ test: setup
 
 bench: setup
 	.venv/bin/python bench/run.py
+	.venv/bin/python bench/dhcp.py
 
 setup:
 	bash scripts/setup.sh
