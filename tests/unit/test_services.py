@@ -238,3 +238,21 @@ def test_dhcpv6_stateful_hands_out_the_ports_address():
     ia = [o.data for o in reply.options.option_list if o.code == 3][0]
     address = netaddr.IPAddress(int.from_bytes(ia[16:32], "big"), 6)
     assert str(address) == addresses.eui64("2001:db8:1::/64", mac(1))
+
+
+def test_dhcpv6_stateless_answers_information_requests_with_dns_only():
+    svc, sent = services(ra_mode="dhcpv6-stateless")
+    client_id = b"\x00\x03\x00\x01" + netaddr.EUI(mac(1)).packed
+    pkt = packet.Packet()
+    pkt.add_protocol(ethernet.ethernet(dst="33:33:00:01:00:02", src=mac(1), ethertype=0x86DD))
+    pkt.add_protocol(ipv6.ipv6(src=addresses.link_local(mac(1)), dst="ff02::1:2", nxt=17))
+    pkt.add_protocol(udp.udp(src_port=546, dst_port=547))
+    pkt.add_protocol(dhcp6.dhcp6(11, dhcp6.options([
+        dhcp6.option(1, client_id, len(client_id))]), transaction_id=0x0A0B0C))
+    pkt.serialize()
+    assert svc.handle(1, 1, bytes(pkt.data)) == "dhcpv6"
+    reply = _reply(sent)[1].get_protocol(dhcp6.dhcp6)
+    codes = {o.code: o.data for o in reply.options.option_list}
+    assert reply.msg_type == dhcp6.DHCPV6_REPLY and reply.transaction_id == 0x0A0B0C
+    assert 3 not in codes  # no address in stateless mode
+    assert codes[23] == netaddr.IPAddress("2001:db8::53").packed
