@@ -50,6 +50,19 @@ class PortView:
     admin_state_up: bool
     fixed_ips: tuple[tuple[str, str], ...] = ()  # (subnet id, ip address), API order
     device_owner: str = ""
+    device_id: str = ""  # for a router interface (device_owner network:router_interface): the router
+
+
+@dataclasses.dataclass(frozen=True)
+class RouterView:
+    """What the dataplane needs of a router: it routes between the subnets of its interface
+    ports (the ports whose device_id is the router) and along its static routes."""
+
+    id: str
+    project_id: str
+    key: int  # unique, stable integer naming the router in cookies
+    admin_state_up: bool
+    routes: tuple[tuple[str, str], ...] = ()  # (destination cidr, nexthop ip)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,14 +74,17 @@ class ModelSnapshot:
     revision: int = 0
     subnets: Mapping[str, SubnetView] = dataclasses.field(
         default_factory=lambda: MappingProxyType({}))
+    routers: Mapping[str, RouterView] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}))
 
     @classmethod
-    def build(cls, networks, ports, revision=0, subnets=()):
+    def build(cls, networks, ports, revision=0, subnets=(), routers=()):
         return cls(
             networks=MappingProxyType({n.id: n for n in networks}),
             ports=MappingProxyType({p.id: p for p in ports}),
             revision=revision,
             subnets=MappingProxyType({s.id: s for s in subnets}),
+            routers=MappingProxyType({r.id: r for r in routers}),
         )
 
     def subnets_of(self, network_id: str):
@@ -77,5 +93,7 @@ class ModelSnapshot:
     def ports_of(self, network_id: str):
         return [p for p in self.ports.values() if p.network_id == network_id]
 
+
+ROUTER_INTERFACE = "network:router_interface"
 
 EMPTY = ModelSnapshot.build([], [])
