@@ -222,3 +222,64 @@ class InternalError(NeutronException):
 class MacAddressGenerationFailure(NeutronException):
     status = 503
     message = "Unable to generate unique mac on network %(net_id)s."
+
+
+# ------------------------------------------------------------------------ routers (L3, extraroute)
+class PluginBadRequest(BadRequest):
+    """neutron_lib's BadRequest raised by a plugin: the wire type is ``BadRequest``."""
+
+    type_name = "BadRequest"
+
+
+class RouterNotFound(NotFound):
+    message = "Router %(router_id)s could not be found"
+
+
+class RouterInUse(Conflict):
+    message = "Router %(router_id)s %(reason)s"
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("reason", "still has ports")
+        super().__init__(**kwargs)
+
+
+class RouterInterfaceNotFound(NotFound):
+    message = "Router %(router_id)s does not have an interface with id %(port_id)s"
+
+
+class RouterInterfaceNotFoundForSubnet(NotFound):
+    message = "Router %(router_id)s has no interface on subnet %(subnet_id)s"
+
+
+class RouterInterfaceInUseByRoute(Conflict):
+    message = ("Router interface for subnet %(subnet_id)s on router %(router_id)s cannot be "
+               "deleted, as it is required by one or more routes.")
+
+
+class InvalidRoutes(InvalidInput):
+    message = "Invalid format for routes: %(routes)s, %(reason)s"
+
+
+class RoutesExhausted(BadRequest):
+    type_name = None
+    message = ("Unable to complete operation for %(router_id)s. The number of routes exceeds "
+               "the maximum %(quota)s.")
+
+
+class PortInUse(Conflict):
+    message = ("Unable to complete operation on port %(port_id)s for network %(net_id)s. Port "
+               "already has an attached device %(device_id)s.")
+
+
+class ServicePortInUse(Conflict):
+    message = "Port %(port_id)s cannot be deleted directly via the port API: %(reason)s."
+
+
+class SubnetMismatchForPort(BadRequest):
+    type_name = None
+    message = "Subnet on port %(port_id)s does not match the requested subnet %(subnet_id)s."
+
+
+class DeviceIDNotOwnedByTenant(Conflict):
+    message = ("The following device_id %(device_id)s is not owned by your tenant or matches "
+               "another tenants router.")

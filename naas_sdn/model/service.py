@@ -23,7 +23,8 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from naas_sdn.model import db, errors, ipam
-from naas_sdn.model.snapshot import EMPTY, ModelSnapshot, NetworkView, PortView, SubnetView
+from naas_sdn.model.snapshot import (EMPTY, ROUTER_INTERFACE, ModelSnapshot, NetworkView,
+                                     PortView, RouterView, SubnetView)
 
 LOG = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ VIF_TYPE_UNBOUND, VIF_TYPE_OVS = "unbound", "ovs"
 VNIC_NORMAL = "normal"
 STATUS_ACTIVE, STATUS_DOWN = "ACTIVE", "DOWN"
 _WRITE_ATTEMPTS = 3
+MAX_ROUTES = 30  # Neutron's max_routes default
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,11 +131,28 @@ class Port:
         return {}
 
 
+@dataclasses.dataclass(frozen=True)
+class Router:
+    id: str
+    key: int
+    project_id: str
+    name: str
+    description: str
+    admin_state_up: bool
+    status: str
+    routes: tuple[tuple[str, str], ...]  # (destination cidr, nexthop ip), API order
+    revision_number: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    tags: tuple[str, ...] = ()
+
+
 NETWORK_UPDATABLE = frozenset({"name", "description", "admin_state_up", "shared"})
 PORT_UPDATABLE = frozenset({"name", "description", "admin_state_up", "mac_address", "device_id",
                             "device_owner", "binding_vnic_type", "binding_profile", "fixed_ips"})
 SUBNET_UPDATABLE = frozenset({"name", "description", "gateway_ip", "allocation_pools",
                               "dns_nameservers", "host_routes", "enable_dhcp"})
+ROUTER_UPDATABLE = frozenset({"name", "description", "admin_state_up", "routes"})
 DEFAULT_GATEWAY = object()  # create_subnet without "gateway_ip": the first host address
 
 
@@ -153,6 +172,7 @@ class _Changes:
         self.networks: dict[str, Network | None] = {}
         self.ports: dict[str, Port | None] = {}
         self.subnets: dict[str, Subnet | None] = {}
+        self.routers: dict[str, Router | None] = {}
 
 
 class _Addresses:
@@ -208,6 +228,7 @@ class NetworkService:
         self._networks: Mapping[str, Network] = {}
         self._ports: Mapping[str, Port] = {}
         self._subnets: Mapping[str, Subnet] = {}
+        self._routers: Mapping[str, Router] = {}
         self._allocations: Mapping[str, Mapping[str, str]] = {}  # subnet -> {ip: port id}
         self._snapshot = EMPTY
         self._load()
@@ -240,14 +261,20 @@ class NetworkService:
                 ports[row.id] = dataclasses.replace(
                     _port_from_row(row, tuple(tags.get(("ports", row.id), ()))),
                     fixed_ips=tuple(fixed.get(row.id, ())))
+            routers = {}
+            for row in conn.execute(select(db.routers).order_by(db.routers.c.created_at,
+                                                                 db.routers.c.id)):
+                routers[row.id] = _router_from_row(row, tuple(tags.get(("routers", row.id), ())))
         self._networks, self._ports, self._subnets = nets, ports, subnets
+        self._routers = routers
         self._allocations = allocations
         self._snapshot = ModelSnapshot(
             networks=MappingProxyType({n.id: _network_view(n) for n in nets.values()}),
             ports=MappingProxyType({p.id: _port_view(p) for p in ports.values()}),
             revision=1,
             subnets=MappingProxyType({s.id: _subnet_view(s, nets[s.network_id])
-                                      for s in subnets.values()}))
+                                      for s in subnets.values()}),
+            routers=MappingProxyType({r.id: _router_view(r) for r in routers.values()}))
 
     def _read(self):
         return self._engine.connect().execution_options(readonly=True)
@@ -339,6 +366,20 @@ class NetworkService:
                     port_views[port_id] = view
             self._ports = ports
             self._allocations = allocations
+        router_views = snap.routers
+        if changes.routers:
+            routers, router_views = dict(self._routers), dict(snap.routers)
+            for router_id, router in changes.routers.items():
+                if router is None:
+                    routers.pop(router_id, None)
+                    changed |= router_views.pop(router_id, None) is not None
+                else:
+                    routers[router_id] = router
+                    view = _router_view(router)
+                    changed |= router_views.get(router_id) != view
+                    router_views[router_id] = view
+            self._routers = routers
+            router_views = MappingProxyType(router_views)
         for subnet_id, subnet in changes.subnets.items():
             if subnet is None and subnet_id in self._allocations:
                 allocations = dict(self._allocations)
@@ -348,7 +389,8 @@ class NetworkService:
             self._snapshot = ModelSnapshot(networks=MappingProxyType(net_views),
                                            ports=MappingProxyType(port_views),
                                            revision=snap.revision + 1,
-                                           subnets=MappingProxyType(subnet_views))
+                                           subnets=MappingProxyType(subnet_views),
+                                           routers=router_views)
         return changed
 
     def _notify(self) -> None:
@@ -369,7 +411,8 @@ class NetworkService:
         return self._snapshot
 
     def subscribe(self, callback: Callable[[ModelSnapshot], None]) -> None:
-        """Call ``callback(snapshot)`` after every commit that changes a network or port view."""
+        """Call ``callback(snapshot)`` after every commit that changes a network, subnet,
+        port or router view (a router's interfaces are ports: attaching one changes a view)."""
         with self._notify_lock:
             self._subscribers.append(callback)
 
@@ -866,6 +909,8 @@ class NetworkService:
             addresses = _Addresses(self._allocations)
             created = []
             for attrs in items:
+                self._check_not_router_interface(ctx, attrs.get("device_owner", ""),
+                                                 attrs.get("device_id", ""))
                 port = self._insert_port(conn, ctx, attrs, macs, addresses)
                 macs.add((port.network_id, port.mac_address))
                 changes.ports[port.id] = port
@@ -939,6 +984,22 @@ class NetworkService:
                 attrs_["binding_profile_json"] = json.dumps(attrs_.pop("binding_profile") or {},
                                                             sort_keys=True)
             values = {k: v for k, v in attrs_.items() if getattr(port, k) != v}
+            if self._is_interface(port):
+                changing = sorted(k for k in ("device_owner", "device_id") if k in values)
+                if requested is not None and [
+                        (e.get("subnet_id"), ipam.normalize_ip(e["ip_address"])
+                         if "ip_address" in e else None) for e in requested] != \
+                        list(port.fixed_ips):
+                    changing.append("fixed_ips")
+                if changing:
+                    raise _router_bad(
+                        f"Port {port_id} is an interface of router {port.device_id}: its "
+                        f"{', '.join(changing)} change only through add_router_interface and "
+                        f"remove_router_interface")
+            elif "device_owner" in values or "device_id" in values:
+                self._check_not_router_interface(
+                    ctx, values.get("device_owner", port.device_owner),
+                    values.get("device_id", port.device_id))
             if "mac_address" in values:
                 if port.binding_vif_type != VIF_TYPE_UNBOUND:
                     raise errors.PortBound(port_id=port_id, vif_type=port.binding_vif_type,
@@ -971,14 +1032,15 @@ class NetworkService:
         return self._write(work)
 
     def delete_port(self, ctx: Context, port_id: str, if_revision: int | None = None) -> None:
+        """Refused (ServicePortInUse) for a router's port: remove_router_interface deletes it."""
         def work(conn, changes):
-            self._owned_port(ctx, port_id, "delete_port", if_revision, network_owner=True)
-            conn.execute(delete(db.tags).where(db.tags.c.resource_type == "ports",
-                                               db.tags.c.resource_id == port_id))
-            conn.execute(delete(db.ip_allocations).where(
-                db.ip_allocations.c.port_id == port_id))
-            conn.execute(delete(db.ports).where(db.ports.c.id == port_id))
-            changes.ports[port_id] = None
+            port = self._owned_port(ctx, port_id, "delete_port", if_revision,
+                                    network_owner=True)
+            if port.device_owner in ipam.ROUTER_PORT_OWNERS and port.fixed_ips and \
+                    port.device_id in self._routers:
+                raise errors.ServicePortInUse(port_id=port_id,
+                                              reason=f"has device owner {port.device_owner}")
+            _delete_port_rows(conn, changes, port_id)
         self._write(work)
 
     def _owned_port(self, ctx: Context, port_id: str, action: str, if_revision: int | None,
@@ -1024,6 +1086,315 @@ class NetworkService:
                     changes.ports[port_id] = new
             self._write(work)
 
+    # ----------------------------------------------------------------------------- routers
+    def list_routers(self, ctx: Context) -> list[Router]:
+        return [r for r in self._routers.values()
+                if ctx.is_admin or r.project_id == ctx.project_id]
+
+    def get_router(self, ctx: Context, router_id: str) -> Router:
+        router = self._routers.get(router_id)
+        if router is None or not (ctx.is_admin or router.project_id == ctx.project_id):
+            raise errors.RouterNotFound(router_id=router_id)
+        return router
+
+    def _owned_router(self, ctx: Context, router_id: str, action: str,
+                      if_revision: int | None) -> Router:
+        router = self.get_router(ctx, router_id)  # visible means owned (or admin)
+        _check_revision(router.revision_number, if_revision)
+        return router
+
+    def router_interfaces(self, router_id: str) -> list[Port]:
+        """The router's interface ports, oldest first (no visibility check: internal use)."""
+        return [p for p in self._ports.values()
+                if p.device_id == router_id and p.device_owner == ROUTER_INTERFACE]
+
+    def _is_interface(self, port: Port) -> bool:
+        return port.device_owner == ROUTER_INTERFACE and port.device_id in self._routers
+
+    def _check_not_router_interface(self, ctx: Context, device_owner: str,
+                                    device_id: str) -> None:
+        """Only add_router_interface makes a port a router's interface (it checks overlaps and
+        ownership); the port API may not name an existing router as a router port's device."""
+        if device_owner not in ipam.ROUTER_INTERFACE_OWNERS_SNAT or not device_id:
+            return
+        router = self._routers.get(device_id)
+        if router is None:
+            return
+        if not ctx.is_admin and router.project_id != ctx.project_id:
+            raise errors.DeviceIDNotOwnedByTenant(device_id=device_id)
+        raise _router_bad(f"Ports become interfaces of router {device_id} only through "
+                          f"add_router_interface")
+
+    def create_router(self, ctx: Context, attrs: Mapping) -> Router:
+        return self.create_routers(ctx, [attrs])[0]
+
+    def create_routers(self, ctx: Context, items: Iterable[Mapping]) -> list[Router]:
+        """Create routers, all or none. ``attrs`` keys: name, description, admin_state_up,
+        project_id, tags. A new router has no interface and no route."""
+        items = list(items)
+
+        def work(conn, changes):
+            created = []
+            for attrs in items:
+                if attrs.get("routes"):
+                    raise errors.BadRequestMessage(msg="Attribute 'routes' not allowed in POST")
+                project_id = _owner(ctx, attrs)
+                now = utcnow()
+                router = Router(id=str(uuid.uuid4()), key=_next_counter(conn, "router_key"),
+                                project_id=project_id, name=attrs.get("name", ""),
+                                description=attrs.get("description", ""),
+                                admin_state_up=bool(attrs.get("admin_state_up", True)),
+                                status=STATUS_ACTIVE, routes=(), revision_number=1,
+                                created_at=now, updated_at=now,
+                                tags=_norm_tags(attrs.get("tags", ())))
+                conn.execute(insert(db.routers).values(
+                    id=router.id, key=router.key, project_id=project_id, name=router.name,
+                    description=router.description, admin_state_up=router.admin_state_up,
+                    status=router.status, routes="[]", revision_number=1, created_at=now,
+                    updated_at=now))
+                _write_tags(conn, "routers", router.id, router.tags)
+                changes.routers[router.id] = router
+                created.append(router)
+            return created
+        return self._write(work)
+
+    def update_router(self, ctx: Context, router_id: str, attrs: Mapping,
+                      if_revision: int | None = None) -> Router:
+        """Change name, description, admin_state_up or routes ([{"destination", "nexthop"}]:
+        each nexthop on a subnet of the router's interfaces, not the router's own address)."""
+        unknown = set(attrs) - ROUTER_UPDATABLE
+        if unknown:
+            raise errors.BadRequestMessage(
+                msg=f"Cannot update read-only attribute {sorted(unknown)[0]}")
+
+        def work(conn, changes):
+            router = self._owned_router(ctx, router_id, "update_router", if_revision)
+            values = {k: v for k, v in attrs.items() if k != "routes"}
+            if "routes" in attrs:
+                values["routes"] = self._check_routes(router, attrs["routes"] or ())
+            values = {k: v for k, v in values.items() if getattr(router, k) != v}
+            if not values:
+                return router
+            return self._save_router(conn, changes, router, values)
+        return self._write(work)
+
+    def add_extraroutes(self, ctx: Context, router_id: str, routes) -> Router:
+        """extraroute-atomic: add routes not already present (duplicates are ignored)."""
+        def work(conn, changes):
+            router = self._owned_router(ctx, router_id, "add_extraroutes", None)
+            new = _routes(routes)
+            merged = tuple(dict.fromkeys(router.routes + new))
+            if merged == router.routes:
+                return router
+            merged = self._check_routes(router, [{"destination": d, "nexthop": n}
+                                                 for d, n in merged])
+            return self._save_router(conn, changes, router, {"routes": merged})
+        return self._write(work)
+
+    def remove_extraroutes(self, ctx: Context, router_id: str, routes) -> Router:
+        """extraroute-atomic: remove the given routes (absent ones are ignored)."""
+        def work(conn, changes):
+            router = self._owned_router(ctx, router_id, "remove_extraroutes", None)
+            gone = set(_routes(routes))
+            kept = tuple(r for r in router.routes if r not in gone)
+            if kept == router.routes:
+                return router
+            return self._save_router(conn, changes, router, {"routes": kept})
+        return self._write(work)
+
+    def _save_router(self, conn, changes: _Changes, router: Router, values: Mapping) -> Router:
+        new = dataclasses.replace(router, **values, revision_number=router.revision_number + 1,
+                                  updated_at=utcnow())
+        columns = dict(values)
+        if "routes" in columns:
+            columns["routes"] = json.dumps([list(r) for r in new.routes])
+        _update_row(conn, db.routers, new, columns)
+        changes.routers[new.id] = new
+        return new
+
+    def _check_routes(self, router: Router, routes) -> tuple[tuple[str, str], ...]:
+        """Neutron's extraroute checks: at most MAX_ROUTES; every nexthop connected to the
+        router (inside a subnet of its interfaces) and not one of the router's addresses."""
+        shown = [dict(r) if isinstance(r, Mapping) else {"destination": r[0], "nexthop": r[1]}
+                 for r in routes]
+        normalized = _routes(routes)
+        if len(normalized) > MAX_ROUTES:
+            raise errors.RoutesExhausted(router_id=router.id, quota=MAX_ROUTES)
+        cidrs, ips = [], set()
+        for port in self.router_interfaces(router.id):
+            for subnet_id, ip in port.fixed_ips:
+                cidrs.append(self._subnets[subnet_id].cidr)
+                ips.add(ip)
+        for _destination, nexthop in normalized:
+            if not netaddr.all_matching_cidrs(netaddr.IPAddress(nexthop), cidrs):
+                raise errors.InvalidRoutes(routes=shown,
+                                           reason="the nexthop is not connected with router")
+            if nexthop in ips:
+                raise errors.InvalidRoutes(routes=shown, reason="the nexthop is used by router")
+        return tuple(dict.fromkeys(normalized))
+
+    def delete_router(self, ctx: Context, router_id: str,
+                      if_revision: int | None = None) -> None:
+        """Refused (RouterInUse) while the router has interfaces; its routes go with it."""
+        def work(conn, changes):
+            self._owned_router(ctx, router_id, "delete_router", if_revision)
+            if self.router_interfaces(router_id):
+                raise errors.RouterInUse(router_id=router_id)
+            conn.execute(delete(db.tags).where(db.tags.c.resource_type == "routers",
+                                               db.tags.c.resource_id == router_id))
+            conn.execute(delete(db.routers).where(db.routers.c.id == router_id))
+            changes.routers[router_id] = None
+        self._write(work)
+
+    def add_router_interface(self, ctx: Context, router_id: str, info: Mapping) -> dict:
+        """Attach a subnet (``{"subnet_id"}``: a new port holding its gateway_ip) or a port
+        (``{"port_id"}``: the router takes it). Returns Neutron's interface info:
+        {id, tenant_id, project_id, port_id, network_id, subnet_id, subnet_ids}."""
+        by_port, _by_subnet = _interface_info(info, removal=False)
+
+        def work(conn, changes):
+            router = self._owned_router(ctx, router_id, "add_router_interface", None)
+            interfaces = self.router_interfaces(router.id)
+            if by_port:
+                port, subnets = self._attach_port(conn, changes, ctx, router, interfaces,
+                                                  info["port_id"])
+            else:
+                port, subnets = self._attach_subnet(conn, changes, ctx, router, interfaces,
+                                                    info["subnet_id"])
+            return _interface_body(router.id, port, subnets[-1].id, [s.id for s in subnets])
+        return self._write(work)
+
+    def _attach_subnet(self, conn, changes, ctx, router, interfaces, subnet_id):
+        subnet = self.get_subnet(ctx, subnet_id)  # SubnetNotFound when not visible
+        if not subnet.gateway_ip:
+            raise _router_bad("Subnet for router interface must have a gateway IP")
+        if subnet.project_id != ctx.project_id and not ctx.is_admin:
+            # Neutron allows another project's subnet only through an RBAC access_as_shared
+            # entry naming the caller; a globally shared network is refused (LP #1757482).
+            raise _router_bad(f"Cannot add interface to router because subnet {subnet_id} is "
+                              f"not owned by project making the request")
+        _check_router_address_mode(subnet)
+        self._check_dup_router_subnets(interfaces, [subnet])
+        addresses = _Addresses(self._allocations)
+        if subnet.ip_version == 6:  # a new IPv6 prefix joins the router's IPv6 port there
+            port = next((p for p in interfaces if p.network_id == subnet.network_id and any(
+                netaddr.IPAddress(ip).version == 6 for _, ip in p.fixed_ips)), None)
+            if port is not None:
+                addresses.take(subnet.id, subnet.gateway_ip, port.id, port.network_id)
+                port = self._set_fixed_ips(conn, changes, port,
+                                           (*port.fixed_ips, (subnet.id, subnet.gateway_ip)))
+                return port, [subnet]
+        macs = {(p.network_id, p.mac_address) for p in self._ports.values()}
+        owner_ctx = Context(project_id=router.project_id, is_admin=True)
+        port = self._insert_port(conn, owner_ctx, {
+            "network_id": subnet.network_id, "project_id": router.project_id, "name": "",
+            "admin_state_up": True, "device_id": router.id, "device_owner": ROUTER_INTERFACE,
+            "fixed_ips": [{"subnet_id": subnet.id, "ip_address": subnet.gateway_ip}]},
+            macs, addresses)
+        changes.ports[port.id] = port
+        return port, [subnet]
+
+    def _attach_port(self, conn, changes, ctx, router, interfaces, port_id):
+        port = self.get_port(ctx, port_id)  # PortNotFound when not visible
+        if port.device_id:
+            raise errors.PortInUse(net_id=port.network_id, port_id=port.id,
+                                   device_id=port.device_id)
+        if not port.fixed_ips:
+            raise _router_bad("Router port must have at least one fixed IP")
+        subnets = [self._subnets[sid] for sid, _ in port.fixed_ips]
+        for subnet in subnets:
+            _check_router_address_mode(subnet)
+        # the router takes the port through update_port: the caller must be allowed to
+        self._owned_port(ctx, port_id, "update_port", None, network_owner=False)
+        if any(netaddr.IPAddress(ip).version == 6 for _, ip in port.fixed_ips):
+            for other in interfaces:
+                if other.network_id == port.network_id and any(
+                        netaddr.IPAddress(ip).version == 6 for _, ip in other.fixed_ips):
+                    raise _router_bad(
+                        f"Router already contains IPv6 port {other.id} belonging to network "
+                        f"id {other.network_id}. Only one IPv6 port from the same network "
+                        f"subnet can be connected to a router.")
+        self._check_dup_router_subnets(interfaces, subnets)
+        if sum(1 for s in subnets if s.ip_version == 4) > 1:
+            raise _router_bad("Cannot have multiple IPv4 subnets on router port")
+        if not ctx.is_admin:
+            by_id = {s.id: s for s in subnets}
+            for subnet_id, ip in port.fixed_ips:
+                subnet = by_id[subnet_id]
+                pools = netaddr.IPSet(netaddr.IPRange(a, b) for a, b in subnet.allocation_pools)
+                if netaddr.IPAddress(ip) not in pools and subnet.project_id != ctx.project_id:
+                    raise _router_bad(
+                        f"Cannot add interface to router because specified port {port.id} has "
+                        f"an IP address out of the allocation pool of subnet {subnet_id}, which "
+                        f"is not owned by the project making the request")
+        values = {"device_id": router.id, "device_owner": ROUTER_INTERFACE}
+        new = dataclasses.replace(port, **values, revision_number=port.revision_number + 1,
+                                  updated_at=utcnow())
+        _update_row(conn, db.ports, new, values)
+        changes.ports[new.id] = new
+        return new, subnets
+
+    def _check_dup_router_subnets(self, interfaces: list[Port], new_subnets: list[Subnet]):
+        new_ids = {s.id for s in new_subnets}
+        router_subnets = []
+        for port in interfaces:
+            for subnet_id, _ip in port.fixed_ips:
+                if subnet_id in new_ids:
+                    raise _router_bad(f"Router already has a port on subnet {subnet_id}")
+                router_subnets.append(self._subnets[subnet_id])
+        for sub in router_subnets:
+            for new in new_subnets:
+                if ipam.cidrs_overlap(sub.cidr, new.cidr):
+                    raise _router_bad(f"Cidr {new.cidr} of subnet {new.id} overlaps with cidr "
+                                      f"{sub.cidr} of subnet {sub.id}")
+
+    def remove_router_interface(self, ctx: Context, router_id: str, info: Mapping) -> dict:
+        """Detach by ``port_id`` (optionally with the ``subnet_id`` it must have) or by
+        ``subnet_id``; the interface port is deleted (an IPv6 port holding other prefixes only
+        loses that subnet's address). Returns the same body as add_router_interface."""
+        by_port, _by_subnet = _interface_info(info, removal=True)
+
+        def work(conn, changes):
+            router = self._owned_router(ctx, router_id, "remove_router_interface", None)
+            interfaces = self.router_interfaces(router.id)
+            subnet_id = info.get("subnet_id")
+            if by_port:
+                port = next((p for p in interfaces if p.id == info["port_id"]), None)
+                if port is None:
+                    raise errors.RouterInterfaceNotFound(router_id=router.id,
+                                                         port_id=info["port_id"])
+                subnet_ids = [sid for sid, _ in port.fixed_ips]
+                if subnet_id and subnet_id not in subnet_ids:
+                    raise errors.SubnetMismatchForPort(port_id=port.id, subnet_id=subnet_id)
+                for sid in subnet_ids:
+                    self._check_interface_not_in_use(router, self._subnets[sid])
+                _delete_port_rows(conn, changes, port.id)
+                return _interface_body(router.id, port, subnet_ids[0], subnet_ids)
+            subnet = self.get_subnet(ctx, subnet_id)
+            on_net = [p for p in interfaces if p.network_id == subnet.network_id]
+            if on_net:
+                self._check_interface_not_in_use(router, subnet)
+            for port in on_net:
+                subnet_ids = [sid for sid, _ in port.fixed_ips]
+                if subnet.id not in subnet_ids:
+                    continue
+                if len(subnet_ids) > 1:  # a multi-prefix IPv6 port only loses this prefix
+                    self._set_fixed_ips(conn, changes, port, tuple(
+                        f for f in port.fixed_ips if f[0] != subnet.id))
+                else:
+                    _delete_port_rows(conn, changes, port.id)
+                return _interface_body(router.id, port, subnet.id, [subnet.id])
+            raise errors.RouterInterfaceNotFoundForSubnet(router_id=router.id,
+                                                          subnet_id=subnet_id)
+        return self._write(work)
+
+    def _check_interface_not_in_use(self, router: Router, subnet: Subnet) -> None:
+        cidr = netaddr.IPNetwork(subnet.cidr)
+        for _destination, nexthop in router.routes:
+            if netaddr.IPAddress(nexthop) in cidr:
+                raise errors.RouterInterfaceInUseByRoute(router_id=router.id,
+                                                         subnet_id=subnet.id)
+
     # -------------------------------------------------------------------------------- tags
     def _taggable(self, ctx: Context, resource: str, resource_id: str, write: bool):
         if resource == "networks":
@@ -1038,6 +1409,8 @@ class NetworkService:
             if write:
                 return self._owned_subnet(ctx, resource_id, "update_subnet", None)
             return self.get_subnet(ctx, resource_id)
+        if resource == "routers":
+            return self._owned_router(ctx, resource_id, "update_router", None)
         raise errors.ResourceNotFound()
 
     def get_tags(self, ctx: Context, resource: str, resource_id: str) -> list[str]:
@@ -1045,7 +1418,8 @@ class NetworkService:
 
     def set_tags(self, ctx: Context, resource: str, resource_id: str,
                  tags: Iterable[str]) -> list[str]:
-        """Replace every tag of a network, subnet or port (bumps its revision if they differ)."""
+        """Replace every tag of a network, subnet, port or router (bumps its revision if they
+        differ)."""
         wanted = _norm_tags(tags)
 
         def work(conn, changes):
@@ -1059,7 +1433,8 @@ class NetworkService:
                                       revision_number=obj.revision_number + 1)
             table, changed = {"networks": (db.networks, changes.networks),
                               "ports": (db.ports, changes.ports),
-                              "subnets": (db.subnets, changes.subnets)}[resource]
+                              "subnets": (db.subnets, changes.subnets),
+                              "routers": (db.routers, changes.routers)}[resource]
             _update_row(conn, table, new, {})
             changed[resource_id] = new
             return list(wanted)
@@ -1130,6 +1505,52 @@ def _port_visible(ctx: Context, port: Port, nets: Mapping[str, Network]) -> bool
         return True
     net = nets.get(port.network_id)
     return net is not None and net.project_id == ctx.project_id  # the network owner sees ports
+
+
+def _delete_port_rows(conn, changes: _Changes, port_id: str) -> None:
+    conn.execute(delete(db.tags).where(db.tags.c.resource_type == "ports",
+                                       db.tags.c.resource_id == port_id))
+    conn.execute(delete(db.ip_allocations).where(db.ip_allocations.c.port_id == port_id))
+    conn.execute(delete(db.ports).where(db.ports.c.id == port_id))
+    changes.ports[port_id] = None
+
+
+def _router_bad(msg: str) -> errors.PluginBadRequest:
+    return errors.PluginBadRequest(resource="router", msg=msg)
+
+
+def _interface_info(info, removal: bool) -> tuple[bool, bool]:
+    """Neutron's _validate_interface_info: (by port, by subnet)."""
+    if not isinstance(info, Mapping):
+        info = {}
+    by_port, by_subnet = "port_id" in info, "subnet_id" in info
+    if not (by_port or by_subnet):
+        raise _router_bad("Either subnet_id or port_id must be specified")
+    for key in ("port_id", "subnet_id"):
+        if key in info:
+            value = info[key]
+            try:
+                valid = isinstance(value, str) and str(uuid.UUID(value)) == value.lower()
+            except ValueError:
+                valid = False
+            if not valid:
+                raise _router_bad(f"'{value}' is not a valid UUID")
+    if not removal and by_port and by_subnet:
+        raise _router_bad("Cannot specify both subnet-id and port-id")
+    return by_port, by_subnet
+
+
+def _interface_body(router_id: str, port: Port, subnet_id: str, subnet_ids) -> dict:
+    return {"id": router_id, "tenant_id": port.project_id, "project_id": port.project_id,
+            "port_id": port.id, "network_id": port.network_id, "subnet_id": subnet_id,
+            "subnet_ids": list(subnet_ids)}
+
+
+def _check_router_address_mode(subnet: Subnet) -> None:
+    if subnet.ip_version == 6 and subnet.ipv6_ra_mode is None and \
+            subnet.ipv6_address_mode is not None:
+        raise _router_bad(f"IPv6 subnet {subnet.id} configured to receive RAs from an external "
+                          f"router cannot be added to Neutron Router.")
 
 
 def _check_revision(current: int, expected: int | None) -> None:
@@ -1265,4 +1686,17 @@ def _port_view(port: Port) -> PortView:
     return PortView(id=port.id, network_id=port.network_id, project_id=port.project_id,
                     key=port.key, mac_address=port.mac_address,
                     admin_state_up=port.admin_state_up, fixed_ips=port.fixed_ips,
-                    device_owner=port.device_owner)
+                    device_owner=port.device_owner, device_id=port.device_id)
+
+
+def _router_view(router: Router) -> RouterView:
+    return RouterView(id=router.id, project_id=router.project_id, key=router.key,
+                      admin_state_up=router.admin_state_up, routes=router.routes)
+
+
+def _router_from_row(row, tags) -> Router:
+    return Router(id=row.id, key=row.key, project_id=row.project_id, name=row.name,
+                  description=row.description, admin_state_up=row.admin_state_up,
+                  status=row.status, routes=tuple(tuple(r) for r in json.loads(row.routes)),
+                  revision_number=row.revision_number, created_at=row.created_at,
+                  updated_at=row.updated_at, tags=tags)

@@ -137,6 +137,9 @@ class NeutronApp:
                 return self._update(req, ctx, res, resource_id)
             res.delete(ctx, resource_id, _if_revision(req))
             return webob.Response(status=204)
+        if len(rest) == 2 and rest[1] in res.actions:
+            _allow(req, "PUT")
+            return _json_response(res.actions[rest[1]](ctx, resource_id, _json_body(req)))
         if rest[1] == "tags" and res.taggable and len(rest) <= 3:
             return self._tags(req, ctx, res, resource_id, rest[2] if len(rest) == 3 else None)
         raise errors.ResourceNotFound()

@@ -128,3 +128,11 @@ def load(service, names: Iterable[str] | None) -> list[Plugin]:
             continue
         plugins.append(known[name]()(service))
     return plugins
+
+
+def _router_plugin(service) -> Plugin:
+    from naas_sdn.northbound.routers import router_plugin  # imports resources: load lazily
+    return router_plugin(service)
+
+
+register("router", _router_plugin)

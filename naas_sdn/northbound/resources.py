@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Mapping
 
 from naas_sdn.model import errors, ipam
 from naas_sdn.model.service import (SEGMENTATION_MAX, SEGMENTATION_MIN, NetworkService,
@@ -25,6 +25,9 @@ class ResourceDef:
     delete: Callable  # (ctx, id, if_revision) -> None
     not_found: Callable[[str], errors.NeutronException]
     taggable: bool = True
+    # PUT /<collection>/<id>/<action>: (ctx, id, JSON body) -> JSON body, e.g. Neutron's
+    # add_router_interface, whose request and answer are bare objects.
+    actions: Mapping[str, Callable] = dataclasses.field(default_factory=dict)
 
 
 def _standard(name_getter=lambda r: r.project_id) -> tuple[Attr, ...]:

@@ -12,9 +12,26 @@ from tests.helpers import ApiClient, start_server
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    proc = start_server(tmp_path_factory.mktemp("api-server"))
+    proc = start_server(tmp_path_factory.mktemp("api-server"),
+                        extra_args=["--service-plugins", "router"])
     yield proc
     assert proc.stop(timeout=5) == 0, proc.log_tail()
+
+
+@pytest.fixture(scope="session")
+def bare_server(tmp_path_factory):
+    """A server with no service plugin at all: their areas answer 501."""
+    proc = start_server(tmp_path_factory.mktemp("bare-server"),
+                        extra_args=["--service-plugins", ""])
+    yield proc
+    assert proc.stop(timeout=5) == 0, proc.log_tail()
+
+
+@pytest.fixture
+def bare_alice(bare_server):
+    client = ApiClient(bare_server.url, bare_server.token("bare-alice"))
+    client.project = "bare-alice"
+    return client
 
 
 class TokenPool:

@@ -22,7 +22,7 @@ def test_resources_listing(server, alice):
     resp = alice.get("/v2.0/")
     assert resp.status == 200
     by_name = {r["collection"]: r for r in resp.json["resources"]}
-    assert set(by_name) == {"networks", "subnets", "ports"}
+    assert set(by_name) == {"networks", "subnets", "ports", "routers"}
     assert by_name["networks"]["name"] == "network"
     assert by_name["ports"]["links"] == [{"rel": "self", "href": server.url + "/v2.0/ports"}]
 
@@ -60,7 +60,8 @@ def test_extensions(alice):
     assert {"binding", "project-id", "standard-attr-revisions", "standard-attr-timestamp",
             "standard-attr-description", "standard-attr-tag", "revision-if-match", "sorting",
             "pagination", "filter-validation", "provider", "net-mtu"} <= aliases
-    assert not aliases & {"security-group", "router", "subnet_allocation", "qos"}
+    assert {"router", "extraroute", "extraroute-atomic"} <= aliases  # loaded by the suite
+    assert not aliases & {"security-group", "subnet_allocation", "qos", "l3-ha", "dvr"}
     for ext in resp.json["extensions"]:
         assert set(ext) == {"alias", "name", "description", "updated", "links"}
     one = alice.get("/v2.0/extensions/binding")
@@ -70,6 +71,11 @@ def test_extensions(alice):
     assert alice.get("/v2.0/extensions.json").status == 200
 
 
+def test_no_service_plugin_no_router_extension(bare_alice):
+    aliases = {e["alias"] for e in bare_alice.get("/v2.0/extensions").json["extensions"]}
+    assert not aliases & {"router", "extraroute", "extraroute-atomic"}
+
+
 @pytest.mark.parametrize("path", ["/v2.0/subnetpools", "/v2.0/address-scopes", "/v2.0/routers",
                                   "/v2.0/floatingips", "/v2.0/security-groups",
                                   "/v2.0/security-group-rules", "/v2.0/qos/policies",
@@ -77,9 +83,9 @@ def test_extensions(alice):
                                   "/v2.0/metering/metering-labels",
                                   "/v2.0/network-ip-availabilities",
                                   "/v2.0/routers/3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"])
-def test_unloaded_plugins_answer_501(alice, path):
+def test_unloaded_plugins_answer_501(bare_alice, path):
     for method in ("GET", "POST", "DELETE"):
-        resp = alice.request(method, path, body={} if method == "POST" else None)
+        resp = bare_alice.request(method, path, body={} if method == "POST" else None)
         assert resp.status == 501, (method, path, resp)
         assert resp.error_type == "HTTPNotImplemented"
 
