@@ -17,6 +17,20 @@ OURS_COOKIE = COOKIE_MAGIC << 56
 
 # ---- value objects -> messages -------------------------------------------------------------
 
+_OXM_BASIC = 0x8000 << 7  # os-ken's numbering of the OpenFlow basic class
+
+
+def _match(fields: tuple):
+    """An OFPMatch whose standard fields precede the Nicira ones: OVS checks each field's
+    prerequisites against the fields before it (nw_ttl needs eth_type first), while
+    os-ken by itself would put every Nicira field (class 0x0001) in front."""
+    def order(item):
+        number = ofp.oxm_from_user(*item)[0]
+        number = number[0] if isinstance(number, tuple) else number
+        return (number < _OXM_BASIC, number)
+    return parser.OFPMatch(_ordered_fields=sorted(fields, key=order))
+
+
 def _action(action):
     kind = action[0]
     if kind == "output":
@@ -31,6 +45,8 @@ def _action(action):
         return parser.OFPActionPopVlan()
     if kind == "set_field":
         return parser.OFPActionSetField(**{action[1]: action[2]})
+    if kind == "dec_ttl":
+        return parser.OFPActionDecNwTtl()
     if kind == "move":
         return parser.NXActionRegMove(src_field=action[1], dst_field=action[2], n_bits=action[3],
                                       src_ofs=0, dst_ofs=0)
@@ -57,7 +73,7 @@ def flow_add(datapath, flow: model.Flow, cookie: int):
         datapath, cookie=cookie, cookie_mask=0, table_id=flow.table, command=ofp.OFPFC_ADD,
         idle_timeout=0, hard_timeout=0, priority=flow.priority, buffer_id=ofp.OFP_NO_BUFFER,
         out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, flags=0,
-        match=parser.OFPMatch(**dict(flow.match)),
+        match=_match(flow.match),
         instructions=[_instruction(i) for i in flow.instructions])
 
 
@@ -67,7 +83,7 @@ def flow_delete(datapath, flow: model.Flow):
         datapath, cookie=OURS_COOKIE, cookie_mask=COOKIE_MAGIC_MASK, table_id=flow.table,
         command=ofp.OFPFC_DELETE_STRICT, idle_timeout=0, hard_timeout=0,
         priority=flow.priority, buffer_id=ofp.OFP_NO_BUFFER, out_port=ofp.OFPP_ANY,
-        out_group=ofp.OFPG_ANY, flags=0, match=parser.OFPMatch(**dict(flow.match)),
+        out_group=ofp.OFPG_ANY, flags=0, match=_match(flow.match),
         instructions=[])
 
 
@@ -113,6 +129,8 @@ def _parse_action(action):
         return model.pop_vlan()
     if isinstance(action, parser.OFPActionSetField):
         return model.set_field(action.key, action.value)
+    if isinstance(action, parser.OFPActionDecNwTtl):
+        return model.dec_ttl()
     if isinstance(action, parser.NXActionRegMove):
         return model.move(action.src_field, action.dst_field, action.n_bits)
     return ("unknown", type(action).__name__)

@@ -177,12 +177,13 @@ class Programmer:
         if not channels:
             return
         bound = compiler.bound_ports(model, fabric)
+        routers = compiler.router_inputs(model, compiler.router_interfaces(model))
         connected = self._fabric.connected()
         for dpid, channel in sorted(channels.items()):
             if time.monotonic() < self._retry_at.get(dpid, 0):
                 continue
             self._retry_at.pop(dpid, None)
-            desired = compiler.compile_switch(dpid, bound, fabric, self._options)
+            desired = compiler.compile_switch(dpid, bound, fabric, self._options, routers)
             try:
                 self._sync(channel, desired, connected.get(dpid))
             except SwitchError as error:

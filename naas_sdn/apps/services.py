@@ -11,10 +11,11 @@ import logging
 import struct
 
 import netaddr
-from os_ken.lib.packet import dhcp, dhcp6, ethernet, icmpv6, ipv4, ipv6, packet, udp
+from os_ken.lib.packet import dhcp, dhcp6, ethernet, icmp, icmpv6, ipv4, ipv6, packet, udp
 
 from naas_sdn.flows import addresses
 from naas_sdn.flows.layout import gateway_mac
+from naas_sdn.model.snapshot import ROUTER_INTERFACE
 
 LOG = logging.getLogger(__name__)
 
@@ -32,13 +33,61 @@ OPT_CLIENTID, OPT_SERVERID, OPT_IA_NA, OPT_IAADDR = 1, 2, 3, 5
 OPT_STATUS_CODE, OPT_RAPID_COMMIT, OPT_DNS_SERVERS = 13, 14, 23
 
 
-class Located:
-    """The port a packet came from, with its network's subnets."""
+ROUTER_LIFETIME = 1800
 
-    def __init__(self, port, network, subnets):
+
+class RouterIndex:
+    """Router interfaces of one model snapshot, indexed for packet-in answers."""
+
+    def __init__(self, model):
+        self.by_network: dict[str, list] = {}  # network id -> [(router id, ip, mac, cidr)]
+        self.ips: dict[str, set] = {}           # router id -> its addresses
+        for port in model.ports.values():
+            router = model.routers.get(port.device_id)
+            if port.device_owner != ROUTER_INTERFACE or router is None \
+                    or not router.admin_state_up:
+                continue
+            for subnet_id, ip in port.fixed_ips:
+                subnet = model.subnets.get(subnet_id)
+                if subnet is None:
+                    continue
+                ip = str(netaddr.IPAddress(ip))
+                self.by_network.setdefault(port.network_id, []).append(
+                    (router.id, ip, port.mac_address, subnet.cidr))
+                self.ips.setdefault(router.id, set()).add(ip)
+
+
+class Located:
+    """The port a packet came from, with its network's subnets and routers."""
+
+    def __init__(self, port, network, subnets, routers: RouterIndex | None = None):
         self.port, self.network, self.subnets = port, network, subnets
         self.gw_mac = gateway_mac(network.key)
         self.gw_link_local = addresses.link_local(self.gw_mac)
+        self.interfaces = (routers.by_network.get(network.id, []) if routers else [])
+        self.router_ips = routers.ips if routers else {}
+
+    def router_of_mac(self, mac: str):
+        return next((r for r, _ip, m, _c in self.interfaces if m == mac), None)
+
+    def neighbor_mac(self, ip: str):
+        """The MAC answering for ``ip`` on this network: a router port's, else the gateway's."""
+        ip = str(netaddr.IPAddress(ip))
+        for _router, rip, mac, _cidr in self.interfaces:
+            if ip in (rip, addresses.link_local(mac)):
+                return mac
+        gateways = {str(netaddr.IPAddress(s.gateway_ip)) for s in self.subnets
+                    if s.ip_version == 6 and s.gateway_ip}
+        if ip in gateways | {self.gw_link_local}:
+            return self.gw_mac
+        return None
+
+    def v6_router(self, subnet):
+        """(MAC, link-local) of a router on this IPv6 subnet, if one is attached."""
+        for _router, _ip, mac, cidr in self.interfaces:
+            if netaddr.IPNetwork(cidr) == netaddr.IPNetwork(subnet.cidr):
+                return mac, addresses.link_local(mac)
+        return None
 
     def subnet_address(self, version: int, dhcp_only=True, modes=None):
         """The port's first (subnet, address) of this IP version, as DHCP hands it out."""
@@ -62,6 +111,8 @@ class PacketServices:
         self._send = send  # (dpid, ofport, bytes) -> None
         self._index_for = None
         self._index = {}
+        self._routers_for = None
+        self._routers = None
 
     # -- where did it come from ----------------------------------------------------------
     def locate(self, dpid: int, ofport: int) -> Located | None:
@@ -75,7 +126,9 @@ class PacketServices:
         network = model.networks.get(port.network_id) if port else None
         if port is None or network is None:
             return None
-        return Located(port, network, tuple(model.subnets_of(network.id)))
+        if self._routers_for is not model:
+            self._routers, self._routers_for = RouterIndex(model), model
+        return Located(port, network, tuple(model.subnets_of(network.id)), self._routers)
 
     def handle(self, dpid: int, ofport: int, data: bytes) -> str | None:
         """Answer a punted packet; returns what it was (for metrics) or None if not ours."""
@@ -83,7 +136,12 @@ class PacketServices:
         where = self.locate(dpid, ofport)
         if where is None:
             return None
-        if pkt.get_protocol(dhcp.dhcp):
+        eth = pkt.get_protocol(ethernet.ethernet)
+        router_id = where.router_of_mac(eth.dst) if eth else None
+        if router_id is not None:
+            reply = self.router_icmp(where, router_id, pkt)
+            kind = "router"
+        elif pkt.get_protocol(dhcp.dhcp):
             reply = self.dhcp4(where, pkt)
             kind = "dhcp"
         elif pkt.get_protocol(dhcp6.dhcp6):
@@ -234,7 +292,10 @@ class PacketServices:
         flags = (0b10 if "dhcpv6-stateful" in modes else 0) | (
             0b01 if modes & {"dhcpv6-stateful", "dhcpv6-stateless"} else 0)
         # The MTU option as bytes: os-ken's nd_option_mtu cannot report its own length.
-        options = [icmpv6.nd_option_sla(hw_src=where.gw_mac),
+        # With a router on the subnet, it is the router that advertises, as default router.
+        router = next((where.v6_router(s) for s in subnets if where.v6_router(s)), None)
+        src_mac, src_ip = router if router else (where.gw_mac, where.gw_link_local)
+        options = [icmpv6.nd_option_sla(hw_src=src_mac),
                    struct.pack("!BBHI", icmpv6.ND_OPTION_MTU, 1, 0, subnets[0].mtu)]
         for subnet in subnets:
             prefix = netaddr.IPNetwork(subnet.cidr)
@@ -243,27 +304,72 @@ class PacketServices:
                 pl=prefix.prefixlen, res1=0b100 | (0b010 if autonomous else 0),
                 val_l=RA_VALID_LIFETIME, pre_l=RA_PREFERRED_LIFETIME,
                 prefix=str(prefix.network)))
-        # Router lifetime 0: it announces prefixes; a default route comes with a router.
-        advert = icmpv6.nd_router_advert(ch_l=64, res=flags, rou_l=0, options=options)
+        # Router lifetime 0 without a router: prefixes only, no default route.
+        advert = icmpv6.nd_router_advert(ch_l=64, res=flags,
+                                         rou_l=ROUTER_LIFETIME if router else 0, options=options)
         unicast = dst_ip not in ("::", None)
-        return _icmp6(where.gw_mac, dst_mac if unicast and dst_mac else ALL_NODES_MAC,
-                      where.gw_link_local, dst_ip if unicast else ALL_NODES,
-                      icmpv6.ND_ROUTER_ADVERT, advert)
+        return _icmp6(src_mac, dst_mac if unicast and dst_mac else ALL_NODES_MAC,
+                      src_ip, dst_ip if unicast else ALL_NODES, icmpv6.ND_ROUTER_ADVERT, advert)
 
     def neighbor_advert(self, where: Located, pkt) -> bytes | None:
         solicit = pkt.get_protocol(icmpv6.icmpv6).data
         target = str(netaddr.IPAddress(solicit.dst))
-        gateways = {s.gateway_ip for s in where.subnets if s.ip_version == 6 and s.gateway_ip}
-        gateways.add(where.gw_link_local)
-        if target not in {str(netaddr.IPAddress(g)) for g in gateways}:
+        mac = where.neighbor_mac(target)
+        if mac is None:
             return None
         src = pkt.get_protocol(ipv6.ipv6).src
         eth_src = pkt.get_protocol(ethernet.ethernet).src
         solicited = src != "::"
-        advert = icmpv6.nd_neighbor(res=(0b010 if solicited else 0) | 0b001, dst=target,
-                                    option=icmpv6.nd_option_tla(hw_src=where.gw_mac))
-        return _icmp6(where.gw_mac, eth_src if solicited else ALL_NODES_MAC, target,
+        is_router = mac != where.gw_mac
+        advert = icmpv6.nd_neighbor(
+            res=(0b100 if is_router else 0) | (0b010 if solicited else 0) | 0b001, dst=target,
+            option=icmpv6.nd_option_tla(hw_src=mac))
+        return _icmp6(mac, eth_src if solicited else ALL_NODES_MAC, target,
                       src if solicited else ALL_NODES, icmpv6.ND_NEIGHBOR_ADVERT, advert)
+
+    # -- routers ---------------------------------------------------------------------------
+    def router_icmp(self, where: Located, router_id: str, pkt) -> bytes | None:
+        """Echo replies from the router's addresses; time exceeded when TTL runs out."""
+        eth = pkt.get_protocol(ethernet.ethernet)
+        ip4, ip6 = pkt.get_protocol(ipv4.ipv4), pkt.get_protocol(ipv6.ipv6)
+        ip = ip4 or ip6
+        if ip is None:
+            return None
+        mine = where.router_ips.get(router_id, set())
+        dst = str(netaddr.IPAddress(ip.dst))
+        if ip4 is not None:
+            echo = pkt.get_protocol(icmp.icmp)
+            if dst in mine and echo is not None and echo.type == icmp.ICMP_ECHO_REQUEST:
+                reply = icmp.icmp(type_=icmp.ICMP_ECHO_REPLY, code=0, data=echo.data)
+                return _ip4_packet(eth.dst, eth.src, dst, ip4.src, 1, reply)
+            if ip4.ttl <= 1:
+                source = self._interface_ip(where, ip4.src, 4)
+                original = bytes(pkt.data)[14:14 + ip4.header_length * 4 + 8]
+                reply = icmp.icmp(type_=icmp.ICMP_TIME_EXCEEDED, code=0,
+                                  data=icmp.TimeExceeded(data=original))
+                return _ip4_packet(eth.dst, eth.src, source, ip4.src, 1, reply)
+            return None
+        echo = pkt.get_protocol(icmpv6.icmpv6)
+        if dst in mine and echo is not None and echo.type_ == icmpv6.ICMPV6_ECHO_REQUEST:
+            reply = icmpv6.icmpv6(type_=icmpv6.ICMPV6_ECHO_REPLY, code=0, data=echo.data)
+            return _ip6_packet(eth.dst, eth.src, dst, ip6.src, reply)
+        if ip6.hop_limit <= 1:
+            source = self._interface_ip(where, ip6.src, 6)
+            original = bytes(pkt.data)[14:14 + 1232]
+            reply = icmpv6.icmpv6(type_=icmpv6.ICMPV6_TIME_EXCEEDED, code=0,
+                                  data=b"\0" * 4 + original)  # unused word, then the packet
+            return _ip6_packet(eth.dst, eth.src, source, ip6.src, reply)
+        return None
+
+    @staticmethod
+    def _interface_ip(where: Located, source: str, version: int) -> str:
+        """The router's address on the sender's subnet: what traceroute shows as the hop."""
+        candidates = [(ip, cidr) for _r, ip, _m, cidr in where.interfaces
+                      if netaddr.IPNetwork(cidr).version == version]
+        for ip, cidr in candidates:
+            if netaddr.IPAddress(source) in netaddr.IPNetwork(cidr):
+                return ip
+        return candidates[0][0] if candidates else source
 
 
 def classless_routes(routes) -> bytes:
@@ -296,6 +402,24 @@ def _udp6(src_mac, dst_mac, src_ip, dst_ip, sport, dport, payload) -> bytes:
     pkt.add_protocol(ethernet.ethernet(dst=dst_mac, src=src_mac, ethertype=0x86DD))
     pkt.add_protocol(ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=17, hop_limit=64))
     pkt.add_protocol(udp.udp(src_port=sport, dst_port=dport))
+    pkt.add_protocol(payload)
+    pkt.serialize()
+    return bytes(pkt.data)
+
+
+def _ip4_packet(src_mac, dst_mac, src_ip, dst_ip, proto, payload) -> bytes:
+    pkt = packet.Packet()
+    pkt.add_protocol(ethernet.ethernet(dst=dst_mac, src=src_mac, ethertype=0x0800))
+    pkt.add_protocol(ipv4.ipv4(src=src_ip, dst=dst_ip, proto=proto, ttl=64))
+    pkt.add_protocol(payload)
+    pkt.serialize()
+    return bytes(pkt.data)
+
+
+def _ip6_packet(src_mac, dst_mac, src_ip, dst_ip, payload) -> bytes:
+    pkt = packet.Packet()
+    pkt.add_protocol(ethernet.ethernet(dst=dst_mac, src=src_mac, ethertype=0x86DD))
+    pkt.add_protocol(ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=58, hop_limit=64))
     pkt.add_protocol(payload)
     pkt.serialize()
     return bytes(pkt.data)

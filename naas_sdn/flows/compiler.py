@@ -20,14 +20,18 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+import netaddr
+
 from naas_sdn.flows import ofp
 from naas_sdn.flows.fabric import FabricSnapshot
 from naas_sdn.flows.layout import (ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, ETH_TYPE_LLDP,
                                    ICMPV6_NS, ICMPV6_RS, IPPROTO_ICMPV6, IPPROTO_UDP,
                                    LLDP_NEAREST_BRIDGE, MULTICAST_BIT, OFPP_IN_PORT,
-                                   OFPVID_PRESENT, PACKET_IN_METER, REG_DST_PORT, REG_SRC_PORT,
-                                   Owner, Priority, Table, cookie, gateway_mac, port_meter)
-from naas_sdn.model.snapshot import ModelSnapshot, NetworkView, PortView, SubnetView
+                                   OFPVID_PRESENT, PACKET_IN_METER, REG_DST_PORT, REG_ROUTER,
+                                   REG_SRC_PORT, Owner, Priority, Table, cookie, gateway_mac,
+                                   port_meter, router_meter)
+from naas_sdn.model.snapshot import (ROUTER_INTERFACE, ModelSnapshot, NetworkView, PortView,
+                                     RouterView, SubnetView)
 from naas_sdn.flows import addresses
 
 ALL_ONES = 0xFFFFFFFFFFFFFFFF
@@ -47,6 +51,77 @@ class BoundPort:
     dpid: int
     ofport: int
     subnets: tuple = ()  # SubnetViews of the port's network, by id
+    routers: tuple = ()  # Interfaces of routers on the port's network
+
+
+@dataclasses.dataclass(frozen=True)
+class Interface:
+    """One address of a router on one subnet: where a network meets a router."""
+
+    router_key: int
+    network: NetworkView
+    mac: str
+    subnet_id: str
+    ip: str
+    cidr: str
+
+    @property
+    def version(self) -> int:
+        return 6 if ":" in self.ip else 4
+
+
+@dataclasses.dataclass(frozen=True)
+class RouterInputs:
+    """A router with its interfaces and its static routes resolved to next-hop MACs."""
+
+    router: RouterView
+    interfaces: tuple
+    routes: tuple  # (destination cidr, Interface toward the next hop, next-hop MAC)
+
+
+def router_interfaces(model: ModelSnapshot) -> list[Interface]:
+    """Addresses of enabled routers on enabled networks, from their interface ports."""
+    found = []
+    for port in model.ports.values():
+        if port.device_owner != ROUTER_INTERFACE:
+            continue
+        router = model.routers.get(port.device_id)
+        network = model.networks.get(port.network_id)
+        if router is None or network is None or not router.admin_state_up \
+                or not network.admin_state_up:
+            continue
+        for subnet_id, ip in port.fixed_ips:
+            subnet = model.subnets.get(subnet_id)
+            if subnet is not None:
+                found.append(Interface(router.key, network, port.mac_address, subnet_id, ip,
+                                       subnet.cidr))
+    found.sort(key=lambda i: (i.router_key, i.subnet_id, i.ip))
+    return found
+
+
+def router_inputs(model: ModelSnapshot, interfaces: list[Interface]) -> list[RouterInputs]:
+    by_router: dict[int, list] = {}
+    for interface in interfaces:
+        by_router.setdefault(interface.router_key, []).append(interface)
+    owner_of_ip = None
+    result = []
+    for router in sorted(model.routers.values(), key=lambda r: r.key):
+        mine = tuple(by_router.get(router.key, ()))
+        routes = []
+        for destination, nexthop in router.routes:
+            toward = [i for i in mine if netaddr.IPAddress(nexthop) in netaddr.IPNetwork(i.cidr)]
+            if not toward:
+                continue
+            if owner_of_ip is None:
+                owner_of_ip = {(sid, str(netaddr.IPAddress(ip))): p.mac_address
+                               for p in model.ports.values() for sid, ip in p.fixed_ips}
+            mac = owner_of_ip.get((toward[0].subnet_id, str(netaddr.IPAddress(nexthop))))
+            if mac is not None:  # a next hop nobody holds: nothing to route to
+                routes.append((destination, toward[0], mac))
+        if mine:
+            result.append(RouterInputs(router, mine, tuple(sorted(
+                routes, key=lambda r: (r[0], r[1].ip)))))
+    return result
 
 
 def _subnets_by_network(model: ModelSnapshot) -> dict[str, tuple]:
@@ -60,14 +135,19 @@ def bound_ports(model: ModelSnapshot, fabric: FabricSnapshot) -> list[BoundPort]
     """Ports that carry traffic: plugged, enabled, on an enabled network."""
     result = []
     subnets = _subnets_by_network(model)
+    routers: dict[str, list] = {}
+    for interface in router_interfaces(model):
+        routers.setdefault(interface.network.id, []).append(interface)
     for port in model.ports.values():
+        if port.device_owner == ROUTER_INTERFACE:
+            continue  # a router's port is everywhere (distributed), never a VIF
         location = fabric.vifs.get(port.id)
         network = model.networks.get(port.network_id)
         if (location is None or network is None or location.ofport <= 0
                 or not port.admin_state_up or not network.admin_state_up):
             continue
         result.append(BoundPort(port, network, location.dpid, location.ofport,
-                                subnets.get(network.id, ())))
+                                subnets.get(network.id, ()), tuple(routers.get(network.id, ()))))
     result.sort(key=lambda b: b.port.key)
     return result
 
@@ -76,11 +156,13 @@ def compile_fabric(model: ModelSnapshot, fabric: FabricSnapshot,
                    options: Options = Options()) -> dict[int, ofp.SwitchState]:
     """Desired state of every connected switch."""
     bound = bound_ports(model, fabric)
-    return {dpid: compile_switch(dpid, bound, fabric, options) for dpid in fabric.switches}
+    routers = router_inputs(model, router_interfaces(model))
+    return {dpid: compile_switch(dpid, bound, fabric, options, routers)
+            for dpid in fabric.switches}
 
 
 def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
-                   options: Options) -> ofp.SwitchState:
+                   options: Options, routers: list[RouterInputs] = ()) -> ofp.SwitchState:
     """Flows grouped by owner. Each owner's flows are memoized on exactly the inputs they
     depend on, so an unchanged owner yields the very same frozenset object on every pass."""
     topology = fabric.topology
@@ -101,9 +183,16 @@ def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
             if any(f.instructions and f.instructions[0][0] == "meter" for f in flows):
                 meters.add(ofp.Meter(port_meter(b.port.key), options.port_packet_in_rate,
                                      max(1, options.port_packet_in_rate * 2)))
+    # Per network: tenants may use the same addresses on different networks.
+    held_by_routers = {(i.network.key, i.ip) for r in routers for i in r.interfaces}
+    for inputs in routers:
+        parts[cookie(Owner.ROUTER, inputs.router.key)] = router_flows(inputs)
+        meters.add(ofp.Meter(router_meter(inputs.router.key), options.port_packet_in_rate * 5,
+                             max(1, options.port_packet_in_rate * 10)))
     for network, ofports, claimed, subnets in local.values():
         gateways = tuple(sorted(s.gateway_ip for s in subnets if s.ip_version == 4
-                                and s.gateway_ip and s.gateway_ip not in claimed))
+                                and s.gateway_ip and s.gateway_ip not in claimed
+                                and (network.key, s.gateway_ip) not in held_by_routers))
         flows, group = network_flows(dpid, network, tuple(ofports), topology, gateways)
         parts[cookie(Owner.NETWORK, network.key)] = flows
         if group is not None:
@@ -113,10 +202,12 @@ def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
 
 @functools.lru_cache(maxsize=1024)
 def switch_plumbing(dpid: int, topology) -> frozenset[ofp.Flow]:
+    passing = {Table.SERVICES: (Priority.SERVICE_PASS, Table.L3_GATEWAY),
+               Table.L3_GATEWAY: (Priority.GATEWAY_PASS, Table.L2_LOOKUP)}
     flows = {ofp.flow(table, Priority.TABLE_MISS, ofp.match(), (), SWITCH_COOKIE)
-             for table in Table if table != Table.SERVICES}
-    flows.add(ofp.flow(Table.SERVICES, Priority.SERVICE_PASS, ofp.match(),
-                       (ofp.goto(Table.L2_LOOKUP),), SWITCH_COOKIE))
+             for table in Table if table not in passing}
+    flows |= {ofp.flow(table, priority, ofp.match(), (ofp.goto(then),), SWITCH_COOKIE)
+              for table, (priority, then) in passing.items()}
     flows.add(ofp.flow(Table.CLASSIFY, Priority.CLASSIFY_DISCOVERY,
                        ofp.match(eth_type=ETH_TYPE_LLDP, eth_dst=LLDP_NEAREST_BRIDGE),
                        (ofp.meter(PACKET_IN_METER), ofp.apply(ofp.to_controller())),
@@ -186,6 +277,74 @@ def port_flows(dpid: int, bound: BoundPort, topology) -> frozenset[ofp.Flow]:
                             ofp.goto(Table.SERVICES)), owner))
         flows |= punt_flows(bound, owner)
     flows |= address_flows(bound, owner)
+    flows |= routed_host_flows(bound, owner)
+    return frozenset(flows)
+
+
+def _ip_fields(ip: str) -> dict:
+    if ":" in ip:
+        return dict(eth_type=ETH_TYPE_IPV6, ipv6_dst=ip)
+    return dict(eth_type=ETH_TYPE_IPV4, ipv4_dst=ip)
+
+
+def _route_actions(interface: Interface, dst_mac: str) -> tuple:
+    """Leave the router on ``interface``: TTL-1, router MAC as source, into its network."""
+    return (ofp.apply(ofp.dec_ttl(), ofp.set_field("eth_src", interface.mac),
+                      ofp.set_field("eth_dst", dst_mac)),
+            ofp.write_metadata(interface.network.key, ALL_ONES), ofp.goto(Table.L2_LOOKUP))
+
+
+def routed_host_flows(bound: BoundPort, owner: int) -> set[ofp.Flow]:
+    """For every router on one of the port's subnets, the route to each of its addresses
+    (the router resolves next hops at compile time: every address and MAC is known)."""
+    flows = set()
+    for subnet_id, ip in bound.port.fixed_ips:
+        for interface in bound.routers:
+            if interface.subnet_id != subnet_id:
+                continue
+            bits = 128 if ":" in ip else 32
+            flows.add(ofp.flow(Table.ROUTING, Priority.ROUTE_LPM + 2 * bits + 1,
+                               ofp.match(**{REG_ROUTER: interface.router_key}, **_ip_fields(ip)),
+                               _route_actions(interface, bound.port.mac_address), owner))
+    return flows
+
+
+@functools.lru_cache(maxsize=4096)
+def router_flows(inputs: RouterInputs) -> frozenset[ofp.Flow]:
+    """A router, the same on every switch (distributed routing): its gateway entries, ARP
+    answers for its addresses, TTL expiry and echo to the controller, static routes."""
+    key = inputs.router.key
+    owner = cookie(Owner.ROUTER, key)
+    on_router = {REG_ROUTER: key}
+    punt = (ofp.meter(router_meter(key)), ofp.apply(ofp.to_controller()))
+    flows = set()
+    for interface in inputs.interfaces:
+        flows.add(ofp.flow(Table.L3_GATEWAY, Priority.GATEWAY_ROUTER,
+                           ofp.match(metadata=interface.network.key, eth_dst=interface.mac),
+                           (ofp.apply(ofp.set_field(REG_ROUTER, key)), ofp.goto(Table.ROUTING)),
+                           owner))
+        if interface.version == 4:
+            flows.add(arp_answer(interface.network, interface.ip, interface.mac, owner))
+        fields = _ip_fields(interface.ip)
+        echo = dict(ip_proto=1, icmpv4_type=8) if interface.version == 4 else \
+            dict(ip_proto=IPPROTO_ICMPV6, icmpv6_type=128)
+        flows.add(ofp.flow(Table.ROUTING, Priority.ROUTE_SELF_ICMP,
+                           ofp.match(**on_router, **fields, **echo), punt, owner))
+        flows.add(ofp.flow(Table.ROUTING, Priority.ROUTE_SELF_DROP,
+                           ofp.match(**on_router, **fields), (), owner))
+    for version in {i.version for i in inputs.interfaces}:
+        eth_type = ETH_TYPE_IPV6 if version == 6 else ETH_TYPE_IPV4
+        flows.add(ofp.flow(Table.ROUTING, Priority.ROUTE_TTL,
+                           ofp.match(**on_router, eth_type=eth_type, nw_ttl=1), punt, owner))
+        flows.add(ofp.flow(Table.ROUTING, Priority.ROUTE_TTL,
+                           ofp.match(**on_router, eth_type=eth_type, nw_ttl=0), (), owner))
+    for destination, interface, mac in inputs.routes:
+        net = netaddr.IPNetwork(destination)
+        field = "ipv6_dst" if net.version == 6 else "ipv4_dst"
+        flows.add(ofp.flow(Table.ROUTING, Priority.ROUTE_LPM + 2 * net.prefixlen,
+                           ofp.match(**on_router, eth_type=ETH_TYPE_IPV6 if net.version == 6
+                                     else ETH_TYPE_IPV4, **ofp.prefix_match(field, destination)),
+                           _route_actions(interface, mac), owner))
     return frozenset(flows)
 
 
@@ -243,6 +402,9 @@ def punt_flows(bound: BoundPort, owner: int) -> set[ofp.Flow]:
     gateways = {s.gateway_ip for s in v6_subnets if s.gateway_ip}
     if gateways or any(s.ipv6_ra_mode for s in v6_subnets):
         gateways.add(addresses.link_local(gateway_mac(bound.network.key)))
+    for interface in bound.routers:
+        if interface.version == 6:
+            gateways |= {interface.ip, addresses.link_local(interface.mac)}
     for ip in sorted(gateways):
         punts.append(dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6,
                           icmpv6_type=ICMPV6_NS, ipv6_nd_target=ip))

@@ -15,13 +15,17 @@ class Table(enum.IntEnum):
 
     CLASSIFY = 0      # in_port / fabric VLAN -> network key (metadata) + source port (reg6)
     SERVICES = 20     # ARP answers, ND steering, DHCP / DHCPv6 / RS / gateway NS -> controller
+    L3_GATEWAY = 30   # (network, router port MAC) -> router key (reg5); else switching
+    ROUTING = 35      # router key + destination IP -> TTL-1, MACs, destination network
     L2_LOOKUP = 40    # (network, eth_dst) -> destination port (reg7); broadcast -> flood group
     OUTPUT = 90       # destination port -> local ofport, or tagged toward its switch
 
 
 NEXT_TABLES = {
     Table.CLASSIFY: {Table.SERVICES, Table.L2_LOOKUP},
-    Table.SERVICES: {Table.L2_LOOKUP},
+    Table.SERVICES: {Table.L3_GATEWAY, Table.L2_LOOKUP},
+    Table.L3_GATEWAY: {Table.ROUTING, Table.L2_LOOKUP},
+    Table.ROUTING: {Table.L2_LOOKUP},
     Table.L2_LOOKUP: {Table.OUTPUT},
     Table.OUTPUT: set(),
 }
@@ -38,7 +42,15 @@ class Priority(enum.IntEnum):
     # SERVICES
     SERVICE_SELF = 110          # a port asking about its own address (DAD, gratuitous): no answer
     SERVICE_ANSWER = 100        # ARP replies, ND steering, packet-in punts
-    SERVICE_PASS = 0            # everything else goes on to L2_LOOKUP
+    SERVICE_PASS = 0            # everything else goes on to L3_GATEWAY
+    # L3_GATEWAY
+    GATEWAY_ROUTER = 100        # addressed to a router port's MAC: route
+    GATEWAY_PASS = 0            # everything else is switched
+    # ROUTING (longest prefix first: ROUTE_LPM + 2 * prefix length, +1 for a port's own address)
+    ROUTE_TTL = 500             # TTL / hop limit would expire: ICMP time exceeded, or drop
+    ROUTE_SELF_ICMP = 450       # echo request to the router itself: the controller answers
+    ROUTE_SELF_DROP = 440       # anything else addressed to the router
+    ROUTE_LPM = 100
     # L2_LOOKUP
     L2_UNICAST = 100
     L2_FLOOD = 50
@@ -51,6 +63,7 @@ class Priority(enum.IntEnum):
 # Registers carrying logical context between tables (OVN style).
 REG_SRC_PORT = "reg6"   # key of the logical port the packet came from (0: from the fabric)
 REG_DST_PORT = "reg7"   # key of the logical port the packet goes to
+REG_ROUTER = "reg5"     # key of the router routing the packet (set in L3_GATEWAY)
 METADATA_MASK = 0xFFFFFFFF  # metadata holds the network key in its low 32 bits
 
 OFPVID_PRESENT = 0x1000
@@ -60,6 +73,7 @@ MULTICAST_BIT = ("01:00:00:00:00:00", "01:00:00:00:00:00")
 
 PACKET_IN_METER = 1  # meter of the discovery trap
 PORT_METER_BASE = 0x100  # meter of port P's packet-ins: PORT_METER_BASE + P (one VM, one budget)
+ROUTER_METER_BASE = 0x10000000  # meter of router R's packet-ins (echo, TTL expiry)
 OFPP_IN_PORT = 0xFFFFFFF8
 
 ETH_TYPE_IPV4, ETH_TYPE_ARP, ETH_TYPE_IPV6 = 0x0800, 0x0806, 0x86DD
@@ -69,6 +83,10 @@ ICMPV6_RS, ICMPV6_RA, ICMPV6_NS, ICMPV6_NA = 133, 134, 135, 136
 
 def port_meter(port_key: int) -> int:
     return PORT_METER_BASE + port_key
+
+
+def router_meter(router_key: int) -> int:
+    return ROUTER_METER_BASE + router_key
 
 
 def gateway_mac(network_key: int) -> str:
@@ -83,7 +101,8 @@ class Owner(enum.IntEnum):
 
     SWITCH = 1    # per-switch plumbing: table misses, discovery, tree guards
     NETWORK = 2   # flood group entry and fabric classification of one network
-    PORT = 3      # classification, lookup and output of one logical port
+    PORT = 3      # classification, lookup, output of one logical port, and routes to it
+    ROUTER = 4    # gateway entries, TTL and self handling, static routes of one router
 
 
 # Cookie: 0xA5 | owner kind (8) | generation (8) | owner key (40).

@@ -19,17 +19,38 @@ import dataclasses
 import functools
 from typing import Mapping
 
+import netaddr
+
 from naas_sdn.flows.layout import Table, check_goto, identity
 
 _INSTRUCTION_ORDER = {"meter": 0, "apply": 1, "write_metadata": 2, "goto": 3}
 
 
+_IP_FIELDS = {"ipv4_src", "ipv4_dst", "ipv6_src", "ipv6_dst", "arp_spa", "arp_tpa",
+              "ipv6_nd_target"}
+
+
 def _normalize(field, value):
-    if field in ("eth_src", "eth_dst"):
+    """One spelling per value, so compiled and read-back flows compare equal."""
+    if field in ("eth_src", "eth_dst", "arp_sha", "arp_tha"):
         if isinstance(value, tuple):
             return (value[0].lower(), value[1].lower())
         return value.lower()
+    if field in _IP_FIELDS:
+        if isinstance(value, tuple):
+            return (str(netaddr.IPAddress(value[0])), str(netaddr.IPAddress(value[1])))
+        return str(netaddr.IPAddress(value))
     return value
+
+
+def prefix_match(field: str, cidr: str) -> dict:
+    """Match fields for a CIDR: exact for a host, masked for a prefix, nothing for /0."""
+    net = netaddr.IPNetwork(cidr)
+    if net.prefixlen == 0:
+        return {}
+    if net.size == 1:
+        return {field: str(net.ip)}
+    return {field: (str(net.network), str(net.netmask))}
 
 
 def match(**fields) -> tuple:
@@ -97,6 +118,10 @@ def group(group_id: int) -> tuple:
 def move(src: str, dst: str, n_bits: int) -> tuple:
     """Copy a whole field into another (Nicira reg_move)."""
     return ("move", src, dst, n_bits)
+
+
+def dec_ttl() -> tuple:
+    return ("dec_ttl",)
 
 
 def push_vlan(ethertype: int = 0x8100) -> tuple:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import netaddr
+
 from naas_sdn.flows.fabric import Link
 from naas_sdn.flows.layout import OFPP_IN_PORT, OFPVID_PRESENT
 from naas_sdn.flows.ofp import SwitchState
@@ -31,7 +33,20 @@ def _mac_int(mac: str) -> int:
     return int(mac.replace(":", ""), 16)
 
 
+_IPS = {"ipv4_src", "ipv4_dst", "ipv6_src", "ipv6_dst", "arp_spa", "arp_tpa", "ipv6_nd_target"}
+
+
 def _field_matches(packet: dict, field: str, wanted) -> bool:
+    if field in _IPS:
+        if field not in packet:
+            return False
+        actual = int(netaddr.IPAddress(packet[field]))
+        if isinstance(wanted, tuple):
+            mask = int(netaddr.IPAddress(wanted[1]))
+            return actual & mask == int(netaddr.IPAddress(wanted[0])) & mask
+        return actual == int(netaddr.IPAddress(wanted))
+    if field == "nw_ttl":
+        return packet.get("nw_ttl", 64) == wanted
     if field == "vlan_vid":
         vlans = packet.get("vlans", ())
         actual = (OFPVID_PRESENT | vlans[0]) if vlans else 0
@@ -126,6 +141,8 @@ class Simulator:
             packet["vlans"] = (0,) + packet["vlans"]
         elif kind == "pop_vlan":
             packet["vlans"] = packet["vlans"][1:]
+        elif kind == "dec_ttl":
+            packet["nw_ttl"] = packet.get("nw_ttl", 64) - 1
         elif kind == "move":
             _, src, dst, _bits = action
             packet[dst] = packet.get(src, 0)

@@ -175,7 +175,9 @@ def test_slaac_and_dhcpv6_give_ipv6_addresses(controller, tenants, tmp_path):
                    f"-pf {tmp_path / 'd1.pid'} {d1.defaultIntf().name} >/dev/null 2>&1")
             return lease.exists() and dict(
                 l.split("=", 1) for l in lease.read_text().splitlines())
-        got = wait_for(dhcpv6, timeout=45, interval=1)
-        d1.cmd(f"kill $(cat {tmp_path / 'd1.pid'}) 2>/dev/null")
+        try:
+            got = wait_for(dhcpv6, timeout=45, interval=1)
+        finally:  # dhclient stays as a daemon once bound
+            d1.cmd(f"kill $(cat {tmp_path / 'd1.pid'}) 2>/dev/null")
         assert got and got["new_ip6_address"] == want
         assert "2001:db8::53" in got["new_dhcp6_name_servers"]
