@@ -13,6 +13,7 @@ test: setup
 bench: setup
 	.venv/bin/python bench/run.py
 	.venv/bin/python bench/dhcp.py
+	.venv/bin/python bench/routing.py
 
 setup:
 	bash scripts/setup.sh
