@@ -82,6 +82,13 @@ def test_routing_between_subnets_and_networks(controller, tenants, tmp_path):
         out = h1.cmd(f"iperf3 -c {_v4(ports['h2'])} -t 2 -J")
         assert '"bits_per_second"' in out and '"error"' not in out, out[-500:]
 
+        # A static route (extraroute): 192.168.77.0/24 lives behind h3.
+        resp = alice.api.put(f"/v2.0/routers/{router['id']}", {"router": {"routes": [
+            {"destination": "192.168.77.0/24", "nexthop": _v4(ports["h3"])}]}})
+        assert resp.status == 200, resp
+        net.get("h3").cmd("ip addr add 192.168.77.1/32 dev lo")
+        assert wait_ping(h1, "192.168.77.1"), "static route not followed"
+
         # Removing an interface stops the routed traffic at once and leaves no flow of it.
         assert ping(h1, _v4(ports["h2"]), count=1) == 1  # the same route, just before
         router_macs = {p["mac_address"] for p in alice.api.get(
