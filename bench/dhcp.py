@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import json
 import pathlib
 import statistics
 import sys
@@ -17,6 +16,7 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import report as report_file  # noqa: E402
 from tests.helpers import ApiClient, start_server  # noqa: E402
 from topologies.lab import lab, plug  # noqa: E402
 
@@ -82,10 +82,7 @@ def main() -> int:
             (unmetered["victim_median_ms_flooded"] or float("inf"))
             / unmetered["victim_median_ms_quiet"],
     }}
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "dhcp.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    report_file.write("dhcp", report)
     return 0
 
 

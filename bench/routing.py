@@ -15,6 +15,7 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import report as report_file  # noqa: E402
 from tests.helpers import ApiClient, start_server  # noqa: E402
 from topologies.lab import lab, plug  # noqa: E402
 
@@ -75,10 +76,7 @@ def main() -> int:
               "routed_mbps": [round(x, 1) for x in routed],
               "routed_over_switched": round(statistics.median(routed)
                                             / statistics.median(switched), 3)}
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "routing.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    report_file.write("routing", report)
     return 0
 
 

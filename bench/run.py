@@ -9,7 +9,6 @@ Run as root with Open vSwitch up: ``make bench``. Writes bench/results/latest.js
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import pathlib
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import report as report_file  # noqa: E402
 from tests.helpers import ApiClient, start_server  # noqa: E402
 from tests.dataplane.conftest import metric  # noqa: E402
 
@@ -134,10 +134,7 @@ def main() -> int:
         / large["creates_per_s_1_client"],
     }
     report = {"results": results, "ratios": ratios}
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    report_file.write("latest", report)
     return 0
 
 

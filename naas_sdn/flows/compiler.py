@@ -31,7 +31,7 @@ from naas_sdn.flows.layout import (ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, E
                                    REG_SRC_PORT, Owner, Priority, Table, cookie, gateway_mac,
                                    port_meter, router_meter)
 from naas_sdn.model.snapshot import (ROUTER_INTERFACE, ModelSnapshot, NetworkView, PortView,
-                                     RouterView, SubnetView)
+                                     RouterView)
 from naas_sdn.flows import addresses
 
 ALL_ONES = 0xFFFFFFFFFFFFFFFF
