@@ -3,7 +3,6 @@ import re
 
 import pytest
 
-from tests.dataplane.conftest import Tenant
 from tests.dataplane.lab import (Capture, dump_flows, flow_cookies, lab, ping, plug, switch_side, unplug,
                                  wait_for, wait_ping)
 from naas_sdn.flows.layout import Owner, identity, owner_of

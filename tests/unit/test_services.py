@@ -7,7 +7,7 @@ from os_ken.lib.packet import dhcp, dhcp6, ethernet, icmpv6, ipv4, ipv6, packet,
 from naas_sdn.apps.services import PacketServices, classless_routes
 from naas_sdn.flows import addresses, compiler
 from naas_sdn.flows.fabric import FabricSnapshot, VifLocation
-from naas_sdn.flows.layout import OFPP_IN_PORT, gateway_mac, port_meter
+from naas_sdn.flows.layout import gateway_mac, port_meter
 from naas_sdn.flows.simulate import Simulator
 from naas_sdn.model.snapshot import ModelSnapshot, NetworkView, PortView, SubnetView
 
