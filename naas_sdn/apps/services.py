@@ -387,48 +387,38 @@ def _v6_option(code: int, data: bytes) -> bytes:
     return struct.pack("!HH", code, len(data)) + data
 
 
-def _udp4(src_mac, dst_mac, src_ip, dst_ip, sport, dport, payload) -> bytes:
+def _frame(src_mac, dst_mac, network_layer, *upper) -> bytes:
+    """An Ethernet frame around an IPv4 or IPv6 header and what rides on it."""
     pkt = packet.Packet()
-    pkt.add_protocol(ethernet.ethernet(dst=dst_mac, src=src_mac, ethertype=0x0800))
-    pkt.add_protocol(ipv4.ipv4(src=src_ip, dst=dst_ip, proto=17, ttl=64))
-    pkt.add_protocol(udp.udp(src_port=sport, dst_port=dport))
-    pkt.add_protocol(payload)
+    ethertype = 0x0800 if isinstance(network_layer, ipv4.ipv4) else 0x86DD
+    pkt.add_protocol(ethernet.ethernet(dst=dst_mac, src=src_mac, ethertype=ethertype))
+    for layer in (network_layer, *upper):
+        pkt.add_protocol(layer)
     pkt.serialize()
     return bytes(pkt.data)
+
+
+def _udp4(src_mac, dst_mac, src_ip, dst_ip, sport, dport, payload) -> bytes:
+    return _frame(src_mac, dst_mac, ipv4.ipv4(src=src_ip, dst=dst_ip, proto=17, ttl=64),
+                  udp.udp(src_port=sport, dst_port=dport), payload)
 
 
 def _udp6(src_mac, dst_mac, src_ip, dst_ip, sport, dport, payload) -> bytes:
-    pkt = packet.Packet()
-    pkt.add_protocol(ethernet.ethernet(dst=dst_mac, src=src_mac, ethertype=0x86DD))
-    pkt.add_protocol(ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=17, hop_limit=64))
-    pkt.add_protocol(udp.udp(src_port=sport, dst_port=dport))
-    pkt.add_protocol(payload)
-    pkt.serialize()
-    return bytes(pkt.data)
+    return _frame(src_mac, dst_mac, ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=17, hop_limit=64),
+                  udp.udp(src_port=sport, dst_port=dport), payload)
 
 
 def _ip4_packet(src_mac, dst_mac, src_ip, dst_ip, proto, payload) -> bytes:
-    pkt = packet.Packet()
-    pkt.add_protocol(ethernet.ethernet(dst=dst_mac, src=src_mac, ethertype=0x0800))
-    pkt.add_protocol(ipv4.ipv4(src=src_ip, dst=dst_ip, proto=proto, ttl=64))
-    pkt.add_protocol(payload)
-    pkt.serialize()
-    return bytes(pkt.data)
+    return _frame(src_mac, dst_mac, ipv4.ipv4(src=src_ip, dst=dst_ip, proto=proto, ttl=64),
+                  payload)
 
 
 def _ip6_packet(src_mac, dst_mac, src_ip, dst_ip, payload) -> bytes:
-    pkt = packet.Packet()
-    pkt.add_protocol(ethernet.ethernet(dst=dst_mac, src=src_mac, ethertype=0x86DD))
-    pkt.add_protocol(ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=58, hop_limit=64))
-    pkt.add_protocol(payload)
-    pkt.serialize()
-    return bytes(pkt.data)
+    return _frame(src_mac, dst_mac, ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=58, hop_limit=64),
+                  payload)
 
 
 def _icmp6(src_mac, dst_mac, src_ip, dst_ip, kind, body) -> bytes:
-    pkt = packet.Packet()
-    pkt.add_protocol(ethernet.ethernet(dst=dst_mac, src=src_mac, ethertype=0x86DD))
-    pkt.add_protocol(ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=58, hop_limit=255))
-    pkt.add_protocol(icmpv6.icmpv6(type_=kind, data=body))
-    pkt.serialize()
-    return bytes(pkt.data)
+    """Neighbour discovery: hop limit 255, as RFC 4861 requires of it."""
+    return _frame(src_mac, dst_mac, ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=58, hop_limit=255),
+                  icmpv6.icmpv6(type_=kind, data=body))
