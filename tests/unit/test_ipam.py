@@ -16,17 +16,6 @@ ADMIN = Context("admin", is_admin=True)
 SLAAC = {"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}
 
 
-@pytest.fixture
-def db_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'ipam.sqlite'}"
-
-
-@pytest.fixture
-def service(db_url):
-    svc = NetworkService(db.connect(db_url))
-    yield svc
-    svc.close()
-
 
 @pytest.fixture
 def net(service):

@@ -14,17 +14,6 @@ ADMIN = Context("admin", is_admin=True)
 ROUTE = {"destination": "10.9.0.0/24", "nexthop": "10.0.0.9"}
 
 
-@pytest.fixture
-def db_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'routers.sqlite'}"
-
-
-@pytest.fixture
-def service(db_url):
-    svc = NetworkService(db.connect(db_url))
-    yield svc
-    svc.close()
-
 
 def net_subnet(service, cidr="10.0.0.0/24", ctx=ALICE, net=None, **attrs):
     net = net or service.create_network(ctx, {"name": "n"})

@@ -14,17 +14,6 @@ BOB = Context("bob")
 ADMIN = Context("admin", is_admin=True)
 
 
-@pytest.fixture
-def db_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'model.sqlite'}"
-
-
-@pytest.fixture
-def service(db_url):
-    svc = NetworkService(db.connect(db_url))
-    yield svc
-    svc.close()
-
 
 def count(service, table) -> int:
     with service._engine.connect() as conn:
