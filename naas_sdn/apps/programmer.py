@@ -176,8 +176,7 @@ class Programmer:
             self._before_pass(model, fabric)
         if not channels:
             return
-        bound = compiler.bound_ports(model, fabric)
-        routers = compiler.router_inputs(model, compiler.router_interfaces(model))
+        bound, routers = compiler.compile_inputs(model, fabric)
         connected = self._fabric.connected()
         for dpid, channel in sorted(channels.items()):
             if time.monotonic() < self._retry_at.get(dpid, 0):

@@ -131,12 +131,13 @@ def _subnets_by_network(model: ModelSnapshot) -> dict[str, tuple]:
     return {n: tuple(sorted(subs, key=lambda s: s.id)) for n, subs in by_network.items()}
 
 
-def bound_ports(model: ModelSnapshot, fabric: FabricSnapshot) -> list[BoundPort]:
+def bound_ports(model: ModelSnapshot, fabric: FabricSnapshot,
+                interfaces: list[Interface] | None = None) -> list[BoundPort]:
     """Ports that carry traffic: plugged, enabled, on an enabled network."""
     result = []
     subnets = _subnets_by_network(model)
     routers: dict[str, list] = {}
-    for interface in router_interfaces(model):
+    for interface in router_interfaces(model) if interfaces is None else interfaces:
         routers.setdefault(interface.network.id, []).append(interface)
     for port in model.ports.values():
         if port.device_owner == ROUTER_INTERFACE:
@@ -155,10 +156,16 @@ def bound_ports(model: ModelSnapshot, fabric: FabricSnapshot) -> list[BoundPort]
 def compile_fabric(model: ModelSnapshot, fabric: FabricSnapshot,
                    options: Options = Options()) -> dict[int, ofp.SwitchState]:
     """Desired state of every connected switch."""
-    bound = bound_ports(model, fabric)
-    routers = router_inputs(model, router_interfaces(model))
+    bound, routers = compile_inputs(model, fabric)
     return {dpid: compile_switch(dpid, bound, fabric, options, routers)
             for dpid in fabric.switches}
+
+
+def compile_inputs(model: ModelSnapshot, fabric: FabricSnapshot):
+    """What every switch's compilation shares in one pass: bound ports and routers, from one
+    walk over the router interfaces."""
+    interfaces = router_interfaces(model)
+    return bound_ports(model, fabric, interfaces), router_inputs(model, interfaces)
 
 
 def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
