@@ -293,7 +293,7 @@ class PacketServices:
             0b01 if modes & {"dhcpv6-stateful", "dhcpv6-stateless"} else 0)
         # The MTU option as bytes: os-ken's nd_option_mtu cannot report its own length.
         # With a router on the subnet, it is the router that advertises, as default router.
-        router = next((where.v6_router(s) for s in subnets if where.v6_router(s)), None)
+        router = next(filter(None, map(where.v6_router, subnets)), None)
         src_mac, src_ip = router if router else (where.gw_mac, where.gw_link_local)
         options = [icmpv6.nd_option_sla(hw_src=src_mac),
                    struct.pack("!BBHI", icmpv6.ND_OPTION_MTU, 1, 0, subnets[0].mtu)]
