@@ -18,6 +18,7 @@ class NetworkView:
     project_id: str
     key: int  # segmentation id: VLAN on fabric links and the pipeline's network key (1..4094)
     admin_state_up: bool
+    qos_policy_id: str | None = None  # applies to the network's ports that have none of their own
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +52,12 @@ class PortView:
     fixed_ips: tuple[tuple[str, str], ...] = ()  # (subnet id, ip address), API order
     device_owner: str = ""
     device_id: str = ""  # for a router interface (device_owner network:router_interface): the router
+    port_security_enabled: bool = True  # anti-spoofing and security groups enforced
+    security_group_ids: tuple[str, ...] = ()  # sorted; empty with port security on: deny all IP
+    # (ip address or normalized cidr, mac lower case): extra sources the port may send from;
+    # the mac is the port's own when the API request named none.
+    allowed_address_pairs: tuple[tuple[str, str], ...] = ()
+    qos_policy_id: str | None = None  # the port's own policy; None: the network's applies
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +73,55 @@ class RouterView:
 
 
 @dataclasses.dataclass(frozen=True)
+class SecurityGroupRuleView:
+    """One allow rule. Protocols are IANA numbers whatever the API was given ("tcp" -> 6,
+    "icmp" on IPv6 -> 58, "any" -> None); for ICMP the port range holds type (min) and code
+    (max)."""
+
+    id: str
+    key: int  # unique, stable, never reused (1..2**32-1): the rule's conjunction id
+    security_group_id: str
+    direction: str  # "ingress" (to the port) or "egress" (from the port)
+    ethertype: str  # "IPv4" or "IPv6"
+    protocol: int | None = None
+    port_range_min: int | None = None
+    port_range_max: int | None = None
+    remote_ip_prefix: str | None = None  # normalized cidr
+    remote_group_id: str | None = None   # the other end is any address of that group's ports
+
+
+@dataclasses.dataclass(frozen=True)
+class SecurityGroupView:
+    id: str
+    project_id: str
+    rules: tuple[SecurityGroupRuleView, ...] = ()  # sorted by key
+
+
+@dataclasses.dataclass(frozen=True)
+class ProtocolBlockView:
+    """Traffic of one protocol barred from and to every port of a network (protocol-blocks
+    extension)."""
+
+    id: str
+    key: int  # unique, stable, never reused
+    network_id: str
+    protocol: int  # IANA number (icmp on IPv6 is compiled as 58)
+    ethertype: str | None = None  # "IPv4", "IPv6" or None for both
+    port_range_min: int | None = None  # destination ports (tcp, udp, sctp)
+    port_range_max: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class QosPolicyView:
+    id: str
+    project_id: str
+    # (direction "ingress" | "egress", max_kbps, max_burst_kbps); at most one per direction.
+    # egress: traffic the VM sends; ingress: traffic it receives (Neutron's meaning).
+    bandwidth_limits: tuple[tuple[str, int, int], ...] = ()
+    dscp_mark: int | None = None  # set on IPv4/IPv6 packets the VM sends
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelSnapshot:
     """A consistent copy of every network and port, as of one committed revision."""
 
@@ -76,15 +132,25 @@ class ModelSnapshot:
         default_factory=lambda: MappingProxyType({}))
     routers: Mapping[str, RouterView] = dataclasses.field(
         default_factory=lambda: MappingProxyType({}))
+    security_groups: Mapping[str, SecurityGroupView] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}))
+    protocol_blocks: Mapping[str, ProtocolBlockView] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}))
+    qos_policies: Mapping[str, QosPolicyView] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}))
 
     @classmethod
-    def build(cls, networks, ports, revision=0, subnets=(), routers=()):
+    def build(cls, networks, ports, revision=0, subnets=(), routers=(), security_groups=(),
+              protocol_blocks=(), qos_policies=()):
         return cls(
             networks=MappingProxyType({n.id: n for n in networks}),
             ports=MappingProxyType({p.id: p for p in ports}),
             revision=revision,
             subnets=MappingProxyType({s.id: s for s in subnets}),
             routers=MappingProxyType({r.id: r for r in routers}),
+            security_groups=MappingProxyType({g.id: g for g in security_groups}),
+            protocol_blocks=MappingProxyType({b.id: b for b in protocol_blocks}),
+            qos_policies=MappingProxyType({q.id: q for q in qos_policies}),
         )
 
     def subnets_of(self, network_id: str):
