@@ -6,13 +6,15 @@ against installed state with ``==``.
 """
 from __future__ import annotations
 
+from os_ken.ofproto import nicira_ext
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from naas_sdn.flows import ofp as model
-from naas_sdn.flows.layout import COOKIE_MAGIC, COOKIE_MAGIC_MASK
+from naas_sdn.flows.layout import COOKIE_MAGIC, COOKIE_MAGIC_MASK, CT_ZONE_BITS
 
 OURS_COOKIE = COOKIE_MAGIC << 56
+NX_CT_RECIRC_NONE = 0xFF
 
 
 # ---- value objects -> messages -------------------------------------------------------------
@@ -50,6 +52,15 @@ def _action(action):
     if kind == "move":
         return parser.NXActionRegMove(src_field=action[1], dst_field=action[2], n_bits=action[3],
                                       src_ofs=0, dst_ofs=0)
+    if kind == "ct":
+        _, commit, zone_register, table = action
+        return parser.NXActionCT(
+            flags=nicira_ext.NX_CT_F_COMMIT if commit else 0, zone_src=zone_register,
+            zone_ofs_nbits=nicira_ext.ofs_nbits(0, CT_ZONE_BITS - 1),
+            recirc_table=NX_CT_RECIRC_NONE if table is None else table, alg=0, actions=[])
+    if kind == "conjunction":
+        return parser.NXActionConjunction(clause=action[2] - 1, n_clauses=action[3],
+                                          id_=action[1])
     raise ValueError(f"unknown action {action!r}")
 
 
@@ -103,8 +114,9 @@ def group_mod(datapath, group: model.Group, command: str):
 def meter_mod(datapath, meter: model.Meter, command: str):
     commands = {"add": ofp.OFPMC_ADD, "modify": ofp.OFPMC_MODIFY, "delete": ofp.OFPMC_DELETE}
     bands = [] if command == "delete" else [
-        parser.OFPMeterBandDrop(rate=meter.rate_pps, burst_size=meter.burst)]
-    return parser.OFPMeterMod(datapath, commands[command], ofp.OFPMF_PKTPS | ofp.OFPMF_BURST,
+        parser.OFPMeterBandDrop(rate=meter.rate, burst_size=meter.burst)]
+    unit = ofp.OFPMF_KBPS if meter.kbps else ofp.OFPMF_PKTPS
+    return parser.OFPMeterMod(datapath, commands[command], unit | ofp.OFPMF_BURST,
                               meter.meter_id, bands)
 
 
@@ -133,6 +145,11 @@ def _parse_action(action):
         return model.dec_ttl()
     if isinstance(action, parser.NXActionRegMove):
         return model.move(action.src_field, action.dst_field, action.n_bits)
+    if isinstance(action, parser.NXActionCT):
+        table = None if action.recirc_table == NX_CT_RECIRC_NONE else action.recirc_table
+        return ("ct", bool(action.flags & nicira_ext.NX_CT_F_COMMIT), action.zone_src, table)
+    if isinstance(action, parser.NXActionConjunction):
+        return model.conjunction(action.id, action.clause + 1, action.n_clauses)
     return ("unknown", type(action).__name__)
 
 
@@ -165,4 +182,5 @@ def parse_group(stats, cookies: dict) -> model.Group:
 
 def parse_meter(stats) -> model.Meter:
     band = stats.bands[0] if stats.bands else None
-    return model.Meter(stats.meter_id, band.rate if band else 0, band.burst_size if band else 0)
+    return model.Meter(stats.meter_id, band.rate if band else 0, band.burst_size if band else 0,
+                       bool(stats.flags & ofp.OFPMF_KBPS))

@@ -176,13 +176,14 @@ class Programmer:
             self._before_pass(model, fabric)
         if not channels:
             return
-        bound, routers = compiler.compile_inputs(model, fabric)
+        bound, routers, rules = compiler.compile_inputs(model, fabric)
         connected = self._fabric.connected()
         for dpid, channel in sorted(channels.items()):
             if time.monotonic() < self._retry_at.get(dpid, 0):
                 continue
             self._retry_at.pop(dpid, None)
-            desired = compiler.compile_switch(dpid, bound, fabric, self._options, routers)
+            desired = compiler.compile_switch(dpid, bound, fabric, self._options, routers,
+                                                  rules)
             try:
                 self._sync(channel, desired, connected.get(dpid))
             except SwitchError as error:

@@ -32,7 +32,8 @@ from naas_sdn.flows.layout import (ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, E
                                    port_meter, router_meter)
 from naas_sdn.model.snapshot import (ROUTER_INTERFACE, ModelSnapshot, NetworkView, PortView,
                                      RouterView)
-from naas_sdn.flows import addresses
+from naas_sdn.flows import addresses, policy
+from naas_sdn.flows.policy import PortPolicy, RuleInputs
 
 ALL_ONES = 0xFFFFFFFFFFFFFFFF
 SWITCH_COOKIE = cookie(Owner.SWITCH, 0)
@@ -52,6 +53,7 @@ class BoundPort:
     ofport: int
     subnets: tuple = ()  # SubnetViews of the port's network, by id
     routers: tuple = ()  # Interfaces of routers on the port's network
+    policy: PortPolicy = PortPolicy()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,11 +133,71 @@ def _subnets_by_network(model: ModelSnapshot) -> dict[str, tuple]:
     return {n: tuple(sorted(subs, key=lambda s: s.id)) for n, subs in by_network.items()}
 
 
+@dataclasses.dataclass
+class PolicyContext:
+    """What every port's policy is resolved against, built once per pass."""
+
+    rules: dict      # rule key -> RuleInputs (only rules that can match)
+    by_group: dict   # group id -> ((direction, rule key, clauses), ...)
+    blocks: dict     # network id -> ProtocolBlockViews, by key
+
+
+def policy_context(model: ModelSnapshot) -> PolicyContext:
+    members: dict[tuple, set] = {}
+    if any(r.remote_group_id for g in model.security_groups.values() for r in g.rules):
+        for port in model.ports.values():
+            for group_id in port.security_group_ids:
+                for _, ip in port.fixed_ips:
+                    members.setdefault((group_id, 6 if ":" in ip else 4), set()).add(ip)
+                for cidr, _ in port.allowed_address_pairs:
+                    net = netaddr.IPNetwork(cidr)
+                    members.setdefault((group_id, net.version), set()).add(
+                        str(net.ip) if net.size == 1 else str(net.cidr))
+    members = {k: tuple(sorted(v)) for k, v in members.items()}
+    rules, by_group = {}, {}
+    for group in model.security_groups.values():
+        mine = []
+        for rule in group.rules:
+            remote = policy.remote_prefixes(rule, members)
+            if remote is False:
+                continue
+            inputs = RuleInputs(rule, remote)
+            rules[rule.key] = inputs
+            mine.append((rule.direction, rule.key, inputs.clauses))
+        by_group[group.id] = tuple(mine)
+    blocks: dict[str, list] = {}
+    for block in model.protocol_blocks.values():
+        blocks.setdefault(block.network_id, []).append(block)
+    return PolicyContext(rules, by_group,
+                         {n: tuple(sorted(bs, key=lambda b: b.key)) for n, bs in blocks.items()})
+
+
+def port_policy(model: ModelSnapshot, context: PolicyContext, port: PortView,
+                network: NetworkView) -> PortPolicy:
+    qos = model.qos_policies.get(port.qos_policy_id or network.qos_policy_id or "")
+    blocks = context.blocks.get(network.id, ())
+    if not port.port_security_enabled:
+        return PortPolicy(False, blocks=blocks, qos=qos)
+    allowed = {(port.mac_address, ip) for _, ip in port.fixed_ips}
+    allowed |= {(mac, cidr) for cidr, mac in port.allowed_address_pairs}
+    if not allowed:
+        allowed = {(port.mac_address, None)}
+    rules = {"egress": set(), "ingress": set()}
+    for group_id in port.security_group_ids:
+        for direction, key, clauses in context.by_group.get(group_id, ()):
+            rules[direction].add((key, clauses))
+    return PortPolicy(True, tuple(sorted(allowed, key=lambda a: (a[0], a[1] or ""))),
+                      tuple(sorted(rules["egress"])), tuple(sorted(rules["ingress"])),
+                      blocks, qos)
+
+
 def bound_ports(model: ModelSnapshot, fabric: FabricSnapshot,
-                interfaces: list[Interface] | None = None) -> list[BoundPort]:
+                interfaces: list[Interface] | None = None,
+                context: PolicyContext | None = None) -> list[BoundPort]:
     """Ports that carry traffic: plugged, enabled, on an enabled network."""
     result = []
     subnets = _subnets_by_network(model)
+    context = context or policy_context(model)
     routers: dict[str, list] = {}
     for interface in router_interfaces(model) if interfaces is None else interfaces:
         routers.setdefault(interface.network.id, []).append(interface)
@@ -148,7 +210,8 @@ def bound_ports(model: ModelSnapshot, fabric: FabricSnapshot,
                 or not port.admin_state_up or not network.admin_state_up):
             continue
         result.append(BoundPort(port, network, location.dpid, location.ofport,
-                                subnets.get(network.id, ()), tuple(routers.get(network.id, ()))))
+                                subnets.get(network.id, ()), tuple(routers.get(network.id, ())),
+                                port_policy(model, context, port, network)))
     result.sort(key=lambda b: b.port.key)
     return result
 
@@ -156,20 +219,23 @@ def bound_ports(model: ModelSnapshot, fabric: FabricSnapshot,
 def compile_fabric(model: ModelSnapshot, fabric: FabricSnapshot,
                    options: Options = Options()) -> dict[int, ofp.SwitchState]:
     """Desired state of every connected switch."""
-    bound, routers = compile_inputs(model, fabric)
-    return {dpid: compile_switch(dpid, bound, fabric, options, routers)
+    bound, routers, rules = compile_inputs(model, fabric)
+    return {dpid: compile_switch(dpid, bound, fabric, options, routers, rules)
             for dpid in fabric.switches}
 
 
 def compile_inputs(model: ModelSnapshot, fabric: FabricSnapshot):
-    """What every switch's compilation shares in one pass: bound ports and routers, from one
-    walk over the router interfaces."""
+    """What every switch's compilation shares in one pass: bound ports, routers (from one
+    walk over the router interfaces) and security group rules (rule key -> RuleInputs)."""
     interfaces = router_interfaces(model)
-    return bound_ports(model, fabric, interfaces), router_inputs(model, interfaces)
+    context = policy_context(model)
+    return (bound_ports(model, fabric, interfaces, context), router_inputs(model, interfaces),
+            context.rules)
 
 
 def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
-                   options: Options, routers: list[RouterInputs] = ()) -> ofp.SwitchState:
+                   options: Options, routers: list[RouterInputs] = (),
+                   rules: dict | None = None) -> ofp.SwitchState:
     """Flows grouped by owner. Each owner's flows are memoized on exactly the inputs they
     depend on, so an unchanged owner yields the very same frozenset object on every pass."""
     topology = fabric.topology
@@ -177,7 +243,8 @@ def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
     groups = set()
     local = {}
     meters = {ofp.Meter(PACKET_IN_METER, options.packet_in_rate,
-                        max(1, options.packet_in_rate // 5))}
+                      max(1, options.packet_in_rate // 5))}
+    local_rules = set()
     for b in bound:
         flows = port_flows(dpid, b, topology)
         if flows:
@@ -187,9 +254,15 @@ def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
         claimed.update(ip for _, ip in b.port.fixed_ips)
         if b.dpid == dpid:
             members.append(b.ofport)
-            if any(f.instructions and f.instructions[0][0] == "meter" for f in flows):
+            if any(f.table == Table.SERVICES and f.instructions[0][0] == "meter"
+                   for f in flows):
                 meters.add(ofp.Meter(port_meter(b.port.key), options.port_packet_in_rate,
                                      max(1, options.port_packet_in_rate * 2)))
+            meters |= policy.qos_meters(b.port.key, b.policy.qos)
+            local_rules.update(key for key, _ in b.policy.egress + b.policy.ingress)
+    if local_rules and rules:
+        parts[policy.ACL_COOKIE] = policy.acl_flows(
+            tuple(rules[key] for key in sorted(local_rules) if key in rules))
     # Per network: tenants may use the same addresses on different networks.
     held_by_routers = {(i.network.key, i.ip) for r in routers for i in r.interfaces}
     for inputs in routers:
@@ -209,12 +282,16 @@ def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
 
 @functools.lru_cache(maxsize=1024)
 def switch_plumbing(dpid: int, topology) -> frozenset[ofp.Flow]:
-    passing = {Table.SERVICES: (Priority.SERVICE_PASS, Table.L3_GATEWAY),
+    passing = {Table.SERVICES: (Priority.SERVICE_PASS, Table.EGRESS_POLICY),
+               Table.EGRESS_QOS: (Priority.QOS_PASS, Table.L3_GATEWAY),
                Table.L3_GATEWAY: (Priority.GATEWAY_PASS, Table.L2_LOOKUP)}
+    policies = policy.policy_plumbing()
     flows = {ofp.flow(table, Priority.TABLE_MISS, ofp.match(), (), SWITCH_COOKIE)
-             for table in Table if table not in passing}
+             for table in Table if table not in passing
+             and table not in (Table.EGRESS_POLICY, Table.INGRESS_POLICY)}
     flows |= {ofp.flow(table, priority, ofp.match(), (ofp.goto(then),), SWITCH_COOKIE)
               for table, (priority, then) in passing.items()}
+    flows |= policies
     flows.add(ofp.flow(Table.CLASSIFY, Priority.CLASSIFY_DISCOVERY,
                        ofp.match(eth_type=ETH_TYPE_LLDP, eth_dst=LLDP_NEAREST_BRIDGE),
                        (ofp.meter(PACKET_IN_METER), ofp.apply(ofp.to_controller())),
@@ -270,10 +347,11 @@ def port_flows(dpid: int, bound: BoundPort, topology) -> frozenset[ofp.Flow]:
     flows = {
         ofp.flow(Table.L2_LOOKUP, Priority.L2_UNICAST,
                  ofp.match(metadata=network.key, eth_dst=port.mac_address),
-                 (ofp.apply(ofp.set_field(REG_DST_PORT, port.key)), ofp.goto(Table.OUTPUT)),
-                 owner),
-        ofp.flow(Table.OUTPUT, Priority.OUTPUT_PORT,
-                 ofp.match(**{REG_DST_PORT: port.key}), (ofp.apply(*out),), owner),
+                 (ofp.apply(ofp.set_field(REG_DST_PORT, port.key)),
+                  ofp.goto(Table.INGRESS_POLICY)), owner),
+        ofp.flow(Table.OUTPUT, Priority.OUTPUT_PORT, ofp.match(**{REG_DST_PORT: port.key}),
+                 (policy.ingress_meter(port.key, bound.policy.qos) if bound.dpid == dpid
+                  else ()) + (ofp.apply(*out),), owner),
     }
     if bound.dpid == dpid:
         # Untagged frames only: a VM's own VLAN tags would otherwise ride inside ours.
@@ -281,8 +359,9 @@ def port_flows(dpid: int, bound: BoundPort, topology) -> frozenset[ofp.Flow]:
                            ofp.match(in_port=bound.ofport, vlan_vid=0),
                            (ofp.apply(ofp.set_field(REG_SRC_PORT, port.key)),
                             ofp.write_metadata(network.key, ALL_ONES),
-                            ofp.goto(Table.SERVICES)), owner))
+                            ofp.goto(Table.PORT_SECURITY)), owner))
         flows |= punt_flows(bound, owner)
+        flows |= policy.port_policy_flows(port.key, bound.policy)
     flows |= address_flows(bound, owner)
     flows |= routed_host_flows(bound, owner)
     return frozenset(flows)

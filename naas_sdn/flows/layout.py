@@ -13,22 +13,37 @@ import enum
 class Table(enum.IntEnum):
     """OpenFlow tables, in pipeline order. Gaps leave room for later stages."""
 
-    CLASSIFY = 0      # in_port / fabric VLAN -> network key (metadata) + source port (reg6)
-    SERVICES = 20     # ARP answers, ND steering, DHCP / DHCPv6 / RS / gateway NS -> controller
-    L3_GATEWAY = 30   # (network, router port MAC) -> router key (reg5); else switching
-    ROUTING = 35      # router key + destination IP -> TTL-1, MACs, destination network
-    L2_LOOKUP = 40    # (network, eth_dst) -> destination port (reg7); broadcast -> flood group
-    OUTPUT = 90       # destination port -> local ofport, or tagged toward its switch
+    CLASSIFY = 0         # in_port / fabric VLAN -> network key (metadata) + source port (reg6)
+    PORT_SECURITY = 10   # a VM sends only from its own MAC / addresses (and allowed pairs)
+    SERVICES = 20        # ARP answers, ND steering, DHCP / DHCPv6 / RS / gateway NS -> controller
+    EGRESS_POLICY = 22   # from a VM: network protocol blocks; into conntrack (zone = reg6)
+    EGRESS_ACL = 24      # from a VM: connection state + security group egress rules
+    EGRESS_QOS = 26      # from a VM: DSCP marking, egress rate limit (meter)
+    L3_GATEWAY = 30      # (network, router port MAC) -> router key (reg5); else switching
+    ROUTING = 35         # router key + destination IP -> TTL-1, MACs, destination network
+    L2_LOOKUP = 40       # (network, eth_dst) -> destination port (reg7); broadcast -> flood group
+    INGRESS_POLICY = 50  # to a local VM: network protocol blocks; into conntrack (zone = reg7)
+    INGRESS_ACL = 55     # to a local VM: connection state + security group ingress rules
+    OUTPUT = 90          # destination port -> local ofport (ingress meter), or toward its switch
 
 
 NEXT_TABLES = {
-    Table.CLASSIFY: {Table.SERVICES, Table.L2_LOOKUP},
-    Table.SERVICES: {Table.L3_GATEWAY, Table.L2_LOOKUP},
+    Table.CLASSIFY: {Table.PORT_SECURITY, Table.L2_LOOKUP},
+    Table.PORT_SECURITY: {Table.SERVICES},
+    Table.SERVICES: {Table.EGRESS_POLICY, Table.L2_LOOKUP},
+    Table.EGRESS_POLICY: {Table.EGRESS_QOS},   # and ct(table=EGRESS_ACL)
+    Table.EGRESS_ACL: {Table.EGRESS_QOS},
+    Table.EGRESS_QOS: {Table.L3_GATEWAY},
     Table.L3_GATEWAY: {Table.ROUTING, Table.L2_LOOKUP},
     Table.ROUTING: {Table.L2_LOOKUP},
-    Table.L2_LOOKUP: {Table.OUTPUT},
+    Table.L2_LOOKUP: {Table.INGRESS_POLICY},
+    Table.INGRESS_POLICY: {Table.OUTPUT},      # and ct(table=INGRESS_ACL)
+    Table.INGRESS_ACL: {Table.OUTPUT},
     Table.OUTPUT: set(),
 }
+
+# Where conntrack recirculates: the only way into the ACL tables.
+CT_TABLES = {Table.EGRESS_POLICY: Table.EGRESS_ACL, Table.INGRESS_POLICY: Table.INGRESS_ACL}
 
 
 class Priority(enum.IntEnum):
@@ -39,6 +54,28 @@ class Priority(enum.IntEnum):
     CLASSIFY_DISCOVERY = 200    # link-discovery probes from non-VIF ports -> controller (metered)
     CLASSIFY_TREE_GUARD = 110   # broadcast arriving on a fabric link off the spanning tree: drop
     CLASSIFY_FABRIC = 100       # tagged traffic from a fabric link
+    # PORT_SECURITY
+    PORTSEC_DENY = 300          # DHCP server replies, router advertisements, redirects from a VM
+    PORTSEC_ND = 250            # neighbour advertisements only for the port's own addresses
+    PORTSEC_ND_DENY = 240       # any other neighbour advertisement from the port
+    PORTSEC_ALLOW = 200         # the port's MAC with its addresses (ARP, IPv4, IPv6) -> SERVICES
+    PORTSEC_PASS = 2            # port security disabled: anything from the port -> SERVICES
+    PORTSEC_DROP = 1            # anything else the port sends: spoofed
+    # EGRESS_POLICY / INGRESS_POLICY
+    POLICY_INFRA = 300          # neighbour discovery and MLD: never blocked, never tracked
+    POLICY_BLOCK = 200          # a network's protocol blocks, per port
+    POLICY_DHCP = 150           # DHCP client traffic to / from a tenant's own server: untracked
+    POLICY_TRACK = 100          # IP of a port with security groups -> conntrack
+    POLICY_PASS = 0             # untracked: no security groups, or not IP
+    # EGRESS_ACL / INGRESS_ACL
+    ACL_ESTABLISHED = 300       # packets of connections already allowed (and related ICMP)
+    ACL_INVALID = 250           # conntrack says invalid: drop, per port
+    ACL_RULE = 100              # security group rules: conjunctive clauses and their conj_id
+    ACL_DROP = 10               # a new connection no rule allows: drop, per port
+    # EGRESS_QOS
+    QOS_MARK = 110              # IP from a port with a DSCP mark (and its meter)
+    QOS_LIMIT = 100             # anything else from a port with an egress limit
+    QOS_PASS = 0
     # SERVICES
     SERVICE_SELF = 110          # a port asking about its own address (DAD, gratuitous): no answer
     SERVICE_ANSWER = 100        # ARP replies, ND steering, packet-in punts
@@ -60,10 +97,25 @@ class Priority(enum.IntEnum):
     TABLE_MISS = 0              # drop whatever no stage claimed
 
 
+# Flows that drop on purpose, by (table, priority): the policy that rejected what they count.
+# Each is owned by one port, so flow statistics give dropped-by-policy counters per port.
+POLICY_DROPS = {
+    (Table.PORT_SECURITY, Priority.PORTSEC_DENY): "port_security",
+    (Table.PORT_SECURITY, Priority.PORTSEC_ND_DENY): "port_security",
+    (Table.PORT_SECURITY, Priority.PORTSEC_DROP): "port_security",
+    (Table.EGRESS_POLICY, Priority.POLICY_BLOCK): "protocol_block",
+    (Table.INGRESS_POLICY, Priority.POLICY_BLOCK): "protocol_block",
+    (Table.EGRESS_ACL, Priority.ACL_INVALID): "security_group",
+    (Table.EGRESS_ACL, Priority.ACL_DROP): "security_group",
+    (Table.INGRESS_ACL, Priority.ACL_INVALID): "security_group",
+    (Table.INGRESS_ACL, Priority.ACL_DROP): "security_group",
+}
+
 # Registers carrying logical context between tables (OVN style).
 REG_SRC_PORT = "reg6"   # key of the logical port the packet came from (0: from the fabric)
 REG_DST_PORT = "reg7"   # key of the logical port the packet goes to
 REG_ROUTER = "reg5"     # key of the router routing the packet (set in L3_GATEWAY)
+CT_ZONE_BITS = 16       # conntrack zone = low bits of the port register (a zone per port)
 METADATA_MASK = 0xFFFFFFFF  # metadata holds the network key in its low 32 bits
 
 OFPVID_PRESENT = 0x1000
@@ -74,11 +126,16 @@ MULTICAST_BIT = ("01:00:00:00:00:00", "01:00:00:00:00:00")
 PACKET_IN_METER = 1  # meter of the discovery trap
 PORT_METER_BASE = 0x100  # meter of port P's packet-ins: PORT_METER_BASE + P (one VM, one budget)
 ROUTER_METER_BASE = 0x10000000  # meter of router R's packet-ins (echo, TTL expiry)
+QOS_METER_BASE = 0x20000000  # port P's rate limits: + 2P (egress, from the VM), + 2P+1 (ingress)
 OFPP_IN_PORT = 0xFFFFFFF8
 
 ETH_TYPE_IPV4, ETH_TYPE_ARP, ETH_TYPE_IPV6 = 0x0800, 0x0806, 0x86DD
-IPPROTO_UDP, IPPROTO_ICMPV6 = 17, 58
-ICMPV6_RS, ICMPV6_RA, ICMPV6_NS, ICMPV6_NA = 133, 134, 135, 136
+IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6, IPPROTO_SCTP = 1, 6, 17, 58, 132
+ICMPV6_RS, ICMPV6_RA, ICMPV6_NS, ICMPV6_NA, ICMPV6_REDIRECT = 133, 134, 135, 136, 137
+ICMPV6_MLD_QUERY, ICMPV6_MLD_REPORT, ICMPV6_MLD_DONE, ICMPV6_MLD2_REPORT = 130, 131, 132, 143
+
+# Connection tracking state bits (os-ken has no names for them).
+CT_NEW, CT_EST, CT_REL, CT_RPL, CT_INV, CT_TRK = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 
 
 def port_meter(port_key: int) -> int:
@@ -87,6 +144,11 @@ def port_meter(port_key: int) -> int:
 
 def router_meter(router_key: int) -> int:
     return ROUTER_METER_BASE + router_key
+
+
+def qos_meter(port_key: int, direction: str) -> int:
+    """Meter limiting what port P sends ("egress") or receives ("ingress")."""
+    return QOS_METER_BASE + 2 * port_key + (direction == "ingress")
 
 
 def gateway_mac(network_key: int) -> str:
@@ -103,6 +165,7 @@ class Owner(enum.IntEnum):
     NETWORK = 2   # flood group entry and fabric classification of one network
     PORT = 3      # classification, lookup, output of one logical port, and routes to it
     ROUTER = 4    # gateway entries, TTL and self handling, static routes of one router
+    ACL = 5       # security group clauses shared by ports (key 0): merged across groups
 
 
 # Cookie: 0xA5 | owner kind (8) | generation (8) | owner key (40).

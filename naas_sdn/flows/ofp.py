@@ -11,7 +11,8 @@ Instructions are tuples in OpenFlow's execution order::
 
 Actions are tuples: ``("output", port)``, ``("controller", max_len)``, ``("group", id)``,
 ``("push_vlan", ethertype)``, ``("pop_vlan",)``, ``("set_field", field, value)``,
-``("move", src_field, dst_field, n_bits)``.
+``("move", src_field, dst_field, n_bits)``, ``("ct", commit, zone_register, recirc_table)``,
+``("conjunction", id, clause, n_clauses)`` (clause counted from 1, as ovs-ofctl writes it).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from typing import Mapping
 
 import netaddr
 
-from naas_sdn.flows.layout import Table, check_goto, identity
+from naas_sdn.flows.layout import CT_TABLES, Table, check_goto, identity
 
 _INSTRUCTION_ORDER = {"meter": 0, "apply": 1, "write_metadata": 2, "goto": 3}
 
@@ -83,6 +84,12 @@ def flow(table: Table, priority: int, fields: tuple, instructions: tuple, cookie
     for instruction in instructions:
         if instruction[0] == "goto":
             check_goto(table, instruction[1])
+        if instruction[0] == "apply":
+            for action in instruction[1]:
+                if action[0] == "ct" and action[3] is not None \
+                        and CT_TABLES.get(table) != action[3]:
+                    raise ValueError(f"pipeline layout forbids conntrack from {table!r} "
+                                     f"to table {action[3]}")
     return Flow(int(table), int(priority), fields,
                 tuple((i[0], int(i[1])) if i[0] == "goto" else i for i in instructions), cookie)
 
@@ -124,6 +131,17 @@ def dec_ttl() -> tuple:
     return ("dec_ttl",)
 
 
+def ct(zone_register: str, table: Table | None = None, commit: bool = False) -> tuple:
+    """Send through conntrack in the zone held by ``zone_register`` (its low 16 bits): with
+    ``table``, continue there with ct_state known; with ``commit``, remember the connection."""
+    return ("ct", commit, zone_register, None if table is None else int(table))
+
+
+def conjunction(conj_id: int, clause: int, n_clauses: int) -> tuple:
+    """This flow is dimension ``clause`` (1..n) of conjunctive match ``conj_id``."""
+    return ("conjunction", conj_id, clause, n_clauses)
+
+
 def push_vlan(ethertype: int = 0x8100) -> tuple:
     return ("push_vlan", ethertype)
 
@@ -148,11 +166,13 @@ class Group:
 
 @dataclasses.dataclass(frozen=True)
 class Meter:
-    """A packets-per-second meter with one drop band."""
+    """A meter with one drop band: packets per second, or kilobits per second (``kbps``,
+    burst in kilobits)."""
 
     meter_id: int
-    rate_pps: int
+    rate: int
     burst: int
+    kbps: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """A simulated fabric of OpenFlow 1.3 tables: inject a packet, see where copies come out.
 
 Applies the compiler's own value objects with OpenFlow semantics (highest priority match,
-instructions in order, ALL groups copy the packet, output to the ingress port is dropped) and
-follows fabric links between switches. Tests assert behaviour with it ("a broadcast from
+instructions in order, ALL groups copy the packet, output to the ingress port is dropped),
+Open vSwitch's conjunctive matches and a connection tracker (zones, commit, new / established /
+reply), and follows fabric links between switches. Tests assert behaviour with it ("a broadcast from
 port 1 reaches exactly these ports"), and it is the seed of a user-facing packet trace.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import dataclasses
 import netaddr
 
 from naas_sdn.flows.fabric import Link
-from naas_sdn.flows.layout import OFPP_IN_PORT, OFPVID_PRESENT
+from naas_sdn.flows.layout import CT_EST, CT_NEW, CT_RPL, CT_TRK, OFPP_IN_PORT, OFPVID_PRESENT
 from naas_sdn.flows.ofp import SwitchState
 
 MAX_HOPS = 32
@@ -60,11 +61,41 @@ def _field_matches(packet: dict, field: str, wanted) -> bool:
     return actual == wanted
 
 
+_HIDDEN = ("metadata", "ct_state", "conj_id", "dpid", "recirculate")
+
+
+def _conjunctions(flow) -> list:
+    """The conjunction actions of a clause flow (such a flow has no other action)."""
+    if len(flow.instructions) == 1 and flow.instructions[0][0] == "apply":
+        actions = flow.instructions[0][1]
+        if actions and all(a[0] == "conjunction" for a in actions):
+            return list(actions)
+    return []
+
+
+def _connection(packet: dict) -> tuple:
+    version = "ipv6" if "ipv6_src" in packet else "ipv4"
+    proto = packet.get("ip_proto", 0)
+    l4 = {6: "tcp", 17: "udp", 132: "sctp"}.get(proto)
+    ports = (packet.get(f"{l4}_src", 0), packet.get(f"{l4}_dst", 0)) if l4 else (0, 0)
+    if proto in (1, 58):  # ICMP: a query and its reply are one connection
+        kind = packet.get("icmpv4_type", packet.get("icmpv6_type", 0))
+        kind = {0: 8, 129: 128}.get(kind, kind)
+        ports = (kind, kind)
+    return (proto, str(packet.get(f"{version}_src")), str(packet.get(f"{version}_dst"))) + ports
+
+
+def _reverse(connection: tuple) -> tuple:
+    proto, src, dst, sport, dport = connection
+    return (proto, dst, src, dport, sport)
+
+
 class Simulator:
     def __init__(self, states: dict[int, SwitchState], links=()):
         self.states = states
         self.peer = {(l.src_dpid, l.src_port): (l.dst_dpid, l.dst_port) for l in links}
         self.trace: list[str] = []
+        self.connections: set = set()  # (dpid, zone, connection) committed to conntrack
 
     def inject(self, dpid: int, in_port: int, **headers) -> list[Delivery]:
         """Deliveries to non-fabric ports (and the controller) of a packet entering here."""
@@ -82,17 +113,29 @@ class Simulator:
                     pending.append((peer[0], peer[1], out_packet, hops + 1))
                 else:
                     fields = {k: v for k, v in out_packet.items()
-                              if k not in ("metadata",) and not k.startswith("reg")}
+                              if k not in _HIDDEN and not k.startswith("reg")}
                     delivered.append(Delivery(switch, out_port, tuple(sorted(fields.items()))))
         return delivered
 
     def _lookup(self, dpid: int, table: int, packet: dict):
-        best = []
-        for flow in self.states[dpid].flows:
-            if flow.table != table:
+        found = [flow for flow in self.states[dpid].flows if flow.table == table
+                 and all(_field_matches(packet, f, v) for f, v in flow.match)]
+        best = [flow for flow in found if not _conjunctions(flow)]
+        # A conjunction completed above the best ordinary match wins, as in Open vSwitch.
+        clauses: dict[tuple, set] = {}
+        for flow in found:
+            for _, conj_id, clause, n in _conjunctions(flow):
+                clauses.setdefault((flow.priority, conj_id, n), set()).add(clause)
+        floor = max((f.priority for f in best), default=-1)
+        for priority, conj_id, n in sorted(clauses, reverse=True):
+            if priority <= floor or len(clauses[(priority, conj_id, n)]) < n:
                 continue
-            if all(_field_matches(packet, f, v) for f, v in flow.match):
-                best.append(flow)
+            with_id = dict(packet, conj_id=conj_id)
+            for flow in self.states[dpid].flows:
+                if flow.table == table and flow.priority == priority \
+                        and ("conj_id", conj_id) in flow.match \
+                        and all(_field_matches(with_id, f, v) for f, v in flow.match):
+                    return flow
         if not best:
             return None
         top = max(f.priority for f in best)
@@ -102,11 +145,13 @@ class Simulator:
         return winners[0]
 
     def _switch(self, dpid: int, in_port: int, headers: dict):
-        packet = dict(headers, in_port=in_port, metadata=0)
+        packet = dict(headers, in_port=in_port, metadata=0, dpid=dpid)
+        packet.pop("ct_state", None)  # conntrack state does not leave a switch
         groups = {g.group_id: g for g in self.states[dpid].groups}
         outputs = []
         table = 0
         while table is not None:
+            packet.pop("recirculate", None)
             flow = self._lookup(dpid, table, packet)
             self.trace.append(f"{dpid:x} table {table}: {flow}")
             if flow is None:
@@ -122,6 +167,8 @@ class Simulator:
                     packet["metadata"] = (packet["metadata"] & ~mask) | (value & mask)
                 elif kind == "goto":
                     table = instruction[1]
+            if "recirculate" in packet:
+                table = packet["recirculate"]
         # OpenFlow drops output to the ingress port unless it is asked for as IN_PORT.
         return [(in_port if port == OFPP_IN_PORT else port, p) for port, p in outputs
                 if port != in_port]
@@ -146,6 +193,22 @@ class Simulator:
         elif kind == "move":
             _, src, dst, _bits = action
             packet[dst] = packet.get(src, 0)
+        elif kind == "ct":
+            _, commit, register, recirculate = action
+            zone = (packet["dpid"], packet.get(register, 0) & 0xFFFF)
+            connection = _connection(packet)
+            if commit:
+                self.connections.add((zone, connection))
+            if recirculate is not None:
+                if (zone, connection) in self.connections:
+                    packet["ct_state"] = CT_TRK | CT_EST
+                elif (zone, _reverse(connection)) in self.connections:
+                    packet["ct_state"] = CT_TRK | CT_EST | CT_RPL
+                else:
+                    packet["ct_state"] = CT_TRK | CT_NEW
+                packet["recirculate"] = recirculate
+        elif kind == "conjunction":
+            raise SimulationError(f"conjunction action outside a clause flow: {action!r}")
         elif kind == "set_field":
             _, field, value = action
             if field == "vlan_vid":

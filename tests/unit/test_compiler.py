@@ -21,7 +21,8 @@ def model(ports, networks=(("A", 10, True), ("B", 11, True)), **port_overrides):
     """ports: (port id, network id, key); network A and B belong to different tenants."""
     nets = [NetworkView(n, "tenant-" + n, k, up) for n, k, up in networks]
     views = [PortView(pid, net, "tenant-" + net, key, mac(key),
-                      port_overrides.get(pid, True)) for pid, net, key in ports]
+                      port_overrides.get(pid, True), port_security_enabled=False)
+             for pid, net, key in ports]
     return ModelSnapshot.build(nets, views)
 
 

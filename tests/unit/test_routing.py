@@ -1,4 +1,5 @@
 """Distributed routing, judged on the simulated fabric."""
+import dataclasses
 from types import MappingProxyType
 
 from naas_sdn.apps.programmer import plan
@@ -41,6 +42,8 @@ def build(attach_b=True, routes=(), router_up=True):
         ports.append(PortView("rB", "B", "t", 91, RMAC_B, True,
                               (("B1", "10.0.2.1"), ("B6", "2001:db8:2::1")), ROUTER_INTERFACE, "R"))
     routers = [RouterView("R", "t", 7, router_up, tuple(routes))]
+    # Routing alone: security groups are judged in test_policy.
+    ports = [dataclasses.replace(p, port_security_enabled=False) for p in ports]
     model = ModelSnapshot.build(nets, ports, subnets=subnets, routers=routers)
     vifs = {"a1": (1, 1), "a3": (1, 3), "b1": (2, 1), "b2": (2, 2), "c1": (2, 3)}
     fabric = FabricSnapshot(frozenset({1, 2}), frozenset(fabric_links([((1, 10), (2, 10))])),

@@ -86,7 +86,7 @@ def test_neighbor_solicitation_goes_to_the_owner_only():
     sim = Simulator(compiler.compile_fabric(model, fabric))
     target = addresses.eui64("2001:db8:1::/64", mac(2))
     ns = dict(eth_src=mac(1), eth_dst="33:33:ff:00:00:02", eth_type=0x86DD, ip_proto=58,
-              icmpv6_type=135, ipv6_nd_target=target)
+              icmpv6_type=135, ipv6_nd_target=target, ipv6_src=addresses.link_local(mac(1)))
     assert [(d.port, dict(d.packet)["eth_dst"]) for d in sim.inject(1, 1, **ns)] == [(2, mac(2))]
     ns["ipv6_nd_target"] = addresses.link_local(mac(2))
     assert [d.port for d in sim.inject(1, 1, **ns)] == [2]
@@ -97,14 +97,14 @@ def test_dhcp_and_rs_are_punted_through_the_ports_own_meter():
     states = compiler.compile_fabric(model, fabric)
     sim = Simulator(states)
     discover = dict(eth_src=mac(1), eth_dst=BCAST, eth_type=0x0800, ip_proto=17, udp_src=68,
-                    udp_dst=67)
+                    udp_dst=67, ipv4_src="0.0.0.0", ipv4_dst="255.255.255.255")
     assert [d.port for d in sim.inject(1, 1, **discover)] == ["controller"]
     punts = [f for f in states[1].flows if f.instructions and f.instructions[0][0] == "meter"
              and dict(f.match).get("reg6") == 1]
     assert punts and {f.instructions[0][1] for f in punts} == {port_meter(1)}
     assert port_meter(1) in {m.meter_id for m in states[1].meters}
     rs = dict(eth_src=mac(1), eth_dst="33:33:00:00:00:02", eth_type=0x86DD, ip_proto=58,
-              icmpv6_type=133)
+              icmpv6_type=133, ipv6_src=addresses.link_local(mac(1)))
     assert [d.port for d in sim.inject(1, 1, **rs)] == ["controller"]
 
 
@@ -112,7 +112,7 @@ def test_no_dhcp_punt_when_dhcp_is_disabled():
     model, fabric = lab(v4_dhcp=False)
     sim = Simulator(compiler.compile_fabric(model, fabric))
     discover = dict(eth_src=mac(1), eth_dst=BCAST, eth_type=0x0800, ip_proto=17, udp_src=68,
-                    udp_dst=67)
+                    udp_dst=67, ipv4_src="0.0.0.0", ipv4_dst="255.255.255.255")
     # Flooded in the network like any broadcast: a tenant may run its own DHCP server.
     assert [d.port for d in sim.inject(1, 1, **discover)] == [2]
 

@@ -1,0 +1,330 @@
+"""Policy stages of the pipeline, compiled from the model: port security, network protocol
+blocks, stateful security groups and QoS. Pure, like the rest of ``naas_sdn.flows``.
+
+Security groups are conjunctive matches (OVS ``conjunction``), so the flow count grows with
+rules + ports, not their product. A rule R is conjunction R with two or three clauses:
+
+1. the port: one flow per port (``reg6`` from it, ``reg7`` to it) carrying a
+   ``conjunction(R, 1/n)`` action for every rule of every group the port is in;
+2. what is allowed: ethertype, protocol and destination port range (a range is several
+   masked matches), shared by every rule with the same match;
+3. only with a remote: the remote prefix, or each address of the remote group's ports.
+
+Flows with the same match merge into one flow listing every conjunction, so clause flows
+are shared across groups and projects; they belong to one owner (``Owner.ACL``) per switch.
+A new connection completing conjunction R is committed to conntrack in the port's zone;
+packets of known connections pass before any rule is looked at.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import netaddr
+
+from naas_sdn.flows import addresses, ofp
+from naas_sdn.flows.layout import (CT_EST, CT_INV, CT_REL, CT_TRK, ETH_TYPE_ARP, ETH_TYPE_IPV4,
+                                   ETH_TYPE_IPV6, ICMPV6_MLD2_REPORT, ICMPV6_MLD_DONE,
+                                   ICMPV6_MLD_QUERY, ICMPV6_MLD_REPORT, ICMPV6_NA, ICMPV6_NS,
+                                   ICMPV6_RA, ICMPV6_REDIRECT, ICMPV6_RS, IPPROTO_ICMP,
+                                   IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
+                                   REG_DST_PORT, REG_SRC_PORT, Owner, Priority, Table, cookie,
+                                   qos_meter)
+from naas_sdn.model.snapshot import QosPolicyView, SecurityGroupRuleView
+
+ACL_COOKIE = cookie(Owner.ACL, 0)
+SWITCH_COOKIE = cookie(Owner.SWITCH, 0)
+ETH_TYPES = {"IPv4": ETH_TYPE_IPV4, "IPv6": ETH_TYPE_IPV6}
+_PORT_FIELDS = {IPPROTO_TCP: "tcp_dst", IPPROTO_UDP: "udp_dst", IPPROTO_SCTP: "sctp_dst"}
+_ND_AND_MLD = (ICMPV6_MLD_QUERY, ICMPV6_MLD_REPORT, ICMPV6_MLD_DONE, ICMPV6_RS, ICMPV6_RA,
+               ICMPV6_NS, ICMPV6_NA, ICMPV6_MLD2_REPORT)
+
+
+@dataclasses.dataclass(frozen=True)
+class Direction:
+    """One side of a VM: what it sends (egress) or what it receives (ingress)."""
+
+    name: str
+    register: str       # the port register naming the VM (and its conntrack zone)
+    policy: Table       # blocks and conntrack
+    acl: Table          # rules
+    then: Table         # where accepted packets go on
+    remote_side: str    # "src" or "dst": the field naming the other end
+
+
+EGRESS = Direction("egress", REG_SRC_PORT, Table.EGRESS_POLICY, Table.EGRESS_ACL,
+                   Table.EGRESS_QOS, "dst")
+INGRESS = Direction("ingress", REG_DST_PORT, Table.INGRESS_POLICY, Table.INGRESS_ACL,
+                    Table.OUTPUT, "src")
+DIRECTIONS = {d.name: d for d in (EGRESS, INGRESS)}
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleInputs:
+    """A security group rule with its remote end resolved to prefixes (None: anywhere)."""
+
+    rule: SecurityGroupRuleView
+    remote: tuple | None
+
+    @property
+    def clauses(self) -> int:
+        return 2 if self.remote is None else 3
+
+
+@dataclasses.dataclass(frozen=True)
+class PortPolicy:
+    """Everything the policy stages need of one port."""
+
+    port_security: bool = False
+    allowed: tuple = ()          # (mac, ip or cidr) the port may send from
+    egress: tuple = ()           # (rule key, clauses) of the egress rules of its groups
+    ingress: tuple = ()          # same, ingress
+    blocks: tuple = ()           # ProtocolBlockViews of its network
+    qos: QosPolicyView | None = None
+
+
+# ---- matches ---------------------------------------------------------------------------------
+
+def port_range_masks(low: int, high: int) -> list:
+    """The fewest (value, mask) pairs covering [low, high] of a 16-bit field."""
+    found = []
+    while low <= high:
+        size = low & -low if low else 1 << 16
+        while size > high - low + 1:
+            size >>= 1
+        found.append(low if size == 1 else (low, 0xFFFF & ~(size - 1)))
+        low += size
+    return found
+
+
+def l4_matches(ethertype: str, protocol: int | None, low: int | None,
+               high: int | None) -> list[dict] | None:
+    """Match fields for an ethertype, protocol and port range (ICMP: type and code); None
+    when OpenFlow cannot express it (a port range on a protocol without port fields)."""
+    fields = {"eth_type": ETH_TYPES[ethertype]}
+    if protocol is None:
+        return [fields]
+    if ethertype == "IPv6" and protocol == IPPROTO_ICMP:
+        protocol = IPPROTO_ICMPV6
+    fields["ip_proto"] = protocol
+    if low is None:
+        return [fields]
+    if protocol in (IPPROTO_ICMP, IPPROTO_ICMPV6):
+        prefix = "icmpv4" if protocol == IPPROTO_ICMP else "icmpv6"
+        fields[f"{prefix}_type"] = low
+        if high is not None:
+            fields[f"{prefix}_code"] = high
+        return [fields]
+    field = _PORT_FIELDS.get(protocol)
+    if field is None:
+        return None
+    return [dict(fields, **{field: value}) for value in port_range_masks(low, high or low)]
+
+
+def _ethertypes(ethertype: str | None) -> tuple:
+    return ("IPv4", "IPv6") if ethertype is None else (ethertype,)
+
+
+def _ip_field(version: int, side: str) -> str:
+    return f"ipv{version}_{side}"
+
+
+# ---- per port --------------------------------------------------------------------------------
+
+def port_policy_flows(key: int, policy: PortPolicy) -> set[ofp.Flow]:
+    """The port's own policy flows on its switch (all owned by the port)."""
+    owner = cookie(Owner.PORT, key)
+    flows = port_security_flows(key, policy, owner)
+    for direction in (EGRESS, INGRESS):
+        flows |= block_flows(key, direction, policy.blocks, owner)
+        if policy.port_security:
+            flows |= acl_port_flows(key, direction, getattr(policy, direction.name), owner)
+    flows |= qos_flows(key, policy.qos, owner)
+    return flows
+
+
+def port_security_flows(key: int, policy: PortPolicy, owner: int) -> set[ofp.Flow]:
+    """Only the port's MACs with their addresses (ARP and ND fields included) go on."""
+    me = {REG_SRC_PORT: key}
+    on = (ofp.goto(Table.SERVICES),)
+    if not policy.port_security:
+        return {ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_PASS, ofp.match(**me), on, owner)}
+    icmp6 = dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6)
+    denied = [dict(eth_type=ETH_TYPE_IPV4, ip_proto=IPPROTO_UDP, udp_src=67, udp_dst=68),
+              dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_UDP, udp_src=547, udp_dst=546),
+              dict(icmp6, icmpv6_type=ICMPV6_RA), dict(icmp6, icmpv6_type=ICMPV6_REDIRECT)]
+    flows = {ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_DENY, ofp.match(**me, **fields),
+                      (), owner) for fields in denied}
+    flows.add(ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_ND_DENY,
+                       ofp.match(**me, **icmp6, icmpv6_type=ICMPV6_NA), (), owner))
+    flows.add(ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_DROP, ofp.match(**me), (), owner))
+
+    def allow(priority, **fields):
+        flows.add(ofp.flow(Table.PORT_SECURITY, priority, ofp.match(**me, **fields), on, owner))
+    macs = sorted({mac for mac, _ in policy.allowed})
+    for mac, cidr in policy.allowed:
+        if cidr is None:
+            continue  # no address yet: the MAC alone, for what comes before one
+        if netaddr.IPNetwork(cidr).version == 4:
+            allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_IPV4,
+                  **ofp.prefix_match("ipv4_src", cidr))
+            allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_ARP, arp_sha=mac,
+                  **ofp.prefix_match("arp_spa", cidr))
+        else:
+            allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_IPV6,
+                  **ofp.prefix_match("ipv6_src", cidr))
+            allow(Priority.PORTSEC_ND, eth_src=mac, **icmp6, icmpv6_type=ICMPV6_NA,
+                  **ofp.prefix_match("ipv6_nd_target", cidr))
+    for mac in macs:
+        link_local = addresses.link_local(mac)
+        allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_IPV6, ipv6_src=link_local)
+        allow(Priority.PORTSEC_ND, eth_src=mac, **icmp6, icmpv6_type=ICMPV6_NA,
+              ipv6_nd_target=link_local)
+        # Before an address is had: DHCP discover, ARP probe, DAD and MLD from "::".
+        allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_IPV4, ipv4_src="0.0.0.0",
+              ip_proto=IPPROTO_UDP, udp_src=68, udp_dst=67)
+        allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_ARP, arp_sha=mac,
+              arp_spa="0.0.0.0")
+        allow(Priority.PORTSEC_ALLOW, eth_src=mac, **icmp6, ipv6_src="::")
+    return flows
+
+
+def block_flows(key: int, direction: Direction, blocks: tuple, owner: int) -> set[ofp.Flow]:
+    """A network's protocol blocks, on each of its ports: dropped on flows of the port, so
+    each port counts what the block stopped."""
+    flows = set()
+    for block in blocks:
+        for ethertype in _ethertypes(block.ethertype):
+            for fields in l4_matches(ethertype, block.protocol, block.port_range_min,
+                                     block.port_range_max) or ():
+                flows.add(ofp.flow(direction.policy, Priority.POLICY_BLOCK,
+                                   ofp.match(**{direction.register: key}, **fields), (), owner))
+    return flows
+
+
+def acl_port_flows(key: int, direction: Direction, rules: tuple, owner: int) -> set[ofp.Flow]:
+    """Into conntrack, the port's clause of each of its rules, and its drops."""
+    me = {direction.register: key}
+    flows = {ofp.flow(direction.policy, Priority.POLICY_TRACK, ofp.match(**me, eth_type=eth),
+                      (ofp.apply(ofp.ct(direction.register, direction.acl)),), owner)
+             for eth in (ETH_TYPE_IPV4, ETH_TYPE_IPV6)}
+    flows.add(ofp.flow(direction.acl, Priority.ACL_INVALID,
+                       ofp.match(**me, ct_state=(CT_TRK | CT_INV, CT_TRK | CT_INV)), (), owner))
+    flows.add(ofp.flow(direction.acl, Priority.ACL_DROP, ofp.match(**me), (), owner))
+    if rules:
+        flows.add(ofp.flow(direction.acl, Priority.ACL_RULE, ofp.match(**me),
+                           (ofp.apply(*(ofp.conjunction(rule_key, 1, clauses)
+                                        for rule_key, clauses in sorted(rules))),), owner))
+    return flows
+
+
+def qos_flows(key: int, qos: QosPolicyView | None, owner: int) -> set[ofp.Flow]:
+    """DSCP marking and the egress meter on what the port sends; the ingress meter is on
+    its OUTPUT entry (see :func:`ingress_meter`)."""
+    if qos is None:
+        return set()
+    limits = {direction: rate for direction, rate, _ in qos.bandwidth_limits}
+    metered = (ofp.meter(qos_meter(key, "egress")),) if "egress" in limits else ()
+    me = {REG_SRC_PORT: key}
+    on = ofp.goto(Table.L3_GATEWAY)
+    flows = set()
+    if qos.dscp_mark is not None:
+        flows |= {ofp.flow(Table.EGRESS_QOS, Priority.QOS_MARK, ofp.match(**me, eth_type=eth),
+                           metered + (ofp.apply(ofp.set_field("ip_dscp", qos.dscp_mark)), on),
+                           owner)
+                  for eth in (ETH_TYPE_IPV4, ETH_TYPE_IPV6)}
+    if metered:
+        flows.add(ofp.flow(Table.EGRESS_QOS, Priority.QOS_LIMIT, ofp.match(**me),
+                           metered + (on,), owner))
+    return flows
+
+
+def ingress_meter(key: int, qos: QosPolicyView | None) -> tuple:
+    """The meter instruction for traffic delivered to the port, if it has an ingress limit."""
+    if qos is not None and any(d == "ingress" for d, _, _ in qos.bandwidth_limits):
+        return (ofp.meter(qos_meter(key, "ingress")),)
+    return ()
+
+
+def qos_meters(key: int, qos: QosPolicyView | None) -> set[ofp.Meter]:
+    """kbps meters of a port's limits. With no burst given, 80% of the rate (as Neutron's
+    Open vSwitch agent does), so a TCP flow can reach the limit."""
+    if qos is None:
+        return set()
+    return {ofp.Meter(qos_meter(key, direction), rate, burst or max(1, rate * 8 // 10), True)
+            for direction, rate, burst in qos.bandwidth_limits}
+
+
+# ---- shared by the ports of a switch ---------------------------------------------------------
+
+def policy_plumbing() -> set[ofp.Flow]:
+    """Per switch: neighbour discovery and DHCP client traffic are never tracked (neither
+    security groups nor blocks stop a network's own plumbing, as in Neutron), and packets of
+    connections already allowed go on."""
+    flows = set()
+    for direction in (EGRESS, INGRESS):
+        on = (ofp.goto(direction.then),)
+        for icmp_type in _ND_AND_MLD:
+            flows.add(ofp.flow(direction.policy, Priority.POLICY_INFRA,
+                               ofp.match(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6,
+                                         icmpv6_type=icmp_type), on, SWITCH_COOKIE))
+        client, server = (68, 67) if direction is EGRESS else (67, 68)
+        client6, server6 = (546, 547) if direction is EGRESS else (547, 546)
+        for fields in (dict(eth_type=ETH_TYPE_IPV4, udp_src=client, udp_dst=server),
+                       dict(eth_type=ETH_TYPE_IPV6, udp_src=client6, udp_dst=server6)):
+            flows.add(ofp.flow(direction.policy, Priority.POLICY_DHCP,
+                               ofp.match(ip_proto=IPPROTO_UDP, **fields), on, SWITCH_COOKIE))
+        flows.add(ofp.flow(direction.policy, Priority.POLICY_PASS, ofp.match(), on,
+                           SWITCH_COOKIE))
+        for state in (CT_EST, CT_REL):
+            flows.add(ofp.flow(direction.acl, Priority.ACL_ESTABLISHED,
+                               ofp.match(ct_state=(CT_TRK | state, CT_TRK | state | CT_INV)),
+                               on, SWITCH_COOKIE))
+    return flows
+
+
+@functools.lru_cache(maxsize=256)
+def acl_flows(rules: tuple) -> frozenset[ofp.Flow]:
+    """Clauses 2 and 3 of every rule in ``rules`` (RuleInputs), merged by match, and each
+    rule's conjunction flow committing the new connection in the port's zone."""
+    actions: dict[tuple, set] = {}
+    flows = set()
+    for inputs in rules:
+        rule = inputs.rule
+        direction = DIRECTIONS[rule.direction]
+        allowed = l4_matches(rule.ethertype, rule.protocol, rule.port_range_min,
+                             rule.port_range_max)
+        if not allowed:
+            continue  # not expressible: allowing more than asked is no option
+        n = inputs.clauses
+        for fields in allowed:
+            actions.setdefault((direction.acl, ofp.match(**fields)), set()).add(
+                ofp.conjunction(rule.key, 2, n))
+        if inputs.remote is not None:
+            version = 4 if rule.ethertype == "IPv4" else 6
+            field = _ip_field(version, direction.remote_side)
+            for prefix in inputs.remote:
+                match = ofp.match(eth_type=ETH_TYPES[rule.ethertype],
+                                  **ofp.prefix_match(field, prefix))
+                actions.setdefault((direction.acl, match), set()).add(
+                    ofp.conjunction(rule.key, 3, n))
+        flows.add(ofp.flow(direction.acl, Priority.ACL_RULE,
+                           ofp.match(conj_id=rule.key, eth_type=ETH_TYPES[rule.ethertype]),
+                           (ofp.apply(ofp.ct(direction.register, commit=True)),
+                            ofp.goto(direction.then)), ACL_COOKIE))
+    for (table, match), conjunctions in actions.items():
+        flows.add(ofp.flow(table, Priority.ACL_RULE, match,
+                           (ofp.apply(*sorted(conjunctions)),), ACL_COOKIE))
+    return frozenset(flows)
+
+
+def remote_prefixes(rule: SecurityGroupRuleView, members: dict) -> tuple | None | bool:
+    """The rule's remote end as prefixes: None for anywhere, False when nothing can match
+    (a remote group with no address of the rule's version)."""
+    version = 4 if rule.ethertype == "IPv4" else 6
+    if rule.remote_group_id is not None:
+        found = members.get((rule.remote_group_id, version), ())
+        return tuple(found) if found else False
+    if rule.remote_ip_prefix is None or netaddr.IPNetwork(rule.remote_ip_prefix).prefixlen == 0:
+        return None
+    return (rule.remote_ip_prefix,)
