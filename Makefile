@@ -14,6 +14,7 @@ bench: setup
 	.venv/bin/python bench/run.py
 	.venv/bin/python bench/dhcp.py
 	.venv/bin/python bench/routing.py
+	.venv/bin/python bench/policy.py
 
 setup:
 	bash scripts/setup.sh

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(openvswitch-switch mininet iperf3 iputils-ping ethtool tcpdump iproute2 psmisc
-          isc-dhcp-client busybox traceroute
+          isc-dhcp-client busybox traceroute netcat-openbsd
           python3-venv python3-dev)
 missing=()
 for package in "${packages[@]}"; do

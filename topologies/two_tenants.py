@@ -44,13 +44,18 @@ def main(argv=None) -> int:
         for t, project in enumerate(TENANTS):
             network = api.create("networks", {"name": f"{project}-net", "project_id": project})
             created.append(("networks", network["id"]))
+            # Both tenants use 10.0.0.0/24: isolation, not addressing, keeps them apart.
+            subnet = api.create("subnets", {"network_id": network["id"], "ip_version": 4,
+                                            "cidr": "10.0.0.0/24", "project_id": project})
+            created.append(("subnets", subnet["id"]))
             for i in range(args.vms):
                 name = f"{'ab'[t]}{i + 1}"
                 port = api.create("ports", {"network_id": network["id"], "name": name,
-                                            "project_id": project})
+                                            "project_id": project, "fixed_ips": [
+                                                {"subnet_id": subnet["id"],
+                                                 "ip_address": f"10.0.0.{10 * t + i + 11}"}]})
                 created.append(("ports", port["id"]))
-                # Both tenants use 10.0.0.0/24: isolation, not addressing, keeps them apart.
-                vms[name] = (project, port, f"10.0.0.{10 * t + i + 1}",
+                vms[name] = (project, port, f"10.0.0.{10 * t + i + 11}",
                              1 + (i + t) % switches)
         host_switch = {name: vm[3] for name, vm in vms.items()}
         host, port = args.controller.rsplit(":", 1)

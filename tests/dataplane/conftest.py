@@ -52,8 +52,9 @@ class Tenant:
         assert resp.status == 201, resp
         return resp.json["network"]
 
-    def port(self, network, name):
-        resp = self.api.post("/v2.0/ports", {"port": {"network_id": network["id"], "name": name}})
+    def port(self, network, name, **attrs):
+        resp = self.api.post("/v2.0/ports", {"port": dict(
+            {"network_id": network["id"], "name": name}, **attrs)})
         assert resp.status == 201, resp
         return resp.json["port"]
 

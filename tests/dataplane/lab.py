@@ -25,13 +25,17 @@ def wait_ping(src, dst_ip: str, timeout: float = 20.0) -> bool:
 
 
 class Capture:
-    """tcpdump on a host, inbound only, of frames from the given source MACs."""
+    """tcpdump on a host, inbound only, of frames from the given source MACs (``extra``:
+    more tcpdump arguments, the last one ANDed to the filter, e.g. ("-v", "icmp"))."""
 
-    def __init__(self, host, macs):
+    def __init__(self, host, macs, extra=()):
         self.host = host
         intf = host.defaultIntf().name
-        expression = " or ".join("ether src %s" % m for m in macs)
-        self.proc = host.popen(["tcpdump", "-l", "-n", "-e", "-Q", "in", "-i", intf,
+        expression = "(" + " or ".join("ether src %s" % m for m in macs) + ")"
+        flags = list(extra[:-1])
+        if extra:
+            expression += " and (%s)" % extra[-1]
+        self.proc = host.popen(["tcpdump", "-l", "-n", "-e", "-Q", "in", "-i", intf, *flags,
                                 expression], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
         deadline = time.monotonic() + 10

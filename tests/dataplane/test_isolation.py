@@ -13,7 +13,10 @@ def _setup_two_tenants(tenants, net, layout):
     networks = [t.network("net-" + t.project) for t in tenants]
     ports = {}
     for host_name, (index, ip) in layout.items():
-        port = tenants[index].port(networks[index], "vm-" + host_name)
+        # No subnets: hosts pick their own addresses, so port security (which admits only a
+        # port's fixed addresses) is off; isolation must hold regardless.
+        port = tenants[index].port(networks[index], "vm-" + host_name,
+                                   port_security_enabled=False)
         plug(net.get(host_name), port, ip)
         ports[host_name] = port
     return networks, ports

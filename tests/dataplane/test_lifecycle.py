@@ -6,6 +6,10 @@ from naas_sdn.flows.layout import Owner, identity, owner_of
 from tests.dataplane.conftest import metric
 from tests.dataplane.lab import dump_flows, flow_cookies, lab, plug, wait_for, wait_ping
 
+# These networks have no subnets: hosts use addresses of their own, which port security
+# (admitting only a port's fixed addresses) would drop.
+OWN_ADDRESSES = {"port_security_enabled": False}
+
 
 def _owners(net):
     return {owner_of(identity(c)) for s in net.switches for c in flow_cookies(s)}
@@ -17,8 +21,8 @@ def test_deleting_port_and_network_removes_exactly_their_flows(controller, tenan
              hosts={"h1": 1, "h2": 2, "h3": 2}) as net:
         network = alice.network("net1")
         other = alice.network("net2")
-        ports = {h: alice.port(network, h) for h in ("h1", "h2")}
-        lone = alice.port(other, "h3")
+        ports = {h: alice.port(network, h, **OWN_ADDRESSES) for h in ("h1", "h2")}
+        lone = alice.port(other, "h3", **OWN_ADDRESSES)
         for i, (h, port) in enumerate(ports.items()):
             plug(net.get(h), port, "10.0.0.%d" % (i + 1))
         plug(net.get("h3"), lone, "10.0.1.3")
@@ -71,7 +75,7 @@ def test_controller_restart_loses_no_packet_and_changes_no_flow(controller, tena
              hosts={"h1": 1, "h2": 3}) as net:
         network = alice.network("net1")
         for i, h in enumerate(("h1", "h2")):
-            plug(net.get(h), alice.port(network, h), "10.0.0.%d" % (i + 1))
+            plug(net.get(h), alice.port(network, h, **OWN_ADDRESSES), "10.0.0.%d" % (i + 1))
         assert wait_ping(net.get("h1"), "10.0.0.2")
         time.sleep(2)  # let the fabric settle and be persisted
         before = {s.name: dump_flows(s) for s in net.switches}
@@ -116,7 +120,7 @@ def _ages(lines):
 def test_port_unplugged_while_controller_down_turns_down_on_restart(controller, tenants):
     alice = tenants[0]
     with lab(controller.ofp_port, switches=1, hosts={"h1": 1}) as net:
-        port = alice.port(alice.network("net1"), "h1")
+        port = alice.port(alice.network("net1"), "h1", **OWN_ADDRESSES)
         plug(net.get("h1"), port, "10.0.0.1")
         assert wait_for(lambda: alice.show_port(port)["status"] == "ACTIVE")
         controller.stop()

@@ -1,0 +1,227 @@
+"""Policies on real OVS with real traffic: port security, stateful security groups,
+network-wide protocol blocks and QoS (meters, DSCP), and their drop counters."""
+import json
+import re
+import sys
+import time
+
+from tests.dataplane.lab import Capture, dump_flows, lab, ping, plug, wait_for, wait_ping
+
+PYTHON = sys.executable  # the project's interpreter, with scapy, usable inside a host
+
+
+def _post(tenant, path, key, body):
+    resp = tenant.api.post(path, {key: body})
+    assert resp.status == 201, resp
+    return resp.json[key]
+
+
+def _put(tenant, path, key, body):
+    resp = tenant.api.put(path, {key: body})
+    assert resp.status == 200, resp
+    return resp.json[key]
+
+
+def _v4(port):
+    return next(f["ip_address"] for f in port["fixed_ips"] if ":" not in f["ip_address"])
+
+
+def _network(tenant, name, cidr):
+    network = _post(tenant, "/v2.0/networks", "network", {"name": name})
+    _post(tenant, "/v2.0/subnets", "subnet", {"network_id": network["id"], "ip_version": 4,
+                                              "cidr": cidr, "enable_dhcp": False})
+    return network
+
+
+def _ports(tenant, net, network, hosts, **attrs):
+    """An API port per host, plugged, with the port's fixed address configured."""
+    ports = {}
+    for host in hosts:
+        ports[host] = _post(tenant, "/v2.0/ports", "port",
+                            dict({"network_id": network["id"], "name": host},
+                                 **attrs.get(host, {})))
+        plug(net.get(host), ports[host], _v4(ports[host]))
+    return ports
+
+
+def _scapy(host, code):
+    """Run scapy in the host's namespace (frames leave its default interface)."""
+    intf = host.defaultIntf().name
+    script = ("import logging; logging.getLogger('scapy').setLevel(logging.ERROR)\n"
+              "from scapy.all import *\nconf.iface = %r\n%s\n" % (intf, code))
+    out = host.cmd(f"{PYTHON} - <<'EOF'\n{script}EOF")
+    assert "Traceback" not in out, out
+
+
+def _counted(switch, ofport):
+    """n_packets of the drop flows of the port on ``ofport`` (flows sharing its cookie)."""
+    flows = dump_flows(switch)
+    classify = next(f for f in flows if f"in_port={ofport}," in f and "table=0," in f
+                    or f"in_port={ofport} " in f and "table=0," in f)
+    cookie = int(re.search(r"cookie=(0x[0-9a-f]+)", classify).group(1), 16) & ~(0xFF << 40)
+    total = 0
+    for flow in flows:
+        own = int(re.search(r"cookie=(0x[0-9a-f]+)", flow).group(1), 16) & ~(0xFF << 40)
+        if own == cookie and flow.rstrip().endswith("actions=drop"):
+            total += int(re.search(r"n_packets=(\d+)", flow).group(1))
+    return total
+
+
+def _ofport(net, host):
+    intf = net.get(host).defaultIntf().link
+    side = intf.intf1 if intf.intf2.node is net.get(host) else intf.intf2
+    return int(side.node.cmd(f"ovs-vsctl get Interface {side.name} ofport").strip())
+
+
+def _tcp_ok(client, ip, port):
+    return client.cmd(f"nc -z -w 2 {ip} {port}; echo rc=$?").strip().endswith("rc=0")
+
+
+def test_port_security_drops_spoofed_frames_and_counts_them(controller, tenants):
+    alice = tenants[0]
+    with lab(controller.ofp_port, switches=1, hosts={"h1": 1, "h2": 1, "h3": 1}) as net:
+        network = _network(alice, "net", "10.0.0.0/24")
+        ports = _ports(alice, net, network, ("h1", "h2", "h3"), h3={
+            "allowed_address_pairs": [{"ip_address": "10.0.0.200"}]})
+        h1, h2, h3 = (net.get(h) for h in ("h1", "h2", "h3"))
+        ip1, ip2 = _v4(ports["h1"]), _v4(ports["h2"])
+        assert wait_ping(h1, ip2)
+        before = _counted(net.get("t1"), _ofport(net, "h1"))
+        capture = Capture(h2, [ports["h1"]["mac_address"], "fa:16:3e:de:ad:01"])
+        legit = f"Ether(src={ports['h1']['mac_address']!r}, dst={ports['h2']['mac_address']!r})"
+        _scapy(h1, f"""
+sendp({legit}/IP(src={ip1!r}, dst={ip2!r})/UDP(sport=1111, dport=7777)/b'legit', count=3)
+sendp({legit}/IP(src='10.0.0.99', dst={ip2!r})/UDP(sport=1111, dport=7777)/b'spoof-ip', count=3)
+sendp({legit}/IP(src={_v4(ports['h3'])!r}, dst={ip2!r})/UDP(dport=7777), count=3)
+sendp(Ether(src='fa:16:3e:de:ad:01', dst={ports['h2']['mac_address']!r})/IP(src={ip1!r},
+      dst={ip2!r})/UDP(sport=1111, dport=7777), count=3)
+sendp(Ether(src={ports['h1']['mac_address']!r}, dst='ff:ff:ff:ff:ff:ff')/ARP(op=2,
+      hwsrc={ports['h1']['mac_address']!r}, psrc={ip2!r}, pdst={ip2!r}), count=3)""")
+        lines = capture.stop()
+        seen = "\n".join(lines)
+        assert sum("7777" in line and ip1 + ".1111" in line for line in lines) == 3, seen
+        assert "10.0.0.99" not in seen and _v4(ports["h3"]) not in seen, seen
+        assert "fa:16:3e:de:ad:01" not in seen, seen
+        assert "is-at" not in seen, seen  # the forged ARP reply never arrived
+        # Each rejected frame is counted on the sender's own drop flows.
+        assert _counted(net.get("t1"), _ofport(net, "h1")) - before >= 12
+        # An allowed address pair is a legitimate source.
+        h3.cmd("ip addr add 10.0.0.200/24 dev %s" % h3.defaultIntf().name)
+        assert ping(h3, ip2, count=2) == 2
+        assert "2 received" in h3.cmd(f"ping -n -c2 -W1 -I 10.0.0.200 {ip2}")
+        # Port security cannot go while groups are on the port; then it goes at once.
+        url = "/v2.0/ports/" + ports["h1"]["id"]
+        resp = alice.api.put(url, {"port": {"port_security_enabled": False}})
+        assert resp.status == 409, resp
+        _put(alice, url, "port", {"security_groups": [], "port_security_enabled": False})
+        _put(alice, "/v2.0/ports/" + ports["h2"]["id"], "port",
+             {"security_groups": [], "port_security_enabled": False})
+        h1.cmd("ip addr add 10.0.0.99/24 dev %s" % h1.defaultIntf().name)
+        assert wait_for(lambda: "1 received" in h1.cmd(f"ping -n -c1 -W1 -I 10.0.0.99 {ip2}"),
+                        timeout=10)
+
+
+def test_stateful_security_group_admits_ssh_only_and_replies(controller, tenants):
+    alice = tenants[0]
+    with lab(controller.ofp_port, switches=2, cables=[(1, 2)],
+             hosts={"h1": 1, "h2": 2}) as net:
+        network = _network(alice, "net", "10.0.0.0/24")
+        ssh = _post(alice, "/v2.0/security-groups", "security_group", {"name": "ssh"})
+        rule = _post(alice, "/v2.0/security-group-rules", "security_group_rule", {
+            "security_group_id": ssh["id"], "direction": "ingress", "protocol": "tcp",
+            "port_range_min": 22, "port_range_max": 22})
+        web = _post(alice, "/v2.0/security-groups", "security_group", {"name": "web"})
+        _post(alice, "/v2.0/security-group-rules", "security_group_rule", {
+            "security_group_id": web["id"], "direction": "ingress", "protocol": "tcp",
+            "port_range_min": 80, "port_range_max": 80, "remote_ip_prefix": "10.0.0.0/24"})
+        ports = _ports(alice, net, network, ("h1", "h2"),
+                       h1={"security_groups": [web["id"]]}, h2={"security_groups": [ssh["id"]]})
+        h1, h2 = net.get("h1"), net.get("h2")
+        ip1, ip2 = _v4(ports["h1"]), _v4(ports["h2"])
+        for host, listen in ((h2, 22), (h2, 80), (h1, 80)):
+            host.cmd(f"nc -lk {listen} >/dev/null 2>&1 &")
+        try:
+            assert wait_for(lambda: _tcp_ok(h1, ip2, 22), timeout=20)
+            assert not _tcp_ok(h1, ip2, 80)
+            assert ping(h1, ip2, count=2) == 0  # no rule admits ICMP
+            # h2's own connection out: its replies come back although no rule admits them.
+            assert _tcp_ok(h2, ip1, 80)
+            assert _counted(net.get("t2"), _ofport(net, "h2")) > 0
+            # Without the rule no new connection gets in, at once.
+            assert alice.api.delete("/v2.0/security-group-rules/" + rule["id"]).status == 204
+            assert wait_for(lambda: not _tcp_ok(h1, ip2, 22), timeout=10)
+            assert _tcp_ok(h2, ip1, 80)
+        finally:
+            for host in (h1, h2):
+                host.cmd("pkill -f 'nc -lk'")
+
+
+def _iperf_udp(client, server, ip, rate="1M", seconds=2):
+    """Received bits/s of a UDP iperf3 run (0 when nothing got through)."""
+    server.cmd("iperf3 -s -1 -D")
+    time.sleep(0.5)
+    out = client.cmd(f"timeout {seconds + 15} iperf3 -u -c {ip} -b {rate} -t {seconds} -J")
+    server.cmd("pkill iperf3")
+    try:
+        result = json.loads(out[out.index("{"):])
+    except ValueError:
+        return 0.0
+    end = result.get("end", {})
+    received = end.get("sum_received") or {}
+    if "bits_per_second" in received:
+        return float(received["bits_per_second"])
+    summary = end.get("sum") or {}
+    if not summary.get("packets"):
+        return 0.0
+    return float(summary["bits_per_second"]) * (1 - summary.get("lost_percent", 100) / 100)
+
+
+def test_network_udp_block_stops_udp_in_that_network_only(controller, tenants):
+    alice = tenants[0]
+    with lab(controller.ofp_port, switches=2, cables=[(1, 2)],
+             hosts={"h1": 1, "h2": 2, "h3": 1, "h4": 2}) as net:
+        blocked = _network(alice, "blocked", "10.0.0.0/24")
+        other = _network(alice, "other", "10.0.1.0/24")
+        ports = _ports(alice, net, blocked, ("h1", "h2"))
+        ports.update(_ports(alice, net, other, ("h3", "h4")))
+        h1, h2, h3, h4 = (net.get(h) for h in ("h1", "h2", "h3", "h4"))
+        assert wait_ping(h1, _v4(ports["h2"])) and wait_ping(h3, _v4(ports["h4"]))
+        assert _iperf_udp(h1, h2, _v4(ports["h2"])) > 0.5e6
+        block = _post(alice, "/v2.0/protocol-blocks", "protocol_block",
+                      {"network_id": blocked["id"], "protocol": "udp"})
+        assert _iperf_udp(h1, h2, _v4(ports["h2"])) == 0.0
+        assert _iperf_udp(h2, h1, _v4(ports["h1"])) == 0.0
+        assert _iperf_udp(h3, h4, _v4(ports["h4"])) > 0.5e6
+        assert ping(h1, _v4(ports["h2"]), count=2) == 2  # the rest still flows
+        assert _counted(net.get("t1"), _ofport(net, "h1")) > 0
+        assert alice.api.delete("/v2.0/protocol-blocks/" + block["id"]).status == 204
+        assert _iperf_udp(h1, h2, _v4(ports["h2"])) > 0.5e6
+
+
+def test_qos_limits_rate_marks_dscp_and_lets_go(controller, tenants):
+    alice = tenants[0]
+    with lab(controller.ofp_port, switches=1, hosts={"h1": 1, "h2": 1}) as net:
+        network = _network(alice, "net", "10.0.0.0/24")
+        ports = _ports(alice, net, network, ("h1", "h2"))
+        h1, h2 = net.get("h1"), net.get("h2")
+        ip2 = _v4(ports["h2"])
+        assert wait_ping(h1, ip2)
+        policy = _post(alice, "/v2.0/qos/policies", "policy", {"name": "10M"})
+        base = f"/v2.0/qos/policies/{policy['id']}"
+        _post(alice, base + "/bandwidth_limit_rules", "bandwidth_limit_rule",
+              {"max_kbps": 10000, "max_burst_kbps": 1000, "direction": "egress"})
+        _post(alice, base + "/dscp_marking_rules", "dscp_marking_rule", {"dscp_mark": 26})
+        url = "/v2.0/ports/" + ports["h1"]["id"]
+        free = _iperf_udp(h1, h2, ip2, rate="30M", seconds=4)
+        assert free > 25e6, free
+        _put(alice, url, "port", {"qos_policy_id": policy["id"]})
+        time.sleep(0.5)
+        limited = _iperf_udp(h1, h2, ip2, rate="30M", seconds=4)
+        assert 8.5e6 <= limited <= 11.5e6, limited
+        capture = Capture(h2, [ports["h1"]["mac_address"]], extra=("-v", "icmp"))
+        ping(h1, ip2, count=2)
+        lines = capture.stop()
+        assert any("tos 0x68" in line for line in lines), lines  # DSCP 26 << 2
+        _put(alice, url, "port", {"qos_policy_id": None})
+        time.sleep(0.5)
+        assert _iperf_udp(h1, h2, ip2, rate="30M", seconds=4) > 25e6
