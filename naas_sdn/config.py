@@ -22,7 +22,7 @@ OPTS = [
     cfg.IntOpt("api_threads", default=16, help="Worker threads of the REST server."),
     cfg.ListOpt("ovsdb_connections", default=["unix:/var/run/openvswitch/db.sock"],
                 help="OVSDB servers to monitor for VIF binding (iface-id on Interface rows)."),
-    cfg.ListOpt("service_plugins", default=["router"],
+    cfg.ListOpt("service_plugins", default=["router", "qos", "protocol-block"],
                 help="Service plugins to load in addition to the core (networks, subnets, "
                      "ports); an API whose plugin is not loaded answers 501."),
     cfg.FloatOpt("discovery_interval", default=1.0,

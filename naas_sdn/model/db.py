@@ -138,6 +138,151 @@ tags = Table(
     Column("tag", String(NAME_LEN), primary_key=True),
 )
 
+# ---------------------------------------------------------------- port security (core)
+# Extension attributes of networks and ports live in tables of their own, as in Neutron, so a
+# database from before they existed needs no migration: a missing row means the default.
+network_port_security = Table(
+    "network_port_security", metadata,
+    Column("network_id", String(UUID_LEN), ForeignKey("networks.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("port_security_enabled", Boolean, nullable=False),
+)
+
+port_port_security = Table(
+    "port_port_security", metadata,
+    Column("port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("port_security_enabled", Boolean, nullable=False),
+)
+
+allowed_address_pairs = Table(
+    "allowed_address_pairs", metadata,
+    Column("port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("position", Integer, primary_key=True),  # API order
+    Column("ip_address", String(64), nullable=False),  # address or normalized cidr
+    Column("mac_address", String(17), nullable=True),  # null: the port's own, whatever it becomes
+)
+
+# --------------------------------------------------------------------- security groups (core)
+security_groups = Table(
+    "security_groups", metadata,
+    Column("id", String(UUID_LEN), primary_key=True),
+    Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
+    Column("name", String(NAME_LEN), nullable=False, default=""),
+    Column("description", String(NAME_LEN), nullable=False, default=""),
+    Column("stateful", Boolean, nullable=False),
+    Column("revision_number", BigInteger, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+default_security_groups = Table(
+    "default_security_groups", metadata,
+    # The primary key makes a second "default" group for a project impossible, whoever writes.
+    Column("project_id", String(PROJECT_LEN), primary_key=True),
+    Column("security_group_id", String(UUID_LEN),
+           ForeignKey("security_groups.id", ondelete="CASCADE"), nullable=False, unique=True),
+)
+
+security_group_rules = Table(
+    "security_group_rules", metadata,
+    Column("id", String(UUID_LEN), primary_key=True),
+    # From a counter, never reused: the compiler names a rule's conjunction by it.
+    Column("key", BigInteger, nullable=False, unique=True),
+    Column("security_group_id", String(UUID_LEN),
+           ForeignKey("security_groups.id", ondelete="CASCADE"), nullable=False, index=True),
+    # A rule allowing traffic from another group goes when that group goes, as in Neutron.
+    Column("remote_group_id", String(UUID_LEN),
+           ForeignKey("security_groups.id", ondelete="CASCADE"), nullable=True, index=True),
+    Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
+    Column("direction", String(16), nullable=False),
+    Column("ethertype", String(8), nullable=False),
+    Column("protocol", String(40), nullable=True),  # as the API shows it: "tcp", "6" or null
+    Column("port_range_min", Integer, nullable=True),
+    Column("port_range_max", Integer, nullable=True),
+    Column("remote_ip_prefix", String(64), nullable=True),
+    Column("description", String(NAME_LEN), nullable=False, default=""),
+    Column("revision_number", BigInteger, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+security_group_port_bindings = Table(
+    "security_group_port_bindings", metadata,
+    Column("port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("security_group_id", String(UUID_LEN),
+           ForeignKey("security_groups.id", ondelete="RESTRICT"), primary_key=True, index=True),
+)
+
+# ------------------------------------------------------------------------------ QoS (plugin)
+qos_policies = Table(
+    "qos_policies", metadata,
+    Column("id", String(UUID_LEN), primary_key=True),
+    Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
+    Column("name", String(NAME_LEN), nullable=False, default=""),
+    Column("description", String(NAME_LEN), nullable=False, default=""),
+    Column("shared", Boolean, nullable=False),
+    Column("revision_number", BigInteger, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+qos_bandwidth_limit_rules = Table(
+    "qos_bandwidth_limit_rules", metadata,
+    Column("id", String(UUID_LEN), primary_key=True),
+    Column("qos_policy_id", String(UUID_LEN), ForeignKey("qos_policies.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("direction", String(8), nullable=False),
+    Column("max_kbps", BigInteger, nullable=False),
+    Column("max_burst_kbps", BigInteger, nullable=False),
+    UniqueConstraint("qos_policy_id", "direction", name="uniq_qos_bw_policy_direction"),
+)
+
+qos_dscp_marking_rules = Table(
+    "qos_dscp_marking_rules", metadata,
+    Column("id", String(UUID_LEN), primary_key=True),
+    Column("qos_policy_id", String(UUID_LEN), ForeignKey("qos_policies.id", ondelete="CASCADE"),
+           nullable=False, unique=True),
+    Column("dscp_mark", Integer, nullable=False),
+)
+
+qos_network_policy_bindings = Table(
+    "qos_network_policy_bindings", metadata,
+    Column("network_id", String(UUID_LEN), ForeignKey("networks.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("policy_id", String(UUID_LEN), ForeignKey("qos_policies.id", ondelete="RESTRICT"),
+           nullable=False, index=True),
+)
+
+qos_port_policy_bindings = Table(
+    "qos_port_policy_bindings", metadata,
+    Column("port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("policy_id", String(UUID_LEN), ForeignKey("qos_policies.id", ondelete="RESTRICT"),
+           nullable=False, index=True),
+)
+
+# ------------------------------------------------------------------ protocol blocks (plugin)
+protocol_blocks = Table(
+    "protocol_blocks", metadata,
+    Column("id", String(UUID_LEN), primary_key=True),
+    Column("key", BigInteger, nullable=False, unique=True),  # from a counter, never reused
+    Column("network_id", String(UUID_LEN), ForeignKey("networks.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
+    Column("name", String(NAME_LEN), nullable=False, default=""),
+    Column("description", String(NAME_LEN), nullable=False, default=""),
+    Column("protocol", String(40), nullable=False),  # as the API shows it: "udp" or "17"
+    Column("ethertype", String(8), nullable=True),  # null: IPv4 and IPv6
+    Column("port_range_min", Integer, nullable=True),
+    Column("port_range_max", Integer, nullable=True),
+    Column("revision_number", BigInteger, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
 fabric_links = Table(
     "fabric_links", metadata,
     # Datapath ids are unsigned 64-bit: kept as 16 hex digits, which every SQL dialect stores

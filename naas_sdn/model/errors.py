@@ -283,3 +283,150 @@ class SubnetMismatchForPort(BadRequest):
 class DeviceIDNotOwnedByTenant(Conflict):
     message = ("The following device_id %(device_id)s is not owned by your tenant or matches "
                "another tenants router.")
+
+
+# -------------------------------------------------------- port security, allowed address pairs
+class PortSecurityAndIPRequiredForSecurityGroups(InvalidInput):
+    message = ("Port security must be enabled and port must have an IP address in order to use "
+               "security groups.")
+
+
+class PortSecurityPortHasSecurityGroup(Conflict):
+    message = ("Port has security group associated. Cannot disable port security or IP address "
+               "until security group is removed")
+
+
+class AddressPairAndPortSecurityRequired(Conflict):
+    message = "Port Security must be enabled in order to have allowed address pairs on a port."
+
+
+class AllowedAddressPairExhausted(BadRequest):
+    type_name = None
+    message = "The number of allowed address pair exceeds the maximum %(quota)s."
+
+
+class DuplicateAddressPairInRequest(InvalidInput):
+    message = ("Request contains duplicate address pair: mac_address %(mac_address)s "
+               "ip_address %(ip_address)s.")
+
+
+class AllowedAddressPairsMissingIP(InvalidInput):
+    message = "AllowedAddressPair must contain ip_address"
+
+
+# ----------------------------------------------------------------------------- security groups
+class SecurityGroupNotFound(NotFound):
+    message = "Security group %(id)s does not exist"
+
+
+class SecurityGroupRuleNotFound(NotFound):
+    message = "Security group rule %(id)s does not exist"
+
+
+class SecurityGroupInUse(Conflict):
+    message = "Security Group %(id)s in use."
+
+
+class SecurityGroupCannotRemoveDefault(Conflict):
+    message = "Insufficient rights for removing default security group."
+
+
+class SecurityGroupCannotUpdateDefault(Conflict):
+    message = "Updating default security group not allowed."
+
+
+class SecurityGroupDefaultAlreadyExists(Conflict):
+    message = "Default security group already exists."
+
+
+class SecurityGroupRuleExists(Conflict):
+    message = "Security group rule already exists. Rule id is %(rule_id)s."
+
+
+class DuplicateSecurityGroupRuleInPost(InvalidInput):
+    message = "Duplicate Security Group Rule in POST."
+
+
+class SecurityGroupNotSingleGroupRules(InvalidInput):
+    message = "Only allowed to update rules for one security profile at a time"
+
+
+class SecurityGroupRuleInvalidProtocol(InvalidInput):
+    message = ("Security group rule protocol %(protocol)s not supported. Only protocol values "
+               "%(values)s and integer representations [0 to 255] are supported.")
+
+
+class SecurityGroupRuleInvalidEtherType(InvalidInput):
+    message = ("Security group rule for ethertype '%(ethertype)s' not supported. Allowed values "
+               "are %(values)s.")
+
+
+class SecurityGroupEthertypeConflictWithProtocol(InvalidInput):
+    message = "Invalid ethertype %(ethertype)s for protocol %(protocol)s."
+
+
+class SecurityGroupInvalidPortValue(InvalidInput):
+    message = "Invalid value for port %(port)s."
+
+
+class SecurityGroupInvalidPortRange(InvalidInput):
+    message = "For TCP/UDP protocols, port_range_min must be <= port_range_max"
+
+
+class SecurityGroupInvalidIcmpValue(InvalidInput):
+    message = "Invalid value for ICMP %(field)s (%(attr)s) %(value)s. It must be 0 to 255."
+
+
+class SecurityGroupMissingIcmpType(InvalidInput):
+    message = ("ICMP code (port-range-max) %(value)s is provided but ICMP type (port-range-min) "
+               "is missing.")
+
+
+class SecurityGroupProtocolRequiredWithPorts(InvalidInput):
+    message = "Must also specify protocol if port range is given."
+
+
+class SecurityGroupInvalidProtocolForPortRange(InvalidInput):
+    message = ("Invalid protocol %(protocol)s for port range, only supported for TCP, UDP, "
+               "UDPLITE, SCTP and DCCP.")
+
+
+class SecurityGroupRemoteGroupAndRemoteIpPrefix(InvalidInput):
+    message = "Only remote_ip_prefix or remote_group_id may be provided."
+
+
+class SecurityGroupRuleParameterConflict(InvalidInput):
+    message = "Conflicting value ethertype %(ethertype)s for CIDR %(cidr)s"
+
+
+class InvalidCIDR(BadRequest):
+    type_name = None
+    message = "Invalid CIDR %(input)s given as IP prefix."
+
+
+# ------------------------------------------------------------------------------------------ QoS
+class QosPolicyNotFound(NotFound):
+    message = "QoS policy %(policy_id)s could not be found."
+
+
+class QosRuleNotFound(NotFound):
+    message = "QoS rule %(rule_id)s for policy %(policy_id)s could not be found."
+
+
+class QosPolicyInUse(Conflict):
+    type_name = "QosPolicyInUse"
+    message = "QoS Policy %(policy_id)s is used by %(object_type)s %(object_id)s."
+
+
+class QoSRulesConflict(Conflict):
+    message = ("Rule %(new_rule_type)s conflicts with rule %(rule_id)s which already exists in "
+               "QoS Policy %(policy_id)s.")
+
+
+# ------------------------------------------------------------ protocol blocks (our extension)
+class ProtocolBlockNotFound(NotFound):
+    message = "Protocol block %(id)s could not be found."
+
+
+class ProtocolBlockExists(Conflict):
+    message = "Protocol block already exists. Block id is %(block_id)s."

@@ -19,10 +19,18 @@ from types import MappingProxyType
 from typing import Callable, Iterable, Mapping
 
 import netaddr
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from naas_sdn.model import db, errors, ipam
+from naas_sdn.model.blocks import ProtocolBlockMixin, load_protocol_blocks, protocol_block_view
+from naas_sdn.model.common import (Changes, Context, bump, check_revision,
+                                   check_updatable, format_time, merge, next_counter, norm_tags,
+                                   owner, read_tags, update_row, utcnow, write_tags)
+from naas_sdn.model.qos import QosMixin, load_qos, qos_policy_view
+from naas_sdn.model.security import (SecurityMixin, is_trusted, load_port_security,
+                                     load_security_groups, security_group_view,
+                                     write_network_port_security)
 from naas_sdn.model.snapshot import (EMPTY, ROUTER_INTERFACE, ModelSnapshot, NetworkView,
                                      PortView, RouterView, SubnetView)
 
@@ -38,18 +46,6 @@ VNIC_NORMAL = "normal"
 STATUS_ACTIVE, STATUS_DOWN = "ACTIVE", "DOWN"
 _WRITE_ATTEMPTS = 3
 MAX_ROUTES = 30  # Neutron's max_routes default
-
-
-@dataclasses.dataclass(frozen=True)
-class Context:
-    """Who is asking: the project a request acts for and whether it has the admin role."""
-
-    project_id: str
-    is_admin: bool = False
-
-    @classmethod
-    def admin(cls) -> "Context":
-        return cls(project_id="", is_admin=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +65,8 @@ class Network:
     status: str = STATUS_ACTIVE
     network_type: str = NETWORK_TYPE
     subnets: tuple[str, ...] = ()  # ids, oldest first (kept by the mirror, not a column)
+    port_security_enabled: bool = True  # the default of its new ports
+    qos_policy_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +119,11 @@ class Port:
     updated_at: datetime.datetime
     tags: tuple[str, ...] = ()
     fixed_ips: tuple[tuple[str, str], ...] = ()  # (subnet id, ip address), API order
+    port_security_enabled: bool = True
+    security_groups: tuple[str, ...] = ()  # sorted ids
+    # (ip address or cidr, mac or None: the port's own), API order
+    allowed_address_pairs: tuple[tuple[str, str | None], ...] = ()
+    qos_policy_id: str | None = None
 
     @property
     def binding_profile(self) -> dict:
@@ -147,32 +150,31 @@ class Router:
     tags: tuple[str, ...] = ()
 
 
-NETWORK_UPDATABLE = frozenset({"name", "description", "admin_state_up", "shared"})
+NETWORK_EXTENSIONS = frozenset({"port_security_enabled", "qos_policy_id"})  # not columns
+NETWORK_UPDATABLE = frozenset({"name", "description", "admin_state_up", "shared"}) | \
+    NETWORK_EXTENSIONS
+PORT_EXTENSIONS = frozenset({"port_security_enabled", "security_groups", "allowed_address_pairs",
+                             "qos_policy_id"})
 PORT_UPDATABLE = frozenset({"name", "description", "admin_state_up", "mac_address", "device_id",
-                            "device_owner", "binding_vnic_type", "binding_profile", "fixed_ips"})
+                            "device_owner", "binding_vnic_type", "binding_profile",
+                            "fixed_ips"}) | PORT_EXTENSIONS
 SUBNET_UPDATABLE = frozenset({"name", "description", "gateway_ip", "allocation_pools",
                               "dns_nameservers", "host_routes", "enable_dhcp"})
 ROUTER_UPDATABLE = frozenset({"name", "description", "admin_state_up", "routes"})
 DEFAULT_GATEWAY = object()  # create_subnet without "gateway_ip": the first host address
 
 
-def utcnow() -> datetime.datetime:
-    """Second resolution, naive UTC: what Neutron's timestamps show."""
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0, tzinfo=None)
+@dataclasses.dataclass(frozen=True)
+class _TagKind:
+    member: str  # singular name, for messages
+    changes: str  # the Changes attribute (and mirror) holding such records
+    table: object
+    get: Callable  # (ctx, id) -> record the caller can see
+    owned: Callable  # (ctx, id) -> record the caller may change
 
 
 def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-class _Changes:
-    """What one transaction did, applied to the mirror only once it has committed."""
-
-    def __init__(self):
-        self.networks: dict[str, Network | None] = {}
-        self.ports: dict[str, Port | None] = {}
-        self.subnets: dict[str, Subnet | None] = {}
-        self.routers: dict[str, Router | None] = {}
 
 
 class _Addresses:
@@ -215,8 +217,9 @@ class _Addresses:
         return ip
 
 
-class NetworkService:
-    """Networks, ports, tokens and the fabric, backed by SQL and mirrored in memory."""
+class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
+    """Networks, ports, routers, security groups, QoS policies, protocol blocks, tokens and the
+    fabric, backed by SQL and mirrored in memory (the mixins hold each feature's logic)."""
 
     def __init__(self, engine: Engine):
         self._engine = engine
@@ -229,6 +232,9 @@ class NetworkService:
         self._ports: Mapping[str, Port] = {}
         self._subnets: Mapping[str, Subnet] = {}
         self._routers: Mapping[str, Router] = {}
+        self._security_groups = {}
+        self._qos_policies = {}
+        self._protocol_blocks = {}
         self._allocations: Mapping[str, Mapping[str, str]] = {}  # subnet -> {ip: port id}
         self._snapshot = EMPTY
         self._load()
@@ -236,19 +242,20 @@ class NetworkService:
     # ----------------------------------------------------------------- mirror and snapshots
     def _load(self) -> None:
         with self._read() as conn:
-            tags: dict[tuple[str, str], list[str]] = {}
-            for row in conn.execute(select(db.tags).order_by(db.tags.c.tag)):
-                tags.setdefault((row.resource_type, row.resource_id), []).append(row.tag)
+            tags = read_tags(conn)
             subnets, subnet_ids = {}, {}
             for row in conn.execute(select(db.subnets).order_by(db.subnets.c.seq)):
-                subnets[row.id] = _subnet_from_row(row, tuple(tags.get(("subnets", row.id), ())))
+                subnets[row.id] = _subnet_from_row(row, tags.get(("subnets", row.id), ()))
                 subnet_ids.setdefault(row.network_id, []).append(row.id)
+            net_security, port_security = load_port_security(conn)
+            policies, net_qos, port_qos = load_qos(conn, tags)
             nets = {}
             for row in conn.execute(select(db.networks).order_by(db.networks.c.created_at,
                                                                   db.networks.c.id)):
                 nets[row.id] = dataclasses.replace(
-                    _network_from_row(row, tuple(tags.get(("networks", row.id), ()))),
-                    subnets=tuple(subnet_ids.get(row.id, ())))
+                    _network_from_row(row, tags.get(("networks", row.id), ())),
+                    subnets=tuple(subnet_ids.get(row.id, ())), qos_policy_id=net_qos.get(row.id),
+                    **net_security.get(row.id, {}))
             fixed: dict[str, list[tuple[str, str]]] = {}
             allocations: dict[str, dict[str, str]] = {}
             for row in conn.execute(select(db.ip_allocations).order_by(
@@ -259,14 +266,18 @@ class NetworkService:
             for row in conn.execute(select(db.ports).order_by(db.ports.c.created_at,
                                                                db.ports.c.id)):
                 ports[row.id] = dataclasses.replace(
-                    _port_from_row(row, tuple(tags.get(("ports", row.id), ()))),
-                    fixed_ips=tuple(fixed.get(row.id, ())))
+                    _port_from_row(row, tags.get(("ports", row.id), ())),
+                    fixed_ips=tuple(fixed.get(row.id, ())), qos_policy_id=port_qos.get(row.id),
+                    **port_security.get(row.id, {}))
             routers = {}
             for row in conn.execute(select(db.routers).order_by(db.routers.c.created_at,
                                                                  db.routers.c.id)):
-                routers[row.id] = _router_from_row(row, tuple(tags.get(("routers", row.id), ())))
+                routers[row.id] = _router_from_row(row, tags.get(("routers", row.id), ()))
+            groups = load_security_groups(conn, tags)
+            blocks = load_protocol_blocks(conn, tags)
         self._networks, self._ports, self._subnets = nets, ports, subnets
-        self._routers = routers
+        self._routers, self._security_groups = routers, groups
+        self._qos_policies, self._protocol_blocks = policies, blocks
         self._allocations = allocations
         self._snapshot = ModelSnapshot(
             networks=MappingProxyType({n.id: _network_view(n) for n in nets.values()}),
@@ -274,12 +285,13 @@ class NetworkService:
             revision=1,
             subnets=MappingProxyType({s.id: _subnet_view(s, nets[s.network_id])
                                       for s in subnets.values()}),
-            routers=MappingProxyType({r.id: _router_view(r) for r in routers.values()}))
+            **{kind: MappingProxyType({k: view(v) for k, v in getattr(self, "_" + kind).items()})
+               for kind, view in _SIMPLE_VIEWS.items()})
 
     def _read(self):
         return self._engine.connect().execution_options(readonly=True)
 
-    def _write(self, work: Callable[[object, _Changes], object]):
+    def _write(self, work: Callable[[object, Changes], object]):
         """Run ``work(conn, changes)`` in one transaction, then publish what it changed.
 
         An IntegrityError can only come from a writer in another process racing us for a unique
@@ -287,7 +299,7 @@ class NetworkService:
         """
         with self._lock:
             for attempt in range(_WRITE_ATTEMPTS):
-                changes = _Changes()
+                changes = Changes()
                 try:
                     with self._engine.begin() as conn:
                         result = work(conn, changes)
@@ -301,22 +313,14 @@ class NetworkService:
             self._notify()
         return result
 
-    def _apply(self, changes: _Changes) -> bool:
+    def _apply(self, changes: Changes) -> bool:
         """Apply committed changes to the mirror (copy on write); True if the views changed."""
         snap = self._snapshot
-        net_views, port_views = dict(snap.networks), dict(snap.ports)
-        subnet_views = dict(snap.subnets)
-        changed = False
-        nets = dict(self._networks) if changes.networks or changes.subnets else self._networks
-        for net_id, net in changes.networks.items():
-            if net is None:
-                nets.pop(net_id, None)
-                changed |= net_views.pop(net_id, None) is not None
-            else:
-                nets[net_id] = net
-                view = _network_view(net)
-                changed |= net_views.get(net_id) != view
-                net_views[net_id] = view
+        port_views, subnet_views = dict(snap.ports), dict(snap.subnets)
+        nets, net_views, changed = self._networks, snap.networks, False
+        if changes.networks or changes.subnets:
+            nets, net_views, changed = merge(self._networks, snap.networks, changes.networks,
+                                             _network_view)
         if changes.subnets:
             subnets = dict(self._subnets)
             touched = set()
@@ -366,20 +370,15 @@ class NetworkService:
                     port_views[port_id] = view
             self._ports = ports
             self._allocations = allocations
-        router_views = snap.routers
-        if changes.routers:
-            routers, router_views = dict(self._routers), dict(snap.routers)
-            for router_id, router in changes.routers.items():
-                if router is None:
-                    routers.pop(router_id, None)
-                    changed |= router_views.pop(router_id, None) is not None
-                else:
-                    routers[router_id] = router
-                    view = _router_view(router)
-                    changed |= router_views.get(router_id) != view
-                    router_views[router_id] = view
-            self._routers = routers
-            router_views = MappingProxyType(router_views)
+        simple_views = {}
+        for kind, make_view in _SIMPLE_VIEWS.items():
+            simple_views[kind] = getattr(snap, kind)
+            if getattr(changes, kind):
+                records, views, kind_changed = merge(getattr(self, "_" + kind), simple_views[kind],
+                                                     getattr(changes, kind), make_view)
+                setattr(self, "_" + kind, records)
+                simple_views[kind] = MappingProxyType(views)
+                changed |= kind_changed
         for subnet_id, subnet in changes.subnets.items():
             if subnet is None and subnet_id in self._allocations:
                 allocations = dict(self._allocations)
@@ -390,7 +389,7 @@ class NetworkService:
                                            ports=MappingProxyType(port_views),
                                            revision=snap.revision + 1,
                                            subnets=MappingProxyType(subnet_views),
-                                           routers=router_views)
+                                           **simple_views)
         return changed
 
     def _notify(self) -> None:
@@ -411,8 +410,9 @@ class NetworkService:
         return self._snapshot
 
     def subscribe(self, callback: Callable[[ModelSnapshot], None]) -> None:
-        """Call ``callback(snapshot)`` after every commit that changes a network, subnet,
-        port or router view (a router's interfaces are ports: attaching one changes a view)."""
+        """Call ``callback(snapshot)`` after every commit that changes a view: network, subnet,
+        port, router, security group (its rules included), QoS policy (its rules included) or
+        protocol block (a router's interfaces are ports: attaching one changes a view)."""
         with self._notify_lock:
             self._subscribers.append(callback)
 
@@ -465,7 +465,8 @@ class NetworkService:
         """Create networks, all or none.
 
         ``attrs`` keys: name, description, admin_state_up, shared, project_id, tags,
-        segmentation_id (admin only), network_type.
+        segmentation_id (admin only), network_type, port_security_enabled (true: the default
+        of its ports), qos_policy_id.
         """
         items = list(items)
 
@@ -473,15 +474,16 @@ class NetworkService:
             used = {n.segmentation_id for n in self._networks.values()}
             created = []
             for attrs in items:
-                net = self._insert_network(conn, ctx, attrs, used)
+                net = self._insert_network(conn, ctx, changes, attrs, used)
                 used.add(net.segmentation_id)
                 changes.networks[net.id] = net
                 created.append(net)
             return created
         return self._write(work)
 
-    def _insert_network(self, conn, ctx: Context, attrs: Mapping, used: set[int]) -> Network:
-        project_id = _owner(ctx, attrs)
+    def _insert_network(self, conn, ctx: Context, changes: Changes, attrs: Mapping,
+                        used: set[int]) -> Network:
+        project_id = owner(ctx, attrs)
         network_type = attrs.get("network_type") or NETWORK_TYPE
         if network_type != NETWORK_TYPE:
             raise errors.InvalidInput(
@@ -501,20 +503,22 @@ class NetworkService:
                       admin_state_up=bool(attrs.get("admin_state_up", True)),
                       shared=bool(attrs.get("shared", False)), mtu=DEFAULT_MTU,
                       segmentation_id=seg, revision_number=1, created_at=now, updated_at=now,
-                      tags=_norm_tags(attrs.get("tags", ())))
+                      tags=norm_tags(attrs.get("tags", ())),
+                      port_security_enabled=bool(attrs.get("port_security_enabled", True)))
         conn.execute(insert(db.networks).values(
             id=net.id, project_id=net.project_id, name=net.name, description=net.description,
             admin_state_up=net.admin_state_up, shared=net.shared, mtu=net.mtu,
             segmentation_id=seg, revision_number=1, created_at=now, updated_at=now))
-        _write_tags(conn, "networks", net.id, net.tags)
-        return net
+        write_tags(conn, "networks", net.id, net.tags)
+        write_network_port_security(conn, net.id, net.port_security_enabled, replace=False)
+        policy_id = self._network_qos(conn, ctx, changes, net.id, attrs.get("qos_policy_id"))
+        return dataclasses.replace(net, qos_policy_id=policy_id)
 
     def update_network(self, ctx: Context, network_id: str, attrs: Mapping,
                        if_revision: int | None = None) -> Network:
-        unknown = set(attrs) - NETWORK_UPDATABLE
-        if unknown:
-            raise errors.BadRequestMessage(
-                msg=f"Cannot update read-only attribute {sorted(unknown)[0]}")
+        """Change NETWORK_UPDATABLE attributes; port_security_enabled only sets the default of
+        ports created from now on."""
+        check_updatable(attrs, NETWORK_UPDATABLE)
 
         def work(conn, changes):
             net = self._owned_network(ctx, network_id, "update_network", if_revision)
@@ -526,9 +530,13 @@ class NetworkService:
                     raise errors.InvalidSharedSetting(network=network_id)
             if not values:
                 return net
-            new = dataclasses.replace(net, **values, revision_number=net.revision_number + 1,
-                                      updated_at=utcnow())
-            _update_row(conn, db.networks, new, values)
+            new = bump(net, **values)
+            if "port_security_enabled" in values:
+                write_network_port_security(conn, net.id, new.port_security_enabled, replace=True)
+            if "qos_policy_id" in values:
+                self._network_qos(conn, ctx, changes, net.id, new.qos_policy_id, replace=True)
+            update_row(conn, db.networks, new,
+                       {k: v for k, v in values.items() if k not in NETWORK_EXTENSIONS})
             changes.networks[new.id] = new
             return new
         return self._write(work)
@@ -539,6 +547,7 @@ class NetworkService:
             self._owned_network(ctx, network_id, "delete_network", if_revision)
             if any(p.network_id == network_id for p in self._ports.values()):
                 raise errors.NetworkInUse(net_id=network_id)
+            self._delete_network_blocks(conn, changes, network_id)
             subnet_ids = list(self._networks[network_id].subnets)
             if subnet_ids:  # no port, hence no address: the subnets go with the network
                 conn.execute(delete(db.tags).where(db.tags.c.resource_type == "subnets",
@@ -557,7 +566,7 @@ class NetworkService:
         net = self.get_network(ctx, network_id)
         if not (ctx.is_admin or net.project_id == ctx.project_id):
             raise errors.PolicyNotAuthorized(action=action)  # visible (shared) but not owned
-        _check_revision(net.revision_number, if_revision)
+        check_revision(net.revision_number, if_revision)
         return net
 
     # ----------------------------------------------------------------------------- subnets
@@ -601,10 +610,10 @@ class NetworkService:
             return created
         return self._write(work)
 
-    def _insert_subnet(self, conn, ctx: Context, attrs: Mapping, changes: _Changes,
+    def _insert_subnet(self, conn, ctx: Context, attrs: Mapping, changes: Changes,
                        addresses: _Addresses) -> Subnet:
         net = self._owned_network(ctx, attrs["network_id"], "create_subnet", None)
-        project_id = _owner(ctx, attrs)
+        project_id = owner(ctx, attrs)
         ip_version = attrs.get("ip_version")
         if ip_version not in (4, 6):
             raise errors.InvalidAttribute(attr="ip_version",
@@ -652,21 +661,21 @@ class NetworkService:
             raise ipam.invalid_input(f"Requested subnet with cidr: {cidr} for network: {net.id} "
                                      f"overlaps with another subnet")
         now = utcnow()
-        seq = _next_counter(conn, "subnet_seq")
+        seq = next_counter(conn, "subnet_seq")
         subnet = Subnet(id=str(uuid.uuid4()), network_id=net.id, project_id=project_id, seq=seq,
                         name=attrs.get("name", ""), description=attrs.get("description", ""),
                         ip_version=ip_version, cidr=cidr, gateway_ip=gateway,
                         enable_dhcp=enable_dhcp, ipv6_ra_mode=ra_mode,
                         ipv6_address_mode=address_mode, allocation_pools=tuple(pools),
                         dns_nameservers=dns, host_routes=routes, revision_number=1,
-                        created_at=now, updated_at=now, tags=_norm_tags(attrs.get("tags", ())))
+                        created_at=now, updated_at=now, tags=norm_tags(attrs.get("tags", ())))
         conn.execute(insert(db.subnets).values(
             id=subnet.id, network_id=net.id, project_id=project_id, seq=seq, name=subnet.name,
             description=subnet.description, ip_version=ip_version, cidr=cidr,
             gateway_ip=gateway, enable_dhcp=enable_dhcp, ipv6_ra_mode=ra_mode,
             ipv6_address_mode=address_mode, **_subnet_lists(subnet), revision_number=1,
             created_at=now, updated_at=now))
-        _write_tags(conn, "subnets", subnet.id, subnet.tags)
+        write_tags(conn, "subnets", subnet.id, subnet.tags)
         if subnet.auto_address:  # Neutron adds the new prefix to every port already there
             ports = {**self._ports, **{k: v for k, v in changes.ports.items() if v}}
             for port in ports.values():
@@ -728,7 +737,7 @@ class NetworkService:
             columns = {k: v for k, v in values.items()
                        if k not in ("allocation_pools", "dns_nameservers", "host_routes")}
             columns.update({k: v for k, v in _subnet_lists(new).items() if k in values})
-            _update_row(conn, db.subnets, new, columns)
+            update_row(conn, db.subnets, new, columns)
             changes.subnets[new.id] = new
             return new
         return self._write(work)
@@ -763,10 +772,10 @@ class NetworkService:
         net = self._networks[subnet.network_id]
         if not (ctx.is_admin or net.project_id == ctx.project_id):
             raise errors.PolicyNotAuthorized(action=action)  # Neutron: admin_or_network_owner
-        _check_revision(subnet.revision_number, if_revision)
+        check_revision(subnet.revision_number, if_revision)
         return subnet
 
-    def _set_fixed_ips(self, conn, changes: _Changes, port: Port,
+    def _set_fixed_ips(self, conn, changes: Changes, port: Port,
                        fixed_ips: tuple[tuple[str, str], ...], bump: bool = True) -> Port:
         """Rewrite a port's allocation rows (the caller has taken/released the addresses)."""
         conn.execute(delete(db.ip_allocations).where(db.ip_allocations.c.port_id == port.id))
@@ -778,7 +787,7 @@ class NetworkService:
         if bump:
             new = dataclasses.replace(new, revision_number=port.revision_number + 1,
                                       updated_at=utcnow())
-            _update_row(conn, db.ports, new, {})
+            update_row(conn, db.ports, new, {})
         changes.ports[new.id] = new
         return new
 
@@ -900,7 +909,10 @@ class NetworkService:
         """Create ports, all or none.
 
         ``attrs`` keys: network_id (required), name, description, admin_state_up, mac_address,
-        device_id, device_owner, binding_vnic_type, binding_profile, fixed_ips, project_id, tags.
+        device_id, device_owner, binding_vnic_type, binding_profile, fixed_ips, project_id, tags,
+        port_security_enabled (absent: the network's), security_groups (absent: the project's
+        default group when port security is on), allowed_address_pairs ([{"ip_address",
+        "mac_address"?}]), qos_policy_id.
         """
         items = list(items)
 
@@ -911,18 +923,18 @@ class NetworkService:
             for attrs in items:
                 self._check_not_router_interface(ctx, attrs.get("device_owner", ""),
                                                  attrs.get("device_id", ""))
-                port = self._insert_port(conn, ctx, attrs, macs, addresses)
+                port = self._insert_port(conn, ctx, changes, attrs, macs, addresses)
                 macs.add((port.network_id, port.mac_address))
                 changes.ports[port.id] = port
                 created.append(port)
             return created
         return self._write(work)
 
-    def _insert_port(self, conn, ctx: Context, attrs: Mapping, macs: set,
+    def _insert_port(self, conn, ctx: Context, changes: Changes, attrs: Mapping, macs: set,
                      addresses: _Addresses) -> Port:
         network_id = attrs["network_id"]
         net = self.get_network(ctx, network_id)
-        project_id = _owner(ctx, attrs)
+        project_id = owner(ctx, attrs)
         mac = attrs.get("mac_address")
         if mac is not None:
             if (network_id, mac) in macs:
@@ -932,7 +944,7 @@ class NetworkService:
         port_id = str(uuid.uuid4())
         fixed_ips = self._port_addresses(ctx, addresses, network_id, port_id, mac,
                                          attrs.get("device_owner", ""), attrs.get("fixed_ips"))
-        key = _next_counter(conn, "port_key")
+        key = next_counter(conn, "port_key")
         now = utcnow()
         port = Port(id=port_id, key=key, network_id=net.id, project_id=project_id,
                     name=attrs.get("name", ""), description=attrs.get("description", ""),
@@ -944,7 +956,7 @@ class NetworkService:
                     binding_profile_json=json.dumps(attrs.get("binding_profile") or {},
                                                     sort_keys=True),
                     revision_number=1, created_at=now, updated_at=now,
-                    tags=_norm_tags(attrs.get("tags", ())), fixed_ips=fixed_ips)
+                    tags=norm_tags(attrs.get("tags", ())), fixed_ips=fixed_ips)
         conn.execute(insert(db.ports).values(
             id=port.id, key=key, network_id=port.network_id, project_id=project_id,
             name=port.name, description=port.description, mac_address=mac,
@@ -957,8 +969,10 @@ class NetworkService:
             conn.execute(insert(db.ip_allocations), [
                 {"subnet_id": sid, "ip_address": ip, "port_id": port.id, "position": i}
                 for i, (sid, ip) in enumerate(fixed_ips)])
-        _write_tags(conn, "ports", port.id, port.tags)
-        return port
+        write_tags(conn, "ports", port.id, port.tags)
+        port = self._port_security_on_create(conn, changes, ctx, attrs, port, net)
+        return dataclasses.replace(port, qos_policy_id=self._port_qos(
+            conn, ctx, changes, port.id, attrs.get("qos_policy_id")))
 
     def _allocate_mac(self, network_id: str, macs: set) -> str:
         """Neutron's scheme: the base prefix plus random bytes, unique within the network."""
@@ -971,14 +985,12 @@ class NetworkService:
 
     def update_port(self, ctx: Context, port_id: str, attrs: Mapping,
                     if_revision: int | None = None) -> Port:
-        unknown = set(attrs) - PORT_UPDATABLE
-        if unknown:
-            raise errors.BadRequestMessage(
-                msg=f"Cannot update read-only attribute {sorted(unknown)[0]}")
+        """Change PORT_UPDATABLE attributes (security groups at any time, [] allowed)."""
+        check_updatable(attrs, PORT_UPDATABLE)
 
         def work(conn, changes):
             port = self._owned_port(ctx, port_id, "update_port", if_revision, network_owner=False)
-            attrs_ = dict(attrs)
+            attrs_ = {k: v for k, v in attrs.items() if k not in PORT_EXTENSIONS}
             requested = attrs_.pop("fixed_ips", None)
             if "binding_profile" in attrs_:
                 attrs_["binding_profile_json"] = json.dumps(attrs_.pop("binding_profile") or {},
@@ -1020,11 +1032,16 @@ class NetworkService:
                     ctx, _Addresses(self._allocations), port.network_id, port.id,
                     values.get("mac_address", port.mac_address),
                     values.get("device_owner", port.device_owner), requested, port.fixed_ips)
-            if not values and fixed_ips == port.fixed_ips:
+            extensions = self._port_security_on_update(
+                conn, changes, ctx, port, attrs, values.get("mac_address", port.mac_address),
+                values.get("device_owner", port.device_owner))
+            if "qos_policy_id" in attrs and attrs["qos_policy_id"] != port.qos_policy_id:
+                extensions["qos_policy_id"] = self._port_qos(conn, ctx, changes, port.id,
+                                                             attrs["qos_policy_id"], replace=True)
+            if not values and not extensions and fixed_ips == port.fixed_ips:
                 return port
-            new = dataclasses.replace(port, **values, revision_number=port.revision_number + 1,
-                                      updated_at=utcnow())
-            _update_row(conn, db.ports, new, values)
+            new = bump(port, **values, **extensions)
+            update_row(conn, db.ports, new, values)
             if fixed_ips != port.fixed_ips:  # released and allocated in this one transaction
                 new = self._set_fixed_ips(conn, changes, new, fixed_ips, bump=False)
             changes.ports[new.id] = new
@@ -1052,7 +1069,7 @@ class NetworkService:
             allowed = net is not None and net.project_id == ctx.project_id
         if not allowed:
             raise errors.PolicyNotAuthorized(action=action)
-        _check_revision(port.revision_number, if_revision)
+        check_revision(port.revision_number, if_revision)
         return port
 
     def update_port_bindings(self, bindings: Mapping[str, str]) -> None:
@@ -1082,7 +1099,7 @@ class NetworkService:
                         continue
                     new = dataclasses.replace(port, **values, updated_at=now,
                                               revision_number=port.revision_number + 1)
-                    _update_row(conn, db.ports, new, values)
+                    update_row(conn, db.ports, new, values)
                     changes.ports[port_id] = new
             self._write(work)
 
@@ -1100,7 +1117,7 @@ class NetworkService:
     def _owned_router(self, ctx: Context, router_id: str, action: str,
                       if_revision: int | None) -> Router:
         router = self.get_router(ctx, router_id)  # visible means owned (or admin)
-        _check_revision(router.revision_number, if_revision)
+        check_revision(router.revision_number, if_revision)
         return router
 
     def router_interfaces(self, router_id: str) -> list[Port]:
@@ -1138,21 +1155,21 @@ class NetworkService:
             for attrs in items:
                 if attrs.get("routes"):
                     raise errors.BadRequestMessage(msg="Attribute 'routes' not allowed in POST")
-                project_id = _owner(ctx, attrs)
+                project_id = owner(ctx, attrs)
                 now = utcnow()
-                router = Router(id=str(uuid.uuid4()), key=_next_counter(conn, "router_key"),
+                router = Router(id=str(uuid.uuid4()), key=next_counter(conn, "router_key"),
                                 project_id=project_id, name=attrs.get("name", ""),
                                 description=attrs.get("description", ""),
                                 admin_state_up=bool(attrs.get("admin_state_up", True)),
                                 status=STATUS_ACTIVE, routes=(), revision_number=1,
                                 created_at=now, updated_at=now,
-                                tags=_norm_tags(attrs.get("tags", ())))
+                                tags=norm_tags(attrs.get("tags", ())))
                 conn.execute(insert(db.routers).values(
                     id=router.id, key=router.key, project_id=project_id, name=router.name,
                     description=router.description, admin_state_up=router.admin_state_up,
                     status=router.status, routes="[]", revision_number=1, created_at=now,
                     updated_at=now))
-                _write_tags(conn, "routers", router.id, router.tags)
+                write_tags(conn, "routers", router.id, router.tags)
                 changes.routers[router.id] = router
                 created.append(router)
             return created
@@ -1202,13 +1219,13 @@ class NetworkService:
             return self._save_router(conn, changes, router, {"routes": kept})
         return self._write(work)
 
-    def _save_router(self, conn, changes: _Changes, router: Router, values: Mapping) -> Router:
+    def _save_router(self, conn, changes: Changes, router: Router, values: Mapping) -> Router:
         new = dataclasses.replace(router, **values, revision_number=router.revision_number + 1,
                                   updated_at=utcnow())
         columns = dict(values)
         if "routes" in columns:
             columns["routes"] = json.dumps([list(r) for r in new.routes])
-        _update_row(conn, db.routers, new, columns)
+        update_row(conn, db.routers, new, columns)
         changes.routers[new.id] = new
         return new
 
@@ -1286,7 +1303,7 @@ class NetworkService:
                 return port, [subnet]
         macs = {(p.network_id, p.mac_address) for p in self._ports.values()}
         owner_ctx = Context(project_id=router.project_id, is_admin=True)
-        port = self._insert_port(conn, owner_ctx, {
+        port = self._insert_port(conn, owner_ctx, changes, {
             "network_id": subnet.network_id, "project_id": router.project_id, "name": "",
             "admin_state_up": True, "device_id": router.id, "device_owner": ROUTER_INTERFACE,
             "fixed_ips": [{"subnet_id": subnet.id, "ip_address": subnet.gateway_ip}]},
@@ -1330,7 +1347,7 @@ class NetworkService:
         values = {"device_id": router.id, "device_owner": ROUTER_INTERFACE}
         new = dataclasses.replace(port, **values, revision_number=port.revision_number + 1,
                                   updated_at=utcnow())
-        _update_row(conn, db.ports, new, values)
+        update_row(conn, db.ports, new, values)
         changes.ports[new.id] = new
         return new, subnets
 
@@ -1396,31 +1413,43 @@ class NetworkService:
                                                          subnet_id=subnet.id)
 
     # -------------------------------------------------------------------------------- tags
+    def _tag_kind(self, resource: str) -> _TagKind:
+        """How tags reach each taggable resource (named by its API collection)."""
+        kinds = {
+            "networks": _TagKind("network", "networks", db.networks, self.get_network,
+                                 lambda ctx, i: self._owned_network(ctx, i, "update_network",
+                                                                    None)),
+            "ports": _TagKind("port", "ports", db.ports, self.get_port,
+                              lambda ctx, i: self._owned_port(ctx, i, "update_port", None,
+                                                              False)),
+            "subnets": _TagKind("subnet", "subnets", db.subnets, self.get_subnet,
+                                lambda ctx, i: self._owned_subnet(ctx, i, "update_subnet", None)),
+            "routers": _TagKind("router", "routers", db.routers, self.get_router,
+                                lambda ctx, i: self._owned_router(ctx, i, "update_router", None)),
+            "security_groups": _TagKind("security_group", "security_groups", db.security_groups,
+                                        self.get_security_group,
+                                        lambda ctx, i: self._owned_group(ctx, Changes(), i)),
+            "policies": _TagKind("policy", "qos_policies", db.qos_policies, self.get_qos_policy,
+                                 lambda ctx, i: self._owned_policy(ctx, i, "update_policy",
+                                                                   None)),
+            "protocol_blocks": _TagKind("protocol_block", "protocol_blocks", db.protocol_blocks,
+                                        self.get_protocol_block, self.get_protocol_block),
+        }
+        if resource not in kinds:
+            raise errors.ResourceNotFound()
+        return kinds[resource]
+
     def _taggable(self, ctx: Context, resource: str, resource_id: str, write: bool):
-        if resource == "networks":
-            if write:
-                return self._owned_network(ctx, resource_id, "update_network", None)
-            return self.get_network(ctx, resource_id)
-        if resource == "ports":
-            if write:
-                return self._owned_port(ctx, resource_id, "update_port", None, False)
-            return self.get_port(ctx, resource_id)
-        if resource == "subnets":
-            if write:
-                return self._owned_subnet(ctx, resource_id, "update_subnet", None)
-            return self.get_subnet(ctx, resource_id)
-        if resource == "routers":
-            return self._owned_router(ctx, resource_id, "update_router", None)
-        raise errors.ResourceNotFound()
+        kind = self._tag_kind(resource)
+        return (kind.owned if write else kind.get)(ctx, resource_id)
 
     def get_tags(self, ctx: Context, resource: str, resource_id: str) -> list[str]:
         return list(self._taggable(ctx, resource, resource_id, write=False).tags)
 
     def set_tags(self, ctx: Context, resource: str, resource_id: str,
                  tags: Iterable[str]) -> list[str]:
-        """Replace every tag of a network, subnet, port or router (bumps its revision if they
-        differ)."""
-        wanted = _norm_tags(tags)
+        """Replace every tag of a taggable resource (bumps its revision if they differ)."""
+        wanted = norm_tags(tags)
 
         def work(conn, changes):
             obj = self._taggable(ctx, resource, resource_id, write=True)
@@ -1428,15 +1457,11 @@ class NetworkService:
                 return list(wanted)
             conn.execute(delete(db.tags).where(db.tags.c.resource_type == resource,
                                                db.tags.c.resource_id == resource_id))
-            _write_tags(conn, resource, resource_id, wanted)
-            new = dataclasses.replace(obj, tags=wanted, updated_at=utcnow(),
-                                      revision_number=obj.revision_number + 1)
-            table, changed = {"networks": (db.networks, changes.networks),
-                              "ports": (db.ports, changes.ports),
-                              "subnets": (db.subnets, changes.subnets),
-                              "routers": (db.routers, changes.routers)}[resource]
-            _update_row(conn, table, new, {})
-            changed[resource_id] = new
+            write_tags(conn, resource, resource_id, wanted)
+            new = bump(obj, tags=wanted)
+            kind = self._tag_kind(resource)
+            update_row(conn, kind.table, new, {})
+            getattr(changes, kind.changes)[resource_id] = new
             return list(wanted)
         return self._write(work)
 
@@ -1450,7 +1475,8 @@ class NetworkService:
         with self._lock:
             current = self._taggable(ctx, resource, resource_id, write=True).tags
             if tag not in current:
-                raise errors.TagNotFound(tag=tag, resource=resource[:-1], resource_id=resource_id)
+                raise errors.TagNotFound(tag=tag, resource=self._tag_kind(resource).member,
+                                         resource_id=resource_id)
             self.set_tags(ctx, resource, resource_id, [t for t in current if t != tag])
 
     # ------------------------------------------------------------------------------ fabric
@@ -1479,23 +1505,6 @@ class NetworkService:
             self._engine.dispose()
 
 
-def format_time(value: datetime.datetime) -> str:
-    """Neutron's timestamp format: ``2026-11-21T06:06:00Z``."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _owner(ctx: Context, attrs: Mapping) -> str:
-    project_id = attrs.get("project_id") or ctx.project_id
-    if project_id != ctx.project_id and not ctx.is_admin:
-        raise errors.BadRequestMessage(
-            msg="Specifying 'project_id' or 'tenant_id' other than the authenticated project in "
-                "request requires admin privileges")
-    if not project_id:
-        raise errors.BadRequestMessage(msg="Running without keystone AuthN requires that "
-                                           "tenant_id is specified")
-    return project_id
-
-
 def _network_visible(ctx: Context, net: Network) -> bool:
     return ctx.is_admin or net.shared or net.project_id == ctx.project_id
 
@@ -1507,7 +1516,7 @@ def _port_visible(ctx: Context, port: Port, nets: Mapping[str, Network]) -> bool
     return net is not None and net.project_id == ctx.project_id  # the network owner sees ports
 
 
-def _delete_port_rows(conn, changes: _Changes, port_id: str) -> None:
+def _delete_port_rows(conn, changes: Changes, port_id: str) -> None:
     conn.execute(delete(db.tags).where(db.tags.c.resource_type == "ports",
                                        db.tags.c.resource_id == port_id))
     conn.execute(delete(db.ip_allocations).where(db.ip_allocations.c.port_id == port_id))
@@ -1551,11 +1560,6 @@ def _check_router_address_mode(subnet: Subnet) -> None:
             subnet.ipv6_address_mode is not None:
         raise _router_bad(f"IPv6 subnet {subnet.id} configured to receive RAs from an external "
                           f"router cannot be added to Neutron Router.")
-
-
-def _check_revision(current: int, expected: int | None) -> None:
-    if expected is not None and expected != current:
-        raise errors.RevisionNumberConstraintFailed(expected=expected, current=current)
 
 
 def _subnet_visible(ctx: Context, subnet: Subnet, nets: Mapping[str, Network]) -> bool:
@@ -1608,36 +1612,6 @@ def _port_status(host: str, admin_state_up: bool) -> str:
     return STATUS_ACTIVE if host and admin_state_up else STATUS_DOWN
 
 
-def _norm_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted(set(tags)))
-
-
-def _write_tags(conn, resource: str, resource_id: str, tags: Iterable[str]) -> None:
-    rows = [{"resource_type": resource, "resource_id": resource_id, "tag": t} for t in tags]
-    if rows:
-        conn.execute(insert(db.tags), rows)
-
-
-def _update_row(conn, table, obj, values: Mapping) -> None:
-    """Write ``values`` plus the standard attributes; the row must exist (we hold the lock)."""
-    columns = {("binding_profile" if k == "binding_profile_json" else k): v
-               for k, v in values.items()}
-    columns.update(revision_number=obj.revision_number, updated_at=obj.updated_at)
-    result = conn.execute(update(table).where(table.c.id == obj.id).values(**columns))
-    if result.rowcount != 1:
-        raise RuntimeError(f"{table.name} row {obj.id} vanished under the write lock")
-
-
-def _next_counter(conn, name: str) -> int:
-    row = conn.execute(select(db.counters.c.next_value).where(db.counters.c.name == name)).first()
-    if row is None:
-        conn.execute(insert(db.counters).values(name=name, next_value=2))
-        return 1
-    conn.execute(update(db.counters).where(db.counters.c.name == name)
-                 .values(next_value=row.next_value + 1))
-    return row.next_value
-
-
 def _network_from_row(row, tags) -> Network:
     return Network(id=row.id, project_id=row.project_id, name=row.name,
                    description=row.description, admin_state_up=row.admin_state_up,
@@ -1679,19 +1653,30 @@ def _subnet_view(subnet: Subnet, net: Network) -> SubnetView:
 
 def _network_view(net: Network) -> NetworkView:
     return NetworkView(id=net.id, project_id=net.project_id, key=net.segmentation_id,
-                       admin_state_up=net.admin_state_up)
+                       admin_state_up=net.admin_state_up, qos_policy_id=net.qos_policy_id)
 
 
 def _port_view(port: Port) -> PortView:
+    """A router interface (any ``network:`` port) is trusted: no anti-spoofing, no groups."""
+    trusted = is_trusted(port.device_owner)
     return PortView(id=port.id, network_id=port.network_id, project_id=port.project_id,
                     key=port.key, mac_address=port.mac_address,
                     admin_state_up=port.admin_state_up, fixed_ips=port.fixed_ips,
-                    device_owner=port.device_owner, device_id=port.device_id)
+                    device_owner=port.device_owner, device_id=port.device_id,
+                    port_security_enabled=port.port_security_enabled and not trusted,
+                    security_group_ids=() if trusted else port.security_groups,
+                    allowed_address_pairs=() if trusted else tuple(
+                        (ip, mac or port.mac_address) for ip, mac in port.allowed_address_pairs),
+                    qos_policy_id=port.qos_policy_id)
 
 
 def _router_view(router: Router) -> RouterView:
     return RouterView(id=router.id, project_id=router.project_id, key=router.key,
                       admin_state_up=router.admin_state_up, routes=router.routes)
+
+
+_SIMPLE_VIEWS = {"routers": _router_view, "security_groups": security_group_view,
+                 "qos_policies": qos_policy_view, "protocol_blocks": protocol_block_view}
 
 
 def _router_from_row(row, tags) -> Router:

@@ -451,7 +451,7 @@ def test_failed_subnet_write_leaves_no_trace(service, net, monkeypatch):
 
     def boom(*_args, **_kw):
         raise RuntimeError("disk on fire")
-    monkeypatch.setattr("naas_sdn.model.service._write_tags", boom)
+    monkeypatch.setattr("naas_sdn.model.service.write_tags", boom)
     with pytest.raises(RuntimeError):
         v6(service, net, **SLAAC)  # would also have given p an address
     assert count(service, db.subnets) == 1 and count(service, db.ip_allocations) == 1

@@ -114,7 +114,7 @@ def test_failed_write_leaves_no_trace(service, monkeypatch):
 
     def boom(*_args, **_kw):
         raise RuntimeError("disk on fire")
-    monkeypatch.setattr("naas_sdn.model.service._write_tags", boom)
+    monkeypatch.setattr("naas_sdn.model.service.write_tags", boom)
     with pytest.raises(RuntimeError):
         service.create_network(ALICE, {"tags": ["x"]})
     with pytest.raises(RuntimeError):

@@ -1,0 +1,149 @@
+"""What every part of the model service shares: the caller's context, the transaction's change
+set, timestamps, revision checks, tags and counters.
+
+Kept apart from ``service.py`` so the feature modules (security groups, QoS, protocol blocks)
+write through the same helpers without importing the service itself.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import Callable, Iterable, Mapping
+
+from sqlalchemy import insert, select, update
+
+from naas_sdn.model import db, errors
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """Who is asking: the project a request acts for and whether it has the admin role."""
+
+    project_id: str
+    is_admin: bool = False
+
+    @classmethod
+    def admin(cls) -> "Context":
+        return cls(project_id="", is_admin=True)
+
+
+class Changes:
+    """What one transaction did, applied to the mirror only once it has committed.
+
+    Each attribute maps an object id to its new record, or None when it was deleted.
+    """
+
+    def __init__(self):
+        self.networks: dict = {}
+        self.ports: dict = {}
+        self.subnets: dict = {}
+        self.routers: dict = {}
+        self.security_groups: dict = {}
+        self.qos_policies: dict = {}
+        self.protocol_blocks: dict = {}
+
+
+def merge(records: Mapping, views: Mapping, updates: Mapping,
+          make_view: Callable) -> tuple[dict, dict, bool]:
+    """Apply ``updates`` (id -> record or None) to copies of a mirror and its views.
+
+    Returns the new records, the new views and whether any view changed.
+    """
+    records, views, changed = dict(records), dict(views), False
+    for key, record in updates.items():
+        if record is None:
+            records.pop(key, None)
+            changed |= views.pop(key, None) is not None
+        else:
+            records[key] = record
+            view = make_view(record)
+            changed |= views.get(key) != view
+            views[key] = view
+    return records, views, changed
+
+
+def current(mirror: Mapping, updates: Mapping, key: str):
+    """An object as this transaction sees it: its pending change, else the committed one."""
+    if key in updates:
+        return updates[key]
+    return mirror.get(key)
+
+
+def utcnow() -> datetime.datetime:
+    """Second resolution, naive UTC: what Neutron's timestamps show."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0, tzinfo=None)
+
+
+def format_time(value: datetime.datetime) -> str:
+    """Neutron's timestamp format: ``2026-11-21T06:06:00Z``."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def owner(ctx: Context, attrs: Mapping) -> str:
+    """The project a new object belongs to: the caller's, or another one named by an admin."""
+    project_id = attrs.get("project_id") or ctx.project_id
+    if project_id != ctx.project_id and not ctx.is_admin:
+        raise errors.BadRequestMessage(
+            msg="Specifying 'project_id' or 'tenant_id' other than the authenticated project in "
+                "request requires admin privileges")
+    if not project_id:
+        raise errors.BadRequestMessage(msg="Running without keystone AuthN requires that "
+                                           "tenant_id is specified")
+    return project_id
+
+
+def check_revision(current_revision: int, expected: int | None) -> None:
+    if expected is not None and expected != current_revision:
+        raise errors.RevisionNumberConstraintFailed(expected=expected, current=current_revision)
+
+
+def check_updatable(attrs: Mapping, allowed: Iterable[str]) -> None:
+    unknown = set(attrs) - set(allowed)
+    if unknown:
+        raise errors.BadRequestMessage(
+            msg=f"Cannot update read-only attribute {sorted(unknown)[0]}")
+
+
+def norm_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(tags)))
+
+
+def write_tags(conn, resource: str, resource_id: str, tags: Iterable[str]) -> None:
+    rows = [{"resource_type": resource, "resource_id": resource_id, "tag": t} for t in tags]
+    if rows:
+        conn.execute(insert(db.tags), rows)
+
+
+def read_tags(conn) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Every tag, as (resource type, resource id) -> sorted tags."""
+    tags: dict[tuple[str, str], list[str]] = {}
+    for row in conn.execute(select(db.tags).order_by(db.tags.c.tag)):
+        tags.setdefault((row.resource_type, row.resource_id), []).append(row.tag)
+    return {key: tuple(value) for key, value in tags.items()}
+
+
+def update_row(conn, table, obj, values: Mapping) -> None:
+    """Write ``values`` plus the standard attributes; the row must exist (we hold the lock)."""
+    columns = {("binding_profile" if k == "binding_profile_json" else k): v
+               for k, v in values.items()}
+    columns.update(revision_number=obj.revision_number, updated_at=obj.updated_at)
+    result = conn.execute(update(table).where(table.c.id == obj.id).values(**columns))
+    if result.rowcount != 1:
+        raise RuntimeError(f"{table.name} row {obj.id} vanished under the write lock")
+
+
+def bump(record, **values):
+    """``record`` with ``values``, its revision number raised and updated_at now."""
+    return dataclasses.replace(record, **values, revision_number=record.revision_number + 1,
+                               updated_at=utcnow())
+
+
+def next_counter(conn, name: str) -> int:
+    """The next value of a monotonic allocator that never hands out a value twice."""
+    row = conn.execute(select(db.counters.c.next_value).where(db.counters.c.name == name)).first()
+    if row is None:
+        conn.execute(insert(db.counters).values(name=name, next_value=2))
+        return 1
+    conn.execute(update(db.counters).where(db.counters.c.name == name)
+                 .values(next_value=row.next_value + 1))
+    return row.next_value
