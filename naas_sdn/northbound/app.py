@@ -44,18 +44,26 @@ def error_response(exc: errors.NeutronException) -> webob.Response:
 
 
 class NeutronApp:
-    """Routes ``/``, ``/v2.0/``, ``/v2.0/extensions`` and each loaded resource collection."""
+    """Routes ``/``, ``/v2.0/``, ``/v2.0/extensions`` and each loaded resource collection
+    (``/v2.0/<path>[/<id>[/<nested collection>[/<id>]]]``)."""
 
     def __init__(self, service: NetworkService, plugins: list[plugin_registry.Plugin]):
         self.service = service
         self.plugins = plugins
-        self.resources: dict[str, ResourceDef] = {}
+        self.resources: dict[str, ResourceDef] = {}  # by collection
         self.extensions: dict[str, plugin_registry.Extension] = {}
+        added: dict[str, list] = {}
+        for plugin in plugins:
+            for collection, attrs in plugin.attribute_extensions.items():
+                added.setdefault(collection, []).extend(attrs)
         for plugin in plugins:
             for res in plugin.resources:
+                if res.collection in added:
+                    res = res.extended(added[res.collection])
                 self.resources[res.collection] = res
             for ext in plugin.extensions:
                 self.extensions[ext.alias] = ext
+        self.routes = {tuple(r.url_path.split("/")): r for r in self.resources.values()}
 
     def __call__(self, environ, start_response):
         request = webob.Request(environ)
@@ -86,17 +94,18 @@ class NeutronApp:
             _allow(req, "GET")
             return _json_response({"resources": [
                 {"name": r.member, "collection": r.collection,
-                 "links": [{"rel": "self", "href": self._base(req) + r.collection}]}
+                 "links": [{"rel": "self", "href": self._base(req) + r.url_path}]}
                 for r in self.resources.values()]})
         if rest[0] == "extensions":
             return self._extensions(req, rest[1:])
-        res = self.resources.get(rest[0])
-        if res is None:
-            plugin = plugin_registry.SERVICE_AREAS.get(rest[0])
-            if plugin is not None:
-                raise errors.NotImplementedByPlugin(resource=rest[0], plugin=plugin)
-            raise errors.ResourceNotFound()
-        return self._resource(req, ctx, res, rest[1:])
+        for length in (2, 1):  # the longest path first: "qos/policies"
+            res = self.routes.get(tuple(rest[:length]))
+            if res is not None:
+                return self._resource(req, ctx, res, rest[length:])
+        plugin = plugin_registry.SERVICE_AREAS.get(rest[0])
+        if plugin is not None and not any(path[0] == rest[0] for path in self.routes):
+            raise errors.NotImplementedByPlugin(resource=rest[0], plugin=plugin)
+        raise errors.ResourceNotFound()
 
     def _authenticate(self, req: webob.Request) -> Context:
         ctx = self.service.authenticate(req.headers.get("X-Auth-Token"))
@@ -124,13 +133,16 @@ class NeutronApp:
 
     def _resource(self, req, ctx: Context, res: ResourceDef, rest: list[str]) -> webob.Response:
         if not rest:
-            method = _allow(req, "GET", "POST")
+            method = _allow(req, "GET") if res.read_only else _allow(req, "GET", "POST")
             return self._list(req, ctx, res) if method == "GET" else self._create(req, ctx, res)
         resource_id = rest[0]
-        if not a.is_uuid(resource_id):
+        if not res.valid_id(resource_id):
             raise res.not_found(resource_id)
+        if len(rest) >= 2 and rest[1] in res.children:
+            res.get(ctx, resource_id)  # an invisible parent: its not-found error
+            return self._resource(req, ctx, res.children[rest[1]].bind(resource_id), rest[2:])
         if len(rest) == 1:
-            method = _allow(req, "GET", "PUT", "DELETE")
+            method = _allow(req, "GET") if res.read_only else _allow(req, "GET", "PUT", "DELETE")
             if method == "GET":
                 return self._show(req, ctx, res, resource_id)
             if method == "PUT":

@@ -44,10 +44,28 @@ def boolean(attr, value):
     return value
 
 
+def boolean_or_none(attr, value):
+    """convert_to_boolean_if_not_none: null leaves the default in place."""
+    return None if value is None else boolean(attr, value)
+
+
 def uuid_string(attr, value):
     if not is_uuid(value):
         raise invalid(attr, f"'{value}' is not a valid UUID")
     return value
+
+
+def uuid_or_none(attr, value):
+    return None if value is None else uuid_string(attr, value)
+
+
+def uuid_list(attr, value):
+    """Neutron's uuid_list with convert_none_to_empty_list: null is the empty list."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise invalid(attr, f"'{value}' is not a list")
+    return [uuid_string(attr, v) for v in value]
 
 
 def is_uuid(value) -> bool:

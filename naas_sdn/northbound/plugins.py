@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from importlib import metadata
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from naas_sdn.northbound.resources import ResourceDef, core_resources
 
@@ -37,6 +37,8 @@ class Plugin:
     name: str
     resources: tuple[ResourceDef, ...] = ()
     extensions: tuple[Extension, ...] = ()
+    # attributes the plugin adds to other plugins' resources: collection -> attributes
+    attribute_extensions: Mapping[str, tuple] = dataclasses.field(default_factory=dict)
 
 
 PluginFactory = Callable[[object], Plugin]  # (NetworkService) -> Plugin
@@ -56,6 +58,7 @@ SERVICE_AREAS = {
     "quotas": "quotas", "agents": "agent", "availability_zones": "availability_zone",
     "auto-allocated-topology": "auto-allocated-topology", "service-providers": "servicetype",
     "network_segment_ranges": "network-segment-range", "policies": "policy",
+    "protocol-blocks": "protocol-block",
 }
 
 CORE_EXTENSIONS = (
@@ -102,7 +105,9 @@ def register(name: str, factory: PluginFactory) -> None:
 
 
 def core_plugin(service) -> Plugin:
-    return Plugin(CORE, tuple(core_resources(service)), CORE_EXTENSIONS)
+    from naas_sdn.northbound.security import SECURITY_EXTENSIONS, security_resources
+    return Plugin(CORE, tuple(core_resources(service) + security_resources(service)),
+                  CORE_EXTENSIONS + SECURITY_EXTENSIONS)
 
 
 def available() -> dict[str, Callable[[], PluginFactory]]:
@@ -135,4 +140,16 @@ def _router_plugin(service) -> Plugin:
     return router_plugin(service)
 
 
+def _qos_plugin(service) -> Plugin:
+    from naas_sdn.northbound.qos import qos_plugin
+    return qos_plugin(service)
+
+
+def _protocol_block_plugin(service) -> Plugin:
+    from naas_sdn.northbound.blocks import protocol_block_plugin
+    return protocol_block_plugin(service)
+
+
 register("router", _router_plugin)
+register("qos", _qos_plugin)
+register("protocol-block", _protocol_block_plugin)

@@ -13,9 +13,14 @@ from naas_sdn.northbound.attributes import Attr, AttributeMap
 
 @dataclasses.dataclass(frozen=True)
 class ResourceDef:
-    """A REST collection: its attribute map and the service calls that implement it."""
+    """A REST collection: its attribute map and the service calls that implement it.
 
-    collection: str  # URL segment and plural body key, e.g. "networks"
+    A nested collection (``children``, e.g. a QoS policy's bandwidth_limit_rules) is declared
+    with callables that take the parent's id right after ``ctx`` (``not_found``: first); the
+    controller binds it to the parent named in the URL (:meth:`bind`).
+    """
+
+    collection: str  # plural body key and, unless ``path`` says otherwise, the URL segment
     member: str  # singular body key, e.g. "network"
     attributes: AttributeMap
     list: Callable  # (ctx) -> records
@@ -28,6 +33,28 @@ class ResourceDef:
     # PUT /<collection>/<id>/<action>: (ctx, id, JSON body) -> JSON body, e.g. Neutron's
     # add_router_interface, whose request and answer are bare objects.
     actions: Mapping[str, Callable] = dataclasses.field(default_factory=dict)
+    path: str = ""  # URL below /v2.0/ when not the collection name, e.g. "qos/policies"
+    children: Mapping[str, "ResourceDef"] = dataclasses.field(default_factory=dict)
+    valid_id: Callable[[str], bool] = a.is_uuid  # ids that are not: the member is not found
+    read_only: bool = False  # GET only (e.g. qos/rule-types)
+
+    @property
+    def url_path(self) -> str:
+        return self.path or self.collection
+
+    def bind(self, parent_id: str) -> "ResourceDef":
+        """This nested collection as seen below one parent."""
+        def under(call):
+            return lambda ctx, *args: call(ctx, parent_id, *args)
+        return dataclasses.replace(
+            self, list=under(self.list), get=under(self.get), create=under(self.create),
+            update=under(self.update), delete=under(self.delete),
+            not_found=lambda rid: self.not_found(parent_id, rid))
+
+    def extended(self, attrs) -> "ResourceDef":
+        """With attributes a service plugin adds (e.g. qos_policy_id on ports)."""
+        return dataclasses.replace(self, attributes=AttributeMap(self.attributes.attrs +
+                                                                 tuple(attrs)))
 
 
 def _standard(name_getter=lambda r: r.project_id) -> tuple[Attr, ...]:
@@ -36,12 +63,19 @@ def _standard(name_getter=lambda r: r.project_id) -> tuple[Attr, ...]:
         Attr("id", lambda r: r.id),
         Attr("name", lambda r: r.name, True, True, "", a.string(), "name"),
         Attr("description", lambda r: r.description, True, True, "", a.string(), "description"),
+    ) + _owned_and_stamped(name_getter) + (
+        Attr("tags", lambda r: list(r.tags), True, False, [], a.tag_list, "tags", kind="other"),
+    )
+
+
+def _owned_and_stamped(name_getter=lambda r: r.project_id) -> tuple[Attr, ...]:
+    """The project and revision/timestamp attributes (alone: resources with no name or tags)."""
+    return (
         Attr("project_id", name_getter, True, False, MISSING_OWNER, a.string(), "project_id"),
         Attr("tenant_id", name_getter, True, False, MISSING_OWNER, a.string(), "project_id"),
         Attr("revision_number", lambda r: r.revision_number, kind="integer"),
         Attr("created_at", lambda r: format_time(r.created_at)),
         Attr("updated_at", lambda r: format_time(r.updated_at)),
-        Attr("tags", lambda r: list(r.tags), True, False, [], a.tag_list, "tags", kind="other"),
     )
 
 
@@ -57,6 +91,9 @@ MISSING_OWNER = None  # the project comes from the token unless the body names o
 NETWORK_ATTRIBUTES = AttributeMap(_standard() + (
     Attr("admin_state_up", lambda r: r.admin_state_up, True, True, True, a.boolean,
          "admin_state_up", kind="boolean"),
+    # port-security: the default of the network's new ports
+    Attr("port_security_enabled", lambda r: r.port_security_enabled, True, True, True,
+         a.boolean, "port_security_enabled", kind="boolean"),
     Attr("status", lambda r: r.status),
     Attr("subnets", lambda r: list(r.subnets), kind="other"),
     Attr("shared", lambda r: r.shared, True, True, False, a.boolean, "shared", kind="boolean"),
@@ -92,6 +129,15 @@ PORT_ATTRIBUTES = AttributeMap(_standard() + (
     Attr("binding:profile", lambda r: r.binding_profile, True, True, {}, a.dictionary,
          "binding_profile", admin_write=True, kind="other"),
     Attr("binding:vif_details", lambda r: r.binding_vif_details, kind="other"),
+    # port-security, security-group, allowed-address-pairs (the model validates the values)
+    Attr("port_security_enabled", lambda r: r.port_security_enabled, True, True, a.COMPUTED,
+         a.boolean_or_none, "port_security_enabled", kind="boolean"),
+    Attr("security_groups", lambda r: list(r.security_groups), True, True, a.COMPUTED,
+         a.uuid_list, "security_groups", kind="other"),
+    Attr("allowed_address_pairs", lambda r: [
+        {"ip_address": ip, "mac_address": mac or r.mac_address}
+        for ip, mac in r.allowed_address_pairs], True, True, a.COMPUTED, None,
+        "allowed_address_pairs", kind="other"),
 ))
 
 

@@ -22,9 +22,13 @@ def test_resources_listing(server, alice):
     resp = alice.get("/v2.0/")
     assert resp.status == 200
     by_name = {r["collection"]: r for r in resp.json["resources"]}
-    assert set(by_name) == {"networks", "subnets", "ports", "routers"}
+    assert set(by_name) == {"networks", "subnets", "ports", "routers", "security_groups",
+                            "security_group_rules", "policies", "rule_types", "protocol_blocks"}
     assert by_name["networks"]["name"] == "network"
     assert by_name["ports"]["links"] == [{"rel": "self", "href": server.url + "/v2.0/ports"}]
+    assert by_name["policies"]["links"] == [{"rel": "self",
+                                             "href": server.url + "/v2.0/qos/policies"}]
+    assert by_name["security_groups"]["links"][0]["href"] == server.url + "/v2.0/security-groups"
 
 
 @pytest.mark.parametrize("path", ["/v2.0/", "/v2.0/networks", "/v2.0/ports/x", "/v2.0/subnets",
@@ -61,24 +65,40 @@ def test_extensions(alice):
             "standard-attr-description", "standard-attr-tag", "revision-if-match", "sorting",
             "pagination", "filter-validation", "provider", "net-mtu"} <= aliases
     assert {"router", "extraroute", "extraroute-atomic"} <= aliases  # loaded by the suite
-    assert not aliases & {"security-group", "subnet_allocation", "qos", "l3-ha", "dvr"}
+    assert {"security-group", "port-security", "allowed-address-pairs", "qos",
+            "qos-bw-limit-direction", "protocol-blocks"} <= aliases
+    assert not aliases & {"subnet_allocation", "l3-ha", "dvr", "qos-default"}
     for ext in resp.json["extensions"]:
         assert set(ext) == {"alias", "name", "description", "updated", "links"}
     one = alice.get("/v2.0/extensions/binding")
     assert one.status == 200 and one.json["extension"]["alias"] == "binding"
-    missing = alice.get("/v2.0/extensions/security-group")
+    missing = alice.get("/v2.0/extensions/qos-default")
     assert missing.status == 404 and missing.error_type == "HTTPNotFound"
     assert alice.get("/v2.0/extensions.json").status == 200
 
 
 def test_no_service_plugin_no_router_extension(bare_alice):
     aliases = {e["alias"] for e in bare_alice.get("/v2.0/extensions").json["extensions"]}
-    assert not aliases & {"router", "extraroute", "extraroute-atomic"}
+    assert not aliases & {"router", "extraroute", "extraroute-atomic", "qos", "protocol-blocks"}
+    assert {"security-group", "port-security", "allowed-address-pairs"} <= aliases  # core
+
+
+def test_no_qos_plugin_no_qos_attributes(bare_alice):
+    """qos_policy_id is an attribute the qos plugin adds: without it, ports have none."""
+    net = bare_alice.post("/v2.0/networks", {"network": {}}).json["network"]
+    assert "qos_policy_id" not in net and net["port_security_enabled"] is True
+    resp = bare_alice.post("/v2.0/ports", {"port": {"network_id": net["id"],
+                                                    "qos_policy_id": None}})
+    assert resp.status == 400 and "Unrecognized attribute(s) 'qos_policy_id'" in \
+        resp.json["NeutronError"]["message"]
+    assert bare_alice.get("/v2.0/security-groups").status == 200  # security groups are core
 
 
 @pytest.mark.parametrize("path", ["/v2.0/subnetpools", "/v2.0/address-scopes", "/v2.0/routers",
-                                  "/v2.0/floatingips", "/v2.0/security-groups",
-                                  "/v2.0/security-group-rules", "/v2.0/qos/policies",
+                                  "/v2.0/floatingips", "/v2.0/qos/policies",
+                                  "/v2.0/qos/rule-types", "/v2.0/protocol-blocks",
+                                  "/v2.0/qos/policies/3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"
+                                  "/bandwidth_limit_rules",
                                   "/v2.0/rbac-policies", "/v2.0/trunks",
                                   "/v2.0/metering/metering-labels",
                                   "/v2.0/network-ip-availabilities",

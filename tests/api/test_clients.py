@@ -174,3 +174,113 @@ def test_openstacksdk_subnets(server, alice):
     conn.network.delete_network(net)  # takes the remaining subnet with it
     with pytest.raises(openstack.exceptions.NotFoundException):
         conn.network.get_subnet(six.id)
+
+
+def test_openstack_cli_security_groups_and_port_security(cli, alice):
+    cli("network", "create", "secnet")
+    cli("subnet", "create", "--network", "secnet", "--subnet-range", "10.5.0.0/24", "secsub")
+    web = cli("security", "group", "create", "--description", "web servers", "web")
+    assert web["name"] == "web" and web["stateful"] is True
+    rule = cli("security", "group", "rule", "create", "--ingress", "--protocol", "tcp",
+               "--dst-port", "22", "web")
+    assert (rule["direction"], rule["protocol"], rule["port_range_min"],
+            rule["port_range_max"], rule["ether_type"]) == ("ingress", "tcp", 22, 22, "IPv4")
+    assert rule["security_group_id"] == web["id"]
+    listed = cli("security", "group", "rule", "list", "web")
+    assert rule["id"] in {r["ID"] for r in listed} and len(listed) == 3
+    names = {g["Name"] for g in cli("security", "group", "list")}
+    assert names == {"default", "web"}
+
+    port = cli("port", "create", "--network", "secnet", "--security-group", "web", "p1")
+    assert port["security_group_ids"] == [web["id"]] and port["port_security_enabled"] is True
+    cli("port", "set", "--allowed-address", "ip-address=10.5.0.200", "p1", parse=False)
+    shown = cli("port", "show", "p1")
+    assert shown["allowed_address_pairs"] == [{"ip_address": "10.5.0.200",
+                                               "mac_address": port["mac_address"]}]
+    out = subprocess.run([*cli.base, "port", "set", "--disable-port-security", "p1"],
+                         capture_output=True, text=True, timeout=60, env=cli.env)
+    assert out.returncode != 0 and "Port Security must be enabled" in out.stderr
+    cli("port", "unset", "--allowed-address",
+        f"ip-address=10.5.0.200,mac-address={port['mac_address']}", "p1", parse=False)
+    out = subprocess.run([*cli.base, "port", "set", "--disable-port-security", "p1"],
+                         capture_output=True, text=True, timeout=60, env=cli.env)
+    assert out.returncode != 0 and "Port has security group associated" in out.stderr
+    cli("port", "set", "--no-security-group", "--disable-port-security", "p1", parse=False)
+    shown = cli("port", "show", "p1")
+    assert shown["security_group_ids"] == [] and shown["port_security_enabled"] is False
+    out = subprocess.run([*cli.base, "security", "group", "delete", "default"],
+                         capture_output=True, text=True, timeout=60, env=cli.env)
+    assert out.returncode != 0
+    cli("port", "delete", "p1", parse=False)
+    cli("security", "group", "rule", "delete", rule["id"], parse=False)
+    cli("security", "group", "delete", "web", parse=False)
+    assert {g["Name"] for g in cli("security", "group", "list")} == {"default"}
+
+
+def test_openstack_cli_qos(cli, alice):
+    policy = cli("network", "qos", "policy", "create", "--description", "ten megs", "q1")
+    assert policy["name"] == "q1" and policy["rules"] == []
+    bw = cli("network", "qos", "rule", "create", "--type", "bandwidth-limit", "--max-kbps",
+             "10000", "--egress", "q1")
+    assert (bw["max_kbps"], bw["direction"]) == (10000, "egress")
+    mark = cli("network", "qos", "rule", "create", "--type", "dscp-marking", "--dscp-mark",
+               "26", "q1")
+    assert mark["dscp_mark"] == 26
+    out = subprocess.run([*cli.base, "network", "qos", "rule", "create", "--type",
+                          "bandwidth-limit", "--max-kbps", "5", "--egress", "q1"],
+                         capture_output=True, text=True, timeout=60, env=cli.env)
+    assert out.returncode != 0 and "conflicts with rule" in out.stderr
+    shown = cli("network", "qos", "policy", "show", "q1")
+    assert sorted(r["type"] for r in shown["rules"]) == ["bandwidth_limit", "dscp_marking"]
+    cli("network", "qos", "rule", "set", "--max-kbps", "20000", "q1", bw["id"], parse=False)
+    assert cli("network", "qos", "rule", "show", "q1", bw["id"])["max_kbps"] == 20000
+    types = cli("network", "qos", "rule", "type", "list")
+    assert {t["Type"] for t in types} == {"bandwidth_limit", "dscp_marking"}
+
+    cli("network", "create", "--qos-policy", "q1", "qnet")
+    cli("port", "create", "--network", "qnet", "qport")
+    cli("port", "set", "--qos-policy", "q1", "qport", parse=False)
+    assert cli("port", "show", "qport")["qos_policy_id"] == policy["id"]
+    out = subprocess.run([*cli.base, "network", "qos", "policy", "delete", "q1"],
+                         capture_output=True, text=True, timeout=60, env=cli.env)
+    assert out.returncode != 0 and "is used by" in out.stderr
+    cli("port", "unset", "--qos-policy", "qport", parse=False)
+    cli("network", "set", "--no-qos-policy", "qnet", parse=False)
+    cli("network", "qos", "rule", "delete", "q1", mark["id"], parse=False)
+    cli("network", "qos", "policy", "delete", "q1", parse=False)
+    assert cli("network", "qos", "policy", "list") == []
+
+
+def test_openstacksdk_policies(server, alice):
+    conn = openstack.connection.Connection(
+        auth_type="admin_token", auth={"token": alice.token, "endpoint": server.url})
+    net = conn.network.create_network(name="sdk-sec")
+    conn.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.6.0.0/24")
+    group = conn.network.create_security_group(name="sdk-web")
+    rule = conn.network.create_security_group_rule(
+        security_group_id=group.id, direction="ingress", protocol="tcp", port_range_min=443,
+        port_range_max=443, remote_ip_prefix="192.0.2.0/24")
+    assert rule.protocol == "tcp" and rule.remote_ip_prefix == "192.0.2.0/24"
+    with pytest.raises(openstack.exceptions.ConflictException):
+        conn.network.create_security_group_rule(
+            security_group_id=group.id, direction="ingress", protocol="tcp",
+            port_range_min=443, port_range_max=443, remote_ip_prefix="192.0.2.0/24")
+    assert rule.id in {r.id for r in conn.network.security_group_rules(
+        security_group_id=group.id)}
+    port = conn.network.create_port(network_id=net.id, security_group_ids=[group.id],
+                                    allowed_address_pairs=[{"ip_address": "10.6.0.0/28"}])
+    assert port.security_group_ids == [group.id] and port.is_port_security_enabled is True
+    policy = conn.network.create_qos_policy(name="sdk-q")
+    conn.network.create_qos_bandwidth_limit_rule(policy, max_kbps=1000, direction="ingress")
+    conn.network.create_qos_dscp_marking_rule(policy, dscp_mark=46)
+    port = conn.network.update_port(port, qos_policy_id=policy.id, security_group_ids=[])
+    assert port.qos_policy_id == policy.id and port.security_group_ids == []
+    rules = list(conn.network.qos_bandwidth_limit_rules(policy))
+    assert [(r.max_kbps, r.direction) for r in rules] == [(1000, "ingress")]
+    with pytest.raises(openstack.exceptions.ConflictException):
+        conn.network.delete_qos_policy(policy)
+    conn.network.delete_port(port)
+    conn.network.delete_qos_policy(policy)
+    conn.network.delete_security_group(group)
+    with pytest.raises(openstack.exceptions.NotFoundException):
+        conn.network.get_security_group(group.id)

@@ -8,7 +8,7 @@ import pytest
 
 NETWORK_KEYS = {"id", "name", "description", "admin_state_up", "status", "subnets", "shared",
                 "project_id", "tenant_id", "revision_number", "created_at", "updated_at", "tags",
-                "mtu", "router:external"}
+                "mtu", "router:external", "port_security_enabled", "qos_policy_id"}
 PROVIDER_KEYS = {"provider:network_type", "provider:physical_network",
                  "provider:segmentation_id"}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -27,6 +27,7 @@ def test_create_show_defaults(alice):
     assert net["admin_state_up"] is True and net["shared"] is False
     assert net["status"] == "ACTIVE" and net["subnets"] == [] and net["tags"] == []
     assert net["mtu"] == 1500 and net["router:external"] is False
+    assert net["port_security_enabled"] is True and net["qos_policy_id"] is None
     assert net["project_id"] == net["tenant_id"] == alice.project
     assert net["revision_number"] == 1
     assert TIMESTAMP.match(net["created_at"]) and TIMESTAMP.match(net["updated_at"])

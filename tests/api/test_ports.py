@@ -6,7 +6,8 @@ import pytest
 PORT_KEYS = {"id", "name", "description", "network_id", "mac_address", "fixed_ips", "device_id",
              "device_owner", "admin_state_up", "status", "binding:host_id", "binding:vif_type",
              "binding:vnic_type", "binding:profile", "binding:vif_details", "project_id",
-             "tenant_id", "revision_number", "created_at", "updated_at", "tags"}
+             "tenant_id", "revision_number", "created_at", "updated_at", "tags",
+             "port_security_enabled", "security_groups", "allowed_address_pairs", "qos_policy_id"}
 
 
 @pytest.fixture
@@ -33,6 +34,10 @@ def test_create_defaults(alice, net):
     assert port["project_id"] == port["tenant_id"] == alice.project
     assert (port["device_id"], port["device_owner"]) == ("vm1", "compute:nova")
     assert "key" not in port
+    assert port["port_security_enabled"] is True and port["allowed_address_pairs"] == []
+    assert port["qos_policy_id"] is None
+    default = alice.get("/v2.0/security-groups?name=default").json["security_groups"]
+    assert port["security_groups"] == [default[0]["id"]]  # the project's default group
     assert alice.get(f"/v2.0/ports/{port['id']}").json["port"] == port
 
 
@@ -92,7 +97,14 @@ BAD_PORT_BODIES = [
     ({"network_id": "NET", "binding:host_id": "br0"}, "not allowed in POST"),
     ({"network_id": "NET", "binding:vif_type": "ovs"}, "not allowed in POST"),
     ({"network_id": "NET", "binding:vnic_type": "direct"}, "Invalid input for binding:vnic_type"),
-    ({"network_id": "NET", "security_groups": []}, "Unrecognized attribute(s) 'security_groups'"),
+    ({"network_id": "NET", "dns_name": "vm1"}, "Unrecognized attribute(s) 'dns_name'"),
+    ({"network_id": "NET", "security_groups": ["nope"]}, "Invalid input for security_groups"),
+    ({"network_id": "NET", "security_groups": "x"}, "Invalid input for security_groups"),
+    ({"network_id": "NET", "port_security_enabled": "no"},
+     "Invalid input for port_security_enabled"),
+    ({"network_id": "NET", "qos_policy_id": "nope"}, "Invalid input for qos_policy_id"),
+    ({"network_id": "NET", "allowed_address_pairs": [{"ip_address": "10.0.0.300"}]},
+     "'10.0.0.300' is not a valid IP address"),
     ({"network_id": "NET", "name": "x" * 256}, "exceeds maximum length of 255"),
 ]
 
