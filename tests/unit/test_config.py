@@ -34,3 +34,17 @@ def test_serve_flags_parse():
          "--ofp-listen", "h:2", "--ovsdb", "unix:/a", "--ovsdb", "tcp:b:6640"])
     assert (args.config, args.db_url, args.api_listen, args.ofp_listen, args.ovsdb) == (
         "f.ini", "sqlite://", "h:1", "h:2", ["unix:/a", "tcp:b:6640"])
+
+
+def test_default_service_plugins_all_load(tmp_path):
+    from naas_sdn.model import db
+    from naas_sdn.model.service import NetworkService
+    from naas_sdn.northbound.app import make_app
+    conf = config.load(None)
+    assert conf.service_plugins == ["router", "qos", "protocol-block"]
+    service = NetworkService(db.connect(f"sqlite:///{tmp_path / 'c.sqlite'}"))
+    try:
+        app = make_app(service, conf.service_plugins)
+        assert {"routers", "policies", "protocol_blocks", "security_groups"} <= set(app.resources)
+    finally:
+        service.close()
