@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import json
 import pathlib
 import statistics
 import sys
@@ -21,6 +20,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import report as report_file  # noqa: E402
+from bench.traffic import iperf, post  # noqa: E402
 from naas_sdn.flows import compiler  # noqa: E402
 from naas_sdn.flows.fabric import FabricSnapshot, VifLocation  # noqa: E402
 from naas_sdn.flows.layout import Table  # noqa: E402
@@ -31,17 +31,6 @@ from topologies.lab import lab, plug  # noqa: E402
 
 ACL_TABLES = {Table.EGRESS_POLICY, Table.EGRESS_ACL, Table.INGRESS_POLICY, Table.INGRESS_ACL}
 
-
-def post(api, collection, body):
-    resp = api.post(f"/v2.0/{collection}", {collection[:-1]: body})
-    assert resp.status == 201, resp
-    return resp.json[collection[:-1]]
-
-
-def iperf(client, server_ip, seconds=4) -> float:
-    out = client.cmd(f"iperf3 -c {server_ip} -t {seconds} -J")
-    data = json.loads(out[out.index("{"):])
-    return data["end"]["sum_received"]["bits_per_second"] / 1e6
 
 
 def throughput() -> dict:

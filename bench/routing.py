@@ -6,7 +6,6 @@ three rounds; the ratio of medians is reported. Root and Open vSwitch needed.
 """
 from __future__ import annotations
 
-import json
 import pathlib
 import statistics
 import sys
@@ -16,20 +15,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import report as report_file  # noqa: E402
+from bench.traffic import iperf, post  # noqa: E402
 from tests.helpers import ApiClient, start_server  # noqa: E402
 from topologies.lab import lab, plug  # noqa: E402
 
-
-def post(api, collection, body):
-    resp = api.post(f"/v2.0/{collection}", {collection[:-1]: body})
-    assert resp.status == 201, resp
-    return resp.json[collection[:-1]]
-
-
-def iperf(client, server_ip, seconds=4) -> float:
-    out = client.cmd(f"iperf3 -c {server_ip} -t {seconds} -J")
-    data = json.loads(out[out.index("{"):])
-    return data["end"]["sum_received"]["bits_per_second"] / 1e6
 
 
 def main() -> int:
