@@ -316,26 +316,19 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
     def _apply(self, changes: Changes) -> bool:
         """Apply committed changes to the mirror (copy on write); True if the views changed."""
         snap = self._snapshot
-        port_views, subnet_views = dict(snap.ports), dict(snap.subnets)
+        port_views, subnet_views = snap.ports, snap.subnets
         nets, net_views, changed = self._networks, snap.networks, False
         if changes.networks or changes.subnets:
             nets, net_views, changed = merge(self._networks, snap.networks, changes.networks,
                                              _network_view)
         if changes.subnets:
-            subnets = dict(self._subnets)
-            touched = set()
-            for subnet_id, subnet in changes.subnets.items():
-                old = subnets.pop(subnet_id, None)
-                if old is not None:
-                    touched.add(old.network_id)
-                if subnet is None:
-                    changed |= subnet_views.pop(subnet_id, None) is not None
-                    continue
-                subnets[subnet_id] = subnet
-                touched.add(subnet.network_id)
-                view = _subnet_view(subnet, nets[subnet.network_id])
-                changed |= subnet_views.get(subnet_id) != view
-                subnet_views[subnet_id] = view
+            touched = {s.network_id for s in (self._subnets.get(i) for i in changes.subnets)
+                       if s is not None}
+            touched |= {s.network_id for s in changes.subnets.values() if s is not None}
+            subnets, subnet_views, subnets_changed = merge(
+                self._subnets, snap.subnets, changes.subnets,
+                lambda subnet: _subnet_view(subnet, nets[subnet.network_id]))
+            changed |= subnets_changed
             for net_id in touched & nets.keys():  # a network lists its subnets, oldest first
                 ids = sorted((s for s in subnets.values() if s.network_id == net_id),
                              key=lambda s: s.seq)
@@ -344,7 +337,6 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
             self._subnets = subnets
         self._networks = nets
         if changes.ports:
-            ports = dict(self._ports)
             allocations = dict(self._allocations)
             copied = set()
 
@@ -354,21 +346,16 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
                     copied.add(subnet_id)
                 return allocations[subnet_id]
             for port_id, port in changes.ports.items():
-                old = ports.pop(port_id, None)
+                old = self._ports.get(port_id)
                 old_ips = set(old.fixed_ips) if old is not None else set()
                 new_ips = set(port.fixed_ips) if port is not None else set()
                 for subnet_id, ip in old_ips - new_ips:
                     owned(subnet_id).pop(ip, None)
                 for subnet_id, ip in new_ips - old_ips:
                     owned(subnet_id)[ip] = port_id
-                if port is None:
-                    changed |= port_views.pop(port_id, None) is not None
-                else:
-                    ports[port_id] = port
-                    view = _port_view(port)
-                    changed |= port_views.get(port_id) != view
-                    port_views[port_id] = view
-            self._ports = ports
+            self._ports, port_views, ports_changed = merge(self._ports, snap.ports,
+                                                           changes.ports, _port_view)
+            changed |= ports_changed
             self._allocations = allocations
         simple_views = {}
         for kind, make_view in _SIMPLE_VIEWS.items():
@@ -385,10 +372,10 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
                 allocations.pop(subnet_id)
                 self._allocations = allocations
         if changed:
-            self._snapshot = ModelSnapshot(networks=MappingProxyType(net_views),
-                                           ports=MappingProxyType(port_views),
+            self._snapshot = ModelSnapshot(networks=_read_only(net_views),
+                                           ports=_read_only(port_views),
                                            revision=snap.revision + 1,
-                                           subnets=MappingProxyType(subnet_views),
+                                           subnets=_read_only(subnet_views),
                                            **simple_views)
         return changed
 
@@ -1503,6 +1490,12 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
     def close(self) -> None:
         with self._lock:
             self._engine.dispose()
+
+
+def _read_only(views: Mapping) -> Mapping:
+    """A snapshot's mapping: a new dict is wrapped; an unchanged (already wrapped) one is kept,
+    so proxies never nest revision after revision."""
+    return views if isinstance(views, MappingProxyType) else MappingProxyType(views)
 
 
 def _network_visible(ctx: Context, net: Network) -> bool:
