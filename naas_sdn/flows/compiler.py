@@ -180,15 +180,14 @@ def port_policy(model: ModelSnapshot, context: PolicyContext, port: PortView,
         return PortPolicy(False, blocks=blocks, qos=qos)
     allowed = {(port.mac_address, ip) for _, ip in port.fixed_ips}
     allowed |= {(mac, cidr) for cidr, mac in port.allowed_address_pairs}
-    if not allowed:
-        allowed = {(port.mac_address, None)}
+    # With no address yet, the port's MAC alone: for what comes before one (DHCP, DAD).
+    macs = tuple(sorted({mac for mac, _ in allowed} or {port.mac_address}))
     rules = {"egress": set(), "ingress": set()}
     for group_id in port.security_group_ids:
         for direction, key, clauses in context.by_group.get(group_id, ()):
             rules[direction].add((key, clauses))
-    return PortPolicy(True, tuple(sorted(allowed, key=lambda a: (a[0], a[1] or ""))),
-                      tuple(sorted(rules["egress"])), tuple(sorted(rules["ingress"])),
-                      blocks, qos)
+    return PortPolicy(True, macs, tuple(sorted(allowed)), tuple(sorted(rules["egress"])),
+                      tuple(sorted(rules["ingress"])), blocks, qos)
 
 
 def bound_ports(model: ModelSnapshot, fabric: FabricSnapshot,

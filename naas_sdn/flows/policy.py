@@ -76,6 +76,7 @@ class PortPolicy:
     """Everything the policy stages need of one port."""
 
     port_security: bool = False
+    macs: tuple = ()             # MACs the port may send from, with or without an address
     allowed: tuple = ()          # (mac, ip or cidr) the port may send from
     egress: tuple = ()           # (rule key, clauses) of the egress rules of its groups
     ingress: tuple = ()          # same, ingress
@@ -161,10 +162,7 @@ def port_security_flows(key: int, policy: PortPolicy, owner: int) -> set[ofp.Flo
 
     def allow(priority, **fields):
         flows.add(ofp.flow(Table.PORT_SECURITY, priority, ofp.match(**me, **fields), on, owner))
-    macs = sorted({mac for mac, _ in policy.allowed})
     for mac, cidr in policy.allowed:
-        if cidr is None:
-            continue  # no address yet: the MAC alone, for what comes before one
         if netaddr.IPNetwork(cidr).version == 4:
             allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_IPV4,
                   **ofp.prefix_match("ipv4_src", cidr))
@@ -175,7 +173,7 @@ def port_security_flows(key: int, policy: PortPolicy, owner: int) -> set[ofp.Flo
                   **ofp.prefix_match("ipv6_src", cidr))
             allow(Priority.PORTSEC_ND, eth_src=mac, **icmp6, icmpv6_type=ICMPV6_NA,
                   **ofp.prefix_match("ipv6_nd_target", cidr))
-    for mac in macs:
+    for mac in policy.macs:
         link_local = addresses.link_local(mac)
         allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_IPV6, ipv6_src=link_local)
         allow(Priority.PORTSEC_ND, eth_src=mac, **icmp6, icmpv6_type=ICMPV6_NA,
