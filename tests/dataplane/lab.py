@@ -8,6 +8,11 @@ import time
 from topologies.lab import lab, plug, switch_side, unplug  # noqa: F401  (re-exported)
 
 
+def v4(port: dict) -> str:
+    """A port's first IPv4 fixed address."""
+    return next(f["ip_address"] for f in port["fixed_ips"] if ":" not in f["ip_address"])
+
+
 def ping(src, dst_ip: str, count: int = 3, wait: float = 1.0) -> int:
     """Echo replies received."""
     out = src.cmd("ping -n -c %d -i 0.2 -W %s %s" % (count, wait, dst_ip))

@@ -3,7 +3,7 @@ import pathlib
 import re
 import time
 
-from tests.dataplane.lab import Capture, lab, ping, plug, wait_for, wait_ping
+from tests.dataplane.lab import Capture, lab, ping, plug, v4, wait_for, wait_ping
 
 HOOKS = pathlib.Path(__file__).parent / "hooks"
 
@@ -38,10 +38,6 @@ def _subnet(tenant, network, **attrs):
     return resp.json["subnet"]
 
 
-def _v4(port):
-    return [f["ip_address"] for f in port["fixed_ips"] if ":" not in f["ip_address"]][0]
-
-
 def test_dhcp_configures_each_vm_and_overlapping_tenants_stay_apart(controller, tenants, tmp_path):
     layout = {"a1": (0, 1), "a2": (0, 2), "b1": (1, 1), "b2": (1, 2)}
     with lab(controller.ofp_port, switches=2, cables=[(1, 2)],
@@ -58,21 +54,21 @@ def test_dhcp_configures_each_vm_and_overlapping_tenants_stay_apart(controller, 
                     ports[h] = tenant.port(network, h)
                     plug(net.get(h), ports[h])
         # Both tenants got the same addresses from their own 10.0.0.0/24.
-        assert sorted(_v4(ports[h]) for h in ("a1", "a2")) == \
-            sorted(_v4(ports[h]) for h in ("b1", "b2"))
+        assert sorted(v4(ports[h]) for h in ("a1", "a2")) == \
+            sorted(v4(ports[h]) for h in ("b1", "b2"))
         a_macs = [ports[h]["mac_address"] for h in ("a1", "a2")]
         watch = [Capture(net.get(h), a_macs) for h in ("b1", "b2")]
         for h in layout:
             got = wait_for(lambda: udhcpc(net.get(h), tmp_path / f"{h}.lease"), timeout=30)
             assert got, f"{h} got no lease"
-            assert got["ip"] == _v4(ports[h])
+            assert got["ip"] == v4(ports[h])
             assert got["router"] == "10.0.0.1" and got["dns"].strip() == "192.0.2.53"
             assert got["mtu"] == "1500" and got["serverid"] == "10.0.0.1"
             # Option 121 carries the host route and the default route (RFC 3442).
             assert got["staticroutes"].split() == ["192.168.50.0/24", "10.0.0.254",
                                                    "0.0.0.0/0", "10.0.0.1"]
         for src, dst in (("a1", "a2"), ("b2", "b1")):
-            assert wait_ping(net.get(src), _v4(ports[dst]))
+            assert wait_ping(net.get(src), v4(ports[dst]))
         for capture in watch:
             assert capture.stop() == []  # tenant B never saw a frame of tenant A
         # ARP for the gateway is answered before any router exists, with its MAC.
@@ -82,7 +78,7 @@ def test_dhcp_configures_each_vm_and_overlapping_tenants_stay_apart(controller, 
         # ARP between VMs is answered by flows: a2 never sees a1's request for it.
         a2_sees = Capture(net.get("a2"), [ports["a1"]["mac_address"]])
         a1.cmd("ip neigh flush all")
-        assert ping(a1, _v4(ports["a2"]), count=1) == 1
+        assert ping(a1, v4(ports["a2"]), count=1) == 1
         assert not [l for l in a2_sees.stop() if "ARP" in l and "Request" in l]
 
 
@@ -98,9 +94,9 @@ def test_dhcp_gives_nothing_useful_to_spoofers_or_without_dhcp(controller, tenan
         for host, port in (("h1", p1), ("h2", p2), ("h3", p3)):
             plug(net.get(host), port)
         h1 = net.get("h1")
-        assert wait_for(lambda: udhcpc(h1, tmp_path / "h1.lease"), timeout=30)["ip"] == _v4(p1)
+        assert wait_for(lambda: udhcpc(h1, tmp_path / "h1.lease"), timeout=30)["ip"] == v4(p1)
         # Asking for another port's address: the server hands this port's own.
-        assert udhcpc(h1, tmp_path / "h1.lease", f"-r {_v4(p2)}")["ip"] == _v4(p1)
+        assert udhcpc(h1, tmp_path / "h1.lease", f"-r {v4(p2)}")["ip"] == v4(p1)
         # Wearing another port's MAC on this port: no offer at all.
         h1.setMAC(p2["mac_address"])
         assert udhcpc(h1, tmp_path / "h1-spoof.lease") == {}

@@ -5,8 +5,8 @@ import re
 import sys
 import time
 
-from tests.dataplane.lab import (Capture, dump_flows, lab, ping, plug, switch_side, wait_for,
-                                 wait_ping)
+from tests.dataplane.lab import (Capture, dump_flows, lab, ping, plug, switch_side, v4,
+                                 wait_for, wait_ping)
 
 PYTHON = sys.executable  # the project's interpreter, with scapy, usable inside a host
 
@@ -23,10 +23,6 @@ def _put(tenant, path, key, body):
     return resp.json[key]
 
 
-def _v4(port):
-    return next(f["ip_address"] for f in port["fixed_ips"] if ":" not in f["ip_address"])
-
-
 def _network(tenant, name, cidr):
     network = _post(tenant, "/v2.0/networks", "network", {"name": name})
     _post(tenant, "/v2.0/subnets", "subnet", {"network_id": network["id"], "ip_version": 4,
@@ -41,7 +37,7 @@ def _ports(tenant, net, network, hosts, **attrs):
         ports[host] = _post(tenant, "/v2.0/ports", "port",
                             dict({"network_id": network["id"], "name": host},
                                  **attrs.get(host, {})))
-        plug(net.get(host), ports[host], _v4(ports[host]))
+        plug(net.get(host), ports[host], v4(ports[host]))
     return ports
 
 
@@ -81,7 +77,7 @@ def test_port_security_drops_spoofed_frames_and_counts_them(controller, tenants)
         ports = _ports(alice, net, network, ("h1", "h2", "h3"), h3={
             "allowed_address_pairs": [{"ip_address": "10.0.0.200"}]})
         h1, h2, h3 = (net.get(h) for h in ("h1", "h2", "h3"))
-        ip1, ip2 = _v4(ports["h1"]), _v4(ports["h2"])
+        ip1, ip2 = v4(ports["h1"]), v4(ports["h2"])
         assert wait_ping(h1, ip2)
         before = _counted(net, "h1")
         capture = Capture(h2, [ports["h1"]["mac_address"], "fa:16:3e:de:ad:01"])
@@ -89,7 +85,7 @@ def test_port_security_drops_spoofed_frames_and_counts_them(controller, tenants)
         _scapy(h1, f"""
 sendp({legit}/IP(src={ip1!r}, dst={ip2!r})/UDP(sport=1111, dport=7777)/b'legit', count=3)
 sendp({legit}/IP(src='10.0.0.99', dst={ip2!r})/UDP(sport=1111, dport=7777)/b'spoof-ip', count=3)
-sendp({legit}/IP(src={_v4(ports['h3'])!r}, dst={ip2!r})/UDP(dport=7777), count=3)
+sendp({legit}/IP(src={v4(ports['h3'])!r}, dst={ip2!r})/UDP(dport=7777), count=3)
 sendp(Ether(src='fa:16:3e:de:ad:01', dst={ports['h2']['mac_address']!r})/IP(src={ip1!r},
       dst={ip2!r})/UDP(sport=1111, dport=7777), count=3)
 sendp(Ether(src={ports['h1']['mac_address']!r}, dst='ff:ff:ff:ff:ff:ff')/ARP(op=2,
@@ -97,7 +93,7 @@ sendp(Ether(src={ports['h1']['mac_address']!r}, dst='ff:ff:ff:ff:ff:ff')/ARP(op=
         lines = capture.stop()
         seen = "\n".join(lines)
         assert sum("7777" in line and ip1 + ".1111" in line for line in lines) == 3, seen
-        assert "10.0.0.99" not in seen and _v4(ports["h3"]) not in seen, seen
+        assert "10.0.0.99" not in seen and v4(ports["h3"]) not in seen, seen
         assert "fa:16:3e:de:ad:01" not in seen, seen
         assert "is-at" not in seen, seen  # the forged ARP reply never arrived
         # Each rejected frame is counted on the sender's own drop flows.
@@ -134,7 +130,7 @@ def test_stateful_security_group_admits_ssh_only_and_replies(controller, tenants
         ports = _ports(alice, net, network, ("h1", "h2"),
                        h1={"security_groups": [web["id"]]}, h2={"security_groups": [ssh["id"]]})
         h1, h2 = net.get("h1"), net.get("h2")
-        ip1, ip2 = _v4(ports["h1"]), _v4(ports["h2"])
+        ip1, ip2 = v4(ports["h1"]), v4(ports["h2"])
         for host, listen in ((h2, 22), (h2, 80), (h1, 80)):
             host.cmd(f"nc -lk {listen} >/dev/null 2>&1 &")
         try:
@@ -176,17 +172,17 @@ def test_network_udp_block_stops_udp_in_that_network_only(controller, tenants):
         ports = _ports(alice, net, blocked, ("h1", "h2"))
         ports.update(_ports(alice, net, other, ("h3", "h4")))
         h1, h2, h3, h4 = (net.get(h) for h in ("h1", "h2", "h3", "h4"))
-        assert wait_ping(h1, _v4(ports["h2"])) and wait_ping(h3, _v4(ports["h4"]))
-        assert _iperf_udp(h1, h2, _v4(ports["h2"])) > 0.5e6
+        assert wait_ping(h1, v4(ports["h2"])) and wait_ping(h3, v4(ports["h4"]))
+        assert _iperf_udp(h1, h2, v4(ports["h2"])) > 0.5e6
         block = _post(alice, "/v2.0/protocol-blocks", "protocol_block",
                       {"network_id": blocked["id"], "protocol": "udp"})
-        assert _iperf_udp(h1, h2, _v4(ports["h2"])) == 0.0
-        assert _iperf_udp(h2, h1, _v4(ports["h1"])) == 0.0
-        assert _iperf_udp(h3, h4, _v4(ports["h4"])) > 0.5e6
-        assert ping(h1, _v4(ports["h2"]), count=2) == 2  # the rest still flows
+        assert _iperf_udp(h1, h2, v4(ports["h2"])) == 0.0
+        assert _iperf_udp(h2, h1, v4(ports["h1"])) == 0.0
+        assert _iperf_udp(h3, h4, v4(ports["h4"])) > 0.5e6
+        assert ping(h1, v4(ports["h2"]), count=2) == 2  # the rest still flows
         assert _counted(net, "h1") > 0
         assert alice.api.delete("/v2.0/protocol-blocks/" + block["id"]).status == 204
-        assert _iperf_udp(h1, h2, _v4(ports["h2"])) > 0.5e6
+        assert _iperf_udp(h1, h2, v4(ports["h2"])) > 0.5e6
 
 
 def test_qos_limits_rate_marks_dscp_and_lets_go(controller, tenants):
@@ -195,7 +191,7 @@ def test_qos_limits_rate_marks_dscp_and_lets_go(controller, tenants):
         network = _network(alice, "net", "10.0.0.0/24")
         ports = _ports(alice, net, network, ("h1", "h2"))
         h1, h2 = net.get("h1"), net.get("h2")
-        ip2 = _v4(ports["h2"])
+        ip2 = v4(ports["h2"])
         assert wait_ping(h1, ip2)
         policy = _post(alice, "/v2.0/qos/policies", "policy", {"name": "10M"})
         base = f"/v2.0/qos/policies/{policy['id']}"

@@ -1,7 +1,8 @@
 """Distributed routing on real OVS: between subnets and networks, IPv4 and IPv6."""
 import re
 
-from tests.dataplane.lab import Capture, dump_flows, lab, ping, plug, wait_for, wait_ping
+from tests.dataplane.lab import (Capture, dump_flows, lab, ping, plug, v4, wait_for,
+                                 wait_ping)
 from tests.dataplane.test_ip_services import enable_ipv6, global_v6, udhcpc
 
 
@@ -47,10 +48,6 @@ def _routed_lab(tenant, net, prefix="10"):
     return router, subnets, ports
 
 
-def _v4(port):
-    return next(f["ip_address"] for f in port["fixed_ips"] if ":" not in f["ip_address"])
-
-
 def _lease(net, host, tmp_path):
     got = wait_for(lambda: udhcpc(net.get(host), tmp_path / f"{host}.lease"), timeout=30)
     assert got, f"{host} got no lease"
@@ -63,28 +60,28 @@ def test_routing_between_subnets_and_networks(controller, tenants, tmp_path):
              hosts={"h1": 1, "h3": 2, "h2": 3}) as net:
         router, subnets, ports = _routed_lab(alice, net)
         for host in ports:
-            assert _lease(net, host, tmp_path)["ip"] == _v4(ports[host])
+            assert _lease(net, host, tmp_path)["ip"] == v4(ports[host])
         h1 = net.get("h1")
         # The gateway answers ping (the router itself), from its own address.
         assert wait_ping(h1, "10.1.0.1")
         # Across networks and across subnets of one network; TTL decremented once.
         for dst in ("h2", "h3"):
-            assert wait_ping(h1, _v4(ports[dst])), dst
-            out = h1.cmd(f"ping -n -c1 -W1 {_v4(ports[dst])}")
+            assert wait_ping(h1, v4(ports[dst])), dst
+            out = h1.cmd(f"ping -n -c1 -W1 {v4(ports[dst])}")
             assert "ttl=63" in out, out
         # A TTL that runs out at the router gets time exceeded from it: one hop.
-        out = h1.cmd(f"traceroute -n -q1 -w1 -m4 {_v4(ports['h2'])}")
+        out = h1.cmd(f"traceroute -n -q1 -w1 -m4 {v4(ports['h2'])}")
         hops = re.findall(r"^\s*(\d+)\s+(\S+)", out, re.M)
-        assert hops[:2] == [("1", "10.1.0.1"), ("2", _v4(ports["h2"]))], out
+        assert hops[:2] == [("1", "10.1.0.1"), ("2", v4(ports["h2"]))], out
         # TCP through the router (distributed: routed on t1, switched to t3).
         h2 = net.get("h2")
         h2.cmd("iperf3 -s -1 -D")
-        out = h1.cmd(f"iperf3 -c {_v4(ports['h2'])} -t 2 -J")
+        out = h1.cmd(f"iperf3 -c {v4(ports['h2'])} -t 2 -J")
         assert '"bits_per_second"' in out and '"error"' not in out, out[-500:]
 
         # A static route (extraroute): 192.168.77.0/24 lives behind h3.
         resp = alice.api.put(f"/v2.0/routers/{router['id']}", {"router": {"routes": [
-            {"destination": "192.168.77.0/24", "nexthop": _v4(ports["h3"])}]}})
+            {"destination": "192.168.77.0/24", "nexthop": v4(ports["h3"])}]}})
         assert resp.status == 200, resp
         net.get("h3").cmd("ip addr add 192.168.77.1/32 dev lo")
         # h3 answers from an address that is not its port's: port security wants it listed.
@@ -94,14 +91,14 @@ def test_routing_between_subnets_and_networks(controller, tenants, tmp_path):
         assert wait_ping(h1, "192.168.77.1"), "static route not followed"
 
         # Removing an interface stops the routed traffic at once and leaves no flow of it.
-        assert ping(h1, _v4(ports["h2"]), count=1) == 1  # the same route, just before
+        assert ping(h1, v4(ports["h2"]), count=1) == 1  # the same route, just before
         router_macs = {p["mac_address"] for p in alice.api.get(
             f"/v2.0/ports?device_id={router['id']}").json["ports"]
             if p["fixed_ips"][0]["subnet_id"] == subnets["s2"]["id"]}
         resp = alice.api.put(f"/v2.0/routers/{router['id']}/remove_router_interface",
                              {"subnet_id": subnets["s2"]["id"]})
         assert resp.status == 200, resp
-        assert wait_for(lambda: ping(h1, _v4(ports["h2"]), count=1) == 0)
+        assert wait_for(lambda: ping(h1, v4(ports["h2"]), count=1) == 0)
         for mac in router_macs:
             assert wait_for(lambda: not any(
                 mac in line and "10.2.0.1" in line for s in net.switches for line in dump_flows(s)))
@@ -148,10 +145,10 @@ def test_tenants_route_in_their_own_address_space(controller, tenants, tmp_path)
             plug(net.get(host), port)
         for host in ("h1", "h2", "b1", "b2"):
             _lease(net, host, tmp_path)
-        assert _v4(a_ports["h2"]) == _v4(b_ports["b2"])  # same address, two tenants
+        assert v4(a_ports["h2"]) == v4(b_ports["b2"])  # same address, two tenants
         a_macs = [p["mac_address"] for p in a_ports.values()]
         watch = [Capture(net.get(h), a_macs) for h in ("b1", "b2")]
-        assert wait_ping(net.get("h1"), _v4(a_ports["h2"]))
-        assert wait_ping(net.get("b1"), _v4(b_ports["b2"]))
+        assert wait_ping(net.get("h1"), v4(a_ports["h2"]))
+        assert wait_ping(net.get("b1"), v4(b_ports["b2"]))
         for capture in watch:
             assert capture.stop() == []

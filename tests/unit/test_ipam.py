@@ -5,26 +5,17 @@ import threading
 
 import netaddr
 import pytest
-from sqlalchemy import func, select
 
 from naas_sdn.model import db, errors, ipam
-from naas_sdn.model.service import Context, NetworkService
+from naas_sdn.model.service import NetworkService
+from tests.unit.model_support import ALICE, BOB, ADMIN, count
 
-ALICE = Context("alice")
-BOB = Context("bob")
-ADMIN = Context("admin", is_admin=True)
 SLAAC = {"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}
-
 
 
 @pytest.fixture
 def net(service):
     return service.create_network(ALICE, {"name": "n"})
-
-
-def count(service, table) -> int:
-    with service._engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
 def v4(service, net, cidr="10.0.0.0/24", ctx=ALICE, **attrs):

@@ -3,21 +3,13 @@ in-use conflicts and cleanup."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
 
 from naas_sdn.model import db, errors
-from naas_sdn.model.service import Context, NetworkService
+from naas_sdn.model.service import NetworkService
 from naas_sdn.model.snapshot import ProtocolBlockView, QosPolicyView
+from tests.unit.model_support import ALICE, BOB, ADMIN, count
 
-ALICE = Context("alice")
-BOB = Context("bob")
-ADMIN = Context("admin", is_admin=True)
 BW, DSCP = "bandwidth_limit", "dscp_marking"
-
-
-def count(service, table) -> int:
-    with service._engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
 @pytest.fixture

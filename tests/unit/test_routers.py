@@ -5,14 +5,11 @@ import pytest
 from sqlalchemy import func, select
 
 from naas_sdn.model import db, errors
-from naas_sdn.model.service import Context, NetworkService
+from naas_sdn.model.service import NetworkService
 from naas_sdn.model.snapshot import ROUTER_INTERFACE
+from tests.unit.model_support import ALICE, BOB, ADMIN
 
-ALICE = Context("alice")
-BOB = Context("bob")
-ADMIN = Context("admin", is_admin=True)
 ROUTE = {"destination": "10.9.0.0/24", "nexthop": "10.0.0.9"}
-
 
 
 def net_subnet(service, cidr="10.0.0.0/24", ctx=ALICE, net=None, **attrs):

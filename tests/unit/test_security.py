@@ -3,20 +3,11 @@ compiler gets, Neutron's validation, the default group, in-use conflicts and all
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
 
 from naas_sdn.model import db, errors
-from naas_sdn.model.service import Context, NetworkService
+from naas_sdn.model.service import NetworkService
 from naas_sdn.model.snapshot import SecurityGroupRuleView
-
-ALICE = Context("alice")
-BOB = Context("bob")
-ADMIN = Context("admin", is_admin=True)
-
-
-def count(service, table) -> int:
-    with service._engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+from tests.unit.model_support import ALICE, BOB, ADMIN, count
 
 
 @pytest.fixture

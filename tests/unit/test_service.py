@@ -4,20 +4,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import Context, NetworkService
-
-ALICE = Context("alice")
-BOB = Context("bob")
-ADMIN = Context("admin", is_admin=True)
-
-
-
-def count(service, table) -> int:
-    with service._engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+from tests.unit.model_support import ALICE, BOB, ADMIN, count
 
 
 def test_network_defaults_and_segmentation_ids_lowest_free(service):
