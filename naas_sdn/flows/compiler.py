@@ -176,8 +176,10 @@ def port_policy(model: ModelSnapshot, context: PolicyContext, port: PortView,
                 network: NetworkView) -> PortPolicy:
     qos = model.qos_policies.get(port.qos_policy_id or network.qos_policy_id or "")
     blocks = context.blocks.get(network.id, ())
+    fixed = sorted({ip for _, ip in port.fixed_ips})
     if not port.port_security_enabled:
-        return PortPolicy(False, blocks=blocks, qos=qos)
+        return PortPolicy(False, blocks=blocks, qos=qos,
+                          addresses=tuple((None, ip) for ip in fixed))
     allowed = {(port.mac_address, ip) for _, ip in port.fixed_ips}
     allowed |= {(mac, cidr) for cidr, mac in port.allowed_address_pairs}
     # With no address yet, the port's MAC alone: for what comes before one (DHCP, DAD).
@@ -187,7 +189,8 @@ def port_policy(model: ModelSnapshot, context: PolicyContext, port: PortView,
         for direction, key, clauses in context.by_group.get(group_id, ()):
             rules[direction].add((key, clauses))
     return PortPolicy(True, macs, tuple(sorted(allowed)), tuple(sorted(rules["egress"])),
-                      tuple(sorted(rules["ingress"])), blocks, qos)
+                      tuple(sorted(rules["ingress"])), blocks, qos,
+                      tuple((port.mac_address, ip) for ip in fixed))
 
 
 def bound_ports(model: ModelSnapshot, fabric: FabricSnapshot,
@@ -246,8 +249,7 @@ def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
     local_rules = set()
     for b in bound:
         flows = port_flows(dpid, b, topology)
-        if flows:
-            parts[cookie(Owner.PORT, b.port.key)] = flows
+        parts.update(port_parts(dpid, b, topology))
         network, members, claimed, subnets = local.setdefault(
             b.network.key, (b.network, [], set(), b.subnets))
         claimed.update(ip for _, ip in b.port.fixed_ips)
@@ -332,27 +334,44 @@ def network_flows(dpid: int, network: NetworkView, local_ofports: tuple, topolog
 
 
 @functools.lru_cache(maxsize=65536)
+def port_parts(dpid: int, bound: BoundPort, topology) -> tuple:
+    """The port's flows on one switch by owner: the port's, and its counted ones (the
+    switch is asked for the statistics of those alone)."""
+    by_owner: dict[int, set] = {}
+    for f in port_flows(dpid, bound, topology):
+        by_owner.setdefault(f.cookie, set()).add(f)
+    return tuple((owner, frozenset(flows)) for owner, flows in sorted(by_owner.items()))
+
+
+@functools.lru_cache(maxsize=65536)
 def port_flows(dpid: int, bound: BoundPort, topology) -> frozenset[ofp.Flow]:
     """Classification, lookup and output of one port, as seen from one switch."""
     port, network = bound.port, bound.network
     owner = cookie(Owner.PORT, port.key)
-    if bound.dpid == dpid:
-        out = (ofp.output(bound.ofport),)
+    local = bound.dpid == dpid
+    if local:
+        out = (policy.ingress_meter(port.key, bound.policy.qos)
+               + (ofp.apply(ofp.output(bound.ofport)),))
     else:
         hop = topology.next_hop_port(dpid, bound.dpid)
         if hop is None:
             return frozenset()  # unreachable from here: nothing to install
-        out = _tagged_output(network, hop)
+        out = (ofp.apply(*_tagged_output(network, hop)),)
     flows = {
         ofp.flow(Table.L2_LOOKUP, Priority.L2_UNICAST,
                  ofp.match(metadata=network.key, eth_dst=port.mac_address),
                  (ofp.apply(ofp.set_field(REG_DST_PORT, port.key)),
                   ofp.goto(Table.INGRESS_POLICY)), owner),
         ofp.flow(Table.OUTPUT, Priority.OUTPUT_PORT, ofp.match(**{REG_DST_PORT: port.key}),
-                 (policy.ingress_meter(port.key, bound.policy.qos) if bound.dpid == dpid
-                  else ()) + (ofp.apply(*out),), owner),
+                 out, owner),
     }
-    if bound.dpid == dpid:
+    if local:
+        # What is delivered to each fixed address, on a flow of its own: counted per address.
+        counted = cookie(Owner.COUNTER, port.key)
+        flows |= {ofp.flow(Table.OUTPUT, Priority.OUTPUT_ADDRESS,
+                           policy.address_match(netaddr.IPAddress(ip).version, "dst", ip,
+                                                **{REG_DST_PORT: port.key}), out, counted)
+                  for _, ip in bound.policy.addresses}
         # Untagged frames only: a VM's own VLAN tags would otherwise ride inside ours.
         flows.add(ofp.flow(Table.CLASSIFY, Priority.CLASSIFY_VIF,
                            ofp.match(in_port=bound.ofport, vlan_vid=0),

@@ -58,6 +58,7 @@ class Priority(enum.IntEnum):
     PORTSEC_DENY = 300          # DHCP server replies, router advertisements, redirects from a VM
     PORTSEC_ND = 250            # neighbour advertisements only for the port's own addresses
     PORTSEC_ND_DENY = 240       # any other neighbour advertisement from the port
+    PORTSEC_ADDRESS = 210       # IP from one of the port's fixed addresses (counted per address)
     PORTSEC_ALLOW = 200         # the port's MAC with its addresses (ARP, IPv4, IPv6) -> SERVICES
     PORTSEC_PASS = 2            # port security disabled: anything from the port -> SERVICES
     PORTSEC_DROP = 1            # anything else the port sends: spoofed
@@ -92,13 +93,14 @@ class Priority(enum.IntEnum):
     L2_UNICAST = 100
     L2_FLOOD = 50
     # OUTPUT
+    OUTPUT_ADDRESS = 110        # IP to one of a local port's fixed addresses (counted per address)
     OUTPUT_PORT = 100
     # every table
     TABLE_MISS = 0              # drop whatever no stage claimed
 
 
-# Flows that drop on purpose, by (table, priority): the policy that rejected what they count.
-# Each is owned by one port, so flow statistics give dropped-by-policy counters per port.
+# Flows whose statistics are read (cookie kind Owner.COUNTER, key: the port they count for).
+# Those that drop on purpose, by (table, priority): the policy that rejected what they count.
 POLICY_DROPS = {
     (Table.PORT_SECURITY, Priority.PORTSEC_DENY): "port_security",
     (Table.PORT_SECURITY, Priority.PORTSEC_ND_DENY): "port_security",
@@ -109,6 +111,11 @@ POLICY_DROPS = {
     (Table.EGRESS_ACL, Priority.ACL_DROP): "security_group",
     (Table.INGRESS_ACL, Priority.ACL_INVALID): "security_group",
     (Table.INGRESS_ACL, Priority.ACL_DROP): "security_group",
+}
+# Those counting IP traffic of one of the port's addresses: "tx" from it, "rx" to it.
+ADDRESS_COUNTERS = {
+    (Table.PORT_SECURITY, Priority.PORTSEC_ADDRESS): ("tx", "src"),
+    (Table.OUTPUT, Priority.OUTPUT_ADDRESS): ("rx", "dst"),
 }
 
 # Registers carrying logical context between tables (OVN style).
@@ -166,6 +173,7 @@ class Owner(enum.IntEnum):
     PORT = 3      # classification, lookup, output of one logical port, and routes to it
     ROUTER = 4    # gateway entries, TTL and self handling, static routes of one router
     ACL = 5       # security group clauses shared by ports (key 0): merged across groups
+    COUNTER = 6   # a port's flows whose statistics are read: policy drops, per-address counts
 
 
 # Cookie: 0xA5 | owner kind (8) | generation (8) | owner key (40).
@@ -199,6 +207,20 @@ def owner_of(value: int) -> tuple[Owner, int] | None:
     if not is_ours(value):
         return None
     return Owner((value >> 48) & 0xFF), value & KEY_MASK
+
+
+def counted_as(table: int, priority: int, match: tuple) -> tuple[str, str | None] | None:
+    """What a counted flow (Owner.COUNTER) counts for its port: ("dropped_<policy>", None),
+    or ("tx" / "rx", the address it counts IP traffic from / to)."""
+    reason = POLICY_DROPS.get((table, priority))
+    if reason is not None:
+        return f"dropped_{reason}", None
+    address = ADDRESS_COUNTERS.get((table, priority))
+    if address is None:
+        return None
+    prefix, side = address
+    fields = dict(match)
+    return prefix, fields.get(f"ipv4_{side}") or fields.get(f"ipv6_{side}")
 
 
 def check_goto(src: Table, dst: Table) -> None:

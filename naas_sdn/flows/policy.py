@@ -82,6 +82,7 @@ class PortPolicy:
     ingress: tuple = ()          # same, ingress
     blocks: tuple = ()           # ProtocolBlockViews of its network
     qos: QosPolicyView | None = None
+    addresses: tuple = ()        # (MAC or None without port security, fixed IP): counted
 
 
 # ---- matches ---------------------------------------------------------------------------------
@@ -133,44 +134,64 @@ def _ip_field(version: int, side: str) -> str:
 # ---- per port --------------------------------------------------------------------------------
 
 def port_policy_flows(key: int, policy: PortPolicy) -> set[ofp.Flow]:
-    """The port's own policy flows on its switch (all owned by the port)."""
-    owner = cookie(Owner.PORT, key)
-    flows = port_security_flows(key, policy, owner)
+    """The port's own policy flows on its switch: owned by the port, those whose statistics
+    are read (drops, per-address counts) by its counter owner."""
+    owner, counted = cookie(Owner.PORT, key), cookie(Owner.COUNTER, key)
+    flows = port_security_flows(key, policy, owner, counted)
     for direction in (EGRESS, INGRESS):
-        flows |= block_flows(key, direction, policy.blocks, owner)
+        flows |= block_flows(key, direction, policy.blocks, counted)
         if policy.port_security:
-            flows |= acl_port_flows(key, direction, getattr(policy, direction.name), owner)
+            flows |= acl_port_flows(key, direction, getattr(policy, direction.name), owner,
+                                    counted)
     flows |= qos_flows(key, policy.qos, owner)
     return flows
 
 
-def port_security_flows(key: int, policy: PortPolicy, owner: int) -> set[ofp.Flow]:
-    """Only the port's MACs with their addresses (ARP and ND fields included) go on."""
+def address_match(version: int, side: str, ip: str, **fields) -> tuple:
+    """IP packets from (side "src") or to ("dst") one address."""
+    return ofp.match(eth_type=ETH_TYPE_IPV6 if version == 6 else ETH_TYPE_IPV4,
+                     **{_ip_field(version, side): ip}, **fields)
+
+
+def port_security_flows(key: int, policy: PortPolicy, owner: int,
+                        counted: int) -> set[ofp.Flow]:
+    """Only the port's MACs with their addresses (ARP and ND fields included) go on; IP
+    from each of its fixed addresses on a flow of its own, so it is counted per address."""
     me = {REG_SRC_PORT: key}
     on = (ofp.goto(Table.SERVICES),)
+    flows = {ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_ADDRESS,
+                      address_match(netaddr.IPAddress(ip).version, "src", ip, **me,
+                                    **({"eth_src": mac} if mac else {})), on, counted)
+             for mac, ip in policy.addresses}
     if not policy.port_security:
-        return {ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_PASS, ofp.match(**me), on, owner)}
+        flows.add(ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_PASS, ofp.match(**me), on,
+                           owner))
+        return flows
     icmp6 = dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6)
     denied = [dict(eth_type=ETH_TYPE_IPV4, ip_proto=IPPROTO_UDP, udp_src=67, udp_dst=68),
               dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_UDP, udp_src=547, udp_dst=546),
               dict(icmp6, icmpv6_type=ICMPV6_RA), dict(icmp6, icmpv6_type=ICMPV6_REDIRECT)]
-    flows = {ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_DENY, ofp.match(**me, **fields),
-                      (), owner) for fields in denied}
+    flows |= {ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_DENY, ofp.match(**me, **fields),
+                       (), counted) for fields in denied}
     flows.add(ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_ND_DENY,
-                       ofp.match(**me, **icmp6, icmpv6_type=ICMPV6_NA), (), owner))
-    flows.add(ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_DROP, ofp.match(**me), (), owner))
+                       ofp.match(**me, **icmp6, icmpv6_type=ICMPV6_NA), (), counted))
+    flows.add(ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_DROP, ofp.match(**me), (),
+                       counted))
 
     def allow(priority, **fields):
         flows.add(ofp.flow(Table.PORT_SECURITY, priority, ofp.match(**me, **fields), on, owner))
+    fixed = set(policy.addresses)
     for mac, cidr in policy.allowed:
         if netaddr.IPNetwork(cidr).version == 4:
-            allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_IPV4,
-                  **ofp.prefix_match("ipv4_src", cidr))
+            if (mac, cidr) not in fixed:
+                allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_IPV4,
+                      **ofp.prefix_match("ipv4_src", cidr))
             allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_ARP, arp_sha=mac,
                   **ofp.prefix_match("arp_spa", cidr))
         else:
-            allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_IPV6,
-                  **ofp.prefix_match("ipv6_src", cidr))
+            if (mac, cidr) not in fixed:
+                allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_IPV6,
+                      **ofp.prefix_match("ipv6_src", cidr))
             allow(Priority.PORTSEC_ND, eth_src=mac, **icmp6, icmpv6_type=ICMPV6_NA,
                   **ofp.prefix_match("ipv6_nd_target", cidr))
     for mac in policy.macs:
@@ -188,8 +209,8 @@ def port_security_flows(key: int, policy: PortPolicy, owner: int) -> set[ofp.Flo
 
 
 def block_flows(key: int, direction: Direction, blocks: tuple, owner: int) -> set[ofp.Flow]:
-    """A network's protocol blocks, on each of its ports: dropped on flows of the port, so
-    each port counts what the block stopped."""
+    """A network's protocol blocks, on each of its ports: dropped on flows of the port (its
+    counter owner), so each port counts what the block stopped."""
     flows = set()
     for block in blocks:
         for ethertype in _ethertypes(block.ethertype):
@@ -200,15 +221,17 @@ def block_flows(key: int, direction: Direction, blocks: tuple, owner: int) -> se
     return flows
 
 
-def acl_port_flows(key: int, direction: Direction, rules: tuple, owner: int) -> set[ofp.Flow]:
-    """Into conntrack, the port's clause of each of its rules, and its drops."""
+def acl_port_flows(key: int, direction: Direction, rules: tuple, owner: int,
+                   counted: int) -> set[ofp.Flow]:
+    """Into conntrack, the port's clause of each of its rules, and its (counted) drops."""
     me = {direction.register: key}
     flows = {ofp.flow(direction.policy, Priority.POLICY_TRACK, ofp.match(**me, eth_type=eth),
                       (ofp.apply(ofp.ct(direction.register, direction.acl)),), owner)
              for eth in (ETH_TYPE_IPV4, ETH_TYPE_IPV6)}
     flows.add(ofp.flow(direction.acl, Priority.ACL_INVALID,
-                       ofp.match(**me, ct_state=(CT_TRK | CT_INV, CT_TRK | CT_INV)), (), owner))
-    flows.add(ofp.flow(direction.acl, Priority.ACL_DROP, ofp.match(**me), (), owner))
+                       ofp.match(**me, ct_state=(CT_TRK | CT_INV, CT_TRK | CT_INV)), (),
+                       counted))
+    flows.add(ofp.flow(direction.acl, Priority.ACL_DROP, ofp.match(**me), (), counted))
     if rules:
         flows.add(ofp.flow(direction.acl, Priority.ACL_RULE, ofp.match(**me),
                            (ofp.apply(*(ofp.conjunction(rule_key, 1, clauses)

@@ -5,6 +5,7 @@ import re
 import sys
 import time
 
+from naas_sdn.flows.layout import Owner
 from tests.dataplane.lab import (Capture, dump_flows, lab, ping, plug, switch_side, v4,
                                  wait_for, wait_ping)
 
@@ -51,13 +52,14 @@ def _scapy(host, code):
 
 
 def _counted(net, host):
-    """n_packets of the drop flows of ``host``'s port (flows sharing its cookie)."""
+    """n_packets of the drop flows of ``host``'s port (its counter owner's flows)."""
     side = switch_side(net.get(host))
     flows = dump_flows(side.node)
     classify = next((f for f in flows if f'in_port="{side.name}"' in f
                      and "goto_table:10" in f), None)
     assert classify, "\n".join(f for f in flows if "in_port" in f)
-    cookie = int(re.search(r"cookie=(0x[0-9a-f]+)", classify).group(1), 16) & ~(0xFF << 40)
+    port = int(re.search(r"cookie=(0x[0-9a-f]+)", classify).group(1), 16) & ~(0xFF << 40)
+    cookie = (port & ~(0xFF << 48)) | (Owner.COUNTER << 48)
     total = 0
     for flow in flows:
         own = int(re.search(r"cookie=(0x[0-9a-f]+)", flow).group(1), 16) & ~(0xFF << 40)

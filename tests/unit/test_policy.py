@@ -247,7 +247,7 @@ def test_network_udp_block_stops_udp_within_that_network_only():
              if POLICY_DROPS.get((f.table, f.priority)) == "protocol_block"]
     # Both directions of every port of network A, each counted by the port's own flow.
     assert sorted((f.table, f.cookie) for f in drops) == sorted(
-        (t, cookie(Owner.PORT, k)) for t in (Table.EGRESS_POLICY, Table.INGRESS_POLICY)
+        (t, cookie(Owner.COUNTER, k)) for t in (Table.EGRESS_POLICY, Table.INGRESS_POLICY)
         for k in (1, 2) for _ in (4, 6))
 
 
