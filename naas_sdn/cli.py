@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ovsdb", metavar="REMOTE", action="append",
                        help="OVSDB server to monitor for VIF binding (repeatable; "
                             "default unix:/var/run/openvswitch/db.sock)")
+    serve.add_argument("--stats-interval", metavar="SECONDS", type=float,
+                       help="seconds between two readings of the switches' traffic counters (10)")
     serve.add_argument("--service-plugins", metavar="LIST",
                        help="comma-separated service plugins to load")
 
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"db_url": args.db_url}
     if args.command == "serve":
         overrides.update(api_listen=args.api_listen, ofp_listen=args.ofp_listen,
-                         ovsdb_connections=args.ovsdb,
+                         ovsdb_connections=args.ovsdb, stats_interval=args.stats_interval,
                          service_plugins=(args.service_plugins.split(",")
                                           if args.service_plugins is not None else None))
         conf = config.load(args.config, **overrides)

@@ -22,7 +22,7 @@ OPTS = [
     cfg.IntOpt("api_threads", default=16, help="Worker threads of the REST server."),
     cfg.ListOpt("ovsdb_connections", default=["unix:/var/run/openvswitch/db.sock"],
                 help="OVSDB servers to monitor for VIF binding (iface-id on Interface rows)."),
-    cfg.ListOpt("service_plugins", default=["router", "qos", "protocol-block"],
+    cfg.ListOpt("service_plugins", default=["router", "qos", "protocol-block", "statistics"],
                 help="Service plugins to load in addition to the core (networks, subnets, "
                      "ports); an API whose plugin is not loaded answers 501."),
     cfg.FloatOpt("discovery_interval", default=1.0,
@@ -39,6 +39,9 @@ OPTS = [
                help="DHCP/RS/NS packets per second one VM may send to the controller (meter)."),
     cfg.FloatOpt("ra_interval", default=30.0,
                  help="Seconds between unsolicited router advertisements to each VM."),
+    cfg.FloatOpt("stats_interval", default=10.0, min=0.0,
+                 help="Seconds between two readings of the switches' traffic counters (port, "
+                      "flow and meter statistics); 0 stops reading them."),
     cfg.StrOpt("log_level", default="INFO", help="Logging level."),
 ]
 

@@ -66,6 +66,12 @@ def lab(ofp_port: int, switches=1, cables=(), hosts=None, ofp_host="127.0.0.1"):
         for host in net.hosts:
             host.cmd("ethtool -K %s tx off" % host.defaultIntf().name)
             host.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1")
+        for switch in net.switches:
+            # A switch port is no host interface: without this the machine's own IPv6 stack
+            # sends router solicitations and MLD reports out of it, straight to the VM.
+            for intf in switch.intfList():
+                if intf.name != "lo":
+                    switch.cmd("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1" % intf.name)
         yield net
     finally:
         net.stop()

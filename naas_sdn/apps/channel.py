@@ -21,6 +21,14 @@ class SwitchError(Exception):
     """The switch refused a message, or did not answer in time."""
 
 
+class Replies(list):
+    """The bodies of a multipart reply, with its size on the wire and the arrival number of
+    its last part (see :meth:`Channel.deliver`)."""
+
+    wire_bytes = 0
+    arrival = 0
+
+
 def _next_xid() -> int:
     with _XID_LOCK:
         return next(_XIDS) & 0xFFFFFFFF
@@ -32,6 +40,8 @@ class Channel:
         self.timeout = timeout
         self._waiters: dict[int, queue.Queue] = {}
         self._lock = threading.Lock()
+        self._arrivals = itertools.count(1)
+        self._removed: list = []  # flow-removed messages not yet taken, in arrival order
         self.closed = False
 
     @property
@@ -46,13 +56,27 @@ class Channel:
             waiter.put(None)
 
     def deliver(self, msg) -> bool:
-        """Called by the app for every reply or error; True if a waiter took it."""
+        """Called by the app for every reply or error; True if a waiter took it. Messages are
+        numbered in wire order (``msg.arrival``), flow-removed ones included, so the statistics
+        poller knows whether a flow was removed before or after a reply was taken."""
         with self._lock:
+            msg.arrival = next(self._arrivals)
             waiter = self._waiters.get(msg.xid)
         if waiter is None:
             return False
         waiter.put(msg)
         return True
+
+    def flow_removed(self, msg) -> None:
+        with self._lock:
+            msg.arrival = next(self._arrivals)
+            self._removed.append(msg)
+
+    def take_removed(self) -> list:
+        """The flow-removed messages received since the last call, in arrival order."""
+        with self._lock:
+            taken, self._removed = self._removed, []
+        return taken
 
     def _register(self, msg, waiter: queue.Queue) -> int:
         msg.xid = _next_xid()
@@ -85,7 +109,7 @@ class Channel:
         xid = self._register(msg, waiter)
         try:
             self.send(msg)
-            replies = []
+            replies = Replies()
             while True:
                 reply = self._get(waiter)
                 if isinstance(reply, parser.OFPErrorMsg):
@@ -94,6 +118,8 @@ class Channel:
                 if not isinstance(reply, parser.OFPMultipartReply):
                     return reply
                 replies.extend(reply.body)
+                replies.wire_bytes += reply.msg_len or 0
+                replies.arrival = reply.arrival
                 if not reply.flags & ofp.OFPMPF_REPLY_MORE:
                     return replies
         finally:

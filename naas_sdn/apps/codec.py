@@ -11,7 +11,8 @@ from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from naas_sdn.flows import ofp as model
-from naas_sdn.flows.layout import COOKIE_MAGIC, COOKIE_MAGIC_MASK, CT_ZONE_BITS
+from naas_sdn.flows.layout import (COOKIE_MAGIC, COOKIE_MAGIC_MASK, CT_ZONE_BITS, Owner,
+                                   owner_of)
 
 OURS_COOKIE = COOKIE_MAGIC << 56
 NX_CT_RECIRC_NONE = 0xFF
@@ -79,11 +80,15 @@ def _instruction(instruction):
 
 
 def flow_add(datapath, flow: model.Flow, cookie: int):
-    """OFPFC_ADD: installs, or replaces an entry with the same table, priority and match."""
+    """OFPFC_ADD: installs, or replaces an entry with the same table, priority and match
+    (a replaced entry keeps its counters). A counted flow reports its last counters when it
+    is removed, so statistics lose nothing between the last poll and the removal."""
+    counted = (owner_of(cookie) or (None,))[0] == Owner.COUNTER
     return parser.OFPFlowMod(
         datapath, cookie=cookie, cookie_mask=0, table_id=flow.table, command=ofp.OFPFC_ADD,
         idle_timeout=0, hard_timeout=0, priority=flow.priority, buffer_id=ofp.OFP_NO_BUFFER,
-        out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, flags=0,
+        out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
+        flags=ofp.OFPFF_SEND_FLOW_REM if counted else 0,
         match=_match(flow.match),
         instructions=[_instruction(i) for i in flow.instructions])
 
@@ -165,6 +170,11 @@ def _parse_instruction(instruction):
     if isinstance(instruction, parser.OFPInstructionGotoTable):
         return ("goto", instruction.table_id)
     return ("unknown", type(instruction).__name__)
+
+
+def flow_key(stats) -> tuple:
+    """(table, priority, match) of a flow statistics entry or a flow-removed message."""
+    return stats.table_id, stats.priority, model.match(**dict(stats.match.items()))
 
 
 def parse_flow(stats) -> model.Flow:

@@ -58,10 +58,16 @@ class NaasOpenFlow(app_manager.OSKenApp):
     def _packet_in(self, ev):
         self.runtime.packet_in(ev.msg)
 
+    @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
+    @_guarded
+    def _flow_removed(self, ev):
+        self.runtime.flow_removed(ev.msg)
+
     @set_ev_cls([ofp_event.EventOFPErrorMsg, ofp_event.EventOFPBarrierReply,
                  ofp_event.EventONFBundleCtrlMsg, ofp_event.EventOFPFlowStatsReply,
                  ofp_event.EventOFPGroupDescStatsReply, ofp_event.EventOFPMeterConfigStatsReply,
-                 ofp_event.EventOFPPortDescStatsReply],
+                 ofp_event.EventOFPPortDescStatsReply, ofp_event.EventOFPPortStatsReply,
+                 ofp_event.EventOFPMeterStatsReply],
                 [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     @_guarded
     def _reply(self, ev):

@@ -17,6 +17,7 @@ from naas_sdn.apps.discovery import Prober
 from naas_sdn.apps.fabric_state import FabricState
 from naas_sdn.apps.programmer import Programmer
 from naas_sdn.apps.services import PacketServices
+from naas_sdn.apps.statistics import StatisticsPoller
 from naas_sdn.flows import compiler
 from naas_sdn.flows.fabric import Link
 
@@ -46,6 +47,8 @@ class Runtime:
             settle=2 * conf.discovery_interval + 1.0, before_pass=self._sync_bindings)
         self._app_manager = None
         self.services = PacketServices(service, self.fabric, self._send_packet)
+        self.statistics = StatisticsPoller(service, self.fabric, self._connected_channels,
+                                           conf.stats_interval)
         self._ra_due = {}  # port id -> monotonic time of its next router advertisement
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -56,10 +59,12 @@ class Runtime:
         self._start_os_ken()
         threading.Thread(target=self._discovery_loop, name="discovery", daemon=True).start()
         threading.Thread(target=self._advert_loop, name="router-adverts", daemon=True).start()
+        self.statistics.start()
         return self
 
     def close(self):
         self._stop.set()
+        self.statistics.stop()
         self.programmer.stop()
         for monitor in self.monitors:
             monitor.stop()
@@ -205,6 +210,16 @@ class Runtime:
                         self._send_packet(location.dpid, location.ofport, advert)
             except Exception:
                 LOG.exception("router advertisement round failed")
+
+    def flow_removed(self, msg):
+        with self._lock:
+            channel = self.channels.get(msg.datapath.id)
+        if channel is not None:
+            channel.flow_removed(msg)
+
+    def _connected_channels(self) -> dict:
+        with self._lock:
+            return dict(self.channels)
 
     def reply(self, msg):
         with self._lock:

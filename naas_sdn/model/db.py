@@ -5,8 +5,9 @@ default, one file) and PostgreSQL (production) run it unchanged.
 """
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Engine, ForeignKey, Integer,
-                        MetaData, String, Table, Text, UniqueConstraint, create_engine, event)
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Engine, Float, ForeignKey,
+                        Integer, MetaData, String, Table, Text, UniqueConstraint, create_engine,
+                        event)
 from sqlalchemy.pool import StaticPool
 
 metadata = MetaData()
@@ -293,6 +294,24 @@ fabric_links = Table(
     Column("dst_port", BigInteger, primary_key=True),
 )
 
+
+traffic_counters = Table(
+    "traffic_counters", metadata,
+    # Totals of one network, port (the seed's "port caches its statistics"), VIF or address,
+    # as JSON: the set of counters grows with the policies that count, not the schema.
+    Column("scope", String(8), primary_key=True),
+    Column("object_id", String(80), primary_key=True),
+    Column("counters", Text, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+counter_readings = Table(
+    "counter_readings", metadata,
+    # Last raw value of each switch counter: a restarted controller adds only what is new.
+    Column("source", String(160), primary_key=True),
+    Column("counts", Text, nullable=False),
+    Column("started", Float, nullable=True),
+)
 
 def connect(url: str) -> Engine:
     """Open the database at ``url`` and create missing tables.

@@ -31,6 +31,7 @@ from naas_sdn.model.qos import QosMixin, load_qos, qos_policy_view
 from naas_sdn.model.security import (SecurityMixin, is_trusted, load_port_security,
                                      load_security_groups, security_group_view,
                                      write_network_port_security)
+from naas_sdn.model.statistics import StatisticsStore
 from naas_sdn.model.snapshot import (EMPTY, ROUTER_INTERFACE, ModelSnapshot, NetworkView,
                                      PortView, RouterView, SubnetView)
 
@@ -238,6 +239,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
         self._allocations: Mapping[str, Mapping[str, str]] = {}  # subnet -> {ip: port id}
         self._snapshot = EMPTY
         self._load()
+        self.statistics = StatisticsStore(engine)
 
     # ----------------------------------------------------------------- mirror and snapshots
     def _load(self) -> None:

@@ -1,0 +1,212 @@
+"""Traffic counters of networks, ports, VIFs and IP addresses: monotonic and persisted.
+
+Switch counters start again from zero when what holds them is re-created (a flow re-added, an
+interface re-plugged, Open vSwitch restarted), and the controller itself restarts; a user must
+never see a counter go back. So the store keeps, for every *source* (one counter on one switch:
+a VIF's port statistics, a counted flow, a meter band), its last raw reading, and adds the
+increase of each new reading to the totals of every object the source counts for. Totals and
+last readings are written to SQL each round, so a restarted controller resumes where it left
+off: nothing counted twice, nothing lost.
+
+Scopes and their object ids: ``network`` (network id), ``port`` (port id), ``vif`` (port id:
+the interface bound to that port, reset when another interface is bound) and ``ip``
+(``<port id>/<address>``). Direction is the port's (the VM's) point of view: ``tx`` is what it
+sent into the network, ``rx`` what the network delivered to it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import threading
+from typing import Iterable
+
+from sqlalchemy import delete, insert, select
+
+from naas_sdn.model import db
+
+SCOPES = ("network", "port", "vif", "ip")
+TRAFFIC = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes")
+DROP_REASONS = ("port_security", "security_group", "protocol_block", "qos")
+VIF_ERRORS = ("rx_dropped", "tx_dropped", "rx_errors", "tx_errors")
+VIF_PLACE = ("name", "switch_id", "ofport")
+EPOCH_SLACK = 2.0  # seconds: a counter that started later than this is a new counter
+
+
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """One raw switch counter as read now, and what it counts for.
+
+    ``counts``: (suffix, raw value) pairs, e.g. (("packets", 12), ("bytes", 1000)); every
+    target (scope, object id, prefix) gets the increase of each as ``<prefix>_<suffix>``.
+    ``started``: when the switch started this counter (wall clock), if it says.
+    """
+
+    source: str
+    counts: tuple
+    targets: tuple
+    started: float | None = None
+
+
+def ip_object(port_id: str, ip: str) -> str:
+    return f"{port_id}/{ip}"
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class StatisticsStore:
+    def __init__(self, engine):
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._totals: dict[tuple[str, str], dict] = {}      # (scope, id) -> {counter: value}
+        self._updated: dict[tuple[str, str], datetime.datetime] = {}
+        self._last: dict[str, tuple[tuple, float | None]] = {}  # source -> (counts, started)
+        self._dirty_totals: set = set()
+        self._dirty_sources: set = set()
+        self._load()
+
+    def _load(self) -> None:
+        with self._engine.connect().execution_options(readonly=True) as conn:
+            for row in conn.execute(select(db.traffic_counters)):
+                key = (row.scope, row.object_id)
+                self._totals[key] = json.loads(row.counters)
+                self._updated[key] = row.updated_at
+            for row in conn.execute(select(db.counter_readings)):
+                self._last[row.source] = (tuple(tuple(c) for c in json.loads(row.counts)),
+                                          row.started)
+
+    # -- from the poller ---------------------------------------------------------------------
+    def record(self, readings: Iterable[Reading], gone: Iterable[str] = ()) -> None:
+        """Add what each reading grew by since the last one; ``gone``: sources that no longer
+        exist (their last reading is dropped, so a counter re-created under the same name
+        counts from zero)."""
+        now = _now()
+        with self._lock:
+            for reading in readings:
+                self._add(reading, now)
+            for source in gone:
+                if self._last.pop(source, None) is not None:
+                    self._dirty_sources.add(source)
+
+    def _add(self, reading: Reading, now) -> None:
+        last = self._last.get(reading.source)
+        raw = dict(reading.counts)
+        increase = raw
+        if last is not None:
+            before, started = dict(last[0]), last[1]
+            restarted = (any(raw.get(k, 0) < v for k, v in before.items())
+                         or (reading.started is not None and started is not None
+                             and reading.started > started + EPOCH_SLACK))
+            if not restarted:
+                increase = {k: v - before.get(k, 0) for k, v in raw.items()}
+        if last is None or last[0] != reading.counts or last[1] is None:
+            self._last[reading.source] = (reading.counts, reading.started)
+            self._dirty_sources.add(reading.source)
+        for scope, object_id, prefix in reading.targets:
+            key = (scope, object_id)
+            totals = self._totals.setdefault(key, {})
+            for suffix, value in increase.items():
+                if value:
+                    name = f"{prefix}_{suffix}"
+                    totals[name] = totals.get(name, 0) + value
+                    self._dirty_totals.add(key)
+            if self._updated.get(key) != now:
+                self._updated[key] = now
+                self._dirty_totals.add(key)
+
+    def sources(self, prefix: str) -> list[str]:
+        """The counters read so far whose source starts with ``prefix``."""
+        with self._lock:
+            return [s for s in self._last if s.startswith(prefix)]
+
+    def place_vif(self, port_id: str, place: dict) -> None:
+        """Where the port's VIF is (interface name, switch id, OpenFlow port): another
+        interface than the one counted so far starts the VIF's counters again."""
+        key = ("vif", port_id)
+        with self._lock:
+            totals = self._totals.get(key, {})
+            if all(totals.get(k) == place[k] for k in VIF_PLACE):
+                return
+            self._totals[key] = dict(place, attached_at=_now().isoformat())
+            self._updated[key] = _now()
+            self._dirty_totals.add(key)
+
+    def forget(self, scope: str, keep: Iterable[str]) -> None:
+        """Drop the counters of objects of ``scope`` that no longer exist (ip: by port id)."""
+        keep = set(keep)
+        with self._lock:
+            for key in [k for k in self._totals if k[0] == scope]:
+                owner = key[1].split("/", 1)[0] if scope == "ip" else key[1]
+                if owner not in keep:
+                    del self._totals[key]
+                    self._updated.pop(key, None)
+                    self._dirty_totals.add(key)
+
+    def flush(self) -> None:
+        """Write what changed since the last flush, in one transaction."""
+        with self._lock:
+            totals = {k: (dict(self._totals[k]), self._updated.get(k))
+                      for k in self._dirty_totals if k in self._totals}
+            removed = [k for k in self._dirty_totals if k not in self._totals]
+            sources = {s: self._last.get(s) for s in self._dirty_sources}
+            self._dirty_totals, self._dirty_sources = set(), set()
+        if not totals and not removed and not sources:
+            return
+        try:
+            with self._engine.begin() as conn:
+                for scope in SCOPES:
+                    ids = [k[1] for k in list(totals) + removed if k[0] == scope]
+                    for chunk in _chunks(ids):
+                        conn.execute(delete(db.traffic_counters).where(
+                            db.traffic_counters.c.scope == scope,
+                            db.traffic_counters.c.object_id.in_(chunk)))
+                if totals:
+                    conn.execute(insert(db.traffic_counters), [
+                        dict(scope=k[0], object_id=k[1], counters=json.dumps(v, sort_keys=True),
+                             updated_at=at or _now()) for k, (v, at) in totals.items()])
+                for chunk in _chunks(list(sources)):
+                    conn.execute(delete(db.counter_readings).where(
+                        db.counter_readings.c.source.in_(chunk)))
+                rows = [dict(source=s, counts=json.dumps(v[0]), started=v[1])
+                        for s, v in sources.items() if v is not None]
+                if rows:
+                    conn.execute(insert(db.counter_readings), rows)
+        except Exception:
+            with self._lock:  # written next round instead
+                self._dirty_totals.update(totals, removed)
+                self._dirty_sources.update(sources)
+            raise
+
+    # -- for the API and /metrics ------------------------------------------------------------
+    def totals(self, scope: str, object_id: str) -> tuple[dict, datetime.datetime | None]:
+        with self._lock:
+            key = (scope, object_id)
+            return dict(self._totals.get(key, {})), self._updated.get(key)
+
+    def all_totals(self, scope: str) -> dict[str, dict]:
+        with self._lock:
+            return {k[1]: dict(v) for k, v in self._totals.items() if k[0] == scope}
+
+    def traffic(self, scope: str, object_id: str) -> dict:
+        """rx/tx packets and bytes, the drops by policy (network and port), the updated time;
+        a VIF adds its place and interface drops and errors (None: no VIF counted yet)."""
+        totals, updated = self.totals(scope, object_id)
+        if scope == "vif" and "switch_id" not in totals:
+            return None
+        view = {name: totals.get(name, 0) for name in TRAFFIC}
+        if scope in ("network", "port"):
+            view["dropped"] = {reason: {"packets": totals.get(f"dropped_{reason}_packets", 0),
+                                        "bytes": totals.get(f"dropped_{reason}_bytes", 0)}
+                               for reason in DROP_REASONS}
+        if scope == "vif":
+            view.update({name: totals.get(name, 0) for name in VIF_ERRORS})
+            view.update({name: totals.get(name) for name in VIF_PLACE + ("attached_at",)})
+        view["updated_at"] = updated
+        return view
+
+
+def _chunks(items: list, size: int = 500):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
