@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 import waitress.server
 
@@ -57,18 +58,61 @@ def serve(conf) -> int:
 
 
 def with_metrics(app):
-    """Serve the controller's Prometheus series at ``/metrics`` beside the Neutron API."""
+    """Serve the controller's Prometheus series at ``/metrics`` beside the Neutron API, and
+    time every other request (``naas_api_request_seconds``)."""
     from prometheus_client import make_wsgi_app
-    from naas_sdn.apps.metrics import REGISTRY
+    from naas_sdn.apps.metrics import API_REQUEST_SECONDS, REGISTRY
 
     metrics_app = make_wsgi_app(REGISTRY)
 
     def dispatch(environ, start_response):
         if environ.get("PATH_INFO") == "/metrics":
             return metrics_app(environ, start_response)
-        return app(environ, start_response)
+        started = time.perf_counter()
+        method = environ.get("REQUEST_METHOD", "")
+        status = []
+
+        def capture(line, headers, exc_info=None):
+            status[:] = [line]
+            return start_response(line, headers, exc_info)
+
+        def observe():
+            code = status[0][:1] if status else "5"
+            API_REQUEST_SECONDS.labels(
+                method=method if method in _METHODS else "other",
+                status=f"{code}xx").observe(time.perf_counter() - started)
+
+        try:
+            body = app(environ, capture)
+        except BaseException:
+            observe()
+            raise
+        return _TimedBody(body, observe)
 
     return dispatch
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class _TimedBody:
+    """A WSGI body that reports once the server is done with it (PEP 3333: ``close`` is
+    always called), so the time includes sending the body."""
+
+    def __init__(self, body, done):
+        self._body, self._done = body, done
+
+    def __iter__(self):
+        return iter(self._body)
+
+    def close(self):
+        try:
+            if hasattr(self._body, "close"):
+                self._body.close()
+        finally:
+            done, self._done = self._done, None
+            if done is not None:
+                done()
 
 
 def _run_http(http, stop: threading.Event) -> None:

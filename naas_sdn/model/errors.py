@@ -430,3 +430,12 @@ class ProtocolBlockNotFound(NotFound):
 
 class ProtocolBlockExists(Conflict):
     message = "Protocol block already exists. Block id is %(block_id)s."
+
+
+# --------------------------------------------------------- traffic statistics (our extension)
+class VifStatisticsNotFound(NotFound):
+    message = "No interface has been counted yet for port %(port_id)s."
+
+
+class IpStatisticsNotFound(NotFound):
+    message = "IP statistics %(id)s could not be found."

@@ -58,7 +58,9 @@ SERVICE_AREAS = {
     "quotas": "quotas", "agents": "agent", "availability_zones": "availability_zone",
     "auto-allocated-topology": "auto-allocated-topology", "service-providers": "servicetype",
     "network_segment_ranges": "network-segment-range", "policies": "policy",
-    "protocol-blocks": "protocol-block",
+    "protocol-blocks": "protocol-block", "network-statistics": "statistics",
+    "port-statistics": "statistics", "vif-statistics": "statistics",
+    "ip-statistics": "statistics",
 }
 
 CORE_EXTENSIONS = (
@@ -150,6 +152,12 @@ def _protocol_block_plugin(service) -> Plugin:
     return protocol_block_plugin(service)
 
 
+def _statistics_plugin(service) -> Plugin:
+    from naas_sdn.northbound.statistics import statistics_plugin
+    return statistics_plugin(service)
+
+
 register("router", _router_plugin)
 register("qos", _qos_plugin)
 register("protocol-block", _protocol_block_plugin)
+register("statistics", _statistics_plugin)

@@ -13,7 +13,7 @@ from tests.helpers import ApiClient, start_server
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     proc = start_server(tmp_path_factory.mktemp("api-server"),
-                        extra_args=["--service-plugins", "router,qos,protocol-block"])
+                        extra_args=["--service-plugins", "router,qos,protocol-block,statistics"])
     yield proc
     assert proc.stop(timeout=5) == 0, proc.log_tail()
 

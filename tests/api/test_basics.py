@@ -23,12 +23,15 @@ def test_resources_listing(server, alice):
     assert resp.status == 200
     by_name = {r["collection"]: r for r in resp.json["resources"]}
     assert set(by_name) == {"networks", "subnets", "ports", "routers", "security_groups",
-                            "security_group_rules", "policies", "rule_types", "protocol_blocks"}
+                            "security_group_rules", "policies", "rule_types", "protocol_blocks",
+                            "network_statistics", "port_statistics", "vif_statistics",
+                            "ip_statistics"}
     assert by_name["networks"]["name"] == "network"
     assert by_name["ports"]["links"] == [{"rel": "self", "href": server.url + "/v2.0/ports"}]
     assert by_name["policies"]["links"] == [{"rel": "self",
                                              "href": server.url + "/v2.0/qos/policies"}]
     assert by_name["security_groups"]["links"][0]["href"] == server.url + "/v2.0/security-groups"
+    assert by_name["vif_statistics"]["links"][0]["href"] == server.url + "/v2.0/vif-statistics"
 
 
 @pytest.mark.parametrize("path", ["/v2.0/", "/v2.0/networks", "/v2.0/ports/x", "/v2.0/subnets",

@@ -41,10 +41,11 @@ def test_default_service_plugins_all_load(tmp_path):
     from naas_sdn.model.service import NetworkService
     from naas_sdn.northbound.app import make_app
     conf = config.load(None)
-    assert conf.service_plugins == ["router", "qos", "protocol-block"]
+    assert conf.service_plugins == ["router", "qos", "protocol-block", "statistics"]
     service = NetworkService(db.connect(f"sqlite:///{tmp_path / 'c.sqlite'}"))
     try:
         app = make_app(service, conf.service_plugins)
-        assert {"routers", "policies", "protocol_blocks", "security_groups"} <= set(app.resources)
+        assert {"routers", "policies", "protocol_blocks", "security_groups",
+                "network_statistics", "ip_statistics"} <= set(app.resources)
     finally:
         service.close()

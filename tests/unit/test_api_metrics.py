@@ -1,0 +1,64 @@
+"""``naas_api_request_seconds``: every API request timed to its last byte, /metrics aside."""
+from __future__ import annotations
+
+import time
+
+import webob
+
+from naas_sdn.apps.metrics import REGISTRY
+from naas_sdn.northbound.app import make_app
+from naas_sdn.server import with_metrics
+
+SERIES = "naas_api_request_seconds"
+
+
+def serve(app, req: webob.Request) -> tuple[str, bytes]:
+    """Call ``app`` as a WSGI server does: iterate the body, then close it (PEP 3333)."""
+    status = []
+    body = app(req.environ, lambda line, headers, exc_info=None: status.append(line))
+    try:
+        data = b"".join(body)
+    finally:
+        if hasattr(body, "close"):
+            body.close()
+    return status[0], data
+
+
+def observed(method: str, status: str) -> tuple[float, float]:
+    labels = {"method": method, "status": status}
+    return (REGISTRY.get_sample_value(SERIES + "_count", labels) or 0.0,
+            REGISTRY.get_sample_value(SERIES + "_sum", labels) or 0.0)
+
+
+def test_requests_are_timed_by_method_and_status_class(service):
+    app = with_metrics(make_app(service, []))
+    token = service.create_token("p")
+    before = {key: observed(*key) for key in (("GET", "2xx"), ("GET", "4xx"), ("POST", "2xx"),
+                                               ("other", "4xx"))}
+    for method, path in (("GET", "/v2.0/networks"), ("GET", "/v2.0/nothing"),
+                         ("GET", "/metrics"), ("POST", "/v2.0/networks"),
+                         ("BREW", "/v2.0/networks")):
+        req = webob.Request.blank(path, method=method, headers={"X-Auth-Token": token})
+        if method == "POST":
+            req.body = b'{"network": {}}'
+        serve(app, req)
+    counts = {key: observed(*key)[0] - before[key][0] for key in before}
+    # one GET 2xx: /metrics itself is not counted
+    assert counts == {("GET", "2xx"): 1, ("GET", "4xx"): 1, ("POST", "2xx"): 1,
+                      ("other", "4xx"): 1}
+
+
+def test_time_includes_sending_the_body():
+    def slow(environ, start_response):
+        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+
+        def body():
+            time.sleep(0.05)
+            yield b"late"
+        return body()
+
+    before = observed("PUT", "5xx")
+    assert serve(with_metrics(slow), webob.Request.blank("/v2.0/x", method="PUT")) == (
+        "503 Service Unavailable", b"late")
+    count, total = observed("PUT", "5xx")
+    assert count == before[0] + 1 and total - before[1] >= 0.05
