@@ -28,5 +28,72 @@ STATS_ROUNDS = Histogram("naas_stats_poll_seconds",
                          "Duration of a round reading every switch's traffic counters",
                          registry=REGISTRY)
 STATS_BYTES = Counter("naas_stats_reply_bytes",
-                      "Bytes of port, flow and meter statistics replies read from switches",
-                      registry=REGISTRY)
+                      "Bytes of statistics replies read from switches, by kind (port, flow, "
+                      "meter)", ["kind"], registry=REGISTRY)
+
+
+class TrafficCollector:
+    """Per-network, per-port and per-switch series, made at scrape time from the statistics
+    store and the model: labelled with the API's ids, so a series leads to its object."""
+
+    def __init__(self, service, programmer):
+        self._service = service
+        self._programmer = programmer
+
+    def describe(self):
+        return []  # collected at scrape time only: no series to check at registration
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        from naas_sdn.model.statistics import DROP_REASONS, TRAFFIC
+
+        model, store = self._service.snapshot(), self._service.statistics
+        scopes = {"network": ["project_id", "network_id"],
+                  "port": ["project_id", "network_id", "port_id"]}
+        for scope, labels in scopes.items():
+            totals = store.all_totals(scope)
+            objects = model.networks if scope == "network" else model.ports
+            families = {name: CounterMetricFamily(
+                f"naas_{scope}_{name}", f"{name.replace('_', ' ').capitalize()} of each "
+                f"{scope}, from the VM's side (tx: sent into the network)", labels=labels)
+                for name in TRAFFIC}
+            dropped = {unit: CounterMetricFamily(
+                f"naas_{scope}_dropped_{unit}", f"{unit.capitalize()} of each {scope} dropped "
+                f"by a policy", labels=labels + ["reason"]) for unit in ("packets", "bytes")}
+            for object_id, item in objects.items():
+                values = totals.get(object_id, {})
+                ids = ([item.project_id, object_id] if scope == "network"
+                       else [item.project_id, item.network_id, object_id])
+                for name, family in families.items():
+                    family.add_metric(ids, values.get(name, 0))
+                for unit, family in dropped.items():
+                    for reason in DROP_REASONS:
+                        family.add_metric(ids + [reason],
+                                          values.get(f"dropped_{reason}_{unit}", 0))
+            yield from families.values()
+            yield from dropped.values()
+
+        by_switch: dict[str, dict] = {}
+        for port_id, values in store.all_totals("vif").items():
+            if port_id in model.ports and values.get("switch_id"):
+                sums = by_switch.setdefault(values["switch_id"], dict.fromkeys(TRAFFIC, 0))
+                sums["vifs"] = sums.get("vifs", 0) + 1
+                for name in TRAFFIC:
+                    sums[name] += values.get(name, 0)
+        flows = GaugeMetricFamily("naas_switch_flows", "Flows the controller keeps on each "
+                                  "connected switch", labels=["switch_id"])
+        for dpid, count in sorted(self._programmer.installed_flow_counts().items()):
+            flows.add_metric([f"{dpid:016x}"], count)
+            by_switch.setdefault(f"{dpid:016x}", dict.fromkeys(TRAFFIC, 0))
+        yield flows
+        vifs = GaugeMetricFamily("naas_switch_vifs", "VIFs counted on each switch",
+                                 labels=["switch_id"])
+        traffic = {name: CounterMetricFamily(
+            f"naas_switch_{name}", f"{name.replace('_', ' ').capitalize()} of the VIFs bound "
+            f"on each switch, from the VMs' side", labels=["switch_id"]) for name in TRAFFIC}
+        for switch_id, sums in sorted(by_switch.items()):
+            vifs.add_metric([switch_id], sums.get("vifs", 0))
+            for name, family in traffic.items():
+                family.add_metric([switch_id], sums[name])
+        yield vifs
+        yield from traffic.values()

@@ -141,6 +141,13 @@ class Programmer:
                 self._dirty = True
                 self._wake.notify()
 
+    def installed_flow_counts(self) -> dict[int, int]:
+        """Flows believed installed on each switch whose tables have been read."""
+        with self._wake:
+            states = dict(self._installed)
+        return {dpid: sum(len(part) for part in state.parts.values())
+                for dpid, state in states.items() if state is not None}
+
     # -- worker -----------------------------------------------------------------------------
     def _run(self):
         while True:

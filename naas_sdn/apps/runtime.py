@@ -49,6 +49,7 @@ class Runtime:
         self.services = PacketServices(service, self.fabric, self._send_packet)
         self.statistics = StatisticsPoller(service, self.fabric, self._connected_channels,
                                            conf.stats_interval)
+        self._traffic_metrics = None
         self._ra_due = {}  # port id -> monotonic time of its next router advertisement
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -60,10 +61,14 @@ class Runtime:
         threading.Thread(target=self._discovery_loop, name="discovery", daemon=True).start()
         threading.Thread(target=self._advert_loop, name="router-adverts", daemon=True).start()
         self.statistics.start()
+        self._traffic_metrics = metrics.TrafficCollector(self.service, self.programmer)
+        metrics.REGISTRY.register(self._traffic_metrics)
         return self
 
     def close(self):
         self._stop.set()
+        if self._traffic_metrics is not None:
+            metrics.REGISTRY.unregister(self._traffic_metrics)
         self.statistics.stop()
         self.programmer.stop()
         for monitor in self.monitors:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import time
 
 from topologies.lab import lab, plug, switch_side, unplug  # noqa: F401  (re-exported)
@@ -54,6 +55,15 @@ class Capture:
         self.proc.terminate()
         out, _ = self.proc.communicate(timeout=10)
         return [line for line in out.splitlines() if line.strip()]
+
+
+def scapy(host, code):
+    """Run scapy code in the host's namespace (frames leave its default interface)."""
+    intf = host.defaultIntf().name
+    script = ("import logging; logging.getLogger('scapy').setLevel(logging.ERROR)\n"
+              "from scapy.all import *\nconf.iface = %r\n%s\n" % (intf, code))
+    out = host.cmd(f"{sys.executable} - <<'EOF'\n{script}EOF")
+    assert "Traceback" not in out, out
 
 
 def dump_flows(switch) -> list[str]:

@@ -2,14 +2,11 @@
 network-wide protocol blocks and QoS (meters, DSCP), and their drop counters."""
 import json
 import re
-import sys
 import time
 
 from naas_sdn.flows.layout import Owner
-from tests.dataplane.lab import (Capture, dump_flows, lab, ping, plug, switch_side, v4,
-                                 wait_for, wait_ping)
-
-PYTHON = sys.executable  # the project's interpreter, with scapy, usable inside a host
+from tests.dataplane.lab import (Capture, dump_flows, lab, ping, plug, scapy, switch_side,
+                                 v4, wait_for, wait_ping)
 
 
 def _post(tenant, path, key, body):
@@ -40,15 +37,6 @@ def _ports(tenant, net, network, hosts, **attrs):
                                  **attrs.get(host, {})))
         plug(net.get(host), ports[host], v4(ports[host]))
     return ports
-
-
-def _scapy(host, code):
-    """Run scapy in the host's namespace (frames leave its default interface)."""
-    intf = host.defaultIntf().name
-    script = ("import logging; logging.getLogger('scapy').setLevel(logging.ERROR)\n"
-              "from scapy.all import *\nconf.iface = %r\n%s\n" % (intf, code))
-    out = host.cmd(f"{PYTHON} - <<'EOF'\n{script}EOF")
-    assert "Traceback" not in out, out
 
 
 def _counted(net, host):
@@ -84,7 +72,7 @@ def test_port_security_drops_spoofed_frames_and_counts_them(controller, tenants)
         before = _counted(net, "h1")
         capture = Capture(h2, [ports["h1"]["mac_address"], "fa:16:3e:de:ad:01"])
         legit = f"Ether(src={ports['h1']['mac_address']!r}, dst={ports['h2']['mac_address']!r})"
-        _scapy(h1, f"""
+        scapy(h1, f"""
 sendp({legit}/IP(src={ip1!r}, dst={ip2!r})/UDP(sport=1111, dport=7777)/b'legit', count=3)
 sendp({legit}/IP(src='10.0.0.99', dst={ip2!r})/UDP(sport=1111, dport=7777)/b'spoof-ip', count=3)
 sendp({legit}/IP(src={v4(ports['h3'])!r}, dst={ip2!r})/UDP(dport=7777), count=3)
