@@ -15,6 +15,7 @@ bench: setup
 	.venv/bin/python bench/dhcp.py
 	.venv/bin/python bench/routing.py
 	.venv/bin/python bench/policy.py
+	.venv/bin/python bench/polling.py
 
 setup:
 	bash scripts/setup.sh

@@ -48,7 +48,7 @@ class Runtime:
         self._app_manager = None
         self.services = PacketServices(service, self.fabric, self._send_packet)
         self.statistics = StatisticsPoller(service, self.fabric, self._connected_channels,
-                                           conf.stats_interval)
+                                           conf.stats_interval, ready=self._ovsdb_synced)
         self._traffic_metrics = None
         self._ra_due = {}  # port id -> monotonic time of its next router advertisement
 

@@ -33,12 +33,13 @@ KIND_MASK = 0xFFFF << 48  # magic and owner kind: every counted flow of every po
 
 
 class StatisticsPoller:
-    def __init__(self, service, fabric_state, channels, interval: float):
+    def __init__(self, service, fabric_state, channels, interval: float, ready=lambda: True):
         self._service = service
         self._store = service.statistics
         self._fabric = fabric_state
         self._channels = channels  # () -> {dpid: Channel}
         self._interval = interval
+        self._ready = ready        # VIF locations known (OVSDB read): else a VIF looks gone
         self._owners = {}          # port key -> (port id, network id), kept after deletion
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="statistics", daemon=True)
@@ -55,6 +56,8 @@ class StatisticsPoller:
 
     def _run(self):
         while not self._stop.wait(self._interval):
+            if not self._ready():
+                continue
             try:
                 self.poll()
             except Exception:
