@@ -101,7 +101,6 @@ class StatisticsPoller:
             dp, 0, ofproto.OFPTT_ALL, ofproto.OFPP_ANY, ofproto.OFPG_ANY, COUNTER_COOKIE,
             KIND_MASK, parser.OFPMatch()))
         meters = channel.request(parser.OFPMeterStatsRequest(dp, 0, ofproto.OFPM_ALL))
-        now = time.time()
         removed = channel.take_removed()
         earlier = [m for m in removed if m.arrival < flows.arrival]
         later = [m for m in removed if m.arrival >= flows.arrival]
@@ -111,13 +110,13 @@ class StatisticsPoller:
         for stat in ports:
             bound = vifs.get((dpid, stat.port_no))
             if bound is not None:
-                readings += self._vif_readings(channel, dpid, stat, *bound, now)
+                readings += self._vif_readings(channel, dpid, stat, *bound)
         for stat in flows:
             reading = self._flow_reading(dpid, stat)
             if reading is not None:
                 readings.append(reading)
         for stat in meters:
-            reading = self._meter_reading(dpid, stat, now)
+            reading = self._meter_reading(dpid, stat)
             if reading is not None:
                 readings.append(reading)
         seen = {r.source for r in readings}
@@ -130,25 +129,25 @@ class StatisticsPoller:
             cost[kind] += replies.wire_bytes
 
     # -- readings ----------------------------------------------------------------------------
-    def _vif_readings(self, channel, dpid, stat, port_id, network_id, now) -> list[Reading]:
+    def _vif_readings(self, channel, dpid, stat, port_id, network_id) -> list[Reading]:
         """The switch receives what the VM sends: its rx is the port's tx, and the reverse."""
         desc = channel.datapath.ports.get(stat.port_no)
         name = desc.name.decode(errors="replace") if desc is not None and isinstance(
             desc.name, bytes) else (desc.name if desc is not None else str(stat.port_no))
         self._store.place_vif(port_id, {"name": name, "switch_id": f"{dpid:016x}",
                                         "ofport": stat.port_no})
-        started = now - stat.duration_sec - stat.duration_nsec / 1e9
+        age = stat.duration_sec + stat.duration_nsec / 1e9  # a re-created interface is younger
         base = f"vif/{dpid:016x}/{stat.port_no}/{port_id}"
 
         def traffic(direction, packets, nbytes):
             return Reading(f"{base}/{direction}", (("packets", packets), ("bytes", nbytes)),
                            (("port", port_id, direction), ("network", network_id, direction),
-                            ("vif", port_id, direction)), started)
+                            ("vif", port_id, direction)), age)
 
         def trouble(direction, dropped, errors):
             return Reading(f"{base}/{direction}-errors", (("dropped", dropped),
                                                           ("errors", errors)),
-                           (("vif", port_id, direction),), started)
+                           (("vif", port_id, direction),), age)
         return [traffic("tx", stat.rx_packets, stat.rx_bytes),
                 traffic("rx", stat.tx_packets, stat.tx_bytes),
                 trouble("tx", stat.rx_dropped, stat.rx_errors),
@@ -172,7 +171,7 @@ class StatisticsPoller:
         return Reading(f"flow/{dpid:016x}/{owner[1]}/{digest}",
                        (("packets", stat.packet_count), ("bytes", stat.byte_count)), targets)
 
-    def _meter_reading(self, dpid, stat, now) -> Reading | None:
+    def _meter_reading(self, dpid, stat) -> Reading | None:
         if stat.meter_id < QOS_METER_BASE or not stat.band_stats:
             return None
         owner = self._owners.get((stat.meter_id - QOS_METER_BASE) // 2)
@@ -182,8 +181,7 @@ class StatisticsPoller:
         band = stat.band_stats[0]
         return Reading(f"meter/{dpid:016x}/{stat.meter_id}",
                        (("packets", band.packet_band_count), ("bytes", band.byte_band_count)),
-                       (("port", port_id, "dropped_qos"), ("network", network_id, "dropped_qos")),
-                       now - stat.duration_sec - stat.duration_nsec / 1e9)
+                       (("port", port_id, "dropped_qos"), ("network", network_id, "dropped_qos")))
 
     def _removals(self, dpid, messages) -> None:
         """A removed flow's last counters count, then its source is forgotten (a flow added

@@ -310,7 +310,7 @@ counter_readings = Table(
     # Last raw value of each switch counter: a restarted controller adds only what is new.
     Column("source", String(160), primary_key=True),
     Column("counts", Text, nullable=False),
-    Column("started", Float, nullable=True),
+    Column("age", Float, nullable=True),  # seconds the switch had kept the counter
 )
 
 def connect(url: str) -> Engine:

@@ -30,7 +30,6 @@ TRAFFIC = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes")
 DROP_REASONS = ("port_security", "security_group", "protocol_block", "qos")
 VIF_ERRORS = ("rx_dropped", "tx_dropped", "rx_errors", "tx_errors")
 VIF_PLACE = ("name", "switch_id", "ofport")
-EPOCH_SLACK = 2.0  # seconds: a counter that started later than this is a new counter
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,13 +38,14 @@ class Reading:
 
     ``counts``: (suffix, raw value) pairs, e.g. (("packets", 12), ("bytes", 1000)); every
     target (scope, object id, prefix) gets the increase of each as ``<prefix>_<suffix>``.
-    ``started``: when the switch started this counter (wall clock), if it says.
+    ``age``: how long the switch has kept this counter (seconds), if it says; younger than at
+    the last reading means a new counter, whatever its values (no clock is compared).
     """
 
     source: str
     counts: tuple
     targets: tuple
-    started: float | None = None
+    age: float | None = None
 
 
 def ip_object(port_id: str, ip: str) -> str:
@@ -62,7 +62,7 @@ class StatisticsStore:
         self._lock = threading.Lock()
         self._totals: dict[tuple[str, str], dict] = {}      # (scope, id) -> {counter: value}
         self._updated: dict[tuple[str, str], datetime.datetime] = {}
-        self._last: dict[str, tuple[tuple, float | None]] = {}  # source -> (counts, started)
+        self._last: dict[str, tuple[tuple, float | None]] = {}  # source -> (counts, age)
         self._dirty_totals: set = set()
         self._dirty_sources: set = set()
         self._load()
@@ -75,7 +75,7 @@ class StatisticsStore:
                 self._updated[key] = row.updated_at
             for row in conn.execute(select(db.counter_readings)):
                 self._last[row.source] = (tuple(tuple(c) for c in json.loads(row.counts)),
-                                          row.started)
+                                          row.age)
 
     # -- from the poller ---------------------------------------------------------------------
     def record(self, readings: Iterable[Reading], gone: Iterable[str] = ()) -> None:
@@ -95,15 +95,16 @@ class StatisticsStore:
         raw = dict(reading.counts)
         increase = raw
         if last is not None:
-            before, started = dict(last[0]), last[1]
+            before, age = dict(last[0]), last[1]
             restarted = (any(raw.get(k, 0) < v for k, v in before.items())
-                         or (reading.started is not None and started is not None
-                             and reading.started > started + EPOCH_SLACK))
+                         or (reading.age is not None and age is not None and reading.age < age))
             if not restarted:
                 increase = {k: v - before.get(k, 0) for k, v in raw.items()}
-        if last is None or last[0] != reading.counts or last[1] is None:
-            self._last[reading.source] = (reading.counts, reading.started)
+        # The age is kept up to date in memory, written with the values only when they change:
+        # an older age on disk can only make a restart look less like a new counter.
+        if last is None or last[0] != reading.counts:
             self._dirty_sources.add(reading.source)
+        self._last[reading.source] = (reading.counts, reading.age)
         for scope, object_id, prefix in reading.targets:
             key = (scope, object_id)
             totals = self._totals.setdefault(key, {})
@@ -169,7 +170,7 @@ class StatisticsStore:
                 for chunk in _chunks(list(sources)):
                     conn.execute(delete(db.counter_readings).where(
                         db.counter_readings.c.source.in_(chunk)))
-                rows = [dict(source=s, counts=json.dumps(v[0]), started=v[1])
+                rows = [dict(source=s, counts=json.dumps(v[0]), age=v[1])
                         for s, v in sources.items() if v is not None]
                 if rows:
                     conn.execute(insert(db.counter_readings), rows)

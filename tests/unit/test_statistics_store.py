@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from naas_sdn.model import db
-from naas_sdn.model.statistics import EPOCH_SLACK, Reading, StatisticsStore, ip_object
+from naas_sdn.model.statistics import Reading, StatisticsStore, ip_object
 
 PORT, OTHER, NET = "port-a", "port-b", "net-1"
 PLACE = {"name": "tap1", "switch_id": "0000000000000001", "ofport": 5}
@@ -23,8 +23,8 @@ def store(engine):
     return StatisticsStore(engine)
 
 
-def tx(source, packets, octets, started=None, targets=(("port", PORT, "tx"),)):
-    return Reading(source, (("packets", packets), ("bytes", octets)), targets, started)
+def tx(source, packets, octets, age=None, targets=(("port", PORT, "tx"),)):
+    return Reading(source, (("packets", packets), ("bytes", octets)), targets, age)
 
 
 def sent(store, scope=("port", PORT)):
@@ -51,12 +51,21 @@ def test_a_counter_that_went_back_restarted_from_zero(store):
     assert sent(store) == (33, 3300)
 
 
-def test_a_counter_started_later_is_a_new_counter(store):
-    store.record([tx("s/1", 100, 1000, started=1000.0)])
-    store.record([tx("s/1", 150, 1500, started=1000.0 + EPOCH_SLACK / 2)])  # jitter: same one
+def test_a_counter_younger_than_at_the_last_reading_is_a_new_counter(store):
+    store.record([tx("s/1", 100, 1000, age=30.0)])
+    store.record([tx("s/1", 150, 1500, age=40.0)])  # older: the same counter
     assert sent(store) == (150, 1500)
-    store.record([tx("s/1", 200, 2000, started=1010.0)])  # re-created, counted 200 since
+    store.record([tx("s/1", 150, 1500, age=50.0)])  # unchanged values, the age goes on
+    store.record([tx("s/1", 200, 2000, age=5.0)])  # re-created 5 s ago: 200 since then
     assert sent(store) == (350, 3500)
+
+
+def test_the_age_survives_a_restart(engine, store):
+    store.record([tx("s/1", 100, 1000, age=30.0)])
+    store.flush()
+    again = StatisticsStore(engine)
+    again.record([tx("s/1", 120, 1200, age=2.0)])  # interface re-created while we were down
+    assert sent(again) == (220, 2200)
 
 
 def test_totals_and_last_readings_survive_a_restart(engine, store):
