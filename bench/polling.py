@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from bench import report as report_file  # noqa: E402
-from bench.run import BRIDGE, Bench, settle, vsctl  # noqa: E402
+from bench.run import BRIDGE, Bench, bench_bridge, settle, vsctl  # noqa: E402
 from tests.helpers import ApiClient, start_server  # noqa: E402
 
 SIZES = (10, 1000)
@@ -77,11 +77,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(tmp, extra_args=server_args(POLL_INTERVAL))
         try:
-            vsctl("--if-exists", "del-br", BRIDGE)
-            vsctl("add-br", BRIDGE, "--", "set", "bridge", BRIDGE, "datapath_type=netdev",
-                  "protocols=OpenFlow13", "fail-mode=secure",
-                  "other-config:datapath-id=00000000000000b0", "--", "set-controller", BRIDGE,
-                  f"tcp:127.0.0.1:{server.ofp_port}")
+            bench_bridge(server.ofp_port)
             api = ApiClient(server.url, server.token("bench", admin=True))
             bench = Bench(server, api)
             resp = api.post("/v2.0/subnets", {"subnet": {

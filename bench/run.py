@@ -30,6 +30,15 @@ def vsctl(*args):
     subprocess.run(["ovs-vsctl", "--timeout=60", *args], check=True, capture_output=True)
 
 
+def bench_bridge(ofp_port: int) -> None:
+    """A fresh userspace bridge, secure fail mode, connected to the controller on ofp_port."""
+    vsctl("--if-exists", "del-br", BRIDGE)
+    vsctl("add-br", BRIDGE, "--", "set", "bridge", BRIDGE, "datapath_type=netdev",
+          "protocols=OpenFlow13", "fail-mode=secure",
+          "other-config:datapath-id=00000000000000b0", "--", "set-controller", BRIDGE,
+          f"tcp:127.0.0.1:{ofp_port}")
+
+
 def flow_count():
     out = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-aggregate", BRIDGE],
                          capture_output=True, text=True).stdout
@@ -103,11 +112,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(tmp, extra_args=["--ovsdb", "unix:/var/run/openvswitch/db.sock"])
         try:
-            vsctl("--if-exists", "del-br", BRIDGE)
-            vsctl("add-br", BRIDGE, "--", "set", "bridge", BRIDGE, "datapath_type=netdev",
-                  "protocols=OpenFlow13", "fail-mode=secure",
-                  "other-config:datapath-id=00000000000000b0", "--", "set-controller", BRIDGE,
-                  f"tcp:127.0.0.1:{server.ofp_port}")
+            bench_bridge(server.ofp_port)
             bench = Bench(server, ApiClient(server.url, server.token("bench", admin=True)))
             for size in SIZES:
                 bench.add_ports(size - bench.bound)
