@@ -47,10 +47,20 @@ class Tenant:
         self.api = ApiClient(server.url, server.token(project))
         self.project = project
 
-    def network(self, name):
-        resp = self.api.post("/v2.0/networks", {"network": {"name": name}})
+    def create(self, path, key, body):
+        resp = self.api.post(path, {key: body})
         assert resp.status == 201, resp
-        return resp.json["network"]
+        return resp.json[key]
+
+    def network(self, name, cidr=None):
+        """A network; with ``cidr``, an IPv4 subnet on it too (no DHCP: hosts are set by
+        hand)."""
+        network = self.create("/v2.0/networks", "network", {"name": name})
+        if cidr is not None:
+            self.create("/v2.0/subnets", "subnet", {"network_id": network["id"],
+                                                    "ip_version": 4, "cidr": cidr,
+                                                    "enable_dhcp": False})
+        return network
 
     def port(self, network, name, **attrs):
         resp = self.api.post("/v2.0/ports", {"port": dict(

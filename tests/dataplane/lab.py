@@ -1,6 +1,7 @@
 """Test-side helpers over the shared Mininet lab: pings, captures, flow dumps."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -55,6 +56,19 @@ class Capture:
         self.proc.terminate()
         out, _ = self.proc.communicate(timeout=10)
         return [line for line in out.splitlines() if line.strip()]
+
+
+def iperf3(client, server, ip: str, args: str, timeout: float = 60) -> dict:
+    """Run iperf3 from ``client`` to a one-shot server on ``server``; the ``end`` section of
+    its JSON report ({} when the run failed)."""
+    server.cmd("iperf3 -s -1 -D")
+    time.sleep(0.5)
+    out = client.cmd(f"timeout {timeout} iperf3 -c {ip} {args} -J")
+    server.cmd("pkill iperf3")
+    try:
+        return json.loads(out[out.index("{"):]).get("end") or {}
+    except ValueError:
+        return {}
 
 
 def scapy(host, code):

@@ -1,18 +1,11 @@
 """Policies on real OVS with real traffic: port security, stateful security groups,
 network-wide protocol blocks and QoS (meters, DSCP), and their drop counters."""
-import json
 import re
 import time
 
 from naas_sdn.flows.layout import Owner
-from tests.dataplane.lab import (Capture, dump_flows, lab, ping, plug, scapy, switch_side,
-                                 v4, wait_for, wait_ping)
-
-
-def _post(tenant, path, key, body):
-    resp = tenant.api.post(path, {key: body})
-    assert resp.status == 201, resp
-    return resp.json[key]
+from tests.dataplane.lab import (Capture, dump_flows, iperf3, lab, ping, plug, scapy,
+                                 switch_side, v4, wait_for, wait_ping)
 
 
 def _put(tenant, path, key, body):
@@ -21,20 +14,11 @@ def _put(tenant, path, key, body):
     return resp.json[key]
 
 
-def _network(tenant, name, cidr):
-    network = _post(tenant, "/v2.0/networks", "network", {"name": name})
-    _post(tenant, "/v2.0/subnets", "subnet", {"network_id": network["id"], "ip_version": 4,
-                                              "cidr": cidr, "enable_dhcp": False})
-    return network
-
-
 def _ports(tenant, net, network, hosts, **attrs):
     """An API port per host, plugged, with the port's fixed address configured."""
     ports = {}
     for host in hosts:
-        ports[host] = _post(tenant, "/v2.0/ports", "port",
-                            dict({"network_id": network["id"], "name": host},
-                                 **attrs.get(host, {})))
+        ports[host] = tenant.port(network, host, **attrs.get(host, {}))
         plug(net.get(host), ports[host], v4(ports[host]))
     return ports
 
@@ -63,7 +47,7 @@ def _tcp_ok(client, ip, port):
 def test_port_security_drops_spoofed_frames_and_counts_them(controller, tenants):
     alice = tenants[0]
     with lab(controller.ofp_port, switches=1, hosts={"h1": 1, "h2": 1, "h3": 1}) as net:
-        network = _network(alice, "net", "10.0.0.0/24")
+        network = alice.network("net", "10.0.0.0/24")
         ports = _ports(alice, net, network, ("h1", "h2", "h3"), h3={
             "allowed_address_pairs": [{"ip_address": "10.0.0.200"}]})
         h1, h2, h3 = (net.get(h) for h in ("h1", "h2", "h3"))
@@ -108,13 +92,13 @@ def test_stateful_security_group_admits_ssh_only_and_replies(controller, tenants
     alice = tenants[0]
     with lab(controller.ofp_port, switches=2, cables=[(1, 2)],
              hosts={"h1": 1, "h2": 2}) as net:
-        network = _network(alice, "net", "10.0.0.0/24")
-        ssh = _post(alice, "/v2.0/security-groups", "security_group", {"name": "ssh"})
-        rule = _post(alice, "/v2.0/security-group-rules", "security_group_rule", {
+        network = alice.network("net", "10.0.0.0/24")
+        ssh = alice.create("/v2.0/security-groups", "security_group", {"name": "ssh"})
+        rule = alice.create("/v2.0/security-group-rules", "security_group_rule", {
             "security_group_id": ssh["id"], "direction": "ingress", "protocol": "tcp",
             "port_range_min": 22, "port_range_max": 22})
-        web = _post(alice, "/v2.0/security-groups", "security_group", {"name": "web"})
-        _post(alice, "/v2.0/security-group-rules", "security_group_rule", {
+        web = alice.create("/v2.0/security-groups", "security_group", {"name": "web"})
+        alice.create("/v2.0/security-group-rules", "security_group_rule", {
             "security_group_id": web["id"], "direction": "ingress", "protocol": "tcp",
             "port_range_min": 80, "port_range_max": 80, "remote_ip_prefix": "10.0.0.0/24"})
         ports = _ports(alice, net, network, ("h1", "h2"),
@@ -141,30 +125,22 @@ def test_stateful_security_group_admits_ssh_only_and_replies(controller, tenants
 
 def _iperf_udp(client, server, ip, rate="1M", seconds=2):
     """Received bits/s of a UDP iperf3 run (0 when nothing got through)."""
-    server.cmd("iperf3 -s -1 -D")
-    time.sleep(0.5)
-    out = client.cmd(f"timeout {seconds + 15} iperf3 -u -c {ip} -b {rate} -t {seconds} -J")
-    server.cmd("pkill iperf3")
-    try:
-        result = json.loads(out[out.index("{"):])
-    except ValueError:
-        return 0.0
-    received = (result.get("end") or {}).get("sum_received") or {}
-    return float(received.get("bits_per_second") or 0.0)
+    end = iperf3(client, server, ip, f"-u -b {rate} -t {seconds}", timeout=seconds + 15)
+    return float((end.get("sum_received") or {}).get("bits_per_second") or 0.0)
 
 
 def test_network_udp_block_stops_udp_in_that_network_only(controller, tenants):
     alice = tenants[0]
     with lab(controller.ofp_port, switches=2, cables=[(1, 2)],
              hosts={"h1": 1, "h2": 2, "h3": 1, "h4": 2}) as net:
-        blocked = _network(alice, "blocked", "10.0.0.0/24")
-        other = _network(alice, "other", "10.0.1.0/24")
+        blocked = alice.network("blocked", "10.0.0.0/24")
+        other = alice.network("other", "10.0.1.0/24")
         ports = _ports(alice, net, blocked, ("h1", "h2"))
         ports.update(_ports(alice, net, other, ("h3", "h4")))
         h1, h2, h3, h4 = (net.get(h) for h in ("h1", "h2", "h3", "h4"))
         assert wait_ping(h1, v4(ports["h2"])) and wait_ping(h3, v4(ports["h4"]))
         assert _iperf_udp(h1, h2, v4(ports["h2"])) > 0.5e6
-        block = _post(alice, "/v2.0/protocol-blocks", "protocol_block",
+        block = alice.create("/v2.0/protocol-blocks", "protocol_block",
                       {"network_id": blocked["id"], "protocol": "udp"})
         assert _iperf_udp(h1, h2, v4(ports["h2"])) == 0.0
         assert _iperf_udp(h2, h1, v4(ports["h1"])) == 0.0
@@ -178,16 +154,16 @@ def test_network_udp_block_stops_udp_in_that_network_only(controller, tenants):
 def test_qos_limits_rate_marks_dscp_and_lets_go(controller, tenants):
     alice = tenants[0]
     with lab(controller.ofp_port, switches=1, hosts={"h1": 1, "h2": 1}) as net:
-        network = _network(alice, "net", "10.0.0.0/24")
+        network = alice.network("net", "10.0.0.0/24")
         ports = _ports(alice, net, network, ("h1", "h2"))
         h1, h2 = net.get("h1"), net.get("h2")
         ip2 = v4(ports["h2"])
         assert wait_ping(h1, ip2)
-        policy = _post(alice, "/v2.0/qos/policies", "policy", {"name": "10M"})
+        policy = alice.create("/v2.0/qos/policies", "policy", {"name": "10M"})
         base = f"/v2.0/qos/policies/{policy['id']}"
-        _post(alice, base + "/bandwidth_limit_rules", "bandwidth_limit_rule",
+        alice.create(base + "/bandwidth_limit_rules", "bandwidth_limit_rule",
               {"max_kbps": 10000, "max_burst_kbps": 1000, "direction": "egress"})
-        _post(alice, base + "/dscp_marking_rules", "dscp_marking_rule", {"dscp_mark": 26})
+        alice.create(base + "/dscp_marking_rules", "dscp_marking_rule", {"dscp_mark": 26})
         url = "/v2.0/ports/" + ports["h1"]["id"]
         free = _iperf_udp(h1, h2, ip2, rate="30M", seconds=4)
         assert free > 25e6, free

@@ -1,13 +1,13 @@
 """Traffic statistics on real OVS with real traffic: what the API reports per network, port,
 VIF and address is what was sent, only its owner sees it, and it never goes back."""
-import json
 import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.dataplane.lab import lab, ping, plug, scapy, v4, wait_for, wait_ping
-from tests.helpers import ApiClient, start_server
+from tests.dataplane import conftest
+from tests.dataplane.lab import iperf3, lab, ping, plug, scapy, v4, wait_for, wait_ping
+from tests.helpers import start_server
 
 PINGS = 20
 ICMP_FRAME = 98  # Ethernet 14 + IPv4 20 + ICMP 8 + ping's 56 bytes of data
@@ -23,20 +23,8 @@ def polled(tmp_path):
     server.stop()
 
 
-class Tenant:
-    def __init__(self, server, project):
-        self.api = ApiClient(server.url, server.token(project))
-
-    def post(self, path, key, body):
-        resp = self.api.post(path, {key: body})
-        assert resp.status == 201, resp
-        return resp.json[key]
-
-    def network(self, name, cidr):
-        network = self.post("/v2.0/networks", "network", {"name": name})
-        self.post("/v2.0/subnets", "subnet", {"network_id": network["id"], "ip_version": 4,
-                                              "cidr": cidr, "enable_dhcp": False})
-        return network
+class Tenant(conftest.Tenant):
+    """A tenant reading its statistics."""
 
     def stats(self, collection, object_id=None, **query):
         path = f"/v2.0/{collection}" + (f"/{object_id}" if object_id else "")
@@ -89,13 +77,9 @@ def _delta(after, before, key, field):
 
 def _iperf_udp(client, server, ip, size="8M"):
     """A UDP iperf3 run of a known size: (bytes sent, bytes received) by iperf3's account."""
-    server.cmd("iperf3 -s -1 -D")
-    time.sleep(0.5)
-    out = client.cmd(f"timeout 60 iperf3 -u -c {ip} -b 40M -l 1400 -n {size} -J")
-    server.cmd("pkill iperf3")
-    result = json.loads(out[out.index("{"):])["end"]
-    sent = result["sum_sent"]["bytes"] if "sum_sent" in result else result["sum"]["bytes"]
-    received = result["sum_received"]["bytes"] if "sum_received" in result else sent
+    end = iperf3(client, server, ip, f"-u -b 40M -l 1400 -n {size}")
+    sent = end["sum_sent"]["bytes"] if "sum_sent" in end else end["sum"]["bytes"]
+    received = end["sum_received"]["bytes"] if "sum_received" in end else sent
     return sent, received
 
 
@@ -104,11 +88,9 @@ def test_figures_match_what_was_sent_and_only_their_owner_sees_them(polled):
     with lab(polled.ofp_port, switches=2, cables=[(1, 2)],
              hosts={"h1": 1, "h2": 2, "h3": 1}) as net:
         network = alice.network("net", "10.0.0.0/24")
-        ports = {h: alice.post("/v2.0/ports", "port", {"network_id": network["id"],
-                                                         "name": h}) for h in ("h1", "h2")}
+        ports = {h: alice.port(network, h) for h in ("h1", "h2")}
         theirs = bob.network("bobnet", "10.0.0.0/24")
-        ports["h3"] = bob.post("/v2.0/ports", "port", {"network_id": theirs["id"],
-                                                         "name": "h3"})
+        ports["h3"] = bob.port(theirs, "h3")
         h1, h2, h3 = (net.get(h) for h in ("h1", "h2", "h3"))
         for host in (h1, h2, h3):
             plug(host, ports[host.name], v4(ports[host.name]))
@@ -191,8 +173,7 @@ def test_counters_never_go_back_across_restarts_reconnects_and_removed_flows(tmp
     try:
         with lab(server.ofp_port, switches=1, hosts={"h1": 1, "h2": 1}) as net:
             network = alice.network("net", "10.0.0.0/24")
-            ports = {h: alice.post("/v2.0/ports", "port", {"network_id": network["id"],
-                                                             "name": h}) for h in ("h1", "h2")}
+            ports = {h: alice.port(network, h) for h in ("h1", "h2")}
             h1, h2 = net.get("h1"), net.get("h2")
             for host in (h1, h2):
                 plug(host, ports[host.name], v4(ports[host.name]))
