@@ -1,4 +1,5 @@
-"""The ``naas-sdn`` command: ``serve`` runs the controller, ``token`` manages API credentials."""
+"""The ``naas-sdn`` command: ``serve`` runs the controller, ``token`` manages API credentials,
+``policy sample`` prints the authorization defaults an operator's policy.yaml may override."""
 from __future__ import annotations
 
 import argparse
@@ -40,11 +41,38 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
     _common(revoke)
     revoke.add_argument("token_id")
+
+    policy = sub.add_parser("policy", help="authorization rules (oslo.policy)")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    sample = policy_sub.add_parser("sample", help="print every default rule as a policy.yaml")
+    sample.add_argument("--config", metavar="FILE", help="INI configuration file")
+    sample.add_argument("--service-plugins", metavar="LIST",
+                        help="comma-separated service plugins whose rules to include "
+                             "(default: the configured ones)")
     return parser
+
+
+def _policy_sample(args) -> str:
+    """The rules of the core and the plugins, built over a throwaway in-memory model."""
+    from naas_sdn.model import db
+    from naas_sdn.model.service import NetworkService
+    from naas_sdn.northbound import plugins, policy
+    conf = config.load(args.config)
+    names = (args.service_plugins.split(",") if args.service_plugins is not None
+             else conf.service_plugins)
+    service = NetworkService(db.connect("sqlite://"))
+    try:
+        loaded = plugins.load(service, names)
+    finally:
+        service.close()
+    return policy.sample([rule for plugin in loaded for rule in plugin.policy_rules])
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "policy":
+        print(_policy_sample(args))
+        return 0
     overrides = {"db_url": args.db_url}
     if args.command == "serve":
         overrides.update(api_listen=args.api_listen, ofp_listen=args.ofp_listen,

@@ -25,7 +25,7 @@ def serve(conf) -> int:
     api_host, api_port = config.split_host_port(conf.api_listen, "--api-listen")
     from naas_sdn.northbound.plugins import UnknownPluginError
     try:
-        app = with_metrics(make_app(service, plugins=conf.service_plugins))
+        app = with_metrics(make_app(service, plugins=conf.service_plugins, conf=conf))
     except UnknownPluginError as error:
         LOG.error("%s", error)
         service.close()

@@ -71,7 +71,7 @@ class ProtocolBlockMixin:
         def work(conn, changes):
             created = []
             for attrs in items:
-                net = self._owned_network(ctx, attrs["network_id"], "create_protocol_block", None)
+                net = self._changing_network(ctx, attrs["network_id"], None)
                 if attrs.get("project_id") not in (None, net.project_id):
                     raise errors.BadRequestMessage(
                         msg="A protocol block belongs to its network's project")

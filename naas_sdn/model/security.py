@@ -76,6 +76,15 @@ def is_trusted(device_owner: str) -> bool:
     return device_owner.startswith(TRUSTED_OWNER_PREFIX)
 
 
+def enforced_protection(port) -> tuple[bool, tuple, tuple]:
+    """(port security on, security groups, allowed address pairs) as the switches enforce
+    them: a trusted port has none of them. The API shows exactly these, so what a tenant
+    reads is what the compiler receives."""
+    if is_trusted(port.device_owner):
+        return False, (), ()
+    return port.port_security_enabled, port.security_groups, port.allowed_address_pairs
+
+
 def address_pairs(value, mac: str) -> tuple[tuple[str, str | None], ...]:
     """Neutron's allowed-address-pairs validation: a list of at most MAX_ADDRESS_PAIRS
     {"ip_address", "mac_address"?} without duplicates (a missing mac is the port's own ``mac``).

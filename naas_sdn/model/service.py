@@ -28,7 +28,7 @@ from naas_sdn.model.common import (Changes, Context, bump, check_revision,
                                    check_updatable, format_time, merge, next_counter, norm_tags,
                                    owner, read_tags, update_row, utcnow, write_tags)
 from naas_sdn.model.qos import QosMixin, load_qos, qos_policy_view
-from naas_sdn.model.security import (SecurityMixin, is_trusted, load_port_security,
+from naas_sdn.model.security import (SecurityMixin, enforced_protection, load_port_security,
                                      load_security_groups, security_group_view,
                                      write_network_port_security)
 from naas_sdn.model.statistics import StatisticsStore
@@ -170,8 +170,7 @@ class _TagKind:
     member: str  # singular name, for messages
     changes: str  # the Changes attribute (and mirror) holding such records
     table: object
-    get: Callable  # (ctx, id) -> record the caller can see
-    owned: Callable  # (ctx, id) -> record the caller may change
+    get: Callable  # (ctx, id) -> record the caller can see (the API decided who may change it)
 
 
 def _hash_secret(secret: str) -> str:
@@ -510,7 +509,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
         check_updatable(attrs, NETWORK_UPDATABLE)
 
         def work(conn, changes):
-            net = self._owned_network(ctx, network_id, "update_network", if_revision)
+            net = self._changing_network(ctx, network_id, if_revision)
             values = {k: v for k, v in attrs.items() if getattr(net, k) != v}
             if values.get("shared") is False:
                 foreign = {p.project_id for p in self._ports.values()
@@ -533,7 +532,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
     def delete_network(self, ctx: Context, network_id: str,
                        if_revision: int | None = None) -> None:
         def work(conn, changes):
-            self._owned_network(ctx, network_id, "delete_network", if_revision)
+            self._changing_network(ctx, network_id, if_revision)
             if any(p.network_id == network_id for p in self._ports.values()):
                 raise errors.NetworkInUse(net_id=network_id)
             self._delete_network_blocks(conn, changes, network_id)
@@ -550,11 +549,11 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
             changes.networks[network_id] = None
         self._write(work)
 
-    def _owned_network(self, ctx: Context, network_id: str, action: str,
-                       if_revision: int | None) -> Network:
+    def _changing_network(self, ctx: Context, network_id: str,
+                          if_revision: int | None) -> Network:
+        """A network about to change: visible, at the expected revision (who may change it is
+        the API's policy decision)."""
         net = self.get_network(ctx, network_id)
-        if not (ctx.is_admin or net.project_id == ctx.project_id):
-            raise errors.PolicyNotAuthorized(action=action)  # visible (shared) but not owned
         check_revision(net.revision_number, if_revision)
         return net
 
@@ -601,7 +600,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
 
     def _insert_subnet(self, conn, ctx: Context, attrs: Mapping, changes: Changes,
                        addresses: _Addresses) -> Subnet:
-        net = self._owned_network(ctx, attrs["network_id"], "create_subnet", None)
+        net = self._changing_network(ctx, attrs["network_id"], None)
         project_id = owner(ctx, attrs)
         ip_version = attrs.get("ip_version")
         if ip_version not in (4, 6):
@@ -686,7 +685,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
                 msg=f"Cannot update read-only attribute {sorted(unknown)[0]}")
 
         def work(conn, changes):
-            subnet = self._owned_subnet(ctx, subnet_id, "update_subnet", if_revision)
+            subnet = self._changing_subnet(ctx, subnet_id, if_revision)
             values = {}
             gateway = subnet.gateway_ip
             if "gateway_ip" in attrs:
@@ -736,7 +735,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
         """Refused (SubnetInUse) while a port holds an address from it, except the automatic
         SLAAC addresses and DHCP ports' ones, which go with the subnet."""
         def work(conn, changes):
-            subnet = self._owned_subnet(ctx, subnet_id, "delete_subnet", if_revision)
+            subnet = self._changing_subnet(ctx, subnet_id, if_revision)
             holders = {self._ports[p] for p in
                        set(self._allocations.get(subnet_id, {}).values())}
             for port in holders:
@@ -755,12 +754,9 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
             changes.subnets[subnet_id] = None
         self._write(work)
 
-    def _owned_subnet(self, ctx: Context, subnet_id: str, action: str,
-                      if_revision: int | None) -> Subnet:
+    def _changing_subnet(self, ctx: Context, subnet_id: str,
+                         if_revision: int | None) -> Subnet:
         subnet = self.get_subnet(ctx, subnet_id)
-        net = self._networks[subnet.network_id]
-        if not (ctx.is_admin or net.project_id == ctx.project_id):
-            raise errors.PolicyNotAuthorized(action=action)  # Neutron: admin_or_network_owner
         check_revision(subnet.revision_number, if_revision)
         return subnet
 
@@ -978,7 +974,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
         check_updatable(attrs, PORT_UPDATABLE)
 
         def work(conn, changes):
-            port = self._owned_port(ctx, port_id, "update_port", if_revision, network_owner=False)
+            port = self._changing_port(ctx, port_id, if_revision)
             attrs_ = {k: v for k, v in attrs.items() if k not in PORT_EXTENSIONS}
             requested = attrs_.pop("fixed_ips", None)
             if "binding_profile" in attrs_:
@@ -1040,8 +1036,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
     def delete_port(self, ctx: Context, port_id: str, if_revision: int | None = None) -> None:
         """Refused (ServicePortInUse) for a router's port: remove_router_interface deletes it."""
         def work(conn, changes):
-            port = self._owned_port(ctx, port_id, "delete_port", if_revision,
-                                    network_owner=True)
+            port = self._changing_port(ctx, port_id, if_revision)
             if port.device_owner in ipam.ROUTER_PORT_OWNERS and port.fixed_ips and \
                     port.device_id in self._routers:
                 raise errors.ServicePortInUse(port_id=port_id,
@@ -1049,15 +1044,8 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
             _delete_port_rows(conn, changes, port_id)
         self._write(work)
 
-    def _owned_port(self, ctx: Context, port_id: str, action: str, if_revision: int | None,
-                    network_owner: bool) -> Port:
+    def _changing_port(self, ctx: Context, port_id: str, if_revision: int | None) -> Port:
         port = self.get_port(ctx, port_id)
-        allowed = ctx.is_admin or port.project_id == ctx.project_id
-        if not allowed and network_owner:
-            net = self._networks.get(port.network_id)
-            allowed = net is not None and net.project_id == ctx.project_id
-        if not allowed:
-            raise errors.PolicyNotAuthorized(action=action)
         check_revision(port.revision_number, if_revision)
         return port
 
@@ -1310,8 +1298,9 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
         subnets = [self._subnets[sid] for sid, _ in port.fixed_ips]
         for subnet in subnets:
             _check_router_address_mode(subnet)
-        # the router takes the port through update_port: the caller must be allowed to
-        self._owned_port(ctx, port_id, "update_port", None, network_owner=False)
+        if port.project_id != ctx.project_id and not ctx.is_admin:
+            # a router takes its own project's ports (the network owner sees others' too)
+            raise errors.PolicyNotAuthorized(action="add_router_interface")
         if any(netaddr.IPAddress(ip).version == 6 for _, ip in port.fixed_ips):
             for other in interfaces:
                 if other.network_id == port.network_id and any(
@@ -1405,35 +1394,25 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
     def _tag_kind(self, resource: str) -> _TagKind:
         """How tags reach each taggable resource (named by its API collection)."""
         kinds = {
-            "networks": _TagKind("network", "networks", db.networks, self.get_network,
-                                 lambda ctx, i: self._owned_network(ctx, i, "update_network",
-                                                                    None)),
-            "ports": _TagKind("port", "ports", db.ports, self.get_port,
-                              lambda ctx, i: self._owned_port(ctx, i, "update_port", None,
-                                                              False)),
-            "subnets": _TagKind("subnet", "subnets", db.subnets, self.get_subnet,
-                                lambda ctx, i: self._owned_subnet(ctx, i, "update_subnet", None)),
-            "routers": _TagKind("router", "routers", db.routers, self.get_router,
-                                lambda ctx, i: self._owned_router(ctx, i, "update_router", None)),
+            "networks": _TagKind("network", "networks", db.networks, self.get_network),
+            "ports": _TagKind("port", "ports", db.ports, self.get_port),
+            "subnets": _TagKind("subnet", "subnets", db.subnets, self.get_subnet),
+            "routers": _TagKind("router", "routers", db.routers, self.get_router),
             "security_groups": _TagKind("security_group", "security_groups", db.security_groups,
-                                        self.get_security_group,
-                                        lambda ctx, i: self._owned_group(ctx, Changes(), i)),
-            "policies": _TagKind("policy", "qos_policies", db.qos_policies, self.get_qos_policy,
-                                 lambda ctx, i: self._owned_policy(ctx, i, "update_policy",
-                                                                   None)),
+                                        self.get_security_group),
+            "policies": _TagKind("policy", "qos_policies", db.qos_policies, self.get_qos_policy),
             "protocol_blocks": _TagKind("protocol_block", "protocol_blocks", db.protocol_blocks,
-                                        self.get_protocol_block, self.get_protocol_block),
+                                        self.get_protocol_block),
         }
         if resource not in kinds:
             raise errors.ResourceNotFound()
         return kinds[resource]
 
-    def _taggable(self, ctx: Context, resource: str, resource_id: str, write: bool):
-        kind = self._tag_kind(resource)
-        return (kind.owned if write else kind.get)(ctx, resource_id)
+    def _taggable(self, ctx: Context, resource: str, resource_id: str):
+        return self._tag_kind(resource).get(ctx, resource_id)
 
     def get_tags(self, ctx: Context, resource: str, resource_id: str) -> list[str]:
-        return list(self._taggable(ctx, resource, resource_id, write=False).tags)
+        return list(self._taggable(ctx, resource, resource_id).tags)
 
     def set_tags(self, ctx: Context, resource: str, resource_id: str,
                  tags: Iterable[str]) -> list[str]:
@@ -1441,7 +1420,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
         wanted = norm_tags(tags)
 
         def work(conn, changes):
-            obj = self._taggable(ctx, resource, resource_id, write=True)
+            obj = self._taggable(ctx, resource, resource_id)
             if obj.tags == wanted:
                 return list(wanted)
             conn.execute(delete(db.tags).where(db.tags.c.resource_type == resource,
@@ -1456,13 +1435,13 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
 
     def add_tag(self, ctx: Context, resource: str, resource_id: str, tag: str) -> None:
         with self._lock:
-            current = self._taggable(ctx, resource, resource_id, write=True).tags
+            current = self._taggable(ctx, resource, resource_id).tags
             if tag not in current:
                 self.set_tags(ctx, resource, resource_id, (*current, tag))
 
     def remove_tag(self, ctx: Context, resource: str, resource_id: str, tag: str) -> None:
         with self._lock:
-            current = self._taggable(ctx, resource, resource_id, write=True).tags
+            current = self._taggable(ctx, resource, resource_id).tags
             if tag not in current:
                 raise errors.TagNotFound(tag=tag, resource=self._tag_kind(resource).member,
                                          resource_id=resource_id)
@@ -1653,15 +1632,14 @@ def _network_view(net: Network) -> NetworkView:
 
 def _port_view(port: Port) -> PortView:
     """A router interface (any ``network:`` port) is trusted: no anti-spoofing, no groups."""
-    trusted = is_trusted(port.device_owner)
+    enabled, groups, pairs = enforced_protection(port)
     return PortView(id=port.id, network_id=port.network_id, project_id=port.project_id,
                     key=port.key, mac_address=port.mac_address,
                     admin_state_up=port.admin_state_up, fixed_ips=port.fixed_ips,
                     device_owner=port.device_owner, device_id=port.device_id,
-                    port_security_enabled=port.port_security_enabled and not trusted,
-                    security_group_ids=() if trusted else port.security_groups,
-                    allowed_address_pairs=() if trusted else tuple(
-                        (ip, mac or port.mac_address) for ip, mac in port.allowed_address_pairs),
+                    port_security_enabled=enabled, security_group_ids=groups,
+                    allowed_address_pairs=tuple((ip, mac or port.mac_address)
+                                                for ip, mac in pairs),
                     qos_policy_id=port.qos_policy_id)
 
 

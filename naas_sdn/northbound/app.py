@@ -14,6 +14,7 @@ from naas_sdn.model import errors
 from naas_sdn.model.service import Context, NetworkService
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound import plugins as plugin_registry
+from naas_sdn.northbound.policy import Authorizer
 from naas_sdn.northbound.query import ListQuery, pagination_links
 from naas_sdn.northbound.resources import ResourceDef
 
@@ -22,13 +23,15 @@ API_VERSION = "v2.0"
 JSON = "application/json"
 
 
-def make_app(service: NetworkService, plugins: Iterable[str] | None = ()) -> "NeutronApp":
-    """Build the API for ``service`` with the core and the configured service plugins.
+def make_app(service: NetworkService, plugins: Iterable[str] | None = (),
+             conf=None) -> "NeutronApp":
+    """Build the API for ``service`` with the core and the configured service plugins;
+    ``conf`` (oslo.config) may name the operator's policy file (``[oslo_policy]``).
 
     Raises:
         plugins.UnknownPluginError: a name in ``plugins`` is not an installed plugin.
     """
-    return NeutronApp(service, plugin_registry.load(service, plugins))
+    return NeutronApp(service, plugin_registry.load(service, plugins), conf)
 
 
 def _json_response(body, status: int = 200) -> webob.Response:
@@ -47,9 +50,11 @@ class NeutronApp:
     """Routes ``/``, ``/v2.0/``, ``/v2.0/extensions`` and each loaded resource collection
     (``/v2.0/<path>[/<id>[/<nested collection>[/<id>]]]``)."""
 
-    def __init__(self, service: NetworkService, plugins: list[plugin_registry.Plugin]):
+    def __init__(self, service: NetworkService, plugins: list[plugin_registry.Plugin],
+                 conf=None):
         self.service = service
         self.plugins = plugins
+        self.authorizer = Authorizer([r for p in plugins for r in p.policy_rules], conf)
         self.resources: dict[str, ResourceDef] = {}  # by collection
         self.extensions: dict[str, plugin_registry.Extension] = {}
         added: dict[str, list] = {}
@@ -139,30 +144,94 @@ class NeutronApp:
         if not res.valid_id(resource_id):
             raise res.not_found(resource_id)
         if len(rest) >= 2 and rest[1] in res.children:
-            res.get(ctx, resource_id)  # an invisible parent: its not-found error
-            return self._resource(req, ctx, res.children[rest[1]].bind(resource_id), rest[2:])
+            parent = res.get(ctx, resource_id)  # an invisible parent: its not-found error
+            child = res.children[rest[1]].bind(resource_id, parent.project_id)
+            return self._resource(req, ctx, child, rest[2:])
         if len(rest) == 1:
             method = _allow(req, "GET") if res.read_only else _allow(req, "GET", "PUT", "DELETE")
             if method == "GET":
                 return self._show(req, ctx, res, resource_id)
             if method == "PUT":
                 return self._update(req, ctx, res, resource_id)
+            self._authorize_change(ctx, res, "delete", res.get(ctx, resource_id))
             res.delete(ctx, resource_id, _if_revision(req))
             return webob.Response(status=204)
         if len(rest) == 2 and rest[1] in res.actions:
             _allow(req, "PUT")
+            self._authorize_change(ctx, res, rest[1], res.get(ctx, resource_id),
+                                   action=rest[1])
             return _json_response(res.actions[rest[1]](ctx, resource_id, _json_body(req)))
         if rest[1] == "tags" and res.taggable and len(rest) <= 3:
             return self._tags(req, ctx, res, resource_id, rest[2] if len(rest) == 3 else None)
         raise errors.ResourceNotFound()
 
+    # ------------------------------------------------------------------------- authorization
+    def _target(self, ctx: Context, res: ResourceDef, wire: dict, creating: bool = False) -> dict:
+        """Neutron's policy target: the object on the wire, its project, the network it
+        lives on (``network:tenant_id``, ``network:shared``) and the owner of its parent.
+        A new object's network must be one the caller sees (else its 404)."""
+        target = dict(wire, _resource=res.policy_name)
+        project = wire.get("project_id") or wire.get("tenant_id") or ctx.project_id
+        target["project_id"] = target["tenant_id"] = project
+        network_id = wire.get("network_id")
+        if res.member != "network" and isinstance(network_id, str) and a.is_uuid(network_id):
+            network = self.service.get_network(ctx if creating else Context.admin(), network_id)
+            target["network:tenant_id"] = target["network:project_id"] = network.project_id
+            target["network:shared"] = network.shared
+        if res.parent_owner is not None:
+            target["ext_parent:tenant_id"] = target["ext_parent:project_id"] = res.parent_owner
+        return target
+
+    def _authorize(self, ctx: Context, res: ResourceDef, verb: str, target: dict,
+                   attributes=(), action: str | None = None) -> None:
+        """The action's rule, then the rule of each attribute set (``create_port:mac_address``,
+        and per fixed IP ``create_port:fixed_ips:ip_address`` / ``:subnet_id``): 403 before
+        the model sees the request, so no conflict answer tells what another project uses."""
+        action = action or f"{verb}_{res.policy_name}"
+        self.authorizer.authorize(ctx, action, target)
+        for name in attributes:
+            rule = f"{action}:{name}"
+            if self.authorizer.knows(rule):
+                self.authorizer.authorize(ctx, rule, target)
+            if name == "fixed_ips" and isinstance(target.get(name), list):
+                for key in ("ip_address", "subnet_id"):
+                    if any(key in entry for entry in target[name]) and \
+                            self.authorizer.knows(f"{rule}:{key}"):
+                        self.authorizer.authorize(ctx, f"{rule}:{key}", target)
+
+    def _authorize_change(self, ctx: Context, res: ResourceDef, verb: str, record,
+                          changes: dict | None = None, action: str | None = None) -> None:
+        """A change of an object the caller sees: 403 when a rule says no. The target is the
+        object as it would be after the change, as in Neutron."""
+        target = self._target(ctx, res, {**res.attributes.render(record), **(changes or {})})
+        self._authorize(ctx, res, verb, target, changes or (), action)
+
+    def _readable(self, ctx: Context, res: ResourceDef, record) -> bool:
+        return self.authorizer.allowed(ctx, f"get_{res.policy_name}",
+                                       self._target(ctx, res, res.attributes.render(record)))
+
+    def _hidden(self, ctx: Context, res: ResourceDef) -> frozenset:
+        """Attributes whose ``get_<resource>:<attribute>`` rule denies this caller (decided
+        per request, against a target of the caller's own project)."""
+        own = {"_resource": res.policy_name, "project_id": ctx.project_id,
+               "tenant_id": ctx.project_id}
+        return frozenset(
+            attr.name for attr in res.attributes.attrs
+            if self.authorizer.knows(f"get_{res.policy_name}:{attr.name}")
+            and not self.authorizer.allowed(ctx, f"get_{res.policy_name}:{attr.name}", own))
+
     # ------------------------------------------------------------------------------ handlers
-    def _render(self, ctx: Context, res: ResourceDef, record) -> dict:
-        return res.attributes.render(record, ctx.is_admin)
+    def _render(self, ctx: Context, res: ResourceDef, record, hidden=None) -> dict:
+        return res.attributes.render(record, self._hidden(ctx, res) if hidden is None
+                                     else hidden)
 
     def _list(self, req, ctx: Context, res: ResourceDef) -> webob.Response:
-        query = ListQuery.parse(req.GET, res.attributes, ctx.is_admin)
-        items = [item for item in (self._render(ctx, res, r) for r in res.list(ctx))
+        hidden = self._hidden(ctx, res)
+        query = ListQuery.parse(req.GET, res.attributes, hidden)
+        records = res.list(ctx)
+        if not self.authorizer.is_default(f"get_{res.policy_name}"):
+            records = [r for r in records if self._readable(ctx, res, r)]
+        items = [item for item in (self._render(ctx, res, r, hidden) for r in records)
                  if query.matches(item)]
         if query.sorts or query.limit or query.marker:
             items = query.sort(items)
@@ -174,7 +243,10 @@ class NeutronApp:
         return _json_response(body)
 
     def _show(self, req, ctx: Context, res: ResourceDef, resource_id: str) -> webob.Response:
-        item = self._render(ctx, res, res.get(ctx, resource_id))
+        record = res.get(ctx, resource_id)
+        if not self._readable(ctx, res, record):
+            raise res.not_found(resource_id)
+        item = self._render(ctx, res, record)
         fields = [f for v in req.GET.getall("fields") for f in v.split(",") if f]
         if fields:
             item = {k: v for k, v in item.items() if k in fields}
@@ -191,6 +263,10 @@ class NeutronApp:
         else:
             raise errors.BadRequestMessage(msg=f"Unable to find '{res.member}' in request body")
         fields = [_post_fields(ctx, res, item) for item in items]
+        for item in items:
+            self._authorize(ctx, res, "create", self._target(ctx, res, item, creating=True), [
+                key for key, value in item.items()
+                if value != res.attributes.get(key).default])
         records = res.create(ctx, fields)
         if bulk:
             return _json_response({res.collection: [self._render(ctx, res, r) for r in records]},
@@ -201,14 +277,17 @@ class NeutronApp:
         body = _json_body(req)
         if set(body) != {res.member} or not isinstance(body[res.member], dict):
             raise errors.BadRequestMessage(msg=f"Unable to find '{res.member}' in request body")
-        res.get(ctx, resource_id)  # not visible → 404 before any complaint about the body
+        current = res.get(ctx, resource_id)  # not visible → 404 before any complaint
         fields = _put_fields(ctx, res, body[res.member])
+        self._authorize_change(ctx, res, "update", current, body[res.member])
         record = res.update(ctx, resource_id, fields, _if_revision(req))
         return _json_response({res.member: self._render(ctx, res, record)})
 
     def _tags(self, req, ctx: Context, res: ResourceDef, resource_id: str,
               tag: str | None) -> webob.Response:
         service, kind = self.service, res.collection
+        if req.method != "GET":
+            self._authorize_change(ctx, res, "update", res.get(ctx, resource_id))
         if tag is None:
             method = _allow(req, "GET", "PUT", "DELETE")
             if method == "GET":
@@ -261,20 +340,15 @@ def _unwrap(res: ResourceDef, item):
     return item
 
 
-def _check_known(ctx: Context, res: ResourceDef, item: dict, action: str) -> None:
-    unknown = [k for k in item if res.attributes.get(k) is None
-               or (res.attributes.get(k).admin_only and not ctx.is_admin)]
+def _check_known(res: ResourceDef, item: dict) -> None:
+    unknown = [k for k in item if res.attributes.get(k) is None]
     if unknown:
         raise errors.BadRequestMessage(msg=f"Unrecognized attribute(s) '{', '.join(unknown)}'")
-    for key in item:
-        attr = res.attributes.get(key)
-        if attr.admin_write and not ctx.is_admin:
-            raise errors.PolicyNotAuthorized(action=f"{action}_{res.member}:{key}")
 
 
 def _post_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
     """Validate one POST object and convert it to the service's field names."""
-    _check_known(ctx, res, item, "create")
+    _check_known(res, item)
     fields = {}
     for key, value in item.items():
         attr = res.attributes.get(key)
@@ -288,6 +362,10 @@ def _post_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
         if attr.field in fields and fields[attr.field] != value:
             raise errors.BadRequestMessage(msg="'project_id' and 'tenant_id' do not match")
         fields[attr.field] = value
+    if fields.get("project_id") not in (None, ctx.project_id) and not ctx.is_admin:
+        raise errors.BadRequestMessage(  # Neutron's 400, before any policy rule
+            msg="Specifying 'project_id' or 'tenant_id' other than the authenticated project in "
+                "request requires admin privileges")
     for attr in res.attributes.attrs:
         if attr.allow_post and attr.default is a.MISSING and attr.name not in item:
             raise errors.BadRequestMessage(
@@ -296,7 +374,7 @@ def _post_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
 
 
 def _put_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
-    _check_known(ctx, res, item, "update")
+    _check_known(res, item)
     fields = {}
     for key, value in item.items():
         attr = res.attributes.get(key)

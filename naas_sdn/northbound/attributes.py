@@ -329,8 +329,6 @@ class Attr:
     default: Any = MISSING
     validate: Callable[[str, Any], Any] | None = None
     field: str | None = None
-    admin_only: bool = False  # visible and writable by admins only (policy)
-    admin_write: bool = False  # visible to all, writable by admins only (policy)
     # string | boolean | integer | fixed_ips (filterable as key=value, not sortable) |
     # other (neither filterable nor sortable)
     kind: str = "string"
@@ -365,8 +363,9 @@ class AttributeMap:
     def get(self, name: str) -> Attr | None:
         return self._by_name.get(name)
 
-    def visible(self, is_admin: bool) -> list[Attr]:
-        return [a for a in self.attrs if is_admin or not a.admin_only]
+    def visible(self, hidden: frozenset = frozenset()) -> list[Attr]:
+        """The attributes a caller may read: all but those its policy ``hidden``."""
+        return [a for a in self.attrs if a.name not in hidden]
 
-    def render(self, record, is_admin: bool) -> dict:
-        return {a.name: a.show(record) for a in self.visible(is_admin)}
+    def render(self, record, hidden: frozenset = frozenset()) -> dict:
+        return {a.name: a.show(record) for a in self.visible(hidden)}

@@ -12,6 +12,7 @@ from naas_sdn.model.service import NetworkService
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.plugins import Extension, Plugin
+from naas_sdn.northbound.policy import ADMIN_OR_NET_OWNER, crud
 from naas_sdn.northbound.resources import ResourceDef, _standard
 
 BLOCK_ATTRIBUTES = AttributeMap(_standard() + (
@@ -40,4 +41,9 @@ def protocol_block_plugin(service: NetworkService) -> Plugin:
         get=service.get_protocol_block, create=service.create_protocol_blocks,
         update=service.update_protocol_block, delete=service.delete_protocol_block,
         not_found=lambda rid: errors.ProtocolBlockNotFound(id=rid))
-    return Plugin("protocol-block", (blocks,), BLOCK_EXTENSIONS)
+    return Plugin("protocol-block", (blocks,), BLOCK_EXTENSIONS, policy_rules=BLOCK_RULES)
+
+
+# A block guards a whole network: its owner (or an admin) sets one, never a project the
+# network is shared with.
+BLOCK_RULES = crud("protocol_block", create=ADMIN_OR_NET_OWNER)

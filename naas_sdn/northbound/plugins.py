@@ -39,6 +39,8 @@ class Plugin:
     extensions: tuple[Extension, ...] = ()
     # attributes the plugin adds to other plugins' resources: collection -> attributes
     attribute_extensions: Mapping[str, tuple] = dataclasses.field(default_factory=dict)
+    # oslo.policy defaults (RuleDefault) for the plugin's resources, attributes and actions
+    policy_rules: tuple = ()
 
 
 PluginFactory = Callable[[object], Plugin]  # (NetworkService) -> Plugin
@@ -107,9 +109,10 @@ def register(name: str, factory: PluginFactory) -> None:
 
 
 def core_plugin(service) -> Plugin:
+    from naas_sdn.northbound.policy import CORE_RULES
     from naas_sdn.northbound.security import SECURITY_EXTENSIONS, security_resources
     return Plugin(CORE, tuple(core_resources(service) + security_resources(service)),
-                  CORE_EXTENSIONS + SECURITY_EXTENSIONS)
+                  CORE_EXTENSIONS + SECURITY_EXTENSIONS, policy_rules=CORE_RULES)
 
 
 def available() -> dict[str, Callable[[], PluginFactory]]:

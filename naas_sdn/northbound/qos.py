@@ -14,6 +14,8 @@ from naas_sdn.model.service import NetworkService
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.plugins import Extension, Plugin
+from naas_sdn.northbound.policy import (ADMIN_OR_OWNER, ADMIN_OR_PARENT_OWNER, ANY, crud,
+                                        either, rule)
 from naas_sdn.northbound.resources import ResourceDef, _standard
 
 DRIVER = "naas-sdn"
@@ -105,7 +107,18 @@ def _rule_resource(service: NetworkService, rule_type: str) -> ResourceDef:
             ctx, pid, rule_type, rid, fields, rev),
         delete=lambda ctx, pid, rid, rev: service.delete_qos_rule(ctx, pid, rule_type, rid, rev),
         not_found=lambda pid, rid: errors.QosRuleNotFound(rule_id=rid, policy_id=pid),
-        taggable=False)
+        taggable=False, policy_member=f"policy_{rule_type}_rule")
+
+
+# The blueprint's use case 5: a tenant shapes its own ports, so a project manages its own
+# policies and rules (Neutron's defaults leave creating them to admins).
+QOS_RULES = (
+    *crud("policy", get=either(ADMIN_OR_OWNER, "field:policies:shared=True")),
+    *(item for rule_type in RULE_TYPES for item in crud(
+        f"policy_{rule_type}_rule", create=ADMIN_OR_PARENT_OWNER, get=ANY,
+        update=ADMIN_OR_PARENT_OWNER, delete=ADMIN_OR_PARENT_OWNER)),
+    rule("get_rule_type", ANY, "Show a QoS rule type"),
+)
 
 
 def qos_plugin(service: NetworkService) -> Plugin:
@@ -124,4 +137,5 @@ def qos_plugin(service: NetworkService) -> Plugin:
         valid_id=lambda rid: True, read_only=True)
     return Plugin("qos", (policies, rule_types), QOS_EXTENSIONS,
                   attribute_extensions={"networks": (POLICY_BINDING,),
-                                        "ports": (POLICY_BINDING,)})
+                                        "ports": (POLICY_BINDING,)},
+                  policy_rules=QOS_RULES)

@@ -33,9 +33,9 @@ class ListQuery:
     kv_filters: dict[str, dict[str, set[str]]] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def parse(cls, params, attrs: AttributeMap, is_admin: bool) -> "ListQuery":
+    def parse(cls, params, attrs: AttributeMap, hidden: frozenset = frozenset()) -> "ListQuery":
         """Parse a query string (a WebOb MultiDict); unknown filters are rejected."""
-        visible = {x.name: x for x in attrs.visible(is_admin)}
+        visible = {x.name: x for x in attrs.visible(hidden)}
         filters: dict[str, list] = {}
         kv_filters: dict[str, dict[str, set[str]]] = {}
         invalid = []

@@ -5,6 +5,7 @@ import dataclasses
 from typing import Callable, Mapping
 
 from naas_sdn.model import errors, ipam
+from naas_sdn.model.security import enforced_protection
 from naas_sdn.model.service import (SEGMENTATION_MAX, SEGMENTATION_MIN, NetworkService,
                                     format_time)
 from naas_sdn.northbound import attributes as a
@@ -37,19 +38,26 @@ class ResourceDef:
     children: Mapping[str, "ResourceDef"] = dataclasses.field(default_factory=dict)
     valid_id: Callable[[str], bool] = a.is_uuid  # ids that are not: the member is not found
     read_only: bool = False  # GET only (e.g. qos/rule-types)
+    policy_member: str = ""  # the name policy rules use, when not ``member``
+    parent_owner: str | None = None  # a bound nested collection: its parent's project
+
+    @property
+    def policy_name(self) -> str:
+        """``port`` in ``create_port``, ``policy_bandwidth_limit_rule`` for a QoS rule."""
+        return self.policy_member or self.member
 
     @property
     def url_path(self) -> str:
         return self.path or self.collection
 
-    def bind(self, parent_id: str) -> "ResourceDef":
-        """This nested collection as seen below one parent."""
+    def bind(self, parent_id: str, parent_owner: str) -> "ResourceDef":
+        """This nested collection as seen below one parent (owned by ``parent_owner``)."""
         def under(call):
             return lambda ctx, *args: call(ctx, parent_id, *args)
         return dataclasses.replace(
             self, list=under(self.list), get=under(self.get), create=under(self.create),
             update=under(self.update), delete=under(self.delete),
-            not_found=lambda rid: self.not_found(parent_id, rid))
+            not_found=lambda rid: self.not_found(parent_id, rid), parent_owner=parent_owner)
 
     def extended(self, attrs) -> "ResourceDef":
         """With attributes a service plugin adds (e.g. qos_policy_id on ports)."""
@@ -102,12 +110,12 @@ NETWORK_ATTRIBUTES = AttributeMap(_standard() + (
          a.only_false("external networks need the router service plugin, which is not loaded"),
          None, kind="boolean"),
     Attr("provider:network_type", lambda r: r.network_type, True, False, None,
-         a.one_of("vlan"), "network_type", admin_only=True),
+         a.one_of("vlan"), "network_type"),
     Attr("provider:physical_network", lambda r: None, True, False, None,
-         _no_physical_network, None, admin_only=True, kind="other"),
+         _no_physical_network, None, kind="other"),
     Attr("provider:segmentation_id", lambda r: r.segmentation_id, True, False, None,
          a.integer_range(SEGMENTATION_MIN, SEGMENTATION_MAX), "segmentation_id",
-         admin_only=True, kind="integer"),
+         kind="integer"),
 ))
 
 PORT_ATTRIBUTES = AttributeMap(_standard() + (
@@ -127,16 +135,17 @@ PORT_ATTRIBUTES = AttributeMap(_standard() + (
     Attr("binding:vnic_type", lambda r: r.binding_vnic_type, True, True, "normal",
          a.one_of("normal"), "binding_vnic_type"),
     Attr("binding:profile", lambda r: r.binding_profile, True, True, {}, a.dictionary,
-         "binding_profile", admin_write=True, kind="other"),
+         "binding_profile", kind="other"),
     Attr("binding:vif_details", lambda r: r.binding_vif_details, kind="other"),
-    # port-security, security-group, allowed-address-pairs (the model validates the values)
-    Attr("port_security_enabled", lambda r: r.port_security_enabled, True, True, a.COMPUTED,
+    # port-security, security-group, allowed-address-pairs (the model validates the values),
+    # shown as the switches enforce them
+    Attr("port_security_enabled", lambda r: enforced_protection(r)[0], True, True, a.COMPUTED,
          a.boolean_or_none, "port_security_enabled", kind="boolean"),
-    Attr("security_groups", lambda r: list(r.security_groups), True, True, a.COMPUTED,
+    Attr("security_groups", lambda r: list(enforced_protection(r)[1]), True, True, a.COMPUTED,
          a.uuid_list, "security_groups", kind="other"),
     Attr("allowed_address_pairs", lambda r: [
         {"ip_address": ip, "mac_address": mac or r.mac_address}
-        for ip, mac in r.allowed_address_pairs], True, True, a.COMPUTED, None,
+        for ip, mac in enforced_protection(r)[2]], True, True, a.COMPUTED, None,
         "allowed_address_pairs", kind="other"),
 ))
 

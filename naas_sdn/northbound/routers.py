@@ -11,6 +11,7 @@ from naas_sdn.model.service import NetworkService
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.plugins import Extension, Plugin
+from naas_sdn.northbound.policy import ADMIN_OR_OWNER, crud, rule
 from naas_sdn.northbound.resources import ResourceDef, _standard
 
 _NO_GATEWAY = ("external gateways are not supported: there are no external networks, so "
@@ -57,13 +58,13 @@ def router_plugin(service: NetworkService) -> Plugin:
     def add_extraroutes(ctx, router_id, body):
         routes = _routes_body(body)
         return {"router": ROUTER_ATTRIBUTES.render(
-            service.add_extraroutes(ctx, router_id, routes), ctx.is_admin)}
+            service.add_extraroutes(ctx, router_id, routes))}
 
     def remove_extraroutes(ctx, router_id, body):
         service.get_router(ctx, router_id)
         routes = _routes_body(body)
         return {"router": ROUTER_ATTRIBUTES.render(
-            service.remove_extraroutes(ctx, router_id, routes), ctx.is_admin)}
+            service.remove_extraroutes(ctx, router_id, routes))}
 
     routers = ResourceDef(
         collection="routers", member="router", attributes=ROUTER_ATTRIBUTES,
@@ -74,4 +75,10 @@ def router_plugin(service: NetworkService) -> Plugin:
                  "remove_router_interface": service.remove_router_interface,
                  "add_extraroutes": add_extraroutes,
                  "remove_extraroutes": remove_extraroutes})
-    return Plugin("router", (routers,), ROUTER_EXTENSIONS)
+    return Plugin("router", (routers,), ROUTER_EXTENSIONS, policy_rules=ROUTER_RULES)
+
+
+ROUTER_RULES = crud("router") + tuple(
+    rule(action, ADMIN_OR_OWNER, f"{action.replace('_', ' ').capitalize()} of a router")
+    for action in ("add_router_interface", "remove_router_interface", "add_extraroutes",
+                   "remove_extraroutes"))

@@ -37,7 +37,7 @@ RULE_ATTRIBUTES = AttributeMap((
 ) + _owned_and_stamped())
 
 GROUP_ATTRIBUTES = AttributeMap(_standard() + (
-    Attr("security_group_rules", lambda r: [RULE_ATTRIBUTES.render(rule, False)
+    Attr("security_group_rules", lambda r: [RULE_ATTRIBUTES.render(rule)
                                             for rule in r.rules], kind="other"),
     Attr("stateful", lambda r: r.stateful, True, True, True, a.boolean, "stateful",
          kind="boolean"),

@@ -27,6 +27,7 @@ from naas_sdn.model.service import Context, NetworkService, format_time
 from naas_sdn.model.statistics import TRAFFIC, VIF_ERRORS, ip_object
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.plugins import Extension, Plugin
+from naas_sdn.northbound.policy import ADMIN_OR_OWNER, rule
 from naas_sdn.northbound.resources import ResourceDef
 
 # ip-statistics ids: uuid5(IP_NAMESPACE, "<port id>/<address>"), stable across restarts
@@ -210,4 +211,10 @@ def statistics_plugin(service: NetworkService) -> Plugin:
                     lambda rid: errors.PortNotFound(port_id=rid)),
         _collection("ip_statistics", IP_STATISTICS, reader.list_ips, reader.get_ip,
                     lambda rid: errors.IpStatisticsNotFound(id=rid)),
-    ), STATISTICS_EXTENSIONS)
+    ), STATISTICS_EXTENSIONS, policy_rules=STATISTICS_RULES)
+
+
+# Traffic is its owner's alone: never the projects a shared network serves.
+STATISTICS_RULES = tuple(
+    rule(f"get_{name}", ADMIN_OR_OWNER, f"Show the {name.replace('_', ' ')} of an object")
+    for name in ("network_statistics", "port_statistics", "vif_statistics", "ip_statistics"))

@@ -44,7 +44,8 @@ def test_provider_attributes_admin_only(alice, admin):
     assert seen_by_admin["provider:physical_network"] is None
     assert 1 <= seen_by_admin["provider:segmentation_id"] <= 4094
     resp = alice.post("/v2.0/networks", {"network": {"provider:segmentation_id": 5}})
-    assert resp.status == 400 and "Unrecognized attribute" in resp.json["NeutronError"]["message"]
+    assert resp.status == 403 and resp.error_type == "PolicyNotAuthorized"
+    assert "create_network:provider:segmentation_id" in resp.json["NeutronError"]["message"]
     chosen = create(admin, **{"provider:network_type": "vlan", "provider:segmentation_id": 4000,
                               "project_id": alice.project})
     assert chosen["provider:segmentation_id"] == 4000 and chosen["project_id"] == alice.project

@@ -60,12 +60,14 @@ def test_bad_macs(alice, net, mac):
     assert alice.get("/v2.0/ports").json["ports"] == []
 
 
-def test_update_mac_and_conflicts(alice, net):
+def test_update_mac_and_conflicts(alice, admin, net):
     a = create(alice, network_id=net["id"])
     b = create(alice, network_id=net["id"])
-    resp = alice.put(f"/v2.0/ports/{a['id']}", {"port": {"mac_address": b["mac_address"]}})
-    assert resp.status == 409 and resp.error_type == "MacAddressInUse"
     resp = alice.put(f"/v2.0/ports/{a['id']}", {"port": {"mac_address": "02:00:00:00:00:42"}})
+    assert resp.status == 403 and resp.error_type == "PolicyNotAuthorized"  # admins only
+    resp = admin.put(f"/v2.0/ports/{a['id']}", {"port": {"mac_address": b["mac_address"]}})
+    assert resp.status == 409 and resp.error_type == "MacAddressInUse"
+    resp = admin.put(f"/v2.0/ports/{a['id']}", {"port": {"mac_address": "02:00:00:00:00:42"}})
     assert resp.status == 200 and resp.json["port"]["mac_address"] == "02:00:00:00:00:42"
     assert resp.json["port"]["revision_number"] == 2
 

@@ -267,7 +267,7 @@ def test_delete_subnet_in_use_and_network_cascade(alice, net):
 
 
 # ---------------------------------------------------------------------------- port IPAM
-def test_port_addresses(alice, net):
+def test_port_addresses(alice, admin, net):
     s = subnet(alice, net, "10.0.0.0/24")
     six = subnet(alice, net, "2001:db8::/64", 6, ipv6_address_mode="dhcpv6-stateful")
     slaac = subnet(alice, net, "2001:db8:1::/64", 6, ipv6_ra_mode="slaac")
@@ -306,7 +306,7 @@ def test_port_addresses(alice, net):
     assert addresses(resp.json["port"]) == ["10.0.0.7", "2001:db8::2",
                                             "2001:db8:1:0:f816:3eff:fe00:1"]
     assert addresses(port(alice, net))[0] == "10.0.0.2"  # released in the same request
-    resp = alice.put(f"/v2.0/ports/{p['id']}", {"port": {"mac_address": "fa:16:3e:00:00:02"}})
+    resp = admin.put(f"/v2.0/ports/{p['id']}", {"port": {"mac_address": "fa:16:3e:00:00:02"}})
     assert addresses(resp.json["port"])[2] == "2001:db8:1:0:f816:3eff:fe00:2"
 
 

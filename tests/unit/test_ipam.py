@@ -163,11 +163,6 @@ def test_subnet_scoping(service, net):
     on_shared = v4(service, shared, "10.2.0.0/24")
     assert service.get_subnet(BOB, on_shared.id).id == on_shared.id  # visible through sharing
     assert [x.id for x in service.list_subnets(BOB)] == [on_shared.id]
-    for call in (lambda: v4(service, shared, "10.3.0.0/24", ctx=BOB),
-                 lambda: service.update_subnet(BOB, on_shared.id, {"name": "x"}),
-                 lambda: service.delete_subnet(BOB, on_shared.id)):
-        with pytest.raises(errors.PolicyNotAuthorized):
-            call()
     bob_port = port(service, shared, ctx=BOB)  # a tenant's port on a shared network
     assert ips(bob_port) == ["10.2.0.2"]
     admin_made = v4(service, net, "10.9.0.0/24", ctx=ADMIN, project_id="carol")
