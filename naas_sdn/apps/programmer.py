@@ -48,6 +48,13 @@ class Plan:
                 f" -{len(self.meter_deletes)}")
 
 
+def wire_order(flow: ofp.Flow) -> tuple:
+    """A total order of flows, so a bundle is the same for the same plan. Not the flow's key:
+    a masked match value is a (value, mask) tuple, an exact one a string or a number, and
+    the two do not compare; their reprs do."""
+    return (flow.table, flow.priority, repr(flow.match))
+
+
 def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
     """The difference, owner by owner: an owner whose flows are the same object (the
     compiler memoizes them) costs nothing, so a pass is cheap however large the model."""
@@ -71,8 +78,8 @@ def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
     want_groups = {g.group_id: g for g in desired.groups}
     have_meters = {m.meter_id: m for m in installed.meters}
     return Plan(
-        flow_adds=sorted(flow_adds, key=lambda f: f.key),
-        flow_deletes=sorted(flow_deletes, key=lambda f: f.key),
+        flow_adds=sorted(flow_adds, key=wire_order),
+        flow_deletes=sorted(flow_deletes, key=wire_order),
         group_adds=[g for i, g in sorted(want_groups.items()) if i not in have_groups],
         group_modifies=[g for i, g in sorted(want_groups.items())
                         if i in have_groups and have_groups[i] != g],
