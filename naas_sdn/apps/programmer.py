@@ -14,9 +14,10 @@ import threading
 import time
 
 from naas_sdn.apps import codec, metrics
-from naas_sdn.apps.channel import SwitchError
+from naas_sdn.apps.channel import BundleRejected, SwitchError
 from naas_sdn.flows import compiler, ofp
-from naas_sdn.flows.layout import PACKET_IN_METER, PORT_METER_BASE, with_generation
+from naas_sdn.flows.layout import (PACKET_IN_METER, PORT_METER_BASE, identity, owner_of,
+                                   with_generation)
 
 from os_ken.ofproto import ofproto_v1_3 as ofproto
 from os_ken.ofproto import ofproto_v1_3_parser as parser
@@ -111,6 +112,9 @@ class Programmer:
         self._dirty = False
         self._stop = False
         self._retry_at = {}      # dpid -> monotonic time of next attempt after a failure
+        self._rejected = {}      # dpid -> {flow: reason} left out until a reconnect or resync
+        self._rejected_meters = {}  # dpid -> {meter: reason}, the same
+        self._filtered = {}      # dpid -> {owner: (flows, rejected, flows kept)}
         self._thread = threading.Thread(target=self._run, name="programmer", daemon=True)
 
     def start(self):
@@ -126,6 +130,7 @@ class Programmer:
         with self._wake:
             self._channels[channel.dpid] = channel
             self._installed[channel.dpid] = None
+            self._forget_rejections(channel.dpid)
             self._dirty = True
             self._wake.notify()
 
@@ -134,6 +139,7 @@ class Programmer:
             self._channels.pop(dpid, None)
             self._installed.pop(dpid, None)
             self._retry_at.pop(dpid, None)
+            self._forget_rejections(dpid)
 
     def changed(self, *_args):
         with self._wake:
@@ -145,8 +151,16 @@ class Programmer:
         with self._wake:
             if dpid in self._installed:
                 self._installed[dpid] = None
+                self._forget_rejections(dpid)
                 self._dirty = True
                 self._wake.notify()
+
+    def _forget_rejections(self, dpid: int) -> None:
+        """A switch reconnecting or resynchronised is given every flow again (under the
+        lock)."""
+        self._rejected.pop(dpid, None)
+        self._rejected_meters.pop(dpid, None)
+        self._filtered.pop(dpid, None)
 
     def installed_flow_counts(self) -> dict[int, int]:
         """Flows believed installed on each switch whose tables have been read."""
@@ -197,7 +211,7 @@ class Programmer:
                 continue
             self._retry_at.pop(dpid, None)
             desired = compiler.compile_switch(dpid, bound, fabric, self._options, routers,
-                                                  rules)
+                                              rules)
             try:
                 self._sync(channel, desired, connected.get(dpid))
             except SwitchError as error:
@@ -221,15 +235,16 @@ class Programmer:
                 with self._wake:
                     self._retry_at[dpid] = connected_at + self._settle
                 return
-        todo = plan(desired, installed)
+        self._forget_rejected_undesired(dpid, desired)
+        todo = plan(self._without_rejected(dpid, desired), installed)
         if todo:
-            self._apply(channel, todo)
+            todo = self._apply(channel, desired, installed, todo)
             LOG.info("switch %016x %s: %s", dpid, "resync" if first else "update", todo.summary())
         elif first:
             LOG.info("switch %016x resync: already correct (%d flows)", dpid, len(desired.flows))
         with self._wake:
             if dpid in self._channels:
-                self._installed[dpid] = desired
+                self._installed[dpid] = self._without_rejected(dpid, desired)
         metrics.SWITCH_SYNCS.labels(kind="full" if first else "update").inc()
 
     def read_switch(self, channel) -> ofp.SwitchState:
@@ -246,30 +261,147 @@ class Programmer:
             [codec.parse_meter(m) for m in meters
              if m.meter_id == PACKET_IN_METER or m.meter_id >= PORT_METER_BASE])
 
-    def _apply(self, channel, todo: Plan):
-        dp = channel.datapath
+    def _apply(self, channel, desired: ofp.SwitchState, installed: ofp.SwitchState,
+               todo: Plan) -> Plan:
+        """Send a plan. What os-ken cannot encode or the switch refuses is left out (see
+        :meth:`_reject`) and the rest planned anew and sent again at once. Returns the plan
+        that was applied."""
+        dp, dpid = channel.datapath, channel.dpid
+
+        def replan():
+            return plan(self._without_rejected(dpid, desired), installed)
         # Meters cannot ride in an OVS bundle: set them first, fenced by a barrier.
+        meters = todo.meter_adds + todo.meter_modifies
         meter_msgs = ([codec.meter_mod(dp, m, "add") for m in todo.meter_adds]
                       + [codec.meter_mod(dp, m, "modify") for m in todo.meter_modifies])
         if meter_msgs:
-            errors = channel.send_fenced(meter_msgs)
-            if errors:
-                raise SwitchError(f"meter refused: type={errors[0].type} code={errors[0].code}")
-        msgs = ([codec.group_mod(dp, g, "add") for g in todo.group_adds]
-                + [codec.group_mod(dp, g, "modify") for g in todo.group_modifies]
-                + [codec.flow_delete(dp, f) for f in todo.flow_deletes]
-                + [codec.flow_add(dp, f, with_generation(f.cookie, self._generation))
-                   for f in todo.flow_adds]
-                + [codec.group_mod(dp, g, "delete") for g in todo.group_deletes])
-        if msgs:
-            channel.bundle(msgs)
+            rejected = channel.send_fenced(meter_msgs)
+            if rejected:
+                self._reject_meters(dpid, desired, {meters[r.index]: (r.reason, r.detail)
+                                                    for r in rejected})
+                todo = replan()
+        while True:
+            adds, unencodable = self._flow_adds(dp, todo.flow_adds)
+            if unencodable:
+                self._reject(dpid, unencodable)
+                todo = replan()
+                continue
+            before = ([codec.group_mod(dp, g, "add") for g in todo.group_adds]
+                      + [codec.group_mod(dp, g, "modify") for g in todo.group_modifies]
+                      + [codec.flow_delete(dp, f) for f in todo.flow_deletes])
+            msgs = before + adds + [codec.group_mod(dp, g, "delete") for g in todo.group_deletes]
+            if not msgs:
+                break
+            try:
+                channel.bundle(msgs)
+                break
+            except BundleRejected as error:
+                flows = {}
+                for rejection in error.rejections:
+                    if not len(before) <= rejection.index < len(before) + len(adds):
+                        raise  # not a flow of one owner: the whole switch is retried
+                    flows[todo.flow_adds[rejection.index - len(before)]] = (
+                        rejection.reason, rejection.detail)
+                self._reject(dpid, flows)
+                todo = replan()
         # After the bundle: no flow refers to these meters any more.
         if todo.meter_deletes:
-            errors = channel.send_fenced([codec.meter_mod(dp, m, "delete")
-                                          for m in todo.meter_deletes])
-            if errors:
-                raise SwitchError(f"meter delete refused: type={errors[0].type}")
+            for rejection in channel.send_fenced([codec.meter_mod(dp, m, "delete")
+                                                  for m in todo.meter_deletes]):
+                LOG.warning("switch %016x: meter %#x not deleted: %s %s", dpid,
+                            todo.meter_deletes[rejection.index].meter_id, rejection.reason,
+                            rejection.detail)
         metrics.FLOW_MODS.inc(len(todo.flow_adds) + len(todo.flow_deletes))
         metrics.GROUP_MODS.inc(len(todo.group_adds) + len(todo.group_modifies)
                                + len(todo.group_deletes))
         metrics.METER_MODS.inc(len(meter_msgs) + len(todo.meter_deletes))
+        return todo
+
+    def _flow_adds(self, dp, flows) -> tuple[list, dict]:
+        """The flow-mods of ``flows``, and the flows whose message cannot be built."""
+        msgs, unencodable = [], {}
+        for f in flows:
+            try:
+                msgs.append(codec.flow_add(dp, f, with_generation(f.cookie, self._generation)))
+            except Exception as error:
+                unencodable[f] = ("encode", f"{type(error).__name__}: {error}")
+        return msgs, unencodable
+
+    # -- flows left out ---------------------------------------------------------------------
+    def _reject(self, dpid: int, flows: dict) -> None:
+        """Leave flows out of the switch until it reconnects or is resynchronised: one
+        owner's bad flow must never stop the programming of everyone else's.
+
+        Args:
+            flows: flow -> (reason, detail), reason "encode" or "refused".
+        """
+        with self._wake:
+            rejected = self._rejected.setdefault(dpid, {})
+            for f, (reason, detail) in flows.items():
+                rejected[f] = reason
+                LOG.error("switch %016x: flow of %s left out (%s: %s): table=%d priority=%d "
+                          "match=%s instructions=%s", dpid, _owner_name(f.cookie), reason,
+                          detail, f.table, f.priority, f.match, f.instructions)
+                metrics.FLOWS_REJECTED.labels(reason=reason).inc()
+
+    def _reject_meters(self, dpid: int, desired: ofp.SwitchState, meters: dict) -> None:
+        """Leave out meters the switch did not take (a QoS limit of 0 kbps is refused),
+        and with them the flows that use them: the switch would refuse those too, or lose
+        them when such a meter is deleted."""
+        reasons = {m.meter_id: reason for m, (reason, _) in meters.items()}
+        with self._wake:
+            rejected = self._rejected_meters.setdefault(dpid, {})
+            for meter, (reason, detail) in meters.items():
+                rejected[meter] = reason
+                LOG.error("switch %016x: meter %#x (rate %d) left out (%s: %s), and the flows "
+                          "using it", dpid, meter.meter_id, meter.rate, reason, detail)
+        self._reject(dpid, {f: (reasons[i[1]], f"uses meter {i[1]:#x}, which was left out")
+                            for f in desired.flows for i in f.instructions
+                            if i[0] == "meter" and i[1] in reasons})
+
+    def _forget_rejected_undesired(self, dpid: int, desired: ofp.SwitchState) -> None:
+        """A rejected flow the compiler no longer asks for is forgotten: should it come
+        back, it is tried again."""
+        with self._wake:
+            rejected = self._rejected.get(dpid)
+            if rejected:
+                self._rejected[dpid] = {
+                    f: reason for f, reason in rejected.items()
+                    if f in desired.parts.get(identity(f.cookie), ())}
+            if self._rejected_meters.get(dpid):
+                self._rejected_meters[dpid] = {m: reason for m, reason
+                                               in self._rejected_meters[dpid].items()
+                                               if m in desired.meters}
+
+    def _without_rejected(self, dpid: int, desired: ofp.SwitchState) -> ofp.SwitchState:
+        """The desired state less the flows left out. An owner's filtered flows are kept
+        while its flows and rejections stay the same, so :func:`plan` still skips it by
+        identity on every later pass."""
+        with self._wake:
+            rejected = dict(self._rejected.get(dpid, {}))
+            meters = frozenset(self._rejected_meters.get(dpid, ()))
+        if meters:
+            desired = dataclasses.replace(desired, meters=desired.meters - meters)
+        if not rejected:
+            return desired
+        by_owner: dict[int, set] = {}
+        for f in rejected:
+            by_owner.setdefault(identity(f.cookie), set()).add(f)
+        cache = self._filtered.setdefault(dpid, {})
+        parts = dict(desired.parts)
+        for owner, bad in by_owner.items():
+            part = parts.get(owner)
+            if part is None:
+                continue
+            bad = frozenset(bad)
+            kept = cache.get(owner)
+            if kept is None or kept[0] is not part or kept[1] != bad:
+                kept = cache[owner] = (part, bad, part - bad)
+            parts[owner] = kept[2]
+        return dataclasses.replace(desired, parts=parts)
+
+
+def _owner_name(value: int) -> str:
+    """The owner a cookie names, kind and key, for the log: "port 12", "acl 0"."""
+    owner = owner_of(value)
+    return f"{owner[0].name.lower()} {owner[1]}" if owner else f"cookie {value:#x}"

@@ -4,6 +4,7 @@ import re
 import time
 
 from naas_sdn.flows.layout import Owner
+from tests.dataplane.conftest import metric
 from tests.dataplane.lab import (Capture, dump_flows, iperf3, lab, ping, plug, scapy,
                                  switch_side, v4, wait_for, wait_ping)
 
@@ -209,3 +210,21 @@ def test_one_tenants_prefix_rule_does_not_stop_programming_a_shared_switch(contr
         a1, a2 = net.get("a1"), net.get("a2")
         assert wait_ping(a2, v4(a_ports["a1"]))
         assert ping(a1, v4(a_ports["a2"]), count=2) == 0  # a2's group admits nothing
+
+
+def test_a_meter_the_switch_refuses_stops_only_its_own_port(controller, tenants):
+    """OVS refuses a meter of rate 0 (a QoS limit of 0 kbps, which the API allows): that
+    port's limited flows are left out and counted, and the switch goes on being programmed."""
+    alice = tenants[0]
+    with lab(controller.ofp_port, switches=1, hosts={"h1": 1, "h2": 1, "h3": 1}) as net:
+        network = alice.network("net", "10.0.0.0/24")
+        zero = alice.create("/v2.0/qos/policies", "policy", {"name": "zero"})
+        alice.create(f"/v2.0/qos/policies/{zero['id']}/bandwidth_limit_rules",
+                     "bandwidth_limit_rule", {"max_kbps": 0, "direction": "ingress"})
+        ports = _ports(alice, net, network, ("h1", "h2"), h2={"qos_policy_id": zero["id"]})
+        h1, h3 = net.get("h1"), net.get("h3")
+        assert wait_for(lambda: alice.show_port(ports["h2"])["status"] == "ACTIVE")
+        ports.update(_ports(alice, net, network, ("h3",)))
+        assert wait_ping(h3, v4(ports["h1"])), controller.log_tail()
+        assert metric(controller, "naas_flows_rejected_total", 'reason="refused"') > 0
+        assert ping(h1, v4(ports["h2"]), count=2) == 0  # nothing is delivered to h2
