@@ -12,8 +12,9 @@ SYNC_FAILURES = Counter("naas_switch_sync_failures",
                         "Switch synchronisations that failed and were retried", registry=REGISTRY)
 FLOWS_REJECTED = Counter("naas_flows_rejected",
                          "Flows left out of a switch so the rest of it is programmed, by reason: "
-                         "os-ken could not encode it (encode), or the switch refused it or a "
-                         "meter it uses (refused)",
+                         "an owner's flows not compiled (compile, once per owner while it "
+                         "lasts), os-ken could not encode it (encode), or the switch refused it "
+                         "or a meter it uses (refused)",
                          ["reason"], registry=REGISTRY)
 SWITCH_SYNCS = Counter("naas_switch_syncs",
                        "Completed switch synchronisations: full (tables read back) or update",

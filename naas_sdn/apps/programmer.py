@@ -115,6 +115,7 @@ class Programmer:
         self._rejected = {}      # dpid -> {flow: reason} left out until a reconnect or resync
         self._rejected_meters = {}  # dpid -> {meter: reason}, the same
         self._filtered = {}      # dpid -> {owner: (flows, rejected, flows kept)}
+        self._compile_failures = {}  # dpid -> {owner: error} last reported
         self._thread = threading.Thread(target=self._run, name="programmer", daemon=True)
 
     def start(self):
@@ -161,6 +162,7 @@ class Programmer:
         self._rejected.pop(dpid, None)
         self._rejected_meters.pop(dpid, None)
         self._filtered.pop(dpid, None)
+        self._compile_failures.pop(dpid, None)
 
     def installed_flow_counts(self) -> dict[int, int]:
         """Flows believed installed on each switch whose tables have been read."""
@@ -212,6 +214,7 @@ class Programmer:
             self._retry_at.pop(dpid, None)
             desired = compiler.compile_switch(dpid, bound, fabric, self._options, routers,
                                               rules)
+            self._report_compile_failures(dpid, desired.failed)
             try:
                 self._sync(channel, desired, connected.get(dpid))
             except SwitchError as error:
@@ -399,6 +402,18 @@ class Programmer:
                 kept = cache[owner] = (part, bad, part - bad)
             parts[owner] = kept[2]
         return dataclasses.replace(desired, parts=parts)
+
+    def _report_compile_failures(self, dpid: int, failed: dict) -> None:
+        """Log and count, once while it lasts, each owner the compiler could not build
+        flows for; the switch is programmed without them."""
+        with self._wake:
+            known = self._compile_failures.get(dpid, {})
+            self._compile_failures[dpid] = dict(failed)
+        for owner, error in failed.items():
+            if known.get(owner) != error:
+                LOG.error("switch %016x: flows of %s not compiled, left out: %s", dpid,
+                          _owner_name(owner), error)
+                metrics.FLOWS_REJECTED.labels(reason="compile").inc()
 
 
 def _owner_name(value: int) -> str:

@@ -325,3 +325,14 @@ def test_a_prefix_rule_next_to_remote_group_members_is_planned():
                 ipv4_dst=ip(1), ip_proto=1, icmpv4_type=8, icmpv4_code=0)
     assert ports_reached(sim, 2, **dict(ping, ipv4_src="10.8.0.5")) == [1]
     assert ports_reached(sim, 2, **ping) == []  # 10.0.0.2 is outside 10.8.0.0/24
+
+
+def test_a_rule_whose_flows_cannot_be_built_is_left_out_alone():
+    broken = dataclasses.replace(rule(9, "g", "ingress", protocol=6, low=80, high=80),
+                                 ethertype="IPv5")  # past the API's validation, somehow
+    group = SecurityGroupView("g", "t", SSH_ONLY.rules + (broken,))
+    state = compiler.compile_fabric(*lab(groups=(group,)))[1]
+    assert state.failed.keys() == {cookie(Owner.ACL, 9)}
+    sim = Simulator({1: state})
+    assert ports_reached(sim, 1, **tcp(1, 2, 40000, 22)) == [2]
+    assert ports_reached(sim, 1, **tcp(1, 2, 40000, 80)) == []

@@ -1,7 +1,9 @@
 """The programmer against a switch simulated at the message level: real os-ken encoding,
 bundles, barriers and errors, so a flow that cannot be encoded or that the switch refuses is
 seen exactly where the real ones are."""
+import dataclasses
 import itertools
+from types import SimpleNamespace
 
 from os_ken.ofproto import ofproto_v1_3 as ofproto
 from os_ken.ofproto import ofproto_v1_3_parser as parser
@@ -11,7 +13,7 @@ from naas_sdn.apps.channel import Channel
 from naas_sdn.apps.programmer import Programmer
 from naas_sdn.flows import compiler, ofp
 from naas_sdn.flows.layout import Owner, Priority, Table, cookie, qos_meter
-from naas_sdn.model.snapshot import QosPolicyView
+from naas_sdn.model.snapshot import PortView, QosPolicyView
 from tests.unit.test_compiler import ONE_PORTS, ONE_VIFS, fabric, model
 from tests.unit.test_policy import lab
 
@@ -159,6 +161,28 @@ def test_flows_not_encodable_or_refused_are_left_out_and_the_rest_is_programmed(
     programmer.resync(1)
     programmer._sync(channel, desired, None)
     assert _rejected("refused") - before["refused"] == 4
+    assert set(switch.flows) == {f.key for f in state.flows}
+
+
+def test_a_port_whose_flows_cannot_be_compiled_leaves_the_switch_to_the_others():
+    broken = model(ONE_PORTS)
+    ports = dict(broken.ports)
+    ports["a2"] = dataclasses.replace(ports["a2"], fixed_ips=(("s", "10.0.0.999"),))
+    broken = dataclasses.replace(broken, ports=ports)
+    assert isinstance(broken.ports["a2"], PortView)
+    fab = fabric([1], [], ONE_VIFS)
+    state = compiler.compile_fabric(broken, fab)[1]
+    assert list(state.failed) == [cookie(Owner.PORT, 2)]
+    assert cookie(Owner.PORT, 2) not in state.parts and cookie(Owner.PORT, 3) in state.parts
+    switch, channel = _connected()
+    programmer = Programmer(SimpleNamespace(snapshot=lambda: broken),
+                            SimpleNamespace(snapshot=lambda: fab, connected=lambda: {}),
+                            compiler.Options(), generation=1)
+    programmer.switch_connected(channel)
+    before = _rejected("compile")
+    programmer._pass({1: channel})
+    programmer._pass({1: channel})
+    assert _rejected("compile") - before == 1  # reported once while it lasts
     assert set(switch.flows) == {f.key for f in state.flows}
 
 
