@@ -6,6 +6,7 @@ dead switch. Replies are delivered here by the OpenFlow app's handlers (wire ord
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import queue
 import threading
@@ -19,6 +20,27 @@ _XID_LOCK = threading.Lock()
 
 class SwitchError(Exception):
     """The switch refused a message, or did not answer in time."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Rejection:
+    """One message a switch did not take: os-ken could not ``encode`` it, or the switch
+    ``refused`` it (detail: the error's type and code)."""
+
+    index: int  # position of the message in what was sent
+    reason: str
+    detail: str
+
+
+class BundleRejected(SwitchError):
+    """Some messages of a bundle were not taken; the bundle was discarded, none of it
+    applied, so the rest can be sent again without them."""
+
+    def __init__(self, dpid: int, rejections: list[Rejection]):
+        self.rejections = sorted(rejections, key=lambda r: r.index)
+        first = self.rejections[0]
+        super().__init__(f"switch {dpid:016x} did not take {len(self.rejections)} message(s) "
+                         f"of a bundle, first #{first.index}: {first.reason} {first.detail}")
 
 
 class Replies(list):
@@ -125,27 +147,15 @@ class Channel:
         finally:
             self._forget(xid)
 
-    def send_fenced(self, msgs) -> list:
-        """Send messages then a barrier; return the errors the switch sent for them."""
+    def send_fenced(self, msgs) -> list[Rejection]:
+        """Send messages then a barrier; return those os-ken could not encode or the switch
+        refused, by their index in ``msgs``."""
         errors = queue.Queue()
         xids = [self._register(m, errors) for m in msgs]
-        barrier = parser.OFPBarrierRequest(self.datapath)
-        done = queue.Queue()
-        xids.append(self._register(barrier, done))
         try:
-            for msg in msgs:
-                self.send(msg)
-            self.send(barrier)
-            reply = self._get(done)
-            if isinstance(reply, parser.OFPErrorMsg):
-                raise SwitchError(f"switch {self.dpid:016x} refused a barrier")
-            found = []
-            while not errors.empty():
-                error = errors.get_nowait()
-                if error is None:
-                    raise SwitchError(f"switch {self.dpid:016x} disconnected")
-                found.append(error)
-            return found
+            unencodable = self._send_each(msgs)
+            self._fence()
+            return sorted(unencodable + self._refused(errors, xids), key=lambda r: r.index)
         finally:
             self._forget(*xids)
 
@@ -153,23 +163,73 @@ class Channel:
         """Apply messages all-or-nothing: open, add, fence, check errors, commit or discard.
 
         OVS rejects a bad bundle-add but would commit the rest; checking the adds' errors
-        behind a barrier before committing makes the bundle atomic for real.
+        behind a barrier before committing makes the bundle atomic for real. A message that
+        cannot be encoded or that the switch refuses (when added, or when the commit tries
+        it) raises :class:`BundleRejected` naming it, so the caller can leave it out.
         """
         bundle_id = _next_xid()
         flags = ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED
         self._control(bundle_id, ofp.ONF_BCT_OPEN_REQUEST, flags)
         adds = [parser.ONFBundleAddMsg(self.datapath, bundle_id, flags, m, []) for m in msgs]
+        errors = queue.Queue()  # the switch names a message failing at commit by its add's xid
+        xids = [self._register(add, errors) for add in adds]
         try:
-            errors = self.send_fenced(adds)
-        except SwitchError:
-            self._discard(bundle_id)
-            raise
-        if errors:
-            self._discard(bundle_id)
-            first = errors[0]
-            raise SwitchError(f"switch {self.dpid:016x} refused {len(errors)} message(s) of a "
-                              f"bundle, first type={first.type} code={first.code}")
-        self._control(bundle_id, ofp.ONF_BCT_COMMIT_REQUEST, flags)
+            try:
+                rejected = self._send_each(adds)
+                self._fence()
+                rejected += self._refused(errors, xids)
+            except SwitchError:
+                self._discard(bundle_id)
+                raise
+            if rejected:
+                self._discard(bundle_id)
+                raise BundleRejected(self.dpid, rejected)
+            try:
+                self._control(bundle_id, ofp.ONF_BCT_COMMIT_REQUEST, flags)
+            except SwitchError:
+                refused = self._refused(errors, xids)  # the commit tried it and undid all
+                if refused:
+                    raise BundleRejected(self.dpid, refused) from None
+                raise
+        finally:
+            self._forget(*xids)
+
+    def _send_each(self, msgs) -> list[Rejection]:
+        """Send each message; one os-ken cannot serialize is not sent (``send_msg``
+        serializes before it queues anything) and is returned instead."""
+        unencodable = []
+        for index, msg in enumerate(msgs):
+            try:
+                self.send(msg)
+            except SwitchError:
+                raise
+            except Exception as error:
+                unencodable.append(Rejection(index, "encode", f"{type(error).__name__}: {error}"))
+        return unencodable
+
+    def _fence(self) -> None:
+        """Wait until the switch has handled everything sent before."""
+        barrier = parser.OFPBarrierRequest(self.datapath)
+        done = queue.Queue()
+        xid = self._register(barrier, done)
+        try:
+            self.send(barrier)
+            if isinstance(self._get(done), parser.OFPErrorMsg):
+                raise SwitchError(f"switch {self.dpid:016x} refused a barrier")
+        finally:
+            self._forget(xid)
+
+    def _refused(self, errors: queue.Queue, xids: list) -> list[Rejection]:
+        """The errors the switch has sent so far for the messages with these xids."""
+        index_of = {xid: index for index, xid in enumerate(xids)}
+        found = []
+        while not errors.empty():
+            error = errors.get_nowait()
+            if error is None:
+                raise SwitchError(f"switch {self.dpid:016x} disconnected")
+            found.append(Rejection(index_of[error.xid], "refused",
+                                   f"type={error.type} code={error.code}"))
+        return found
 
     def _control(self, bundle_id: int, kind: int, flags: int):
         reply = self.request(parser.ONFBundleCtrlMsg(self.datapath, bundle_id, kind, flags, []))

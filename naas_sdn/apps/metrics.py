@@ -10,6 +10,12 @@ GROUP_MODS = Counter("naas_group_mods", "Group-mods sent to switches", registry=
 METER_MODS = Counter("naas_meter_mods", "Meter-mods sent to switches", registry=REGISTRY)
 SYNC_FAILURES = Counter("naas_switch_sync_failures",
                         "Switch synchronisations that failed and were retried", registry=REGISTRY)
+FLOWS_REJECTED = Counter("naas_flows_rejected",
+                         "Flows left out of a switch so the rest of it is programmed, by reason: "
+                         "an owner's flows not compiled (compile, once per owner while it "
+                         "lasts), os-ken could not encode it (encode), or the switch refused it "
+                         "or a meter it uses (refused)",
+                         ["reason"], registry=REGISTRY)
 SWITCH_SYNCS = Counter("naas_switch_syncs",
                        "Completed switch synchronisations: full (tables read back) or update",
                        ["kind"], registry=REGISTRY)

@@ -14,9 +14,10 @@ import threading
 import time
 
 from naas_sdn.apps import codec, metrics
-from naas_sdn.apps.channel import SwitchError
+from naas_sdn.apps.channel import BundleRejected, SwitchError
 from naas_sdn.flows import compiler, ofp
-from naas_sdn.flows.layout import PACKET_IN_METER, PORT_METER_BASE, with_generation
+from naas_sdn.flows.layout import (PACKET_IN_METER, PORT_METER_BASE, identity, owner_of,
+                                   with_generation)
 
 from os_ken.ofproto import ofproto_v1_3 as ofproto
 from os_ken.ofproto import ofproto_v1_3_parser as parser
@@ -48,6 +49,13 @@ class Plan:
                 f" -{len(self.meter_deletes)}")
 
 
+def wire_order(flow: ofp.Flow) -> tuple:
+    """A total order of flows, so a bundle is the same for the same plan. Not the flow's key:
+    a masked match value is a (value, mask) tuple, an exact one a string or a number, and
+    the two do not compare; their reprs do."""
+    return (flow.table, flow.priority, repr(flow.match))
+
+
 def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
     """The difference, owner by owner: an owner whose flows are the same object (the
     compiler memoizes them) costs nothing, so a pass is cheap however large the model."""
@@ -71,8 +79,8 @@ def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
     want_groups = {g.group_id: g for g in desired.groups}
     have_meters = {m.meter_id: m for m in installed.meters}
     return Plan(
-        flow_adds=sorted(flow_adds, key=lambda f: f.key),
-        flow_deletes=sorted(flow_deletes, key=lambda f: f.key),
+        flow_adds=sorted(flow_adds, key=wire_order),
+        flow_deletes=sorted(flow_deletes, key=wire_order),
         group_adds=[g for i, g in sorted(want_groups.items()) if i not in have_groups],
         group_modifies=[g for i, g in sorted(want_groups.items())
                         if i in have_groups and have_groups[i] != g],
@@ -104,6 +112,10 @@ class Programmer:
         self._dirty = False
         self._stop = False
         self._retry_at = {}      # dpid -> monotonic time of next attempt after a failure
+        self._rejected = {}      # dpid -> {flow: reason} left out until a reconnect or resync
+        self._rejected_meters = {}  # dpid -> {meter: reason}, the same
+        self._filtered = {}      # dpid -> {owner: (flows, rejected, flows kept)}
+        self._compile_failures = {}  # dpid -> {owner: error} last reported
         self._thread = threading.Thread(target=self._run, name="programmer", daemon=True)
 
     def start(self):
@@ -119,6 +131,7 @@ class Programmer:
         with self._wake:
             self._channels[channel.dpid] = channel
             self._installed[channel.dpid] = None
+            self._forget_rejections(channel.dpid)
             self._dirty = True
             self._wake.notify()
 
@@ -127,6 +140,7 @@ class Programmer:
             self._channels.pop(dpid, None)
             self._installed.pop(dpid, None)
             self._retry_at.pop(dpid, None)
+            self._forget_rejections(dpid)
 
     def changed(self, *_args):
         with self._wake:
@@ -138,8 +152,17 @@ class Programmer:
         with self._wake:
             if dpid in self._installed:
                 self._installed[dpid] = None
+                self._forget_rejections(dpid)
                 self._dirty = True
                 self._wake.notify()
+
+    def _forget_rejections(self, dpid: int) -> None:
+        """A switch reconnecting or resynchronised is given every flow again (under the
+        lock)."""
+        self._rejected.pop(dpid, None)
+        self._rejected_meters.pop(dpid, None)
+        self._filtered.pop(dpid, None)
+        self._compile_failures.pop(dpid, None)
 
     def installed_flow_counts(self) -> dict[int, int]:
         """Flows believed installed on each switch whose tables have been read."""
@@ -190,7 +213,8 @@ class Programmer:
                 continue
             self._retry_at.pop(dpid, None)
             desired = compiler.compile_switch(dpid, bound, fabric, self._options, routers,
-                                                  rules)
+                                              rules)
+            self._report_compile_failures(dpid, desired.failed)
             try:
                 self._sync(channel, desired, connected.get(dpid))
             except SwitchError as error:
@@ -214,15 +238,16 @@ class Programmer:
                 with self._wake:
                     self._retry_at[dpid] = connected_at + self._settle
                 return
-        todo = plan(desired, installed)
+        self._forget_rejected_undesired(dpid, desired)
+        todo = plan(self._without_rejected(dpid, desired), installed)
         if todo:
-            self._apply(channel, todo)
+            todo = self._apply(channel, desired, installed, todo)
             LOG.info("switch %016x %s: %s", dpid, "resync" if first else "update", todo.summary())
         elif first:
             LOG.info("switch %016x resync: already correct (%d flows)", dpid, len(desired.flows))
         with self._wake:
             if dpid in self._channels:
-                self._installed[dpid] = desired
+                self._installed[dpid] = self._without_rejected(dpid, desired)
         metrics.SWITCH_SYNCS.labels(kind="full" if first else "update").inc()
 
     def read_switch(self, channel) -> ofp.SwitchState:
@@ -239,30 +264,159 @@ class Programmer:
             [codec.parse_meter(m) for m in meters
              if m.meter_id == PACKET_IN_METER or m.meter_id >= PORT_METER_BASE])
 
-    def _apply(self, channel, todo: Plan):
-        dp = channel.datapath
+    def _apply(self, channel, desired: ofp.SwitchState, installed: ofp.SwitchState,
+               todo: Plan) -> Plan:
+        """Send a plan. What os-ken cannot encode or the switch refuses is left out (see
+        :meth:`_reject`) and the rest planned anew and sent again at once. Returns the plan
+        that was applied."""
+        dp, dpid = channel.datapath, channel.dpid
+
+        def replan():
+            return plan(self._without_rejected(dpid, desired), installed)
         # Meters cannot ride in an OVS bundle: set them first, fenced by a barrier.
+        meters = todo.meter_adds + todo.meter_modifies
         meter_msgs = ([codec.meter_mod(dp, m, "add") for m in todo.meter_adds]
                       + [codec.meter_mod(dp, m, "modify") for m in todo.meter_modifies])
         if meter_msgs:
-            errors = channel.send_fenced(meter_msgs)
-            if errors:
-                raise SwitchError(f"meter refused: type={errors[0].type} code={errors[0].code}")
-        msgs = ([codec.group_mod(dp, g, "add") for g in todo.group_adds]
-                + [codec.group_mod(dp, g, "modify") for g in todo.group_modifies]
-                + [codec.flow_delete(dp, f) for f in todo.flow_deletes]
-                + [codec.flow_add(dp, f, with_generation(f.cookie, self._generation))
-                   for f in todo.flow_adds]
-                + [codec.group_mod(dp, g, "delete") for g in todo.group_deletes])
-        if msgs:
-            channel.bundle(msgs)
+            rejected = channel.send_fenced(meter_msgs)
+            if rejected:
+                self._reject_meters(dpid, desired, {meters[r.index]: (r.reason, r.detail)
+                                                    for r in rejected})
+                todo = replan()
+        while True:
+            adds, unencodable = self._flow_adds(dp, todo.flow_adds)
+            if unencodable:
+                self._reject(dpid, unencodable)
+                todo = replan()
+                continue
+            before = ([codec.group_mod(dp, g, "add") for g in todo.group_adds]
+                      + [codec.group_mod(dp, g, "modify") for g in todo.group_modifies]
+                      + [codec.flow_delete(dp, f) for f in todo.flow_deletes])
+            msgs = before + adds + [codec.group_mod(dp, g, "delete") for g in todo.group_deletes]
+            if not msgs:
+                break
+            try:
+                channel.bundle(msgs)
+                break
+            except BundleRejected as error:
+                flows = {}
+                for rejection in error.rejections:
+                    if not len(before) <= rejection.index < len(before) + len(adds):
+                        raise  # not a flow of one owner: the whole switch is retried
+                    flows[todo.flow_adds[rejection.index - len(before)]] = (
+                        rejection.reason, rejection.detail)
+                self._reject(dpid, flows)
+                todo = replan()
         # After the bundle: no flow refers to these meters any more.
         if todo.meter_deletes:
-            errors = channel.send_fenced([codec.meter_mod(dp, m, "delete")
-                                          for m in todo.meter_deletes])
-            if errors:
-                raise SwitchError(f"meter delete refused: type={errors[0].type}")
+            for rejection in channel.send_fenced([codec.meter_mod(dp, m, "delete")
+                                                  for m in todo.meter_deletes]):
+                LOG.warning("switch %016x: meter %#x not deleted: %s %s", dpid,
+                            todo.meter_deletes[rejection.index].meter_id, rejection.reason,
+                            rejection.detail)
         metrics.FLOW_MODS.inc(len(todo.flow_adds) + len(todo.flow_deletes))
         metrics.GROUP_MODS.inc(len(todo.group_adds) + len(todo.group_modifies)
                                + len(todo.group_deletes))
         metrics.METER_MODS.inc(len(meter_msgs) + len(todo.meter_deletes))
+        return todo
+
+    def _flow_adds(self, dp, flows) -> tuple[list, dict]:
+        """The flow-mods of ``flows``, and the flows whose message cannot be built."""
+        msgs, unencodable = [], {}
+        for f in flows:
+            try:
+                msgs.append(codec.flow_add(dp, f, with_generation(f.cookie, self._generation)))
+            except Exception as error:
+                unencodable[f] = ("encode", f"{type(error).__name__}: {error}")
+        return msgs, unencodable
+
+    # -- flows left out ---------------------------------------------------------------------
+    def _reject(self, dpid: int, flows: dict) -> None:
+        """Leave flows out of the switch until it reconnects or is resynchronised: one
+        owner's bad flow must never stop the programming of everyone else's.
+
+        Args:
+            flows: flow -> (reason, detail), reason "encode" or "refused".
+        """
+        with self._wake:
+            rejected = self._rejected.setdefault(dpid, {})
+            for f, (reason, detail) in flows.items():
+                rejected[f] = reason
+                LOG.error("switch %016x: flow of %s left out (%s: %s): table=%d priority=%d "
+                          "match=%s instructions=%s", dpid, _owner_name(f.cookie), reason,
+                          detail, f.table, f.priority, f.match, f.instructions)
+                metrics.FLOWS_REJECTED.labels(reason=reason).inc()
+
+    def _reject_meters(self, dpid: int, desired: ofp.SwitchState, meters: dict) -> None:
+        """Leave out meters the switch did not take (a QoS limit of 0 kbps is refused),
+        and with them the flows that use them: the switch would refuse those too, or lose
+        them when such a meter is deleted."""
+        reasons = {m.meter_id: reason for m, (reason, _) in meters.items()}
+        with self._wake:
+            rejected = self._rejected_meters.setdefault(dpid, {})
+            for meter, (reason, detail) in meters.items():
+                rejected[meter] = reason
+                LOG.error("switch %016x: meter %#x (rate %d) left out (%s: %s), and the flows "
+                          "using it", dpid, meter.meter_id, meter.rate, reason, detail)
+        self._reject(dpid, {f: (reasons[i[1]], f"uses meter {i[1]:#x}, which was left out")
+                            for f in desired.flows for i in f.instructions
+                            if i[0] == "meter" and i[1] in reasons})
+
+    def _forget_rejected_undesired(self, dpid: int, desired: ofp.SwitchState) -> None:
+        """A rejected flow the compiler no longer asks for is forgotten: should it come
+        back, it is tried again."""
+        with self._wake:
+            rejected = self._rejected.get(dpid)
+            if rejected:
+                self._rejected[dpid] = {
+                    f: reason for f, reason in rejected.items()
+                    if f in desired.parts.get(identity(f.cookie), ())}
+            if self._rejected_meters.get(dpid):
+                self._rejected_meters[dpid] = {m: reason for m, reason
+                                               in self._rejected_meters[dpid].items()
+                                               if m in desired.meters}
+
+    def _without_rejected(self, dpid: int, desired: ofp.SwitchState) -> ofp.SwitchState:
+        """The desired state less the flows left out. An owner's filtered flows are kept
+        while its flows and rejections stay the same, so :func:`plan` still skips it by
+        identity on every later pass."""
+        with self._wake:
+            rejected = dict(self._rejected.get(dpid, {}))
+            meters = frozenset(self._rejected_meters.get(dpid, ()))
+        if meters:
+            desired = dataclasses.replace(desired, meters=desired.meters - meters)
+        if not rejected:
+            return desired
+        by_owner: dict[int, set] = {}
+        for f in rejected:
+            by_owner.setdefault(identity(f.cookie), set()).add(f)
+        cache = self._filtered.setdefault(dpid, {})
+        parts = dict(desired.parts)
+        for owner, bad in by_owner.items():
+            part = parts.get(owner)
+            if part is None:
+                continue
+            bad = frozenset(bad)
+            kept = cache.get(owner)
+            if kept is None or kept[0] is not part or kept[1] != bad:
+                kept = cache[owner] = (part, bad, part - bad)
+            parts[owner] = kept[2]
+        return dataclasses.replace(desired, parts=parts)
+
+    def _report_compile_failures(self, dpid: int, failed: dict) -> None:
+        """Log and count, once while it lasts, each owner the compiler could not build
+        flows for; the switch is programmed without them."""
+        with self._wake:
+            known = self._compile_failures.get(dpid, {})
+            self._compile_failures[dpid] = dict(failed)
+        for owner, error in failed.items():
+            if known.get(owner) != error:
+                LOG.error("switch %016x: flows of %s not compiled, left out: %s", dpid,
+                          _owner_name(owner), error)
+                metrics.FLOWS_REJECTED.labels(reason="compile").inc()
+
+
+def _owner_name(value: int) -> str:
+    """The owner a cookie names, kind and key, for the log: "port 12", "acl 0"."""
+    owner = owner_of(value)
+    return f"{owner[0].name.lower()} {owner[1]}" if owner else f"cookie {value:#x}"

@@ -239,17 +239,24 @@ def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
                    options: Options, routers: list[RouterInputs] = (),
                    rules: dict | None = None) -> ofp.SwitchState:
     """Flows grouped by owner. Each owner's flows are memoized on exactly the inputs they
-    depend on, so an unchanged owner yields the very same frozenset object on every pass."""
+    depend on, so an unchanged owner yields the very same frozenset object on every pass.
+    A port, router, network or security group rule whose flows cannot be built is left
+    out and named in the state's ``failed``, instead of failing the whole switch."""
     topology = fabric.topology
     parts = {SWITCH_COOKIE: switch_plumbing(dpid, topology)}
+    failed = {}  # one object's flows that cannot be built are no reason to fail the switch
     groups = set()
     local = {}
     meters = {ofp.Meter(PACKET_IN_METER, options.packet_in_rate,
                       max(1, options.packet_in_rate // 5))}
     local_rules = set()
     for b in bound:
-        flows = port_flows(dpid, b, topology)
-        parts.update(port_parts(dpid, b, topology))
+        try:
+            flows = port_flows(dpid, b, topology)
+            parts.update(port_parts(dpid, b, topology))
+        except Exception as error:
+            failed[cookie(Owner.PORT, b.port.key)] = _failure(error)
+            continue
         network, members, claimed, subnets = local.setdefault(
             b.network.key, (b.network, [], set(), b.subnets))
         claimed.update(ip for _, ip in b.port.fixed_ips)
@@ -262,23 +269,54 @@ def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
             meters |= policy.qos_meters(b.port.key, b.policy.qos)
             local_rules.update(key for key, _ in b.policy.egress + b.policy.ingress)
     if local_rules and rules:
-        parts[policy.ACL_COOKIE] = policy.acl_flows(
-            tuple(rules[key] for key in sorted(local_rules) if key in rules))
+        parts[policy.ACL_COOKIE] = _acl_flows(
+            tuple(rules[key] for key in sorted(local_rules) if key in rules), failed)
     # Per network: tenants may use the same addresses on different networks.
     held_by_routers = {(i.network.key, i.ip) for r in routers for i in r.interfaces}
     for inputs in routers:
-        parts[cookie(Owner.ROUTER, inputs.router.key)] = router_flows(inputs)
+        owner = cookie(Owner.ROUTER, inputs.router.key)
+        try:
+            parts[owner] = router_flows(inputs)
+        except Exception as error:
+            failed[owner] = _failure(error)
+            continue
         meters.add(ofp.Meter(router_meter(inputs.router.key), options.port_packet_in_rate * 5,
                              max(1, options.port_packet_in_rate * 10)))
     for network, ofports, claimed, subnets in local.values():
+        owner = cookie(Owner.NETWORK, network.key)
         gateways = tuple(sorted(s.gateway_ip for s in subnets if s.ip_version == 4
                                 and s.gateway_ip and s.gateway_ip not in claimed
                                 and (network.key, s.gateway_ip) not in held_by_routers))
-        flows, group = network_flows(dpid, network, tuple(ofports), topology, gateways)
-        parts[cookie(Owner.NETWORK, network.key)] = flows
+        try:
+            flows, group = network_flows(dpid, network, tuple(ofports), topology, gateways)
+        except Exception as error:
+            failed[owner] = _failure(error)
+            continue
+        parts[owner] = flows
         if group is not None:
             groups.add(group)
-    return ofp.SwitchState(parts, frozenset(groups), frozenset(meters))
+    return ofp.SwitchState(parts, frozenset(groups), frozenset(meters), failed)
+
+
+def _failure(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _acl_flows(rules: tuple, failed: dict) -> frozenset[ofp.Flow]:
+    """The switch's shared security group clauses; should they not build, those of every
+    rule that builds alone (a rule that does not is named by ``cookie(Owner.ACL, rule
+    key)`` in ``failed``, and its conjunction never completes: it admits nothing)."""
+    try:
+        return policy.acl_flows(rules)
+    except Exception:
+        buildable = []
+        for inputs in rules:
+            try:
+                policy.acl_flows((inputs,))
+                buildable.append(inputs)
+            except Exception as error:
+                failed[cookie(Owner.ACL, inputs.rule.key)] = _failure(error)
+        return policy.acl_flows(tuple(buildable))
 
 
 @functools.lru_cache(maxsize=1024)

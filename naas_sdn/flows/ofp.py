@@ -180,12 +180,15 @@ class SwitchState:
     """Everything of ours one switch should hold (desired) or holds (installed).
 
     Flows are grouped by owner (the cookie without its generation), so the programmer can
-    skip, by identity, every owner whose flows did not change.
+    skip, by identity, every owner whose flows did not change. ``failed``: owners whose
+    flows could not be compiled (owner cookie -> error), left out so that the rest of the
+    switch is programmed; the programmer reports them.
     """
 
     parts: Mapping[int, frozenset] = dataclasses.field(default_factory=dict)
     groups: frozenset = frozenset()
     meters: frozenset = frozenset()
+    failed: Mapping[int, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_flows(cls, flows, groups=frozenset(), meters=frozenset()) -> "SwitchState":

@@ -4,6 +4,7 @@ import re
 import time
 
 from naas_sdn.flows.layout import Owner
+from tests.dataplane.conftest import metric
 from tests.dataplane.lab import (Capture, dump_flows, iperf3, lab, ping, plug, scapy,
                                  switch_side, v4, wait_for, wait_ping)
 
@@ -178,3 +179,52 @@ def test_qos_limits_rate_marks_dscp_and_lets_go(controller, tenants):
         _put(alice, url, "port", {"qos_policy_id": None})
         time.sleep(0.5)
         assert _iperf_udp(h1, h2, ip2, rate="30M", seconds=4) > 25e6
+
+
+def test_one_tenants_prefix_rule_does_not_stop_programming_a_shared_switch(controller,
+                                                                           tenants):
+    """Issue 11: a masked remote prefix in tenant A's group, next to the exact member
+    addresses of tenant B's default group in one ACL table, once stopped every later
+    programming pass of their shared switch."""
+    alice, bob = tenants
+    with lab(controller.ofp_port, switches=1,
+             hosts={"b1": 1, "b2": 1, "b3": 1, "a1": 1, "a2": 1}) as net:
+        b_net = bob.network("b-net", "10.0.1.0/24")
+        b_ports = _ports(bob, net, b_net, ("b1", "b2"))
+        b1, b3 = net.get("b1"), net.get("b3")
+        assert wait_ping(b1, v4(b_ports["b2"]))
+        default = next(g for g in alice.api.get("/v2.0/security-groups").json["security_groups"]
+                       if g["name"] == "default")
+        alice.create("/v2.0/security-group-rules", "security_group_rule", {
+            "security_group_id": default["id"], "direction": "ingress", "protocol": "icmp",
+            "remote_ip_prefix": "10.8.0.0/24"})
+        client = alice.create("/v2.0/security-groups", "security_group", {"name": "client"})
+        a_net = alice.network("a-net", "10.8.0.0/24")
+        a_ports = _ports(alice, net, a_net, ("a1", "a2"),
+                         a2={"security_groups": [client["id"]]})
+        b_ports.update(_ports(bob, net, b_net, ("b3",)))
+        # New flows still reach the switch: B's new VM and B's old ones reach each other.
+        assert wait_ping(b3, v4(b_ports["b1"]))
+        assert wait_ping(b1, v4(b_ports["b3"]))
+        # A's VM is admitted by the prefix rule alone (a2 is not in A's default group).
+        a1, a2 = net.get("a1"), net.get("a2")
+        assert wait_ping(a2, v4(a_ports["a1"]))
+        assert ping(a1, v4(a_ports["a2"]), count=2) == 0  # a2's group admits nothing
+
+
+def test_a_meter_the_switch_refuses_stops_only_its_own_port(controller, tenants):
+    """OVS refuses a meter of rate 0 (a QoS limit of 0 kbps, which the API allows): that
+    port's limited flows are left out and counted, and the switch goes on being programmed."""
+    alice = tenants[0]
+    with lab(controller.ofp_port, switches=1, hosts={"h1": 1, "h2": 1, "h3": 1}) as net:
+        network = alice.network("net", "10.0.0.0/24")
+        zero = alice.create("/v2.0/qos/policies", "policy", {"name": "zero"})
+        alice.create(f"/v2.0/qos/policies/{zero['id']}/bandwidth_limit_rules",
+                     "bandwidth_limit_rule", {"max_kbps": 0, "direction": "ingress"})
+        ports = _ports(alice, net, network, ("h1", "h2"), h2={"qos_policy_id": zero["id"]})
+        h1, h3 = net.get("h1"), net.get("h3")
+        assert wait_for(lambda: alice.show_port(ports["h2"])["status"] == "ACTIVE")
+        ports.update(_ports(alice, net, network, ("h3",)))
+        assert wait_ping(h3, v4(ports["h1"])), controller.log_tail()
+        assert metric(controller, "naas_flows_rejected_total", 'reason="refused"') > 0
+        assert ping(h1, v4(ports["h2"]), count=2) == 0  # nothing is delivered to h2

@@ -216,3 +216,39 @@ def test_simulator_detects_ambiguity():
                        ofp.flow(Table.CLASSIFY, 5, ofp.match(eth_dst=BCAST), (), 2)})
     with pytest.raises(SimulationError):
         Simulator({1: ofp.SwitchState.from_flows(flows)}).inject(1, 1, eth_dst=BCAST)
+
+
+def test_plan_orders_every_kind_of_match_value_in_one_table_and_priority():
+    """Exact values are strings or numbers, masked ones (value, mask) tuples, and they never
+    compare; in one table and priority a plan must still sort them, the same way each time."""
+    import random
+    from naas_sdn.flows import ofp
+    from naas_sdn.flows.layout import MULTICAST_BIT, Priority
+    values = {
+        "ipv4_src": ["10.0.0.1", ("10.8.0.0", "255.255.255.0")],
+        "ipv6_src": ["2001:db8::1", ("2001:db8::", "ffff:ffff::")],
+        "eth_dst": [mac(1), MULTICAST_BIT],
+        "tcp_dst": [22, (1024, 0xFC00)],
+        "metadata": [10, (10, 0xFFFFFFFF)],
+    }
+    flows = []
+    for field, choices in values.items():
+        for owner, value in enumerate(choices, start=1):
+            for eth_type in (0x0800, 0x86DD):
+                flows.append(ofp.flow(Table.INGRESS_ACL, Priority.ACL_RULE,
+                                      ofp.match(eth_type=eth_type, **{field: value}), (),
+                                      cookie(Owner.PORT, owner)))
+    flows.append(ofp.flow(Table.INGRESS_ACL, Priority.ACL_RULE,
+                          ofp.match(eth_type=0x0800, ct_state=(0x22, 0x32)), (),
+                          cookie(Owner.ACL, 0)))
+    empty = ofp.SwitchState()
+    orders = set()
+    for seed in range(5):
+        shuffled = list(flows)
+        random.Random(seed).shuffle(shuffled)
+        state = ofp.SwitchState.from_flows(shuffled)
+        adds = plan(state, empty).flow_adds
+        assert sorted(adds, key=repr) == sorted(flows, key=repr)
+        assert [f.key for f in plan(empty, state).flow_deletes] == [f.key for f in adds]
+        orders.add(tuple(adds))
+    assert len(orders) == 1

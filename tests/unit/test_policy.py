@@ -298,3 +298,41 @@ def test_port_range_masks_cover_exactly_the_range(low, high):
         value, mask = (m, 0xFFFF) if isinstance(m, int) else m
         covered |= {p for p in range(65536) if p & mask == value}
     assert covered == set(range(low, high + 1))
+
+
+def test_a_prefix_rule_next_to_remote_group_members_is_planned():
+    """Issue 11: tenant A's ICMP rule from 10.8.0.0/24 (a masked match) beside the exact
+    member addresses of tenant B's default group, in one ACL table and priority."""
+    from naas_sdn.apps.programmer import plan
+    alice = SecurityGroupView("a-default", "a", open_group("a-default", "a").rules + (
+        rule(9, "a-default", "ingress", protocol=1, prefix="10.8.0.0/24"),))
+    bob = open_group("b-default", "b", first_key=20)
+    members = dict(p1=dict(security_group_ids=("a-default",)),
+                   p2=dict(security_group_ids=("b-default",),
+                           allowed_address_pairs=(("10.8.0.5", mac(2)),)),
+                   p3=dict(security_group_ids=("b-default",)))
+    state = compiler.compile_fabric(*lab(groups=(alice, bob), **members))[1]
+    acl = [f for f in state.flows if f.table == Table.INGRESS_ACL]
+    assert {type(dict(f.match).get("ipv4_src")) for f in acl} >= {str, tuple}
+    todo = plan(state, type(state)())
+    assert len(todo.flow_adds) == len(state.flows)
+    again = compiler.compile_fabric(*lab(keys=(1, 2, 3, 4), groups=(alice, bob),
+                                         p4=dict(security_group_ids=("b-default",)), **members))
+    assert plan(again[1], state).flow_adds
+    # The prefix rule admits what comes from inside it.
+    sim = Simulator({1: state})
+    ping = dict(eth_src=mac(2), eth_dst=mac(1), eth_type=0x0800, ipv4_src=ip(2),
+                ipv4_dst=ip(1), ip_proto=1, icmpv4_type=8, icmpv4_code=0)
+    assert ports_reached(sim, 2, **dict(ping, ipv4_src="10.8.0.5")) == [1]
+    assert ports_reached(sim, 2, **ping) == []  # 10.0.0.2 is outside 10.8.0.0/24
+
+
+def test_a_rule_whose_flows_cannot_be_built_is_left_out_alone():
+    broken = dataclasses.replace(rule(9, "g", "ingress", protocol=6, low=80, high=80),
+                                 ethertype="IPv5")  # past the API's validation, somehow
+    group = SecurityGroupView("g", "t", SSH_ONLY.rules + (broken,))
+    state = compiler.compile_fabric(*lab(groups=(group,)))[1]
+    assert state.failed.keys() == {cookie(Owner.ACL, 9)}
+    sim = Simulator({1: state})
+    assert ports_reached(sim, 1, **tcp(1, 2, 40000, 22)) == [2]
+    assert ports_reached(sim, 1, **tcp(1, 2, 40000, 80)) == []
