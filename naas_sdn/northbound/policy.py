@@ -109,10 +109,13 @@ CORE_RULES = (
     # Unlike Neutron's defaults, a project shares its own networks (the blueprint's Goal 1):
     # no rule of its own for ``shared``, so ``create_network``/``update_network`` decide.
     *crud("network", get=either(ADMIN_OR_OWNER, "rule:shared"), attributes={
-        f"{verb}:provider:{name}": ADMIN for verb in ("create", "get", "update")
-        for name in ("network_type", "physical_network", "segmentation_id")}),
+        **{f"{verb}:provider:{name}": ADMIN for verb in ("create", "get", "update")
+           for name in ("network_type", "physical_network", "segmentation_id")},
+        "create:router:external": ADMIN, "update:router:external": ADMIN}),
     *crud("subnet", create=ADMIN_OR_NET_OWNER, get=either(ADMIN_OR_OWNER, "rule:shared"),
-          update=ADMIN_OR_NET_OWNER, delete=ADMIN_OR_NET_OWNER),
+          update=ADMIN_OR_NET_OWNER, delete=ADMIN_OR_NET_OWNER, attributes={
+              f"{verb}:{name}": ADMIN for verb in ("create", "update")
+              for name in ("segment_id", "service_types")}),
     rule("network_device", "field:port:device_owner=~^network:",
          "Rule of port with network device_owner"),
     *crud("port", create=ANY, get=either(ADVSVC, ADMIN_OWNER_OR_NET_OWNER),
