@@ -156,8 +156,10 @@ class Authorizer:
         self._enforcer.load_rules()
 
     @property
-    def rules(self) -> set[str]:
-        return set(self._enforcer.registered_rules)
+    def defaults(self) -> dict[str, str]:
+        """Every registered rule's default check string, by name."""
+        return {name: str(item.check_str) for name, item in
+                self._enforcer.registered_rules.items()}
 
     def knows(self, action: str) -> bool:
         """Whether ``action`` has a rule of its own (an attribute without one is free)."""
