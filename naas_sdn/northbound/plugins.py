@@ -55,7 +55,7 @@ SERVICE_AREAS = {
     "local-ips": "local-ip", "log": "log", "fwaas": "firewall", "vpn": "vpnaas",
     "lbaas": "lbaas", "bgpvpn": "bgpvpn", "bgp-speakers": "bgp", "bgp-peers": "bgp",
     "sfc": "sfc", "taas": "taas", "flavors": "flavors", "service_profiles": "flavors",
-    "quotas": "quotas", "agents": "agent", "availability_zones": "availability_zone",
+    "agents": "agent", "availability_zones": "availability_zone",
     "auto-allocated-topology": "auto-allocated-topology", "service-providers": "servicetype",
     "network_segment_ranges": "network-segment-range", "policies": "policy",
     "protocol-blocks": "protocol-block", "network-statistics": "statistics",
@@ -107,9 +107,10 @@ def register(name: str, factory: PluginFactory) -> None:
 
 
 def core_plugin(service) -> Plugin:
+    from naas_sdn.northbound.quotas import QUOTA_EXTENSIONS
     from naas_sdn.northbound.security import SECURITY_EXTENSIONS, security_resources
     return Plugin(CORE, tuple(core_resources(service) + security_resources(service)),
-                  CORE_EXTENSIONS + SECURITY_EXTENSIONS)
+                  CORE_EXTENSIONS + SECURITY_EXTENSIONS + QUOTA_EXTENSIONS)
 
 
 def available() -> dict[str, Callable[[], PluginFactory]]:
