@@ -44,21 +44,20 @@ QUOTA_EXTENSIONS = (
 )
 
 _LIMIT = a.integer_range(quotas.UNLIMITED, quotas.MAX_LIMIT)
+_OWN_PROJECT_READS = ("get_quota", "get_quota_details")
 
 
-def authorize_quota_access(ctx: Context, action: str, project_id: str) -> None:
+def authorize_quota_access(ctx: Context, action: str, project_id: str | None) -> None:
     """Neutron's default quota policy, in one place until the oslo.policy layer holds it as
-    rules: anyone reads their own project's quota; reading another's, listing, setting and
-    resetting are for admins (403 rather than 404: any project id has a quota, so the answer
-    reveals nothing)."""
-    if ctx.is_admin:
+    rules: anyone reads their own project's quota; reading another's, listing (``project_id``
+    None: every project), setting and resetting are for admins (403 rather than 404: any
+    project id has a quota, so the answer reveals nothing)."""
+    if ctx.is_admin or (action in _OWN_PROJECT_READS and project_id == ctx.project_id):
         return
-    if action == "get_quota_details" and project_id != ctx.project_id:
+    if action == "get_quota_details":
         raise errors.AdminRequired(
             reason="Only admin is authorized to access quotas for another project")
-    if action in ("get_quota", "get_quota_details") and project_id == ctx.project_id:
-        return
-    raise errors.PolicyNotAuthorized(action=action.replace("_details", ""))
+    raise errors.PolicyNotAuthorized(action=action)
 
 
 class QuotaController:
@@ -75,7 +74,7 @@ class QuotaController:
             if req.method == "POST":
                 raise errors.QuotaPostNotSupported()
             _allow(req, "GET")
-            authorize_quota_access(ctx, "get_quota", "")
+            authorize_quota_access(ctx, "get_quota", None)
             return _json({PATH: [
                 {**self._shown(limits), "project_id": project_id, "tenant_id": project_id}
                 for project_id, limits in self.service.projects_with_quotas().items()]})
