@@ -2,9 +2,9 @@
 project may hold, so that one tenant cannot use up what every tenant needs.
 
 Limits live in SQL (a row per project and resource that differs from the default); usage is
-counted from the service's mirror overlaid with the transaction's own changes, under the write
-lock, so concurrent and bulk creates cannot overshoot: the check runs inside the creating
-transaction, after its inserts, and a refusal rolls all of them back.
+counted in SQL too, inside the creating transaction after its inserts (an indexed count of the
+project's rows, which sees the transaction's own), under the write lock: concurrent and bulk
+creates cannot overshoot, and a refusal rolls all of the inserts back.
 
 Only what a request asks for is checked (a POST of networks checks ``network``); objects the
 service makes on its own — a project's default security group and its rules, a router
@@ -13,12 +13,11 @@ interface's port — are counted but never refused, as in Neutron.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 
 from naas_sdn.model import db, errors
-from naas_sdn.model.common import Changes
 
 UNLIMITED = -1
 MAX_LIMIT = 2 ** 31 - 1  # Neutron's DB_INTEGER_MAX_VALUE
@@ -28,17 +27,15 @@ MAX_LIMIT = 2 ** 31 - 1  # Neutron's DB_INTEGER_MAX_VALUE
 class QuotaResource:
     """One kind of object a quota bounds.
 
-    ``name`` is the key in quota bodies (Neutron's singular resource name); ``records`` names
-    the service mirror and ``Changes`` attribute holding the objects; ``weight`` says how many
-    units one record holds (a security group holds its rules); ``api_path`` is the collection
-    whose loading offers the quota on the API (a plugin's resources only when it is loaded).
+    ``name`` is the key in quota bodies (Neutron's singular resource name); ``table`` holds the
+    objects, one row each, with an indexed ``project_id``; ``api_path`` is the collection whose
+    loading offers the quota on the API (a plugin's resources only when it is loaded).
     """
 
     name: str
     default: int
-    records: str
+    table: Table
     api_path: str
-    weight: Callable[[object], int] = lambda record: 1
 
 
 REGISTRY: dict[str, QuotaResource] = {}
@@ -50,16 +47,16 @@ def register(resource: QuotaResource) -> None:
 
 
 # Neutron's defaults (neutron/conf/quota.py) where Neutron has the resource.
-register(QuotaResource("network", 100, "networks", "networks"))
-register(QuotaResource("subnet", 100, "subnets", "subnets"))
-register(QuotaResource("port", 500, "ports", "ports"))
-register(QuotaResource("router", 10, "routers", "routers"))
-register(QuotaResource("security_group", 10, "security_groups", "security-groups"))
-register(QuotaResource("security_group_rule", 100, "security_groups", "security-group-rules",
-                       weight=lambda group: len(group.rules)))
+register(QuotaResource("network", 100, db.networks, "networks"))
+register(QuotaResource("subnet", 100, db.subnets, "subnets"))
+register(QuotaResource("port", 500, db.ports, "ports"))
+register(QuotaResource("router", 10, db.routers, "routers"))
+register(QuotaResource("security_group", 10, db.security_groups, "security-groups"))
+register(QuotaResource("security_group_rule", 100, db.security_group_rules,
+                       "security-group-rules"))
 # Neutron has no quota for these two; ours, named like Neutron's singular resource names.
-register(QuotaResource("qos_policy", 10, "qos_policies", "qos/policies"))
-register(QuotaResource("protocol_block", 50, "protocol_blocks", "protocol-blocks"))
+register(QuotaResource("qos_policy", 10, db.qos_policies, "qos/policies"))
+register(QuotaResource("protocol_block", 50, db.protocol_blocks, "protocol-blocks"))
 
 
 def defaults() -> dict[str, int]:
@@ -76,10 +73,9 @@ class QuotaMixin:
             return _limits(conn, project_id)
 
     def quota_usage(self, project_id: str) -> dict[str, int]:
-        """How many units of each resource the project holds now."""
-        changes = Changes()
-        return {name: self._quota_used(changes, resource, project_id)
-                for name, resource in REGISTRY.items()}
+        """How many objects of each resource the project holds now."""
+        with self._read() as conn:
+            return {name: _used(conn, resource, project_id) for name, resource in REGISTRY.items()}
 
     def projects_with_quotas(self) -> dict[str, dict[str, int]]:
         """Every project with a limit of its own → all its limits (Neutron's quota list)."""
@@ -106,7 +102,7 @@ class QuotaMixin:
             for name, limit in limits.items():
                 if force or limit == UNLIMITED:
                     continue
-                used = self._quota_used(changes, REGISTRY[name], project_id)
+                used = _used(conn, REGISTRY[name], project_id)
                 if used > limit:
                     raise errors.BadRequestMessage(
                         msg=f"Quota limit {limit} for {name} must be greater than or equal to "
@@ -132,21 +128,21 @@ class QuotaMixin:
         self._write(work)
 
     # ----------------------------------------------------------------------- enforcement
-    def _enforce_quota(self, conn, changes: Changes, name: str,
-                       project_ids: Iterable[str]) -> None:
+    def _enforce_quota(self, conn, name: str, project_ids: Iterable[str]) -> None:
         """Refuse the transaction (OverQuota) if a project that asked for ``name`` objects in
         it now holds more than its limit; call after the transaction's inserts."""
         resource = REGISTRY[name]
         for project_id in sorted(set(project_ids)):
             limit = _limits(conn, project_id, (name,))[name]
-            if limit != UNLIMITED and self._quota_used(changes, resource, project_id) > limit:
+            if limit != UNLIMITED and _used(conn, resource, project_id) > limit:
                 raise errors.OverQuota(overs=[name])
 
-    def _quota_used(self, changes: Changes, resource: QuotaResource, project_id: str) -> int:
-        """Units held by the project as this transaction sees them (committed plus its own)."""
-        records = {**getattr(self, "_" + resource.records), **getattr(changes, resource.records)}
-        return sum(resource.weight(r) for r in records.values()
-                   if r is not None and r.project_id == project_id)
+
+def _used(conn, resource: QuotaResource, project_id: str) -> int:
+    """Objects the project holds as ``conn``'s transaction sees them (its own writes included)."""
+    table = resource.table
+    return conn.execute(select(func.count()).select_from(table).where(
+        table.c.project_id == project_id)).scalar_one()
 
 
 def _stored_limits(conn, project_id: str, names: Iterable[str] | None = None) -> dict[str, int]:

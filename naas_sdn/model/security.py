@@ -180,9 +180,9 @@ class SecurityMixin:
                                                   attrs.get("description", ""),
                                                   norm_tags(attrs.get("tags", ()))))
             projects = [g.project_id for g in created]
-            self._enforce_quota(conn, changes, "security_group", projects)
+            self._enforce_quota(conn, "security_group", projects)
             # a new group's own egress rules count against the rule quota, as in Neutron
-            self._enforce_quota(conn, changes, "security_group_rule", projects)
+            self._enforce_quota(conn, "security_group_rule", projects)
             return created
         return self._write(work)
 
@@ -329,7 +329,7 @@ class SecurityMixin:
                 update_row(conn, db.security_groups, new, {})
                 changes.security_groups[new.id] = new
                 created.append(rule)
-            self._enforce_quota(conn, changes, "security_group_rule",
+            self._enforce_quota(conn, "security_group_rule",
                                 (r.project_id for r in created))
             return created
         return self._write(work)

@@ -469,7 +469,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
                 used.add(net.segmentation_id)
                 changes.networks[net.id] = net
                 created.append(net)
-            self._enforce_quota(conn, changes, "network", (n.project_id for n in created))
+            self._enforce_quota(conn, "network", (n.project_id for n in created))
             return created
         return self._write(work)
 
@@ -599,7 +599,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
                 subnet = self._insert_subnet(conn, ctx, attrs, changes, addresses)
                 changes.subnets[subnet.id] = subnet
                 created.append(subnet)
-            self._enforce_quota(conn, changes, "subnet", (s.project_id for s in created))
+            self._enforce_quota(conn, "subnet", (s.project_id for s in created))
             return created
         return self._write(work)
 
@@ -920,7 +920,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
                 macs.add((port.network_id, port.mac_address))
                 changes.ports[port.id] = port
                 created.append(port)
-            self._enforce_quota(conn, changes, "port", (p.project_id for p in created))
+            self._enforce_quota(conn, "port", (p.project_id for p in created))
             return created
         return self._write(work)
 
@@ -1166,7 +1166,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
                 write_tags(conn, "routers", router.id, router.tags)
                 changes.routers[router.id] = router
                 created.append(router)
-            self._enforce_quota(conn, changes, "router", (r.project_id for r in created))
+            self._enforce_quota(conn, "router", (r.project_id for r in created))
             return created
         return self._write(work)
 
