@@ -81,6 +81,7 @@ class ProtocolBlockMixin:
                         raise errors.ProtocolBlockExists(block_id=other.id)
                 changes.protocol_blocks[block.id] = block
                 created.append(block)
+            self._enforce_quota(conn, "protocol_block", (b.project_id for b in created))
             return created
         return self._write(work)
 

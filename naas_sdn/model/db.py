@@ -284,6 +284,16 @@ protocol_blocks = Table(
     Column("updated_at", DateTime, nullable=False),
 )
 
+# ----------------------------------------------------------------------------------- quotas
+quotas = Table(
+    "quotas", metadata,
+    # A project's limit for one resource, only where it differs from the default (a missing
+    # row means the default, so databases from before quotas need no migration).
+    Column("project_id", String(PROJECT_LEN), primary_key=True),
+    Column("resource", String(64), primary_key=True),
+    Column("hard_limit", Integer, nullable=False),  # -1: unlimited
+)
+
 fabric_links = Table(
     "fabric_links", metadata,
     # Datapath ids are unsigned 64-bit: kept as 16 hex digits, which every SQL dialect stores

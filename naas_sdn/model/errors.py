@@ -224,6 +224,26 @@ class MacAddressGenerationFailure(NeutronException):
     message = "Unable to generate unique mac on network %(net_id)s."
 
 
+# ------------------------------------------------------------------------------------- quotas
+class OverQuota(Conflict):
+    message = "Quota exceeded for resources: %(overs)s."
+
+
+class TenantQuotaNotFound(NotFound):
+    message = "Quota for project %(tenant_id)s could not be found."
+
+
+class AdminRequired(NeutronException):
+    status = 403
+    message = "User does not have admin privileges: %(reason)s."
+
+
+class QuotaPostNotSupported(NeutronException):
+    status = 501
+    type_name = "HTTPNotImplemented"
+    message = "POST requests are not supported on this resource."
+
+
 # ------------------------------------------------------------------------ routers (L3, extraroute)
 class PluginBadRequest(BadRequest):
     """neutron_lib's BadRequest raised by a plugin: the wire type is ``BadRequest``."""

@@ -108,6 +108,7 @@ class QosMixin:
                 write_tags(conn, "policies", policy.id, policy.tags)
                 changes.qos_policies[policy.id] = policy
                 created.append(policy)
+            self._enforce_quota(conn, "qos_policy", (p.project_id for p in created))
             return created
         return self._write(work)
 

@@ -188,6 +188,10 @@ class SecurityMixin:
                 created.append(self._insert_group(conn, changes, project_id, name,
                                                   attrs.get("description", ""),
                                                   norm_tags(attrs.get("tags", ()))))
+            projects = [g.project_id for g in created]
+            self._enforce_quota(conn, "security_group", projects)
+            # a new group's own egress rules count against the rule quota, as in Neutron
+            self._enforce_quota(conn, "security_group_rule", projects)
             return created
         return self._write(work)
 
@@ -334,6 +338,8 @@ class SecurityMixin:
                 update_row(conn, db.security_groups, new, {})
                 changes.security_groups[new.id] = new
                 created.append(rule)
+            self._enforce_quota(conn, "security_group_rule",
+                                (r.project_id for r in created))
             return created
         return self._write(work)
 

@@ -28,6 +28,7 @@ from naas_sdn.model.common import (Changes, Context, bump, check_revision,
                                    check_updatable, format_time, merge, next_counter, norm_tags,
                                    owner, read_tags, update_row, utcnow, write_tags)
 from naas_sdn.model.qos import QosMixin, load_qos, qos_policy_view
+from naas_sdn.model.quotas import QuotaMixin
 from naas_sdn.model.security import (SecurityMixin, enforced_protection, load_port_security,
                                      load_security_groups, security_group_view,
                                      write_network_port_security)
@@ -217,9 +218,10 @@ class _Addresses:
         return ip
 
 
-class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
-    """Networks, ports, routers, security groups, QoS policies, protocol blocks, tokens and the
-    fabric, backed by SQL and mirrored in memory (the mixins hold each feature's logic)."""
+class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
+    """Networks, ports, routers, security groups, QoS policies, protocol blocks, quotas, tokens
+    and the fabric, backed by SQL and mirrored in memory (the mixins hold each feature's
+    logic)."""
 
     def __init__(self, engine: Engine):
         self._engine = engine
@@ -466,6 +468,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
                 used.add(net.segmentation_id)
                 changes.networks[net.id] = net
                 created.append(net)
+            self._enforce_quota(conn, "network", (n.project_id for n in created))
             return created
         return self._write(work)
 
@@ -595,6 +598,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
                 subnet = self._insert_subnet(conn, ctx, attrs, changes, addresses)
                 changes.subnets[subnet.id] = subnet
                 created.append(subnet)
+            self._enforce_quota(conn, "subnet", (s.project_id for s in created))
             return created
         return self._write(work)
 
@@ -912,6 +916,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
                 macs.add((port.network_id, port.mac_address))
                 changes.ports[port.id] = port
                 created.append(port)
+            self._enforce_quota(conn, "port", (p.project_id for p in created))
             return created
         return self._write(work)
 
@@ -1149,6 +1154,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin):
                 write_tags(conn, "routers", router.id, router.tags)
                 changes.routers[router.id] = router
                 created.append(router)
+            self._enforce_quota(conn, "router", (r.project_id for r in created))
             return created
         return self._write(work)
 

@@ -16,6 +16,7 @@ from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound import plugins as plugin_registry
 from naas_sdn.northbound.policy import Authorizer
 from naas_sdn.northbound.query import ListQuery, pagination_links
+from naas_sdn.northbound.quotas import PATH as QUOTAS_PATH, QuotaController
 from naas_sdn.northbound.resources import ResourceDef
 
 LOG = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class NeutronApp:
             for ext in plugin.extensions:
                 self.extensions[ext.alias] = ext
         self.routes = {tuple(r.url_path.split("/")): r for r in self.resources.values()}
+        self.quotas = QuotaController(service, [r.url_path for r in self.resources.values()],
+                                      self.authorizer)
 
     def __call__(self, environ, start_response):
         request = webob.Request(environ)
@@ -103,6 +106,8 @@ class NeutronApp:
                 for r in self.resources.values()]})
         if rest[0] == "extensions":
             return self._extensions(req, rest[1:])
+        if rest[0] == QUOTAS_PATH:
+            return self.quotas.dispatch(req, ctx, rest[1:])
         for length in (2, 1):  # the longest path first: "qos/policies"
             res = self.routes.get(tuple(rest[:length]))
             if res is not None:

@@ -57,7 +57,7 @@ SERVICE_AREAS = {
     "local-ips": "local-ip", "log": "log", "fwaas": "firewall", "vpn": "vpnaas",
     "lbaas": "lbaas", "bgpvpn": "bgpvpn", "bgp-speakers": "bgp", "bgp-peers": "bgp",
     "sfc": "sfc", "taas": "taas", "flavors": "flavors", "service_profiles": "flavors",
-    "quotas": "quotas", "agents": "agent", "availability_zones": "availability_zone",
+    "agents": "agent", "availability_zones": "availability_zone",
     "auto-allocated-topology": "auto-allocated-topology", "service-providers": "servicetype",
     "network_segment_ranges": "network-segment-range", "policies": "policy",
     "protocol-blocks": "protocol-block", "network-statistics": "statistics",
@@ -110,9 +110,11 @@ def register(name: str, factory: PluginFactory) -> None:
 
 def core_plugin(service) -> Plugin:
     from naas_sdn.northbound.policy import CORE_RULES
+    from naas_sdn.northbound.quotas import QUOTA_EXTENSIONS, QUOTA_RULES
     from naas_sdn.northbound.security import SECURITY_EXTENSIONS, security_resources
     return Plugin(CORE, tuple(core_resources(service) + security_resources(service)),
-                  CORE_EXTENSIONS + SECURITY_EXTENSIONS, policy_rules=CORE_RULES)
+                  CORE_EXTENSIONS + SECURITY_EXTENSIONS + QUOTA_EXTENSIONS,
+                  policy_rules=CORE_RULES + QUOTA_RULES)
 
 
 def available() -> dict[str, Callable[[], PluginFactory]]:

@@ -141,5 +141,5 @@ def test_policy_sample_lists_every_default(command):
                          text=True, check=True).stdout
     for name in ("create_port:mac_address", "create_port:fixed_ips:ip_address",
                  "update_port:mac_address", "create_protocol_block", "create_policy",
-                 "add_router_interface", "get_network_statistics"):
+                 "add_router_interface", "get_network_statistics", "update_quota"):
         assert f'#"{name}":' in out, name

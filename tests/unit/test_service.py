@@ -25,6 +25,7 @@ def test_segmentation_pool_exhausted(service):
     service.create_network(ADMIN, {"segmentation_id": 4094, "project_id": "p"})
     with pytest.raises(errors.VlanIdInUse):
         service.create_network(ADMIN, {"segmentation_id": 4094, "project_id": "p"})
+    service.set_quota_limits(ALICE.project_id, {"network": -1})
     service.create_networks(ALICE, [{} for _ in range(4093)])
     with pytest.raises(errors.NoNetworkAvailable) as exc:
         service.create_network(ALICE, {})
