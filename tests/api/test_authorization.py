@@ -1,8 +1,45 @@
 """Who may do what, through oslo.policy with Neutron's defaults: the network owner, a project
-the network is shared with, an admin; and an operator's policy.yaml overriding a default."""
+the network is shared with, an admin; and an operator's policy.yaml overriding a default.
+
+A server of this module's own: its shared networks are seen by every project, and must not
+appear in the lists of the suite's other tests."""
+import itertools
+
 import pytest
 
 from tests.helpers import ApiClient, start_server
+
+
+@pytest.fixture(scope="module")
+def sharing_server(tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("sharing-server"))
+    yield server
+    assert server.stop(timeout=5) == 0, server.log_tail()
+
+
+_PROJECTS = itertools.count(1)
+
+
+def _client(server, admin=False):
+    project = f"{'ops' if admin else 'project'}-{next(_PROJECTS)}"
+    client = ApiClient(server.url, server.token(project, admin=admin))
+    client.project = project
+    return client
+
+
+@pytest.fixture
+def alice(sharing_server):
+    return _client(sharing_server)
+
+
+@pytest.fixture
+def bob(sharing_server):
+    return _client(sharing_server)
+
+
+@pytest.fixture
+def admin(sharing_server):
+    return _client(sharing_server, admin=True)
 
 
 def _ok(resp, status=201):
