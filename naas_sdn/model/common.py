@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 from typing import Callable, Iterable, Mapping
 
 from sqlalchemy import insert, select, update
@@ -102,6 +103,23 @@ def check_updatable(attrs: Mapping, allowed: Iterable[str]) -> None:
     if unknown:
         raise errors.BadRequestMessage(
             msg=f"Cannot update read-only attribute {sorted(unknown)[0]}")
+
+
+# What int() would take that is sane to take: ASCII digits only (int() also reads "٣", and
+# refuses "²" that str.isdigit() accepts), few enough for any column (int() of more than 4,300
+# digits raises).
+_INTEGER_TEXT = re.compile(r"[ \t]*[+-]?[0-9]{1,20}[ \t]*")
+
+
+def parse_int(value) -> int | None:
+    """An int from a JSON integer or a string of ASCII digits; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        return int(value)
+    return None
 
 
 def norm_tags(tags: Iterable[str]) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 import netaddr
 
 from naas_sdn.model import errors
+from naas_sdn.model.common import parse_int
 
 MISSING = object()  # no default: the attribute is required on POST
 COMPUTED = object()  # optional, and null is a value: the service computes it when absent
@@ -99,18 +100,12 @@ def one_of(*allowed) -> Callable[[str, Any], Any]:
 
 def integer_range(low: int, high: int) -> Callable[[str, Any], int]:
     def check(attr, value):
-        if isinstance(value, bool):
+        number = parse_int(value)
+        if number is None:
             raise invalid(attr, f"'{value}' is not an integer")
-        if isinstance(value, str):
-            try:
-                value = int(value)
-            except ValueError:
-                raise invalid(attr, f"'{value}' is not an integer") from None
-        if not isinstance(value, int):
-            raise invalid(attr, f"'{value}' is not an integer")
-        if not low <= value <= high:
+        if not low <= number <= high:
             raise invalid(attr, f"'{value}' is not in range {low} through {high}")
-        return value
+        return number
     return check
 
 
@@ -204,14 +199,11 @@ def subnet_cidr(attr, value):
 
 def ip_version(attr, value):
     """convert_to_int then [4, 6], as neutron-lib declares it."""
-    if isinstance(value, str):
-        try:
-            value = int(value)
-        except ValueError:
-            raise invalid(attr, f"'{value}' is not an integer") from None
-    if isinstance(value, bool) or value not in (4, 6):
+    if isinstance(value, str) and parse_int(value) is None:
+        raise invalid(attr, f"'{value}' is not an integer")
+    if parse_int(value) not in (4, 6):
         raise invalid(attr, f"'{value}' is not in [4, 6]")
-    return value
+    return parse_int(value)
 
 
 def _dict_keys_message(expected: list[str], value) -> str | None:
@@ -348,10 +340,10 @@ class Attr:
         if self.kind == "boolean":
             return query_boolean(self.name, text)
         if self.kind == "integer":
-            try:
-                return int(text)
-            except ValueError:
-                raise invalid(self.name, f"'{text}' is not an integer") from None
+            number = parse_int(text)
+            if number is None:
+                raise invalid(self.name, f"'{text}' is not an integer")
+            return number
         return text
 
 

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 import netaddr
 
 from naas_sdn.model import errors
+from naas_sdn.model.common import parse_int
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import AttributeMap
 
@@ -172,11 +173,8 @@ def _sorts(params, visible) -> list[tuple[str, bool]]:
 def _limit(text: str | None) -> int | None:
     if text is None:
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
+    value = parse_int(text)
+    if value is None or value < 0:
         raise _bad(f"Limit must be an integer 0 or greater and not '{text}'")
     return value or None
 
