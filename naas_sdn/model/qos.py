@@ -22,8 +22,9 @@ BANDWIDTH_LIMIT, DSCP_MARKING = "bandwidth_limit", "dscp_marking"
 RULE_TYPES = (BANDWIDTH_LIMIT, DSCP_MARKING)
 DIRECTIONS = ("egress", "ingress")
 MAX_KBPS = 2 ** 31 - 1
-VALID_DSCP_MARKS = (0, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 46, 48,
-                    56)
+# neutron-lib's VALID_DSCP_MARKS: CS0-CS7, the AF classes, VOICE-ADMIT (44) and EF (46)
+VALID_DSCP_MARKS = (0, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 44, 46,
+                    48, 56)
 POLICY_UPDATABLE = frozenset({"name", "description", "shared"})
 RULE_FIELDS = {BANDWIDTH_LIMIT: ("max_kbps", "max_burst_kbps", "direction"),
                DSCP_MARKING: ("dscp_mark",)}
