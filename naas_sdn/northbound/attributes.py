@@ -18,6 +18,9 @@ MISSING = object()  # no default: the attribute is required on POST
 COMPUTED = object()  # optional, and null is a value: the service computes it when absent
 NAME_MAX_LEN = 255
 TAG_MAX_LEN = 255
+# oslo's bool_from_string(strict=True), behind neutron-lib's convert_to_boolean
+TRUE_WORDS = ("1", "t", "true", "on", "y", "yes")
+FALSE_WORDS = ("0", "f", "false", "off", "n", "no")
 
 
 def invalid(attr: str, reason: str) -> errors.InvalidAttribute:
@@ -39,10 +42,17 @@ def string(max_len: int = NAME_MAX_LEN) -> Callable[[str, Any], str]:
 
 
 def boolean(attr, value):
-    """JSON booleans only: "yes", 1 or "true" in a body are mistakes worth reporting."""
-    if not isinstance(value, bool):
-        raise invalid(attr, f"'{value}' is not a valid boolean value")
-    return value
+    """neutron-lib's convert_to_boolean: JSON booleans, 0 and 1, and oslo's words for true and
+    false in any case ("true", "yes", "on", "1", ...)."""
+    if isinstance(value, bool):
+        return value
+    word = value.strip().lower() if isinstance(value, str) else \
+        str(value) if isinstance(value, int) and value in (0, 1) else None
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise invalid(attr, f"'{value}' cannot be converted to boolean")
 
 
 def boolean_or_none(attr, value):
@@ -298,12 +308,8 @@ def only_false(reason: str) -> Callable[[str, Any], bool]:
 
 # ------------------------------------------------------------------------- query values
 def query_boolean(attr, text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0"):
-        return False
-    raise invalid(attr, f"'{text}' cannot be converted to boolean")
+    """Filters convert as bodies do."""
+    return boolean(attr, text)
 
 
 @dataclasses.dataclass(frozen=True)
