@@ -61,7 +61,7 @@ def _standard(name_getter=lambda r: r.project_id) -> tuple[Attr, ...]:
     """The attributes every Neutron resource with standard attributes carries."""
     return (
         Attr("id", lambda r: r.id),
-        Attr("name", lambda r: r.name, True, True, "", a.string(), "name"),
+        Attr("name", lambda r: r.name, True, True, "", a.name_string(), "name"),
         Attr("description", lambda r: r.description, True, True, "", a.string(), "description"),
     ) + _owned_and_stamped(name_getter) + (
         Attr("tags", lambda r: list(r.tags), True, False, [], a.tag_list, "tags", kind="other"),
