@@ -86,7 +86,9 @@ def _no_physical_network(attr, value):
             error_message=f"physical_network '{value}' unknown for VLAN provider network")
 
 
-MISSING_OWNER = None  # the project comes from the token unless the body names one
+# The project comes from the token unless the body names one; null names none and is refused,
+# as neutron-lib's type:string refuses it.
+MISSING_OWNER = a.COMPUTED
 
 NETWORK_ATTRIBUTES = AttributeMap(_standard() + (
     Attr("admin_state_up", lambda r: r.admin_state_up, True, True, True, a.boolean,
