@@ -105,6 +105,7 @@ def check_updatable(attrs: Mapping, allowed: Iterable[str]) -> None:
             msg=f"Cannot update read-only attribute {sorted(unknown)[0]}")
 
 
+MAX_TAGS = 50  # per object, as Neutron's tag extension specifies
 # What int() would take that is sane to take: ASCII digits only (int() also reads "٣", and
 # refuses "²" that str.isdigit() accepts), few enough for any column (int() of more than 4,300
 # digits raises).
@@ -123,7 +124,12 @@ def parse_int(value) -> int | None:
 
 
 def norm_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted(set(tags)))
+    """The tag set of one object, sorted; more than MAX_TAGS is refused."""
+    unique = tuple(sorted(set(tags)))
+    if len(unique) > MAX_TAGS:
+        raise errors.InvalidInput(
+            error_message=f"Number of tags exceeds the limit of {MAX_TAGS} per resource")
+    return unique
 
 
 def write_tags(conn, resource: str, resource_id: str, tags: Iterable[str]) -> None:
