@@ -55,6 +55,9 @@ class ListQuery:
             filters.setdefault(key, []).append(attr.from_query(value))
         if invalid:
             raise _bad(f"{sorted(set(invalid))} is invalid attribute for filtering")
+        marker = params.get("marker") or None
+        if marker is not None and attrs.get("id") is None:
+            raise _bad("This resource has no id: pagination with a marker is not supported")
         tag_filters = {}
         for key in TAG_FILTERS:
             tags = {t for v in params.getall(key) for t in v.split(",") if t}
@@ -63,7 +66,7 @@ class ListQuery:
         return cls(filters=filters, tag_filters=tag_filters, kv_filters=kv_filters,
                    fields=[f for v in params.getall("fields") for f in v.split(",") if f],
                    sorts=_sorts(params, visible), limit=_limit(params.get("limit")),
-                   marker=params.get("marker") or None,
+                   marker=marker,
                    page_reverse=a.query_boolean("page_reverse",
                                                 params.get("page_reverse", "false")))
 
