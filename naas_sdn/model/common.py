@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 from typing import Callable, Iterable, Mapping
 
 from sqlalchemy import insert, select, update
@@ -106,8 +107,31 @@ def check_updatable(attrs: Mapping, allowed: Iterable[str]) -> None:
             msg=f"Cannot update read-only attribute {sorted(unknown)[0]}")
 
 
+MAX_TAGS = 50  # per object, as Neutron's tag extension specifies
+# What int() would take that is sane to take: ASCII digits only (int() also reads "٣", and
+# refuses "²" that str.isdigit() accepts), few enough for any column (int() of more than 4,300
+# digits raises).
+_INTEGER_TEXT = re.compile(r"[ \t]*[+-]?[0-9]{1,20}[ \t]*")
+
+
+def parse_int(value) -> int | None:
+    """An int from a JSON integer or a string of ASCII digits; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        return int(value)
+    return None
+
+
 def norm_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted(set(tags)))
+    """The tag set of one object, sorted; more than MAX_TAGS is refused."""
+    unique = tuple(sorted(set(tags)))
+    if len(unique) > MAX_TAGS:
+        raise errors.InvalidInput(
+            error_message=f"Number of tags exceeds the limit of {MAX_TAGS} per resource")
+    return unique
 
 
 def write_tags(conn, resource: str, resource_id: str, tags: Iterable[str]) -> None:

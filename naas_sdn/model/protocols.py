@@ -8,6 +8,7 @@ from __future__ import annotations
 import netaddr
 
 from naas_sdn.model import errors
+from naas_sdn.model.common import parse_int
 
 # neutron-lib's IP_PROTOCOL_MAP: every name the API accepts
 PROTOCOLS = {"ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1,
@@ -27,10 +28,8 @@ def parse_protocol(value, allow_any: bool = True) -> str | None:
     (any). Raises SecurityGroupRuleInvalidProtocol."""
     if allow_any and (value is None or (isinstance(value, str) and value.lower() == ANY)):
         return None
-    if isinstance(value, bool):
-        value = None  # JSON true/false is not a protocol
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
-        number = int(value)
+    number = parse_int(value)
+    if number is not None:
         if 0 <= number <= 255:
             return str(number)
     elif isinstance(value, str) and value.lower() in PROTOCOLS:
@@ -71,11 +70,10 @@ def port_value(value) -> int | None:
     """None or an integer 0-65535 (strings of digits accepted, as Neutron converts them)."""
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= PORT_MAX:
+    number = parse_int(value)
+    if number is None or not 0 <= number <= PORT_MAX:
         raise errors.SecurityGroupInvalidPortValue(port=value)
-    return value
+    return number
 
 
 def check_port_range(protocol: str | None, low: int | None, high: int | None) -> None:

@@ -14,15 +14,17 @@ from sqlalchemy import delete, insert, select
 
 from naas_sdn.model import db, errors
 from naas_sdn.model.common import (Changes, Context, bump, check_revision, check_updatable,
-                                   current, norm_tags, owner, update_row, utcnow, write_tags)
+                                   current, norm_tags, owner, parse_int, update_row, utcnow,
+                                   write_tags)
 from naas_sdn.model.snapshot import QosPolicyView
 
 BANDWIDTH_LIMIT, DSCP_MARKING = "bandwidth_limit", "dscp_marking"
 RULE_TYPES = (BANDWIDTH_LIMIT, DSCP_MARKING)
 DIRECTIONS = ("egress", "ingress")
 MAX_KBPS = 2 ** 31 - 1
-VALID_DSCP_MARKS = (0, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 46, 48,
-                    56)
+# neutron-lib's VALID_DSCP_MARKS: CS0-CS7, the AF classes, VOICE-ADMIT (44) and EF (46)
+VALID_DSCP_MARKS = (0, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 44, 46,
+                    48, 56)
 POLICY_UPDATABLE = frozenset({"name", "description", "shared"})
 RULE_FIELDS = {BANDWIDTH_LIMIT: ("max_kbps", "max_burst_kbps", "direction"),
                DSCP_MARKING: ("dscp_mark",)}
@@ -272,23 +274,21 @@ def _rule(rule_type: str, policy_id: str, rule_id: str, attrs: Mapping) -> QosRu
                        max_burst_kbps=_kbps("max_burst_kbps", attrs.get("max_burst_kbps", 0)),
                        direction=direction)
     mark = attrs.get("dscp_mark")
-    if isinstance(mark, str) and mark.isdigit():
-        mark = int(mark)
-    if isinstance(mark, bool) or mark not in VALID_DSCP_MARKS:
+    if parse_int(mark) not in VALID_DSCP_MARKS:
         raise errors.InvalidAttribute(attr="dscp_mark",
                                       reason=f"'{mark}' is not in {list(VALID_DSCP_MARKS)}")
-    return QosRule(id=rule_id, qos_policy_id=policy_id, type=rule_type, dscp_mark=mark)
+    return QosRule(id=rule_id, qos_policy_id=policy_id, type=rule_type,
+                   dscp_mark=parse_int(mark))
 
 
 def _kbps(attr: str, value) -> int:
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    number = parse_int(value)
+    if number is None:
         raise errors.InvalidAttribute(attr=attr, reason=f"'{value}' is not an integer")
-    if not 0 <= value <= MAX_KBPS:
+    if not 0 <= number <= MAX_KBPS:
         raise errors.InvalidAttribute(attr=attr,
                                       reason=f"'{value}' is not in range 0 through {MAX_KBPS}")
-    return value
+    return number
 
 
 def _rule_row(rule: QosRule) -> dict:

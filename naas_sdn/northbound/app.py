@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Iterable
+from urllib.parse import quote
 
 import webob
 
@@ -74,20 +75,20 @@ class NeutronApp:
                                       self.authorizer)
 
     def __call__(self, environ, start_response):
-        request = webob.Request(environ)
         try:
-            response = self.dispatch(request)
+            response = self.dispatch(webob.Request(environ))
         except errors.NeutronException as exc:
             if exc.status == 500:
-                LOG.error("%s %s: %s", request.method, request.path_qs, exc.msg)
+                LOG.error("%s: %s", _request_line(environ), exc.msg)
             response = error_response(exc)
         except Exception:  # every failure becomes a Neutron 500, never a dropped connection
-            LOG.exception("unhandled error in %s %s", request.method, request.path_qs)
+            LOG.exception("unhandled error in %s", _request_line(environ))
             response = error_response(errors.InternalError())
         return response(environ, start_response)
 
     # ------------------------------------------------------------------------------- routing
     def dispatch(self, req: webob.Request) -> webob.Response:
+        _check_url(req)
         segments = [s for s in req.path_info.split("/") if s]
         if not segments:
             _allow(req, "GET")
@@ -329,11 +330,37 @@ def _json_body(req) -> dict:
         raise errors.BadRequestMessage(msg="Resource body required")
     try:
         body = json.loads(req.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # bad JSON or UTF-8; nesting past the parser's stack
         raise errors.BadRequestMessage(msg="Malformed request body") from None
     if not isinstance(body, dict):
         raise errors.BadRequestMessage(msg="Malformed request body: the body must be a JSON object")
+    a.storable_body(body)
     return body
+
+
+def _check_url(req) -> None:
+    """The path and the query must be UTF-8, and no query key or value may hold NUL: every
+    handler can then read them without a decoding error."""
+    try:
+        req.path_info
+    except UnicodeDecodeError:
+        raise errors.BadRequestMessage(msg="The request path is not valid UTF-8") from None
+    try:
+        params = req.GET.items()
+    except UnicodeDecodeError:
+        raise errors.BadRequestMessage(msg="The query string is not valid UTF-8") from None
+    for key, value in params:
+        a.storable("query parameter name", key)
+        a.storable(key, value)
+
+
+def _request_line(environ) -> str:
+    """The method and URL for a log line, from the raw WSGI strings: never a decoding error."""
+    def raw(key: str, safe: str) -> str:
+        return quote(environ.get(key, "").encode("latin-1", "backslashreplace"), safe=safe)
+    path = raw("SCRIPT_NAME", "/") + raw("PATH_INFO", "/")
+    query = raw("QUERY_STRING", "/?%=&:@,;+")  # already percent-encoded: kept as sent
+    return f"{environ.get('REQUEST_METHOD', '?')} {path}" + (f"?{query}" if query else "")
 
 
 def _unwrap(res: ResourceDef, item):

@@ -6,17 +6,23 @@ and sorting, so a resource's behaviour is read in one place.
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 import uuid
 from typing import Any, Callable
 
 import netaddr
 
 from naas_sdn.model import errors
+from naas_sdn.model.common import parse_int
 
 MISSING = object()  # no default: the attribute is required on POST
 COMPUTED = object()  # optional, and null is a value: the service computes it when absent
 NAME_MAX_LEN = 255
 TAG_MAX_LEN = 255
+BODY_MAX_DEPTH = 32  # Neutron bodies nest a few levels; deeper is an attack on the parser
+# oslo's bool_from_string(strict=True), behind neutron-lib's convert_to_boolean
+TRUE_WORDS = ("1", "t", "true", "on", "y", "yes")
+FALSE_WORDS = ("0", "f", "false", "off", "n", "no")
 
 
 def invalid(attr: str, reason: str) -> errors.InvalidAttribute:
@@ -27,21 +33,81 @@ def invalid(attr: str, reason: str) -> errors.InvalidAttribute:
 # Each takes (attribute name, wire value) and returns the converted value or raises
 # InvalidAttribute with Neutron's wording.
 
+def storable(attr, value: str) -> str:
+    """Refuse text that is not storable everywhere: NUL (PostgreSQL refuses it in text) and
+    unpaired surrogates (JSON's "\\ud800" decodes to one; it has no UTF-8 form)."""
+    if "\x00" in value:
+        raise invalid(attr, "NUL characters are not allowed")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise invalid(attr, "unpaired UTF-16 surrogates are not allowed") from None
+    return value
+
+
+def storable_body(body) -> None:
+    """Check every key and string of a decoded JSON body with :func:`storable`, so that no
+    attribute, however it is validated, reaches the database with such text; and bound the
+    nesting (without recursion: the body may be deep)."""
+    pending = [(body, "body", 0)]
+    while pending:
+        value, attr, depth = pending.pop()
+        if depth > BODY_MAX_DEPTH:
+            raise errors.BadRequestMessage(
+                msg=f"Malformed request body: nested deeper than {BODY_MAX_DEPTH} levels")
+        if isinstance(value, str):
+            storable(attr, value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                pending.append((item, storable("attribute name", key), depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, attr, depth + 1) for item in value)
+
+
 def string(max_len: int = NAME_MAX_LEN) -> Callable[[str, Any], str]:
+    """neutron-lib's validate_string: any storable text up to ``max_len`` characters."""
     def check(attr, value):
         if not isinstance(value, str):
             raise invalid(attr, f"'{value}' is not a valid string")
         if len(value) > max_len:
             raise invalid(attr, f"'{value}' exceeds maximum length of {max_len}")
+        return storable(attr, value)
+    return check
+
+
+def _printable(char: str) -> bool:
+    """neutron-lib's _is_printable: no control, format or unassigned code point, and of the
+    separators only spaces (no line or paragraph separator)."""
+    category = unicodedata.category(char)
+    return not category.startswith("C") and (not category.startswith("Z") or category == "Zs")
+
+
+def name_string(max_len: int = NAME_MAX_LEN) -> Callable[[str, Any], str]:
+    """neutron-lib's validate_name_string: printable characters, no space at either end."""
+    text = string(max_len)
+
+    def check(attr, value):
+        value = text(attr, value)
+        if value and (not all(map(_printable, value))
+                      or unicodedata.category(value[0]) == "Zs"
+                      or unicodedata.category(value[-1]) == "Zs"):
+            raise invalid(attr, f"'{value}' is not a valid string")
         return value
     return check
 
 
 def boolean(attr, value):
-    """JSON booleans only: "yes", 1 or "true" in a body are mistakes worth reporting."""
-    if not isinstance(value, bool):
-        raise invalid(attr, f"'{value}' is not a valid boolean value")
-    return value
+    """neutron-lib's convert_to_boolean: JSON booleans, 0 and 1, and oslo's words for true and
+    false in any case ("true", "yes", "on", "1", ...)."""
+    if isinstance(value, bool):
+        return value
+    word = value.strip().lower() if isinstance(value, str) else \
+        str(value) if isinstance(value, int) and value in (0, 1) else None
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise invalid(attr, f"'{value}' cannot be converted to boolean")
 
 
 def boolean_or_none(attr, value):
@@ -99,18 +165,12 @@ def one_of(*allowed) -> Callable[[str, Any], Any]:
 
 def integer_range(low: int, high: int) -> Callable[[str, Any], int]:
     def check(attr, value):
-        if isinstance(value, bool):
+        number = parse_int(value)
+        if number is None:
             raise invalid(attr, f"'{value}' is not an integer")
-        if isinstance(value, str):
-            try:
-                value = int(value)
-            except ValueError:
-                raise invalid(attr, f"'{value}' is not an integer") from None
-        if not isinstance(value, int):
-            raise invalid(attr, f"'{value}' is not an integer")
-        if not low <= value <= high:
+        if not low <= number <= high:
             raise invalid(attr, f"'{value}' is not in range {low} through {high}")
-        return value
+        return number
     return check
 
 
@@ -133,7 +193,7 @@ def tag(attr, value):
         raise invalid(attr, f"'{value}' exceeds maximum length of {TAG_MAX_LEN}")
     if "," in value:
         raise invalid(attr, f"'{value}' contains a comma, which tag filters use as separator")
-    return value
+    return storable(attr, value)
 
 
 def fixed_ips(attr, value):
@@ -204,14 +264,11 @@ def subnet_cidr(attr, value):
 
 def ip_version(attr, value):
     """convert_to_int then [4, 6], as neutron-lib declares it."""
-    if isinstance(value, str):
-        try:
-            value = int(value)
-        except ValueError:
-            raise invalid(attr, f"'{value}' is not an integer") from None
-    if isinstance(value, bool) or value not in (4, 6):
+    if isinstance(value, str) and parse_int(value) is None:
+        raise invalid(attr, f"'{value}' is not an integer")
+    if parse_int(value) not in (4, 6):
         raise invalid(attr, f"'{value}' is not in [4, 6]")
-    return value
+    return parse_int(value)
 
 
 def _dict_keys_message(expected: list[str], value) -> str | None:
@@ -306,12 +363,8 @@ def only_false(reason: str) -> Callable[[str, Any], bool]:
 
 # ------------------------------------------------------------------------- query values
 def query_boolean(attr, text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0"):
-        return False
-    raise invalid(attr, f"'{text}' cannot be converted to boolean")
+    """Filters convert as bodies do."""
+    return boolean(attr, text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -346,10 +399,10 @@ class Attr:
         if self.kind == "boolean":
             return query_boolean(self.name, text)
         if self.kind == "integer":
-            try:
-                return int(text)
-            except ValueError:
-                raise invalid(self.name, f"'{text}' is not an integer") from None
+            number = parse_int(text)
+            if number is None:
+                raise invalid(self.name, f"'{text}' is not an integer")
+            return number
         return text
 
 

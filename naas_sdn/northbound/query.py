@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 import netaddr
 
 from naas_sdn.model import errors
+from naas_sdn.model.common import parse_int
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import AttributeMap
 
@@ -54,6 +55,9 @@ class ListQuery:
             filters.setdefault(key, []).append(attr.from_query(value))
         if invalid:
             raise _bad(f"{sorted(set(invalid))} is invalid attribute for filtering")
+        marker = params.get("marker") or None
+        if marker is not None and attrs.get("id") is None:
+            raise _bad("This resource has no id: pagination with a marker is not supported")
         tag_filters = {}
         for key in TAG_FILTERS:
             tags = {t for v in params.getall(key) for t in v.split(",") if t}
@@ -62,7 +66,7 @@ class ListQuery:
         return cls(filters=filters, tag_filters=tag_filters, kv_filters=kv_filters,
                    fields=[f for v in params.getall("fields") for f in v.split(",") if f],
                    sorts=_sorts(params, visible), limit=_limit(params.get("limit")),
-                   marker=params.get("marker") or None,
+                   marker=marker,
                    page_reverse=a.query_boolean("page_reverse",
                                                 params.get("page_reverse", "false")))
 
@@ -172,11 +176,8 @@ def _sorts(params, visible) -> list[tuple[str, bool]]:
 def _limit(text: str | None) -> int | None:
     if text is None:
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
+    value = parse_int(text)
+    if value is None or value < 0:
         raise _bad(f"Limit must be an integer 0 or greater and not '{text}'")
     return value or None
 

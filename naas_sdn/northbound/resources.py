@@ -69,7 +69,7 @@ def _standard(name_getter=lambda r: r.project_id) -> tuple[Attr, ...]:
     """The attributes every Neutron resource with standard attributes carries."""
     return (
         Attr("id", lambda r: r.id),
-        Attr("name", lambda r: r.name, True, True, "", a.string(), "name"),
+        Attr("name", lambda r: r.name, True, True, "", a.name_string(), "name"),
         Attr("description", lambda r: r.description, True, True, "", a.string(), "description"),
     ) + _owned_and_stamped(name_getter) + (
         Attr("tags", lambda r: list(r.tags), True, False, [], a.tag_list, "tags", kind="other"),
@@ -94,7 +94,9 @@ def _no_physical_network(attr, value):
             error_message=f"physical_network '{value}' unknown for VLAN provider network")
 
 
-MISSING_OWNER = None  # the project comes from the token unless the body names one
+# The project comes from the token unless the body names one; null names none and is refused,
+# as neutron-lib's type:string refuses it.
+MISSING_OWNER = a.COMPUTED
 
 NETWORK_ATTRIBUTES = AttributeMap(_standard() + (
     Attr("admin_state_up", lambda r: r.admin_state_up, True, True, True, a.boolean,

@@ -93,7 +93,7 @@ BAD_PORT_BODIES = [
     ({}, "Required attribute 'network_id' not specified"),
     ({"network_id": "nope"}, "Invalid input for network_id"),
     ({"network_id": None}, "Invalid input for network_id"),
-    ({"network_id": "NET", "admin_state_up": "yes"}, "Invalid input for admin_state_up"),
+    ({"network_id": "NET", "admin_state_up": "maybe"}, "'maybe' cannot be converted to boolean"),
     ({"network_id": "NET", "device_id": 5}, "Invalid input for device_id"),
     ({"network_id": "NET", "status": "ACTIVE"}, "not allowed in POST"),
     ({"network_id": "NET", "binding:host_id": "br0"}, "not allowed in POST"),
@@ -102,7 +102,7 @@ BAD_PORT_BODIES = [
     ({"network_id": "NET", "dns_name": "vm1"}, "Unrecognized attribute(s) 'dns_name'"),
     ({"network_id": "NET", "security_groups": ["nope"]}, "Invalid input for security_groups"),
     ({"network_id": "NET", "security_groups": "x"}, "Invalid input for security_groups"),
-    ({"network_id": "NET", "port_security_enabled": "no"},
+    ({"network_id": "NET", "port_security_enabled": "nope"},
      "Invalid input for port_security_enabled"),
     ({"network_id": "NET", "qos_policy_id": "nope"}, "Invalid input for qos_policy_id"),
     ({"network_id": "NET", "allowed_address_pairs": [{"ip_address": "10.0.0.300"}]},
@@ -143,7 +143,7 @@ def test_binding_profile_admin_only(alice, admin, net):
     ({"binding:host_id": "br9"}, "read-only attribute binding:host_id"),
     ({"id": "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"}, "read-only attribute id"),
     ({"mac_address": "01:00:00:00:00:01"}, "unicast"),
-    ({"admin_state_up": 0}, "Invalid input for admin_state_up"),
+    ({"admin_state_up": 2}, "Invalid input for admin_state_up"),
 ])
 def test_bad_port_updates(alice, net, attrs, message):
     port = create(alice, network_id=net["id"])

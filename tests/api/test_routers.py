@@ -70,7 +70,7 @@ def test_router_wire_format_and_crud(alice, bob):
     ({"router": {"external_gateway_info": {"network_id": UNKNOWN}}}, 400,
      "external_gateway_info"),
     ({"router": {"availability_zone_hints": ["nova"]}}, 400, "availability zones"),
-    ({"router": {"admin_state_up": "yes"}}, 400, "not a valid boolean"),
+    ({"router": {"admin_state_up": "maybe"}}, 400, "'maybe' cannot be converted to boolean"),
     ({"router": {"distributed": True}}, 400, "Unrecognized attribute"),
 ])
 def test_router_create_refusals(alice, body, status, needle):

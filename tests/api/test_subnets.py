@@ -101,7 +101,7 @@ BAD_SUBNETS = [
      "Validation of dictionary's keys failed"),
     ({"host_routes": [{"destination": "10.8.0.0/16", "nexthop": "10.0.0.9"}] * 2}, 400,
      "HTTPBadRequest", "Duplicate hostroute"),
-    ({"enable_dhcp": "yes"}, 400, "HTTPBadRequest", "Invalid input for enable_dhcp"),
+    ({"enable_dhcp": "maybe"}, 400, "HTTPBadRequest", "'maybe' cannot be converted to boolean"),
     ({"ipv6_ra_mode": "slaac"}, 400, "InvalidInput", "ipv6_ra_mode is not valid when ip_version"),
     ({"ipv6_address_mode": "eui"}, 400, "HTTPBadRequest", "Invalid input for ipv6_address_mode"),
     ({"subnetpool_id": UNKNOWN}, 400, "HTTPBadRequest", "subnet_allocation"),
