@@ -31,7 +31,7 @@ POLL_INTERVAL = 1.0
 
 
 def samples(server) -> dict:
-    text = urllib.request.urlopen(server.url + "/metrics", timeout=10).read().decode()
+    text = urllib.request.urlopen(server.metrics_url, timeout=10).read().decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
 

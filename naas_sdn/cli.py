@@ -21,6 +21,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve)
     serve.add_argument("--api-listen", metavar="HOST:PORT", help="REST API address (127.0.0.1:9696)")
     serve.add_argument("--ofp-listen", metavar="HOST:PORT", help="OpenFlow address (0.0.0.0:6653)")
+    serve.add_argument("--metrics-listen", metavar="HOST:PORT",
+                       help="Prometheus endpoint for operators (127.0.0.1:9697; '' turns it off)")
+    serve.add_argument("--api-connection-limit", metavar="N", type=int,
+                       help="client connections the REST API keeps open at once (4096)")
+    serve.add_argument("--api-request-timeout", metavar="SECONDS", type=float,
+                       help="time a client may take to send one request's headers and body (30)")
+    serve.add_argument("--api-idle-timeout", metavar="SECONDS", type=float,
+                       help="time a kept-alive connection may wait between requests (60)")
+    serve.add_argument("--api-max-body-size", metavar="BYTES", type=int,
+                       help="largest request body accepted; larger is answered 413 (114688)")
     serve.add_argument("--ovsdb", metavar="REMOTE", action="append",
                        help="OVSDB server to monitor for VIF binding (repeatable; "
                             "default unix:/var/run/openvswitch/db.sock)")
@@ -76,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"db_url": args.db_url}
     if args.command == "serve":
         overrides.update(api_listen=args.api_listen, ofp_listen=args.ofp_listen,
+                         metrics_listen=args.metrics_listen,
+                         api_connection_limit=args.api_connection_limit,
+                         api_request_timeout=args.api_request_timeout,
+                         api_idle_timeout=args.api_idle_timeout,
+                         api_max_body_size=args.api_max_body_size,
                          ovsdb_connections=args.ovsdb, stats_interval=args.stats_interval,
                          service_plugins=(args.service_plugins.split(",")
                                           if args.service_plugins is not None else None))

@@ -20,6 +20,22 @@ OPTS = [
     cfg.StrOpt("ofp_listen", default="0.0.0.0:6653",
                help="HOST:PORT the OpenFlow controller listens on."),
     cfg.IntOpt("api_threads", default=16, help="Worker threads of the REST server."),
+    cfg.IntOpt("api_connection_limit", default=4096, min=1,
+               help="Client connections the REST server keeps open at once (slow ones "
+                    "included); the open-files limit is raised to fit, up to its hard limit."),
+    cfg.FloatOpt("api_request_timeout", default=30.0, min=0.1,
+                 help="Seconds a client may take to send one request, headers and body, "
+                      "from its first byte; a slower request's connection is closed."),
+    cfg.FloatOpt("api_idle_timeout", default=60.0, min=0.1,
+                 help="Seconds a kept-alive connection may wait between two requests."),
+    cfg.IntOpt("api_max_header_size", default=65536, min=1024,
+               help="Bytes of request line and headers accepted; more is answered 431."),
+    cfg.IntOpt("api_max_body_size", default=114688, min=0,
+               help="Bytes of request body accepted; more is answered 413 (Neutron's "
+                    "oslo.middleware default, 112 KiB)."),
+    cfg.StrOpt("metrics_listen", default="127.0.0.1:9697",
+               help="HOST:PORT of the Prometheus endpoint (/metrics) for operators, apart from "
+                    "the API; empty: not served."),
     cfg.ListOpt("ovsdb_connections", default=["unix:/var/run/openvswitch/db.sock"],
                 help="OVSDB servers to monitor for VIF binding (iface-id on Interface rows)."),
     cfg.ListOpt("service_plugins", default=["router", "qos", "protocol-block", "statistics"],

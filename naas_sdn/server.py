@@ -1,14 +1,13 @@
 """``naas-sdn serve``: one process with the model, the REST API and the OpenFlow controller."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
 import time
 
-import waitress.server
-
-from naas_sdn import config
+from naas_sdn import config, http_server
 
 LOG = logging.getLogger("naas_sdn.server")
 
@@ -21,8 +20,10 @@ def serve(conf) -> int:
     from naas_sdn.northbound.app import make_app
     from naas_sdn.apps import runtime
 
-    service = NetworkService(db.connect(config.db_url(conf)))
     api_host, api_port = config.split_host_port(conf.api_listen, "--api-listen")
+    metrics_address = (config.split_host_port(conf.metrics_listen, "--metrics-listen")
+                       if conf.metrics_listen else None)
+    service = NetworkService(db.connect(config.db_url(conf)))
     from naas_sdn.northbound.plugins import UnknownPluginError
     try:
         app = with_metrics(make_app(service, plugins=conf.service_plugins, conf=conf))
@@ -30,9 +31,12 @@ def serve(conf) -> int:
         LOG.error("%s", error)
         service.close()
         return 2
-    http = waitress.server.create_server(app, host=api_host, port=api_port,
-                                         threads=conf.api_threads, ident="naas-sdn",
-                                         clear_untrusted_proxy_headers=True)
+    try:
+        servers = _http_servers(conf, app, (api_host, api_port), metrics_address)
+    except OSError as error:
+        LOG.error("cannot listen: %s", error)
+        service.close()
+        return 2
     controller = runtime.start(conf, service)
 
     stop = threading.Event()
@@ -40,16 +44,21 @@ def serve(conf) -> int:
     def _on_signal(signum, _frame):
         LOG.info("signal %d: shutting down", signum)
         stop.set()
-        http.close()
+        for http in servers:
+            http.close()
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    LOG.info("REST API on http://%s:%d/, OpenFlow on %s", api_host, api_port, conf.ofp_listen)
-    http_thread = threading.Thread(target=_run_http, args=(http, stop), name="rest-api", daemon=True)
-    http_thread.start()
+    LOG.info("REST API on http://%s:%d/, OpenFlow on %s, metrics %s", api_host, api_port,
+             conf.ofp_listen,
+             "on http://%s:%d/metrics" % metrics_address if metrics_address else "off")
+    threads = [threading.Thread(target=_run_http, args=(http, stop), name=name, daemon=True)
+               for http, name in zip(servers, ("rest-api", "metrics"))]
+    for thread in threads:
+        thread.start()
     while not stop.wait(0.5):
-        if not http_thread.is_alive():
-            LOG.error("REST server stopped unexpectedly")
+        if not all(thread.is_alive() for thread in threads):
+            LOG.error("an HTTP server stopped unexpectedly")
             break
     controller.close()
     service.close()
@@ -57,17 +66,43 @@ def serve(conf) -> int:
     return 0
 
 
-def with_metrics(app):
-    """Serve the controller's Prometheus series at ``/metrics`` beside the Neutron API, and
-    time every other request (``naas_api_request_seconds``)."""
+def _http_servers(conf, app, api_address, metrics_address) -> list:
+    """The API server and, if configured, the operators' metrics server: the Prometheus
+    series name every tenant's objects, so they are kept off the API's address."""
     from prometheus_client import make_wsgi_app
-    from naas_sdn.apps.metrics import API_REQUEST_SECONDS, REGISTRY
+    from naas_sdn.apps.metrics import REGISTRY
 
-    metrics_app = make_wsgi_app(REGISTRY)
+    limits = http_server.HttpLimits.from_conf(conf)
+    metrics_connections = METRICS_CONNECTION_LIMIT if metrics_address else 0
+    fitting = http_server.fit_open_files(limits.connection_limit + metrics_connections)
+    api_connections = max(1, fitting - metrics_connections)
+    if api_connections < limits.connection_limit:
+        LOG.warning("api_connection_limit lowered from %d to %d to fit the open-files limit "
+                    "(raise its hard limit: ulimit -Hn)", limits.connection_limit,
+                    api_connections)
+        limits = dataclasses.replace(limits, connection_limit=api_connections)
+    servers = [http_server.create_server(app, *api_address, limits, threads=conf.api_threads)]
+    if metrics_address:
+        metrics_limits = dataclasses.replace(limits, connection_limit=METRICS_CONNECTION_LIMIT,
+                                             max_body_size=0)
+        try:
+            servers.append(http_server.create_server(make_wsgi_app(REGISTRY), *metrics_address,
+                                                     metrics_limits, threads=2))
+        except OSError:
+            servers[0].close()
+            raise
+    return servers
 
-    def dispatch(environ, start_response):
-        if environ.get("PATH_INFO") == "/metrics":
-            return metrics_app(environ, start_response)
+
+# Prometheus scrapes over one connection; a few more leave room for an operator's curl.
+METRICS_CONNECTION_LIMIT = 16
+
+
+def with_metrics(app):
+    """Time every API request to its last byte (``naas_api_request_seconds``)."""
+    from naas_sdn.apps.metrics import API_REQUEST_SECONDS
+
+    def timed(environ, start_response):
         started = time.perf_counter()
         method = environ.get("REQUEST_METHOD", "")
         status = []
@@ -89,7 +124,7 @@ def with_metrics(app):
             raise
         return _TimedBody(body, observe)
 
-    return dispatch
+    return timed
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

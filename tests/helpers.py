@@ -28,7 +28,8 @@ class ServerProcess:
     """One ``naas-sdn serve`` subprocess on free ports with its own database.
 
     Attributes: ``url`` (``http://127.0.0.1:PORT``, no trailing slash), ``api_port``,
-    ``ofp_port``, ``db_url``, ``log_path``, ``process``.
+    ``ofp_port``, ``metrics_port``, ``metrics_url`` (the operators' Prometheus endpoint),
+    ``db_url``, ``log_path``, ``process``.
     """
 
     def __init__(self, tmp_path, extra_args=(), db_url: str | None = None):
@@ -39,14 +40,17 @@ class ServerProcess:
         self.log_path = self.tmp_path / "server.log"
         self.api_port = free_port()
         self.ofp_port = free_port()
+        self.metrics_port = free_port()
         self.url = f"http://127.0.0.1:{self.api_port}"
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.process: subprocess.Popen | None = None
         self._tokens: dict[tuple[str, bool], str] = {}
 
     def command(self) -> list[str]:
         cmd = [NAAS_SDN, "serve", "--db-url", self.db_url,
                "--api-listen", f"127.0.0.1:{self.api_port}",
-               "--ofp-listen", f"127.0.0.1:{self.ofp_port}"]
+               "--ofp-listen", f"127.0.0.1:{self.ofp_port}",
+               "--metrics-listen", f"127.0.0.1:{self.metrics_port}"]
         if "--ovsdb" not in self.extra_args:
             cmd += ["--ovsdb", "unix:/nonexistent"]  # no Open vSwitch needed for API tests
         return cmd + self.extra_args

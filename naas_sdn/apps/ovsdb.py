@@ -7,6 +7,7 @@ We only watch, never write, so ovsdbapp's command layer would add nothing.
 from __future__ import annotations
 
 import logging
+import select
 import threading
 
 import ovs.db.idl
@@ -16,6 +17,11 @@ import ovs.stream
 import ovs.vlog
 
 from naas_sdn.flows.fabric import VifLocation
+
+# ovs emulates poll() with select() for eventlet's sake, and select() fails on descriptors
+# above 1023, which a busy API (thousands of client connections) hands out: no green threads
+# here, so the real poll() serves (the replacement ovs.poller itself suggests).
+ovs.poller.SelectPoll = select.poll
 
 LOG = logging.getLogger(__name__)
 _COLUMNS = {

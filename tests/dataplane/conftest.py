@@ -79,7 +79,7 @@ def tenants(controller):
 
 def metric(server, name, labels=""):
     """A value of the controller's /metrics (0 if the series does not exist yet)."""
-    text = urllib.request.urlopen(server.url + "/metrics", timeout=5).read().decode()
+    text = urllib.request.urlopen(server.metrics_url, timeout=5).read().decode()
     pattern = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else "") + r" (\S+)"
     found = re.search(r"^" + pattern + r"$", text, re.M)
     return float(found.group(1)) if found else 0.0

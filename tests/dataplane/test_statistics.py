@@ -153,7 +153,7 @@ def test_figures_match_what_was_sent_and_only_their_owner_sees_them(polled):
 
         # /metrics: the same figures, labelled with the API's ids, in the Prometheus format.
         import urllib.request
-        text = urllib.request.urlopen(polled.url + "/metrics", timeout=5).read().decode()
+        text = urllib.request.urlopen(polled.metrics_url, timeout=5).read().decode()
         samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                    for family in text_string_to_metric_families(text) for s in family.samples}
         labels = tuple(sorted({"project_id": "alice", "network_id": network["id"],
