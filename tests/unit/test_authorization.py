@@ -2,34 +2,13 @@
 protection equal to what the compiler receives."""
 from __future__ import annotations
 
-import json
-
 import pytest
-import webob
 
-from naas_sdn.model import db
-from naas_sdn.model.common import Context
-from naas_sdn.model.service import NetworkService
 from naas_sdn.northbound import policy
 from naas_sdn.northbound.app import make_app
+from tests.unit.model_support import ADMIN, ALICE, BOB
+from tests.unit.model_support import api_call as call
 
-
-@pytest.fixture
-def service(tmp_path):
-    svc = NetworkService(db.connect(f"sqlite:///{tmp_path / 'policy.sqlite'}"))
-    yield svc
-    svc.close()
-
-
-def call(app, method, path, token, body=None):
-    req = webob.Request.blank(path, method=method, headers={"X-Auth-Token": token})
-    if body is not None:
-        req.body = json.dumps(body).encode()
-        req.content_type = "application/json"
-    return req.get_response(app)
-
-
-ALICE, BOB, ADMIN = Context("alice"), Context("bob"), Context("ops", is_admin=True)
 ON_ALICES_SHARED = {"_resource": "port", "tenant_id": "bob", "project_id": "bob",
                     "network:tenant_id": "alice", "network:shared": True}
 

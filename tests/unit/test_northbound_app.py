@@ -2,27 +2,12 @@
 from __future__ import annotations
 
 import pytest
-import webob
 
-from naas_sdn.model import db, errors
-from naas_sdn.model.service import NetworkService
+from naas_sdn.model import errors
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound import plugins
 from naas_sdn.northbound.app import make_app
-
-
-@pytest.fixture
-def service(tmp_path):
-    svc = NetworkService(db.connect(f"sqlite:///{tmp_path / 'api.sqlite'}"))
-    yield svc
-    svc.close()
-
-
-def call(app, method, path, token, body=None):
-    req = webob.Request.blank(path, method=method, headers={"X-Auth-Token": token})
-    if body is not None:
-        req.body = body
-    return req.get_response(app)
+from tests.unit.model_support import api_call as call
 
 
 def test_unknown_plugin_name_is_refused(service):
