@@ -284,7 +284,7 @@ class NeutronApp:
         if set(body) != {res.member} or not isinstance(body[res.member], dict):
             raise errors.BadRequestMessage(msg=f"Unable to find '{res.member}' in request body")
         current = res.get(ctx, resource_id)  # not visible → 404 before any complaint
-        fields = _put_fields(ctx, res, body[res.member])
+        fields = _put_fields(res, body[res.member])
         self._authorize_change(ctx, res, "update", current, body[res.member])
         record = res.update(ctx, resource_id, fields, _if_revision(req))
         return _json_response({res.member: self._render(ctx, res, record)})
@@ -405,7 +405,7 @@ def _post_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
     return fields
 
 
-def _put_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
+def _put_fields(res: ResourceDef, item: dict) -> dict:
     _check_known(res, item)
     fields = {}
     for key, value in item.items():
