@@ -411,7 +411,9 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         """Create an API token for ``project_id``; returns the secret (only its hash is kept)."""
         if not project_id or len(project_id) > db.PROJECT_LEN:
             raise ValueError("project id must be 1 to 255 characters")
-        secret = secrets.token_urlsafe(32)
+        # Hex, not URL-safe base64: a secret starting with "-" would read as an option in
+        # `openstack --os-token SECRET` (1 token in 64 did).
+        secret = secrets.token_hex(32)
         with self._engine.begin() as conn:
             conn.execute(insert(db.tokens).values(
                 id=str(uuid.uuid4()), secret_sha256=_hash_secret(secret), project_id=project_id,

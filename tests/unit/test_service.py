@@ -249,6 +249,8 @@ def test_tokens(db_url, service):
     secret = service.create_token("alice", admin=False, description="ci")
     assert service.authenticate(secret) == Context("alice", False)
     assert service.authenticate("wrong") is None and service.authenticate("") is None
+    # 256 random bits, and never a leading "-" that a command line would take for an option
+    assert len(secret) == 64 and int(secret, 16) >= 0
     other_process = NetworkService(db.connect(db_url))  # e.g. the CLI, while the server runs
     admin_secret = other_process.create_token("ops", admin=True)
     other_process.close()
