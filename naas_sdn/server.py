@@ -26,7 +26,7 @@ def serve(conf) -> int:
     service = NetworkService(db.connect(config.db_url(conf)))
     from naas_sdn.northbound.plugins import UnknownPluginError
     try:
-        app = with_metrics(make_app(service, plugins=conf.service_plugins, conf=conf))
+        app = with_request_timing(make_app(service, plugins=conf.service_plugins, conf=conf))
     except UnknownPluginError as error:
         LOG.error("%s", error)
         service.close()
@@ -98,7 +98,7 @@ def _http_servers(conf, app, api_address, metrics_address) -> list:
 METRICS_CONNECTION_LIMIT = 16
 
 
-def with_metrics(app):
+def with_request_timing(app):
     """Time every API request to its last byte (``naas_api_request_seconds``)."""
     from naas_sdn.apps.metrics import API_REQUEST_SECONDS
 

@@ -159,13 +159,12 @@ class NeutronApp:
                 return self._show(req, ctx, res, resource_id)
             if method == "PUT":
                 return self._update(req, ctx, res, resource_id)
-            self._authorize_change(ctx, res, "delete", res.get(ctx, resource_id))
+            self._authorize_change(ctx, res, res.rule("delete"), res.get(ctx, resource_id))
             res.delete(ctx, resource_id, _if_revision(req))
             return webob.Response(status=204)
         if len(rest) == 2 and rest[1] in res.actions:
             _allow(req, "PUT")
-            self._authorize_change(ctx, res, rest[1], res.get(ctx, resource_id),
-                                   action=rest[1])
+            self._authorize_change(ctx, res, rest[1], res.get(ctx, resource_id))
             return _json_response(res.actions[rest[1]](ctx, resource_id, _json_body(req)))
         if rest[1] == "tags" and res.taggable and len(rest) <= 3:
             return self._tags(req, ctx, res, resource_id, rest[2] if len(rest) == 3 else None)
@@ -188,12 +187,10 @@ class NeutronApp:
             target["ext_parent:tenant_id"] = target["ext_parent:project_id"] = res.parent_owner
         return target
 
-    def _authorize(self, ctx: Context, res: ResourceDef, verb: str, target: dict,
-                   attributes=(), action: str | None = None) -> None:
+    def _authorize(self, ctx: Context, action: str, target: dict, attributes=()) -> None:
         """The action's rule, then the rule of each attribute set (``create_port:mac_address``,
         and per fixed IP ``create_port:fixed_ips:ip_address`` / ``:subnet_id``): 403 before
         the model sees the request, so no conflict answer tells what another project uses."""
-        action = action or f"{verb}_{res.policy_name}"
         self.authorizer.authorize(ctx, action, target)
         for name in attributes:
             rule = f"{action}:{name}"
@@ -205,15 +202,15 @@ class NeutronApp:
                             self.authorizer.knows(f"{rule}:{key}"):
                         self.authorizer.authorize(ctx, f"{rule}:{key}", target)
 
-    def _authorize_change(self, ctx: Context, res: ResourceDef, verb: str, record,
-                          changes: dict | None = None, action: str | None = None) -> None:
+    def _authorize_change(self, ctx: Context, res: ResourceDef, action: str, record,
+                          changes: dict | None = None) -> None:
         """A change of an object the caller sees: 403 when a rule says no. The target is the
         object as it would be after the change, as in Neutron."""
         target = self._target(ctx, res, {**res.attributes.render(record), **(changes or {})})
-        self._authorize(ctx, res, verb, target, changes or (), action)
+        self._authorize(ctx, action, target, changes or ())
 
     def _readable(self, ctx: Context, res: ResourceDef, record) -> bool:
-        return self.authorizer.allowed(ctx, f"get_{res.policy_name}",
+        return self.authorizer.allowed(ctx, res.rule("get"),
                                        self._target(ctx, res, res.attributes.render(record)))
 
     def _hidden(self, ctx: Context, res: ResourceDef) -> frozenset:
@@ -223,8 +220,8 @@ class NeutronApp:
                "tenant_id": ctx.project_id}
         return frozenset(
             attr.name for attr in res.attributes.attrs
-            if self.authorizer.knows(f"get_{res.policy_name}:{attr.name}")
-            and not self.authorizer.allowed(ctx, f"get_{res.policy_name}:{attr.name}", own))
+            if self.authorizer.knows(f"{res.rule('get')}:{attr.name}")
+            and not self.authorizer.allowed(ctx, f"{res.rule('get')}:{attr.name}", own))
 
     # ------------------------------------------------------------------------------ handlers
     def _render(self, ctx: Context, res: ResourceDef, record, hidden=None) -> dict:
@@ -235,7 +232,7 @@ class NeutronApp:
         hidden = self._hidden(ctx, res)
         query = ListQuery.parse(req.GET, res.attributes, hidden)
         records = res.list(ctx)
-        if not self.authorizer.is_default(f"get_{res.policy_name}"):
+        if not self.authorizer.is_default(res.rule("get")):
             records = [r for r in records if self._readable(ctx, res, r)]
         items = [item for item in (self._render(ctx, res, r, hidden) for r in records)
                  if query.matches(item)]
@@ -269,10 +266,10 @@ class NeutronApp:
         else:
             raise errors.BadRequestMessage(msg=f"Unable to find '{res.member}' in request body")
         fields = [_post_fields(ctx, res, item) for item in items]
-        for item in items:
-            self._authorize(ctx, res, "create", self._target(ctx, res, item, creating=True), [
-                key for key, value in item.items()
-                if value != res.attributes.get(key).default])
+        for item in items:  # Neutron checks the attributes set to other than their default
+            self._authorize(ctx, res.rule("create"), self._target(ctx, res, item, creating=True),
+                            [key for key, value in item.items()
+                             if value != res.attributes.get(key).default])
         records = res.create(ctx, fields)
         if bulk:
             return _json_response({res.collection: [self._render(ctx, res, r) for r in records]},
@@ -285,7 +282,7 @@ class NeutronApp:
             raise errors.BadRequestMessage(msg=f"Unable to find '{res.member}' in request body")
         current = res.get(ctx, resource_id)  # not visible → 404 before any complaint
         fields = _put_fields(res, body[res.member])
-        self._authorize_change(ctx, res, "update", current, body[res.member])
+        self._authorize_change(ctx, res, res.rule("update"), current, body[res.member])
         record = res.update(ctx, resource_id, fields, _if_revision(req))
         return _json_response({res.member: self._render(ctx, res, record)})
 
@@ -293,7 +290,7 @@ class NeutronApp:
               tag: str | None) -> webob.Response:
         service, kind = self.service, res.collection
         if req.method != "GET":
-            self._authorize_change(ctx, res, "update", res.get(ctx, resource_id))
+            self._authorize_change(ctx, res, res.rule("update"), res.get(ctx, resource_id))
         if tag is None:
             method = _allow(req, "GET", "PUT", "DELETE")
             if method == "GET":

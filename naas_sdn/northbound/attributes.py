@@ -264,11 +264,12 @@ def subnet_cidr(attr, value):
 
 def ip_version(attr, value):
     """convert_to_int then [4, 6], as neutron-lib declares it."""
-    if isinstance(value, str) and parse_int(value) is None:
+    number = parse_int(value)
+    if isinstance(value, str) and number is None:
         raise invalid(attr, f"'{value}' is not an integer")
-    if parse_int(value) not in (4, 6):
+    if number not in (4, 6):
         raise invalid(attr, f"'{value}' is not in [4, 6]")
-    return parse_int(value)
+    return number
 
 
 def _dict_keys_message(expected: list[str], value) -> str | None:

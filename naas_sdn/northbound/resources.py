@@ -46,6 +46,10 @@ class ResourceDef:
         """``port`` in ``create_port``, ``policy_bandwidth_limit_rule`` for a QoS rule."""
         return self.policy_member or self.member
 
+    def rule(self, verb: str) -> str:
+        """The policy rule of one verb on this resource: ``create_port``, ``get_network``."""
+        return f"{verb}_{self.policy_name}"
+
     @property
     def url_path(self) -> str:
         return self.path or self.collection

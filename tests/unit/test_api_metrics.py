@@ -7,7 +7,7 @@ import webob
 
 from naas_sdn.apps.metrics import REGISTRY
 from naas_sdn.northbound.app import make_app
-from naas_sdn.server import with_metrics
+from naas_sdn.server import with_request_timing
 
 SERIES = "naas_api_request_seconds"
 
@@ -31,7 +31,7 @@ def observed(method: str, status: str) -> tuple[float, float]:
 
 
 def test_requests_are_timed_by_method_and_status_class(service):
-    app = with_metrics(make_app(service, []))
+    app = with_request_timing(make_app(service, []))
     token = service.create_token("p")
     before = {key: observed(*key) for key in (("GET", "2xx"), ("GET", "4xx"), ("POST", "2xx"),
                                                ("other", "4xx"))}
@@ -58,7 +58,7 @@ def test_time_includes_sending_the_body():
         return body()
 
     before = observed("PUT", "5xx")
-    assert serve(with_metrics(slow), webob.Request.blank("/v2.0/x", method="PUT")) == (
+    assert serve(with_request_timing(slow), webob.Request.blank("/v2.0/x", method="PUT")) == (
         "503 Service Unavailable", b"late")
     count, total = observed("PUT", "5xx")
     assert count == before[0] + 1 and total - before[1] >= 0.05
