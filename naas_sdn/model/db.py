@@ -1,7 +1,8 @@
 """SQL schema of the logical model and the engine factory.
 
 SQL is the source of truth; the service mirrors it in memory. The schema is portable: SQLite (the
-default, one file) and PostgreSQL (production) run it unchanged.
+default, one file) and PostgreSQL (production) run it unchanged. A change here needs its Alembic
+revision in ``migrations/versions/`` (tests/unit/test_migrations.py fails without one).
 """
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Engine, Float, Fo
                         event)
 from sqlalchemy.pool import StaticPool
 
-metadata = MetaData()
+# Unnamed constraints get the names PostgreSQL itself gives them, so the databases it made
+# before these names were declared carry them already, and a migration can name what it alters.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",  # SQLAlchemy's own default, kept by every existing index
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "fk": "%(table_name)s_%(column_0_N_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 UUID_LEN = 36
 NAME_LEN = 255
@@ -141,7 +151,7 @@ tags = Table(
 
 # ---------------------------------------------------------------- port security (core)
 # Extension attributes of networks and ports live in tables of their own, as in Neutron, so a
-# database from before they existed needs no migration: a missing row means the default.
+# database from before they existed needs no data migration: a missing row means the default.
 network_port_security = Table(
     "network_port_security", metadata,
     Column("network_id", String(UUID_LEN), ForeignKey("networks.id", ondelete="CASCADE"),
@@ -288,7 +298,7 @@ protocol_blocks = Table(
 quotas = Table(
     "quotas", metadata,
     # A project's limit for one resource, only where it differs from the default (a missing
-    # row means the default, so databases from before quotas need no migration).
+    # row means the default, so databases from before quotas need no data migration).
     Column("project_id", String(PROJECT_LEN), primary_key=True),
     Column("resource", String(64), primary_key=True),
     Column("hard_limit", Integer, nullable=False),  # -1: unlimited
@@ -324,17 +334,30 @@ counter_readings = Table(
 )
 
 def connect(url: str) -> Engine:
-    """Open the database at ``url`` and create missing tables.
+    """Open the database at ``url`` for the service, at the schema of this code.
+
+    An empty database is created at the newest revision; one at an older or unknown revision
+    raises ``migrations.SchemaMismatch`` naming ``naas-sdn db upgrade``.
+    """
+    from naas_sdn.model import migrations  # it imports this module for the metadata
+    engine = open_engine(url)
+    try:
+        migrations.ensure_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def open_engine(url: str) -> Engine:
+    """The engine for ``url``, leaving the schema alone (``naas-sdn db`` migrates through it).
 
     SQLite gets WAL (readers never block the writer), foreign keys, a busy timeout and explicit
     ``BEGIN IMMEDIATE`` for writes, so the server's threads and a concurrent CLI never deadlock.
     """
     if url.startswith("sqlite"):
-        engine = _sqlite_engine(url)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
-    return engine
+        return _sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True)
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -1,0 +1,162 @@
+"""Schema migrations with Alembic, driven from code: ``naas-sdn db upgrade`` needs no alembic.ini.
+
+A database is in one of five states:
+- empty (none of the model's tables): the service creates it at the newest revision by itself;
+- pre-Alembic (tables, no revision): written by ``create_all`` at commit e0de1ed or before;
+  ``upgrade`` takes it through revision 0001, which creates only the tables it lacks;
+- at a revision older than this code's: ``upgrade`` brings it to the head;
+- at the head: ready;
+- at a revision this code does not know: a newer naas-sdn upgraded it; refused.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect, text
+
+from naas_sdn.model import db
+
+LOG = logging.getLogger(__name__)
+
+SCRIPT_LOCATION = os.path.dirname(os.path.abspath(__file__))
+
+# Any constant will do: the key of the PostgreSQL advisory lock that serializes schema changes
+# between processes started at once (SQLite's BEGIN IMMEDIATE does the same for a file).
+_POSTGRES_LOCK_KEY = 0x6E616173  # "naas"
+
+
+class SchemaMismatch(RuntimeError):
+    """The database's schema is not the one this code was written for."""
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a database stands: its Alembic revision, and whether it holds any model table."""
+
+    revision: str | None
+    has_tables: bool
+
+    @property
+    def empty(self) -> bool:
+        return self.revision is None and not self.has_tables
+
+    @property
+    def pre_alembic(self) -> bool:
+        return self.revision is None and self.has_tables
+
+    def describe(self) -> str:
+        if self.empty:
+            return "empty"
+        if self.pre_alembic:
+            return "pre-Alembic (the schema of e0de1ed or older)"
+        return self.revision
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for our scripts; ``env.py`` runs them on ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    config.attributes["connection"] = connection
+    return config
+
+
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head() -> str:
+    """The newest revision: the schema ``db.metadata`` declares."""
+    return _scripts().get_current_head()
+
+
+@functools.cache
+def _known_revisions() -> frozenset[str]:
+    return frozenset(script.revision for script in _scripts().walk_revisions())
+
+
+def read_state(conn: Connection) -> SchemaState:
+    revision = MigrationContext.configure(conn).get_current_revision()
+    has_tables = revision is not None or bool(
+        set(inspect(conn).get_table_names()) & set(db.metadata.tables))
+    return SchemaState(revision, has_tables)
+
+
+def current_state(engine: Engine) -> SchemaState:
+    with engine.connect().execution_options(readonly=True) as conn:
+        return read_state(conn)
+
+
+def ensure_current(engine: Engine) -> None:
+    """Make sure the service may use ``engine``: create an empty database at the head, accept
+    one at the head, refuse any other with a message saying what to do.
+
+    Raises:
+        SchemaMismatch: the database is pre-Alembic, older than the code or newer than it.
+    """
+    state = current_state(engine)
+    if state.revision == head():
+        return
+    if state.empty:
+        with _schema_transaction(engine) as conn:
+            state = read_state(conn)  # another process may have created it meanwhile
+            if state.empty:
+                _create_at_head(conn)
+                LOG.info("new database created at schema revision %s", head())
+                return
+        if state.revision == head():
+            return
+    raise SchemaMismatch(_mismatch_message(state, engine))
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[SchemaState, SchemaState]:
+    """Migrate the database to ``revision``; return its state before and after.
+
+    Raises:
+        SchemaMismatch: the database is at a revision this code does not know.
+    """
+    with _schema_transaction(engine) as conn:
+        before = read_state(conn)
+        if before.revision is not None and before.revision not in _known_revisions():
+            raise SchemaMismatch(_mismatch_message(before, engine))
+        command.upgrade(alembic_config(conn), revision)
+        return before, read_state(conn)
+
+
+def _create_at_head(conn: Connection) -> None:
+    """A new database gets the declared schema at once, stamped with the head revision (the
+    test of the migrations keeps the two equal)."""
+    db.metadata.create_all(conn)
+    MigrationContext.configure(conn).stamp(_scripts(), "head")
+
+
+@contextlib.contextmanager
+def _schema_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction holding the database's schema lock, so that two processes starting on
+    the same new database do not both create it."""
+    with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE, the write lock (db._sqlite_engine)
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _POSTGRES_LOCK_KEY})
+        yield conn
+
+
+def _mismatch_message(state: SchemaState, engine: Engine) -> str:
+    where = f"the database {engine.url.render_as_string(hide_password=True)}"
+    upgrade_hint = "run 'naas-sdn db upgrade' (with the same --config or --db-url) first"
+    if state.pre_alembic:
+        return (f"{where} predates schema migrations (it has tables but no schema revision); "
+                f"{upgrade_hint}")
+    if state.revision in _known_revisions():
+        return (f"{where} is at schema revision {state.revision}, older than this naas-sdn's "
+                f"{head()}; {upgrade_hint}")
+    return (f"{where} is at schema revision {state.revision}, which this naas-sdn does not know "
+            f"(its newest is {head()}): a newer naas-sdn upgraded it; run that one")
