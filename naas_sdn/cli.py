@@ -1,5 +1,6 @@
 """The ``naas-sdn`` command: ``serve`` runs the controller, ``token`` manages API credentials,
-``policy sample`` prints the authorization defaults an operator's policy.yaml may override."""
+``db`` migrates the database's schema, ``policy sample`` prints the authorization defaults an
+operator's policy.yaml may override."""
 from __future__ import annotations
 
 import argparse
@@ -52,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(revoke)
     revoke.add_argument("token_id")
 
+    database = sub.add_parser("db", help="the database's schema (Alembic migrations)")
+    database_sub = database.add_subparsers(dest="db_command", required=True)
+    _common(database_sub.add_parser(
+        "upgrade", help="migrate the database to the schema of this version (creates it if new)"))
+    _common(database_sub.add_parser("current", help="print the database's schema revision"))
+
     policy = sub.add_parser("policy", help="authorization rules (oslo.policy)")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
     sample = policy_sub.add_parser("sample", help="print every default rule as a policy.yaml")
@@ -78,6 +85,32 @@ def _policy_sample(args) -> str:
     return policy.sample([rule for plugin in loaded for rule in plugin.policy_rules])
 
 
+def _database(args, url: str) -> int:
+    """``db upgrade`` and ``db current``: the only commands that open a database whatever its
+    schema revision."""
+    from naas_sdn.model import db, migrations
+    engine = db.open_engine(url)
+    try:
+        if args.db_command == "current":
+            state = migrations.current_state(engine)
+            behind = "" if state.revision == migrations.head() else (
+                f" (this naas-sdn's is {migrations.head()})")
+            print(state.describe() + behind)
+            return 0
+        try:
+            before, after = migrations.upgrade(engine)
+        except migrations.SchemaMismatch as error:
+            print(f"naas-sdn: {error}", file=sys.stderr)
+            return 2
+        if before == after:
+            print(f"schema already at revision {after.revision}")
+        else:
+            print(f"schema upgraded from {before.describe()} to revision {after.revision}")
+        return 0
+    finally:
+        engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "policy":
@@ -99,9 +132,16 @@ def main(argv: list[str] | None = None) -> int:
         return server.serve(conf)
 
     conf = config.load(args.config, **overrides)
+    if args.command == "db":
+        return _database(args, config.db_url(conf))
     from naas_sdn.model.service import NetworkService
-    from naas_sdn.model import db
-    service = NetworkService(db.connect(config.db_url(conf)))
+    from naas_sdn.model import db, migrations
+    try:
+        engine = db.connect(config.db_url(conf))
+    except migrations.SchemaMismatch as error:
+        print(f"naas-sdn: {error}", file=sys.stderr)
+        return 2
+    service = NetworkService(engine)
     if args.token_command == "create":
         print(service.create_token(args.project, admin=args.admin, description=args.description))
     elif args.token_command == "list":

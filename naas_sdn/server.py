@@ -15,6 +15,7 @@ LOG = logging.getLogger("naas_sdn.server")
 def serve(conf) -> int:
     logging.basicConfig(level=conf.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are for developers
     from naas_sdn.model import db
     from naas_sdn.model.service import NetworkService
     from naas_sdn.northbound.app import make_app
@@ -23,7 +24,13 @@ def serve(conf) -> int:
     api_host, api_port = config.split_host_port(conf.api_listen, "--api-listen")
     metrics_address = (config.split_host_port(conf.metrics_listen, "--metrics-listen")
                        if conf.metrics_listen else None)
-    service = NetworkService(db.connect(config.db_url(conf)))
+    from naas_sdn.model import migrations
+    try:
+        engine = db.connect(config.db_url(conf))
+    except migrations.SchemaMismatch as error:
+        LOG.error("%s", error)
+        return 2
+    service = NetworkService(engine)
     from naas_sdn.northbound.plugins import UnknownPluginError
     try:
         app = with_request_timing(make_app(service, plugins=conf.service_plugins, conf=conf))
