@@ -93,8 +93,8 @@ def _database(args, url: str) -> int:
     try:
         if args.db_command == "current":
             state = migrations.current_state(engine)
-            behind = "" if state.revision == migrations.head() else (
-                f" (this naas-sdn's is {migrations.head()})")
+            behind = "" if state.revision == migrations.HEAD else (
+                f" (this naas-sdn's is {migrations.HEAD})")
             print(state.describe() + behind)
             return 0
         try:

@@ -7,6 +7,9 @@ A database is in one of five states:
 - at a revision older than this code's: ``upgrade`` brings it to the head;
 - at the head: ready;
 - at a revision this code does not know: a newer naas-sdn upgraded it; refused.
+
+Alembic itself is imported only to create or migrate a database: it takes longer to import than
+a ``naas-sdn token`` command takes to run, and a database at ``HEAD`` needs none of it.
 """
 from __future__ import annotations
 
@@ -15,19 +18,21 @@ import functools
 import logging
 import os
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from alembic import command
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
 from naas_sdn.model import db
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 LOG = logging.getLogger(__name__)
 
 SCRIPT_LOCATION = os.path.dirname(os.path.abspath(__file__))
+HEAD = "0002"  # the newest revision in versions/, the schema db.metadata declares (a test checks)
+VERSION_TABLE = "alembic_version"  # Alembic's default
 
 # Any constant will do: the key of the PostgreSQL advisory lock that serializes schema changes
 # between processes started at once (SQLite's BEGIN IMMEDIATE does the same for a file).
@@ -63,6 +68,7 @@ class SchemaState:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration for our scripts; ``env.py`` runs them on ``connection``."""
+    from alembic.config import Config
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
     config.attributes["connection"] = connection
@@ -70,25 +76,24 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 @functools.cache
-def _scripts() -> ScriptDirectory:
+def scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
     return ScriptDirectory.from_config(alembic_config())
-
-
-def head() -> str:
-    """The newest revision: the schema ``db.metadata`` declares."""
-    return _scripts().get_current_head()
 
 
 @functools.cache
 def _known_revisions() -> frozenset[str]:
-    return frozenset(script.revision for script in _scripts().walk_revisions())
+    return frozenset(script.revision for script in scripts().walk_revisions())
 
 
 def read_state(conn: Connection) -> SchemaState:
-    revision = MigrationContext.configure(conn).get_current_revision()
-    has_tables = revision is not None or bool(
-        set(inspect(conn).get_table_names()) & set(db.metadata.tables))
-    return SchemaState(revision, has_tables)
+    tables = set(inspect(conn).get_table_names())
+    revision = None
+    if VERSION_TABLE in tables:
+        # One row in a linear history; several would be branches, which no revision makes.
+        revision = ",".join(sorted(conn.execute(
+            text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())) or None
+    return SchemaState(revision, revision is not None or bool(tables & set(db.metadata.tables)))
 
 
 def current_state(engine: Engine) -> SchemaState:
@@ -104,16 +109,16 @@ def ensure_current(engine: Engine) -> None:
         SchemaMismatch: the database is pre-Alembic, older than the code or newer than it.
     """
     state = current_state(engine)
-    if state.revision == head():
+    if state.revision == HEAD:
         return
     if state.empty:
         with _schema_transaction(engine) as conn:
             state = read_state(conn)  # another process may have created it meanwhile
             if state.empty:
                 _create_at_head(conn)
-                LOG.info("new database created at schema revision %s", head())
+                LOG.info("new database created at schema revision %s", HEAD)
                 return
-        if state.revision == head():
+        if state.revision == HEAD:
             return
     raise SchemaMismatch(_mismatch_message(state, engine))
 
@@ -128,6 +133,7 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[SchemaState, Schema
         before = read_state(conn)
         if before.revision is not None and before.revision not in _known_revisions():
             raise SchemaMismatch(_mismatch_message(before, engine))
+        from alembic import command
         command.upgrade(alembic_config(conn), revision)
         return before, read_state(conn)
 
@@ -135,8 +141,9 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[SchemaState, Schema
 def _create_at_head(conn: Connection) -> None:
     """A new database gets the declared schema at once, stamped with the head revision (the
     test of the migrations keeps the two equal)."""
+    from alembic.migration import MigrationContext
     db.metadata.create_all(conn)
-    MigrationContext.configure(conn).stamp(_scripts(), "head")
+    MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).stamp(scripts(), HEAD)
 
 
 @contextlib.contextmanager
@@ -157,6 +164,6 @@ def _mismatch_message(state: SchemaState, engine: Engine) -> str:
                 f"{upgrade_hint}")
     if state.revision in _known_revisions():
         return (f"{where} is at schema revision {state.revision}, older than this naas-sdn's "
-                f"{head()}; {upgrade_hint}")
+                f"{HEAD}; {upgrade_hint}")
     return (f"{where} is at schema revision {state.revision}, which this naas-sdn does not know "
-            f"(its newest is {head()}): a newer naas-sdn upgraded it; run that one")
+            f"(its newest is {HEAD}): a newer naas-sdn upgraded it; run that one")
