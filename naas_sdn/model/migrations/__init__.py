@@ -129,13 +129,38 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[SchemaState, Schema
     Raises:
         SchemaMismatch: the database is at a revision this code does not know.
     """
-    with _schema_transaction(engine) as conn:
+    with _sqlite_foreign_keys_deferred(engine) as conn, _schema_transaction(conn) as conn:
         before = read_state(conn)
         if before.revision is not None and before.revision not in _known_revisions():
             raise SchemaMismatch(_mismatch_message(before, engine))
         from alembic import command
         command.upgrade(alembic_config(conn), revision)
+        if conn.dialect.name == "sqlite":
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+            if broken:
+                raise RuntimeError(f"the migration broke a foreign key: {tuple(broken)}")
         return before, read_state(conn)
+
+
+@contextlib.contextmanager
+def _sqlite_foreign_keys_deferred(engine: Engine) -> Iterator[Connection]:
+    """A connection on which SQLite does not enforce foreign keys, for migrating.
+
+    A revision that rebuilds a table (batch mode: copy, drop, rename) would otherwise have the
+    drop delete every row referring to it (ON DELETE CASCADE). SQLite ignores the pragma inside
+    a transaction, so it is set on the raw connection first; ``upgrade`` checks the keys before
+    committing, as Alembic's documentation advises.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            yield conn
+            return
+        raw = conn.connection.dbapi_connection
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            yield conn
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 def _create_at_head(conn: Connection) -> None:
@@ -147,13 +172,17 @@ def _create_at_head(conn: Connection) -> None:
 
 
 @contextlib.contextmanager
-def _schema_transaction(engine: Engine) -> Iterator[Connection]:
+def _schema_transaction(bind: Engine | Connection) -> Iterator[Connection]:
     """One transaction holding the database's schema lock, so that two processes starting on
     the same new database do not both create it."""
-    with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE, the write lock (db._sqlite_engine)
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _POSTGRES_LOCK_KEY})
-        yield conn
+    if isinstance(bind, Engine):
+        with bind.connect() as conn, _schema_transaction(conn) as conn:
+            yield conn
+        return
+    with bind.begin():  # SQLite: BEGIN IMMEDIATE, the write lock (db._sqlite_engine)
+        if bind.dialect.name == "postgresql":
+            bind.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _POSTGRES_LOCK_KEY})
+        yield bind
 
 
 def _mismatch_message(state: SchemaState, engine: Engine) -> str:
