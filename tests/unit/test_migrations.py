@@ -171,7 +171,7 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
-        f"schema upgraded from pre-Alembic (the schema of e0de1ed or older) "
+        f"schema upgraded from pre-Alembic (tables made by create_all, no revision) "
         f"to revision {migrations.HEAD}")
     assert _rows(e0de1ed_url) == before
     assert _revision(e0de1ed_url) == migrations.HEAD

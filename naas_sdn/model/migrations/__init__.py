@@ -2,8 +2,8 @@
 
 A database is in one of five states:
 - empty (none of the model's tables): the service creates it at the newest revision by itself;
-- pre-Alembic (tables, no revision): written by ``create_all`` at commit e0de1ed or before;
-  ``upgrade`` takes it through revision 0001, which creates only the tables it lacks;
+- pre-Alembic (tables, no revision): written by ``create_all`` before migrations existed;
+  ``upgrade`` takes it through revisions 0001 and 0002, which create only the tables it lacks;
 - at a revision older than this code's: ``upgrade`` brings it to the head;
 - at the head: ready;
 - at a revision this code does not know: a newer naas-sdn upgraded it; refused.
@@ -62,7 +62,7 @@ class SchemaState:
         if self.empty:
             return "empty"
         if self.pre_alembic:
-            return "pre-Alembic (the schema of e0de1ed or older)"
+            return "pre-Alembic (tables made by create_all, no revision)"
         return self.revision
 
 
