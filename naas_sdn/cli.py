@@ -99,17 +99,17 @@ def main(argv: list[str] | None = None) -> int:
         return server.serve(conf)
 
     conf = config.load(args.config, **overrides)
-    from naas_sdn.model.service import NetworkService
+    from naas_sdn.model.tokens import TokenStore
     from naas_sdn.model import db
-    service = NetworkService(db.connect(config.db_url(conf)))
+    tokens = TokenStore(db.connect(config.db_url(conf)))
     if args.token_command == "create":
-        print(service.create_token(args.project, admin=args.admin, description=args.description))
+        print(tokens.create(args.project, admin=args.admin, description=args.description))
     elif args.token_command == "list":
-        for row in service.list_tokens():
+        for row in tokens.entries():
             print(f"{row['id']}  project={row['project_id']}  admin={row['admin']}  "
                   f"created={row['created_at']}  {row['description']}")
     elif args.token_command == "revoke":
-        if not service.revoke_token(args.token_id):
+        if not tokens.revoke(args.token_id):
             print(f"naas-sdn: no token {args.token_id}", file=sys.stderr)
             return 1
     return 0

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import logging
 import random
-import secrets
 import threading
 import uuid
 from types import MappingProxyType
@@ -24,15 +22,16 @@ from sqlalchemy.exc import IntegrityError
 
 from naas_sdn.model import db, errors, ipam
 from naas_sdn.model.blocks import ProtocolBlockMixin, load_protocol_blocks, protocol_block_view
-from naas_sdn.model.common import (Changes, Context, bump, check_revision,
-                                   check_updatable, format_time, merge, next_counter, norm_tags,
-                                   owner, read_tags, update_row, utcnow, write_tags)
+from naas_sdn.model.common import (Changes, Context, bump, check_revision, check_updatable,
+                                   merge, next_counter, norm_tags, owner, read_tags, update_row,
+                                   utcnow, write_tags)
 from naas_sdn.model.qos import QosMixin, load_qos, qos_policy_view
 from naas_sdn.model.quotas import QuotaMixin
 from naas_sdn.model.security import (SecurityMixin, enforced_protection, load_port_security,
                                      load_security_groups, security_group_view,
                                      write_network_port_security)
 from naas_sdn.model.statistics import StatisticsStore
+from naas_sdn.model.tokens import TokenStore
 from naas_sdn.model.snapshot import (EMPTY, ROUTER_INTERFACE, ModelSnapshot, NetworkView,
                                      PortView, RouterView, SubnetView)
 
@@ -174,10 +173,6 @@ class _TagKind:
     get: Callable  # (ctx, id) -> record the caller can see (the API decided who may change it)
 
 
-def _hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 class _Addresses:
     """Address ownership as committed (the mirror) plus what this transaction changed."""
 
@@ -241,6 +236,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         self._snapshot = EMPTY
         self._load()
         self.statistics = StatisticsStore(engine)
+        self.tokens = TokenStore(engine)
 
     # ----------------------------------------------------------------- mirror and snapshots
     def _load(self) -> None:
@@ -405,40 +401,6 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         protocol block (a router's interfaces are ports: attaching one changes a view)."""
         with self._notify_lock:
             self._subscribers.append(callback)
-
-    # ----------------------------------------------------------------------------- tokens
-    def create_token(self, project_id: str, admin: bool = False, description: str = "") -> str:
-        """Create an API token for ``project_id``; returns the secret (only its hash is kept)."""
-        if not project_id or len(project_id) > db.PROJECT_LEN:
-            raise ValueError("project id must be 1 to 255 characters")
-        # Hex, not URL-safe base64: a secret starting with "-" would read as an option in
-        # `openstack --os-token SECRET` (1 token in 64 did).
-        secret = secrets.token_hex(32)
-        with self._engine.begin() as conn:
-            conn.execute(insert(db.tokens).values(
-                id=str(uuid.uuid4()), secret_sha256=_hash_secret(secret), project_id=project_id,
-                admin=bool(admin), description=description or "", created_at=utcnow()))
-        return secret
-
-    def list_tokens(self) -> list[dict]:
-        with self._read() as conn:
-            rows = conn.execute(select(db.tokens).order_by(db.tokens.c.created_at)).all()
-        return [{"id": r.id, "project_id": r.project_id, "admin": r.admin,
-                 "created_at": format_time(r.created_at), "description": r.description}
-                for r in rows]
-
-    def revoke_token(self, token_id: str) -> bool:
-        with self._engine.begin() as conn:
-            return conn.execute(delete(db.tokens).where(db.tokens.c.id == token_id)).rowcount > 0
-
-    def authenticate(self, secret: str | None) -> Context | None:
-        """The context of a token, read from SQL each time so CLI changes apply at once."""
-        if not secret:
-            return None
-        with self._read() as conn:
-            row = conn.execute(select(db.tokens.c.project_id, db.tokens.c.admin).where(
-                db.tokens.c.secret_sha256 == _hash_secret(secret))).first()
-        return Context(project_id=row.project_id, is_admin=bool(row.admin)) if row else None
 
     # ---------------------------------------------------------------------------- networks
     def list_networks(self, ctx: Context) -> list[Network]:

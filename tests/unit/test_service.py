@@ -4,10 +4,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import select
 
 from naas_sdn.model import db, errors
-from naas_sdn.model.service import Context, NetworkService
+from naas_sdn.model.service import NetworkService
 from tests.unit.model_support import ALICE, BOB, ADMIN, count
 
 
@@ -243,28 +242,6 @@ def test_mirror_reloaded_from_sql(db_url, service):
         assert again.create_port(ALICE, {"network_id": net.id}).key == port.key + 1
     finally:
         again.close()
-
-
-def test_tokens(db_url, service):
-    secret = service.create_token("alice", admin=False, description="ci")
-    assert service.authenticate(secret) == Context("alice", False)
-    assert service.authenticate("wrong") is None and service.authenticate("") is None
-    # 256 random bits, and never a leading "-" that a command line would take for an option
-    assert len(secret) == 64 and int(secret, 16) >= 0
-    other_process = NetworkService(db.connect(db_url))  # e.g. the CLI, while the server runs
-    admin_secret = other_process.create_token("ops", admin=True)
-    other_process.close()
-    assert service.authenticate(admin_secret) == Context("ops", True)
-    rows = service.list_tokens()
-    assert {r["project_id"] for r in rows} == {"alice", "ops"}
-    assert all(secret not in str(r) for r in rows)
-    with service._engine.connect() as conn:
-        stored = conn.execute(select(db.tokens.c.secret_sha256)).scalars().all()
-    assert secret not in stored and all(len(h) == 64 for h in stored)
-    token_id = next(r["id"] for r in rows if r["project_id"] == "alice")
-    assert service.revoke_token(token_id) is True
-    assert service.revoke_token(token_id) is False
-    assert service.authenticate(secret) is None
 
 
 def test_fabric_links_round_trip(service):
