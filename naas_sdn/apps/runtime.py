@@ -36,8 +36,8 @@ class Runtime:
         self._last_bindings = None
         self.fabric = FabricState(
             link_timeout=conf.link_timeout, on_change=self._fabric_changed,
-            persist_links=service.save_fabric_links,
-            initial_links=[Link(*row) for row in service.load_fabric_links()])
+            persist_links=service.fabric_links.save,
+            initial_links=[Link(*row) for row in service.fabric_links.load()])
         self.monitors = []
         self.programmer = Programmer(
             service, self.fabric,

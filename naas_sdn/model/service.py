@@ -25,15 +25,16 @@ from naas_sdn.model.blocks import ProtocolBlockMixin, load_protocol_blocks, prot
 from naas_sdn.model.common import (Changes, Context, bump, check_revision, check_updatable,
                                    merge, next_counter, norm_tags, owner, read_tags, update_row,
                                    utcnow, write_tags)
+from naas_sdn.model.fabric_links import FabricLinkStore
 from naas_sdn.model.qos import QosMixin, load_qos, qos_policy_view
 from naas_sdn.model.quotas import QuotaMixin
 from naas_sdn.model.security import (SecurityMixin, enforced_protection, load_port_security,
                                      load_security_groups, security_group_view,
                                      write_network_port_security)
-from naas_sdn.model.statistics import StatisticsStore
-from naas_sdn.model.tokens import TokenStore
 from naas_sdn.model.snapshot import (EMPTY, ROUTER_INTERFACE, ModelSnapshot, NetworkView,
                                      PortView, RouterView, SubnetView)
+from naas_sdn.model.statistics import StatisticsStore
+from naas_sdn.model.tokens import TokenStore
 
 LOG = logging.getLogger(__name__)
 
@@ -237,6 +238,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         self._load()
         self.statistics = StatisticsStore(engine)
         self.tokens = TokenStore(engine)
+        self.fabric_links = FabricLinkStore(engine)
 
     # ----------------------------------------------------------------- mirror and snapshots
     def _load(self) -> None:
@@ -1416,27 +1418,6 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
                 raise errors.TagNotFound(tag=tag, resource=self._tag_kind(resource).member,
                                          resource_id=resource_id)
             self.set_tags(ctx, resource, resource_id, [t for t in current if t != tag])
-
-    # ------------------------------------------------------------------------------ fabric
-    def load_fabric_links(self) -> list[tuple[int, int, int, int]]:
-        with self._read() as conn:
-            rows = conn.execute(select(db.fabric_links)).all()
-        return sorted((int(r.src_dpid, 16), int(r.src_port), int(r.dst_dpid, 16), int(r.dst_port))
-                      for r in rows)
-
-    def save_fabric_links(self, links: Iterable[tuple[int, int, int, int]]) -> None:
-        """Replace the persisted fabric with ``links`` (src_dpid, src_port, dst_dpid, dst_port)."""
-        links = sorted({tuple(int(x) for x in link) for link in links})
-        for s, sp, d, dp in links:
-            if not (0 <= s < 2 ** 64 and 0 <= d < 2 ** 64 and 0 <= sp < 2 ** 32
-                    and 0 <= dp < 2 ** 32):
-                raise ValueError(f"invalid fabric link {(s, sp, d, dp)}")
-        rows = [{"src_dpid": f"{s:016x}", "src_port": sp, "dst_dpid": f"{d:016x}", "dst_port": dp}
-                for s, sp, d, dp in links]
-        with self._lock, self._engine.begin() as conn:
-            conn.execute(delete(db.fabric_links))
-            if rows:
-                conn.execute(insert(db.fabric_links), rows)
 
     def close(self) -> None:
         with self._lock:

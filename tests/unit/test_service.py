@@ -244,18 +244,6 @@ def test_mirror_reloaded_from_sql(db_url, service):
         again.close()
 
 
-def test_fabric_links_round_trip(service):
-    big = 0xFFFF_FFFF_FFFF_FFFE
-    links = [(1, 2, big, 3), (big, 3, 1, 2)]
-    service.save_fabric_links(links)
-    assert service.load_fabric_links() == sorted(links)
-    service.save_fabric_links([(5, 1, 6, 1)])
-    assert service.load_fabric_links() == [(5, 1, 6, 1)]
-    with pytest.raises(ValueError):
-        service.save_fabric_links([(2 ** 64, 1, 1, 1)])
-    assert service.load_fabric_links() == [(5, 1, 6, 1)]
-
-
 def test_tags(service):
     net = service.create_network(ALICE, {})
     service.add_tag(ALICE, "networks", net.id, "red")
