@@ -218,17 +218,6 @@ def test_update_port_bindings(service):
         == "02:00:00:00:00:09"
 
 
-def test_port_created_after_plug_turns_active(service):
-    """The controller re-applies bindings after each snapshot change (as the runtime does)."""
-    plugged = {}
-    service.subscribe(lambda snap: service.update_port_bindings(plugged))
-    net = service.create_network(ALICE, {})
-    port_id = service.create_port(ALICE, {"network_id": net.id}).id
-    plugged[port_id] = "br0"
-    service.update_port_bindings(plugged)
-    assert service.get_port(ALICE, port_id).status == "ACTIVE"
-
-
 def test_mirror_reloaded_from_sql(db_url, service):
     net = service.create_network(ALICE, {"name": "n", "tags": ["b", "a"]})
     port = service.create_port(ALICE, {"network_id": net.id, "binding_profile": {"k": 1}})
