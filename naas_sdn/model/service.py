@@ -173,9 +173,9 @@ class _TagKind:
 
 
 class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
-    """Networks, ports, routers, security groups, QoS policies, protocol blocks, quotas, tokens
-    and the fabric, backed by SQL and mirrored in memory (the mixins hold each feature's
-    logic)."""
+    """Networks, ports, routers, security groups, QoS policies, protocol blocks and quotas,
+    backed by SQL and mirrored in memory (the mixins hold each feature's logic). Stores that
+    share only the engine hang beside it: ``statistics``, ``tokens``, ``fabric_links``."""
 
     def __init__(self, engine: Engine):
         self._engine = engine
@@ -954,7 +954,9 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         """Reconcile port binding with the plugged VIFs: ``bindings`` maps port id → host.
 
         Ports listed become bound to their host (ACTIVE, or DOWN when administratively down);
-        the others unbound and DOWN. Only ports whose values change are written.
+        the others unbound and DOWN. Only ports whose values change are written, compared with
+        the mirror under the write lock, so a concurrent admin_state_up change is never undone.
+        The binding app (apps/binding.py) calls it; no view changes, so no subscriber wakes.
         """
         with self._lock:
             wanted = {}
