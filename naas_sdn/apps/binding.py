@@ -72,9 +72,15 @@ class VifBinding:
                 self.sync()
             except Exception:
                 LOG.exception("VIF binding failed; retrying")
-                with self._wake:
-                    self._wake.wait(self.RETRY)
+                self._pause(self.RETRY)
                 self.changed()
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep, however many changes arrive meanwhile, unless stopped."""
+        deadline = time.monotonic() + seconds
+        with self._wake:
+            while not self._stop and (left := deadline - time.monotonic()) > 0:
+                self._wake.wait(left)
 
     def _next_round(self) -> bool:
         """Wait until there is something to look at and the VIF locations can be trusted;

@@ -174,3 +174,19 @@ def test_a_programmer_pass_programs_a_plugged_port_and_writes_no_binding(memory_
     after = service.get_port(ALICE, port.id)
     assert (after.status, after.binding_host_id, after.revision_number) == ("DOWN", "", 1)
     assert service.snapshot().revision == revision
+
+
+def test_a_failing_write_is_not_retried_faster_under_a_stream_of_changes(lab, monkeypatch):
+    attempts = []
+
+    def failing(bindings):
+        attempts.append(time.monotonic())
+        raise RuntimeError("database is locked")
+    monkeypatch.setattr(lab.service, "update_port_bindings", failing)
+    lab.app.start()
+    deadline = time.monotonic() + 6 * lab.app.RETRY
+    while time.monotonic() < deadline:
+        lab.app.changed()
+        time.sleep(0.005)
+    assert 2 <= len(attempts) <= 8
+    assert all(b - a >= lab.app.RETRY for a, b in zip(attempts, attempts[1:]))
