@@ -61,7 +61,7 @@ def _measure(folder: pathlib.Path, ports: int, allow_all: bool) -> dict:
         app = make_app(service, PLUGINS)
         if allow_all:
             app = make_app(service, PLUGINS, _conf(_allow_all(app, folder)))
-        owner, user = service.create_token("owner"), service.create_token("user")
+        owner, user = service.tokens.create("owner"), service.tokens.create("user")
         net = _call(app, "POST", "/v2.0/networks", owner,
                     {"network": {"shared": True}})["network"]
         _call(app, "POST", "/v2.0/subnets", owner, {"subnet": {

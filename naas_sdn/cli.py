@@ -134,22 +134,22 @@ def main(argv: list[str] | None = None) -> int:
     conf = config.load(args.config, **overrides)
     if args.command == "db":
         return _database(args, config.db_url(conf))
-    from naas_sdn.model.service import NetworkService
     from naas_sdn.model import db, migrations
+    from naas_sdn.model.tokens import TokenStore
     try:
         engine = db.connect(config.db_url(conf))
     except migrations.SchemaMismatch as error:
         print(f"naas-sdn: {error}", file=sys.stderr)
         return 2
-    service = NetworkService(engine)
+    tokens = TokenStore(engine)
     if args.token_command == "create":
-        print(service.create_token(args.project, admin=args.admin, description=args.description))
+        print(tokens.create(args.project, admin=args.admin, description=args.description))
     elif args.token_command == "list":
-        for row in service.list_tokens():
+        for row in tokens.entries():
             print(f"{row['id']}  project={row['project_id']}  admin={row['admin']}  "
                   f"created={row['created_at']}  {row['description']}")
     elif args.token_command == "revoke":
-        if not service.revoke_token(args.token_id):
+        if not tokens.revoke(args.token_id):
             print(f"naas-sdn: no token {args.token_id}", file=sys.stderr)
             return 1
     return 0

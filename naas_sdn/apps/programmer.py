@@ -4,7 +4,8 @@ One worker thread. Any model or fabric change marks switches dirty; the worker c
 and sends each switch only the difference from what it holds, so one API change costs
 flow-mods in proportion to what it changes, not to the size of the model. On (re)connect the
 switch's own tables are read first (flows carrying our cookie, groups, meters), so a
-controller restart leaves correct flows untouched and removes only stale ones of ours.
+controller restart leaves correct flows untouched and removes only stale ones of ours. It
+only reads the model: ports are bound to their VIFs by the binding app (apps/binding.py).
 """
 from __future__ import annotations
 
@@ -97,15 +98,13 @@ def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
 class Programmer:
     COALESCE = 0.01  # seconds a pass waits for more changes; bounds added programming latency
     def __init__(self, model_source, fabric_state, options: compiler.Options,
-                 generation: int, ready=lambda: True, settle: float = 3.0,
-                 before_pass=None):
+                 generation: int, ready=lambda: True, settle: float = 3.0):
         self._model = model_source
         self._fabric = fabric_state
         self._options = options
         self._generation = generation
         self._ready = ready
         self._settle = settle
-        self._before_pass = before_pass
         self._channels = {}      # dpid -> Channel
         self._installed = {}     # dpid -> SwitchState believed installed (None: read it)
         self._wake = threading.Condition()
@@ -201,11 +200,9 @@ class Programmer:
     def _pass(self, channels):
         if not self._ready():
             return  # switches wait with no state read; the 1 s tick comes back here
-        model, fabric = self._model.snapshot(), self._fabric.snapshot()
-        if self._before_pass is not None:
-            self._before_pass(model, fabric)
         if not channels:
             return
+        model, fabric = self._model.snapshot(), self._fabric.snapshot()
         bound, routers, rules = compiler.compile_inputs(model, fabric)
         connected = self._fabric.connected()
         for dpid, channel in sorted(channels.items()):

@@ -1,4 +1,5 @@
-"""Starts and wires the controller side: os-ken, fabric state, discovery, OVSDB, programmer.
+"""Starts and wires the controller side: os-ken, fabric state, discovery, OVSDB, VIF binding,
+programmer.
 
 Events flow up (switches, probes, OVSDB -> fabric state), desired state flows down
 (model + fabric -> compiler -> programmer -> switches).
@@ -12,6 +13,7 @@ import warnings
 
 from naas_sdn import config
 from naas_sdn.apps import metrics
+from naas_sdn.apps.binding import VifBinding
 from naas_sdn.apps.channel import Channel
 from naas_sdn.apps.discovery import Prober
 from naas_sdn.apps.fabric_state import FabricState
@@ -33,18 +35,18 @@ class Runtime:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._vifs_by_remote = {}
-        self._last_bindings = None
         self.fabric = FabricState(
             link_timeout=conf.link_timeout, on_change=self._fabric_changed,
-            persist_links=service.save_fabric_links,
-            initial_links=[Link(*row) for row in service.load_fabric_links()])
+            persist_links=service.fabric_links.save,
+            initial_links=[Link(*row) for row in service.fabric_links.load()])
         self.monitors = []
         self.programmer = Programmer(
             service, self.fabric,
             compiler.Options(packet_in_rate=conf.packet_in_rate,
                              port_packet_in_rate=conf.port_packet_in_rate),
             generation=int(time.time()) & 0xFF, ready=self._ovsdb_synced,
-            settle=2 * conf.discovery_interval + 1.0, before_pass=self._sync_bindings)
+            settle=2 * conf.discovery_interval + 1.0)
+        self.binding = VifBinding(service, self.fabric, ready=self._ovsdb_synced)
         self._app_manager = None
         self.services = PacketServices(service, self.fabric, self._send_packet)
         self.statistics = StatisticsPoller(service, self.fabric, self._connected_channels,
@@ -56,6 +58,8 @@ class Runtime:
     def start(self):
         self._start_ovsdb()
         self.service.subscribe(self.programmer.changed)
+        self.service.subscribe(self.binding.changed)  # a port created after its VIF plugged
+        self.binding.start()
         self.programmer.start()
         self._start_os_ken()
         threading.Thread(target=self._discovery_loop, name="discovery", daemon=True).start()
@@ -71,6 +75,7 @@ class Runtime:
             metrics.REGISTRY.unregister(self._traffic_metrics)
         self.statistics.stop()
         self.programmer.stop()
+        self.binding.stop()
         for monitor in self.monitors:
             monitor.stop()
         if self._app_manager is not None:
@@ -115,7 +120,7 @@ class Runtime:
         threading.Thread(target=run, name="os-ken", daemon=True).start()
         started.wait(10)
 
-    # -- readiness and bindings --------------------------------------------------------------
+    # -- readiness and VIFs ------------------------------------------------------------------
     def _ovsdb_synced(self) -> bool:
         return all(m.synced.is_set() for m in self.monitors)
 
@@ -126,14 +131,10 @@ class Runtime:
             for part in self._vifs_by_remote.values():
                 merged.update(part)
         self.fabric.set_vifs(merged)
-        self.programmer.changed()  # also after a first dump equal to nothing: statuses resync
-
-    def _sync_bindings(self, model, fabric):
-        bindings = {port_id: location.bridge for port_id, location in fabric.vifs.items()
-                    if port_id in model.ports}
-        if bindings != self._last_bindings:
-            self.service.update_port_bindings(bindings)
-            self._last_bindings = bindings
+        # Also after a first dump equal to nothing (set_vifs then reports no change): the
+        # switches waiting for it are read, and the statuses of unplugged ports resync.
+        self.programmer.changed()
+        self.binding.changed()
 
     def _fabric_changed(self):
         self.programmer.changed()

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import logging
-import random
-import secrets
 import threading
 import uuid
 from types import MappingProxyType
@@ -23,26 +20,27 @@ from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from naas_sdn.model import db, errors, ipam
+from naas_sdn.model.allocation import Addresses, allocate_mac, owners_after
 from naas_sdn.model.blocks import ProtocolBlockMixin, load_protocol_blocks, protocol_block_view
-from naas_sdn.model.common import (Changes, Context, bump, check_revision,
-                                   check_updatable, format_time, merge, next_counter, norm_tags,
-                                   owner, read_tags, update_row, utcnow, write_tags)
+from naas_sdn.model.common import (Changes, Context, bump, check_revision, check_updatable,
+                                   merge, next_counter, norm_tags, owner, read_tags, update_row,
+                                   utcnow, write_tags)
+from naas_sdn.model.fabric_links import FabricLinkStore
 from naas_sdn.model.qos import QosMixin, load_qos, qos_policy_view
 from naas_sdn.model.quotas import QuotaMixin
 from naas_sdn.model.security import (SecurityMixin, enforced_protection, load_port_security,
                                      load_security_groups, security_group_view,
                                      write_network_port_security)
-from naas_sdn.model.statistics import StatisticsStore
 from naas_sdn.model.snapshot import (EMPTY, ROUTER_INTERFACE, ModelSnapshot, NetworkView,
                                      PortView, RouterView, SubnetView)
+from naas_sdn.model.statistics import StatisticsStore
+from naas_sdn.model.tokens import TokenStore
 
 LOG = logging.getLogger(__name__)
 
 SEGMENTATION_MIN, SEGMENTATION_MAX = 1, 4094  # VLAN ids carried on fabric trunks
 DEFAULT_MTU = 1500
 NETWORK_TYPE = "vlan"
-MAC_PREFIX = (0xFA, 0x16, 0x3E)  # Neutron's default base_mac
-MAC_ATTEMPTS = 16
 VIF_TYPE_UNBOUND, VIF_TYPE_OVS = "unbound", "ovs"
 VNIC_NORMAL = "normal"
 STATUS_ACTIVE, STATUS_DOWN = "ACTIVE", "DOWN"
@@ -174,54 +172,10 @@ class _TagKind:
     get: Callable  # (ctx, id) -> record the caller can see (the API decided who may change it)
 
 
-def _hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-class _Addresses:
-    """Address ownership as committed (the mirror) plus what this transaction changed."""
-
-    def __init__(self, committed: Mapping[str, Mapping[str, str]]):
-        self._committed = committed  # subnet id -> {ip: port id}
-        self._overlay: dict[str, dict[str, str | None]] = {}
-        self._used: dict[str, set[int]] = {}
-
-    def owner(self, subnet_id: str, ip: str) -> str | None:
-        overlay = self._overlay.get(subnet_id, {})
-        if ip in overlay:
-            return overlay[ip]
-        return self._committed.get(subnet_id, {}).get(ip)
-
-    def take(self, subnet_id: str, ip: str, port_id: str, network_id: str) -> None:
-        if self.owner(subnet_id, ip) is not None:
-            raise errors.IpAddressInUse(net_id=network_id, ip_address=ip)
-        self._overlay.setdefault(subnet_id, {})[ip] = port_id
-        if subnet_id in self._used:
-            self._used[subnet_id].add(int(netaddr.IPAddress(ip)))
-
-    def release(self, subnet_id: str, ip: str) -> None:
-        self._overlay.setdefault(subnet_id, {})[ip] = None
-        if subnet_id in self._used:
-            self._used[subnet_id].discard(int(netaddr.IPAddress(ip)))
-
-    def allocate(self, subnet: "Subnet", port_id: str) -> str | None:
-        """Take the lowest free address of the subnet's pools; None when they are exhausted."""
-        used = self._used.get(subnet.id)
-        if used is None:
-            used = {int(netaddr.IPAddress(ip)) for ip in self._committed.get(subnet.id, {})}
-            for ip, owner in self._overlay.get(subnet.id, {}).items():
-                (used.add if owner else used.discard)(int(netaddr.IPAddress(ip)))
-            self._used[subnet.id] = used
-        ip = ipam.first_free(subnet.allocation_pools, used)
-        if ip is not None:
-            self.take(subnet.id, ip, port_id, subnet.network_id)
-        return ip
-
-
 class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
-    """Networks, ports, routers, security groups, QoS policies, protocol blocks, quotas, tokens
-    and the fabric, backed by SQL and mirrored in memory (the mixins hold each feature's
-    logic)."""
+    """Networks, ports, routers, security groups, QoS policies, protocol blocks and quotas,
+    backed by SQL and mirrored in memory (the mixins hold each feature's logic). Stores that
+    share only the engine hang beside it: ``statistics``, ``tokens``, ``fabric_links``."""
 
     def __init__(self, engine: Engine):
         self._engine = engine
@@ -229,7 +183,6 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         self._notify_lock = threading.RLock()
         self._subscribers: list[Callable[[ModelSnapshot], None]] = []
         self._delivered = -1
-        self._random = random.SystemRandom()
         self._networks: Mapping[str, Network] = {}
         self._ports: Mapping[str, Port] = {}
         self._subnets: Mapping[str, Subnet] = {}
@@ -241,6 +194,8 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         self._snapshot = EMPTY
         self._load()
         self.statistics = StatisticsStore(engine)
+        self.tokens = TokenStore(engine)
+        self.fabric_links = FabricLinkStore(engine)
 
     # ----------------------------------------------------------------- mirror and snapshots
     def _load(self) -> None:
@@ -339,27 +294,14 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
                                                    subnets=tuple(s.id for s in ids))
             self._subnets = subnets
         self._networks = nets
+        deleted_subnets = [i for i, subnet in changes.subnets.items() if subnet is None]
+        if changes.ports or deleted_subnets:
+            self._allocations = owners_after(self._allocations, self._ports, changes.ports,
+                                             deleted_subnets)
         if changes.ports:
-            allocations = dict(self._allocations)
-            copied = set()
-
-            def owned(subnet_id):
-                if subnet_id not in copied:
-                    allocations[subnet_id] = dict(allocations.get(subnet_id, {}))
-                    copied.add(subnet_id)
-                return allocations[subnet_id]
-            for port_id, port in changes.ports.items():
-                old = self._ports.get(port_id)
-                old_ips = set(old.fixed_ips) if old is not None else set()
-                new_ips = set(port.fixed_ips) if port is not None else set()
-                for subnet_id, ip in old_ips - new_ips:
-                    owned(subnet_id).pop(ip, None)
-                for subnet_id, ip in new_ips - old_ips:
-                    owned(subnet_id)[ip] = port_id
             self._ports, port_views, ports_changed = merge(self._ports, snap.ports,
                                                            changes.ports, _port_view)
             changed |= ports_changed
-            self._allocations = allocations
         simple_views = {}
         for kind, make_view in _SIMPLE_VIEWS.items():
             simple_views[kind] = getattr(snap, kind)
@@ -369,11 +311,6 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
                 setattr(self, "_" + kind, records)
                 simple_views[kind] = MappingProxyType(views)
                 changed |= kind_changed
-        for subnet_id, subnet in changes.subnets.items():
-            if subnet is None and subnet_id in self._allocations:
-                allocations = dict(self._allocations)
-                allocations.pop(subnet_id)
-                self._allocations = allocations
         if changed:
             self._snapshot = ModelSnapshot(networks=_read_only(net_views),
                                            ports=_read_only(port_views),
@@ -405,40 +342,6 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         protocol block (a router's interfaces are ports: attaching one changes a view)."""
         with self._notify_lock:
             self._subscribers.append(callback)
-
-    # ----------------------------------------------------------------------------- tokens
-    def create_token(self, project_id: str, admin: bool = False, description: str = "") -> str:
-        """Create an API token for ``project_id``; returns the secret (only its hash is kept)."""
-        if not project_id or len(project_id) > db.PROJECT_LEN:
-            raise ValueError("project id must be 1 to 255 characters")
-        # Hex, not URL-safe base64: a secret starting with "-" would read as an option in
-        # `openstack --os-token SECRET` (1 token in 64 did).
-        secret = secrets.token_hex(32)
-        with self._engine.begin() as conn:
-            conn.execute(insert(db.tokens).values(
-                id=str(uuid.uuid4()), secret_sha256=_hash_secret(secret), project_id=project_id,
-                admin=bool(admin), description=description or "", created_at=utcnow()))
-        return secret
-
-    def list_tokens(self) -> list[dict]:
-        with self._read() as conn:
-            rows = conn.execute(select(db.tokens).order_by(db.tokens.c.created_at)).all()
-        return [{"id": r.id, "project_id": r.project_id, "admin": r.admin,
-                 "created_at": format_time(r.created_at), "description": r.description}
-                for r in rows]
-
-    def revoke_token(self, token_id: str) -> bool:
-        with self._engine.begin() as conn:
-            return conn.execute(delete(db.tokens).where(db.tokens.c.id == token_id)).rowcount > 0
-
-    def authenticate(self, secret: str | None) -> Context | None:
-        """The context of a token, read from SQL each time so CLI changes apply at once."""
-        if not secret:
-            return None
-        with self._read() as conn:
-            row = conn.execute(select(db.tokens.c.project_id, db.tokens.c.admin).where(
-                db.tokens.c.secret_sha256 == _hash_secret(secret))).first()
-        return Context(project_id=row.project_id, is_admin=bool(row.admin)) if row else None
 
     # ---------------------------------------------------------------------------- networks
     def list_networks(self, ctx: Context) -> list[Network]:
@@ -594,7 +497,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         items = list(items)
 
         def work(conn, changes):
-            addresses = _Addresses(self._allocations)
+            addresses = Addresses(self._allocations)
             created = []
             for attrs in items:
                 subnet = self._insert_subnet(conn, ctx, attrs, changes, addresses)
@@ -605,7 +508,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         return self._write(work)
 
     def _insert_subnet(self, conn, ctx: Context, attrs: Mapping, changes: Changes,
-                       addresses: _Addresses) -> Subnet:
+                       addresses: Addresses) -> Subnet:
         net = self._changing_network(ctx, attrs["network_id"], None)
         project_id = owner(ctx, attrs)
         ip_version = attrs.get("ip_version")
@@ -782,7 +685,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         changes.ports[new.id] = new
         return new
 
-    def _port_addresses(self, ctx: Context, addresses: _Addresses, network_id: str,
+    def _port_addresses(self, ctx: Context, addresses: Addresses, network_id: str,
                         port_id: str, mac: str, device_owner: str, requested,
                         original: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:
         """The fixed IPs a port gets, taking new addresses and releasing dropped ones.
@@ -909,7 +812,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
 
         def work(conn, changes):
             macs = {(p.network_id, p.mac_address) for p in self._ports.values()}
-            addresses = _Addresses(self._allocations)
+            addresses = Addresses(self._allocations)
             created = []
             for attrs in items:
                 self._check_not_router_interface(ctx, attrs.get("device_owner", ""),
@@ -923,7 +826,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         return self._write(work)
 
     def _insert_port(self, conn, ctx: Context, changes: Changes, attrs: Mapping, macs: set,
-                     addresses: _Addresses) -> Port:
+                     addresses: Addresses) -> Port:
         network_id = attrs["network_id"]
         net = self.get_network(ctx, network_id)
         project_id = owner(ctx, attrs)
@@ -932,7 +835,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
             if (network_id, mac) in macs:
                 raise errors.MacAddressInUse(net_id=network_id, mac=mac)
         else:
-            mac = self._allocate_mac(network_id, macs)
+            mac = allocate_mac(network_id, macs)
         port_id = str(uuid.uuid4())
         fixed_ips = self._port_addresses(ctx, addresses, network_id, port_id, mac,
                                          attrs.get("device_owner", ""), attrs.get("fixed_ips"))
@@ -965,15 +868,6 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         port = self._port_security_on_create(conn, changes, ctx, attrs, port, net)
         return dataclasses.replace(port, qos_policy_id=self._port_qos(
             conn, ctx, changes, port.id, attrs.get("qos_policy_id")))
-
-    def _allocate_mac(self, network_id: str, macs: set) -> str:
-        """Neutron's scheme: the base prefix plus random bytes, unique within the network."""
-        for _ in range(MAC_ATTEMPTS):
-            tail = [self._random.randrange(256) for _ in range(3)]
-            mac = ":".join(f"{b:02x}" for b in (*MAC_PREFIX, *tail))
-            if (network_id, mac) not in macs:
-                return mac
-        raise errors.MacAddressGenerationFailure(net_id=network_id)
 
     def update_port(self, ctx: Context, port_id: str, attrs: Mapping,
                     if_revision: int | None = None) -> Port:
@@ -1021,7 +915,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
                                  for sid, ip in port.fixed_ips
                                  if not self._subnets[sid].auto_address]
                 fixed_ips = self._port_addresses(
-                    ctx, _Addresses(self._allocations), port.network_id, port.id,
+                    ctx, Addresses(self._allocations), port.network_id, port.id,
                     values.get("mac_address", port.mac_address),
                     values.get("device_owner", port.device_owner), requested, port.fixed_ips)
             extensions = self._port_security_on_update(
@@ -1060,7 +954,9 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         """Reconcile port binding with the plugged VIFs: ``bindings`` maps port id → host.
 
         Ports listed become bound to their host (ACTIVE, or DOWN when administratively down);
-        the others unbound and DOWN. Only ports whose values change are written.
+        the others unbound and DOWN. Only ports whose values change are written, compared with
+        the mirror under the write lock, so a concurrent admin_state_up change is never undone.
+        The binding app (apps/binding.py) calls it; no view changes, so no subscriber wakes.
         """
         with self._lock:
             wanted = {}
@@ -1277,7 +1173,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
                               f"not owned by project making the request")
         _check_router_address_mode(subnet)
         self._check_dup_router_subnets(interfaces, [subnet])
-        addresses = _Addresses(self._allocations)
+        addresses = Addresses(self._allocations)
         if subnet.ip_version == 6:  # a new IPv6 prefix joins the router's IPv6 port there
             port = next((p for p in interfaces if p.network_id == subnet.network_id and any(
                 netaddr.IPAddress(ip).version == 6 for _, ip in p.fixed_ips)), None)
@@ -1454,27 +1350,6 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
                 raise errors.TagNotFound(tag=tag, resource=self._tag_kind(resource).member,
                                          resource_id=resource_id)
             self.set_tags(ctx, resource, resource_id, [t for t in current if t != tag])
-
-    # ------------------------------------------------------------------------------ fabric
-    def load_fabric_links(self) -> list[tuple[int, int, int, int]]:
-        with self._read() as conn:
-            rows = conn.execute(select(db.fabric_links)).all()
-        return sorted((int(r.src_dpid, 16), int(r.src_port), int(r.dst_dpid, 16), int(r.dst_port))
-                      for r in rows)
-
-    def save_fabric_links(self, links: Iterable[tuple[int, int, int, int]]) -> None:
-        """Replace the persisted fabric with ``links`` (src_dpid, src_port, dst_dpid, dst_port)."""
-        links = sorted({tuple(int(x) for x in link) for link in links})
-        for s, sp, d, dp in links:
-            if not (0 <= s < 2 ** 64 and 0 <= d < 2 ** 64 and 0 <= sp < 2 ** 32
-                    and 0 <= dp < 2 ** 32):
-                raise ValueError(f"invalid fabric link {(s, sp, d, dp)}")
-        rows = [{"src_dpid": f"{s:016x}", "src_port": sp, "dst_dpid": f"{d:016x}", "dst_port": dp}
-                for s, sp, d, dp in links]
-        with self._lock, self._engine.begin() as conn:
-            conn.execute(delete(db.fabric_links))
-            if rows:
-                conn.execute(insert(db.fabric_links), rows)
 
     def close(self) -> None:
         with self._lock:

@@ -119,7 +119,7 @@ class NeutronApp:
         raise errors.ResourceNotFound()
 
     def _authenticate(self, req: webob.Request) -> Context:
-        ctx = self.service.authenticate(req.headers.get("X-Auth-Token"))
+        ctx = self.service.tokens.authenticate(req.headers.get("X-Auth-Token"))
         if ctx is None:
             raise errors.NotAuthenticated()
         return ctx

@@ -5,9 +5,9 @@ import dataclasses
 from typing import Callable, Mapping
 
 from naas_sdn.model import errors, ipam
+from naas_sdn.model.common import format_time
 from naas_sdn.model.security import enforced_protection
-from naas_sdn.model.service import (SEGMENTATION_MAX, SEGMENTATION_MIN, NetworkService,
-                                    format_time)
+from naas_sdn.model.service import SEGMENTATION_MAX, SEGMENTATION_MIN, NetworkService
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 

@@ -23,7 +23,8 @@ from typing import Mapping
 import netaddr
 
 from naas_sdn.model import errors
-from naas_sdn.model.service import Context, NetworkService, format_time
+from naas_sdn.model.common import format_time
+from naas_sdn.model.service import Context, NetworkService
 from naas_sdn.model.statistics import TRAFFIC, VIF_ERRORS, ip_object
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.plugins import Extension, Plugin

@@ -32,7 +32,7 @@ def observed(method: str, status: str) -> tuple[float, float]:
 
 def test_requests_are_timed_by_method_and_status_class(service):
     app = with_request_timing(make_app(service, []))
-    token = service.create_token("p")
+    token = service.tokens.create("p")
     before = {key: observed(*key) for key in (("GET", "2xx"), ("GET", "4xx"), ("POST", "2xx"),
                                                ("other", "4xx"))}
     for method, path in (("GET", "/v2.0/networks"), ("GET", "/v2.0/nothing"),

@@ -47,7 +47,7 @@ def test_api_shows_the_protection_the_compiler_receives(service):
     """For every port, whoever asks: port_security_enabled, groups and pairs equal the
     snapshot's, trusted (``network:``) ports included."""
     app = make_app(service, ["qos"])
-    alice, bob, admin = (service.create_token(p, admin=p == "ops") for p in
+    alice, bob, admin = (service.tokens.create(p, admin=p == "ops") for p in
                          ("alice", "bob", "ops"))
     net = call(app, "POST", "/v2.0/networks", alice,
                {"network": {"shared": True}}).json["network"]

@@ -19,7 +19,7 @@ def test_registered_plugin_adds_extensions_and_leaves_501_for_others(service, mo
     monkeypatch.setitem(plugins._BUILTIN, "demo", lambda svc: plugins.Plugin(
         "demo", extensions=(plugins.Extension("demo-ext", "Demo", "A demo extension."),)))
     app = make_app(service, ["demo"])
-    token = service.create_token("p")
+    token = service.tokens.create("p")
     aliases = {e["alias"] for e in call(app, "GET", "/v2.0/extensions", token).json["extensions"]}
     assert "demo-ext" in aliases and "binding" in aliases
     assert call(app, "GET", "/v2.0/routers", token).status_code == 501
@@ -27,7 +27,7 @@ def test_registered_plugin_adds_extensions_and_leaves_501_for_others(service, mo
 
 def test_unexpected_error_becomes_neutron_500(service):
     app = make_app(service, [])
-    token = service.create_token("p")
+    token = service.tokens.create("p")
 
     def broken(ctx):
         raise KeyError("bug")

@@ -4,10 +4,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import select
 
 from naas_sdn.model import db, errors
-from naas_sdn.model.service import Context, NetworkService
+from naas_sdn.model.service import NetworkService
 from tests.unit.model_support import ALICE, BOB, ADMIN, count
 
 
@@ -219,17 +218,6 @@ def test_update_port_bindings(service):
         == "02:00:00:00:00:09"
 
 
-def test_port_created_after_plug_turns_active(service):
-    """The controller re-applies bindings after each snapshot change (as the runtime does)."""
-    plugged = {}
-    service.subscribe(lambda snap: service.update_port_bindings(plugged))
-    net = service.create_network(ALICE, {})
-    port_id = service.create_port(ALICE, {"network_id": net.id}).id
-    plugged[port_id] = "br0"
-    service.update_port_bindings(plugged)
-    assert service.get_port(ALICE, port_id).status == "ACTIVE"
-
-
 def test_mirror_reloaded_from_sql(db_url, service):
     net = service.create_network(ALICE, {"name": "n", "tags": ["b", "a"]})
     port = service.create_port(ALICE, {"network_id": net.id, "binding_profile": {"k": 1}})
@@ -243,40 +231,6 @@ def test_mirror_reloaded_from_sql(db_url, service):
         assert again.create_port(ALICE, {"network_id": net.id}).key == port.key + 1
     finally:
         again.close()
-
-
-def test_tokens(db_url, service):
-    secret = service.create_token("alice", admin=False, description="ci")
-    assert service.authenticate(secret) == Context("alice", False)
-    assert service.authenticate("wrong") is None and service.authenticate("") is None
-    # 256 random bits, and never a leading "-" that a command line would take for an option
-    assert len(secret) == 64 and int(secret, 16) >= 0
-    other_process = NetworkService(db.connect(db_url))  # e.g. the CLI, while the server runs
-    admin_secret = other_process.create_token("ops", admin=True)
-    other_process.close()
-    assert service.authenticate(admin_secret) == Context("ops", True)
-    rows = service.list_tokens()
-    assert {r["project_id"] for r in rows} == {"alice", "ops"}
-    assert all(secret not in str(r) for r in rows)
-    with service._engine.connect() as conn:
-        stored = conn.execute(select(db.tokens.c.secret_sha256)).scalars().all()
-    assert secret not in stored and all(len(h) == 64 for h in stored)
-    token_id = next(r["id"] for r in rows if r["project_id"] == "alice")
-    assert service.revoke_token(token_id) is True
-    assert service.revoke_token(token_id) is False
-    assert service.authenticate(secret) is None
-
-
-def test_fabric_links_round_trip(service):
-    big = 0xFFFF_FFFF_FFFF_FFFE
-    links = [(1, 2, big, 3), (big, 3, 1, 2)]
-    service.save_fabric_links(links)
-    assert service.load_fabric_links() == sorted(links)
-    service.save_fabric_links([(5, 1, 6, 1)])
-    assert service.load_fabric_links() == [(5, 1, 6, 1)]
-    with pytest.raises(ValueError):
-        service.save_fabric_links([(2 ** 64, 1, 1, 1)])
-    assert service.load_fabric_links() == [(5, 1, 6, 1)]
 
 
 def test_tags(service):

@@ -22,7 +22,7 @@ UNKNOWN = "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"
 class Api:
     def __init__(self, service):
         self.app = make_app(service, ["statistics"])
-        self.tokens = {ctx.project_id: service.create_token(ctx.project_id, ctx.is_admin)
+        self.tokens = {ctx.project_id: service.tokens.create(ctx.project_id, ctx.is_admin)
                        for ctx in (ALICE, BOB, ADMIN)}
 
     def call(self, who, method: str, path: str, expect: int = 200):

@@ -1,0 +1,46 @@
+"""The fabric links last discovered, persisted so a restarted controller knows them at once.
+
+Reconciling a switch against a fabric with no links yet would tear down working inter-switch
+forwarding; with the links read back, the first pass after a restart changes nothing. Links
+are physical facts, not tenants' objects: they live beside the logical model, not in it.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Iterable
+
+from sqlalchemy import Engine, delete, insert, select
+
+from naas_sdn.model import db
+
+LinkRow = tuple[int, int, int, int]  # (src_dpid, src_port, dst_dpid, dst_port)
+
+
+class FabricLinkStore:
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._lock = threading.Lock()  # one replacement at a time: no interleaved delete/insert
+
+    def load(self) -> list[LinkRow]:
+        with self._engine.connect().execution_options(readonly=True) as conn:
+            rows = conn.execute(select(db.fabric_links)).all()
+        return sorted((int(r.src_dpid, 16), int(r.src_port), int(r.dst_dpid, 16), int(r.dst_port))
+                      for r in rows)
+
+    def save(self, links: Iterable[LinkRow]) -> None:
+        """Replace the persisted fabric with ``links``.
+
+        Raises:
+            ValueError: a datapath id is not 64-bit unsigned or a port number not 32-bit.
+        """
+        links = sorted({tuple(int(x) for x in link) for link in links})
+        for s, sp, d, dp in links:
+            if not (0 <= s < 2 ** 64 and 0 <= d < 2 ** 64 and 0 <= sp < 2 ** 32
+                    and 0 <= dp < 2 ** 32):
+                raise ValueError(f"invalid fabric link {(s, sp, d, dp)}")
+        rows = [{"src_dpid": f"{s:016x}", "src_port": sp, "dst_dpid": f"{d:016x}", "dst_port": dp}
+                for s, sp, d, dp in links]
+        with self._lock, self._engine.begin() as conn:
+            conn.execute(delete(db.fabric_links))
+            if rows:
+                conn.execute(insert(db.fabric_links), rows)
