@@ -181,8 +181,8 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
     secrets = json.loads((FIXTURES / "e0de1ed.json").read_text())["token_secrets"]
     service = NetworkService(db.connect(e0de1ed_url))
     try:
-        assert service.authenticate(secrets["alice"]) == Context("alice")
-        assert service.authenticate(secrets["admin"]) == Context("admin", is_admin=True)
+        assert service.tokens.authenticate(secrets["alice"]) == Context("alice")
+        assert service.tokens.authenticate(secrets["admin"]) == Context("admin", is_admin=True)
 
         networks = {n.name: n for n in service.list_networks(Context.admin())}
         assert sorted(networks) == ["blue", "bob-net", "green"]
@@ -209,7 +209,7 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
         assert [p.network_id for p in service.router_interfaces(router.id)] == [
             networks["green"].id]
         assert service.list_protocol_blocks(ALICE)[0].port_range_max == 139
-        assert service.load_fabric_links() == [(1, 2, 2, 1), (2, 1, 1, 2)]
+        assert service.fabric_links.load() == [(1, 2, 2, 1), (2, 1, 1, 2)]
         traffic = service.statistics.traffic("port", vm1.id)
         assert (traffic["tx_packets"], traffic["tx_bytes"]) == (12, 1500)
 
