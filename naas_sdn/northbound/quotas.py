@@ -20,7 +20,7 @@ from naas_sdn.model.common import Context
 from naas_sdn.model.db import PROJECT_LEN
 from naas_sdn.model.service import NetworkService
 from naas_sdn.northbound import attributes as a
-from naas_sdn.northbound.plugins import Extension
+from naas_sdn.northbound.extensions import Extension
 from naas_sdn.northbound.policy import ADMIN, ADMIN_OR_OWNER, Authorizer, rule
 
 PATH = "quotas"
