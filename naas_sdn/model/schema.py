@@ -12,7 +12,7 @@ import dataclasses
 import datetime
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, String, Table
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, MetaData, String, Table
 from sqlalchemy.types import TypeEngine
 
 from naas_sdn.model import db, errors, quotas
@@ -115,10 +115,21 @@ class Resource:
         fields = {f.name: f.metadata[SPEC] for f in dataclasses.fields(self.record)
                   if SPEC in f.metadata}
         object.__setattr__(self, "specs", fields)
-        object.__setattr__(self, "table", _table(self.collection, fields))
+        object.__setattr__(self, "table", _table(self.collection, fields, self.metadata))
 
     specs: Mapping[str, Spec] = dataclasses.field(init=False, repr=False, compare=False)
     table: Table = dataclasses.field(init=False, repr=False, compare=False)
+
+    @property
+    def in_tree(self) -> bool:
+        """Shipped with naas-sdn: its table is part of the migrated schema."""
+        return self.record.__module__.startswith("naas_sdn.")
+
+    @property
+    def metadata(self) -> MetaData:
+        """The core schema's for in-tree resources; a plugin's tables are kept apart, so the
+        migrated schema stays the same whatever plugins are installed."""
+        return db.metadata if self.in_tree else PLUGIN_METADATA
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -148,18 +159,26 @@ class Resource:
         return ctx.is_admin or record.project_id == ctx.project_id
 
 
-def _table(name: str, specs: Mapping[str, Spec]) -> Table:
+PLUGIN_METADATA = MetaData()  # tables of third-party slices: created when their plugin loads
+
+
+def _table(name: str, specs: Mapping[str, Spec], metadata: MetaData) -> Table:
     columns = []
     for field_name, spec in specs.items():
         if spec.column is None:
             continue
-        args = [ForeignKey(spec.foreign_key, ondelete=spec.on_delete)] if spec.foreign_key \
-            else []
+        args = []
+        if spec.foreign_key:  # a Column, not a name: a plugin's table refers across metadata
+            table, _, column = spec.foreign_key.partition(".")
+            target = metadata.tables[table] if table in metadata.tables \
+                else db.metadata.tables[table]
+            target = target.c[column]
+            args.append(ForeignKey(target, ondelete=spec.on_delete))
         columns.append(Column(field_name, spec.column, *args, primary_key=spec.primary_key,
                               nullable=spec.nullable,
                               unique=spec.unique or None, index=spec.index or None,
                               default=spec.column_default))
-    return Table(name, db.metadata, *columns)
+    return Table(name, metadata, *columns)
 
 
 DECLARED: dict[str, Resource] = {}

@@ -238,6 +238,7 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
         self._security_groups = {}
         self._qos_policies = {}
         features.import_declarations()
+        schema.PLUGIN_METADATA.create_all(engine)  # plugins' tables, beside the migrated ones
         self._declared = {}
         self._allocations: Mapping[str, Mapping[str, str]] = {}  # subnet -> {ip: port id}
         self._snapshot = EMPTY
@@ -279,7 +280,7 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                                                                  db.routers.c.id)):
                 routers[row.id] = _router_from_row(row, tags.get(("routers", row.id), ()))
             groups = load_security_groups(conn, tags)
-            declared = self._load_declared(conn, tags)
+            declared = self._load_declared(conn, tags, schema.DECLARED.values())
         self._networks, self._ports, self._subnets = nets, ports, subnets
         self._routers, self._security_groups = routers, groups
         self._qos_policies, self._declared = policies, declared
@@ -294,6 +295,17 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                for kind, view in _SIMPLE_VIEWS.items()},
             **_declared_views({c: MappingProxyType({k: r.view(v) for k, v in declared[c].items()})
                                for c, r in schema.DECLARED.items() if r.view is not None}))
+
+    def _declared_adopted(self, resource: schema.Resource) -> None:
+        """Publish the views of a resource :meth:`adopt` has just loaded (under the lock)."""
+        if resource.view is None:
+            return
+        snap = self._snapshot
+        records = self._declared[resource.collection]
+        views = {**snap.extra, resource.collection: MappingProxyType(
+            {k: resource.view(v) for k, v in records.items()})}
+        self._snapshot = dataclasses.replace(snap, extra=MappingProxyType(views),
+                                             revision=snap.revision + 1)
 
     def _read(self):
         return self._engine.connect().execution_options(readonly=True)
@@ -374,7 +386,8 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                 simple_views[kind] = MappingProxyType(views)
                 changed |= kind_changed
         declared, declared_views = dict(self._declared), {}
-        for collection, resource in schema.DECLARED.items():
+        for collection in self._declared:
+            resource = schema.DECLARED[collection]
             if resource.view is not None:
                 declared_views[collection] = snap.views(collection)
             updates = changes.declared.get(collection)
@@ -1431,7 +1444,7 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
         }
         kinds.update({c: _TagKind(r.member, c, r.table,
                                   lambda ctx, rid, c=c: self.get_record(ctx, c, rid))
-                      for c, r in schema.DECLARED.items()})
+                      for c, r in schema.DECLARED.items() if c in self._declared})
         if resource not in kinds:
             raise errors.ResourceNotFound()
         return kinds[resource]

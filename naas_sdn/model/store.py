@@ -15,7 +15,8 @@ from sqlalchemy import delete, insert, select
 
 from naas_sdn.model import db, errors
 from naas_sdn.model.common import (Changes, Context, bump, check_revision, check_updatable,
-                                   next_counter, norm_tags, owner, update_row, utcnow, write_tags)
+                                   next_counter, norm_tags, owner, read_tags, update_row, utcnow,
+                                   write_tags)
 from naas_sdn.model.schema import COMPUTED, DECLARED, MISSING, Resource
 
 
@@ -46,16 +47,30 @@ class DeclaredStore:
 
     def records(self, collection: str) -> Mapping[str, Any]:
         """A declared collection's committed records (no visibility check: internal use)."""
-        return self._declared[collection]
+        return self._declared.get(collection, {})
+
+    def adopt(self, resource: Resource) -> None:
+        """Keep a resource declared after this service started (a third-party plugin's, loaded
+        with the API): create its table if it is new, load its records and their views."""
+        with self._lock:
+            if resource.collection in self._declared:
+                return
+            if not resource.in_tree:
+                resource.metadata.create_all(self._engine, tables=[resource.table])
+            with self._read() as conn:
+                tags = read_tags(conn)
+                self._declared = {**self._declared,
+                                  **self._load_declared(conn, tags, [resource])}
+            self._declared_adopted(resource)
 
     def list_records(self, ctx: Context, collection: str) -> list:
         resource = DECLARED[collection]
-        return [r for r in self._declared[collection].values()
+        return [r for r in self.records(collection).values()
                 if resource.is_visible(ctx, r, self)]
 
     def get_record(self, ctx: Context, collection: str, record_id: str):
         resource = DECLARED[collection]
-        record = self._declared[collection].get(record_id)
+        record = self.records(collection).get(record_id)
         if record is None or not resource.is_visible(ctx, record, self):
             raise resource.not_found(record_id)
         return record
@@ -154,10 +169,12 @@ class DeclaredStore:
                      if getattr(r, child.parent.field) in parents]
             self._delete_records(txn, child, below)
 
-    def _load_declared(self, conn, tags: Mapping) -> dict[str, dict[str, Any]]:
-        """Every declared collection from SQL, in creation order."""
+    def _load_declared(self, conn, tags: Mapping,
+                       resources: Iterable[Resource]) -> dict[str, dict[str, Any]]:
+        """Declared collections from SQL, in creation order."""
         loaded = {}
-        for collection, resource in DECLARED.items():
+        for resource in resources:
+            collection = resource.collection
             table = resource.table
             order = [table.c.key] if resource.counter else [table.c.created_at, table.c.id]
             loaded[collection] = {

@@ -65,6 +65,7 @@ class NeutronApp:
             for ext in plugin.extensions:
                 self.extensions[ext.alias] = ext
         self.routes = {tuple(r.url_path.split("/")): r for r in self.resources.values()}
+        self.dormant = plugin_registry.dormant_areas(p.name for p in plugins)
         self.quotas = QuotaController(service, [r.url_path for r in self.resources.values()],
                                       self.authorizer)
 
@@ -107,7 +108,7 @@ class NeutronApp:
             res = self.routes.get(tuple(rest[:length]))
             if res is not None:
                 return self._resource(req, ctx, res, rest[length:])
-        plugin = plugin_registry.SERVICE_AREAS.get(rest[0])
+        plugin = plugin_registry.SERVICE_AREAS.get(rest[0]) or self.dormant.get(rest[0])
         if plugin is not None and not any(path[0] == rest[0] for path in self.routes):
             raise errors.NotImplementedByPlugin(resource=rest[0], plugin=plugin)
         raise errors.ResourceNotFound()

@@ -9,13 +9,16 @@ rather than that the URL is wrong.
 from __future__ import annotations
 
 import importlib
+import logging
 from importlib import metadata
 from typing import Callable, Iterable, Mapping
 
 from naas_sdn import features
+from naas_sdn.model import schema
 from naas_sdn.northbound.extensions import Extension, Plugin
 from naas_sdn.northbound.resources import core_resources
 
+LOG = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "naas_sdn.plugins"
 CORE = "core"
 
@@ -88,10 +91,37 @@ def core_plugin(service) -> Plugin:
 
 def available() -> dict[str, Callable[[], PluginFactory]]:
     """Plugin name → a loader returning its factory (entry points are imported lazily)."""
-    found = {name: (lambda t=target: _resolve(t)) for name, target in features.IN_TREE.items()}
+    return {name: (lambda t=target: _resolve(t)) for name, target in _targets().items()}
+
+
+def _targets() -> dict[str, str]:
+    """Plugin name → "module:factory", in-tree ones first."""
+    found = dict(features.IN_TREE)
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(entry.name, entry.load)
+        found.setdefault(entry.name, entry.value)
     return found
+
+
+def dormant_areas(loaded: Iterable[str]) -> dict[str, str]:
+    """First URL segments of the resources that installed plugins declare but the operator
+    did not load → the plugin's name, so that they answer 501 like Neutron's areas. A plugin
+    that fails to import is left out with a warning: it must not stop the others."""
+    loaded = set(loaded)
+    areas = {}
+    for name, target in _targets().items():
+        if name in loaded:
+            continue
+        module = target.partition(":")[0]
+        try:
+            importlib.import_module(module)
+        except Exception:  # a third party's bug: report it, serve the rest
+            LOG.warning("service plugin %r (%s) cannot be imported", name, module, exc_info=True)
+            continue
+        for resource in schema.DECLARED.values():
+            owner = resource.record.__module__
+            if owner == module or owner.startswith(module + "."):
+                areas[(resource.path or resource.collection).split("/")[0]] = name
+    return areas
 
 
 def _resolve(target: str) -> PluginFactory:

@@ -105,7 +105,9 @@ def declared_attributes(resource: schema.Resource) -> AttributeMap:
 
 
 def declared_resource(service, resource: schema.Resource) -> ResourceDef:
-    """The REST collection of a declared resource, served by the generic store."""
+    """The REST collection of a declared resource, served by the generic store (which keeps
+    it from now on, if it was declared after the service started)."""
+    service.adopt(resource)
     collection = resource.collection
     return ResourceDef(
         collection=collection, member=resource.member, path=resource.path,
