@@ -59,6 +59,11 @@ def test_crud_tags_revisions_filters_and_cascade(service: NetworkService):
     frozen = call(app, "PUT", f"/v2.0/ethertype-blocks/{block['id']}", alice,
                   {"ethertype_block": {"ethertype": 0x0800}})
     assert frozen.status_code == 400
+    tagged = call(app, "PUT", f"/v2.0/ethertype-blocks/{block['id']}/tags/quiet", alice)
+    assert tagged.status_code == 201
+    shown = call(app, "GET", f"/v2.0/ethertype-blocks/{block['id']}", alice).json
+    assert (shown["ethertype_block"]["tags"], shown["ethertype_block"]["revision_number"]) == \
+        (["lab", "quiet"], 3)
     view, = service.snapshot().views("ethertype_blocks").values()
     assert (view.network_id, view.ethertype) == (net["id"], 0x88CC)
     # the block goes with its network, in SQL and in what the compiler sees
