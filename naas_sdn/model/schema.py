@@ -153,6 +153,12 @@ class Resource:
     def from_row(self, row, tags: tuple[str, ...]):
         return self.record(**{name: getattr(row, name) for name in self.columns}, tags=tags)
 
+    def count_in_quotas(self) -> None:
+        """Make the resource's quota known (once its table exists: usage is counted in it)."""
+        if self.quota is not None and self.member not in quotas.REGISTRY:
+            quotas.register(quotas.QuotaResource(self.member, self.quota, self.table,
+                                                 self.path or self.collection))
+
     def is_visible(self, ctx, record, model) -> bool:
         if self.visible is not None:
             return self.visible(ctx, record, model)
@@ -187,7 +193,4 @@ DECLARED: dict[str, Resource] = {}
 def declare(resource: Resource) -> Resource:
     """Make a resource known to the store: every service loads and keeps it from then on."""
     DECLARED[resource.collection] = resource
-    if resource.quota is not None:
-        quotas.register(quotas.QuotaResource(resource.member, resource.quota, resource.table,
-                                             resource.path or resource.collection))
     return resource

@@ -175,6 +175,7 @@ class DeclaredStore:
         loaded = {}
         for resource in resources:
             collection = resource.collection
+            resource.count_in_quotas()
             table = resource.table
             order = [table.c.key] if resource.counter else [table.c.created_at, table.c.id]
             loaded[collection] = {
