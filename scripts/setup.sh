@@ -19,11 +19,12 @@ fi
 
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+# The project, and the example third-party plugin its tests load (tests/plugins/example).
+stamp=".venv/.installed-$(cat pyproject.toml tests/plugins/example/pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
     echo "setup: installing the project into .venv"
     .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q -e '.[test]'
+    .venv/bin/pip install -q -e '.[test]' -e tests/plugins/example
     rm -f .venv/.installed-*
     touch "$stamp"
 fi

@@ -46,7 +46,11 @@ class Changes:
         self.routers: dict = {}
         self.security_groups: dict = {}
         self.qos_policies: dict = {}
-        self.protocol_blocks: dict = {}
+        self.declared: dict[str, dict] = {}  # collection -> changes, for declared resources
+
+    def of(self, collection: str) -> dict:
+        """The changes of one declared collection (naas_sdn.model.schema)."""
+        return self.declared.setdefault(collection, {})
 
 
 def merge(records: Mapping, views: Mapping, updates: Mapping,

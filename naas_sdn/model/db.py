@@ -275,25 +275,6 @@ qos_port_policy_bindings = Table(
            nullable=False, index=True),
 )
 
-# ------------------------------------------------------------------ protocol blocks (plugin)
-protocol_blocks = Table(
-    "protocol_blocks", metadata,
-    Column("id", String(UUID_LEN), primary_key=True),
-    Column("key", BigInteger, nullable=False, unique=True),  # from a counter, never reused
-    Column("network_id", String(UUID_LEN), ForeignKey("networks.id", ondelete="CASCADE"),
-           nullable=False, index=True),
-    Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
-    Column("name", String(NAME_LEN), nullable=False, default=""),
-    Column("description", String(NAME_LEN), nullable=False, default=""),
-    Column("protocol", String(40), nullable=False),  # as the API shows it: "udp" or "17"
-    Column("ethertype", String(8), nullable=True),  # null: IPv4 and IPv6
-    Column("port_range_min", Integer, nullable=True),
-    Column("port_range_max", Integer, nullable=True),
-    Column("revision_number", BigInteger, nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
-)
-
 # ----------------------------------------------------------------------------------- quotas
 quotas = Table(
     "quotas", metadata,
@@ -358,6 +339,14 @@ def open_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     return create_engine(url, pool_pre_ping=True)
+
+
+def declared_metadata() -> MetaData:
+    """The whole schema: the tables above and those of the in-tree declared resources, whose
+    slices declare them on import (``naas_sdn.features``)."""
+    from naas_sdn import features
+    features.import_declarations()
+    return metadata
 
 
 def _sqlite_engine(url: str) -> Engine:

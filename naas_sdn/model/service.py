@@ -19,9 +19,9 @@ import netaddr
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from naas_sdn.model import db, errors, ipam
+from naas_sdn import features
+from naas_sdn.model import db, errors, ipam, schema
 from naas_sdn.model.allocation import Addresses, allocate_mac, owners_after
-from naas_sdn.model.blocks import ProtocolBlockMixin, load_protocol_blocks, protocol_block_view
 from naas_sdn.model.common import (Changes, Context, bump, check_revision, check_updatable,
                                    merge, next_counter, norm_tags, owner, read_tags, update_row,
                                    utcnow, write_tags)
@@ -31,6 +31,7 @@ from naas_sdn.model.quotas import QuotaMixin
 from naas_sdn.model.security import (SecurityMixin, enforced_protection, load_port_security,
                                      load_security_groups, security_group_view,
                                      write_network_port_security)
+from naas_sdn.model.store import DeclaredStore
 from naas_sdn.model.snapshot import (EMPTY, ROUTER_INTERFACE, ModelSnapshot, NetworkView,
                                      PortView, RouterView, SubnetView)
 from naas_sdn.model.statistics import StatisticsStore
@@ -172,10 +173,10 @@ class _TagKind:
     get: Callable  # (ctx, id) -> record the caller can see (the API decided who may change it)
 
 
-class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
-    """Networks, ports, routers, security groups, QoS policies, protocol blocks and quotas,
-    backed by SQL and mirrored in memory (the mixins hold each feature's logic). Stores that
-    share only the engine hang beside it: ``statistics``, ``tokens``, ``fabric_links``."""
+class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
+    """Networks, ports, routers, security groups, QoS policies, the declared resources and
+    quotas, backed by SQL and mirrored in memory (the mixins hold each feature's logic). Stores
+    that share only the engine hang beside it: ``statistics``, ``tokens``, ``fabric_links``."""
 
     def __init__(self, engine: Engine):
         self._engine = engine
@@ -189,7 +190,9 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         self._routers: Mapping[str, Router] = {}
         self._security_groups = {}
         self._qos_policies = {}
-        self._protocol_blocks = {}
+        features.import_declarations()
+        schema.PLUGIN_METADATA.create_all(engine)  # plugins' tables, beside the migrated ones
+        self._declared = {}
         self._allocations: Mapping[str, Mapping[str, str]] = {}  # subnet -> {ip: port id}
         self._snapshot = EMPTY
         self._load()
@@ -232,10 +235,10 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
                                                                  db.routers.c.id)):
                 routers[row.id] = _router_from_row(row, tags.get(("routers", row.id), ()))
             groups = load_security_groups(conn, tags)
-            blocks = load_protocol_blocks(conn, tags)
+            declared = self._load_declared(conn, tags, schema.DECLARED.values())
         self._networks, self._ports, self._subnets = nets, ports, subnets
         self._routers, self._security_groups = routers, groups
-        self._qos_policies, self._protocol_blocks = policies, blocks
+        self._qos_policies, self._declared = policies, declared
         self._allocations = allocations
         self._snapshot = ModelSnapshot(
             networks=MappingProxyType({n.id: _network_view(n) for n in nets.values()}),
@@ -244,7 +247,20 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
             subnets=MappingProxyType({s.id: _subnet_view(s, nets[s.network_id])
                                       for s in subnets.values()}),
             **{kind: MappingProxyType({k: view(v) for k, v in getattr(self, "_" + kind).items()})
-               for kind, view in _SIMPLE_VIEWS.items()})
+               for kind, view in _SIMPLE_VIEWS.items()},
+            **_declared_views({c: MappingProxyType({k: r.view(v) for k, v in declared[c].items()})
+                               for c, r in schema.DECLARED.items() if r.view is not None}))
+
+    def _declared_adopted(self, resource: schema.Resource) -> None:
+        """Publish the views of a resource :meth:`adopt` has just loaded (under the lock)."""
+        if resource.view is None:
+            return
+        snap = self._snapshot
+        records = self._declared[resource.collection]
+        views = {**snap.extra, resource.collection: MappingProxyType(
+            {k: resource.view(v) for k, v in records.items()})}
+        self._snapshot = dataclasses.replace(snap, extra=MappingProxyType(views),
+                                             revision=snap.revision + 1)
 
     def _read(self):
         return self._engine.connect().execution_options(readonly=True)
@@ -311,6 +327,22 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
                 setattr(self, "_" + kind, records)
                 simple_views[kind] = MappingProxyType(views)
                 changed |= kind_changed
+        declared, declared_views = dict(self._declared), {}
+        for collection in self._declared:
+            resource = schema.DECLARED[collection]
+            if resource.view is not None:
+                declared_views[collection] = snap.views(collection)
+            updates = changes.declared.get(collection)
+            if not updates:
+                continue
+            declared[collection], views, kind_changed = merge(
+                declared[collection], declared_views.get(collection, {}), updates,
+                resource.view or (lambda record: None))
+            if resource.view is not None:
+                declared_views[collection] = MappingProxyType(views)
+                changed |= kind_changed
+        self._declared = declared
+        simple_views.update(_declared_views(declared_views))
         if changed:
             self._snapshot = ModelSnapshot(networks=_read_only(net_views),
                                            ports=_read_only(port_views),
@@ -443,7 +475,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
             self._changing_network(ctx, network_id, if_revision)
             if any(p.network_id == network_id for p in self._ports.values()):
                 raise errors.NetworkInUse(net_id=network_id)
-            self._delete_network_blocks(conn, changes, network_id)
+            self.delete_children(conn, changes, "networks", [network_id])
             subnet_ids = list(self._networks[network_id].subnets)
             if subnet_ids:  # no port, hence no address: the subnets go with the network
                 conn.execute(delete(db.tags).where(db.tags.c.resource_type == "subnets",
@@ -1305,9 +1337,10 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
             "security_groups": _TagKind("security_group", "security_groups", db.security_groups,
                                         self.get_security_group),
             "policies": _TagKind("policy", "qos_policies", db.qos_policies, self.get_qos_policy),
-            "protocol_blocks": _TagKind("protocol_block", "protocol_blocks", db.protocol_blocks,
-                                        self.get_protocol_block),
         }
+        kinds.update({c: _TagKind(r.member, c, r.table,
+                                  lambda ctx, rid, c=c: self.get_record(ctx, c, rid))
+                      for c, r in schema.DECLARED.items() if c in self._declared})
         if resource not in kinds:
             raise errors.ResourceNotFound()
         return kinds[resource]
@@ -1333,7 +1366,10 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
             new = bump(obj, tags=wanted)
             kind = self._tag_kind(resource)
             update_row(conn, kind.table, new, {})
-            getattr(changes, kind.changes)[resource_id] = new
+            if kind.changes in schema.DECLARED:
+                changes.of(kind.changes)[resource_id] = new
+            else:
+                getattr(changes, kind.changes)[resource_id] = new
             return list(wanted)
         return self._write(work)
 
@@ -1354,6 +1390,14 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
     def close(self) -> None:
         with self._lock:
             self._engine.dispose()
+
+
+def _declared_views(views: Mapping[str, Mapping]) -> dict:
+    """ModelSnapshot keywords for declared resources' views: a field of its own where the
+    snapshot has one, ``extra`` otherwise."""
+    named = {c: v for c, v in views.items() if c in ModelSnapshot.__dataclass_fields__}
+    return {**named, "extra": MappingProxyType({c: v for c, v in views.items()
+                                                 if c not in named})}
 
 
 def _read_only(views: Mapping) -> Mapping:
@@ -1532,7 +1576,7 @@ def _router_view(router: Router) -> RouterView:
 
 
 _SIMPLE_VIEWS = {"routers": _router_view, "security_groups": security_group_view,
-                 "qos_policies": qos_policy_view, "protocol_blocks": protocol_block_view}
+                 "qos_policies": qos_policy_view}
 
 
 def _router_from_row(row, tags) -> Router:

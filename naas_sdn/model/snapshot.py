@@ -138,6 +138,15 @@ class ModelSnapshot:
         default_factory=lambda: MappingProxyType({}))
     qos_policies: Mapping[str, QosPolicyView] = dataclasses.field(
         default_factory=lambda: MappingProxyType({}))
+    # collection -> id -> view, for declared resources with no field above (plugins' own)
+    extra: Mapping[str, Mapping] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}))
+
+    def views(self, collection: str) -> Mapping:
+        """The views of one collection, whether it has a field of its own or not."""
+        if collection in _NAMED:
+            return getattr(self, collection)
+        return self.extra.get(collection, MappingProxyType({}))
 
     @classmethod
     def build(cls, networks, ports, revision=0, subnets=(), routers=(), security_groups=(),
@@ -159,6 +168,8 @@ class ModelSnapshot:
     def ports_of(self, network_id: str):
         return [p for p in self.ports.values() if p.network_id == network_id]
 
+
+_NAMED = frozenset(f.name for f in dataclasses.fields(ModelSnapshot)) - {"revision", "extra"}
 
 ROUTER_INTERFACE = "network:router_interface"
 

@@ -4,7 +4,6 @@ Stateless apart from the service it wraps, so waitress may run it on many thread
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Iterable
 from urllib.parse import quote
@@ -14,6 +13,7 @@ import webob
 from naas_sdn.model import errors
 from naas_sdn.model.service import Context, NetworkService
 from naas_sdn.northbound import attributes as a
+from naas_sdn.northbound import http
 from naas_sdn.northbound import plugins as plugin_registry
 from naas_sdn.northbound.policy import Authorizer
 from naas_sdn.northbound.query import ListQuery, pagination_links
@@ -22,7 +22,6 @@ from naas_sdn.northbound.resources import ResourceDef
 
 LOG = logging.getLogger(__name__)
 API_VERSION = "v2.0"
-JSON = "application/json"
 
 
 def make_app(service: NetworkService, plugins: Iterable[str] | None = (),
@@ -36,13 +35,8 @@ def make_app(service: NetworkService, plugins: Iterable[str] | None = (),
     return NeutronApp(service, plugin_registry.load(service, plugins), conf)
 
 
-def _json_response(body, status: int = 200) -> webob.Response:
-    return webob.Response(status=status, content_type=JSON, charset="UTF-8",
-                          body=json.dumps(body).encode())
-
-
 def error_response(exc: errors.NeutronException) -> webob.Response:
-    resp = _json_response(exc.body(), exc.status)
+    resp = http.json_response(exc.body(), exc.status)
     if exc.status == 401:
         resp.headers["WWW-Authenticate"] = "Keystone uri='local'"
     return resp
@@ -71,6 +65,7 @@ class NeutronApp:
             for ext in plugin.extensions:
                 self.extensions[ext.alias] = ext
         self.routes = {tuple(r.url_path.split("/")): r for r in self.resources.values()}
+        self.dormant = plugin_registry.dormant_areas(p.name for p in plugins)
         self.quotas = QuotaController(service, [r.url_path for r in self.resources.values()],
                                       self.authorizer)
 
@@ -91,8 +86,8 @@ class NeutronApp:
         _check_url(req)
         segments = [s for s in req.path_info.split("/") if s]
         if not segments:
-            _allow(req, "GET")
-            return _json_response({"versions": [self._version(req)]})
+            http.allow(req, "GET")
+            return http.json_response({"versions": [self._version(req)]})
         if segments[-1].endswith(".json"):
             segments[-1] = segments[-1][:-len(".json")]
         if segments[0] != API_VERSION or not all(segments):
@@ -100,8 +95,8 @@ class NeutronApp:
         ctx = self._authenticate(req)
         rest = segments[1:]
         if not rest:
-            _allow(req, "GET")
-            return _json_response({"resources": [
+            http.allow(req, "GET")
+            return http.json_response({"resources": [
                 {"name": r.member, "collection": r.collection,
                  "links": [{"rel": "self", "href": self._base(req) + r.url_path}]}
                 for r in self.resources.values()]})
@@ -113,7 +108,7 @@ class NeutronApp:
             res = self.routes.get(tuple(rest[:length]))
             if res is not None:
                 return self._resource(req, ctx, res, rest[length:])
-        plugin = plugin_registry.SERVICE_AREAS.get(rest[0])
+        plugin = plugin_registry.SERVICE_AREAS.get(rest[0]) or self.dormant.get(rest[0])
         if plugin is not None and not any(path[0] == rest[0] for path in self.routes):
             raise errors.NotImplementedByPlugin(resource=rest[0], plugin=plugin)
         raise errors.ResourceNotFound()
@@ -132,19 +127,20 @@ class NeutronApp:
                 "links": [{"href": self._base(req), "rel": "self"}]}
 
     def _extensions(self, req, rest: list[str]) -> webob.Response:
-        _allow(req, "GET")
+        http.allow(req, "GET")
         if not rest:
-            return _json_response({"extensions": [e.to_wire() for e in self.extensions.values()]})
+            return http.json_response(
+                {"extensions": [e.to_wire() for e in self.extensions.values()]})
         if len(rest) == 1:
             ext = self.extensions.get(rest[0])
             if ext is None:
                 raise errors.ExtensionNotFound(alias=rest[0])
-            return _json_response({"extension": ext.to_wire()})
+            return http.json_response({"extension": ext.to_wire()})
         raise errors.ResourceNotFound()
 
     def _resource(self, req, ctx: Context, res: ResourceDef, rest: list[str]) -> webob.Response:
         if not rest:
-            method = _allow(req, "GET") if res.read_only else _allow(req, "GET", "POST")
+            method = http.allow(req, "GET") if res.read_only else http.allow(req, "GET", "POST")
             return self._list(req, ctx, res) if method == "GET" else self._create(req, ctx, res)
         resource_id = rest[0]
         if not res.valid_id(resource_id):
@@ -154,7 +150,8 @@ class NeutronApp:
             child = res.children[rest[1]].bind(resource_id, parent.project_id)
             return self._resource(req, ctx, child, rest[2:])
         if len(rest) == 1:
-            method = _allow(req, "GET") if res.read_only else _allow(req, "GET", "PUT", "DELETE")
+            method = (http.allow(req, "GET") if res.read_only
+                      else http.allow(req, "GET", "PUT", "DELETE"))
             if method == "GET":
                 return self._show(req, ctx, res, resource_id)
             if method == "PUT":
@@ -163,9 +160,9 @@ class NeutronApp:
             res.delete(ctx, resource_id, _if_revision(req))
             return webob.Response(status=204)
         if len(rest) == 2 and rest[1] in res.actions:
-            _allow(req, "PUT")
+            http.allow(req, "PUT")
             self._authorize_change(ctx, res, rest[1], res.get(ctx, resource_id))
-            return _json_response(res.actions[rest[1]](ctx, resource_id, _json_body(req)))
+            return http.json_response(res.actions[rest[1]](ctx, resource_id, http.json_body(req)))
         if rest[1] == "tags" and res.taggable and len(rest) <= 3:
             return self._tags(req, ctx, res, resource_id, rest[2] if len(rest) == 3 else None)
         raise errors.ResourceNotFound()
@@ -243,7 +240,7 @@ class NeutronApp:
         links = pagination_links(req, res.collection, page, has_next, has_previous, query)
         if links:
             body[res.collection + "_links"] = links
-        return _json_response(body)
+        return http.json_response(body)
 
     def _show(self, req, ctx: Context, res: ResourceDef, resource_id: str) -> webob.Response:
         record = res.get(ctx, resource_id)
@@ -253,10 +250,10 @@ class NeutronApp:
         fields = [f for v in req.GET.getall("fields") for f in v.split(",") if f]
         if fields:
             item = {k: v for k, v in item.items() if k in fields}
-        return _json_response({res.member: item})
+        return http.json_response({res.member: item})
 
     def _create(self, req, ctx: Context, res: ResourceDef) -> webob.Response:
-        body = _json_body(req)
+        body = http.json_body(req)
         if set(body) == {res.member} and isinstance(body[res.member], dict):
             items, bulk = [body[res.member]], False
         elif set(body) == {res.collection} and isinstance(body[res.collection], list):
@@ -272,19 +269,19 @@ class NeutronApp:
                              if value != res.attributes.get(key).default])
         records = res.create(ctx, fields)
         if bulk:
-            return _json_response({res.collection: [self._render(ctx, res, r) for r in records]},
-                                  201)
-        return _json_response({res.member: self._render(ctx, res, records[0])}, 201)
+            return http.json_response(
+                {res.collection: [self._render(ctx, res, r) for r in records]}, 201)
+        return http.json_response({res.member: self._render(ctx, res, records[0])}, 201)
 
     def _update(self, req, ctx: Context, res: ResourceDef, resource_id: str) -> webob.Response:
-        body = _json_body(req)
+        body = http.json_body(req)
         if set(body) != {res.member} or not isinstance(body[res.member], dict):
             raise errors.BadRequestMessage(msg=f"Unable to find '{res.member}' in request body")
         current = res.get(ctx, resource_id)  # not visible → 404 before any complaint
         fields = _put_fields(res, body[res.member])
         self._authorize_change(ctx, res, res.rule("update"), current, body[res.member])
         record = res.update(ctx, resource_id, fields, _if_revision(req))
-        return _json_response({res.member: self._render(ctx, res, record)})
+        return http.json_response({res.member: self._render(ctx, res, record)})
 
     def _tags(self, req, ctx: Context, res: ResourceDef, resource_id: str,
               tag: str | None) -> webob.Response:
@@ -292,18 +289,18 @@ class NeutronApp:
         if req.method != "GET":
             self._authorize_change(ctx, res, res.rule("update"), res.get(ctx, resource_id))
         if tag is None:
-            method = _allow(req, "GET", "PUT", "DELETE")
+            method = http.allow(req, "GET", "PUT", "DELETE")
             if method == "GET":
-                return _json_response({"tags": service.get_tags(ctx, kind, resource_id)})
+                return http.json_response({"tags": service.get_tags(ctx, kind, resource_id)})
             if method == "PUT":
-                body = _json_body(req)
+                body = http.json_body(req)
                 if set(body) != {"tags"}:
                     raise errors.InvalidInput(error_message="Invalid tags body")
                 tags = a.tag_list("tags", body["tags"])
-                return _json_response({"tags": service.set_tags(ctx, kind, resource_id, tags)})
+                return http.json_response({"tags": service.set_tags(ctx, kind, resource_id, tags)})
             service.set_tags(ctx, kind, resource_id, [])
             return webob.Response(status=204)
-        method = _allow(req, "GET", "PUT", "DELETE")
+        method = http.allow(req, "GET", "PUT", "DELETE")
         if method == "GET":
             if tag not in service.get_tags(ctx, kind, resource_id):
                 raise errors.TagNotFound(tag=tag, resource=res.member, resource_id=resource_id)
@@ -316,23 +313,7 @@ class NeutronApp:
 
 
 # ------------------------------------------------------------------------------ body helpers
-def _allow(req, *methods: str) -> str:
-    if req.method not in methods:
-        raise errors.MethodNotAllowed(method=req.method)
-    return req.method
 
-
-def _json_body(req) -> dict:
-    if not req.body:
-        raise errors.BadRequestMessage(msg="Resource body required")
-    try:
-        body = json.loads(req.body)
-    except (ValueError, RecursionError):  # bad JSON or UTF-8; nesting past the parser's stack
-        raise errors.BadRequestMessage(msg="Malformed request body") from None
-    if not isinstance(body, dict):
-        raise errors.BadRequestMessage(msg="Malformed request body: the body must be a JSON object")
-    a.storable_body(body)
-    return body
 
 
 def _check_url(req) -> None:

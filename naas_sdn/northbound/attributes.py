@@ -14,9 +14,11 @@ import netaddr
 
 from naas_sdn.model import errors
 from naas_sdn.model.common import parse_int
+# MISSING: no default, the attribute is required on POST; COMPUTED: optional, and null is a
+# value, the service computes it when absent (one pair of markers for declared resources and
+# hand-written maps alike)
+from naas_sdn.model.schema import COMPUTED, MISSING
 
-MISSING = object()  # no default: the attribute is required on POST
-COMPUTED = object()  # optional, and null is a value: the service computes it when absent
 NAME_MAX_LEN = 255
 TAG_MAX_LEN = 255
 BODY_MAX_DEPTH = 32  # Neutron bodies nest a few levels; deeper is an attack on the parser

@@ -8,39 +8,19 @@ rather than that the URL is wrong.
 """
 from __future__ import annotations
 
-import dataclasses
+import importlib
+import logging
 from importlib import metadata
 from typing import Callable, Iterable, Mapping
 
-from naas_sdn.northbound.resources import ResourceDef, core_resources
+from naas_sdn import features
+from naas_sdn.model import schema
+from naas_sdn.northbound.extensions import Extension, Plugin
+from naas_sdn.northbound.resources import core_resources
 
+LOG = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "naas_sdn.plugins"
 CORE = "core"
-
-
-@dataclasses.dataclass(frozen=True)
-class Extension:
-    """An API extension as ``/v2.0/extensions`` lists it."""
-
-    alias: str
-    name: str
-    description: str
-    updated: str = "2025-01-01T00:00:00-00:00"
-
-    def to_wire(self) -> dict:
-        return {"alias": self.alias, "name": self.name, "description": self.description,
-                "updated": self.updated, "links": []}
-
-
-@dataclasses.dataclass(frozen=True)
-class Plugin:
-    name: str
-    resources: tuple[ResourceDef, ...] = ()
-    extensions: tuple[Extension, ...] = ()
-    # attributes the plugin adds to other plugins' resources: collection -> attributes
-    attribute_extensions: Mapping[str, tuple] = dataclasses.field(default_factory=dict)
-    # oslo.policy defaults (RuleDefault) for the plugin's resources, attributes and actions
-    policy_rules: tuple = ()
 
 
 PluginFactory = Callable[[object], Plugin]  # (NetworkService) -> Plugin
@@ -96,16 +76,8 @@ CORE_EXTENSIONS = (
                                          "application"),
 )
 
-_BUILTIN: dict[str, PluginFactory] = {}
-
-
 class UnknownPluginError(ValueError):
     """The configuration names a service plugin nobody provides."""
-
-
-def register(name: str, factory: PluginFactory) -> None:
-    """Make an in-tree service plugin loadable by name."""
-    _BUILTIN[name] = factory
 
 
 def core_plugin(service) -> Plugin:
@@ -119,10 +91,42 @@ def core_plugin(service) -> Plugin:
 
 def available() -> dict[str, Callable[[], PluginFactory]]:
     """Plugin name → a loader returning its factory (entry points are imported lazily)."""
-    found = {name: (lambda f=factory: f) for name, factory in _BUILTIN.items()}
+    return {name: (lambda t=target: _resolve(t)) for name, target in _targets().items()}
+
+
+def _targets() -> dict[str, str]:
+    """Plugin name → "module:factory", in-tree ones first."""
+    found = dict(features.IN_TREE)
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(entry.name, entry.load)
+        found.setdefault(entry.name, entry.value)
     return found
+
+
+def dormant_areas(loaded: Iterable[str]) -> dict[str, str]:
+    """First URL segments of the resources that installed plugins declare but the operator
+    did not load → the plugin's name, so that they answer 501 like Neutron's areas. A plugin
+    that fails to import is left out with a warning: it must not stop the others."""
+    loaded = set(loaded)
+    areas = {}
+    for name, target in _targets().items():
+        if name in loaded:
+            continue
+        module = target.partition(":")[0]
+        try:
+            importlib.import_module(module)
+        except Exception:  # a third party's bug: report it, serve the rest
+            LOG.warning("service plugin %r (%s) cannot be imported", name, module, exc_info=True)
+            continue
+        for resource in schema.DECLARED.values():
+            owner = resource.record.__module__
+            if owner == module or owner.startswith(module + "."):
+                areas[(resource.path or resource.collection).split("/")[0]] = name
+    return areas
+
+
+def _resolve(target: str) -> PluginFactory:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def load(service, names: Iterable[str] | None) -> list[Plugin]:
@@ -142,27 +146,3 @@ def load(service, names: Iterable[str] | None) -> list[Plugin]:
     return plugins
 
 
-def _router_plugin(service) -> Plugin:
-    from naas_sdn.northbound.routers import router_plugin  # imports resources: load lazily
-    return router_plugin(service)
-
-
-def _qos_plugin(service) -> Plugin:
-    from naas_sdn.northbound.qos import qos_plugin
-    return qos_plugin(service)
-
-
-def _protocol_block_plugin(service) -> Plugin:
-    from naas_sdn.northbound.blocks import protocol_block_plugin
-    return protocol_block_plugin(service)
-
-
-def _statistics_plugin(service) -> Plugin:
-    from naas_sdn.northbound.statistics import statistics_plugin
-    return statistics_plugin(service)
-
-
-register("router", _router_plugin)
-register("qos", _qos_plugin)
-register("protocol-block", _protocol_block_plugin)
-register("statistics", _statistics_plugin)

@@ -20,7 +20,8 @@ from naas_sdn.model.common import Context
 from naas_sdn.model.db import PROJECT_LEN
 from naas_sdn.model.service import NetworkService
 from naas_sdn.northbound import attributes as a
-from naas_sdn.northbound.plugins import Extension
+from naas_sdn.northbound import http
+from naas_sdn.northbound.extensions import Extension
 from naas_sdn.northbound.policy import ADMIN, ADMIN_OR_OWNER, Authorizer, rule
 
 PATH = "quotas"
@@ -66,8 +67,7 @@ class QuotaController:
         self.names = [r.name for r in quotas.REGISTRY.values() if r.api_path in loaded_paths]
 
     def dispatch(self, req: webob.Request, ctx: Context, rest: list[str]) -> webob.Response:
-        from naas_sdn.northbound import app as wsgi  # app imports this module: bind at call time
-        _allow, _json = wsgi._allow, wsgi._json_response
+        _allow, _json = http.allow, http.json_response
         if not rest:
             if req.method == "POST":
                 raise errors.QuotaPostNotSupported()
@@ -89,7 +89,7 @@ class QuotaController:
                 return _json({MEMBER: self._shown(self.service.quota_limits(project_id))})
             if method == "PUT":
                 self._authorize(ctx, "update_quota", project_id)
-                return _json({MEMBER: self._update(project_id, wsgi._json_body(req))})
+                return _json({MEMBER: self._update(project_id, http.json_body(req))})
             self._authorize(ctx, "delete_quota", project_id)
             self.service.reset_quota_limits(project_id)
             return webob.Response(status=204)

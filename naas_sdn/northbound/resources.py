@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 from typing import Callable, Mapping
 
-from naas_sdn.model import errors, ipam
+from naas_sdn.model import errors, ipam, schema
 from naas_sdn.model.common import format_time
 from naas_sdn.model.security import enforced_protection
 from naas_sdn.model.service import SEGMENTATION_MAX, SEGMENTATION_MIN, NetworkService
@@ -89,6 +90,35 @@ def _owned_and_stamped(name_getter=lambda r: r.project_id) -> tuple[Attr, ...]:
         Attr("created_at", lambda r: format_time(r.created_at)),
         Attr("updated_at", lambda r: format_time(r.updated_at)),
     )
+
+
+def declared_attributes(resource: schema.Resource) -> AttributeMap:
+    """The API attribute map of a declared resource: the standard attributes, then its own
+    fields as their declaration says."""
+    own = []
+    for name, spec in resource.own_fields.items():
+        if not spec.visible:
+            continue
+        own.append(Attr(spec.wire or name, spec.show or operator.attrgetter(name), spec.post,
+                        spec.put, spec.default, spec.validate, name, kind=spec.kind))
+    return AttributeMap(_standard() + tuple(own))
+
+
+def declared_resource(service, resource: schema.Resource) -> ResourceDef:
+    """The REST collection of a declared resource, served by the generic store (which keeps
+    it from now on, if it was declared after the service started)."""
+    service.adopt(resource)
+    collection = resource.collection
+    return ResourceDef(
+        collection=collection, member=resource.member, path=resource.path,
+        attributes=declared_attributes(resource),
+        list=lambda ctx: service.list_records(ctx, collection),
+        get=lambda ctx, rid: service.get_record(ctx, collection, rid),
+        create=lambda ctx, items: service.create_records(ctx, collection, items),
+        update=lambda ctx, rid, attrs, rev=None: service.update_record(ctx, collection, rid,
+                                                                     attrs, rev),
+        delete=lambda ctx, rid, rev=None: service.delete_record(ctx, collection, rid, rev),
+        not_found=resource.not_found)
 
 
 def _no_physical_network(attr, value):

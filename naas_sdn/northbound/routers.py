@@ -10,7 +10,7 @@ from naas_sdn.model import errors
 from naas_sdn.model.service import NetworkService
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
-from naas_sdn.northbound.plugins import Extension, Plugin
+from naas_sdn.northbound.extensions import Extension, Plugin
 from naas_sdn.northbound.policy import ADMIN_OR_OWNER, crud, rule
 from naas_sdn.northbound.resources import ResourceDef, _standard
 

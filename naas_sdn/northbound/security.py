@@ -11,7 +11,7 @@ from naas_sdn.model import errors
 from naas_sdn.model.service import NetworkService
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
-from naas_sdn.northbound.plugins import Extension
+from naas_sdn.northbound.extensions import Extension
 from naas_sdn.northbound.resources import ResourceDef, _owned_and_stamped, _standard
 
 RULE_ATTRIBUTES = AttributeMap((

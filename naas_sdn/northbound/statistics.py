@@ -27,7 +27,7 @@ from naas_sdn.model.common import format_time
 from naas_sdn.model.service import Context, NetworkService
 from naas_sdn.model.statistics import TRAFFIC, VIF_ERRORS, ip_object
 from naas_sdn.northbound.attributes import Attr, AttributeMap
-from naas_sdn.northbound.plugins import Extension, Plugin
+from naas_sdn.northbound.extensions import Extension, Plugin
 from naas_sdn.northbound.policy import ADMIN_OR_OWNER, rule
 from naas_sdn.northbound.resources import ResourceDef
 

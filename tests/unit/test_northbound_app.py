@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from naas_sdn import features
 from naas_sdn.model import errors
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound import plugins
@@ -16,13 +17,17 @@ def test_unknown_plugin_name_is_refused(service):
 
 
 def test_registered_plugin_adds_extensions_and_leaves_501_for_others(service, monkeypatch):
-    monkeypatch.setitem(plugins._BUILTIN, "demo", lambda svc: plugins.Plugin(
-        "demo", extensions=(plugins.Extension("demo-ext", "Demo", "A demo extension."),)))
+    monkeypatch.setitem(features.IN_TREE, "demo", f"{__name__}:demo_plugin")
     app = make_app(service, ["demo"])
     token = service.tokens.create("p")
     aliases = {e["alias"] for e in call(app, "GET", "/v2.0/extensions", token).json["extensions"]}
     assert "demo-ext" in aliases and "binding" in aliases
     assert call(app, "GET", "/v2.0/routers", token).status_code == 501
+
+
+def demo_plugin(service):
+    return plugins.Plugin(
+        "demo", extensions=(plugins.Extension("demo-ext", "Demo", "A demo extension."),))
 
 
 def test_unexpected_error_becomes_neutron_500(service):

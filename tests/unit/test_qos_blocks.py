@@ -7,7 +7,12 @@ import pytest
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import NetworkService
 from naas_sdn.model.snapshot import ProtocolBlockView, QosPolicyView
+from naas_sdn.features.protocol_block import PROTOCOL_BLOCKS
 from tests.unit.model_support import ALICE, BOB, ADMIN, count
+
+
+def create_block(service, ctx, attrs):
+    return service.create_records(ctx, "protocol_blocks", [attrs])[0]
 
 BW, DSCP = "bandwidth_limit", "dscp_marking"
 
@@ -124,10 +129,10 @@ def test_qos_survives_a_restart(service, net, policy, db_url):
 
 # ---------------------------------------------------------------------------- protocol blocks
 def test_block_views(service, net):
-    udp = service.create_protocol_block(ALICE, {"network_id": net.id, "protocol": "UDP"})
-    ping6 = service.create_protocol_block(ALICE, {"network_id": net.id, "protocol": "icmp",
+    udp = create_block(service, ALICE, {"network_id": net.id, "protocol": "UDP"})
+    ping6 = create_block(service, ALICE, {"network_id": net.id, "protocol": "icmp",
                                                   "ethertype": "ipv6"})
-    web = service.create_protocol_block(ALICE, {"network_id": net.id, "protocol": "6",
+    web = create_block(service, ALICE, {"network_id": net.id, "protocol": "6",
                                                 "ethertype": "IPv4", "port_range_min": 80,
                                                 "port_range_max": 443, "name": "web"})
     assert (udp.protocol, udp.ethertype, udp.project_id) == ("udp", None, "alice")
@@ -138,10 +143,10 @@ def test_block_views(service, net):
     assert (views[web.id].protocol, views[web.id].port_range_min,
             views[web.id].port_range_max) == (6, 80, 443)
     assert len({udp.key, ping6.key, web.key}) == 3
-    renamed = service.update_protocol_block(ALICE, web.id, {"name": "https"})
+    renamed = service.update_record(ALICE, "protocol_blocks", web.id, {"name": "https"})
     assert renamed.name == "https" and renamed.revision_number == 2
     with pytest.raises(errors.BadRequest):
-        service.update_protocol_block(ALICE, web.id, {"protocol": "udp"})
+        service.update_record(ALICE, "protocol_blocks", web.id, {"protocol": "udp"})
 
 
 @pytest.mark.parametrize("attrs,error", [
@@ -157,30 +162,30 @@ def test_block_views(service, net):
 ])
 def test_bad_blocks(service, net, attrs, error):
     with pytest.raises(error) as exc:
-        service.create_protocol_block(ALICE, {"network_id": net.id, **attrs})
+        create_block(service, ALICE, {"network_id": net.id, **attrs})
     assert exc.value.status == 400
-    assert count(service, db.protocol_blocks) == 0 and count(service, db.counters) == 0
+    assert count(service, PROTOCOL_BLOCKS.table) == 0 and count(service, db.counters) == 0
 
 
 def test_block_ownership_duplicates_and_network_deletion(service, net):
     shared = service.create_network(ALICE, {"shared": True})
     with pytest.raises(errors.NetworkNotFound):
-        service.create_protocol_block(BOB, {"network_id": net.id, "protocol": "udp"})
-    block = service.create_protocol_block(ADMIN, {"network_id": shared.id, "protocol": "udp",
+        create_block(service, BOB, {"network_id": net.id, "protocol": "udp"})
+    block = create_block(service, ADMIN, {"network_id": shared.id, "protocol": "udp",
                                                   "tags": ["t"]})
     assert block.project_id == "alice"  # the network's, even when an admin made it
-    assert service.list_protocol_blocks(BOB) == []
+    assert service.list_records(BOB, "protocol_blocks") == []
     with pytest.raises(errors.ProtocolBlockNotFound):
-        service.delete_protocol_block(BOB, block.id)
+        service.delete_record(BOB, "protocol_blocks", block.id)
     with pytest.raises(errors.ProtocolBlockExists) as exc:
-        service.create_protocol_block(ALICE, {"network_id": shared.id, "protocol": "17"})
+        create_block(service, ALICE, {"network_id": shared.id, "protocol": "17"})
     assert exc.value.status == 409 and block.id in exc.value.msg
     with pytest.raises(errors.ProtocolBlockExists):
-        service.create_protocol_blocks(ALICE, [{"network_id": net.id, "protocol": "tcp"},
+        service.create_records(ALICE, "protocol_blocks", [{"network_id": net.id, "protocol": "tcp"},
                                                {"network_id": net.id, "protocol": "TCP"}])
-    assert [b.id for b in service.list_protocol_blocks(ALICE)] == [block.id]
-    service.create_protocol_block(ALICE, {"network_id": shared.id, "protocol": "udp",
+    assert [b.id for b in service.list_records(ALICE, "protocol_blocks")] == [block.id]
+    create_block(service, ALICE, {"network_id": shared.id, "protocol": "udp",
                                           "ethertype": "IPv4"})  # narrower: a different block
     service.delete_network(ALICE, shared.id)
     assert service.snapshot().protocol_blocks == {}
-    assert count(service, db.protocol_blocks) == 0 and count(service, db.tags) == 0
+    assert count(service, PROTOCOL_BLOCKS.table) == 0 and count(service, db.tags) == 0

@@ -167,7 +167,7 @@ def _create_at_head(conn: Connection) -> None:
     """A new database gets the declared schema at once, stamped with the head revision (the
     test of the migrations keeps the two equal)."""
     from alembic.migration import MigrationContext
-    db.metadata.create_all(conn)
+    db.declared_metadata().create_all(conn)
     MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).stamp(scripts(), HEAD)
 
 

@@ -1,0 +1,27 @@
+"""Feature slices: each one package or module holding a feature's declaration, its rules and
+its API (and, as the compiler's builder interface lands, its flows).
+
+``IN_TREE`` is the composition root of the slices shipped with naas-sdn: their resources are
+always declared (their tables exist whatever the operator loads), while their API is offered
+only when ``service_plugins`` names them. Third-party slices come through the
+``naas_sdn.plugins`` entry point group instead (:mod:`naas_sdn.northbound.plugins`).
+"""
+from __future__ import annotations
+
+import importlib
+
+# plugin name -> "module:factory of its API plugin"
+IN_TREE = {
+    "router": "naas_sdn.northbound.routers:router_plugin",
+    "qos": "naas_sdn.northbound.qos:qos_plugin",
+    "protocol-block": "naas_sdn.features.protocol_block:protocol_block_plugin",
+    "statistics": "naas_sdn.northbound.statistics:statistics_plugin",
+}
+
+
+def import_declarations() -> None:
+    """Import every in-tree slice, so that its resources are declared (idempotent)."""
+    for target in IN_TREE.values():
+        module = target.partition(":")[0]
+        if module.startswith(__name__ + "."):
+            importlib.import_module(module)

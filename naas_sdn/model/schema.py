@@ -1,0 +1,196 @@
+"""One declaration per resource: a frozen dataclass whose fields say what they are in SQL and on
+the API, in the spirit of neutron-lib's attribute maps with the table beside them.
+
+The SQL table, the row mapping, the updatable set, tag support, the snapshot view and the API
+attribute map all follow from the declaration (:class:`Resource`); the generic store
+(:mod:`naas_sdn.model.store`) gives it transactions, revisions, If-Match, tags and events. What
+is left to a resource's own code is its relational rules, attached as hooks.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import Any, Callable, Mapping
+
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, MetaData, String, Table
+from sqlalchemy.types import TypeEngine
+
+from naas_sdn.model import db, errors, quotas
+
+SPEC = "naas_sdn"  # the dataclass field metadata key holding a field's Spec
+MISSING = object()  # no API default: the attribute is required on POST
+COMPUTED = object()  # optional on POST, and null is a value: the resource's hook computes it
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """What one field of a resource is in its table and on the API.
+
+    ``column`` None: the field is no column of the resource's own table (the tags, a list kept
+    in a table of its own). ``validate`` takes (API name, wire value) and returns the value to
+    store or raises InvalidAttribute: it is the one place the field's syntax is checked.
+    """
+
+    column: TypeEngine | type | None = None
+    nullable: bool = False
+    primary_key: bool = False
+    unique: bool = False
+    index: bool = False
+    foreign_key: str | None = None  # "networks.id"
+    on_delete: str | None = None  # the foreign key's ON DELETE
+    wire: str | None = None  # the API name, when not the field's
+    visible: bool = True  # shown on the API (a flow key is not)
+    post: bool = False  # allow_post
+    put: bool = False  # allow_put
+    default: Any = MISSING  # the API's default on POST (MISSING: required)
+    validate: Callable[[str, Any], Any] | None = None
+    show: Callable[[Any], Any] | None = None  # record -> wire value (None: the field's value)
+    kind: str = "string"  # how the API filters and sorts it: string, boolean, integer, other
+    column_default: Any = None  # the column's Python-side default
+
+
+def field(column: TypeEngine | type | None = None, *, record_default: Any = dataclasses.MISSING,
+          **spec: Any) -> Any:
+    """A declared field: ``column`` and the keywords of :class:`Spec`; ``record_default`` is the
+    dataclass default (records are built whole by the store, so only list-like fields need
+    one)."""
+    return dataclasses.field(default=record_default, metadata={SPEC: Spec(column=column, **spec)})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Standard:
+    """Neutron's standard attributes: every resource declared here has them (the API shows
+    them through :func:`naas_sdn.northbound.resources.standard_attributes`)."""
+
+    id: str = field(String(db.UUID_LEN), primary_key=True)
+    project_id: str = field(String(db.PROJECT_LEN), index=True)
+    name: str = field(String(db.NAME_LEN), column_default="")
+    description: str = field(String(db.NAME_LEN), column_default="")
+    revision_number: int = field(BigInteger)
+    created_at: datetime.datetime = field(DateTime)
+    updated_at: datetime.datetime = field(DateTime)
+    tags: tuple[str, ...] = field(record_default=())
+
+
+STANDARD_FIELDS = frozenset(f.name for f in dataclasses.fields(Standard))
+STANDARD_UPDATABLE = frozenset({"name", "description"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Parent:
+    """The resource a record belongs to: it goes when its parent goes (ON DELETE CASCADE in SQL,
+    the same in the mirror), and callers see it only if they see the parent."""
+
+    collection: str  # "networks"
+    field: str  # the record's field naming the parent: "network_id"
+
+
+@dataclasses.dataclass(frozen=True)
+class Resource:
+    """A resource's declaration: its record class and what the store needs to keep it.
+
+    Hooks (all optional) hold the resource's relational rules, never syntax:
+    ``prepare(txn, ctx, attrs) -> values`` checks a create and returns the fields the store
+    does not fill itself (everything but the standard attributes and ``key``);
+    ``before_update(txn, record, values)`` checks an update's changed values;
+    ``before_delete(txn, record)`` refuses a delete (in use) or removes what depends on it.
+    ``visible(ctx, record, model)`` says who sees a record (default: its project and admins).
+    """
+
+    record: type
+    collection: str  # the table, the mirror, tags' resource type and the snapshot field
+    member: str  # singular API name: "protocol_block"
+    not_found: Callable[..., errors.NeutronException]  # (id) -> the API's 404
+    counter: str | None = None  # the monotonic counter giving the ``key`` field
+    view: Callable[[Any], Any] | None = None  # record -> what the compiler sees
+    parent: Parent | None = None
+    prepare: Callable[..., Mapping[str, Any]] | None = None
+    before_update: Callable[..., None] | None = None
+    before_delete: Callable[..., None] | None = None
+    visible: Callable[..., bool] | None = None
+    quota: int | None = None  # default limit per project (None: no quota)
+    path: str = ""  # API path under /v2.0/, when not the collection
+
+    def __post_init__(self):
+        fields = {f.name: f.metadata[SPEC] for f in dataclasses.fields(self.record)
+                  if SPEC in f.metadata}
+        object.__setattr__(self, "specs", fields)
+        object.__setattr__(self, "table", _table(self.collection, fields, self.metadata))
+
+    specs: Mapping[str, Spec] = dataclasses.field(init=False, repr=False, compare=False)
+    table: Table = dataclasses.field(init=False, repr=False, compare=False)
+
+    @property
+    def in_tree(self) -> bool:
+        """Shipped with naas-sdn: its table is part of the migrated schema."""
+        return self.record.__module__.startswith("naas_sdn.")
+
+    @property
+    def metadata(self) -> MetaData:
+        """The core schema's for in-tree resources; a plugin's tables are kept apart, so the
+        migrated schema stays the same whatever plugins are installed."""
+        return db.metadata if self.in_tree else PLUGIN_METADATA
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The fields kept in the resource's own table, in declaration order."""
+        return tuple(name for name, spec in self.specs.items() if spec.column is not None)
+
+    @property
+    def updatable(self) -> frozenset[str]:
+        """What a PUT may change: the standard name and description, and fields with put."""
+        return STANDARD_UPDATABLE | {name for name, spec in self.specs.items()
+                                     if spec.put and name not in STANDARD_FIELDS}
+
+    @property
+    def own_fields(self) -> dict[str, Spec]:
+        """The fields beyond the standard attributes, in declaration order."""
+        return {name: spec for name, spec in self.specs.items() if name not in STANDARD_FIELDS}
+
+    def row(self, record) -> dict[str, Any]:
+        return {name: getattr(record, name) for name in self.columns}
+
+    def from_row(self, row, tags: tuple[str, ...]):
+        return self.record(**{name: getattr(row, name) for name in self.columns}, tags=tags)
+
+    def count_in_quotas(self) -> None:
+        """Make the resource's quota known (once its table exists: usage is counted in it)."""
+        if self.quota is not None and self.member not in quotas.REGISTRY:
+            quotas.register(quotas.QuotaResource(self.member, self.quota, self.table,
+                                                 self.path or self.collection))
+
+    def is_visible(self, ctx, record, model) -> bool:
+        if self.visible is not None:
+            return self.visible(ctx, record, model)
+        return ctx.is_admin or record.project_id == ctx.project_id
+
+
+PLUGIN_METADATA = MetaData()  # tables of third-party slices: created when their plugin loads
+
+
+def _table(name: str, specs: Mapping[str, Spec], metadata: MetaData) -> Table:
+    columns = []
+    for field_name, spec in specs.items():
+        if spec.column is None:
+            continue
+        args = []
+        if spec.foreign_key:  # a Column, not a name: a plugin's table refers across metadata
+            table, _, column = spec.foreign_key.partition(".")
+            target = metadata.tables[table] if table in metadata.tables \
+                else db.metadata.tables[table]
+            target = target.c[column]
+            args.append(ForeignKey(target, ondelete=spec.on_delete))
+        columns.append(Column(field_name, spec.column, *args, primary_key=spec.primary_key,
+                              nullable=spec.nullable,
+                              unique=spec.unique or None, index=spec.index or None,
+                              default=spec.column_default))
+    return Table(name, metadata, *columns)
+
+
+DECLARED: dict[str, Resource] = {}
+
+
+def declare(resource: Resource) -> Resource:
+    """Make a resource known to the store: every service loads and keeps it from then on."""
+    DECLARED[resource.collection] = resource
+    return resource
