@@ -9,7 +9,8 @@ from naas_sdn import config
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="INI configuration file ([DEFAULT] section)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="INI configuration file ([DEFAULT] section)")
     parser.add_argument("--db-url", metavar="URL", help="SQLAlchemy database URL")
 
 
@@ -19,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the controller: REST API and OpenFlow")
     _common(serve)
-    serve.add_argument("--api-listen", metavar="HOST:PORT", help="REST API address (127.0.0.1:9696)")
+    serve.add_argument("--api-listen", metavar="HOST:PORT",
+                       help="REST API address (127.0.0.1:9696)")
     serve.add_argument("--ofp-listen", metavar="HOST:PORT", help="OpenFlow address (0.0.0.0:6653)")
     serve.add_argument("--metrics-listen", metavar="HOST:PORT",
                        help="Prometheus endpoint for operators (127.0.0.1:9697; '' turns it off)")
@@ -99,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         return server.serve(conf)
 
     conf = config.load(args.config, **overrides)
-    from naas_sdn.model.service import NetworkService
     from naas_sdn.model import db
+    from naas_sdn.model.service import NetworkService
     service = NetworkService(db.connect(config.db_url(conf)))
     if args.token_command == "create":
         print(service.create_token(args.project, admin=args.admin, description=args.description))
@@ -108,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in service.list_tokens():
             print(f"{row['id']}  project={row['project_id']}  admin={row['admin']}  "
                   f"created={row['created_at']}  {row['description']}")
-    elif args.token_command == "revoke":
-        if not service.revoke_token(args.token_id):
-            print(f"naas-sdn: no token {args.token_id}", file=sys.stderr)
-            return 1
+    elif args.token_command == "revoke" and not service.revoke_token(args.token_id):
+        print(f"naas-sdn: no token {args.token_id}", file=sys.stderr)
+        return 1
     return 0

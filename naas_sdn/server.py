@@ -15,10 +15,10 @@ LOG = logging.getLogger("naas_sdn.server")
 def serve(conf) -> int:
     logging.basicConfig(level=conf.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from naas_sdn.apps import runtime
     from naas_sdn.model import db
     from naas_sdn.model.service import NetworkService
     from naas_sdn.northbound.app import make_app
-    from naas_sdn.apps import runtime
 
     api_host, api_port = config.split_host_port(conf.api_listen, "--api-listen")
     metrics_address = (config.split_host_port(conf.metrics_listen, "--metrics-listen")
@@ -51,9 +51,10 @@ def serve(conf) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     LOG.info("REST API on http://%s:%d/, OpenFlow on %s, metrics %s", api_host, api_port,
              conf.ofp_listen,
-             "on http://%s:%d/metrics" % metrics_address if metrics_address else "off")
+             f"on http://{metrics_address[0]}:{metrics_address[1]}/metrics" if metrics_address
+             else "off")
     threads = [threading.Thread(target=_run_http, args=(http, stop), name=name, daemon=True)
-               for http, name in zip(servers, ("rest-api", "metrics"))]
+               for http, name in zip(servers, ("rest-api", "metrics"), strict=False)]
     for thread in threads:
         thread.start()
     while not stop.wait(0.5):
@@ -70,6 +71,7 @@ def _http_servers(conf, app, api_address, metrics_address) -> list:
     """The API server and, if configured, the operators' metrics server: the Prometheus
     series name every tenant's objects, so they are kept off the API's address."""
     from prometheus_client import make_wsgi_app
+
     from naas_sdn.apps.metrics import REGISTRY
 
     limits = http_server.HttpLimits.from_conf(conf)

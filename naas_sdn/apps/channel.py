@@ -6,6 +6,7 @@ dead switch. Replies are delivered here by the OpenFlow app's handlers (wire ord
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import queue
@@ -115,7 +116,8 @@ class Channel:
         try:
             msg = waiter.get(timeout=self.timeout)
         except queue.Empty:
-            raise SwitchError(f"switch {self.dpid:016x} did not answer in {self.timeout}s")
+            raise SwitchError(
+                f"switch {self.dpid:016x} did not answer in {self.timeout}s") from None
         if msg is None:
             raise SwitchError(f"switch {self.dpid:016x} disconnected")
         return msg
@@ -240,8 +242,7 @@ class Channel:
             raise SwitchError(f"switch {self.dpid:016x}: unexpected bundle reply {reply!r}")
 
     def _discard(self, bundle_id: int):
-        try:
+        # the switch drops an uncommitted bundle when the connection ends anyway
+        with contextlib.suppress(SwitchError):
             self._control(bundle_id, ofp.ONF_BCT_DISCARD_REQUEST,
                           ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED)
-        except SwitchError:
-            pass  # the switch drops an uncommitted bundle when the connection ends anyway

@@ -131,7 +131,8 @@ class FabricState:
             links = sorted(self._links)
         if persist and self._persist is not None:
             try:
-                self._persist([(l.src_dpid, l.src_port, l.dst_dpid, l.dst_port) for l in links])
+                self._persist([(link.src_dpid, link.src_port, link.dst_dpid, link.dst_port)
+                               for link in links])
             except Exception:
                 LOG.exception("could not persist fabric links")
         self._on_change()

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import ClassVar
 
-from os_ken.base import app_manager  # noqa: F401  (must precede os_ken.controller: import cycle)
+from os_ken.base import app_manager  # must precede os_ken.controller: import cycle
 from os_ken.controller import ofp_event
-from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
-                                       set_ev_cls)
+from os_ken.controller.handler import (
+    CONFIG_DISPATCHER,
+    DEAD_DISPATCHER,
+    MAIN_DISPATCHER,
+    set_ev_cls,
+)
 from os_ken.ofproto import ofproto_v1_3
 
 LOG = logging.getLogger(__name__)
@@ -34,7 +39,7 @@ def _guarded(handler):
 
 
 class NaasOpenFlow(app_manager.OSKenApp):
-    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+    OFP_VERSIONS: ClassVar[list[int]] = [ofproto_v1_3.OFP_VERSION]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -13,14 +13,19 @@ import logging
 import threading
 import time
 
+from os_ken.ofproto import ofproto_v1_3 as ofproto
+from os_ken.ofproto import ofproto_v1_3_parser as parser
+
 from naas_sdn.apps import codec, metrics
 from naas_sdn.apps.channel import BundleRejected, SwitchError
 from naas_sdn.flows import compiler, ofp
-from naas_sdn.flows.layout import (PACKET_IN_METER, PORT_METER_BASE, identity, owner_of,
-                                   with_generation)
-
-from os_ken.ofproto import ofproto_v1_3 as ofproto
-from os_ken.ofproto import ofproto_v1_3_parser as parser
+from naas_sdn.flows.layout import (
+    PACKET_IN_METER,
+    PORT_METER_BASE,
+    identity,
+    owner_of,
+    with_generation,
+)
 
 LOG = logging.getLogger(__name__)
 MAX_GROUP_ID = 4094  # groups 1..4094 are ours (one per network key)

@@ -22,18 +22,41 @@ import functools
 
 import netaddr
 
-from naas_sdn.flows import ofp
+from naas_sdn.flows import addresses, ofp, policy
 from naas_sdn.flows.fabric import FabricSnapshot
-from naas_sdn.flows.layout import (ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, ETH_TYPE_LLDP,
-                                   ICMPV6_NS, ICMPV6_RS, IPPROTO_ICMPV6, IPPROTO_UDP,
-                                   LLDP_NEAREST_BRIDGE, MULTICAST_BIT, OFPP_IN_PORT,
-                                   OFPVID_PRESENT, PACKET_IN_METER, REG_DST_PORT, REG_ROUTER,
-                                   REG_SRC_PORT, Owner, Priority, Table, cookie, gateway_mac,
-                                   port_meter, router_meter)
-from naas_sdn.model.snapshot import (ROUTER_INTERFACE, ModelSnapshot, NetworkView, PortView,
-                                     RouterView)
-from naas_sdn.flows import addresses, policy
+from naas_sdn.flows.layout import (
+    ETH_TYPE_ARP,
+    ETH_TYPE_IPV4,
+    ETH_TYPE_IPV6,
+    ETH_TYPE_LLDP,
+    ICMPV6_NS,
+    ICMPV6_RS,
+    IPPROTO_ICMPV6,
+    IPPROTO_UDP,
+    LLDP_NEAREST_BRIDGE,
+    MULTICAST_BIT,
+    OFPP_IN_PORT,
+    OFPVID_PRESENT,
+    PACKET_IN_METER,
+    REG_DST_PORT,
+    REG_ROUTER,
+    REG_SRC_PORT,
+    Owner,
+    Priority,
+    Table,
+    cookie,
+    gateway_mac,
+    port_meter,
+    router_meter,
+)
 from naas_sdn.flows.policy import PortPolicy, RuleInputs
+from naas_sdn.model.snapshot import (
+    ROUTER_INTERFACE,
+    ModelSnapshot,
+    NetworkView,
+    PortView,
+    RouterView,
+)
 
 ALL_ONES = 0xFFFFFFFFFFFFFFFF
 SWITCH_COOKIE = cookie(Owner.SWITCH, 0)
@@ -547,9 +570,8 @@ def punt_flows(bound: BoundPort, owner: int) -> set[ofp.Flow]:
     for interface in bound.routers:
         if interface.version == 6:
             gateways |= {interface.ip, addresses.link_local(interface.mac)}
-    for ip in sorted(gateways):
-        punts.append(dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6,
-                          icmpv6_type=ICMPV6_NS, ipv6_nd_target=ip))
+    punts.extend(dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6,
+                      icmpv6_type=ICMPV6_NS, ipv6_nd_target=ip) for ip in sorted(gateways))
     return {ofp.flow(Table.SERVICES, Priority.SERVICE_ANSWER,
                      ofp.match(**{REG_SRC_PORT: port.key}, **fields),
                      (ofp.meter(port_meter(port.key)), ofp.apply(ofp.to_controller())), owner)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 import networkx as nx
 
@@ -23,7 +23,7 @@ class Link:
     dst_dpid: int
     dst_port: int
 
-    def reversed(self) -> "Link":
+    def reversed(self) -> Link:
         return Link(self.dst_dpid, self.dst_port, self.src_dpid, self.src_port)
 
 
@@ -44,12 +44,13 @@ class FabricSnapshot:
         default_factory=lambda: MappingProxyType({}))
 
     @functools.cached_property
-    def topology(self) -> "Topology":
-        return topology_of(self.links, frozenset(self.switches | {v.dpid for v in self.vifs.values()}))
+    def topology(self) -> Topology:
+        dpids = frozenset(self.switches | {vif.dpid for vif in self.vifs.values()})
+        return topology_of(self.links, dpids)
 
 
 @functools.lru_cache(maxsize=16)
-def topology_of(links: frozenset, dpids: frozenset) -> "Topology":
+def topology_of(links: frozenset, dpids: frozenset) -> Topology:
     """One Topology object per distinct fabric, so flows memoized against it stay valid
     across snapshots that differ only in VIFs or the model."""
     return Topology(links, dpids)

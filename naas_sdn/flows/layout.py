@@ -162,7 +162,7 @@ def gateway_mac(network_key: int) -> str:
     """The MAC answering for a network's subnet gateways and for the controller's services.
 
     Locally administered (02:...), so it never meets a port MAC (fa:16:3e:...)."""
-    return "02:4e:41:00:%02x:%02x" % (network_key >> 8, network_key & 0xFF)
+    return f"02:4e:41:00:{network_key >> 8:02x}:{network_key & 0xFF:02x}"
 
 
 class Owner(enum.IntEnum):

@@ -93,7 +93,8 @@ def _reverse(connection: tuple) -> tuple:
 class Simulator:
     def __init__(self, states: dict[int, SwitchState], links=()):
         self.states = states
-        self.peer = {(l.src_dpid, l.src_port): (l.dst_dpid, l.dst_port) for l in links}
+        self.peer = {(link.src_dpid, link.src_port): (link.dst_dpid, link.dst_port)
+                     for link in links}
         self.trace: list[str] = []
         self.connections: set = set()  # (dpid, zone, connection) committed to conntrack
 

@@ -10,13 +10,23 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import delete, insert, select
 
 from naas_sdn.model import db, errors, protocols
-from naas_sdn.model.common import (Changes, Context, bump, check_revision, check_updatable,
-                                   next_counter, norm_tags, update_row, utcnow, write_tags)
+from naas_sdn.model.common import (
+    Changes,
+    Context,
+    bump,
+    check_revision,
+    check_updatable,
+    next_counter,
+    norm_tags,
+    update_row,
+    utcnow,
+    write_tags,
+)
 from naas_sdn.model.snapshot import ProtocolBlockView
 
 BLOCK_UPDATABLE = frozenset({"name", "description"})

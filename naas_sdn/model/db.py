@@ -5,9 +5,23 @@ default, one file) and PostgreSQL (production) run it unchanged.
 """
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Engine, Float, ForeignKey,
-                        Integer, MetaData, String, Table, Text, UniqueConstraint, create_engine,
-                        event)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
 from sqlalchemy.pool import StaticPool
 
 metadata = MetaData()

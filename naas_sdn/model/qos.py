@@ -8,14 +8,25 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import delete, insert, select
 
 from naas_sdn.model import db, errors
-from naas_sdn.model.common import (Changes, Context, bump, check_revision, check_updatable,
-                                   current, norm_tags, owner, parse_int, update_row, utcnow,
-                                   write_tags)
+from naas_sdn.model.common import (
+    Changes,
+    Context,
+    bump,
+    check_revision,
+    check_updatable,
+    current,
+    norm_tags,
+    owner,
+    parse_int,
+    update_row,
+    utcnow,
+    write_tags,
+)
 from naas_sdn.model.snapshot import QosPolicyView
 
 BANDWIDTH_LIMIT, DSCP_MARKING = "bandwidth_limit", "dscp_marking"
@@ -42,7 +53,7 @@ class QosRule:
     direction: str | None = None
     dscp_mark: int | None = None
 
-    def conflicts(self, other: "QosRule") -> bool:
+    def conflicts(self, other: QosRule) -> bool:
         """One bandwidth limit per direction, one DSCP mark per policy."""
         return self.id != other.id and self.type == other.type and \
             self.direction == other.direction

@@ -13,7 +13,7 @@ interface's port — are counted but never refused, as in Neutron.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Table, delete, func, insert, select, update
 

@@ -9,15 +9,26 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import netaddr
 from sqlalchemy import delete, insert, or_, select
 
 from naas_sdn.model import db, errors, protocols
-from naas_sdn.model.common import (Changes, Context, bump, check_revision, check_updatable,
-                                   current, next_counter, norm_tags, owner, update_row, utcnow,
-                                   write_tags)
+from naas_sdn.model.common import (
+    Changes,
+    Context,
+    bump,
+    check_revision,
+    check_updatable,
+    current,
+    next_counter,
+    norm_tags,
+    owner,
+    update_row,
+    utcnow,
+    write_tags,
+)
 from naas_sdn.model.snapshot import SecurityGroupRuleView, SecurityGroupView
 
 DEFAULT_NAME = "default"

@@ -15,8 +15,8 @@ import random
 import secrets
 import threading
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Callable, Iterable, Mapping
 
 import netaddr
 from sqlalchemy import Engine, delete, insert, select
@@ -24,17 +24,42 @@ from sqlalchemy.exc import IntegrityError
 
 from naas_sdn.model import db, errors, ipam
 from naas_sdn.model.blocks import ProtocolBlockMixin, load_protocol_blocks, protocol_block_view
-from naas_sdn.model.common import (Changes, Context, bump, check_revision,
-                                   check_updatable, format_time, merge, next_counter, norm_tags,
-                                   owner, read_tags, update_row, utcnow, write_tags)
+from naas_sdn.model.common import (
+    Changes,
+    Context,
+    bump,
+    check_revision,
+    check_updatable,
+    format_time,
+    merge,
+    next_counter,
+    norm_tags,
+    owner,
+    read_tags,
+    update_row,
+    utcnow,
+    write_tags,
+)
 from naas_sdn.model.qos import QosMixin, load_qos, qos_policy_view
 from naas_sdn.model.quotas import QuotaMixin
-from naas_sdn.model.security import (SecurityMixin, enforced_protection, load_port_security,
-                                     load_security_groups, security_group_view,
-                                     write_network_port_security)
+from naas_sdn.model.security import (
+    SecurityMixin,
+    enforced_protection,
+    load_port_security,
+    load_security_groups,
+    security_group_view,
+    write_network_port_security,
+)
+from naas_sdn.model.snapshot import (
+    EMPTY,
+    ROUTER_INTERFACE,
+    ModelSnapshot,
+    NetworkView,
+    PortView,
+    RouterView,
+    SubnetView,
+)
 from naas_sdn.model.statistics import StatisticsStore
-from naas_sdn.model.snapshot import (EMPTY, ROUTER_INTERFACE, ModelSnapshot, NetworkView,
-                                     PortView, RouterView, SubnetView)
 
 LOG = logging.getLogger(__name__)
 
@@ -204,7 +229,7 @@ class _Addresses:
         if subnet_id in self._used:
             self._used[subnet_id].discard(int(netaddr.IPAddress(ip)))
 
-    def allocate(self, subnet: "Subnet", port_id: str) -> str | None:
+    def allocate(self, subnet: Subnet, port_id: str) -> str | None:
         """Take the lowest free address of the subnet's pools; None when they are exhausted."""
         used = self._used.get(subnet.id)
         if used is None:

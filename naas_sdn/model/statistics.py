@@ -19,7 +19,7 @@ import dataclasses
 import datetime
 import json
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlalchemy import delete, insert, select
 

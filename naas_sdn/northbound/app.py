@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import quote
 
 import webob
@@ -17,7 +17,8 @@ from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound import plugins as plugin_registry
 from naas_sdn.northbound.policy import Authorizer
 from naas_sdn.northbound.query import ListQuery, pagination_links
-from naas_sdn.northbound.quotas import PATH as QUOTAS_PATH, QuotaController
+from naas_sdn.northbound.quotas import PATH as QUOTAS_PATH
+from naas_sdn.northbound.quotas import QuotaController
 from naas_sdn.northbound.resources import ResourceDef
 
 LOG = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ JSON = "application/json"
 
 
 def make_app(service: NetworkService, plugins: Iterable[str] | None = (),
-             conf=None) -> "NeutronApp":
+             conf=None) -> NeutronApp:
     """Build the API for ``service`` with the core and the configured service plugins;
     ``conf`` (oslo.config) may name the operator's policy file (``[oslo_policy]``).
 
@@ -339,7 +340,7 @@ def _check_url(req) -> None:
     """The path and the query must be UTF-8, and no query key or value may hold NUL: every
     handler can then read them without a decoding error."""
     try:
-        req.path_info
+        _ = req.path_info
     except UnicodeDecodeError:
         raise errors.BadRequestMessage(msg="The request path is not valid UTF-8") from None
     try:

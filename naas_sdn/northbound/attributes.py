@@ -8,7 +8,8 @@ from __future__ import annotations
 import dataclasses
 import unicodedata
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import netaddr
 

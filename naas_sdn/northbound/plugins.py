@@ -9,8 +9,8 @@ rather than that the URL is wrong.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
-from typing import Callable, Iterable, Mapping
 
 from naas_sdn.northbound.resources import ResourceDef, core_resources
 

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from naas_sdn.model import errors, ipam
 from naas_sdn.model.security import enforced_protection
-from naas_sdn.model.service import (SEGMENTATION_MAX, SEGMENTATION_MIN, NetworkService,
-                                    format_time)
+from naas_sdn.model.service import SEGMENTATION_MAX, SEGMENTATION_MIN, NetworkService, format_time
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 
@@ -35,7 +34,7 @@ class ResourceDef:
     # add_router_interface, whose request and answer are bare objects.
     actions: Mapping[str, Callable] = dataclasses.field(default_factory=dict)
     path: str = ""  # URL below /v2.0/ when not the collection name, e.g. "qos/policies"
-    children: Mapping[str, "ResourceDef"] = dataclasses.field(default_factory=dict)
+    children: Mapping[str, ResourceDef] = dataclasses.field(default_factory=dict)
     valid_id: Callable[[str], bool] = a.is_uuid  # ids that are not: the member is not found
     read_only: bool = False  # GET only (e.g. qos/rule-types)
     policy_member: str = ""  # the name policy rules use, when not ``member``
@@ -54,7 +53,7 @@ class ResourceDef:
     def url_path(self) -> str:
         return self.path or self.collection
 
-    def bind(self, parent_id: str, parent_owner: str) -> "ResourceDef":
+    def bind(self, parent_id: str, parent_owner: str) -> ResourceDef:
         """This nested collection as seen below one parent (owned by ``parent_owner``)."""
         def under(call):
             return lambda ctx, *args: call(ctx, parent_id, *args)
@@ -63,7 +62,7 @@ class ResourceDef:
             update=under(self.update), delete=under(self.delete),
             not_found=lambda rid: self.not_found(parent_id, rid), parent_owner=parent_owner)
 
-    def extended(self, attrs) -> "ResourceDef":
+    def extended(self, attrs) -> ResourceDef:
         """With attributes a service plugin adds (e.g. qos_policy_id on ports)."""
         return dataclasses.replace(self, attributes=AttributeMap(self.attributes.attrs +
                                                                  tuple(attrs)))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from typing import Mapping
+from collections.abc import Mapping
 
 import netaddr
 
