@@ -7,7 +7,7 @@ import pytest
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import NetworkService
 from naas_sdn.model.snapshot import ProtocolBlockView, QosPolicyView
-from tests.unit.model_support import ALICE, BOB, ADMIN, count
+from tests.unit.model_support import ADMIN, ALICE, BOB, count
 
 BW, DSCP = "bandwidth_limit", "dscp_marking"
 
