@@ -67,7 +67,8 @@ def serve(conf) -> int:
     return 0
 
 
-def _http_servers(conf, app, api_address, metrics_address) -> list:
+def _http_servers(conf, app, api_address: tuple[str, int],
+                  metrics_address: tuple[str, int] | None) -> list:
     """The API server and, if configured, the operators' metrics server: the Prometheus
     series name every tenant's objects, so they are kept off the API's address."""
     from prometheus_client import make_wsgi_app
@@ -107,7 +108,7 @@ def with_request_timing(app):
     def timed(environ, start_response):
         started = time.perf_counter()
         method = environ.get("REQUEST_METHOD", "")
-        status = []
+        status: list[str] = []  # the status line, once the app has started its response
 
         def capture(line, headers, exc_info=None):
             status[:] = [line]

@@ -129,7 +129,7 @@ class Channel:
 
     def request(self, msg):
         """Send one request and return its reply; multipart replies are collected."""
-        waiter = queue.Queue()
+        waiter: queue.Queue = queue.Queue()  # replies, or None when the switch goes
         xid = self._register(msg, waiter)
         try:
             self.send(msg)
@@ -152,7 +152,7 @@ class Channel:
     def send_fenced(self, msgs) -> list[Rejection]:
         """Send messages then a barrier; return those os-ken could not encode or the switch
         refused, by their index in ``msgs``."""
-        errors = queue.Queue()
+        errors: queue.Queue = queue.Queue()
         xids = [self._register(m, errors) for m in msgs]
         try:
             unencodable = self._send_each(msgs)
@@ -173,7 +173,8 @@ class Channel:
         flags = ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED
         self._control(bundle_id, ofp.ONF_BCT_OPEN_REQUEST, flags)
         adds = [parser.ONFBundleAddMsg(self.datapath, bundle_id, flags, m, []) for m in msgs]
-        errors = queue.Queue()  # the switch names a message failing at commit by its add's xid
+        # the switch names a message failing at commit by its add's xid
+        errors: queue.Queue = queue.Queue()
         xids = [self._register(add, errors) for add in adds]
         try:
             try:
@@ -212,7 +213,7 @@ class Channel:
     def _fence(self) -> None:
         """Wait until the switch has handled everything sent before."""
         barrier = parser.OFPBarrierRequest(self.datapath)
-        done = queue.Queue()
+        done: queue.Queue = queue.Queue()
         xid = self._register(barrier, done)
         try:
             self.send(barrier)

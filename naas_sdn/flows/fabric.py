@@ -62,7 +62,8 @@ class Topology:
     def __init__(self, links, dpids):
         graph = nx.Graph()
         graph.add_nodes_from(sorted(dpids))
-        self._port = {}  # (a, b) -> a's port toward b, lowest port of parallel links
+        # (a, b) -> a's port toward b, lowest port of parallel links
+        self._port: dict[tuple[int, int], int] = {}
         for link in sorted(links):
             if link.reversed() not in links:
                 continue  # one-way evidence only: never forward over it

@@ -101,7 +101,7 @@ class Priority(enum.IntEnum):
 
 # Flows whose statistics are read (cookie kind Owner.COUNTER, key: the port they count for).
 # Those that drop on purpose, by (table, priority): the policy that rejected what they count.
-POLICY_DROPS = {
+POLICY_DROPS: dict[tuple[int, int], str] = {  # keyed by the ints a switch reports
     (Table.PORT_SECURITY, Priority.PORTSEC_DENY): "port_security",
     (Table.PORT_SECURITY, Priority.PORTSEC_ND_DENY): "port_security",
     (Table.PORT_SECURITY, Priority.PORTSEC_DROP): "port_security",
@@ -113,7 +113,7 @@ POLICY_DROPS = {
     (Table.INGRESS_ACL, Priority.ACL_DROP): "security_group",
 }
 # Those counting IP traffic of one of the port's addresses: "tx" from it, "rx" to it.
-ADDRESS_COUNTERS = {
+ADDRESS_COUNTERS: dict[tuple[int, int], tuple[str, str]] = {
     (Table.PORT_SECURITY, Priority.PORTSEC_ADDRESS): ("tx", "src"),
     (Table.OUTPUT, Priority.OUTPUT_ADDRESS): ("rx", "dst"),
 }

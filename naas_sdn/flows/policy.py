@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import Literal
 
 import netaddr
 
@@ -362,7 +363,7 @@ def acl_flows(rules: tuple) -> frozenset[ofp.Flow]:
     return frozenset(flows)
 
 
-def remote_prefixes(rule: SecurityGroupRuleView, members: dict) -> tuple | bool | None:
+def remote_prefixes(rule: SecurityGroupRuleView, members: dict) -> tuple | Literal[False] | None:
     """The rule's remote end as prefixes: None for anywhere, False when nothing can match
     (a remote group with no address of the rule's version)."""
     version = 4 if rule.ethertype == "IPv4" else 6

@@ -149,8 +149,8 @@ class Simulator:
         packet = dict(headers, in_port=in_port, metadata=0, dpid=dpid)
         packet.pop("ct_state", None)  # conntrack state does not leave a switch
         groups = {g.group_id: g for g in self.states[dpid].groups}
-        outputs = []
-        table = 0
+        outputs: list[tuple[int | str, dict]] = []  # (port or "controller", packet)
+        table: int | None = 0
         while table is not None:
             packet.pop("recirculate", None)
             flow = self._lookup(dpid, table, packet)

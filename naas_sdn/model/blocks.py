@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select
 
@@ -30,6 +31,9 @@ from naas_sdn.model.common import (
 from naas_sdn.model.snapshot import ProtocolBlockView
 
 BLOCK_UPDATABLE = frozenset({"name", "description"})
+
+if TYPE_CHECKING:
+    from naas_sdn.model.service import Network
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +60,10 @@ class ProtocolBlock:
 
 class ProtocolBlockMixin:
     _protocol_blocks: Mapping[str, ProtocolBlock]
+    # NetworkService's, of which this mixin is a part
+    _changing_network: Callable[..., Network]
+    _write: Callable[..., Any]
+    _enforce_quota: Callable[..., None]
 
     def list_protocol_blocks(self, ctx: Context) -> list[ProtocolBlock]:
         return [b for b in self._protocol_blocks.values() if _visible(ctx, b)]

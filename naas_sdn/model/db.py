@@ -5,6 +5,8 @@ default, one file) and PostgreSQL (production) run it unchanged.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -353,7 +355,7 @@ def connect(url: str) -> Engine:
 
 def _sqlite_engine(url: str) -> Engine:
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
-    kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
     if in_memory:
         kwargs["poolclass"] = StaticPool  # one shared connection, else every thread sees its own DB
     engine = create_engine(url, **kwargs)

@@ -17,6 +17,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
+from typing import Any
 
 import netaddr
 from sqlalchemy import Engine, delete, insert, select
@@ -234,8 +235,8 @@ class _Addresses:
         used = self._used.get(subnet.id)
         if used is None:
             used = {int(netaddr.IPAddress(ip)) for ip in self._committed.get(subnet.id, {})}
-            for ip, owner in self._overlay.get(subnet.id, {}).items():
-                (used.add if owner else used.discard)(int(netaddr.IPAddress(ip)))
+            for address, owner in self._overlay.get(subnet.id, {}).items():
+                (used.add if owner else used.discard)(int(netaddr.IPAddress(address)))
             self._used[subnet.id] = used
         ip = ipam.first_free(subnet.allocation_pools, used)
         if ip is not None:
@@ -255,7 +256,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         self._subscribers: list[Callable[[ModelSnapshot], None]] = []
         self._delivered = -1
         self._random = random.SystemRandom()
-        self._networks: Mapping[str, Network] = {}
+        self._networks: dict[str, Network] = {}  # replaced, never changed in place
         self._ports: Mapping[str, Port] = {}
         self._subnets: Mapping[str, Subnet] = {}
         self._routers: Mapping[str, Router] = {}
@@ -271,7 +272,8 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
     def _load(self) -> None:
         with self._read() as conn:
             tags = read_tags(conn)
-            subnets, subnet_ids = {}, {}
+            subnets: dict[str, Subnet] = {}
+            subnet_ids: dict[str, list[str]] = {}
             for row in conn.execute(select(db.subnets).order_by(db.subnets.c.seq)):
                 subnets[row.id] = _subnet_from_row(row, tags.get(("subnets", row.id), ()))
                 subnet_ids.setdefault(row.network_id, []).append(row.id)
@@ -717,7 +719,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
 
         def work(conn, changes):
             subnet = self._changing_subnet(ctx, subnet_id, if_revision)
-            values = {}
+            values: dict[str, Any] = {}
             gateway = subnet.gateway_ip
             if "gateway_ip" in attrs:
                 gateway = attrs["gateway_ip"]
@@ -1088,7 +1090,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
         the others unbound and DOWN. Only ports whose values change are written.
         """
         with self._lock:
-            wanted = {}
+            wanted: dict[str, dict[str, Any]] = {}
             for port in self._ports.values():
                 host = bindings.get(port.id) or ""
                 values = {"binding_host_id": host,
@@ -1398,7 +1400,7 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
                     self._check_interface_not_in_use(router, self._subnets[sid])
                 _delete_port_rows(conn, changes, port.id)
                 return _interface_body(router.id, port, subnet_ids[0], subnet_ids)
-            subnet = self.get_subnet(ctx, subnet_id)
+            subnet = self.get_subnet(ctx, info["subnet_id"])  # by subnet: _interface_info
             on_net = [p for p in interfaces if p.network_id == subnet.network_id]
             if on_net:
                 self._check_interface_not_in_use(router, subnet)
@@ -1489,13 +1491,13 @@ class NetworkService(SecurityMixin, QosMixin, ProtocolBlockMixin, QuotaMixin):
 
     def save_fabric_links(self, links: Iterable[tuple[int, int, int, int]]) -> None:
         """Replace the persisted fabric with ``links`` (src_dpid, src_port, dst_dpid, dst_port)."""
-        links = sorted({tuple(int(x) for x in link) for link in links})
-        for s, sp, d, dp in links:
+        numbers = sorted({(int(s), int(sp), int(d), int(dp)) for s, sp, d, dp in links})
+        for s, sp, d, dp in numbers:
             if not (0 <= s < 2 ** 64 and 0 <= d < 2 ** 64 and 0 <= sp < 2 ** 32
                     and 0 <= dp < 2 ** 32):
                 raise ValueError(f"invalid fabric link {(s, sp, d, dp)}")
         rows = [{"src_dpid": f"{s:016x}", "src_port": sp, "dst_dpid": f"{d:016x}", "dst_port": dp}
-                for s, sp, d, dp in links]
+                for s, sp, d, dp in numbers]
         with self._lock, self._engine.begin() as conn:
             conn.execute(delete(db.fabric_links))
             if rows:
@@ -1681,8 +1683,9 @@ def _router_view(router: Router) -> RouterView:
                       admin_state_up=router.admin_state_up, routes=router.routes)
 
 
-_SIMPLE_VIEWS = {"routers": _router_view, "security_groups": security_group_view,
-                 "qos_policies": qos_policy_view, "protocol_blocks": protocol_block_view}
+_SIMPLE_VIEWS: dict[str, Callable[[Any], Any]] = {
+    "routers": _router_view, "security_groups": security_group_view,
+    "qos_policies": qos_policy_view, "protocol_blocks": protocol_block_view}
 
 
 def _router_from_row(row, tags) -> Router:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 import webob
@@ -270,7 +271,7 @@ class NeutronApp:
         for item in items:  # Neutron checks the attributes set to other than their default
             self._authorize(ctx, res.rule("create"), self._target(ctx, res, item, creating=True),
                             [key for key, value in item.items()
-                             if value != res.attributes.get(key).default])
+                             if value != res.attributes[key].default])
         records = res.create(ctx, fields)
         if bulk:
             return _json_response({res.collection: [self._render(ctx, res, r) for r in records]},
@@ -379,9 +380,9 @@ def _check_known(res: ResourceDef, item: dict) -> None:
 def _post_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
     """Validate one POST object and convert it to the service's field names."""
     _check_known(res, item)
-    fields = {}
+    fields: dict[str, Any] = {}
     for key, value in item.items():
-        attr = res.attributes.get(key)
+        attr = res.attributes[key]
         if not attr.allow_post:
             raise errors.BadRequestMessage(msg=f"Attribute '{key}' not allowed in POST")
         if value is None and attr.default is None:
@@ -405,9 +406,9 @@ def _post_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
 
 def _put_fields(res: ResourceDef, item: dict) -> dict:
     _check_known(res, item)
-    fields = {}
+    fields: dict[str, Any] = {}
     for key, value in item.items():
-        attr = res.attributes.get(key)
+        attr = res.attributes[key]
         if not attr.allow_put:
             raise errors.BadRequestMessage(msg=f"Cannot update read-only attribute {key}")
         value = attr.validate(key, value) if attr.validate else value

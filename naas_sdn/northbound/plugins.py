@@ -119,10 +119,14 @@ def core_plugin(service) -> Plugin:
 
 def available() -> dict[str, Callable[[], PluginFactory]]:
     """Plugin name → a loader returning its factory (entry points are imported lazily)."""
-    found = {name: (lambda f=factory: f) for name, factory in _BUILTIN.items()}
+    found = {name: _loader(factory) for name, factory in _BUILTIN.items()}
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(entry.name, entry.load)
     return found
+
+
+def _loader(factory: PluginFactory) -> Callable[[], PluginFactory]:
+    return lambda: factory
 
 
 def load(service, names: Iterable[str] | None) -> list[Plugin]:

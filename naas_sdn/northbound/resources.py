@@ -28,7 +28,7 @@ class ResourceDef:
     create: Callable  # (ctx, [fields]) -> records, all or nothing
     update: Callable  # (ctx, id, fields, if_revision) -> record
     delete: Callable  # (ctx, id, if_revision) -> None
-    not_found: Callable[[str], errors.NeutronException]
+    not_found: Callable[..., errors.NeutronException]  # (id); nested: (parent id, id)
     taggable: bool = True
     # PUT /<collection>/<id>/<action>: (ctx, id, JSON body) -> JSON body, e.g. Neutron's
     # add_router_interface, whose request and answer are bare objects.
