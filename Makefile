@@ -1,14 +1,25 @@
 # The two commands of README.md: `make run` (controller) and `make test` (whole suite).
+# `make lint` (run by .ci/run before the tests) and `make format` keep the code's habits.
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test setup bench
+.PHONY: run test lint format setup bench
 
 run: setup
 	.venv/bin/naas-sdn serve $(ARGS)
 
 test: setup
 	.venv/bin/python -m pytest -q -rs $(PYTEST_ARGS)
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+# Imports sorted, then the formatter: what `make lint` checks, applied.
+format: setup
+	.venv/bin/ruff check --select I --fix .
+	.venv/bin/ruff format .
 
 bench: setup
 	.venv/bin/python bench/run.py

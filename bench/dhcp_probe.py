@@ -38,7 +38,7 @@ def main():
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
     sock.bind((iface, 0))
     if mode == "probe":
-        for i in range(int(amount)):
+        for _i in range(int(amount)):
             xid = int.from_bytes(os.urandom(4), "big")
             start = time.perf_counter()
             sock.send(discover(mac, xid))

@@ -24,8 +24,14 @@ from bench.traffic import iperf, post  # noqa: E402
 from naas_sdn.flows import compiler  # noqa: E402
 from naas_sdn.flows.fabric import FabricSnapshot, VifLocation  # noqa: E402
 from naas_sdn.flows.layout import Table  # noqa: E402
-from naas_sdn.model.snapshot import (ModelSnapshot, NetworkView, PortView,  # noqa: E402
-                                     SecurityGroupRuleView, SecurityGroupView, SubnetView)
+from naas_sdn.model.snapshot import (  # noqa: E402
+    ModelSnapshot,
+    NetworkView,
+    PortView,
+    SecurityGroupRuleView,
+    SecurityGroupView,
+    SubnetView,
+)
 from tests.helpers import ApiClient, start_server  # noqa: E402
 from topologies.lab import lab, plug  # noqa: E402
 
@@ -77,9 +83,9 @@ def flows_for(rules: int, ports: int) -> tuple[int, int]:
                                              1000 + k) for k in range(1, rules))
     rule_views += (SecurityGroupRuleView(f"r{rules}", rules, "g", "egress", "IPv4"),)
     group = SecurityGroupView("g", "t", rule_views)
-    views = [PortView(f"p{k}", "n", "t", k, "fa:16:3e:%02x:%02x:%02x" % (k >> 16, (k >> 8) & 255,
-                                                                       k & 255),
-                      True, (("s", "10.%d.%d.%d" % (k >> 16, (k >> 8) & 255, k & 255)),),
+    views = [PortView(f"p{k}", "n", "t", k,
+                      f"fa:16:3e:{k >> 16:02x}:{(k >> 8) & 255:02x}:{k & 255:02x}", True,
+                      (("s", f"10.{k >> 16}.{(k >> 8) & 255}.{k & 255}"),),
                       security_group_ids=("g",)) for k in range(1, ports + 1)]
     model = ModelSnapshot.build([NetworkView("n", "t", 10, True)], views,
                                 subnets=[SubnetView("s", "n", "t", 4, "10.0.0.0/8", None,

@@ -20,7 +20,6 @@ from tests.helpers import ApiClient, start_server  # noqa: E402
 from topologies.lab import lab, plug  # noqa: E402
 
 
-
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(tmp, extra_args=["--ovsdb", "unix:/var/run/openvswitch/db.sock"])

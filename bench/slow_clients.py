@@ -19,8 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import report as report_file  # noqa: E402
-from tests.api.test_slow_clients import (  # noqa: E402
-    Trickler, open_unfinished, still_open, usable_sockets)
+from tests.api.test_slow_clients import Trickler, open_unfinished, still_open, usable_sockets  # noqa: E402
 from tests.helpers import ApiClient, start_server  # noqa: E402
 
 SLOW_CONNECTIONS = 1000

@@ -10,7 +10,8 @@ from naas_sdn import config
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="INI configuration file ([DEFAULT] section)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="INI configuration file ([DEFAULT] section)")
     parser.add_argument("--db-url", metavar="URL", help="SQLAlchemy database URL")
 
 
@@ -20,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the controller: REST API and OpenFlow")
     _common(serve)
-    serve.add_argument("--api-listen", metavar="HOST:PORT", help="REST API address (127.0.0.1:9696)")
+    serve.add_argument("--api-listen", metavar="HOST:PORT",
+                       help="REST API address (127.0.0.1:9696)")
     serve.add_argument("--ofp-listen", metavar="HOST:PORT", help="OpenFlow address (0.0.0.0:6653)")
     serve.add_argument("--metrics-listen", metavar="HOST:PORT",
                        help="Prometheus endpoint for operators (127.0.0.1:9697; '' turns it off)")

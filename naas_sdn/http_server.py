@@ -47,7 +47,7 @@ class HttpLimits:
     max_body_size: int = 114688     # bytes of body (oslo.middleware's default, as Neutron)
 
     @classmethod
-    def from_conf(cls, conf) -> "HttpLimits":
+    def from_conf(cls, conf) -> HttpLimits:
         return cls(connection_limit=conf.api_connection_limit,
                    request_timeout=conf.api_request_timeout,
                    idle_timeout=conf.api_idle_timeout,
@@ -56,7 +56,7 @@ class HttpLimits:
 
 
 def create_server(app, host: str, port: int, limits: HttpLimits, threads: int,
-                  ident: str = "naas-sdn") -> "BoundedServer":
+                  ident: str = "naas-sdn") -> BoundedServer:
     """A waitress server for ``app`` on ``host:port`` within ``limits`` (call ``run()``)."""
     adj = Adjustments(
         host=host, port=port, threads=threads, ident=ident,
@@ -170,7 +170,8 @@ class BoundedChannel(HTTPChannel):
 
     def handle_read(self):
         if self.lingering_until is None:
-            return super().handle_read()
+            super().handle_read()
+            return
         try:
             data = self.socket.recv(self.adj.recv_bytes)
         except OSError:

@@ -19,7 +19,6 @@ def serve(conf) -> int:
     from naas_sdn.model import db
     from naas_sdn.model.service import NetworkService
     from naas_sdn.northbound.app import make_app
-    from naas_sdn.apps import runtime
 
     api_host, api_port = config.split_host_port(conf.api_listen, "--api-listen")
     metrics_address = (config.split_host_port(conf.metrics_listen, "--metrics-listen")
@@ -58,9 +57,10 @@ def serve(conf) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     LOG.info("REST API on http://%s:%d/, OpenFlow on %s, metrics %s", api_host, api_port,
              conf.ofp_listen,
-             "on http://%s:%d/metrics" % metrics_address if metrics_address else "off")
+             f"on http://{metrics_address[0]}:{metrics_address[1]}/metrics" if metrics_address
+             else "off")
     threads = [threading.Thread(target=_run_http, args=(http, stop), name=name, daemon=True)
-               for http, name in zip(servers, ("rest-api", "metrics"))]
+               for http, name in zip(servers, ("rest-api", "metrics"), strict=False)]
     for thread in threads:
         thread.start()
     while not stop.wait(0.5):
@@ -73,10 +73,12 @@ def serve(conf) -> int:
     return 0
 
 
-def _http_servers(conf, app, api_address, metrics_address) -> list:
+def _http_servers(conf, app, api_address: tuple[str, int],
+                  metrics_address: tuple[str, int] | None) -> list:
     """The API server and, if configured, the operators' metrics server: the Prometheus
     series name every tenant's objects, so they are kept off the API's address."""
     from prometheus_client import make_wsgi_app
+
     from naas_sdn.apps.metrics import REGISTRY
 
     limits = http_server.HttpLimits.from_conf(conf)
@@ -112,7 +114,7 @@ def with_request_timing(app):
     def timed(environ, start_response):
         started = time.perf_counter()
         method = environ.get("REQUEST_METHOD", "")
-        status = []
+        status: list[str] = []  # the status line, once the app has started its response
 
         def capture(line, headers, exc_info=None):
             status[:] = [line]

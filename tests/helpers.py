@@ -55,11 +55,10 @@ class ServerProcess:
             cmd += ["--ovsdb", "unix:/nonexistent"]  # no Open vSwitch needed for API tests
         return cmd + self.extra_args
 
-    def start(self, timeout: float = 20.0) -> "ServerProcess":
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        log.close()
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
         self.wait_ready(timeout)
         return self
 
@@ -113,7 +112,7 @@ class ServerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
-    def restart(self, timeout: float = 20.0) -> "ServerProcess":
+    def restart(self, timeout: float = 20.0) -> ServerProcess:
         """Stop and start again on the same ports with the same database (tokens survive)."""
         self.stop()
         return self.start(timeout)

@@ -24,21 +24,23 @@ SWITCH_NAME = re.compile(r"^t\d+$")
 
 def cleanup_bridges() -> None:
     """Remove bridges a crashed test may have left (only names this suite uses)."""
-    out = subprocess.run(["ovs-vsctl", "--timeout=5", "list-br"], capture_output=True,
+    out = subprocess.run(["ovs-vsctl", "--timeout=5", "list-br"], check=False, capture_output=True,
                          text=True).stdout.split()
     for bridge in out:
         if SWITCH_NAME.match(bridge):
-            subprocess.run(["ovs-vsctl", "--timeout=5", "--if-exists", "del-br", bridge])
-    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+            subprocess.run(["ovs-vsctl", "--timeout=5", "--if-exists", "del-br", bridge],
+                           check=False)
+    links = subprocess.run(["ip", "-o", "link", "show"], check=False, capture_output=True,
+                           text=True).stdout
     for name in re.findall(r"^\d+: (t\d+-eth\d+)[@:]", links, re.M):
-        subprocess.run(["ip", "link", "del", name], capture_output=True)
+        subprocess.run(["ip", "link", "del", name], check=False, capture_output=True)
 
 
 class LabTopo(Topo):
     """switches: count; cables: (i, j) switch pairs; hosts: name -> switch index."""
 
     def build(self, switches=1, cables=(), hosts=None):
-        names = [self.addSwitch("t%d" % i, dpid="%016x" % i) for i in range(1, switches + 1)]
+        names = [self.addSwitch(f"t{i}", dpid=f"{i:016x}") for i in range(1, switches + 1)]
         for host, switch in (hosts or {}).items():
             self.addLink(self.addHost(host), names[switch - 1])
         for a, b in cables:
@@ -64,14 +66,14 @@ def lab(ofp_port: int, switches=1, cables=(), hosts=None, ofp_host="127.0.0.1"):
         net.build()
         net.start()
         for host in net.hosts:
-            host.cmd("ethtool -K %s tx off" % host.defaultIntf().name)
+            host.cmd(f"ethtool -K {host.defaultIntf().name} tx off")
             host.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1")
         for switch in net.switches:
             # A switch port is no host interface: without this the machine's own IPv6 stack
             # sends router solicitations and MLD reports out of it, straight to the VM.
             for intf in switch.intfList():
                 if intf.name != "lo":
-                    switch.cmd("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1" % intf.name)
+                    switch.cmd(f"sysctl -qw net.ipv6.conf.{intf.name}.disable_ipv6=1")
         yield net
     finally:
         net.stop()
@@ -89,16 +91,16 @@ def plug(host, port: dict, ip: str | None = None) -> None:
     left to DHCP or SLAAC), the iface-id binding."""
     host.setMAC(port["mac_address"])
     if ip is None:
-        host.cmd("ip addr flush dev %s" % host.defaultIntf().name)
+        host.cmd(f"ip addr flush dev {host.defaultIntf().name}")
     else:
         host.setIP(ip, prefixLen=24)
     intf = switch_side(host)
-    intf.node.vsctl("set Interface %s external_ids:iface-id=%s" % (intf.name, port["id"]))
+    intf.node.vsctl(f"set Interface {intf.name} external_ids:iface-id={port['id']}")
 
 
 def unplug(host) -> None:
     intf = switch_side(host)
-    intf.node.vsctl("remove Interface %s external_ids iface-id" % intf.name)
+    intf.node.vsctl(f"remove Interface {intf.name} external_ids iface-id")
 
 
 FABRICS = {

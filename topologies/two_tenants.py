@@ -2,7 +2,8 @@
 
 Run as root against a running controller (``make run``), with an admin token::
 
-    sudo .venv/bin/python -m topologies.two_tenants --token $(naas-sdn token create --project ops --admin)
+    TOKEN=$(naas-sdn token create --project ops --admin)
+    sudo .venv/bin/python -m topologies.two_tenants --token "$TOKEN"
 
 It creates a network per tenant and a port per VM through the REST API, starts Mininet with
 each VM's switch interface carrying ``external_ids:iface-id=<port id>``, prints the ping
@@ -100,10 +101,8 @@ def _ping_matrix(net, vms) -> str:
     names = sorted(vms)
     lines = ["from\\to " + " ".join(f"{n:>4}" for n in names)]
     for src in names:
-        row = []
-        for dst in names:
-            row.append("   -" if src == dst else
-                       ("  ok" if _reaches(net.get(src), vms[dst][2]) else "   x"))
+        row = ["   -" if src == dst else
+               ("  ok" if _reaches(net.get(src), vms[dst][2]) else "   x") for dst in names]
         lines.append(f"{src:>7} " + " ".join(row))
     return "\n".join(lines)
 

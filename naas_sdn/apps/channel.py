@@ -6,6 +6,7 @@ dead switch. Replies are delivered here by the OpenFlow app's handlers (wire ord
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import queue
@@ -115,7 +116,8 @@ class Channel:
         try:
             msg = waiter.get(timeout=self.timeout)
         except queue.Empty:
-            raise SwitchError(f"switch {self.dpid:016x} did not answer in {self.timeout}s")
+            raise SwitchError(
+                f"switch {self.dpid:016x} did not answer in {self.timeout}s") from None
         if msg is None:
             raise SwitchError(f"switch {self.dpid:016x} disconnected")
         return msg
@@ -127,7 +129,7 @@ class Channel:
 
     def request(self, msg):
         """Send one request and return its reply; multipart replies are collected."""
-        waiter = queue.Queue()
+        waiter: queue.Queue = queue.Queue()  # replies, or None when the switch goes
         xid = self._register(msg, waiter)
         try:
             self.send(msg)
@@ -150,7 +152,7 @@ class Channel:
     def send_fenced(self, msgs) -> list[Rejection]:
         """Send messages then a barrier; return those os-ken could not encode or the switch
         refused, by their index in ``msgs``."""
-        errors = queue.Queue()
+        errors: queue.Queue = queue.Queue()
         xids = [self._register(m, errors) for m in msgs]
         try:
             unencodable = self._send_each(msgs)
@@ -171,7 +173,8 @@ class Channel:
         flags = ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED
         self._control(bundle_id, ofp.ONF_BCT_OPEN_REQUEST, flags)
         adds = [parser.ONFBundleAddMsg(self.datapath, bundle_id, flags, m, []) for m in msgs]
-        errors = queue.Queue()  # the switch names a message failing at commit by its add's xid
+        # the switch names a message failing at commit by its add's xid
+        errors: queue.Queue = queue.Queue()
         xids = [self._register(add, errors) for add in adds]
         try:
             try:
@@ -210,7 +213,7 @@ class Channel:
     def _fence(self) -> None:
         """Wait until the switch has handled everything sent before."""
         barrier = parser.OFPBarrierRequest(self.datapath)
-        done = queue.Queue()
+        done: queue.Queue = queue.Queue()
         xid = self._register(barrier, done)
         try:
             self.send(barrier)
@@ -240,8 +243,7 @@ class Channel:
             raise SwitchError(f"switch {self.dpid:016x}: unexpected bundle reply {reply!r}")
 
     def _discard(self, bundle_id: int):
-        try:
+        # the switch drops an uncommitted bundle when the connection ends anyway
+        with contextlib.suppress(SwitchError):
             self._control(bundle_id, ofp.ONF_BCT_DISCARD_REQUEST,
                           ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED)
-        except SwitchError:
-            pass  # the switch drops an uncommitted bundle when the connection ends anyway

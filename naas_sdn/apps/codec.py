@@ -11,8 +11,7 @@ from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from naas_sdn.flows import ofp as model
-from naas_sdn.flows.layout import (COOKIE_MAGIC, COOKIE_MAGIC_MASK, CT_ZONE_BITS, Owner,
-                                   owner_of)
+from naas_sdn.flows.layout import COOKIE_MAGIC, COOKIE_MAGIC_MASK, CT_ZONE_BITS, Owner, owner_of
 
 OURS_COOKIE = COOKIE_MAGIC << 56
 NX_CT_RECIRC_NONE = 0xFF

@@ -25,11 +25,11 @@ class FabricState:
         self._link_timeout = link_timeout
         self._on_change = on_change
         self._persist = persist_links
-        self._connected = {}   # dpid -> monotonic time of connection
-        self._ports_up = {}    # dpid -> {ofport: port name} of ports whose link is up
+        self._connected: dict[int, float] = {}  # dpid -> monotonic time of connection
+        self._ports_up: dict[int, dict[int, str]] = {}  # dpid -> {ofport: name} of ports up
         self._links = {link: clock() for link in initial_links}  # link -> last seen
-        self._vifs = {}
-        self._snapshot = None
+        self._vifs: dict[str, VifLocation] = {}
+        self._snapshot: FabricSnapshot | None = None
 
     # -- switches and ports ------------------------------------------------------------------
     def switch_connected(self, dpid: int, ports_up: dict[int, str]) -> None:
@@ -131,7 +131,8 @@ class FabricState:
             links = sorted(self._links)
         if persist and self._persist is not None:
             try:
-                self._persist([(l.src_dpid, l.src_port, l.dst_dpid, l.dst_port) for l in links])
+                self._persist([(link.src_dpid, link.src_port, link.dst_dpid, link.dst_port)
+                               for link in links])
             except Exception:
                 LOG.exception("could not persist fabric links")
         self._on_change()

@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import TYPE_CHECKING, ClassVar
 
-from os_ken.base import app_manager  # noqa: F401  (must precede os_ken.controller: import cycle)
+from os_ken.base import app_manager  # must precede os_ken.controller: import cycle
 from os_ken.controller import ofp_event
-from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
-                                       set_ev_cls)
+from os_ken.controller.handler import (
+    CONFIG_DISPATCHER,
+    DEAD_DISPATCHER,
+    MAIN_DISPATCHER,
+    set_ev_cls,
+)
 from os_ken.ofproto import ofproto_v1_3
+
+if TYPE_CHECKING:
+    from naas_sdn.apps.runtime import Runtime
 
 LOG = logging.getLogger(__name__)
 
 # Set by naas_sdn.apps.runtime before the AppManager instantiates this app: os-ken creates
 # apps itself, with no arguments of ours.
-RUNTIME = None
+RUNTIME: Runtime | None = None
 
 
 def _guarded(handler):
@@ -34,11 +42,14 @@ def _guarded(handler):
 
 
 class NaasOpenFlow(app_manager.OSKenApp):
-    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+    OFP_VERSIONS: ClassVar[list[int]] = [ofproto_v1_3.OFP_VERSION]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.runtime = RUNTIME
+        if RUNTIME is None:
+            raise RuntimeError("naas_sdn.apps.runtime sets openflow.RUNTIME before os-ken "
+                               "starts this app")
+        self.runtime: Runtime = RUNTIME
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
     @_guarded

@@ -49,7 +49,7 @@ def fetch_schema(remote: str, timeout: float = 5.0):
 
 def read_vifs(idl) -> dict[str, VifLocation]:
     """iface-id -> location of every interface with an OpenFlow port number."""
-    found = {}
+    found: dict[str, VifLocation] = {}
     for bridge in idl.tables["Bridge"].rows.values():
         dpid = bridge.datapath_id[0] if bridge.datapath_id else None
         if not dpid:

@@ -13,15 +13,21 @@ import dataclasses
 import logging
 import threading
 import time
-
-from naas_sdn.apps import codec, metrics
-from naas_sdn.apps.channel import BundleRejected, SwitchError
-from naas_sdn.flows import compiler, ofp
-from naas_sdn.flows.layout import (PACKET_IN_METER, PORT_METER_BASE, identity, owner_of,
-                                   with_generation)
+from collections.abc import Mapping
 
 from os_ken.ofproto import ofproto_v1_3 as ofproto
 from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+from naas_sdn.apps import codec, metrics
+from naas_sdn.apps.channel import BundleRejected, Channel, SwitchError
+from naas_sdn.flows import compiler, ofp
+from naas_sdn.flows.layout import (
+    PACKET_IN_METER,
+    PORT_METER_BASE,
+    identity,
+    owner_of,
+    with_generation,
+)
 
 LOG = logging.getLogger(__name__)
 MAX_GROUP_ID = 4094  # groups 1..4094 are ours (one per network key)
@@ -61,7 +67,7 @@ def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
     """The difference, owner by owner: an owner whose flows are the same object (the
     compiler memoizes them) costs nothing, so a pass is cheap however large the model."""
     flow_adds, flow_deletes = [], []
-    empty = frozenset()
+    empty: frozenset[ofp.Flow] = frozenset()
     for owner, want in desired.parts.items():
         have = installed.parts.get(owner, empty)
         if have is want:
@@ -110,11 +116,13 @@ class Programmer:
         self._wake = threading.Condition()
         self._dirty = False
         self._stop = False
-        self._retry_at = {}      # dpid -> monotonic time of next attempt after a failure
-        self._rejected = {}      # dpid -> {flow: reason} left out until a reconnect or resync
-        self._rejected_meters = {}  # dpid -> {meter: reason}, the same
-        self._filtered = {}      # dpid -> {owner: (flows, rejected, flows kept)}
-        self._compile_failures = {}  # dpid -> {owner: error} last reported
+        # dpid -> monotonic time of next attempt after a failure
+        self._retry_at: dict[int, float] = {}
+        # dpid -> {flow: reason} left out until a reconnect or resync; meters the same
+        self._rejected: dict[int, dict[ofp.Flow, str]] = {}
+        self._rejected_meters: dict[int, dict[ofp.Meter, str]] = {}
+        self._filtered: dict[int, dict[int, tuple]] = {}  # dpid -> {owner: (flows, rejected, kept)}
+        self._compile_failures: dict[int, dict[int, str]] = {}  # dpid -> {owner: error} reported
         self._thread = threading.Thread(target=self._run, name="programmer", daemon=True)
 
     def start(self):
@@ -226,7 +234,7 @@ class Programmer:
         dpid = channel.dpid
         installed = self._installed.get(dpid)
         first = installed is None
-        if first:
+        if installed is None:
             installed = self.read_switch(channel)
             ours = bool(installed.parts)
             # Existing flows of ours: wait until link discovery has had its chance, so that
@@ -389,18 +397,18 @@ class Programmer:
             by_owner.setdefault(identity(f.cookie), set()).add(f)
         cache = self._filtered.setdefault(dpid, {})
         parts = dict(desired.parts)
-        for owner, bad in by_owner.items():
+        for owner, rejected_flows in by_owner.items():
             part = parts.get(owner)
             if part is None:
                 continue
-            bad = frozenset(bad)
+            bad = frozenset(rejected_flows)
             kept = cache.get(owner)
             if kept is None or kept[0] is not part or kept[1] != bad:
                 kept = cache[owner] = (part, bad, part - bad)
             parts[owner] = kept[2]
         return dataclasses.replace(desired, parts=parts)
 
-    def _report_compile_failures(self, dpid: int, failed: dict) -> None:
+    def _report_compile_failures(self, dpid: int, failed: Mapping[int, str]) -> None:
         """Log and count, once while it lasts, each owner the compiler could not build
         flows for; the switch is programmed without them."""
         with self._wake:

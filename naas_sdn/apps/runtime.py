@@ -96,6 +96,7 @@ class Runtime:
     def _start_os_ken(self):
         from os_ken import cfg as os_ken_cfg
         from os_ken.base import app_manager
+
         from naas_sdn.apps import openflow
 
         host, port = config.split_host_port(self.conf.ofp_listen, "--ofp-listen")

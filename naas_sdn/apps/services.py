@@ -243,7 +243,7 @@ class PacketServices:
     # -- DHCPv6 ----------------------------------------------------------------------------
     def dhcp6(self, where: Located, pkt) -> bytes | None:
         request = pkt.get_protocol(dhcp6.dhcp6)
-        options = {}
+        options: dict[int, bytes] = {}
         for option in request.options.option_list or []:
             options.setdefault(option.code, option.data)
         subnet, ip = where.subnet_address(6, modes=("dhcpv6-stateful",))

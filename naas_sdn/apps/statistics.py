@@ -24,7 +24,7 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from naas_sdn.apps import codec, metrics
 from naas_sdn.apps.channel import SwitchError
-from naas_sdn.flows.layout import (QOS_METER_BASE, Owner, cookie, counted_as, owner_of)
+from naas_sdn.flows.layout import QOS_METER_BASE, Owner, cookie, counted_as, owner_of
 from naas_sdn.model.statistics import Reading, ip_object
 
 LOG = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ class StatisticsPoller:
         self._channels = channels  # () -> {dpid: Channel}
         self._interval = interval
         self._ready = ready        # VIF locations known (OVSDB read): else a VIF looks gone
-        self._owners = {}          # port key -> (port id, network id), kept after deletion
+        # port key -> (port id, network id), kept after deletion
+        self._owners: dict[int, tuple[str, str]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="statistics", daemon=True)
 
@@ -75,7 +76,7 @@ class StatisticsPoller:
         self._owners.update({p.key: (p.id, p.network_id) for p in model.ports.values()})
         vifs = {(loc.dpid, loc.ofport): (port_id, model.ports[port_id].network_id)
                 for port_id, loc in fabric.vifs.items() if port_id in model.ports}
-        cost = {"switches": 0, "flows": 0, "port": 0, "flow": 0, "meter": 0}
+        cost: dict[str, float] = {"switches": 0, "flows": 0, "port": 0, "flow": 0, "meter": 0}
         for dpid, channel in sorted(self._channels().items()):
             try:
                 self._poll_switch(channel, vifs, cost)
@@ -163,6 +164,7 @@ class StatisticsPoller:
             return None
         port_id, network_id = self._owners[owner[1]]
         prefix, ip = what
+        targets: tuple[tuple[str, str, str], ...]
         if ip is None:
             targets = (("port", port_id, prefix), ("network", network_id, prefix))
         else:

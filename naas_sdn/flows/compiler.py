@@ -19,21 +19,45 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Sequence
 
 import netaddr
 
-from naas_sdn.flows import ofp
+from naas_sdn.flows import addresses, ofp, policy
 from naas_sdn.flows.fabric import FabricSnapshot
-from naas_sdn.flows.layout import (ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, ETH_TYPE_LLDP,
-                                   ICMPV6_NS, ICMPV6_RS, IPPROTO_ICMPV6, IPPROTO_UDP,
-                                   LLDP_NEAREST_BRIDGE, MULTICAST_BIT, OFPP_IN_PORT,
-                                   OFPVID_PRESENT, PACKET_IN_METER, REG_DST_PORT, REG_ROUTER,
-                                   REG_SRC_PORT, Owner, Priority, Table, cookie, gateway_mac,
-                                   port_meter, router_meter)
-from naas_sdn.model.snapshot import (ROUTER_INTERFACE, ModelSnapshot, NetworkView, PortView,
-                                     RouterView)
-from naas_sdn.flows import addresses, policy
+from naas_sdn.flows.layout import (
+    ETH_TYPE_ARP,
+    ETH_TYPE_IPV4,
+    ETH_TYPE_IPV6,
+    ETH_TYPE_LLDP,
+    ICMPV6_NS,
+    ICMPV6_RS,
+    IPPROTO_ICMPV6,
+    IPPROTO_UDP,
+    LLDP_NEAREST_BRIDGE,
+    MULTICAST_BIT,
+    OFPP_IN_PORT,
+    OFPVID_PRESENT,
+    PACKET_IN_METER,
+    REG_DST_PORT,
+    REG_ROUTER,
+    REG_SRC_PORT,
+    Owner,
+    Priority,
+    Table,
+    cookie,
+    gateway_mac,
+    port_meter,
+    router_meter,
+)
 from naas_sdn.flows.policy import PortPolicy, RuleInputs
+from naas_sdn.model.snapshot import (
+    ROUTER_INTERFACE,
+    ModelSnapshot,
+    NetworkView,
+    PortView,
+    RouterView,
+)
 
 ALL_ONES = 0xFFFFFFFFFFFFFFFF
 SWITCH_COOKIE = cookie(Owner.SWITCH, 0)
@@ -153,12 +177,12 @@ def policy_context(model: ModelSnapshot) -> PolicyContext:
                     net = netaddr.IPNetwork(cidr)
                     members.setdefault((group_id, net.version), set()).add(
                         str(net.ip) if net.size == 1 else str(net.cidr))
-    members = {k: tuple(sorted(v)) for k, v in members.items()}
+    prefixes = {k: tuple(sorted(v)) for k, v in members.items()}
     rules, by_group = {}, {}
     for group in model.security_groups.values():
         mine = []
         for rule in group.rules:
-            remote = policy.remote_prefixes(rule, members)
+            remote = policy.remote_prefixes(rule, prefixes)
             if remote is False:
                 continue
             inputs = RuleInputs(rule, remote)
@@ -184,7 +208,7 @@ def port_policy(model: ModelSnapshot, context: PolicyContext, port: PortView,
     allowed |= {(mac, cidr) for cidr, mac in port.allowed_address_pairs}
     # With no address yet, the port's MAC alone: for what comes before one (DHCP, DAD).
     macs = tuple(sorted({mac for mac, _ in allowed} or {port.mac_address}))
-    rules = {"egress": set(), "ingress": set()}
+    rules: dict[str, set[tuple[int, int]]] = {"egress": set(), "ingress": set()}
     for group_id in port.security_group_ids:
         for direction, key, clauses in context.by_group.get(group_id, ()):
             rules[direction].add((key, clauses))
@@ -236,7 +260,7 @@ def compile_inputs(model: ModelSnapshot, fabric: FabricSnapshot):
 
 
 def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
-                   options: Options, routers: list[RouterInputs] = (),
+                   options: Options, routers: Sequence[RouterInputs] = (),
                    rules: dict | None = None) -> ofp.SwitchState:
     """Flows grouped by owner. Each owner's flows are memoized on exactly the inputs they
     depend on, so an unchanged owner yields the very same frozenset object on every pass.
@@ -246,10 +270,10 @@ def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
     parts = {SWITCH_COOKIE: switch_plumbing(dpid, topology)}
     failed = {}  # one object's flows that cannot be built are no reason to fail the switch
     groups = set()
-    local = {}
+    local: dict[int, tuple[NetworkView, list[int], set[str], tuple]] = {}  # by network key
     meters = {ofp.Meter(PACKET_IN_METER, options.packet_in_rate,
                       max(1, options.packet_in_rate // 5))}
-    local_rules = set()
+    local_rules: set[int] = set()
     for b in bound:
         try:
             flows = port_flows(dpid, b, topology)
@@ -547,9 +571,8 @@ def punt_flows(bound: BoundPort, owner: int) -> set[ofp.Flow]:
     for interface in bound.routers:
         if interface.version == 6:
             gateways |= {interface.ip, addresses.link_local(interface.mac)}
-    for ip in sorted(gateways):
-        punts.append(dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6,
-                          icmpv6_type=ICMPV6_NS, ipv6_nd_target=ip))
+    punts.extend(dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6,
+                      icmpv6_type=ICMPV6_NS, ipv6_nd_target=ip) for ip in sorted(gateways))
     return {ofp.flow(Table.SERVICES, Priority.SERVICE_ANSWER,
                      ofp.match(**{REG_SRC_PORT: port.key}, **fields),
                      (ofp.meter(port_meter(port.key)), ofp.apply(ofp.to_controller())), owner)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 import networkx as nx
 
@@ -23,7 +23,7 @@ class Link:
     dst_dpid: int
     dst_port: int
 
-    def reversed(self) -> "Link":
+    def reversed(self) -> Link:
         return Link(self.dst_dpid, self.dst_port, self.src_dpid, self.src_port)
 
 
@@ -44,12 +44,13 @@ class FabricSnapshot:
         default_factory=lambda: MappingProxyType({}))
 
     @functools.cached_property
-    def topology(self) -> "Topology":
-        return topology_of(self.links, frozenset(self.switches | {v.dpid for v in self.vifs.values()}))
+    def topology(self) -> Topology:
+        dpids = frozenset(self.switches | {vif.dpid for vif in self.vifs.values()})
+        return topology_of(self.links, dpids)
 
 
 @functools.lru_cache(maxsize=16)
-def topology_of(links: frozenset, dpids: frozenset) -> "Topology":
+def topology_of(links: frozenset, dpids: frozenset) -> Topology:
     """One Topology object per distinct fabric, so flows memoized against it stay valid
     across snapshots that differ only in VIFs or the model."""
     return Topology(links, dpids)
@@ -61,7 +62,8 @@ class Topology:
     def __init__(self, links, dpids):
         graph = nx.Graph()
         graph.add_nodes_from(sorted(dpids))
-        self._port = {}  # (a, b) -> a's port toward b, lowest port of parallel links
+        # (a, b) -> a's port toward b, lowest port of parallel links
+        self._port: dict[tuple[int, int], int] = {}
         for link in sorted(links):
             if link.reversed() not in links:
                 continue  # one-way evidence only: never forward over it

@@ -101,7 +101,7 @@ class Priority(enum.IntEnum):
 
 # Flows whose statistics are read (cookie kind Owner.COUNTER, key: the port they count for).
 # Those that drop on purpose, by (table, priority): the policy that rejected what they count.
-POLICY_DROPS = {
+POLICY_DROPS: dict[tuple[int, int], str] = {  # keyed by the ints a switch reports
     (Table.PORT_SECURITY, Priority.PORTSEC_DENY): "port_security",
     (Table.PORT_SECURITY, Priority.PORTSEC_ND_DENY): "port_security",
     (Table.PORT_SECURITY, Priority.PORTSEC_DROP): "port_security",
@@ -113,7 +113,7 @@ POLICY_DROPS = {
     (Table.INGRESS_ACL, Priority.ACL_DROP): "security_group",
 }
 # Those counting IP traffic of one of the port's addresses: "tx" from it, "rx" to it.
-ADDRESS_COUNTERS = {
+ADDRESS_COUNTERS: dict[tuple[int, int], tuple[str, str]] = {
     (Table.PORT_SECURITY, Priority.PORTSEC_ADDRESS): ("tx", "src"),
     (Table.OUTPUT, Priority.OUTPUT_ADDRESS): ("rx", "dst"),
 }
@@ -162,7 +162,7 @@ def gateway_mac(network_key: int) -> str:
     """The MAC answering for a network's subnet gateways and for the controller's services.
 
     Locally administered (02:...), so it never meets a port MAC (fa:16:3e:...)."""
-    return "02:4e:41:00:%02x:%02x" % (network_key >> 8, network_key & 0xFF)
+    return f"02:4e:41:00:{network_key >> 8:02x}:{network_key & 0xFF:02x}"
 
 
 class Owner(enum.IntEnum):

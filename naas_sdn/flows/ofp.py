@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Mapping
+from collections.abc import Mapping
 
 import netaddr
 
@@ -191,7 +191,7 @@ class SwitchState:
     failed: Mapping[int, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def from_flows(cls, flows, groups=frozenset(), meters=frozenset()) -> "SwitchState":
+    def from_flows(cls, flows, groups=frozenset(), meters=frozenset()) -> SwitchState:
         parts: dict[int, set] = {}
         for f in flows:
             parts.setdefault(identity(f.cookie), set()).add(f)

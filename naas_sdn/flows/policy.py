@@ -19,17 +19,41 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import Literal
 
 import netaddr
 
 from naas_sdn.flows import addresses, ofp
-from naas_sdn.flows.layout import (CT_EST, CT_INV, CT_REL, CT_TRK, ETH_TYPE_ARP, ETH_TYPE_IPV4,
-                                   ETH_TYPE_IPV6, ICMPV6_MLD2_REPORT, ICMPV6_MLD_DONE,
-                                   ICMPV6_MLD_QUERY, ICMPV6_MLD_REPORT, ICMPV6_NA, ICMPV6_NS,
-                                   ICMPV6_RA, ICMPV6_REDIRECT, ICMPV6_RS, IPPROTO_ICMP,
-                                   IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
-                                   REG_DST_PORT, REG_SRC_PORT, Owner, Priority, Table, cookie,
-                                   qos_meter)
+from naas_sdn.flows.layout import (
+    CT_EST,
+    CT_INV,
+    CT_REL,
+    CT_TRK,
+    ETH_TYPE_ARP,
+    ETH_TYPE_IPV4,
+    ETH_TYPE_IPV6,
+    ICMPV6_MLD2_REPORT,
+    ICMPV6_MLD_DONE,
+    ICMPV6_MLD_QUERY,
+    ICMPV6_MLD_REPORT,
+    ICMPV6_NA,
+    ICMPV6_NS,
+    ICMPV6_RA,
+    ICMPV6_REDIRECT,
+    ICMPV6_RS,
+    IPPROTO_ICMP,
+    IPPROTO_ICMPV6,
+    IPPROTO_SCTP,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    REG_DST_PORT,
+    REG_SRC_PORT,
+    Owner,
+    Priority,
+    Table,
+    cookie,
+    qos_meter,
+)
 from naas_sdn.model.snapshot import QosPolicyView, SecurityGroupRuleView
 
 ACL_COOKIE = cookie(Owner.ACL, 0)
@@ -339,7 +363,7 @@ def acl_flows(rules: tuple) -> frozenset[ofp.Flow]:
     return frozenset(flows)
 
 
-def remote_prefixes(rule: SecurityGroupRuleView, members: dict) -> tuple | None | bool:
+def remote_prefixes(rule: SecurityGroupRuleView, members: dict) -> tuple | Literal[False] | None:
     """The rule's remote end as prefixes: None for anywhere, False when nothing can match
     (a remote group with no address of the rule's version)."""
     version = 4 if rule.ethertype == "IPv4" else 6

@@ -93,7 +93,8 @@ def _reverse(connection: tuple) -> tuple:
 class Simulator:
     def __init__(self, states: dict[int, SwitchState], links=()):
         self.states = states
-        self.peer = {(l.src_dpid, l.src_port): (l.dst_dpid, l.dst_port) for l in links}
+        self.peer = {(link.src_dpid, link.src_port): (link.dst_dpid, link.dst_port)
+                     for link in links}
         self.trace: list[str] = []
         self.connections: set = set()  # (dpid, zone, connection) committed to conntrack
 
@@ -148,8 +149,8 @@ class Simulator:
         packet = dict(headers, in_port=in_port, metadata=0, dpid=dpid)
         packet.pop("ct_state", None)  # conntrack state does not leave a switch
         groups = {g.group_id: g for g in self.states[dpid].groups}
-        outputs = []
-        table = 0
+        outputs: list[tuple[int | str, dict]] = []  # (port or "controller", packet)
+        table: int | None = 0
         while table is not None:
             packet.pop("recirculate", None)
             flow = self._lookup(dpid, table, packet)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import re
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from sqlalchemy import insert, select, update
 
@@ -29,7 +29,7 @@ class Context:
         return ("admin", "member", "reader") if self.is_admin else ("member", "reader")
 
     @classmethod
-    def admin(cls) -> "Context":
+    def admin(cls) -> Context:
         return cls(project_id="", is_admin=True)
 
 

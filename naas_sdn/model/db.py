@@ -6,9 +6,25 @@ revision in ``migrations/versions/`` (tests/unit/test_migrations.py fails withou
 """
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Engine, Float, ForeignKey,
-                        Integer, MetaData, String, Table, Text, UniqueConstraint, create_engine,
-                        event)
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
 from sqlalchemy.pool import StaticPool
 
 # Unnamed constraints get the names PostgreSQL itself gives them, so the databases it made
@@ -351,7 +367,7 @@ def declared_metadata() -> MetaData:
 
 def _sqlite_engine(url: str) -> Engine:
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
-    kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
     if in_memory:
         kwargs["poolclass"] = StaticPool  # one shared connection, else every thread sees its own DB
     engine = create_engine(url, **kwargs)

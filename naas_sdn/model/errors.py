@@ -28,7 +28,7 @@ class NeutronException(Exception):
 
 class BadRequest(NeutronException):
     status = 400
-    type_name = "HTTPBadRequest"
+    type_name: str | None = "HTTPBadRequest"
     message = "Bad %(resource)s request: %(msg)s."
 
 

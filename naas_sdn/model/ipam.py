@@ -5,7 +5,7 @@ reports, with Neutron's wording (neutron/db/ipam_backend_mixin.py, neutron/ipam/
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable, Sequence
 
 import netaddr
 
@@ -60,7 +60,7 @@ def check_subnet_ip(cidr: str, ip: str, device_owner: str = "") -> bool:
     if net.version == 6:
         return address != net.network or device_owner in ROUTER_PORT_OWNERS or \
             device_owner == DEVICE_OWNER_DHCP
-    return address != net.network and address != net.broadcast
+    return address not in (net.network, net.broadcast)
 
 
 def default_gateway(cidr: str) -> str | None:
@@ -170,7 +170,7 @@ def check_ipv6_modes(cidr: str, ra_mode: str | None, address_mode: str | None,
                             f"EUI-64 address format, which requires the prefix to be /64")
 
 
-def check_dns(subnet_id: str, ip_version: int, nameservers: list[str]) -> None:
+def check_dns(subnet_id: str, ip_version: int, nameservers: Sequence[str]) -> None:
     if len(nameservers) > MAX_DNS_NAMESERVERS:
         raise errors.DNSNameServersExhausted(subnet_id=subnet_id, quota=MAX_DNS_NAMESERVERS)
     for dns in nameservers:

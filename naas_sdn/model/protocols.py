@@ -5,6 +5,8 @@ as given (lower-case name, or the number as a string); the dataplane gets IANA n
 """
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import netaddr
 
 from naas_sdn.model import errors
@@ -23,6 +25,12 @@ ETHERTYPES = ("IPv4", "IPv6")
 PORT_MAX = 65535
 
 
+@overload
+def parse_protocol(value, allow_any: Literal[False]) -> str: ...
+@overload
+def parse_protocol(value, allow_any: bool = True) -> str | None: ...
+
+
 def parse_protocol(value, allow_any: bool = True) -> str | None:
     """The protocol as the API shows it: a lower-case name, a number as a string, or None
     (any). Raises SecurityGroupRuleInvalidProtocol."""
@@ -38,6 +46,12 @@ def parse_protocol(value, allow_any: bool = True) -> str | None:
         protocol=value, values=sorted(PROTOCOLS) + ([ANY] if allow_any else []))
 
 
+@overload
+def number(protocol: str, ethertype: str | None = None) -> int: ...
+@overload
+def number(protocol: str | None, ethertype: str | None = None) -> int | None: ...
+
+
 def number(protocol: str | None, ethertype: str | None = None) -> int | None:
     """The IANA number of a shown protocol; ICMP on IPv6 is ICMPv6 (58)."""
     if protocol is None:
@@ -46,6 +60,12 @@ def number(protocol: str | None, ethertype: str | None = None) -> int | None:
     if value == ICMP and ethertype == "IPv6":
         return IPV6_ICMP
     return value
+
+
+@overload
+def parse_ethertype(value, allow_none: Literal[False] = False) -> str: ...
+@overload
+def parse_ethertype(value, allow_none: bool) -> str | None: ...
 
 
 def parse_ethertype(value, allow_none: bool = False) -> str | None:

@@ -8,14 +8,26 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from typing import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import delete, insert, select
 
 from naas_sdn.model import db, errors
-from naas_sdn.model.common import (Changes, Context, bump, check_revision, check_updatable,
-                                   current, norm_tags, owner, parse_int, update_row, utcnow,
-                                   write_tags)
+from naas_sdn.model.common import (
+    Changes,
+    Context,
+    bump,
+    check_revision,
+    check_updatable,
+    current,
+    norm_tags,
+    owner,
+    parse_int,
+    update_row,
+    utcnow,
+    write_tags,
+)
 from naas_sdn.model.snapshot import QosPolicyView
 
 BANDWIDTH_LIMIT, DSCP_MARKING = "bandwidth_limit", "dscp_marking"
@@ -31,6 +43,9 @@ RULE_FIELDS = {BANDWIDTH_LIMIT: ("max_kbps", "max_burst_kbps", "direction"),
 RULE_TABLES = {BANDWIDTH_LIMIT: db.qos_bandwidth_limit_rules,
                DSCP_MARKING: db.qos_dscp_marking_rules}
 
+if TYPE_CHECKING:
+    from naas_sdn.model.service import Network, Port
+
 
 @dataclasses.dataclass(frozen=True)
 class QosRule:
@@ -42,7 +57,7 @@ class QosRule:
     direction: str | None = None
     dscp_mark: int | None = None
 
-    def conflicts(self, other: "QosRule") -> bool:
+    def conflicts(self, other: QosRule) -> bool:
         """One bandwidth limit per direction, one DSCP mark per policy."""
         return self.id != other.id and self.type == other.type and \
             self.direction == other.direction
@@ -74,6 +89,11 @@ class QosMixin:
     """QoS policies and rules, and the policy bindings of networks and ports."""
 
     _qos_policies: Mapping[str, QosPolicy]
+    # NetworkService's, of which this mixin is a part
+    _networks: Mapping[str, Network]
+    _ports: Mapping[str, Port]
+    _write: Callable[..., Any]
+    _enforce_quota: Callable[..., None]
 
     # -------------------------------------------------------------------------------- policies
     def list_qos_policies(self, ctx: Context) -> list[QosPolicy]:
@@ -328,6 +348,8 @@ def qos_policy_view(policy: QosPolicy) -> QosPolicyView:
     marks = policy.rules_of(DSCP_MARKING)
     return QosPolicyView(
         id=policy.id, project_id=policy.project_id,
-        bandwidth_limits=tuple((r.direction, r.max_kbps, r.max_burst_kbps)
+        # _rule gives every bandwidth_limit rule all three
+        bandwidth_limits=tuple(cast(tuple[str, int, int], (r.direction, r.max_kbps,
+                                                           r.max_burst_kbps))
                                for r in policy.rules_of(BANDWIDTH_LIMIT)),
         dscp_mark=marks[0].dscp_mark if marks else None)

@@ -13,7 +13,8 @@ interface's port — are counted but never refused, as in Neutron.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, select, update
 
@@ -65,6 +66,10 @@ def defaults() -> dict[str, int]:
 
 class QuotaMixin:
     """Quota limits per project and their enforcement inside the service's transactions."""
+
+    # NetworkService's, of which this mixin is a part
+    _read: Callable[[], Any]
+    _write: Callable[..., Any]
 
     # ---------------------------------------------------------------------------- limits
     def quota_limits(self, project_id: str) -> dict[str, int]:

@@ -9,15 +9,27 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from typing import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import netaddr
 from sqlalchemy import delete, insert, or_, select
 
 from naas_sdn.model import db, errors, protocols
-from naas_sdn.model.common import (Changes, Context, bump, check_revision, check_updatable,
-                                   current, next_counter, norm_tags, owner, update_row, utcnow,
-                                   write_tags)
+from naas_sdn.model.common import (
+    Changes,
+    Context,
+    bump,
+    check_revision,
+    check_updatable,
+    current,
+    next_counter,
+    norm_tags,
+    owner,
+    update_row,
+    utcnow,
+    write_tags,
+)
 from naas_sdn.model.snapshot import SecurityGroupRuleView, SecurityGroupView
 
 DEFAULT_NAME = "default"
@@ -27,6 +39,9 @@ TRUSTED_OWNER_PREFIX = "network:"  # Neutron's is_port_trusted: no security grou
 GROUP_UPDATABLE = frozenset({"name", "description", "stateful"})
 DIRECTIONS = ("ingress", "egress")
 ANY_PREFIXES = ("0.0.0.0/0", "::/0")
+
+if TYPE_CHECKING:
+    from naas_sdn.model.service import Port
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +165,10 @@ class SecurityMixin:
     """Security groups, their rules and the port attributes that use them."""
 
     _security_groups: Mapping[str, SecurityGroup]
+    # NetworkService's, of which this mixin is a part
+    _ports: Mapping[str, Port]
+    _write: Callable[..., Any]
+    _enforce_quota: Callable[..., None]
 
     # ------------------------------------------------------------------------ security groups
     def list_security_groups(self, ctx: Context) -> list[SecurityGroup]:
@@ -280,7 +299,8 @@ class SecurityMixin:
             id=group.id, project_id=project_id, name=name, description=description,
             stateful=True, revision_number=1, created_at=now, updated_at=now))
         write_tags(conn, "security_groups", group.id, tags)
-        rules = [("egress", "IPv4", None), ("egress", "IPv6", None)]
+        rules: list[tuple[str, str, str | None]] = [("egress", "IPv4", None),
+                                                    ("egress", "IPv6", None)]
         if is_default:
             rules += [("ingress", "IPv4", group.id), ("ingress", "IPv6", group.id)]
         group = dataclasses.replace(group, rules=tuple(
@@ -405,6 +425,7 @@ class SecurityMixin:
         if pairs and not enabled:
             raise errors.AddressPairAndPortSecurityRequired()
         requested = attrs.get("security_groups")
+        groups: tuple[str, ...]
         if is_trusted(port.device_owner):
             groups = ()
         elif not enabled:

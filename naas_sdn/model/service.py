@@ -12,8 +12,9 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Callable, Iterable, Mapping
+from typing import Any
 
 import netaddr
 from sqlalchemy import Engine, delete, insert, select
@@ -204,7 +205,8 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
     def _load(self) -> None:
         with self._read() as conn:
             tags = read_tags(conn)
-            subnets, subnet_ids = {}, {}
+            subnets: dict[str, Subnet] = {}
+            subnet_ids: dict[str, list[str]] = {}
             for row in conn.execute(select(db.subnets).order_by(db.subnets.c.seq)):
                 subnets[row.id] = _subnet_from_row(row, tags.get(("subnets", row.id), ()))
                 subnet_ids.setdefault(row.network_id, []).append(row.id)
@@ -627,7 +629,7 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
 
         def work(conn, changes):
             subnet = self._changing_subnet(ctx, subnet_id, if_revision)
-            values = {}
+            values: dict[str, Any] = {}
             gateway = subnet.gateway_ip
             if "gateway_ip" in attrs:
                 gateway = attrs["gateway_ip"]
@@ -991,7 +993,7 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
         The binding app (apps/binding.py) calls it; no view changes, so no subscriber wakes.
         """
         with self._lock:
-            wanted = {}
+            wanted: dict[str, dict[str, Any]] = {}
             for port in self._ports.values():
                 host = bindings.get(port.id) or ""
                 values = {"binding_host_id": host,
@@ -1301,7 +1303,7 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                     self._check_interface_not_in_use(router, self._subnets[sid])
                 _delete_port_rows(conn, changes, port.id)
                 return _interface_body(router.id, port, subnet_ids[0], subnet_ids)
-            subnet = self.get_subnet(ctx, subnet_id)
+            subnet = self.get_subnet(ctx, info["subnet_id"])  # by subnet: _interface_info
             on_net = [p for p in interfaces if p.network_id == subnet.network_id]
             if on_net:
                 self._check_interface_not_in_use(router, subnet)

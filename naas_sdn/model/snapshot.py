@@ -6,8 +6,8 @@ programmer never touch SQL, so they read a consistent model without locks.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +51,7 @@ class PortView:
     admin_state_up: bool
     fixed_ips: tuple[tuple[str, str], ...] = ()  # (subnet id, ip address), API order
     device_owner: str = ""
-    device_id: str = ""  # for a router interface (device_owner network:router_interface): the router
+    device_id: str = ""  # the router, for a router interface (network:router_interface)
     port_security_enabled: bool = True  # anti-spoofing and security groups enforced
     security_group_ids: tuple[str, ...] = ()  # sorted; empty with port security on: deny all IP
     # (ip address or normalized cidr, mac lower case): extra sources the port may send from;

@@ -19,7 +19,8 @@ import dataclasses
 import datetime
 import json
 import threading
-from typing import Iterable
+from collections.abc import Iterable
+from typing import Literal, overload
 
 from sqlalchemy import delete, insert, select
 
@@ -190,7 +191,12 @@ class StatisticsStore:
         with self._lock:
             return {k[1]: dict(v) for k, v in self._totals.items() if k[0] == scope}
 
-    def traffic(self, scope: str, object_id: str) -> dict:
+    @overload
+    def traffic(self, scope: Literal["network", "port", "ip"], object_id: str) -> dict: ...
+    @overload
+    def traffic(self, scope: Literal["vif"], object_id: str) -> dict | None: ...
+
+    def traffic(self, scope: str, object_id: str) -> dict | None:
         """rx/tx packets and bytes, the drops by policy (network and port), the updated time;
         a VIF adds its place and interface drops and errors (None: no VIF counted yet)."""
         totals, updated = self.totals(scope, object_id)

@@ -5,7 +5,8 @@ Stateless apart from the service it wraps, so waitress may run it on many thread
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 import webob
@@ -17,7 +18,8 @@ from naas_sdn.northbound import http
 from naas_sdn.northbound import plugins as plugin_registry
 from naas_sdn.northbound.policy import Authorizer
 from naas_sdn.northbound.query import ListQuery, pagination_links
-from naas_sdn.northbound.quotas import PATH as QUOTAS_PATH, QuotaController
+from naas_sdn.northbound.quotas import PATH as QUOTAS_PATH
+from naas_sdn.northbound.quotas import QuotaController
 from naas_sdn.northbound.resources import ResourceDef
 
 LOG = logging.getLogger(__name__)
@@ -25,7 +27,7 @@ API_VERSION = "v2.0"
 
 
 def make_app(service: NetworkService, plugins: Iterable[str] | None = (),
-             conf=None) -> "NeutronApp":
+             conf=None) -> NeutronApp:
     """Build the API for ``service`` with the core and the configured service plugins;
     ``conf`` (oslo.config) may name the operator's policy file (``[oslo_policy]``).
 
@@ -266,7 +268,7 @@ class NeutronApp:
         for item in items:  # Neutron checks the attributes set to other than their default
             self._authorize(ctx, res.rule("create"), self._target(ctx, res, item, creating=True),
                             [key for key, value in item.items()
-                             if value != res.attributes.get(key).default])
+                             if value != res.attributes[key].default])
         records = res.create(ctx, fields)
         if bulk:
             return http.json_response(
@@ -320,7 +322,7 @@ def _check_url(req) -> None:
     """The path and the query must be UTF-8, and no query key or value may hold NUL: every
     handler can then read them without a decoding error."""
     try:
-        req.path_info
+        _ = req.path_info
     except UnicodeDecodeError:
         raise errors.BadRequestMessage(msg="The request path is not valid UTF-8") from None
     try:
@@ -359,9 +361,9 @@ def _check_known(res: ResourceDef, item: dict) -> None:
 def _post_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
     """Validate one POST object and convert it to the service's field names."""
     _check_known(res, item)
-    fields = {}
+    fields: dict[str, Any] = {}
     for key, value in item.items():
-        attr = res.attributes.get(key)
+        attr = res.attributes[key]
         if not attr.allow_post:
             raise errors.BadRequestMessage(msg=f"Attribute '{key}' not allowed in POST")
         if value is None and attr.default is None:
@@ -385,9 +387,9 @@ def _post_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
 
 def _put_fields(res: ResourceDef, item: dict) -> dict:
     _check_known(res, item)
-    fields = {}
+    fields: dict[str, Any] = {}
     for key, value in item.items():
-        attr = res.attributes.get(key)
+        attr = res.attributes[key]
         if not attr.allow_put:
             raise errors.BadRequestMessage(msg=f"Cannot update read-only attribute {key}")
         value = attr.validate(key, value) if attr.validate else value

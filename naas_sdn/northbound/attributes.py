@@ -8,7 +8,8 @@ from __future__ import annotations
 import dataclasses
 import unicodedata
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import netaddr
 
@@ -412,12 +413,17 @@ class Attr:
 @dataclasses.dataclass(frozen=True)
 class AttributeMap:
     attrs: tuple[Attr, ...]
+    _by_name: dict[str, Attr] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "_by_name", {a.name: a for a in self.attrs})
 
     def get(self, name: str) -> Attr | None:
         return self._by_name.get(name)
+
+    def __getitem__(self, name: str) -> Attr:
+        """An attribute known to exist (checked by ``get`` before)."""
+        return self._by_name[name]
 
     def visible(self, hidden: frozenset = frozenset()) -> list[Attr]:
         """The attributes a caller may read: all but those its policy ``hidden``."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import logging
 from importlib import metadata
-from typing import Callable, Iterable, Mapping
 
 from naas_sdn import features
 from naas_sdn.model import schema

@@ -20,6 +20,7 @@ from oslo_policy import policy
 
 from naas_sdn.model import errors
 
+
 @policy.register("field")
 class FieldCheck(policy.Check):
     """Neutron's ``field:<resource>:<attribute>=<value>`` (``=~`` for a regular expression):

@@ -7,6 +7,7 @@ leaves that to admins); a policy is visible to its project, to admins and, when 
 from __future__ import annotations
 
 import dataclasses
+import operator
 
 from naas_sdn.model import errors
 from naas_sdn.model.qos import BANDWIDTH_LIMIT, DSCP_MARKING, RULE_FIELDS, VALID_DSCP_MARKS
@@ -24,7 +25,7 @@ DRIVER = "naas-sdn"
 def _rule_attrs(rule_type: str, post_defaults: dict) -> AttributeMap:
     """A rule type's attribute map; values are checked by the model (Neutron's errors)."""
     return AttributeMap((Attr("id", lambda r: r.id),) + tuple(
-        Attr(name, lambda r, name=name: getattr(r, name), True, True, post_defaults[name],
+        Attr(name, operator.attrgetter(name), True, True, post_defaults[name],
              None, name, kind="string" if name == "direction" else "integer")
         for name in RULE_FIELDS[rule_type]))
 

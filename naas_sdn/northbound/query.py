@@ -34,7 +34,7 @@ class ListQuery:
     kv_filters: dict[str, dict[str, set[str]]] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def parse(cls, params, attrs: AttributeMap, hidden: frozenset = frozenset()) -> "ListQuery":
+    def parse(cls, params, attrs: AttributeMap, hidden: frozenset = frozenset()) -> ListQuery:
         """Parse a query string (a WebOb MultiDict); unknown filters are rejected."""
         visible = {x.name: x for x in attrs.visible(hidden)}
         filters: dict[str, list] = {}
@@ -146,10 +146,8 @@ def _entry_matches(entry: dict, wanted: dict[str, set[str]]) -> bool:
         return False
     if "subnet_id" in wanted and entry["subnet_id"] not in wanted["subnet_id"]:
         return False
-    if "ip_address_substr" in wanted and not any(
-            s in entry["ip_address"] for s in wanted["ip_address_substr"]):
-        return False
-    return True
+    return "ip_address_substr" not in wanted or any(
+        s in entry["ip_address"] for s in wanted["ip_address_substr"])
 
 
 def _sortable(value):
@@ -162,7 +160,7 @@ def _sorts(params, visible) -> list[tuple[str, bool]]:
         raise _bad("The number of sort_keys and sort_dirs must be same")
     dirs = dirs or ["asc"] * len(keys)
     sorts = []
-    for key, direction in zip(keys, dirs):
+    for key, direction in zip(keys, dirs, strict=True):
         attr = visible.get(key)
         if attr is None or not attr.sortable:
             raise _bad(f"{key} is an invalid attribute for sort_key")

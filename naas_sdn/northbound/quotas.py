@@ -11,7 +11,7 @@ when the plugin serving its resource is loaded.
 """
 from __future__ import annotations
 
-from typing import Collection
+from collections.abc import Collection
 
 import webob
 

@@ -30,13 +30,13 @@ class ResourceDef:
     create: Callable  # (ctx, [fields]) -> records, all or nothing
     update: Callable  # (ctx, id, fields, if_revision) -> record
     delete: Callable  # (ctx, id, if_revision) -> None
-    not_found: Callable[[str], errors.NeutronException]
+    not_found: Callable[..., errors.NeutronException]  # (id); nested: (parent id, id)
     taggable: bool = True
     # PUT /<collection>/<id>/<action>: (ctx, id, JSON body) -> JSON body, e.g. Neutron's
     # add_router_interface, whose request and answer are bare objects.
     actions: Mapping[str, Callable] = dataclasses.field(default_factory=dict)
     path: str = ""  # URL below /v2.0/ when not the collection name, e.g. "qos/policies"
-    children: Mapping[str, "ResourceDef"] = dataclasses.field(default_factory=dict)
+    children: Mapping[str, ResourceDef] = dataclasses.field(default_factory=dict)
     valid_id: Callable[[str], bool] = a.is_uuid  # ids that are not: the member is not found
     read_only: bool = False  # GET only (e.g. qos/rule-types)
     policy_member: str = ""  # the name policy rules use, when not ``member``
@@ -55,7 +55,7 @@ class ResourceDef:
     def url_path(self) -> str:
         return self.path or self.collection
 
-    def bind(self, parent_id: str, parent_owner: str) -> "ResourceDef":
+    def bind(self, parent_id: str, parent_owner: str) -> ResourceDef:
         """This nested collection as seen below one parent (owned by ``parent_owner``)."""
         def under(call):
             return lambda ctx, *args: call(ctx, parent_id, *args)
@@ -64,7 +64,7 @@ class ResourceDef:
             update=under(self.update), delete=under(self.delete),
             not_found=lambda rid: self.not_found(parent_id, rid), parent_owner=parent_owner)
 
-    def extended(self, attrs) -> "ResourceDef":
+    def extended(self, attrs) -> ResourceDef:
         """With attributes a service plugin adds (e.g. qos_policy_id on ports)."""
         return dataclasses.replace(self, attributes=AttributeMap(self.attributes.attrs +
                                                                  tuple(attrs)))

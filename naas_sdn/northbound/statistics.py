@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from typing import Mapping
+from collections.abc import Callable, Mapping
 
 import netaddr
 
@@ -75,8 +75,11 @@ def _time(value) -> str | None:
 
 # ------------------------------------------------------------------------ attribute maps
 def _counters(names) -> tuple[Attr, ...]:
-    return tuple(Attr(name, lambda r, name=name: r.traffic[name], kind="integer")
-                 for name in names)
+    return tuple(Attr(name, _counter(name), kind="integer") for name in names)
+
+
+def _counter(name: str) -> Callable[[Counted], int]:
+    return lambda counted: counted.traffic[name]
 
 
 def _owner_attrs(network_id=lambda r: r.subject.network_id) -> tuple[Attr, ...]:

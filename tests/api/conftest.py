@@ -52,7 +52,7 @@ class TokenPool:
                 projects = [prefix + uuid.uuid4().hex[:12] for _ in range(self.BATCH)]
                 with ThreadPoolExecutor(self.BATCH) as pool:
                     tokens = list(pool.map(lambda p: self.server.token(p, admin=admin), projects))
-                self.ready[admin] = list(zip(projects, tokens))
+                self.ready[admin] = list(zip(projects, tokens, strict=True))
             return self.ready[admin].pop()
 
 

@@ -103,7 +103,7 @@ def test_shared_network_user_cannot_change_the_network_or_its_subnets(alice, bob
     net, subnet, victim = _shared_network(alice)
     for resp in (bob.put("/v2.0/networks/" + net["id"], {"network": {"name": "mine"}}),
                  bob.delete("/v2.0/networks/" + net["id"]),
-                 bob.put("/v2.0/networks/%s/tags/t" % net["id"]),
+                 bob.put(f"/v2.0/networks/{net['id']}/tags/t"),
                  bob.post("/v2.0/subnets", {"subnet": {"network_id": net["id"], "ip_version": 4,
                                                        "cidr": "10.9.0.0/24"}}),
                  bob.put("/v2.0/subnets/" + subnet["id"], {"subnet": {"name": "mine"}}),
@@ -116,7 +116,7 @@ def test_shared_network_user_cannot_change_the_network_or_its_subnets(alice, bob
 
 
 def test_network_owner_and_admin_rights_on_others_ports(alice, bob, admin):
-    net, subnet, victim = _shared_network(alice)
+    net, subnet, _victim = _shared_network(alice)
     bobs = _ok(bob.post("/v2.0/ports", _port_body(net))).json["port"]
     # The network owner sees and may delete a port on its network, but not change it.
     assert alice.get("/v2.0/ports/" + bobs["id"]).status == 200

@@ -46,6 +46,7 @@ def test_token_required(anonymous, server, path):
 
 def test_revoked_token_refused_at_once(server):
     import subprocess
+
     from tests.helpers import NAAS_SDN
     token = subprocess.run([NAAS_SDN, "token", "create", "--db-url", server.db_url,
                             "--project", "short-lived", "--description", "revoke me"],
@@ -100,8 +101,8 @@ def test_no_qos_plugin_no_qos_attributes(bare_alice):
 @pytest.mark.parametrize("path", ["/v2.0/subnetpools", "/v2.0/address-scopes", "/v2.0/routers",
                                   "/v2.0/floatingips", "/v2.0/qos/policies",
                                   "/v2.0/qos/rule-types", "/v2.0/protocol-blocks",
-                                  "/v2.0/qos/policies/3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"
-                                  "/bandwidth_limit_rules",
+                                  ("/v2.0/qos/policies/3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"
+                                   "/bandwidth_limit_rules"),
                                   "/v2.0/rbac-policies", "/v2.0/trunks",
                                   "/v2.0/metering/metering-labels",
                                   "/v2.0/network-ip-availabilities",
@@ -113,8 +114,9 @@ def test_unloaded_plugins_answer_501(bare_alice, path):
         assert resp.error_type == "HTTPNotImplemented"
 
 
-@pytest.mark.parametrize("path", ["/v2.0/nothing", "/v3/networks", "/v2.0/networks/"
-                                  "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35/nothing", "/favicon.ico"])
+@pytest.mark.parametrize("path", ["/v2.0/nothing", "/v3/networks",
+                                  "/v2.0/networks/3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35/nothing",
+                                  "/favicon.ico"])
 def test_unknown_paths_404(alice, path):
     resp = alice.get(path)
     assert resp.status == 404

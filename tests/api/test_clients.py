@@ -17,7 +17,7 @@ def cli(server, alice):
                "--os-token", alice.token, *args]
         if parse:
             cmd += ["-f", "json"]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+        out = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60,
                              env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout) if parse else out.stdout
@@ -56,7 +56,7 @@ def test_openstack_cli(cli, alice):
 def test_openstack_cli_reports_errors(server, alice):
     out = subprocess.run([OPENSTACK, "--os-auth-type", "admin_token", "--os-endpoint", server.url,
                           "--os-token", alice.token, "network", "show", "missing"],
-                         capture_output=True, text=True, timeout=60,
+                         check=False, capture_output=True, text=True, timeout=60,
                          env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
     assert out.returncode != 0 and "missing" in out.stderr
 
@@ -122,7 +122,7 @@ def test_openstack_cli_subnets_and_addresses(cli, alice):
     by_subnet = {f["subnet_id"]: f["ip_address"] for f in port["fixed_ips"]}
     assert by_subnet[v4["id"]] == "10.0.0.50" and by_subnet[v6["id"]].startswith("2001:db8::")
     auto = cli("port", "create", "--network", "net1", "p2")
-    assert [f["ip_address"] for f in auto["fixed_ips"]][0] == "10.0.0.100"
+    assert next(f["ip_address"] for f in auto["fixed_ips"]) == "10.0.0.100"
     found = cli("port", "list", "--fixed-ip", "ip-address=10.0.0.50")
     assert [p["ID"] for p in found] == [port["id"]]
     # `port set` sends every current address back, the SLAAC one included
@@ -130,7 +130,7 @@ def test_openstack_cli_subnets_and_addresses(cli, alice):
     shown = cli("port", "show", "p1")["fixed_ips"]
     assert [f["ip_address"] for f in shown] == ["10.0.0.50", by_subnet[v6["id"]], "10.0.0.60"]
 
-    out = subprocess.run([*cli.base, "subnet", "delete", "sub4b"], capture_output=True,
+    out = subprocess.run([*cli.base, "subnet", "delete", "sub4b"], check=False, capture_output=True,
                          text=True, timeout=60, env=cli.env)
     assert out.returncode != 0
     assert "One or more ports have an IP allocation from this subnet" in out.stderr
@@ -198,18 +198,18 @@ def test_openstack_cli_security_groups_and_port_security(cli, alice):
     assert shown["allowed_address_pairs"] == [{"ip_address": "10.5.0.200",
                                                "mac_address": port["mac_address"]}]
     out = subprocess.run([*cli.base, "port", "set", "--disable-port-security", "p1"],
-                         capture_output=True, text=True, timeout=60, env=cli.env)
+                         check=False, capture_output=True, text=True, timeout=60, env=cli.env)
     assert out.returncode != 0 and "Port Security must be enabled" in out.stderr
     cli("port", "unset", "--allowed-address",
         f"ip-address=10.5.0.200,mac-address={port['mac_address']}", "p1", parse=False)
     out = subprocess.run([*cli.base, "port", "set", "--disable-port-security", "p1"],
-                         capture_output=True, text=True, timeout=60, env=cli.env)
+                         check=False, capture_output=True, text=True, timeout=60, env=cli.env)
     assert out.returncode != 0 and "Port has security group associated" in out.stderr
     cli("port", "set", "--no-security-group", "--disable-port-security", "p1", parse=False)
     shown = cli("port", "show", "p1")
     assert shown["security_group_ids"] == [] and shown["port_security_enabled"] is False
     out = subprocess.run([*cli.base, "security", "group", "delete", "default"],
-                         capture_output=True, text=True, timeout=60, env=cli.env)
+                         check=False, capture_output=True, text=True, timeout=60, env=cli.env)
     assert out.returncode != 0
     cli("port", "delete", "p1", parse=False)
     cli("security", "group", "rule", "delete", rule["id"], parse=False)
@@ -228,7 +228,7 @@ def test_openstack_cli_qos(cli, alice):
     assert mark["dscp_mark"] == 26
     out = subprocess.run([*cli.base, "network", "qos", "rule", "create", "--type",
                           "bandwidth-limit", "--max-kbps", "5", "--egress", "q1"],
-                         capture_output=True, text=True, timeout=60, env=cli.env)
+                         check=False, capture_output=True, text=True, timeout=60, env=cli.env)
     assert out.returncode != 0 and "conflicts with rule" in out.stderr
     shown = cli("network", "qos", "policy", "show", "q1")
     assert sorted(r["type"] for r in shown["rules"]) == ["bandwidth_limit", "dscp_marking"]
@@ -242,7 +242,7 @@ def test_openstack_cli_qos(cli, alice):
     cli("port", "set", "--qos-policy", "q1", "qport", parse=False)
     assert cli("port", "show", "qport")["qos_policy_id"] == policy["id"]
     out = subprocess.run([*cli.base, "network", "qos", "policy", "delete", "q1"],
-                         capture_output=True, text=True, timeout=60, env=cli.env)
+                         check=False, capture_output=True, text=True, timeout=60, env=cli.env)
     assert out.returncode != 0 and "is used by" in out.stderr
     cli("port", "unset", "--qos-policy", "qport", parse=False)
     cli("network", "set", "--no-qos-policy", "qnet", parse=False)

@@ -40,7 +40,7 @@ attributes = st.dictionaries(st.sampled_from(KEYS) | texts, values, max_size=5)
 @pytest.fixture(scope="module")
 def fuzz_world(server, token_pool):
     from tests.helpers import ApiClient
-    project, token = token_pool.take(False)
+    _project, token = token_pool.take(False)
     client = ApiClient(server.url, token)
     net = client.post("/v2.0/networks", {"network": {"name": "fuzz"}}).json["network"]
     group = client.post("/v2.0/security-groups",

@@ -71,7 +71,7 @@ def test_sorting(alice, nets):
     assert [n["name"] for n in resp.json["networks"]] == \
         ["charlie", "echo", "delta", "bravo", "alpha"]
     resp = alice.get("/v2.0/networks?sort_key=name")
-    assert [n["name"] for n in resp.json["networks"]][0] == "alpha"
+    assert next(n["name"] for n in resp.json["networks"]) == "alpha"
 
 
 def test_pagination_follows_links(alice, nets):

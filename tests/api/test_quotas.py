@@ -6,6 +6,7 @@ import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -66,7 +67,8 @@ def test_only_admins_set_list_or_read_other_projects(alice, bob):
 
 @pytest.mark.parametrize("body, message", [
     ({"quota": {"bogus": 1}}, "Unrecognized attribute(s) 'bogus'"),
-    ({"quota": {"network": "many"}}, "Invalid input for network. Reason: 'many' is not an integer."),
+    ({"quota": {"network": "many"}},
+     "Invalid input for network. Reason: 'many' is not an integer."),
     ({"quota": {"network": -2}},
      "Invalid input for network. Reason: '-2' is not in range -1 through 2147483647."),
     ({"network": 1}, "Unable to find 'quota' in request body"),
@@ -187,11 +189,11 @@ class _IdentityStandIn(BaseHTTPRequestHandler):
     """Keystone's project lookups, which ``openstack quota`` makes before any quota call:
     naas-sdn has no identity service, so the CLI is pointed at this one for them."""
 
-    projects: list[str] = []
+    projects: ClassVar[list[str]] = []
 
     def do_GET(self):
         base = f"http://127.0.0.1:{self.server.server_port}/v3"
-        path, _, query = self.path.partition("?")
+        path, _, _query = self.path.partition("?")
         if path.rstrip("/") == "/v3":
             body = {"version": {"id": "v3.14", "status": "stable",
                                 "links": [{"rel": "self", "href": base + "/"}]}}
@@ -230,7 +232,7 @@ def quota_cli(server, identity):
     def run(client, *args, parse=True, check=True):
         cmd = [OPENSTACK, "--os-auth-type", "admin_token", "--os-endpoint", server.url,
                "--os-token", client.token, *args] + (["-f", "json"] if parse else [])
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+        out = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60,
                              env={"PATH": "/usr/bin:/bin", "HOME": "/tmp",
                                   "OS_IDENTITY_ENDPOINT_OVERRIDE": identity})
         if check:

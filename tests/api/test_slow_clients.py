@@ -5,6 +5,7 @@ Every socket goes to 127.0.0.1; timing is asserted only with wide margins (a req
 answer within the client's 10 s timeout, a deadline must be enforced within 20 s of it)."""
 from __future__ import annotations
 
+import contextlib
 import resource
 import socket
 import threading
@@ -84,10 +85,8 @@ class Trickler(threading.Thread):
     def run(self):
         while not self.done.wait(self.period):
             for sock in self.sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.send(b"a", socket.MSG_DONTWAIT)
-                except OSError:
-                    pass
 
 
 def closed_within(sock: socket.socket, seconds: float) -> float | None:

@@ -63,8 +63,8 @@ def test_create_defaults_and_wire_format(alice, net):
 
 BAD_SUBNETS = [
     ({"cidr": "10.0.0.1/24"}, 400, "HTTPBadRequest",
-     "Invalid input for cidr. Reason: '10.0.0.1/24' isn't a recognized IP subnet cidr, "
-     "'10.0.0.0/24' is recommended."),
+     ("Invalid input for cidr. Reason: '10.0.0.1/24' isn't a recognized IP subnet cidr, "
+      "'10.0.0.0/24' is recommended.")),
     ({"cidr": "10.0.0.0/33"}, 400, "HTTPBadRequest", "is not a valid IP subnet"),
     ({"cidr": "nope"}, 400, "HTTPBadRequest", "is not a valid IP subnet"),
     ({"cidr": 10}, 400, "HTTPBadRequest", "is not a valid IP subnet"),

@@ -17,7 +17,8 @@ def _skip_reason():
     for tool in ("ovs-vsctl", "mnexec", "tcpdump", "ethtool"):
         if shutil.which(tool) is None:
             return f"{tool} is missing: run scripts/setup.sh"
-    if subprocess.run(["ovs-vsctl", "--timeout=3", "show"], capture_output=True).returncode:
+    if subprocess.run(["ovs-vsctl", "--timeout=3", "show"], check=False,
+                      capture_output=True).returncode:
         return "Open vSwitch is not running: run scripts/setup.sh"
     return None
 

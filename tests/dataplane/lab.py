@@ -17,7 +17,7 @@ def v4(port: dict) -> str:
 
 def ping(src, dst_ip: str, count: int = 3, wait: float = 1.0) -> int:
     """Echo replies received."""
-    out = src.cmd("ping -n -c %d -i 0.2 -W %s %s" % (count, wait, dst_ip))
+    out = src.cmd(f"ping -n -c {count} -i 0.2 -W {wait} {dst_ip}")
     found = re.search(r"(\d+) received", out)
     return int(found.group(1)) if found else 0
 
@@ -38,10 +38,10 @@ class Capture:
     def __init__(self, host, macs, extra=()):
         self.host = host
         intf = host.defaultIntf().name
-        expression = "(" + " or ".join("ether src %s" % m for m in macs) + ")"
+        expression = "(" + " or ".join(f"ether src {m}" for m in macs) + ")"
         flags = list(extra[:-1])
         if extra:
-            expression += " and (%s)" % extra[-1]
+            expression += f" and ({extra[-1]})"
         self.proc = host.popen(["tcpdump", "-l", "-n", "-e", "-Q", "in", "-i", intf, *flags,
                                 expression], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
@@ -75,13 +75,13 @@ def scapy(host, code):
     """Run scapy code in the host's namespace (frames leave its default interface)."""
     intf = host.defaultIntf().name
     script = ("import logging; logging.getLogger('scapy').setLevel(logging.ERROR)\n"
-              "from scapy.all import *\nconf.iface = %r\n%s\n" % (intf, code))
+              f"from scapy.all import *\nconf.iface = {intf!r}\n{code}\n")
     out = host.cmd(f"{sys.executable} - <<'EOF'\n{script}EOF")
     assert "Traceback" not in out, out
 
 
 def dump_flows(switch) -> list[str]:
-    out = switch.cmd("ovs-ofctl -O OpenFlow13 dump-flows %s" % switch.name)
+    out = switch.cmd(f"ovs-ofctl -O OpenFlow13 dump-flows {switch.name}")
     return [line for line in out.splitlines() if "cookie=" in line]
 
 

@@ -79,7 +79,7 @@ def test_dhcp_configures_each_vm_and_overlapping_tenants_stay_apart(controller, 
         a2_sees = Capture(net.get("a2"), [ports["a1"]["mac_address"]])
         a1.cmd("ip neigh flush all")
         assert ping(a1, v4(ports["a2"]), count=1) == 1
-        assert not [l for l in a2_sees.stop() if "ARP" in l and "Request" in l]
+        assert not [line for line in a2_sees.stop() if "ARP" in line and "Request" in line]
 
 
 def test_dhcp_gives_nothing_useful_to_spoofers_or_without_dhcp(controller, tenants, tmp_path):
@@ -170,7 +170,7 @@ def test_slaac_and_dhcpv6_give_ipv6_addresses(controller, tenants, tmp_path):
             d1.cmd(f"timeout 15 dhclient -6 -1 -sf {hook} -lf {tmp_path / 'd1.leases'} "
                    f"-pf {tmp_path / 'd1.pid'} {d1.defaultIntf().name} >/dev/null 2>&1")
             return lease.exists() and dict(
-                l.split("=", 1) for l in lease.read_text().splitlines())
+                line.split("=", 1) for line in lease.read_text().splitlines())
         try:
             got = wait_for(dhcpv6, timeout=45, interval=1)
         finally:  # dhclient stays as a daemon once bound

@@ -3,9 +3,19 @@ import re
 
 import pytest
 
-from tests.dataplane.lab import (Capture, dump_flows, flow_cookies, lab, ping, plug, switch_side, unplug,
-                                 wait_for, wait_ping)
 from naas_sdn.flows.layout import Owner, identity, owner_of
+from tests.dataplane.lab import (
+    Capture,
+    dump_flows,
+    flow_cookies,
+    lab,
+    ping,
+    plug,
+    switch_side,
+    unplug,
+    wait_for,
+    wait_ping,
+)
 
 
 def _setup_two_tenants(tenants, net, layout):
@@ -26,9 +36,9 @@ def _assert_isolated(net, tenants, ports, layout):
     """Same tenant: ping works both ways. Other tenant: nothing arrives, not even broadcast."""
     hosts = {name: net.get(name) for name in layout}
     by_tenant = {}
-    for name, (index, ip) in layout.items():
+    for name, (index, _ip) in layout.items():
         by_tenant.setdefault(index, []).append(name)
-    for index, names in by_tenant.items():
+    for names in by_tenant.values():
         others = [n for n in layout if n not in names]
         macs = [ports[n]["mac_address"] for n in names]
         captures = [Capture(hosts[o], macs) for o in others]
@@ -43,7 +53,7 @@ def _assert_isolated(net, tenants, ports, layout):
                     f"{src} reached {other}"
             hosts[src].cmd("ping -b -c 2 -i 0.2 -W 1 10.0.0.255")
         assert any("Broadcast" in line or "ff:ff:ff:ff:ff:ff" in line for line in control.stop())
-        for other, capture in zip(others, captures):
+        for other, capture in zip(others, captures, strict=True):
             seen = capture.stop()
             assert seen == [], f"{other} received another tenant's frames: {seen[:5]}"
 
@@ -51,9 +61,9 @@ def _assert_isolated(net, tenants, ports, layout):
 def test_one_bridge_isolates_tenants_and_drops_unbound(controller, tenants):
     layout = {"a1": (0, "10.0.0.1"), "a2": (0, "10.0.0.2"),
               "b1": (1, "10.0.0.11"), "b2": (1, "10.0.0.12")}
-    hosts = {name: 1 for name in list(layout) + ["x1"]}
+    hosts = dict.fromkeys(list(layout) + ["x1"], 1)
     with lab(controller.ofp_port, switches=1, hosts=hosts) as net:
-        networks, ports = _setup_two_tenants(tenants, net, layout)
+        _networks, ports = _setup_two_tenants(tenants, net, layout)
         # Bound ports turn ACTIVE, named after the bridge they are plugged into.
         for name, port in ports.items():
             tenant = tenants[layout[name][0]]
@@ -66,7 +76,7 @@ def test_one_bridge_isolates_tenants_and_drops_unbound(controller, tenants):
         stray = net.get("x1")
         stray.setIP("10.0.0.99", prefixLen=24)
         captures = [Capture(net.get(n), [stray.MAC()]) for n in layout]
-        for name, (_, ip) in layout.items():
+        for _, ip in layout.values():
             assert ping(stray, ip, count=1) == 0
         stray.cmd("ping -b -c 2 -i 0.2 -W 1 10.0.0.255")
         for capture in captures:
@@ -103,10 +113,10 @@ def test_multi_switch_fabric_isolates_tenants(controller, tenants, fabric):
     leaves = list(range(2, switches + 1)) if fabric == "tree" else list(range(1, switches + 1))
     layout, hosts = {}, {}
     for i, switch in enumerate(leaves):
-        hosts["a%d" % i], layout["a%d" % i] = switch, (0, "10.0.0.%d" % (i + 1))
-        hosts["b%d" % i], layout["b%d" % i] = switch, (1, "10.0.0.%d" % (i + 11))
+        hosts[f"a{i}"], layout[f"a{i}"] = switch, (0, f"10.0.0.{i + 1}")
+        hosts[f"b{i}"], layout[f"b{i}"] = switch, (1, f"10.0.0.{i + 11}")
     with lab(controller.ofp_port, switches=switches, cables=cables, hosts=hosts) as net:
-        networks, ports = _setup_two_tenants(tenants, net, layout)
+        _networks, ports = _setup_two_tenants(tenants, net, layout)
         _assert_isolated(net, tenants, ports, layout)
         # Inter-switch links carry each network tagged with its own VLAN.
         vlans = {int(v) for switch in net.switches for line in dump_flows(switch)
@@ -126,7 +136,7 @@ def test_ring_has_no_storm_and_reroutes_around_a_cut(controller, tenants):
         captures = {n: Capture(net.get(n), [ports["a1"]["mac_address"]]) for n in ("a2", "a3")}
         net.get("a1").cmd("ping -b -c 1 -W 1 10.0.0.255")
         for name, capture in captures.items():
-            lines = [l for l in capture.stop() if "10.0.0.255" in l]
+            lines = [line for line in capture.stop() if "10.0.0.255" in line]
             assert len(lines) == 1, f"{name} saw {lines}"
         # Cut the direct t1-t2 link: traffic goes around through t3.
         net.configLinkStatus("t1", "t2", "down")

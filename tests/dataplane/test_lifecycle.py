@@ -24,7 +24,7 @@ def test_deleting_port_and_network_removes_exactly_their_flows(controller, tenan
         ports = {h: alice.port(network, h, **OWN_ADDRESSES) for h in ("h1", "h2")}
         lone = alice.port(other, "h3", **OWN_ADDRESSES)
         for i, (h, port) in enumerate(ports.items()):
-            plug(net.get(h), port, "10.0.0.%d" % (i + 1))
+            plug(net.get(h), port, f"10.0.0.{i + 1}")
         plug(net.get("h3"), lone, "10.0.1.3")
         assert wait_ping(net.get("h1"), "10.0.0.2")
         keys = {h: _port_key(net, p["mac_address"]) for h, p in {**ports, "h3": lone}.items()}
@@ -57,14 +57,14 @@ def test_deleting_port_and_network_removes_exactly_their_flows(controller, tenan
 
 def _strip(lines):
     """A flow line without its counters and age."""
-    return [re.sub(r"duration=[^,]+, |n_packets=\d+, |n_bytes=\d+, |idle_age=[^,]+, ", "", l)
-            for l in lines]
+    return [re.sub(r"duration=[^,]+, |n_packets=\d+, |n_bytes=\d+, |idle_age=[^,]+, ", "", line)
+            for line in lines]
 
 
 def _port_key(net, mac):
     for s in net.switches:
         for line in dump_flows(s):
-            if "dl_dst=%s" % mac in line and "reg7" in line:
+            if f"dl_dst={mac}" in line and "reg7" in line:
                 return int(re.search(r"set_field:(0x[0-9a-f]+)->reg7", line).group(1), 16)
     return None
 
@@ -75,7 +75,7 @@ def test_controller_restart_loses_no_packet_and_changes_no_flow(controller, tena
              hosts={"h1": 1, "h2": 3}) as net:
         network = alice.network("net1")
         for i, h in enumerate(("h1", "h2")):
-            plug(net.get(h), alice.port(network, h, **OWN_ADDRESSES), "10.0.0.%d" % (i + 1))
+            plug(net.get(h), alice.port(network, h, **OWN_ADDRESSES), f"10.0.0.{i + 1}")
         assert wait_ping(net.get("h1"), "10.0.0.2")
         time.sleep(2)  # let the fabric settle and be persisted
         before = {s.name: dump_flows(s) for s in net.switches}
@@ -103,7 +103,7 @@ def test_controller_restart_loses_no_packet_and_changes_no_flow(controller, tena
         # A switch whose flows OVS flushed (controller removed and set again) is rebuilt.
         t2 = net.get("t2")
         t2.vsctl("del-controller t2")
-        t2.vsctl("set-controller t2 tcp:127.0.0.1:%d" % controller.ofp_port)
+        t2.vsctl(f"set-controller t2 tcp:127.0.0.1:{controller.ofp_port}")
         assert wait_ping(net.get("h1"), "10.0.0.2", timeout=30)
 
 

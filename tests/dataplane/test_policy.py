@@ -5,8 +5,19 @@ import time
 
 from naas_sdn.flows.layout import Owner
 from tests.dataplane.conftest import metric
-from tests.dataplane.lab import (Capture, dump_flows, iperf3, lab, ping, plug, scapy,
-                                 switch_side, v4, wait_for, wait_ping)
+from tests.dataplane.lab import (
+    Capture,
+    dump_flows,
+    iperf3,
+    lab,
+    ping,
+    plug,
+    scapy,
+    switch_side,
+    v4,
+    wait_for,
+    wait_ping,
+)
 
 
 def _put(tenant, path, key, body):
@@ -74,7 +85,7 @@ sendp(Ether(src={ports['h1']['mac_address']!r}, dst='ff:ff:ff:ff:ff:ff')/ARP(op=
         # Each rejected frame is counted on the sender's own drop flows.
         assert _counted(net, "h1") - before >= 12
         # An allowed address pair is a legitimate source.
-        h3.cmd("ip addr add 10.0.0.200/24 dev %s" % h3.defaultIntf().name)
+        h3.cmd(f"ip addr add 10.0.0.200/24 dev {h3.defaultIntf().name}")
         assert ping(h3, ip2, count=2) == 2
         assert "2 received" in h3.cmd(f"ping -n -c2 -W1 -I 10.0.0.200 {ip2}")
         # Port security cannot go while groups are on the port; then it goes at once.
@@ -84,7 +95,7 @@ sendp(Ether(src={ports['h1']['mac_address']!r}, dst='ff:ff:ff:ff:ff:ff')/ARP(op=
         _put(alice, url, "port", {"security_groups": [], "port_security_enabled": False})
         _put(alice, "/v2.0/ports/" + ports["h2"]["id"], "port",
              {"security_groups": [], "port_security_enabled": False})
-        h1.cmd("ip addr add 10.0.0.99/24 dev %s" % h1.defaultIntf().name)
+        h1.cmd(f"ip addr add 10.0.0.99/24 dev {h1.defaultIntf().name}")
         assert wait_for(lambda: "1 received" in h1.cmd(f"ping -n -c1 -W1 -I 10.0.0.99 {ip2}"),
                         timeout=10)
 

@@ -1,8 +1,17 @@
 """Distributed routing on real OVS: between subnets and networks, IPv4 and IPv6."""
 import re
 
-from tests.dataplane.lab import (Capture, dump_flows, iperf3, lab, ping, plug, v4,
-                                 wait_for, wait_ping)
+from tests.dataplane.lab import (
+    Capture,
+    dump_flows,
+    iperf3,
+    lab,
+    ping,
+    plug,
+    v4,
+    wait_for,
+    wait_ping,
+)
 from tests.dataplane.test_ip_services import enable_ipv6, global_v6, udhcpc
 
 

@@ -51,7 +51,7 @@ class Tenant(conftest.Tenant):
 def _quiet(*hosts_and_ports):
     """No ARP while counting: each host knows the others' MACs for good."""
     for host, port in hosts_and_ports:
-        for other_host, other in hosts_and_ports:
+        for _other_host, other in hosts_and_ports:
             if other is not port:
                 host.cmd(f"ip neigh replace {v4(other)} lladdr {other['mac_address']} "
                          f"dev {host.defaultIntf().name} nud permanent")

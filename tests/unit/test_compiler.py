@@ -14,7 +14,7 @@ BCAST = "ff:ff:ff:ff:ff:ff"
 
 
 def mac(key):
-    return "fa:16:3e:00:00:%02x" % key
+    return f"fa:16:3e:00:00:{key:02x}"
 
 
 def model(ports, networks=(("A", 10, True), ("B", 11, True)), **port_overrides):
@@ -30,7 +30,7 @@ def fabric(switches, cables, vifs):
     """vifs: port id -> (dpid, ofport)."""
     return FabricSnapshot(
         switches=frozenset(switches), links=frozenset(fabric_links(cables)),
-        vifs=MappingProxyType({pid: VifLocation("br%d" % d, d, p) for pid, (d, p) in vifs.items()}))
+        vifs=MappingProxyType({pid: VifLocation(f"br{d}", d, p) for pid, (d, p) in vifs.items()}))
 
 
 def simulate(m, f):
@@ -84,8 +84,9 @@ def test_admin_down_port_and_network_carry_nothing():
 
 # Linear s1 - s2 - s3 (port 10 toward the right, 11 toward the left); A and B on each switch.
 LINEAR_CABLES = [((1, 10), (2, 11)), ((2, 10), (3, 11))]
-LINEAR_PORTS = [("a%d" % s, "A", s) for s in (1, 2, 3)] + [("b%d" % s, "B", 10 + s) for s in (1, 2, 3)]
-LINEAR_VIFS = {**{"a%d" % s: (s, 1) for s in (1, 2, 3)}, **{"b%d" % s: (s, 2) for s in (1, 2, 3)}}
+LINEAR_PORTS = ([(f"a{s}", "A", s) for s in (1, 2, 3)]
+                + [(f"b{s}", "B", 10 + s) for s in (1, 2, 3)])
+LINEAR_VIFS = {**{f"a{s}": (s, 1) for s in (1, 2, 3)}, **{f"b{s}": (s, 2) for s in (1, 2, 3)}}
 
 
 def test_linear_fabric_unicast_and_broadcast_stay_in_network():
@@ -108,8 +109,8 @@ def test_fabric_frames_are_tagged_with_the_network_vlan():
 
 def test_ring_broadcast_reaches_each_port_once_and_does_not_loop():
     ring = [((1, 10), (2, 11)), ((2, 10), (3, 11)), ((3, 10), (4, 11)), ((4, 10), (1, 11))]
-    vifs = {"a%d" % s: (s, 1) for s in (1, 2, 3, 4)}
-    ports = [("a%d" % s, "A", s) for s in (1, 2, 3, 4)]
+    vifs = {f"a{s}": (s, 1) for s in (1, 2, 3, 4)}
+    ports = [(f"a{s}", "A", s) for s in (1, 2, 3, 4)]
     sim, _ = simulate(model(ports), fabric([1, 2, 3, 4], ring, vifs))
     for s in (1, 2, 3, 4):
         got = reached(sim.inject(s, 1, eth_src=mac(s), eth_dst=BCAST))
@@ -123,10 +124,10 @@ def test_ring_reroutes_when_a_link_goes():
     ring = [((1, 10), (2, 11)), ((2, 10), (3, 11)), ((3, 10), (1, 11))]
     vifs = {"a1": (1, 1), "a2": (2, 1)}
     ports = [("a1", "A", 1), ("a2", "A", 2)]
-    sim, states = simulate(model(ports), fabric([1, 2, 3], ring, vifs))
+    sim, _states = simulate(model(ports), fabric([1, 2, 3], ring, vifs))
     assert reached(sim.inject(1, 1, eth_src=mac(1), eth_dst=mac(2))) == [(2, 1)]
     broken = fabric([1, 2, 3], ring[1:], vifs)  # s1-s2 cut: via s3
-    sim2, states2 = simulate(model(ports), broken)
+    sim2, _states2 = simulate(model(ports), broken)
     assert reached(sim2.inject(1, 1, eth_src=mac(1), eth_dst=mac(2))) == [(2, 1)]
     assert reached(sim2.inject(2, 1, eth_src=mac(2), eth_dst=BCAST)) == [(1, 1)]
 
@@ -194,8 +195,8 @@ def test_unchanged_owners_are_the_same_objects_across_passes():
 
 def test_flow_count_grows_linearly_with_ports():
     def count(n):
-        ports = [("p%d" % i, "A", i) for i in range(1, n + 1)]
-        vifs = {"p%d" % i: (1 + i % 3, 100 + i) for i in range(1, n + 1)}
+        ports = [(f"p{i}", "A", i) for i in range(1, n + 1)]
+        vifs = {f"p{i}": (1 + i % 3, 100 + i) for i in range(1, n + 1)}
         states = compiler.compile_fabric(model(ports), fabric([1, 2, 3], LINEAR_CABLES, vifs))
         return sum(len(s.flows) for s in states.values())
     small, large = count(10), count(100)
@@ -222,6 +223,7 @@ def test_plan_orders_every_kind_of_match_value_in_one_table_and_priority():
     """Exact values are strings or numbers, masked ones (value, mask) tuples, and they never
     compare; in one table and priority a plan must still sort them, the same way each time."""
     import random
+
     from naas_sdn.flows import ofp
     from naas_sdn.flows.layout import MULTICAST_BIT, Priority
     values = {

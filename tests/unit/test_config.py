@@ -7,7 +7,8 @@ from naas_sdn import cli, config
 def test_file_then_flags(tmp_path):
     ini = tmp_path / "naas.ini"
     ini.write_text("[DEFAULT]\napi_listen = 0.0.0.0:19696\nofp_listen = 127.0.0.1:16653\n"
-                   "db_url = sqlite:////tmp/from-file.sqlite\novsdb_connections = tcp:1.2.3.4:6640\n")
+                   "db_url = sqlite:////tmp/from-file.sqlite\n"
+                   "ovsdb_connections = tcp:1.2.3.4:6640\n")
     conf = config.load(str(ini), ofp_listen="127.0.0.1:7000", db_url=None)
     assert conf.api_listen == "0.0.0.0:19696"
     assert conf.ofp_listen == "127.0.0.1:7000"       # the flag wins

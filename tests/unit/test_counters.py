@@ -8,8 +8,16 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 from naas_sdn.apps import codec
 from naas_sdn.apps.programmer import plan
 from naas_sdn.flows import compiler
-from naas_sdn.flows.layout import (ADDRESS_COUNTERS, POLICY_DROPS, Owner, Priority, Table,
-                                   cookie, counted_as, owner_of)
+from naas_sdn.flows.layout import (
+    ADDRESS_COUNTERS,
+    POLICY_DROPS,
+    Owner,
+    Priority,
+    Table,
+    cookie,
+    counted_as,
+    owner_of,
+)
 from naas_sdn.model.snapshot import ProtocolBlockView
 from tests.unit.test_policy import ip, lab, mac, open_group, sim_of, tcp
 

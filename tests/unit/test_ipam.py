@@ -8,7 +8,7 @@ import pytest
 
 from naas_sdn.model import db, errors, ipam
 from naas_sdn.model.service import NetworkService
-from tests.unit.model_support import ALICE, BOB, ADMIN, count
+from tests.unit.model_support import ADMIN, ALICE, BOB, count
 
 SLAAC = {"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}
 

@@ -7,21 +7,28 @@ import pytest
 
 from naas_sdn.flows import addresses, compiler, policy
 from naas_sdn.flows.fabric import FabricSnapshot, VifLocation
-from naas_sdn.flows.layout import (POLICY_DROPS, Owner, Table, cookie, qos_meter)
+from naas_sdn.flows.layout import POLICY_DROPS, Owner, Table, cookie, qos_meter
 from naas_sdn.flows.simulate import Simulator
-from naas_sdn.model.snapshot import (ModelSnapshot, NetworkView, PortView, ProtocolBlockView,
-                                     QosPolicyView, SecurityGroupRuleView, SecurityGroupView,
-                                     SubnetView)
+from naas_sdn.model.snapshot import (
+    ModelSnapshot,
+    NetworkView,
+    PortView,
+    ProtocolBlockView,
+    QosPolicyView,
+    SecurityGroupRuleView,
+    SecurityGroupView,
+    SubnetView,
+)
 
 BCAST = "ff:ff:ff:ff:ff:ff"
 
 
 def mac(key):
-    return "fa:16:3e:00:00:%02x" % key
+    return f"fa:16:3e:00:00:{key:02x}"
 
 
 def ip(key):
-    return "10.0.0.%d" % key
+    return f"10.0.0.{key}"
 
 
 def rule(key, group, direction, ethertype="IPv4", protocol=None, low=None, high=None,

@@ -175,7 +175,7 @@ def test_a_port_whose_flows_cannot_be_compiled_leaves_the_switch_to_the_others()
     assert cookie(Owner.PORT, 2) not in state.parts and cookie(Owner.PORT, 3) in state.parts
     switch, channel = _connected()
     programmer = Programmer(SimpleNamespace(snapshot=lambda: broken),
-                            SimpleNamespace(snapshot=lambda: fab, connected=lambda: {}),
+                            SimpleNamespace(snapshot=lambda: fab, connected=dict),
                             compiler.Options(), generation=1)
     programmer.switch_connected(channel)
     before = _rejected("compile")

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import NetworkService
 from naas_sdn.model.snapshot import ROUTER_INTERFACE
-from tests.unit.model_support import ALICE, BOB, ADMIN
+from tests.unit.model_support import ADMIN, ALICE, BOB
 
 ROUTE = {"destination": "10.9.0.0/24", "nexthop": "10.0.0.9"}
 
@@ -79,7 +79,7 @@ def test_add_interface_by_subnet(service):
 
 
 def test_add_interface_errors_leave_nothing(service):
-    net, sub = net_subnet(service)
+    _net, sub = net_subnet(service)
     _, nogw = net_subnet(service, "10.1.0.0/24", gateway_ip=None)
     _, overlap = net_subnet(service, "10.0.0.0/16")
     r = service.create_router(ALICE, {})
@@ -95,8 +95,8 @@ def test_add_interface_errors_leave_nothing(service):
         ({"subnet_id": sub.id}, errors.PluginBadRequest,
          f"Router already has a port on subnet {sub.id}"),
         ({"subnet_id": overlap.id}, errors.PluginBadRequest,
-         f"Cidr 10.0.0.0/16 of subnet {overlap.id} overlaps with cidr 10.0.0.0/24 of subnet "
-         f"{sub.id}"),
+         (f"Cidr 10.0.0.0/16 of subnet {overlap.id} overlaps with cidr 10.0.0.0/24 of subnet "
+          f"{sub.id}")),
         ({"subnet_id": "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"}, errors.SubnetNotFound, None),
     ]
     for info, exc, message in cases:
@@ -210,7 +210,7 @@ def test_port_api_cannot_make_or_unmake_interfaces(service):
 
 
 def test_remove_interface(service):
-    net, sub = net_subnet(service)
+    _net, sub = net_subnet(service)
     _, sub2 = net_subnet(service, "10.1.0.0/24")
     r = service.create_router(ALICE, {})
     a = service.add_router_interface(ALICE, r.id, {"subnet_id": sub.id})
@@ -234,7 +234,7 @@ def test_remove_interface(service):
 
 
 def test_routes(service):
-    net, sub = net_subnet(service)
+    _net, sub = net_subnet(service)
     _, sub2 = net_subnet(service, "10.1.0.0/24")
     r = service.create_router(ALICE, {})
     with pytest.raises(errors.InvalidRoutes, match="not connected with router"):

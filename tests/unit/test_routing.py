@@ -7,14 +7,20 @@ from naas_sdn.flows import compiler
 from naas_sdn.flows.fabric import FabricSnapshot, VifLocation
 from naas_sdn.flows.layout import Owner, owner_of
 from naas_sdn.flows.simulate import Simulator, fabric_links
-from naas_sdn.model.snapshot import (ROUTER_INTERFACE, ModelSnapshot, NetworkView, PortView,
-                                     RouterView, SubnetView)
+from naas_sdn.model.snapshot import (
+    ROUTER_INTERFACE,
+    ModelSnapshot,
+    NetworkView,
+    PortView,
+    RouterView,
+    SubnetView,
+)
 
 RMAC_A, RMAC_B, RMAC_A2 = "fa:16:3e:aa:00:01", "fa:16:3e:bb:00:01", "fa:16:3e:aa:00:02"
 
 
 def mac(key):
-    return "fa:16:3e:00:00:%02x" % key
+    return f"fa:16:3e:00:00:{key:02x}"
 
 
 def build(attach_b=True, routes=(), router_up=True):
@@ -46,8 +52,9 @@ def build(attach_b=True, routes=(), router_up=True):
     ports = [dataclasses.replace(p, port_security_enabled=False) for p in ports]
     model = ModelSnapshot.build(nets, ports, subnets=subnets, routers=routers)
     vifs = {"a1": (1, 1), "a3": (1, 3), "b1": (2, 1), "b2": (2, 2), "c1": (2, 3)}
+    locations = {p: VifLocation("br", d, o) for p, (d, o) in vifs.items()}
     fabric = FabricSnapshot(frozenset({1, 2}), frozenset(fabric_links([((1, 10), (2, 10))])),
-                            MappingProxyType({p: VifLocation("br", d, o) for p, (d, o) in vifs.items()}))
+                            MappingProxyType(locations))
     return model, fabric
 
 

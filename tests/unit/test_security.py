@@ -7,7 +7,7 @@ import pytest
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import NetworkService
 from naas_sdn.model.snapshot import SecurityGroupRuleView
-from tests.unit.model_support import ALICE, BOB, ADMIN, count
+from tests.unit.model_support import ADMIN, ALICE, BOB, count
 
 
 @pytest.fixture
@@ -66,7 +66,8 @@ def test_rule_views_use_iana_numbers(service):
     ping6 = rule(service, group, protocol="icmp", ethertype="ipv6", port_range_min=128,
                  port_range_max=0)
     gre = rule(service, group, protocol="47", remote_ip_prefix="0.0.0.0/0")
-    anything = rule(service, group, protocol="any", ethertype="IPv6", remote_ip_prefix="2001:db8::1")
+    anything = rule(service, group, protocol="any", ethertype="IPv6",
+                    remote_ip_prefix="2001:db8::1")
     assert (ssh.protocol, ssh.remote_ip_prefix) == ("tcp", "10.1.0.0/16")
     assert (ping6.protocol, ping6.ethertype) == ("icmp", "IPv6")
     views = {r.id: r for r in service.snapshot().security_groups[group.id].rules}

@@ -15,7 +15,7 @@ BCAST = "ff:ff:ff:ff:ff:ff"
 
 
 def mac(key):
-    return "fa:16:3e:00:00:%02x" % key
+    return f"fa:16:3e:00:00:{key:02x}"
 
 
 def lab(v4_dhcp=True, ra_mode="slaac", dns=("192.0.2.53",), routes=()):
@@ -199,7 +199,7 @@ def test_router_advert_announces_prefix_and_flags():
                                    data=icmpv6.nd_router_solicit()))
     pkt.serialize()
     assert svc.handle(1, 1, bytes(pkt.data)) == "rs"
-    port, reply = _reply(sent)
+    _port, reply = _reply(sent)
     advert = reply.get_protocol(icmpv6.icmpv6).data
     assert advert.res == 0b01  # O: other configuration by DHCPv6, addresses by SLAAC
     # os-ken's RA parser folds later options into the first: walk them from the bytes.
@@ -235,7 +235,7 @@ def test_dhcpv6_stateful_hands_out_the_ports_address():
     assert svc.handle(1, 1, bytes(pkt.data)) == "dhcpv6"
     reply = _reply(sent)[1].get_protocol(dhcp6.dhcp6)
     assert reply.msg_type == dhcp6.DHCPV6_ADVERTISE
-    ia = [o.data for o in reply.options.option_list if o.code == 3][0]
+    ia = next(o.data for o in reply.options.option_list if o.code == 3)
     address = netaddr.IPAddress(int.from_bytes(ia[16:32], "big"), 6)
     assert str(address) == addresses.eui64("2001:db8:1::/64", mac(1))
 
