@@ -150,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in tokens.entries():
             print(f"{row['id']}  project={row['project_id']}  admin={row['admin']}  "
                   f"created={row['created_at']}  {row['description']}")
-    elif args.token_command == "revoke":
-        if not tokens.revoke(args.token_id):
-            print(f"naas-sdn: no token {args.token_id}", file=sys.stderr)
-            return 1
+    elif args.token_command == "revoke" and not tokens.revoke(args.token_id):
+        print(f"naas-sdn: no token {args.token_id}", file=sys.stderr)
+        return 1
     return 0

@@ -16,6 +16,7 @@ def serve(conf) -> int:
     logging.basicConfig(level=conf.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are for developers
+    from naas_sdn.apps import runtime
     from naas_sdn.model import db
     from naas_sdn.model.service import NetworkService
     from naas_sdn.northbound.app import make_app

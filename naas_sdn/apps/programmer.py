@@ -111,8 +111,9 @@ class Programmer:
         self._generation = generation
         self._ready = ready
         self._settle = settle
-        self._channels = {}      # dpid -> Channel
-        self._installed = {}     # dpid -> SwitchState believed installed (None: read it)
+        self._channels: dict[int, Channel] = {}
+        # dpid -> SwitchState believed installed (None: read it)
+        self._installed: dict[int, ofp.SwitchState | None] = {}
         self._wake = threading.Condition()
         self._dirty = False
         self._stop = False

@@ -10,7 +10,8 @@ afterwards (a different block is a new block).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import BigInteger, Integer, String
 

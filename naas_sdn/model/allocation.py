@@ -7,7 +7,8 @@ kept by :func:`owners_after`, from the ports a commit changed.
 from __future__ import annotations
 
 import random
-from typing import Mapping, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 import netaddr
 
@@ -19,13 +20,17 @@ _RANDOM = random.SystemRandom()
 
 
 class PooledSubnet(Protocol):
-    id: str
-    network_id: str
-    allocation_pools: tuple[tuple[str, str], ...]
+    @property
+    def id(self) -> str: ...
+    @property
+    def network_id(self) -> str: ...
+    @property
+    def allocation_pools(self) -> tuple[tuple[str, str], ...]: ...
 
 
 class AddressedPort(Protocol):
-    fixed_ips: tuple[tuple[str, str], ...]  # (subnet id, ip address)
+    @property
+    def fixed_ips(self) -> tuple[tuple[str, str], ...]: ...  # (subnet id, ip address)
 
 
 class Addresses:
@@ -62,10 +67,10 @@ class Addresses:
             for ip, owner in self._overlay.get(subnet.id, {}).items():
                 (used.add if owner else used.discard)(int(netaddr.IPAddress(ip)))
             self._used[subnet.id] = used
-        ip = ipam.first_free(subnet.allocation_pools, used)
-        if ip is not None:
-            self.take(subnet.id, ip, port_id, subnet.network_id)
-        return ip
+        free = ipam.first_free(subnet.allocation_pools, used)
+        if free is not None:
+            self.take(subnet.id, free, port_id, subnet.network_id)
+        return free
 
 
 def owners_after(owners: Mapping[str, Mapping[str, str]], ports: Mapping[str, AddressedPort],

@@ -7,7 +7,7 @@ are physical facts, not tenants' objects: they live beside the logical model, no
 from __future__ import annotations
 
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlalchemy import Engine, delete, insert, select
 
@@ -33,7 +33,7 @@ class FabricLinkStore:
         Raises:
             ValueError: a datapath id is not 64-bit unsigned or a port number not 32-bit.
         """
-        links = sorted({tuple(int(x) for x in link) for link in links})
+        links = sorted({(int(s), int(sp), int(d), int(dp)) for s, sp, d, dp in links})
         for s, sp, d, dp in links:
             if not (0 <= s < 2 ** 64 and 0 <= d < 2 ** 64 and 0 <= sp < 2 ** 32
                     and 0 <= dp < 2 ** 32):

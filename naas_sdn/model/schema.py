@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, MetaData, String, Table
 from sqlalchemy.types import TypeEngine
@@ -176,9 +177,9 @@ def _table(name: str, specs: Mapping[str, Spec], metadata: MetaData) -> Table:
         args = []
         if spec.foreign_key:  # a Column, not a name: a plugin's table refers across metadata
             table, _, column = spec.foreign_key.partition(".")
-            target = metadata.tables[table] if table in metadata.tables \
+            referred = metadata.tables[table] if table in metadata.tables \
                 else db.metadata.tables[table]
-            target = target.c[column]
+            target = referred.c[column]
             args.append(ForeignKey(target, ondelete=spec.on_delete))
         columns.append(Column(field_name, spec.column, *args, primary_key=spec.primary_key,
                               nullable=spec.nullable,

@@ -23,19 +23,43 @@ from sqlalchemy.exc import IntegrityError
 from naas_sdn import features
 from naas_sdn.model import db, errors, ipam, schema
 from naas_sdn.model.allocation import Addresses, allocate_mac, owners_after
-from naas_sdn.model.common import (Changes, Context, bump, check_revision, check_updatable,
-                                   merge, next_counter, norm_tags, owner, read_tags, update_row,
-                                   utcnow, write_tags)
+from naas_sdn.model.common import (
+    Changes,
+    Context,
+    bump,
+    check_revision,
+    check_updatable,
+    merge,
+    next_counter,
+    norm_tags,
+    owner,
+    read_tags,
+    update_row,
+    utcnow,
+    write_tags,
+)
 from naas_sdn.model.fabric_links import FabricLinkStore
 from naas_sdn.model.qos import QosMixin, load_qos, qos_policy_view
 from naas_sdn.model.quotas import QuotaMixin
-from naas_sdn.model.security import (SecurityMixin, enforced_protection, load_port_security,
-                                     load_security_groups, security_group_view,
-                                     write_network_port_security)
-from naas_sdn.model.store import DeclaredStore
-from naas_sdn.model.snapshot import (EMPTY, ROUTER_INTERFACE, ModelSnapshot, NetworkView,
-                                     PortView, RouterView, SubnetView)
+from naas_sdn.model.security import (
+    SecurityMixin,
+    enforced_protection,
+    load_port_security,
+    load_security_groups,
+    security_group_view,
+    write_network_port_security,
+)
+from naas_sdn.model.snapshot import (
+    EMPTY,
+    ROUTER_INTERFACE,
+    ModelSnapshot,
+    NetworkView,
+    PortView,
+    RouterView,
+    SubnetView,
+)
 from naas_sdn.model.statistics import StatisticsStore
+from naas_sdn.model.store import DeclaredStore
 from naas_sdn.model.tokens import TokenStore
 
 LOG = logging.getLogger(__name__)
@@ -305,6 +329,7 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                 self._subnets, snap.subnets, changes.subnets,
                 lambda subnet: _subnet_view(subnet, nets[subnet.network_id]))
             changed |= subnets_changed
+            assert isinstance(nets, dict)  # merged above: a copy this pass may change
             for net_id in touched & nets.keys():  # a network lists its subnets, oldest first
                 ids = sorted((s for s in subnets.values() if s.network_id == net_id),
                              key=lambda s: s.seq)
@@ -1577,8 +1602,9 @@ def _router_view(router: Router) -> RouterView:
                       admin_state_up=router.admin_state_up, routes=router.routes)
 
 
-_SIMPLE_VIEWS = {"routers": _router_view, "security_groups": security_group_view,
-                 "qos_policies": qos_policy_view}
+_SIMPLE_VIEWS: dict[str, Callable[[Any], Any]] = {
+    "routers": _router_view, "security_groups": security_group_view,
+    "qos_policies": qos_policy_view}
 
 
 def _router_from_row(row, tags) -> Router:

@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from typing import Any, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import delete, insert, select
 
-from naas_sdn.model import db, errors
-from naas_sdn.model.common import (Changes, Context, bump, check_revision, check_updatable,
-                                   next_counter, norm_tags, owner, read_tags, update_row, utcnow,
-                                   write_tags)
+from naas_sdn.model import db
+from naas_sdn.model.common import (
+    Changes,
+    Context,
+    bump,
+    check_revision,
+    check_updatable,
+    next_counter,
+    norm_tags,
+    owner,
+    read_tags,
+    update_row,
+    utcnow,
+    write_tags,
+)
 from naas_sdn.model.schema import COMPUTED, DECLARED, MISSING, Resource
 
 
@@ -44,6 +56,13 @@ class DeclaredStore:
     """CRUD of the declared resources, on the service's transactions and mirror."""
 
     _declared: Mapping[str, Mapping[str, Any]]  # collection -> {id: record}, committed
+    # what the service that mixes this in provides
+    _lock: Any
+    _engine: Any
+    _read: Callable[[], Any]
+    _write: Callable[..., Any]
+    _enforce_quota: Callable[..., None]
+    _declared_adopted: Callable[[Resource], None]
 
     def records(self, collection: str) -> Mapping[str, Any]:
         """A declared collection's committed records (no visibility check: internal use)."""

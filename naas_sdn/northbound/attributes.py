@@ -15,10 +15,9 @@ import netaddr
 
 from naas_sdn.model import errors
 from naas_sdn.model.common import parse_int
-# MISSING: no default, the attribute is required on POST; COMPUTED: optional, and null is a
-# value, the service computes it when absent (one pair of markers for declared resources and
-# hand-written maps alike)
-from naas_sdn.model.schema import COMPUTED, MISSING
+
+# MISSING: no default, the attribute is required on POST (the marker declared resources use too)
+from naas_sdn.model.schema import MISSING
 
 NAME_MAX_LEN = 255
 TAG_MAX_LEN = 255

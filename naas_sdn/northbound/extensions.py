@@ -6,7 +6,7 @@ importing each other.
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping
+from collections.abc import Mapping
 
 from naas_sdn.northbound.resources import ResourceDef
 

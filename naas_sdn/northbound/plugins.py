@@ -8,8 +8,10 @@ rather than that the URL is wrong.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
+from collections.abc import Callable, Iterable
 from importlib import metadata
 
 from naas_sdn import features
@@ -90,7 +92,7 @@ def core_plugin(service) -> Plugin:
 
 def available() -> dict[str, Callable[[], PluginFactory]]:
     """Plugin name → a loader returning its factory (entry points are imported lazily)."""
-    return {name: (lambda t=target: _resolve(t)) for name, target in _targets().items()}
+    return {name: functools.partial(_resolve, target) for name, target in _targets().items()}
 
 
 def _targets() -> dict[str, str]:

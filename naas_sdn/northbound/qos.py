@@ -15,8 +15,14 @@ from naas_sdn.model.service import NetworkService
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.extensions import Extension, Plugin
-from naas_sdn.northbound.policy import (ADMIN_OR_OWNER, ADMIN_OR_PARENT_OWNER, ANY, crud,
-                                        either, rule)
+from naas_sdn.northbound.policy import (
+    ADMIN_OR_OWNER,
+    ADMIN_OR_PARENT_OWNER,
+    ANY,
+    crud,
+    either,
+    rule,
+)
 from naas_sdn.northbound.resources import ResourceDef, _standard
 
 DRIVER = "naas-sdn"

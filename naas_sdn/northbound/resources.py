@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from naas_sdn.model import errors, ipam, schema
 from naas_sdn.model.common import format_time
@@ -130,7 +130,7 @@ def _no_physical_network(attr, value):
 
 # The project comes from the token unless the body names one; null names none and is refused,
 # as neutron-lib's type:string refuses it.
-MISSING_OWNER = a.COMPUTED
+MISSING_OWNER = schema.COMPUTED
 
 NETWORK_ATTRIBUTES = AttributeMap(_standard() + (
     Attr("admin_state_up", lambda r: r.admin_state_up, True, True, True, a.boolean,
@@ -162,7 +162,7 @@ PORT_ATTRIBUTES = AttributeMap(_standard() + (
     Attr("mac_address", lambda r: r.mac_address, True, True, None, a.mac_address,
          "mac_address"),
     Attr("fixed_ips", lambda r: [{"subnet_id": sid, "ip_address": ip} for sid, ip in r.fixed_ips],
-         True, True, a.COMPUTED, a.fixed_ips, "fixed_ips", kind="fixed_ips"),
+         True, True, schema.COMPUTED, a.fixed_ips, "fixed_ips", kind="fixed_ips"),
     Attr("device_id", lambda r: r.device_id, True, True, "", a.string(), "device_id"),
     Attr("device_owner", lambda r: r.device_owner, True, True, "", a.string(), "device_owner"),
     Attr("status", lambda r: r.status),
@@ -175,13 +175,13 @@ PORT_ATTRIBUTES = AttributeMap(_standard() + (
     Attr("binding:vif_details", lambda r: r.binding_vif_details, kind="other"),
     # port-security, security-group, allowed-address-pairs (the model validates the values),
     # shown as the switches enforce them
-    Attr("port_security_enabled", lambda r: enforced_protection(r)[0], True, True, a.COMPUTED,
+    Attr("port_security_enabled", lambda r: enforced_protection(r)[0], True, True, schema.COMPUTED,
          a.boolean_or_none, "port_security_enabled", kind="boolean"),
-    Attr("security_groups", lambda r: list(enforced_protection(r)[1]), True, True, a.COMPUTED,
+    Attr("security_groups", lambda r: list(enforced_protection(r)[1]), True, True, schema.COMPUTED,
          a.uuid_list, "security_groups", kind="other"),
     Attr("allowed_address_pairs", lambda r: [
         {"ip_address": ip, "mac_address": mac or r.mac_address}
-        for ip, mac in enforced_protection(r)[2]], True, True, a.COMPUTED, None,
+        for ip, mac in enforced_protection(r)[2]], True, True, schema.COMPUTED, None,
         "allowed_address_pairs", kind="other"),
 ))
 
@@ -193,12 +193,12 @@ SUBNET_ATTRIBUTES = AttributeMap(_standard() + (
          "network_id"),
     Attr("ip_version", lambda r: r.ip_version, True, False, a.MISSING, a.ip_version,
          "ip_version", kind="integer"),
-    Attr("cidr", lambda r: r.cidr, True, False, a.COMPUTED, a.subnet_cidr, "cidr"),
-    Attr("gateway_ip", lambda r: r.gateway_ip, True, True, a.COMPUTED, a.ip_or_none,
+    Attr("cidr", lambda r: r.cidr, True, False, schema.COMPUTED, a.subnet_cidr, "cidr"),
+    Attr("gateway_ip", lambda r: r.gateway_ip, True, True, schema.COMPUTED, a.ip_or_none,
          "gateway_ip"),
     Attr("allocation_pools",
          lambda r: [{"start": start, "end": end} for start, end in r.allocation_pools],
-         True, True, a.COMPUTED, a.ip_pools, "allocation_pools", kind="other"),
+         True, True, schema.COMPUTED, a.ip_pools, "allocation_pools", kind="other"),
     Attr("dns_nameservers", lambda r: list(r.dns_nameservers), True, True, [], a.nameservers,
          "dns_nameservers", kind="other"),
     Attr("host_routes", lambda r: [{"destination": d, "nexthop": n} for d, n in r.host_routes],

@@ -1,5 +1,6 @@
 """The VIF binding app without a switch: fabric state fed by hand, the real service on SQLite
 in memory. Ports follow their VIFs between passes; the programmer never writes the model."""
+import itertools
 import threading
 import time
 import uuid
@@ -189,4 +190,4 @@ def test_a_failing_write_is_not_retried_faster_under_a_stream_of_changes(lab, mo
         lab.app.changed()
         time.sleep(0.005)
     assert 2 <= len(attempts) <= 8
-    assert all(b - a >= lab.app.RETRY for a, b in zip(attempts, attempts[1:]))
+    assert all(b - a >= lab.app.RETRY for a, b in itertools.pairwise(attempts))

@@ -8,7 +8,8 @@ from naas_sdn.model import errors
 from naas_sdn.model.service import NetworkService
 from naas_sdn.northbound.app import make_app
 from naas_sdn.northbound.plugins import available
-from tests.unit.model_support import ALICE, BOB, api_call as call
+from tests.unit.model_support import ALICE, BOB
+from tests.unit.model_support import api_call as call
 
 pytest.importorskip("naas_example_plugin", reason="run scripts/setup.sh: it installs "
                                                   "tests/plugins/example into the venv")
@@ -51,7 +52,8 @@ def test_crud_tags_revisions_filters_and_cascade(service: NetworkService):
     listed = call(app, "GET", "/v2.0/ethertype-blocks?ethertype=35020&tags=lab", alice)
     assert [b["id"] for b in listed.json["ethertype_blocks"]] == [block["id"]]
     renamed = call(app, "PUT", f"/v2.0/ethertype-blocks/{block['id']}", alice,
-                   {"ethertype_block": {"name": "quiet"}}, headers={"If-Match": "revision_number=1"})
+                   {"ethertype_block": {"name": "quiet"}},
+                   headers={"If-Match": "revision_number=1"})
     assert renamed.json["ethertype_block"]["revision_number"] == 2
     stale = call(app, "PUT", f"/v2.0/ethertype-blocks/{block['id']}", alice,
                  {"ethertype_block": {"name": "again"}}, headers={"If-Match": "revision_number=1"})
@@ -75,7 +77,8 @@ def test_crud_tags_revisions_filters_and_cascade(service: NetworkService):
 
 def test_quota(service: NetworkService):
     app = make_app(service, ["ethertype-block"])
-    admin, alice = service.tokens.create("admin", admin=True), service.tokens.create(ALICE.project_id)
+    admin = service.tokens.create("admin", admin=True)
+    alice = service.tokens.create(ALICE.project_id)
     net = call(app, "POST", "/v2.0/networks", alice, {"network": {}}).json["network"]
     assert call(app, "PUT", f"/v2.0/quotas/{ALICE.project_id}", admin,
                 {"quota": {"ethertype_block": 1}}).status_code == 200

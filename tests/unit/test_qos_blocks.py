@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from naas_sdn.features.protocol_block import PROTOCOL_BLOCKS
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import NetworkService
 from naas_sdn.model.snapshot import ProtocolBlockView, QosPolicyView
-from naas_sdn.features.protocol_block import PROTOCOL_BLOCKS
-from tests.unit.model_support import ALICE, BOB, ADMIN, count
+from tests.unit.model_support import ADMIN, ALICE, BOB, count
 
 
 def create_block(service, ctx, attrs):

@@ -7,7 +7,7 @@ import pytest
 
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import NetworkService
-from tests.unit.model_support import ALICE, BOB, ADMIN, count
+from tests.unit.model_support import ADMIN, ALICE, BOB, count
 
 
 def test_network_defaults_and_segmentation_ids_lowest_free(service):

@@ -17,8 +17,9 @@ import contextlib
 import functools
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
@@ -63,7 +64,7 @@ class SchemaState:
             return "empty"
         if self.pre_alembic:
             return "pre-Alembic (tables made by create_all, no revision)"
-        return self.revision
+        return str(self.revision)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -156,6 +157,7 @@ def _sqlite_foreign_keys_deferred(engine: Engine) -> Iterator[Connection]:
             yield conn
             return
         raw = conn.connection.dbapi_connection
+        assert raw is not None  # a checked-out connection has its DBAPI one
         raw.execute("PRAGMA foreign_keys=OFF")
         try:
             yield conn

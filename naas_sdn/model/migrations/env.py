@@ -14,7 +14,8 @@ def run_migrations() -> None:
                            "(naas-sdn db upgrade), which passes the connection")
     # Batch operations (copy and rename a table) are how SQLite alters one: autogenerate
     # writes new revisions that way, and PostgreSQL runs them as plain ALTERs.
-    context.configure(connection=connection, target_metadata=db.declared_metadata(), render_as_batch=True)
+    context.configure(connection=connection, target_metadata=db.declared_metadata(),
+                      render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 
