@@ -76,6 +76,3 @@ class Builder:
     def add_shared(self, dpid: int, ports: tuple, inputs: PassInputs) -> Built:
         """What the ports on switch ``dpid`` (``ports``: their BoundPorts) share."""
         return NOTHING
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
