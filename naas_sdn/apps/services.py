@@ -1,9 +1,9 @@
 """Answers the controller gives VMs from packet-ins: DHCPv4, DHCPv6, router advertisements
 and neighbour advertisements for subnet gateways. No dnsmasq, no agent.
 
-Every punt reaches here through the asking port's own meter (see the compiler's
-``punt_flows``), so one flooding VM exhausts its own budget only. Replies are built with
-os-ken's packet library and sent straight out of the asking port.
+Every punt reaches here through the asking port's own meter (see
+``naas_sdn.flows.answers.punt_flows``), so one flooding VM exhausts its own budget only.
+Replies are built with os-ken's packet library and sent straight out of the asking port.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import netaddr
 from os_ken.lib.packet import dhcp, dhcp6, ethernet, icmp, icmpv6, ipv4, ipv6, packet, udp
 
 from naas_sdn.flows import addresses
+from naas_sdn.flows.inputs import router_interfaces
 from naas_sdn.flows.layout import gateway_mac
-from naas_sdn.model.snapshot import ROUTER_INTERFACE
 
 LOG = logging.getLogger(__name__)
 
@@ -37,24 +37,17 @@ ROUTER_LIFETIME = 1800
 
 
 class RouterIndex:
-    """Router interfaces of one model snapshot, indexed for packet-in answers."""
+    """Router interfaces of one model snapshot (as the compiler derives them), indexed for
+    packet-in answers."""
 
     def __init__(self, model):
         self.by_network: dict[str, list] = {}  # network id -> [(router id, ip, mac, cidr)]
         self.ips: dict[str, set] = {}           # router id -> its addresses
-        for port in model.ports.values():
-            router = model.routers.get(port.device_id)
-            if port.device_owner != ROUTER_INTERFACE or router is None \
-                    or not router.admin_state_up:
-                continue
-            for subnet_id, ip in port.fixed_ips:
-                subnet = model.subnets.get(subnet_id)
-                if subnet is None:
-                    continue
-                ip = str(netaddr.IPAddress(ip))
-                self.by_network.setdefault(port.network_id, []).append(
-                    (router.id, ip, port.mac_address, subnet.cidr))
-                self.ips.setdefault(router.id, set()).add(ip)
+        for interface in router_interfaces(model):
+            ip = str(netaddr.IPAddress(interface.ip))
+            self.by_network.setdefault(interface.network.id, []).append(
+                (interface.router_id, ip, interface.mac, interface.cidr))
+            self.ips.setdefault(interface.router_id, set()).add(ip)
 
 
 class Located:

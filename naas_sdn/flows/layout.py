@@ -1,12 +1,15 @@
-"""The pipeline, declared once: tables, allowed gotos, priority bands, registers and cookies.
+"""The pipeline, declared once: tables, allowed gotos, priority bands, registers and cookies,
+and the slice of it each feature builds (:data:`SLICES`).
 
 Every flow the compiler emits names a table from :class:`Table` and a priority from the
-band of that table; :func:`check_goto` rejects a goto the layout does not allow, so a wrong
+band of that table; :func:`check_goto` rejects a goto the layout does not allow, and
+:meth:`Slice.check` a flow, meter or group outside its feature's declaration, so a wrong
 pipeline fails at compile time, not on the switch. ``docs/pipeline.md`` explains each
 table in prose.
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 
 
@@ -226,3 +229,66 @@ def counted_as(table: int, priority: int, match: tuple) -> tuple[str, str | None
 def check_goto(src: Table, dst: Table) -> None:
     if dst not in NEXT_TABLES[src]:
         raise ValueError(f"pipeline layout forbids goto {src.name} -> {dst.name}")
+
+
+# What a table does with a packet no stage claimed: go on to the next table at the given
+# priority; a table not named here drops it (Priority.TABLE_MISS). These flows are the
+# pipeline's own (Owner.SWITCH), there whatever features are loaded.
+TABLE_DEFAULTS = {
+    Table.SERVICES: (Priority.SERVICE_PASS, Table.EGRESS_POLICY),
+    Table.EGRESS_POLICY: (Priority.POLICY_PASS, Table.EGRESS_QOS),
+    Table.EGRESS_QOS: (Priority.QOS_PASS, Table.L3_GATEWAY),
+    Table.L3_GATEWAY: (Priority.GATEWAY_PASS, Table.L2_LOOKUP),
+    Table.INGRESS_POLICY: (Priority.POLICY_PASS, Table.OUTPUT),
+}
+
+MAX_NETWORK_KEY = 4094  # a network key is its VLAN on fabric links
+OFPM_MAX = 0xFFFF0000   # highest meter id OpenFlow 1.3 allows
+
+
+@dataclasses.dataclass(frozen=True)
+class Slice:
+    """One feature's part of the pipeline: the tables its builder writes flows into, and the
+    ids of the meters and groups it creates (ranges). Its builder declares every meter and
+    group it needs along with the flows that use them; the compiler checks them here."""
+
+    name: str
+    tables: frozenset
+    meters: tuple = ()  # ranges of meter ids
+    groups: tuple = ()  # ranges of group ids
+
+    def check(self, flows, meters=(), groups=()) -> None:
+        for f in flows:
+            if f.table not in self.tables:
+                raise ValueError(f"slice {self.name} does not write table {Table(f.table).name}")
+        for meter in meters:
+            if not any(meter.meter_id in r for r in self.meters):
+                raise ValueError(f"slice {self.name} declares no meter {meter.meter_id:#x}")
+        for group in groups:
+            if not any(group.group_id in r for r in self.groups):
+                raise ValueError(f"slice {self.name} declares no group {group.group_id}")
+
+
+SLICES = {s.name: s for s in (
+    # Classification, L2 lookup and output of ports; fabric untagging and flooding (a flood
+    # group per network, id = network key); the discovery trap behind its meter.
+    Slice("switching", frozenset({Table.CLASSIFY, Table.L2_LOOKUP, Table.OUTPUT}),
+          meters=(range(PACKET_IN_METER, PACKET_IN_METER + 1),),
+          groups=(range(1, MAX_NETWORK_KEY + 1),)),
+    # ARP answers, ND steering, and DHCP / DHCPv6 / RS / gateway NS to the controller behind
+    # each port's own meter.
+    Slice("services", frozenset({Table.SERVICES}),
+          meters=(range(PORT_METER_BASE, ROUTER_METER_BASE),)),
+    Slice("port-security", frozenset({Table.PORT_SECURITY})),
+    Slice("security-group", frozenset({Table.EGRESS_POLICY, Table.EGRESS_ACL,
+                                       Table.INGRESS_POLICY, Table.INGRESS_ACL})),
+    Slice("protocol-block", frozenset({Table.EGRESS_POLICY, Table.INGRESS_POLICY})),
+    # DSCP marking and egress limits; the ingress meter rides on the port's OUTPUT entry.
+    Slice("qos", frozenset({Table.EGRESS_QOS}), meters=(range(QOS_METER_BASE, OFPM_MAX + 1),)),
+    # Gateway entries, routes, ARP answers for router addresses, echo and TTL expiry to the
+    # controller behind each router's meter.
+    Slice("router", frozenset({Table.L3_GATEWAY, Table.ROUTING, Table.SERVICES}),
+          meters=(range(ROUTER_METER_BASE, QOS_METER_BASE),)),
+    # What is delivered to each fixed address of a port, on a flow of its own: counted.
+    Slice("statistics", frozenset({Table.OUTPUT})),
+)}

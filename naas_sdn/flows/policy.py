@@ -14,47 +14,29 @@ Flows with the same match merge into one flow listing every conjunction, so clau
 are shared across groups and projects; they belong to one owner (``Owner.ACL``) per switch.
 A new connection completing conjunction R is committed to conntrack in the port's zone;
 packets of known connections pass before any rule is looked at.
+
+Four slices build these stages (:class:`PortSecurity`, :class:`SecurityGroups`,
+:class:`ProtocolBlocks`, :class:`Qos`); each answers for a port on its own switch only.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Literal
+from types import MappingProxyType
 
 import netaddr
 
 from naas_sdn.flows import addresses, ofp
-from naas_sdn.flows.layout import (
-    CT_EST,
-    CT_INV,
-    CT_REL,
-    CT_TRK,
-    ETH_TYPE_ARP,
-    ETH_TYPE_IPV4,
-    ETH_TYPE_IPV6,
-    ICMPV6_MLD2_REPORT,
-    ICMPV6_MLD_DONE,
-    ICMPV6_MLD_QUERY,
-    ICMPV6_MLD_REPORT,
-    ICMPV6_NA,
-    ICMPV6_NS,
-    ICMPV6_RA,
-    ICMPV6_REDIRECT,
-    ICMPV6_RS,
-    IPPROTO_ICMP,
-    IPPROTO_ICMPV6,
-    IPPROTO_SCTP,
-    IPPROTO_TCP,
-    IPPROTO_UDP,
-    REG_DST_PORT,
-    REG_SRC_PORT,
-    Owner,
-    Priority,
-    Table,
-    cookie,
-    qos_meter,
-)
-from naas_sdn.model.snapshot import QosPolicyView, SecurityGroupRuleView
+from naas_sdn.flows.builder import NOTHING, Builder, Built
+from naas_sdn.flows.inputs import BoundPort, PassInputs, PortPolicy
+from naas_sdn.flows.layout import (CT_EST, CT_INV, CT_REL, CT_TRK, ETH_TYPE_ARP, ETH_TYPE_IPV4,
+                                   ETH_TYPE_IPV6, ICMPV6_MLD2_REPORT, ICMPV6_MLD_DONE,
+                                   ICMPV6_MLD_QUERY, ICMPV6_MLD_REPORT, ICMPV6_NA, ICMPV6_NS,
+                                   ICMPV6_RA, ICMPV6_REDIRECT, ICMPV6_RS, IPPROTO_ICMP,
+                                   IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
+                                   REG_DST_PORT, REG_SRC_PORT, Owner, Priority, Table, cookie,
+                                   qos_meter)
+from naas_sdn.model.snapshot import QosPolicyView
 
 ACL_COOKIE = cookie(Owner.ACL, 0)
 SWITCH_COOKIE = cookie(Owner.SWITCH, 0)
@@ -81,32 +63,6 @@ EGRESS = Direction("egress", REG_SRC_PORT, Table.EGRESS_POLICY, Table.EGRESS_ACL
 INGRESS = Direction("ingress", REG_DST_PORT, Table.INGRESS_POLICY, Table.INGRESS_ACL,
                     Table.OUTPUT, "src")
 DIRECTIONS = {d.name: d for d in (EGRESS, INGRESS)}
-
-
-@dataclasses.dataclass(frozen=True)
-class RuleInputs:
-    """A security group rule with its remote end resolved to prefixes (None: anywhere)."""
-
-    rule: SecurityGroupRuleView
-    remote: tuple | None
-
-    @property
-    def clauses(self) -> int:
-        return 2 if self.remote is None else 3
-
-
-@dataclasses.dataclass(frozen=True)
-class PortPolicy:
-    """Everything the policy stages need of one port."""
-
-    port_security: bool = False
-    macs: tuple = ()             # MACs the port may send from, with or without an address
-    allowed: tuple = ()          # (mac, ip or cidr) the port may send from
-    egress: tuple = ()           # (rule key, clauses) of the egress rules of its groups
-    ingress: tuple = ()          # same, ingress
-    blocks: tuple = ()           # ProtocolBlockViews of its network
-    qos: QosPolicyView | None = None
-    addresses: tuple = ()        # (MAC or None without port security, fixed IP): counted
 
 
 # ---- matches ---------------------------------------------------------------------------------
@@ -155,21 +111,8 @@ def _ip_field(version: int, side: str) -> str:
     return f"ipv{version}_{side}"
 
 
-# ---- per port --------------------------------------------------------------------------------
-
-def port_policy_flows(key: int, policy: PortPolicy) -> set[ofp.Flow]:
-    """The port's own policy flows on its switch: owned by the port, those whose statistics
-    are read (drops, per-address counts) by its counter owner."""
-    owner, counted = cookie(Owner.PORT, key), cookie(Owner.COUNTER, key)
-    flows = port_security_flows(key, policy, owner, counted)
-    for direction in (EGRESS, INGRESS):
-        flows |= block_flows(key, direction, policy.blocks, counted)
-        if policy.port_security:
-            flows |= acl_port_flows(key, direction, getattr(policy, direction.name), owner,
-                                    counted)
-    flows |= qos_flows(key, policy.qos, owner)
-    return flows
-
+# ---- per port: owned by the port, those whose statistics are read (drops, per-address
+# counts) by its counter owner ------------------------------------------------------------------
 
 def address_match(version: int, side: str, ip: str, **fields) -> tuple:
     """IP packets from (side "src") or to ("dst") one address."""
@@ -302,10 +245,10 @@ def qos_meters(key: int, qos: QosPolicyView | None) -> set[ofp.Meter]:
 
 # ---- shared by the ports of a switch ---------------------------------------------------------
 
-def policy_plumbing() -> set[ofp.Flow]:
-    """Per switch: neighbour discovery and DHCP client traffic are never tracked (neither
-    security groups nor blocks stop a network's own plumbing, as in Neutron), and packets of
-    connections already allowed go on."""
+@functools.lru_cache(maxsize=1)
+def policy_infra() -> frozenset[ofp.Flow]:
+    """Per switch: neighbour discovery and DHCP client traffic are never tracked nor blocked
+    (neither security groups nor blocks stop a network's own plumbing, as in Neutron)."""
     flows = set()
     for direction in (EGRESS, INGRESS):
         on = (ofp.goto(direction.then),)
@@ -319,13 +262,17 @@ def policy_plumbing() -> set[ofp.Flow]:
                        dict(eth_type=ETH_TYPE_IPV6, udp_src=client6, udp_dst=server6)):
             flows.add(ofp.flow(direction.policy, Priority.POLICY_DHCP,
                                ofp.match(ip_proto=IPPROTO_UDP, **fields), on, SWITCH_COOKIE))
-        flows.add(ofp.flow(direction.policy, Priority.POLICY_PASS, ofp.match(), on,
-                           SWITCH_COOKIE))
-        for state in (CT_EST, CT_REL):
-            flows.add(ofp.flow(direction.acl, Priority.ACL_ESTABLISHED,
-                               ofp.match(ct_state=(CT_TRK | state, CT_TRK | state | CT_INV)),
-                               on, SWITCH_COOKIE))
-    return flows
+    return frozenset(flows)
+
+
+@functools.lru_cache(maxsize=1)
+def acl_established() -> frozenset[ofp.Flow]:
+    """Per switch: packets of connections already allowed (and related ICMP) go on."""
+    return frozenset(
+        ofp.flow(direction.acl, Priority.ACL_ESTABLISHED,
+                 ofp.match(ct_state=(CT_TRK | state, CT_TRK | state | CT_INV)),
+                 (ofp.goto(direction.then),), SWITCH_COOKIE)
+        for direction in (EGRESS, INGRESS) for state in (CT_EST, CT_REL))
 
 
 @functools.lru_cache(maxsize=256)
@@ -363,13 +310,84 @@ def acl_flows(rules: tuple) -> frozenset[ofp.Flow]:
     return frozenset(flows)
 
 
-def remote_prefixes(rule: SecurityGroupRuleView, members: dict) -> tuple | Literal[False] | None:
-    """The rule's remote end as prefixes: None for anywhere, False when nothing can match
-    (a remote group with no address of the rule's version)."""
-    version = 4 if rule.ethertype == "IPv4" else 6
-    if rule.remote_group_id is not None:
-        found = members.get((rule.remote_group_id, version), ())
-        return tuple(found) if found else False
-    if rule.remote_ip_prefix is None or netaddr.IPNetwork(rule.remote_ip_prefix).prefixlen == 0:
-        return None
-    return (rule.remote_ip_prefix,)
+def _acl_flows(rules: tuple) -> tuple[frozenset, dict]:
+    """The switch's shared clauses of ``rules``; should they not build, those of every rule
+    that builds alone (one that does not is named by ``cookie(Owner.ACL, rule key)`` in the
+    failures, and its conjunction never completes: it admits nothing)."""
+    try:
+        return acl_flows(rules), {}
+    except Exception:
+        buildable, failed = [], {}
+        for inputs in rules:
+            try:
+                acl_flows((inputs,))
+                buildable.append(inputs)
+            except Exception as error:
+                failed[cookie(Owner.ACL, inputs.rule.key)] = f"{type(error).__name__}: {error}"
+        return acl_flows(tuple(buildable)), failed
+
+
+# ---- the slices ------------------------------------------------------------------------------
+
+class PortSecurity(Builder):
+    name = "port-security"
+
+    def add_port(self, dpid: int, bound: BoundPort, topology) -> Built:
+        if bound.dpid != dpid:
+            return NOTHING
+        key = bound.port.key
+        return Built(frozenset(port_security_flows(key, bound.policy, cookie(Owner.PORT, key),
+                                                   cookie(Owner.COUNTER, key))))
+
+
+class SecurityGroups(Builder):
+    name = "security-group"
+
+    def add_switch(self, dpid: int, topology) -> Built:
+        return Built(policy_infra() | acl_established())
+
+    def add_port(self, dpid: int, bound: BoundPort, topology) -> Built:
+        if bound.dpid != dpid or not bound.policy.port_security:
+            return NOTHING
+        key = bound.port.key
+        owner, counted = cookie(Owner.PORT, key), cookie(Owner.COUNTER, key)
+        flows = set()
+        for direction in (EGRESS, INGRESS):
+            flows |= acl_port_flows(key, direction, getattr(bound.policy, direction.name),
+                                    owner, counted)
+        return Built(frozenset(flows))
+
+    def add_shared(self, dpid: int, ports: tuple, inputs: PassInputs) -> Built:
+        """The clauses of the rules of the switch's ports, merged into one owner."""
+        keys = {key for b in ports for key, _ in b.policy.egress + b.policy.ingress}
+        if not keys or not inputs.rules:
+            return NOTHING
+        flows, failed = _acl_flows(tuple(inputs.rules[key] for key in sorted(keys)
+                                         if key in inputs.rules))
+        return Built(flows, failed=MappingProxyType(failed))
+
+
+class ProtocolBlocks(Builder):
+    name = "protocol-block"
+
+    def add_switch(self, dpid: int, topology) -> Built:
+        return Built(policy_infra())
+
+    def add_port(self, dpid: int, bound: BoundPort, topology) -> Built:
+        if bound.dpid != dpid:
+            return NOTHING
+        key = bound.port.key
+        counted = cookie(Owner.COUNTER, key)
+        return Built(frozenset().union(*(block_flows(key, d, bound.policy.blocks, counted)
+                                         for d in (EGRESS, INGRESS))))
+
+
+class Qos(Builder):
+    name = "qos"
+
+    def add_port(self, dpid: int, bound: BoundPort, topology) -> Built:
+        if bound.dpid != dpid:
+            return NOTHING
+        key, qos = bound.port.key, bound.policy.qos
+        return Built(frozenset(qos_flows(key, qos, cookie(Owner.PORT, key))),
+                     frozenset(qos_meters(key, qos)))

@@ -1,0 +1,260 @@
+"""What the flow builders read, derived once per pass from the model and the fabric.
+
+Each derivation is written once and shared: the builders of every switch read the same bound
+ports, router inputs and security group rules, and the packet services answer from the same
+router interfaces the compiler routes with. All values are frozen and hashable, so a builder
+memoized on them returns the very same objects while they do not change.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import netaddr
+
+from naas_sdn.model.snapshot import (ROUTER_INTERFACE, ModelSnapshot, NetworkView, PortView,
+                                     QosPolicyView, RouterView, SecurityGroupRuleView)
+from naas_sdn.flows.fabric import FabricSnapshot
+
+
+@dataclasses.dataclass(frozen=True)
+class Interface:
+    """One address of a router on one subnet: where a network meets a router."""
+
+    router_key: int
+    network: NetworkView
+    mac: str
+    subnet_id: str
+    ip: str
+    cidr: str
+    router_id: str
+
+    @property
+    def version(self) -> int:
+        return 6 if ":" in self.ip else 4
+
+
+@dataclasses.dataclass(frozen=True)
+class RouterInputs:
+    """A router with its interfaces and its static routes resolved to next-hop MACs."""
+
+    router: RouterView
+    interfaces: tuple
+    routes: tuple  # (destination cidr, Interface toward the next hop, next-hop MAC)
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleInputs:
+    """A security group rule with its remote end resolved to prefixes (None: anywhere)."""
+
+    rule: SecurityGroupRuleView
+    remote: tuple | None
+
+    @property
+    def clauses(self) -> int:
+        return 2 if self.remote is None else 3
+
+
+@dataclasses.dataclass(frozen=True)
+class PortPolicy:
+    """Everything the policy stages need of one port."""
+
+    port_security: bool = False
+    macs: tuple = ()             # MACs the port may send from, with or without an address
+    allowed: tuple = ()          # (mac, ip or cidr) the port may send from
+    egress: tuple = ()           # (rule key, clauses) of the egress rules of its groups
+    ingress: tuple = ()          # same, ingress
+    blocks: tuple = ()           # ProtocolBlockViews of its network
+    qos: QosPolicyView | None = None
+    addresses: tuple = ()        # (MAC or None without port security, fixed IP): counted
+
+
+@dataclasses.dataclass(frozen=True)
+class BoundPort:
+    port: PortView
+    network: NetworkView
+    dpid: int
+    ofport: int
+    subnets: tuple = ()  # SubnetViews of the port's network, by id
+    routers: tuple = ()  # Interfaces of routers on the port's network
+    policy: PortPolicy = PortPolicy()
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalNetwork:
+    """A network as one switch sees it: the ofports of its ports plugged there, and the IPv4
+    subnet gateways no bound port and no router holds (answered for by the network)."""
+
+    network: NetworkView
+    ofports: tuple
+    gateways: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class PassInputs:
+    """What every switch of one pass shares beyond its ports: routers and rules."""
+
+    routers: tuple = ()
+    rules: dict | None = None  # rule key -> RuleInputs (only rules that can match)
+
+
+def router_interfaces(model: ModelSnapshot) -> list[Interface]:
+    """Addresses of enabled routers, from their interface ports, in the model's port order.
+    The compiler routes only those on enabled networks; the packet services answer for all."""
+    found = []
+    for port in model.ports.values():
+        if port.device_owner != ROUTER_INTERFACE:
+            continue
+        router = model.routers.get(port.device_id)
+        network = model.networks.get(port.network_id)
+        if router is None or network is None or not router.admin_state_up:
+            continue
+        for subnet_id, ip in port.fixed_ips:
+            subnet = model.subnets.get(subnet_id)
+            if subnet is not None:
+                found.append(Interface(router.key, network, port.mac_address, subnet_id, ip,
+                                       subnet.cidr, router.id))
+    return found
+
+
+def routed_interfaces(model: ModelSnapshot) -> list[Interface]:
+    """The router interfaces the compiler routes with: on enabled networks, sorted."""
+    found = [i for i in router_interfaces(model) if i.network.admin_state_up]
+    found.sort(key=lambda i: (i.router_key, i.subnet_id, i.ip))
+    return found
+
+
+def router_inputs(model: ModelSnapshot, interfaces: list[Interface]) -> list[RouterInputs]:
+    by_router: dict[int, list] = {}
+    for interface in interfaces:
+        by_router.setdefault(interface.router_key, []).append(interface)
+    owner_of_ip = None
+    result = []
+    for router in sorted(model.routers.values(), key=lambda r: r.key):
+        mine = tuple(by_router.get(router.key, ()))
+        routes = []
+        for destination, nexthop in router.routes:
+            toward = [i for i in mine if netaddr.IPAddress(nexthop) in netaddr.IPNetwork(i.cidr)]
+            if not toward:
+                continue
+            if owner_of_ip is None:
+                owner_of_ip = {(sid, str(netaddr.IPAddress(ip))): p.mac_address
+                               for p in model.ports.values() for sid, ip in p.fixed_ips}
+            mac = owner_of_ip.get((toward[0].subnet_id, str(netaddr.IPAddress(nexthop))))
+            if mac is not None:  # a next hop nobody holds: nothing to route to
+                routes.append((destination, toward[0], mac))
+        if mine:
+            result.append(RouterInputs(router, mine, tuple(sorted(
+                routes, key=lambda r: (r[0], r[1].ip)))))
+    return result
+
+
+def _subnets_by_network(model: ModelSnapshot) -> dict[str, tuple]:
+    by_network: dict[str, list] = {}
+    for subnet in model.subnets.values():
+        by_network.setdefault(subnet.network_id, []).append(subnet)
+    return {n: tuple(sorted(subs, key=lambda s: s.id)) for n, subs in by_network.items()}
+
+
+def remote_prefixes(rule: SecurityGroupRuleView, members: dict) -> tuple | None | bool:
+    """The rule's remote end as prefixes: None for anywhere, False when nothing can match
+    (a remote group with no address of the rule's version)."""
+    version = 4 if rule.ethertype == "IPv4" else 6
+    if rule.remote_group_id is not None:
+        found = members.get((rule.remote_group_id, version), ())
+        return tuple(found) if found else False
+    if rule.remote_ip_prefix is None or netaddr.IPNetwork(rule.remote_ip_prefix).prefixlen == 0:
+        return None
+    return (rule.remote_ip_prefix,)
+
+
+@dataclasses.dataclass
+class PolicyContext:
+    """What every port's policy is resolved against, built once per pass."""
+
+    rules: dict      # rule key -> RuleInputs (only rules that can match)
+    by_group: dict   # group id -> ((direction, rule key, clauses), ...)
+    blocks: dict     # network id -> ProtocolBlockViews, by key
+
+
+def policy_context(model: ModelSnapshot) -> PolicyContext:
+    members: dict[tuple, set] = {}
+    if any(r.remote_group_id for g in model.security_groups.values() for r in g.rules):
+        for port in model.ports.values():
+            for group_id in port.security_group_ids:
+                for _, ip in port.fixed_ips:
+                    members.setdefault((group_id, 6 if ":" in ip else 4), set()).add(ip)
+                for cidr, _ in port.allowed_address_pairs:
+                    net = netaddr.IPNetwork(cidr)
+                    members.setdefault((group_id, net.version), set()).add(
+                        str(net.ip) if net.size == 1 else str(net.cidr))
+    members = {k: tuple(sorted(v)) for k, v in members.items()}
+    rules, by_group = {}, {}
+    for group in model.security_groups.values():
+        mine = []
+        for rule in group.rules:
+            remote = remote_prefixes(rule, members)
+            if remote is False:
+                continue
+            inputs = RuleInputs(rule, remote)
+            rules[rule.key] = inputs
+            mine.append((rule.direction, rule.key, inputs.clauses))
+        by_group[group.id] = tuple(mine)
+    blocks: dict[str, list] = {}
+    for block in model.protocol_blocks.values():
+        blocks.setdefault(block.network_id, []).append(block)
+    return PolicyContext(rules, by_group,
+                         {n: tuple(sorted(bs, key=lambda b: b.key)) for n, bs in blocks.items()})
+
+
+def port_policy(model: ModelSnapshot, context: PolicyContext, port: PortView,
+                network: NetworkView) -> PortPolicy:
+    qos = model.qos_policies.get(port.qos_policy_id or network.qos_policy_id or "")
+    blocks = context.blocks.get(network.id, ())
+    fixed = sorted({ip for _, ip in port.fixed_ips})
+    if not port.port_security_enabled:
+        return PortPolicy(False, blocks=blocks, qos=qos,
+                          addresses=tuple((None, ip) for ip in fixed))
+    allowed = {(port.mac_address, ip) for _, ip in port.fixed_ips}
+    allowed |= {(mac, cidr) for cidr, mac in port.allowed_address_pairs}
+    # With no address yet, the port's MAC alone: for what comes before one (DHCP, DAD).
+    macs = tuple(sorted({mac for mac, _ in allowed} or {port.mac_address}))
+    rules = {"egress": set(), "ingress": set()}
+    for group_id in port.security_group_ids:
+        for direction, key, clauses in context.by_group.get(group_id, ()):
+            rules[direction].add((key, clauses))
+    return PortPolicy(True, macs, tuple(sorted(allowed)), tuple(sorted(rules["egress"])),
+                      tuple(sorted(rules["ingress"])), blocks, qos,
+                      tuple((port.mac_address, ip) for ip in fixed))
+
+
+def bound_ports(model: ModelSnapshot, fabric: FabricSnapshot,
+                interfaces: list[Interface] | None = None,
+                context: PolicyContext | None = None) -> list[BoundPort]:
+    """Ports that carry traffic: plugged, enabled, on an enabled network."""
+    result = []
+    subnets = _subnets_by_network(model)
+    context = context or policy_context(model)
+    routers: dict[str, list] = {}
+    for interface in routed_interfaces(model) if interfaces is None else interfaces:
+        routers.setdefault(interface.network.id, []).append(interface)
+    for port in model.ports.values():
+        if port.device_owner == ROUTER_INTERFACE:
+            continue  # a router's port is everywhere (distributed), never a VIF
+        location = fabric.vifs.get(port.id)
+        network = model.networks.get(port.network_id)
+        if (location is None or network is None or location.ofport <= 0
+                or not port.admin_state_up or not network.admin_state_up):
+            continue
+        result.append(BoundPort(port, network, location.dpid, location.ofport,
+                                subnets.get(network.id, ()), tuple(routers.get(network.id, ())),
+                                port_policy(model, context, port, network)))
+    result.sort(key=lambda b: b.port.key)
+    return result
+
+
+def unheld_gateways(network: NetworkView, subnets: tuple, claimed: set,
+                    held_by_routers: set) -> tuple:
+    """IPv4 subnet gateways of ``network`` that no bound port claims and no router holds."""
+    return tuple(sorted(s.gateway_ip for s in subnets if s.ip_version == 4
+                        and s.gateway_ip and s.gateway_ip not in claimed
+                        and (network.key, s.gateway_ip) not in held_by_routers))
