@@ -11,10 +11,23 @@ from __future__ import annotations
 from naas_sdn.flows import addresses, ofp
 from naas_sdn.flows.builder import Builder, Built
 from naas_sdn.flows.inputs import BoundPort, LocalNetwork
-from naas_sdn.flows.layout import (ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, ICMPV6_NS,
-                                   ICMPV6_RS, IPPROTO_ICMPV6, IPPROTO_UDP, OFPP_IN_PORT,
-                                   REG_SRC_PORT, Owner, Priority, Table, cookie, gateway_mac,
-                                   port_meter)
+from naas_sdn.flows.layout import (
+    ETH_TYPE_ARP,
+    ETH_TYPE_IPV4,
+    ETH_TYPE_IPV6,
+    ICMPV6_NS,
+    ICMPV6_RS,
+    IPPROTO_ICMPV6,
+    IPPROTO_UDP,
+    OFPP_IN_PORT,
+    REG_SRC_PORT,
+    Owner,
+    Priority,
+    Table,
+    cookie,
+    gateway_mac,
+    port_meter,
+)
 from naas_sdn.model.snapshot import NetworkView
 
 
@@ -75,9 +88,8 @@ def punt_flows(bound: BoundPort, owner: int) -> set[ofp.Flow]:
     for interface in bound.routers:
         if interface.version == 6:
             gateways |= {interface.ip, addresses.link_local(interface.mac)}
-    for ip in sorted(gateways):
-        punts.append(dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6,
-                          icmpv6_type=ICMPV6_NS, ipv6_nd_target=ip))
+    punts.extend(dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6, icmpv6_type=ICMPV6_NS,
+                      ipv6_nd_target=ip) for ip in sorted(gateways))
     return {ofp.flow(Table.SERVICES, Priority.SERVICE_ANSWER,
                      ofp.match(**{REG_SRC_PORT: port.key}, **fields),
                      (ofp.meter(port_meter(port.key)), ofp.apply(ofp.to_controller())), owner)

@@ -15,8 +15,8 @@ are pure and hold only the compile options, so the compiler memoizes each scope'
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 from naas_sdn.flows.inputs import BoundPort, LocalNetwork, PassInputs, RouterInputs
 from naas_sdn.flows.layout import SLICES, Slice

@@ -14,14 +14,24 @@ raise is left out and named in ``failed``.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from typing import Any
 
 from naas_sdn.flows import ofp
 from naas_sdn.flows.answers import Services
 from naas_sdn.flows.builder import Built, Options
 from naas_sdn.flows.fabric import FabricSnapshot
-from naas_sdn.flows.inputs import (BoundPort, LocalNetwork, PassInputs, RouterInputs,
-                                   bound_ports, policy_context, routed_interfaces,
-                                   router_inputs, unheld_gateways)
+from naas_sdn.flows.inputs import (
+    BoundPort,
+    LocalNetwork,
+    PassInputs,
+    RouterInputs,
+    bound_ports,
+    policy_context,
+    routed_interfaces,
+    router_inputs,
+    unheld_gateways,
+)
 from naas_sdn.flows.layout import TABLE_DEFAULTS, Owner, Priority, Table, cookie
 from naas_sdn.flows.policy import PortSecurity, ProtocolBlocks, Qos, SecurityGroups
 from naas_sdn.flows.routing import Routing
@@ -44,8 +54,11 @@ def builders_for(options: Options, features: tuple = tuple(FEATURES)) -> tuple:
     return tuple(FEATURES[name](options) for name in features)
 
 
+DEFAULT_OPTIONS = Options()
+
+
 def compile_fabric(model: ModelSnapshot, fabric: FabricSnapshot,
-                   options: Options = Options()) -> dict[int, ofp.SwitchState]:
+                   options: Options = DEFAULT_OPTIONS) -> dict[int, ofp.SwitchState]:
     """Desired state of every connected switch."""
     bound, routers, rules = compile_inputs(model, fabric)
     return {dpid: compile_switch(dpid, bound, fabric, options, routers, rules)
@@ -62,7 +75,7 @@ def compile_inputs(model: ModelSnapshot, fabric: FabricSnapshot):
 
 
 def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
-                   options: Options, routers: list[RouterInputs] = (),
+                   options: Options, routers: Sequence[RouterInputs] = (),
                    rules: dict | None = None,
                    features: tuple = tuple(FEATURES)) -> ofp.SwitchState:
     """Flows grouped by owner, from every builder of ``features``. A port, router, network
@@ -74,7 +87,7 @@ def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
     parts = {SWITCH_COOKIE: switch.flows}
     groups, meters = set(switch.groups), set(switch.meters)
     failed = {}  # one object's flows that cannot be built are no reason to fail the switch
-    local = {}
+    local: dict[int, Any] = {}
     local_ports = []
     for b in bound:
         try:
@@ -147,7 +160,7 @@ def _merge(parts: dict, flows: frozenset) -> None:
 def _union(builders, answers) -> Built:
     """Every builder's answer for one scope, checked against its slice, as one."""
     flows, meters, groups = set(), set(), set()
-    for builder, built in zip(builders, answers):
+    for builder, built in zip(builders, answers, strict=True):
         _checked(builder, built)
         flows |= built.flows
         meters |= built.meters

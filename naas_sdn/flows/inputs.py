@@ -8,12 +8,20 @@ memoized on them returns the very same objects while they do not change.
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import netaddr
 
-from naas_sdn.model.snapshot import (ROUTER_INTERFACE, ModelSnapshot, NetworkView, PortView,
-                                     QosPolicyView, RouterView, SecurityGroupRuleView)
 from naas_sdn.flows.fabric import FabricSnapshot
+from naas_sdn.model.snapshot import (
+    ROUTER_INTERFACE,
+    ModelSnapshot,
+    NetworkView,
+    PortView,
+    QosPolicyView,
+    RouterView,
+    SecurityGroupRuleView,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,7 +163,7 @@ def _subnets_by_network(model: ModelSnapshot) -> dict[str, tuple]:
     return {n: tuple(sorted(subs, key=lambda s: s.id)) for n, subs in by_network.items()}
 
 
-def remote_prefixes(rule: SecurityGroupRuleView, members: dict) -> tuple | None | bool:
+def remote_prefixes(rule: SecurityGroupRuleView, members: dict) -> tuple | Literal[False] | None:
     """The rule's remote end as prefixes: None for anywhere, False when nothing can match
     (a remote group with no address of the rule's version)."""
     version = 4 if rule.ethertype == "IPv4" else 6
@@ -187,12 +195,13 @@ def policy_context(model: ModelSnapshot) -> PolicyContext:
                     net = netaddr.IPNetwork(cidr)
                     members.setdefault((group_id, net.version), set()).add(
                         str(net.ip) if net.size == 1 else str(net.cidr))
-    members = {k: tuple(sorted(v)) for k, v in members.items()}
-    rules, by_group = {}, {}
+    prefixes = {k: tuple(sorted(v)) for k, v in members.items()}
+    rules: dict[int, RuleInputs] = {}
+    by_group = {}
     for group in model.security_groups.values():
         mine = []
         for rule in group.rules:
-            remote = remote_prefixes(rule, members)
+            remote = remote_prefixes(rule, prefixes)
             if remote is False:
                 continue
             inputs = RuleInputs(rule, remote)
@@ -218,7 +227,7 @@ def port_policy(model: ModelSnapshot, context: PolicyContext, port: PortView,
     allowed |= {(mac, cidr) for cidr, mac in port.allowed_address_pairs}
     # With no address yet, the port's MAC alone: for what comes before one (DHCP, DAD).
     macs = tuple(sorted({mac for mac, _ in allowed} or {port.mac_address}))
-    rules = {"egress": set(), "ingress": set()}
+    rules: dict[str, set] = {"egress": set(), "ingress": set()}
     for group_id in port.security_group_ids:
         for direction, key, clauses in context.by_group.get(group_id, ()):
             rules[direction].add((key, clauses))

@@ -29,13 +29,36 @@ import netaddr
 from naas_sdn.flows import addresses, ofp
 from naas_sdn.flows.builder import NOTHING, Builder, Built
 from naas_sdn.flows.inputs import BoundPort, PassInputs, PortPolicy
-from naas_sdn.flows.layout import (CT_EST, CT_INV, CT_REL, CT_TRK, ETH_TYPE_ARP, ETH_TYPE_IPV4,
-                                   ETH_TYPE_IPV6, ICMPV6_MLD2_REPORT, ICMPV6_MLD_DONE,
-                                   ICMPV6_MLD_QUERY, ICMPV6_MLD_REPORT, ICMPV6_NA, ICMPV6_NS,
-                                   ICMPV6_RA, ICMPV6_REDIRECT, ICMPV6_RS, IPPROTO_ICMP,
-                                   IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
-                                   REG_DST_PORT, REG_SRC_PORT, Owner, Priority, Table, cookie,
-                                   qos_meter)
+from naas_sdn.flows.layout import (
+    CT_EST,
+    CT_INV,
+    CT_REL,
+    CT_TRK,
+    ETH_TYPE_ARP,
+    ETH_TYPE_IPV4,
+    ETH_TYPE_IPV6,
+    ICMPV6_MLD2_REPORT,
+    ICMPV6_MLD_DONE,
+    ICMPV6_MLD_QUERY,
+    ICMPV6_MLD_REPORT,
+    ICMPV6_NA,
+    ICMPV6_NS,
+    ICMPV6_RA,
+    ICMPV6_REDIRECT,
+    ICMPV6_RS,
+    IPPROTO_ICMP,
+    IPPROTO_ICMPV6,
+    IPPROTO_SCTP,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    REG_DST_PORT,
+    REG_SRC_PORT,
+    Owner,
+    Priority,
+    Table,
+    cookie,
+    qos_meter,
+)
 from naas_sdn.model.snapshot import QosPolicyView
 
 ACL_COOKIE = cookie(Owner.ACL, 0)

@@ -15,8 +15,17 @@ from naas_sdn.flows import ofp
 from naas_sdn.flows.answers import arp_answer
 from naas_sdn.flows.builder import Builder, Built
 from naas_sdn.flows.inputs import BoundPort, Interface, RouterInputs
-from naas_sdn.flows.layout import (ETH_TYPE_IPV4, ETH_TYPE_IPV6, IPPROTO_ICMPV6, REG_ROUTER,
-                                   Owner, Priority, Table, cookie, router_meter)
+from naas_sdn.flows.layout import (
+    ETH_TYPE_IPV4,
+    ETH_TYPE_IPV6,
+    IPPROTO_ICMPV6,
+    REG_ROUTER,
+    Owner,
+    Priority,
+    Table,
+    cookie,
+    router_meter,
+)
 from naas_sdn.flows.switching import ALL_ONES
 
 

@@ -15,9 +15,19 @@ from __future__ import annotations
 from naas_sdn.flows import ofp, policy
 from naas_sdn.flows.builder import Builder, Built
 from naas_sdn.flows.inputs import BoundPort, LocalNetwork
-from naas_sdn.flows.layout import (ETH_TYPE_LLDP, LLDP_NEAREST_BRIDGE, MULTICAST_BIT,
-                                   OFPVID_PRESENT, PACKET_IN_METER, REG_DST_PORT, REG_SRC_PORT,
-                                   Owner, Priority, Table, cookie)
+from naas_sdn.flows.layout import (
+    ETH_TYPE_LLDP,
+    LLDP_NEAREST_BRIDGE,
+    MULTICAST_BIT,
+    OFPVID_PRESENT,
+    PACKET_IN_METER,
+    REG_DST_PORT,
+    REG_SRC_PORT,
+    Owner,
+    Priority,
+    Table,
+    cookie,
+)
 from naas_sdn.model.snapshot import NetworkView
 
 ALL_ONES = 0xFFFFFFFFFFFFFFFF

@@ -5,8 +5,17 @@ import dataclasses
 from naas_sdn.apps.services import RouterIndex
 from naas_sdn.flows import compiler, ofp
 from naas_sdn.flows.builder import Builder, Built
-from naas_sdn.flows.layout import (NEXT_TABLES, SLICES, TABLE_DEFAULTS, Owner, Priority,
-                                   Table, cookie, owner_of, port_meter)
+from naas_sdn.flows.layout import (
+    NEXT_TABLES,
+    SLICES,
+    TABLE_DEFAULTS,
+    Owner,
+    Priority,
+    Table,
+    cookie,
+    owner_of,
+    port_meter,
+)
 from tests.unit.test_golden_flows import policies, routing
 
 

@@ -18,23 +18,32 @@ from naas_sdn.flows.fabric import FabricSnapshot, VifLocation
 from naas_sdn.flows.layout import Owner, Table, owner_of
 from naas_sdn.flows.ofp import SwitchState
 from naas_sdn.flows.simulate import fabric_links
-from naas_sdn.model.snapshot import (ROUTER_INTERFACE, ModelSnapshot, NetworkView, PortView,
-                                     ProtocolBlockView, QosPolicyView, RouterView,
-                                     SecurityGroupRuleView, SecurityGroupView, SubnetView)
+from naas_sdn.model.snapshot import (
+    ROUTER_INTERFACE,
+    ModelSnapshot,
+    NetworkView,
+    PortView,
+    ProtocolBlockView,
+    QosPolicyView,
+    RouterView,
+    SecurityGroupRuleView,
+    SecurityGroupView,
+    SubnetView,
+)
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 REGENERATE = os.environ.get("NAAS_REGENERATE_GOLDEN") == "1"
 
 
 def mac(key):
-    return "fa:16:3e:00:%02x:%02x" % (key >> 8, key & 0xFF)
+    return f"fa:16:3e:00:{key >> 8:02x}:{key & 0xFF:02x}"
 
 
 def fabric(switches, cables, vifs):
     """vifs: port id -> (dpid, ofport)."""
     return FabricSnapshot(
         frozenset(switches), frozenset(fabric_links(cables)),
-        MappingProxyType({p: VifLocation("br%d" % d, d, o) for p, (d, o) in vifs.items()}))
+        MappingProxyType({p: VifLocation(f"br{d}", d, o) for p, (d, o) in vifs.items()}))
 
 
 # ---- fixtures ---------------------------------------------------------------------------------
