@@ -219,7 +219,7 @@ class Programmer:
                 continue
             self._retry_at.pop(dpid, None)
             desired = compiler.compile_switch(dpid, bound, fabric, self._options, routers,
-                                              rules)
+                                              rules, extra=model.extra)
             self._report_compile_failures(dpid, desired.failed)
             try:
                 self._sync(channel, desired, connected.get(dpid))

@@ -14,12 +14,13 @@ raise is left out and named in ``failed``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from naas_sdn.flows import ofp
 from naas_sdn.flows.answers import Services
-from naas_sdn.flows.builder import Built, Options
+from naas_sdn.flows.builder import Builder, Built, Options
 from naas_sdn.flows.fabric import FabricSnapshot
 from naas_sdn.flows.inputs import (
     BoundPort,
@@ -32,7 +33,7 @@ from naas_sdn.flows.inputs import (
     router_inputs,
     unheld_gateways,
 )
-from naas_sdn.flows.layout import TABLE_DEFAULTS, Owner, Priority, Table, cookie
+from naas_sdn.flows.layout import SLICES, TABLE_DEFAULTS, Owner, Priority, Slice, Table, cookie
 from naas_sdn.flows.policy import PortSecurity, ProtocolBlocks, Qos, SecurityGroups
 from naas_sdn.flows.routing import Routing
 from naas_sdn.flows.statistics import Statistics
@@ -43,14 +44,25 @@ __all__ = ["FEATURES", "Options", "builders_for", "compile_fabric", "compile_inp
            "compile_switch"]
 
 # Every feature with flows, by slice name (layout.SLICES): what the compiler can load.
-FEATURES = {b.name: b for b in (Switching, Services, PortSecurity, SecurityGroups,
-                                ProtocolBlocks, Qos, Routing, Statistics)}
+FEATURES: dict[str, type[Builder]] = {b.name: b for b in (
+    Switching, Services, PortSecurity, SecurityGroups, ProtocolBlocks, Qos, Routing, Statistics)}
+
+
+def register_feature(builder: type[Builder], feature_slice: Slice) -> None:
+    """Make a plugin's builder one of the features every switch is compiled with, writing
+    only the tables its slice declares (a plugin registers when the operator loads it)."""
+    SLICES[feature_slice.name] = feature_slice
+    FEATURES[builder.name] = builder
+
+
+def builders_for(options: Options, features: tuple | None = None) -> tuple:
+    """One builder per loaded feature (None: every registered one), the same objects for the
+    same options (the scopes' memoization is keyed on them)."""
+    return _builders(options, tuple(FEATURES) if features is None else features)
 
 
 @functools.lru_cache(maxsize=64)
-def builders_for(options: Options, features: tuple = tuple(FEATURES)) -> tuple:
-    """One builder per loaded feature, the same objects for the same options (the scopes'
-    memoization is keyed on them)."""
+def _builders(options: Options, features: tuple) -> tuple:
     return tuple(FEATURES[name](options) for name in features)
 
 
@@ -76,8 +88,8 @@ def compile_inputs(model: ModelSnapshot, fabric: FabricSnapshot):
 
 def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
                    options: Options, routers: Sequence[RouterInputs] = (),
-                   rules: dict | None = None,
-                   features: tuple = tuple(FEATURES)) -> ofp.SwitchState:
+                   rules: dict | None = None, features: tuple | None = None,
+                   extra: Mapping = MappingProxyType({})) -> ofp.SwitchState:
     """Flows grouped by owner, from every builder of ``features``. A port, router, network
     or security group rule whose flows cannot be built is left out and named in the state's
     ``failed``, instead of failing the whole switch."""
@@ -103,7 +115,7 @@ def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
             members.append(b.ofport)
             local_ports.append(b)
             meters |= port_meters
-    shared = PassInputs(tuple(routers), rules)
+    shared = PassInputs(tuple(routers), rules, extra)
     for builder in builders:
         built = _checked(builder, builder.add_shared(dpid, tuple(local_ports), shared))
         _merge(parts, built.flows)

@@ -8,6 +8,8 @@ memoized on them returns the very same objects while they do not change.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Literal
 
 import netaddr
@@ -103,6 +105,8 @@ class PassInputs:
 
     routers: tuple = ()
     rules: dict | None = None  # rule key -> RuleInputs (only rules that can match)
+    # collection -> id -> view: the records of plugins' declared resources (snapshot.extra)
+    extra: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
 
 def router_interfaces(model: ModelSnapshot) -> list[Interface]:

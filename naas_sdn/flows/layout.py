@@ -177,6 +177,7 @@ class Owner(enum.IntEnum):
     ROUTER = 4    # gateway entries, TTL and self handling, static routes of one router
     ACL = 5       # security group clauses shared by ports (key 0): merged across groups
     COUNTER = 6   # a port's flows whose statistics are read: policy drops, per-address counts
+    PLUGIN = 7    # a third-party slice's flows of one of its records (key: the record's key)
 
 
 # Cookie: 0xA5 | owner kind (8) | generation (8) | owner key (40).

@@ -68,11 +68,11 @@ class Stray(Builder):
 def test_an_answer_outside_the_slice_fails_that_owner_alone(monkeypatch):
     model, fabric, options = policies()
     monkeypatch.setitem(compiler.FEATURES, "statistics", Stray)
-    compiler.builders_for.cache_clear()
+    compiler._builders.cache_clear()
     try:
         state = compile_with(model, fabric, options)[1]
     finally:
-        compiler.builders_for.cache_clear()
+        compiler._builders.cache_clear()
     assert state.failed == {
         cookie(Owner.PORT, 1): "ValueError: slice statistics does not write table CLASSIFY",
         cookie(Owner.PORT, 2): "ValueError: slice statistics declares no meter 0x102"}

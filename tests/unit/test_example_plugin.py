@@ -88,3 +88,27 @@ def test_quota(service: NetworkService):
     second = call(app, "POST", "/v2.0/ethertype-blocks", alice,
                   {"ethertype_block": {"network_id": net["id"], "ethertype": 0x88F7}})
     assert second.status_code == 409 and second.json["NeutronError"]["type"] == "OverQuota"
+
+
+def test_its_flow_reaches_only_switches_where_the_network_is(service: NetworkService):
+    from types import MappingProxyType
+
+    from naas_sdn.flows import compiler
+    from naas_sdn.flows.fabric import FabricSnapshot, VifLocation
+
+    app = make_app(service, ["ethertype-block"])
+    alice = service.tokens.create(ALICE.project_id)
+    net = call(app, "POST", "/v2.0/networks", alice, {"network": {}}).json["network"]
+    port = call(app, "POST", "/v2.0/ports", alice,
+                {"port": {"network_id": net["id"]}}).json["port"]
+    call(app, "POST", "/v2.0/ethertype-blocks", alice,
+         {"ethertype_block": {"network_id": net["id"], "ethertype": 0x88B5}})
+    model = service.snapshot()
+    fabric = FabricSnapshot(frozenset({1, 2}), frozenset(),
+                            MappingProxyType({port["id"]: VifLocation("br1", 1, 5)}))
+    bound, routers, rules = compiler.compile_inputs(model, fabric)
+    drops = {dpid: [f for flows in compiler.compile_switch(
+        dpid, bound, fabric, compiler.DEFAULT_OPTIONS, routers, rules,
+        extra=model.extra).parts.values() for f in flows
+        if dict(f.match).get("eth_type") == 0x88B5] for dpid in (1, 2)}
+    assert len(drops[1]) == 1 and drops[1][0].instructions == () and drops[2] == []

@@ -12,6 +12,10 @@ import dataclasses
 
 from sqlalchemy import Integer, String
 
+from naas_sdn.flows import compiler, ofp
+from naas_sdn.flows.builder import Builder, Built
+from naas_sdn.flows.inputs import PassInputs
+from naas_sdn.flows.layout import Owner, Priority, Slice, Table, cookie
 from naas_sdn.model import db, errors, schema
 from naas_sdn.model.common import parse_int
 from naas_sdn.model.schema import field
@@ -73,7 +77,29 @@ ETHERTYPE_BLOCKS = schema.declare(schema.Resource(
                                       ethertype=b.ethertype)))
 
 
+# Above every port-security flow: a blocked frame is dropped whatever its port may send.
+BLOCK_PRIORITY = Priority.PORTSEC_DENY + 100
+
+
+class EthertypeBlocks(Builder):
+    """One drop flow per block, on the switches where the network has a port: frames leave
+    the network from there (fabric links carry only what ports sent)."""
+
+    name = "ethertype-block"
+
+    def add_shared(self, dpid: int, ports: tuple, inputs: PassInputs) -> Built:
+        here = {bound.network.id: bound.network.key for bound in ports}
+        return Built(frozenset(
+            ofp.flow(Table.PORT_SECURITY, BLOCK_PRIORITY,
+                     ofp.match(metadata=here[block.network_id], eth_type=block.ethertype), (),
+                     cookie(Owner.PLUGIN, block.key))
+            for block in inputs.extra.get("ethertype_blocks", {}).values()
+            if block.network_id in here))
+
+
 def ethertype_block_plugin(service) -> Plugin:
+    compiler.register_feature(EthertypeBlocks,
+                              Slice("ethertype-block", frozenset({Table.PORT_SECURITY})))
     return Plugin(
         "ethertype-block", (declared_resource(service, ETHERTYPE_BLOCKS),),
         (Extension("ethertype-blocks", "Network ethertype blocks",
