@@ -5,6 +5,7 @@ trivial rules), at 10 and at 1000 ports, measured side by side in one run.
 
 Run: ``.venv/bin/python bench/authorization.py``. Writes bench/results/authorization.json.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,11 @@ def _conf(policy_file: pathlib.Path | None) -> cfg.ConfigOpts:
 
 def _allow_all(app, folder: pathlib.Path) -> pathlib.Path:
     path = folder / "allow.yaml"
-    path.write_text("".join(f'"{name}": ""\n' for name, check in
-                            sorted(app.authorizer.defaults.items()) if check))
+    path.write_text(
+        "".join(
+            f'"{name}": ""\n' for name, check in sorted(app.authorizer.defaults.items()) if check
+        )
+    )
     return path
 
 
@@ -62,17 +66,33 @@ def _measure(folder: pathlib.Path, ports: int, allow_all: bool) -> dict:
         if allow_all:
             app = make_app(service, PLUGINS, _conf(_allow_all(app, folder)))
         owner, user = service.tokens.create("owner"), service.tokens.create("user")
-        net = _call(app, "POST", "/v2.0/networks", owner,
-                    {"network": {"shared": True}})["network"]
-        _call(app, "POST", "/v2.0/subnets", owner, {"subnet": {
-            "network_id": net["id"], "ip_version": 4, "cidr": "10.0.0.0/16"}})
+        net = _call(app, "POST", "/v2.0/networks", owner, {"network": {"shared": True}})["network"]
+        _call(
+            app,
+            "POST",
+            "/v2.0/subnets",
+            owner,
+            {"subnet": {"network_id": net["id"], "ip_version": 4, "cidr": "10.0.0.0/16"}},
+        )
         for start in range(0, ports, 100):
-            _call(app, "POST", "/v2.0/ports", owner, {"ports": [
-                {"network_id": net["id"]} for _ in range(min(100, ports - start))]})
+            _call(
+                app,
+                "POST",
+                "/v2.0/ports",
+                owner,
+                {"ports": [{"network_id": net["id"]} for _ in range(min(100, ports - start))]},
+            )
         started = time.perf_counter()
-        made = [_call(app, "POST", "/v2.0/ports", user, {"port": {
-            "network_id": net["id"], "name": "vm", "device_owner": "compute:nova"}})["port"]
-            for _ in range(CALLS)]
+        made = [
+            _call(
+                app,
+                "POST",
+                "/v2.0/ports",
+                user,
+                {"port": {"network_id": net["id"], "name": "vm", "device_owner": "compute:nova"}},
+            )["port"]
+            for _ in range(CALLS)
+        ]
         create = (time.perf_counter() - started) / CALLS
         started = time.perf_counter()
         for port in made:
@@ -82,8 +102,11 @@ def _measure(folder: pathlib.Path, ports: int, allow_all: bool) -> dict:
         for port in made:
             _call(app, "PUT", "/v2.0/ports/" + port["id"], user, {"port": {"name": "x"}})
         update = (time.perf_counter() - started) / CALLS
-        return {"create_ms": round(create * 1e3, 3), "show_ms": round(show * 1e3, 3),
-                "update_ms": round(update * 1e3, 3)}
+        return {
+            "create_ms": round(create * 1e3, 3),
+            "show_ms": round(show * 1e3, 3),
+            "update_ms": round(update * 1e3, 3),
+        }
     finally:
         service.close()
 
@@ -91,17 +114,20 @@ def _measure(folder: pathlib.Path, ports: int, allow_all: bool) -> dict:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = pathlib.Path(tmp)
-        runs = {f"{ports} ports, {name}": _measure(folder, ports, allow)
-                for ports in SIZES for name, allow in (("neutron rules", False),
-                                                       ("allow all", True))}
+        runs = {
+            f"{ports} ports, {name}": _measure(folder, ports, allow)
+            for ports in SIZES
+            for name, allow in (("neutron rules", False), ("allow all", True))
+        }
     small, large = SIZES
     report = {"calls_per_measure": CALLS, "runs": runs, "ratios": {}}
     for op in ("create_ms", "show_ms", "update_ms"):
         report["ratios"][f"{op[:-3]}: neutron rules / allow all, at {small}"] = round(
-            runs[f"{small} ports, neutron rules"][op] / runs[f"{small} ports, allow all"][op], 2)
+            runs[f"{small} ports, neutron rules"][op] / runs[f"{small} ports, allow all"][op], 2
+        )
         report["ratios"][f"{op[:-3]}: neutron rules at {large} / at {small}"] = round(
-            runs[f"{large} ports, neutron rules"][op] / runs[f"{small} ports, neutron rules"][op],
-            2)
+            runs[f"{large} ports, neutron rules"][op] / runs[f"{small} ports, neutron rules"][op], 2
+        )
     report_file.write("authorization", report)
 
 

@@ -6,6 +6,7 @@
 2. Isolation of the service: another tenant's VM probes DHCP latency, quiet and while the
    first VM floods; ratio flooded / quiet of the median latency (goal: close to 1).
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -28,10 +29,20 @@ def setup(server):
     ports = {}
     for tenant, host in (("flooder", "f1"), ("victim", "v1")):
         net = api.post("/v2.0/networks", {"network": {"project_id": tenant}}).json["network"]
-        api.post("/v2.0/subnets", {"subnet": {"network_id": net["id"], "ip_version": 4,
-                                              "cidr": "10.0.0.0/24", "project_id": tenant}})
-        ports[host] = api.post("/v2.0/ports", {"port": {
-            "network_id": net["id"], "project_id": tenant}}).json["port"]
+        api.post(
+            "/v2.0/subnets",
+            {
+                "subnet": {
+                    "network_id": net["id"],
+                    "ip_version": 4,
+                    "cidr": "10.0.0.0/24",
+                    "project_id": tenant,
+                }
+            },
+        )
+        ports[host] = api.post(
+            "/v2.0/ports", {"port": {"network_id": net["id"], "project_id": tenant}}
+        ).json["port"]
     return ports
 
 
@@ -39,8 +50,9 @@ def run(rate: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         ini = pathlib.Path(tmp) / "naas.ini"
         ini.write_text(f"[DEFAULT]\nport_packet_in_rate = {rate}\n")
-        server = start_server(tmp, extra_args=["--config", str(ini), "--ovsdb",
-                                               "unix:/var/run/openvswitch/db.sock"])
+        server = start_server(
+            tmp, extra_args=["--config", str(ini), "--ovsdb", "unix:/var/run/openvswitch/db.sock"]
+        )
         try:
             ports = setup(server)
             with lab(server.ofp_port, hosts={"f1": 1, "v1": 1}) as net:
@@ -49,8 +61,12 @@ def run(rate: int) -> dict:
                 f1, v1 = net.get("f1"), net.get("v1")
 
                 def probe(n=40):
-                    out = v1.cmd(" ".join(PROBE + ["probe", v1.defaultIntf().name,
-                                                   ports["v1"]["mac_address"], str(n)]))
+                    out = v1.cmd(
+                        " ".join(
+                            PROBE
+                            + ["probe", v1.defaultIntf().name, ports["v1"]["mac_address"], str(n)]
+                        )
+                    )
                     values = [float(x) for x in out.split() if x != "timeout"]
                     return values, out.split().count("timeout")
 
@@ -58,30 +74,39 @@ def run(rate: int) -> dict:
                     if probe(1)[0]:
                         break
                 quiet, quiet_lost = probe()
-                flood = f1.popen(PROBE + ["flood", f1.defaultIntf().name,
-                                          ports["f1"]["mac_address"], "5"], text=True)
+                flood = f1.popen(
+                    PROBE + ["flood", f1.defaultIntf().name, ports["f1"]["mac_address"], "5"],
+                    text=True,
+                )
                 flooded, flooded_lost = probe(40)
                 sent, received = map(int, flood.communicate(timeout=60)[0].split())
         finally:
             server.stop()
     return {
-        "port_packet_in_rate": rate, "flood_sent_per_s": round(sent / 5),
+        "port_packet_in_rate": rate,
+        "flood_sent_per_s": round(sent / 5),
         "offers_per_s": round(received / 5, 1),
         "victim_median_ms_quiet": round(statistics.median(quiet), 2),
         "victim_median_ms_flooded": round(statistics.median(flooded), 2) if flooded else None,
-        "victim_lost_quiet": quiet_lost, "victim_lost_flooded": flooded_lost,
+        "victim_lost_quiet": quiet_lost,
+        "victim_lost_flooded": flooded_lost,
     }
 
 
 def main() -> int:
     metered, unmetered = run(20), run(100000)
-    report = {"metered": metered, "unmetered": unmetered, "ratios": {
-        "victim_latency_flooded_over_quiet_metered":
-            metered["victim_median_ms_flooded"] / metered["victim_median_ms_quiet"],
-        "victim_latency_flooded_over_quiet_unmetered":
-            (unmetered["victim_median_ms_flooded"] or float("inf"))
+    report = {
+        "metered": metered,
+        "unmetered": unmetered,
+        "ratios": {
+            "victim_latency_flooded_over_quiet_metered": metered["victim_median_ms_flooded"]
+            / metered["victim_median_ms_quiet"],
+            "victim_latency_flooded_over_quiet_unmetered": (
+                unmetered["victim_median_ms_flooded"] or float("inf")
+            )
             / unmetered["victim_median_ms_quiet"],
-    }}
+        },
+    }
     report_file.write("dhcp", report)
     return 0
 

@@ -4,6 +4,7 @@
 ``flood IFACE MAC SECONDS``: DISCOVERs as fast as the socket takes them; prints
 "sent received" at the end (OFFERs counted while flooding).
 """
+
 import os
 import select
 import socket
@@ -18,9 +19,17 @@ def discover(mac: str, xid: int) -> bytes:
     pkt.add_protocol(ethernet.ethernet(dst="ff:ff:ff:ff:ff:ff", src=mac, ethertype=0x0800))
     pkt.add_protocol(ipv4.ipv4(src="0.0.0.0", dst="255.255.255.255", proto=17))
     pkt.add_protocol(udp.udp(src_port=68, dst_port=67))
-    pkt.add_protocol(dhcp.dhcp(op=dhcp.DHCP_BOOT_REQUEST, chaddr=mac, xid=xid, hlen=6,
-                               options=dhcp.options([dhcp.option(
-                                   dhcp.DHCP_MESSAGE_TYPE_OPT, bytes([dhcp.DHCP_DISCOVER]))])))
+    pkt.add_protocol(
+        dhcp.dhcp(
+            op=dhcp.DHCP_BOOT_REQUEST,
+            chaddr=mac,
+            xid=xid,
+            hlen=6,
+            options=dhcp.options(
+                [dhcp.option(dhcp.DHCP_MESSAGE_TYPE_OPT, bytes([dhcp.DHCP_DISCOVER]))]
+            ),
+        )
+    )
     pkt.serialize()
     return bytes(pkt.data)
 

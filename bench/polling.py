@@ -8,6 +8,7 @@
 Ports are on a network with a subnet and the default security group, so each has its
 counted flows (policy drops, one per address each way). Writes bench/results/polling.json.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -32,18 +33,27 @@ POLL_INTERVAL = 1.0
 
 def samples(server) -> dict:
     text = urllib.request.urlopen(server.metrics_url, timeout=10).read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def rounds(server, wanted=5, timeout=120) -> dict:
     """Average cost of the next ``wanted`` polling rounds, from the controller's /metrics."""
+
     def totals():
         found = samples(server)
-        return (found.get(("naas_stats_poll_seconds_count", ()), 0),
-                found.get(("naas_stats_poll_seconds_sum", ()), 0),
-                {kind: found.get(("naas_stats_reply_bytes_total", (("kind", kind),)), 0)
-                 for kind in ("port", "flow", "meter")})
+        return (
+            found.get(("naas_stats_poll_seconds_count", ()), 0),
+            found.get(("naas_stats_poll_seconds_sum", ()), 0),
+            {
+                kind: found.get(("naas_stats_reply_bytes_total", (("kind", kind),)), 0)
+                for kind in ("port", "flow", "meter")
+            },
+        )
+
     count0, sum0, bytes0 = totals()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -51,9 +61,13 @@ def rounds(server, wanted=5, timeout=120) -> dict:
         count, total, replies = totals()
         if count - count0 >= wanted:
             n = count - count0
-            return {"round_ms": round(1000 * (total - sum0) / n, 1),
-                    **{f"{kind}_stats_bytes_per_round": round((replies[kind] - bytes0[kind]) / n)
-                       for kind in replies}}
+            return {
+                "round_ms": round(1000 * (total - sum0) / n, 1),
+                **{
+                    f"{kind}_stats_bytes_per_round": round((replies[kind] - bytes0[kind]) / n)
+                    for kind in replies
+                },
+            }
     raise RuntimeError("no polling rounds")
 
 
@@ -64,8 +78,10 @@ def latency(api, network_id, count=300) -> dict:
         assert api.get(f"/v2.0/networks/{network_id}").status == 200
         times.append(time.perf_counter() - start)
     times.sort()
-    return {"median_ms": round(1000 * statistics.median(times), 2),
-            "p95_ms": round(1000 * times[int(0.95 * len(times))], 2)}
+    return {
+        "median_ms": round(1000 * statistics.median(times), 2),
+        "p95_ms": round(1000 * times[int(0.95 * len(times))], 2),
+    }
 
 
 def server_args(interval):
@@ -80,17 +96,27 @@ def main() -> int:
             bench_bridge(server.ofp_port)
             api = ApiClient(server.url, server.token("bench", admin=True))
             bench = Bench(server, api)
-            resp = api.post("/v2.0/subnets", {"subnet": {
-                "network_id": bench.network["id"], "ip_version": 4, "cidr": "10.64.0.0/16",
-                "enable_dhcp": False}})
+            resp = api.post(
+                "/v2.0/subnets",
+                {
+                    "subnet": {
+                        "network_id": bench.network["id"],
+                        "ip_version": 4,
+                        "cidr": "10.64.0.0/16",
+                        "enable_dhcp": False,
+                    }
+                },
+            )
             assert resp.status == 201, resp
             for size in SIZES:
                 bench.add_ports(size - bench.bound)
                 settle(server)
                 results[size] = {"bound_ports": bench.bound, **rounds(server)}
             # Latency with and without polling, each after a restart and the same wait.
-            for interval, name in ((0, "api_latency_not_polling"),
-                                   (POLL_INTERVAL, "api_latency_polling_every_1s")):
+            for interval, name in (
+                (0, "api_latency_not_polling"),
+                (POLL_INTERVAL, "api_latency_polling_every_1s"),
+            ):
                 server.extra_args = server_args(interval)
                 server.restart()
                 settle(server)

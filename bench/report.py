@@ -1,4 +1,5 @@
 """Where benchmark reports go: printed, and kept in bench/results/NAME.json."""
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ Two userspace OVS switches; h1 on t1; h1b (same network as h1) and h2 (another n
 reached through the tenant's router) on t2. iperf3 runs alternate switched and routed,
 three rounds; the ratio of medians is reported. Root and Open vSwitch needed.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -26,19 +27,26 @@ def main() -> int:
         try:
             api = ApiClient(server.url, server.token("bench"))
             n1, n2 = post(api, "networks", {}), post(api, "networks", {})
-            s1 = post(api, "subnets", {"network_id": n1["id"], "ip_version": 4,
-                                       "cidr": "10.1.0.0/24"})
-            s2 = post(api, "subnets", {"network_id": n2["id"], "ip_version": 4,
-                                       "cidr": "10.2.0.0/24"})
+            s1 = post(
+                api, "subnets", {"network_id": n1["id"], "ip_version": 4, "cidr": "10.1.0.0/24"}
+            )
+            s2 = post(
+                api, "subnets", {"network_id": n2["id"], "ip_version": 4, "cidr": "10.2.0.0/24"}
+            )
             router = post(api, "routers", {})
             for subnet in (s1, s2):
-                api.put(f"/v2.0/routers/{router['id']}/add_router_interface",
-                        {"subnet_id": subnet["id"]})
-            ports = {"h1": post(api, "ports", {"network_id": n1["id"]}),
-                     "h1b": post(api, "ports", {"network_id": n1["id"]}),
-                     "h2": post(api, "ports", {"network_id": n2["id"]})}
-            with lab(server.ofp_port, switches=2, cables=[(1, 2)],
-                     hosts={"h1": 1, "h1b": 2, "h2": 2}) as net:
+                api.put(
+                    f"/v2.0/routers/{router['id']}/add_router_interface",
+                    {"subnet_id": subnet["id"]},
+                )
+            ports = {
+                "h1": post(api, "ports", {"network_id": n1["id"]}),
+                "h1b": post(api, "ports", {"network_id": n1["id"]}),
+                "h2": post(api, "ports", {"network_id": n2["id"]}),
+            }
+            with lab(
+                server.ofp_port, switches=2, cables=[(1, 2)], hosts={"h1": 1, "h1b": 2, "h2": 2}
+            ) as net:
                 ips = {}
                 for host, port in ports.items():
                     ip = port["fixed_ips"][0]["ip_address"]
@@ -60,10 +68,11 @@ def main() -> int:
                     net.get(host).cmd("pkill -f 'iperf3 -s'")
         finally:
             server.stop()
-    report = {"switched_mbps": [round(x, 1) for x in switched],
-              "routed_mbps": [round(x, 1) for x in routed],
-              "routed_over_switched": round(statistics.median(routed)
-                                            / statistics.median(switched), 3)}
+    report = {
+        "switched_mbps": [round(x, 1) for x in switched],
+        "routed_mbps": [round(x, 1) for x in routed],
+        "routed_over_switched": round(statistics.median(routed) / statistics.median(switched), 3),
+    }
     report_file.write("routing", report)
     return 0
 

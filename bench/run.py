@@ -6,6 +6,7 @@
 
 Run as root with Open vSwitch up: ``make bench``. Writes bench/results/latest.json.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -33,15 +34,31 @@ def vsctl(*args):
 def bench_bridge(ofp_port: int) -> None:
     """A fresh userspace bridge, secure fail mode, connected to the controller on ofp_port."""
     vsctl("--if-exists", "del-br", BRIDGE)
-    vsctl("add-br", BRIDGE, "--", "set", "bridge", BRIDGE, "datapath_type=netdev",
-          "protocols=OpenFlow13", "fail-mode=secure",
-          "other-config:datapath-id=00000000000000b0", "--", "set-controller", BRIDGE,
-          f"tcp:127.0.0.1:{ofp_port}")
+    vsctl(
+        "add-br",
+        BRIDGE,
+        "--",
+        "set",
+        "bridge",
+        BRIDGE,
+        "datapath_type=netdev",
+        "protocols=OpenFlow13",
+        "fail-mode=secure",
+        "other-config:datapath-id=00000000000000b0",
+        "--",
+        "set-controller",
+        BRIDGE,
+        f"tcp:127.0.0.1:{ofp_port}",
+    )
 
 
 def flow_count():
-    out = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-aggregate", BRIDGE],
-                         check=False, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", "dump-aggregate", BRIDGE],
+        check=False,
+        capture_output=True,
+        text=True,
+    ).stdout
     return int(out.split("flow_count=")[1].split()[0]) if "flow_count=" in out else -1
 
 
@@ -76,16 +93,28 @@ class Bench:
     def add_ports(self, count):
         """Create ``count`` ports (bulk API) and plug each into the bridge with its iface-id."""
         for start in range(0, count, 100):
-            batch = [{"network_id": self.network["id"], "name": f"p{self.bound + i}"}
-                     for i in range(start, min(count, start + 100))]
+            batch = [
+                {"network_id": self.network["id"], "name": f"p{self.bound + i}"}
+                for i in range(start, min(count, start + 100))
+            ]
             resp = self.api.post("/v2.0/ports", {"ports": batch})
             assert resp.status == 201, resp
             args = []
             for port in resp.json["ports"]:
                 name = f"nb{self.bound}"
                 self.bound += 1
-                args += ["--", "add-port", BRIDGE, name, "--", "set", "interface", name,
-                         "type=internal", f"external_ids:iface-id={port['id']}"]
+                args += [
+                    "--",
+                    "add-port",
+                    BRIDGE,
+                    name,
+                    "--",
+                    "set",
+                    "interface",
+                    name,
+                    "type=internal",
+                    f"external_ids:iface-id={port['id']}",
+                ]
             vsctl(*args)
 
     def one_port_cost(self):
@@ -95,8 +124,17 @@ class Bench:
         created = settle(self.server)
         name = f"nb{self.bound}"
         self.bound += 1
-        vsctl("add-port", BRIDGE, name, "--", "set", "interface", name, "type=internal",
-              f"external_ids:iface-id={resp.json['port']['id']}")
+        vsctl(
+            "add-port",
+            BRIDGE,
+            name,
+            "--",
+            "set",
+            "interface",
+            name,
+            "type=internal",
+            f"external_ids:iface-id={resp.json['port']['id']}",
+        )
         bound = settle(self.server)
         return created - before, bound - created
 
@@ -104,8 +142,9 @@ class Bench:
         body = {"port": {"network_id": self.network["id"]}}
         start = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-            statuses = list(pool.map(lambda _: self.api.post("/v2.0/ports", body).status,
-                                     range(count)))
+            statuses = list(
+                pool.map(lambda _: self.api.post("/v2.0/ports", body).status, range(count))
+            )
         elapsed = time.perf_counter() - start
         assert statuses == [201] * count
         return count / elapsed
@@ -123,8 +162,10 @@ def main() -> int:
                 settle(server)
                 create_cost, bind_cost = bench.one_port_cost()
                 results[size] = {
-                    "bound_ports": bench.bound, "switch_flows": flow_count(),
-                    "mods_port_create": create_cost, "mods_port_bind": bind_cost,
+                    "bound_ports": bench.bound,
+                    "switch_flows": flow_count(),
+                    "mods_port_create": create_cost,
+                    "mods_port_bind": bind_cost,
                     "creates_per_s_1_client": round(bench.create_rate(100, 1), 1),
                     "creates_per_s_8_clients": round(bench.create_rate(200, 8), 1),
                 }

@@ -7,6 +7,7 @@ their ratio, and how many slow connections were still open at the end (all of th
 deadline, 30 s by default, is longer than the measurement). Writes
 bench/results/slow_clients.json.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -33,9 +34,11 @@ def latency(api, count=REQUESTS) -> dict:
         assert api.get("/v2.0/networks").status == 200
         times.append(time.perf_counter() - start)
     times.sort()
-    return {"median_ms": round(1000 * statistics.median(times), 2),
-            "p95_ms": round(1000 * times[int(0.95 * len(times))], 2),
-            "max_ms": round(1000 * times[-1], 2)}
+    return {
+        "median_ms": round(1000 * statistics.median(times), 2),
+        "p95_ms": round(1000 * times[int(0.95 * len(times))], 2),
+        "max_ms": round(1000 * times[-1], 2),
+    }
 
 
 def main() -> int:
@@ -51,7 +54,7 @@ def main() -> int:
             opening = time.perf_counter()
             slow = open_unfinished(server.api_port, count)
             opened_s = time.perf_counter() - opening
-            trickler = Trickler(slow[count // 2:])
+            trickler = Trickler(slow[count // 2 :])
             trickler.start()
             try:
                 time.sleep(1.0)
@@ -64,14 +67,20 @@ def main() -> int:
                     sock.close()
         finally:
             server.stop()
-    report_file.write("slow_clients", {
-        "requests": REQUESTS,
-        "no_slow_connection": quiet,
-        f"{count}_slow_connections": {**loaded, "still_open": held,
-                                      "seconds_to_open": round(opened_s, 2)},
-        "median_ratio": round(loaded["median_ms"] / quiet["median_ms"], 2),
-        "p95_ratio": round(loaded["p95_ms"] / quiet["p95_ms"], 2),
-    })
+    report_file.write(
+        "slow_clients",
+        {
+            "requests": REQUESTS,
+            "no_slow_connection": quiet,
+            f"{count}_slow_connections": {
+                **loaded,
+                "still_open": held,
+                "seconds_to_open": round(opened_s, 2),
+            },
+            "median_ratio": round(loaded["median_ms"] / quiet["median_ms"], 2),
+            "p95_ratio": round(loaded["p95_ms"] / quiet["p95_ms"], 2),
+        },
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """What the throughput benchmarks share: API creates and a TCP iperf3 run between hosts."""
+
 from __future__ import annotations
 
 import json
@@ -13,5 +14,5 @@ def post(api, collection, body):
 def iperf(client, server_ip, seconds=4) -> float:
     """Mbit/s received by the iperf3 server at ``server_ip``."""
     out = client.cmd(f"iperf3 -c {server_ip} -t {seconds} -J")
-    data = json.loads(out[out.index("{"):])
+    data = json.loads(out[out.index("{") :])
     return data["end"]["sum_received"]["bits_per_second"] / 1e6

@@ -1,6 +1,7 @@
 """The ``naas-sdn`` command: ``serve`` runs the controller, ``token`` manages API credentials,
 ``db`` migrates the database's schema, ``policy sample`` prints the authorization defaults an
 operator's policy.yaml may override."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,9 @@ from naas_sdn import config
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE",
-                        help="INI configuration file ([DEFAULT] section)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="INI configuration file ([DEFAULT] section)"
+    )
     parser.add_argument("--db-url", metavar="URL", help="SQLAlchemy database URL")
 
 
@@ -21,26 +23,55 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the controller: REST API and OpenFlow")
     _common(serve)
-    serve.add_argument("--api-listen", metavar="HOST:PORT",
-                       help="REST API address (127.0.0.1:9696)")
+    serve.add_argument(
+        "--api-listen", metavar="HOST:PORT", help="REST API address (127.0.0.1:9696)"
+    )
     serve.add_argument("--ofp-listen", metavar="HOST:PORT", help="OpenFlow address (0.0.0.0:6653)")
-    serve.add_argument("--metrics-listen", metavar="HOST:PORT",
-                       help="Prometheus endpoint for operators (127.0.0.1:9697; '' turns it off)")
-    serve.add_argument("--api-connection-limit", metavar="N", type=int,
-                       help="client connections the REST API keeps open at once (4096)")
-    serve.add_argument("--api-request-timeout", metavar="SECONDS", type=float,
-                       help="time a client may take to send one request's headers and body (30)")
-    serve.add_argument("--api-idle-timeout", metavar="SECONDS", type=float,
-                       help="time a kept-alive connection may wait between requests (60)")
-    serve.add_argument("--api-max-body-size", metavar="BYTES", type=int,
-                       help="largest request body accepted; larger is answered 413 (114688)")
-    serve.add_argument("--ovsdb", metavar="REMOTE", action="append",
-                       help="OVSDB server to monitor for VIF binding (repeatable; "
-                            "default unix:/var/run/openvswitch/db.sock)")
-    serve.add_argument("--stats-interval", metavar="SECONDS", type=float,
-                       help="seconds between two readings of the switches' traffic counters (10)")
-    serve.add_argument("--service-plugins", metavar="LIST",
-                       help="comma-separated service plugins to load")
+    serve.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        help="Prometheus endpoint for operators (127.0.0.1:9697; '' turns it off)",
+    )
+    serve.add_argument(
+        "--api-connection-limit",
+        metavar="N",
+        type=int,
+        help="client connections the REST API keeps open at once (4096)",
+    )
+    serve.add_argument(
+        "--api-request-timeout",
+        metavar="SECONDS",
+        type=float,
+        help="time a client may take to send one request's headers and body (30)",
+    )
+    serve.add_argument(
+        "--api-idle-timeout",
+        metavar="SECONDS",
+        type=float,
+        help="time a kept-alive connection may wait between requests (60)",
+    )
+    serve.add_argument(
+        "--api-max-body-size",
+        metavar="BYTES",
+        type=int,
+        help="largest request body accepted; larger is answered 413 (114688)",
+    )
+    serve.add_argument(
+        "--ovsdb",
+        metavar="REMOTE",
+        action="append",
+        help="OVSDB server to monitor for VIF binding (repeatable; "
+        "default unix:/var/run/openvswitch/db.sock)",
+    )
+    serve.add_argument(
+        "--stats-interval",
+        metavar="SECONDS",
+        type=float,
+        help="seconds between two readings of the switches' traffic counters (10)",
+    )
+    serve.add_argument(
+        "--service-plugins", metavar="LIST", help="comma-separated service plugins to load"
+    )
 
     token = sub.add_parser("token", help="manage API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
@@ -57,17 +88,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     database = sub.add_parser("db", help="the database's schema (Alembic migrations)")
     database_sub = database.add_subparsers(dest="db_command", required=True)
-    _common(database_sub.add_parser(
-        "upgrade", help="migrate the database to the schema of this version (creates it if new)"))
+    _common(
+        database_sub.add_parser(
+            "upgrade", help="migrate the database to the schema of this version (creates it if new)"
+        )
+    )
     _common(database_sub.add_parser("current", help="print the database's schema revision"))
 
     policy = sub.add_parser("policy", help="authorization rules (oslo.policy)")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
     sample = policy_sub.add_parser("sample", help="print every default rule as a policy.yaml")
     sample.add_argument("--config", metavar="FILE", help="INI configuration file")
-    sample.add_argument("--service-plugins", metavar="LIST",
-                        help="comma-separated service plugins whose rules to include "
-                             "(default: the configured ones)")
+    sample.add_argument(
+        "--service-plugins",
+        metavar="LIST",
+        help="comma-separated service plugins whose rules to include "
+        "(default: the configured ones)",
+    )
     return parser
 
 
@@ -76,9 +113,13 @@ def _policy_sample(args) -> str:
     from naas_sdn.model import db
     from naas_sdn.model.service import NetworkService
     from naas_sdn.northbound import plugins, policy
+
     conf = config.load(args.config)
-    names = (args.service_plugins.split(",") if args.service_plugins is not None
-             else conf.service_plugins)
+    names = (
+        args.service_plugins.split(",")
+        if args.service_plugins is not None
+        else conf.service_plugins
+    )
     service = NetworkService(db.connect("sqlite://"))
     try:
         loaded = plugins.load(service, names)
@@ -91,12 +132,16 @@ def _database(args, url: str) -> int:
     """``db upgrade`` and ``db current``: the only commands that open a database whatever its
     schema revision."""
     from naas_sdn.model import db, migrations
+
     engine = db.open_engine(url)
     try:
         if args.db_command == "current":
             state = migrations.current_state(engine)
-            behind = "" if state.revision == migrations.HEAD else (
-                f" (this naas-sdn's is {migrations.HEAD})")
+            behind = (
+                ""
+                if state.revision == migrations.HEAD
+                else (f" (this naas-sdn's is {migrations.HEAD})")
+            )
             print(state.describe() + behind)
             return 0
         try:
@@ -120,17 +165,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     overrides = {"db_url": args.db_url}
     if args.command == "serve":
-        overrides.update(api_listen=args.api_listen, ofp_listen=args.ofp_listen,
-                         metrics_listen=args.metrics_listen,
-                         api_connection_limit=args.api_connection_limit,
-                         api_request_timeout=args.api_request_timeout,
-                         api_idle_timeout=args.api_idle_timeout,
-                         api_max_body_size=args.api_max_body_size,
-                         ovsdb_connections=args.ovsdb, stats_interval=args.stats_interval,
-                         service_plugins=(args.service_plugins.split(",")
-                                          if args.service_plugins is not None else None))
+        overrides.update(
+            api_listen=args.api_listen,
+            ofp_listen=args.ofp_listen,
+            metrics_listen=args.metrics_listen,
+            api_connection_limit=args.api_connection_limit,
+            api_request_timeout=args.api_request_timeout,
+            api_idle_timeout=args.api_idle_timeout,
+            api_max_body_size=args.api_max_body_size,
+            ovsdb_connections=args.ovsdb,
+            stats_interval=args.stats_interval,
+            service_plugins=(
+                args.service_plugins.split(",") if args.service_plugins is not None else None
+            ),
+        )
         conf = config.load(args.config, **overrides)
         from naas_sdn import server
+
         return server.serve(conf)
 
     conf = config.load(args.config, **overrides)
@@ -138,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         return _database(args, config.db_url(conf))
     from naas_sdn.model import db, migrations
     from naas_sdn.model.tokens import TokenStore
+
     try:
         engine = db.connect(config.db_url(conf))
     except migrations.SchemaMismatch as error:
@@ -148,8 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         print(tokens.create(args.project, admin=args.admin, description=args.description))
     elif args.token_command == "list":
         for row in tokens.entries():
-            print(f"{row['id']}  project={row['project_id']}  admin={row['admin']}  "
-                  f"created={row['created_at']}  {row['description']}")
+            print(
+                f"{row['id']}  project={row['project_id']}  admin={row['admin']}  "
+                f"created={row['created_at']}  {row['description']}"
+            )
     elif args.token_command == "revoke" and not tokens.revoke(args.token_id):
         print(f"naas-sdn: no token {args.token_id}", file=sys.stderr)
         return 1

@@ -3,6 +3,7 @@
 The file uses the same option names as the flags (``db_url``, ``api_listen``...) in its
 ``[DEFAULT]`` section, as os-ken and the OpenStack services do.
 """
+
 from __future__ import annotations
 
 import os
@@ -10,54 +11,116 @@ import os
 from oslo_config import cfg
 
 OPTS = [
-    cfg.StrOpt("db_url", default=None,
-               help="SQLAlchemy URL of the model database (default: an SQLite file in the "
-                    "state directory; postgresql+psycopg://... for production)."),
-    cfg.StrOpt("state_dir", default="/var/lib/naas-sdn",
-               help="Directory holding the default SQLite database."),
-    cfg.StrOpt("api_listen", default="127.0.0.1:9696",
-               help="HOST:PORT of the northbound REST API."),
-    cfg.StrOpt("ofp_listen", default="0.0.0.0:6653",
-               help="HOST:PORT the OpenFlow controller listens on."),
+    cfg.StrOpt(
+        "db_url",
+        default=None,
+        help="SQLAlchemy URL of the model database (default: an SQLite file in the "
+        "state directory; postgresql+psycopg://... for production).",
+    ),
+    cfg.StrOpt(
+        "state_dir",
+        default="/var/lib/naas-sdn",
+        help="Directory holding the default SQLite database.",
+    ),
+    cfg.StrOpt(
+        "api_listen", default="127.0.0.1:9696", help="HOST:PORT of the northbound REST API."
+    ),
+    cfg.StrOpt(
+        "ofp_listen", default="0.0.0.0:6653", help="HOST:PORT the OpenFlow controller listens on."
+    ),
     cfg.IntOpt("api_threads", default=16, help="Worker threads of the REST server."),
-    cfg.IntOpt("api_connection_limit", default=4096, min=1,
-               help="Client connections the REST server keeps open at once (slow ones "
-                    "included); the open-files limit is raised to fit, up to its hard limit."),
-    cfg.FloatOpt("api_request_timeout", default=30.0, min=0.1,
-                 help="Seconds a client may take to send one request, headers and body, "
-                      "from its first byte; a slower request's connection is closed."),
-    cfg.FloatOpt("api_idle_timeout", default=60.0, min=0.1,
-                 help="Seconds a kept-alive connection may wait between two requests."),
-    cfg.IntOpt("api_max_header_size", default=65536, min=1024,
-               help="Bytes of request line and headers accepted; more is answered 431."),
-    cfg.IntOpt("api_max_body_size", default=114688, min=0,
-               help="Bytes of request body accepted; more is answered 413 (Neutron's "
-                    "oslo.middleware default, 112 KiB)."),
-    cfg.StrOpt("metrics_listen", default="127.0.0.1:9697",
-               help="HOST:PORT of the Prometheus endpoint (/metrics) for operators, apart from "
-                    "the API; empty: not served."),
-    cfg.ListOpt("ovsdb_connections", default=["unix:/var/run/openvswitch/db.sock"],
-                help="OVSDB servers to monitor for VIF binding (iface-id on Interface rows)."),
-    cfg.ListOpt("service_plugins", default=["router", "qos", "protocol-block", "statistics"],
-                help="Service plugins to load in addition to the core (networks, subnets, "
-                     "ports); an API whose plugin is not loaded answers 501."),
-    cfg.FloatOpt("discovery_interval", default=1.0,
-                 help="Seconds between link discovery probes on each switch port."),
-    cfg.FloatOpt("link_timeout", default=3.5,
-                 help="Seconds without a probe after which a fabric link is considered gone."),
-    cfg.IntOpt("echo_interval", default=2,
-               help="Seconds between OpenFlow echo requests (detects dead switches)."),
-    cfg.IntOpt("echo_max_unreplied", default=3,
-               help="Unanswered echo requests after which a switch is declared gone."),
-    cfg.IntOpt("packet_in_rate", default=500,
-               help="Discovery probes per second a switch may send to the controller (meter)."),
-    cfg.IntOpt("port_packet_in_rate", default=20,
-               help="DHCP/RS/NS packets per second one VM may send to the controller (meter)."),
-    cfg.FloatOpt("ra_interval", default=30.0,
-                 help="Seconds between unsolicited router advertisements to each VM."),
-    cfg.FloatOpt("stats_interval", default=10.0, min=0.0,
-                 help="Seconds between two readings of the switches' traffic counters (port, "
-                      "flow and meter statistics); 0 stops reading them."),
+    cfg.IntOpt(
+        "api_connection_limit",
+        default=4096,
+        min=1,
+        help="Client connections the REST server keeps open at once (slow ones "
+        "included); the open-files limit is raised to fit, up to its hard limit.",
+    ),
+    cfg.FloatOpt(
+        "api_request_timeout",
+        default=30.0,
+        min=0.1,
+        help="Seconds a client may take to send one request, headers and body, "
+        "from its first byte; a slower request's connection is closed.",
+    ),
+    cfg.FloatOpt(
+        "api_idle_timeout",
+        default=60.0,
+        min=0.1,
+        help="Seconds a kept-alive connection may wait between two requests.",
+    ),
+    cfg.IntOpt(
+        "api_max_header_size",
+        default=65536,
+        min=1024,
+        help="Bytes of request line and headers accepted; more is answered 431.",
+    ),
+    cfg.IntOpt(
+        "api_max_body_size",
+        default=114688,
+        min=0,
+        help="Bytes of request body accepted; more is answered 413 (Neutron's "
+        "oslo.middleware default, 112 KiB).",
+    ),
+    cfg.StrOpt(
+        "metrics_listen",
+        default="127.0.0.1:9697",
+        help="HOST:PORT of the Prometheus endpoint (/metrics) for operators, apart from "
+        "the API; empty: not served.",
+    ),
+    cfg.ListOpt(
+        "ovsdb_connections",
+        default=["unix:/var/run/openvswitch/db.sock"],
+        help="OVSDB servers to monitor for VIF binding (iface-id on Interface rows).",
+    ),
+    cfg.ListOpt(
+        "service_plugins",
+        default=["router", "qos", "protocol-block", "statistics"],
+        help="Service plugins to load in addition to the core (networks, subnets, "
+        "ports); an API whose plugin is not loaded answers 501.",
+    ),
+    cfg.FloatOpt(
+        "discovery_interval",
+        default=1.0,
+        help="Seconds between link discovery probes on each switch port.",
+    ),
+    cfg.FloatOpt(
+        "link_timeout",
+        default=3.5,
+        help="Seconds without a probe after which a fabric link is considered gone.",
+    ),
+    cfg.IntOpt(
+        "echo_interval",
+        default=2,
+        help="Seconds between OpenFlow echo requests (detects dead switches).",
+    ),
+    cfg.IntOpt(
+        "echo_max_unreplied",
+        default=3,
+        help="Unanswered echo requests after which a switch is declared gone.",
+    ),
+    cfg.IntOpt(
+        "packet_in_rate",
+        default=500,
+        help="Discovery probes per second a switch may send to the controller (meter).",
+    ),
+    cfg.IntOpt(
+        "port_packet_in_rate",
+        default=20,
+        help="DHCP/RS/NS packets per second one VM may send to the controller (meter).",
+    ),
+    cfg.FloatOpt(
+        "ra_interval",
+        default=30.0,
+        help="Seconds between unsolicited router advertisements to each VM.",
+    ),
+    cfg.FloatOpt(
+        "stats_interval",
+        default=10.0,
+        min=0.0,
+        help="Seconds between two readings of the switches' traffic counters (port, "
+        "flow and meter statistics); 0 stops reading them.",
+    ),
     cfg.StrOpt("log_level", default="INFO", help="Logging level."),
 ]
 

@@ -11,6 +11,7 @@ kilobytes, never a thread. What it lacks, this module adds:
 - ``poll()`` instead of ``select()`` (which fails above 1023 descriptors) and an open-files
   limit raised to fit the connection limit.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,25 +42,31 @@ class HttpLimits:
     """What one client may cost the server; the option names are the API's (``api_*``)."""
 
     connection_limit: int = 4096
-    request_timeout: float = 30.0   # seconds to receive a request's headers and body
-    idle_timeout: float = 60.0      # seconds a connection may wait between two requests
-    max_header_size: int = 65536    # bytes of request line and headers
-    max_body_size: int = 114688     # bytes of body (oslo.middleware's default, as Neutron)
+    request_timeout: float = 30.0  # seconds to receive a request's headers and body
+    idle_timeout: float = 60.0  # seconds a connection may wait between two requests
+    max_header_size: int = 65536  # bytes of request line and headers
+    max_body_size: int = 114688  # bytes of body (oslo.middleware's default, as Neutron)
 
     @classmethod
     def from_conf(cls, conf) -> HttpLimits:
-        return cls(connection_limit=conf.api_connection_limit,
-                   request_timeout=conf.api_request_timeout,
-                   idle_timeout=conf.api_idle_timeout,
-                   max_header_size=conf.api_max_header_size,
-                   max_body_size=conf.api_max_body_size)
+        return cls(
+            connection_limit=conf.api_connection_limit,
+            request_timeout=conf.api_request_timeout,
+            idle_timeout=conf.api_idle_timeout,
+            max_header_size=conf.api_max_header_size,
+            max_body_size=conf.api_max_body_size,
+        )
 
 
-def create_server(app, host: str, port: int, limits: HttpLimits, threads: int,
-                  ident: str = "naas-sdn") -> BoundedServer:
+def create_server(
+    app, host: str, port: int, limits: HttpLimits, threads: int, ident: str = "naas-sdn"
+) -> BoundedServer:
     """A waitress server for ``app`` on ``host:port`` within ``limits`` (call ``run()``)."""
     adj = Adjustments(
-        host=host, port=port, threads=threads, ident=ident,
+        host=host,
+        port=port,
+        threads=threads,
+        ident=ident,
         clear_untrusted_proxy_headers=True,
         asyncore_use_poll=True,
         connection_limit=limits.connection_limit,
@@ -102,16 +109,25 @@ class NeutronErrorTask(ErrorTask):
         error = self.request.error
         limits = self.channel.server.limits
         if error.code == 413:
-            message = ("Request is too large. Larger than api_max_body_size "
-                       f"({limits.max_body_size}).")
+            message = (
+                f"Request is too large. Larger than api_max_body_size ({limits.max_body_size})."
+            )
         elif error.code == 431:
-            message = ("Request header fields are too large. Larger than api_max_header_size "
-                       f"({limits.max_header_size}).")
+            message = (
+                "Request header fields are too large. Larger than api_max_header_size "
+                f"({limits.max_header_size})."
+            )
         else:
             message = str(error.body)
-        body = json.dumps({"NeutronError": {
-            "type": "HTTP" + error.reason.replace(" ", ""),  # webob's names: HTTPBadRequest
-            "message": message, "detail": ""}}).encode()
+        body = json.dumps(
+            {
+                "NeutronError": {
+                    "type": "HTTP" + error.reason.replace(" ", ""),  # webob's names: HTTPBadRequest
+                    "message": message,
+                    "detail": "",
+                }
+            }
+        ).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.append(("Content-Type", "application/json"))
         self.set_close_on_finish()
@@ -133,8 +149,9 @@ class BoundedChannel(HTTPChannel):
         those, so they must not restart the deadline either."""
         request = TimedRequest(adj)
         latest = self._latest_request
-        request.started = (latest.started if latest is not None and latest.empty
-                           else time.monotonic())
+        request.started = (
+            latest.started if latest is not None and latest.empty else time.monotonic()
+        )
         self._latest_request = request
         return request
 
@@ -193,15 +210,25 @@ class BoundedServer(TcpWSGIServer):
     def maintenance(self, now):
         super().maintenance(now)
         monotonic_now = time.monotonic()
-        for channel in [c for c in self.active_channels.values()
-                        if c.lingering_until is not None and c.lingering_until < monotonic_now]:
+        for channel in [
+            c
+            for c in self.active_channels.values()
+            if c.lingering_until is not None and c.lingering_until < monotonic_now
+        ]:
             channel.handle_close()
         started_before = monotonic_now - self.limits.request_timeout
-        late = [channel for channel in self.active_channels.values()
-                if not channel.requests and not channel.will_close
-                and (channel.receiving_since() or started_before) < started_before]
+        late = [
+            channel
+            for channel in self.active_channels.values()
+            if not channel.requests
+            and not channel.will_close
+            and (channel.receiving_since() or started_before) < started_before
+        ]
         for channel in late:
             channel.will_close = True
         if late:
-            LOG.warning("closing %d connection(s) that took more than %gs to send a request",
-                        len(late), self.limits.request_timeout)
+            LOG.warning(
+                "closing %d connection(s) that took more than %gs to send a request",
+                len(late),
+                self.limits.request_timeout,
+            )

@@ -1,4 +1,5 @@
 """``naas-sdn serve``: one process with the model, the REST API and the OpenFlow controller."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,8 +14,9 @@ LOG = logging.getLogger("naas_sdn.server")
 
 
 def serve(conf) -> int:
-    logging.basicConfig(level=conf.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=conf.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are for developers
     from naas_sdn.apps import runtime
     from naas_sdn.model import db
@@ -22,9 +24,13 @@ def serve(conf) -> int:
     from naas_sdn.northbound.app import make_app
 
     api_host, api_port = config.split_host_port(conf.api_listen, "--api-listen")
-    metrics_address = (config.split_host_port(conf.metrics_listen, "--metrics-listen")
-                       if conf.metrics_listen else None)
+    metrics_address = (
+        config.split_host_port(conf.metrics_listen, "--metrics-listen")
+        if conf.metrics_listen
+        else None
+    )
     from naas_sdn.model import migrations
+
     try:
         engine = db.connect(config.db_url(conf))
     except migrations.SchemaMismatch as error:
@@ -32,6 +38,7 @@ def serve(conf) -> int:
         return 2
     service = NetworkService(engine)
     from naas_sdn.northbound.plugins import UnknownPluginError
+
     try:
         app = with_request_timing(make_app(service, plugins=conf.service_plugins, conf=conf))
     except UnknownPluginError as error:
@@ -56,12 +63,19 @@ def serve(conf) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    LOG.info("REST API on http://%s:%d/, OpenFlow on %s, metrics %s", api_host, api_port,
-             conf.ofp_listen,
-             f"on http://{metrics_address[0]}:{metrics_address[1]}/metrics" if metrics_address
-             else "off")
-    threads = [threading.Thread(target=_run_http, args=(http, stop), name=name, daemon=True)
-               for http, name in zip(servers, ("rest-api", "metrics"), strict=False)]
+    LOG.info(
+        "REST API on http://%s:%d/, OpenFlow on %s, metrics %s",
+        api_host,
+        api_port,
+        conf.ofp_listen,
+        f"on http://{metrics_address[0]}:{metrics_address[1]}/metrics"
+        if metrics_address
+        else "off",
+    )
+    threads = [
+        threading.Thread(target=_run_http, args=(http, stop), name=name, daemon=True)
+        for http, name in zip(servers, ("rest-api", "metrics"), strict=False)
+    ]
     for thread in threads:
         thread.start()
     while not stop.wait(0.5):
@@ -74,8 +88,9 @@ def serve(conf) -> int:
     return 0
 
 
-def _http_servers(conf, app, api_address: tuple[str, int],
-                  metrics_address: tuple[str, int] | None) -> list:
+def _http_servers(
+    conf, app, api_address: tuple[str, int], metrics_address: tuple[str, int] | None
+) -> list:
     """The API server and, if configured, the operators' metrics server: the Prometheus
     series name every tenant's objects, so they are kept off the API's address."""
     from prometheus_client import make_wsgi_app
@@ -87,17 +102,24 @@ def _http_servers(conf, app, api_address: tuple[str, int],
     fitting = http_server.fit_open_files(limits.connection_limit + metrics_connections)
     api_connections = max(1, fitting - metrics_connections)
     if api_connections < limits.connection_limit:
-        LOG.warning("api_connection_limit lowered from %d to %d to fit the open-files limit "
-                    "(raise its hard limit: ulimit -Hn)", limits.connection_limit,
-                    api_connections)
+        LOG.warning(
+            "api_connection_limit lowered from %d to %d to fit the open-files limit "
+            "(raise its hard limit: ulimit -Hn)",
+            limits.connection_limit,
+            api_connections,
+        )
         limits = dataclasses.replace(limits, connection_limit=api_connections)
     servers = [http_server.create_server(app, *api_address, limits, threads=conf.api_threads)]
     if metrics_address:
-        metrics_limits = dataclasses.replace(limits, connection_limit=METRICS_CONNECTION_LIMIT,
-                                             max_body_size=0)
+        metrics_limits = dataclasses.replace(
+            limits, connection_limit=METRICS_CONNECTION_LIMIT, max_body_size=0
+        )
         try:
-            servers.append(http_server.create_server(make_wsgi_app(REGISTRY), *metrics_address,
-                                                     metrics_limits, threads=2))
+            servers.append(
+                http_server.create_server(
+                    make_wsgi_app(REGISTRY), *metrics_address, metrics_limits, threads=2
+                )
+            )
         except OSError:
             servers[0].close()
             raise
@@ -124,8 +146,8 @@ def with_request_timing(app):
         def observe():
             code = status[0][:1] if status else "5"
             API_REQUEST_SECONDS.labels(
-                method=method if method in _METHODS else "other",
-                status=f"{code}xx").observe(time.perf_counter() - started)
+                method=method if method in _METHODS else "other", status=f"{code}xx"
+            ).observe(time.perf_counter() - started)
 
         try:
             body = app(environ, capture)

@@ -1,4 +1,5 @@
 """Helpers shared by the API and dataplane tests: a real ``naas-sdn serve`` process and tokens."""
+
 from __future__ import annotations
 
 import json
@@ -47,18 +48,27 @@ class ServerProcess:
         self._tokens: dict[tuple[str, bool], str] = {}
 
     def command(self) -> list[str]:
-        cmd = [NAAS_SDN, "serve", "--db-url", self.db_url,
-               "--api-listen", f"127.0.0.1:{self.api_port}",
-               "--ofp-listen", f"127.0.0.1:{self.ofp_port}",
-               "--metrics-listen", f"127.0.0.1:{self.metrics_port}"]
+        cmd = [
+            NAAS_SDN,
+            "serve",
+            "--db-url",
+            self.db_url,
+            "--api-listen",
+            f"127.0.0.1:{self.api_port}",
+            "--ofp-listen",
+            f"127.0.0.1:{self.ofp_port}",
+            "--metrics-listen",
+            f"127.0.0.1:{self.metrics_port}",
+        ]
         if "--ovsdb" not in self.extra_args:
             cmd += ["--ovsdb", "unix:/nonexistent"]  # no Open vSwitch needed for API tests
         return cmd + self.extra_args
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.wait_ready(timeout)
         return self
 
@@ -67,8 +77,9 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"naas-sdn serve exited with {self.process.returncode}:\n"
-                                   f"{self.log_tail()}")
+                raise RuntimeError(
+                    f"naas-sdn serve exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(self.url + "/", timeout=1) as resp:
                     if resp.status == 200:
@@ -104,8 +115,9 @@ class ServerProcess:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise RuntimeError(f"naas-sdn serve ignored SIGTERM for {timeout}s:\n"
-                               f"{self.log_tail()}") from None
+            raise RuntimeError(
+                f"naas-sdn serve ignored SIGTERM for {timeout}s:\n{self.log_tail()}"
+            ) from None
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -131,8 +143,7 @@ class ApiClient:
         self.token = token
 
     def request(self, method: str, path: str, body=None, headers=None, raw: bytes | None = None):
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
-                                            else None)
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         hdrs = {"Accept": "application/json"}
         if data is not None:
             hdrs["Content-Type"] = "application/json"
@@ -170,8 +181,11 @@ class Response:
     @property
     def error_type(self) -> str | None:
         body = self.json
-        return body["NeutronError"]["type"] if isinstance(body, dict) and "NeutronError" in body \
+        return (
+            body["NeutronError"]["type"]
+            if isinstance(body, dict) and "NeutronError" in body
             else None
+        )
 
     def __repr__(self):
         return f"<Response {self.status} {self.raw[:300]!r}>"

@@ -4,6 +4,7 @@ Shared by the researcher scripts in this folder and the dataplane tests. Switche
 ``t1``, ``t2``... and hosts by the caller; a lab stops its network and removes its bridges
 even when what runs inside it fails.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,14 +25,17 @@ SWITCH_NAME = re.compile(r"^t\d+$")
 
 def cleanup_bridges() -> None:
     """Remove bridges a crashed test may have left (only names this suite uses)."""
-    out = subprocess.run(["ovs-vsctl", "--timeout=5", "list-br"], check=False, capture_output=True,
-                         text=True).stdout.split()
+    out = subprocess.run(
+        ["ovs-vsctl", "--timeout=5", "list-br"], check=False, capture_output=True, text=True
+    ).stdout.split()
     for bridge in out:
         if SWITCH_NAME.match(bridge):
-            subprocess.run(["ovs-vsctl", "--timeout=5", "--if-exists", "del-br", bridge],
-                           check=False)
-    links = subprocess.run(["ip", "-o", "link", "show"], check=False, capture_output=True,
-                           text=True).stdout
+            subprocess.run(
+                ["ovs-vsctl", "--timeout=5", "--if-exists", "del-br", bridge], check=False
+            )
+    links = subprocess.run(
+        ["ip", "-o", "link", "show"], check=False, capture_output=True, text=True
+    ).stdout
     for name in re.findall(r"^\d+: (t\d+-eth\d+)[@:]", links, re.M):
         subprocess.run(["ip", "link", "del", name], check=False, capture_output=True)
 
@@ -58,9 +62,15 @@ class UserspaceSwitch(OVSSwitch):
 @contextlib.contextmanager
 def lab(ofp_port: int, switches=1, cables=(), hosts=None, ofp_host="127.0.0.1"):
     cleanup_bridges()
-    net = Mininet(topo=LabTopo(switches=switches, cables=cables, hosts=hosts),
-                  switch=UserspaceSwitch, controller=None, autoSetMacs=False,
-                  autoStaticArp=False, build=False, waitConnected=False)
+    net = Mininet(
+        topo=LabTopo(switches=switches, cables=cables, hosts=hosts),
+        switch=UserspaceSwitch,
+        controller=None,
+        autoSetMacs=False,
+        autoStaticArp=False,
+        build=False,
+        waitConnected=False,
+    )
     net.addController(RemoteController("c0", ip=ofp_host, port=ofp_port))
     try:
         net.build()
@@ -120,10 +130,15 @@ class Api:
 
     def call(self, method: str, path: str, body=None):
         request = urllib.request.Request(
-            self.url + path, method=method,
+            self.url + path,
+            method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"X-Auth-Token": self.token, "Content-Type": "application/json",
-                     "Accept": "application/json"})
+            headers={
+                "X-Auth-Token": self.token,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 raw = response.read()

@@ -10,6 +10,7 @@ Nothing is written before every OVSDB server has sent its first dump: until then
 proves nothing, and writing would turn every plugged port DOWN, then ACTIVE again, across each
 controller restart.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,7 +22,7 @@ LOG = logging.getLogger(__name__)
 
 class VifBinding:
     COALESCE = 0.01  # seconds a round waits for more changes: a burst of plugs, one write
-    RETRY = 0.5      # seconds between two looks at readiness, and after a failed write
+    RETRY = 0.5  # seconds between two looks at readiness, and after a failed write
 
     def __init__(self, service, fabric_state, ready=lambda: True):
         """
@@ -59,9 +60,11 @@ class VifBinding:
     def sync(self) -> None:
         """Write the bindings the VIF locations imply, unless they are those last written."""
         ports = self._service.snapshot().ports
-        bindings = {port_id: location.bridge
-                    for port_id, location in self._fabric.snapshot().vifs.items()
-                    if port_id in ports}
+        bindings = {
+            port_id: location.bridge
+            for port_id, location in self._fabric.snapshot().vifs.items()
+            if port_id in ports
+        }
         if bindings != self._written:
             self._service.update_port_bindings(bindings)
             self._written = bindings

@@ -4,6 +4,7 @@ os-ken's ``send_msg`` is fire-and-forget and ``ofctl.api`` has no timeout; the p
 to know, for each message it sends, whether the switch refused it, and must never hang on a
 dead switch. Replies are delivered here by the OpenFlow app's handlers (wire order).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,8 +41,10 @@ class BundleRejected(SwitchError):
     def __init__(self, dpid: int, rejections: list[Rejection]):
         self.rejections = sorted(rejections, key=lambda r: r.index)
         first = self.rejections[0]
-        super().__init__(f"switch {dpid:016x} did not take {len(self.rejections)} message(s) "
-                         f"of a bundle, first #{first.index}: {first.reason} {first.detail}")
+        super().__init__(
+            f"switch {dpid:016x} did not take {len(self.rejections)} message(s) "
+            f"of a bundle, first #{first.index}: {first.reason} {first.detail}"
+        )
 
 
 class Replies(list):
@@ -117,7 +120,8 @@ class Channel:
             msg = waiter.get(timeout=self.timeout)
         except queue.Empty:
             raise SwitchError(
-                f"switch {self.dpid:016x} did not answer in {self.timeout}s") from None
+                f"switch {self.dpid:016x} did not answer in {self.timeout}s"
+            ) from None
         if msg is None:
             raise SwitchError(f"switch {self.dpid:016x} disconnected")
         return msg
@@ -137,8 +141,10 @@ class Channel:
             while True:
                 reply = self._get(waiter)
                 if isinstance(reply, parser.OFPErrorMsg):
-                    raise SwitchError(f"switch {self.dpid:016x} refused {type(msg).__name__}: "
-                                      f"type={reply.type} code={reply.code}")
+                    raise SwitchError(
+                        f"switch {self.dpid:016x} refused {type(msg).__name__}: "
+                        f"type={reply.type} code={reply.code}"
+                    )
                 if not isinstance(reply, parser.OFPMultipartReply):
                     return reply
                 replies.extend(reply.body)
@@ -230,20 +236,24 @@ class Channel:
             error = errors.get_nowait()
             if error is None:
                 raise SwitchError(f"switch {self.dpid:016x} disconnected")
-            found.append(Rejection(index_of[error.xid], "refused",
-                                   f"type={error.type} code={error.code}"))
+            found.append(
+                Rejection(index_of[error.xid], "refused", f"type={error.type} code={error.code}")
+            )
         return found
 
     def _control(self, bundle_id: int, kind: int, flags: int):
         reply = self.request(parser.ONFBundleCtrlMsg(self.datapath, bundle_id, kind, flags, []))
-        expected = {ofp.ONF_BCT_OPEN_REQUEST: ofp.ONF_BCT_OPEN_REPLY,
-                    ofp.ONF_BCT_COMMIT_REQUEST: ofp.ONF_BCT_COMMIT_REPLY,
-                    ofp.ONF_BCT_DISCARD_REQUEST: ofp.ONF_BCT_DISCARD_REPLY}[kind]
+        expected = {
+            ofp.ONF_BCT_OPEN_REQUEST: ofp.ONF_BCT_OPEN_REPLY,
+            ofp.ONF_BCT_COMMIT_REQUEST: ofp.ONF_BCT_COMMIT_REPLY,
+            ofp.ONF_BCT_DISCARD_REQUEST: ofp.ONF_BCT_DISCARD_REPLY,
+        }[kind]
         if getattr(reply, "type", None) != expected:
             raise SwitchError(f"switch {self.dpid:016x}: unexpected bundle reply {reply!r}")
 
     def _discard(self, bundle_id: int):
         # the switch drops an uncommitted bundle when the connection ends anyway
         with contextlib.suppress(SwitchError):
-            self._control(bundle_id, ofp.ONF_BCT_DISCARD_REQUEST,
-                          ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED)
+            self._control(
+                bundle_id, ofp.ONF_BCT_DISCARD_REQUEST, ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED
+            )

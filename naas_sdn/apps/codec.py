@@ -4,6 +4,7 @@ The only module that knows os-ken's parser classes for flows, groups and meters.
 switch's tables back into the same value objects is what lets the programmer diff desired
 against installed state with ``==``.
 """
+
 from __future__ import annotations
 
 from os_ken.ofproto import nicira_ext
@@ -26,10 +27,12 @@ def _match(fields: tuple):
     """An OFPMatch whose standard fields precede the Nicira ones: OVS checks each field's
     prerequisites against the fields before it (nw_ttl needs eth_type first), while
     os-ken by itself would put every Nicira field (class 0x0001) in front."""
+
     def order(item):
         number = ofp.oxm_from_user(*item)[0]
         number = number[0] if isinstance(number, tuple) else number
         return (number < _OXM_BASIC, number)
+
     return parser.OFPMatch(_ordered_fields=sorted(fields, key=order))
 
 
@@ -50,17 +53,21 @@ def _action(action):
     if kind == "dec_ttl":
         return parser.OFPActionDecNwTtl()
     if kind == "move":
-        return parser.NXActionRegMove(src_field=action[1], dst_field=action[2], n_bits=action[3],
-                                      src_ofs=0, dst_ofs=0)
+        return parser.NXActionRegMove(
+            src_field=action[1], dst_field=action[2], n_bits=action[3], src_ofs=0, dst_ofs=0
+        )
     if kind == "ct":
         _, commit, zone_register, table = action
         return parser.NXActionCT(
-            flags=nicira_ext.NX_CT_F_COMMIT if commit else 0, zone_src=zone_register,
+            flags=nicira_ext.NX_CT_F_COMMIT if commit else 0,
+            zone_src=zone_register,
             zone_ofs_nbits=nicira_ext.ofs_nbits(0, CT_ZONE_BITS - 1),
-            recirc_table=NX_CT_RECIRC_NONE if table is None else table, alg=0, actions=[])
+            recirc_table=NX_CT_RECIRC_NONE if table is None else table,
+            alg=0,
+            actions=[],
+        )
     if kind == "conjunction":
-        return parser.NXActionConjunction(clause=action[2] - 1, n_clauses=action[3],
-                                          id_=action[1])
+        return parser.NXActionConjunction(clause=action[2] - 1, n_clauses=action[3], id_=action[1])
     raise ValueError(f"unknown action {action!r}")
 
 
@@ -69,8 +76,9 @@ def _instruction(instruction):
     if kind == "meter":
         return parser.OFPInstructionMeter(instruction[1], ofp.OFPIT_METER)
     if kind == "apply":
-        return parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS,
-                                            [_action(a) for a in instruction[1]])
+        return parser.OFPInstructionActions(
+            ofp.OFPIT_APPLY_ACTIONS, [_action(a) for a in instruction[1]]
+        )
     if kind == "write_metadata":
         return parser.OFPInstructionWriteMetadata(instruction[1], instruction[2])
     if kind == "goto":
@@ -84,53 +92,86 @@ def flow_add(datapath, flow: model.Flow, cookie: int):
     is removed, so statistics lose nothing between the last poll and the removal."""
     counted = (owner_of(cookie) or (None,))[0] == Owner.COUNTER
     return parser.OFPFlowMod(
-        datapath, cookie=cookie, cookie_mask=0, table_id=flow.table, command=ofp.OFPFC_ADD,
-        idle_timeout=0, hard_timeout=0, priority=flow.priority, buffer_id=ofp.OFP_NO_BUFFER,
-        out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
+        datapath,
+        cookie=cookie,
+        cookie_mask=0,
+        table_id=flow.table,
+        command=ofp.OFPFC_ADD,
+        idle_timeout=0,
+        hard_timeout=0,
+        priority=flow.priority,
+        buffer_id=ofp.OFP_NO_BUFFER,
+        out_port=ofp.OFPP_ANY,
+        out_group=ofp.OFPG_ANY,
         flags=ofp.OFPFF_SEND_FLOW_REM if counted else 0,
         match=_match(flow.match),
-        instructions=[_instruction(i) for i in flow.instructions])
+        instructions=[_instruction(i) for i in flow.instructions],
+    )
 
 
 def flow_delete(datapath, flow: model.Flow):
     """OFPFC_DELETE_STRICT of exactly this entry, and only if it carries our cookie."""
     return parser.OFPFlowMod(
-        datapath, cookie=OURS_COOKIE, cookie_mask=COOKIE_MAGIC_MASK, table_id=flow.table,
-        command=ofp.OFPFC_DELETE_STRICT, idle_timeout=0, hard_timeout=0,
-        priority=flow.priority, buffer_id=ofp.OFP_NO_BUFFER, out_port=ofp.OFPP_ANY,
-        out_group=ofp.OFPG_ANY, flags=0, match=_match(flow.match),
-        instructions=[])
+        datapath,
+        cookie=OURS_COOKIE,
+        cookie_mask=COOKIE_MAGIC_MASK,
+        table_id=flow.table,
+        command=ofp.OFPFC_DELETE_STRICT,
+        idle_timeout=0,
+        hard_timeout=0,
+        priority=flow.priority,
+        buffer_id=ofp.OFP_NO_BUFFER,
+        out_port=ofp.OFPP_ANY,
+        out_group=ofp.OFPG_ANY,
+        flags=0,
+        match=_match(flow.match),
+        instructions=[],
+    )
 
 
 def _buckets(group: model.Group):
-    return [parser.OFPBucket(weight=0, watch_port=ofp.OFPP_ANY, watch_group=ofp.OFPG_ANY,
-                             actions=[_action(a) for a in bucket])
-            for bucket in group.buckets]
+    return [
+        parser.OFPBucket(
+            weight=0,
+            watch_port=ofp.OFPP_ANY,
+            watch_group=ofp.OFPG_ANY,
+            actions=[_action(a) for a in bucket],
+        )
+        for bucket in group.buckets
+    ]
 
 
 def group_mod(datapath, group: model.Group, command: str):
     commands = {"add": ofp.OFPGC_ADD, "modify": ofp.OFPGC_MODIFY, "delete": ofp.OFPGC_DELETE}
     buckets = [] if command == "delete" else _buckets(group)
-    return parser.OFPGroupMod(datapath, commands[command], ofp.OFPGT_ALL, group.group_id,
-                              buckets)
+    return parser.OFPGroupMod(datapath, commands[command], ofp.OFPGT_ALL, group.group_id, buckets)
 
 
 def meter_mod(datapath, meter: model.Meter, command: str):
     commands = {"add": ofp.OFPMC_ADD, "modify": ofp.OFPMC_MODIFY, "delete": ofp.OFPMC_DELETE}
-    bands = [] if command == "delete" else [
-        parser.OFPMeterBandDrop(rate=meter.rate, burst_size=meter.burst)]
+    bands = (
+        []
+        if command == "delete"
+        else [parser.OFPMeterBandDrop(rate=meter.rate, burst_size=meter.burst)]
+    )
     unit = ofp.OFPMF_KBPS if meter.kbps else ofp.OFPMF_PKTPS
-    return parser.OFPMeterMod(datapath, commands[command], unit | ofp.OFPMF_BURST,
-                              meter.meter_id, bands)
+    return parser.OFPMeterMod(
+        datapath, commands[command], unit | ofp.OFPMF_BURST, meter.meter_id, bands
+    )
 
 
 def packet_out(datapath, port: int, data: bytes):
-    return parser.OFPPacketOut(datapath, buffer_id=ofp.OFP_NO_BUFFER,
-                               in_port=ofp.OFPP_CONTROLLER,
-                               actions=[parser.OFPActionOutput(port, 0)], data=data)
+    return parser.OFPPacketOut(
+        datapath,
+        buffer_id=ofp.OFP_NO_BUFFER,
+        in_port=ofp.OFPP_CONTROLLER,
+        actions=[parser.OFPActionOutput(port, 0)],
+        data=data,
+    )
 
 
 # ---- switch replies -> value objects ------------------------------------------------------
+
 
 def _parse_action(action):
     if isinstance(action, parser.OFPActionOutput):
@@ -180,8 +221,13 @@ def parse_flow(stats) -> model.Flow:
     instructions = tuple(_parse_instruction(i) for i in stats.instructions)
     # OVS reports an empty apply-actions for "drop"; the compiler writes no instruction.
     instructions = tuple(i for i in instructions if i != ("apply", ()))
-    return model.Flow(stats.table_id, stats.priority, model.match(**dict(stats.match.items())),
-                      instructions, stats.cookie)
+    return model.Flow(
+        stats.table_id,
+        stats.priority,
+        model.match(**dict(stats.match.items())),
+        instructions,
+        stats.cookie,
+    )
 
 
 def parse_group(stats, cookies: dict) -> model.Group:
@@ -191,5 +237,9 @@ def parse_group(stats, cookies: dict) -> model.Group:
 
 def parse_meter(stats) -> model.Meter:
     band = stats.bands[0] if stats.bands else None
-    return model.Meter(stats.meter_id, band.rate if band else 0, band.burst_size if band else 0,
-                       bool(stats.flags & ofp.OFPMF_KBPS))
+    return model.Meter(
+        stats.meter_id,
+        band.rate if band else 0,
+        band.burst_size if band else 0,
+        bool(stats.flags & ofp.OFPMF_KBPS),
+    )

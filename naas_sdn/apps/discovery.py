@@ -3,6 +3,7 @@
 Each probe names its switch and port and carries an HMAC under a secret of this controller
 run, so a VM on an unbound port cannot forge a fabric link and pull traffic toward itself.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,17 +29,18 @@ class Prober:
 
     def build(self, dpid: int, port: int, src_mac: str) -> bytes:
         tlvs = [
-            lldp.ChassisID(subtype=lldp.ChassisID.SUB_LOCALLY_ASSIGNED,
-                           chassis_id=b"dpid:%016x" % dpid),
+            lldp.ChassisID(
+                subtype=lldp.ChassisID.SUB_LOCALLY_ASSIGNED, chassis_id=b"dpid:%016x" % dpid
+            ),
             lldp.PortID(subtype=lldp.PortID.SUB_PORT_COMPONENT, port_id=struct.pack("!I", port)),
             lldp.TTL(ttl=120),
-            lldp.OrganizationallySpecific(oui=_OUI, subtype=_SUBTYPE,
-                                          info=self._mac(dpid, port)),
+            lldp.OrganizationallySpecific(oui=_OUI, subtype=_SUBTYPE, info=self._mac(dpid, port)),
             lldp.End(),
         ]
         pkt = packet.Packet()
-        pkt.add_protocol(ethernet.ethernet(dst=LLDP_NEAREST_BRIDGE, src=src_mac,
-                                           ethertype=ETH_TYPE_LLDP))
+        pkt.add_protocol(
+            ethernet.ethernet(dst=LLDP_NEAREST_BRIDGE, src=src_mac, ethertype=ETH_TYPE_LLDP)
+        )
         pkt.add_protocol(lldp.lldp(tlvs))
         pkt.serialize()
         return bytes(pkt.data)
@@ -46,7 +48,7 @@ class Prober:
     def parse(self, data: bytes, dst_dpid: int, dst_port: int) -> Link | None:
         """The link a received probe proves, or None if it is not a genuine probe of ours."""
         try:
-            frame = lldp.lldp.parser(data[ethernet.ethernet._MIN_LEN:])[0]
+            frame = lldp.lldp.parser(data[ethernet.ethernet._MIN_LEN :])[0]
             chassis, port_id, _ttl, org = frame.tlvs[:4]
             if not chassis.chassis_id.startswith(b"dpid:"):
                 return None

@@ -5,6 +5,7 @@ Fed by the OpenFlow app (switch and port events, discovery probes) and the OVSDB
 before the first probe returns: reconciling a switch against a fabric with no links yet
 would tear down working inter-switch forwarding.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,14 @@ LOG = logging.getLogger(__name__)
 
 
 class FabricState:
-    def __init__(self, link_timeout: float, on_change, persist_links=None,
-                 initial_links=(), clock=time.monotonic):
+    def __init__(
+        self,
+        link_timeout: float,
+        on_change,
+        persist_links=None,
+        initial_links=(),
+        clock=time.monotonic,
+    ):
         self._lock = threading.Lock()
         self._clock = clock
         self._link_timeout = link_timeout
@@ -57,9 +64,12 @@ class FabricState:
 
     def _drop_links_on_down_ports(self, dpid: int) -> bool:
         up = self._ports_up.get(dpid, {})
-        gone = [link for link in self._links
-                if (link.src_dpid == dpid and link.src_port not in up)
-                or (link.dst_dpid == dpid and link.dst_port not in up)]
+        gone = [
+            link
+            for link in self._links
+            if (link.src_dpid == dpid and link.src_port not in up)
+            or (link.dst_dpid == dpid and link.dst_port not in up)
+        ]
         for link in gone:
             LOG.info("fabric link %s gone (port down)", _fmt(link))
             del self._links[link]
@@ -80,7 +90,9 @@ class FabricState:
         with self._lock:
             vif_ports = {(v.dpid, v.ofport) for v in self._vifs.values()}
             if (link.src_dpid, link.src_port) in vif_ports or (
-                    link.dst_dpid, link.dst_port) in vif_ports:
+                link.dst_dpid,
+                link.dst_port,
+            ) in vif_ports:
                 return
             if link.dst_port not in self._ports_up.get(link.dst_dpid, {}):
                 return
@@ -102,8 +114,7 @@ class FabricState:
                 if now - max(seen, *ends) > self._link_timeout:
                     gone.append(link)
             for link in gone:
-                LOG.info("fabric link %s gone (no probe for %.1fs)", _fmt(link),
-                         self._link_timeout)
+                LOG.info("fabric link %s gone (no probe for %.1fs)", _fmt(link), self._link_timeout)
                 del self._links[link]
         if gone:
             self._changed(persist=True)
@@ -121,8 +132,10 @@ class FabricState:
         with self._lock:
             if self._snapshot is None:
                 self._snapshot = FabricSnapshot(
-                    switches=frozenset(self._connected), links=frozenset(self._links),
-                    vifs=MappingProxyType(dict(self._vifs)))
+                    switches=frozenset(self._connected),
+                    links=frozenset(self._links),
+                    vifs=MappingProxyType(dict(self._vifs)),
+                )
             return self._snapshot
 
     def _changed(self, persist: bool = False) -> None:
@@ -131,8 +144,9 @@ class FabricState:
             links = sorted(self._links)
         if persist and self._persist is not None:
             try:
-                self._persist([(link.src_dpid, link.src_port, link.dst_dpid, link.dst_port)
-                               for link in links])
+                self._persist(
+                    [(link.src_dpid, link.src_port, link.dst_dpid, link.dst_port) for link in links]
+                )
             except Exception:
                 LOG.exception("could not persist fabric links")
         self._on_change()

@@ -1,4 +1,5 @@
 """Controller health series for operators, scraped at ``GET /metrics`` (Prometheus)."""
+
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -8,34 +9,48 @@ REGISTRY = CollectorRegistry()
 FLOW_MODS = Counter("naas_flow_mods", "Flow-mods sent to switches", registry=REGISTRY)
 GROUP_MODS = Counter("naas_group_mods", "Group-mods sent to switches", registry=REGISTRY)
 METER_MODS = Counter("naas_meter_mods", "Meter-mods sent to switches", registry=REGISTRY)
-SYNC_FAILURES = Counter("naas_switch_sync_failures",
-                        "Switch synchronisations that failed and were retried", registry=REGISTRY)
-FLOWS_REJECTED = Counter("naas_flows_rejected",
-                         "Flows left out of a switch so the rest of it is programmed, by reason: "
-                         "an owner's flows not compiled (compile, once per owner while it "
-                         "lasts), os-ken could not encode it (encode), or the switch refused it "
-                         "or a meter it uses (refused)",
-                         ["reason"], registry=REGISTRY)
-SWITCH_SYNCS = Counter("naas_switch_syncs",
-                       "Completed switch synchronisations: full (tables read back) or update",
-                       ["kind"], registry=REGISTRY)
-PACKET_INS = Counter("naas_packet_ins", "Packet-in messages handled", ["reason"],
-                     registry=REGISTRY)
-SWITCHES = Gauge("naas_switches_connected", "Switches connected over OpenFlow",
-                 registry=REGISTRY)
-FABRIC_LINKS = Gauge("naas_fabric_links", "Unidirectional fabric links known",
-                     registry=REGISTRY)
+SYNC_FAILURES = Counter(
+    "naas_switch_sync_failures",
+    "Switch synchronisations that failed and were retried",
+    registry=REGISTRY,
+)
+FLOWS_REJECTED = Counter(
+    "naas_flows_rejected",
+    "Flows left out of a switch so the rest of it is programmed, by reason: "
+    "an owner's flows not compiled (compile, once per owner while it "
+    "lasts), os-ken could not encode it (encode), or the switch refused it "
+    "or a meter it uses (refused)",
+    ["reason"],
+    registry=REGISTRY,
+)
+SWITCH_SYNCS = Counter(
+    "naas_switch_syncs",
+    "Completed switch synchronisations: full (tables read back) or update",
+    ["kind"],
+    registry=REGISTRY,
+)
+PACKET_INS = Counter("naas_packet_ins", "Packet-in messages handled", ["reason"], registry=REGISTRY)
+SWITCHES = Gauge("naas_switches_connected", "Switches connected over OpenFlow", registry=REGISTRY)
+FABRIC_LINKS = Gauge("naas_fabric_links", "Unidirectional fabric links known", registry=REGISTRY)
 API_REQUEST_SECONDS = Histogram(
     "naas_api_request_seconds",
     "REST API requests (all but /metrics) by method and status class, from the call to the "
-    "last byte of the body", ["method", "status"], registry=REGISTRY,
-    buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
-STATS_ROUNDS = Histogram("naas_stats_poll_seconds",
-                         "Duration of a round reading every switch's traffic counters",
-                         registry=REGISTRY)
-STATS_BYTES = Counter("naas_stats_reply_bytes",
-                      "Bytes of statistics replies read from switches, by kind (port, flow, "
-                      "meter)", ["kind"], registry=REGISTRY)
+    "last byte of the body",
+    ["method", "status"],
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+STATS_ROUNDS = Histogram(
+    "naas_stats_poll_seconds",
+    "Duration of a round reading every switch's traffic counters",
+    registry=REGISTRY,
+)
+STATS_BYTES = Counter(
+    "naas_stats_reply_bytes",
+    "Bytes of statistics replies read from switches, by kind (port, flow, meter)",
+    ["kind"],
+    registry=REGISTRY,
+)
 
 
 class TrafficCollector:
@@ -55,28 +70,42 @@ class TrafficCollector:
         from naas_sdn.model.statistics import DROP_REASONS, TRAFFIC
 
         model, store = self._service.snapshot(), self._service.statistics
-        scopes = {"network": ["project_id", "network_id"],
-                  "port": ["project_id", "network_id", "port_id"]}
+        scopes = {
+            "network": ["project_id", "network_id"],
+            "port": ["project_id", "network_id", "port_id"],
+        }
         for scope, labels in scopes.items():
             totals = store.all_totals(scope)
             objects = model.networks if scope == "network" else model.ports
-            families = {name: CounterMetricFamily(
-                f"naas_{scope}_{name}", f"{name.replace('_', ' ').capitalize()} of each "
-                f"{scope}, from the VM's side (tx: sent into the network)", labels=labels)
-                for name in TRAFFIC}
-            dropped = {unit: CounterMetricFamily(
-                f"naas_{scope}_dropped_{unit}", f"{unit.capitalize()} of each {scope} dropped "
-                f"by a policy", labels=labels + ["reason"]) for unit in ("packets", "bytes")}
+            families = {
+                name: CounterMetricFamily(
+                    f"naas_{scope}_{name}",
+                    f"{name.replace('_', ' ').capitalize()} of each "
+                    f"{scope}, from the VM's side (tx: sent into the network)",
+                    labels=labels,
+                )
+                for name in TRAFFIC
+            }
+            dropped = {
+                unit: CounterMetricFamily(
+                    f"naas_{scope}_dropped_{unit}",
+                    f"{unit.capitalize()} of each {scope} dropped by a policy",
+                    labels=labels + ["reason"],
+                )
+                for unit in ("packets", "bytes")
+            }
             for object_id, item in objects.items():
                 values = totals.get(object_id, {})
-                ids = ([item.project_id, object_id] if scope == "network"
-                       else [item.project_id, item.network_id, object_id])
+                ids = (
+                    [item.project_id, object_id]
+                    if scope == "network"
+                    else [item.project_id, item.network_id, object_id]
+                )
                 for name, family in families.items():
                     family.add_metric(ids, values.get(name, 0))
                 for unit, family in dropped.items():
                     for reason in DROP_REASONS:
-                        family.add_metric(ids + [reason],
-                                          values.get(f"dropped_{reason}_{unit}", 0))
+                        family.add_metric(ids + [reason], values.get(f"dropped_{reason}_{unit}", 0))
             yield from families.values()
             yield from dropped.values()
 
@@ -87,17 +116,27 @@ class TrafficCollector:
                 sums["vifs"] = sums.get("vifs", 0) + 1
                 for name in TRAFFIC:
                     sums[name] += values.get(name, 0)
-        flows = GaugeMetricFamily("naas_switch_flows", "Flows the controller keeps on each "
-                                  "connected switch", labels=["switch_id"])
+        flows = GaugeMetricFamily(
+            "naas_switch_flows",
+            "Flows the controller keeps on each connected switch",
+            labels=["switch_id"],
+        )
         for dpid, count in sorted(self._programmer.installed_flow_counts().items()):
             flows.add_metric([f"{dpid:016x}"], count)
             by_switch.setdefault(f"{dpid:016x}", dict.fromkeys(TRAFFIC, 0))
         yield flows
-        vifs = GaugeMetricFamily("naas_switch_vifs", "VIFs counted on each switch",
-                                 labels=["switch_id"])
-        traffic = {name: CounterMetricFamily(
-            f"naas_switch_{name}", f"{name.replace('_', ' ').capitalize()} of the VIFs bound "
-            f"on each switch, from the VMs' side", labels=["switch_id"]) for name in TRAFFIC}
+        vifs = GaugeMetricFamily(
+            "naas_switch_vifs", "VIFs counted on each switch", labels=["switch_id"]
+        )
+        traffic = {
+            name: CounterMetricFamily(
+                f"naas_switch_{name}",
+                f"{name.replace('_', ' ').capitalize()} of the VIFs bound "
+                f"on each switch, from the VMs' side",
+                labels=["switch_id"],
+            )
+            for name in TRAFFIC
+        }
         for switch_id, sums in sorted(by_switch.items()):
             vifs.add_metric([switch_id], sums.get("vifs", 0))
             for name, family in traffic.items():

@@ -5,6 +5,7 @@ and routes replies and errors to the per-switch :class:`Channel` that waits for 
 Handlers never block and never raise: on os-ken's native hub a raising handler silently ends
 the app's event loop.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,6 +39,7 @@ def _guarded(handler):
             handler(self, ev)
         except Exception:
             LOG.exception("%s failed", handler.__name__)
+
     return wrapper
 
 
@@ -47,8 +49,9 @@ class NaasOpenFlow(app_manager.OSKenApp):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if RUNTIME is None:
-            raise RuntimeError("naas_sdn.apps.runtime sets openflow.RUNTIME before os-ken "
-                               "starts this app")
+            raise RuntimeError(
+                "naas_sdn.apps.runtime sets openflow.RUNTIME before os-ken starts this app"
+            )
         self.runtime: Runtime = RUNTIME
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
@@ -74,12 +77,20 @@ class NaasOpenFlow(app_manager.OSKenApp):
     def _flow_removed(self, ev):
         self.runtime.flow_removed(ev.msg)
 
-    @set_ev_cls([ofp_event.EventOFPErrorMsg, ofp_event.EventOFPBarrierReply,
-                 ofp_event.EventONFBundleCtrlMsg, ofp_event.EventOFPFlowStatsReply,
-                 ofp_event.EventOFPGroupDescStatsReply, ofp_event.EventOFPMeterConfigStatsReply,
-                 ofp_event.EventOFPPortDescStatsReply, ofp_event.EventOFPPortStatsReply,
-                 ofp_event.EventOFPMeterStatsReply],
-                [CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    @set_ev_cls(
+        [
+            ofp_event.EventOFPErrorMsg,
+            ofp_event.EventOFPBarrierReply,
+            ofp_event.EventONFBundleCtrlMsg,
+            ofp_event.EventOFPFlowStatsReply,
+            ofp_event.EventOFPGroupDescStatsReply,
+            ofp_event.EventOFPMeterConfigStatsReply,
+            ofp_event.EventOFPPortDescStatsReply,
+            ofp_event.EventOFPPortStatsReply,
+            ofp_event.EventOFPMeterStatsReply,
+        ],
+        [CONFIG_DISPATCHER, MAIN_DISPATCHER],
+    )
     @_guarded
     def _reply(self, ev):
         self.runtime.reply(ev.msg)

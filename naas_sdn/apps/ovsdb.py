@@ -4,6 +4,7 @@ Uses the ``ovs`` Python IDL (maintained in the Open vSwitch tree; ovsdbapp build
 monitored, self-reconnecting replica of just the Bridge, Port and Interface columns we read.
 We only watch, never write, so ovsdbapp's command layer would add nothing.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,8 +33,9 @@ _COLUMNS = {
 
 
 def fetch_schema(remote: str, timeout: float = 5.0):
-    error, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(remote),
-                                                 int(timeout * 1000))
+    error, stream = ovs.stream.Stream.open_block(
+        ovs.stream.Stream.open(remote), int(timeout * 1000)
+    )
     if error:
         raise OSError(error, f"cannot connect to OVSDB {remote}")
     rpc = ovs.jsonrpc.Connection(stream)
@@ -63,7 +65,9 @@ def read_vifs(idl) -> dict[str, VifLocation]:
                 location = VifLocation(bridge.name, int(dpid, 16), ofport)
                 # One port id plugged twice (a live migration in progress): keep one, stably.
                 if iface_id not in found or (location.bridge, location.ofport) < (
-                        found[iface_id].bridge, found[iface_id].ofport):
+                    found[iface_id].bridge,
+                    found[iface_id].ofport,
+                ):
                     found[iface_id] = location
     return found
 

@@ -7,6 +7,7 @@ switch's own tables are read first (flows carrying our cookie, groups, meters), 
 controller restart leaves correct flows untouched and removes only stale ones of ours. It
 only reads the model: ports are bound to their VIFs by the binding app (apps/binding.py).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,10 +51,12 @@ class Plan:
         return any(dataclasses.astuple(self))
 
     def summary(self) -> str:
-        return (f"flows +{len(self.flow_adds)} -{len(self.flow_deletes)}, groups "
-                f"+{len(self.group_adds)} ~{len(self.group_modifies)} -{len(self.group_deletes)}"
-                f", meters +{len(self.meter_adds)} ~{len(self.meter_modifies)}"
-                f" -{len(self.meter_deletes)}")
+        return (
+            f"flows +{len(self.flow_adds)} -{len(self.flow_deletes)}, groups "
+            f"+{len(self.group_adds)} ~{len(self.group_modifies)} -{len(self.group_deletes)}"
+            f", meters +{len(self.meter_adds)} ~{len(self.meter_modifies)}"
+            f" -{len(self.meter_deletes)}"
+        )
 
 
 def wire_order(flow: ofp.Flow) -> tuple:
@@ -74,8 +77,9 @@ def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
             continue
         have_index = {f.key: f for f in have}
         want_index = {f.key: f for f in want}
-        flow_adds += [f for k, f in want_index.items()
-                      if k not in have_index or have_index[k].body != f.body]
+        flow_adds += [
+            f for k, f in want_index.items() if k not in have_index or have_index[k].body != f.body
+        ]
         flow_deletes += [f for k, f in have_index.items() if k not in want_index]
     for owner, have in installed.parts.items():
         if owner not in desired.parts:
@@ -89,22 +93,33 @@ def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
         flow_adds=sorted(flow_adds, key=wire_order),
         flow_deletes=sorted(flow_deletes, key=wire_order),
         group_adds=[g for i, g in sorted(want_groups.items()) if i not in have_groups],
-        group_modifies=[g for i, g in sorted(want_groups.items())
-                        if i in have_groups and have_groups[i] != g],
+        group_modifies=[
+            g for i, g in sorted(want_groups.items()) if i in have_groups and have_groups[i] != g
+        ],
         group_deletes=[g for i, g in sorted(have_groups.items()) if i not in want_groups],
         meter_adds=[m for m in desired.meters if m.meter_id not in have_meters],
-        meter_modifies=[m for m in desired.meters
-                        if m.meter_id in have_meters and have_meters[m.meter_id] != m],
-        meter_deletes=sorted((m for i, m in have_meters.items()
-                              if i not in {w.meter_id for w in desired.meters}),
-                             key=lambda m: m.meter_id),
+        meter_modifies=[
+            m for m in desired.meters if m.meter_id in have_meters and have_meters[m.meter_id] != m
+        ],
+        meter_deletes=sorted(
+            (m for i, m in have_meters.items() if i not in {w.meter_id for w in desired.meters}),
+            key=lambda m: m.meter_id,
+        ),
     )
 
 
 class Programmer:
     COALESCE = 0.01  # seconds a pass waits for more changes; bounds added programming latency
-    def __init__(self, model_source, fabric_state, options: compiler.Options,
-                 generation: int, ready=lambda: True, settle: float = 3.0):
+
+    def __init__(
+        self,
+        model_source,
+        fabric_state,
+        options: compiler.Options,
+        generation: int,
+        ready=lambda: True,
+        settle: float = 3.0,
+    ):
         self._model = model_source
         self._fabric = fabric_state
         self._options = options
@@ -176,8 +191,11 @@ class Programmer:
         """Flows believed installed on each switch whose tables have been read."""
         with self._wake:
             states = dict(self._installed)
-        return {dpid: sum(len(part) for part in state.parts.values())
-                for dpid, state in states.items() if state is not None}
+        return {
+            dpid: sum(len(part) for part in state.parts.values())
+            for dpid, state in states.items()
+            if state is not None
+        }
 
     # -- worker -----------------------------------------------------------------------------
     def _run(self):
@@ -190,7 +208,8 @@ class Programmer:
                 due = self._dirty or any(
                     state is None or time.monotonic() >= self._retry_at.get(dpid, 0)
                     for dpid, state in self._installed.items()
-                    if state is None or dpid in self._retry_at)
+                    if state is None or dpid in self._retry_at
+                )
                 self._dirty = False
                 channels = dict(self._channels)
             if not due:
@@ -218,8 +237,9 @@ class Programmer:
             if time.monotonic() < self._retry_at.get(dpid, 0):
                 continue
             self._retry_at.pop(dpid, None)
-            desired = compiler.compile_switch(dpid, bound, fabric, self._options, routers,
-                                              rules, extra=model.extra)
+            desired = compiler.compile_switch(
+                dpid, bound, fabric, self._options, routers, rules, extra=model.extra
+            )
             self._report_compile_failures(dpid, desired.failed)
             try:
                 self._sync(channel, desired, connected.get(dpid))
@@ -258,20 +278,34 @@ class Programmer:
 
     def read_switch(self, channel) -> ofp.SwitchState:
         dp = channel.datapath
-        stats = channel.request(parser.OFPFlowStatsRequest(
-            dp, 0, ofproto.OFPTT_ALL, ofproto.OFPP_ANY, ofproto.OFPG_ANY,
-            codec.OURS_COOKIE, codec.COOKIE_MAGIC_MASK, parser.OFPMatch()))
+        stats = channel.request(
+            parser.OFPFlowStatsRequest(
+                dp,
+                0,
+                ofproto.OFPTT_ALL,
+                ofproto.OFPP_ANY,
+                ofproto.OFPG_ANY,
+                codec.OURS_COOKIE,
+                codec.COOKIE_MAGIC_MASK,
+                parser.OFPMatch(),
+            )
+        )
         flows = [codec.parse_flow(s) for s in stats]
         groups = channel.request(parser.OFPGroupDescStatsRequest(dp, 0))
         meters = channel.request(parser.OFPMeterConfigStatsRequest(dp, 0, ofproto.OFPM_ALL))
         return ofp.SwitchState.from_flows(
             flows,
             [codec.parse_group(g, {}) for g in groups if 0 < g.group_id <= MAX_GROUP_ID],
-            [codec.parse_meter(m) for m in meters
-             if m.meter_id == PACKET_IN_METER or m.meter_id >= PORT_METER_BASE])
+            [
+                codec.parse_meter(m)
+                for m in meters
+                if m.meter_id == PACKET_IN_METER or m.meter_id >= PORT_METER_BASE
+            ],
+        )
 
-    def _apply(self, channel, desired: ofp.SwitchState, installed: ofp.SwitchState,
-               todo: Plan) -> Plan:
+    def _apply(
+        self, channel, desired: ofp.SwitchState, installed: ofp.SwitchState, todo: Plan
+    ) -> Plan:
         """Send a plan. What os-ken cannot encode or the switch refuses is left out (see
         :meth:`_reject`) and the rest planned anew and sent again at once. Returns the plan
         that was applied."""
@@ -279,15 +313,18 @@ class Programmer:
 
         def replan():
             return plan(self._without_rejected(dpid, desired), installed)
+
         # Meters cannot ride in an OVS bundle: set them first, fenced by a barrier.
         meters = todo.meter_adds + todo.meter_modifies
-        meter_msgs = ([codec.meter_mod(dp, m, "add") for m in todo.meter_adds]
-                      + [codec.meter_mod(dp, m, "modify") for m in todo.meter_modifies])
+        meter_msgs = [codec.meter_mod(dp, m, "add") for m in todo.meter_adds] + [
+            codec.meter_mod(dp, m, "modify") for m in todo.meter_modifies
+        ]
         if meter_msgs:
             rejected = channel.send_fenced(meter_msgs)
             if rejected:
-                self._reject_meters(dpid, desired, {meters[r.index]: (r.reason, r.detail)
-                                                    for r in rejected})
+                self._reject_meters(
+                    dpid, desired, {meters[r.index]: (r.reason, r.detail) for r in rejected}
+                )
                 todo = replan()
         while True:
             adds, unencodable = self._flow_adds(dp, todo.flow_adds)
@@ -295,9 +332,11 @@ class Programmer:
                 self._reject(dpid, unencodable)
                 todo = replan()
                 continue
-            before = ([codec.group_mod(dp, g, "add") for g in todo.group_adds]
-                      + [codec.group_mod(dp, g, "modify") for g in todo.group_modifies]
-                      + [codec.flow_delete(dp, f) for f in todo.flow_deletes])
+            before = (
+                [codec.group_mod(dp, g, "add") for g in todo.group_adds]
+                + [codec.group_mod(dp, g, "modify") for g in todo.group_modifies]
+                + [codec.flow_delete(dp, f) for f in todo.flow_deletes]
+            )
             msgs = before + adds + [codec.group_mod(dp, g, "delete") for g in todo.group_deletes]
             if not msgs:
                 break
@@ -310,19 +349,27 @@ class Programmer:
                     if not len(before) <= rejection.index < len(before) + len(adds):
                         raise  # not a flow of one owner: the whole switch is retried
                     flows[todo.flow_adds[rejection.index - len(before)]] = (
-                        rejection.reason, rejection.detail)
+                        rejection.reason,
+                        rejection.detail,
+                    )
                 self._reject(dpid, flows)
                 todo = replan()
         # After the bundle: no flow refers to these meters any more.
         if todo.meter_deletes:
-            for rejection in channel.send_fenced([codec.meter_mod(dp, m, "delete")
-                                                  for m in todo.meter_deletes]):
-                LOG.warning("switch %016x: meter %#x not deleted: %s %s", dpid,
-                            todo.meter_deletes[rejection.index].meter_id, rejection.reason,
-                            rejection.detail)
+            for rejection in channel.send_fenced(
+                [codec.meter_mod(dp, m, "delete") for m in todo.meter_deletes]
+            ):
+                LOG.warning(
+                    "switch %016x: meter %#x not deleted: %s %s",
+                    dpid,
+                    todo.meter_deletes[rejection.index].meter_id,
+                    rejection.reason,
+                    rejection.detail,
+                )
         metrics.FLOW_MODS.inc(len(todo.flow_adds) + len(todo.flow_deletes))
-        metrics.GROUP_MODS.inc(len(todo.group_adds) + len(todo.group_modifies)
-                               + len(todo.group_deletes))
+        metrics.GROUP_MODS.inc(
+            len(todo.group_adds) + len(todo.group_modifies) + len(todo.group_deletes)
+        )
         metrics.METER_MODS.inc(len(meter_msgs) + len(todo.meter_deletes))
         return todo
 
@@ -348,9 +395,18 @@ class Programmer:
             rejected = self._rejected.setdefault(dpid, {})
             for f, (reason, detail) in flows.items():
                 rejected[f] = reason
-                LOG.error("switch %016x: flow of %s left out (%s: %s): table=%d priority=%d "
-                          "match=%s instructions=%s", dpid, _owner_name(f.cookie), reason,
-                          detail, f.table, f.priority, f.match, f.instructions)
+                LOG.error(
+                    "switch %016x: flow of %s left out (%s: %s): table=%d priority=%d "
+                    "match=%s instructions=%s",
+                    dpid,
+                    _owner_name(f.cookie),
+                    reason,
+                    detail,
+                    f.table,
+                    f.priority,
+                    f.match,
+                    f.instructions,
+                )
                 metrics.FLOWS_REJECTED.labels(reason=reason).inc()
 
     def _reject_meters(self, dpid: int, desired: ofp.SwitchState, meters: dict) -> None:
@@ -362,11 +418,23 @@ class Programmer:
             rejected = self._rejected_meters.setdefault(dpid, {})
             for meter, (reason, detail) in meters.items():
                 rejected[meter] = reason
-                LOG.error("switch %016x: meter %#x (rate %d) left out (%s: %s), and the flows "
-                          "using it", dpid, meter.meter_id, meter.rate, reason, detail)
-        self._reject(dpid, {f: (reasons[i[1]], f"uses meter {i[1]:#x}, which was left out")
-                            for f in desired.flows for i in f.instructions
-                            if i[0] == "meter" and i[1] in reasons})
+                LOG.error(
+                    "switch %016x: meter %#x (rate %d) left out (%s: %s), and the flows using it",
+                    dpid,
+                    meter.meter_id,
+                    meter.rate,
+                    reason,
+                    detail,
+                )
+        self._reject(
+            dpid,
+            {
+                f: (reasons[i[1]], f"uses meter {i[1]:#x}, which was left out")
+                for f in desired.flows
+                for i in f.instructions
+                if i[0] == "meter" and i[1] in reasons
+            },
+        )
 
     def _forget_rejected_undesired(self, dpid: int, desired: ofp.SwitchState) -> None:
         """A rejected flow the compiler no longer asks for is forgotten: should it come
@@ -375,12 +443,16 @@ class Programmer:
             rejected = self._rejected.get(dpid)
             if rejected:
                 self._rejected[dpid] = {
-                    f: reason for f, reason in rejected.items()
-                    if f in desired.parts.get(identity(f.cookie), ())}
+                    f: reason
+                    for f, reason in rejected.items()
+                    if f in desired.parts.get(identity(f.cookie), ())
+                }
             if self._rejected_meters.get(dpid):
-                self._rejected_meters[dpid] = {m: reason for m, reason
-                                               in self._rejected_meters[dpid].items()
-                                               if m in desired.meters}
+                self._rejected_meters[dpid] = {
+                    m: reason
+                    for m, reason in self._rejected_meters[dpid].items()
+                    if m in desired.meters
+                }
 
     def _without_rejected(self, dpid: int, desired: ofp.SwitchState) -> ofp.SwitchState:
         """The desired state less the flows left out. An owner's filtered flows are kept
@@ -417,8 +489,12 @@ class Programmer:
             self._compile_failures[dpid] = dict(failed)
         for owner, error in failed.items():
             if known.get(owner) != error:
-                LOG.error("switch %016x: flows of %s not compiled, left out: %s", dpid,
-                          _owner_name(owner), error)
+                LOG.error(
+                    "switch %016x: flows of %s not compiled, left out: %s",
+                    dpid,
+                    _owner_name(owner),
+                    error,
+                )
                 metrics.FLOWS_REJECTED.labels(reason="compile").inc()
 
 

@@ -4,6 +4,7 @@ programmer.
 Events flow up (switches, probes, OVSDB -> fabric state), desired state flows down
 (model + fabric -> compiler -> programmer -> switches).
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,21 +37,32 @@ class Runtime:
         self._stop = threading.Event()
         self._vifs_by_remote = {}
         self.fabric = FabricState(
-            link_timeout=conf.link_timeout, on_change=self._fabric_changed,
+            link_timeout=conf.link_timeout,
+            on_change=self._fabric_changed,
             persist_links=service.fabric_links.save,
-            initial_links=[Link(*row) for row in service.fabric_links.load()])
+            initial_links=[Link(*row) for row in service.fabric_links.load()],
+        )
         self.monitors = []
         self.programmer = Programmer(
-            service, self.fabric,
-            compiler.Options(packet_in_rate=conf.packet_in_rate,
-                             port_packet_in_rate=conf.port_packet_in_rate),
-            generation=int(time.time()) & 0xFF, ready=self._ovsdb_synced,
-            settle=2 * conf.discovery_interval + 1.0)
+            service,
+            self.fabric,
+            compiler.Options(
+                packet_in_rate=conf.packet_in_rate, port_packet_in_rate=conf.port_packet_in_rate
+            ),
+            generation=int(time.time()) & 0xFF,
+            ready=self._ovsdb_synced,
+            settle=2 * conf.discovery_interval + 1.0,
+        )
         self.binding = VifBinding(service, self.fabric, ready=self._ovsdb_synced)
         self._app_manager = None
         self.services = PacketServices(service, self.fabric, self._send_packet)
-        self.statistics = StatisticsPoller(service, self.fabric, self._connected_channels,
-                                           conf.stats_interval, ready=self._ovsdb_synced)
+        self.statistics = StatisticsPoller(
+            service,
+            self.fabric,
+            self._connected_channels,
+            conf.stats_interval,
+            ready=self._ovsdb_synced,
+        )
         self._traffic_metrics = None
         self._ra_due = {}  # port id -> monotonic time of its next router advertisement
 
@@ -148,11 +160,17 @@ class Runtime:
             self.channels[datapath.id] = channel
         if old is not None:
             old.close()
-        ports = {no: p.name.decode(errors="replace") if isinstance(p.name, bytes) else p.name
-                 for no, p in datapath.ports.items() if no < datapath.ofproto.OFPP_MAX
-                 and not p.state & datapath.ofproto.OFPPS_LINK_DOWN}
-        LOG.info("switch %016x connected from %s with %d ports", datapath.id,
-                 datapath.address[0] if datapath.address else "?", len(ports))
+        ports = {
+            no: p.name.decode(errors="replace") if isinstance(p.name, bytes) else p.name
+            for no, p in datapath.ports.items()
+            if no < datapath.ofproto.OFPP_MAX and not p.state & datapath.ofproto.OFPPS_LINK_DOWN
+        }
+        LOG.info(
+            "switch %016x connected from %s with %d ports",
+            datapath.id,
+            datapath.address[0] if datapath.address else "?",
+            len(ports),
+        )
         self.fabric.switch_connected(datapath.id, ports)
         self.programmer.switch_connected(channel)
         metrics.SWITCHES.set(len(self.channels))
@@ -192,6 +210,7 @@ class Runtime:
 
     def _send_packet(self, dpid, ofport, data):
         from naas_sdn.apps import codec
+
         with self._lock:
             channel = self.channels.get(dpid)
         if channel is not None:
@@ -259,13 +278,15 @@ class Runtime:
 
     def _probe_port(self, dpid, ofport, hw_addr):
         from naas_sdn.apps import codec
+
         with self._lock:
             channel = self.channels.get(dpid)
         if channel is None:
             return
         try:
-            channel.send(codec.packet_out(channel.datapath, ofport,
-                                          self.prober.build(dpid, ofport, hw_addr)))
+            channel.send(
+                codec.packet_out(channel.datapath, ofport, self.prober.build(dpid, ofport, hw_addr))
+            )
         except Exception as error:
             LOG.debug("probe %016x:%d not sent: %s", dpid, ofport, error)
 

@@ -5,6 +5,7 @@ Every punt reaches here through the asking port's own meter (see
 ``naas_sdn.flows.answers.punt_flows``), so one flooding VM exhausts its own budget only.
 Replies are built with os-ken's packet library and sent straight out of the asking port.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,11 +43,12 @@ class RouterIndex:
 
     def __init__(self, model):
         self.by_network: dict[str, list] = {}  # network id -> [(router id, ip, mac, cidr)]
-        self.ips: dict[str, set] = {}           # router id -> its addresses
+        self.ips: dict[str, set] = {}  # router id -> its addresses
         for interface in router_interfaces(model):
             ip = str(netaddr.IPAddress(interface.ip))
             self.by_network.setdefault(interface.network.id, []).append(
-                (interface.router_id, ip, interface.mac, interface.cidr))
+                (interface.router_id, ip, interface.mac, interface.cidr)
+            )
             self.ips.setdefault(interface.router_id, set()).add(ip)
 
 
@@ -57,7 +59,7 @@ class Located:
         self.port, self.network, self.subnets = port, network, subnets
         self.gw_mac = gateway_mac(network.key)
         self.gw_link_local = addresses.link_local(self.gw_mac)
-        self.interfaces = (routers.by_network.get(network.id, []) if routers else [])
+        self.interfaces = routers.by_network.get(network.id, []) if routers else []
         self.router_ips = routers.ips if routers else {}
 
     def router_of_mac(self, mac: str):
@@ -69,8 +71,11 @@ class Located:
         for _router, rip, mac, _cidr in self.interfaces:
             if ip in (rip, addresses.link_local(mac)):
                 return mac
-        gateways = {str(netaddr.IPAddress(s.gateway_ip)) for s in self.subnets
-                    if s.ip_version == 6 and s.gateway_ip}
+        gateways = {
+            str(netaddr.IPAddress(s.gateway_ip))
+            for s in self.subnets
+            if s.ip_version == 6 and s.gateway_ip
+        }
         if ip in gateways | {self.gw_link_local}:
             return self.gw_mac
         return None
@@ -142,8 +147,9 @@ class PacketServices:
             kind = "dhcpv6"
         elif (icmp := pkt.get_protocol(icmpv6.icmpv6)) is not None:
             if icmp.type_ == icmpv6.ND_ROUTER_SOLICIT:
-                reply = self.router_advert(where, pkt.get_protocol(ipv6.ipv6).src,
-                                           pkt.get_protocol(ethernet.ethernet).src)
+                reply = self.router_advert(
+                    where, pkt.get_protocol(ipv6.ipv6).src, pkt.get_protocol(ethernet.ethernet).src
+                )
                 kind = "rs"
             elif icmp.type_ == icmpv6.ND_NEIGHBOR_SOLICIT:
                 reply = self.neighbor_advert(where, pkt)
@@ -169,14 +175,16 @@ class PacketServices:
             return self._dhcp4_reply(where, request, subnet, ip, server_id, dhcp.DHCP_OFFER)
         if kind == dhcp.DHCP_REQUEST:
             asked = options.get(dhcp.DHCP_REQUESTED_IP_ADDR_OPT)
-            asked = str(netaddr.IPAddress(int.from_bytes(asked, "big"))) if asked else \
-                request.ciaddr
+            asked = (
+                str(netaddr.IPAddress(int.from_bytes(asked, "big"))) if asked else request.ciaddr
+            )
             if asked != ip:
                 return self._dhcp4_nak(where, request, server_id)
             return self._dhcp4_reply(where, request, subnet, ip, server_id, dhcp.DHCP_ACK)
         if kind == dhcp.DHCP_INFORM:
-            return self._dhcp4_reply(where, request, subnet, ip, server_id, dhcp.DHCP_ACK,
-                                     inform=True)
+            return self._dhcp4_reply(
+                where, request, subnet, ip, server_id, dhcp.DHCP_ACK, inform=True
+            )
         return None  # RELEASE / DECLINE: the address stays the port's; nothing to answer
 
     def _dhcp4_options(self, subnet, server_id, kind, inform):
@@ -189,16 +197,26 @@ class PacketServices:
             (26, struct.pack("!H", subnet.mtu)),  # interface MTU
         ]
         if not inform:
-            options += [(dhcp.DHCP_IP_ADDR_LEASE_TIME_OPT, struct.pack("!I", LEASE_SECONDS)),
-                        (58, struct.pack("!I", LEASE_SECONDS // 2)),       # renewal (T1)
-                        (59, struct.pack("!I", LEASE_SECONDS * 7 // 8))]   # rebinding (T2)
+            options += [
+                (dhcp.DHCP_IP_ADDR_LEASE_TIME_OPT, struct.pack("!I", LEASE_SECONDS)),
+                (58, struct.pack("!I", LEASE_SECONDS // 2)),  # renewal (T1)
+                (59, struct.pack("!I", LEASE_SECONDS * 7 // 8)),
+            ]  # rebinding (T2)
         if subnet.gateway_ip:
-            options.append((dhcp.DHCP_GATEWAY_ADDR_OPT,
-                            netaddr.IPAddress(subnet.gateway_ip).packed))
+            options.append(
+                (dhcp.DHCP_GATEWAY_ADDR_OPT, netaddr.IPAddress(subnet.gateway_ip).packed)
+            )
         if subnet.dns_nameservers:
-            options.append((dhcp.DHCP_DNS_SERVER_ADDR_OPT, b"".join(
-                netaddr.IPAddress(d).packed for d in subnet.dns_nameservers
-                if netaddr.IPAddress(d).version == 4)))
+            options.append(
+                (
+                    dhcp.DHCP_DNS_SERVER_ADDR_OPT,
+                    b"".join(
+                        netaddr.IPAddress(d).packed
+                        for d in subnet.dns_nameservers
+                        if netaddr.IPAddress(d).version == 4
+                    ),
+                )
+            )
         routes = [(d, n) for d, n in subnet.host_routes if netaddr.IPNetwork(d).version == 4]
         if routes:
             # RFC 3442: a client honouring option 121 ignores option 3, so the default
@@ -210,10 +228,17 @@ class PacketServices:
 
     def _dhcp4_reply(self, where, request, subnet, ip, server_id, kind, inform=False):
         reply = dhcp.dhcp(
-            op=dhcp.DHCP_BOOT_REPLY, chaddr=request.chaddr, xid=request.xid,
-            flags=request.flags, ciaddr=request.ciaddr if inform else "0.0.0.0",
-            yiaddr="0.0.0.0" if inform else ip, siaddr=server_id, giaddr=request.giaddr,
-            hlen=6, options=dhcp.options(self._dhcp4_options(subnet, server_id, kind, inform)))
+            op=dhcp.DHCP_BOOT_REPLY,
+            chaddr=request.chaddr,
+            xid=request.xid,
+            flags=request.flags,
+            ciaddr=request.ciaddr if inform else "0.0.0.0",
+            yiaddr="0.0.0.0" if inform else ip,
+            siaddr=server_id,
+            giaddr=request.giaddr,
+            hlen=6,
+            options=dhcp.options(self._dhcp4_options(subnet, server_id, kind, inform)),
+        )
         broadcast = bool(request.flags & 0x8000)
         if inform:
             dst_mac, dst_ip = where.port.mac_address, request.ciaddr
@@ -224,14 +249,23 @@ class PacketServices:
         return _udp4(where.gw_mac, dst_mac, server_id, dst_ip, 67, 68, reply)
 
     def _dhcp4_nak(self, where, request, server_id):
-        reply = dhcp.dhcp(op=dhcp.DHCP_BOOT_REPLY, chaddr=request.chaddr, xid=request.xid,
-                          flags=request.flags, giaddr=request.giaddr, hlen=6,
-                          options=dhcp.options([
-                              dhcp.option(dhcp.DHCP_MESSAGE_TYPE_OPT, bytes([DHCP_NAK])),
-                              dhcp.option(dhcp.DHCP_SERVER_IDENTIFIER_OPT,
-                                          netaddr.IPAddress(server_id).packed)]))
-        return _udp4(where.gw_mac, "ff:ff:ff:ff:ff:ff", server_id, "255.255.255.255", 67, 68,
-                     reply)
+        reply = dhcp.dhcp(
+            op=dhcp.DHCP_BOOT_REPLY,
+            chaddr=request.chaddr,
+            xid=request.xid,
+            flags=request.flags,
+            giaddr=request.giaddr,
+            hlen=6,
+            options=dhcp.options(
+                [
+                    dhcp.option(dhcp.DHCP_MESSAGE_TYPE_OPT, bytes([DHCP_NAK])),
+                    dhcp.option(
+                        dhcp.DHCP_SERVER_IDENTIFIER_OPT, netaddr.IPAddress(server_id).packed
+                    ),
+                ]
+            ),
+        )
+        return _udp4(where.gw_mac, "ff:ff:ff:ff:ff:ff", server_id, "255.255.255.255", 67, 68, reply)
 
     # -- DHCPv6 ----------------------------------------------------------------------------
     def dhcp6(self, where: Located, pkt) -> bytes | None:
@@ -251,12 +285,23 @@ class PacketServices:
         if kind in (SOLICIT, REQUEST, RENEW, REBIND, CONFIRM) and OPT_IA_NA in options:
             iaid = options[OPT_IA_NA][:4]
             if subnet is None:
-                ia = iaid + struct.pack("!II", 0, 0) + _v6_option(
-                    OPT_STATUS_CODE, struct.pack("!H", 2) + b"no addresses for this port")
+                ia = (
+                    iaid
+                    + struct.pack("!II", 0, 0)
+                    + _v6_option(
+                        OPT_STATUS_CODE, struct.pack("!H", 2) + b"no addresses for this port"
+                    )
+                )
             else:
-                ia = iaid + struct.pack("!II", LEASE_SECONDS // 2, LEASE_SECONDS * 4 // 5) + \
-                    _v6_option(OPT_IAADDR, netaddr.IPAddress(ip).packed + struct.pack(
-                        "!II", LEASE_SECONDS, LEASE_SECONDS))
+                ia = (
+                    iaid
+                    + struct.pack("!II", LEASE_SECONDS // 2, LEASE_SECONDS * 4 // 5)
+                    + _v6_option(
+                        OPT_IAADDR,
+                        netaddr.IPAddress(ip).packed
+                        + struct.pack("!II", LEASE_SECONDS, LEASE_SECONDS),
+                    )
+                )
             reply.append((OPT_IA_NA, ia))
         elif kind in (RELEASE, DECLINE):
             reply.append((OPT_STATUS_CODE, struct.pack("!H", 0) + b"ok"))
@@ -268,9 +313,11 @@ class PacketServices:
         answer = ADVERTISE if kind == SOLICIT and OPT_RAPID_COMMIT not in options else REPLY
         if kind == SOLICIT and answer == REPLY:
             reply.append((OPT_RAPID_COMMIT, b""))
-        message = dhcp6.dhcp6(answer, dhcp6.options(
-            [dhcp6.option(code, data, len(data)) for code, data in reply]),
-            transaction_id=request.transaction_id)
+        message = dhcp6.dhcp6(
+            answer,
+            dhcp6.options([dhcp6.option(code, data, len(data)) for code, data in reply]),
+            transaction_id=request.transaction_id,
+        )
         src = pkt.get_protocol(ipv6.ipv6).src
         eth_src = pkt.get_protocol(ethernet.ethernet).src
         return _udp6(where.gw_mac, eth_src, where.gw_link_local, src, 547, 546, message)
@@ -283,26 +330,41 @@ class PacketServices:
             return None
         modes = {s.ipv6_ra_mode for s in subnets}
         flags = (0b10 if "dhcpv6-stateful" in modes else 0) | (
-            0b01 if modes & {"dhcpv6-stateful", "dhcpv6-stateless"} else 0)
+            0b01 if modes & {"dhcpv6-stateful", "dhcpv6-stateless"} else 0
+        )
         # The MTU option as bytes: os-ken's nd_option_mtu cannot report its own length.
         # With a router on the subnet, it is the router that advertises, as default router.
         router = next(filter(None, map(where.v6_router, subnets)), None)
         src_mac, src_ip = router if router else (where.gw_mac, where.gw_link_local)
-        options = [icmpv6.nd_option_sla(hw_src=src_mac),
-                   struct.pack("!BBHI", icmpv6.ND_OPTION_MTU, 1, 0, subnets[0].mtu)]
+        options = [
+            icmpv6.nd_option_sla(hw_src=src_mac),
+            struct.pack("!BBHI", icmpv6.ND_OPTION_MTU, 1, 0, subnets[0].mtu),
+        ]
         for subnet in subnets:
             prefix = netaddr.IPNetwork(subnet.cidr)
             autonomous = subnet.ipv6_ra_mode in ("slaac", "dhcpv6-stateless")
-            options.append(icmpv6.nd_option_pi(
-                pl=prefix.prefixlen, res1=0b100 | (0b010 if autonomous else 0),
-                val_l=RA_VALID_LIFETIME, pre_l=RA_PREFERRED_LIFETIME,
-                prefix=str(prefix.network)))
+            options.append(
+                icmpv6.nd_option_pi(
+                    pl=prefix.prefixlen,
+                    res1=0b100 | (0b010 if autonomous else 0),
+                    val_l=RA_VALID_LIFETIME,
+                    pre_l=RA_PREFERRED_LIFETIME,
+                    prefix=str(prefix.network),
+                )
+            )
         # Router lifetime 0 without a router: prefixes only, no default route.
-        advert = icmpv6.nd_router_advert(ch_l=64, res=flags,
-                                         rou_l=ROUTER_LIFETIME if router else 0, options=options)
+        advert = icmpv6.nd_router_advert(
+            ch_l=64, res=flags, rou_l=ROUTER_LIFETIME if router else 0, options=options
+        )
         unicast = dst_ip not in ("::", None)
-        return _icmp6(src_mac, dst_mac if unicast and dst_mac else ALL_NODES_MAC,
-                      src_ip, dst_ip if unicast else ALL_NODES, icmpv6.ND_ROUTER_ADVERT, advert)
+        return _icmp6(
+            src_mac,
+            dst_mac if unicast and dst_mac else ALL_NODES_MAC,
+            src_ip,
+            dst_ip if unicast else ALL_NODES,
+            icmpv6.ND_ROUTER_ADVERT,
+            advert,
+        )
 
     def neighbor_advert(self, where: Located, pkt) -> bytes | None:
         solicit = pkt.get_protocol(icmpv6.icmpv6).data
@@ -315,10 +377,18 @@ class PacketServices:
         solicited = src != "::"
         is_router = mac != where.gw_mac
         advert = icmpv6.nd_neighbor(
-            res=(0b100 if is_router else 0) | (0b010 if solicited else 0) | 0b001, dst=target,
-            option=icmpv6.nd_option_tla(hw_src=mac))
-        return _icmp6(mac, eth_src if solicited else ALL_NODES_MAC, target,
-                      src if solicited else ALL_NODES, icmpv6.ND_NEIGHBOR_ADVERT, advert)
+            res=(0b100 if is_router else 0) | (0b010 if solicited else 0) | 0b001,
+            dst=target,
+            option=icmpv6.nd_option_tla(hw_src=mac),
+        )
+        return _icmp6(
+            mac,
+            eth_src if solicited else ALL_NODES_MAC,
+            target,
+            src if solicited else ALL_NODES,
+            icmpv6.ND_NEIGHBOR_ADVERT,
+            advert,
+        )
 
     # -- routers ---------------------------------------------------------------------------
     def router_icmp(self, where: Located, router_id: str, pkt) -> bytes | None:
@@ -337,9 +407,10 @@ class PacketServices:
                 return _ip4_packet(eth.dst, eth.src, dst, ip4.src, 1, reply)
             if ip4.ttl <= 1:
                 source = self._interface_ip(where, ip4.src, 4)
-                original = bytes(pkt.data)[14:14 + ip4.header_length * 4 + 8]
-                reply = icmp.icmp(type_=icmp.ICMP_TIME_EXCEEDED, code=0,
-                                  data=icmp.TimeExceeded(data=original))
+                original = bytes(pkt.data)[14 : 14 + ip4.header_length * 4 + 8]
+                reply = icmp.icmp(
+                    type_=icmp.ICMP_TIME_EXCEEDED, code=0, data=icmp.TimeExceeded(data=original)
+                )
                 return _ip4_packet(eth.dst, eth.src, source, ip4.src, 1, reply)
             return None
         echo = pkt.get_protocol(icmpv6.icmpv6)
@@ -348,17 +419,21 @@ class PacketServices:
             return _ip6_packet(eth.dst, eth.src, dst, ip6.src, reply)
         if ip6.hop_limit <= 1:
             source = self._interface_ip(where, ip6.src, 6)
-            original = bytes(pkt.data)[14:14 + 1232]
-            reply = icmpv6.icmpv6(type_=icmpv6.ICMPV6_TIME_EXCEEDED, code=0,
-                                  data=b"\0" * 4 + original)  # unused word, then the packet
+            original = bytes(pkt.data)[14 : 14 + 1232]
+            reply = icmpv6.icmpv6(
+                type_=icmpv6.ICMPV6_TIME_EXCEEDED, code=0, data=b"\0" * 4 + original
+            )  # unused word, then the packet
             return _ip6_packet(eth.dst, eth.src, source, ip6.src, reply)
         return None
 
     @staticmethod
     def _interface_ip(where: Located, source: str, version: int) -> str:
         """The router's address on the sender's subnet: what traceroute shows as the hop."""
-        candidates = [(ip, cidr) for _r, ip, _m, cidr in where.interfaces
-                      if netaddr.IPNetwork(cidr).version == version]
+        candidates = [
+            (ip, cidr)
+            for _r, ip, _m, cidr in where.interfaces
+            if netaddr.IPNetwork(cidr).version == version
+        ]
         for ip, cidr in candidates:
             if netaddr.IPAddress(source) in netaddr.IPNetwork(cidr):
                 return ip
@@ -371,7 +446,7 @@ def classless_routes(routes) -> bytes:
     for destination, nexthop in routes:
         net = netaddr.IPNetwork(destination)
         out.append(net.prefixlen)
-        out += net.network.packed[:(net.prefixlen + 7) // 8]
+        out += net.network.packed[: (net.prefixlen + 7) // 8]
         out += netaddr.IPAddress(nexthop).packed
     return bytes(out)
 
@@ -392,26 +467,40 @@ def _frame(src_mac, dst_mac, network_layer, *upper) -> bytes:
 
 
 def _udp4(src_mac, dst_mac, src_ip, dst_ip, sport, dport, payload) -> bytes:
-    return _frame(src_mac, dst_mac, ipv4.ipv4(src=src_ip, dst=dst_ip, proto=17, ttl=64),
-                  udp.udp(src_port=sport, dst_port=dport), payload)
+    return _frame(
+        src_mac,
+        dst_mac,
+        ipv4.ipv4(src=src_ip, dst=dst_ip, proto=17, ttl=64),
+        udp.udp(src_port=sport, dst_port=dport),
+        payload,
+    )
 
 
 def _udp6(src_mac, dst_mac, src_ip, dst_ip, sport, dport, payload) -> bytes:
-    return _frame(src_mac, dst_mac, ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=17, hop_limit=64),
-                  udp.udp(src_port=sport, dst_port=dport), payload)
+    return _frame(
+        src_mac,
+        dst_mac,
+        ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=17, hop_limit=64),
+        udp.udp(src_port=sport, dst_port=dport),
+        payload,
+    )
 
 
 def _ip4_packet(src_mac, dst_mac, src_ip, dst_ip, proto, payload) -> bytes:
-    return _frame(src_mac, dst_mac, ipv4.ipv4(src=src_ip, dst=dst_ip, proto=proto, ttl=64),
-                  payload)
+    return _frame(src_mac, dst_mac, ipv4.ipv4(src=src_ip, dst=dst_ip, proto=proto, ttl=64), payload)
 
 
 def _ip6_packet(src_mac, dst_mac, src_ip, dst_ip, payload) -> bytes:
-    return _frame(src_mac, dst_mac, ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=58, hop_limit=64),
-                  payload)
+    return _frame(
+        src_mac, dst_mac, ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=58, hop_limit=64), payload
+    )
 
 
 def _icmp6(src_mac, dst_mac, src_ip, dst_ip, kind, body) -> bytes:
     """Neighbour discovery: hop limit 255, as RFC 4861 requires of it."""
-    return _frame(src_mac, dst_mac, ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=58, hop_limit=255),
-                  icmpv6.icmpv6(type_=kind, data=body))
+    return _frame(
+        src_mac,
+        dst_mac,
+        ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=58, hop_limit=255),
+        icmpv6.icmpv6(type_=kind, data=body),
+    )

@@ -12,6 +12,7 @@ A counted flow removed between two rounds reports its last counters in a flow-re
 messages are numbered in wire order, so a removal is applied before or after the round's
 reading of that switch, as it happened.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,7 +40,7 @@ class StatisticsPoller:
         self._fabric = fabric_state
         self._channels = channels  # () -> {dpid: Channel}
         self._interval = interval
-        self._ready = ready        # VIF locations known (OVSDB read): else a VIF looks gone
+        self._ready = ready  # VIF locations known (OVSDB read): else a VIF looks gone
         # port key -> (port id, network id), kept after deletion
         self._owners: dict[int, tuple[str, str]] = {}
         self._stop = threading.Event()
@@ -74,8 +75,11 @@ class StatisticsPoller:
         started = time.perf_counter()
         model, fabric = self._service.snapshot(), self._fabric.snapshot()
         self._owners.update({p.key: (p.id, p.network_id) for p in model.ports.values()})
-        vifs = {(loc.dpid, loc.ofport): (port_id, model.ports[port_id].network_id)
-                for port_id, loc in fabric.vifs.items() if port_id in model.ports}
+        vifs = {
+            (loc.dpid, loc.ofport): (port_id, model.ports[port_id].network_id)
+            for port_id, loc in fabric.vifs.items()
+            if port_id in model.ports
+        }
         cost: dict[str, float] = {"switches": 0, "flows": 0, "port": 0, "flow": 0, "meter": 0}
         for dpid, channel in sorted(self._channels().items()):
             try:
@@ -98,9 +102,18 @@ class StatisticsPoller:
     def _poll_switch(self, channel, vifs: dict, cost: dict) -> None:
         dp, dpid = channel.datapath, channel.dpid
         ports = channel.request(parser.OFPPortStatsRequest(dp, 0, ofproto.OFPP_ANY))
-        flows = channel.request(parser.OFPFlowStatsRequest(
-            dp, 0, ofproto.OFPTT_ALL, ofproto.OFPP_ANY, ofproto.OFPG_ANY, COUNTER_COOKIE,
-            KIND_MASK, parser.OFPMatch()))
+        flows = channel.request(
+            parser.OFPFlowStatsRequest(
+                dp,
+                0,
+                ofproto.OFPTT_ALL,
+                ofproto.OFPP_ANY,
+                ofproto.OFPG_ANY,
+                COUNTER_COOKIE,
+                KIND_MASK,
+                parser.OFPMatch(),
+            )
+        )
         meters = channel.request(parser.OFPMeterStatsRequest(dp, 0, ofproto.OFPM_ALL))
         removed = channel.take_removed()
         earlier = [m for m in removed if m.arrival < flows.arrival]
@@ -121,8 +134,12 @@ class StatisticsPoller:
             if reading is not None:
                 readings.append(reading)
         seen = {r.source for r in readings}
-        gone = [s for prefix in ("vif", "flow", "meter")
-                for s in self._store.sources(f"{prefix}/{dpid:016x}/") if s not in seen]
+        gone = [
+            s
+            for prefix in ("vif", "flow", "meter")
+            for s in self._store.sources(f"{prefix}/{dpid:016x}/")
+            if s not in seen
+        ]
         self._store.record(readings, gone)
         self._removals(dpid, later)
         cost["flows"] += len(flows)
@@ -133,26 +150,43 @@ class StatisticsPoller:
     def _vif_readings(self, channel, dpid, stat, port_id, network_id) -> list[Reading]:
         """The switch receives what the VM sends: its rx is the port's tx, and the reverse."""
         desc = channel.datapath.ports.get(stat.port_no)
-        name = desc.name.decode(errors="replace") if desc is not None and isinstance(
-            desc.name, bytes) else (desc.name if desc is not None else str(stat.port_no))
-        self._store.place_vif(port_id, {"name": name, "switch_id": f"{dpid:016x}",
-                                        "ofport": stat.port_no})
+        name = (
+            desc.name.decode(errors="replace")
+            if desc is not None and isinstance(desc.name, bytes)
+            else (desc.name if desc is not None else str(stat.port_no))
+        )
+        self._store.place_vif(
+            port_id, {"name": name, "switch_id": f"{dpid:016x}", "ofport": stat.port_no}
+        )
         age = stat.duration_sec + stat.duration_nsec / 1e9  # a re-created interface is younger
         base = f"vif/{dpid:016x}/{stat.port_no}/{port_id}"
 
         def traffic(direction, packets, nbytes):
-            return Reading(f"{base}/{direction}", (("packets", packets), ("bytes", nbytes)),
-                           (("port", port_id, direction), ("network", network_id, direction),
-                            ("vif", port_id, direction)), age)
+            return Reading(
+                f"{base}/{direction}",
+                (("packets", packets), ("bytes", nbytes)),
+                (
+                    ("port", port_id, direction),
+                    ("network", network_id, direction),
+                    ("vif", port_id, direction),
+                ),
+                age,
+            )
 
         def trouble(direction, dropped, errors):
-            return Reading(f"{base}/{direction}-errors", (("dropped", dropped),
-                                                          ("errors", errors)),
-                           (("vif", port_id, direction),), age)
-        return [traffic("tx", stat.rx_packets, stat.rx_bytes),
-                traffic("rx", stat.tx_packets, stat.tx_bytes),
-                trouble("tx", stat.rx_dropped, stat.rx_errors),
-                trouble("rx", stat.tx_dropped, stat.tx_errors)]
+            return Reading(
+                f"{base}/{direction}-errors",
+                (("dropped", dropped), ("errors", errors)),
+                (("vif", port_id, direction),),
+                age,
+            )
+
+        return [
+            traffic("tx", stat.rx_packets, stat.rx_bytes),
+            traffic("rx", stat.tx_packets, stat.tx_bytes),
+            trouble("tx", stat.rx_dropped, stat.rx_errors),
+            trouble("rx", stat.tx_dropped, stat.tx_errors),
+        ]
 
     def _flow_reading(self, dpid, stat) -> Reading | None:
         owner = owner_of(stat.cookie)
@@ -170,8 +204,11 @@ class StatisticsPoller:
         else:
             targets = (("ip", ip_object(port_id, ip), prefix),)
         digest = hashlib.blake2b(repr(key).encode(), digest_size=10).hexdigest()
-        return Reading(f"flow/{dpid:016x}/{owner[1]}/{digest}",
-                       (("packets", stat.packet_count), ("bytes", stat.byte_count)), targets)
+        return Reading(
+            f"flow/{dpid:016x}/{owner[1]}/{digest}",
+            (("packets", stat.packet_count), ("bytes", stat.byte_count)),
+            targets,
+        )
 
     def _meter_reading(self, dpid, stat) -> Reading | None:
         if stat.meter_id < QOS_METER_BASE or not stat.band_stats:
@@ -181,9 +218,11 @@ class StatisticsPoller:
             return None
         port_id, network_id = owner
         band = stat.band_stats[0]
-        return Reading(f"meter/{dpid:016x}/{stat.meter_id}",
-                       (("packets", band.packet_band_count), ("bytes", band.byte_band_count)),
-                       (("port", port_id, "dropped_qos"), ("network", network_id, "dropped_qos")))
+        return Reading(
+            f"meter/{dpid:016x}/{stat.meter_id}",
+            (("packets", band.packet_band_count), ("bytes", band.byte_band_count)),
+            (("port", port_id, "dropped_qos"), ("network", network_id, "dropped_qos")),
+        )
 
     def _removals(self, dpid, messages) -> None:
         """A removed flow's last counters count, then its source is forgotten (a flow added

@@ -6,6 +6,7 @@ always declared (their tables exist whatever the operator loads), while their AP
 only when ``service_plugins`` names them. Third-party slices come through the
 ``naas_sdn.plugins`` entry point group instead (:mod:`naas_sdn.northbound.plugins`).
 """
+
 from __future__ import annotations
 
 import importlib

@@ -7,6 +7,7 @@ names a protocol: never "any". Only the network's owner (or an admin) creates on
 belongs to the network's project and goes with the network; only name and description change
 afterwards (a different block is a new block).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,18 +30,27 @@ from naas_sdn.northbound.resources import declared_resource
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ProtocolBlock(schema.Standard):
     key: int = field(BigInteger, unique=True, visible=False)  # a counter's: flow cookies
-    network_id: str = field(String(db.UUID_LEN), foreign_key="networks.id", on_delete="CASCADE",
-                            index=True, post=True, validate=a.uuid_string)
+    network_id: str = field(
+        String(db.UUID_LEN),
+        foreign_key="networks.id",
+        on_delete="CASCADE",
+        index=True,
+        post=True,
+        validate=a.uuid_string,
+    )
     protocol: str = field(String(40), post=True)  # as the API shows it: "udp" or "17"
     ethertype: str | None = field(String(8), nullable=True, post=True, default=None)  # None: both
-    port_range_min: int | None = field(Integer, nullable=True, post=True, default=None,
-                                       kind="integer")
-    port_range_max: int | None = field(Integer, nullable=True, post=True, default=None,
-                                       kind="integer")
+    port_range_min: int | None = field(
+        Integer, nullable=True, post=True, default=None, kind="integer"
+    )
+    port_range_max: int | None = field(
+        Integer, nullable=True, post=True, default=None, kind="integer"
+    )
 
     def identity(self) -> tuple:
-        return _identity(self.network_id, self.ethertype, self.protocol, self.port_range_min,
-                         self.port_range_max)
+        return _identity(
+            self.network_id, self.ethertype, self.protocol, self.port_range_min, self.port_range_max
+        )
 
 
 def _identity(network_id, ethertype, protocol, low, high) -> tuple:
@@ -63,28 +73,51 @@ def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
     for other in txn.current("protocol_blocks").values():
         if other.identity() == wanted:
             raise errors.ProtocolBlockExists(block_id=other.id)
-    return {"network_id": net.id, "project_id": net.project_id, "protocol": protocol,
-            "ethertype": ethertype, "port_range_min": low, "port_range_max": high}
+    return {
+        "network_id": net.id,
+        "project_id": net.project_id,
+        "protocol": protocol,
+        "ethertype": ethertype,
+        "port_range_min": low,
+        "port_range_max": high,
+    }
 
 
 def _view(block: ProtocolBlock) -> ProtocolBlockView:
-    return ProtocolBlockView(id=block.id, key=block.key, network_id=block.network_id,
-                             protocol=protocols.number(block.protocol, block.ethertype),
-                             ethertype=block.ethertype, port_range_min=block.port_range_min,
-                             port_range_max=block.port_range_max)
+    return ProtocolBlockView(
+        id=block.id,
+        key=block.key,
+        network_id=block.network_id,
+        protocol=protocols.number(block.protocol, block.ethertype),
+        ethertype=block.ethertype,
+        port_range_min=block.port_range_min,
+        port_range_max=block.port_range_max,
+    )
 
 
-PROTOCOL_BLOCKS = schema.declare(schema.Resource(
-    ProtocolBlock, "protocol_blocks", "protocol_block", path="protocol-blocks",
-    not_found=lambda block_id: errors.ProtocolBlockNotFound(id=block_id),
-    counter="protocol_block_key", view=_view, parent=schema.Parent("networks", "network_id"),
-    prepare=_prepare, quota=50))
+PROTOCOL_BLOCKS = schema.declare(
+    schema.Resource(
+        ProtocolBlock,
+        "protocol_blocks",
+        "protocol_block",
+        path="protocol-blocks",
+        not_found=lambda block_id: errors.ProtocolBlockNotFound(id=block_id),
+        counter="protocol_block_key",
+        view=_view,
+        parent=schema.Parent("networks", "network_id"),
+        prepare=_prepare,
+        quota=50,
+    )
+)
 
 BLOCK_EXTENSIONS = (
-    Extension("protocol-blocks", "Network protocol blocks",
-              "Bars one IP protocol (optionally one ethertype and destination port range) from "
-              "and to every port of a network, present and future.",
-              updated="2025-06-01T00:00:00-00:00"),
+    Extension(
+        "protocol-blocks",
+        "Network protocol blocks",
+        "Bars one IP protocol (optionally one ethertype and destination port range) from "
+        "and to every port of a network, present and future.",
+        updated="2025-06-01T00:00:00-00:00",
+    ),
 )
 
 # A block guards a whole network: its owner (or an admin) sets one, never a project the
@@ -93,5 +126,9 @@ BLOCK_RULES = crud("protocol_block", create=ADMIN_OR_NET_OWNER)
 
 
 def protocol_block_plugin(service) -> Plugin:
-    return Plugin("protocol-block", (declared_resource(service, PROTOCOL_BLOCKS),),
-                  BLOCK_EXTENSIONS, policy_rules=BLOCK_RULES)
+    return Plugin(
+        "protocol-block",
+        (declared_resource(service, PROTOCOL_BLOCKS),),
+        BLOCK_EXTENSIONS,
+        policy_rules=BLOCK_RULES,
+    )

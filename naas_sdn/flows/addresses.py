@@ -1,4 +1,5 @@
 """Address helpers shared by the compiler and the packet services (netaddr underneath)."""
+
 from __future__ import annotations
 
 import functools

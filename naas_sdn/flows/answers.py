@@ -6,6 +6,7 @@ punted behind the asking port's own meter (``naas_sdn.apps.services`` builds the
   switch that reaches it; on its own switch, its punts and their meter.
 - network: ARP answers for IPv4 subnet gateways no port and no router holds.
 """
+
 from __future__ import annotations
 
 from naas_sdn.flows import addresses, ofp
@@ -34,12 +35,23 @@ from naas_sdn.model.snapshot import NetworkView
 def arp_answer(network: NetworkView, ip: str, mac: str, owner: int) -> ofp.Flow:
     """Turn an ARP request for ``ip`` into the reply from ``mac``, back out the asking port."""
     return ofp.flow(
-        Table.SERVICES, Priority.SERVICE_ANSWER,
+        Table.SERVICES,
+        Priority.SERVICE_ANSWER,
         ofp.match(metadata=network.key, eth_type=ETH_TYPE_ARP, arp_op=1, arp_tpa=ip),
-        (ofp.apply(ofp.move("eth_src", "eth_dst", 48), ofp.set_field("eth_src", mac),
-                   ofp.set_field("arp_op", 2), ofp.move("arp_sha", "arp_tha", 48),
-                   ofp.set_field("arp_sha", mac), ofp.move("arp_spa", "arp_tpa", 32),
-                   ofp.set_field("arp_spa", ip), ofp.output(OFPP_IN_PORT)),), owner)
+        (
+            ofp.apply(
+                ofp.move("eth_src", "eth_dst", 48),
+                ofp.set_field("eth_src", mac),
+                ofp.set_field("arp_op", 2),
+                ofp.move("arp_sha", "arp_tha", 48),
+                ofp.set_field("arp_sha", mac),
+                ofp.move("arp_spa", "arp_tpa", 32),
+                ofp.set_field("arp_spa", ip),
+                ofp.output(OFPP_IN_PORT),
+            ),
+        ),
+        owner,
+    )
 
 
 def address_flows(bound: BoundPort, owner: int) -> set[ofp.Flow]:
@@ -52,17 +64,37 @@ def address_flows(bound: BoundPort, owner: int) -> set[ofp.Flow]:
     v6 = [ip for _, ip in port.fixed_ips if ":" in ip] + [addresses.link_local(port.mac_address)]
     for ip in v4:
         flows.add(arp_answer(network, ip, port.mac_address, owner))
-        flows.add(ofp.flow(Table.SERVICES, Priority.SERVICE_SELF,
-                           ofp.match(metadata=network.key, eth_type=ETH_TYPE_ARP, arp_op=1,
-                                     arp_tpa=ip, **{REG_SRC_PORT: port.key}),
-                           (ofp.goto(Table.L2_LOOKUP),), owner))
+        flows.add(
+            ofp.flow(
+                Table.SERVICES,
+                Priority.SERVICE_SELF,
+                ofp.match(
+                    metadata=network.key,
+                    eth_type=ETH_TYPE_ARP,
+                    arp_op=1,
+                    arp_tpa=ip,
+                    **{REG_SRC_PORT: port.key},
+                ),
+                (ofp.goto(Table.L2_LOOKUP),),
+                owner,
+            )
+        )
     for ip in v6:
-        flows.add(ofp.flow(Table.SERVICES, Priority.SERVICE_ANSWER,
-                           ofp.match(metadata=network.key, eth_type=ETH_TYPE_IPV6,
-                                     ip_proto=IPPROTO_ICMPV6, icmpv6_type=ICMPV6_NS,
-                                     ipv6_nd_target=ip),
-                           (ofp.apply(ofp.set_field("eth_dst", port.mac_address)),
-                            ofp.goto(Table.L2_LOOKUP)), owner))
+        flows.add(
+            ofp.flow(
+                Table.SERVICES,
+                Priority.SERVICE_ANSWER,
+                ofp.match(
+                    metadata=network.key,
+                    eth_type=ETH_TYPE_IPV6,
+                    ip_proto=IPPROTO_ICMPV6,
+                    icmpv6_type=ICMPV6_NS,
+                    ipv6_nd_target=ip,
+                ),
+                (ofp.apply(ofp.set_field("eth_dst", port.mac_address)), ofp.goto(Table.L2_LOOKUP)),
+                owner,
+            )
+        )
     return flows
 
 
@@ -75,25 +107,41 @@ def punt_flows(bound: BoundPort, owner: int) -> set[ofp.Flow]:
     punts = []
     if any(s.ip_version == 4 and s.enable_dhcp for s in mine):
         punts.append(dict(eth_type=ETH_TYPE_IPV4, ip_proto=IPPROTO_UDP, udp_src=68, udp_dst=67))
-    if any(s.ip_version == 6 and s.enable_dhcp
-           and s.ipv6_address_mode in ("dhcpv6-stateful", "dhcpv6-stateless") for s in mine):
+    if any(
+        s.ip_version == 6
+        and s.enable_dhcp
+        and s.ipv6_address_mode in ("dhcpv6-stateful", "dhcpv6-stateless")
+        for s in mine
+    ):
         punts.append(dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_UDP, udp_src=546, udp_dst=547))
     v6_subnets = [s for s in bound.subnets if s.ip_version == 6]
     if any(s.ipv6_ra_mode for s in v6_subnets):
-        punts.append(dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6,
-                          icmpv6_type=ICMPV6_RS))
+        punts.append(dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6, icmpv6_type=ICMPV6_RS))
     gateways = {s.gateway_ip for s in v6_subnets if s.gateway_ip}
     if gateways or any(s.ipv6_ra_mode for s in v6_subnets):
         gateways.add(addresses.link_local(gateway_mac(bound.network.key)))
     for interface in bound.routers:
         if interface.version == 6:
             gateways |= {interface.ip, addresses.link_local(interface.mac)}
-    punts.extend(dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6, icmpv6_type=ICMPV6_NS,
-                      ipv6_nd_target=ip) for ip in sorted(gateways))
-    return {ofp.flow(Table.SERVICES, Priority.SERVICE_ANSWER,
-                     ofp.match(**{REG_SRC_PORT: port.key}, **fields),
-                     (ofp.meter(port_meter(port.key)), ofp.apply(ofp.to_controller())), owner)
-            for fields in punts}
+    punts.extend(
+        dict(
+            eth_type=ETH_TYPE_IPV6,
+            ip_proto=IPPROTO_ICMPV6,
+            icmpv6_type=ICMPV6_NS,
+            ipv6_nd_target=ip,
+        )
+        for ip in sorted(gateways)
+    )
+    return {
+        ofp.flow(
+            Table.SERVICES,
+            Priority.SERVICE_ANSWER,
+            ofp.match(**{REG_SRC_PORT: port.key}, **fields),
+            (ofp.meter(port_meter(port.key)), ofp.apply(ofp.to_controller())),
+            owner,
+        )
+        for fields in punts
+    }
 
 
 class Services(Builder):
@@ -106,8 +154,10 @@ class Services(Builder):
         if not punts:
             return Built(frozenset(flows))
         rate = self.options.port_packet_in_rate
-        return Built(frozenset(flows | punts), frozenset(
-            {ofp.Meter(port_meter(bound.port.key), rate, max(1, rate * 2))}))
+        return Built(
+            frozenset(flows | punts),
+            frozenset({ofp.Meter(port_meter(bound.port.key), rate, max(1, rate * 2))}),
+        )
 
     def add_network(self, dpid: int, local: LocalNetwork, topology) -> Built:
         network = local.network

@@ -12,6 +12,7 @@ right there instead of found by scanning flows. What a builder may write is its 
 :data:`naas_sdn.flows.layout.SLICES`; the compiler checks each answer against it. Builders
 are pure and hold only the compile options, so the compiler memoizes each scope's answers.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,7 +25,7 @@ from naas_sdn.flows.layout import SLICES, Slice
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    packet_in_rate: int = 500      # discovery probes a switch may send to the controller, per s
+    packet_in_rate: int = 500  # discovery probes a switch may send to the controller, per s
     port_packet_in_rate: int = 20  # DHCP / RS / NS packets one VM may send to the controller, per s
 
 
@@ -36,8 +37,7 @@ class Built:
     flows: frozenset = frozenset()
     meters: frozenset = frozenset()
     groups: frozenset = frozenset()
-    failed: Mapping[int, str] = dataclasses.field(
-        default_factory=lambda: MappingProxyType({}))
+    failed: Mapping[int, str] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
 
 NOTHING = Built()

@@ -11,6 +11,7 @@ part. Each scope's answer is memoized on exactly its inputs, so an unchanged own
 the very same frozenset object on every pass; a port, router or network whose builders
 raise is left out and named in ``failed``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,12 +41,29 @@ from naas_sdn.flows.statistics import Statistics
 from naas_sdn.flows.switching import SWITCH_COOKIE, Switching
 from naas_sdn.model.snapshot import ModelSnapshot
 
-__all__ = ["FEATURES", "Options", "builders_for", "compile_fabric", "compile_inputs",
-           "compile_switch"]
+__all__ = [
+    "FEATURES",
+    "Options",
+    "builders_for",
+    "compile_fabric",
+    "compile_inputs",
+    "compile_switch",
+]
 
 # Every feature with flows, by slice name (layout.SLICES): what the compiler can load.
-FEATURES: dict[str, type[Builder]] = {b.name: b for b in (
-    Switching, Services, PortSecurity, SecurityGroups, ProtocolBlocks, Qos, Routing, Statistics)}
+FEATURES: dict[str, type[Builder]] = {
+    b.name: b
+    for b in (
+        Switching,
+        Services,
+        PortSecurity,
+        SecurityGroups,
+        ProtocolBlocks,
+        Qos,
+        Routing,
+        Statistics,
+    )
+}
 
 
 def register_feature(builder: type[Builder], feature_slice: Slice) -> None:
@@ -69,12 +87,15 @@ def _builders(options: Options, features: tuple) -> tuple:
 DEFAULT_OPTIONS = Options()
 
 
-def compile_fabric(model: ModelSnapshot, fabric: FabricSnapshot,
-                   options: Options = DEFAULT_OPTIONS) -> dict[int, ofp.SwitchState]:
+def compile_fabric(
+    model: ModelSnapshot, fabric: FabricSnapshot, options: Options = DEFAULT_OPTIONS
+) -> dict[int, ofp.SwitchState]:
     """Desired state of every connected switch."""
     bound, routers, rules = compile_inputs(model, fabric)
-    return {dpid: compile_switch(dpid, bound, fabric, options, routers, rules)
-            for dpid in fabric.switches}
+    return {
+        dpid: compile_switch(dpid, bound, fabric, options, routers, rules)
+        for dpid in fabric.switches
+    }
 
 
 def compile_inputs(model: ModelSnapshot, fabric: FabricSnapshot):
@@ -82,14 +103,23 @@ def compile_inputs(model: ModelSnapshot, fabric: FabricSnapshot):
     walk over the router interfaces) and security group rules (rule key -> RuleInputs)."""
     interfaces = routed_interfaces(model)
     context = policy_context(model)
-    return (bound_ports(model, fabric, interfaces, context), router_inputs(model, interfaces),
-            context.rules)
+    return (
+        bound_ports(model, fabric, interfaces, context),
+        router_inputs(model, interfaces),
+        context.rules,
+    )
 
 
-def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
-                   options: Options, routers: Sequence[RouterInputs] = (),
-                   rules: dict | None = None, features: tuple | None = None,
-                   extra: Mapping = MappingProxyType({})) -> ofp.SwitchState:
+def compile_switch(
+    dpid: int,
+    bound: list[BoundPort],
+    fabric: FabricSnapshot,
+    options: Options,
+    routers: Sequence[RouterInputs] = (),
+    rules: dict | None = None,
+    features: tuple | None = None,
+    extra: Mapping = MappingProxyType({}),
+) -> ofp.SwitchState:
     """Flows grouped by owner, from every builder of ``features``. A port, router, network
     or security group rule whose flows cannot be built is left out and named in the state's
     ``failed``, instead of failing the whole switch."""
@@ -108,8 +138,7 @@ def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
             failed[cookie(Owner.PORT, b.port.key)] = _failure(error)
             continue
         parts.update(owners)
-        _, members, claimed, _ = local.setdefault(b.network.key,
-                                                  (b.network, [], set(), b.subnets))
+        _, members, claimed, _ = local.setdefault(b.network.key, (b.network, [], set(), b.subnets))
         claimed.update(ip for _, ip in b.port.fixed_ips)
         if b.dpid == dpid:
             members.append(b.ofport)
@@ -136,8 +165,9 @@ def compile_switch(dpid: int, bound: list[BoundPort], fabric: FabricSnapshot,
     held_by_routers = {(i.network.key, i.ip) for r in routers for i in r.interfaces}
     for network, ofports, claimed, subnets in local.values():
         owner = cookie(Owner.NETWORK, network.key)
-        seen = LocalNetwork(network, tuple(ofports),
-                            unheld_gateways(network, subnets, claimed, held_by_routers))
+        seen = LocalNetwork(
+            network, tuple(ofports), unheld_gateways(network, subnets, claimed, held_by_routers)
+        )
         try:
             built = _network_scope(builders, dpid, seen, topology)
         except Exception as error:
@@ -182,10 +212,15 @@ def _union(builders, answers) -> Built:
 
 def _pipeline_defaults() -> set[ofp.Flow]:
     """The pipeline's own flows: what each table does with a packet no stage claimed."""
-    flows = {ofp.flow(table, Priority.TABLE_MISS, ofp.match(), (), SWITCH_COOKIE)
-             for table in Table if table not in TABLE_DEFAULTS}
-    flows |= {ofp.flow(table, priority, ofp.match(), (ofp.goto(then),), SWITCH_COOKIE)
-              for table, (priority, then) in TABLE_DEFAULTS.items()}
+    flows = {
+        ofp.flow(table, Priority.TABLE_MISS, ofp.match(), (), SWITCH_COOKIE)
+        for table in Table
+        if table not in TABLE_DEFAULTS
+    }
+    flows |= {
+        ofp.flow(table, priority, ofp.match(), (ofp.goto(then),), SWITCH_COOKIE)
+        for table, (priority, then) in TABLE_DEFAULTS.items()
+    }
     return flows
 
 
@@ -206,8 +241,10 @@ def _port_scope(builders: tuple, dpid: int, bound: BoundPort, topology) -> tuple
     by_owner: dict[int, set] = {}
     for f in built.flows:
         by_owner.setdefault(f.cookie, set()).add(f)
-    return (tuple((owner, frozenset(flows)) for owner, flows in sorted(by_owner.items())),
-            built.meters)
+    return (
+        tuple((owner, frozenset(flows)) for owner, flows in sorted(by_owner.items())),
+        built.meters,
+    )
 
 
 @functools.lru_cache(maxsize=4096)

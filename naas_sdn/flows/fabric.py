@@ -4,6 +4,7 @@ Built by the apps from OpenFlow (switches, ports), link discovery and OVSDB (VIF
 immutable, so the compiler reads it without locks. Topology questions (spanning tree,
 shortest paths) are answered once per fabric snapshot with networkx.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,10 +39,11 @@ class VifLocation:
 
 @dataclasses.dataclass(frozen=True)
 class FabricSnapshot:
-    switches: frozenset = frozenset()          # dpids connected to the controller
-    links: frozenset = frozenset()             # of Link, both directions when healthy
+    switches: frozenset = frozenset()  # dpids connected to the controller
+    links: frozenset = frozenset()  # of Link, both directions when healthy
     vifs: Mapping[str, VifLocation] = dataclasses.field(  # iface-id -> location
-        default_factory=lambda: MappingProxyType({}))
+        default_factory=lambda: MappingProxyType({})
+    )
 
     @functools.cached_property
     def topology(self) -> Topology:
@@ -96,8 +98,9 @@ class Topology:
         if src == dst:
             return None
         if dst not in self._paths:
-            self._paths[dst] = (nx.single_source_shortest_path(self.graph, dst)
-                                if dst in self.graph else {})
+            self._paths[dst] = (
+                nx.single_source_shortest_path(self.graph, dst) if dst in self.graph else {}
+            )
         path = self._paths[dst].get(src)
         if path is None:
             return None

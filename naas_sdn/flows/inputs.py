@@ -5,6 +5,7 @@ ports, router inputs and security group rules, and the packet services answer fr
 router interfaces the compiler routes with. All values are frozen and hashable, so a builder
 memoized on them returns the very same objects while they do not change.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -69,13 +70,13 @@ class PortPolicy:
     """Everything the policy stages need of one port."""
 
     port_security: bool = False
-    macs: tuple = ()             # MACs the port may send from, with or without an address
-    allowed: tuple = ()          # (mac, ip or cidr) the port may send from
-    egress: tuple = ()           # (rule key, clauses) of the egress rules of its groups
-    ingress: tuple = ()          # same, ingress
-    blocks: tuple = ()           # ProtocolBlockViews of its network
+    macs: tuple = ()  # MACs the port may send from, with or without an address
+    allowed: tuple = ()  # (mac, ip or cidr) the port may send from
+    egress: tuple = ()  # (rule key, clauses) of the egress rules of its groups
+    ingress: tuple = ()  # same, ingress
+    blocks: tuple = ()  # ProtocolBlockViews of its network
     qos: QosPolicyView | None = None
-    addresses: tuple = ()        # (MAC or None without port security, fixed IP): counted
+    addresses: tuple = ()  # (MAC or None without port security, fixed IP): counted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,8 +124,11 @@ def router_interfaces(model: ModelSnapshot) -> list[Interface]:
         for subnet_id, ip in port.fixed_ips:
             subnet = model.subnets.get(subnet_id)
             if subnet is not None:
-                found.append(Interface(router.key, network, port.mac_address, subnet_id, ip,
-                                       subnet.cidr, router.id))
+                found.append(
+                    Interface(
+                        router.key, network, port.mac_address, subnet_id, ip, subnet.cidr, router.id
+                    )
+                )
     return found
 
 
@@ -149,14 +153,18 @@ def router_inputs(model: ModelSnapshot, interfaces: list[Interface]) -> list[Rou
             if not toward:
                 continue
             if owner_of_ip is None:
-                owner_of_ip = {(sid, str(netaddr.IPAddress(ip))): p.mac_address
-                               for p in model.ports.values() for sid, ip in p.fixed_ips}
+                owner_of_ip = {
+                    (sid, str(netaddr.IPAddress(ip))): p.mac_address
+                    for p in model.ports.values()
+                    for sid, ip in p.fixed_ips
+                }
             mac = owner_of_ip.get((toward[0].subnet_id, str(netaddr.IPAddress(nexthop))))
             if mac is not None:  # a next hop nobody holds: nothing to route to
                 routes.append((destination, toward[0], mac))
         if mine:
-            result.append(RouterInputs(router, mine, tuple(sorted(
-                routes, key=lambda r: (r[0], r[1].ip)))))
+            result.append(
+                RouterInputs(router, mine, tuple(sorted(routes, key=lambda r: (r[0], r[1].ip))))
+            )
     return result
 
 
@@ -183,9 +191,9 @@ def remote_prefixes(rule: SecurityGroupRuleView, members: dict) -> tuple | Liter
 class PolicyContext:
     """What every port's policy is resolved against, built once per pass."""
 
-    rules: dict      # rule key -> RuleInputs (only rules that can match)
-    by_group: dict   # group id -> ((direction, rule key, clauses), ...)
-    blocks: dict     # network id -> ProtocolBlockViews, by key
+    rules: dict  # rule key -> RuleInputs (only rules that can match)
+    by_group: dict  # group id -> ((direction, rule key, clauses), ...)
+    blocks: dict  # network id -> ProtocolBlockViews, by key
 
 
 def policy_context(model: ModelSnapshot) -> PolicyContext:
@@ -198,7 +206,8 @@ def policy_context(model: ModelSnapshot) -> PolicyContext:
                 for cidr, _ in port.allowed_address_pairs:
                     net = netaddr.IPNetwork(cidr)
                     members.setdefault((group_id, net.version), set()).add(
-                        str(net.ip) if net.size == 1 else str(net.cidr))
+                        str(net.ip) if net.size == 1 else str(net.cidr)
+                    )
     prefixes = {k: tuple(sorted(v)) for k, v in members.items()}
     rules: dict[int, RuleInputs] = {}
     by_group = {}
@@ -215,18 +224,21 @@ def policy_context(model: ModelSnapshot) -> PolicyContext:
     blocks: dict[str, list] = {}
     for block in model.protocol_blocks.values():
         blocks.setdefault(block.network_id, []).append(block)
-    return PolicyContext(rules, by_group,
-                         {n: tuple(sorted(bs, key=lambda b: b.key)) for n, bs in blocks.items()})
+    return PolicyContext(
+        rules, by_group, {n: tuple(sorted(bs, key=lambda b: b.key)) for n, bs in blocks.items()}
+    )
 
 
-def port_policy(model: ModelSnapshot, context: PolicyContext, port: PortView,
-                network: NetworkView) -> PortPolicy:
+def port_policy(
+    model: ModelSnapshot, context: PolicyContext, port: PortView, network: NetworkView
+) -> PortPolicy:
     qos = model.qos_policies.get(port.qos_policy_id or network.qos_policy_id or "")
     blocks = context.blocks.get(network.id, ())
     fixed = sorted({ip for _, ip in port.fixed_ips})
     if not port.port_security_enabled:
-        return PortPolicy(False, blocks=blocks, qos=qos,
-                          addresses=tuple((None, ip) for ip in fixed))
+        return PortPolicy(
+            False, blocks=blocks, qos=qos, addresses=tuple((None, ip) for ip in fixed)
+        )
     allowed = {(port.mac_address, ip) for _, ip in port.fixed_ips}
     allowed |= {(mac, cidr) for cidr, mac in port.allowed_address_pairs}
     # With no address yet, the port's MAC alone: for what comes before one (DHCP, DAD).
@@ -235,14 +247,24 @@ def port_policy(model: ModelSnapshot, context: PolicyContext, port: PortView,
     for group_id in port.security_group_ids:
         for direction, key, clauses in context.by_group.get(group_id, ()):
             rules[direction].add((key, clauses))
-    return PortPolicy(True, macs, tuple(sorted(allowed)), tuple(sorted(rules["egress"])),
-                      tuple(sorted(rules["ingress"])), blocks, qos,
-                      tuple((port.mac_address, ip) for ip in fixed))
+    return PortPolicy(
+        True,
+        macs,
+        tuple(sorted(allowed)),
+        tuple(sorted(rules["egress"])),
+        tuple(sorted(rules["ingress"])),
+        blocks,
+        qos,
+        tuple((port.mac_address, ip) for ip in fixed),
+    )
 
 
-def bound_ports(model: ModelSnapshot, fabric: FabricSnapshot,
-                interfaces: list[Interface] | None = None,
-                context: PolicyContext | None = None) -> list[BoundPort]:
+def bound_ports(
+    model: ModelSnapshot,
+    fabric: FabricSnapshot,
+    interfaces: list[Interface] | None = None,
+    context: PolicyContext | None = None,
+) -> list[BoundPort]:
     """Ports that carry traffic: plugged, enabled, on an enabled network."""
     result = []
     subnets = _subnets_by_network(model)
@@ -255,19 +277,40 @@ def bound_ports(model: ModelSnapshot, fabric: FabricSnapshot,
             continue  # a router's port is everywhere (distributed), never a VIF
         location = fabric.vifs.get(port.id)
         network = model.networks.get(port.network_id)
-        if (location is None or network is None or location.ofport <= 0
-                or not port.admin_state_up or not network.admin_state_up):
+        if (
+            location is None
+            or network is None
+            or location.ofport <= 0
+            or not port.admin_state_up
+            or not network.admin_state_up
+        ):
             continue
-        result.append(BoundPort(port, network, location.dpid, location.ofport,
-                                subnets.get(network.id, ()), tuple(routers.get(network.id, ())),
-                                port_policy(model, context, port, network)))
+        result.append(
+            BoundPort(
+                port,
+                network,
+                location.dpid,
+                location.ofport,
+                subnets.get(network.id, ()),
+                tuple(routers.get(network.id, ())),
+                port_policy(model, context, port, network),
+            )
+        )
     result.sort(key=lambda b: b.port.key)
     return result
 
 
-def unheld_gateways(network: NetworkView, subnets: tuple, claimed: set,
-                    held_by_routers: set) -> tuple:
+def unheld_gateways(
+    network: NetworkView, subnets: tuple, claimed: set, held_by_routers: set
+) -> tuple:
     """IPv4 subnet gateways of ``network`` that no bound port claims and no router holds."""
-    return tuple(sorted(s.gateway_ip for s in subnets if s.ip_version == 4
-                        and s.gateway_ip and s.gateway_ip not in claimed
-                        and (network.key, s.gateway_ip) not in held_by_routers))
+    return tuple(
+        sorted(
+            s.gateway_ip
+            for s in subnets
+            if s.ip_version == 4
+            and s.gateway_ip
+            and s.gateway_ip not in claimed
+            and (network.key, s.gateway_ip) not in held_by_routers
+        )
+    )

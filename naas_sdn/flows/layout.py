@@ -7,6 +7,7 @@ band of that table; :func:`check_goto` rejects a goto the layout does not allow,
 pipeline fails at compile time, not on the switch. ``docs/pipeline.md`` explains each
 table in prose.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,31 +17,31 @@ import enum
 class Table(enum.IntEnum):
     """OpenFlow tables, in pipeline order. Gaps leave room for later stages."""
 
-    CLASSIFY = 0         # in_port / fabric VLAN -> network key (metadata) + source port (reg6)
-    PORT_SECURITY = 10   # a VM sends only from its own MAC / addresses (and allowed pairs)
-    SERVICES = 20        # ARP answers, ND steering, DHCP / DHCPv6 / RS / gateway NS -> controller
-    EGRESS_POLICY = 22   # from a VM: network protocol blocks; into conntrack (zone = reg6)
-    EGRESS_ACL = 24      # from a VM: connection state + security group egress rules
-    EGRESS_QOS = 26      # from a VM: DSCP marking, egress rate limit (meter)
-    L3_GATEWAY = 30      # (network, router port MAC) -> router key (reg5); else switching
-    ROUTING = 35         # router key + destination IP -> TTL-1, MACs, destination network
-    L2_LOOKUP = 40       # (network, eth_dst) -> destination port (reg7); broadcast -> flood group
+    CLASSIFY = 0  # in_port / fabric VLAN -> network key (metadata) + source port (reg6)
+    PORT_SECURITY = 10  # a VM sends only from its own MAC / addresses (and allowed pairs)
+    SERVICES = 20  # ARP answers, ND steering, DHCP / DHCPv6 / RS / gateway NS -> controller
+    EGRESS_POLICY = 22  # from a VM: network protocol blocks; into conntrack (zone = reg6)
+    EGRESS_ACL = 24  # from a VM: connection state + security group egress rules
+    EGRESS_QOS = 26  # from a VM: DSCP marking, egress rate limit (meter)
+    L3_GATEWAY = 30  # (network, router port MAC) -> router key (reg5); else switching
+    ROUTING = 35  # router key + destination IP -> TTL-1, MACs, destination network
+    L2_LOOKUP = 40  # (network, eth_dst) -> destination port (reg7); broadcast -> flood group
     INGRESS_POLICY = 50  # to a local VM: network protocol blocks; into conntrack (zone = reg7)
-    INGRESS_ACL = 55     # to a local VM: connection state + security group ingress rules
-    OUTPUT = 90          # destination port -> local ofport (ingress meter), or toward its switch
+    INGRESS_ACL = 55  # to a local VM: connection state + security group ingress rules
+    OUTPUT = 90  # destination port -> local ofport (ingress meter), or toward its switch
 
 
 NEXT_TABLES = {
     Table.CLASSIFY: {Table.PORT_SECURITY, Table.L2_LOOKUP},
     Table.PORT_SECURITY: {Table.SERVICES},
     Table.SERVICES: {Table.EGRESS_POLICY, Table.L2_LOOKUP},
-    Table.EGRESS_POLICY: {Table.EGRESS_QOS},   # and ct(table=EGRESS_ACL)
+    Table.EGRESS_POLICY: {Table.EGRESS_QOS},  # and ct(table=EGRESS_ACL)
     Table.EGRESS_ACL: {Table.EGRESS_QOS},
     Table.EGRESS_QOS: {Table.L3_GATEWAY},
     Table.L3_GATEWAY: {Table.ROUTING, Table.L2_LOOKUP},
     Table.ROUTING: {Table.L2_LOOKUP},
     Table.L2_LOOKUP: {Table.INGRESS_POLICY},
-    Table.INGRESS_POLICY: {Table.OUTPUT},      # and ct(table=INGRESS_ACL)
+    Table.INGRESS_POLICY: {Table.OUTPUT},  # and ct(table=INGRESS_ACL)
     Table.INGRESS_ACL: {Table.OUTPUT},
     Table.OUTPUT: set(),
 }
@@ -53,53 +54,53 @@ class Priority(enum.IntEnum):
     """Named priority bands; a table's flows never use bare numbers."""
 
     # CLASSIFY
-    CLASSIFY_VIF = 300          # traffic from a bound VM interface
-    CLASSIFY_DISCOVERY = 200    # link-discovery probes from non-VIF ports -> controller (metered)
-    CLASSIFY_TREE_GUARD = 110   # broadcast arriving on a fabric link off the spanning tree: drop
-    CLASSIFY_FABRIC = 100       # tagged traffic from a fabric link
+    CLASSIFY_VIF = 300  # traffic from a bound VM interface
+    CLASSIFY_DISCOVERY = 200  # link-discovery probes from non-VIF ports -> controller (metered)
+    CLASSIFY_TREE_GUARD = 110  # broadcast arriving on a fabric link off the spanning tree: drop
+    CLASSIFY_FABRIC = 100  # tagged traffic from a fabric link
     # PORT_SECURITY
-    PORTSEC_DENY = 300          # DHCP server replies, router advertisements, redirects from a VM
-    PORTSEC_ND = 250            # neighbour advertisements only for the port's own addresses
-    PORTSEC_ND_DENY = 240       # any other neighbour advertisement from the port
-    PORTSEC_ADDRESS = 210       # IP from one of the port's fixed addresses (counted per address)
-    PORTSEC_ALLOW = 200         # the port's MAC with its addresses (ARP, IPv4, IPv6) -> SERVICES
-    PORTSEC_PASS = 2            # port security disabled: anything from the port -> SERVICES
-    PORTSEC_DROP = 1            # anything else the port sends: spoofed
+    PORTSEC_DENY = 300  # DHCP server replies, router advertisements, redirects from a VM
+    PORTSEC_ND = 250  # neighbour advertisements only for the port's own addresses
+    PORTSEC_ND_DENY = 240  # any other neighbour advertisement from the port
+    PORTSEC_ADDRESS = 210  # IP from one of the port's fixed addresses (counted per address)
+    PORTSEC_ALLOW = 200  # the port's MAC with its addresses (ARP, IPv4, IPv6) -> SERVICES
+    PORTSEC_PASS = 2  # port security disabled: anything from the port -> SERVICES
+    PORTSEC_DROP = 1  # anything else the port sends: spoofed
     # EGRESS_POLICY / INGRESS_POLICY
-    POLICY_INFRA = 300          # neighbour discovery and MLD: never blocked, never tracked
-    POLICY_BLOCK = 200          # a network's protocol blocks, per port
-    POLICY_DHCP = 150           # DHCP client traffic to / from a tenant's own server: untracked
-    POLICY_TRACK = 100          # IP of a port with security groups -> conntrack
-    POLICY_PASS = 0             # untracked: no security groups, or not IP
+    POLICY_INFRA = 300  # neighbour discovery and MLD: never blocked, never tracked
+    POLICY_BLOCK = 200  # a network's protocol blocks, per port
+    POLICY_DHCP = 150  # DHCP client traffic to / from a tenant's own server: untracked
+    POLICY_TRACK = 100  # IP of a port with security groups -> conntrack
+    POLICY_PASS = 0  # untracked: no security groups, or not IP
     # EGRESS_ACL / INGRESS_ACL
-    ACL_ESTABLISHED = 300       # packets of connections already allowed (and related ICMP)
-    ACL_INVALID = 250           # conntrack says invalid: drop, per port
-    ACL_RULE = 100              # security group rules: conjunctive clauses and their conj_id
-    ACL_DROP = 10               # a new connection no rule allows: drop, per port
+    ACL_ESTABLISHED = 300  # packets of connections already allowed (and related ICMP)
+    ACL_INVALID = 250  # conntrack says invalid: drop, per port
+    ACL_RULE = 100  # security group rules: conjunctive clauses and their conj_id
+    ACL_DROP = 10  # a new connection no rule allows: drop, per port
     # EGRESS_QOS
-    QOS_MARK = 110              # IP from a port with a DSCP mark (and its meter)
-    QOS_LIMIT = 100             # anything else from a port with an egress limit
+    QOS_MARK = 110  # IP from a port with a DSCP mark (and its meter)
+    QOS_LIMIT = 100  # anything else from a port with an egress limit
     QOS_PASS = 0
     # SERVICES
-    SERVICE_SELF = 110          # a port asking about its own address (DAD, gratuitous): no answer
-    SERVICE_ANSWER = 100        # ARP replies, ND steering, packet-in punts
-    SERVICE_PASS = 0            # everything else goes on to L3_GATEWAY
+    SERVICE_SELF = 110  # a port asking about its own address (DAD, gratuitous): no answer
+    SERVICE_ANSWER = 100  # ARP replies, ND steering, packet-in punts
+    SERVICE_PASS = 0  # everything else goes on to L3_GATEWAY
     # L3_GATEWAY
-    GATEWAY_ROUTER = 100        # addressed to a router port's MAC: route
-    GATEWAY_PASS = 0            # everything else is switched
+    GATEWAY_ROUTER = 100  # addressed to a router port's MAC: route
+    GATEWAY_PASS = 0  # everything else is switched
     # ROUTING (longest prefix first: ROUTE_LPM + 2 * prefix length, +1 for a port's own address)
-    ROUTE_TTL = 500             # TTL / hop limit would expire: ICMP time exceeded, or drop
-    ROUTE_SELF_ICMP = 450       # echo request to the router itself: the controller answers
-    ROUTE_SELF_DROP = 440       # anything else addressed to the router
+    ROUTE_TTL = 500  # TTL / hop limit would expire: ICMP time exceeded, or drop
+    ROUTE_SELF_ICMP = 450  # echo request to the router itself: the controller answers
+    ROUTE_SELF_DROP = 440  # anything else addressed to the router
     ROUTE_LPM = 100
     # L2_LOOKUP
     L2_UNICAST = 100
     L2_FLOOD = 50
     # OUTPUT
-    OUTPUT_ADDRESS = 110        # IP to one of a local port's fixed addresses (counted per address)
+    OUTPUT_ADDRESS = 110  # IP to one of a local port's fixed addresses (counted per address)
     OUTPUT_PORT = 100
     # every table
-    TABLE_MISS = 0              # drop whatever no stage claimed
+    TABLE_MISS = 0  # drop whatever no stage claimed
 
 
 # Flows whose statistics are read (cookie kind Owner.COUNTER, key: the port they count for).
@@ -122,10 +123,10 @@ ADDRESS_COUNTERS: dict[tuple[int, int], tuple[str, str]] = {
 }
 
 # Registers carrying logical context between tables (OVN style).
-REG_SRC_PORT = "reg6"   # key of the logical port the packet came from (0: from the fabric)
-REG_DST_PORT = "reg7"   # key of the logical port the packet goes to
-REG_ROUTER = "reg5"     # key of the router routing the packet (set in L3_GATEWAY)
-CT_ZONE_BITS = 16       # conntrack zone = low bits of the port register (a zone per port)
+REG_SRC_PORT = "reg6"  # key of the logical port the packet came from (0: from the fabric)
+REG_DST_PORT = "reg7"  # key of the logical port the packet goes to
+REG_ROUTER = "reg5"  # key of the router routing the packet (set in L3_GATEWAY)
+CT_ZONE_BITS = 16  # conntrack zone = low bits of the port register (a zone per port)
 METADATA_MASK = 0xFFFFFFFF  # metadata holds the network key in its low 32 bits
 
 OFPVID_PRESENT = 0x1000
@@ -171,13 +172,13 @@ def gateway_mac(network_key: int) -> str:
 class Owner(enum.IntEnum):
     """Kind of logical object a flow belongs to, stored in the cookie."""
 
-    SWITCH = 1    # per-switch plumbing: table misses, discovery, tree guards
-    NETWORK = 2   # flood group entry and fabric classification of one network
-    PORT = 3      # classification, lookup, output of one logical port, and routes to it
-    ROUTER = 4    # gateway entries, TTL and self handling, static routes of one router
-    ACL = 5       # security group clauses shared by ports (key 0): merged across groups
-    COUNTER = 6   # a port's flows whose statistics are read: policy drops, per-address counts
-    PLUGIN = 7    # a third-party slice's flows of one of its records (key: the record's key)
+    SWITCH = 1  # per-switch plumbing: table misses, discovery, tree guards
+    NETWORK = 2  # flood group entry and fabric classification of one network
+    PORT = 3  # classification, lookup, output of one logical port, and routes to it
+    ROUTER = 4  # gateway entries, TTL and self handling, static routes of one router
+    ACL = 5  # security group clauses shared by ports (key 0): merged across groups
+    COUNTER = 6  # a port's flows whose statistics are read: policy drops, per-address counts
+    PLUGIN = 7  # a third-party slice's flows of one of its records (key: the record's key)
 
 
 # Cookie: 0xA5 | owner kind (8) | generation (8) | owner key (40).
@@ -244,7 +245,7 @@ TABLE_DEFAULTS = {
 }
 
 MAX_NETWORK_KEY = 4094  # a network key is its VLAN on fabric links
-OFPM_MAX = 0xFFFF0000   # highest meter id OpenFlow 1.3 allows
+OFPM_MAX = 0xFFFF0000  # highest meter id OpenFlow 1.3 allows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,26 +271,42 @@ class Slice:
                 raise ValueError(f"slice {self.name} declares no group {group.group_id}")
 
 
-SLICES = {s.name: s for s in (
-    # Classification, L2 lookup and output of ports; fabric untagging and flooding (a flood
-    # group per network, id = network key); the discovery trap behind its meter.
-    Slice("switching", frozenset({Table.CLASSIFY, Table.L2_LOOKUP, Table.OUTPUT}),
-          meters=(range(PACKET_IN_METER, PACKET_IN_METER + 1),),
-          groups=(range(1, MAX_NETWORK_KEY + 1),)),
-    # ARP answers, ND steering, and DHCP / DHCPv6 / RS / gateway NS to the controller behind
-    # each port's own meter.
-    Slice("services", frozenset({Table.SERVICES}),
-          meters=(range(PORT_METER_BASE, ROUTER_METER_BASE),)),
-    Slice("port-security", frozenset({Table.PORT_SECURITY})),
-    Slice("security-group", frozenset({Table.EGRESS_POLICY, Table.EGRESS_ACL,
-                                       Table.INGRESS_POLICY, Table.INGRESS_ACL})),
-    Slice("protocol-block", frozenset({Table.EGRESS_POLICY, Table.INGRESS_POLICY})),
-    # DSCP marking and egress limits; the ingress meter rides on the port's OUTPUT entry.
-    Slice("qos", frozenset({Table.EGRESS_QOS}), meters=(range(QOS_METER_BASE, OFPM_MAX + 1),)),
-    # Gateway entries, routes, ARP answers for router addresses, echo and TTL expiry to the
-    # controller behind each router's meter.
-    Slice("router", frozenset({Table.L3_GATEWAY, Table.ROUTING, Table.SERVICES}),
-          meters=(range(ROUTER_METER_BASE, QOS_METER_BASE),)),
-    # What is delivered to each fixed address of a port, on a flow of its own: counted.
-    Slice("statistics", frozenset({Table.OUTPUT})),
-)}
+SLICES = {
+    s.name: s
+    for s in (
+        # Classification, L2 lookup and output of ports; fabric untagging and flooding (a flood
+        # group per network, id = network key); the discovery trap behind its meter.
+        Slice(
+            "switching",
+            frozenset({Table.CLASSIFY, Table.L2_LOOKUP, Table.OUTPUT}),
+            meters=(range(PACKET_IN_METER, PACKET_IN_METER + 1),),
+            groups=(range(1, MAX_NETWORK_KEY + 1),),
+        ),
+        # ARP answers, ND steering, and DHCP / DHCPv6 / RS / gateway NS to the controller behind
+        # each port's own meter.
+        Slice(
+            "services",
+            frozenset({Table.SERVICES}),
+            meters=(range(PORT_METER_BASE, ROUTER_METER_BASE),),
+        ),
+        Slice("port-security", frozenset({Table.PORT_SECURITY})),
+        Slice(
+            "security-group",
+            frozenset(
+                {Table.EGRESS_POLICY, Table.EGRESS_ACL, Table.INGRESS_POLICY, Table.INGRESS_ACL}
+            ),
+        ),
+        Slice("protocol-block", frozenset({Table.EGRESS_POLICY, Table.INGRESS_POLICY})),
+        # DSCP marking and egress limits; the ingress meter rides on the port's OUTPUT entry.
+        Slice("qos", frozenset({Table.EGRESS_QOS}), meters=(range(QOS_METER_BASE, OFPM_MAX + 1),)),
+        # Gateway entries, routes, ARP answers for router addresses, echo and TTL expiry to the
+        # controller behind each router's meter.
+        Slice(
+            "router",
+            frozenset({Table.L3_GATEWAY, Table.ROUTING, Table.SERVICES}),
+            meters=(range(ROUTER_METER_BASE, QOS_METER_BASE),),
+        ),
+        # What is delivered to each fixed address of a port, on a flow of its own: counted.
+        Slice("statistics", frozenset({Table.OUTPUT})),
+    )
+}

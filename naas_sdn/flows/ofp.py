@@ -14,6 +14,7 @@ Actions are tuples: ``("output", port)``, ``("controller", max_len)``, ``("group
 ``("move", src_field, dst_field, n_bits)``, ``("ct", commit, zone_register, recirc_table)``,
 ``("conjunction", id, clause, n_clauses)`` (clause counted from 1, as ovs-ofctl writes it).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,8 +28,15 @@ from naas_sdn.flows.layout import CT_TABLES, Table, check_goto, identity
 _INSTRUCTION_ORDER = {"meter": 0, "apply": 1, "write_metadata": 2, "goto": 3}
 
 
-_IP_FIELDS = {"ipv4_src", "ipv4_dst", "ipv6_src", "ipv6_dst", "arp_spa", "arp_tpa",
-              "ipv6_nd_target"}
+_IP_FIELDS = {
+    "ipv4_src",
+    "ipv4_dst",
+    "ipv6_src",
+    "ipv6_dst",
+    "arp_spa",
+    "arp_tpa",
+    "ipv6_nd_target",
+}
 
 
 def _normalize(field, value):
@@ -86,12 +94,21 @@ def flow(table: Table, priority: int, fields: tuple, instructions: tuple, cookie
             check_goto(table, instruction[1])
         if instruction[0] == "apply":
             for action in instruction[1]:
-                if action[0] == "ct" and action[3] is not None \
-                        and CT_TABLES.get(table) != action[3]:
-                    raise ValueError(f"pipeline layout forbids conntrack from {table!r} "
-                                     f"to table {action[3]}")
-    return Flow(int(table), int(priority), fields,
-                tuple((i[0], int(i[1])) if i[0] == "goto" else i for i in instructions), cookie)
+                if (
+                    action[0] == "ct"
+                    and action[3] is not None
+                    and CT_TABLES.get(table) != action[3]
+                ):
+                    raise ValueError(
+                        f"pipeline layout forbids conntrack from {table!r} to table {action[3]}"
+                    )
+    return Flow(
+        int(table),
+        int(priority),
+        fields,
+        tuple((i[0], int(i[1])) if i[0] == "goto" else i for i in instructions),
+        cookie,
+    )
 
 
 def apply(*actions) -> tuple:
@@ -195,8 +212,11 @@ class SwitchState:
         parts: dict[int, set] = {}
         for f in flows:
             parts.setdefault(identity(f.cookie), set()).add(f)
-        return cls({owner: frozenset(fs) for owner, fs in parts.items()}, frozenset(groups),
-                   frozenset(meters))
+        return cls(
+            {owner: frozenset(fs) for owner, fs in parts.items()},
+            frozenset(groups),
+            frozenset(meters),
+        )
 
     @functools.cached_property
     def flows(self) -> frozenset:

@@ -18,6 +18,7 @@ packets of known connections pass before any rule is looked at.
 Four slices build these stages (:class:`PortSecurity`, :class:`SecurityGroups`,
 :class:`ProtocolBlocks`, :class:`Qos`); each answers for a port on its own switch only.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -65,8 +66,16 @@ ACL_COOKIE = cookie(Owner.ACL, 0)
 SWITCH_COOKIE = cookie(Owner.SWITCH, 0)
 ETH_TYPES = {"IPv4": ETH_TYPE_IPV4, "IPv6": ETH_TYPE_IPV6}
 _PORT_FIELDS = {IPPROTO_TCP: "tcp_dst", IPPROTO_UDP: "udp_dst", IPPROTO_SCTP: "sctp_dst"}
-_ND_AND_MLD = (ICMPV6_MLD_QUERY, ICMPV6_MLD_REPORT, ICMPV6_MLD_DONE, ICMPV6_RS, ICMPV6_RA,
-               ICMPV6_NS, ICMPV6_NA, ICMPV6_MLD2_REPORT)
+_ND_AND_MLD = (
+    ICMPV6_MLD_QUERY,
+    ICMPV6_MLD_REPORT,
+    ICMPV6_MLD_DONE,
+    ICMPV6_RS,
+    ICMPV6_RA,
+    ICMPV6_NS,
+    ICMPV6_NA,
+    ICMPV6_MLD2_REPORT,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,21 +83,24 @@ class Direction:
     """One side of a VM: what it sends (egress) or what it receives (ingress)."""
 
     name: str
-    register: str       # the port register naming the VM (and its conntrack zone)
-    policy: Table       # blocks and conntrack
-    acl: Table          # rules
-    then: Table         # where accepted packets go on
-    remote_side: str    # "src" or "dst": the field naming the other end
+    register: str  # the port register naming the VM (and its conntrack zone)
+    policy: Table  # blocks and conntrack
+    acl: Table  # rules
+    then: Table  # where accepted packets go on
+    remote_side: str  # "src" or "dst": the field naming the other end
 
 
-EGRESS = Direction("egress", REG_SRC_PORT, Table.EGRESS_POLICY, Table.EGRESS_ACL,
-                   Table.EGRESS_QOS, "dst")
-INGRESS = Direction("ingress", REG_DST_PORT, Table.INGRESS_POLICY, Table.INGRESS_ACL,
-                    Table.OUTPUT, "src")
+EGRESS = Direction(
+    "egress", REG_SRC_PORT, Table.EGRESS_POLICY, Table.EGRESS_ACL, Table.EGRESS_QOS, "dst"
+)
+INGRESS = Direction(
+    "ingress", REG_DST_PORT, Table.INGRESS_POLICY, Table.INGRESS_ACL, Table.OUTPUT, "src"
+)
 DIRECTIONS = {d.name: d for d in (EGRESS, INGRESS)}
 
 
 # ---- matches ---------------------------------------------------------------------------------
+
 
 def port_range_masks(low: int, high: int) -> list:
     """The fewest (value, mask) pairs covering [low, high] of a 16-bit field."""
@@ -102,8 +114,9 @@ def port_range_masks(low: int, high: int) -> list:
     return found
 
 
-def l4_matches(ethertype: str, protocol: int | None, low: int | None,
-               high: int | None) -> list[dict] | None:
+def l4_matches(
+    ethertype: str, protocol: int | None, low: int | None, high: int | None
+) -> list[dict] | None:
     """Match fields for an ethertype, protocol and port range (ICMP: type and code); None
     when OpenFlow cannot express it (a port range on a protocol without port fields)."""
     fields = {"eth_type": ETH_TYPES[ethertype]}
@@ -137,63 +150,120 @@ def _ip_field(version: int, side: str) -> str:
 # ---- per port: owned by the port, those whose statistics are read (drops, per-address
 # counts) by its counter owner ------------------------------------------------------------------
 
+
 def address_match(version: int, side: str, ip: str, **fields) -> tuple:
     """IP packets from (side "src") or to ("dst") one address."""
-    return ofp.match(eth_type=ETH_TYPE_IPV6 if version == 6 else ETH_TYPE_IPV4,
-                     **{_ip_field(version, side): ip}, **fields)
+    return ofp.match(
+        eth_type=ETH_TYPE_IPV6 if version == 6 else ETH_TYPE_IPV4,
+        **{_ip_field(version, side): ip},
+        **fields,
+    )
 
 
-def port_security_flows(key: int, policy: PortPolicy, owner: int,
-                        counted: int) -> set[ofp.Flow]:
+def port_security_flows(key: int, policy: PortPolicy, owner: int, counted: int) -> set[ofp.Flow]:
     """Only the port's MACs with their addresses (ARP and ND fields included) go on; IP
     from each of its fixed addresses on a flow of its own, so it is counted per address."""
     me = {REG_SRC_PORT: key}
     on = (ofp.goto(Table.SERVICES),)
-    flows = {ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_ADDRESS,
-                      address_match(netaddr.IPAddress(ip).version, "src", ip, **me,
-                                    **({"eth_src": mac} if mac else {})), on, counted)
-             for mac, ip in policy.addresses}
+    flows = {
+        ofp.flow(
+            Table.PORT_SECURITY,
+            Priority.PORTSEC_ADDRESS,
+            address_match(
+                netaddr.IPAddress(ip).version, "src", ip, **me, **({"eth_src": mac} if mac else {})
+            ),
+            on,
+            counted,
+        )
+        for mac, ip in policy.addresses
+    }
     if not policy.port_security:
-        flows.add(ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_PASS, ofp.match(**me), on,
-                           owner))
+        flows.add(ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_PASS, ofp.match(**me), on, owner))
         return flows
     icmp6 = dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6)
-    denied = [dict(eth_type=ETH_TYPE_IPV4, ip_proto=IPPROTO_UDP, udp_src=67, udp_dst=68),
-              dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_UDP, udp_src=547, udp_dst=546),
-              dict(icmp6, icmpv6_type=ICMPV6_RA), dict(icmp6, icmpv6_type=ICMPV6_REDIRECT)]
-    flows |= {ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_DENY, ofp.match(**me, **fields),
-                       (), counted) for fields in denied}
-    flows.add(ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_ND_DENY,
-                       ofp.match(**me, **icmp6, icmpv6_type=ICMPV6_NA), (), counted))
-    flows.add(ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_DROP, ofp.match(**me), (),
-                       counted))
+    denied = [
+        dict(eth_type=ETH_TYPE_IPV4, ip_proto=IPPROTO_UDP, udp_src=67, udp_dst=68),
+        dict(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_UDP, udp_src=547, udp_dst=546),
+        dict(icmp6, icmpv6_type=ICMPV6_RA),
+        dict(icmp6, icmpv6_type=ICMPV6_REDIRECT),
+    ]
+    flows |= {
+        ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_DENY, ofp.match(**me, **fields), (), counted)
+        for fields in denied
+    }
+    flows.add(
+        ofp.flow(
+            Table.PORT_SECURITY,
+            Priority.PORTSEC_ND_DENY,
+            ofp.match(**me, **icmp6, icmpv6_type=ICMPV6_NA),
+            (),
+            counted,
+        )
+    )
+    flows.add(ofp.flow(Table.PORT_SECURITY, Priority.PORTSEC_DROP, ofp.match(**me), (), counted))
 
     def allow(priority, **fields):
         flows.add(ofp.flow(Table.PORT_SECURITY, priority, ofp.match(**me, **fields), on, owner))
+
     fixed = set(policy.addresses)
     for mac, cidr in policy.allowed:
         if netaddr.IPNetwork(cidr).version == 4:
             if (mac, cidr) not in fixed:
-                allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_IPV4,
-                      **ofp.prefix_match("ipv4_src", cidr))
-            allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_ARP, arp_sha=mac,
-                  **ofp.prefix_match("arp_spa", cidr))
+                allow(
+                    Priority.PORTSEC_ALLOW,
+                    eth_src=mac,
+                    eth_type=ETH_TYPE_IPV4,
+                    **ofp.prefix_match("ipv4_src", cidr),
+                )
+            allow(
+                Priority.PORTSEC_ALLOW,
+                eth_src=mac,
+                eth_type=ETH_TYPE_ARP,
+                arp_sha=mac,
+                **ofp.prefix_match("arp_spa", cidr),
+            )
         else:
             if (mac, cidr) not in fixed:
-                allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_IPV6,
-                      **ofp.prefix_match("ipv6_src", cidr))
-            allow(Priority.PORTSEC_ND, eth_src=mac, **icmp6, icmpv6_type=ICMPV6_NA,
-                  **ofp.prefix_match("ipv6_nd_target", cidr))
+                allow(
+                    Priority.PORTSEC_ALLOW,
+                    eth_src=mac,
+                    eth_type=ETH_TYPE_IPV6,
+                    **ofp.prefix_match("ipv6_src", cidr),
+                )
+            allow(
+                Priority.PORTSEC_ND,
+                eth_src=mac,
+                **icmp6,
+                icmpv6_type=ICMPV6_NA,
+                **ofp.prefix_match("ipv6_nd_target", cidr),
+            )
     for mac in policy.macs:
         link_local = addresses.link_local(mac)
         allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_IPV6, ipv6_src=link_local)
-        allow(Priority.PORTSEC_ND, eth_src=mac, **icmp6, icmpv6_type=ICMPV6_NA,
-              ipv6_nd_target=link_local)
+        allow(
+            Priority.PORTSEC_ND,
+            eth_src=mac,
+            **icmp6,
+            icmpv6_type=ICMPV6_NA,
+            ipv6_nd_target=link_local,
+        )
         # Before an address is had: DHCP discover, ARP probe, DAD and MLD from "::".
-        allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_IPV4, ipv4_src="0.0.0.0",
-              ip_proto=IPPROTO_UDP, udp_src=68, udp_dst=67)
-        allow(Priority.PORTSEC_ALLOW, eth_src=mac, eth_type=ETH_TYPE_ARP, arp_sha=mac,
-              arp_spa="0.0.0.0")
+        allow(
+            Priority.PORTSEC_ALLOW,
+            eth_src=mac,
+            eth_type=ETH_TYPE_IPV4,
+            ipv4_src="0.0.0.0",
+            ip_proto=IPPROTO_UDP,
+            udp_src=68,
+            udp_dst=67,
+        )
+        allow(
+            Priority.PORTSEC_ALLOW,
+            eth_src=mac,
+            eth_type=ETH_TYPE_ARP,
+            arp_sha=mac,
+            arp_spa="0.0.0.0",
+        )
         allow(Priority.PORTSEC_ALLOW, eth_src=mac, **icmp6, ipv6_src="::")
     return flows
 
@@ -204,28 +274,64 @@ def block_flows(key: int, direction: Direction, blocks: tuple, owner: int) -> se
     flows = set()
     for block in blocks:
         for ethertype in _ethertypes(block.ethertype):
-            for fields in l4_matches(ethertype, block.protocol, block.port_range_min,
-                                     block.port_range_max) or ():
-                flows.add(ofp.flow(direction.policy, Priority.POLICY_BLOCK,
-                                   ofp.match(**{direction.register: key}, **fields), (), owner))
+            for fields in (
+                l4_matches(ethertype, block.protocol, block.port_range_min, block.port_range_max)
+                or ()
+            ):
+                flows.add(
+                    ofp.flow(
+                        direction.policy,
+                        Priority.POLICY_BLOCK,
+                        ofp.match(**{direction.register: key}, **fields),
+                        (),
+                        owner,
+                    )
+                )
     return flows
 
 
-def acl_port_flows(key: int, direction: Direction, rules: tuple, owner: int,
-                   counted: int) -> set[ofp.Flow]:
+def acl_port_flows(
+    key: int, direction: Direction, rules: tuple, owner: int, counted: int
+) -> set[ofp.Flow]:
     """Into conntrack, the port's clause of each of its rules, and its (counted) drops."""
     me = {direction.register: key}
-    flows = {ofp.flow(direction.policy, Priority.POLICY_TRACK, ofp.match(**me, eth_type=eth),
-                      (ofp.apply(ofp.ct(direction.register, direction.acl)),), owner)
-             for eth in (ETH_TYPE_IPV4, ETH_TYPE_IPV6)}
-    flows.add(ofp.flow(direction.acl, Priority.ACL_INVALID,
-                       ofp.match(**me, ct_state=(CT_TRK | CT_INV, CT_TRK | CT_INV)), (),
-                       counted))
+    flows = {
+        ofp.flow(
+            direction.policy,
+            Priority.POLICY_TRACK,
+            ofp.match(**me, eth_type=eth),
+            (ofp.apply(ofp.ct(direction.register, direction.acl)),),
+            owner,
+        )
+        for eth in (ETH_TYPE_IPV4, ETH_TYPE_IPV6)
+    }
+    flows.add(
+        ofp.flow(
+            direction.acl,
+            Priority.ACL_INVALID,
+            ofp.match(**me, ct_state=(CT_TRK | CT_INV, CT_TRK | CT_INV)),
+            (),
+            counted,
+        )
+    )
     flows.add(ofp.flow(direction.acl, Priority.ACL_DROP, ofp.match(**me), (), counted))
     if rules:
-        flows.add(ofp.flow(direction.acl, Priority.ACL_RULE, ofp.match(**me),
-                           (ofp.apply(*(ofp.conjunction(rule_key, 1, clauses)
-                                        for rule_key, clauses in sorted(rules))),), owner))
+        flows.add(
+            ofp.flow(
+                direction.acl,
+                Priority.ACL_RULE,
+                ofp.match(**me),
+                (
+                    ofp.apply(
+                        *(
+                            ofp.conjunction(rule_key, 1, clauses)
+                            for rule_key, clauses in sorted(rules)
+                        )
+                    ),
+                ),
+                owner,
+            )
+        )
     return flows
 
 
@@ -240,13 +346,20 @@ def qos_flows(key: int, qos: QosPolicyView | None, owner: int) -> set[ofp.Flow]:
     on = ofp.goto(Table.L3_GATEWAY)
     flows = set()
     if qos.dscp_mark is not None:
-        flows |= {ofp.flow(Table.EGRESS_QOS, Priority.QOS_MARK, ofp.match(**me, eth_type=eth),
-                           metered + (ofp.apply(ofp.set_field("ip_dscp", qos.dscp_mark)), on),
-                           owner)
-                  for eth in (ETH_TYPE_IPV4, ETH_TYPE_IPV6)}
+        flows |= {
+            ofp.flow(
+                Table.EGRESS_QOS,
+                Priority.QOS_MARK,
+                ofp.match(**me, eth_type=eth),
+                metered + (ofp.apply(ofp.set_field("ip_dscp", qos.dscp_mark)), on),
+                owner,
+            )
+            for eth in (ETH_TYPE_IPV4, ETH_TYPE_IPV6)
+        }
     if metered:
-        flows.add(ofp.flow(Table.EGRESS_QOS, Priority.QOS_LIMIT, ofp.match(**me),
-                           metered + (on,), owner))
+        flows.add(
+            ofp.flow(Table.EGRESS_QOS, Priority.QOS_LIMIT, ofp.match(**me), metered + (on,), owner)
+        )
     return flows
 
 
@@ -262,11 +375,14 @@ def qos_meters(key: int, qos: QosPolicyView | None) -> set[ofp.Meter]:
     Open vSwitch agent does), so a TCP flow can reach the limit."""
     if qos is None:
         return set()
-    return {ofp.Meter(qos_meter(key, direction), rate, burst or max(1, rate * 8 // 10), True)
-            for direction, rate, burst in qos.bandwidth_limits}
+    return {
+        ofp.Meter(qos_meter(key, direction), rate, burst or max(1, rate * 8 // 10), True)
+        for direction, rate, burst in qos.bandwidth_limits
+    }
 
 
 # ---- shared by the ports of a switch ---------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=1)
 def policy_infra() -> frozenset[ofp.Flow]:
@@ -276,15 +392,32 @@ def policy_infra() -> frozenset[ofp.Flow]:
     for direction in (EGRESS, INGRESS):
         on = (ofp.goto(direction.then),)
         for icmp_type in _ND_AND_MLD:
-            flows.add(ofp.flow(direction.policy, Priority.POLICY_INFRA,
-                               ofp.match(eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6,
-                                         icmpv6_type=icmp_type), on, SWITCH_COOKIE))
+            flows.add(
+                ofp.flow(
+                    direction.policy,
+                    Priority.POLICY_INFRA,
+                    ofp.match(
+                        eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6, icmpv6_type=icmp_type
+                    ),
+                    on,
+                    SWITCH_COOKIE,
+                )
+            )
         client, server = (68, 67) if direction is EGRESS else (67, 68)
         client6, server6 = (546, 547) if direction is EGRESS else (547, 546)
-        for fields in (dict(eth_type=ETH_TYPE_IPV4, udp_src=client, udp_dst=server),
-                       dict(eth_type=ETH_TYPE_IPV6, udp_src=client6, udp_dst=server6)):
-            flows.add(ofp.flow(direction.policy, Priority.POLICY_DHCP,
-                               ofp.match(ip_proto=IPPROTO_UDP, **fields), on, SWITCH_COOKIE))
+        for fields in (
+            dict(eth_type=ETH_TYPE_IPV4, udp_src=client, udp_dst=server),
+            dict(eth_type=ETH_TYPE_IPV6, udp_src=client6, udp_dst=server6),
+        ):
+            flows.add(
+                ofp.flow(
+                    direction.policy,
+                    Priority.POLICY_DHCP,
+                    ofp.match(ip_proto=IPPROTO_UDP, **fields),
+                    on,
+                    SWITCH_COOKIE,
+                )
+            )
     return frozenset(flows)
 
 
@@ -292,10 +425,16 @@ def policy_infra() -> frozenset[ofp.Flow]:
 def acl_established() -> frozenset[ofp.Flow]:
     """Per switch: packets of connections already allowed (and related ICMP) go on."""
     return frozenset(
-        ofp.flow(direction.acl, Priority.ACL_ESTABLISHED,
-                 ofp.match(ct_state=(CT_TRK | state, CT_TRK | state | CT_INV)),
-                 (ofp.goto(direction.then),), SWITCH_COOKIE)
-        for direction in (EGRESS, INGRESS) for state in (CT_EST, CT_REL))
+        ofp.flow(
+            direction.acl,
+            Priority.ACL_ESTABLISHED,
+            ofp.match(ct_state=(CT_TRK | state, CT_TRK | state | CT_INV)),
+            (ofp.goto(direction.then),),
+            SWITCH_COOKIE,
+        )
+        for direction in (EGRESS, INGRESS)
+        for state in (CT_EST, CT_REL)
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -307,29 +446,41 @@ def acl_flows(rules: tuple) -> frozenset[ofp.Flow]:
     for inputs in rules:
         rule = inputs.rule
         direction = DIRECTIONS[rule.direction]
-        allowed = l4_matches(rule.ethertype, rule.protocol, rule.port_range_min,
-                             rule.port_range_max)
+        allowed = l4_matches(
+            rule.ethertype, rule.protocol, rule.port_range_min, rule.port_range_max
+        )
         if not allowed:
             continue  # not expressible: allowing more than asked is no option
         n = inputs.clauses
         for fields in allowed:
             actions.setdefault((direction.acl, ofp.match(**fields)), set()).add(
-                ofp.conjunction(rule.key, 2, n))
+                ofp.conjunction(rule.key, 2, n)
+            )
         if inputs.remote is not None:
             version = 4 if rule.ethertype == "IPv4" else 6
             field = _ip_field(version, direction.remote_side)
             for prefix in inputs.remote:
-                match = ofp.match(eth_type=ETH_TYPES[rule.ethertype],
-                                  **ofp.prefix_match(field, prefix))
+                match = ofp.match(
+                    eth_type=ETH_TYPES[rule.ethertype], **ofp.prefix_match(field, prefix)
+                )
                 actions.setdefault((direction.acl, match), set()).add(
-                    ofp.conjunction(rule.key, 3, n))
-        flows.add(ofp.flow(direction.acl, Priority.ACL_RULE,
-                           ofp.match(conj_id=rule.key, eth_type=ETH_TYPES[rule.ethertype]),
-                           (ofp.apply(ofp.ct(direction.register, commit=True)),
-                            ofp.goto(direction.then)), ACL_COOKIE))
+                    ofp.conjunction(rule.key, 3, n)
+                )
+        flows.add(
+            ofp.flow(
+                direction.acl,
+                Priority.ACL_RULE,
+                ofp.match(conj_id=rule.key, eth_type=ETH_TYPES[rule.ethertype]),
+                (ofp.apply(ofp.ct(direction.register, commit=True)), ofp.goto(direction.then)),
+                ACL_COOKIE,
+            )
+        )
     for (table, match), conjunctions in actions.items():
-        flows.add(ofp.flow(table, Priority.ACL_RULE, match,
-                           (ofp.apply(*sorted(conjunctions)),), ACL_COOKIE))
+        flows.add(
+            ofp.flow(
+                table, Priority.ACL_RULE, match, (ofp.apply(*sorted(conjunctions)),), ACL_COOKIE
+            )
+        )
     return frozenset(flows)
 
 
@@ -352,6 +503,7 @@ def _acl_flows(rules: tuple) -> tuple[frozenset, dict]:
 
 # ---- the slices ------------------------------------------------------------------------------
 
+
 class PortSecurity(Builder):
     name = "port-security"
 
@@ -359,8 +511,13 @@ class PortSecurity(Builder):
         if bound.dpid != dpid:
             return NOTHING
         key = bound.port.key
-        return Built(frozenset(port_security_flows(key, bound.policy, cookie(Owner.PORT, key),
-                                                   cookie(Owner.COUNTER, key))))
+        return Built(
+            frozenset(
+                port_security_flows(
+                    key, bound.policy, cookie(Owner.PORT, key), cookie(Owner.COUNTER, key)
+                )
+            )
+        )
 
 
 class SecurityGroups(Builder):
@@ -376,8 +533,9 @@ class SecurityGroups(Builder):
         owner, counted = cookie(Owner.PORT, key), cookie(Owner.COUNTER, key)
         flows = set()
         for direction in (EGRESS, INGRESS):
-            flows |= acl_port_flows(key, direction, getattr(bound.policy, direction.name),
-                                    owner, counted)
+            flows |= acl_port_flows(
+                key, direction, getattr(bound.policy, direction.name), owner, counted
+            )
         return Built(frozenset(flows))
 
     def add_shared(self, dpid: int, ports: tuple, inputs: PassInputs) -> Built:
@@ -385,8 +543,9 @@ class SecurityGroups(Builder):
         keys = {key for b in ports for key, _ in b.policy.egress + b.policy.ingress}
         if not keys or not inputs.rules:
             return NOTHING
-        flows, failed = _acl_flows(tuple(inputs.rules[key] for key in sorted(keys)
-                                         if key in inputs.rules))
+        flows, failed = _acl_flows(
+            tuple(inputs.rules[key] for key in sorted(keys) if key in inputs.rules)
+        )
         return Built(flows, failed=MappingProxyType(failed))
 
 
@@ -401,8 +560,11 @@ class ProtocolBlocks(Builder):
             return NOTHING
         key = bound.port.key
         counted = cookie(Owner.COUNTER, key)
-        return Built(frozenset().union(*(block_flows(key, d, bound.policy.blocks, counted)
-                                         for d in (EGRESS, INGRESS))))
+        return Built(
+            frozenset().union(
+                *(block_flows(key, d, bound.policy.blocks, counted) for d in (EGRESS, INGRESS))
+            )
+        )
 
 
 class Qos(Builder):
@@ -412,5 +574,6 @@ class Qos(Builder):
         if bound.dpid != dpid:
             return NOTHING
         key, qos = bound.port.key, bound.policy.qos
-        return Built(frozenset(qos_flows(key, qos, cookie(Owner.PORT, key))),
-                     frozenset(qos_meters(key, qos)))
+        return Built(
+            frozenset(qos_flows(key, qos, cookie(Owner.PORT, key))), frozenset(qos_meters(key, qos))
+        )

@@ -6,6 +6,7 @@ Open vSwitch's conjunctive matches and a connection tracker (zones, commit, new 
 reply), and follows fabric links between switches. Tests assert behaviour with it ("a broadcast from
 port 1 reaches exactly these ports"), and it is the seed of a user-facing packet trace.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,8 +27,8 @@ class SimulationError(Exception):
 @dataclasses.dataclass(frozen=True)
 class Delivery:
     dpid: int
-    port: int | str       # an ofport, or "controller"
-    packet: tuple         # sorted (field, value) of the packet as it leaves
+    port: int | str  # an ofport, or "controller"
+    packet: tuple  # sorted (field, value) of the packet as it leaves
 
 
 def _mac_int(mac: str) -> int:
@@ -93,8 +94,9 @@ def _reverse(connection: tuple) -> tuple:
 class Simulator:
     def __init__(self, states: dict[int, SwitchState], links=()):
         self.states = states
-        self.peer = {(link.src_dpid, link.src_port): (link.dst_dpid, link.dst_port)
-                     for link in links}
+        self.peer = {
+            (link.src_dpid, link.src_port): (link.dst_dpid, link.dst_port) for link in links
+        }
         self.trace: list[str] = []
         self.connections: set = set()  # (dpid, zone, connection) committed to conntrack
 
@@ -113,14 +115,20 @@ class Simulator:
                 if peer is not None:
                     pending.append((peer[0], peer[1], out_packet, hops + 1))
                 else:
-                    fields = {k: v for k, v in out_packet.items()
-                              if k not in _HIDDEN and not k.startswith("reg")}
+                    fields = {
+                        k: v
+                        for k, v in out_packet.items()
+                        if k not in _HIDDEN and not k.startswith("reg")
+                    }
                     delivered.append(Delivery(switch, out_port, tuple(sorted(fields.items()))))
         return delivered
 
     def _lookup(self, dpid: int, table: int, packet: dict):
-        found = [flow for flow in self.states[dpid].flows if flow.table == table
-                 and all(_field_matches(packet, f, v) for f, v in flow.match)]
+        found = [
+            flow
+            for flow in self.states[dpid].flows
+            if flow.table == table and all(_field_matches(packet, f, v) for f, v in flow.match)
+        ]
         best = [flow for flow in found if not _conjunctions(flow)]
         # A conjunction completed above the best ordinary match wins, as in Open vSwitch.
         clauses: dict[tuple, set] = {}
@@ -133,9 +141,12 @@ class Simulator:
                 continue
             with_id = dict(packet, conj_id=conj_id)
             for flow in self.states[dpid].flows:
-                if flow.table == table and flow.priority == priority \
-                        and ("conj_id", conj_id) in flow.match \
-                        and all(_field_matches(with_id, f, v) for f, v in flow.match):
+                if (
+                    flow.table == table
+                    and flow.priority == priority
+                    and ("conj_id", conj_id) in flow.match
+                    and all(_field_matches(with_id, f, v) for f, v in flow.match)
+                ):
                     return flow
         if not best:
             return None
@@ -171,8 +182,9 @@ class Simulator:
             if "recirculate" in packet:
                 table = packet["recirculate"]
         # OpenFlow drops output to the ingress port unless it is asked for as IN_PORT.
-        return [(in_port if port == OFPP_IN_PORT else port, p) for port, p in outputs
-                if port != in_port]
+        return [
+            (in_port if port == OFPP_IN_PORT else port, p) for port, p in outputs if port != in_port
+        ]
 
     def _act(self, action, packet, groups, outputs):
         kind = action[0]

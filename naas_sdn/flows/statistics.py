@@ -1,6 +1,7 @@
 """Statistics: what is delivered to each fixed address of a local port, on an OUTPUT flow of
 its own (Owner.COUNTER), so the switch counts it per address. What a port sends is counted
 on its port security flows, and what a policy drops on the drop flows of that policy."""
+
 from __future__ import annotations
 
 import netaddr
@@ -20,8 +21,17 @@ class Statistics(Builder):
             return NOTHING
         key = bound.port.key
         counted, out = cookie(Owner.COUNTER, key), local_output(bound)
-        return Built(frozenset(
-            ofp.flow(Table.OUTPUT, Priority.OUTPUT_ADDRESS,
-                     policy.address_match(netaddr.IPAddress(ip).version, "dst", ip,
-                                          **{REG_DST_PORT: key}), out, counted)
-            for _, ip in bound.policy.addresses))
+        return Built(
+            frozenset(
+                ofp.flow(
+                    Table.OUTPUT,
+                    Priority.OUTPUT_ADDRESS,
+                    policy.address_match(
+                        netaddr.IPAddress(ip).version, "dst", ip, **{REG_DST_PORT: key}
+                    ),
+                    out,
+                    counted,
+                )
+                for _, ip in bound.policy.addresses
+            )
+        )

@@ -10,6 +10,7 @@
   entry that sends broadcast and multicast to its flood group (local ports + spanning-tree
   links, tagged).
 """
+
 from __future__ import annotations
 
 from naas_sdn.flows import ofp, policy
@@ -35,31 +36,47 @@ SWITCH_COOKIE = cookie(Owner.SWITCH, 0)
 
 
 def tagged_output(network: NetworkView, port: int) -> tuple:
-    return (ofp.push_vlan(), ofp.set_field("vlan_vid", OFPVID_PRESENT | network.key),
-            ofp.output(port))
+    return (
+        ofp.push_vlan(),
+        ofp.set_field("vlan_vid", OFPVID_PRESENT | network.key),
+        ofp.output(port),
+    )
 
 
 def local_output(bound: BoundPort) -> tuple:
     """Delivery to a port on its own switch: behind its ingress limit, out of its ofport."""
-    return (policy.ingress_meter(bound.port.key, bound.policy.qos)
-            + (ofp.apply(ofp.output(bound.ofport)),))
+    return policy.ingress_meter(bound.port.key, bound.policy.qos) + (
+        ofp.apply(ofp.output(bound.ofport)),
+    )
 
 
 class Switching(Builder):
     name = "switching"
 
     def add_switch(self, dpid: int, topology) -> Built:
-        flows = {ofp.flow(Table.CLASSIFY, Priority.CLASSIFY_DISCOVERY,
-                          ofp.match(eth_type=ETH_TYPE_LLDP, eth_dst=LLDP_NEAREST_BRIDGE),
-                          (ofp.meter(PACKET_IN_METER), ofp.apply(ofp.to_controller())),
-                          SWITCH_COOKIE)}
+        flows = {
+            ofp.flow(
+                Table.CLASSIFY,
+                Priority.CLASSIFY_DISCOVERY,
+                ofp.match(eth_type=ETH_TYPE_LLDP, eth_dst=LLDP_NEAREST_BRIDGE),
+                (ofp.meter(PACKET_IN_METER), ofp.apply(ofp.to_controller())),
+                SWITCH_COOKIE,
+            )
+        }
         for port in topology.fabric_ports(dpid) - topology.tree_ports(dpid):
-            flows.add(ofp.flow(Table.CLASSIFY, Priority.CLASSIFY_TREE_GUARD,
-                               ofp.match(in_port=port, eth_dst=MULTICAST_BIT), (),
-                               SWITCH_COOKIE))
+            flows.add(
+                ofp.flow(
+                    Table.CLASSIFY,
+                    Priority.CLASSIFY_TREE_GUARD,
+                    ofp.match(in_port=port, eth_dst=MULTICAST_BIT),
+                    (),
+                    SWITCH_COOKIE,
+                )
+            )
         rate = self.options.packet_in_rate
-        return Built(frozenset(flows), frozenset({ofp.Meter(PACKET_IN_METER, rate,
-                                                            max(1, rate // 5))}))
+        return Built(
+            frozenset(flows), frozenset({ofp.Meter(PACKET_IN_METER, rate, max(1, rate // 5))})
+        )
 
     def add_port(self, dpid: int, bound: BoundPort, topology) -> Built:
         port, network = bound.port, bound.network
@@ -70,36 +87,68 @@ class Switching(Builder):
         else:
             out = (ofp.apply(*tagged_output(network, topology.next_hop_port(dpid, bound.dpid))),)
         flows = {
-            ofp.flow(Table.L2_LOOKUP, Priority.L2_UNICAST,
-                     ofp.match(metadata=network.key, eth_dst=port.mac_address),
-                     (ofp.apply(ofp.set_field(REG_DST_PORT, port.key)),
-                      ofp.goto(Table.INGRESS_POLICY)), owner),
-            ofp.flow(Table.OUTPUT, Priority.OUTPUT_PORT, ofp.match(**{REG_DST_PORT: port.key}),
-                     out, owner),
+            ofp.flow(
+                Table.L2_LOOKUP,
+                Priority.L2_UNICAST,
+                ofp.match(metadata=network.key, eth_dst=port.mac_address),
+                (ofp.apply(ofp.set_field(REG_DST_PORT, port.key)), ofp.goto(Table.INGRESS_POLICY)),
+                owner,
+            ),
+            ofp.flow(
+                Table.OUTPUT,
+                Priority.OUTPUT_PORT,
+                ofp.match(**{REG_DST_PORT: port.key}),
+                out,
+                owner,
+            ),
         }
         if local:
             # Untagged frames only: a VM's own VLAN tags would otherwise ride inside ours.
-            flows.add(ofp.flow(Table.CLASSIFY, Priority.CLASSIFY_VIF,
-                               ofp.match(in_port=bound.ofport, vlan_vid=0),
-                               (ofp.apply(ofp.set_field(REG_SRC_PORT, port.key)),
-                                ofp.write_metadata(network.key, ALL_ONES),
-                                ofp.goto(Table.PORT_SECURITY)), owner))
+            flows.add(
+                ofp.flow(
+                    Table.CLASSIFY,
+                    Priority.CLASSIFY_VIF,
+                    ofp.match(in_port=bound.ofport, vlan_vid=0),
+                    (
+                        ofp.apply(ofp.set_field(REG_SRC_PORT, port.key)),
+                        ofp.write_metadata(network.key, ALL_ONES),
+                        ofp.goto(Table.PORT_SECURITY),
+                    ),
+                    owner,
+                )
+            )
         return Built(frozenset(flows))
 
     def add_network(self, dpid: int, local: LocalNetwork, topology) -> Built:
         network = local.network
         owner = cookie(Owner.NETWORK, network.key)
-        flows = {ofp.flow(Table.CLASSIFY, Priority.CLASSIFY_FABRIC,
-                          ofp.match(in_port=port, vlan_vid=OFPVID_PRESENT | network.key),
-                          (ofp.apply(ofp.pop_vlan()), ofp.write_metadata(network.key, ALL_ONES),
-                           ofp.goto(Table.L2_LOOKUP)), owner)
-                 for port in topology.fabric_ports(dpid)}
+        flows = {
+            ofp.flow(
+                Table.CLASSIFY,
+                Priority.CLASSIFY_FABRIC,
+                ofp.match(in_port=port, vlan_vid=OFPVID_PRESENT | network.key),
+                (
+                    ofp.apply(ofp.pop_vlan()),
+                    ofp.write_metadata(network.key, ALL_ONES),
+                    ofp.goto(Table.L2_LOOKUP),
+                ),
+                owner,
+            )
+            for port in topology.fabric_ports(dpid)
+        }
         buckets = [(ofp.output(port),) for port in local.ofports]
         buckets += [tagged_output(network, port) for port in sorted(topology.tree_ports(dpid))]
         if not buckets:
             return Built(frozenset(flows))
-        flows.add(ofp.flow(Table.L2_LOOKUP, Priority.L2_FLOOD,
-                           ofp.match(metadata=network.key, eth_dst=MULTICAST_BIT),
-                           (ofp.apply(ofp.group(network.key)),), owner))
-        return Built(frozenset(flows),
-                     groups=frozenset({ofp.Group(network.key, tuple(buckets), owner)}))
+        flows.add(
+            ofp.flow(
+                Table.L2_LOOKUP,
+                Priority.L2_FLOOD,
+                ofp.match(metadata=network.key, eth_dst=MULTICAST_BIT),
+                (ofp.apply(ofp.group(network.key)),),
+                owner,
+            )
+        )
+        return Built(
+            frozenset(flows), groups=frozenset({ofp.Group(network.key, tuple(buckets), owner)})
+        )

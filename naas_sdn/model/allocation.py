@@ -4,6 +4,7 @@ Address ownership is read from the committed mirror (subnet id -> {ip: port id})
 running transaction changed laid over it, so allocating never queries SQL; the mirror itself is
 kept by :func:`owners_after`, from the ports a commit changed.
 """
+
 from __future__ import annotations
 
 import random
@@ -73,9 +74,12 @@ class Addresses:
         return free
 
 
-def owners_after(owners: Mapping[str, Mapping[str, str]], ports: Mapping[str, AddressedPort],
-                 changed_ports: Mapping[str, AddressedPort | None],
-                 deleted_subnets=()) -> dict[str, Mapping[str, str]]:
+def owners_after(
+    owners: Mapping[str, Mapping[str, str]],
+    ports: Mapping[str, AddressedPort],
+    changed_ports: Mapping[str, AddressedPort | None],
+    deleted_subnets=(),
+) -> dict[str, Mapping[str, str]]:
     """The address owners once a commit has changed ``changed_ports`` (None: deleted) and
     deleted ``deleted_subnets``; ``ports`` are the ports as they were. Copy on write: only
     the subnets whose owners change are new dicts."""
@@ -87,6 +91,7 @@ def owners_after(owners: Mapping[str, Mapping[str, str]], ports: Mapping[str, Ad
             result[subnet_id] = dict(result.get(subnet_id, {}))
             copied.add(subnet_id)
         return result[subnet_id]
+
     for port_id, port in changed_ports.items():
         old = ports.get(port_id)
         old_ips = set(old.fixed_ips) if old is not None else set()

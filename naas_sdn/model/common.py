@@ -4,6 +4,7 @@ set, timestamps, revision checks, tags and counters.
 Kept apart from ``service.py`` so the feature modules (security groups, QoS, protocol blocks)
 write through the same helpers without importing the service itself.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,8 +54,9 @@ class Changes:
         return self.declared.setdefault(collection, {})
 
 
-def merge(records: Mapping, views: Mapping, updates: Mapping,
-          make_view: Callable) -> tuple[dict, dict, bool]:
+def merge(
+    records: Mapping, views: Mapping, updates: Mapping, make_view: Callable
+) -> tuple[dict, dict, bool]:
     """Apply ``updates`` (id -> record or None) to copies of a mirror and its views.
 
     Returns the new records, the new views and whether any view changed.
@@ -94,8 +96,9 @@ def owner(ctx: Context, attrs: Mapping) -> str:
     lets only admins do so)."""
     project_id = attrs.get("project_id") or ctx.project_id
     if not project_id:
-        raise errors.BadRequestMessage(msg="Running without keystone AuthN requires that "
-                                           "tenant_id is specified")
+        raise errors.BadRequestMessage(
+            msg="Running without keystone AuthN requires that tenant_id is specified"
+        )
     return project_id
 
 
@@ -108,7 +111,8 @@ def check_updatable(attrs: Mapping, allowed: Iterable[str]) -> None:
     unknown = set(attrs) - set(allowed)
     if unknown:
         raise errors.BadRequestMessage(
-            msg=f"Cannot update read-only attribute {sorted(unknown)[0]}")
+            msg=f"Cannot update read-only attribute {sorted(unknown)[0]}"
+        )
 
 
 MAX_TAGS = 50  # per object, as Neutron's tag extension specifies
@@ -134,7 +138,8 @@ def norm_tags(tags: Iterable[str]) -> tuple[str, ...]:
     unique = tuple(sorted(set(tags)))
     if len(unique) > MAX_TAGS:
         raise errors.InvalidInput(
-            error_message=f"Number of tags exceeds the limit of {MAX_TAGS} per resource")
+            error_message=f"Number of tags exceeds the limit of {MAX_TAGS} per resource"
+        )
     return unique
 
 
@@ -154,8 +159,9 @@ def read_tags(conn) -> dict[tuple[str, str], tuple[str, ...]]:
 
 def update_row(conn, table, obj, values: Mapping) -> None:
     """Write ``values`` plus the standard attributes; the row must exist (we hold the lock)."""
-    columns = {("binding_profile" if k == "binding_profile_json" else k): v
-               for k, v in values.items()}
+    columns = {
+        ("binding_profile" if k == "binding_profile_json" else k): v for k, v in values.items()
+    }
     columns.update(revision_number=obj.revision_number, updated_at=obj.updated_at)
     result = conn.execute(update(table).where(table.c.id == obj.id).values(**columns))
     if result.rowcount != 1:
@@ -164,8 +170,9 @@ def update_row(conn, table, obj, values: Mapping) -> None:
 
 def bump(record, **values):
     """``record`` with ``values``, its revision number raised and updated_at now."""
-    return dataclasses.replace(record, **values, revision_number=record.revision_number + 1,
-                               updated_at=utcnow())
+    return dataclasses.replace(
+        record, **values, revision_number=record.revision_number + 1, updated_at=utcnow()
+    )
 
 
 def next_counter(conn, name: str) -> int:
@@ -174,6 +181,7 @@ def next_counter(conn, name: str) -> int:
     if row is None:
         conn.execute(insert(db.counters).values(name=name, next_value=2))
         return 1
-    conn.execute(update(db.counters).where(db.counters.c.name == name)
-                 .values(next_value=row.next_value + 1))
+    conn.execute(
+        update(db.counters).where(db.counters.c.name == name).values(next_value=row.next_value + 1)
+    )
     return row.next_value

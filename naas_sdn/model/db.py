@@ -4,6 +4,7 @@ SQL is the source of truth; the service mirrors it in memory. The schema is port
 default, one file) and PostgreSQL (production) run it unchanged. A change here needs its Alembic
 revision in ``migrations/versions/`` (tests/unit/test_migrations.py fails without one).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -43,7 +44,8 @@ NAME_LEN = 255
 PROJECT_LEN = 255
 
 tokens = Table(
-    "tokens", metadata,
+    "tokens",
+    metadata,
     Column("id", String(UUID_LEN), primary_key=True),
     # SHA-256 of the secret: the secret is 32 random bytes, so no salt or slow hash is needed.
     Column("secret_sha256", String(64), nullable=False, unique=True),
@@ -54,7 +56,8 @@ tokens = Table(
 )
 
 counters = Table(
-    "counters", metadata,
+    "counters",
+    metadata,
     # Monotonic allocators (e.g. port keys) that must never hand out a value twice, even after
     # the row that used it is deleted: flow cookies name objects by these keys.
     Column("name", String(64), primary_key=True),
@@ -62,7 +65,8 @@ counters = Table(
 )
 
 networks = Table(
-    "networks", metadata,
+    "networks",
+    metadata,
     Column("id", String(UUID_LEN), primary_key=True),
     Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
     Column("name", String(NAME_LEN), nullable=False, default=""),
@@ -77,11 +81,17 @@ networks = Table(
 )
 
 ports = Table(
-    "ports", metadata,
+    "ports",
+    metadata,
     Column("id", String(UUID_LEN), primary_key=True),
     Column("key", BigInteger, nullable=False, unique=True),
-    Column("network_id", String(UUID_LEN), ForeignKey("networks.id", ondelete="RESTRICT"),
-           nullable=False, index=True),
+    Column(
+        "network_id",
+        String(UUID_LEN),
+        ForeignKey("networks.id", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    ),
     Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
     Column("name", String(NAME_LEN), nullable=False, default=""),
     Column("description", String(NAME_LEN), nullable=False, default=""),
@@ -101,10 +111,16 @@ ports = Table(
 )
 
 subnets = Table(
-    "subnets", metadata,
+    "subnets",
+    metadata,
     Column("id", String(UUID_LEN), primary_key=True),
-    Column("network_id", String(UUID_LEN), ForeignKey("networks.id", ondelete="RESTRICT"),
-           nullable=False, index=True),
+    Column(
+        "network_id",
+        String(UUID_LEN),
+        ForeignKey("networks.id", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    ),
     Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
     # Creation order (timestamps have one-second resolution): a network's subnets are listed,
     # and tried for default addresses, in this order.
@@ -127,19 +143,30 @@ subnets = Table(
 )
 
 ip_allocations = Table(
-    "ip_allocations", metadata,
+    "ip_allocations",
+    metadata,
     # The primary key is what makes an address impossible to hand out twice, whichever process
     # writes; ``position`` keeps the port's fixed_ips in the order the API showed them.
-    Column("subnet_id", String(UUID_LEN), ForeignKey("subnets.id", ondelete="RESTRICT"),
-           primary_key=True),
+    Column(
+        "subnet_id",
+        String(UUID_LEN),
+        ForeignKey("subnets.id", ondelete="RESTRICT"),
+        primary_key=True,
+    ),
     Column("ip_address", String(64), primary_key=True),
-    Column("port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"),
-           nullable=False, index=True),
+    Column(
+        "port_id",
+        String(UUID_LEN),
+        ForeignKey("ports.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     Column("position", Integer, nullable=False),
 )
 
 routers = Table(
-    "routers", metadata,
+    "routers",
+    metadata,
     Column("id", String(UUID_LEN), primary_key=True),
     # Like port keys: from a counter, never reused, because flow cookies name routers by it.
     Column("key", BigInteger, nullable=False, unique=True),
@@ -158,7 +185,8 @@ routers = Table(
 )
 
 tags = Table(
-    "tags", metadata,
+    "tags",
+    metadata,
     # One table for every taggable resource, as Neutron's standard attributes do.
     Column("resource_type", String(32), primary_key=True),
     Column("resource_id", String(UUID_LEN), primary_key=True),
@@ -169,23 +197,32 @@ tags = Table(
 # Extension attributes of networks and ports live in tables of their own, as in Neutron, so a
 # database from before they existed needs no data migration: a missing row means the default.
 network_port_security = Table(
-    "network_port_security", metadata,
-    Column("network_id", String(UUID_LEN), ForeignKey("networks.id", ondelete="CASCADE"),
-           primary_key=True),
+    "network_port_security",
+    metadata,
+    Column(
+        "network_id",
+        String(UUID_LEN),
+        ForeignKey("networks.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("port_security_enabled", Boolean, nullable=False),
 )
 
 port_port_security = Table(
-    "port_port_security", metadata,
-    Column("port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"),
-           primary_key=True),
+    "port_port_security",
+    metadata,
+    Column(
+        "port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("port_security_enabled", Boolean, nullable=False),
 )
 
 allowed_address_pairs = Table(
-    "allowed_address_pairs", metadata,
-    Column("port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"),
-           primary_key=True),
+    "allowed_address_pairs",
+    metadata,
+    Column(
+        "port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("position", Integer, primary_key=True),  # API order
     Column("ip_address", String(64), nullable=False),  # address or normalized cidr
     Column("mac_address", String(17), nullable=True),  # null: the port's own, whatever it becomes
@@ -193,7 +230,8 @@ allowed_address_pairs = Table(
 
 # --------------------------------------------------------------------- security groups (core)
 security_groups = Table(
-    "security_groups", metadata,
+    "security_groups",
+    metadata,
     Column("id", String(UUID_LEN), primary_key=True),
     Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
     Column("name", String(NAME_LEN), nullable=False, default=""),
@@ -205,23 +243,40 @@ security_groups = Table(
 )
 
 default_security_groups = Table(
-    "default_security_groups", metadata,
+    "default_security_groups",
+    metadata,
     # The primary key makes a second "default" group for a project impossible, whoever writes.
     Column("project_id", String(PROJECT_LEN), primary_key=True),
-    Column("security_group_id", String(UUID_LEN),
-           ForeignKey("security_groups.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column(
+        "security_group_id",
+        String(UUID_LEN),
+        ForeignKey("security_groups.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
 )
 
 security_group_rules = Table(
-    "security_group_rules", metadata,
+    "security_group_rules",
+    metadata,
     Column("id", String(UUID_LEN), primary_key=True),
     # From a counter, never reused: the compiler names a rule's conjunction by it.
     Column("key", BigInteger, nullable=False, unique=True),
-    Column("security_group_id", String(UUID_LEN),
-           ForeignKey("security_groups.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "security_group_id",
+        String(UUID_LEN),
+        ForeignKey("security_groups.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     # A rule allowing traffic from another group goes when that group goes, as in Neutron.
-    Column("remote_group_id", String(UUID_LEN),
-           ForeignKey("security_groups.id", ondelete="CASCADE"), nullable=True, index=True),
+    Column(
+        "remote_group_id",
+        String(UUID_LEN),
+        ForeignKey("security_groups.id", ondelete="CASCADE"),
+        nullable=True,
+        index=True,
+    ),
     Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
     Column("direction", String(16), nullable=False),
     Column("ethertype", String(8), nullable=False),
@@ -236,16 +291,24 @@ security_group_rules = Table(
 )
 
 security_group_port_bindings = Table(
-    "security_group_port_bindings", metadata,
-    Column("port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"),
-           primary_key=True),
-    Column("security_group_id", String(UUID_LEN),
-           ForeignKey("security_groups.id", ondelete="RESTRICT"), primary_key=True, index=True),
+    "security_group_port_bindings",
+    metadata,
+    Column(
+        "port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "security_group_id",
+        String(UUID_LEN),
+        ForeignKey("security_groups.id", ondelete="RESTRICT"),
+        primary_key=True,
+        index=True,
+    ),
 )
 
 # ------------------------------------------------------------------------------ QoS (plugin)
 qos_policies = Table(
-    "qos_policies", metadata,
+    "qos_policies",
+    metadata,
     Column("id", String(UUID_LEN), primary_key=True),
     Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
     Column("name", String(NAME_LEN), nullable=False, default=""),
@@ -257,10 +320,16 @@ qos_policies = Table(
 )
 
 qos_bandwidth_limit_rules = Table(
-    "qos_bandwidth_limit_rules", metadata,
+    "qos_bandwidth_limit_rules",
+    metadata,
     Column("id", String(UUID_LEN), primary_key=True),
-    Column("qos_policy_id", String(UUID_LEN), ForeignKey("qos_policies.id", ondelete="CASCADE"),
-           nullable=False, index=True),
+    Column(
+        "qos_policy_id",
+        String(UUID_LEN),
+        ForeignKey("qos_policies.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     Column("direction", String(8), nullable=False),
     Column("max_kbps", BigInteger, nullable=False),
     Column("max_burst_kbps", BigInteger, nullable=False),
@@ -268,32 +337,56 @@ qos_bandwidth_limit_rules = Table(
 )
 
 qos_dscp_marking_rules = Table(
-    "qos_dscp_marking_rules", metadata,
+    "qos_dscp_marking_rules",
+    metadata,
     Column("id", String(UUID_LEN), primary_key=True),
-    Column("qos_policy_id", String(UUID_LEN), ForeignKey("qos_policies.id", ondelete="CASCADE"),
-           nullable=False, unique=True),
+    Column(
+        "qos_policy_id",
+        String(UUID_LEN),
+        ForeignKey("qos_policies.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
     Column("dscp_mark", Integer, nullable=False),
 )
 
 qos_network_policy_bindings = Table(
-    "qos_network_policy_bindings", metadata,
-    Column("network_id", String(UUID_LEN), ForeignKey("networks.id", ondelete="CASCADE"),
-           primary_key=True),
-    Column("policy_id", String(UUID_LEN), ForeignKey("qos_policies.id", ondelete="RESTRICT"),
-           nullable=False, index=True),
+    "qos_network_policy_bindings",
+    metadata,
+    Column(
+        "network_id",
+        String(UUID_LEN),
+        ForeignKey("networks.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "policy_id",
+        String(UUID_LEN),
+        ForeignKey("qos_policies.id", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    ),
 )
 
 qos_port_policy_bindings = Table(
-    "qos_port_policy_bindings", metadata,
-    Column("port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"),
-           primary_key=True),
-    Column("policy_id", String(UUID_LEN), ForeignKey("qos_policies.id", ondelete="RESTRICT"),
-           nullable=False, index=True),
+    "qos_port_policy_bindings",
+    metadata,
+    Column(
+        "port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "policy_id",
+        String(UUID_LEN),
+        ForeignKey("qos_policies.id", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    ),
 )
 
 # ----------------------------------------------------------------------------------- quotas
 quotas = Table(
-    "quotas", metadata,
+    "quotas",
+    metadata,
     # A project's limit for one resource, only where it differs from the default (a missing
     # row means the default, so databases from before quotas need no data migration).
     Column("project_id", String(PROJECT_LEN), primary_key=True),
@@ -302,7 +395,8 @@ quotas = Table(
 )
 
 fabric_links = Table(
-    "fabric_links", metadata,
+    "fabric_links",
+    metadata,
     # Datapath ids are unsigned 64-bit: kept as 16 hex digits, which every SQL dialect stores
     # and orders safely (a signed BIGINT would overflow).
     Column("src_dpid", String(16), primary_key=True),
@@ -313,7 +407,8 @@ fabric_links = Table(
 
 
 traffic_counters = Table(
-    "traffic_counters", metadata,
+    "traffic_counters",
+    metadata,
     # Totals of one network, port (the seed's "port caches its statistics"), VIF or address,
     # as JSON: the set of counters grows with the policies that count, not the schema.
     Column("scope", String(8), primary_key=True),
@@ -323,12 +418,14 @@ traffic_counters = Table(
 )
 
 counter_readings = Table(
-    "counter_readings", metadata,
+    "counter_readings",
+    metadata,
     # Last raw value of each switch counter: a restarted controller adds only what is new.
     Column("source", String(160), primary_key=True),
     Column("counts", Text, nullable=False),
     Column("age", Float, nullable=True),  # seconds the switch had kept the counter
 )
+
 
 def connect(url: str) -> Engine:
     """Open the database at ``url`` for the service, at the schema of this code.
@@ -337,6 +434,7 @@ def connect(url: str) -> Engine:
     raises ``migrations.SchemaMismatch`` naming ``naas-sdn db upgrade``.
     """
     from naas_sdn.model import migrations  # it imports this module for the metadata
+
     engine = open_engine(url)
     try:
         migrations.ensure_current(engine)
@@ -361,6 +459,7 @@ def declared_metadata() -> MetaData:
     """The whole schema: the tables above and those of the in-tree declared resources, whose
     slices declare them on import (``naas_sdn.features``)."""
     from naas_sdn import features
+
     features.import_declarations()
     return metadata
 

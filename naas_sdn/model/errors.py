@@ -3,6 +3,7 @@
 The northbound layer turns any of them into ``{"NeutronError": {"type", "message", "detail"}}``
 with the status given here, so the model and the API speak the same error vocabulary.
 """
+
 from __future__ import annotations
 
 
@@ -51,8 +52,10 @@ class InvalidAttribute(BadRequest):
 
 class InvalidIpForNetwork(NeutronException):
     status = 400
-    message = ("IP address %(ip_address)s is not a valid IP for any of the subnets on the "
-               "specified network.")
+    message = (
+        "IP address %(ip_address)s is not a valid IP for any of the subnets on the "
+        "specified network."
+    )
 
 
 class InvalidIpForSubnet(NeutronException):
@@ -61,8 +64,10 @@ class InvalidIpForSubnet(NeutronException):
 
 
 class AllocationOnAutoAddressSubnet(InvalidInput):
-    message = ("IPv6 address %(ip)s cannot be directly assigned to a port on subnet "
-               "%(subnet_id)s as the subnet is configured for automatic addresses")
+    message = (
+        "IPv6 address %(ip)s cannot be directly assigned to a port on subnet "
+        "%(subnet_id)s as the subnet is configured for automatic addresses"
+    )
 
 
 class InvalidAllocationPool(NeutronException):
@@ -77,14 +82,18 @@ class OutOfBoundsAllocationPool(NeutronException):
 
 class DNSNameServersExhausted(NeutronException):
     status = 400
-    message = ("Unable to complete operation for %(subnet_id)s. The number of DNS nameservers "
-               "exceeds the limit %(quota)s.")
+    message = (
+        "Unable to complete operation for %(subnet_id)s. The number of DNS nameservers "
+        "exceeds the limit %(quota)s."
+    )
 
 
 class HostRoutesExhausted(NeutronException):
     status = 400
-    message = ("Unable to complete operation for %(subnet_id)s. The number of host routes "
-               "exceeds the limit %(quota)s.")
+    message = (
+        "Unable to complete operation for %(subnet_id)s. The number of host routes "
+        "exceeds the limit %(quota)s."
+    )
 
 
 class NotAuthenticated(NeutronException):
@@ -140,23 +149,30 @@ class Conflict(NeutronException):
 
 
 class NetworkInUse(Conflict):
-    message = ("Unable to complete operation on network %(net_id)s. There are one or more "
-               "ports still in use on the network.")
+    message = (
+        "Unable to complete operation on network %(net_id)s. There are one or more "
+        "ports still in use on the network."
+    )
 
 
 class MacAddressInUse(Conflict):
-    message = ("Unable to complete operation for network %(net_id)s. The mac address %(mac)s "
-               "is in use.")
+    message = (
+        "Unable to complete operation for network %(net_id)s. The mac address %(mac)s is in use."
+    )
 
 
 class PortBound(Conflict):
-    message = ("Unable to complete operation on port %(port_id)s, port is already bound, port "
-               "type: %(vif_type)s, old_mac %(old_mac)s, new_mac %(new_mac)s.")
+    message = (
+        "Unable to complete operation on port %(port_id)s, port is already bound, port "
+        "type: %(vif_type)s, old_mac %(old_mac)s, new_mac %(new_mac)s."
+    )
 
 
 class IpAddressInUse(Conflict):
-    message = ("Unable to complete operation for network %(net_id)s. The IP address "
-               "%(ip_address)s is in use.")
+    message = (
+        "Unable to complete operation for network %(net_id)s. The IP address "
+        "%(ip_address)s is in use."
+    )
 
 
 class IpAddressGenerationFailure(Conflict):
@@ -176,8 +192,9 @@ class SubnetInUse(Conflict):
 
 
 class OverlappingAllocationPools(Conflict):
-    message = ("Found overlapping allocation pools: %(pool_1)s %(pool_2)s for subnet "
-               "%(subnet_cidr)s.")
+    message = (
+        "Found overlapping allocation pools: %(pool_1)s %(pool_2)s for subnet %(subnet_cidr)s."
+    )
 
 
 class GatewayConflictWithAllocationPools(Conflict):
@@ -185,13 +202,17 @@ class GatewayConflictWithAllocationPools(Conflict):
 
 
 class InvalidSharedSetting(Conflict):
-    message = ("Unable to reconfigure sharing settings for network %(network)s. Multiple "
-               "tenants are using it.")
+    message = (
+        "Unable to reconfigure sharing settings for network %(network)s. Multiple "
+        "tenants are using it."
+    )
 
 
 class VlanIdInUse(Conflict):
-    message = ("Unable to create the network. The VLAN %(vlan_id)s on physical network "
-               "%(physical_network)s is in use.")
+    message = (
+        "Unable to create the network. The VLAN %(vlan_id)s on physical network "
+        "%(physical_network)s is in use."
+    )
 
 
 class RevisionNumberConstraintFailed(NeutronException):
@@ -209,8 +230,9 @@ class NoNetworkAvailable(NeutronException):
 class NotImplementedByPlugin(NeutronException):
     status = 501
     type_name = "HTTPNotImplemented"
-    message = ("The resource %(resource)s is not implemented: service plugin '%(plugin)s' is "
-               "not loaded.")
+    message = (
+        "The resource %(resource)s is not implemented: service plugin '%(plugin)s' is not loaded."
+    )
 
 
 class InternalError(NeutronException):
@@ -272,8 +294,10 @@ class RouterInterfaceNotFoundForSubnet(NotFound):
 
 
 class RouterInterfaceInUseByRoute(Conflict):
-    message = ("Router interface for subnet %(subnet_id)s on router %(router_id)s cannot be "
-               "deleted, as it is required by one or more routes.")
+    message = (
+        "Router interface for subnet %(subnet_id)s on router %(router_id)s cannot be "
+        "deleted, as it is required by one or more routes."
+    )
 
 
 class InvalidRoutes(InvalidInput):
@@ -282,13 +306,17 @@ class InvalidRoutes(InvalidInput):
 
 class RoutesExhausted(BadRequest):
     type_name = None
-    message = ("Unable to complete operation for %(router_id)s. The number of routes exceeds "
-               "the maximum %(quota)s.")
+    message = (
+        "Unable to complete operation for %(router_id)s. The number of routes exceeds "
+        "the maximum %(quota)s."
+    )
 
 
 class PortInUse(Conflict):
-    message = ("Unable to complete operation on port %(port_id)s for network %(net_id)s. Port "
-               "already has an attached device %(device_id)s.")
+    message = (
+        "Unable to complete operation on port %(port_id)s for network %(net_id)s. Port "
+        "already has an attached device %(device_id)s."
+    )
 
 
 class ServicePortInUse(Conflict):
@@ -301,19 +329,25 @@ class SubnetMismatchForPort(BadRequest):
 
 
 class DeviceIDNotOwnedByTenant(Conflict):
-    message = ("The following device_id %(device_id)s is not owned by your tenant or matches "
-               "another tenants router.")
+    message = (
+        "The following device_id %(device_id)s is not owned by your tenant or matches "
+        "another tenants router."
+    )
 
 
 # -------------------------------------------------------- port security, allowed address pairs
 class PortSecurityAndIPRequiredForSecurityGroups(InvalidInput):
-    message = ("Port security must be enabled and port must have an IP address in order to use "
-               "security groups.")
+    message = (
+        "Port security must be enabled and port must have an IP address in order to use "
+        "security groups."
+    )
 
 
 class PortSecurityPortHasSecurityGroup(Conflict):
-    message = ("Port has security group associated. Cannot disable port security or IP address "
-               "until security group is removed")
+    message = (
+        "Port has security group associated. Cannot disable port security or IP address "
+        "until security group is removed"
+    )
 
 
 class AddressPairAndPortSecurityRequired(Conflict):
@@ -326,8 +360,10 @@ class AllowedAddressPairExhausted(BadRequest):
 
 
 class DuplicateAddressPairInRequest(InvalidInput):
-    message = ("Request contains duplicate address pair: mac_address %(mac_address)s "
-               "ip_address %(ip_address)s.")
+    message = (
+        "Request contains duplicate address pair: mac_address %(mac_address)s "
+        "ip_address %(ip_address)s."
+    )
 
 
 class AllowedAddressPairsMissingIP(InvalidInput):
@@ -372,13 +408,17 @@ class SecurityGroupNotSingleGroupRules(InvalidInput):
 
 
 class SecurityGroupRuleInvalidProtocol(InvalidInput):
-    message = ("Security group rule protocol %(protocol)s not supported. Only protocol values "
-               "%(values)s and integer representations [0 to 255] are supported.")
+    message = (
+        "Security group rule protocol %(protocol)s not supported. Only protocol values "
+        "%(values)s and integer representations [0 to 255] are supported."
+    )
 
 
 class SecurityGroupRuleInvalidEtherType(InvalidInput):
-    message = ("Security group rule for ethertype '%(ethertype)s' not supported. Allowed values "
-               "are %(values)s.")
+    message = (
+        "Security group rule for ethertype '%(ethertype)s' not supported. Allowed values "
+        "are %(values)s."
+    )
 
 
 class SecurityGroupEthertypeConflictWithProtocol(InvalidInput):
@@ -398,8 +438,10 @@ class SecurityGroupInvalidIcmpValue(InvalidInput):
 
 
 class SecurityGroupMissingIcmpType(InvalidInput):
-    message = ("ICMP code (port-range-max) %(value)s is provided but ICMP type (port-range-min) "
-               "is missing.")
+    message = (
+        "ICMP code (port-range-max) %(value)s is provided but ICMP type (port-range-min) "
+        "is missing."
+    )
 
 
 class SecurityGroupProtocolRequiredWithPorts(InvalidInput):
@@ -407,8 +449,10 @@ class SecurityGroupProtocolRequiredWithPorts(InvalidInput):
 
 
 class SecurityGroupInvalidProtocolForPortRange(InvalidInput):
-    message = ("Invalid protocol %(protocol)s for port range, only supported for TCP, UDP, "
-               "UDPLITE, SCTP and DCCP.")
+    message = (
+        "Invalid protocol %(protocol)s for port range, only supported for TCP, UDP, "
+        "UDPLITE, SCTP and DCCP."
+    )
 
 
 class SecurityGroupRemoteGroupAndRemoteIpPrefix(InvalidInput):
@@ -439,8 +483,10 @@ class QosPolicyInUse(Conflict):
 
 
 class QoSRulesConflict(Conflict):
-    message = ("Rule %(new_rule_type)s conflicts with rule %(rule_id)s which already exists in "
-               "QoS Policy %(policy_id)s.")
+    message = (
+        "Rule %(new_rule_type)s conflicts with rule %(rule_id)s which already exists in "
+        "QoS Policy %(policy_id)s."
+    )
 
 
 # ------------------------------------------------------------ protocol blocks (our extension)

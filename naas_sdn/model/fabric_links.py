@@ -4,6 +4,7 @@ Reconciling a switch against a fabric with no links yet would tear down working 
 forwarding; with the links read back, the first pass after a restart changes nothing. Links
 are physical facts, not tenants' objects: they live beside the logical model, not in it.
 """
+
 from __future__ import annotations
 
 import threading
@@ -24,8 +25,10 @@ class FabricLinkStore:
     def load(self) -> list[LinkRow]:
         with self._engine.connect().execution_options(readonly=True) as conn:
             rows = conn.execute(select(db.fabric_links)).all()
-        return sorted((int(r.src_dpid, 16), int(r.src_port), int(r.dst_dpid, 16), int(r.dst_port))
-                      for r in rows)
+        return sorted(
+            (int(r.src_dpid, 16), int(r.src_port), int(r.dst_dpid, 16), int(r.dst_port))
+            for r in rows
+        )
 
     def save(self, links: Iterable[LinkRow]) -> None:
         """Replace the persisted fabric with ``links``.
@@ -35,11 +38,12 @@ class FabricLinkStore:
         """
         links = sorted({(int(s), int(sp), int(d), int(dp)) for s, sp, d, dp in links})
         for s, sp, d, dp in links:
-            if not (0 <= s < 2 ** 64 and 0 <= d < 2 ** 64 and 0 <= sp < 2 ** 32
-                    and 0 <= dp < 2 ** 32):
+            if not (0 <= s < 2**64 and 0 <= d < 2**64 and 0 <= sp < 2**32 and 0 <= dp < 2**32):
                 raise ValueError(f"invalid fabric link {(s, sp, d, dp)}")
-        rows = [{"src_dpid": f"{s:016x}", "src_port": sp, "dst_dpid": f"{d:016x}", "dst_port": dp}
-                for s, sp, d, dp in links]
+        rows = [
+            {"src_dpid": f"{s:016x}", "src_port": sp, "dst_dpid": f"{d:016x}", "dst_port": dp}
+            for s, sp, d, dp in links
+        ]
         with self._lock, self._engine.begin() as conn:
             conn.execute(delete(db.fabric_links))
             if rows:

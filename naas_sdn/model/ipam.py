@@ -3,6 +3,7 @@
 The service calls these inside its write transaction; they raise the Neutron exception the API
 reports, with Neutron's wording (neutron/db/ipam_backend_mixin.py, neutron/ipam/utils.py).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -19,14 +20,24 @@ MAX_HOST_ROUTES = 20  # Neutron's max_subnet_host_routes default
 
 DEVICE_OWNER_DHCP = "network:dhcp"
 # Router ports take no automatic (EUI-64) address and may use a subnet's network address.
-ROUTER_INTERFACE_OWNERS_SNAT = frozenset({
-    "network:router_interface", "network:ha_router_replicated_interface",
-    "network:router_interface_distributed", "network:router_centralized_snat"})
+ROUTER_INTERFACE_OWNERS_SNAT = frozenset(
+    {
+        "network:router_interface",
+        "network:ha_router_replicated_interface",
+        "network:router_interface_distributed",
+        "network:router_centralized_snat",
+    }
+)
 ROUTER_PORT_OWNERS = ROUTER_INTERFACE_OWNERS_SNAT | {"network:router_gateway"}
 # Ports Neutron deletes by itself: their addresses never keep a subnet in use.
-AUTO_DELETE_PORT_OWNERS = frozenset({DEVICE_OWNER_DHCP, "network:distributed",
-                                     "network:floatingip_agent_gateway",
-                                     "network:router_ha_interface"})
+AUTO_DELETE_PORT_OWNERS = frozenset(
+    {
+        DEVICE_OWNER_DHCP,
+        "network:distributed",
+        "network:floatingip_agent_gateway",
+        "network:router_ha_interface",
+    }
+)
 
 
 def invalid_input(message: str) -> errors.InvalidInput:
@@ -58,8 +69,11 @@ def check_subnet_ip(cidr: str, ip: str, device_owner: str = "") -> bool:
     if address.version != net.version or address not in net:
         return False
     if net.version == 6:
-        return address != net.network or device_owner in ROUTER_PORT_OWNERS or \
-            device_owner == DEVICE_OWNER_DHCP
+        return (
+            address != net.network
+            or device_owner in ROUTER_PORT_OWNERS
+            or device_owner == DEVICE_OWNER_DHCP
+        )
     return address not in (net.network, net.broadcast)
 
 
@@ -79,20 +93,26 @@ def generate_pools(cidr: str, gateway_ip: str | None) -> list[tuple[str, str]]:
     first_ip, last_ip = first + 1, last - (net.version == 4)
     if first_ip >= last_ip:
         return []  # /31 (and /127): no usable range
-    ipset = netaddr.IPSet(netaddr.IPRange(netaddr.IPAddress(first_ip, net.version),
-                                          netaddr.IPAddress(last_ip, net.version)))
+    ipset = netaddr.IPSet(
+        netaddr.IPRange(
+            netaddr.IPAddress(first_ip, net.version), netaddr.IPAddress(last_ip, net.version)
+        )
+    )
     if gateway_ip:
         ipset.remove(netaddr.IPAddress(gateway_ip))
-    return [(str(netaddr.IPAddress(r.first, net.version)),
-             str(netaddr.IPAddress(r.last, net.version))) for r in ipset.iter_ipranges()]
+    return [
+        (str(netaddr.IPAddress(r.first, net.version)), str(netaddr.IPAddress(r.last, net.version)))
+        for r in ipset.iter_ipranges()
+    ]
 
 
 def _pool_text(start: str, end: str) -> str:
     return f"{start}-{end}"
 
 
-def validate_pools(pools: Iterable[tuple[str, str]], cidr: str,
-                   gateway_ip: str | None) -> list[tuple[str, str]]:
+def validate_pools(
+    pools: Iterable[tuple[str, str]], cidr: str, gateway_ip: str | None
+) -> list[tuple[str, str]]:
     """Check given pools as Neutron does; returns them normalized, sorted by start address."""
     net = netaddr.IPNetwork(cidr)
     first_ip, last_ip = net.first + 1, net.last - (net.version == 4)
@@ -102,22 +122,25 @@ def validate_pools(pools: Iterable[tuple[str, str]], cidr: str,
             rng = netaddr.IPRange(start, end)
         except (netaddr.AddrFormatError, ValueError, TypeError):
             raise errors.InvalidAllocationPool(pool={"start": start, "end": end}) from None
-        if netaddr.IPAddress(start).version != net.version or \
-                netaddr.IPAddress(end).version != net.version:
+        if (
+            netaddr.IPAddress(start).version != net.version
+            or netaddr.IPAddress(end).version != net.version
+        ):
             raise errors.InvalidAllocationPool(pool=rng)
         if rng.first < first_ip or rng.last > last_ip:
             raise errors.OutOfBoundsAllocationPool(pool=rng, subnet_cidr=cidr)
         ranges.append(rng)
     for i, left in enumerate(ranges):
-        for right in ranges[i + 1:]:
+        for right in ranges[i + 1 :]:
             if left.first <= right.last and right.first <= left.last:
-                raise errors.OverlappingAllocationPools(pool_1=left, pool_2=right,
-                                                        subnet_cidr=cidr)
+                raise errors.OverlappingAllocationPools(pool_1=left, pool_2=right, subnet_cidr=cidr)
     if gateway_ip:
         check_gateway_out_of_pools(gateway_ip, ranges)
     ranges.sort(key=lambda r: r.first)
-    return [(str(netaddr.IPAddress(r.first, net.version)),
-             str(netaddr.IPAddress(r.last, net.version))) for r in ranges]
+    return [
+        (str(netaddr.IPAddress(r.first, net.version)), str(netaddr.IPAddress(r.last, net.version)))
+        for r in ranges
+    ]
 
 
 def check_gateway_out_of_pools(gateway_ip: str, pools) -> None:
@@ -146,8 +169,9 @@ def check_dhcp_prefix(cidr: str) -> None:
     """Neutron's limits on subnets served by DHCP."""
     net = netaddr.IPNetwork(cidr)
     if (net.version == 4 and net.prefixlen > 30) or (net.version == 6 and net.prefixlen > 126):
-        raise invalid_input("Subnet has a prefix length that is incompatible with DHCP service "
-                            "enabled")
+        raise invalid_input(
+            "Subnet has a prefix length that is incompatible with DHCP service enabled"
+        )
     if net.is_multicast():
         raise invalid_input("Multicast IP subnet is not supported if enable_dhcp is True")
     if net.is_loopback():
@@ -156,18 +180,23 @@ def check_dhcp_prefix(cidr: str) -> None:
         raise invalid_input("Link-local IP subnet is not supported if enable_dhcp is True")
 
 
-def check_ipv6_modes(cidr: str, ra_mode: str | None, address_mode: str | None,
-                     enable_dhcp: bool) -> None:
+def check_ipv6_modes(
+    cidr: str, ra_mode: str | None, address_mode: str | None, enable_dhcp: bool
+) -> None:
     if (ra_mode or address_mode) and not enable_dhcp:
-        raise invalid_input("ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp "
-                            "is set to False")
+        raise invalid_input(
+            "ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False"
+        )
     if ra_mode and address_mode and ra_mode != address_mode:
         raise invalid_input(
             f"ipv6_ra_mode set to '{ra_mode}' with ipv6_address_mode set to '{address_mode}' is "
-            f"not valid. If both attributes are set, they must be the same value")
+            f"not valid. If both attributes are set, they must be the same value"
+        )
     if is_auto_address(6, ra_mode, address_mode) and netaddr.IPNetwork(cidr).prefixlen != 64:
-        raise invalid_input(f"Invalid CIDR {cidr} for IPv6 address mode. OpenStack uses the "
-                            f"EUI-64 address format, which requires the prefix to be /64")
+        raise invalid_input(
+            f"Invalid CIDR {cidr} for IPv6 address mode. OpenStack uses the "
+            f"EUI-64 address format, which requires the prefix to be /64"
+        )
 
 
 def check_dns(subnet_id: str, ip_version: int, nameservers: Sequence[str]) -> None:
@@ -187,8 +216,7 @@ def check_host_routes(subnet_id: str, ip_version: int, routes) -> None:
 
 def cidrs_overlap(a: str, b: str) -> bool:
     left, right = netaddr.IPNetwork(a), netaddr.IPNetwork(b)
-    return left.version == right.version and left.first <= right.last and \
-        right.first <= left.last
+    return left.version == right.version and left.first <= right.last and right.first <= left.last
 
 
 def first_free(pools: Iterable[tuple[str, str]], used: set[int]) -> str | None:

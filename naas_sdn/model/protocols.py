@@ -3,6 +3,7 @@
 Neutron's conventions: a protocol is given by name (case-insensitive) or by number 0-255 and shown
 as given (lower-case name, or the number as a string); the dataplane gets IANA numbers.
 """
+
 from __future__ import annotations
 
 from typing import Literal, overload
@@ -13,11 +14,32 @@ from naas_sdn.model import errors
 from naas_sdn.model.common import parse_int
 
 # neutron-lib's IP_PROTOCOL_MAP: every name the API accepts
-PROTOCOLS = {"ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1,
-             "igmp": 2, "ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58,
-             "icmpv6": 58, "ipv6-nonxt": 59, "ipv6-opts": 60, "ipv6-route": 43, "ospf": 89,
-             "pgm": 113, "rsvp": 46, "sctp": 132, "tcp": 6, "udp": 17, "udplite": 136,
-             "vrrp": 112}
+PROTOCOLS = {
+    "ah": 51,
+    "dccp": 33,
+    "egp": 8,
+    "esp": 50,
+    "gre": 47,
+    "hopopt": 0,
+    "icmp": 1,
+    "igmp": 2,
+    "ipip": 4,
+    "ipv6-encap": 41,
+    "ipv6-frag": 44,
+    "ipv6-icmp": 58,
+    "icmpv6": 58,
+    "ipv6-nonxt": 59,
+    "ipv6-opts": 60,
+    "ipv6-route": 43,
+    "ospf": 89,
+    "pgm": 113,
+    "rsvp": 46,
+    "sctp": 132,
+    "tcp": 6,
+    "udp": 17,
+    "udplite": 136,
+    "vrrp": 112,
+}
 ANY = "any"
 ICMP, IPV6_ICMP = 1, 58
 PORT_PROTOCOLS = frozenset({6, 17, 132, 33, 136})  # tcp, udp, sctp, dccp, udplite
@@ -43,7 +65,8 @@ def parse_protocol(value, allow_any: bool = True) -> str | None:
     elif isinstance(value, str) and value.lower() in PROTOCOLS:
         return value.lower()
     raise errors.SecurityGroupRuleInvalidProtocol(
-        protocol=value, values=sorted(PROTOCOLS) + ([ANY] if allow_any else []))
+        protocol=value, values=sorted(PROTOCOLS) + ([ANY] if allow_any else [])
+    )
 
 
 @overload
@@ -69,21 +92,23 @@ def parse_ethertype(value, allow_none: bool) -> str | None: ...
 
 
 def parse_ethertype(value, allow_none: bool = False) -> str | None:
-    """"IPv4" or "IPv6", matched case-insensitively (None only when allowed: both)."""
+    """ "IPv4" or "IPv6", matched case-insensitively (None only when allowed: both)."""
     if value is None and allow_none:
         return None
     for ethertype in ETHERTYPES:
         if isinstance(value, str) and value.lower() == ethertype.lower():
             return ethertype
     raise errors.SecurityGroupRuleInvalidEtherType(
-        ethertype=value, values=list(ETHERTYPES) + ([None] if allow_none else []))
+        ethertype=value, values=list(ETHERTYPES) + ([None] if allow_none else [])
+    )
 
 
 def check_ethertype(protocol: str | None, ethertype: str | None) -> None:
     """ICMPv6 makes no sense over IPv4."""
     if ethertype == "IPv4" and protocol is not None and number(protocol) == IPV6_ICMP:
-        raise errors.SecurityGroupEthertypeConflictWithProtocol(ethertype=ethertype,
-                                                                protocol=protocol)
+        raise errors.SecurityGroupEthertypeConflictWithProtocol(
+            ethertype=ethertype, protocol=protocol
+        )
 
 
 def port_value(value) -> int | None:
@@ -112,8 +137,10 @@ def check_port_range(protocol: str | None, low: int | None, high: int | None) ->
             raise errors.SecurityGroupInvalidPortRange()
         return
     if value in (ICMP, IPV6_ICMP):
-        for attr, field, given in (("port_range_min", "type", low),
-                                   ("port_range_max", "code", high)):
+        for attr, field, given in (
+            ("port_range_min", "type", low),
+            ("port_range_max", "code", high),
+        ):
             if given is not None and not 0 <= given <= 255:
                 raise errors.SecurityGroupInvalidIcmpValue(field=field, attr=attr, value=given)
         if low is None:

@@ -10,6 +10,7 @@ Only what a request asks for is checked (a POST of networks checks ``network``);
 service makes on its own — a project's default security group and its rules, a router
 interface's port — are counted but never refused, as in Neutron.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,7 +22,7 @@ from sqlalchemy import Table, delete, func, insert, select, update
 from naas_sdn.model import db, errors
 
 UNLIMITED = -1
-MAX_LIMIT = 2 ** 31 - 1  # Neutron's DB_INTEGER_MAX_VALUE
+MAX_LIMIT = 2**31 - 1  # Neutron's DB_INTEGER_MAX_VALUE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,8 +54,7 @@ register(QuotaResource("subnet", 100, db.subnets, "subnets"))
 register(QuotaResource("port", 500, db.ports, "ports"))
 register(QuotaResource("router", 10, db.routers, "routers"))
 register(QuotaResource("security_group", 10, db.security_groups, "security-groups"))
-register(QuotaResource("security_group_rule", 100, db.security_group_rules,
-                       "security-group-rules"))
+register(QuotaResource("security_group_rule", 100, db.security_group_rules, "security-group-rules"))
 # Neutron has none for QoS policies; ours, named like Neutron's singular resource names.
 # Declared resources (naas_sdn.model.schema) register theirs when declared.
 register(QuotaResource("qos_policy", 10, db.qos_policies, "qos/policies"))
@@ -92,8 +92,9 @@ class QuotaMixin:
                 projects.setdefault(row.project_id, defaults())[row.resource] = row.hard_limit
         return projects
 
-    def set_quota_limits(self, project_id: str, limits: Mapping[str, int],
-                         force: bool = False) -> dict[str, int]:
+    def set_quota_limits(
+        self, project_id: str, limits: Mapping[str, int], force: bool = False
+    ) -> dict[str, int]:
         """Set some of a project's limits; returns all of them.
 
         Unless ``force``, a limit below what the project already holds is refused (Neutron
@@ -111,25 +112,34 @@ class QuotaMixin:
                 if used > limit:
                     raise errors.BadRequestMessage(
                         msg=f"Quota limit {limit} for {name} must be greater than or equal to "
-                            f"already used {used}")
+                        f"already used {used}"
+                    )
             stored = _stored_limits(conn, project_id)
             for name, limit in limits.items():
                 if name in stored:
-                    conn.execute(update(db.quotas).where(
-                        db.quotas.c.project_id == project_id, db.quotas.c.resource == name)
-                        .values(hard_limit=limit))
+                    conn.execute(
+                        update(db.quotas)
+                        .where(db.quotas.c.project_id == project_id, db.quotas.c.resource == name)
+                        .values(hard_limit=limit)
+                    )
                 else:
-                    conn.execute(insert(db.quotas).values(project_id=project_id, resource=name,
-                                                          hard_limit=limit))
+                    conn.execute(
+                        insert(db.quotas).values(
+                            project_id=project_id, resource=name, hard_limit=limit
+                        )
+                    )
             return _limits(conn, project_id)
+
         return self._write(work)
 
     def reset_quota_limits(self, project_id: str) -> None:
         """Back to the defaults; QuotaNotFound when the project had no limit of its own."""
+
         def work(conn, changes):
             removed = conn.execute(delete(db.quotas).where(db.quotas.c.project_id == project_id))
             if removed.rowcount == 0:
                 raise errors.TenantQuotaNotFound(tenant_id=project_id)
+
         self._write(work)
 
     # ----------------------------------------------------------------------- enforcement
@@ -146,13 +156,15 @@ class QuotaMixin:
 def _used(conn, resource: QuotaResource, project_id: str) -> int:
     """Objects the project holds as ``conn``'s transaction sees them (its own writes included)."""
     table = resource.table
-    return conn.execute(select(func.count()).select_from(table).where(
-        table.c.project_id == project_id)).scalar_one()
+    return conn.execute(
+        select(func.count()).select_from(table).where(table.c.project_id == project_id)
+    ).scalar_one()
 
 
 def _stored_limits(conn, project_id: str, names: Iterable[str] | None = None) -> dict[str, int]:
     query = select(db.quotas.c.resource, db.quotas.c.hard_limit).where(
-        db.quotas.c.project_id == project_id)
+        db.quotas.c.project_id == project_id
+    )
     if names is not None:
         query = query.where(db.quotas.c.resource.in_(list(names)))
     return {row.resource: row.hard_limit for row in conn.execute(query)}
@@ -161,6 +173,7 @@ def _stored_limits(conn, project_id: str, names: Iterable[str] | None = None) ->
 def _limits(conn, project_id: str, names: Iterable[str] | None = None) -> dict[str, int]:
     wanted = list(names) if names is not None else list(REGISTRY)
     limits = {name: REGISTRY[name].default for name in wanted}
-    limits.update({k: v for k, v in _stored_limits(conn, project_id, wanted).items()
-                   if k in limits})
+    limits.update(
+        {k: v for k, v in _stored_limits(conn, project_id, wanted).items() if k in limits}
+    )
     return limits

@@ -6,6 +6,7 @@ attribute map all follow from the declaration (:class:`Resource`); the generic s
 (:mod:`naas_sdn.model.store`) gives it transactions, revisions, If-Match, tags and events. What
 is left to a resource's own code is its relational rules, attached as hooks.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,8 +51,12 @@ class Spec:
     column_default: Any = None  # the column's Python-side default
 
 
-def field(column: TypeEngine | type | None = None, *, record_default: Any = dataclasses.MISSING,
-          **spec: Any) -> Any:
+def field(
+    column: TypeEngine | type | None = None,
+    *,
+    record_default: Any = dataclasses.MISSING,
+    **spec: Any,
+) -> Any:
     """A declared field: ``column`` and the keywords of :class:`Spec`; ``record_default`` is the
     dataclass default (records are built whole by the store, so only list-like fields need
     one)."""
@@ -113,8 +118,9 @@ class Resource:
     path: str = ""  # API path under /v2.0/, when not the collection
 
     def __post_init__(self):
-        fields = {f.name: f.metadata[SPEC] for f in dataclasses.fields(self.record)
-                  if SPEC in f.metadata}
+        fields = {
+            f.name: f.metadata[SPEC] for f in dataclasses.fields(self.record) if SPEC in f.metadata
+        }
         object.__setattr__(self, "specs", fields)
         object.__setattr__(self, "table", _table(self.collection, fields, self.metadata))
 
@@ -140,8 +146,9 @@ class Resource:
     @property
     def updatable(self) -> frozenset[str]:
         """What a PUT may change: the standard name and description, and fields with put."""
-        return STANDARD_UPDATABLE | {name for name, spec in self.specs.items()
-                                     if spec.put and name not in STANDARD_FIELDS}
+        return STANDARD_UPDATABLE | {
+            name for name, spec in self.specs.items() if spec.put and name not in STANDARD_FIELDS
+        }
 
     @property
     def own_fields(self) -> dict[str, Spec]:
@@ -157,8 +164,11 @@ class Resource:
     def count_in_quotas(self) -> None:
         """Make the resource's quota known (once its table exists: usage is counted in it)."""
         if self.quota is not None and self.member not in quotas.REGISTRY:
-            quotas.register(quotas.QuotaResource(self.member, self.quota, self.table,
-                                                 self.path or self.collection))
+            quotas.register(
+                quotas.QuotaResource(
+                    self.member, self.quota, self.table, self.path or self.collection
+                )
+            )
 
     def is_visible(self, ctx, record, model) -> bool:
         if self.visible is not None:
@@ -177,14 +187,23 @@ def _table(name: str, specs: Mapping[str, Spec], metadata: MetaData) -> Table:
         args = []
         if spec.foreign_key:  # a Column, not a name: a plugin's table refers across metadata
             table, _, column = spec.foreign_key.partition(".")
-            referred = metadata.tables[table] if table in metadata.tables \
-                else db.metadata.tables[table]
+            referred = (
+                metadata.tables[table] if table in metadata.tables else db.metadata.tables[table]
+            )
             target = referred.c[column]
             args.append(ForeignKey(target, ondelete=spec.on_delete))
-        columns.append(Column(field_name, spec.column, *args, primary_key=spec.primary_key,
-                              nullable=spec.nullable,
-                              unique=spec.unique or None, index=spec.index or None,
-                              default=spec.column_default))
+        columns.append(
+            Column(
+                field_name,
+                spec.column,
+                *args,
+                primary_key=spec.primary_key,
+                nullable=spec.nullable,
+                unique=spec.unique or None,
+                index=spec.index or None,
+                default=spec.column_default,
+            )
+        )
     return Table(name, metadata, *columns)
 
 

@@ -4,6 +4,7 @@ Writes are serialized by one lock (SQLite has a single writer anyway) and applie
 mirror only after their transaction commits, so readers — the API and the flow compiler — see a
 consistent, committed model without touching SQL. A request that fails leaves no trace.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -177,15 +178,39 @@ class Router:
 
 
 NETWORK_EXTENSIONS = frozenset({"port_security_enabled", "qos_policy_id"})  # not columns
-NETWORK_UPDATABLE = frozenset({"name", "description", "admin_state_up", "shared"}) | \
-    NETWORK_EXTENSIONS
-PORT_EXTENSIONS = frozenset({"port_security_enabled", "security_groups", "allowed_address_pairs",
-                             "qos_policy_id"})
-PORT_UPDATABLE = frozenset({"name", "description", "admin_state_up", "mac_address", "device_id",
-                            "device_owner", "binding_vnic_type", "binding_profile",
-                            "fixed_ips"}) | PORT_EXTENSIONS
-SUBNET_UPDATABLE = frozenset({"name", "description", "gateway_ip", "allocation_pools",
-                              "dns_nameservers", "host_routes", "enable_dhcp"})
+NETWORK_UPDATABLE = (
+    frozenset({"name", "description", "admin_state_up", "shared"}) | NETWORK_EXTENSIONS
+)
+PORT_EXTENSIONS = frozenset(
+    {"port_security_enabled", "security_groups", "allowed_address_pairs", "qos_policy_id"}
+)
+PORT_UPDATABLE = (
+    frozenset(
+        {
+            "name",
+            "description",
+            "admin_state_up",
+            "mac_address",
+            "device_id",
+            "device_owner",
+            "binding_vnic_type",
+            "binding_profile",
+            "fixed_ips",
+        }
+    )
+    | PORT_EXTENSIONS
+)
+SUBNET_UPDATABLE = frozenset(
+    {
+        "name",
+        "description",
+        "gateway_ip",
+        "allocation_pools",
+        "dns_nameservers",
+        "host_routes",
+        "enable_dhcp",
+    }
+)
 ROUTER_UPDATABLE = frozenset({"name", "description", "admin_state_up", "routes"})
 DEFAULT_GATEWAY = object()  # create_subnet without "gateway_ip": the first host address
 
@@ -237,28 +262,38 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             net_security, port_security = load_port_security(conn)
             policies, net_qos, port_qos = load_qos(conn, tags)
             nets = {}
-            for row in conn.execute(select(db.networks).order_by(db.networks.c.created_at,
-                                                                  db.networks.c.id)):
+            for row in conn.execute(
+                select(db.networks).order_by(db.networks.c.created_at, db.networks.c.id)
+            ):
                 nets[row.id] = dataclasses.replace(
                     _network_from_row(row, tags.get(("networks", row.id), ())),
-                    subnets=tuple(subnet_ids.get(row.id, ())), qos_policy_id=net_qos.get(row.id),
-                    **net_security.get(row.id, {}))
+                    subnets=tuple(subnet_ids.get(row.id, ())),
+                    qos_policy_id=net_qos.get(row.id),
+                    **net_security.get(row.id, {}),
+                )
             fixed: dict[str, list[tuple[str, str]]] = {}
             allocations: dict[str, dict[str, str]] = {}
-            for row in conn.execute(select(db.ip_allocations).order_by(
-                    db.ip_allocations.c.port_id, db.ip_allocations.c.position)):
+            for row in conn.execute(
+                select(db.ip_allocations).order_by(
+                    db.ip_allocations.c.port_id, db.ip_allocations.c.position
+                )
+            ):
                 fixed.setdefault(row.port_id, []).append((row.subnet_id, row.ip_address))
                 allocations.setdefault(row.subnet_id, {})[row.ip_address] = row.port_id
             ports = {}
-            for row in conn.execute(select(db.ports).order_by(db.ports.c.created_at,
-                                                               db.ports.c.id)):
+            for row in conn.execute(
+                select(db.ports).order_by(db.ports.c.created_at, db.ports.c.id)
+            ):
                 ports[row.id] = dataclasses.replace(
                     _port_from_row(row, tags.get(("ports", row.id), ())),
-                    fixed_ips=tuple(fixed.get(row.id, ())), qos_policy_id=port_qos.get(row.id),
-                    **port_security.get(row.id, {}))
+                    fixed_ips=tuple(fixed.get(row.id, ())),
+                    qos_policy_id=port_qos.get(row.id),
+                    **port_security.get(row.id, {}),
+                )
             routers = {}
-            for row in conn.execute(select(db.routers).order_by(db.routers.c.created_at,
-                                                                 db.routers.c.id)):
+            for row in conn.execute(
+                select(db.routers).order_by(db.routers.c.created_at, db.routers.c.id)
+            ):
                 routers[row.id] = _router_from_row(row, tags.get(("routers", row.id), ()))
             groups = load_security_groups(conn, tags)
             declared = self._load_declared(conn, tags, schema.DECLARED.values())
@@ -270,12 +305,21 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             networks=MappingProxyType({n.id: _network_view(n) for n in nets.values()}),
             ports=MappingProxyType({p.id: _port_view(p) for p in ports.values()}),
             revision=1,
-            subnets=MappingProxyType({s.id: _subnet_view(s, nets[s.network_id])
-                                      for s in subnets.values()}),
-            **{kind: MappingProxyType({k: view(v) for k, v in getattr(self, "_" + kind).items()})
-               for kind, view in _SIMPLE_VIEWS.items()},
-            **_declared_views({c: MappingProxyType({k: r.view(v) for k, v in declared[c].items()})
-                               for c, r in schema.DECLARED.items() if r.view is not None}))
+            subnets=MappingProxyType(
+                {s.id: _subnet_view(s, nets[s.network_id]) for s in subnets.values()}
+            ),
+            **{
+                kind: MappingProxyType({k: view(v) for k, v in getattr(self, "_" + kind).items()})
+                for kind, view in _SIMPLE_VIEWS.items()
+            },
+            **_declared_views(
+                {
+                    c: MappingProxyType({k: r.view(v) for k, v in declared[c].items()})
+                    for c, r in schema.DECLARED.items()
+                    if r.view is not None
+                }
+            ),
+        )
 
     def _declared_adopted(self, resource: schema.Resource) -> None:
         """Publish the views of a resource :meth:`adopt` has just loaded (under the lock)."""
@@ -283,10 +327,15 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             return
         snap = self._snapshot
         records = self._declared[resource.collection]
-        views = {**snap.extra, resource.collection: MappingProxyType(
-            {k: resource.view(v) for k, v in records.items()})}
-        self._snapshot = dataclasses.replace(snap, extra=MappingProxyType(views),
-                                             revision=snap.revision + 1)
+        views = {
+            **snap.extra,
+            resource.collection: MappingProxyType(
+                {k: resource.view(v) for k, v in records.items()}
+            ),
+        }
+        self._snapshot = dataclasses.replace(
+            snap, extra=MappingProxyType(views), revision=snap.revision + 1
+        )
 
     def _read(self):
         return self._engine.connect().execution_options(readonly=True)
@@ -319,38 +368,48 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
         port_views, subnet_views = snap.ports, snap.subnets
         nets, net_views, changed = self._networks, snap.networks, False
         if changes.networks or changes.subnets:
-            nets, net_views, changed = merge(self._networks, snap.networks, changes.networks,
-                                             _network_view)
+            nets, net_views, changed = merge(
+                self._networks, snap.networks, changes.networks, _network_view
+            )
         if changes.subnets:
-            touched = {s.network_id for s in (self._subnets.get(i) for i in changes.subnets)
-                       if s is not None}
+            touched = {
+                s.network_id
+                for s in (self._subnets.get(i) for i in changes.subnets)
+                if s is not None
+            }
             touched |= {s.network_id for s in changes.subnets.values() if s is not None}
             subnets, subnet_views, subnets_changed = merge(
-                self._subnets, snap.subnets, changes.subnets,
-                lambda subnet: _subnet_view(subnet, nets[subnet.network_id]))
+                self._subnets,
+                snap.subnets,
+                changes.subnets,
+                lambda subnet: _subnet_view(subnet, nets[subnet.network_id]),
+            )
             changed |= subnets_changed
             assert isinstance(nets, dict)  # merged above: a copy this pass may change
             for net_id in touched & nets.keys():  # a network lists its subnets, oldest first
-                ids = sorted((s for s in subnets.values() if s.network_id == net_id),
-                             key=lambda s: s.seq)
-                nets[net_id] = dataclasses.replace(nets[net_id],
-                                                   subnets=tuple(s.id for s in ids))
+                ids = sorted(
+                    (s for s in subnets.values() if s.network_id == net_id), key=lambda s: s.seq
+                )
+                nets[net_id] = dataclasses.replace(nets[net_id], subnets=tuple(s.id for s in ids))
             self._subnets = subnets
         self._networks = nets
         deleted_subnets = [i for i, subnet in changes.subnets.items() if subnet is None]
         if changes.ports or deleted_subnets:
-            self._allocations = owners_after(self._allocations, self._ports, changes.ports,
-                                             deleted_subnets)
+            self._allocations = owners_after(
+                self._allocations, self._ports, changes.ports, deleted_subnets
+            )
         if changes.ports:
-            self._ports, port_views, ports_changed = merge(self._ports, snap.ports,
-                                                           changes.ports, _port_view)
+            self._ports, port_views, ports_changed = merge(
+                self._ports, snap.ports, changes.ports, _port_view
+            )
             changed |= ports_changed
         simple_views = {}
         for kind, make_view in _SIMPLE_VIEWS.items():
             simple_views[kind] = getattr(snap, kind)
             if getattr(changes, kind):
-                records, views, kind_changed = merge(getattr(self, "_" + kind), simple_views[kind],
-                                                     getattr(changes, kind), make_view)
+                records, views, kind_changed = merge(
+                    getattr(self, "_" + kind), simple_views[kind], getattr(changes, kind), make_view
+                )
                 setattr(self, "_" + kind, records)
                 simple_views[kind] = MappingProxyType(views)
                 changed |= kind_changed
@@ -363,19 +422,24 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             if not updates:
                 continue
             declared[collection], views, kind_changed = merge(
-                declared[collection], declared_views.get(collection, {}), updates,
-                resource.view or (lambda record: None))
+                declared[collection],
+                declared_views.get(collection, {}),
+                updates,
+                resource.view or (lambda record: None),
+            )
             if resource.view is not None:
                 declared_views[collection] = MappingProxyType(views)
                 changed |= kind_changed
         self._declared = declared
         simple_views.update(_declared_views(declared_views))
         if changed:
-            self._snapshot = ModelSnapshot(networks=_read_only(net_views),
-                                           ports=_read_only(port_views),
-                                           revision=snap.revision + 1,
-                                           subnets=_read_only(subnet_views),
-                                           **simple_views)
+            self._snapshot = ModelSnapshot(
+                networks=_read_only(net_views),
+                ports=_read_only(port_views),
+                revision=snap.revision + 1,
+                subnets=_read_only(subnet_views),
+                **simple_views,
+            )
         return changed
 
     def _notify(self) -> None:
@@ -434,43 +498,67 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                 created.append(net)
             self._enforce_quota(conn, "network", (n.project_id for n in created))
             return created
+
         return self._write(work)
 
-    def _insert_network(self, conn, ctx: Context, changes: Changes, attrs: Mapping,
-                        used: set[int]) -> Network:
+    def _insert_network(
+        self, conn, ctx: Context, changes: Changes, attrs: Mapping, used: set[int]
+    ) -> Network:
         project_id = owner(ctx, attrs)
         network_type = attrs.get("network_type") or NETWORK_TYPE
         if network_type != NETWORK_TYPE:
             raise errors.InvalidInput(
-                error_message=f"network_type value '{network_type}' not supported")
+                error_message=f"network_type value '{network_type}' not supported"
+            )
         seg = attrs.get("segmentation_id")
         if seg is not None:
             if seg in used:
                 raise errors.VlanIdInUse(vlan_id=seg, physical_network=None)
         else:
-            seg = next((s for s in range(SEGMENTATION_MIN, SEGMENTATION_MAX + 1) if s not in used),
-                       None)
+            seg = next(
+                (s for s in range(SEGMENTATION_MIN, SEGMENTATION_MAX + 1) if s not in used), None
+            )
             if seg is None:
                 raise errors.NoNetworkAvailable()
         now = utcnow()
-        net = Network(id=str(uuid.uuid4()), project_id=project_id,
-                      name=attrs.get("name", ""), description=attrs.get("description", ""),
-                      admin_state_up=bool(attrs.get("admin_state_up", True)),
-                      shared=bool(attrs.get("shared", False)), mtu=DEFAULT_MTU,
-                      segmentation_id=seg, revision_number=1, created_at=now, updated_at=now,
-                      tags=norm_tags(attrs.get("tags", ())),
-                      port_security_enabled=bool(attrs.get("port_security_enabled", True)))
-        conn.execute(insert(db.networks).values(
-            id=net.id, project_id=net.project_id, name=net.name, description=net.description,
-            admin_state_up=net.admin_state_up, shared=net.shared, mtu=net.mtu,
-            segmentation_id=seg, revision_number=1, created_at=now, updated_at=now))
+        net = Network(
+            id=str(uuid.uuid4()),
+            project_id=project_id,
+            name=attrs.get("name", ""),
+            description=attrs.get("description", ""),
+            admin_state_up=bool(attrs.get("admin_state_up", True)),
+            shared=bool(attrs.get("shared", False)),
+            mtu=DEFAULT_MTU,
+            segmentation_id=seg,
+            revision_number=1,
+            created_at=now,
+            updated_at=now,
+            tags=norm_tags(attrs.get("tags", ())),
+            port_security_enabled=bool(attrs.get("port_security_enabled", True)),
+        )
+        conn.execute(
+            insert(db.networks).values(
+                id=net.id,
+                project_id=net.project_id,
+                name=net.name,
+                description=net.description,
+                admin_state_up=net.admin_state_up,
+                shared=net.shared,
+                mtu=net.mtu,
+                segmentation_id=seg,
+                revision_number=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         write_tags(conn, "networks", net.id, net.tags)
         write_network_port_security(conn, net.id, net.port_security_enabled, replace=False)
         policy_id = self._network_qos(conn, ctx, changes, net.id, attrs.get("qos_policy_id"))
         return dataclasses.replace(net, qos_policy_id=policy_id)
 
-    def update_network(self, ctx: Context, network_id: str, attrs: Mapping,
-                       if_revision: int | None = None) -> Network:
+    def update_network(
+        self, ctx: Context, network_id: str, attrs: Mapping, if_revision: int | None = None
+    ) -> Network:
         """Change NETWORK_UPDATABLE attributes; port_security_enabled only sets the default of
         ports created from now on."""
         check_updatable(attrs, NETWORK_UPDATABLE)
@@ -479,8 +567,9 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             net = self._changing_network(ctx, network_id, if_revision)
             values = {k: v for k, v in attrs.items() if getattr(net, k) != v}
             if values.get("shared") is False:
-                foreign = {p.project_id for p in self._ports.values()
-                           if p.network_id == network_id} - {net.project_id}
+                foreign = {
+                    p.project_id for p in self._ports.values() if p.network_id == network_id
+                } - {net.project_id}
                 if foreign:
                     raise errors.InvalidSharedSetting(network=network_id)
             if not values:
@@ -490,14 +579,18 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                 write_network_port_security(conn, net.id, new.port_security_enabled, replace=True)
             if "qos_policy_id" in values:
                 self._network_qos(conn, ctx, changes, net.id, new.qos_policy_id, replace=True)
-            update_row(conn, db.networks, new,
-                       {k: v for k, v in values.items() if k not in NETWORK_EXTENSIONS})
+            update_row(
+                conn,
+                db.networks,
+                new,
+                {k: v for k, v in values.items() if k not in NETWORK_EXTENSIONS},
+            )
             changes.networks[new.id] = new
             return new
+
         return self._write(work)
 
-    def delete_network(self, ctx: Context, network_id: str,
-                       if_revision: int | None = None) -> None:
+    def delete_network(self, ctx: Context, network_id: str, if_revision: int | None = None) -> None:
         def work(conn, changes):
             self._changing_network(ctx, network_id, if_revision)
             if any(p.network_id == network_id for p in self._ports.values()):
@@ -505,19 +598,25 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             self.delete_children(conn, changes, "networks", [network_id])
             subnet_ids = list(self._networks[network_id].subnets)
             if subnet_ids:  # no port, hence no address: the subnets go with the network
-                conn.execute(delete(db.tags).where(db.tags.c.resource_type == "subnets",
-                                                   db.tags.c.resource_id.in_(subnet_ids)))
+                conn.execute(
+                    delete(db.tags).where(
+                        db.tags.c.resource_type == "subnets", db.tags.c.resource_id.in_(subnet_ids)
+                    )
+                )
                 conn.execute(delete(db.subnets).where(db.subnets.c.network_id == network_id))
                 for subnet_id in subnet_ids:
                     changes.subnets[subnet_id] = None
-            conn.execute(delete(db.tags).where(db.tags.c.resource_type == "networks",
-                                               db.tags.c.resource_id == network_id))
+            conn.execute(
+                delete(db.tags).where(
+                    db.tags.c.resource_type == "networks", db.tags.c.resource_id == network_id
+                )
+            )
             conn.execute(delete(db.networks).where(db.networks.c.id == network_id))
             changes.networks[network_id] = None
+
         self._write(work)
 
-    def _changing_network(self, ctx: Context, network_id: str,
-                          if_revision: int | None) -> Network:
+    def _changing_network(self, ctx: Context, network_id: str, if_revision: int | None) -> Network:
         """A network about to change: visible, at the expected revision (who may change it is
         the API's policy decision)."""
         net = self.get_network(ctx, network_id)
@@ -564,19 +663,23 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                 created.append(subnet)
             self._enforce_quota(conn, "subnet", (s.project_id for s in created))
             return created
+
         return self._write(work)
 
-    def _insert_subnet(self, conn, ctx: Context, attrs: Mapping, changes: Changes,
-                       addresses: Addresses) -> Subnet:
+    def _insert_subnet(
+        self, conn, ctx: Context, attrs: Mapping, changes: Changes, addresses: Addresses
+    ) -> Subnet:
         net = self._changing_network(ctx, attrs["network_id"], None)
         project_id = owner(ctx, attrs)
         ip_version = attrs.get("ip_version")
         if ip_version not in (4, 6):
-            raise errors.InvalidAttribute(attr="ip_version",
-                                          reason=f"'{ip_version}' is not in [4, 6]")
+            raise errors.InvalidAttribute(
+                attr="ip_version", reason=f"'{ip_version}' is not in [4, 6]"
+            )
         if not attrs.get("cidr"):
-            raise errors.BadRequest(resource="subnets",
-                                    msg="a subnetpool must be specified in the absence of a cidr")
+            raise errors.BadRequest(
+                resource="subnets", msg="a subnetpool must be specified in the absence of a cidr"
+            )
         cidr = _normalize_cidr(attrs["cidr"])
         if netaddr.IPNetwork(cidr).prefixlen == 0:
             raise ipam.invalid_input("0 is not allowed as CIDR prefix length")
@@ -603,54 +706,90 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             for name, value in (("ipv6_ra_mode", ra_mode), ("ipv6_address_mode", address_mode)):
                 if value is not None and value not in ipam.IPV6_MODES:
                     raise errors.InvalidAttribute(
-                        attr=name, reason=f"'{value}' is not in {[*ipam.IPV6_MODES, None]}")
+                        attr=name, reason=f"'{value}' is not in {[*ipam.IPV6_MODES, None]}"
+                    )
             ipam.check_ipv6_modes(cidr, ra_mode, address_mode, enable_dhcp)
         if attrs.get("allocation_pools") is not None:
             pools = ipam.validate_pools(_pools(attrs["allocation_pools"]), cidr, gateway)
         else:
             pools = ipam.generate_pools(cidr, gateway)
         siblings = [s for s in self.network_subnets(net.id) if s.id not in changes.subnets]
-        siblings += [s for s in changes.subnets.values()
-                     if s is not None and s.network_id == net.id]
+        siblings += [
+            s for s in changes.subnets.values() if s is not None and s.network_id == net.id
+        ]
         if any(ipam.cidrs_overlap(cidr, s.cidr) for s in siblings):
             # Neutron gives no detail of the other subnet, which may belong to someone else
-            raise ipam.invalid_input(f"Requested subnet with cidr: {cidr} for network: {net.id} "
-                                     f"overlaps with another subnet")
+            raise ipam.invalid_input(
+                f"Requested subnet with cidr: {cidr} for network: {net.id} "
+                f"overlaps with another subnet"
+            )
         now = utcnow()
         seq = next_counter(conn, "subnet_seq")
-        subnet = Subnet(id=str(uuid.uuid4()), network_id=net.id, project_id=project_id, seq=seq,
-                        name=attrs.get("name", ""), description=attrs.get("description", ""),
-                        ip_version=ip_version, cidr=cidr, gateway_ip=gateway,
-                        enable_dhcp=enable_dhcp, ipv6_ra_mode=ra_mode,
-                        ipv6_address_mode=address_mode, allocation_pools=tuple(pools),
-                        dns_nameservers=dns, host_routes=routes, revision_number=1,
-                        created_at=now, updated_at=now, tags=norm_tags(attrs.get("tags", ())))
-        conn.execute(insert(db.subnets).values(
-            id=subnet.id, network_id=net.id, project_id=project_id, seq=seq, name=subnet.name,
-            description=subnet.description, ip_version=ip_version, cidr=cidr,
-            gateway_ip=gateway, enable_dhcp=enable_dhcp, ipv6_ra_mode=ra_mode,
-            ipv6_address_mode=address_mode, **_subnet_lists(subnet), revision_number=1,
-            created_at=now, updated_at=now))
+        subnet = Subnet(
+            id=str(uuid.uuid4()),
+            network_id=net.id,
+            project_id=project_id,
+            seq=seq,
+            name=attrs.get("name", ""),
+            description=attrs.get("description", ""),
+            ip_version=ip_version,
+            cidr=cidr,
+            gateway_ip=gateway,
+            enable_dhcp=enable_dhcp,
+            ipv6_ra_mode=ra_mode,
+            ipv6_address_mode=address_mode,
+            allocation_pools=tuple(pools),
+            dns_nameservers=dns,
+            host_routes=routes,
+            revision_number=1,
+            created_at=now,
+            updated_at=now,
+            tags=norm_tags(attrs.get("tags", ())),
+        )
+        conn.execute(
+            insert(db.subnets).values(
+                id=subnet.id,
+                network_id=net.id,
+                project_id=project_id,
+                seq=seq,
+                name=subnet.name,
+                description=subnet.description,
+                ip_version=ip_version,
+                cidr=cidr,
+                gateway_ip=gateway,
+                enable_dhcp=enable_dhcp,
+                ipv6_ra_mode=ra_mode,
+                ipv6_address_mode=address_mode,
+                **_subnet_lists(subnet),
+                revision_number=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         write_tags(conn, "subnets", subnet.id, subnet.tags)
         if subnet.auto_address:  # Neutron adds the new prefix to every port already there
             ports = {**self._ports, **{k: v for k, v in changes.ports.items() if v}}
             for port in ports.values():
-                if port.network_id != net.id or \
-                        port.device_owner in ipam.ROUTER_INTERFACE_OWNERS_SNAT:
+                if (
+                    port.network_id != net.id
+                    or port.device_owner in ipam.ROUTER_INTERFACE_OWNERS_SNAT
+                ):
                     continue
                 ip = ipam.eui64_address(cidr, port.mac_address)
                 addresses.take(subnet.id, ip, port.id, net.id)
                 self._set_fixed_ips(conn, changes, port, (*port.fixed_ips, (subnet.id, ip)))
         return subnet
 
-    def update_subnet(self, ctx: Context, subnet_id: str, attrs: Mapping,
-                      if_revision: int | None = None) -> Subnet:
+    def update_subnet(
+        self, ctx: Context, subnet_id: str, attrs: Mapping, if_revision: int | None = None
+    ) -> Subnet:
         """Change the attributes Neutron lets change (SUBNET_UPDATABLE); addresses already
         allocated stay, even outside new pools."""
         unknown = set(attrs) - SUBNET_UPDATABLE
         if unknown:
             raise errors.BadRequestMessage(
-                msg=f"Cannot update read-only attribute {sorted(unknown)[0]}")
+                msg=f"Cannot update read-only attribute {sorted(unknown)[0]}"
+            )
 
         def work(conn, changes):
             subnet = self._changing_subnet(ctx, subnet_id, if_revision)
@@ -663,8 +802,9 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                     gateway = ipam.normalize_ip(gateway)
                 values["gateway_ip"] = gateway
             if attrs.get("allocation_pools") is not None:
-                values["allocation_pools"] = tuple(ipam.validate_pools(
-                    _pools(attrs["allocation_pools"]), subnet.cidr, gateway))
+                values["allocation_pools"] = tuple(
+                    ipam.validate_pools(_pools(attrs["allocation_pools"]), subnet.cidr, gateway)
+                )
             elif gateway is not None and gateway != subnet.gateway_ip:
                 ipam.check_gateway_out_of_pools(gateway, subnet.allocation_pools)
             if "dns_nameservers" in attrs:
@@ -688,24 +828,28 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             values = {k: v for k, v in values.items() if getattr(subnet, k) != v}
             if not values:
                 return subnet
-            new = dataclasses.replace(subnet, **values, revision_number=subnet.revision_number + 1,
-                                      updated_at=utcnow())
-            columns = {k: v for k, v in values.items()
-                       if k not in ("allocation_pools", "dns_nameservers", "host_routes")}
+            new = dataclasses.replace(
+                subnet, **values, revision_number=subnet.revision_number + 1, updated_at=utcnow()
+            )
+            columns = {
+                k: v
+                for k, v in values.items()
+                if k not in ("allocation_pools", "dns_nameservers", "host_routes")
+            }
             columns.update({k: v for k, v in _subnet_lists(new).items() if k in values})
             update_row(conn, db.subnets, new, columns)
             changes.subnets[new.id] = new
             return new
+
         return self._write(work)
 
-    def delete_subnet(self, ctx: Context, subnet_id: str,
-                      if_revision: int | None = None) -> None:
+    def delete_subnet(self, ctx: Context, subnet_id: str, if_revision: int | None = None) -> None:
         """Refused (SubnetInUse) while a port holds an address from it, except the automatic
         SLAAC addresses and DHCP ports' ones, which go with the subnet."""
+
         def work(conn, changes):
             subnet = self._changing_subnet(ctx, subnet_id, if_revision)
-            holders = {self._ports[p] for p in
-                       set(self._allocations.get(subnet_id, {}).values())}
+            holders = {self._ports[p] for p in set(self._allocations.get(subnet_id, {}).values())}
             for port in holders:
                 if subnet.auto_address:
                     busy = port.device_owner in ipam.ROUTER_INTERFACE_OWNERS_SNAT
@@ -714,39 +858,62 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                 if busy:
                     raise errors.SubnetInUse(subnet_id=subnet_id)
             for port in sorted(holders, key=lambda p: p.id):
-                self._set_fixed_ips(conn, changes, port,
-                                    tuple(f for f in port.fixed_ips if f[0] != subnet_id))
-            conn.execute(delete(db.tags).where(db.tags.c.resource_type == "subnets",
-                                               db.tags.c.resource_id == subnet_id))
+                self._set_fixed_ips(
+                    conn, changes, port, tuple(f for f in port.fixed_ips if f[0] != subnet_id)
+                )
+            conn.execute(
+                delete(db.tags).where(
+                    db.tags.c.resource_type == "subnets", db.tags.c.resource_id == subnet_id
+                )
+            )
             conn.execute(delete(db.subnets).where(db.subnets.c.id == subnet_id))
             changes.subnets[subnet_id] = None
+
         self._write(work)
 
-    def _changing_subnet(self, ctx: Context, subnet_id: str,
-                         if_revision: int | None) -> Subnet:
+    def _changing_subnet(self, ctx: Context, subnet_id: str, if_revision: int | None) -> Subnet:
         subnet = self.get_subnet(ctx, subnet_id)
         check_revision(subnet.revision_number, if_revision)
         return subnet
 
-    def _set_fixed_ips(self, conn, changes: Changes, port: Port,
-                       fixed_ips: tuple[tuple[str, str], ...], bump: bool = True) -> Port:
+    def _set_fixed_ips(
+        self,
+        conn,
+        changes: Changes,
+        port: Port,
+        fixed_ips: tuple[tuple[str, str], ...],
+        bump: bool = True,
+    ) -> Port:
         """Rewrite a port's allocation rows (the caller has taken/released the addresses)."""
         conn.execute(delete(db.ip_allocations).where(db.ip_allocations.c.port_id == port.id))
         if fixed_ips:
-            conn.execute(insert(db.ip_allocations), [
-                {"subnet_id": sid, "ip_address": ip, "port_id": port.id, "position": i}
-                for i, (sid, ip) in enumerate(fixed_ips)])
+            conn.execute(
+                insert(db.ip_allocations),
+                [
+                    {"subnet_id": sid, "ip_address": ip, "port_id": port.id, "position": i}
+                    for i, (sid, ip) in enumerate(fixed_ips)
+                ],
+            )
         new = dataclasses.replace(port, fixed_ips=tuple(fixed_ips))
         if bump:
-            new = dataclasses.replace(new, revision_number=port.revision_number + 1,
-                                      updated_at=utcnow())
+            new = dataclasses.replace(
+                new, revision_number=port.revision_number + 1, updated_at=utcnow()
+            )
             update_row(conn, db.ports, new, {})
         changes.ports[new.id] = new
         return new
 
-    def _port_addresses(self, ctx: Context, addresses: Addresses, network_id: str,
-                        port_id: str, mac: str, device_owner: str, requested,
-                        original: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:
+    def _port_addresses(
+        self,
+        ctx: Context,
+        addresses: Addresses,
+        network_id: str,
+        port_id: str,
+        mac: str,
+        device_owner: str,
+        requested,
+        original: tuple[tuple[str, str], ...] = (),
+    ) -> tuple[tuple[str, str], ...]:
         """The fixed IPs a port gets, taking new addresses and releasing dropped ones.
 
         ``requested`` None: Neutron's default (one IPv4 address from the first IPv4 subnet with
@@ -760,6 +927,7 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
 
         def auto(subnet):
             return subnet.auto_address and not router
+
         unclaimed = list(original)
         result: list[tuple[str, str]] = []
 
@@ -779,8 +947,10 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                 result.append((subnet.id, ip))
 
         if requested is None:
-            for group in ([s for s in subnets if s.ip_version == 4],
-                          [s for s in subnets if s.ip_version == 6 and not s.auto_address]):
+            for group in (
+                [s for s in subnets if s.ip_version == 4],
+                [s for s in subnets if s.ip_version == 6 and not s.auto_address],
+            ):
                 if not group:
                     continue
                 for subnet in group:
@@ -799,8 +969,9 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                 if auto(subnet):
                     eui = ipam.eui64_address(subnet.cidr, mac)
                     if ip is not None and ip != eui and (subnet.id, ip) not in original:
-                        raise errors.AllocationOnAutoAddressSubnet(ip=entry["ip_address"],
-                                                                   subnet_id=subnet.id)
+                        raise errors.AllocationOnAutoAddressSubnet(
+                            ip=entry["ip_address"], subnet_id=subnet.id
+                        )
                     add_eui64(subnet)  # from the port's (possibly new) MAC, in request order
                     continue
                 if ip is not None:
@@ -823,8 +994,14 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             addresses.release(subnet_id, ip)
         return tuple(result)
 
-    def _subnet_for_fixed_ip(self, ctx: Context, network_id: str, entry: Mapping,
-                             device_owner: str, subnets: list[Subnet]) -> Subnet:
+    def _subnet_for_fixed_ip(
+        self,
+        ctx: Context,
+        network_id: str,
+        entry: Mapping,
+        device_owner: str,
+        subnets: list[Subnet],
+    ) -> Subnet:
         """Neutron's _get_subnet_for_fixed_ip: which subnet of the network an entry names."""
         if "subnet_id" in entry:
             subnet = next((s for s in subnets if s.id == entry["subnet_id"]), None)
@@ -832,9 +1009,11 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                 other = self.get_subnet(ctx, entry["subnet_id"])  # SubnetNotFound if invisible
                 raise ipam.invalid_input(
                     f"Failed to create port on network {other.network_id}, because fixed_ips "
-                    f"included invalid subnet {other.id}")
+                    f"included invalid subnet {other.id}"
+                )
             if "ip_address" in entry and not ipam.check_subnet_ip(
-                    subnet.cidr, entry["ip_address"], device_owner):
+                subnet.cidr, entry["ip_address"], device_owner
+            ):
                 raise errors.InvalidIpForSubnet(ip_address=entry["ip_address"])
             return subnet
         if "ip_address" not in entry:
@@ -874,18 +1053,21 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             addresses = Addresses(self._allocations)
             created = []
             for attrs in items:
-                self._check_not_router_interface(ctx, attrs.get("device_owner", ""),
-                                                 attrs.get("device_id", ""))
+                self._check_not_router_interface(
+                    ctx, attrs.get("device_owner", ""), attrs.get("device_id", "")
+                )
                 port = self._insert_port(conn, ctx, changes, attrs, macs, addresses)
                 macs.add((port.network_id, port.mac_address))
                 changes.ports[port.id] = port
                 created.append(port)
             self._enforce_quota(conn, "port", (p.project_id for p in created))
             return created
+
         return self._write(work)
 
-    def _insert_port(self, conn, ctx: Context, changes: Changes, attrs: Mapping, macs: set,
-                     addresses: Addresses) -> Port:
+    def _insert_port(
+        self, conn, ctx: Context, changes: Changes, attrs: Mapping, macs: set, addresses: Addresses
+    ) -> Port:
         network_id = attrs["network_id"]
         net = self.get_network(ctx, network_id)
         project_id = owner(ctx, attrs)
@@ -896,40 +1078,79 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
         else:
             mac = allocate_mac(network_id, macs)
         port_id = str(uuid.uuid4())
-        fixed_ips = self._port_addresses(ctx, addresses, network_id, port_id, mac,
-                                         attrs.get("device_owner", ""), attrs.get("fixed_ips"))
+        fixed_ips = self._port_addresses(
+            ctx,
+            addresses,
+            network_id,
+            port_id,
+            mac,
+            attrs.get("device_owner", ""),
+            attrs.get("fixed_ips"),
+        )
         key = next_counter(conn, "port_key")
         now = utcnow()
-        port = Port(id=port_id, key=key, network_id=net.id, project_id=project_id,
-                    name=attrs.get("name", ""), description=attrs.get("description", ""),
-                    mac_address=mac, admin_state_up=bool(attrs.get("admin_state_up", True)),
-                    status=STATUS_DOWN, device_id=attrs.get("device_id", ""),
-                    device_owner=attrs.get("device_owner", ""), binding_host_id="",
-                    binding_vif_type=VIF_TYPE_UNBOUND,
-                    binding_vnic_type=attrs.get("binding_vnic_type", VNIC_NORMAL),
-                    binding_profile_json=json.dumps(attrs.get("binding_profile") or {},
-                                                    sort_keys=True),
-                    revision_number=1, created_at=now, updated_at=now,
-                    tags=norm_tags(attrs.get("tags", ())), fixed_ips=fixed_ips)
-        conn.execute(insert(db.ports).values(
-            id=port.id, key=key, network_id=port.network_id, project_id=project_id,
-            name=port.name, description=port.description, mac_address=mac,
-            admin_state_up=port.admin_state_up, status=port.status, device_id=port.device_id,
-            device_owner=port.device_owner, binding_host_id="",
-            binding_vif_type=port.binding_vif_type, binding_vnic_type=port.binding_vnic_type,
-            binding_profile=port.binding_profile_json, revision_number=1,
-            created_at=now, updated_at=now))
+        port = Port(
+            id=port_id,
+            key=key,
+            network_id=net.id,
+            project_id=project_id,
+            name=attrs.get("name", ""),
+            description=attrs.get("description", ""),
+            mac_address=mac,
+            admin_state_up=bool(attrs.get("admin_state_up", True)),
+            status=STATUS_DOWN,
+            device_id=attrs.get("device_id", ""),
+            device_owner=attrs.get("device_owner", ""),
+            binding_host_id="",
+            binding_vif_type=VIF_TYPE_UNBOUND,
+            binding_vnic_type=attrs.get("binding_vnic_type", VNIC_NORMAL),
+            binding_profile_json=json.dumps(attrs.get("binding_profile") or {}, sort_keys=True),
+            revision_number=1,
+            created_at=now,
+            updated_at=now,
+            tags=norm_tags(attrs.get("tags", ())),
+            fixed_ips=fixed_ips,
+        )
+        conn.execute(
+            insert(db.ports).values(
+                id=port.id,
+                key=key,
+                network_id=port.network_id,
+                project_id=project_id,
+                name=port.name,
+                description=port.description,
+                mac_address=mac,
+                admin_state_up=port.admin_state_up,
+                status=port.status,
+                device_id=port.device_id,
+                device_owner=port.device_owner,
+                binding_host_id="",
+                binding_vif_type=port.binding_vif_type,
+                binding_vnic_type=port.binding_vnic_type,
+                binding_profile=port.binding_profile_json,
+                revision_number=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         if fixed_ips:
-            conn.execute(insert(db.ip_allocations), [
-                {"subnet_id": sid, "ip_address": ip, "port_id": port.id, "position": i}
-                for i, (sid, ip) in enumerate(fixed_ips)])
+            conn.execute(
+                insert(db.ip_allocations),
+                [
+                    {"subnet_id": sid, "ip_address": ip, "port_id": port.id, "position": i}
+                    for i, (sid, ip) in enumerate(fixed_ips)
+                ],
+            )
         write_tags(conn, "ports", port.id, port.tags)
         port = self._port_security_on_create(conn, changes, ctx, attrs, port, net)
-        return dataclasses.replace(port, qos_policy_id=self._port_qos(
-            conn, ctx, changes, port.id, attrs.get("qos_policy_id")))
+        return dataclasses.replace(
+            port,
+            qos_policy_id=self._port_qos(conn, ctx, changes, port.id, attrs.get("qos_policy_id")),
+        )
 
-    def update_port(self, ctx: Context, port_id: str, attrs: Mapping,
-                    if_revision: int | None = None) -> Port:
+    def update_port(
+        self, ctx: Context, port_id: str, attrs: Mapping, if_revision: int | None = None
+    ) -> Port:
         """Change PORT_UPDATABLE attributes (security groups at any time, [] allowed)."""
         check_updatable(attrs, PORT_UPDATABLE)
 
@@ -938,51 +1159,78 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             attrs_ = {k: v for k, v in attrs.items() if k not in PORT_EXTENSIONS}
             requested = attrs_.pop("fixed_ips", None)
             if "binding_profile" in attrs_:
-                attrs_["binding_profile_json"] = json.dumps(attrs_.pop("binding_profile") or {},
-                                                            sort_keys=True)
+                attrs_["binding_profile_json"] = json.dumps(
+                    attrs_.pop("binding_profile") or {}, sort_keys=True
+                )
             values = {k: v for k, v in attrs_.items() if getattr(port, k) != v}
             if self._is_interface(port):
                 changing = sorted(k for k in ("device_owner", "device_id") if k in values)
                 if requested is not None and [
-                        (e.get("subnet_id"), ipam.normalize_ip(e["ip_address"])
-                         if "ip_address" in e else None) for e in requested] != \
-                        list(port.fixed_ips):
+                    (
+                        e.get("subnet_id"),
+                        ipam.normalize_ip(e["ip_address"]) if "ip_address" in e else None,
+                    )
+                    for e in requested
+                ] != list(port.fixed_ips):
                     changing.append("fixed_ips")
                 if changing:
                     raise _router_bad(
                         f"Port {port_id} is an interface of router {port.device_id}: its "
                         f"{', '.join(changing)} change only through add_router_interface and "
-                        f"remove_router_interface")
+                        f"remove_router_interface"
+                    )
             elif "device_owner" in values or "device_id" in values:
                 self._check_not_router_interface(
-                    ctx, values.get("device_owner", port.device_owner),
-                    values.get("device_id", port.device_id))
+                    ctx,
+                    values.get("device_owner", port.device_owner),
+                    values.get("device_id", port.device_id),
+                )
             if "mac_address" in values:
                 if port.binding_vif_type != VIF_TYPE_UNBOUND:
-                    raise errors.PortBound(port_id=port_id, vif_type=port.binding_vif_type,
-                                           old_mac=port.mac_address, new_mac=values["mac_address"])
-                if any(p.network_id == port.network_id and p.mac_address == values["mac_address"]
-                       for p in self._ports.values()):
-                    raise errors.MacAddressInUse(net_id=port.network_id,
-                                                 mac=values["mac_address"])
+                    raise errors.PortBound(
+                        port_id=port_id,
+                        vif_type=port.binding_vif_type,
+                        old_mac=port.mac_address,
+                        new_mac=values["mac_address"],
+                    )
+                if any(
+                    p.network_id == port.network_id and p.mac_address == values["mac_address"]
+                    for p in self._ports.values()
+                ):
+                    raise errors.MacAddressInUse(net_id=port.network_id, mac=values["mac_address"])
             if "admin_state_up" in values:
                 values["status"] = _port_status(port.binding_host_id, values["admin_state_up"])
             fixed_ips = port.fixed_ips
             if requested is not None or "mac_address" in values or "device_owner" in values:
                 if requested is None:  # keep the chosen addresses, recompute the EUI-64 ones
-                    requested = [{"subnet_id": sid, "ip_address": ip}
-                                 for sid, ip in port.fixed_ips
-                                 if not self._subnets[sid].auto_address]
+                    requested = [
+                        {"subnet_id": sid, "ip_address": ip}
+                        for sid, ip in port.fixed_ips
+                        if not self._subnets[sid].auto_address
+                    ]
                 fixed_ips = self._port_addresses(
-                    ctx, Addresses(self._allocations), port.network_id, port.id,
+                    ctx,
+                    Addresses(self._allocations),
+                    port.network_id,
+                    port.id,
                     values.get("mac_address", port.mac_address),
-                    values.get("device_owner", port.device_owner), requested, port.fixed_ips)
+                    values.get("device_owner", port.device_owner),
+                    requested,
+                    port.fixed_ips,
+                )
             extensions = self._port_security_on_update(
-                conn, changes, ctx, port, attrs, values.get("mac_address", port.mac_address),
-                values.get("device_owner", port.device_owner))
+                conn,
+                changes,
+                ctx,
+                port,
+                attrs,
+                values.get("mac_address", port.mac_address),
+                values.get("device_owner", port.device_owner),
+            )
             if "qos_policy_id" in attrs and attrs["qos_policy_id"] != port.qos_policy_id:
-                extensions["qos_policy_id"] = self._port_qos(conn, ctx, changes, port.id,
-                                                             attrs["qos_policy_id"], replace=True)
+                extensions["qos_policy_id"] = self._port_qos(
+                    conn, ctx, changes, port.id, attrs["qos_policy_id"], replace=True
+                )
             if not values and not extensions and fixed_ips == port.fixed_ips:
                 return port
             new = bump(port, **values, **extensions)
@@ -991,17 +1239,24 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                 new = self._set_fixed_ips(conn, changes, new, fixed_ips, bump=False)
             changes.ports[new.id] = new
             return new
+
         return self._write(work)
 
     def delete_port(self, ctx: Context, port_id: str, if_revision: int | None = None) -> None:
         """Refused (ServicePortInUse) for a router's port: remove_router_interface deletes it."""
+
         def work(conn, changes):
             port = self._changing_port(ctx, port_id, if_revision)
-            if port.device_owner in ipam.ROUTER_PORT_OWNERS and port.fixed_ips and \
-                    port.device_id in self._routers:
-                raise errors.ServicePortInUse(port_id=port_id,
-                                              reason=f"has device owner {port.device_owner}")
+            if (
+                port.device_owner in ipam.ROUTER_PORT_OWNERS
+                and port.fixed_ips
+                and port.device_id in self._routers
+            ):
+                raise errors.ServicePortInUse(
+                    port_id=port_id, reason=f"has device owner {port.device_owner}"
+                )
             _delete_port_rows(conn, changes, port_id)
+
         self._write(work)
 
     def _changing_port(self, ctx: Context, port_id: str, if_revision: int | None) -> Port:
@@ -1021,9 +1276,11 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             wanted: dict[str, dict[str, Any]] = {}
             for port in self._ports.values():
                 host = bindings.get(port.id) or ""
-                values = {"binding_host_id": host,
-                          "binding_vif_type": VIF_TYPE_OVS if host else VIF_TYPE_UNBOUND,
-                          "status": _port_status(host, port.admin_state_up)}
+                values = {
+                    "binding_host_id": host,
+                    "binding_vif_type": VIF_TYPE_OVS if host else VIF_TYPE_UNBOUND,
+                    "status": _port_status(host, port.admin_state_up),
+                }
                 diff = {k: v for k, v in values.items() if getattr(port, k) != v}
                 if diff:
                     wanted[port.id] = diff
@@ -1036,16 +1293,17 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                     port = self._ports.get(port_id)
                     if port is None:
                         continue
-                    new = dataclasses.replace(port, **values, updated_at=now,
-                                              revision_number=port.revision_number + 1)
+                    new = dataclasses.replace(
+                        port, **values, updated_at=now, revision_number=port.revision_number + 1
+                    )
                     update_row(conn, db.ports, new, values)
                     changes.ports[port_id] = new
+
             self._write(work)
 
     # ----------------------------------------------------------------------------- routers
     def list_routers(self, ctx: Context) -> list[Router]:
-        return [r for r in self._routers.values()
-                if ctx.is_admin or r.project_id == ctx.project_id]
+        return [r for r in self._routers.values() if ctx.is_admin or r.project_id == ctx.project_id]
 
     def get_router(self, ctx: Context, router_id: str) -> Router:
         router = self._routers.get(router_id)
@@ -1053,22 +1311,25 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             raise errors.RouterNotFound(router_id=router_id)
         return router
 
-    def _owned_router(self, ctx: Context, router_id: str, action: str,
-                      if_revision: int | None) -> Router:
+    def _owned_router(
+        self, ctx: Context, router_id: str, action: str, if_revision: int | None
+    ) -> Router:
         router = self.get_router(ctx, router_id)  # visible means owned (or admin)
         check_revision(router.revision_number, if_revision)
         return router
 
     def router_interfaces(self, router_id: str) -> list[Port]:
         """The router's interface ports, oldest first (no visibility check: internal use)."""
-        return [p for p in self._ports.values()
-                if p.device_id == router_id and p.device_owner == ROUTER_INTERFACE]
+        return [
+            p
+            for p in self._ports.values()
+            if p.device_id == router_id and p.device_owner == ROUTER_INTERFACE
+        ]
 
     def _is_interface(self, port: Port) -> bool:
         return port.device_owner == ROUTER_INTERFACE and port.device_id in self._routers
 
-    def _check_not_router_interface(self, ctx: Context, device_owner: str,
-                                    device_id: str) -> None:
+    def _check_not_router_interface(self, ctx: Context, device_owner: str, device_id: str) -> None:
         """Only add_router_interface makes a port a router's interface (it checks overlaps and
         ownership); the port API may not name an existing router as a router port's device."""
         if device_owner not in ipam.ROUTER_INTERFACE_OWNERS_SNAT or not device_id:
@@ -1078,8 +1339,9 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             return
         if not ctx.is_admin and router.project_id != ctx.project_id:
             raise errors.DeviceIDNotOwnedByTenant(device_id=device_id)
-        raise _router_bad(f"Ports become interfaces of router {device_id} only through "
-                          f"add_router_interface")
+        raise _router_bad(
+            f"Ports become interfaces of router {device_id} only through add_router_interface"
+        )
 
     def create_router(self, ctx: Context, attrs: Mapping) -> Router:
         return self.create_routers(ctx, [attrs])[0]
@@ -1096,33 +1358,53 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                     raise errors.BadRequestMessage(msg="Attribute 'routes' not allowed in POST")
                 project_id = owner(ctx, attrs)
                 now = utcnow()
-                router = Router(id=str(uuid.uuid4()), key=next_counter(conn, "router_key"),
-                                project_id=project_id, name=attrs.get("name", ""),
-                                description=attrs.get("description", ""),
-                                admin_state_up=bool(attrs.get("admin_state_up", True)),
-                                status=STATUS_ACTIVE, routes=(), revision_number=1,
-                                created_at=now, updated_at=now,
-                                tags=norm_tags(attrs.get("tags", ())))
-                conn.execute(insert(db.routers).values(
-                    id=router.id, key=router.key, project_id=project_id, name=router.name,
-                    description=router.description, admin_state_up=router.admin_state_up,
-                    status=router.status, routes="[]", revision_number=1, created_at=now,
-                    updated_at=now))
+                router = Router(
+                    id=str(uuid.uuid4()),
+                    key=next_counter(conn, "router_key"),
+                    project_id=project_id,
+                    name=attrs.get("name", ""),
+                    description=attrs.get("description", ""),
+                    admin_state_up=bool(attrs.get("admin_state_up", True)),
+                    status=STATUS_ACTIVE,
+                    routes=(),
+                    revision_number=1,
+                    created_at=now,
+                    updated_at=now,
+                    tags=norm_tags(attrs.get("tags", ())),
+                )
+                conn.execute(
+                    insert(db.routers).values(
+                        id=router.id,
+                        key=router.key,
+                        project_id=project_id,
+                        name=router.name,
+                        description=router.description,
+                        admin_state_up=router.admin_state_up,
+                        status=router.status,
+                        routes="[]",
+                        revision_number=1,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
                 write_tags(conn, "routers", router.id, router.tags)
                 changes.routers[router.id] = router
                 created.append(router)
             self._enforce_quota(conn, "router", (r.project_id for r in created))
             return created
+
         return self._write(work)
 
-    def update_router(self, ctx: Context, router_id: str, attrs: Mapping,
-                      if_revision: int | None = None) -> Router:
+    def update_router(
+        self, ctx: Context, router_id: str, attrs: Mapping, if_revision: int | None = None
+    ) -> Router:
         """Change name, description, admin_state_up or routes ([{"destination", "nexthop"}]:
         each nexthop on a subnet of the router's interfaces, not the router's own address)."""
         unknown = set(attrs) - ROUTER_UPDATABLE
         if unknown:
             raise errors.BadRequestMessage(
-                msg=f"Cannot update read-only attribute {sorted(unknown)[0]}")
+                msg=f"Cannot update read-only attribute {sorted(unknown)[0]}"
+            )
 
         def work(conn, changes):
             router = self._owned_router(ctx, router_id, "update_router", if_revision)
@@ -1133,23 +1415,28 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             if not values:
                 return router
             return self._save_router(conn, changes, router, values)
+
         return self._write(work)
 
     def add_extraroutes(self, ctx: Context, router_id: str, routes) -> Router:
         """extraroute-atomic: add routes not already present (duplicates are ignored)."""
+
         def work(conn, changes):
             router = self._owned_router(ctx, router_id, "add_extraroutes", None)
             new = _routes(routes)
             merged = tuple(dict.fromkeys(router.routes + new))
             if merged == router.routes:
                 return router
-            merged = self._check_routes(router, [{"destination": d, "nexthop": n}
-                                                 for d, n in merged])
+            merged = self._check_routes(
+                router, [{"destination": d, "nexthop": n} for d, n in merged]
+            )
             return self._save_router(conn, changes, router, {"routes": merged})
+
         return self._write(work)
 
     def remove_extraroutes(self, ctx: Context, router_id: str, routes) -> Router:
         """extraroute-atomic: remove the given routes (absent ones are ignored)."""
+
         def work(conn, changes):
             router = self._owned_router(ctx, router_id, "remove_extraroutes", None)
             gone = set(_routes(routes))
@@ -1157,11 +1444,13 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             if kept == router.routes:
                 return router
             return self._save_router(conn, changes, router, {"routes": kept})
+
         return self._write(work)
 
     def _save_router(self, conn, changes: Changes, router: Router, values: Mapping) -> Router:
-        new = dataclasses.replace(router, **values, revision_number=router.revision_number + 1,
-                                  updated_at=utcnow())
+        new = dataclasses.replace(
+            router, **values, revision_number=router.revision_number + 1, updated_at=utcnow()
+        )
         columns = dict(values)
         if "routes" in columns:
             columns["routes"] = json.dumps([list(r) for r in new.routes])
@@ -1172,8 +1461,10 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
     def _check_routes(self, router: Router, routes) -> tuple[tuple[str, str], ...]:
         """Neutron's extraroute checks: at most MAX_ROUTES; every nexthop connected to the
         router (inside a subnet of its interfaces) and not one of the router's addresses."""
-        shown = [dict(r) if isinstance(r, Mapping) else {"destination": r[0], "nexthop": r[1]}
-                 for r in routes]
+        shown = [
+            dict(r) if isinstance(r, Mapping) else {"destination": r[0], "nexthop": r[1]}
+            for r in routes
+        ]
         normalized = _routes(routes)
         if len(normalized) > MAX_ROUTES:
             raise errors.RoutesExhausted(router_id=router.id, quota=MAX_ROUTES)
@@ -1184,23 +1475,28 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                 ips.add(ip)
         for _destination, nexthop in normalized:
             if not netaddr.all_matching_cidrs(netaddr.IPAddress(nexthop), cidrs):
-                raise errors.InvalidRoutes(routes=shown,
-                                           reason="the nexthop is not connected with router")
+                raise errors.InvalidRoutes(
+                    routes=shown, reason="the nexthop is not connected with router"
+                )
             if nexthop in ips:
                 raise errors.InvalidRoutes(routes=shown, reason="the nexthop is used by router")
         return tuple(dict.fromkeys(normalized))
 
-    def delete_router(self, ctx: Context, router_id: str,
-                      if_revision: int | None = None) -> None:
+    def delete_router(self, ctx: Context, router_id: str, if_revision: int | None = None) -> None:
         """Refused (RouterInUse) while the router has interfaces; its routes go with it."""
+
         def work(conn, changes):
             self._owned_router(ctx, router_id, "delete_router", if_revision)
             if self.router_interfaces(router_id):
                 raise errors.RouterInUse(router_id=router_id)
-            conn.execute(delete(db.tags).where(db.tags.c.resource_type == "routers",
-                                               db.tags.c.resource_id == router_id))
+            conn.execute(
+                delete(db.tags).where(
+                    db.tags.c.resource_type == "routers", db.tags.c.resource_id == router_id
+                )
+            )
             conn.execute(delete(db.routers).where(db.routers.c.id == router_id))
             changes.routers[router_id] = None
+
         self._write(work)
 
     def add_router_interface(self, ctx: Context, router_id: str, info: Mapping) -> dict:
@@ -1213,12 +1509,15 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             router = self._owned_router(ctx, router_id, "add_router_interface", None)
             interfaces = self.router_interfaces(router.id)
             if by_port:
-                port, subnets = self._attach_port(conn, changes, ctx, router, interfaces,
-                                                  info["port_id"])
+                port, subnets = self._attach_port(
+                    conn, changes, ctx, router, interfaces, info["port_id"]
+                )
             else:
-                port, subnets = self._attach_subnet(conn, changes, ctx, router, interfaces,
-                                                    info["subnet_id"])
+                port, subnets = self._attach_subnet(
+                    conn, changes, ctx, router, interfaces, info["subnet_id"]
+                )
             return _interface_body(router.id, port, subnets[-1].id, [s.id for s in subnets])
+
         return self._write(work)
 
     def _attach_subnet(self, conn, changes, ctx, router, interfaces, subnet_id):
@@ -1228,34 +1527,56 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
         if subnet.project_id != ctx.project_id and not ctx.is_admin:
             # Neutron allows another project's subnet only through an RBAC access_as_shared
             # entry naming the caller; a globally shared network is refused (LP #1757482).
-            raise _router_bad(f"Cannot add interface to router because subnet {subnet_id} is "
-                              f"not owned by project making the request")
+            raise _router_bad(
+                f"Cannot add interface to router because subnet {subnet_id} is "
+                f"not owned by project making the request"
+            )
         _check_router_address_mode(subnet)
         self._check_dup_router_subnets(interfaces, [subnet])
         addresses = Addresses(self._allocations)
         if subnet.ip_version == 6:  # a new IPv6 prefix joins the router's IPv6 port there
-            port = next((p for p in interfaces if p.network_id == subnet.network_id and any(
-                netaddr.IPAddress(ip).version == 6 for _, ip in p.fixed_ips)), None)
+            port = next(
+                (
+                    p
+                    for p in interfaces
+                    if p.network_id == subnet.network_id
+                    and any(netaddr.IPAddress(ip).version == 6 for _, ip in p.fixed_ips)
+                ),
+                None,
+            )
             if port is not None:
                 addresses.take(subnet.id, subnet.gateway_ip, port.id, port.network_id)
-                port = self._set_fixed_ips(conn, changes, port,
-                                           (*port.fixed_ips, (subnet.id, subnet.gateway_ip)))
+                port = self._set_fixed_ips(
+                    conn, changes, port, (*port.fixed_ips, (subnet.id, subnet.gateway_ip))
+                )
                 return port, [subnet]
         macs = {(p.network_id, p.mac_address) for p in self._ports.values()}
         owner_ctx = Context(project_id=router.project_id, is_admin=True)
-        port = self._insert_port(conn, owner_ctx, changes, {
-            "network_id": subnet.network_id, "project_id": router.project_id, "name": "",
-            "admin_state_up": True, "device_id": router.id, "device_owner": ROUTER_INTERFACE,
-            "fixed_ips": [{"subnet_id": subnet.id, "ip_address": subnet.gateway_ip}]},
-            macs, addresses)
+        port = self._insert_port(
+            conn,
+            owner_ctx,
+            changes,
+            {
+                "network_id": subnet.network_id,
+                "project_id": router.project_id,
+                "name": "",
+                "admin_state_up": True,
+                "device_id": router.id,
+                "device_owner": ROUTER_INTERFACE,
+                "fixed_ips": [{"subnet_id": subnet.id, "ip_address": subnet.gateway_ip}],
+            },
+            macs,
+            addresses,
+        )
         changes.ports[port.id] = port
         return port, [subnet]
 
     def _attach_port(self, conn, changes, ctx, router, interfaces, port_id):
         port = self.get_port(ctx, port_id)  # PortNotFound when not visible
         if port.device_id:
-            raise errors.PortInUse(net_id=port.network_id, port_id=port.id,
-                                   device_id=port.device_id)
+            raise errors.PortInUse(
+                net_id=port.network_id, port_id=port.id, device_id=port.device_id
+            )
         if not port.fixed_ips:
             raise _router_bad("Router port must have at least one fixed IP")
         subnets = [self._subnets[sid] for sid, _ in port.fixed_ips]
@@ -1267,11 +1588,13 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
         if any(netaddr.IPAddress(ip).version == 6 for _, ip in port.fixed_ips):
             for other in interfaces:
                 if other.network_id == port.network_id and any(
-                        netaddr.IPAddress(ip).version == 6 for _, ip in other.fixed_ips):
+                    netaddr.IPAddress(ip).version == 6 for _, ip in other.fixed_ips
+                ):
                     raise _router_bad(
                         f"Router already contains IPv6 port {other.id} belonging to network "
                         f"id {other.network_id}. Only one IPv6 port from the same network "
-                        f"subnet can be connected to a router.")
+                        f"subnet can be connected to a router."
+                    )
         self._check_dup_router_subnets(interfaces, subnets)
         if sum(1 for s in subnets if s.ip_version == 4) > 1:
             raise _router_bad("Cannot have multiple IPv4 subnets on router port")
@@ -1284,10 +1607,12 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                     raise _router_bad(
                         f"Cannot add interface to router because specified port {port.id} has "
                         f"an IP address out of the allocation pool of subnet {subnet_id}, which "
-                        f"is not owned by the project making the request")
+                        f"is not owned by the project making the request"
+                    )
         values = {"device_id": router.id, "device_owner": ROUTER_INTERFACE}
-        new = dataclasses.replace(port, **values, revision_number=port.revision_number + 1,
-                                  updated_at=utcnow())
+        new = dataclasses.replace(
+            port, **values, revision_number=port.revision_number + 1, updated_at=utcnow()
+        )
         update_row(conn, db.ports, new, values)
         changes.ports[new.id] = new
         return new, subnets
@@ -1303,8 +1628,10 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
         for sub in router_subnets:
             for new in new_subnets:
                 if ipam.cidrs_overlap(sub.cidr, new.cidr):
-                    raise _router_bad(f"Cidr {new.cidr} of subnet {new.id} overlaps with cidr "
-                                      f"{sub.cidr} of subnet {sub.id}")
+                    raise _router_bad(
+                        f"Cidr {new.cidr} of subnet {new.id} overlaps with cidr "
+                        f"{sub.cidr} of subnet {sub.id}"
+                    )
 
     def remove_router_interface(self, ctx: Context, router_id: str, info: Mapping) -> dict:
         """Detach by ``port_id`` (optionally with the ``subnet_id`` it must have) or by
@@ -1319,8 +1646,9 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             if by_port:
                 port = next((p for p in interfaces if p.id == info["port_id"]), None)
                 if port is None:
-                    raise errors.RouterInterfaceNotFound(router_id=router.id,
-                                                         port_id=info["port_id"])
+                    raise errors.RouterInterfaceNotFound(
+                        router_id=router.id, port_id=info["port_id"]
+                    )
                 subnet_ids = [sid for sid, _ in port.fixed_ips]
                 if subnet_id and subnet_id not in subnet_ids:
                     raise errors.SubnetMismatchForPort(port_id=port.id, subnet_id=subnet_id)
@@ -1337,21 +1665,21 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                 if subnet.id not in subnet_ids:
                     continue
                 if len(subnet_ids) > 1:  # a multi-prefix IPv6 port only loses this prefix
-                    self._set_fixed_ips(conn, changes, port, tuple(
-                        f for f in port.fixed_ips if f[0] != subnet.id))
+                    self._set_fixed_ips(
+                        conn, changes, port, tuple(f for f in port.fixed_ips if f[0] != subnet.id)
+                    )
                 else:
                     _delete_port_rows(conn, changes, port.id)
                 return _interface_body(router.id, port, subnet.id, [subnet.id])
-            raise errors.RouterInterfaceNotFoundForSubnet(router_id=router.id,
-                                                          subnet_id=subnet_id)
+            raise errors.RouterInterfaceNotFoundForSubnet(router_id=router.id, subnet_id=subnet_id)
+
         return self._write(work)
 
     def _check_interface_not_in_use(self, router: Router, subnet: Subnet) -> None:
         cidr = netaddr.IPNetwork(subnet.cidr)
         for _destination, nexthop in router.routes:
             if netaddr.IPAddress(nexthop) in cidr:
-                raise errors.RouterInterfaceInUseByRoute(router_id=router.id,
-                                                         subnet_id=subnet.id)
+                raise errors.RouterInterfaceInUseByRoute(router_id=router.id, subnet_id=subnet.id)
 
     # -------------------------------------------------------------------------------- tags
     def _tag_kind(self, resource: str) -> _TagKind:
@@ -1361,13 +1689,20 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             "ports": _TagKind("port", "ports", db.ports, self.get_port),
             "subnets": _TagKind("subnet", "subnets", db.subnets, self.get_subnet),
             "routers": _TagKind("router", "routers", db.routers, self.get_router),
-            "security_groups": _TagKind("security_group", "security_groups", db.security_groups,
-                                        self.get_security_group),
+            "security_groups": _TagKind(
+                "security_group", "security_groups", db.security_groups, self.get_security_group
+            ),
             "policies": _TagKind("policy", "qos_policies", db.qos_policies, self.get_qos_policy),
         }
-        kinds.update({c: _TagKind(r.member, c, r.table,
-                                  lambda ctx, rid, c=c: self.get_record(ctx, c, rid))
-                      for c, r in schema.DECLARED.items() if c in self._declared})
+        kinds.update(
+            {
+                c: _TagKind(
+                    r.member, c, r.table, lambda ctx, rid, c=c: self.get_record(ctx, c, rid)
+                )
+                for c, r in schema.DECLARED.items()
+                if c in self._declared
+            }
+        )
         if resource not in kinds:
             raise errors.ResourceNotFound()
         return kinds[resource]
@@ -1378,8 +1713,9 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
     def get_tags(self, ctx: Context, resource: str, resource_id: str) -> list[str]:
         return list(self._taggable(ctx, resource, resource_id).tags)
 
-    def set_tags(self, ctx: Context, resource: str, resource_id: str,
-                 tags: Iterable[str]) -> list[str]:
+    def set_tags(
+        self, ctx: Context, resource: str, resource_id: str, tags: Iterable[str]
+    ) -> list[str]:
         """Replace every tag of a taggable resource (bumps its revision if they differ)."""
         wanted = norm_tags(tags)
 
@@ -1387,8 +1723,11 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             obj = self._taggable(ctx, resource, resource_id)
             if obj.tags == wanted:
                 return list(wanted)
-            conn.execute(delete(db.tags).where(db.tags.c.resource_type == resource,
-                                               db.tags.c.resource_id == resource_id))
+            conn.execute(
+                delete(db.tags).where(
+                    db.tags.c.resource_type == resource, db.tags.c.resource_id == resource_id
+                )
+            )
             write_tags(conn, resource, resource_id, wanted)
             new = bump(obj, tags=wanted)
             kind = self._tag_kind(resource)
@@ -1398,6 +1737,7 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             else:
                 getattr(changes, kind.changes)[resource_id] = new
             return list(wanted)
+
         return self._write(work)
 
     def add_tag(self, ctx: Context, resource: str, resource_id: str, tag: str) -> None:
@@ -1410,8 +1750,9 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
         with self._lock:
             current = self._taggable(ctx, resource, resource_id).tags
             if tag not in current:
-                raise errors.TagNotFound(tag=tag, resource=self._tag_kind(resource).member,
-                                         resource_id=resource_id)
+                raise errors.TagNotFound(
+                    tag=tag, resource=self._tag_kind(resource).member, resource_id=resource_id
+                )
             self.set_tags(ctx, resource, resource_id, [t for t in current if t != tag])
 
     def close(self) -> None:
@@ -1423,8 +1764,7 @@ def _declared_views(views: Mapping[str, Mapping]) -> dict:
     """ModelSnapshot keywords for declared resources' views: a field of its own where the
     snapshot has one, ``extra`` otherwise."""
     named = {c: v for c, v in views.items() if c in ModelSnapshot.__dataclass_fields__}
-    return {**named, "extra": MappingProxyType({c: v for c, v in views.items()
-                                                 if c not in named})}
+    return {**named, "extra": MappingProxyType({c: v for c, v in views.items() if c not in named})}
 
 
 def _read_only(views: Mapping) -> Mapping:
@@ -1445,8 +1785,9 @@ def _port_visible(ctx: Context, port: Port, nets: Mapping[str, Network]) -> bool
 
 
 def _delete_port_rows(conn, changes: Changes, port_id: str) -> None:
-    conn.execute(delete(db.tags).where(db.tags.c.resource_type == "ports",
-                                       db.tags.c.resource_id == port_id))
+    conn.execute(
+        delete(db.tags).where(db.tags.c.resource_type == "ports", db.tags.c.resource_id == port_id)
+    )
     conn.execute(delete(db.ip_allocations).where(db.ip_allocations.c.port_id == port_id))
     conn.execute(delete(db.ports).where(db.ports.c.id == port_id))
     changes.ports[port_id] = None
@@ -1478,16 +1819,27 @@ def _interface_info(info, removal: bool) -> tuple[bool, bool]:
 
 
 def _interface_body(router_id: str, port: Port, subnet_id: str, subnet_ids) -> dict:
-    return {"id": router_id, "tenant_id": port.project_id, "project_id": port.project_id,
-            "port_id": port.id, "network_id": port.network_id, "subnet_id": subnet_id,
-            "subnet_ids": list(subnet_ids)}
+    return {
+        "id": router_id,
+        "tenant_id": port.project_id,
+        "project_id": port.project_id,
+        "port_id": port.id,
+        "network_id": port.network_id,
+        "subnet_id": subnet_id,
+        "subnet_ids": list(subnet_ids),
+    }
 
 
 def _check_router_address_mode(subnet: Subnet) -> None:
-    if subnet.ip_version == 6 and subnet.ipv6_ra_mode is None and \
-            subnet.ipv6_address_mode is not None:
-        raise _router_bad(f"IPv6 subnet {subnet.id} configured to receive RAs from an external "
-                          f"router cannot be added to Neutron Router.")
+    if (
+        subnet.ip_version == 6
+        and subnet.ipv6_ra_mode is None
+        and subnet.ipv6_address_mode is not None
+    ):
+        raise _router_bad(
+            f"IPv6 subnet {subnet.id} configured to receive RAs from an external "
+            f"router cannot be added to Neutron Router."
+        )
 
 
 def _subnet_visible(ctx: Context, subnet: Subnet, nets: Mapping[str, Network]) -> bool:
@@ -1502,12 +1854,14 @@ def _normalize_cidr(text: str) -> str:
     try:
         net = netaddr.IPNetwork(text)
     except (netaddr.AddrFormatError, ValueError, TypeError):
-        raise errors.InvalidAttribute(attr="cidr",
-                                      reason=f"'{text}' is not a valid IP subnet") from None
+        raise errors.InvalidAttribute(
+            attr="cidr", reason=f"'{text}' is not a valid IP subnet"
+        ) from None
     if "/" not in text or net.ip != net.network:
         raise errors.InvalidAttribute(
-            attr="cidr", reason=f"'{text}' isn't a recognized IP subnet cidr, '{net.cidr}' is "
-                                f"recommended")
+            attr="cidr",
+            reason=f"'{text}' isn't a recognized IP subnet cidr, '{net.cidr}' is recommended",
+        )
     return str(net.cidr)
 
 
@@ -1518,11 +1872,11 @@ def _pools(pools) -> list[tuple[str, str]]:
 def _routes(routes) -> tuple[tuple[str, str], ...]:
     result = []
     for route in routes:
-        destination, nexthop = ((route["destination"], route["nexthop"])
-                                if isinstance(route, Mapping) else route)
+        destination, nexthop = (
+            (route["destination"], route["nexthop"]) if isinstance(route, Mapping) else route
+        )
         try:
-            result.append((str(netaddr.IPNetwork(destination).cidr),
-                           ipam.normalize_ip(nexthop)))
+            result.append((str(netaddr.IPNetwork(destination).cidr), ipam.normalize_ip(nexthop)))
         except (netaddr.AddrFormatError, ValueError, TypeError):
             raise ipam.invalid_input(
                 f"Invalid route: {{'destination': '{destination}', 'nexthop': '{nexthop}'}}"
@@ -1531,9 +1885,11 @@ def _routes(routes) -> tuple[tuple[str, str], ...]:
 
 
 def _subnet_lists(subnet: Subnet) -> dict:
-    return {"allocation_pools": json.dumps([list(p) for p in subnet.allocation_pools]),
-            "dns_nameservers": json.dumps(list(subnet.dns_nameservers)),
-            "host_routes": json.dumps([list(r) for r in subnet.host_routes])}
+    return {
+        "allocation_pools": json.dumps([list(p) for p in subnet.allocation_pools]),
+        "dns_nameservers": json.dumps(list(subnet.dns_nameservers)),
+        "host_routes": json.dumps([list(r) for r in subnet.host_routes]),
+    }
 
 
 def _port_status(host: str, admin_state_up: bool) -> str:
@@ -1541,75 +1897,146 @@ def _port_status(host: str, admin_state_up: bool) -> str:
 
 
 def _network_from_row(row, tags) -> Network:
-    return Network(id=row.id, project_id=row.project_id, name=row.name,
-                   description=row.description, admin_state_up=row.admin_state_up,
-                   shared=row.shared, mtu=row.mtu, segmentation_id=row.segmentation_id,
-                   revision_number=row.revision_number, created_at=row.created_at,
-                   updated_at=row.updated_at, tags=tags)
+    return Network(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        description=row.description,
+        admin_state_up=row.admin_state_up,
+        shared=row.shared,
+        mtu=row.mtu,
+        segmentation_id=row.segmentation_id,
+        revision_number=row.revision_number,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        tags=tags,
+    )
 
 
 def _port_from_row(row, tags) -> Port:
-    return Port(id=row.id, key=row.key, network_id=row.network_id, project_id=row.project_id,
-                name=row.name, description=row.description, mac_address=row.mac_address,
-                admin_state_up=row.admin_state_up, status=row.status, device_id=row.device_id,
-                device_owner=row.device_owner, binding_host_id=row.binding_host_id,
-                binding_vif_type=row.binding_vif_type, binding_vnic_type=row.binding_vnic_type,
-                binding_profile_json=row.binding_profile, revision_number=row.revision_number,
-                created_at=row.created_at, updated_at=row.updated_at, tags=tags)
+    return Port(
+        id=row.id,
+        key=row.key,
+        network_id=row.network_id,
+        project_id=row.project_id,
+        name=row.name,
+        description=row.description,
+        mac_address=row.mac_address,
+        admin_state_up=row.admin_state_up,
+        status=row.status,
+        device_id=row.device_id,
+        device_owner=row.device_owner,
+        binding_host_id=row.binding_host_id,
+        binding_vif_type=row.binding_vif_type,
+        binding_vnic_type=row.binding_vnic_type,
+        binding_profile_json=row.binding_profile,
+        revision_number=row.revision_number,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        tags=tags,
+    )
 
 
 def _subnet_from_row(row, tags) -> Subnet:
-    return Subnet(id=row.id, network_id=row.network_id, project_id=row.project_id,
-                  name=row.name, description=row.description, ip_version=row.ip_version,
-                  cidr=row.cidr, gateway_ip=row.gateway_ip, enable_dhcp=row.enable_dhcp,
-                  ipv6_ra_mode=row.ipv6_ra_mode, ipv6_address_mode=row.ipv6_address_mode,
-                  allocation_pools=tuple(tuple(p) for p in json.loads(row.allocation_pools)),
-                  dns_nameservers=tuple(json.loads(row.dns_nameservers)),
-                  host_routes=tuple(tuple(r) for r in json.loads(row.host_routes)),
-                  revision_number=row.revision_number, created_at=row.created_at,
-                  updated_at=row.updated_at, tags=tags, seq=row.seq)
+    return Subnet(
+        id=row.id,
+        network_id=row.network_id,
+        project_id=row.project_id,
+        name=row.name,
+        description=row.description,
+        ip_version=row.ip_version,
+        cidr=row.cidr,
+        gateway_ip=row.gateway_ip,
+        enable_dhcp=row.enable_dhcp,
+        ipv6_ra_mode=row.ipv6_ra_mode,
+        ipv6_address_mode=row.ipv6_address_mode,
+        allocation_pools=tuple(tuple(p) for p in json.loads(row.allocation_pools)),
+        dns_nameservers=tuple(json.loads(row.dns_nameservers)),
+        host_routes=tuple(tuple(r) for r in json.loads(row.host_routes)),
+        revision_number=row.revision_number,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        tags=tags,
+        seq=row.seq,
+    )
 
 
 def _subnet_view(subnet: Subnet, net: Network) -> SubnetView:
-    return SubnetView(id=subnet.id, network_id=subnet.network_id, project_id=subnet.project_id,
-                      ip_version=subnet.ip_version, cidr=subnet.cidr,
-                      gateway_ip=subnet.gateway_ip, enable_dhcp=subnet.enable_dhcp,
-                      dns_nameservers=subnet.dns_nameservers, host_routes=subnet.host_routes,
-                      ipv6_ra_mode=subnet.ipv6_ra_mode,
-                      ipv6_address_mode=subnet.ipv6_address_mode, mtu=net.mtu)
+    return SubnetView(
+        id=subnet.id,
+        network_id=subnet.network_id,
+        project_id=subnet.project_id,
+        ip_version=subnet.ip_version,
+        cidr=subnet.cidr,
+        gateway_ip=subnet.gateway_ip,
+        enable_dhcp=subnet.enable_dhcp,
+        dns_nameservers=subnet.dns_nameservers,
+        host_routes=subnet.host_routes,
+        ipv6_ra_mode=subnet.ipv6_ra_mode,
+        ipv6_address_mode=subnet.ipv6_address_mode,
+        mtu=net.mtu,
+    )
 
 
 def _network_view(net: Network) -> NetworkView:
-    return NetworkView(id=net.id, project_id=net.project_id, key=net.segmentation_id,
-                       admin_state_up=net.admin_state_up, qos_policy_id=net.qos_policy_id)
+    return NetworkView(
+        id=net.id,
+        project_id=net.project_id,
+        key=net.segmentation_id,
+        admin_state_up=net.admin_state_up,
+        qos_policy_id=net.qos_policy_id,
+    )
 
 
 def _port_view(port: Port) -> PortView:
     """A router interface (any ``network:`` port) is trusted: no anti-spoofing, no groups."""
     enabled, groups, pairs = enforced_protection(port)
-    return PortView(id=port.id, network_id=port.network_id, project_id=port.project_id,
-                    key=port.key, mac_address=port.mac_address,
-                    admin_state_up=port.admin_state_up, fixed_ips=port.fixed_ips,
-                    device_owner=port.device_owner, device_id=port.device_id,
-                    port_security_enabled=enabled, security_group_ids=groups,
-                    allowed_address_pairs=tuple((ip, mac or port.mac_address)
-                                                for ip, mac in pairs),
-                    qos_policy_id=port.qos_policy_id)
+    return PortView(
+        id=port.id,
+        network_id=port.network_id,
+        project_id=port.project_id,
+        key=port.key,
+        mac_address=port.mac_address,
+        admin_state_up=port.admin_state_up,
+        fixed_ips=port.fixed_ips,
+        device_owner=port.device_owner,
+        device_id=port.device_id,
+        port_security_enabled=enabled,
+        security_group_ids=groups,
+        allowed_address_pairs=tuple((ip, mac or port.mac_address) for ip, mac in pairs),
+        qos_policy_id=port.qos_policy_id,
+    )
 
 
 def _router_view(router: Router) -> RouterView:
-    return RouterView(id=router.id, project_id=router.project_id, key=router.key,
-                      admin_state_up=router.admin_state_up, routes=router.routes)
+    return RouterView(
+        id=router.id,
+        project_id=router.project_id,
+        key=router.key,
+        admin_state_up=router.admin_state_up,
+        routes=router.routes,
+    )
 
 
 _SIMPLE_VIEWS: dict[str, Callable[[Any], Any]] = {
-    "routers": _router_view, "security_groups": security_group_view,
-    "qos_policies": qos_policy_view}
+    "routers": _router_view,
+    "security_groups": security_group_view,
+    "qos_policies": qos_policy_view,
+}
 
 
 def _router_from_row(row, tags) -> Router:
-    return Router(id=row.id, key=row.key, project_id=row.project_id, name=row.name,
-                  description=row.description, admin_state_up=row.admin_state_up,
-                  status=row.status, routes=tuple(tuple(r) for r in json.loads(row.routes)),
-                  revision_number=row.revision_number, created_at=row.created_at,
-                  updated_at=row.updated_at, tags=tags)
+    return Router(
+        id=row.id,
+        key=row.key,
+        project_id=row.project_id,
+        name=row.name,
+        description=row.description,
+        admin_state_up=row.admin_state_up,
+        status=row.status,
+        routes=tuple(tuple(r) for r in json.loads(row.routes)),
+        revision_number=row.revision_number,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        tags=tags,
+    )

@@ -3,6 +3,7 @@
 The service publishes a new snapshot after every committed change; the compiler and the
 programmer never touch SQL, so they read a consistent model without locks.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,15 +29,15 @@ class SubnetView:
     id: str
     network_id: str
     project_id: str
-    ip_version: int                   # 4 or 6
-    cidr: str                         # normalized, e.g. "10.0.0.0/24", "2001:db8::/64"
+    ip_version: int  # 4 or 6
+    cidr: str  # normalized, e.g. "10.0.0.0/24", "2001:db8::/64"
     gateway_ip: str | None
     enable_dhcp: bool
     dns_nameservers: tuple[str, ...] = ()
     host_routes: tuple[tuple[str, str], ...] = ()  # (destination cidr, nexthop ip)
-    ipv6_ra_mode: str | None = None       # None, "slaac", "dhcpv6-stateful", "dhcpv6-stateless"
+    ipv6_ra_mode: str | None = None  # None, "slaac", "dhcpv6-stateful", "dhcpv6-stateless"
     ipv6_address_mode: str | None = None  # same choices
-    mtu: int = 1500                       # the network's MTU, handed to VMs by DHCP and RA
+    mtu: int = 1500  # the network's MTU, handed to VMs by DHCP and RA
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +88,7 @@ class SecurityGroupRuleView:
     port_range_min: int | None = None
     port_range_max: int | None = None
     remote_ip_prefix: str | None = None  # normalized cidr
-    remote_group_id: str | None = None   # the other end is any address of that group's ports
+    remote_group_id: str | None = None  # the other end is any address of that group's ports
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,18 +130,22 @@ class ModelSnapshot:
     ports: Mapping[str, PortView]
     revision: int = 0
     subnets: Mapping[str, SubnetView] = dataclasses.field(
-        default_factory=lambda: MappingProxyType({}))
+        default_factory=lambda: MappingProxyType({})
+    )
     routers: Mapping[str, RouterView] = dataclasses.field(
-        default_factory=lambda: MappingProxyType({}))
+        default_factory=lambda: MappingProxyType({})
+    )
     security_groups: Mapping[str, SecurityGroupView] = dataclasses.field(
-        default_factory=lambda: MappingProxyType({}))
+        default_factory=lambda: MappingProxyType({})
+    )
     protocol_blocks: Mapping[str, ProtocolBlockView] = dataclasses.field(
-        default_factory=lambda: MappingProxyType({}))
+        default_factory=lambda: MappingProxyType({})
+    )
     qos_policies: Mapping[str, QosPolicyView] = dataclasses.field(
-        default_factory=lambda: MappingProxyType({}))
+        default_factory=lambda: MappingProxyType({})
+    )
     # collection -> id -> view, for declared resources with no field above (plugins' own)
-    extra: Mapping[str, Mapping] = dataclasses.field(
-        default_factory=lambda: MappingProxyType({}))
+    extra: Mapping[str, Mapping] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
     def views(self, collection: str) -> Mapping:
         """The views of one collection, whether it has a field of its own or not."""
@@ -149,8 +154,17 @@ class ModelSnapshot:
         return self.extra.get(collection, MappingProxyType({}))
 
     @classmethod
-    def build(cls, networks, ports, revision=0, subnets=(), routers=(), security_groups=(),
-              protocol_blocks=(), qos_policies=()):
+    def build(
+        cls,
+        networks,
+        ports,
+        revision=0,
+        subnets=(),
+        routers=(),
+        security_groups=(),
+        protocol_blocks=(),
+        qos_policies=(),
+    ):
         return cls(
             networks=MappingProxyType({n.id: n for n in networks}),
             ports=MappingProxyType({p.id: p for p in ports}),

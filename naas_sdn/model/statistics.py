@@ -13,6 +13,7 @@ the interface bound to that port, reset when another interface is bound) and ``i
 (``<port id>/<address>``). Direction is the port's (the VM's) point of view: ``tx`` is what it
 sent into the network, ``rx`` what the network delivered to it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,7 +62,7 @@ class StatisticsStore:
     def __init__(self, engine):
         self._engine = engine
         self._lock = threading.Lock()
-        self._totals: dict[tuple[str, str], dict] = {}      # (scope, id) -> {counter: value}
+        self._totals: dict[tuple[str, str], dict] = {}  # (scope, id) -> {counter: value}
         self._updated: dict[tuple[str, str], datetime.datetime] = {}
         self._last: dict[str, tuple[tuple, float | None]] = {}  # source -> (counts, age)
         self._dirty_totals: set = set()
@@ -75,8 +76,7 @@ class StatisticsStore:
                 self._totals[key] = json.loads(row.counters)
                 self._updated[key] = row.updated_at
             for row in conn.execute(select(db.counter_readings)):
-                self._last[row.source] = (tuple(tuple(c) for c in json.loads(row.counts)),
-                                          row.age)
+                self._last[row.source] = (tuple(tuple(c) for c in json.loads(row.counts)), row.age)
 
     # -- from the poller ---------------------------------------------------------------------
     def record(self, readings: Iterable[Reading], gone: Iterable[str] = ()) -> None:
@@ -97,8 +97,9 @@ class StatisticsStore:
         increase = raw
         if last is not None:
             before, age = dict(last[0]), last[1]
-            restarted = (any(raw.get(k, 0) < v for k, v in before.items())
-                         or (reading.age is not None and age is not None and reading.age < age))
+            restarted = any(raw.get(k, 0) < v for k, v in before.items()) or (
+                reading.age is not None and age is not None and reading.age < age
+            )
             if not restarted:
                 increase = {k: v - before.get(k, 0) for k, v in raw.items()}
         # The age is kept up to date in memory, written with the values only when they change:
@@ -149,8 +150,11 @@ class StatisticsStore:
     def flush(self) -> None:
         """Write what changed since the last flush, in one transaction."""
         with self._lock:
-            totals = {k: (dict(self._totals[k]), self._updated.get(k))
-                      for k in self._dirty_totals if k in self._totals}
+            totals = {
+                k: (dict(self._totals[k]), self._updated.get(k))
+                for k in self._dirty_totals
+                if k in self._totals
+            }
             removed = [k for k in self._dirty_totals if k not in self._totals]
             sources = {s: self._last.get(s) for s in self._dirty_sources}
             self._dirty_totals, self._dirty_sources = set(), set()
@@ -161,18 +165,34 @@ class StatisticsStore:
                 for scope in SCOPES:
                     ids = [k[1] for k in list(totals) + removed if k[0] == scope]
                     for chunk in _chunks(ids):
-                        conn.execute(delete(db.traffic_counters).where(
-                            db.traffic_counters.c.scope == scope,
-                            db.traffic_counters.c.object_id.in_(chunk)))
+                        conn.execute(
+                            delete(db.traffic_counters).where(
+                                db.traffic_counters.c.scope == scope,
+                                db.traffic_counters.c.object_id.in_(chunk),
+                            )
+                        )
                 if totals:
-                    conn.execute(insert(db.traffic_counters), [
-                        dict(scope=k[0], object_id=k[1], counters=json.dumps(v, sort_keys=True),
-                             updated_at=at or _now()) for k, (v, at) in totals.items()])
+                    conn.execute(
+                        insert(db.traffic_counters),
+                        [
+                            dict(
+                                scope=k[0],
+                                object_id=k[1],
+                                counters=json.dumps(v, sort_keys=True),
+                                updated_at=at or _now(),
+                            )
+                            for k, (v, at) in totals.items()
+                        ],
+                    )
                 for chunk in _chunks(list(sources)):
-                    conn.execute(delete(db.counter_readings).where(
-                        db.counter_readings.c.source.in_(chunk)))
-                rows = [dict(source=s, counts=json.dumps(v[0]), age=v[1])
-                        for s, v in sources.items() if v is not None]
+                    conn.execute(
+                        delete(db.counter_readings).where(db.counter_readings.c.source.in_(chunk))
+                    )
+                rows = [
+                    dict(source=s, counts=json.dumps(v[0]), age=v[1])
+                    for s, v in sources.items()
+                    if v is not None
+                ]
                 if rows:
                     conn.execute(insert(db.counter_readings), rows)
         except Exception:
@@ -204,9 +224,13 @@ class StatisticsStore:
             return None
         view = {name: totals.get(name, 0) for name in TRAFFIC}
         if scope in ("network", "port"):
-            view["dropped"] = {reason: {"packets": totals.get(f"dropped_{reason}_packets", 0),
-                                        "bytes": totals.get(f"dropped_{reason}_bytes", 0)}
-                               for reason in DROP_REASONS}
+            view["dropped"] = {
+                reason: {
+                    "packets": totals.get(f"dropped_{reason}_packets", 0),
+                    "bytes": totals.get(f"dropped_{reason}_bytes", 0),
+                }
+                for reason in DROP_REASONS
+            }
         if scope == "vif":
             view.update({name: totals.get(name, 0) for name in VIF_ERRORS})
             view.update({name: totals.get(name) for name in VIF_PLACE + ("attached_at",)})
@@ -216,4 +240,4 @@ class StatisticsStore:
 
 def _chunks(items: list, size: int = 500):
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

@@ -5,6 +5,7 @@ A mixin of the network service, which owns the transaction, its retry and the mi
 resource adds of its own comes through the hooks of its declaration, so nothing here names a
 resource.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -78,14 +79,12 @@ class DeclaredStore:
                 resource.metadata.create_all(self._engine, tables=[resource.table])
             with self._read() as conn:
                 tags = read_tags(conn)
-                self._declared = {**self._declared,
-                                  **self._load_declared(conn, tags, [resource])}
+                self._declared = {**self._declared, **self._load_declared(conn, tags, [resource])}
             self._declared_adopted(resource)
 
     def list_records(self, ctx: Context, collection: str) -> list:
         resource = DECLARED[collection]
-        return [r for r in self.records(collection).values()
-                if resource.is_visible(ctx, r, self)]
+        return [r for r in self.records(collection).values() if resource.is_visible(ctx, r, self)]
 
     def get_record(self, ctx: Context, collection: str, record_id: str):
         resource = DECLARED[collection]
@@ -106,10 +105,10 @@ class DeclaredStore:
             if resource.quota is not None:
                 self._enforce_quota(conn, resource.member, (r.project_id for r in created))
             return created
+
         return self._write(work)
 
-    def _insert_record(self, txn: Transaction, ctx: Context, resource: Resource,
-                       attrs: Mapping):
+    def _insert_record(self, txn: Transaction, ctx: Context, resource: Resource, attrs: Mapping):
         values = dict(resource.prepare(txn, ctx, attrs)) if resource.prepare else {}
         values.setdefault("project_id", owner(ctx, attrs))
         for name, spec in resource.own_fields.items():
@@ -123,16 +122,28 @@ class DeclaredStore:
             values["key"] = next_counter(txn.conn, resource.counter)
         now = utcnow()
         record = resource.record(
-            id=str(uuid.uuid4()), name=attrs.get("name", ""),
-            description=attrs.get("description", ""), revision_number=1, created_at=now,
-            updated_at=now, tags=norm_tags(attrs.get("tags", ())), **values)
+            id=str(uuid.uuid4()),
+            name=attrs.get("name", ""),
+            description=attrs.get("description", ""),
+            revision_number=1,
+            created_at=now,
+            updated_at=now,
+            tags=norm_tags(attrs.get("tags", ())),
+            **values,
+        )
         txn.conn.execute(insert(resource.table).values(resource.row(record)))
         write_tags(txn.conn, resource.collection, record.id, record.tags)
         txn.changes.of(resource.collection)[record.id] = record
         return record
 
-    def update_record(self, ctx: Context, collection: str, record_id: str, attrs: Mapping,
-                      if_revision: int | None = None):
+    def update_record(
+        self,
+        ctx: Context,
+        collection: str,
+        record_id: str,
+        attrs: Mapping,
+        if_revision: int | None = None,
+    ):
         resource = DECLARED[collection]
         check_updatable(attrs, resource.updatable)
 
@@ -145,19 +156,25 @@ class DeclaredStore:
             if resource.before_update is not None:
                 resource.before_update(Transaction(conn, changes, self), record, values)
             new = bump(record, **values)
-            update_row(conn, resource.table, new,
-                       {k: v for k, v in values.items() if k in resource.columns})
+            update_row(
+                conn,
+                resource.table,
+                new,
+                {k: v for k, v in values.items() if k in resource.columns},
+            )
             changes.of(collection)[new.id] = new
             return new
+
         return self._write(work)
 
-    def delete_record(self, ctx: Context, collection: str, record_id: str,
-                      if_revision: int | None = None) -> None:
+    def delete_record(
+        self, ctx: Context, collection: str, record_id: str, if_revision: int | None = None
+    ) -> None:
         def work(conn, changes):
             record = self.get_record(ctx, collection, record_id)
             check_revision(record.revision_number, if_revision)
-            self._delete_records(Transaction(conn, changes, self), DECLARED[collection],
-                                 [record])
+            self._delete_records(Transaction(conn, changes, self), DECLARED[collection], [record])
+
         self._write(work)
 
     def _delete_records(self, txn: Transaction, resource: Resource, records: list) -> None:
@@ -169,14 +186,18 @@ class DeclaredStore:
                 resource.before_delete(txn, record)
         ids = [r.id for r in records]
         self.delete_children(txn.conn, txn.changes, resource.collection, ids)
-        txn.conn.execute(delete(db.tags).where(db.tags.c.resource_type == resource.collection,
-                                               db.tags.c.resource_id.in_(ids)))
+        txn.conn.execute(
+            delete(db.tags).where(
+                db.tags.c.resource_type == resource.collection, db.tags.c.resource_id.in_(ids)
+            )
+        )
         txn.conn.execute(delete(resource.table).where(resource.table.c.id.in_(ids)))
         for record_id in ids:
             txn.changes.of(resource.collection)[record_id] = None
 
-    def delete_children(self, conn, changes: Changes, collection: str,
-                        parent_ids: list[str]) -> None:
+    def delete_children(
+        self, conn, changes: Changes, collection: str, parent_ids: list[str]
+    ) -> None:
         """Delete the declared records whose parent is one of ``parent_ids``: what a parent's
         delete calls, whatever the parent, so it never names what hangs below it."""
         txn = Transaction(conn, changes, self)
@@ -184,12 +205,16 @@ class DeclaredStore:
         for child in DECLARED.values():
             if child.parent is None or child.parent.collection != collection:
                 continue
-            below = [r for r in txn.current(child.collection).values()
-                     if getattr(r, child.parent.field) in parents]
+            below = [
+                r
+                for r in txn.current(child.collection).values()
+                if getattr(r, child.parent.field) in parents
+            ]
             self._delete_records(txn, child, below)
 
-    def _load_declared(self, conn, tags: Mapping,
-                       resources: Iterable[Resource]) -> dict[str, dict[str, Any]]:
+    def _load_declared(
+        self, conn, tags: Mapping, resources: Iterable[Resource]
+    ) -> dict[str, dict[str, Any]]:
         """Declared collections from SQL, in creation order."""
         loaded = {}
         for resource in resources:
@@ -199,5 +224,6 @@ class DeclaredStore:
             order = [table.c.key] if resource.counter else [table.c.created_at, table.c.id]
             loaded[collection] = {
                 row.id: resource.from_row(row, tags.get((collection, row.id), ()))
-                for row in conn.execute(select(table).order_by(*order))}
+                for row in conn.execute(select(table).order_by(*order))
+            }
         return loaded

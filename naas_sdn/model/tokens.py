@@ -3,6 +3,7 @@
 Only the secret's SHA-256 is stored. Every check reads SQL, so a token the CLI creates or
 revokes while the server runs counts at once; nothing here touches the logical model.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,18 +32,32 @@ class TokenStore:
         # `openstack --os-token SECRET` (1 token in 64 did).
         secret = secrets.token_hex(32)
         with self._engine.begin() as conn:
-            conn.execute(insert(db.tokens).values(
-                id=str(uuid.uuid4()), secret_sha256=_hash_secret(secret), project_id=project_id,
-                admin=bool(admin), description=description or "", created_at=utcnow()))
+            conn.execute(
+                insert(db.tokens).values(
+                    id=str(uuid.uuid4()),
+                    secret_sha256=_hash_secret(secret),
+                    project_id=project_id,
+                    admin=bool(admin),
+                    description=description or "",
+                    created_at=utcnow(),
+                )
+            )
         return secret
 
     def entries(self) -> list[dict]:
         """Every token, oldest first, without its secret."""
         with self._read() as conn:
             rows = conn.execute(select(db.tokens).order_by(db.tokens.c.created_at)).all()
-        return [{"id": r.id, "project_id": r.project_id, "admin": r.admin,
-                 "created_at": format_time(r.created_at), "description": r.description}
-                for r in rows]
+        return [
+            {
+                "id": r.id,
+                "project_id": r.project_id,
+                "admin": r.admin,
+                "created_at": format_time(r.created_at),
+                "description": r.description,
+            }
+            for r in rows
+        ]
 
     def revoke(self, token_id: str) -> bool:
         """Delete a token by its id; False if there was none."""
@@ -54,8 +69,11 @@ class TokenStore:
         if not secret:
             return None
         with self._read() as conn:
-            row = conn.execute(select(db.tokens.c.project_id, db.tokens.c.admin).where(
-                db.tokens.c.secret_sha256 == _hash_secret(secret))).first()
+            row = conn.execute(
+                select(db.tokens.c.project_id, db.tokens.c.admin).where(
+                    db.tokens.c.secret_sha256 == _hash_secret(secret)
+                )
+            ).first()
         return Context(project_id=row.project_id, is_admin=bool(row.admin)) if row else None
 
     def _read(self):

@@ -2,6 +2,7 @@
 
 Stateless apart from the service it wraps, so waitress may run it on many threads at once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,7 @@ LOG = logging.getLogger(__name__)
 API_VERSION = "v2.0"
 
 
-def make_app(service: NetworkService, plugins: Iterable[str] | None = (),
-             conf=None) -> NeutronApp:
+def make_app(service: NetworkService, plugins: Iterable[str] | None = (), conf=None) -> NeutronApp:
     """Build the API for ``service`` with the core and the configured service plugins;
     ``conf`` (oslo.config) may name the operator's policy file (``[oslo_policy]``).
 
@@ -48,8 +48,7 @@ class NeutronApp:
     """Routes ``/``, ``/v2.0/``, ``/v2.0/extensions`` and each loaded resource collection
     (``/v2.0/<path>[/<id>[/<nested collection>[/<id>]]]``)."""
 
-    def __init__(self, service: NetworkService, plugins: list[plugin_registry.Plugin],
-                 conf=None):
+    def __init__(self, service: NetworkService, plugins: list[plugin_registry.Plugin], conf=None):
         self.service = service
         self.plugins = plugins
         self.authorizer = Authorizer([r for p in plugins for r in p.policy_rules], conf)
@@ -68,8 +67,9 @@ class NeutronApp:
                 self.extensions[ext.alias] = ext
         self.routes = {tuple(r.url_path.split("/")): r for r in self.resources.values()}
         self.dormant = plugin_registry.dormant_areas(p.name for p in plugins)
-        self.quotas = QuotaController(service, [r.url_path for r in self.resources.values()],
-                                      self.authorizer)
+        self.quotas = QuotaController(
+            service, [r.url_path for r in self.resources.values()], self.authorizer
+        )
 
     def __call__(self, environ, start_response):
         try:
@@ -91,17 +91,25 @@ class NeutronApp:
             http.allow(req, "GET")
             return http.json_response({"versions": [self._version(req)]})
         if segments[-1].endswith(".json"):
-            segments[-1] = segments[-1][:-len(".json")]
+            segments[-1] = segments[-1][: -len(".json")]
         if segments[0] != API_VERSION or not all(segments):
             raise errors.ResourceNotFound()
         ctx = self._authenticate(req)
         rest = segments[1:]
         if not rest:
             http.allow(req, "GET")
-            return http.json_response({"resources": [
-                {"name": r.member, "collection": r.collection,
-                 "links": [{"rel": "self", "href": self._base(req) + r.url_path}]}
-                for r in self.resources.values()]})
+            return http.json_response(
+                {
+                    "resources": [
+                        {
+                            "name": r.member,
+                            "collection": r.collection,
+                            "links": [{"rel": "self", "href": self._base(req) + r.url_path}],
+                        }
+                        for r in self.resources.values()
+                    ]
+                }
+            )
         if rest[0] == "extensions":
             return self._extensions(req, rest[1:])
         if rest[0] == QUOTAS_PATH:
@@ -125,14 +133,18 @@ class NeutronApp:
         return f"{req.host_url}{req.script_name}/{API_VERSION}/"
 
     def _version(self, req) -> dict:
-        return {"id": API_VERSION, "status": "CURRENT",
-                "links": [{"href": self._base(req), "rel": "self"}]}
+        return {
+            "id": API_VERSION,
+            "status": "CURRENT",
+            "links": [{"href": self._base(req), "rel": "self"}],
+        }
 
     def _extensions(self, req, rest: list[str]) -> webob.Response:
         http.allow(req, "GET")
         if not rest:
             return http.json_response(
-                {"extensions": [e.to_wire() for e in self.extensions.values()]})
+                {"extensions": [e.to_wire() for e in self.extensions.values()]}
+            )
         if len(rest) == 1:
             ext = self.extensions.get(rest[0])
             if ext is None:
@@ -152,8 +164,9 @@ class NeutronApp:
             child = res.children[rest[1]].bind(resource_id, parent.project_id)
             return self._resource(req, ctx, child, rest[2:])
         if len(rest) == 1:
-            method = (http.allow(req, "GET") if res.read_only
-                      else http.allow(req, "GET", "PUT", "DELETE"))
+            method = (
+                http.allow(req, "GET") if res.read_only else http.allow(req, "GET", "PUT", "DELETE")
+            )
             if method == "GET":
                 return self._show(req, ctx, res, resource_id)
             if method == "PUT":
@@ -197,35 +210,42 @@ class NeutronApp:
                 self.authorizer.authorize(ctx, rule, target)
             if name == "fixed_ips" and isinstance(target.get(name), list):
                 for key in ("ip_address", "subnet_id"):
-                    if any(key in entry for entry in target[name]) and \
-                            self.authorizer.knows(f"{rule}:{key}"):
+                    if any(key in entry for entry in target[name]) and self.authorizer.knows(
+                        f"{rule}:{key}"
+                    ):
                         self.authorizer.authorize(ctx, f"{rule}:{key}", target)
 
-    def _authorize_change(self, ctx: Context, res: ResourceDef, action: str, record,
-                          changes: dict | None = None) -> None:
+    def _authorize_change(
+        self, ctx: Context, res: ResourceDef, action: str, record, changes: dict | None = None
+    ) -> None:
         """A change of an object the caller sees: 403 when a rule says no. The target is the
         object as it would be after the change, as in Neutron."""
         target = self._target(ctx, res, {**res.attributes.render(record), **(changes or {})})
         self._authorize(ctx, action, target, changes or ())
 
     def _readable(self, ctx: Context, res: ResourceDef, record) -> bool:
-        return self.authorizer.allowed(ctx, res.rule("get"),
-                                       self._target(ctx, res, res.attributes.render(record)))
+        return self.authorizer.allowed(
+            ctx, res.rule("get"), self._target(ctx, res, res.attributes.render(record))
+        )
 
     def _hidden(self, ctx: Context, res: ResourceDef) -> frozenset:
         """Attributes whose ``get_<resource>:<attribute>`` rule denies this caller (decided
         per request, against a target of the caller's own project)."""
-        own = {"_resource": res.policy_name, "project_id": ctx.project_id,
-               "tenant_id": ctx.project_id}
+        own = {
+            "_resource": res.policy_name,
+            "project_id": ctx.project_id,
+            "tenant_id": ctx.project_id,
+        }
         return frozenset(
-            attr.name for attr in res.attributes.attrs
+            attr.name
+            for attr in res.attributes.attrs
             if self.authorizer.knows(f"{res.rule('get')}:{attr.name}")
-            and not self.authorizer.allowed(ctx, f"{res.rule('get')}:{attr.name}", own))
+            and not self.authorizer.allowed(ctx, f"{res.rule('get')}:{attr.name}", own)
+        )
 
     # ------------------------------------------------------------------------------ handlers
     def _render(self, ctx: Context, res: ResourceDef, record, hidden=None) -> dict:
-        return res.attributes.render(record, self._hidden(ctx, res) if hidden is None
-                                     else hidden)
+        return res.attributes.render(record, self._hidden(ctx, res) if hidden is None else hidden)
 
     def _list(self, req, ctx: Context, res: ResourceDef) -> webob.Response:
         hidden = self._hidden(ctx, res)
@@ -233,8 +253,11 @@ class NeutronApp:
         records = res.list(ctx)
         if not self.authorizer.is_default(res.rule("get")):
             records = [r for r in records if self._readable(ctx, res, r)]
-        items = [item for item in (self._render(ctx, res, r, hidden) for r in records)
-                 if query.matches(item)]
+        items = [
+            item
+            for item in (self._render(ctx, res, r, hidden) for r in records)
+            if query.matches(item)
+        ]
         if query.sorts or query.limit or query.marker:
             items = query.sort(items)
         page, has_next, has_previous = query.page(items, res.not_found)
@@ -266,13 +289,17 @@ class NeutronApp:
             raise errors.BadRequestMessage(msg=f"Unable to find '{res.member}' in request body")
         fields = [_post_fields(ctx, res, item) for item in items]
         for item in items:  # Neutron checks the attributes set to other than their default
-            self._authorize(ctx, res.rule("create"), self._target(ctx, res, item, creating=True),
-                            [key for key, value in item.items()
-                             if value != res.attributes[key].default])
+            self._authorize(
+                ctx,
+                res.rule("create"),
+                self._target(ctx, res, item, creating=True),
+                [key for key, value in item.items() if value != res.attributes[key].default],
+            )
         records = res.create(ctx, fields)
         if bulk:
             return http.json_response(
-                {res.collection: [self._render(ctx, res, r) for r in records]}, 201)
+                {res.collection: [self._render(ctx, res, r) for r in records]}, 201
+            )
         return http.json_response({res.member: self._render(ctx, res, records[0])}, 201)
 
     def _update(self, req, ctx: Context, res: ResourceDef, resource_id: str) -> webob.Response:
@@ -285,8 +312,9 @@ class NeutronApp:
         record = res.update(ctx, resource_id, fields, _if_revision(req))
         return http.json_response({res.member: self._render(ctx, res, record)})
 
-    def _tags(self, req, ctx: Context, res: ResourceDef, resource_id: str,
-              tag: str | None) -> webob.Response:
+    def _tags(
+        self, req, ctx: Context, res: ResourceDef, resource_id: str, tag: str | None
+    ) -> webob.Response:
         service, kind = self.service, res.collection
         if req.method != "GET":
             self._authorize_change(ctx, res, res.rule("update"), res.get(ctx, resource_id))
@@ -317,7 +345,6 @@ class NeutronApp:
 # ------------------------------------------------------------------------------ body helpers
 
 
-
 def _check_url(req) -> None:
     """The path and the query must be UTF-8, and no query key or value may hold NUL: every
     handler can then read them without a decoding error."""
@@ -336,8 +363,10 @@ def _check_url(req) -> None:
 
 def _request_line(environ) -> str:
     """The method and URL for a log line, from the raw WSGI strings: never a decoding error."""
+
     def raw(key: str, safe: str) -> str:
         return quote(environ.get(key, "").encode("latin-1", "backslashreplace"), safe=safe)
+
     path = raw("SCRIPT_NAME", "/") + raw("PATH_INFO", "/")
     query = raw("QUERY_STRING", "/?%=&:@,;+")  # already percent-encoded: kept as sent
     return f"{environ.get('REQUEST_METHOD', '?')} {path}" + (f"?{query}" if query else "")
@@ -377,11 +406,13 @@ def _post_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
     if fields.get("project_id") not in (None, ctx.project_id) and not ctx.is_admin:
         raise errors.BadRequestMessage(  # Neutron's 400, before any policy rule
             msg="Specifying 'project_id' or 'tenant_id' other than the authenticated project in "
-                "request requires admin privileges")
+            "request requires admin privileges"
+        )
     for attr in res.attributes.attrs:
         if attr.allow_post and attr.default is a.MISSING and attr.name not in item:
             raise errors.BadRequestMessage(
-                msg=f"Failed to parse request. Required attribute '{attr.name}' not specified")
+                msg=f"Failed to parse request. Required attribute '{attr.name}' not specified"
+            )
     return fields
 
 
@@ -407,8 +438,9 @@ def _if_revision(req) -> int | None:
         part = part.strip()
         if part.startswith("revision_number="):
             try:
-                return int(part[len("revision_number="):])
+                return int(part[len("revision_number=") :])
             except ValueError:
                 raise errors.BadRequestMessage(
-                    msg="Could not parse revision number from If-Match header") from None
+                    msg="Could not parse revision number from If-Match header"
+                ) from None
     return None

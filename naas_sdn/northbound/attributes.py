@@ -3,6 +3,7 @@
 One declaration per attribute drives POST/PUT validation, the wire representation, filtering
 and sorting, so a resource's behaviour is read in one place.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,6 +36,7 @@ def invalid(attr: str, reason: str) -> errors.InvalidAttribute:
 # Each takes (attribute name, wire value) and returns the converted value or raises
 # InvalidAttribute with Neutron's wording.
 
+
 def storable(attr, value: str) -> str:
     """Refuse text that is not storable everywhere: NUL (PostgreSQL refuses it in text) and
     unpaired surrogates (JSON's "\\ud800" decodes to one; it has no UTF-8 form)."""
@@ -56,7 +58,8 @@ def storable_body(body) -> None:
         value, attr, depth = pending.pop()
         if depth > BODY_MAX_DEPTH:
             raise errors.BadRequestMessage(
-                msg=f"Malformed request body: nested deeper than {BODY_MAX_DEPTH} levels")
+                msg=f"Malformed request body: nested deeper than {BODY_MAX_DEPTH} levels"
+            )
         if isinstance(value, str):
             storable(attr, value)
         elif isinstance(value, dict):
@@ -68,12 +71,14 @@ def storable_body(body) -> None:
 
 def string(max_len: int = NAME_MAX_LEN) -> Callable[[str, Any], str]:
     """neutron-lib's validate_string: any storable text up to ``max_len`` characters."""
+
     def check(attr, value):
         if not isinstance(value, str):
             raise invalid(attr, f"'{value}' is not a valid string")
         if len(value) > max_len:
             raise invalid(attr, f"'{value}' exceeds maximum length of {max_len}")
         return storable(attr, value)
+
     return check
 
 
@@ -90,11 +95,14 @@ def name_string(max_len: int = NAME_MAX_LEN) -> Callable[[str, Any], str]:
 
     def check(attr, value):
         value = text(attr, value)
-        if value and (not all(map(_printable, value))
-                      or unicodedata.category(value[0]) == "Zs"
-                      or unicodedata.category(value[-1]) == "Zs"):
+        if value and (
+            not all(map(_printable, value))
+            or unicodedata.category(value[0]) == "Zs"
+            or unicodedata.category(value[-1]) == "Zs"
+        ):
             raise invalid(attr, f"'{value}' is not a valid string")
         return value
+
     return check
 
 
@@ -103,8 +111,13 @@ def boolean(attr, value):
     false in any case ("true", "yes", "on", "1", ...)."""
     if isinstance(value, bool):
         return value
-    word = value.strip().lower() if isinstance(value, str) else \
-        str(value) if isinstance(value, int) and value in (0, 1) else None
+    word = (
+        value.strip().lower()
+        if isinstance(value, str)
+        else str(value)
+        if isinstance(value, int) and value in (0, 1)
+        else None
+    )
     if word in TRUE_WORDS:
         return True
     if word in FALSE_WORDS:
@@ -162,6 +175,7 @@ def one_of(*allowed) -> Callable[[str, Any], Any]:
         if value not in allowed:
             raise invalid(attr, f"'{value}' is not in {list(allowed)}")
         return value
+
     return check
 
 
@@ -173,6 +187,7 @@ def integer_range(low: int, high: int) -> Callable[[str, Any], int]:
         if not low <= number <= high:
             raise invalid(attr, f"'{value}' is not in range {low} through {high}")
         return number
+
     return check
 
 
@@ -221,8 +236,9 @@ def fixed_ips(attr, value):
 
 def ip_address(attr, value):
     """Neutron's validate_ip_address: IPv4 in strict dotted form (no leading zeros) or IPv6."""
-    if not isinstance(value, str) or not (netaddr.valid_ipv4(value, netaddr.INET_PTON)
-                                          or netaddr.valid_ipv6(value)):
+    if not isinstance(value, str) or not (
+        netaddr.valid_ipv4(value, netaddr.INET_PTON) or netaddr.valid_ipv6(value)
+    ):
         raise invalid(attr, f"'{value}' is not a valid IP address")
     return value
 
@@ -278,8 +294,10 @@ def _dict_keys_message(expected: list[str], value) -> str | None:
     if not isinstance(value, dict):
         return f"Invalid input. '{value}' must be a dictionary with keys: {expected}"
     if set(value) != set(expected):
-        return (f"Validation of dictionary's keys failed. Expected keys: {set(expected)} "
-                f"Provided keys: {set(value)}")
+        return (
+            f"Validation of dictionary's keys failed. Expected keys: {set(expected)} "
+            f"Provided keys: {set(value)}"
+        )
     return None
 
 
@@ -334,14 +352,17 @@ def one_of_or_none(*allowed) -> Callable[[str, Any], Any]:
         if value is not None and value not in allowed:
             raise invalid(attr, f"'{value}' is not in {[*allowed, None]}")
         return value
+
     return check
 
 
 def only_none(reason: str) -> Callable[[str, Any], None]:
     """An attribute whose only accepted value is null: a feature that is not loaded."""
+
     def check(attr, value):
         if value is not None:
             raise invalid(attr, reason)
+
     return check
 
 
@@ -352,15 +373,18 @@ def only_empty_list(reason: str) -> Callable[[str, Any], list]:
         if not isinstance(value, list):
             raise invalid(attr, f"'{value}' is not a list")
         raise invalid(attr, reason)
+
     return check
 
 
 def only_false(reason: str) -> Callable[[str, Any], bool]:
     """A boolean whose True side needs a feature that is not loaded."""
+
     def check(attr, value):
         if boolean(attr, value):
             raise invalid(attr, reason)
         return False
+
     return check
 
 

@@ -3,6 +3,7 @@
 A leaf module, so that the plugin registry and the plugins themselves import it without
 importing each other.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,8 +22,13 @@ class Extension:
     updated: str = "2025-01-01T00:00:00-00:00"
 
     def to_wire(self) -> dict:
-        return {"alias": self.alias, "name": self.name, "description": self.description,
-                "updated": self.updated, "links": []}
+        return {
+            "alias": self.alias,
+            "name": self.name,
+            "description": self.description,
+            "updated": self.updated,
+            "links": [],
+        }
 
 
 @dataclasses.dataclass(frozen=True)

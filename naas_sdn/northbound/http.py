@@ -1,4 +1,5 @@
 """JSON over WebOb, shared by the API's controllers."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,9 @@ JSON = "application/json"
 
 
 def json_response(body, status: int = 200) -> webob.Response:
-    return webob.Response(status=status, content_type=JSON, charset="UTF-8",
-                          body=json.dumps(body).encode())
+    return webob.Response(
+        status=status, content_type=JSON, charset="UTF-8", body=json.dumps(body).encode()
+    )
 
 
 def allow(req, *methods: str) -> str:

@@ -6,6 +6,7 @@ resources and extensions when the operator lists them in ``service_plugins``. Pa
 service areas whose plugin is not loaded answer 501, so clients learn the feature is missing
 rather than that the URL is wrong.
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,54 +29,111 @@ PluginFactory = Callable[[object], Plugin]  # (NetworkService) -> Plugin
 
 # First path segment under /v2.0/ → the Neutron service plugin that serves it.
 SERVICE_AREAS = {
-    "subnetpools": "subnet_allocation", "address-scopes": "address-scope",
-    "network-ip-availabilities": "network-ip-availability", "routers": "router",
-    "floatingips": "router", "floatingip-pools": "router", "ndp-proxies": "router",
-    "security-groups": "security-group", "security-group-rules": "security-group",
-    "address-groups": "security-group", "qos": "qos", "rbac-policies": "rbac",
-    "trunks": "trunk", "metering": "metering", "segments": "segments",
-    "network-segment-ranges": "network-segment-range", "port-forwardings": "port-forwarding",
-    "local-ips": "local-ip", "log": "log", "fwaas": "firewall", "vpn": "vpnaas",
-    "lbaas": "lbaas", "bgpvpn": "bgpvpn", "bgp-speakers": "bgp", "bgp-peers": "bgp",
-    "sfc": "sfc", "taas": "taas", "flavors": "flavors", "service_profiles": "flavors",
-    "agents": "agent", "availability_zones": "availability_zone",
-    "auto-allocated-topology": "auto-allocated-topology", "service-providers": "servicetype",
-    "network_segment_ranges": "network-segment-range", "policies": "policy",
-    "protocol-blocks": "protocol-block", "network-statistics": "statistics",
-    "port-statistics": "statistics", "vif-statistics": "statistics",
+    "subnetpools": "subnet_allocation",
+    "address-scopes": "address-scope",
+    "network-ip-availabilities": "network-ip-availability",
+    "routers": "router",
+    "floatingips": "router",
+    "floatingip-pools": "router",
+    "ndp-proxies": "router",
+    "security-groups": "security-group",
+    "security-group-rules": "security-group",
+    "address-groups": "security-group",
+    "qos": "qos",
+    "rbac-policies": "rbac",
+    "trunks": "trunk",
+    "metering": "metering",
+    "segments": "segments",
+    "network-segment-ranges": "network-segment-range",
+    "port-forwardings": "port-forwarding",
+    "local-ips": "local-ip",
+    "log": "log",
+    "fwaas": "firewall",
+    "vpn": "vpnaas",
+    "lbaas": "lbaas",
+    "bgpvpn": "bgpvpn",
+    "bgp-speakers": "bgp",
+    "bgp-peers": "bgp",
+    "sfc": "sfc",
+    "taas": "taas",
+    "flavors": "flavors",
+    "service_profiles": "flavors",
+    "agents": "agent",
+    "availability_zones": "availability_zone",
+    "auto-allocated-topology": "auto-allocated-topology",
+    "service-providers": "servicetype",
+    "network_segment_ranges": "network-segment-range",
+    "policies": "policy",
+    "protocol-blocks": "protocol-block",
+    "network-statistics": "statistics",
+    "port-statistics": "statistics",
+    "vif-statistics": "statistics",
     "ip-statistics": "statistics",
 }
 
 CORE_EXTENSIONS = (
-    Extension("project-id", "project_id field enabled",
-              "Extension that indicates that project_id field is enabled."),
-    Extension("standard-attr-description", "standard-attr-description",
-              "Extension to add descriptions to standard attributes"),
-    Extension("standard-attr-revisions", "Resource revision numbers",
-              "This extension will display the revision number of neutron resources."),
-    Extension("standard-attr-timestamp", "Resource timestamps",
-              "Adds created_at and updated_at fields to all Neutron resources that have "
-              "Neutron standard attributes."),
-    Extension("standard-attr-tag", "Tag support for resources with standard attribute",
-              "Enables to set tag on resources with standard attribute."),
-    Extension("revision-if-match", "If-Match constraints based on revision_number",
-              "Extension indicating that If-Match based on revision_number is supported."),
+    Extension(
+        "project-id",
+        "project_id field enabled",
+        "Extension that indicates that project_id field is enabled.",
+    ),
+    Extension(
+        "standard-attr-description",
+        "standard-attr-description",
+        "Extension to add descriptions to standard attributes",
+    ),
+    Extension(
+        "standard-attr-revisions",
+        "Resource revision numbers",
+        "This extension will display the revision number of neutron resources.",
+    ),
+    Extension(
+        "standard-attr-timestamp",
+        "Resource timestamps",
+        "Adds created_at and updated_at fields to all Neutron resources that have "
+        "Neutron standard attributes.",
+    ),
+    Extension(
+        "standard-attr-tag",
+        "Tag support for resources with standard attribute",
+        "Enables to set tag on resources with standard attribute.",
+    ),
+    Extension(
+        "revision-if-match",
+        "If-Match constraints based on revision_number",
+        "Extension indicating that If-Match based on revision_number is supported.",
+    ),
     Extension("sorting", "Sorting support", "Enabled sorting support"),
     Extension("pagination", "Pagination support", "Enabled pagination support"),
-    Extension("filter-validation", "Filter parameters validation",
-              "Provides validation on filter parameters."),
-    Extension("empty-string-filtering", "Empty String Filtering Extension",
-              "Allow filtering by attributes with empty string value"),
-    Extension("provider", "Provider Network",
-              "Expose mapping of virtual networks to physical networks"),
+    Extension(
+        "filter-validation",
+        "Filter parameters validation",
+        "Provides validation on filter parameters.",
+    ),
+    Extension(
+        "empty-string-filtering",
+        "Empty String Filtering Extension",
+        "Allow filtering by attributes with empty string value",
+    ),
+    Extension(
+        "provider", "Provider Network", "Expose mapping of virtual networks to physical networks"
+    ),
     Extension("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
-    Extension("external-net", "Neutron external network",
-              "Adds external network attribute to network resource."),
-    Extension("ip-substring-filtering", "IP address substring filtering",
-              "Provides IP address substring filtering when listing ports"),
-    Extension("binding", "Port Binding", "Expose port bindings of a virtual port to external "
-                                         "application"),
+    Extension(
+        "external-net",
+        "Neutron external network",
+        "Adds external network attribute to network resource.",
+    ),
+    Extension(
+        "ip-substring-filtering",
+        "IP address substring filtering",
+        "Provides IP address substring filtering when listing ports",
+    ),
+    Extension(
+        "binding", "Port Binding", "Expose port bindings of a virtual port to external application"
+    ),
 )
+
 
 class UnknownPluginError(ValueError):
     """The configuration names a service plugin nobody provides."""
@@ -85,9 +143,13 @@ def core_plugin(service) -> Plugin:
     from naas_sdn.northbound.policy import CORE_RULES
     from naas_sdn.northbound.quotas import QUOTA_EXTENSIONS, QUOTA_RULES
     from naas_sdn.northbound.security import SECURITY_EXTENSIONS, security_resources
-    return Plugin(CORE, tuple(core_resources(service) + security_resources(service)),
-                  CORE_EXTENSIONS + SECURITY_EXTENSIONS + QUOTA_EXTENSIONS,
-                  policy_rules=CORE_RULES + QUOTA_RULES)
+
+    return Plugin(
+        CORE,
+        tuple(core_resources(service) + security_resources(service)),
+        CORE_EXTENSIONS + SECURITY_EXTENSIONS + QUOTA_EXTENSIONS,
+        policy_rules=CORE_RULES + QUOTA_RULES,
+    )
 
 
 def available() -> dict[str, Callable[[], PluginFactory]]:
@@ -138,12 +200,11 @@ def load(service, names: Iterable[str] | None) -> list[Plugin]:
     if unknown:
         raise UnknownPluginError(
             f"unknown service plugin(s) {', '.join(repr(n) for n in unknown)} in "
-            f"service_plugins; available: {', '.join(sorted(known)) or 'none'}")
+            f"service_plugins; available: {', '.join(sorted(known)) or 'none'}"
+        )
     plugins = [core_plugin(service)]
     for name in dict.fromkeys(names):
         if name == CORE:
             continue
         plugins.append(known[name]()(service))
     return plugins
-
-

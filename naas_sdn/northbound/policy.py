@@ -11,6 +11,7 @@ body with the project filled in), plus ``network:tenant_id``/``network:project_i
 ``network:shared`` for objects that live on a network and ``ext_parent:tenant_id`` for an
 object nested below another (a QoS policy's rules).
 """
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,13 @@ class FieldCheck(policy.Check):
         super().__init__(kind, match)
         resource, _, rest = match.partition(":")
         self.field, _, self.value = rest.partition("=")
-        self.member = (resource[:-3] + "y" if resource.endswith("ies")
-                       else resource[:-1] if resource.endswith("s") else resource)
+        self.member = (
+            resource[:-3] + "y"
+            if resource.endswith("ies")
+            else resource[:-1]
+            if resource.endswith("s")
+            else resource
+        )
         self.pattern = re.compile(self.value[1:]) if self.value.startswith("~") else None
 
     def __call__(self, target, creds, enforcer, current_rule=None):
@@ -65,38 +71,68 @@ def either(*checks: str) -> str:
 BASE_RULES = (
     policy.RuleDefault("context_is_admin", "role:admin", "Rule for cloud admin access"),
     policy.RuleDefault("owner", "tenant_id:%(tenant_id)s", "Rule for resource owner access"),
-    policy.RuleDefault("admin_or_owner", either(ADMIN, "rule:owner"),
-                       "Rule for admin or owner access"),
+    policy.RuleDefault(
+        "admin_or_owner", either(ADMIN, "rule:owner"), "Rule for admin or owner access"
+    ),
     policy.RuleDefault("context_is_advsvc", "role:advsvc", "Rule for advsvc role access"),
-    policy.RuleDefault("network_owner", "tenant_id:%(network:tenant_id)s",
-                       "Rule for network owner access"),
-    policy.RuleDefault("admin_or_network_owner", either(ADMIN, "rule:network_owner"),
-                       "Rule for admin or network owner access"),
-    policy.RuleDefault("admin_owner_or_network_owner", either("rule:owner", ADMIN_OR_NET_OWNER),
-                       "Rule for resource owner, admin or network owner access"),
+    policy.RuleDefault(
+        "network_owner", "tenant_id:%(network:tenant_id)s", "Rule for network owner access"
+    ),
+    policy.RuleDefault(
+        "admin_or_network_owner",
+        either(ADMIN, "rule:network_owner"),
+        "Rule for admin or network owner access",
+    ),
+    policy.RuleDefault(
+        "admin_owner_or_network_owner",
+        either("rule:owner", ADMIN_OR_NET_OWNER),
+        "Rule for resource owner, admin or network owner access",
+    ),
     policy.RuleDefault("admin_only", ADMIN, "Rule for admin-only access"),
     policy.RuleDefault("regular_user", "", "Rule for regular user access"),
     policy.RuleDefault("shared", "field:networks:shared=True", "Rule of shared network"),
-    policy.RuleDefault("ext_parent_owner", "tenant_id:%(ext_parent:tenant_id)s",
-                       "Rule for common parent owner check"),
-    policy.RuleDefault("admin_or_ext_parent_owner", either(ADMIN, "rule:ext_parent_owner"),
-                       "Rule for common parent owner check"),
+    policy.RuleDefault(
+        "ext_parent_owner",
+        "tenant_id:%(ext_parent:tenant_id)s",
+        "Rule for common parent owner check",
+    ),
+    policy.RuleDefault(
+        "admin_or_ext_parent_owner",
+        either(ADMIN, "rule:ext_parent_owner"),
+        "Rule for common parent owner check",
+    ),
     policy.RuleDefault("default", ADMIN_OR_OWNER, "Default access rule"),
 )
 
 
-def crud(member: str, create: str = ADMIN_OR_OWNER, get: str = ADMIN_OR_OWNER,
-         update: str = ADMIN_OR_OWNER, delete: str = ADMIN_OR_OWNER,
-         attributes: dict[str, str] | None = None) -> tuple[policy.RuleDefault, ...]:
+def crud(
+    member: str,
+    create: str = ADMIN_OR_OWNER,
+    get: str = ADMIN_OR_OWNER,
+    update: str = ADMIN_OR_OWNER,
+    delete: str = ADMIN_OR_OWNER,
+    attributes: dict[str, str] | None = None,
+) -> tuple[policy.RuleDefault, ...]:
     """The four rules of a resource, then its attribute rules: ``{"create:mac_address": X}``
     is the rule ``create_port:mac_address``."""
-    rules = [policy.RuleDefault(f"{verb}_{member}", check, f"{verb.capitalize()} a {member}")
-             for verb, check in (("create", create), ("get", get), ("update", update),
-                                 ("delete", delete))]
+    rules = [
+        policy.RuleDefault(f"{verb}_{member}", check, f"{verb.capitalize()} a {member}")
+        for verb, check in (
+            ("create", create),
+            ("get", get),
+            ("update", update),
+            ("delete", delete),
+        )
+    ]
     for key, check in (attributes or {}).items():
         verb, _, attribute = key.partition(":")
-        rules.append(policy.RuleDefault(f"{verb}_{member}:{attribute}", check,
-                                        f"{verb.capitalize()} a {member} with {attribute}"))
+        rules.append(
+            policy.RuleDefault(
+                f"{verb}_{member}:{attribute}",
+                check,
+                f"{verb.capitalize()} a {member} with {attribute}",
+            )
+        )
     return tuple(rules)
 
 
@@ -109,37 +145,63 @@ _PORT_ADDRESSING = either(ADVSVC, ADMIN_OR_NET_OWNER)
 CORE_RULES = (
     # Unlike Neutron's defaults, a project shares its own networks (the blueprint's Goal 1):
     # no rule of its own for ``shared``, so ``create_network``/``update_network`` decide.
-    *crud("network", get=either(ADMIN_OR_OWNER, "rule:shared"), attributes={
-        **{f"{verb}:provider:{name}": ADMIN for verb in ("create", "get", "update")
-           for name in ("network_type", "physical_network", "segmentation_id")},
-        "create:router:external": ADMIN, "update:router:external": ADMIN}),
-    *crud("subnet", create=ADMIN_OR_NET_OWNER, get=either(ADMIN_OR_OWNER, "rule:shared"),
-          update=ADMIN_OR_NET_OWNER, delete=ADMIN_OR_NET_OWNER, attributes={
-              f"{verb}:{name}": ADMIN for verb in ("create", "update")
-              for name in ("segment_id", "service_types")}),
-    rule("network_device", "field:port:device_owner=~^network:",
-         "Rule of port with network device_owner"),
-    *crud("port", create=ANY, get=either(ADVSVC, ADMIN_OWNER_OR_NET_OWNER),
-          update=either(ADMIN_OR_OWNER, ADVSVC),
-          delete=either(ADVSVC, ADMIN_OWNER_OR_NET_OWNER), attributes={
-              "create:device_owner": either("not rule:network_device", _PORT_ADDRESSING),
-              "create:mac_address": _PORT_ADDRESSING,
-              "create:fixed_ips": either(_PORT_ADDRESSING, "rule:shared"),
-              "create:fixed_ips:ip_address": _PORT_ADDRESSING,
-              "create:fixed_ips:subnet_id": either(_PORT_ADDRESSING, "rule:shared"),
-              "create:port_security_enabled": _PORT_ADDRESSING,
-              "create:allowed_address_pairs": ADMIN_OR_NET_OWNER,
-              "create:binding:host_id": ADMIN,
-              "create:binding:profile": ADMIN,
-              "update:device_owner": either("not rule:network_device", _PORT_ADDRESSING),
-              "update:mac_address": either(ADMIN, ADVSVC),
-              "update:fixed_ips": _PORT_ADDRESSING,
-              "update:fixed_ips:ip_address": _PORT_ADDRESSING,
-              "update:fixed_ips:subnet_id": either(_PORT_ADDRESSING, "rule:shared"),
-              "update:port_security_enabled": _PORT_ADDRESSING,
-              "update:allowed_address_pairs": ADMIN_OR_NET_OWNER,
-              "update:binding:host_id": ADMIN,
-              "update:binding:profile": ADMIN}),
+    *crud(
+        "network",
+        get=either(ADMIN_OR_OWNER, "rule:shared"),
+        attributes={
+            **{
+                f"{verb}:provider:{name}": ADMIN
+                for verb in ("create", "get", "update")
+                for name in ("network_type", "physical_network", "segmentation_id")
+            },
+            "create:router:external": ADMIN,
+            "update:router:external": ADMIN,
+        },
+    ),
+    *crud(
+        "subnet",
+        create=ADMIN_OR_NET_OWNER,
+        get=either(ADMIN_OR_OWNER, "rule:shared"),
+        update=ADMIN_OR_NET_OWNER,
+        delete=ADMIN_OR_NET_OWNER,
+        attributes={
+            f"{verb}:{name}": ADMIN
+            for verb in ("create", "update")
+            for name in ("segment_id", "service_types")
+        },
+    ),
+    rule(
+        "network_device",
+        "field:port:device_owner=~^network:",
+        "Rule of port with network device_owner",
+    ),
+    *crud(
+        "port",
+        create=ANY,
+        get=either(ADVSVC, ADMIN_OWNER_OR_NET_OWNER),
+        update=either(ADMIN_OR_OWNER, ADVSVC),
+        delete=either(ADVSVC, ADMIN_OWNER_OR_NET_OWNER),
+        attributes={
+            "create:device_owner": either("not rule:network_device", _PORT_ADDRESSING),
+            "create:mac_address": _PORT_ADDRESSING,
+            "create:fixed_ips": either(_PORT_ADDRESSING, "rule:shared"),
+            "create:fixed_ips:ip_address": _PORT_ADDRESSING,
+            "create:fixed_ips:subnet_id": either(_PORT_ADDRESSING, "rule:shared"),
+            "create:port_security_enabled": _PORT_ADDRESSING,
+            "create:allowed_address_pairs": ADMIN_OR_NET_OWNER,
+            "create:binding:host_id": ADMIN,
+            "create:binding:profile": ADMIN,
+            "update:device_owner": either("not rule:network_device", _PORT_ADDRESSING),
+            "update:mac_address": either(ADMIN, ADVSVC),
+            "update:fixed_ips": _PORT_ADDRESSING,
+            "update:fixed_ips:ip_address": _PORT_ADDRESSING,
+            "update:fixed_ips:subnet_id": either(_PORT_ADDRESSING, "rule:shared"),
+            "update:port_security_enabled": _PORT_ADDRESSING,
+            "update:allowed_address_pairs": ADMIN_OR_NET_OWNER,
+            "update:binding:host_id": ADMIN,
+            "update:binding:profile": ADMIN,
+        },
+    ),
     *crud("security_group"),
     *crud("security_group_rule"),
 )
@@ -159,8 +221,7 @@ class Authorizer:
     @property
     def defaults(self) -> dict[str, str]:
         """Every registered rule's default check string, by name."""
-        return {name: str(item.check_str) for name, item in
-                self._enforcer.registered_rules.items()}
+        return {name: str(item.check_str) for name, item in self._enforcer.registered_rules.items()}
 
     def knows(self, action: str) -> bool:
         """Whether ``action`` has a rule of its own (an attribute without one is free)."""
@@ -185,15 +246,22 @@ class Authorizer:
 
 
 def credentials(ctx) -> dict:
-    return {"project_id": ctx.project_id, "tenant_id": ctx.project_id,
-            "roles": list(ctx.roles), "is_admin": ctx.is_admin}
+    return {
+        "project_id": ctx.project_id,
+        "tenant_id": ctx.project_id,
+        "roles": list(ctx.roles),
+        "is_admin": ctx.is_admin,
+    }
 
 
 def sample(rules) -> str:
     """A policy.yaml with every default commented out, as ``oslopolicy-sample-generator``
     writes it: an operator uncomments and changes the rules to override."""
-    lines = ["# naas-sdn policy defaults (Neutron's, plus naas-sdn's own resources).",
-             "# Uncomment a rule to change it; see docs/api.md, 'Authorization'.", ""]
+    lines = [
+        "# naas-sdn policy defaults (Neutron's, plus naas-sdn's own resources).",
+        "# Uncomment a rule to change it; see docs/api.md, 'Authorization'.",
+        "",
+    ]
     for item in [*BASE_RULES, *rules]:
         lines += [f"# {item.description}", f'#"{item.name}": "{item.check_str}"', ""]
     return "\n".join(lines)

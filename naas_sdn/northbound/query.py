@@ -1,4 +1,5 @@
 """List queries as Neutron reads them: filters, tag filters, fields, sorting and pagination."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,8 +14,9 @@ from naas_sdn.northbound.attributes import AttributeMap
 
 TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
 FIXED_IP_KEYS = ("ip_address", "subnet_id", "ip_address_substr")
-CONTROL_PARAMS = frozenset({"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse",
-                            *TAG_FILTERS})
+CONTROL_PARAMS = frozenset(
+    {"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse", *TAG_FILTERS}
+)
 
 
 def _bad(msg: str) -> errors.BadRequestMessage:
@@ -50,7 +52,8 @@ class ListQuery:
             if attr.kind == "fixed_ips":
                 sub, value = _key_value(value)
                 kv_filters.setdefault(key, {}).setdefault(sub, set()).add(
-                    _normal_ip(value) if sub == "ip_address" else value)
+                    _normal_ip(value) if sub == "ip_address" else value
+                )
                 continue
             filters.setdefault(key, []).append(attr.from_query(value))
         if invalid:
@@ -63,12 +66,16 @@ class ListQuery:
             tags = {t for v in params.getall(key) for t in v.split(",") if t}
             if tags:
                 tag_filters[key] = tags
-        return cls(filters=filters, tag_filters=tag_filters, kv_filters=kv_filters,
-                   fields=[f for v in params.getall("fields") for f in v.split(",") if f],
-                   sorts=_sorts(params, visible), limit=_limit(params.get("limit")),
-                   marker=marker,
-                   page_reverse=a.query_boolean("page_reverse",
-                                                params.get("page_reverse", "false")))
+        return cls(
+            filters=filters,
+            tag_filters=tag_filters,
+            kv_filters=kv_filters,
+            fields=[f for v in params.getall("fields") for f in v.split(",") if f],
+            sorts=_sorts(params, visible),
+            limit=_limit(params.get("limit")),
+            marker=marker,
+            page_reverse=a.query_boolean("page_reverse", params.get("page_reverse", "false")),
+        )
 
     def matches(self, item: dict) -> bool:
         for key, values in self.filters.items():
@@ -128,8 +135,10 @@ def _key_value(text: str) -> tuple[str, str]:
     if not sep:
         raise _bad(f"'{text}' is not of the form <key>=[value]")
     if key not in FIXED_IP_KEYS:
-        raise _bad(f"{key} is invalid attribute for filtering fixed_ips, valid keys are "
-                   f"{', '.join(FIXED_IP_KEYS)}")
+        raise _bad(
+            f"{key} is invalid attribute for filtering fixed_ips, valid keys are "
+            f"{', '.join(FIXED_IP_KEYS)}"
+        )
     return key, value
 
 
@@ -147,7 +156,8 @@ def _entry_matches(entry: dict, wanted: dict[str, set[str]]) -> bool:
     if "subnet_id" in wanted and entry["subnet_id"] not in wanted["subnet_id"]:
         return False
     return "ip_address_substr" not in wanted or any(
-        s in entry["ip_address"] for s in wanted["ip_address_substr"])
+        s in entry["ip_address"] for s in wanted["ip_address_substr"]
+    )
 
 
 def _sortable(value):
@@ -165,8 +175,9 @@ def _sorts(params, visible) -> list[tuple[str, bool]]:
         if attr is None or not attr.sortable:
             raise _bad(f"{key} is an invalid attribute for sort_key")
         if direction not in ("asc", "desc"):
-            raise _bad(f"{direction} is an invalid value for sort_dir, valid values are "
-                       f"'asc' and 'desc'")
+            raise _bad(
+                f"{direction} is an invalid value for sort_dir, valid values are 'asc' and 'desc'"
+            )
         sorts.append((key, direction == "asc"))
     return sorts
 
@@ -180,8 +191,9 @@ def _limit(text: str | None) -> int | None:
     return value or None
 
 
-def pagination_links(request, collection: str, page: list[dict], has_next: bool,
-                     has_previous: bool, query: ListQuery) -> list[dict]:
+def pagination_links(
+    request, collection: str, page: list[dict], has_next: bool, has_previous: bool, query: ListQuery
+) -> list[dict]:
     """``<collection>_links`` hrefs carrying the same query with a new marker."""
     if not query.limit or not page:
         return []
@@ -189,10 +201,16 @@ def pagination_links(request, collection: str, page: list[dict], has_next: bool,
     url = request.host_url + request.script_name + request.path_info
     links = []
     if has_next:
-        links.append({"rel": "next",
-                      "href": url + "?" + urlencode(base + [("marker", page[-1]["id"])])})
+        links.append(
+            {"rel": "next", "href": url + "?" + urlencode(base + [("marker", page[-1]["id"])])}
+        )
     if has_previous:
-        links.append({"rel": "previous",
-                      "href": url + "?" + urlencode(base + [("marker", page[0]["id"]),
-                                                            ("page_reverse", "True")])})
+        links.append(
+            {
+                "rel": "previous",
+                "href": url
+                + "?"
+                + urlencode(base + [("marker", page[0]["id"]), ("page_reverse", "True")]),
+            }
+        )
     return links

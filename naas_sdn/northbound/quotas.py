@@ -9,6 +9,7 @@ a set of limits addressed by project, with no id, revision, tags or POST.
 Only the quotas of loaded resources are shown and settable, as Neutron registers a quota only
 when the plugin serving its resource is loaded.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -31,18 +32,31 @@ RESERVED = 0  # usage is counted inside the creating transaction: nothing is eve
 _CALLER_PROJECT_ACTIONS = ("project", "tenant")
 
 QUOTA_EXTENSIONS = (
-    Extension("quotas", "Quota management support",
-              "Expose functions for quotas management per project",
-              updated="2012-07-29T10:00:00-00:00"),
-    Extension("quota_details", "Quota details management support",
-              "Expose functions for quotas usage statistics per project",
-              updated="2017-02-10T10:00:00-00:00"),
-    Extension("quota-check-limit", "Quota engine limit check",
-              "Support for checking the resource usage before applying a new quota limit",
-              updated="2021-09-08T16:00:00-00:00"),
-    Extension("quota-check-limit-default", "Quota engine limit check by default",
-              "By default, the Neutron quota engine checks the resource usage before applying "
-              "a new quota limit", updated="2024-08-21T16:00:00-00:00"),
+    Extension(
+        "quotas",
+        "Quota management support",
+        "Expose functions for quotas management per project",
+        updated="2012-07-29T10:00:00-00:00",
+    ),
+    Extension(
+        "quota_details",
+        "Quota details management support",
+        "Expose functions for quotas usage statistics per project",
+        updated="2017-02-10T10:00:00-00:00",
+    ),
+    Extension(
+        "quota-check-limit",
+        "Quota engine limit check",
+        "Support for checking the resource usage before applying a new quota limit",
+        updated="2021-09-08T16:00:00-00:00",
+    ),
+    Extension(
+        "quota-check-limit-default",
+        "Quota engine limit check by default",
+        "By default, the Neutron quota engine checks the resource usage before applying "
+        "a new quota limit",
+        updated="2024-08-21T16:00:00-00:00",
+    ),
 )
 
 _LIMIT = a.integer_range(quotas.UNLIMITED, quotas.MAX_LIMIT)
@@ -60,8 +74,9 @@ QUOTA_RULES = (
 class QuotaController:
     """Routes ``/v2.0/quotas[/<project_id>[/default|/details]]`` to the service's quotas."""
 
-    def __init__(self, service: NetworkService, loaded_paths: Collection[str],
-                 authorizer: Authorizer):
+    def __init__(
+        self, service: NetworkService, loaded_paths: Collection[str], authorizer: Authorizer
+    ):
         self.service = service
         self.authorizer = authorizer
         self.names = [r.name for r in quotas.REGISTRY.values() if r.api_path in loaded_paths]
@@ -73,9 +88,14 @@ class QuotaController:
                 raise errors.QuotaPostNotSupported()
             _allow(req, "GET")
             self._authorize(ctx, "get_quota", None)
-            return _json({PATH: [
-                {**self._shown(limits), "project_id": project_id, "tenant_id": project_id}
-                for project_id, limits in self.service.projects_with_quotas().items()]})
+            return _json(
+                {
+                    PATH: [
+                        {**self._shown(limits), "project_id": project_id, "tenant_id": project_id}
+                        for project_id, limits in self.service.projects_with_quotas().items()
+                    ]
+                }
+            )
         project_id = rest[0]
         if not 0 < len(project_id) <= PROJECT_LEN:
             raise errors.ResourceNotFound()
@@ -102,8 +122,14 @@ class QuotaController:
             self._authorize(ctx, "get_quota_details", project_id)
             limits = self.service.quota_limits(project_id)
             used = self.service.quota_usage(project_id)
-            return _json({MEMBER: {name: {"limit": limits[name], "used": used[name],
-                                          "reserved": RESERVED} for name in self.names}})
+            return _json(
+                {
+                    MEMBER: {
+                        name: {"limit": limits[name], "used": used[name], "reserved": RESERVED}
+                        for name in self.names
+                    }
+                }
+            )
         raise errors.ResourceNotFound()
 
     def _authorize(self, ctx: Context, action: str, project_id: str | None) -> None:
@@ -111,7 +137,8 @@ class QuotaController:
         target = {"project_id": project_id or "", "tenant_id": project_id or ""}
         if action == "get_quota_details" and not self.authorizer.allowed(ctx, action, target):
             raise errors.AdminRequired(
-                reason="Only admin is authorized to access quotas for another project")
+                reason="Only admin is authorized to access quotas for another project"
+            )
         self.authorizer.authorize(ctx, action, target)
 
     def _shown(self, limits: dict[str, int]) -> dict[str, int]:

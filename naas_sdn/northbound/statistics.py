@@ -13,6 +13,7 @@ project and admins, never to the other projects a shared network serves; a port'
 VIF's and addresses') to the port's project and admins, not to the network's owner. An
 object one may not see this way is not found, exactly like one that does not exist.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,11 +36,14 @@ from naas_sdn.northbound.resources import ResourceDef
 IP_NAMESPACE = uuid.UUID("1687a31a-4d36-49eb-b635-89eb6b8ea04d")
 
 STATISTICS_EXTENSIONS = (
-    Extension("statistics", "Traffic statistics",
-              "Read-only packet and byte counters, received and sent, of networks, ports, "
-              "VIFs and fixed IP addresses, with packets dropped by policy; visible to the "
-              "owning project and admins.",
-              updated="2025-07-01T00:00:00-00:00"),
+    Extension(
+        "statistics",
+        "Traffic statistics",
+        "Read-only packet and byte counters, received and sent, of networks, ports, "
+        "VIFs and fixed IP addresses, with packets dropped by policy; visible to the "
+        "owning project and admins.",
+        updated="2025-07-01T00:00:00-00:00",
+    ),
 )
 
 
@@ -93,36 +97,55 @@ def _owner_attrs(network_id=lambda r: r.subject.network_id) -> tuple[Attr, ...]:
 _UPDATED = Attr("updated_at", lambda r: _time(r.traffic["updated_at"]))
 _DROPPED = Attr("dropped", lambda r: r.traffic["dropped"], kind="other")
 
-NETWORK_STATISTICS = AttributeMap((Attr("id", lambda r: r.id),)
-                                  + _owner_attrs(lambda r: r.id)
-                                  + _counters(TRAFFIC) + (_DROPPED, _UPDATED))
+NETWORK_STATISTICS = AttributeMap(
+    (Attr("id", lambda r: r.id),)
+    + _owner_attrs(lambda r: r.id)
+    + _counters(TRAFFIC)
+    + (_DROPPED, _UPDATED)
+)
 
-PORT_STATISTICS = AttributeMap((
-    Attr("id", lambda r: r.id),
-    Attr("port_id", lambda r: r.id),
-) + _owner_attrs() + (
-    Attr("device_id", lambda r: r.subject.device_id),
-    Attr("device_owner", lambda r: r.subject.device_owner),
-) + _counters(TRAFFIC) + (_DROPPED, _UPDATED))
+PORT_STATISTICS = AttributeMap(
+    (
+        Attr("id", lambda r: r.id),
+        Attr("port_id", lambda r: r.id),
+    )
+    + _owner_attrs()
+    + (
+        Attr("device_id", lambda r: r.subject.device_id),
+        Attr("device_owner", lambda r: r.subject.device_owner),
+    )
+    + _counters(TRAFFIC)
+    + (_DROPPED, _UPDATED)
+)
 
-VIF_STATISTICS = AttributeMap((
-    Attr("id", lambda r: r.id),
-    Attr("port_id", lambda r: r.id),
-) + _owner_attrs() + (
-    Attr("name", lambda r: r.traffic["name"]),
-    Attr("switch_id", lambda r: r.traffic["switch_id"]),
-    Attr("ofport", lambda r: r.traffic["ofport"], kind="integer"),
-    Attr("attached_at", lambda r: _time(r.traffic["attached_at"])),
-) + _counters(TRAFFIC + VIF_ERRORS) + (_UPDATED,))
+VIF_STATISTICS = AttributeMap(
+    (
+        Attr("id", lambda r: r.id),
+        Attr("port_id", lambda r: r.id),
+    )
+    + _owner_attrs()
+    + (
+        Attr("name", lambda r: r.traffic["name"]),
+        Attr("switch_id", lambda r: r.traffic["switch_id"]),
+        Attr("ofport", lambda r: r.traffic["ofport"], kind="integer"),
+        Attr("attached_at", lambda r: _time(r.traffic["attached_at"])),
+    )
+    + _counters(TRAFFIC + VIF_ERRORS)
+    + (_UPDATED,)
+)
 
-IP_STATISTICS = AttributeMap((
-    Attr("id", lambda r: r.id),
-    Attr("ip_address", lambda r: r.address[1]),
-    Attr("subnet_id", lambda r: r.address[0]),
-    Attr("port_id", lambda r: r.subject.id),
-) + _owner_attrs() + (
-    Attr("ip_version", lambda r: netaddr.IPAddress(r.address[1]).version, kind="integer"),
-) + _counters(TRAFFIC) + (_UPDATED,))
+IP_STATISTICS = AttributeMap(
+    (
+        Attr("id", lambda r: r.id),
+        Attr("ip_address", lambda r: r.address[1]),
+        Attr("subnet_id", lambda r: r.address[0]),
+        Attr("port_id", lambda r: r.subject.id),
+    )
+    + _owner_attrs()
+    + (Attr("ip_version", lambda r: netaddr.IPAddress(r.address[1]).version, kind="integer"),)
+    + _counters(TRAFFIC)
+    + (_UPDATED,)
+)
 
 
 # --------------------------------------------------------------------------- the readers
@@ -147,8 +170,7 @@ class StatisticsReader:
 
     # networks
     def list_networks(self, ctx: Context) -> list[Counted]:
-        return [Counted(n.id, n, self.store.traffic("network", n.id))
-                for n in self._networks(ctx)]
+        return [Counted(n.id, n, self.store.traffic("network", n.id)) for n in self._networks(ctx)]
 
     def get_network(self, ctx: Context, network_id: str) -> Counted:
         net = self.service.get_network(ctx, network_id)
@@ -178,8 +200,11 @@ class StatisticsReader:
 
     # fixed IPs: one entry per (port, address), following the port's fixed_ips
     def list_ips(self, ctx: Context) -> list[Counted]:
-        return [self._ip(port, subnet_id, ip) for port in self._ports(ctx)
-                for subnet_id, ip in port.fixed_ips]
+        return [
+            self._ip(port, subnet_id, ip)
+            for port in self._ports(ctx)
+            for subnet_id, ip in port.fixed_ips
+        ]
 
     def get_ip(self, ctx: Context, entry_id: str) -> Counted:
         for port in self._ports(ctx):
@@ -189,8 +214,12 @@ class StatisticsReader:
         raise errors.IpStatisticsNotFound(id=entry_id)
 
     def _ip(self, port, subnet_id: str, ip: str) -> Counted:
-        return Counted(ip_statistics_id(port.id, ip), port,
-                       self.store.traffic("ip", ip_object(port.id, ip)), (subnet_id, ip))
+        return Counted(
+            ip_statistics_id(port.id, ip),
+            port,
+            self.store.traffic("ip", ip_object(port.id, ip)),
+            (subnet_id, ip),
+        )
 
 
 def _read_only(*_args):
@@ -199,26 +228,62 @@ def _read_only(*_args):
 
 def _collection(name: str, attributes: AttributeMap, list_, get, not_found) -> ResourceDef:
     return ResourceDef(
-        collection=name, member=name, path=name.replace("_", "-"), attributes=attributes,
-        list=list_, get=get, create=_read_only, update=_read_only, delete=_read_only,
-        not_found=not_found, taggable=False, read_only=True)
+        collection=name,
+        member=name,
+        path=name.replace("_", "-"),
+        attributes=attributes,
+        list=list_,
+        get=get,
+        create=_read_only,
+        update=_read_only,
+        delete=_read_only,
+        not_found=not_found,
+        taggable=False,
+        read_only=True,
+    )
 
 
 def statistics_plugin(service: NetworkService) -> Plugin:
     reader = StatisticsReader(service)
-    return Plugin("statistics", (
-        _collection("network_statistics", NETWORK_STATISTICS, reader.list_networks,
-                    reader.get_network, lambda rid: errors.NetworkNotFound(net_id=rid)),
-        _collection("port_statistics", PORT_STATISTICS, reader.list_ports, reader.get_port,
-                    lambda rid: errors.PortNotFound(port_id=rid)),
-        _collection("vif_statistics", VIF_STATISTICS, reader.list_vifs, reader.get_vif,
-                    lambda rid: errors.PortNotFound(port_id=rid)),
-        _collection("ip_statistics", IP_STATISTICS, reader.list_ips, reader.get_ip,
-                    lambda rid: errors.IpStatisticsNotFound(id=rid)),
-    ), STATISTICS_EXTENSIONS, policy_rules=STATISTICS_RULES)
+    return Plugin(
+        "statistics",
+        (
+            _collection(
+                "network_statistics",
+                NETWORK_STATISTICS,
+                reader.list_networks,
+                reader.get_network,
+                lambda rid: errors.NetworkNotFound(net_id=rid),
+            ),
+            _collection(
+                "port_statistics",
+                PORT_STATISTICS,
+                reader.list_ports,
+                reader.get_port,
+                lambda rid: errors.PortNotFound(port_id=rid),
+            ),
+            _collection(
+                "vif_statistics",
+                VIF_STATISTICS,
+                reader.list_vifs,
+                reader.get_vif,
+                lambda rid: errors.PortNotFound(port_id=rid),
+            ),
+            _collection(
+                "ip_statistics",
+                IP_STATISTICS,
+                reader.list_ips,
+                reader.get_ip,
+                lambda rid: errors.IpStatisticsNotFound(id=rid),
+            ),
+        ),
+        STATISTICS_EXTENSIONS,
+        policy_rules=STATISTICS_RULES,
+    )
 
 
 # Traffic is its owner's alone: never the projects a shared network serves.
 STATISTICS_RULES = tuple(
     rule(f"get_{name}", ADMIN_OR_OWNER, f"Show the {name.replace('_', ' ')} of an object")
-    for name in ("network_statistics", "port_statistics", "vif_statistics", "ip_statistics"))
+    for name in ("network_statistics", "port_statistics", "vif_statistics", "ip_statistics")
+)

@@ -1,4 +1,5 @@
 """One real ``naas-sdn serve`` process for the whole API suite; tokens come from the real CLI."""
+
 from __future__ import annotations
 
 import threading
@@ -12,8 +13,10 @@ from tests.helpers import ApiClient, start_server
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    proc = start_server(tmp_path_factory.mktemp("api-server"),
-                        extra_args=["--service-plugins", "router,qos,protocol-block,statistics"])
+    proc = start_server(
+        tmp_path_factory.mktemp("api-server"),
+        extra_args=["--service-plugins", "router,qos,protocol-block,statistics"],
+    )
     yield proc
     assert proc.stop(timeout=5) == 0, proc.log_tail()
 
@@ -21,8 +24,9 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def bare_server(tmp_path_factory):
     """A server with no service plugin at all: their areas answer 501."""
-    proc = start_server(tmp_path_factory.mktemp("bare-server"),
-                        extra_args=["--service-plugins", ""])
+    proc = start_server(
+        tmp_path_factory.mktemp("bare-server"), extra_args=["--service-plugins", ""]
+    )
     yield proc
     assert proc.stop(timeout=5) == 0, proc.log_tail()
 
@@ -64,11 +68,13 @@ def token_pool(server):
 @pytest.fixture
 def new_tenant(server, token_pool):
     """A factory of clients, each for a fresh project, so tests never see each other's objects."""
+
     def make(admin: bool = False) -> ApiClient:
         project, token = token_pool.take(admin)
         client = ApiClient(server.url, token)
         client.project = project
         return client
+
     return make
 
 

@@ -3,6 +3,7 @@ the network is shared with, an admin; and an operator's policy.yaml overriding a
 
 A server of this module's own: its shared networks are seen by every project, and must not
 appear in the lists of the suite's other tests."""
+
 import itertools
 
 import pytest
@@ -50,8 +51,12 @@ def _ok(resp, status=201):
 def _shared_network(owner):
     net = _ok(owner.post("/v2.0/networks", {"network": {"name": "s", "shared": True}}))
     net = net.json["network"]
-    subnet = _ok(owner.post("/v2.0/subnets", {"subnet": {
-        "network_id": net["id"], "ip_version": 4, "cidr": "10.8.0.0/24"}})).json["subnet"]
+    subnet = _ok(
+        owner.post(
+            "/v2.0/subnets",
+            {"subnet": {"network_id": net["id"], "ip_version": 4, "cidr": "10.8.0.0/24"}},
+        )
+    ).json["subnet"]
     vm = _ok(owner.post("/v2.0/ports", {"port": {"network_id": net["id"], "name": "vm"}}))
     return net, subnet, vm.json["port"]
 
@@ -67,9 +72,11 @@ def _refusals(net, subnet, victim):
         "allowed_address_pairs": {"allowed_address_pairs": [{"ip_address": "0.0.0.0/0"}]},
         "port_security_enabled": {"port_security_enabled": False},
         "mac_address": {"mac_address": victim["mac_address"]},
-        "fixed_ips:ip_address": {"fixed_ips": [{"subnet_id": subnet["id"],
-                                                "ip_address": victim["fixed_ips"][0][
-                                                    "ip_address"]}]},
+        "fixed_ips:ip_address": {
+            "fixed_ips": [
+                {"subnet_id": subnet["id"], "ip_address": victim["fixed_ips"][0]["ip_address"]}
+            ]
+        },
         "device_owner": {"device_owner": "network:dhcp"},
         "device_owner ": {"device_owner": "network:router_gateway"},
         "binding:profile": {"binding:profile": {"x": 1}},
@@ -86,8 +93,12 @@ def test_shared_network_user_cannot_turn_off_protections(alice, bob):
     # The refusal comes before any conflict check: it tells nothing of what Alice uses.
     assert len(bob.get("/v2.0/ports").json["ports"]) == ports_before
     # What a project may do there: a plain port, a subnet of its choice, a compute owner.
-    mine = _ok(bob.post("/v2.0/ports", _port_body(
-        net, fixed_ips=[{"subnet_id": subnet["id"]}], device_owner="compute:nova"))).json["port"]
+    mine = _ok(
+        bob.post(
+            "/v2.0/ports",
+            _port_body(net, fixed_ips=[{"subnet_id": subnet["id"]}], device_owner="compute:nova"),
+        )
+    ).json["port"]
     assert mine["port_security_enabled"] is True and mine["security_groups"]
     # The same attributes on an update of its own port: 403; harmless ones: 200.
     url = "/v2.0/ports/" + mine["id"]
@@ -101,13 +112,17 @@ def test_shared_network_user_cannot_turn_off_protections(alice, bob):
 
 def test_shared_network_user_cannot_change_the_network_or_its_subnets(alice, bob):
     net, subnet, victim = _shared_network(alice)
-    for resp in (bob.put("/v2.0/networks/" + net["id"], {"network": {"name": "mine"}}),
-                 bob.delete("/v2.0/networks/" + net["id"]),
-                 bob.put(f"/v2.0/networks/{net['id']}/tags/t"),
-                 bob.post("/v2.0/subnets", {"subnet": {"network_id": net["id"], "ip_version": 4,
-                                                       "cidr": "10.9.0.0/24"}}),
-                 bob.put("/v2.0/subnets/" + subnet["id"], {"subnet": {"name": "mine"}}),
-                 bob.delete("/v2.0/subnets/" + subnet["id"])):
+    for resp in (
+        bob.put("/v2.0/networks/" + net["id"], {"network": {"name": "mine"}}),
+        bob.delete("/v2.0/networks/" + net["id"]),
+        bob.put(f"/v2.0/networks/{net['id']}/tags/t"),
+        bob.post(
+            "/v2.0/subnets",
+            {"subnet": {"network_id": net["id"], "ip_version": 4, "cidr": "10.9.0.0/24"}},
+        ),
+        bob.put("/v2.0/subnets/" + subnet["id"], {"subnet": {"name": "mine"}}),
+        bob.delete("/v2.0/subnets/" + subnet["id"]),
+    ):
         assert resp.status == 403 and resp.error_type == "PolicyNotAuthorized", resp
     # Another project's port on the network is not Bob's to see: 404, not 403.
     assert bob.get("/v2.0/ports/" + victim["id"]).status == 404
@@ -124,16 +139,30 @@ def test_network_owner_and_admin_rights_on_others_ports(alice, bob, admin):
     assert resp.status == 403 and resp.error_type == "PolicyNotAuthorized"
     # The owner's own ports may have every protection off or chosen; the MAC of an existing
     # port changes only by an admin (update_port:mac_address).
-    owned = _ok(alice.post("/v2.0/ports", _port_body(
-        net, mac_address="fa:16:3e:00:00:42", port_security_enabled=False,
-        fixed_ips=[{"subnet_id": subnet["id"], "ip_address": "10.8.0.42"}]))).json["port"]
+    owned = _ok(
+        alice.post(
+            "/v2.0/ports",
+            _port_body(
+                net,
+                mac_address="fa:16:3e:00:00:42",
+                port_security_enabled=False,
+                fixed_ips=[{"subnet_id": subnet["id"], "ip_address": "10.8.0.42"}],
+            ),
+        )
+    ).json["port"]
     resp = alice.put("/v2.0/ports/" + owned["id"], {"port": {"mac_address": "fa:16:3e:00:00:43"}})
     assert resp.status == 403 and "update_port:mac_address" in resp.json["NeutronError"]["message"]
-    _ok(admin.put("/v2.0/ports/" + owned["id"], {"port": {"mac_address": "fa:16:3e:00:00:43"}}),
-        200)
+    _ok(
+        admin.put("/v2.0/ports/" + owned["id"], {"port": {"mac_address": "fa:16:3e:00:00:43"}}), 200
+    )
     # An admin may give another project's port anything.
-    _ok(admin.put("/v2.0/ports/" + bobs["id"], {"port": {
-        "security_groups": [], "port_security_enabled": False}}), 200)
+    _ok(
+        admin.put(
+            "/v2.0/ports/" + bobs["id"],
+            {"port": {"security_groups": [], "port_security_enabled": False}},
+        ),
+        200,
+    )
     assert alice.delete("/v2.0/ports/" + bobs["id"]).status == 204
 
 
@@ -149,8 +178,7 @@ def test_trusted_ports_show_what_the_switches_enforce(admin):
 def test_operator_policy_file_overrides_a_default(tmp_path):
     """``[oslo_policy] policy_file``: only admins create networks; tenants may still list."""
     policy = tmp_path / "policy.yaml"
-    policy.write_text('"create_network": "rule:admin_only"\n'
-                      '"get_network": "rule:admin_or_owner"\n')
+    policy.write_text('"create_network": "rule:admin_only"\n"get_network": "rule:admin_or_owner"\n')
     config = tmp_path / "naas-sdn.conf"
     config.write_text(f"[oslo_policy]\npolicy_file = {policy}\n")
     server = start_server(tmp_path, extra_args=["--config", str(config)])
@@ -174,9 +202,18 @@ def test_operator_policy_file_overrides_a_default(tmp_path):
 def test_policy_sample_lists_every_default(command):
     import subprocess
     import sys
-    out = subprocess.run([sys.executable, "-m", "naas_sdn", *command], capture_output=True,
-                         text=True, check=True).stdout
-    for name in ("create_port:mac_address", "create_port:fixed_ips:ip_address",
-                 "update_port:mac_address", "create_protocol_block", "create_policy",
-                 "add_router_interface", "get_network_statistics", "update_quota"):
+
+    out = subprocess.run(
+        [sys.executable, "-m", "naas_sdn", *command], capture_output=True, text=True, check=True
+    ).stdout
+    for name in (
+        "create_port:mac_address",
+        "create_port:fixed_ips:ip_address",
+        "update_port:mac_address",
+        "create_protocol_block",
+        "create_policy",
+        "add_router_interface",
+        "get_network_statistics",
+        "update_quota",
+    ):
         assert f'#"{name}":' in out, name

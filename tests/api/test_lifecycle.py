@@ -1,4 +1,5 @@
 """The server process itself: restart keeps the model, SIGTERM ends it promptly."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -26,6 +27,7 @@ def test_concurrent_requests(server, alice):
 
     def make(_):
         return alice.post("/v2.0/ports", {"port": {"network_id": net["id"]}})
+
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         results = list(pool.map(make, range(64)))
     assert all(r.status == 201 for r in results)

@@ -1,4 +1,5 @@
 """Networks over HTTP: attributes, scoping, sharing, bulk, revisions, tags and bad input."""
+
 from __future__ import annotations
 
 import re
@@ -6,11 +7,26 @@ import uuid
 
 import pytest
 
-NETWORK_KEYS = {"id", "name", "description", "admin_state_up", "status", "subnets", "shared",
-                "project_id", "tenant_id", "revision_number", "created_at", "updated_at", "tags",
-                "mtu", "router:external", "port_security_enabled", "qos_policy_id"}
-PROVIDER_KEYS = {"provider:network_type", "provider:physical_network",
-                 "provider:segmentation_id"}
+NETWORK_KEYS = {
+    "id",
+    "name",
+    "description",
+    "admin_state_up",
+    "status",
+    "subnets",
+    "shared",
+    "project_id",
+    "tenant_id",
+    "revision_number",
+    "created_at",
+    "updated_at",
+    "tags",
+    "mtu",
+    "router:external",
+    "port_security_enabled",
+    "qos_policy_id",
+}
+PROVIDER_KEYS = {"provider:network_type", "provider:physical_network", "provider:segmentation_id"}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
@@ -46,29 +62,41 @@ def test_provider_attributes_admin_only(alice, admin):
     resp = alice.post("/v2.0/networks", {"network": {"provider:segmentation_id": 5}})
     assert resp.status == 403 and resp.error_type == "PolicyNotAuthorized"
     assert "create_network:provider:segmentation_id" in resp.json["NeutronError"]["message"]
-    chosen = create(admin, **{"provider:network_type": "vlan", "provider:segmentation_id": 4000,
-                              "project_id": alice.project})
+    chosen = create(
+        admin,
+        **{
+            "provider:network_type": "vlan",
+            "provider:segmentation_id": 4000,
+            "project_id": alice.project,
+        },
+    )
     assert chosen["provider:segmentation_id"] == 4000 and chosen["project_id"] == alice.project
     again = admin.post("/v2.0/networks", {"network": {"provider:segmentation_id": 4000}})
     assert again.status == 409 and again.error_type == "VlanIdInUse"
-    for bad in ({"provider:network_type": "vxlan"}, {"provider:segmentation_id": 4095},
-                {"provider:physical_network": "physnet1"}, {"provider:segmentation_id": "x"}):
+    for bad in (
+        {"provider:network_type": "vxlan"},
+        {"provider:segmentation_id": 4095},
+        {"provider:physical_network": "physnet1"},
+        {"provider:segmentation_id": "x"},
+    ):
         resp = admin.post("/v2.0/networks", {"network": bad})
         assert resp.status == 400, (bad, resp)
-    update = admin.put(f"/v2.0/networks/{chosen['id']}",
-                       {"network": {"provider:segmentation_id": 4001}})
+    update = admin.put(
+        f"/v2.0/networks/{chosen['id']}", {"network": {"provider:segmentation_id": 4001}}
+    )
     assert update.status == 400
     assert admin.delete(f"/v2.0/networks/{chosen['id']}").status == 204
 
 
 def test_update_and_revision(alice):
     net = create(alice, name="a")
-    resp = alice.put(f"/v2.0/networks/{net['id']}",
-                     {"network": {"name": "b", "description": "d", "admin_state_up": False}})
+    resp = alice.put(
+        f"/v2.0/networks/{net['id']}",
+        {"network": {"name": "b", "description": "d", "admin_state_up": False}},
+    )
     assert resp.status == 200
     updated = resp.json["network"]
-    assert (updated["name"], updated["description"], updated["admin_state_up"]) == \
-        ("b", "d", False)
+    assert (updated["name"], updated["description"], updated["admin_state_up"]) == ("b", "d", False)
     assert updated["revision_number"] == 2
     assert updated["created_at"] == net["created_at"]
 
@@ -100,9 +128,14 @@ def test_delete(alice):
 def test_other_tenant_gets_404(alice, bob):
     net = create(alice)
     path = f"/v2.0/networks/{net['id']}"
-    for resp in (bob.get(path), bob.put(path, {"network": {"name": "x"}}), bob.delete(path),
-                 bob.get(path + "/tags"), bob.put(path + "/tags/x"),
-                 bob.post("/v2.0/ports", {"port": {"network_id": net["id"]}})):
+    for resp in (
+        bob.get(path),
+        bob.put(path, {"network": {"name": "x"}}),
+        bob.delete(path),
+        bob.get(path + "/tags"),
+        bob.put(path + "/tags/x"),
+        bob.post("/v2.0/ports", {"port": {"network_id": net["id"]}}),
+    ):
         assert resp.status == 404, resp
         assert resp.error_type == "NetworkNotFound"
     assert bob.get("/v2.0/networks").json["networks"] == []
@@ -136,8 +169,7 @@ def test_admin_sees_all_and_acts_for_projects(alice, admin, bob):
     assert bob.get(f"/v2.0/networks/{made['id']}").status == 200
     mismatch = admin.post("/v2.0/networks", {"network": {"project_id": "a", "tenant_id": "b"}})
     assert mismatch.status == 400
-    assert admin.put(f"/v2.0/networks/{net['id']}", {"network": {"name": "by-admin"}}).status \
-        == 200
+    assert admin.put(f"/v2.0/networks/{net['id']}", {"network": {"name": "by-admin"}}).status == 200
 
 
 def test_tenant_cannot_create_for_other_project(alice):
@@ -153,8 +185,7 @@ def test_bulk_create(alice):
     assert [n["name"] for n in resp.json["networks"]] == ["b1", "b2"]
     bad = alice.post("/v2.0/networks", {"networks": [{"name": "b3"}, {"name": 5}]})
     assert bad.status == 400
-    assert sorted(n["name"] for n in alice.get("/v2.0/networks").json["networks"]) == \
-        ["b1", "b2"]
+    assert sorted(n["name"] for n in alice.get("/v2.0/networks").json["networks"]) == ["b1", "b2"]
     assert alice.post("/v2.0/networks", {"networks": []}).status == 400
 
 
@@ -192,19 +223,22 @@ def test_bad_create_bodies_change_nothing(alice, raw, message):
     assert alice.get("/v2.0/networks").json == before
 
 
-@pytest.mark.parametrize("attrs,message", [
-    ({"id": "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"}, "Cannot update read-only attribute id"),
-    ({"status": "DOWN"}, "read-only attribute status"),
-    ({"revision_number": 9}, "read-only attribute revision_number"),
-    ({"project_id": "x"}, "read-only attribute project_id"),
-    ({"tenant_id": "x"}, "read-only attribute tenant_id"),
-    ({"mtu": 1400}, "read-only attribute mtu"),
-    ({"tags": ["a"]}, "read-only attribute tags"),
-    ({"created_at": "2020-01-01T00:00:00Z"}, "read-only attribute created_at"),
-    ({"admin_state_up": None}, "Invalid input for admin_state_up"),
-    ({"name": ["x"]}, "Invalid input for name"),
-    ({"nope": 1}, "Unrecognized attribute(s) 'nope'"),
-])
+@pytest.mark.parametrize(
+    "attrs,message",
+    [
+        ({"id": "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"}, "Cannot update read-only attribute id"),
+        ({"status": "DOWN"}, "read-only attribute status"),
+        ({"revision_number": 9}, "read-only attribute revision_number"),
+        ({"project_id": "x"}, "read-only attribute project_id"),
+        ({"tenant_id": "x"}, "read-only attribute tenant_id"),
+        ({"mtu": 1400}, "read-only attribute mtu"),
+        ({"tags": ["a"]}, "read-only attribute tags"),
+        ({"created_at": "2020-01-01T00:00:00Z"}, "read-only attribute created_at"),
+        ({"admin_state_up": None}, "Invalid input for admin_state_up"),
+        ({"name": ["x"]}, "Invalid input for name"),
+        ({"nope": 1}, "Unrecognized attribute(s) 'nope'"),
+    ],
+)
 def test_bad_updates_change_nothing(alice, attrs, message):
     net = create(alice, name="keep")
     resp = alice.put(f"/v2.0/networks/{net['id']}", {"network": attrs})
@@ -221,12 +255,21 @@ def test_bad_update_bodies(alice):
     assert alice.get(path).json["network"] == net
 
 
-@pytest.mark.parametrize("bad_id", ["not-a-uuid", "1234", "3f0e0c9e2a434a5e8a615b1b0b3e6d35x",
-                                    "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"])
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "not-a-uuid",
+        "1234",
+        "3f0e0c9e2a434a5e8a615b1b0b3e6d35x",
+        "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35",
+    ],
+)
 def test_bad_or_unknown_ids_404(alice, bad_id):
-    for resp in (alice.get(f"/v2.0/networks/{bad_id}"),
-                 alice.put(f"/v2.0/networks/{bad_id}", {"network": {"name": "x"}}),
-                 alice.delete(f"/v2.0/networks/{bad_id}")):
+    for resp in (
+        alice.get(f"/v2.0/networks/{bad_id}"),
+        alice.put(f"/v2.0/networks/{bad_id}", {"network": {"name": "x"}}),
+        alice.delete(f"/v2.0/networks/{bad_id}"),
+    ):
         assert resp.status == 404 and resp.error_type == "NetworkNotFound"
 
 

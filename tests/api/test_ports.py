@@ -1,13 +1,36 @@
 """Ports over HTTP: attributes, MAC rules, fixed IPs, scoping, bulk and bad input."""
+
 from __future__ import annotations
 
 import pytest
 
-PORT_KEYS = {"id", "name", "description", "network_id", "mac_address", "fixed_ips", "device_id",
-             "device_owner", "admin_state_up", "status", "binding:host_id", "binding:vif_type",
-             "binding:vnic_type", "binding:profile", "binding:vif_details", "project_id",
-             "tenant_id", "revision_number", "created_at", "updated_at", "tags",
-             "port_security_enabled", "security_groups", "allowed_address_pairs", "qos_policy_id"}
+PORT_KEYS = {
+    "id",
+    "name",
+    "description",
+    "network_id",
+    "mac_address",
+    "fixed_ips",
+    "device_id",
+    "device_owner",
+    "admin_state_up",
+    "status",
+    "binding:host_id",
+    "binding:vif_type",
+    "binding:vnic_type",
+    "binding:profile",
+    "binding:vif_details",
+    "project_id",
+    "tenant_id",
+    "revision_number",
+    "created_at",
+    "updated_at",
+    "tags",
+    "port_security_enabled",
+    "security_groups",
+    "allowed_address_pairs",
+    "qos_policy_id",
+}
 
 
 @pytest.fixture
@@ -22,8 +45,9 @@ def create(client, **attrs):
 
 
 def test_create_defaults(alice, net):
-    port = create(alice, network_id=net["id"], name="p1", device_id="vm1",
-                  device_owner="compute:nova")
+    port = create(
+        alice, network_id=net["id"], name="p1", device_id="vm1", device_owner="compute:nova"
+    )
     assert set(port) == PORT_KEYS
     assert port["mac_address"].startswith("fa:16:3e:")
     assert port["fixed_ips"] == [] and port["tags"] == []
@@ -44,15 +68,26 @@ def test_create_defaults(alice, net):
 def test_given_mac_normalized_and_unique_per_network(alice, net):
     port = create(alice, network_id=net["id"], mac_address="02-AB-cd-00-00-01")
     assert port["mac_address"] == "02:ab:cd:00:00:01"
-    dup = alice.post("/v2.0/ports", {"port": {"network_id": net["id"],
-                                              "mac_address": "02:ab:cd:00:00:01"}})
+    dup = alice.post(
+        "/v2.0/ports", {"port": {"network_id": net["id"], "mac_address": "02:ab:cd:00:00:01"}}
+    )
     assert dup.status == 409 and dup.error_type == "MacAddressInUse"
     other = alice.post("/v2.0/networks", {"network": {}}).json["network"]
     assert create(alice, network_id=other["id"], mac_address="02:ab:cd:00:00:01")
 
 
-@pytest.mark.parametrize("mac", ["01:00:5e:00:00:01", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00",
-                                 "zz:00:00:00:00:00", "02:00:00:00:00", 12345, ""])
+@pytest.mark.parametrize(
+    "mac",
+    [
+        "01:00:5e:00:00:01",
+        "ff:ff:ff:ff:ff:ff",
+        "00:00:00:00:00:00",
+        "zz:00:00:00:00:00",
+        "02:00:00:00:00",
+        12345,
+        "",
+    ],
+)
 def test_bad_macs(alice, net, mac):
     resp = alice.post("/v2.0/ports", {"port": {"network_id": net["id"], "mac_address": mac}})
     assert resp.status == 400, resp
@@ -79,8 +114,16 @@ def test_fixed_ips_need_subnets(alice, net):
         resp = alice.post("/v2.0/ports", {"port": {"network_id": net["id"], "fixed_ips": [entry]}})
         assert resp.status == 400 and resp.error_type == "InvalidInput", resp
         assert "IP allocation requires subnets for network" in resp.json["NeutronError"]["message"]
-    for bad in ("10.0.0.5", [{"subnet_id": "nope"}], [{"ip_address": "300.1.1.1"}], [5],
-                [{"subnet": unknown}], [{}], None, [{"ip_address": "10.0.0.05"}]):
+    for bad in (
+        "10.0.0.5",
+        [{"subnet_id": "nope"}],
+        [{"ip_address": "300.1.1.1"}],
+        [5],
+        [{"subnet": unknown}],
+        [{}],
+        None,
+        [{"ip_address": "10.0.0.05"}],
+    ):
         resp = alice.post("/v2.0/ports", {"port": {"network_id": net["id"], "fixed_ips": bad}})
         assert resp.status == 400 and resp.error_type == "HTTPBadRequest", (bad, resp)
     port = create(alice, network_id=net["id"], fixed_ips=[])
@@ -102,11 +145,15 @@ BAD_PORT_BODIES = [
     ({"network_id": "NET", "dns_name": "vm1"}, "Unrecognized attribute(s) 'dns_name'"),
     ({"network_id": "NET", "security_groups": ["nope"]}, "Invalid input for security_groups"),
     ({"network_id": "NET", "security_groups": "x"}, "Invalid input for security_groups"),
-    ({"network_id": "NET", "port_security_enabled": "nope"},
-     "Invalid input for port_security_enabled"),
+    (
+        {"network_id": "NET", "port_security_enabled": "nope"},
+        "Invalid input for port_security_enabled",
+    ),
     ({"network_id": "NET", "qos_policy_id": "nope"}, "Invalid input for qos_policy_id"),
-    ({"network_id": "NET", "allowed_address_pairs": [{"ip_address": "10.0.0.300"}]},
-     "'10.0.0.300' is not a valid IP address"),
+    (
+        {"network_id": "NET", "allowed_address_pairs": [{"ip_address": "10.0.0.300"}]},
+        "'10.0.0.300' is not a valid IP address",
+    ),
     ({"network_id": "NET", "name": "x" * 256}, "exceeds maximum length of 255"),
 ]
 
@@ -122,29 +169,35 @@ def test_bad_port_bodies_change_nothing(alice, net, attrs, message):
 
 
 def test_unknown_network(alice):
-    resp = alice.post("/v2.0/ports", {"port": {"network_id":
-                                               "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"}})
+    resp = alice.post(
+        "/v2.0/ports", {"port": {"network_id": "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"}}
+    )
     assert resp.status == 404 and resp.error_type == "NetworkNotFound"
 
 
 def test_binding_profile_admin_only(alice, admin, net):
-    resp = alice.post("/v2.0/ports", {"port": {"network_id": net["id"],
-                                               "binding:profile": {"a": 1}}})
+    resp = alice.post(
+        "/v2.0/ports", {"port": {"network_id": net["id"], "binding:profile": {"a": 1}}}
+    )
     assert resp.status == 403 and resp.error_type == "PolicyNotAuthorized"
-    port = create(admin, network_id=net["id"], project_id=alice.project,
-                  **{"binding:profile": {"a": 1}})
+    port = create(
+        admin, network_id=net["id"], project_id=alice.project, **{"binding:profile": {"a": 1}}
+    )
     assert port["binding:profile"] == {"a": 1} and port["project_id"] == alice.project
     assert alice.get(f"/v2.0/ports/{port['id']}").json["port"]["binding:profile"] == {"a": 1}
 
 
-@pytest.mark.parametrize("attrs,message", [
-    ({"network_id": "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"}, "read-only attribute network_id"),
-    ({"status": "ACTIVE"}, "read-only attribute status"),
-    ({"binding:host_id": "br9"}, "read-only attribute binding:host_id"),
-    ({"id": "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"}, "read-only attribute id"),
-    ({"mac_address": "01:00:00:00:00:01"}, "unicast"),
-    ({"admin_state_up": 2}, "Invalid input for admin_state_up"),
-])
+@pytest.mark.parametrize(
+    "attrs,message",
+    [
+        ({"network_id": "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"}, "read-only attribute network_id"),
+        ({"status": "ACTIVE"}, "read-only attribute status"),
+        ({"binding:host_id": "br9"}, "read-only attribute binding:host_id"),
+        ({"id": "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"}, "read-only attribute id"),
+        ({"mac_address": "01:00:00:00:00:01"}, "unicast"),
+        ({"admin_state_up": 2}, "Invalid input for admin_state_up"),
+    ],
+)
 def test_bad_port_updates(alice, net, attrs, message):
     port = create(alice, network_id=net["id"])
     resp = alice.put(f"/v2.0/ports/{port['id']}", {"port": attrs})
@@ -156,8 +209,12 @@ def test_bad_port_updates(alice, net, attrs, message):
 def test_port_scoping(alice, bob, net):
     port = create(alice, network_id=net["id"])
     path = f"/v2.0/ports/{port['id']}"
-    for resp in (bob.get(path), bob.put(path, {"port": {"name": "x"}}), bob.delete(path),
-                 bob.get(path + "/tags")):
+    for resp in (
+        bob.get(path),
+        bob.put(path, {"port": {"name": "x"}}),
+        bob.delete(path),
+        bob.get(path + "/tags"),
+    ):
         assert resp.status == 404 and resp.error_type == "PortNotFound", resp
     assert bob.get("/v2.0/ports").json["ports"] == []
     assert bob.get("/v2.0/ports/not-a-uuid").status == 404
@@ -165,27 +222,43 @@ def test_port_scoping(alice, bob, net):
 
 def test_update_delete_and_network_in_use(alice, net):
     port = create(alice, network_id=net["id"])
-    resp = alice.put(f"/v2.0/ports/{port['id']}",
-                     {"port": {"name": "n", "admin_state_up": False, "device_id": "d"}})
+    resp = alice.put(
+        f"/v2.0/ports/{port['id']}",
+        {"port": {"name": "n", "admin_state_up": False, "device_id": "d"}},
+    )
     assert resp.status == 200
     assert (resp.json["port"]["name"], resp.json["port"]["admin_state_up"]) == ("n", False)
     busy = alice.delete(f"/v2.0/networks/{net['id']}")
     assert busy.status == 409 and busy.error_type == "NetworkInUse"
-    assert alice.put(f"/v2.0/ports/{port['id']}", {"port": {"name": "z"}},
-                     headers={"If-Match": "revision_number=1"}).status == 412
+    assert (
+        alice.put(
+            f"/v2.0/ports/{port['id']}",
+            {"port": {"name": "z"}},
+            headers={"If-Match": "revision_number=1"},
+        ).status
+        == 412
+    )
     assert alice.delete(f"/v2.0/ports/{port['id']}").status == 204
     assert alice.get(f"/v2.0/ports/{port['id']}").status == 404
     assert alice.delete(f"/v2.0/networks/{net['id']}").status == 204
 
 
 def test_bulk_ports_all_or_nothing(alice, net):
-    ok = alice.post("/v2.0/ports", {"ports": [{"network_id": net["id"], "name": "a"},
-                                              {"network_id": net["id"], "name": "b"}]})
+    ok = alice.post(
+        "/v2.0/ports",
+        {"ports": [{"network_id": net["id"], "name": "a"}, {"network_id": net["id"], "name": "b"}]},
+    )
     assert ok.status == 201 and len(ok.json["ports"]) == 2
     assert len({p["mac_address"] for p in ok.json["ports"]}) == 2
-    bad = alice.post("/v2.0/ports", {"ports": [
-        {"network_id": net["id"], "mac_address": "02:00:00:00:00:77"},
-        {"network_id": net["id"], "mac_address": "02:00:00:00:00:77"}]})
+    bad = alice.post(
+        "/v2.0/ports",
+        {
+            "ports": [
+                {"network_id": net["id"], "mac_address": "02:00:00:00:00:77"},
+                {"network_id": net["id"], "mac_address": "02:00:00:00:00:77"},
+            ]
+        },
+    )
     assert bad.status == 409
     assert len(alice.get("/v2.0/ports").json["ports"]) == 2
 

@@ -1,4 +1,5 @@
 """Filtering, fields, sorting, pagination and tag filters, as Neutron reads its query string."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
@@ -9,8 +10,11 @@ import pytest
 @pytest.fixture
 def nets(alice):
     names = ["delta", "alpha", "charlie", "bravo", "echo"]
-    body = {"networks": [{"name": n, "admin_state_up": n != "charlie", "description": n[0]}
-                         for n in names]}
+    body = {
+        "networks": [
+            {"name": n, "admin_state_up": n != "charlie", "description": n[0]} for n in names
+        ]
+    }
     created = alice.post("/v2.0/networks", body).json["networks"]
     tags = {"alpha": ["red"], "bravo": ["red", "blue"], "charlie": ["blue"], "delta": []}
     for net in created:
@@ -37,11 +41,23 @@ def test_filters(alice, nets):
     assert len(names(alice.get("/v2.0/networks?mtu=1500&status=ACTIVE&shared=false"))) == 5
 
 
-@pytest.mark.parametrize("query", ["foo=1", "subnets=x", "provider:segmentation_id=3",
-                                   "admin_state_up=maybe", "mtu=big", "limit=-1", "limit=x",
-                                   "sort_key=nope", "sort_key=name&sort_dir=up",
-                                   "sort_key=name&sort_dir=asc&sort_dir=desc", "sort_key=tags",
-                                   "page_reverse=perhaps"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "foo=1",
+        "subnets=x",
+        "provider:segmentation_id=3",
+        "admin_state_up=maybe",
+        "mtu=big",
+        "limit=-1",
+        "limit=x",
+        "sort_key=nope",
+        "sort_key=name&sort_dir=up",
+        "sort_key=name&sort_dir=asc&sort_dir=desc",
+        "sort_key=tags",
+        "page_reverse=perhaps",
+    ],
+)
 def test_bad_queries(alice, nets, query):
     resp = alice.get("/v2.0/networks?" + query)
     assert resp.status == 400, (query, resp)
@@ -50,7 +66,8 @@ def test_bad_queries(alice, nets, query):
 
 def test_admin_may_filter_on_provider(admin, alice, nets):
     seg = admin.get(f"/v2.0/networks/{nets['alpha']['id']}").json["network"][
-        "provider:segmentation_id"]
+        "provider:segmentation_id"
+    ]
     found = admin.get(f"/v2.0/networks?provider:segmentation_id={seg}").json["networks"]
     assert [n["id"] for n in found] == [nets["alpha"]["id"]]
 
@@ -64,12 +81,23 @@ def test_fields(alice, nets):
 
 def test_sorting(alice, nets):
     resp = alice.get("/v2.0/networks?sort_key=name&sort_dir=desc")
-    assert [n["name"] for n in resp.json["networks"]] == \
-        ["echo", "delta", "charlie", "bravo", "alpha"]
-    resp = alice.get("/v2.0/networks?sort_key=admin_state_up&sort_dir=asc"
-                     "&sort_key=name&sort_dir=desc")
-    assert [n["name"] for n in resp.json["networks"]] == \
-        ["charlie", "echo", "delta", "bravo", "alpha"]
+    assert [n["name"] for n in resp.json["networks"]] == [
+        "echo",
+        "delta",
+        "charlie",
+        "bravo",
+        "alpha",
+    ]
+    resp = alice.get(
+        "/v2.0/networks?sort_key=admin_state_up&sort_dir=asc&sort_key=name&sort_dir=desc"
+    )
+    assert [n["name"] for n in resp.json["networks"]] == [
+        "charlie",
+        "echo",
+        "delta",
+        "bravo",
+        "alpha",
+    ]
     resp = alice.get("/v2.0/networks?sort_key=name")
     assert next(n["name"] for n in resp.json["networks"]) == "alpha"
 
@@ -111,15 +139,21 @@ def test_tag_filters(alice, nets):
     assert names(alice.get("/v2.0/networks?tags=red,blue")) == ["bravo"]
     assert names(alice.get("/v2.0/networks?tags=red&tags=blue")) == ["bravo"]
     assert names(alice.get("/v2.0/networks?tags-any=red,blue")) == ["alpha", "bravo", "charlie"]
-    assert names(alice.get("/v2.0/networks?not-tags=red,blue")) == \
-        ["alpha", "charlie", "delta", "echo"]
+    assert names(alice.get("/v2.0/networks?not-tags=red,blue")) == [
+        "alpha",
+        "charlie",
+        "delta",
+        "echo",
+    ]
     assert names(alice.get("/v2.0/networks?not-tags-any=red,blue")) == ["delta", "echo"]
 
 
 def test_port_filters(alice, nets):
     net = nets["alpha"]
-    made = alice.post("/v2.0/ports", {"ports": [{"network_id": net["id"], "name": "x"},
-                                                {"network_id": nets["bravo"]["id"]}]})
+    made = alice.post(
+        "/v2.0/ports",
+        {"ports": [{"network_id": net["id"], "name": "x"}, {"network_id": nets["bravo"]["id"]}]},
+    )
     ports = made.json["ports"]
     found = alice.get(f"/v2.0/ports?network_id={net['id']}").json["ports"]
     assert [p["id"] for p in found] == [ports[0]["id"]]

@@ -1,4 +1,5 @@
 """Quotas over HTTP (Neutron's quotas and quota_details extensions) and with the real CLI."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,14 @@ import pytest
 
 from tests.helpers import OPENSTACK, ApiClient, free_port
 
-NEUTRON_DEFAULTS = {"network": 100, "subnet": 100, "port": 500, "router": 10,
-                    "security_group": 10, "security_group_rule": 100}
+NEUTRON_DEFAULTS = {
+    "network": 100,
+    "subnet": 100,
+    "port": 500,
+    "router": 10,
+    "security_group": 10,
+    "security_group_rule": 100,
+}
 OURS = {"qos_policy": 10, "protocol_block": 50}
 DEFAULTS = {**NEUTRON_DEFAULTS, **OURS}
 
@@ -40,8 +47,9 @@ def test_admin_sets_lists_and_resets(admin, alice):
     shown = set_quota(admin, alice, network=3, port=-1)
     assert shown == {**DEFAULTS, "network": 3, "port": -1}
     assert alice.get(quota_path(alice)).json["quota"] == shown
-    listed = [q for q in admin.get("/v2.0/quotas").json["quotas"]
-              if q["project_id"] == alice.project]
+    listed = [
+        q for q in admin.get("/v2.0/quotas").json["quotas"] if q["project_id"] == alice.project
+    ]
     assert listed == [{**shown, "project_id": alice.project, "tenant_id": alice.project}]
     assert admin.delete(quota_path(alice)).status == 204
     assert alice.get(quota_path(alice)).json["quota"] == DEFAULTS
@@ -65,14 +73,21 @@ def test_only_admins_set_list_or_read_other_projects(alice, bob):
     assert bob.get(quota_path(bob)).json["quota"] == DEFAULTS
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"quota": {"bogus": 1}}, "Unrecognized attribute(s) 'bogus'"),
-    ({"quota": {"network": "many"}},
-     "Invalid input for network. Reason: 'many' is not an integer."),
-    ({"quota": {"network": -2}},
-     "Invalid input for network. Reason: '-2' is not in range -1 through 2147483647."),
-    ({"network": 1}, "Unable to find 'quota' in request body"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"quota": {"bogus": 1}}, "Unrecognized attribute(s) 'bogus'"),
+        (
+            {"quota": {"network": "many"}},
+            "Invalid input for network. Reason: 'many' is not an integer.",
+        ),
+        (
+            {"quota": {"network": -2}},
+            "Invalid input for network. Reason: '-2' is not in range -1 through 2147483647.",
+        ),
+        ({"network": 1}, "Unable to find 'quota' in request body"),
+    ],
+)
 def test_bad_quota_bodies(admin, alice, body, message):
     resp = admin.put(quota_path(alice), body)
     assert resp.status == 400 and resp.json["NeutronError"]["message"] == message, resp
@@ -88,8 +103,10 @@ def test_a_limit_below_usage_needs_force(admin, alice):
         assert alice.post("/v2.0/networks", {"network": {}}).status == 201
     refused = admin.put(quota_path(alice), {"quota": {"network": 1, "check_limit": True}})
     assert refused.status == 400
-    assert refused.json["NeutronError"]["message"] == \
-        "Quota limit 1 for network must be greater than or equal to already used 2"
+    assert (
+        refused.json["NeutronError"]["message"]
+        == "Quota limit 1 for network must be greater than or equal to already used 2"
+    )
     assert admin.put(quota_path(alice), {"quota": {"network": 1, "force": True}}).status == 200
     assert alice.post("/v2.0/networks", {"network": {}}).status == 409
 
@@ -116,9 +133,12 @@ def test_admin_creating_for_a_project_uses_that_projects_quota(admin, alice):
 def test_parallel_creates_cannot_overshoot(admin, alice):
     set_quota(admin, alice, network=5)
     with ThreadPoolExecutor(16) as pool:
-        statuses = list(pool.map(
-            lambda i: alice.post("/v2.0/networks", {"network": {"name": f"n{i}"}}).status,
-            range(16)))
+        statuses = list(
+            pool.map(
+                lambda i: alice.post("/v2.0/networks", {"network": {"name": f"n{i}"}}).status,
+                range(16),
+            )
+        )
     assert sorted(statuses) == [201] * 5 + [409] * 11
     assert len(alice.get(f"/v2.0/networks?project_id={alice.project}").json["networks"]) == 5
 
@@ -130,8 +150,17 @@ def test_minus_one_is_unlimited(admin, alice):
 
 
 def test_every_resource_is_bounded(admin, alice):
-    set_quota(admin, alice, subnet=1, port=1, router=0, security_group=1,
-              security_group_rule=4, qos_policy=0, protocol_block=0)
+    set_quota(
+        admin,
+        alice,
+        subnet=1,
+        port=1,
+        router=0,
+        security_group=1,
+        security_group_rule=4,
+        qos_policy=0,
+        protocol_block=0,
+    )
     net = alice.post("/v2.0/networks", {"network": {}}).json["network"]
     subnet = {"subnet": {"network_id": net["id"], "ip_version": 4, "cidr": "10.0.0.0/24"}}
     assert alice.post("/v2.0/subnets", subnet).status == 201
@@ -140,21 +169,33 @@ def test_every_resource_is_bounded(admin, alice):
         "subnet": alice.post("/v2.0/subnets", subnet),
         "router": alice.post("/v2.0/routers", {"router": {}}),
         "qos_policy": alice.post("/v2.0/qos/policies", {"policy": {}}),
-        "protocol_block": alice.post("/v2.0/protocol-blocks", {"protocol_block": {
-            "network_id": net["id"], "protocol": "udp"}}),
+        "protocol_block": alice.post(
+            "/v2.0/protocol-blocks",
+            {"protocol_block": {"network_id": net["id"], "protocol": "udp"}},
+        ),
     }
     # the first port makes the default group (never refused) with its four rules
     assert alice.post("/v2.0/ports", {"port": {"network_id": net["id"]}}).status == 201
     refused["port"] = alice.post("/v2.0/ports", {"port": {"network_id": net["id"]}})
-    refused["security_group"] = alice.post("/v2.0/security-groups",
-                                           {"security_group": {"name": "web"}})
+    refused["security_group"] = alice.post(
+        "/v2.0/security-groups", {"security_group": {"name": "web"}}
+    )
     default_group = alice.get("/v2.0/security-groups").json["security_groups"][0]
-    refused["security_group_rule"] = alice.post("/v2.0/security-group-rules", {
-        "security_group_rule": {"security_group_id": default_group["id"],
-                                "direction": "ingress", "protocol": "tcp"}})
+    refused["security_group_rule"] = alice.post(
+        "/v2.0/security-group-rules",
+        {
+            "security_group_rule": {
+                "security_group_id": default_group["id"],
+                "direction": "ingress",
+                "protocol": "tcp",
+            }
+        },
+    )
     for name, resp in refused.items():
-        assert resp.status == 409 and resp.json["NeutronError"]["message"] == \
-            f"Quota exceeded for resources: ['{name}'].", (name, resp)
+        assert (
+            resp.status == 409
+            and resp.json["NeutronError"]["message"] == f"Quota exceeded for resources: ['{name}']."
+        ), (name, resp)
 
 
 def test_the_default_group_never_blocks_a_port(admin, alice):
@@ -180,8 +221,10 @@ def test_plugin_quotas_only_with_their_plugin(bare_server, bare_alice):
     assert shown == {k: v for k, v in NEUTRON_DEFAULTS.items() if k != "router"}
     bare_admin = ApiClient(bare_server.url, bare_server.token("bare-admin", admin=True))
     resp = bare_admin.put(quota_path(bare_alice), {"quota": {"router": 1}})
-    assert resp.status == 400 and resp.json["NeutronError"]["message"] == \
-        "Unrecognized attribute(s) 'router'"
+    assert (
+        resp.status == 400
+        and resp.json["NeutronError"]["message"] == "Unrecognized attribute(s) 'router'"
+    )
 
 
 # ------------------------------------------------------------------------- the real CLI
@@ -195,8 +238,13 @@ class _IdentityStandIn(BaseHTTPRequestHandler):
         base = f"http://127.0.0.1:{self.server.server_port}/v3"
         path, _, _query = self.path.partition("?")
         if path.rstrip("/") == "/v3":
-            body = {"version": {"id": "v3.14", "status": "stable",
-                                "links": [{"rel": "self", "href": base + "/"}]}}
+            body = {
+                "version": {
+                    "id": "v3.14",
+                    "status": "stable",
+                    "links": [{"rel": "self", "href": base + "/"}],
+                }
+            }
         elif path == "/v3/projects":
             body = {"projects": [_project(p) for p in self.projects], "links": {}}
         elif path.startswith("/v3/projects/") and path.split("/")[3] in self.projects:
@@ -230,14 +278,32 @@ def identity():
 @pytest.fixture
 def quota_cli(server, identity):
     def run(client, *args, parse=True, check=True):
-        cmd = [OPENSTACK, "--os-auth-type", "admin_token", "--os-endpoint", server.url,
-               "--os-token", client.token, *args] + (["-f", "json"] if parse else [])
-        out = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60,
-                             env={"PATH": "/usr/bin:/bin", "HOME": "/tmp",
-                                  "OS_IDENTITY_ENDPOINT_OVERRIDE": identity})
+        cmd = [
+            OPENSTACK,
+            "--os-auth-type",
+            "admin_token",
+            "--os-endpoint",
+            server.url,
+            "--os-token",
+            client.token,
+            *args,
+        ] + (["-f", "json"] if parse else [])
+        out = subprocess.run(
+            cmd,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "HOME": "/tmp",
+                "OS_IDENTITY_ENDPOINT_OVERRIDE": identity,
+            },
+        )
         if check:
             assert out.returncode == 0, out.stderr
         return json.loads(out.stdout) if parse and check else out
+
     return run
 
 
@@ -246,22 +312,27 @@ def test_openstack_quota_commands(quota_cli, admin, alice):
 
     def limits(rows):
         return {row["Resource"]: row["Limit"] for row in rows}
+
     shown = limits(quota_cli(alice, "quota", "show", "--network", alice.project))
     assert (shown["networks"], shown["ports"], shown["security_group_rules"]) == (100, 500, 100)
-    quota_cli(admin, "quota", "set", "--networks", "7", "--ports", "20", alice.project,
-              parse=False)
+    quota_cli(admin, "quota", "set", "--networks", "7", "--ports", "20", alice.project, parse=False)
     shown = limits(quota_cli(alice, "quota", "show", "--network", alice.project))
     assert (shown["networks"], shown["ports"], shown["subnets"]) == (7, 20, 100)
     usage = quota_cli(alice, "quota", "show", "--network", "--usage", alice.project)
     assert {r["Resource"]: (r["Limit"], r["In Use"]) for r in usage}["networks"] == (7, 0)
-    assert limits(quota_cli(alice, "quota", "show", "--network", "--default",
-                            alice.project))["networks"] == 100
+    assert (
+        limits(quota_cli(alice, "quota", "show", "--network", "--default", alice.project))[
+            "networks"
+        ]
+        == 100
+    )
     listed = quota_cli(admin, "quota", "list", "--network")
-    assert [(r["Project ID"], r["Networks"], r["Ports"]) for r in listed] == \
-        [(alice.project, 7, 20)]
-    refused = quota_cli(alice, "quota", "set", "--networks", "1000", alice.project,
-                        parse=False, check=False)
+    assert [(r["Project ID"], r["Networks"], r["Ports"]) for r in listed] == [
+        (alice.project, 7, 20)
+    ]
+    refused = quota_cli(
+        alice, "quota", "set", "--networks", "1000", alice.project, parse=False, check=False
+    )
     assert refused.returncode != 0 and "update_quota is disallowed by policy" in refused.stderr
     quota_cli(admin, "quota", "delete", "--network", alice.project, parse=False)
-    assert limits(quota_cli(alice, "quota", "show", "--network", alice.project))["networks"] \
-        == 100
+    assert limits(quota_cli(alice, "quota", "show", "--network", alice.project))["networks"] == 100

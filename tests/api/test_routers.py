@@ -1,5 +1,6 @@
 """Routers over HTTP against the real server: wire format, interfaces, routes, every rule, and
 the real ``openstack`` CLI and openstacksdk."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,24 @@ import pytest
 
 from tests.helpers import OPENSTACK
 
-ROUTER_KEYS = {"id", "name", "description", "admin_state_up", "status", "external_gateway_info",
-               "routes", "flavor_id", "availability_zone_hints", "availability_zones",
-               "project_id", "tenant_id", "revision_number", "created_at", "updated_at", "tags"}
+ROUTER_KEYS = {
+    "id",
+    "name",
+    "description",
+    "admin_state_up",
+    "status",
+    "external_gateway_info",
+    "routes",
+    "flavor_id",
+    "availability_zone_hints",
+    "availability_zones",
+    "project_id",
+    "tenant_id",
+    "revision_number",
+    "created_at",
+    "updated_at",
+    "tags",
+}
 UNKNOWN = "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"
 ROUTE = {"destination": "10.9.0.0/24", "nexthop": "10.0.0.9"}
 
@@ -26,8 +42,14 @@ def create(client, collection, **attrs):
 
 def net_subnet(client, cidr="10.0.0.0/24", **attrs):
     net = create(client, "networks", name="n-" + cidr)
-    return net, create(client, "subnets", network_id=net["id"], cidr=cidr,
-                       ip_version=6 if ":" in cidr else 4, **attrs)
+    return net, create(
+        client,
+        "subnets",
+        network_id=net["id"],
+        cidr=cidr,
+        ip_version=6 if ":" in cidr else 4,
+        **attrs,
+    )
 
 
 def action(client, router, name, body):
@@ -42,10 +64,13 @@ def state(client):
 def test_router_wire_format_and_crud(alice, bob):
     r = create(alice, "routers", name="r1", description="d", tags=["x"])
     assert set(r) == ROUTER_KEYS
-    assert (r["status"], r["admin_state_up"], r["external_gateway_info"], r["routes"]) == \
-        ("ACTIVE", True, None, [])
-    assert (r["flavor_id"], r["availability_zone_hints"], r["availability_zones"]) == \
-        (None, [], [])
+    assert (r["status"], r["admin_state_up"], r["external_gateway_info"], r["routes"]) == (
+        "ACTIVE",
+        True,
+        None,
+        [],
+    )
+    assert (r["flavor_id"], r["availability_zone_hints"], r["availability_zones"]) == (None, [], [])
     assert r["project_id"] == r["tenant_id"] == alice.project and r["revision_number"] == 1
     assert alice.get(f"/v2.0/routers/{r['id']}").json["router"] == r
     assert bob.get(f"/v2.0/routers/{r['id']}").error_type == "RouterNotFound"
@@ -56,8 +81,9 @@ def test_router_wire_format_and_crud(alice, bob):
     page = alice.get("/v2.0/routers?limit=1&sort_key=name&sort_dir=desc").json
     assert [x["name"] for x in page["routers"]] == ["r2"] and page["routers_links"]
     assert [x["name"] for x in alice.get("/v2.0/routers?tags=x").json["routers"]] == ["r1"]
-    resp = alice.put(f"/v2.0/routers/{r['id']}", {"router": {"name": "r1b",
-                                                             "external_gateway_info": None}})
+    resp = alice.put(
+        f"/v2.0/routers/{r['id']}", {"router": {"name": "r1b", "external_gateway_info": None}}
+    )
     assert resp.status == 200 and resp.json["router"]["revision_number"] == 2
     assert alice.put(f"/v2.0/routers/{r['id']}/tags/blue").status == 201
     assert alice.get(f"/v2.0/routers/{r['id']}/tags").json["tags"] == ["blue", "x"]
@@ -65,14 +91,20 @@ def test_router_wire_format_and_crud(alice, bob):
     assert alice.get(f"/v2.0/routers/{r['id']}").status == 404
 
 
-@pytest.mark.parametrize("body,status,needle", [
-    ({"router": {"routes": [ROUTE]}}, 400, "Attribute 'routes' not allowed in POST"),
-    ({"router": {"external_gateway_info": {"network_id": UNKNOWN}}}, 400,
-     "external_gateway_info"),
-    ({"router": {"availability_zone_hints": ["nova"]}}, 400, "availability zones"),
-    ({"router": {"admin_state_up": "maybe"}}, 400, "'maybe' cannot be converted to boolean"),
-    ({"router": {"distributed": True}}, 400, "Unrecognized attribute"),
-])
+@pytest.mark.parametrize(
+    "body,status,needle",
+    [
+        ({"router": {"routes": [ROUTE]}}, 400, "Attribute 'routes' not allowed in POST"),
+        (
+            {"router": {"external_gateway_info": {"network_id": UNKNOWN}}},
+            400,
+            "external_gateway_info",
+        ),
+        ({"router": {"availability_zone_hints": ["nova"]}}, 400, "availability zones"),
+        ({"router": {"admin_state_up": "maybe"}}, 400, "'maybe' cannot be converted to boolean"),
+        ({"router": {"distributed": True}}, 400, "Unrecognized attribute"),
+    ],
+)
 def test_router_create_refusals(alice, body, status, needle):
     resp = alice.post("/v2.0/routers", body)
     assert resp.status == status and needle in resp.json["NeutronError"]["message"], resp
@@ -85,10 +117,21 @@ def test_add_and_remove_interface_by_subnet(alice):
     resp = action(alice, r, "add_router_interface", {"subnet_id": sub["id"]})
     assert resp.status == 200, resp
     info = resp.json
-    assert set(info) == {"id", "subnet_id", "subnet_ids", "port_id", "network_id",
-                         "project_id", "tenant_id"}
-    assert (info["id"], info["subnet_id"], info["subnet_ids"], info["network_id"]) == \
-        (r["id"], sub["id"], [sub["id"]], net["id"])
+    assert set(info) == {
+        "id",
+        "subnet_id",
+        "subnet_ids",
+        "port_id",
+        "network_id",
+        "project_id",
+        "tenant_id",
+    }
+    assert (info["id"], info["subnet_id"], info["subnet_ids"], info["network_id"]) == (
+        r["id"],
+        sub["id"],
+        [sub["id"]],
+        net["id"],
+    )
     port = alice.get(f"/v2.0/ports/{info['port_id']}").json["port"]
     assert (port["device_owner"], port["device_id"]) == ("network:router_interface", r["id"])
     assert port["fixed_ips"] == [{"subnet_id": sub["id"], "ip_address": "10.0.0.1"}]
@@ -124,8 +167,12 @@ def test_interface_errors_change_nothing(alice, bob):
     before = state(alice)
     cases = [
         ({}, 400, "BadRequest", "Either subnet_id or port_id must be specified"),
-        ({"subnet_id": sub["id"], "port_id": vm["id"]}, 400, "BadRequest",
-         "Cannot specify both subnet-id and port-id"),
+        (
+            {"subnet_id": sub["id"], "port_id": vm["id"]},
+            400,
+            "BadRequest",
+            "Cannot specify both subnet-id and port-id",
+        ),
         ({"subnet_id": "x"}, 400, "BadRequest", "'x' is not a valid UUID"),
         ({"subnet_id": nogw["id"]}, 400, "BadRequest", "must have a gateway IP"),
         ({"subnet_id": sub["id"]}, 400, "BadRequest", "Router already has a port on subnet"),
@@ -150,10 +197,14 @@ def test_interface_errors_change_nothing(alice, bob):
 
 
 def test_gateway_address_taken(alice):
-    net, sub = net_subnet(alice, gateway_ip="10.0.0.200",
-                          allocation_pools=[{"start": "10.0.0.2", "end": "10.0.0.100"}])
-    squatter = create(alice, "ports", network_id=net["id"],
-                      fixed_ips=[{"ip_address": "10.0.0.200"}])
+    net, sub = net_subnet(
+        alice,
+        gateway_ip="10.0.0.200",
+        allocation_pools=[{"start": "10.0.0.2", "end": "10.0.0.100"}],
+    )
+    squatter = create(
+        alice, "ports", network_id=net["id"], fixed_ips=[{"ip_address": "10.0.0.200"}]
+    )
     r = create(alice, "routers")
     before = state(alice)
     resp = action(alice, r, "add_router_interface", {"subnet_id": sub["id"]})
@@ -169,25 +220,35 @@ def test_interface_by_port_and_shared_networks(alice, bob):
     info = action(alice, r, "add_router_interface", {"port_id": p["id"]}).json
     assert (info["port_id"], info["subnet_ids"]) == (p["id"], [sub["id"]])
     shown = alice.get(f"/v2.0/ports/{p['id']}").json["port"]
-    assert (shown["device_owner"], shown["device_id"], shown["name"]) == \
-        ("network:router_interface", r["id"], "mine")
+    assert (shown["device_owner"], shown["device_id"], shown["name"]) == (
+        "network:router_interface",
+        r["id"],
+        "mine",
+    )
     resp = alice.put(f"/v2.0/ports/{p['id']}", {"port": {"device_id": ""}})
     assert resp.status == 400 and "remove_router_interface" in resp.json["NeutronError"]["message"]
-    resp = alice.post("/v2.0/ports", {"port": {"network_id": net["id"], "device_id": r["id"],
-                                               "device_owner": "network:router_interface"}})
+    resp = alice.post(
+        "/v2.0/ports",
+        {
+            "port": {
+                "network_id": net["id"],
+                "device_id": r["id"],
+                "device_owner": "network:router_interface",
+            }
+        },
+    )
     assert resp.status == 400
     # both ids on removal: Neutron removes by port after checking they match
     _, other = net_subnet(alice, "10.3.0.0/24")
-    resp = action(alice, r, "remove_router_interface", {"port_id": p["id"],
-                                                        "subnet_id": other["id"]})
+    resp = action(
+        alice, r, "remove_router_interface", {"port_id": p["id"], "subnet_id": other["id"]}
+    )
     assert (resp.status, resp.error_type) == (400, "SubnetMismatchForPort")
-    resp = action(alice, r, "remove_router_interface", {"port_id": p["id"],
-                                                        "subnet_id": sub["id"]})
+    resp = action(alice, r, "remove_router_interface", {"port_id": p["id"], "subnet_id": sub["id"]})
     assert resp.status == 200 and resp.json["port_id"] == p["id"]
     # a globally shared network's subnet of another project: refused as Neutron does
     shared = create(bob, "networks", shared=True)
-    shared_sub = create(bob, "subnets", network_id=shared["id"], cidr="10.4.0.0/24",
-                        ip_version=4)
+    shared_sub = create(bob, "subnets", network_id=shared["id"], cidr="10.4.0.0/24", ip_version=4)
     resp = action(alice, r, "add_router_interface", {"subnet_id": shared_sub["id"]})
     assert (resp.status, resp.error_type) == (400, "BadRequest"), resp
     assert "is not owned by project making the request" in resp.json["NeutronError"]["message"]
@@ -211,14 +272,16 @@ def test_routes_over_http(alice):
     action(alice, r, "add_router_interface", {"subnet_id": sub["id"]})
     action(alice, r, "add_router_interface", {"subnet_id": sub2["id"]})
     before = state(alice)
-    for routes, needle in (([{"destination": "10.9.0.1/24", "nexthop": "10.0.0.9"}],
-                            "isn't a recognized IP subnet cidr"),
-                           ([{"destination": "nope", "nexthop": "10.0.0.9"}],
-                            "is not a valid IP subnet"),
-                           ([{"destination": "10.9.0.0/24"}], "Expected keys"),
-                           ([{"destination": "10.9.0.0/24", "nexthop": "10.0.0.1"}],
-                            "the nexthop is used by router"),
-                           ([ROUTE, ROUTE], "Duplicate")):
+    for routes, needle in (
+        (
+            [{"destination": "10.9.0.1/24", "nexthop": "10.0.0.9"}],
+            "isn't a recognized IP subnet cidr",
+        ),
+        ([{"destination": "nope", "nexthop": "10.0.0.9"}], "is not a valid IP subnet"),
+        ([{"destination": "10.9.0.0/24"}], "Expected keys"),
+        ([{"destination": "10.9.0.0/24", "nexthop": "10.0.0.1"}], "the nexthop is used by router"),
+        ([ROUTE, ROUTE], "Duplicate"),
+    ):
         resp = alice.put(url, {"router": {"routes": routes}})
         assert resp.status == 400 and needle in resp.json["NeutronError"]["message"], resp
     assert state(alice) == before
@@ -238,17 +301,31 @@ def test_routes_over_http(alice):
 @pytest.fixture
 def cli(server, alice):
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
-    base = [OPENSTACK, "--os-auth-type", "admin_token", "--os-endpoint", server.url,
-            "--os-token", alice.token]
+    base = [
+        OPENSTACK,
+        "--os-auth-type",
+        "admin_token",
+        "--os-endpoint",
+        server.url,
+        "--os-token",
+        alice.token,
+    ]
 
     def run(*args, parse=True, ok=True):
-        out = subprocess.run([*base, *args, *(["-f", "json"] if parse else [])],
-                             check=False, capture_output=True, text=True, timeout=60, env=env)
+        out = subprocess.run(
+            [*base, *args, *(["-f", "json"] if parse else [])],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
         if not ok:
             assert out.returncode != 0, out.stdout
             return out.stderr
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout) if parse else out.stdout
+
     return run
 
 
@@ -265,15 +342,14 @@ def test_openstack_cli_routers(cli, alice):
     shown = cli("router", "show", "r1")
     ifaces = alice.get(f"/v2.0/ports?device_id={r['id']}").json["ports"]
     assert len(ifaces) == 2
-    assert {i["subnet_id"] for i in shown["interfaces_info"]} == \
-        {f["subnet_id"] for p_ in ifaces for f in p_["fixed_ips"]}
-    cli("router", "set", "--route", "destination=10.9.0.0/24,gateway=10.0.0.9", "r1",
-        parse=False)
+    assert {i["subnet_id"] for i in shown["interfaces_info"]} == {
+        f["subnet_id"] for p_ in ifaces for f in p_["fixed_ips"]
+    }
+    cli("router", "set", "--route", "destination=10.9.0.0/24,gateway=10.0.0.9", "r1", parse=False)
     assert cli("router", "show", "r1")["routes"] == [ROUTE]
     err = cli("router", "remove", "subnet", "r1", "sub1", parse=False, ok=False)
     assert "required by one or more routes" in err
-    cli("router", "unset", "--route", "destination=10.9.0.0/24,gateway=10.0.0.9", "r1",
-        parse=False)
+    cli("router", "unset", "--route", "destination=10.9.0.0/24,gateway=10.0.0.9", "r1", parse=False)
     assert cli("router", "show", "r1")["routes"] == []
     gw_port = next(p_ for p_ in ifaces if p_["fixed_ips"][0]["subnet_id"] == sub["id"])
     err = cli("port", "delete", gw_port["id"], parse=False, ok=False)
@@ -289,7 +365,8 @@ def test_openstack_cli_routers(cli, alice):
 
 def test_openstacksdk_routers(server, alice):
     conn = openstack.connection.Connection(
-        auth_type="admin_token", auth={"token": alice.token, "endpoint": server.url})
+        auth_type="admin_token", auth={"token": alice.token, "endpoint": server.url}
+    )
     net = conn.network.create_network(name="sdk-net")
     sub = conn.network.create_subnet(network_id=net.id, cidr="10.0.0.0/24", ip_version=4)
     router = conn.network.create_router(name="sdk-r")
@@ -299,8 +376,8 @@ def test_openstacksdk_routers(server, alice):
     router = conn.network.update_router(router, routes=[ROUTE])
     assert router.routes == [ROUTE] and router.revision_number == 2
     router = conn.network.add_extra_routes_to_router(
-        router, body={"router": {"routes": [{"destination": "10.8.0.0/24",
-                                             "nexthop": "10.0.0.8"}]}})
+        router, body={"router": {"routes": [{"destination": "10.8.0.0/24", "nexthop": "10.0.0.8"}]}}
+    )
     assert len(router.routes) == 2
     router = conn.network.update_router(router, routes=[])
     info2 = conn.network.remove_interface_from_router(router, subnet=sub.id)

@@ -1,22 +1,52 @@
 """Security groups, their rules, port security and allowed address pairs over HTTP."""
+
 from __future__ import annotations
 
 import pytest
 
-GROUP_KEYS = {"id", "name", "description", "project_id", "tenant_id", "revision_number",
-              "created_at", "updated_at", "tags", "security_group_rules", "stateful", "shared"}
-RULE_KEYS = {"id", "security_group_id", "direction", "ethertype", "protocol", "port_range_min",
-             "port_range_max", "remote_ip_prefix", "normalized_cidr", "remote_group_id",
-             "remote_address_group_id", "description", "project_id", "tenant_id",
-             "revision_number", "created_at", "updated_at"}
+GROUP_KEYS = {
+    "id",
+    "name",
+    "description",
+    "project_id",
+    "tenant_id",
+    "revision_number",
+    "created_at",
+    "updated_at",
+    "tags",
+    "security_group_rules",
+    "stateful",
+    "shared",
+}
+RULE_KEYS = {
+    "id",
+    "security_group_id",
+    "direction",
+    "ethertype",
+    "protocol",
+    "port_range_min",
+    "port_range_max",
+    "remote_ip_prefix",
+    "normalized_cidr",
+    "remote_group_id",
+    "remote_address_group_id",
+    "description",
+    "project_id",
+    "tenant_id",
+    "revision_number",
+    "created_at",
+    "updated_at",
+}
 UNKNOWN = "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"
 
 
 @pytest.fixture
 def net(alice):
     net = alice.post("/v2.0/networks", {"network": {"name": "sg-net"}}).json["network"]
-    alice.post("/v2.0/subnets", {"subnet": {"network_id": net["id"], "ip_version": 4,
-                                            "cidr": "10.0.0.0/24"}})
+    alice.post(
+        "/v2.0/subnets",
+        {"subnet": {"network_id": net["id"], "ip_version": 4, "cidr": "10.0.0.0/24"}},
+    )
     return net
 
 
@@ -38,13 +68,15 @@ def test_default_group_on_first_list(alice):
     rules = default["security_group_rules"]
     assert all(set(r) == RULE_KEYS for r in rules)
     assert sorted((r["direction"], r["ethertype"], r["remote_group_id"]) for r in rules) == [
-        ("egress", "IPv4", None), ("egress", "IPv6", None),
-        ("ingress", "IPv4", default["id"]), ("ingress", "IPv6", default["id"])]
+        ("egress", "IPv4", None),
+        ("egress", "IPv6", None),
+        ("ingress", "IPv4", default["id"]),
+        ("ingress", "IPv6", default["id"]),
+    ]
     assert alice.get("/v2.0/security-groups").json["security_groups"] == groups
     resp = alice.delete(f"/v2.0/security-groups/{default['id']}")
     assert resp.status == 409 and resp.error_type == "SecurityGroupCannotRemoveDefault"
-    resp = alice.put(f"/v2.0/security-groups/{default['id']}",
-                     {"security_group": {"name": "x"}})
+    resp = alice.put(f"/v2.0/security-groups/{default['id']}", {"security_group": {"name": "x"}})
     assert resp.status == 409 and resp.error_type == "SecurityGroupCannotUpdateDefault"
     resp = alice.post("/v2.0/security-groups", {"security_group": {"name": "default"}})
     assert resp.status == 409 and resp.error_type == "SecurityGroupDefaultAlreadyExists"
@@ -52,71 +84,126 @@ def test_default_group_on_first_list(alice):
 
 def test_group_and_rule_lifecycle(alice, bob):
     web = group(alice, name="web", description="d", tags=["t"])
-    assert [(r["direction"], r["ethertype"], r["protocol"]) for r in
-            web["security_group_rules"]] == [("egress", "IPv4", None), ("egress", "IPv6", None)]
-    resp = add_rule(alice, security_group_id=web["id"], direction="ingress", protocol="tcp",
-                    port_range_min=22, port_range_max=22, remote_ip_prefix="192.0.2.7/24")
+    assert [
+        (r["direction"], r["ethertype"], r["protocol"]) for r in web["security_group_rules"]
+    ] == [("egress", "IPv4", None), ("egress", "IPv6", None)]
+    resp = add_rule(
+        alice,
+        security_group_id=web["id"],
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="192.0.2.7/24",
+    )
     assert resp.status == 201, resp
     ssh = resp.json["security_group_rule"]
-    assert (ssh["protocol"], ssh["ethertype"], ssh["remote_ip_prefix"], ssh["normalized_cidr"]) \
-        == ("tcp", "IPv4", "192.0.2.0/24", "192.0.2.0/24")
+    assert (ssh["protocol"], ssh["ethertype"], ssh["remote_ip_prefix"], ssh["normalized_cidr"]) == (
+        "tcp",
+        "IPv4",
+        "192.0.2.0/24",
+        "192.0.2.0/24",
+    )
     assert ssh["project_id"] == alice.project
     shown = alice.get(f"/v2.0/security-groups/{web['id']}").json["security_group"]
     assert ssh in shown["security_group_rules"] and shown["revision_number"] == 2
-    again = add_rule(alice, security_group_id=web["id"], direction="ingress", protocol="6",
-                     port_range_min=22, port_range_max=22, remote_ip_prefix="192.0.2.0/24")
+    again = add_rule(
+        alice,
+        security_group_id=web["id"],
+        direction="ingress",
+        protocol="6",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="192.0.2.0/24",
+    )
     assert again.status == 409 and again.error_type == "SecurityGroupRuleExists"
     assert ssh["id"] in again.json["NeutronError"]["message"]
-    listed = alice.get(f"/v2.0/security-group-rules?security_group_id={web['id']}"
-                       f"&direction=ingress").json["security_group_rules"]
+    listed = alice.get(
+        f"/v2.0/security-group-rules?security_group_id={web['id']}&direction=ingress"
+    ).json["security_group_rules"]
     assert [r["id"] for r in listed] == [ssh["id"]]
     assert alice.get("/v2.0/security-group-rules?port_range_min=22").json[
-        "security_group_rules"] == [ssh]
-    resp = alice.put(f"/v2.0/security-group-rules/{ssh['id']}",
-                     {"security_group_rule": {"protocol": "udp"}})
-    assert resp.status == 400 and "read-only attribute protocol" in resp.json[
-        "NeutronError"]["message"]
-    for resp in (bob.get(f"/v2.0/security-groups/{web['id']}"),
-                 bob.delete(f"/v2.0/security-groups/{web['id']}"),
-                 add_rule(bob, security_group_id=web["id"], direction="ingress")):
+        "security_group_rules"
+    ] == [ssh]
+    resp = alice.put(
+        f"/v2.0/security-group-rules/{ssh['id']}", {"security_group_rule": {"protocol": "udp"}}
+    )
+    assert (
+        resp.status == 400
+        and "read-only attribute protocol" in resp.json["NeutronError"]["message"]
+    )
+    for resp in (
+        bob.get(f"/v2.0/security-groups/{web['id']}"),
+        bob.delete(f"/v2.0/security-groups/{web['id']}"),
+        add_rule(bob, security_group_id=web["id"], direction="ingress"),
+    ):
         assert resp.status == 404 and resp.error_type == "SecurityGroupNotFound", resp
     resp = bob.get(f"/v2.0/security-group-rules/{ssh['id']}")
     assert resp.status == 404 and resp.error_type == "SecurityGroupRuleNotFound"
-    renamed = alice.put(f"/v2.0/security-groups/{web['id']}",
-                        {"security_group": {"name": "web2"}}).json["security_group"]
+    renamed = alice.put(
+        f"/v2.0/security-groups/{web['id']}", {"security_group": {"name": "web2"}}
+    ).json["security_group"]
     assert renamed["name"] == "web2"
     assert alice.put(f"/v2.0/security-groups/{web['id']}/tags/u").status == 201
-    assert alice.get("/v2.0/security-groups?tags=t,u").json["security_groups"][0]["id"] == \
-        web["id"]
+    assert alice.get("/v2.0/security-groups?tags=t,u").json["security_groups"][0]["id"] == web["id"]
     assert alice.delete(f"/v2.0/security-group-rules/{ssh['id']}").status == 204
     assert alice.delete(f"/v2.0/security-groups/{web['id']}").status == 204
     assert alice.get(f"/v2.0/security-group-rules/{ssh['id']}").status == 404
 
 
-@pytest.mark.parametrize("attrs,status,error", [
-    ({"direction": "sideways"}, 400, "HTTPBadRequest"),
-    ({}, 400, "HTTPBadRequest"),  # direction is required
-    ({"direction": "ingress", "protocol": "nope"}, 400, "SecurityGroupRuleInvalidProtocol"),
-    ({"direction": "ingress", "ethertype": "IPv7"}, 400, "SecurityGroupRuleInvalidEtherType"),
-    ({"direction": "ingress", "protocol": "tcp", "port_range_min": 90, "port_range_max": 80},
-     400, "SecurityGroupInvalidPortRange"),
-    ({"direction": "ingress", "protocol": "udp", "port_range_min": 70000,
-      "port_range_max": 70000}, 400, "SecurityGroupInvalidPortValue"),
-    ({"direction": "ingress", "protocol": "icmp", "port_range_max": 3}, 400,
-     "SecurityGroupMissingIcmpType"),
-    ({"direction": "ingress", "protocol": "icmp", "port_range_min": 300}, 400,
-     "SecurityGroupInvalidIcmpValue"),
-    ({"direction": "ingress", "port_range_min": 1, "port_range_max": 2}, 400,
-     "SecurityGroupProtocolRequiredWithPorts"),
-    ({"direction": "ingress", "remote_ip_prefix": "::/0"}, 400,
-     "SecurityGroupRuleParameterConflict"),
-    ({"direction": "ingress", "remote_ip_prefix": "banana"}, 400, "InvalidCIDR"),
-    ({"direction": "ingress", "remote_ip_prefix": "10.0.0.0/8", "remote_group_id": "SELF"}, 400,
-     "SecurityGroupRemoteGroupAndRemoteIpPrefix"),
-    ({"direction": "ingress", "remote_group_id": UNKNOWN}, 404, "SecurityGroupNotFound"),
-    ({"direction": "ingress", "security_group_id": UNKNOWN}, 404, "SecurityGroupNotFound"),
-    ({"direction": "ingress", "remote_address_group_id": UNKNOWN}, 400, "HTTPBadRequest"),
-])
+@pytest.mark.parametrize(
+    "attrs,status,error",
+    [
+        ({"direction": "sideways"}, 400, "HTTPBadRequest"),
+        ({}, 400, "HTTPBadRequest"),  # direction is required
+        ({"direction": "ingress", "protocol": "nope"}, 400, "SecurityGroupRuleInvalidProtocol"),
+        ({"direction": "ingress", "ethertype": "IPv7"}, 400, "SecurityGroupRuleInvalidEtherType"),
+        (
+            {"direction": "ingress", "protocol": "tcp", "port_range_min": 90, "port_range_max": 80},
+            400,
+            "SecurityGroupInvalidPortRange",
+        ),
+        (
+            {
+                "direction": "ingress",
+                "protocol": "udp",
+                "port_range_min": 70000,
+                "port_range_max": 70000,
+            },
+            400,
+            "SecurityGroupInvalidPortValue",
+        ),
+        (
+            {"direction": "ingress", "protocol": "icmp", "port_range_max": 3},
+            400,
+            "SecurityGroupMissingIcmpType",
+        ),
+        (
+            {"direction": "ingress", "protocol": "icmp", "port_range_min": 300},
+            400,
+            "SecurityGroupInvalidIcmpValue",
+        ),
+        (
+            {"direction": "ingress", "port_range_min": 1, "port_range_max": 2},
+            400,
+            "SecurityGroupProtocolRequiredWithPorts",
+        ),
+        (
+            {"direction": "ingress", "remote_ip_prefix": "::/0"},
+            400,
+            "SecurityGroupRuleParameterConflict",
+        ),
+        ({"direction": "ingress", "remote_ip_prefix": "banana"}, 400, "InvalidCIDR"),
+        (
+            {"direction": "ingress", "remote_ip_prefix": "10.0.0.0/8", "remote_group_id": "SELF"},
+            400,
+            "SecurityGroupRemoteGroupAndRemoteIpPrefix",
+        ),
+        ({"direction": "ingress", "remote_group_id": UNKNOWN}, 404, "SecurityGroupNotFound"),
+        ({"direction": "ingress", "security_group_id": UNKNOWN}, 404, "SecurityGroupNotFound"),
+        ({"direction": "ingress", "remote_address_group_id": UNKNOWN}, 400, "HTTPBadRequest"),
+    ],
+)
 def test_bad_rules(alice, attrs, status, error):
     web = group(alice, name="web")
     body = {"security_group_id": web["id"], **attrs}
@@ -128,17 +215,18 @@ def test_bad_rules(alice, attrs, status, error):
 
 
 def test_stateless_groups_refused(alice):
-    resp = alice.post("/v2.0/security-groups", {"security_group": {"name": "x",
-                                                                   "stateful": False}})
+    resp = alice.post("/v2.0/security-groups", {"security_group": {"name": "x", "stateful": False}})
     assert resp.status == 400 and resp.error_type == "InvalidInput"
-    assert [g["name"] for g in alice.get("/v2.0/security-groups").json["security_groups"]] == \
-        ["default"]
+    assert [g["name"] for g in alice.get("/v2.0/security-groups").json["security_groups"]] == [
+        "default"
+    ]
 
 
 def test_port_groups_and_in_use(alice, net):
     web = group(alice, name="web")
-    port = alice.post("/v2.0/ports", {"port": {"network_id": net["id"],
-                                               "security_groups": [web["id"]]}}).json["port"]
+    port = alice.post(
+        "/v2.0/ports", {"port": {"network_id": net["id"], "security_groups": [web["id"]]}}
+    ).json["port"]
     assert port["security_groups"] == [web["id"]]
     resp = alice.delete(f"/v2.0/security-groups/{web['id']}")
     assert resp.status == 409 and resp.error_type == "SecurityGroupInUse"
@@ -159,9 +247,16 @@ def test_port_security_rules(alice, net):
     resp = alice.put(path, {"port": {"allowed_address_pairs": [{"ip_address": "10.0.0.99"}]}})
     assert resp.status == 409 and resp.error_type == "AddressPairAndPortSecurityRequired"
     default = alice.get("/v2.0/security-groups?name=default").json["security_groups"][0]
-    resp = alice.post("/v2.0/ports", {"port": {"network_id": net["id"],
-                                               "port_security_enabled": False,
-                                               "security_groups": [default["id"]]}})
+    resp = alice.post(
+        "/v2.0/ports",
+        {
+            "port": {
+                "network_id": net["id"],
+                "port_security_enabled": False,
+                "security_groups": [default["id"]],
+            }
+        },
+    )
     assert resp.status == 400 and resp.error_type == "PortSecurityAndIPRequiredForSecurityGroups"
     resp = alice.put(f"/v2.0/networks/{net['id']}", {"network": {"port_security_enabled": False}})
     assert resp.json["network"]["port_security_enabled"] is False
@@ -172,19 +267,30 @@ def test_port_security_rules(alice, net):
 
 
 def test_allowed_address_pairs(alice, net):
-    port = alice.post("/v2.0/ports", {"port": {"network_id": net["id"], "allowed_address_pairs": [
-        {"ip_address": "10.0.0.200"},
-        {"ip_address": "172.16.0.0/12", "mac_address": "02:00:00:00:00:AA"}]}}).json["port"]
+    port = alice.post(
+        "/v2.0/ports",
+        {
+            "port": {
+                "network_id": net["id"],
+                "allowed_address_pairs": [
+                    {"ip_address": "10.0.0.200"},
+                    {"ip_address": "172.16.0.0/12", "mac_address": "02:00:00:00:00:AA"},
+                ],
+            }
+        },
+    ).json["port"]
     assert port["allowed_address_pairs"] == [
         {"ip_address": "10.0.0.200", "mac_address": port["mac_address"]},
-        {"ip_address": "172.16.0.0/12", "mac_address": "02:00:00:00:00:aa"}]
+        {"ip_address": "172.16.0.0/12", "mac_address": "02:00:00:00:00:aa"},
+    ]
     path = f"/v2.0/ports/{port['id']}"
-    for pairs, error in (([{"ip_address": f"10.1.0.{i}"} for i in range(11)],
-                          "AllowedAddressPairExhausted"),
-                         ([{"ip_address": "10.0.0.7"}] * 2, "DuplicateAddressPairInRequest"),
-                         ([{"mac_address": "02:00:00:00:00:01"}], "AllowedAddressPairsMissingIP"),
-                         ([{"ip_address": "10.0.0.7/24"}], "HTTPBadRequest"),
-                         ("10.0.0.7", "HTTPBadRequest")):
+    for pairs, error in (
+        ([{"ip_address": f"10.1.0.{i}"} for i in range(11)], "AllowedAddressPairExhausted"),
+        ([{"ip_address": "10.0.0.7"}] * 2, "DuplicateAddressPairInRequest"),
+        ([{"mac_address": "02:00:00:00:00:01"}], "AllowedAddressPairsMissingIP"),
+        ([{"ip_address": "10.0.0.7/24"}], "HTTPBadRequest"),
+        ("10.0.0.7", "HTTPBadRequest"),
+    ):
         resp = alice.put(path, {"port": {"allowed_address_pairs": pairs}})
         assert (resp.status, resp.error_type) == (400, error), (pairs, resp)
     assert alice.get(path).json["port"] == port
@@ -195,8 +301,9 @@ def test_allowed_address_pairs(alice, net):
 def test_router_interface_has_no_groups(alice, net):
     router = alice.post("/v2.0/routers", {"router": {"name": "r"}}).json["router"]
     subnet_id = alice.get(f"/v2.0/networks/{net['id']}").json["network"]["subnets"][0]
-    info = alice.put(f"/v2.0/routers/{router['id']}/add_router_interface",
-                     {"subnet_id": subnet_id}).json
+    info = alice.put(
+        f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": subnet_id}
+    ).json
     port = alice.get(f"/v2.0/ports/{info['port_id']}").json["port"]
     assert port["security_groups"] == [] and port["device_owner"] == "network:router_interface"
 

@@ -3,6 +3,7 @@ request that arrives too slowly is cut off, an oversized body is refused with a 
 
 Every socket goes to 127.0.0.1; timing is asserted only with wide margins (a request must
 answer within the client's 10 s timeout, a deadline must be enforced within 20 s of it)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -65,8 +66,11 @@ def read_response(sock: socket.socket) -> bytes:
         assert chunk, f"connection closed after {data!r}"
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                  if line.lower().startswith(b"content-length:"))
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
     while len(body) < length:
         chunk = sock.recv(65536)
         assert chunk, f"connection closed after {data!r}"
@@ -102,9 +106,17 @@ def closed_within(sock: socket.socket, seconds: float) -> float | None:
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory):
     """Short deadlines so that the test can watch them fire; no metrics listener."""
-    proc = start_server(tmp_path_factory.mktemp("strict-server"), extra_args=[
-        "--api-request-timeout", str(REQUEST_TIMEOUT), "--api-idle-timeout", str(IDLE_TIMEOUT),
-        "--metrics-listen", ""])
+    proc = start_server(
+        tmp_path_factory.mktemp("strict-server"),
+        extra_args=[
+            "--api-request-timeout",
+            str(REQUEST_TIMEOUT),
+            "--api-idle-timeout",
+            str(IDLE_TIMEOUT),
+            "--metrics-listen",
+            "",
+        ],
+    )
     yield proc
     assert proc.stop(timeout=5) == 0, proc.log_tail()
 
@@ -184,16 +196,20 @@ def test_oversized_body_is_a_neutron_413(strict_server):
         resp = api.post("/v2.0/networks", raw=b" " * size)
         assert resp.status == 413, resp
         assert resp.headers["Content-Type"] == "application/json"
-        assert resp.json == {"NeutronError": {
-            "type": "HTTPRequestEntityTooLarge",
-            "message": f"Request is too large. Larger than api_max_body_size ({MAX_BODY}).",
-            "detail": ""}}
+        assert resp.json == {
+            "NeutronError": {
+                "type": "HTTPRequestEntityTooLarge",
+                "message": f"Request is too large. Larger than api_max_body_size ({MAX_BODY}).",
+                "detail": "",
+            }
+        }
     # a body of exactly the limit is read and judged by the API (not JSON: 400)
     assert api.post("/v2.0/networks", raw=b" " * MAX_BODY).status == 400
     # the length announced is enough: the body is never read
     with socket.create_connection(("127.0.0.1", strict_server.api_port), timeout=10) as sock:
-        sock.sendall(b"POST /v2.0/networks HTTP/1.1\r\nHost: x\r\n"
-                     b"Content-Length: 1000000000\r\n\r\n")
+        sock.sendall(
+            b"POST /v2.0/networks HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n"
+        )
         answer = read_response(sock)
     assert answer.startswith(b"HTTP/1.1 413 ") and b'"HTTPRequestEntityTooLarge"' in answer
 

@@ -17,8 +17,9 @@ def _skip_reason():
     for tool in ("ovs-vsctl", "mnexec", "tcpdump", "ethtool"):
         if shutil.which(tool) is None:
             return f"{tool} is missing: run scripts/setup.sh"
-    if subprocess.run(["ovs-vsctl", "--timeout=3", "show"], check=False,
-                      capture_output=True).returncode:
+    if subprocess.run(
+        ["ovs-vsctl", "--timeout=3", "show"], check=False, capture_output=True
+    ).returncode:
         return "Open vSwitch is not running: run scripts/setup.sh"
     return None
 
@@ -35,8 +36,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def controller(tmp_path):
     """A naas-sdn server watching the machine's real OVSDB, with fast discovery."""
-    server = start_server(tmp_path, extra_args=[
-        "--ovsdb", "unix:/var/run/openvswitch/db.sock"])
+    server = start_server(tmp_path, extra_args=["--ovsdb", "unix:/var/run/openvswitch/db.sock"])
     yield server
     server.stop()
 
@@ -58,14 +58,17 @@ class Tenant:
         hand)."""
         network = self.create("/v2.0/networks", "network", {"name": name})
         if cidr is not None:
-            self.create("/v2.0/subnets", "subnet", {"network_id": network["id"],
-                                                    "ip_version": 4, "cidr": cidr,
-                                                    "enable_dhcp": False})
+            self.create(
+                "/v2.0/subnets",
+                "subnet",
+                {"network_id": network["id"], "ip_version": 4, "cidr": cidr, "enable_dhcp": False},
+            )
         return network
 
     def port(self, network, name, **attrs):
-        resp = self.api.post("/v2.0/ports", {"port": dict(
-            {"network_id": network["id"], "name": name}, **attrs)})
+        resp = self.api.post(
+            "/v2.0/ports", {"port": dict({"network_id": network["id"], "name": name}, **attrs)}
+        )
         assert resp.status == 201, resp
         return resp.json["port"]
 

@@ -1,4 +1,5 @@
 """Test-side helpers over the shared Mininet lab: pings, captures, flow dumps."""
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,12 @@ class Capture:
         flags = list(extra[:-1])
         if extra:
             expression += f" and ({extra[-1]})"
-        self.proc = host.popen(["tcpdump", "-l", "-n", "-e", "-Q", "in", "-i", intf, *flags,
-                                expression], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+        self.proc = host.popen(
+            ["tcpdump", "-l", "-n", "-e", "-Q", "in", "-i", intf, *flags, expression],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # tcpdump says "listening on" once it captures
             line = self.proc.stderr.readline()
@@ -66,7 +70,7 @@ def iperf3(client, server, ip: str, args: str, timeout: float = 60) -> dict:
     out = client.cmd(f"timeout {timeout} iperf3 -c {ip} {args} -J")
     server.cmd("pkill iperf3")
     try:
-        return json.loads(out[out.index("{"):]).get("end") or {}
+        return json.loads(out[out.index("{") :]).get("end") or {}
     except ValueError:
         return {}
 
@@ -74,8 +78,10 @@ def iperf3(client, server, ip: str, args: str, timeout: float = 60) -> dict:
 def scapy(host, code):
     """Run scapy code in the host's namespace (frames leave its default interface)."""
     intf = host.defaultIntf().name
-    script = ("import logging; logging.getLogger('scapy').setLevel(logging.ERROR)\n"
-              f"from scapy.all import *\nconf.iface = {intf!r}\n{code}\n")
+    script = (
+        "import logging; logging.getLogger('scapy').setLevel(logging.ERROR)\n"
+        f"from scapy.all import *\nconf.iface = {intf!r}\n{code}\n"
+    )
     out = host.cmd(f"{sys.executable} - <<'EOF'\n{script}EOF")
     assert "Traceback" not in out, out
 

@@ -1,4 +1,5 @@
 """Tenant isolation on real Open vSwitch, with real traffic between Mininet hosts."""
+
 import re
 
 import pytest
@@ -25,8 +26,7 @@ def _setup_two_tenants(tenants, net, layout):
     for host_name, (index, ip) in layout.items():
         # No subnets: hosts pick their own addresses, so port security (which admits only a
         # port's fixed addresses) is off; isolation must hold regardless.
-        port = tenants[index].port(networks[index], "vm-" + host_name,
-                                   port_security_enabled=False)
+        port = tenants[index].port(networks[index], "vm-" + host_name, port_security_enabled=False)
         plug(net.get(host_name), port, ip)
         ports[host_name] = port
     return networks, ports
@@ -49,8 +49,9 @@ def _assert_isolated(net, tenants, ports, layout):
                 if dst != src:
                     assert wait_ping(hosts[src], layout[dst][1]), f"{src} cannot reach {dst}"
             for other in others:
-                assert ping(hosts[src], layout[other][1], count=1, wait=0.5) == 0, \
+                assert ping(hosts[src], layout[other][1], count=1, wait=0.5) == 0, (
                     f"{src} reached {other}"
+                )
             hosts[src].cmd("ping -b -c 2 -i 0.2 -W 1 10.0.0.255")
         assert any("Broadcast" in line or "ff:ff:ff:ff:ff:ff" in line for line in control.stop())
         for other, capture in zip(others, captures, strict=True):
@@ -59,8 +60,12 @@ def _assert_isolated(net, tenants, ports, layout):
 
 
 def test_one_bridge_isolates_tenants_and_drops_unbound(controller, tenants):
-    layout = {"a1": (0, "10.0.0.1"), "a2": (0, "10.0.0.2"),
-              "b1": (1, "10.0.0.11"), "b2": (1, "10.0.0.12")}
+    layout = {
+        "a1": (0, "10.0.0.1"),
+        "a2": (0, "10.0.0.2"),
+        "b1": (1, "10.0.0.11"),
+        "b2": (1, "10.0.0.12"),
+    }
     hosts = dict.fromkeys(list(layout) + ["x1"], 1)
     with lab(controller.ofp_port, switches=1, hosts=hosts) as net:
         _networks, ports = _setup_two_tenants(tenants, net, layout)
@@ -81,8 +86,9 @@ def test_one_bridge_isolates_tenants_and_drops_unbound(controller, tenants):
         stray.cmd("ping -b -c 2 -i 0.2 -W 1 10.0.0.255")
         for capture in captures:
             assert capture.stop() == []
-        net.get("t1").vsctl(f"set Interface {switch_side(stray).name} "
-                            "external_ids:iface-id=not-a-port")
+        net.get("t1").vsctl(
+            f"set Interface {switch_side(stray).name} external_ids:iface-id=not-a-port"
+        )
         assert ping(stray, "10.0.0.1", count=2) == 0
 
         # Every flow of ours names its owner; the ports' flows are there.
@@ -119,16 +125,19 @@ def test_multi_switch_fabric_isolates_tenants(controller, tenants, fabric):
         _networks, ports = _setup_two_tenants(tenants, net, layout)
         _assert_isolated(net, tenants, ports, layout)
         # Inter-switch links carry each network tagged with its own VLAN.
-        vlans = {int(v) for switch in net.switches for line in dump_flows(switch)
-                 for v in re.findall(r"dl_vlan=(\d+)", line)}
+        vlans = {
+            int(v)
+            for switch in net.switches
+            for line in dump_flows(switch)
+            for v in re.findall(r"dl_vlan=(\d+)", line)
+        }
         assert len(vlans) == 2
 
 
 def test_ring_has_no_storm_and_reroutes_around_a_cut(controller, tenants):
     hosts = {"a1": 1, "a2": 2, "a3": 3}
     layout = {"a1": (0, "10.0.0.1"), "a2": (0, "10.0.0.2"), "a3": (0, "10.0.0.3")}
-    with lab(controller.ofp_port, switches=3, cables=[(1, 2), (2, 3), (3, 1)],
-             hosts=hosts) as net:
+    with lab(controller.ofp_port, switches=3, cables=[(1, 2), (2, 3), (3, 1)], hosts=hosts) as net:
         _, ports = _setup_two_tenants(tenants[:1], net, layout)
         assert wait_ping(net.get("a1"), "10.0.0.2")
         assert wait_ping(net.get("a1"), "10.0.0.3")
@@ -149,14 +158,21 @@ def test_switch_down_reroutes_where_a_path_remains(controller, tenants):
     # Ring t1-t2-t3-t4-t1, VMs on t1 and t3: two equal paths, via t2 or via t4.
     hosts = {"a1": 1, "a3": 3}
     layout = {"a1": (0, "10.0.0.1"), "a3": (0, "10.0.0.3")}
-    with lab(controller.ofp_port, switches=4, cables=[(1, 2), (2, 3), (3, 4), (4, 1)],
-             hosts=hosts) as net:
+    with lab(
+        controller.ofp_port, switches=4, cables=[(1, 2), (2, 3), (3, 4), (4, 1)], hosts=hosts
+    ) as net:
         _setup_two_tenants(tenants[:1], net, layout)
         assert wait_ping(net.get("a1"), "10.0.0.3")
         # The transit switch that carries the traffic now dies: the other one takes over.
-        carrying = [t for t in ("t2", "t4") if any(
-            "reg7" in line and "n_packets=0," not in line
-            for line in dump_flows(net.get(t)) if "table=90" in line)]
+        carrying = [
+            t
+            for t in ("t2", "t4")
+            if any(
+                "reg7" in line and "n_packets=0," not in line
+                for line in dump_flows(net.get(t))
+                if "table=90" in line
+            )
+        ]
         assert len(carrying) == 1, carrying
         transit = carrying[0]
         net.get(transit).stop(deleteIntfs=True)

@@ -1,4 +1,5 @@
 """Flow ownership and restart: deletes remove exactly their flows; restarts lose nothing."""
+
 import re
 import time
 
@@ -17,8 +18,9 @@ def _owners(net):
 
 def test_deleting_port_and_network_removes_exactly_their_flows(controller, tenants):
     alice = tenants[0]
-    with lab(controller.ofp_port, switches=2, cables=[(1, 2)],
-             hosts={"h1": 1, "h2": 2, "h3": 2}) as net:
+    with lab(
+        controller.ofp_port, switches=2, cables=[(1, 2)], hosts={"h1": 1, "h2": 2, "h3": 2}
+    ) as net:
         network = alice.network("net1")
         other = alice.network("net2")
         ports = {h: alice.port(network, h, **OWN_ADDRESSES) for h in ("h1", "h2")}
@@ -48,17 +50,24 @@ def test_deleting_port_and_network_removes_exactly_their_flows(controller, tenan
         assert alice.api.delete("/v2.0/networks/" + network["id"]).status == 204
         network_keys = {k for kind, k in before if kind == Owner.NETWORK}
         assert len(network_keys) == 2
-        remaining = wait_for(lambda: (o := _owners(net)) == {
-            (Owner.SWITCH, 0), (Owner.PORT, keys["h3"])} | {
-            (Owner.NETWORK, k) for k in network_keys if (Owner.NETWORK, k) in o} and len(
-            [1 for kind, _ in o if kind == Owner.NETWORK]) == 1 and o)
+        remaining = wait_for(
+            lambda: (
+                (o := _owners(net))
+                == {(Owner.SWITCH, 0), (Owner.PORT, keys["h3"])}
+                | {(Owner.NETWORK, k) for k in network_keys if (Owner.NETWORK, k) in o}
+                and len([1 for kind, _ in o if kind == Owner.NETWORK]) == 1
+                and o
+            )
+        )
         assert remaining, _owners(net)
 
 
 def _strip(lines):
     """A flow line without its counters and age."""
-    return [re.sub(r"duration=[^,]+, |n_packets=\d+, |n_bytes=\d+, |idle_age=[^,]+, ", "", line)
-            for line in lines]
+    return [
+        re.sub(r"duration=[^,]+, |n_packets=\d+, |n_bytes=\d+, |idle_age=[^,]+, ", "", line)
+        for line in lines
+    ]
 
 
 def _port_key(net, mac):
@@ -71,8 +80,9 @@ def _port_key(net, mac):
 
 def test_controller_restart_loses_no_packet_and_changes_no_flow(controller, tenants):
     alice = tenants[0]
-    with lab(controller.ofp_port, switches=3, cables=[(1, 2), (2, 3)],
-             hosts={"h1": 1, "h2": 3}) as net:
+    with lab(
+        controller.ofp_port, switches=3, cables=[(1, 2), (2, 3)], hosts={"h1": 1, "h2": 3}
+    ) as net:
         network = alice.network("net1")
         for i, h in enumerate(("h1", "h2")):
             plug(net.get(h), alice.port(network, h, **OWN_ADDRESSES), f"10.0.0.{i + 1}")
@@ -80,15 +90,17 @@ def test_controller_restart_loses_no_packet_and_changes_no_flow(controller, tena
         time.sleep(2)  # let the fabric settle and be persisted
         before = {s.name: dump_flows(s) for s in net.switches}
 
-        pinger = net.get("h1").popen(["ping", "-n", "-i", "0.1", "-c", "150", "10.0.0.2"],
-                                     text=True)
+        pinger = net.get("h1").popen(
+            ["ping", "-n", "-i", "0.1", "-c", "150", "10.0.0.2"], text=True
+        )
         time.sleep(2)
         controller.stop()
         time.sleep(2)
         controller.start()
         # Every switch reconnects and is read back: nothing to change.
-        assert wait_for(lambda: metric(controller, "naas_switch_syncs_total", 'kind="full"') >= 3,
-                        timeout=30), controller.log_tail()
+        assert wait_for(
+            lambda: metric(controller, "naas_switch_syncs_total", 'kind="full"') >= 3, timeout=30
+        ), controller.log_tail()
         out, _ = pinger.communicate(timeout=40)
         assert metric(controller, "naas_flow_mods_total") == 0, controller.log_tail()
         assert metric(controller, "naas_group_mods_total") == 0
@@ -111,8 +123,9 @@ def _ages(lines):
     result = {}
     for line in lines:
         age = float(re.search(r"duration=([\d.]+)s", line).group(1))
-        key = re.sub(r"cookie=\S+ |duration=[^,]+, |n_packets=\d+, |n_bytes=\d+, |idle_age=[^,]+, ",
-                     "", line).strip()
+        key = re.sub(
+            r"cookie=\S+ |duration=[^,]+, |n_packets=\d+, |n_bytes=\d+, |idle_age=[^,]+, ", "", line
+        ).strip()
         result[key] = age
     return result
 

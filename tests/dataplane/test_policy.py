@@ -1,5 +1,6 @@
 """Policies on real OVS with real traffic: port security, stateful security groups,
 network-wide protocol blocks and QoS (meters, DSCP), and their drop counters."""
+
 import re
 import time
 
@@ -39,8 +40,9 @@ def _counted(net, host):
     """n_packets of the drop flows of ``host``'s port (its counter owner's flows)."""
     side = switch_side(net.get(host))
     flows = dump_flows(side.node)
-    classify = next((f for f in flows if f'in_port="{side.name}"' in f
-                     and "goto_table:10" in f), None)
+    classify = next(
+        (f for f in flows if f'in_port="{side.name}"' in f and "goto_table:10" in f), None
+    )
     assert classify, "\n".join(f for f in flows if "in_port" in f)
     port = int(re.search(r"cookie=(0x[0-9a-f]+)", classify).group(1), 16) & ~(0xFF << 40)
     cookie = (port & ~(0xFF << 48)) | (Owner.COUNTER << 48)
@@ -60,22 +62,30 @@ def test_port_security_drops_spoofed_frames_and_counts_them(controller, tenants)
     alice = tenants[0]
     with lab(controller.ofp_port, switches=1, hosts={"h1": 1, "h2": 1, "h3": 1}) as net:
         network = alice.network("net", "10.0.0.0/24")
-        ports = _ports(alice, net, network, ("h1", "h2", "h3"), h3={
-            "allowed_address_pairs": [{"ip_address": "10.0.0.200"}]})
+        ports = _ports(
+            alice,
+            net,
+            network,
+            ("h1", "h2", "h3"),
+            h3={"allowed_address_pairs": [{"ip_address": "10.0.0.200"}]},
+        )
         h1, h2, h3 = (net.get(h) for h in ("h1", "h2", "h3"))
         ip1, ip2 = v4(ports["h1"]), v4(ports["h2"])
         assert wait_ping(h1, ip2)
         before = _counted(net, "h1")
         capture = Capture(h2, [ports["h1"]["mac_address"], "fa:16:3e:de:ad:01"])
         legit = f"Ether(src={ports['h1']['mac_address']!r}, dst={ports['h2']['mac_address']!r})"
-        scapy(h1, f"""
+        scapy(
+            h1,
+            f"""
 sendp({legit}/IP(src={ip1!r}, dst={ip2!r})/UDP(sport=1111, dport=7777)/b'legit', count=3)
 sendp({legit}/IP(src='10.0.0.99', dst={ip2!r})/UDP(sport=1111, dport=7777)/b'spoof-ip', count=3)
-sendp({legit}/IP(src={v4(ports['h3'])!r}, dst={ip2!r})/UDP(dport=7777), count=3)
-sendp(Ether(src='fa:16:3e:de:ad:01', dst={ports['h2']['mac_address']!r})/IP(src={ip1!r},
+sendp({legit}/IP(src={v4(ports["h3"])!r}, dst={ip2!r})/UDP(dport=7777), count=3)
+sendp(Ether(src='fa:16:3e:de:ad:01', dst={ports["h2"]["mac_address"]!r})/IP(src={ip1!r},
       dst={ip2!r})/UDP(sport=1111, dport=7777), count=3)
-sendp(Ether(src={ports['h1']['mac_address']!r}, dst='ff:ff:ff:ff:ff:ff')/ARP(op=2,
-      hwsrc={ports['h1']['mac_address']!r}, psrc={ip2!r}, pdst={ip2!r}), count=3)""")
+sendp(Ether(src={ports["h1"]["mac_address"]!r}, dst='ff:ff:ff:ff:ff:ff')/ARP(op=2,
+      hwsrc={ports["h1"]["mac_address"]!r}, psrc={ip2!r}, pdst={ip2!r}), count=3)""",
+        )
         lines = capture.stop()
         seen = "\n".join(lines)
         assert sum("7777" in line and ip1 + ".1111" in line for line in lines) == 3, seen
@@ -93,28 +103,55 @@ sendp(Ether(src={ports['h1']['mac_address']!r}, dst='ff:ff:ff:ff:ff:ff')/ARP(op=
         resp = alice.api.put(url, {"port": {"port_security_enabled": False}})
         assert resp.status == 409, resp
         _put(alice, url, "port", {"security_groups": [], "port_security_enabled": False})
-        _put(alice, "/v2.0/ports/" + ports["h2"]["id"], "port",
-             {"security_groups": [], "port_security_enabled": False})
+        _put(
+            alice,
+            "/v2.0/ports/" + ports["h2"]["id"],
+            "port",
+            {"security_groups": [], "port_security_enabled": False},
+        )
         h1.cmd(f"ip addr add 10.0.0.99/24 dev {h1.defaultIntf().name}")
-        assert wait_for(lambda: "1 received" in h1.cmd(f"ping -n -c1 -W1 -I 10.0.0.99 {ip2}"),
-                        timeout=10)
+        assert wait_for(
+            lambda: "1 received" in h1.cmd(f"ping -n -c1 -W1 -I 10.0.0.99 {ip2}"), timeout=10
+        )
 
 
 def test_stateful_security_group_admits_ssh_only_and_replies(controller, tenants):
     alice = tenants[0]
-    with lab(controller.ofp_port, switches=2, cables=[(1, 2)],
-             hosts={"h1": 1, "h2": 2}) as net:
+    with lab(controller.ofp_port, switches=2, cables=[(1, 2)], hosts={"h1": 1, "h2": 2}) as net:
         network = alice.network("net", "10.0.0.0/24")
         ssh = alice.create("/v2.0/security-groups", "security_group", {"name": "ssh"})
-        rule = alice.create("/v2.0/security-group-rules", "security_group_rule", {
-            "security_group_id": ssh["id"], "direction": "ingress", "protocol": "tcp",
-            "port_range_min": 22, "port_range_max": 22})
+        rule = alice.create(
+            "/v2.0/security-group-rules",
+            "security_group_rule",
+            {
+                "security_group_id": ssh["id"],
+                "direction": "ingress",
+                "protocol": "tcp",
+                "port_range_min": 22,
+                "port_range_max": 22,
+            },
+        )
         web = alice.create("/v2.0/security-groups", "security_group", {"name": "web"})
-        alice.create("/v2.0/security-group-rules", "security_group_rule", {
-            "security_group_id": web["id"], "direction": "ingress", "protocol": "tcp",
-            "port_range_min": 80, "port_range_max": 80, "remote_ip_prefix": "10.0.0.0/24"})
-        ports = _ports(alice, net, network, ("h1", "h2"),
-                       h1={"security_groups": [web["id"]]}, h2={"security_groups": [ssh["id"]]})
+        alice.create(
+            "/v2.0/security-group-rules",
+            "security_group_rule",
+            {
+                "security_group_id": web["id"],
+                "direction": "ingress",
+                "protocol": "tcp",
+                "port_range_min": 80,
+                "port_range_max": 80,
+                "remote_ip_prefix": "10.0.0.0/24",
+            },
+        )
+        ports = _ports(
+            alice,
+            net,
+            network,
+            ("h1", "h2"),
+            h1={"security_groups": [web["id"]]},
+            h2={"security_groups": [ssh["id"]]},
+        )
         h1, h2 = net.get("h1"), net.get("h2")
         ip1, ip2 = v4(ports["h1"]), v4(ports["h2"])
         for host, listen in ((h2, 22), (h2, 80), (h1, 80)):
@@ -143,8 +180,9 @@ def _iperf_udp(client, server, ip, rate="1M", seconds=2):
 
 def test_network_udp_block_stops_udp_in_that_network_only(controller, tenants):
     alice = tenants[0]
-    with lab(controller.ofp_port, switches=2, cables=[(1, 2)],
-             hosts={"h1": 1, "h2": 2, "h3": 1, "h4": 2}) as net:
+    with lab(
+        controller.ofp_port, switches=2, cables=[(1, 2)], hosts={"h1": 1, "h2": 2, "h3": 1, "h4": 2}
+    ) as net:
         blocked = alice.network("blocked", "10.0.0.0/24")
         other = alice.network("other", "10.0.1.0/24")
         ports = _ports(alice, net, blocked, ("h1", "h2"))
@@ -152,8 +190,11 @@ def test_network_udp_block_stops_udp_in_that_network_only(controller, tenants):
         h1, h2, h3, h4 = (net.get(h) for h in ("h1", "h2", "h3", "h4"))
         assert wait_ping(h1, v4(ports["h2"])) and wait_ping(h3, v4(ports["h4"]))
         assert _iperf_udp(h1, h2, v4(ports["h2"])) > 0.5e6
-        block = alice.create("/v2.0/protocol-blocks", "protocol_block",
-                      {"network_id": blocked["id"], "protocol": "udp"})
+        block = alice.create(
+            "/v2.0/protocol-blocks",
+            "protocol_block",
+            {"network_id": blocked["id"], "protocol": "udp"},
+        )
         assert _iperf_udp(h1, h2, v4(ports["h2"])) == 0.0
         assert _iperf_udp(h2, h1, v4(ports["h1"])) == 0.0
         assert _iperf_udp(h3, h4, v4(ports["h4"])) > 0.5e6
@@ -173,8 +214,11 @@ def test_qos_limits_rate_marks_dscp_and_lets_go(controller, tenants):
         assert wait_ping(h1, ip2)
         policy = alice.create("/v2.0/qos/policies", "policy", {"name": "10M"})
         base = f"/v2.0/qos/policies/{policy['id']}"
-        alice.create(base + "/bandwidth_limit_rules", "bandwidth_limit_rule",
-              {"max_kbps": 10000, "max_burst_kbps": 1000, "direction": "egress"})
+        alice.create(
+            base + "/bandwidth_limit_rules",
+            "bandwidth_limit_rule",
+            {"max_kbps": 10000, "max_burst_kbps": 1000, "direction": "egress"},
+        )
         alice.create(base + "/dscp_marking_rules", "dscp_marking_rule", {"dscp_mark": 26})
         url = "/v2.0/ports/" + ports["h1"]["id"]
         free = _iperf_udp(h1, h2, ip2, rate="30M", seconds=4)
@@ -192,27 +236,36 @@ def test_qos_limits_rate_marks_dscp_and_lets_go(controller, tenants):
         assert _iperf_udp(h1, h2, ip2, rate="30M", seconds=4) > 25e6
 
 
-def test_one_tenants_prefix_rule_does_not_stop_programming_a_shared_switch(controller,
-                                                                           tenants):
+def test_one_tenants_prefix_rule_does_not_stop_programming_a_shared_switch(controller, tenants):
     """Issue 11: a masked remote prefix in tenant A's group, next to the exact member
     addresses of tenant B's default group in one ACL table, once stopped every later
     programming pass of their shared switch."""
     alice, bob = tenants
-    with lab(controller.ofp_port, switches=1,
-             hosts={"b1": 1, "b2": 1, "b3": 1, "a1": 1, "a2": 1}) as net:
+    with lab(
+        controller.ofp_port, switches=1, hosts={"b1": 1, "b2": 1, "b3": 1, "a1": 1, "a2": 1}
+    ) as net:
         b_net = bob.network("b-net", "10.0.1.0/24")
         b_ports = _ports(bob, net, b_net, ("b1", "b2"))
         b1, b3 = net.get("b1"), net.get("b3")
         assert wait_ping(b1, v4(b_ports["b2"]))
-        default = next(g for g in alice.api.get("/v2.0/security-groups").json["security_groups"]
-                       if g["name"] == "default")
-        alice.create("/v2.0/security-group-rules", "security_group_rule", {
-            "security_group_id": default["id"], "direction": "ingress", "protocol": "icmp",
-            "remote_ip_prefix": "10.8.0.0/24"})
+        default = next(
+            g
+            for g in alice.api.get("/v2.0/security-groups").json["security_groups"]
+            if g["name"] == "default"
+        )
+        alice.create(
+            "/v2.0/security-group-rules",
+            "security_group_rule",
+            {
+                "security_group_id": default["id"],
+                "direction": "ingress",
+                "protocol": "icmp",
+                "remote_ip_prefix": "10.8.0.0/24",
+            },
+        )
         client = alice.create("/v2.0/security-groups", "security_group", {"name": "client"})
         a_net = alice.network("a-net", "10.8.0.0/24")
-        a_ports = _ports(alice, net, a_net, ("a1", "a2"),
-                         a2={"security_groups": [client["id"]]})
+        a_ports = _ports(alice, net, a_net, ("a1", "a2"), a2={"security_groups": [client["id"]]})
         b_ports.update(_ports(bob, net, b_net, ("b3",)))
         # New flows still reach the switch: B's new VM and B's old ones reach each other.
         assert wait_ping(b3, v4(b_ports["b1"]))
@@ -230,8 +283,11 @@ def test_a_meter_the_switch_refuses_stops_only_its_own_port(controller, tenants)
     with lab(controller.ofp_port, switches=1, hosts={"h1": 1, "h2": 1, "h3": 1}) as net:
         network = alice.network("net", "10.0.0.0/24")
         zero = alice.create("/v2.0/qos/policies", "policy", {"name": "zero"})
-        alice.create(f"/v2.0/qos/policies/{zero['id']}/bandwidth_limit_rules",
-                     "bandwidth_limit_rule", {"max_kbps": 0, "direction": "ingress"})
+        alice.create(
+            f"/v2.0/qos/policies/{zero['id']}/bandwidth_limit_rules",
+            "bandwidth_limit_rule",
+            {"max_kbps": 0, "direction": "ingress"},
+        )
         ports = _ports(alice, net, network, ("h1", "h2"), h2={"qos_policy_id": zero["id"]})
         h1, h3 = net.get("h1"), net.get("h3")
         assert wait_for(lambda: alice.show_port(ports["h2"])["status"] == "ACTIVE")

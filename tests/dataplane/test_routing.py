@@ -1,4 +1,5 @@
 """Distributed routing on real OVS: between subnets and networks, IPv4 and IPv6."""
+
 import re
 
 from tests.dataplane.lab import (
@@ -27,29 +28,73 @@ def _routed_lab(tenant, net, prefix="10"):
     subnet) on t2. Returns (router, subnets, ports)."""
     n1, n2 = _post(tenant, "networks", {"name": "n1"}), _post(tenant, "networks", {"name": "n2"})
     subnets = {
-        "s1": _post(tenant, "subnets", {"network_id": n1["id"], "ip_version": 4,
-                                        "cidr": f"{prefix}.1.0.0/24"}),
-        "s3": _post(tenant, "subnets", {"network_id": n1["id"], "ip_version": 4,
-                                        "cidr": f"{prefix}.3.0.0/24"}),
-        "s2": _post(tenant, "subnets", {"network_id": n2["id"], "ip_version": 4,
-                                        "cidr": f"{prefix}.2.0.0/24"}),
-        "v1": _post(tenant, "subnets", {"network_id": n1["id"], "ip_version": 6,
-                                        "cidr": "2001:db8:1::/64", "ipv6_ra_mode": "slaac",
-                                        "ipv6_address_mode": "slaac"}),
-        "v2": _post(tenant, "subnets", {"network_id": n2["id"], "ip_version": 6,
-                                        "cidr": "2001:db8:2::/64", "ipv6_ra_mode": "slaac",
-                                        "ipv6_address_mode": "slaac"}),
+        "s1": _post(
+            tenant,
+            "subnets",
+            {"network_id": n1["id"], "ip_version": 4, "cidr": f"{prefix}.1.0.0/24"},
+        ),
+        "s3": _post(
+            tenant,
+            "subnets",
+            {"network_id": n1["id"], "ip_version": 4, "cidr": f"{prefix}.3.0.0/24"},
+        ),
+        "s2": _post(
+            tenant,
+            "subnets",
+            {"network_id": n2["id"], "ip_version": 4, "cidr": f"{prefix}.2.0.0/24"},
+        ),
+        "v1": _post(
+            tenant,
+            "subnets",
+            {
+                "network_id": n1["id"],
+                "ip_version": 6,
+                "cidr": "2001:db8:1::/64",
+                "ipv6_ra_mode": "slaac",
+                "ipv6_address_mode": "slaac",
+            },
+        ),
+        "v2": _post(
+            tenant,
+            "subnets",
+            {
+                "network_id": n2["id"],
+                "ip_version": 6,
+                "cidr": "2001:db8:2::/64",
+                "ipv6_ra_mode": "slaac",
+                "ipv6_address_mode": "slaac",
+            },
+        ),
     }
     router = _post(tenant, "routers", {"name": "r1"})
     for subnet in subnets.values():
-        resp = tenant.api.put(f"/v2.0/routers/{router['id']}/add_router_interface",
-                              {"subnet_id": subnet["id"]})
+        resp = tenant.api.put(
+            f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]}
+        )
         assert resp.status == 200, resp
     ports = {
-        "h1": _post(tenant, "ports", {"network_id": n1["id"], "fixed_ips": [
-            {"subnet_id": subnets["s1"]["id"]}, {"subnet_id": subnets["v1"]["id"]}]}),
-        "h3": _post(tenant, "ports", {"network_id": n1["id"], "fixed_ips": [
-            {"subnet_id": subnets["s3"]["id"]}, {"subnet_id": subnets["v1"]["id"]}]}),
+        "h1": _post(
+            tenant,
+            "ports",
+            {
+                "network_id": n1["id"],
+                "fixed_ips": [
+                    {"subnet_id": subnets["s1"]["id"]},
+                    {"subnet_id": subnets["v1"]["id"]},
+                ],
+            },
+        ),
+        "h3": _post(
+            tenant,
+            "ports",
+            {
+                "network_id": n1["id"],
+                "fixed_ips": [
+                    {"subnet_id": subnets["s3"]["id"]},
+                    {"subnet_id": subnets["v1"]["id"]},
+                ],
+            },
+        ),
         "h2": _post(tenant, "ports", {"network_id": n2["id"]}),
     }
     for host, port in ports.items():
@@ -65,8 +110,9 @@ def _lease(net, host, tmp_path):
 
 def test_routing_between_subnets_and_networks(controller, tenants, tmp_path):
     alice = tenants[0]
-    with lab(controller.ofp_port, switches=3, cables=[(1, 2), (2, 3)],
-             hosts={"h1": 1, "h3": 2, "h2": 3}) as net:
+    with lab(
+        controller.ofp_port, switches=3, cables=[(1, 2), (2, 3)], hosts={"h1": 1, "h3": 2, "h2": 3}
+    ) as net:
         router, subnets, ports = _routed_lab(alice, net)
         for host in ports:
             assert _lease(net, host, tmp_path)["ip"] == v4(ports[host])
@@ -88,28 +134,47 @@ def test_routing_between_subnets_and_networks(controller, tenants, tmp_path):
         assert (end.get("sum_received") or {}).get("bits_per_second"), end
 
         # A static route (extraroute): 192.168.77.0/24 lives behind h3.
-        resp = alice.api.put(f"/v2.0/routers/{router['id']}", {"router": {"routes": [
-            {"destination": "192.168.77.0/24", "nexthop": v4(ports["h3"])}]}})
+        resp = alice.api.put(
+            f"/v2.0/routers/{router['id']}",
+            {
+                "router": {
+                    "routes": [{"destination": "192.168.77.0/24", "nexthop": v4(ports["h3"])}]
+                }
+            },
+        )
         assert resp.status == 200, resp
         net.get("h3").cmd("ip addr add 192.168.77.1/32 dev lo")
         # h3 answers from an address that is not its port's: port security wants it listed.
-        resp = alice.api.put("/v2.0/ports/" + ports["h3"]["id"], {"port": {
-            "allowed_address_pairs": [{"ip_address": "192.168.77.0/24"}]}})
+        resp = alice.api.put(
+            "/v2.0/ports/" + ports["h3"]["id"],
+            {"port": {"allowed_address_pairs": [{"ip_address": "192.168.77.0/24"}]}},
+        )
         assert resp.status == 200, resp
         assert wait_ping(h1, "192.168.77.1"), "static route not followed"
 
         # Removing an interface stops the routed traffic at once and leaves no flow of it.
         assert ping(h1, v4(ports["h2"]), count=1) == 1  # the same route, just before
-        router_macs = {p["mac_address"] for p in alice.api.get(
-            f"/v2.0/ports?device_id={router['id']}").json["ports"]
-            if p["fixed_ips"][0]["subnet_id"] == subnets["s2"]["id"]}
-        resp = alice.api.put(f"/v2.0/routers/{router['id']}/remove_router_interface",
-                             {"subnet_id": subnets["s2"]["id"]})
+        router_macs = {
+            p["mac_address"]
+            for p in alice.api.get(f"/v2.0/ports?device_id={router['id']}").json["ports"]
+            if p["fixed_ips"][0]["subnet_id"] == subnets["s2"]["id"]
+        }
+        resp = alice.api.put(
+            f"/v2.0/routers/{router['id']}/remove_router_interface",
+            {"subnet_id": subnets["s2"]["id"]},
+        )
         assert resp.status == 200, resp
         assert wait_for(lambda: ping(h1, v4(ports["h2"]), count=1) == 0)
         for mac in router_macs:
-            assert wait_for(lambda: not any(
-                mac in line and "10.2.0.1" in line for s in net.switches for line in dump_flows(s)))
+            assert wait_for(
+                lambda: (
+                    not any(
+                        mac in line and "10.2.0.1" in line
+                        for s in net.switches
+                        for line in dump_flows(s)
+                    )
+                )
+            )
         # Deleting a router that still has interfaces is refused.
         resp = alice.api.delete(f"/v2.0/routers/{router['id']}")
         assert resp.status == 409 and resp.error_type == "RouterInUse"
@@ -118,37 +183,51 @@ def test_routing_between_subnets_and_networks(controller, tenants, tmp_path):
         # through it, routed ping.
         for host in ("h1", "h2"):
             enable_ipv6(net.get(host))
-        v6 = {h: next(f["ip_address"] for f in ports[h]["fixed_ips"] if ":" in f["ip_address"])
-              for h in ("h1", "h2")}
+        v6 = {
+            h: next(f["ip_address"] for f in ports[h]["fixed_ips"] if ":" in f["ip_address"])
+            for h in ("h1", "h2")
+        }
         for host in ("h1", "h2"):
             assert wait_for(lambda: global_v6(net.get(host)) == [v6[host]], timeout=30)
-        assert wait_for(lambda: " 1 received" in h1.cmd(f"ping -6 -n -c1 -W1 {v6['h2']}"),
-                        timeout=20), h1.cmd("ip -6 route")
+        assert wait_for(
+            lambda: " 1 received" in h1.cmd(f"ping -6 -n -c1 -W1 {v6['h2']}"), timeout=20
+        ), h1.cmd("ip -6 route")
         assert "ttl=63" in h1.cmd(f"ping -6 -n -c1 -W1 {v6['h2']}")
 
 
 def test_tenants_route_in_their_own_address_space(controller, tenants, tmp_path):
     alice, bob = tenants
-    with lab(controller.ofp_port, switches=2, cables=[(1, 2)],
-             hosts={"h1": 1, "h2": 2, "h3": 1, "b1": 1, "b2": 2}) as net:
+    with lab(
+        controller.ofp_port,
+        switches=2,
+        cables=[(1, 2)],
+        hosts={"h1": 1, "h2": 2, "h3": 1, "b1": 1, "b2": 2},
+    ) as net:
         _, _, a_ports = _routed_lab(alice, net)
         # Bob: the very same addresses, his own router.
         n1 = _post(bob, "networks", {"name": "n1"})
         n2 = _post(bob, "networks", {"name": "n2"})
-        s1 = _post(bob, "subnets", {"network_id": n1["id"], "ip_version": 4,
-                                    "cidr": "10.1.0.0/24"})
-        s2 = _post(bob, "subnets", {"network_id": n2["id"], "ip_version": 4,
-                                    "cidr": "10.2.0.0/24"})
+        s1 = _post(bob, "subnets", {"network_id": n1["id"], "ip_version": 4, "cidr": "10.1.0.0/24"})
+        s2 = _post(bob, "subnets", {"network_id": n2["id"], "ip_version": 4, "cidr": "10.2.0.0/24"})
         router = _post(bob, "routers", {"name": "r1"})
         for subnet in (s1, s2):
-            assert bob.api.put(f"/v2.0/routers/{router['id']}/add_router_interface",
-                               {"subnet_id": subnet["id"]}).status == 200
+            assert (
+                bob.api.put(
+                    f"/v2.0/routers/{router['id']}/add_router_interface",
+                    {"subnet_id": subnet["id"]},
+                ).status
+                == 200
+            )
         # Alice's subnet cannot be attached to Bob's router.
-        resp = bob.api.put(f"/v2.0/routers/{router['id']}/add_router_interface",
-                           {"subnet_id": a_ports["h1"]["fixed_ips"][0]["subnet_id"]})
+        resp = bob.api.put(
+            f"/v2.0/routers/{router['id']}/add_router_interface",
+            {"subnet_id": a_ports["h1"]["fixed_ips"][0]["subnet_id"]},
+        )
         assert resp.status == 404, resp
-        b_ports = {"b1": _post(bob, "ports", {"network_id": n1["id"]}),
-                   "b2": _post(bob, "ports", {"network_id": n2["id"]})}
+        b_ports = {
+            "b1": _post(bob, "ports", {"network_id": n1["id"]}),
+            "b2": _post(bob, "ports", {"network_id": n2["id"]}),
+        }
         for host, port in b_ports.items():
             plug(net.get(host), port)
         for host in ("h1", "h2", "b1", "b2"):

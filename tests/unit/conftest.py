@@ -1,4 +1,5 @@
 """Fixtures shared by the model's unit tests: a NetworkService on a fresh SQLite file."""
+
 import pytest
 
 from naas_sdn.model import db

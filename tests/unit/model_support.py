@@ -1,5 +1,6 @@
 """What the model's unit tests share: the callers' contexts, row counts in SQL, and a call of
 the WSGI app in-process."""
+
 import json
 
 import webob
@@ -18,11 +19,13 @@ def count(service, table) -> int:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
-def api_call(app, method: str, path: str, token: str, body=None,
-             headers: dict | None = None) -> webob.Response:
+def api_call(
+    app, method: str, path: str, token: str, body=None, headers: dict | None = None
+) -> webob.Response:
     """One request to the API in-process; ``body`` is raw bytes or an object sent as JSON."""
-    req = webob.Request.blank(path, method=method,
-                              headers={"X-Auth-Token": token, **(headers or {})})
+    req = webob.Request.blank(
+        path, method=method, headers={"X-Auth-Token": token, **(headers or {})}
+    )
     if body is not None:
         req.body = body if isinstance(body, bytes) else json.dumps(body).encode()
         req.content_type = "application/json"

@@ -1,4 +1,5 @@
 """Allocation without SQL: address ownership over the mirror, MACs unique per network."""
+
 import random
 from types import SimpleNamespace
 

@@ -1,4 +1,5 @@
 """``naas_api_request_seconds``: every API request timed to its last byte."""
+
 from __future__ import annotations
 
 import time
@@ -26,26 +27,33 @@ def serve(app, req: webob.Request) -> tuple[str, bytes]:
 
 def observed(method: str, status: str) -> tuple[float, float]:
     labels = {"method": method, "status": status}
-    return (REGISTRY.get_sample_value(SERIES + "_count", labels) or 0.0,
-            REGISTRY.get_sample_value(SERIES + "_sum", labels) or 0.0)
+    return (
+        REGISTRY.get_sample_value(SERIES + "_count", labels) or 0.0,
+        REGISTRY.get_sample_value(SERIES + "_sum", labels) or 0.0,
+    )
 
 
 def test_requests_are_timed_by_method_and_status_class(service):
     app = with_request_timing(make_app(service, []))
     token = service.tokens.create("p")
-    before = {key: observed(*key) for key in (("GET", "2xx"), ("GET", "4xx"), ("POST", "2xx"),
-                                               ("other", "4xx"))}
-    for method, path in (("GET", "/v2.0/networks"), ("GET", "/v2.0/nothing"),
-                         ("GET", "/metrics"), ("POST", "/v2.0/networks"),
-                         ("BREW", "/v2.0/networks")):
+    before = {
+        key: observed(*key)
+        for key in (("GET", "2xx"), ("GET", "4xx"), ("POST", "2xx"), ("other", "4xx"))
+    }
+    for method, path in (
+        ("GET", "/v2.0/networks"),
+        ("GET", "/v2.0/nothing"),
+        ("GET", "/metrics"),
+        ("POST", "/v2.0/networks"),
+        ("BREW", "/v2.0/networks"),
+    ):
         req = webob.Request.blank(path, method=method, headers={"X-Auth-Token": token})
         if method == "POST":
             req.body = b'{"network": {}}'
         serve(app, req)
     counts = {key: observed(*key)[0] - before[key][0] for key in before}
     # /metrics is no API path (the series have an address of their own): one more 404
-    assert counts == {("GET", "2xx"): 1, ("GET", "4xx"): 2, ("POST", "2xx"): 1,
-                      ("other", "4xx"): 1}
+    assert counts == {("GET", "2xx"): 1, ("GET", "4xx"): 2, ("POST", "2xx"): 1, ("other", "4xx"): 1}
 
 
 def test_time_includes_sending_the_body():
@@ -55,10 +63,13 @@ def test_time_includes_sending_the_body():
         def body():
             time.sleep(0.05)
             yield b"late"
+
         return body()
 
     before = observed("PUT", "5xx")
     assert serve(with_request_timing(slow), webob.Request.blank("/v2.0/x", method="PUT")) == (
-        "503 Service Unavailable", b"late")
+        "503 Service Unavailable",
+        b"late",
+    )
     count, total = observed("PUT", "5xx")
     assert count == before[0] + 1 and total - before[1] >= 0.05

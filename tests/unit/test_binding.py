@@ -1,5 +1,6 @@
 """The VIF binding app without a switch: fabric state fed by hand, the real service on SQLite
 in memory. Ports follow their VIFs between passes; the programmer never writes the model."""
+
 import itertools
 import threading
 import time
@@ -44,12 +45,17 @@ class Lab:
         def counted(bindings):
             self.writes.append(dict(bindings))
             write(bindings)
+
         monkeypatch.setattr(service, "update_port_bindings", counted)
 
     def plug(self, **bridges):
         """OVSDB reports these VIFs (port id -> bridge) and no others, as the runtime relays."""
-        self.fabric.set_vifs({port_id: VifLocation(bridge, 1, ofport)
-                              for ofport, (port_id, bridge) in enumerate(bridges.items(), 1)})
+        self.fabric.set_vifs(
+            {
+                port_id: VifLocation(bridge, 1, ofport)
+                for ofport, (port_id, bridge) in enumerate(bridges.items(), 1)
+            }
+        )
         self.app.changed()
 
     def port(self, port_id):
@@ -148,6 +154,7 @@ def test_a_failed_write_is_retried(lab, monkeypatch):
             failures.append(bindings)
             raise RuntimeError("database is locked")
         write(bindings)
+
     monkeypatch.setattr(lab.service, "update_port_bindings", failing_once)
     lab.app.start()
     lab.plug(**{port.id: "br-a"})
@@ -183,6 +190,7 @@ def test_a_failing_write_is_not_retried_faster_under_a_stream_of_changes(lab, mo
     def failing(bindings):
         attempts.append(time.monotonic())
         raise RuntimeError("database is locked")
+
     monkeypatch.setattr(lab.service, "update_port_bindings", failing)
     lab.app.start()
     deadline = time.monotonic() + 6 * lab.app.RETRY

@@ -1,5 +1,6 @@
 """The builder interface: the compiler asks every loaded feature, checks each answer against
 the feature's slice of the layout, and keeps unchanged owners the same objects."""
+
 import dataclasses
 
 from naas_sdn.apps.services import RouterIndex
@@ -21,9 +22,10 @@ from tests.unit.test_golden_flows import policies, routing
 
 def compile_with(model, fabric, options, features=tuple(compiler.FEATURES)):
     bound, routers, rules = compiler.compile_inputs(model, fabric)
-    return {dpid: compiler.compile_switch(dpid, bound, fabric, options, routers, rules,
-                                          features)
-            for dpid in fabric.switches}
+    return {
+        dpid: compiler.compile_switch(dpid, bound, fabric, options, routers, rules, features)
+        for dpid in fabric.switches
+    }
 
 
 def test_every_feature_has_a_slice_and_every_table_a_writer():
@@ -40,14 +42,20 @@ def test_a_feature_not_loaded_leaves_its_tables_to_their_defaults():
     routed = {f for f in full.flows if f.table in (Table.L3_GATEWAY, Table.ROUTING)}
     assert len(routed) > 2 and cookie(Owner.ROUTER, 7) not in state.parts
     assert {f for f in state.flows if f.table in (Table.L3_GATEWAY, Table.ROUTING)} == {
-        ofp.flow(Table.L3_GATEWAY, Priority.GATEWAY_PASS, ofp.match(),
-                 (ofp.goto(Table.L2_LOOKUP),), cookie(Owner.SWITCH, 0)),
-        ofp.flow(Table.ROUTING, Priority.TABLE_MISS, ofp.match(), (), cookie(Owner.SWITCH, 0))}
+        ofp.flow(
+            Table.L3_GATEWAY,
+            Priority.GATEWAY_PASS,
+            ofp.match(),
+            (ofp.goto(Table.L2_LOOKUP),),
+            cookie(Owner.SWITCH, 0),
+        ),
+        ofp.flow(Table.ROUTING, Priority.TABLE_MISS, ofp.match(), (), cookie(Owner.SWITCH, 0)),
+    }
     # Its meters go with it: they come from the builder that uses them, not from a scan.
-    assert {m.meter_id for m in full.meters} - {m.meter_id for m in state.meters} == {
-        0x10000007}
-    assert not any((f.table, f.priority) == (Table.OUTPUT, Priority.OUTPUT_ADDRESS)
-                   for f in state.flows)
+    assert {m.meter_id for m in full.meters} - {m.meter_id for m in state.meters} == {0x10000007}
+    assert not any(
+        (f.table, f.priority) == (Table.OUTPUT, Priority.OUTPUT_ADDRESS) for f in state.flows
+    )
     assert port_meter(1) in {m.meter_id for m in state.meters}
 
 
@@ -58,8 +66,11 @@ class Stray(Builder):
 
     def add_port(self, dpid, bound, topology):
         if bound.port.key == 1:
-            return Built(frozenset({ofp.flow(Table.CLASSIFY, 1, ofp.match(reg6=1), (),
-                                             cookie(Owner.PORT, 1))}))
+            return Built(
+                frozenset(
+                    {ofp.flow(Table.CLASSIFY, 1, ofp.match(reg6=1), (), cookie(Owner.PORT, 1))}
+                )
+            )
         if bound.port.key == 2:
             return Built(meters=frozenset({ofp.Meter(port_meter(2), 1, 1)}))
         return Built()
@@ -75,7 +86,8 @@ def test_an_answer_outside_the_slice_fails_that_owner_alone(monkeypatch):
         compiler._builders.cache_clear()
     assert state.failed == {
         cookie(Owner.PORT, 1): "ValueError: slice statistics does not write table CLASSIFY",
-        cookie(Owner.PORT, 2): "ValueError: slice statistics declares no meter 0x102"}
+        cookie(Owner.PORT, 2): "ValueError: slice statistics declares no meter 0x102",
+    }
     assert cookie(Owner.PORT, 3) in state.parts
 
 
@@ -85,9 +97,13 @@ def test_unchanged_owners_of_every_scope_stay_the_same_objects():
     ports = dict(model.ports)
     ports["p7"] = dataclasses.replace(ports["p6"], id="p7", key=7, mac_address="fa:16:3e:00:00:07")
     grown = dataclasses.replace(model, ports=ports)
-    again = compile_with(grown, dataclasses.replace(
-        fabric, vifs={**fabric.vifs, "p7": dataclasses.replace(fabric.vifs["p6"], ofport=7)}),
-        options)
+    again = compile_with(
+        grown,
+        dataclasses.replace(
+            fabric, vifs={**fabric.vifs, "p7": dataclasses.replace(fabric.vifs["p6"], ofport=7)}
+        ),
+        options,
+    )
     kinds = set()
     for dpid, state in first.items():
         for owner, flows in state.parts.items():
@@ -111,7 +127,8 @@ def test_packet_services_answer_for_the_router_interfaces_the_compiler_routes():
     _, routers, _ = compiler.compile_inputs(model, fabric)
     routed = {(i.router_id, i.ip, i.mac, i.cidr) for r in routers for i in r.interfaces}
     index = RouterIndex(model)
-    indexed = {(r, ip, mac, cidr) for entries in index.by_network.values()
-               for r, ip, mac, cidr in entries}
+    indexed = {
+        (r, ip, mac, cidr) for entries in index.by_network.values() for r, ip, mac, cidr in entries
+    }
     assert indexed == routed
     assert index.ips == {"R": {"10.0.1.1", "2001:db8:1::1", "10.0.2.1", "2001:db8:2::1"}}

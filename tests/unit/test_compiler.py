@@ -1,4 +1,5 @@
 """The pure compiler, judged by behaviour on a simulated fabric (no switch needed)."""
+
 from types import MappingProxyType
 
 import pytest
@@ -20,17 +21,28 @@ def mac(key):
 def model(ports, networks=(("A", 10, True), ("B", 11, True)), **port_overrides):
     """ports: (port id, network id, key); network A and B belong to different tenants."""
     nets = [NetworkView(n, "tenant-" + n, k, up) for n, k, up in networks]
-    views = [PortView(pid, net, "tenant-" + net, key, mac(key),
-                      port_overrides.get(pid, True), port_security_enabled=False)
-             for pid, net, key in ports]
+    views = [
+        PortView(
+            pid,
+            net,
+            "tenant-" + net,
+            key,
+            mac(key),
+            port_overrides.get(pid, True),
+            port_security_enabled=False,
+        )
+        for pid, net, key in ports
+    ]
     return ModelSnapshot.build(nets, views)
 
 
 def fabric(switches, cables, vifs):
     """vifs: port id -> (dpid, ofport)."""
     return FabricSnapshot(
-        switches=frozenset(switches), links=frozenset(fabric_links(cables)),
-        vifs=MappingProxyType({pid: VifLocation(f"br{d}", d, p) for pid, (d, p) in vifs.items()}))
+        switches=frozenset(switches),
+        links=frozenset(fabric_links(cables)),
+        vifs=MappingProxyType({pid: VifLocation(f"br{d}", d, p) for pid, (d, p) in vifs.items()}),
+    )
 
 
 def simulate(m, f):
@@ -84,8 +96,7 @@ def test_admin_down_port_and_network_carry_nothing():
 
 # Linear s1 - s2 - s3 (port 10 toward the right, 11 toward the left); A and B on each switch.
 LINEAR_CABLES = [((1, 10), (2, 11)), ((2, 10), (3, 11))]
-LINEAR_PORTS = ([(f"a{s}", "A", s) for s in (1, 2, 3)]
-                + [(f"b{s}", "B", 10 + s) for s in (1, 2, 3)])
+LINEAR_PORTS = [(f"a{s}", "A", s) for s in (1, 2, 3)] + [(f"b{s}", "B", 10 + s) for s in (1, 2, 3)]
 LINEAR_VIFS = {**{f"a{s}": (s, 1) for s in (1, 2, 3)}, **{f"b{s}": (s, 2) for s in (1, 2, 3)}}
 
 
@@ -100,8 +111,9 @@ def test_linear_fabric_unicast_and_broadcast_stay_in_network():
 
 
 def test_fabric_frames_are_tagged_with_the_network_vlan():
-    states = compiler.compile_fabric(model(LINEAR_PORTS),
-                                     fabric([1, 2, 3], LINEAR_CABLES, LINEAR_VIFS))
+    states = compiler.compile_fabric(
+        model(LINEAR_PORTS), fabric([1, 2, 3], LINEAR_CABLES, LINEAR_VIFS)
+    )
     sim = Simulator(states, [])  # no links followed: look at what leaves s1 on the fabric
     out = sim.inject(1, 1, eth_src=mac(1), eth_dst=mac(3))
     assert [(d.port, dict(d.packet)["vlans"]) for d in out] == [(10, (10,))]
@@ -133,10 +145,11 @@ def test_ring_reroutes_when_a_link_goes():
 
 
 def test_one_way_link_is_not_used():
-    f = FabricSnapshot(switches=frozenset({1, 2}),
-                       links=frozenset(fabric_links([((1, 10), (2, 11))])[:1]),
-                       vifs=MappingProxyType({"a1": VifLocation("b", 1, 1),
-                                              "a2": VifLocation("b", 2, 1)}))
+    f = FabricSnapshot(
+        switches=frozenset({1, 2}),
+        links=frozenset(fabric_links([((1, 10), (2, 11))])[:1]),
+        vifs=MappingProxyType({"a1": VifLocation("b", 1, 1), "a2": VifLocation("b", 2, 1)}),
+    )
     sim, _ = simulate(model([("a1", "A", 1), ("a2", "A", 2)]), f)
     assert sim.inject(1, 1, eth_src=mac(1), eth_dst=mac(2)) == []
 
@@ -170,15 +183,20 @@ def test_plan_is_empty_for_identical_state_and_ignores_generation():
     # As read back from a switch: flat flows stamped with another run's generation.
     from naas_sdn.flows.layout import with_generation
     from naas_sdn.flows.ofp import Flow, SwitchState
-    stamped = [Flow(x.table, x.priority, x.match, x.instructions, with_generation(x.cookie, 7))
-               for x in state.flows]
+
+    stamped = [
+        Flow(x.table, x.priority, x.match, x.instructions, with_generation(x.cookie, 7))
+        for x in state.flows
+    ]
     read_back = SwitchState.from_flows(stamped, state.groups, state.meters)
     assert not plan(state, read_back)
     # A flow someone changed on the switch is put right, and only that one.
     changed = next(f for f in stamped if f.instructions)  # one whose change is visible
     tampered = SwitchState.from_flows(
         stamped[1:] + [Flow(changed.table, changed.priority, changed.match, (), changed.cookie)],
-        state.groups, state.meters)
+        state.groups,
+        state.meters,
+    )
     todo = plan(state, tampered)
     assert [f.key for f in todo.flow_adds] == [changed.key] and not todo.flow_deletes
 
@@ -199,6 +217,7 @@ def test_flow_count_grows_linearly_with_ports():
         vifs = {f"p{i}": (1 + i % 3, 100 + i) for i in range(1, n + 1)}
         states = compiler.compile_fabric(model(ports), fabric([1, 2, 3], LINEAR_CABLES, vifs))
         return sum(len(s.flows) for s in states.values())
+
     small, large = count(10), count(100)
     assert large - small == pytest.approx((count(20) - small) * 9, rel=0.01)
 
@@ -213,8 +232,13 @@ def test_layout_rejects_undeclared_goto_and_cookie_roundtrip():
 
 def test_simulator_detects_ambiguity():
     from naas_sdn.flows import ofp
-    flows = frozenset({ofp.flow(Table.CLASSIFY, 5, ofp.match(in_port=1), (), 1),
-                       ofp.flow(Table.CLASSIFY, 5, ofp.match(eth_dst=BCAST), (), 2)})
+
+    flows = frozenset(
+        {
+            ofp.flow(Table.CLASSIFY, 5, ofp.match(in_port=1), (), 1),
+            ofp.flow(Table.CLASSIFY, 5, ofp.match(eth_dst=BCAST), (), 2),
+        }
+    )
     with pytest.raises(SimulationError):
         Simulator({1: ofp.SwitchState.from_flows(flows)}).inject(1, 1, eth_dst=BCAST)
 
@@ -226,6 +250,7 @@ def test_plan_orders_every_kind_of_match_value_in_one_table_and_priority():
 
     from naas_sdn.flows import ofp
     from naas_sdn.flows.layout import MULTICAST_BIT, Priority
+
     values = {
         "ipv4_src": ["10.0.0.1", ("10.8.0.0", "255.255.255.0")],
         "ipv6_src": ["2001:db8::1", ("2001:db8::", "ffff:ffff::")],
@@ -237,12 +262,24 @@ def test_plan_orders_every_kind_of_match_value_in_one_table_and_priority():
     for field, choices in values.items():
         for owner, value in enumerate(choices, start=1):
             for eth_type in (0x0800, 0x86DD):
-                flows.append(ofp.flow(Table.INGRESS_ACL, Priority.ACL_RULE,
-                                      ofp.match(eth_type=eth_type, **{field: value}), (),
-                                      cookie(Owner.PORT, owner)))
-    flows.append(ofp.flow(Table.INGRESS_ACL, Priority.ACL_RULE,
-                          ofp.match(eth_type=0x0800, ct_state=(0x22, 0x32)), (),
-                          cookie(Owner.ACL, 0)))
+                flows.append(
+                    ofp.flow(
+                        Table.INGRESS_ACL,
+                        Priority.ACL_RULE,
+                        ofp.match(eth_type=eth_type, **{field: value}),
+                        (),
+                        cookie(Owner.PORT, owner),
+                    )
+                )
+    flows.append(
+        ofp.flow(
+            Table.INGRESS_ACL,
+            Priority.ACL_RULE,
+            ofp.match(eth_type=0x0800, ct_state=(0x22, 0x32)),
+            (),
+            cookie(Owner.ACL, 0),
+        )
+    )
     empty = ofp.SwitchState()
     orders = set()
     for seed in range(5):

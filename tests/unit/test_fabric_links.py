@@ -1,4 +1,5 @@
 """Persisted fabric links: 64-bit datapath ids round-trip, a bad link changes nothing."""
+
 import pytest
 
 
@@ -11,7 +12,7 @@ def test_fabric_links_round_trip(service):
     store.save([(5, 1, 6, 1)])
     assert store.load() == [(5, 1, 6, 1)]
     with pytest.raises(ValueError):
-        store.save([(2 ** 64, 1, 1, 1)])
+        store.save([(2**64, 1, 1, 1)])
     assert store.load() == [(5, 1, 6, 1)]
     store.save([])
     assert store.load() == []

@@ -1,5 +1,6 @@
 """The API's HTTP server: open-files limit fitted to the connection limit, and the OVSDB
 monitor's poller usable on the high descriptors that many connections bring."""
+
 from __future__ import annotations
 
 import resource

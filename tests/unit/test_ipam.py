@@ -1,4 +1,5 @@
 """Subnets and IPAM in the NetworkService: Neutron's rules, allocation, rollback, snapshots."""
+
 from __future__ import annotations
 
 import threading
@@ -19,13 +20,15 @@ def net(service):
 
 
 def v4(service, net, cidr="10.0.0.0/24", ctx=ALICE, **attrs):
-    return service.create_subnet(ctx, {"network_id": net.id, "ip_version": 4, "cidr": cidr,
-                                       **attrs})
+    return service.create_subnet(
+        ctx, {"network_id": net.id, "ip_version": 4, "cidr": cidr, **attrs}
+    )
 
 
 def v6(service, net, cidr="2001:db8::/64", ctx=ALICE, **attrs):
-    return service.create_subnet(ctx, {"network_id": net.id, "ip_version": 6, "cidr": cidr,
-                                       **attrs})
+    return service.create_subnet(
+        ctx, {"network_id": net.id, "ip_version": 6, "cidr": cidr, **attrs}
+    )
 
 
 def port(service, net, ctx=ALICE, **attrs):
@@ -39,13 +42,18 @@ def ips(p) -> list[str]:
 # ------------------------------------------------------------------------------ subnets
 def test_subnet_defaults(service, net):
     s = v4(service, net)
-    assert (s.cidr, s.gateway_ip, s.allocation_pools) == \
-        ("10.0.0.0/24", "10.0.0.1", (("10.0.0.2", "10.0.0.254"),))
+    assert (s.cidr, s.gateway_ip, s.allocation_pools) == (
+        "10.0.0.0/24",
+        "10.0.0.1",
+        (("10.0.0.2", "10.0.0.254"),),
+    )
     assert s.enable_dhcp and s.dns_nameservers == () and s.host_routes == ()
     assert (s.project_id, s.revision_number) == ("alice", 1)
     six = v6(service, net)
-    assert (six.gateway_ip, six.allocation_pools) == \
-        ("2001:db8::1", (("2001:db8::2", "2001:db8::ffff:ffff:ffff:ffff"),))
+    assert (six.gateway_ip, six.allocation_pools) == (
+        "2001:db8::1",
+        (("2001:db8::2", "2001:db8::ffff:ffff:ffff:ffff"),),
+    )
     assert service.get_network(ALICE, net.id).subnets == (s.id, six.id)
 
 
@@ -53,9 +61,15 @@ def test_no_gateway_and_given_pools(service, net):
     s = v4(service, net, gateway_ip=None)
     assert s.gateway_ip is None and s.allocation_pools == (("10.0.0.1", "10.0.0.254"),)
     other = service.create_network(ALICE, {})
-    t = v4(service, other, gateway_ip="10.0.0.254",
-           allocation_pools=[{"start": "10.0.0.100", "end": "10.0.0.110"},
-                             {"start": "10.0.0.10", "end": "10.0.0.20"}])
+    t = v4(
+        service,
+        other,
+        gateway_ip="10.0.0.254",
+        allocation_pools=[
+            {"start": "10.0.0.100", "end": "10.0.0.110"},
+            {"start": "10.0.0.10", "end": "10.0.0.20"},
+        ],
+    )
     assert t.allocation_pools == (("10.0.0.10", "10.0.0.20"), ("10.0.0.100", "10.0.0.110"))
     assert ips(port(service, other)) == ["10.0.0.10"]
     # a gateway outside the cidr is an on-link router: Neutron allows it
@@ -63,43 +77,80 @@ def test_no_gateway_and_given_pools(service, net):
     assert v4(service, third, gateway_ip="192.168.0.1").gateway_ip == "192.168.0.1"
 
 
-@pytest.mark.parametrize("attrs,error,text", [
-    ({"cidr": "10.0.0.1/24"}, errors.InvalidAttribute, "'10.0.0.0/24' is recommended"),
-    ({"cidr": "2001:db8::1/64", "ip_version": 6}, errors.InvalidAttribute, "recommended"),
-    ({"cidr": "10.0.0.0"}, errors.InvalidAttribute, "isn't a recognized IP subnet cidr"),
-    ({"cidr": "2001:db8::/64"}, errors.InvalidInput, "does not match the ip_version '4'"),
-    ({"cidr": "0.0.0.0/0"}, errors.InvalidInput, "0 is not allowed as CIDR prefix length"),
-    ({"cidr": "10.0.0.0/31"}, errors.InvalidInput, "incompatible with DHCP"),
-    ({"cidr": "224.0.0.0/24"}, errors.InvalidInput, "Multicast"),
-    ({"cidr": None}, errors.BadRequest, "subnetpool must be specified"),
-    ({"ip_version": 5}, errors.InvalidAttribute, "[4, 6]"),
-    ({"gateway_ip": "10.0.0.0"}, errors.InvalidInput, "Gateway is not valid on subnet"),
-    ({"gateway_ip": "10.0.0.255"}, errors.InvalidInput, "Gateway is not valid on subnet"),
-    ({"gateway_ip": "2001:db8::1"}, errors.InvalidInput, "gateway_ip '2001:db8::1' does not"),
-    ({"allocation_pools": [{"start": "10.0.0.9", "end": "10.0.0.2"}]},
-     errors.InvalidAllocationPool, "is not valid"),
-    ({"allocation_pools": [{"start": "10.0.0.0", "end": "10.0.0.9"}]},
-     errors.OutOfBoundsAllocationPool, "spans beyond the subnet cidr 10.0.0.0/24"),
-    ({"allocation_pools": [{"start": "10.0.0.200", "end": "10.0.0.255"}]},
-     errors.OutOfBoundsAllocationPool, "10.0.0.200-10.0.0.255"),
-    ({"allocation_pools": [{"start": "10.0.0.2", "end": "10.0.0.9"},
-                           {"start": "10.0.0.9", "end": "10.0.0.20"}]},
-     errors.OverlappingAllocationPools, "10.0.0.2-10.0.0.9 10.0.0.9-10.0.0.20"),
-    ({"allocation_pools": [{"start": "10.0.0.1", "end": "10.0.0.9"}]},
-     errors.GatewayConflictWithAllocationPools, "Gateway ip 10.0.0.1 conflicts"),
-    ({"allocation_pools": [{"start": "2001:db8::2", "end": "2001:db8::9"}]},
-     errors.InvalidAllocationPool, "is not valid"),
-    ({"dns_nameservers": ["8.8.8.8", "2001:4860::8888"]}, errors.InvalidInput,
-     "dns_nameserver '2001:4860::8888' does not match"),
-    ({"dns_nameservers": [f"10.1.1.{i}" for i in range(6)]},
-     errors.DNSNameServersExhausted, "exceeds the limit 5"),
-    ({"host_routes": [{"destination": "0.0.0.0/0", "nexthop": "2001:db8::1"}]},
-     errors.InvalidInput, "nexthop"),
-    ({"host_routes": [{"destination": "10.9.0.0/16", "nexthop": "10.0.0.9"}] * 21},
-     errors.HostRoutesExhausted, "limit 20"),
-    ({"ipv6_ra_mode": "slaac"}, errors.InvalidInput, "ipv6_ra_mode is not valid when"),
-    ({"ipv6_address_mode": "slaac"}, errors.InvalidInput, "ipv6_address_mode is not valid"),
-])
+@pytest.mark.parametrize(
+    "attrs,error,text",
+    [
+        ({"cidr": "10.0.0.1/24"}, errors.InvalidAttribute, "'10.0.0.0/24' is recommended"),
+        ({"cidr": "2001:db8::1/64", "ip_version": 6}, errors.InvalidAttribute, "recommended"),
+        ({"cidr": "10.0.0.0"}, errors.InvalidAttribute, "isn't a recognized IP subnet cidr"),
+        ({"cidr": "2001:db8::/64"}, errors.InvalidInput, "does not match the ip_version '4'"),
+        ({"cidr": "0.0.0.0/0"}, errors.InvalidInput, "0 is not allowed as CIDR prefix length"),
+        ({"cidr": "10.0.0.0/31"}, errors.InvalidInput, "incompatible with DHCP"),
+        ({"cidr": "224.0.0.0/24"}, errors.InvalidInput, "Multicast"),
+        ({"cidr": None}, errors.BadRequest, "subnetpool must be specified"),
+        ({"ip_version": 5}, errors.InvalidAttribute, "[4, 6]"),
+        ({"gateway_ip": "10.0.0.0"}, errors.InvalidInput, "Gateway is not valid on subnet"),
+        ({"gateway_ip": "10.0.0.255"}, errors.InvalidInput, "Gateway is not valid on subnet"),
+        ({"gateway_ip": "2001:db8::1"}, errors.InvalidInput, "gateway_ip '2001:db8::1' does not"),
+        (
+            {"allocation_pools": [{"start": "10.0.0.9", "end": "10.0.0.2"}]},
+            errors.InvalidAllocationPool,
+            "is not valid",
+        ),
+        (
+            {"allocation_pools": [{"start": "10.0.0.0", "end": "10.0.0.9"}]},
+            errors.OutOfBoundsAllocationPool,
+            "spans beyond the subnet cidr 10.0.0.0/24",
+        ),
+        (
+            {"allocation_pools": [{"start": "10.0.0.200", "end": "10.0.0.255"}]},
+            errors.OutOfBoundsAllocationPool,
+            "10.0.0.200-10.0.0.255",
+        ),
+        (
+            {
+                "allocation_pools": [
+                    {"start": "10.0.0.2", "end": "10.0.0.9"},
+                    {"start": "10.0.0.9", "end": "10.0.0.20"},
+                ]
+            },
+            errors.OverlappingAllocationPools,
+            "10.0.0.2-10.0.0.9 10.0.0.9-10.0.0.20",
+        ),
+        (
+            {"allocation_pools": [{"start": "10.0.0.1", "end": "10.0.0.9"}]},
+            errors.GatewayConflictWithAllocationPools,
+            "Gateway ip 10.0.0.1 conflicts",
+        ),
+        (
+            {"allocation_pools": [{"start": "2001:db8::2", "end": "2001:db8::9"}]},
+            errors.InvalidAllocationPool,
+            "is not valid",
+        ),
+        (
+            {"dns_nameservers": ["8.8.8.8", "2001:4860::8888"]},
+            errors.InvalidInput,
+            "dns_nameserver '2001:4860::8888' does not match",
+        ),
+        (
+            {"dns_nameservers": [f"10.1.1.{i}" for i in range(6)]},
+            errors.DNSNameServersExhausted,
+            "exceeds the limit 5",
+        ),
+        (
+            {"host_routes": [{"destination": "0.0.0.0/0", "nexthop": "2001:db8::1"}]},
+            errors.InvalidInput,
+            "nexthop",
+        ),
+        (
+            {"host_routes": [{"destination": "10.9.0.0/16", "nexthop": "10.0.0.9"}] * 21},
+            errors.HostRoutesExhausted,
+            "limit 20",
+        ),
+        ({"ipv6_ra_mode": "slaac"}, errors.InvalidInput, "ipv6_ra_mode is not valid when"),
+        ({"ipv6_address_mode": "slaac"}, errors.InvalidInput, "ipv6_address_mode is not valid"),
+    ],
+)
 def test_bad_subnets_leave_no_trace(service, net, attrs, error, text):
     body = {"network_id": net.id, "ip_version": 4, "cidr": "10.0.0.0/24", **attrs}
     before = service.snapshot()
@@ -111,15 +162,18 @@ def test_bad_subnets_leave_no_trace(service, net, attrs, error, text):
     assert service.snapshot() is before
 
 
-@pytest.mark.parametrize("attrs,text", [
-    ({"ipv6_ra_mode": "slaac", "ipv6_address_mode": "dhcpv6-stateful"}, "must be the same"),
-    ({"ipv6_address_mode": "slaac", "cidr": "2001:db8::/80"}, "requires the prefix to be /64"),
-    ({"ipv6_ra_mode": "dhcpv6-stateless", "cidr": "2001:db8::/48"}, "/64"),
-    ({"ipv6_address_mode": "slaac", "enable_dhcp": False}, "cannot be set when enable_dhcp"),
-    ({"ipv6_ra_mode": "bogus"}, "is not in"),
-    ({"cidr": "fe80::/64"}, "Link-local"),
-    ({"cidr": "2001:db8::/127"}, "incompatible with DHCP"),
-])
+@pytest.mark.parametrize(
+    "attrs,text",
+    [
+        ({"ipv6_ra_mode": "slaac", "ipv6_address_mode": "dhcpv6-stateful"}, "must be the same"),
+        ({"ipv6_address_mode": "slaac", "cidr": "2001:db8::/80"}, "requires the prefix to be /64"),
+        ({"ipv6_ra_mode": "dhcpv6-stateless", "cidr": "2001:db8::/48"}, "/64"),
+        ({"ipv6_address_mode": "slaac", "enable_dhcp": False}, "cannot be set when enable_dhcp"),
+        ({"ipv6_ra_mode": "bogus"}, "is not in"),
+        ({"cidr": "fe80::/64"}, "Link-local"),
+        ({"cidr": "2001:db8::/127"}, "incompatible with DHCP"),
+    ],
+)
 def test_bad_ipv6_subnets(service, net, attrs, text):
     with pytest.raises(errors.BadRequest) as exc:
         v6(service, net, **attrs)
@@ -137,8 +191,10 @@ def test_overlaps_refused_within_a_network_only(service, net):
     v4(service, net, "10.0.0.0/24")
     with pytest.raises(errors.InvalidInput) as exc:
         v4(service, net, "10.0.0.128/25")
-    assert exc.value.msg == (f"Invalid input for operation: Requested subnet with cidr: "
-                             f"10.0.0.128/25 for network: {net.id} overlaps with another subnet.")
+    assert exc.value.msg == (
+        f"Invalid input for operation: Requested subnet with cidr: "
+        f"10.0.0.128/25 for network: {net.id} overlaps with another subnet."
+    )
     with pytest.raises(errors.InvalidInput):
         v4(service, net, "10.0.0.0/16")
     v4(service, net, "10.0.1.0/24")  # adjacent
@@ -147,9 +203,13 @@ def test_overlaps_refused_within_a_network_only(service, net):
     bobs = service.create_network(BOB, {})
     v4(service, bobs, "10.0.0.0/24", ctx=BOB)  # another tenant
     with pytest.raises(errors.InvalidInput):  # within one bulk request too
-        service.create_subnets(ALICE, [
-            {"network_id": other.id, "ip_version": 4, "cidr": "172.16.0.0/24"},
-            {"network_id": other.id, "ip_version": 4, "cidr": "172.16.0.0/16"}])
+        service.create_subnets(
+            ALICE,
+            [
+                {"network_id": other.id, "ip_version": 4, "cidr": "172.16.0.0/24"},
+                {"network_id": other.id, "ip_version": 4, "cidr": "172.16.0.0/16"},
+            ],
+        )
     assert len(service.list_subnets(ALICE)) == 3
 
 
@@ -173,11 +233,17 @@ def test_subnet_scoping(service, net):
 def test_update_subnet(service, net):
     s = v4(service, net)
     p = port(service, net)
-    new = service.update_subnet(ALICE, s.id, {
-        "name": "s", "gateway_ip": "10.0.0.254",
-        "allocation_pools": [{"start": "10.0.0.100", "end": "10.0.0.200"}],
-        "dns_nameservers": ["10.0.0.53", "8.8.8.8"],
-        "host_routes": [{"destination": "10.8.0.0/16", "nexthop": "10.0.0.9"}]})
+    new = service.update_subnet(
+        ALICE,
+        s.id,
+        {
+            "name": "s",
+            "gateway_ip": "10.0.0.254",
+            "allocation_pools": [{"start": "10.0.0.100", "end": "10.0.0.200"}],
+            "dns_nameservers": ["10.0.0.53", "8.8.8.8"],
+            "host_routes": [{"destination": "10.8.0.0/16", "nexthop": "10.0.0.9"}],
+        },
+    )
     assert (new.name, new.gateway_ip, new.revision_number) == ("s", "10.0.0.254", 2)
     assert new.allocation_pools == (("10.0.0.100", "10.0.0.200"),)
     assert new.dns_nameservers == ("10.0.0.53", "8.8.8.8")
@@ -187,8 +253,9 @@ def test_update_subnet(service, net):
     with pytest.raises(errors.GatewayConflictWithAllocationPools):
         service.update_subnet(ALICE, s.id, {"gateway_ip": "10.0.0.150"})
     with pytest.raises(errors.GatewayConflictWithAllocationPools):
-        service.update_subnet(ALICE, s.id, {"allocation_pools": [
-            {"start": "10.0.0.250", "end": "10.0.0.254"}]})
+        service.update_subnet(
+            ALICE, s.id, {"allocation_pools": [{"start": "10.0.0.250", "end": "10.0.0.254"}]}
+        )
     for attr in ("cidr", "ip_version", "network_id", "ipv6_ra_mode"):
         with pytest.raises(errors.BadRequest, match="read-only"):
             service.update_subnet(ALICE, s.id, {attr: None})
@@ -202,8 +269,13 @@ def test_update_subnet(service, net):
 
 
 def test_reload_from_sql(db_url, service, net):
-    s = v4(service, net, dns_nameservers=["8.8.8.8"], tags=["x"],
-           host_routes=[{"destination": "10.8.0.0/16", "nexthop": "10.0.0.9"}])
+    s = v4(
+        service,
+        net,
+        dns_nameservers=["8.8.8.8"],
+        tags=["x"],
+        host_routes=[{"destination": "10.8.0.0/16", "nexthop": "10.0.0.9"}],
+    )
     six = v6(service, net, **SLAAC)
     p = port(service, net, fixed_ips=[{"ip_address": "10.0.0.77"}, {"subnet_id": s.id}])
     again = NetworkService(db.connect(db_url))
@@ -228,9 +300,12 @@ def test_default_allocation(service, net):
     slaac = v6(service, net, "2001:db8:1::/64", **SLAAC)
     stateless = v6(service, net, "2001:db8:2::/64", ipv6_ra_mode="dhcpv6-stateless")
     a = port(service, net, mac_address="fa:16:3e:00:00:0a")
-    assert a.fixed_ips == ((full.id, "10.0.0.2"), (stateful.id, "2001:db8::2"),
-                           (slaac.id, "2001:db8:1:0:f816:3eff:fe00:a"),  # RFC 5952 form
-                           (stateless.id, "2001:db8:2:0:f816:3eff:fe00:a"))
+    assert a.fixed_ips == (
+        (full.id, "10.0.0.2"),
+        (stateful.id, "2001:db8::2"),
+        (slaac.id, "2001:db8:1:0:f816:3eff:fe00:a"),  # RFC 5952 form
+        (stateless.id, "2001:db8:2:0:f816:3eff:fe00:a"),
+    )
     b = port(service, net)
     assert [sid for sid, _ in b.fixed_ips] == [spare.id, stateful.id, slaac.id, stateless.id]
     assert ips(b)[:2] == ["10.0.1.2", "2001:db8::3"]
@@ -238,8 +313,10 @@ def test_default_allocation(service, net):
     assert ips(b)[2] == eui
     router = port(service, net, device_owner="network:router_interface")
     assert [sid for sid, _ in router.fixed_ips] == [spare.id, stateful.id]  # no EUI-64
-    assert [sid for sid, _ in port(service, net, fixed_ips=[]).fixed_ips] == \
-        [slaac.id, stateless.id]  # Neutron: the automatic addresses come anyway
+    assert [sid for sid, _ in port(service, net, fixed_ips=[]).fixed_ips] == [
+        slaac.id,
+        stateless.id,
+    ]  # Neutron: the automatic addresses come anyway
 
 
 def test_lowest_free_address_reused_after_delete(service, net):
@@ -253,11 +330,22 @@ def test_lowest_free_address_reused_after_delete(service, net):
 def test_requested_addresses(service, net):
     s = v4(service, net)
     t = v4(service, net, "10.0.1.0/24")
-    p = port(service, net, fixed_ips=[{"subnet_id": t.id}, {"ip_address": "10.0.0.200"},
-                                      {"subnet_id": s.id, "ip_address": "10.0.0.201"},
-                                      {"subnet_id": s.id}])
-    assert p.fixed_ips == ((t.id, "10.0.1.2"), (s.id, "10.0.0.200"), (s.id, "10.0.0.201"),
-                           (s.id, "10.0.0.2"))
+    p = port(
+        service,
+        net,
+        fixed_ips=[
+            {"subnet_id": t.id},
+            {"ip_address": "10.0.0.200"},
+            {"subnet_id": s.id, "ip_address": "10.0.0.201"},
+            {"subnet_id": s.id},
+        ],
+    )
+    assert p.fixed_ips == (
+        (t.id, "10.0.1.2"),
+        (s.id, "10.0.0.200"),
+        (s.id, "10.0.0.201"),
+        (s.id, "10.0.0.2"),
+    )
     # outside the pools but inside the cidr: allowed, as in Neutron (even the gateway)
     assert ips(port(service, net, fixed_ips=[{"ip_address": "10.0.0.1"}])) == ["10.0.0.1"]
     with pytest.raises(errors.IpAddressInUse) as exc:
@@ -308,11 +396,14 @@ def test_slaac_rules(service, net):
         port(service, net, fixed_ips=[{"ip_address": "2001:db8::5"}])
     assert exc.value.status == 400 and exc.value.type == "AllocationOnAutoAddressSubnet"
     # its own EUI-64 address may be named (that is what `port set` sends back)
-    mine = port(service, net, mac_address="02:00:00:00:00:02",
-                fixed_ips=[{"ip_address": "2001:db8::ff:fe00:2"}])
+    mine = port(
+        service,
+        net,
+        mac_address="02:00:00:00:00:02",
+        fixed_ips=[{"ip_address": "2001:db8::ff:fe00:2"}],
+    )
     assert ips(mine) == ["2001:db8::ff:fe00:2"]
-    same = service.update_port(ALICE, p.id, {"fixed_ips": [{"subnet_id": s.id,
-                                                            "ip_address": eui}]})
+    same = service.update_port(ALICE, p.id, {"fixed_ips": [{"subnet_id": s.id, "ip_address": eui}]})
     assert same.fixed_ips == p.fixed_ips and same.revision_number == p.revision_number
     moved = service.update_port(ALICE, p.id, {"mac_address": "02:00:00:00:00:03"})
     assert moved.fixed_ips == ((s.id, "2001:db8::ff:fe00:3"),)
@@ -348,8 +439,7 @@ def test_update_fixed_ips(service, net):
     assert [sid for sid, _ in p.fixed_ips] == [s.id, slaac.id]
     eui = p.fixed_ips[1]
     # keep the v4 address by subnet id, add one on t; the SLAAC address stays
-    q = service.update_port(ALICE, p.id, {"fixed_ips": [{"subnet_id": s.id},
-                                                       {"subnet_id": t.id}]})
+    q = service.update_port(ALICE, p.id, {"fixed_ips": [{"subnet_id": s.id}, {"subnet_id": t.id}]})
     assert q.fixed_ips == ((s.id, "10.0.0.2"), (t.id, "10.0.1.2"), eui)
     assert q.revision_number == p.revision_number + 1
     # swap to a chosen address: released and allocated in one transaction
@@ -359,14 +449,16 @@ def test_update_fixed_ips(service, net):
     # a failing update changes nothing
     other = port(service, net, fixed_ips=[{"ip_address": "10.0.0.20"}])
     with pytest.raises(errors.IpAddressInUse):
-        service.update_port(ALICE, p.id, {"fixed_ips": [{"ip_address": "10.0.0.3"},
-                                                       {"ip_address": "10.0.0.20"}]})
+        service.update_port(
+            ALICE, p.id, {"fixed_ips": [{"ip_address": "10.0.0.3"}, {"ip_address": "10.0.0.20"}]}
+        )
     assert service.get_port(ALICE, p.id) == r
     assert ips(port(service, net, fixed_ips=[{"ip_address": "10.0.0.3"}]))[0] == "10.0.0.3"
     # no addresses: the automatic one is kept, as in Neutron
     assert service.update_port(ALICE, p.id, {"fixed_ips": []}).fixed_ips == (eui,)
-    assert ips(service.update_port(ALICE, other.id, {"fixed_ips": [{"ip_address": "10.0.0.9"}]})) \
-        == ["10.0.0.9", ipam.eui64_address(slaac.cidr, other.mac_address)]
+    assert ips(
+        service.update_port(ALICE, other.id, {"fixed_ips": [{"ip_address": "10.0.0.9"}]})
+    ) == ["10.0.0.9", ipam.eui64_address(slaac.cidr, other.mac_address)]
 
 
 def test_subnet_in_use(service, net):
@@ -402,8 +494,12 @@ def test_snapshot_notifications(service, net):
     service.subscribe(seen.append)
     s = v4(service, net, dns_nameservers=["8.8.8.8"])
     view = seen[-1].subnets[s.id]
-    assert (view.cidr, view.gateway_ip, view.dns_nameservers, view.mtu) == \
-        ("10.0.0.0/24", "10.0.0.1", ("8.8.8.8",), 1500)
+    assert (view.cidr, view.gateway_ip, view.dns_nameservers, view.mtu) == (
+        "10.0.0.0/24",
+        "10.0.0.1",
+        ("8.8.8.8",),
+        1500,
+    )
     assert seen[-1].subnets_of(net.id) == [view]
     n = len(seen)
     service.update_subnet(ALICE, s.id, {"name": "not in the view"})
@@ -437,6 +533,7 @@ def test_failed_subnet_write_leaves_no_trace(service, net, monkeypatch):
 
     def boom(*_args, **_kw):
         raise RuntimeError("disk on fire")
+
     monkeypatch.setattr("naas_sdn.model.service.write_tags", boom)
     with pytest.raises(RuntimeError):
         v6(service, net, **SLAAC)  # would also have given p an address
@@ -455,6 +552,7 @@ def test_concurrent_allocation_unique(service, net):
                 created.append(port(service, net))
         except Exception as exc:  # collected and asserted below
             failures.append(exc)
+
     threads = [threading.Thread(target=worker) for _ in range(12)]
     for t in threads:
         t.start()

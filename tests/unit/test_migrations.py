@@ -1,6 +1,7 @@
 """Schema migrations: the migrated schema is the declared one, a database written by the code of
 e0de1ed (before Alembic) upgrades with every row intact, and the service opens only a database at
 the schema of its code."""
+
 from __future__ import annotations
 
 import json
@@ -23,13 +24,32 @@ from naas_sdn.model.service import NetworkService
 from tests.helpers import NAAS_SDN, ServerProcess
 
 FIXTURES = Path(__file__).parent / "fixtures"
-E0DE1ED_TABLES = ("tokens", "counters", "networks", "ports", "subnets", "ip_allocations",
-                  "routers", "tags", "network_port_security", "port_port_security",
-                  "allowed_address_pairs", "security_groups", "default_security_groups",
-                  "security_group_rules", "security_group_port_bindings", "qos_policies",
-                  "qos_bandwidth_limit_rules", "qos_dscp_marking_rules",
-                  "qos_network_policy_bindings", "qos_port_policy_bindings", "protocol_blocks",
-                  "fabric_links", "traffic_counters", "counter_readings")
+E0DE1ED_TABLES = (
+    "tokens",
+    "counters",
+    "networks",
+    "ports",
+    "subnets",
+    "ip_allocations",
+    "routers",
+    "tags",
+    "network_port_security",
+    "port_port_security",
+    "allowed_address_pairs",
+    "security_groups",
+    "default_security_groups",
+    "security_group_rules",
+    "security_group_port_bindings",
+    "qos_policies",
+    "qos_bandwidth_limit_rules",
+    "qos_dscp_marking_rules",
+    "qos_network_policy_bindings",
+    "qos_port_policy_bindings",
+    "protocol_blocks",
+    "fabric_links",
+    "traffic_counters",
+    "counter_readings",
+)
 ALICE = Context("alice")
 
 
@@ -52,8 +72,9 @@ def _differences(url: str, metadata: MetaData | None = None) -> list:
     engine = db.open_engine(url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True,
-                                                             "compare_server_default": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "compare_server_default": True}
+            )
             return compare_metadata(context, metadata or db.declared_metadata())
     finally:
         engine.dispose()
@@ -69,8 +90,11 @@ def _differences_beyond_names(url: str) -> list:
     for difference in _differences(url):
         if difference[0] == "add_constraint" and isinstance(difference[1], UniqueConstraint):
             constraint = difference[1]
-            unnamed = [u["column_names"] for u in
-                       inspector.get_unique_constraints(constraint.table.name) if not u["name"]]
+            unnamed = [
+                u["column_names"]
+                for u in inspector.get_unique_constraints(constraint.table.name)
+                if not u["name"]
+            ]
             if [c.name for c in constraint.columns] in unnamed:
                 continue
         rest.append(difference)
@@ -82,17 +106,22 @@ def _schema(url: str) -> dict[str, list[str]]:
     """Every table's and index's DDL as SQLite keeps it, one sorted line per column or
     constraint (their order in a CREATE TABLE differs between create_all and a migration)."""
     with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-        rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL "
-                            "AND name != 'alembic_version'").fetchall()
+        rows = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+            "AND name != 'alembic_version'"
+        ).fetchall()
     conn.close()
-    return {name: sorted(line.strip().rstrip(",") for line in sql.splitlines())
-            for name, sql in rows}
+    return {
+        name: sorted(line.strip().rstrip(",") for line in sql.splitlines()) for name, sql in rows
+    }
 
 
 def _rows(url: str) -> dict[str, list[tuple]]:
     with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-        rows = {table: sorted(conn.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
-                for table in E0DE1ED_TABLES}
+        rows = {
+            table: sorted(conn.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
+            for table in E0DE1ED_TABLES
+        }
     conn.close()
     return rows
 
@@ -167,12 +196,18 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
     assert all(before.values()), [t for t, rows in before.items() if not rows]
     assert _revision(e0de1ed_url) is None
 
-    done = subprocess.run([NAAS_SDN, "db", "upgrade", "--db-url", e0de1ed_url],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [NAAS_SDN, "db", "upgrade", "--db-url", e0de1ed_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
         f"schema upgraded from pre-Alembic (tables made by create_all, no revision) "
-        f"to revision {migrations.HEAD}")
+        f"to revision {migrations.HEAD}"
+    )
     assert _rows(e0de1ed_url) == before
     assert _revision(e0de1ed_url) == migrations.HEAD
     assert _differences(e0de1ed_url) != []  # the unnamed constraints, filtered out below
@@ -197,8 +232,10 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
         vm1 = ports["vm1"]
         assert vm1.fixed_ips[0] == (subnets["blue-v4"].id, "10.0.0.10")
         assert vm1.fixed_ips[1][0] == subnets["blue-v6"].id  # SLAAC, from the MAC
-        assert vm1.allowed_address_pairs == (("10.0.0.100", None),
-                                             ("10.0.0.0/28", "fa:16:3e:00:00:01"))
+        assert vm1.allowed_address_pairs == (
+            ("10.0.0.100", None),
+            ("10.0.0.0/28", "fa:16:3e:00:00:01"),
+        )
         assert (vm1.status, vm1.binding_host_id, vm1.tags) == ("ACTIVE", "br-a", ("vm",))
         assert [service.get_security_group(ALICE, g).name for g in vm1.security_groups] == ["web"]
         assert service.get_qos_policy(ALICE, vm1.qos_policy_id).name == "gold"
@@ -207,7 +244,8 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
         router = service.list_routers(ALICE)[0]
         assert router.routes == (("203.0.113.0/24", "10.1.0.5"),)
         assert [p.network_id for p in service.router_interfaces(router.id)] == [
-            networks["green"].id]
+            networks["green"].id
+        ]
         assert service.list_records(ALICE, "protocol_blocks")[0].port_range_max == 139
         assert service.fabric_links.load() == [(1, 2, 2, 1), (2, 1, 1, 2)]
         traffic = service.statistics.traffic("port", vm1.id)
@@ -217,8 +255,9 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
         assert sorted(row[1] for row in before["ports"]) == [1, 2, 3, 5]  # "gone" had 4
         assert service.create_port(ALICE, {"network_id": blue.id}).key == 6
         assert service.create_router(ALICE, {}).key > router.key
-        new_subnet = service.create_subnet(ALICE, {"network_id": networks["green"].id,
-                                                   "ip_version": 4, "cidr": "10.2.0.0/24"})
+        new_subnet = service.create_subnet(
+            ALICE, {"network_id": networks["green"].id, "ip_version": 4, "cidr": "10.2.0.0/24"}
+        )
         assert new_subnet.seq > max(s.seq for s in subnets.values())
     finally:
         service.close()
@@ -239,7 +278,8 @@ def test_upgrade_is_idempotent(e0de1ed_url, capsys):
     rows = _rows(e0de1ed_url)
     assert cli.main(["db", "upgrade", "--db-url", e0de1ed_url]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
-        f"schema already at revision {migrations.HEAD}")
+        f"schema already at revision {migrations.HEAD}"
+    )
     assert _rows(e0de1ed_url) == rows
     assert cli.main(["db", "current", "--db-url", e0de1ed_url]) == 0
     assert capsys.readouterr().out == f"{migrations.HEAD}\n"
@@ -294,7 +334,8 @@ def test_connect_refuses_an_older_revision(url):
     assert str(refused.value) == (
         f"the database {url} is at schema revision 0001, older than this naas-sdn's "
         f"{migrations.HEAD}; run 'naas-sdn db upgrade' (with the same --config or --db-url) "
-        f"first")
+        f"first"
+    )
 
 
 def test_connect_and_upgrade_refuse_a_newer_revision(url, capsys):
@@ -317,8 +358,7 @@ def test_token_create_refuses_an_old_database_and_creates_a_new_one(e0de1ed_url,
 
 def test_serve_refuses_an_old_database_with_the_message_and_no_traceback(e0de1ed_url, tmp_path):
     server = ServerProcess(tmp_path, db_url=e0de1ed_url)
-    done = subprocess.run(server.command(), capture_output=True, text=True, timeout=60,
-                          check=False)
+    done = subprocess.run(server.command(), capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "predates schema migrations" in done.stderr
     assert "run 'naas-sdn db upgrade'" in done.stderr
@@ -326,18 +366,21 @@ def test_serve_refuses_an_old_database_with_the_message_and_no_traceback(e0de1ed
 
 
 def test_a_revision_that_rebuilds_a_referenced_table_keeps_the_rows_referring_to_it(
-        e0de1ed_url, tmp_path, monkeypatch):
+    e0de1ed_url, tmp_path, monkeypatch
+):
     """SQLite rebuilds a table to alter it; with foreign keys enforced, dropping the old
     ``ports`` would cascade to its addresses, bindings and pairs."""
     scripts = tmp_path / "migrations"
-    shutil.copytree(migrations.SCRIPT_LOCATION, scripts,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        migrations.SCRIPT_LOCATION, scripts, ignore=shutil.ignore_patterns("__pycache__")
+    )
     (scripts / "versions" / "0099_rebuild_ports.py").write_text(
         "from alembic import op\n"
         f"revision, down_revision = '0099', {migrations.HEAD!r}\n"
         "def upgrade():\n"
         "    with op.batch_alter_table('ports', recreate='always'):\n"
-        "        pass\n")
+        "        pass\n"
+    )
     _upgrade(e0de1ed_url)
     before = _rows(e0de1ed_url)
     monkeypatch.setattr(migrations, "SCRIPT_LOCATION", str(scripts))

@@ -1,4 +1,5 @@
 """The WSGI app in-process: plugin registry, 500 catch-all and validators."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,7 +28,8 @@ def test_registered_plugin_adds_extensions_and_leaves_501_for_others(service, mo
 
 def demo_plugin(service):
     return plugins.Plugin(
-        "demo", extensions=(plugins.Extension("demo-ext", "Demo", "A demo extension."),))
+        "demo", extensions=(plugins.Extension("demo-ext", "Demo", "A demo extension."),)
+    )
 
 
 def test_unexpected_error_becomes_neutron_500(service):
@@ -36,16 +38,22 @@ def test_unexpected_error_becomes_neutron_500(service):
 
     def broken(ctx):
         raise KeyError("bug")
+
     object.__setattr__(app.resources["networks"], "list", broken)
     resp = call(app, "GET", "/v2.0/networks", token)
     assert resp.status_code == 500
     assert resp.json["NeutronError"]["type"] == "HTTPInternalServerError"
 
 
-@pytest.mark.parametrize("value,expected", [("00:11:22:33:44:55", "00:11:22:33:44:55"),
-                                            ("00-11-22-33-44-55", "00:11:22:33:44:55"),
-                                            ("0011.2233.4455", "00:11:22:33:44:55"),
-                                            ("FA:16:3E:AA:BB:CC", "fa:16:3e:aa:bb:cc")])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("00:11:22:33:44:55", "00:11:22:33:44:55"),
+        ("00-11-22-33-44-55", "00:11:22:33:44:55"),
+        ("0011.2233.4455", "00:11:22:33:44:55"),
+        ("FA:16:3E:AA:BB:CC", "fa:16:3e:aa:bb:cc"),
+    ],
+)
 def test_mac_normalization(value, expected):
     assert a.mac_address("mac_address", value) == expected
 
@@ -62,9 +70,21 @@ def test_uuid_strict():
     assert not a.is_uuid("3f0e0c9e2a434a5e8a615b1b0b3e6d35")
 
 
-@pytest.mark.parametrize("value,expected", [
-    (True, True), (False, False), ("true", True), ("False", False), (" YES ", True),
-    ("off", False), ("1", True), ("0", False), (1, True), (0, False)])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (True, True),
+        (False, False),
+        ("true", True),
+        ("False", False),
+        (" YES ", True),
+        ("off", False),
+        ("1", True),
+        ("0", False),
+        (1, True),
+        (0, False),
+    ],
+)
 def test_boolean_converts_as_neutron_lib(value, expected):
     assert a.boolean("shared", value) is expected
 

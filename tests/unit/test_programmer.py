@@ -1,6 +1,7 @@
 """The programmer against a switch simulated at the message level: real os-ken encoding,
 bundles, barriers and errors, so a flow that cannot be encoded or that the switch refuses is
 seen exactly where the real ones are."""
+
 import dataclasses
 import itertools
 from types import SimpleNamespace
@@ -31,11 +32,11 @@ class SimulatedSwitch:
 
     def __init__(self):
         self.channel = None
-        self.flows = {}    # (table, priority, match) -> committed flow-mod
-        self.meters = {}   # meter id -> meter-mod
+        self.flows = {}  # (table, priority, match) -> committed flow-mod
+        self.meters = {}  # meter id -> meter-mod
         self.meter_mods = 0
-        self.bundles = 0   # bundles opened
-        self._open = {}    # bundle id -> [(xid, message)]
+        self.bundles = 0  # bundles opened
+        self._open = {}  # bundle id -> [(xid, message)]
         self._xids = itertools.count(1)
 
     def send_msg(self, msg):
@@ -56,8 +57,7 @@ class SimulatedSwitch:
             if _outputs_to(msg.message, REFUSED_PORT):
                 self._error(msg.xid, ofproto.OFPET_BAD_ACTION, ofproto.OFPBAC_BAD_OUT_PORT)
             elif any(m not in self.meters for m in _meters_of(msg.message)):
-                self._error(msg.xid, ofproto.OFPET_METER_MOD_FAILED,
-                            ofproto.OFPMMFC_UNKNOWN_METER)
+                self._error(msg.xid, ofproto.OFPET_METER_MOD_FAILED, ofproto.OFPMMFC_UNKNOWN_METER)
             else:
                 self._open[msg.bundle_id].append((msg.xid, msg.message))
         elif isinstance(msg, parser.OFPBarrierRequest):
@@ -91,8 +91,7 @@ class SimulatedSwitch:
                         self.flows[key] = m
                     else:
                         self.flows.pop(key, None)
-        self._reply(parser.ONFBundleCtrlMsg(self, msg.bundle_id, answer, msg.flags, []),
-                    msg.xid)
+        self._reply(parser.ONFBundleCtrlMsg(self, msg.bundle_id, answer, msg.flags, []), msg.xid)
 
     def _error(self, xid, type_, code):
         self._reply(parser.OFPErrorMsg(self, type_=type_, code=code, data=b""), xid)
@@ -103,19 +102,23 @@ class SimulatedSwitch:
 
 
 def _outputs_to(flow_mod, port) -> bool:
-    return any(getattr(action, "port", None) == port
-               for instruction in getattr(flow_mod, "instructions", ())
-               for action in getattr(instruction, "actions", ()))
+    return any(
+        getattr(action, "port", None) == port
+        for instruction in getattr(flow_mod, "instructions", ())
+        for action in getattr(instruction, "actions", ())
+    )
 
 
 def _meters_of(flow_mod) -> list:
-    return [instruction.meter_id for instruction in getattr(flow_mod, "instructions", ())
-            if isinstance(instruction, parser.OFPInstructionMeter)]
+    return [
+        instruction.meter_id
+        for instruction in getattr(flow_mod, "instructions", ())
+        if isinstance(instruction, parser.OFPInstructionMeter)
+    ]
 
 
 def _rejected(reason) -> float:
-    return metrics.REGISTRY.get_sample_value("naas_flows_rejected_total",
-                                             {"reason": reason}) or 0.0
+    return metrics.REGISTRY.get_sample_value("naas_flows_rejected_total", {"reason": reason}) or 0.0
 
 
 def _connected():
@@ -128,8 +131,14 @@ def test_flows_not_encodable_or_refused_are_left_out_and_the_rest_is_programmed(
     state = compiler.compile_fabric(model(ONE_PORTS), fabric([1], [], ONE_VIFS))[1]
 
     def bad(owner_key, match, instructions):
-        return ofp.flow(Table.OUTPUT, Priority.OUTPUT_PORT, ofp.match(**match), instructions,
-                        cookie(Owner.PORT, owner_key))
+        return ofp.flow(
+            Table.OUTPUT,
+            Priority.OUTPUT_PORT,
+            ofp.match(**match),
+            instructions,
+            cookie(Owner.PORT, owner_key),
+        )
+
     unencodable = bad(1, {"reg7": 901}, (ofp.apply(ofp.set_field("eth_src", "zz")),))
     unbuildable = bad(2, {"reg7": 902}, (ofp.apply(("teleport", 1)),))  # no such action
     refused = bad(3, {"reg7": 903}, (ofp.apply(ofp.output(REFUSED_PORT)),))
@@ -153,8 +162,8 @@ def test_flows_not_encodable_or_refused_are_left_out_and_the_rest_is_programmed(
     assert switch.bundles == bundles
     # The owners' other flows are still diffed as usual.
     changed = ofp.SwitchState.from_flows(
-        {f for f in desired.flows if f.cookie != cookie(Owner.PORT, 1)}, state.groups,
-        state.meters)
+        {f for f in desired.flows if f.cookie != cookie(Owner.PORT, 1)}, state.groups, state.meters
+    )
     programmer._sync(channel, changed, None)
     assert not any(k[2] and dict(k[2]).get("reg7") == 1 for k in switch.flows)
     # A resync gives every flow another chance.
@@ -174,9 +183,12 @@ def test_a_port_whose_flows_cannot_be_compiled_leaves_the_switch_to_the_others()
     assert list(state.failed) == [cookie(Owner.PORT, 2)]
     assert cookie(Owner.PORT, 2) not in state.parts and cookie(Owner.PORT, 3) in state.parts
     switch, channel = _connected()
-    programmer = Programmer(SimpleNamespace(snapshot=lambda: broken),
-                            SimpleNamespace(snapshot=lambda: fab, connected=dict),
-                            compiler.Options(), generation=1)
+    programmer = Programmer(
+        SimpleNamespace(snapshot=lambda: broken),
+        SimpleNamespace(snapshot=lambda: fab, connected=dict),
+        compiler.Options(),
+        generation=1,
+    )
     programmer.switch_connected(channel)
     before = _rejected("compile")
     programmer._pass({1: channel})
@@ -187,8 +199,10 @@ def test_a_port_whose_flows_cannot_be_compiled_leaves_the_switch_to_the_others()
 
 def test_a_meter_the_switch_refuses_leaves_out_only_the_flows_using_it():
     zero = QosPolicyView("zero", "t", (("ingress", 0, 0),))  # the API allows max_kbps 0
-    ports = {"p1": dict(port_security_enabled=False, qos_policy_id="zero"),
-             "p2": dict(port_security_enabled=False)}
+    ports = {
+        "p1": dict(port_security_enabled=False, qos_policy_id="zero"),
+        "p2": dict(port_security_enabled=False),
+    }
     state = compiler.compile_fabric(*lab(keys=(1, 2), qos=(zero,), **ports))[1]
     limited = {f for f in state.flows if ("meter", qos_meter(1, "ingress")) in f.instructions}
     assert limited

@@ -1,5 +1,6 @@
 """QoS policies and protocol blocks at the service level: views, validation, ownership,
 in-use conflicts and cleanup."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,6 +14,7 @@ from tests.unit.model_support import ADMIN, ALICE, BOB, count
 
 def create_block(service, ctx, attrs):
     return service.create_records(ctx, "protocol_blocks", [attrs])[0]
+
 
 BW, DSCP = "bandwidth_limit", "dscp_marking"
 
@@ -29,10 +31,12 @@ def policy(service):
 
 # ---------------------------------------------------------------------------------------- QoS
 def test_policy_view_follows_rules(service, policy):
-    assert service.snapshot().qos_policies[policy.id] == QosPolicyView(id=policy.id,
-                                                                       project_id="alice")
-    ingress = service.create_qos_rules(ALICE, policy.id, BW, [
-        {"max_kbps": 2000, "max_burst_kbps": 200, "direction": "ingress"}])[0]
+    assert service.snapshot().qos_policies[policy.id] == QosPolicyView(
+        id=policy.id, project_id="alice"
+    )
+    ingress = service.create_qos_rules(
+        ALICE, policy.id, BW, [{"max_kbps": 2000, "max_burst_kbps": 200, "direction": "ingress"}]
+    )[0]
     service.create_qos_rules(ALICE, policy.id, BW, [{"max_kbps": "10000"}])
     mark = service.create_qos_rules(ALICE, policy.id, DSCP, [{"dscp_mark": 26}])[0]
     view = service.snapshot().qos_policies[policy.id]
@@ -55,19 +59,25 @@ def test_rule_conflicts_and_validation(service, policy):
     with pytest.raises(errors.QoSRulesConflict) as exc:
         service.create_qos_rules(ALICE, policy.id, BW, [{"max_kbps": 5, "direction": "egress"}])
     assert exc.value.status == 409 and egress.id in exc.value.msg
-    ingress = service.create_qos_rules(ALICE, policy.id, BW, [{"max_kbps": 5,
-                                                               "direction": "ingress"}])[0]
+    ingress = service.create_qos_rules(
+        ALICE, policy.id, BW, [{"max_kbps": 5, "direction": "ingress"}]
+    )[0]
     with pytest.raises(errors.QoSRulesConflict):
         service.update_qos_rule(ALICE, policy.id, BW, ingress.id, {"direction": "egress"})
     service.create_qos_rules(ALICE, policy.id, DSCP, [{"dscp_mark": 0}])
     with pytest.raises(errors.QoSRulesConflict):
         service.create_qos_rules(ALICE, policy.id, DSCP, [{"dscp_mark": 8}])
     before = service.snapshot()
-    for rule_type, attrs in ((BW, {}), (BW, {"max_kbps": -1}), (BW, {"max_kbps": 2 ** 31}),
-                             (BW, {"max_kbps": 1, "max_burst_kbps": "x"}),
-                             (BW, {"max_kbps": 1, "direction": "up"}),
-                             (BW, {"max_kbps": True}), (DSCP, {"dscp_mark": 1}),
-                             (DSCP, {"dscp_mark": None})):
+    for rule_type, attrs in (
+        (BW, {}),
+        (BW, {"max_kbps": -1}),
+        (BW, {"max_kbps": 2**31}),
+        (BW, {"max_kbps": 1, "max_burst_kbps": "x"}),
+        (BW, {"max_kbps": 1, "direction": "up"}),
+        (BW, {"max_kbps": True}),
+        (DSCP, {"dscp_mark": 1}),
+        (DSCP, {"dscp_mark": None}),
+    ):
         with pytest.raises(errors.BadRequest):
             service.create_qos_rules(ALICE, policy.id, rule_type, [attrs])
     with pytest.raises(errors.BadRequest):
@@ -130,18 +140,32 @@ def test_qos_survives_a_restart(service, net, policy, db_url):
 # ---------------------------------------------------------------------------- protocol blocks
 def test_block_views(service, net):
     udp = create_block(service, ALICE, {"network_id": net.id, "protocol": "UDP"})
-    ping6 = create_block(service, ALICE, {"network_id": net.id, "protocol": "icmp",
-                                                  "ethertype": "ipv6"})
-    web = create_block(service, ALICE, {"network_id": net.id, "protocol": "6",
-                                                "ethertype": "IPv4", "port_range_min": 80,
-                                                "port_range_max": 443, "name": "web"})
+    ping6 = create_block(
+        service, ALICE, {"network_id": net.id, "protocol": "icmp", "ethertype": "ipv6"}
+    )
+    web = create_block(
+        service,
+        ALICE,
+        {
+            "network_id": net.id,
+            "protocol": "6",
+            "ethertype": "IPv4",
+            "port_range_min": 80,
+            "port_range_max": 443,
+            "name": "web",
+        },
+    )
     assert (udp.protocol, udp.ethertype, udp.project_id) == ("udp", None, "alice")
     views = service.snapshot().protocol_blocks
-    assert views[udp.id] == ProtocolBlockView(id=udp.id, key=udp.key, network_id=net.id,
-                                              protocol=17)
+    assert views[udp.id] == ProtocolBlockView(
+        id=udp.id, key=udp.key, network_id=net.id, protocol=17
+    )
     assert (views[ping6.id].protocol, views[ping6.id].ethertype) == (58, "IPv6")
-    assert (views[web.id].protocol, views[web.id].port_range_min,
-            views[web.id].port_range_max) == (6, 80, 443)
+    assert (views[web.id].protocol, views[web.id].port_range_min, views[web.id].port_range_max) == (
+        6,
+        80,
+        443,
+    )
     assert len({udp.key, ping6.key, web.key}) == 3
     renamed = service.update_record(ALICE, "protocol_blocks", web.id, {"name": "https"})
     assert renamed.name == "https" and renamed.revision_number == 2
@@ -149,17 +173,26 @@ def test_block_views(service, net):
         service.update_record(ALICE, "protocol_blocks", web.id, {"protocol": "udp"})
 
 
-@pytest.mark.parametrize("attrs,error", [
-    ({"protocol": "any"}, errors.SecurityGroupRuleInvalidProtocol),
-    ({"protocol": None}, errors.SecurityGroupRuleInvalidProtocol),
-    ({"protocol": "gre", "port_range_min": 1, "port_range_max": 1},
-     errors.SecurityGroupInvalidProtocolForPortRange),
-    ({"protocol": "tcp", "port_range_min": 9, "port_range_max": 8},
-     errors.SecurityGroupInvalidPortRange),
-    ({"protocol": "udp", "ethertype": "IPX"}, errors.SecurityGroupRuleInvalidEtherType),
-    ({"protocol": "ipv6-icmp", "ethertype": "IPv4"},
-     errors.SecurityGroupEthertypeConflictWithProtocol),
-])
+@pytest.mark.parametrize(
+    "attrs,error",
+    [
+        ({"protocol": "any"}, errors.SecurityGroupRuleInvalidProtocol),
+        ({"protocol": None}, errors.SecurityGroupRuleInvalidProtocol),
+        (
+            {"protocol": "gre", "port_range_min": 1, "port_range_max": 1},
+            errors.SecurityGroupInvalidProtocolForPortRange,
+        ),
+        (
+            {"protocol": "tcp", "port_range_min": 9, "port_range_max": 8},
+            errors.SecurityGroupInvalidPortRange,
+        ),
+        ({"protocol": "udp", "ethertype": "IPX"}, errors.SecurityGroupRuleInvalidEtherType),
+        (
+            {"protocol": "ipv6-icmp", "ethertype": "IPv4"},
+            errors.SecurityGroupEthertypeConflictWithProtocol,
+        ),
+    ],
+)
 def test_bad_blocks(service, net, attrs, error):
     with pytest.raises(error) as exc:
         create_block(service, ALICE, {"network_id": net.id, **attrs})
@@ -171,8 +204,9 @@ def test_block_ownership_duplicates_and_network_deletion(service, net):
     shared = service.create_network(ALICE, {"shared": True})
     with pytest.raises(errors.NetworkNotFound):
         create_block(service, BOB, {"network_id": net.id, "protocol": "udp"})
-    block = create_block(service, ADMIN, {"network_id": shared.id, "protocol": "udp",
-                                                  "tags": ["t"]})
+    block = create_block(
+        service, ADMIN, {"network_id": shared.id, "protocol": "udp", "tags": ["t"]}
+    )
     assert block.project_id == "alice"  # the network's, even when an admin made it
     assert service.list_records(BOB, "protocol_blocks") == []
     with pytest.raises(errors.ProtocolBlockNotFound):
@@ -181,11 +215,15 @@ def test_block_ownership_duplicates_and_network_deletion(service, net):
         create_block(service, ALICE, {"network_id": shared.id, "protocol": "17"})
     assert exc.value.status == 409 and block.id in exc.value.msg
     with pytest.raises(errors.ProtocolBlockExists):
-        service.create_records(ALICE, "protocol_blocks", [{"network_id": net.id, "protocol": "tcp"},
-                                               {"network_id": net.id, "protocol": "TCP"}])
+        service.create_records(
+            ALICE,
+            "protocol_blocks",
+            [{"network_id": net.id, "protocol": "tcp"}, {"network_id": net.id, "protocol": "TCP"}],
+        )
     assert [b.id for b in service.list_records(ALICE, "protocol_blocks")] == [block.id]
-    create_block(service, ALICE, {"network_id": shared.id, "protocol": "udp",
-                                          "ethertype": "IPv4"})  # narrower: a different block
+    create_block(
+        service, ALICE, {"network_id": shared.id, "protocol": "udp", "ethertype": "IPv4"}
+    )  # narrower: a different block
     service.delete_network(ALICE, shared.id)
     assert service.snapshot().protocol_blocks == {}
     assert count(service, PROTOCOL_BLOCKS.table) == 0 and count(service, db.tags) == 0

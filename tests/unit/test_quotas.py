@@ -1,4 +1,5 @@
 """Quota limits and their enforcement inside the creating transaction."""
+
 from __future__ import annotations
 
 import threading
@@ -11,10 +12,17 @@ from tests.unit.model_support import ADMIN, ALICE, BOB, count
 
 def test_defaults_are_neutrons(service):
     limits = service.quota_limits("anyone")
-    assert {k: limits[k] for k in ("network", "subnet", "port", "router", "security_group",
-                                   "security_group_rule")} == \
-        {"network": 100, "subnet": 100, "port": 500, "router": 10, "security_group": 10,
-         "security_group_rule": 100}
+    assert {
+        k: limits[k]
+        for k in ("network", "subnet", "port", "router", "security_group", "security_group_rule")
+    } == {
+        "network": 100,
+        "subnet": 100,
+        "port": 500,
+        "router": 10,
+        "security_group": 10,
+        "security_group_rule": 100,
+    }
     assert set(limits) == set(quotas.REGISTRY)
 
 
@@ -64,16 +72,16 @@ def test_lowering_below_usage_needs_force(service):
     service.create_networks(ALICE, [{}, {}])
     with pytest.raises(errors.BadRequestMessage) as exc:
         service.set_quota_limits("alice", {"network": 1})
-    assert exc.value.msg == \
-        "Quota limit 1 for network must be greater than or equal to already used 2"
+    assert (
+        exc.value.msg == "Quota limit 1 for network must be greater than or equal to already used 2"
+    )
     assert service.set_quota_limits("alice", {"network": 1}, force=True)["network"] == 1
     with pytest.raises(errors.OverQuota):
         service.create_network(ALICE, {})
 
 
 def test_default_security_group_is_counted_but_never_refused(service):
-    service.set_quota_limits("alice", {"security_group": 0, "security_group_rule": 0},
-                             force=True)
+    service.set_quota_limits("alice", {"security_group": 0, "security_group_rule": 0}, force=True)
     net = service.create_network(ALICE, {})
     port = service.create_port(ALICE, {"network_id": net.id})  # makes the default group
     assert len(port.security_groups) == 1
@@ -92,8 +100,9 @@ def test_a_new_groups_egress_rules_count_against_the_rule_quota(service):
     service.set_quota_limits("alice", {"security_group_rule": 6})
     group = service.create_security_group(ALICE, {"name": "web"})
     with pytest.raises(errors.OverQuota):
-        service.create_security_group_rule(ALICE, {"security_group_id": group.id,
-                                                   "direction": "ingress"})
+        service.create_security_group_rule(
+            ALICE, {"security_group_id": group.id, "direction": "ingress"}
+        )
 
 
 def test_parallel_creates_stop_exactly_at_the_limit(service):
@@ -105,6 +114,7 @@ def test_parallel_creates_stop_exactly_at_the_limit(service):
             results.append(service.create_network(ALICE, {}))
         except errors.OverQuota as exc:
             results.append(exc)
+
     threads = [threading.Thread(target=create) for _ in range(16)]
     for thread in threads:
         thread.start()

@@ -1,4 +1,5 @@
 """Routers in the NetworkService: interfaces, routes, Neutron's rules, rollback, snapshots."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,25 +16,37 @@ ROUTE = {"destination": "10.9.0.0/24", "nexthop": "10.0.0.9"}
 def net_subnet(service, cidr="10.0.0.0/24", ctx=ALICE, net=None, **attrs):
     net = net or service.create_network(ctx, {"name": "n"})
     version = 6 if ":" in cidr else 4
-    return net, service.create_subnet(ctx, {"network_id": net.id, "ip_version": version,
-                                            "cidr": cidr, **attrs})
+    return net, service.create_subnet(
+        ctx, {"network_id": net.id, "ip_version": version, "cidr": cidr, **attrs}
+    )
 
 
 def counts(service) -> tuple:
     with service._engine.connect() as conn:
-        return tuple(conn.execute(select(func.count()).select_from(t)).scalar_one()
-                     for t in (db.ports, db.ip_allocations, db.routers, db.tags))
+        return tuple(
+            conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (db.ports, db.ip_allocations, db.routers, db.tags)
+        )
 
 
 def test_router_create_update_delete_and_snapshot(service):
     seen = []
     service.subscribe(seen.append)
     r = service.create_router(ALICE, {"name": "r1", "tags": ["b", "a"]})
-    assert (r.name, r.status, r.admin_state_up, r.routes, r.tags) == \
-        ("r1", "ACTIVE", True, (), ("a", "b"))
+    assert (r.name, r.status, r.admin_state_up, r.routes, r.tags) == (
+        "r1",
+        "ACTIVE",
+        True,
+        (),
+        ("a", "b"),
+    )
     view = service.snapshot().routers[r.id]
-    assert (view.project_id, view.key, view.admin_state_up, view.routes) == \
-        ("alice", r.key, True, ())
+    assert (view.project_id, view.key, view.admin_state_up, view.routes) == (
+        "alice",
+        r.key,
+        True,
+        (),
+    )
     assert len(seen) == 1
     r2 = service.update_router(ALICE, r.id, {"admin_state_up": False, "name": "x"})
     assert r2.revision_number == 2 and service.snapshot().routers[r.id].admin_state_up is False
@@ -68,9 +81,15 @@ def test_add_interface_by_subnet(service):
     r = service.create_router(ALICE, {})
     info = service.add_router_interface(ALICE, r.id, {"subnet_id": sub.id})
     port = service.get_port(ALICE, info["port_id"])
-    assert info == {"id": r.id, "tenant_id": "alice", "project_id": "alice",
-                    "port_id": port.id, "network_id": net.id, "subnet_id": sub.id,
-                    "subnet_ids": [sub.id]}
+    assert info == {
+        "id": r.id,
+        "tenant_id": "alice",
+        "project_id": "alice",
+        "port_id": port.id,
+        "network_id": net.id,
+        "subnet_id": sub.id,
+        "subnet_ids": [sub.id],
+    }
     assert port.fixed_ips == ((sub.id, "10.0.0.1"),)
     assert (port.device_owner, port.device_id, port.name) == (ROUTER_INTERFACE, r.id, "")
     view = service.snapshot().ports[port.id]
@@ -88,15 +107,29 @@ def test_add_interface_errors_leave_nothing(service):
     cases = [
         ({}, errors.PluginBadRequest, "Either subnet_id or port_id must be specified"),
         ({"subnet_id": "nope"}, errors.PluginBadRequest, "'nope' is not a valid UUID"),
-        ({"subnet_id": sub.id, "port_id": sub.id}, errors.PluginBadRequest,
-         "Cannot specify both subnet-id and port-id"),
-        ({"subnet_id": nogw.id}, errors.PluginBadRequest,
-         "Subnet for router interface must have a gateway IP"),
-        ({"subnet_id": sub.id}, errors.PluginBadRequest,
-         f"Router already has a port on subnet {sub.id}"),
-        ({"subnet_id": overlap.id}, errors.PluginBadRequest,
-         (f"Cidr 10.0.0.0/16 of subnet {overlap.id} overlaps with cidr 10.0.0.0/24 of subnet "
-          f"{sub.id}")),
+        (
+            {"subnet_id": sub.id, "port_id": sub.id},
+            errors.PluginBadRequest,
+            "Cannot specify both subnet-id and port-id",
+        ),
+        (
+            {"subnet_id": nogw.id},
+            errors.PluginBadRequest,
+            "Subnet for router interface must have a gateway IP",
+        ),
+        (
+            {"subnet_id": sub.id},
+            errors.PluginBadRequest,
+            f"Router already has a port on subnet {sub.id}",
+        ),
+        (
+            {"subnet_id": overlap.id},
+            errors.PluginBadRequest,
+            (
+                f"Cidr 10.0.0.0/16 of subnet {overlap.id} overlaps with cidr 10.0.0.0/24 of subnet "
+                f"{sub.id}"
+            ),
+        ),
         ({"subnet_id": "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"}, errors.SubnetNotFound, None),
     ]
     for info, exc, message in cases:
@@ -111,10 +144,14 @@ def test_add_interface_errors_leave_nothing(service):
 
 
 def test_gateway_taken_is_409_and_rolls_back(service):
-    net, sub = net_subnet(service, allocation_pools=[{"start": "10.0.0.1", "end": "10.0.0.9"}],
-                          gateway_ip="10.0.0.254")
-    squatter = service.create_port(ALICE, {"network_id": net.id,
-                                           "fixed_ips": [{"ip_address": "10.0.0.254"}]})
+    net, sub = net_subnet(
+        service,
+        allocation_pools=[{"start": "10.0.0.1", "end": "10.0.0.9"}],
+        gateway_ip="10.0.0.254",
+    )
+    squatter = service.create_port(
+        ALICE, {"network_id": net.id, "fixed_ips": [{"ip_address": "10.0.0.254"}]}
+    )
     r = service.create_router(ALICE, {})
     before = counts(service)
     with pytest.raises(errors.IpAddressInUse):
@@ -152,13 +189,17 @@ def test_add_interface_by_port(service):
     net, sub = net_subnet(service)
     _, other = net_subnet(service, "10.1.0.0/24")
     r = service.create_router(ALICE, {})
-    p = service.create_port(ALICE, {"network_id": net.id, "name": "mine",
-                                    "fixed_ips": [{"ip_address": "10.0.0.7"}]})
+    p = service.create_port(
+        ALICE, {"network_id": net.id, "name": "mine", "fixed_ips": [{"ip_address": "10.0.0.7"}]}
+    )
     info = service.add_router_interface(ALICE, r.id, {"port_id": p.id})
     assert (info["port_id"], info["subnet_ids"]) == (p.id, [sub.id])
     taken = service.get_port(ALICE, p.id)
-    assert (taken.device_id, taken.device_owner, taken.revision_number) == \
-        (r.id, ROUTER_INTERFACE, 2)
+    assert (taken.device_id, taken.device_owner, taken.revision_number) == (
+        r.id,
+        ROUTER_INTERFACE,
+        2,
+    )
     vm = service.create_port(ALICE, {"network_id": net.id, "device_id": "vm-1"})
     with pytest.raises(errors.PortInUse):
         service.add_router_interface(ALICE, r.id, {"port_id": vm.id})
@@ -174,8 +215,7 @@ def test_add_interface_by_port(service):
         service.add_router_interface(ALICE, r.id, {"port_id": bobs.id})
     assert service.get_port(ALICE, same.id).device_id == ""
     assert [q.id for q in service.router_interfaces(r.id)] == [p.id]
-    assert other.id not in {sid for q in service.router_interfaces(r.id)
-                            for sid, _ in q.fixed_ips}
+    assert other.id not in {sid for q in service.router_interfaces(r.id) for sid, _ in q.fixed_ips}
 
 
 def test_port_api_cannot_make_or_unmake_interfaces(service):
@@ -184,26 +224,36 @@ def test_port_api_cannot_make_or_unmake_interfaces(service):
     bobs_router = service.create_router(BOB, {})
     info = service.add_router_interface(ALICE, r.id, {"subnet_id": sub.id})
     with pytest.raises(errors.PluginBadRequest, match="only through add_router_interface"):
-        service.create_port(ALICE, {"network_id": net.id, "device_owner": ROUTER_INTERFACE,
-                                    "device_id": r.id})
+        service.create_port(
+            ALICE, {"network_id": net.id, "device_owner": ROUTER_INTERFACE, "device_id": r.id}
+        )
     with pytest.raises(errors.DeviceIDNotOwnedByTenant):
-        service.create_port(ALICE, {"network_id": net.id, "device_owner": ROUTER_INTERFACE,
-                                    "device_id": bobs_router.id})
+        service.create_port(
+            ALICE,
+            {"network_id": net.id, "device_owner": ROUTER_INTERFACE, "device_id": bobs_router.id},
+        )
     plain = service.create_port(ALICE, {"network_id": net.id})
     with pytest.raises(errors.PluginBadRequest):
-        service.update_port(ALICE, plain.id, {"device_owner": ROUTER_INTERFACE,
-                                              "device_id": r.id})
-    for attrs in ({"device_id": ""}, {"device_owner": "compute:nova"},
-                  {"fixed_ips": [{"subnet_id": sub.id, "ip_address": "10.0.0.5"}]}):
+        service.update_port(ALICE, plain.id, {"device_owner": ROUTER_INTERFACE, "device_id": r.id})
+    for attrs in (
+        {"device_id": ""},
+        {"device_owner": "compute:nova"},
+        {"fixed_ips": [{"subnet_id": sub.id, "ip_address": "10.0.0.5"}]},
+    ):
         with pytest.raises(errors.PluginBadRequest, match="remove_router_interface"):
             service.update_port(ALICE, info["port_id"], attrs)
     # harmless changes are allowed, the same fixed IPs too
-    service.update_port(ALICE, info["port_id"], {
-        "name": "gw", "fixed_ips": [{"subnet_id": sub.id, "ip_address": "10.0.0.1"}]})
+    service.update_port(
+        ALICE,
+        info["port_id"],
+        {"name": "gw", "fixed_ips": [{"subnet_id": sub.id, "ip_address": "10.0.0.1"}]},
+    )
     with pytest.raises(errors.ServicePortInUse) as caught:
         service.delete_port(ALICE, info["port_id"])
-    assert caught.value.msg == (f"Port {info['port_id']} cannot be deleted directly via the "
-                                f"port API: has device owner network:router_interface.")
+    assert caught.value.msg == (
+        f"Port {info['port_id']} cannot be deleted directly via the "
+        f"port API: has device owner network:router_interface."
+    )
     # a router_interface port naming no router is an ordinary port
     loose = service.create_port(ALICE, {"network_id": net.id, "device_owner": ROUTER_INTERFACE})
     service.delete_port(ALICE, loose.id)
@@ -219,12 +269,15 @@ def test_remove_interface(service):
         service.delete_router(ALICE, r.id)
     assert caught.value.msg == f"Router {r.id} still has ports"
     with pytest.raises(errors.SubnetMismatchForPort):
-        service.remove_router_interface(ALICE, r.id, {"port_id": a["port_id"],
-                                                      "subnet_id": sub2.id})
+        service.remove_router_interface(
+            ALICE, r.id, {"port_id": a["port_id"], "subnet_id": sub2.id}
+        )
     with pytest.raises(errors.RouterInterfaceNotFound):
         service.remove_router_interface(ALICE, r.id, {"port_id": sub.id})
-    assert service.remove_router_interface(ALICE, r.id, {"port_id": a["port_id"],
-                                                         "subnet_id": sub.id}) == a
+    assert (
+        service.remove_router_interface(ALICE, r.id, {"port_id": a["port_id"], "subnet_id": sub.id})
+        == a
+    )
     with pytest.raises(errors.RouterInterfaceNotFoundForSubnet):
         service.remove_router_interface(ALICE, r.id, {"subnet_id": sub.id})
     assert service.remove_router_interface(ALICE, r.id, {"subnet_id": sub2.id}) == b
@@ -242,8 +295,9 @@ def test_routes(service):
     service.add_router_interface(ALICE, r.id, {"subnet_id": sub.id})
     service.add_router_interface(ALICE, r.id, {"subnet_id": sub2.id})
     with pytest.raises(errors.InvalidRoutes, match="the nexthop is used by router"):
-        service.update_router(ALICE, r.id, {"routes": [{"destination": "10.9.0.0/24",
-                                                        "nexthop": "10.0.0.1"}]})
+        service.update_router(
+            ALICE, r.id, {"routes": [{"destination": "10.9.0.0/24", "nexthop": "10.0.0.1"}]}
+        )
     too_many = [{"destination": f"10.{i}.0.0/24", "nexthop": "10.0.0.9"} for i in range(31)]
     with pytest.raises(errors.RoutesExhausted):
         service.update_router(ALICE, r.id, {"routes": too_many})
@@ -256,8 +310,9 @@ def test_routes(service):
     with pytest.raises(errors.RouterInterfaceInUseByRoute):
         service.remove_router_interface(ALICE, r.id, {"subnet_id": sub.id})
     service.remove_router_interface(ALICE, r.id, {"subnet_id": sub2.id})  # not needed
-    r = service.add_extraroutes(ALICE, r.id, [{"destination": "10.8.0.0/24",
-                                               "nexthop": "10.0.0.8"}, ROUTE])
+    r = service.add_extraroutes(
+        ALICE, r.id, [{"destination": "10.8.0.0/24", "nexthop": "10.0.0.8"}, ROUTE]
+    )
     assert r.routes == (("10.9.0.0/24", "10.0.0.9"), ("10.8.0.0/24", "10.0.0.8"))
     r = service.remove_extraroutes(ALICE, r.id, [ROUTE])
     assert r.routes == (("10.8.0.0/24", "10.0.0.8"),)

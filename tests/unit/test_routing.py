@@ -1,4 +1,5 @@
 """Distributed routing, judged on the simulated fabric."""
+
 import dataclasses
 from types import MappingProxyType
 
@@ -26,41 +27,77 @@ def mac(key):
 def build(attach_b=True, routes=(), router_up=True):
     """Tenant t: network A (10.0.1.0/24 and 10.0.3.0/24), B (10.0.2.0/24), one router.
     Tenant u: network C with the same 10.0.2.0/24, not attached."""
-    nets = [NetworkView("A", "t", 10, True), NetworkView("B", "t", 11, True),
-            NetworkView("C", "u", 12, True)]
-    subnets = [SubnetView("A1", "A", "t", 4, "10.0.1.0/24", "10.0.1.1", True),
-               SubnetView("A3", "A", "t", 4, "10.0.3.0/24", "10.0.3.1", True),
-               SubnetView("B1", "B", "t", 4, "10.0.2.0/24", "10.0.2.1", True),
-               SubnetView("C1", "C", "u", 4, "10.0.2.0/24", "10.0.2.1", True),
-               SubnetView("A6", "A", "t", 6, "2001:db8:1::/64", "2001:db8:1::1", True),
-               SubnetView("B6", "B", "t", 6, "2001:db8:2::/64", "2001:db8:2::1", True)]
+    nets = [
+        NetworkView("A", "t", 10, True),
+        NetworkView("B", "t", 11, True),
+        NetworkView("C", "u", 12, True),
+    ]
+    subnets = [
+        SubnetView("A1", "A", "t", 4, "10.0.1.0/24", "10.0.1.1", True),
+        SubnetView("A3", "A", "t", 4, "10.0.3.0/24", "10.0.3.1", True),
+        SubnetView("B1", "B", "t", 4, "10.0.2.0/24", "10.0.2.1", True),
+        SubnetView("C1", "C", "u", 4, "10.0.2.0/24", "10.0.2.1", True),
+        SubnetView("A6", "A", "t", 6, "2001:db8:1::/64", "2001:db8:1::1", True),
+        SubnetView("B6", "B", "t", 6, "2001:db8:2::/64", "2001:db8:2::1", True),
+    ]
     ports = [
         PortView("a1", "A", "t", 1, mac(1), True, (("A1", "10.0.1.10"), ("A6", "2001:db8:1::10"))),
         PortView("a3", "A", "t", 3, mac(3), True, (("A3", "10.0.3.10"),)),
         PortView("b1", "B", "t", 2, mac(2), True, (("B1", "10.0.2.10"), ("B6", "2001:db8:2::10"))),
         PortView("b2", "B", "t", 4, mac(4), True, (("B1", "10.0.2.20"),)),
         PortView("c1", "C", "u", 5, mac(5), True, (("C1", "10.0.2.10"),)),
-        PortView("rA", "A", "t", 90, RMAC_A, True, (("A1", "10.0.1.1"), ("A6", "2001:db8:1::1")),
-                 ROUTER_INTERFACE, "R"),
+        PortView(
+            "rA",
+            "A",
+            "t",
+            90,
+            RMAC_A,
+            True,
+            (("A1", "10.0.1.1"), ("A6", "2001:db8:1::1")),
+            ROUTER_INTERFACE,
+            "R",
+        ),
         PortView("rA3", "A", "t", 92, RMAC_A2, True, (("A3", "10.0.3.1"),), ROUTER_INTERFACE, "R"),
     ]
     if attach_b:
-        ports.append(PortView("rB", "B", "t", 91, RMAC_B, True,
-                              (("B1", "10.0.2.1"), ("B6", "2001:db8:2::1")), ROUTER_INTERFACE, "R"))
+        ports.append(
+            PortView(
+                "rB",
+                "B",
+                "t",
+                91,
+                RMAC_B,
+                True,
+                (("B1", "10.0.2.1"), ("B6", "2001:db8:2::1")),
+                ROUTER_INTERFACE,
+                "R",
+            )
+        )
     routers = [RouterView("R", "t", 7, router_up, tuple(routes))]
     # Routing alone: security groups are judged in test_policy.
     ports = [dataclasses.replace(p, port_security_enabled=False) for p in ports]
     model = ModelSnapshot.build(nets, ports, subnets=subnets, routers=routers)
     vifs = {"a1": (1, 1), "a3": (1, 3), "b1": (2, 1), "b2": (2, 2), "c1": (2, 3)}
     locations = {p: VifLocation("br", d, o) for p, (d, o) in vifs.items()}
-    fabric = FabricSnapshot(frozenset({1, 2}), frozenset(fabric_links([((1, 10), (2, 10))])),
-                            MappingProxyType(locations))
+    fabric = FabricSnapshot(
+        frozenset({1, 2}),
+        frozenset(fabric_links([((1, 10), (2, 10))])),
+        MappingProxyType(locations),
+    )
     return model, fabric
 
 
 def ip4(src_key, dst_mac, src, dst, ttl=64, **extra):
-    return dict(eth_src=mac(src_key), eth_dst=dst_mac, eth_type=0x0800, ipv4_src=src,
-                ipv4_dst=dst, nw_ttl=ttl, ip_proto=17, **extra)
+    return dict(
+        eth_src=mac(src_key),
+        eth_dst=dst_mac,
+        eth_type=0x0800,
+        ipv4_src=src,
+        ipv4_dst=dst,
+        nw_ttl=ttl,
+        ip_proto=17,
+        **extra,
+    )
 
 
 def sim(**kw):
@@ -87,8 +124,17 @@ def test_routes_between_subnets_of_one_network():
 
 def test_ipv6_is_routed_with_hop_limit():
     s, _ = sim()
-    out = s.inject(1, 1, eth_src=mac(1), eth_dst=RMAC_A, eth_type=0x86DD, ip_proto=17,
-                   ipv6_src="2001:db8:1::10", ipv6_dst="2001:db8:2::10", nw_ttl=5)
+    out = s.inject(
+        1,
+        1,
+        eth_src=mac(1),
+        eth_dst=RMAC_A,
+        eth_type=0x86DD,
+        ip_proto=17,
+        ipv6_src="2001:db8:1::10",
+        ipv6_dst="2001:db8:2::10",
+        nw_ttl=5,
+    )
     assert [(d.dpid, d.port, dict(d.packet)["nw_ttl"]) for d in out] == [(2, 1, 4)]
 
 
@@ -100,8 +146,9 @@ def test_overlapping_addresses_of_another_tenant_are_not_reached():
 
 def test_ttl_expiry_and_echo_to_the_router_go_to_the_controller():
     s, _ = sim()
-    assert [d.port for d in s.inject(1, 1, **ip4(1, RMAC_A, "10.0.1.10", "10.0.2.10", ttl=1))] \
-        == ["controller"]
+    assert [d.port for d in s.inject(1, 1, **ip4(1, RMAC_A, "10.0.1.10", "10.0.2.10", ttl=1))] == [
+        "controller"
+    ]
     echo = ip4(1, RMAC_A, "10.0.1.10", "10.0.1.1")
     echo.update(ip_proto=1, icmpv4_type=8)
     assert [d.port for d in s.inject(1, 1, **echo)] == ["controller"]
@@ -110,8 +157,17 @@ def test_ttl_expiry_and_echo_to_the_router_go_to_the_controller():
 
 def test_gateway_arp_answered_with_the_router_port_mac():
     s, _ = sim()
-    out = s.inject(1, 1, eth_src=mac(1), eth_dst="ff:ff:ff:ff:ff:ff", eth_type=0x0806,
-                   arp_op=1, arp_spa="10.0.1.10", arp_sha=mac(1), arp_tpa="10.0.1.1")
+    out = s.inject(
+        1,
+        1,
+        eth_src=mac(1),
+        eth_dst="ff:ff:ff:ff:ff:ff",
+        eth_type=0x0806,
+        arp_op=1,
+        arp_spa="10.0.1.10",
+        arp_sha=mac(1),
+        arp_tpa="10.0.1.1",
+    )
     assert [(d.port, dict(d.packet)["arp_sha"]) for d in out] == [(1, RMAC_A)]
 
 
@@ -133,13 +189,19 @@ def test_removing_an_interface_stops_routing_and_leaves_no_flow_of_it():
         todo = plan(after[dpid], before[dpid])
         # Only addition: the network answers its gateway's ARP again, with its own MAC.
         assert [(owner_of(f.cookie), dict(f.match)["arp_tpa"]) for f in todo.flow_adds] == [
-            ((Owner.NETWORK, 11), "10.0.2.1")]
+            ((Owner.NETWORK, 11), "10.0.2.1")
+        ]
         gone = {owner_of(f.cookie) for f in todo.flow_deletes}
         assert gone <= {(Owner.ROUTER, 7), (Owner.PORT, 2), (Owner.PORT, 4), (Owner.PORT, 1)}
         router_b_link_local = "fe80::f816:3eff:febb:1"
-        assert all(RMAC_B in str(f) or "10.0.2" in str(f) or "2001:db8:2" in str(f)
-                   or router_b_link_local in str(f)
-                   or "reg5" in str(f.match) for f in todo.flow_deletes)
+        assert all(
+            RMAC_B in str(f)
+            or "10.0.2" in str(f)
+            or "2001:db8:2" in str(f)
+            or router_b_link_local in str(f)
+            or "reg5" in str(f.match)
+            for f in todo.flow_deletes
+        )
     assert not any("fa:16:3e:bb" in str(f) for f in after[1].flows)
 
 

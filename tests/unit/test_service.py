@@ -1,4 +1,5 @@
 """NetworkService invariants, allocation, concurrency, rollback and the controller-facing API."""
+
 from __future__ import annotations
 
 import threading
@@ -13,8 +14,13 @@ from tests.unit.model_support import ADMIN, ALICE, BOB, count
 def test_network_defaults_and_segmentation_ids_lowest_free(service):
     a = service.create_network(ALICE, {"name": "a"})
     b = service.create_network(ALICE, {"name": "b"})
-    assert (a.status, a.mtu, a.shared, a.admin_state_up, a.revision_number) == \
-        ("ACTIVE", 1500, False, True, 1)
+    assert (a.status, a.mtu, a.shared, a.admin_state_up, a.revision_number) == (
+        "ACTIVE",
+        1500,
+        False,
+        True,
+        1,
+    )
     assert (a.segmentation_id, b.segmentation_id) == (1, 2)
     service.delete_network(ALICE, a.id)
     assert service.create_network(ALICE, {}).segmentation_id == 1
@@ -58,9 +64,12 @@ def test_mac_allocation_and_validation(service):
         service.create_port(ALICE, {"network_id": net.id, "mac_address": port.mac_address})
     assert exc.value.status == 409
     # unique per network, as Neutron: the same MAC on another network is fine
-    assert service.create_port(ALICE, {"network_id": other.id,
-                                       "mac_address": port.mac_address}).mac_address == \
-        port.mac_address
+    assert (
+        service.create_port(
+            ALICE, {"network_id": other.id, "mac_address": port.mac_address}
+        ).mac_address
+        == port.mac_address
+    )
 
 
 def test_port_keys_never_reused(service):
@@ -85,14 +94,21 @@ def test_bulk_create_is_all_or_nothing(service):
     net = service.create_network(ALICE, {})
     before = service.snapshot()
     with pytest.raises(errors.MacAddressInUse):
-        service.create_ports(ALICE, [{"network_id": net.id, "mac_address": "02:00:00:00:00:01"},
-                                     {"network_id": net.id, "mac_address": "02:00:00:00:00:01"}])
+        service.create_ports(
+            ALICE,
+            [
+                {"network_id": net.id, "mac_address": "02:00:00:00:00:01"},
+                {"network_id": net.id, "mac_address": "02:00:00:00:00:01"},
+            ],
+        )
     assert count(service, db.ports) == 0
     assert service.list_ports(ALICE) == []
     assert service.snapshot() is before
     with pytest.raises(errors.VlanIdInUse):
-        service.create_networks(ADMIN, [{"project_id": "p", "segmentation_id": 7},
-                                        {"project_id": "p", "segmentation_id": 7}])
+        service.create_networks(
+            ADMIN,
+            [{"project_id": "p", "segmentation_id": 7}, {"project_id": "p", "segmentation_id": 7}],
+        )
     assert count(service, db.networks) == 1
 
 
@@ -101,6 +117,7 @@ def test_failed_write_leaves_no_trace(service, monkeypatch):
 
     def boom(*_args, **_kw):
         raise RuntimeError("disk on fire")
+
     monkeypatch.setattr("naas_sdn.model.service.write_tags", boom)
     with pytest.raises(RuntimeError):
         service.create_network(ALICE, {"tags": ["x"]})
@@ -147,6 +164,7 @@ def test_concurrent_port_creation_unique(service):
                 created.append(service.create_port(ALICE, {"network_id": nets[i % 2].id}))
         except Exception as exc:  # collected and asserted below
             failures.append(exc)
+
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
     for t in threads:
         t.start()
@@ -162,8 +180,12 @@ def test_concurrent_port_creation_unique(service):
 
 def test_concurrent_network_creation_unique_segments(service):
     created = []
-    threads = [threading.Thread(target=lambda: created.extend(
-        service.create_network(ALICE, {}) for _ in range(10))) for _ in range(8)]
+    threads = [
+        threading.Thread(
+            target=lambda: created.extend(service.create_network(ALICE, {}) for _ in range(10))
+        )
+        for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -214,8 +236,10 @@ def test_update_port_bindings(service):
     service.update_port_bindings({})
     up3 = service.get_port(ALICE, up.id)
     assert (up3.status, up3.binding_host_id, up3.binding_vif_type) == ("DOWN", "", "unbound")
-    assert service.update_port(ALICE, up.id, {"mac_address": "02:00:00:00:00:09"}).mac_address \
+    assert (
+        service.update_port(ALICE, up.id, {"mac_address": "02:00:00:00:00:09"}).mac_address
         == "02:00:00:00:00:09"
+    )
 
 
 def test_mirror_reloaded_from_sql(db_url, service):

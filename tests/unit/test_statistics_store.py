@@ -1,5 +1,6 @@
 """The statistics store: totals never go back, whatever the switch counters and the
 controller do, and they survive a restart (a new store on the same database)."""
+
 from __future__ import annotations
 
 import pytest
@@ -69,10 +70,19 @@ def test_the_age_survives_a_restart(engine, store):
 
 
 def test_totals_and_last_readings_survive_a_restart(engine, store):
-    store.record([tx("s/1", 10, 1000, targets=(("port", PORT, "tx"),
-                                               ("ip", ip_object(PORT, "10.0.0.5"), "tx")))])
-    store.record([Reading("d/1", (("packets", 2), ("bytes", 128)),
-                          (("port", PORT, "dropped_qos"),))])
+    store.record(
+        [
+            tx(
+                "s/1",
+                10,
+                1000,
+                targets=(("port", PORT, "tx"), ("ip", ip_object(PORT, "10.0.0.5"), "tx")),
+            )
+        ]
+    )
+    store.record(
+        [Reading("d/1", (("packets", 2), ("bytes", 128)), (("port", PORT, "dropped_qos"),))]
+    )
     store.flush()
     again = StatisticsStore(engine)
     assert sent(again) == (10, 1000)
@@ -104,9 +114,22 @@ def test_a_gone_source_counts_from_zero_when_it_comes_back(engine, store):
 
 
 def test_forget_drops_the_counters_of_objects_gone(engine, store):
-    store.record([tx("s/1", 1, 10, targets=(
-        ("port", PORT, "tx"), ("port", OTHER, "tx"), ("ip", ip_object(PORT, "10.0.0.5"), "tx"),
-        ("ip", ip_object(OTHER, "10.0.0.6"), "tx"), ("network", NET, "tx")))])
+    store.record(
+        [
+            tx(
+                "s/1",
+                1,
+                10,
+                targets=(
+                    ("port", PORT, "tx"),
+                    ("port", OTHER, "tx"),
+                    ("ip", ip_object(PORT, "10.0.0.5"), "tx"),
+                    ("ip", ip_object(OTHER, "10.0.0.6"), "tx"),
+                    ("network", NET, "tx"),
+                ),
+            )
+        ]
+    )
     store.flush()
     store.forget("port", keep=[PORT])
     store.forget("ip", keep=[PORT])
@@ -124,14 +147,27 @@ def test_forget_drops_the_counters_of_objects_gone(engine, store):
 def test_a_vif_is_counted_from_its_placement(engine, store):
     assert store.traffic("vif", PORT) is None
     store.place_vif(PORT, PLACE)
-    rx = Reading("if/1", (("packets", 7), ("bytes", 700), ("dropped", 1), ("errors", 2)),
-                 (("vif", PORT, "rx"),))
+    rx = Reading(
+        "if/1",
+        (("packets", 7), ("bytes", 700), ("dropped", 1), ("errors", 2)),
+        (("vif", PORT, "rx"),),
+    )
     store.record([rx])
     vif = store.traffic("vif", PORT)
     attached = vif["attached_at"]
-    assert {k: vif[k] for k in ("name", "switch_id", "ofport", "rx_packets", "rx_bytes",
-                                "rx_dropped", "rx_errors", "tx_packets")} == dict(
-        PLACE, rx_packets=7, rx_bytes=700, rx_dropped=1, rx_errors=2, tx_packets=0)
+    assert {
+        k: vif[k]
+        for k in (
+            "name",
+            "switch_id",
+            "ofport",
+            "rx_packets",
+            "rx_bytes",
+            "rx_dropped",
+            "rx_errors",
+            "tx_packets",
+        )
+    } == dict(PLACE, rx_packets=7, rx_bytes=700, rx_dropped=1, rx_errors=2, tx_packets=0)
     store.place_vif(PORT, dict(PLACE))  # the same interface again: nothing changes
     assert store.traffic("vif", PORT)["rx_bytes"] == 700
     assert store.traffic("vif", PORT)["attached_at"] == attached

@@ -1,4 +1,5 @@
 """API tokens: hashed at rest, shared through SQL with the CLI, revocable."""
+
 import pytest
 from sqlalchemy import select
 

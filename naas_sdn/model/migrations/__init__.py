@@ -11,6 +11,7 @@ A database is in one of five states:
 Alembic itself is imported only to create or migrate a database: it takes longer to import than
 a ``naas-sdn token`` command takes to run, and a database at ``HEAD`` needs none of it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -70,6 +71,7 @@ class SchemaState:
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration for our scripts; ``env.py`` runs them on ``connection``."""
     from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
     config.attributes["connection"] = connection
@@ -79,6 +81,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 @functools.cache
 def scripts() -> ScriptDirectory:
     from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -92,8 +95,12 @@ def read_state(conn: Connection) -> SchemaState:
     revision = None
     if VERSION_TABLE in tables:
         # One row in a linear history; several would be branches, which no revision makes.
-        revision = ",".join(sorted(conn.execute(
-            text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())) or None
+        revision = (
+            ",".join(
+                sorted(conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+            )
+            or None
+        )
     return SchemaState(revision, revision is not None or bool(tables & set(db.metadata.tables)))
 
 
@@ -135,6 +142,7 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[SchemaState, Schema
         if before.revision is not None and before.revision not in _known_revisions():
             raise SchemaMismatch(_mismatch_message(before, engine))
         from alembic import command
+
         command.upgrade(alembic_config(conn), revision)
         if conn.dialect.name == "sqlite":
             broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
@@ -169,6 +177,7 @@ def _create_at_head(conn: Connection) -> None:
     """A new database gets the declared schema at once, stamped with the head revision (the
     test of the migrations keeps the two equal)."""
     from alembic.migration import MigrationContext
+
     db.declared_metadata().create_all(conn)
     MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).stamp(scripts(), HEAD)
 
@@ -191,10 +200,16 @@ def _mismatch_message(state: SchemaState, engine: Engine) -> str:
     where = f"the database {engine.url.render_as_string(hide_password=True)}"
     upgrade_hint = "run 'naas-sdn db upgrade' (with the same --config or --db-url) first"
     if state.pre_alembic:
-        return (f"{where} predates schema migrations (it has tables but no schema revision); "
-                f"{upgrade_hint}")
+        return (
+            f"{where} predates schema migrations (it has tables but no schema revision); "
+            f"{upgrade_hint}"
+        )
     if state.revision in _known_revisions():
-        return (f"{where} is at schema revision {state.revision}, older than this naas-sdn's "
-                f"{HEAD}; {upgrade_hint}")
-    return (f"{where} is at schema revision {state.revision}, which this naas-sdn does not know "
-            f"(its newest is {HEAD}): a newer naas-sdn upgraded it; run that one")
+        return (
+            f"{where} is at schema revision {state.revision}, older than this naas-sdn's "
+            f"{HEAD}; {upgrade_hint}"
+        )
+    return (
+        f"{where} is at schema revision {state.revision}, which this naas-sdn does not know "
+        f"(its newest is {HEAD}): a newer naas-sdn upgraded it; run that one"
+    )

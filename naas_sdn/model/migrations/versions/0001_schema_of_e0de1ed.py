@@ -10,6 +10,7 @@ unnamed, so a later revision that rebuilds one of those tables must not look the
 Revision ID: 0001
 Revises: none
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -21,12 +22,30 @@ branch_labels = None
 depends_on = None
 
 TABLES = (
-    "tokens", "counters", "networks", "ports", "subnets", "ip_allocations", "routers", "tags",
-    "network_port_security", "port_port_security", "allowed_address_pairs", "security_groups",
-    "default_security_groups", "security_group_rules", "security_group_port_bindings",
-    "qos_policies", "qos_bandwidth_limit_rules", "qos_dscp_marking_rules",
-    "qos_network_policy_bindings", "qos_port_policy_bindings", "protocol_blocks",
-    "fabric_links", "traffic_counters", "counter_readings",
+    "tokens",
+    "counters",
+    "networks",
+    "ports",
+    "subnets",
+    "ip_allocations",
+    "routers",
+    "tags",
+    "network_port_security",
+    "port_port_security",
+    "allowed_address_pairs",
+    "security_groups",
+    "default_security_groups",
+    "security_group_rules",
+    "security_group_port_bindings",
+    "qos_policies",
+    "qos_bandwidth_limit_rules",
+    "qos_dscp_marking_rules",
+    "qos_network_policy_bindings",
+    "qos_port_policy_bindings",
+    "protocol_blocks",
+    "fabric_links",
+    "traffic_counters",
+    "counter_readings",
 )
 
 
@@ -94,8 +113,9 @@ def upgrade() -> None:
         sa.Column("revision_number", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["network_id"], ["networks.id"],
-            name="ports_network_id_fkey", ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["network_id"], ["networks.id"], name="ports_network_id_fkey", ondelete="RESTRICT"
+        ),
         sa.PrimaryKeyConstraint("id", name="ports_pkey"),
         sa.UniqueConstraint("key", name="ports_key_key"),
         sa.UniqueConstraint("network_id", "mac_address", name="uniq_ports_network_mac"),
@@ -121,8 +141,9 @@ def upgrade() -> None:
         sa.Column("revision_number", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["network_id"], ["networks.id"],
-            name="subnets_network_id_fkey", ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["network_id"], ["networks.id"], name="subnets_network_id_fkey", ondelete="RESTRICT"
+        ),
         sa.PrimaryKeyConstraint("id", name="subnets_pkey"),
         sa.UniqueConstraint("seq", name="subnets_seq_key"),
         indexes=[
@@ -136,10 +157,12 @@ def upgrade() -> None:
         sa.Column("ip_address", sa.String(length=64), nullable=False),
         sa.Column("port_id", sa.String(length=36), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["port_id"], ["ports.id"],
-            name="ip_allocations_port_id_fkey", ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["subnet_id"], ["subnets.id"],
-            name="ip_allocations_subnet_id_fkey", ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["port_id"], ["ports.id"], name="ip_allocations_port_id_fkey", ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["subnet_id"], ["subnets.id"], name="ip_allocations_subnet_id_fkey", ondelete="RESTRICT"
+        ),
         sa.PrimaryKeyConstraint("subnet_id", "ip_address", name="ip_allocations_pkey"),
         indexes=[("ix_ip_allocations_port_id", ["port_id"])],
     )
@@ -171,16 +194,21 @@ def upgrade() -> None:
         "network_port_security",
         sa.Column("network_id", sa.String(length=36), nullable=False),
         sa.Column("port_security_enabled", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(["network_id"], ["networks.id"],
-            name="network_port_security_network_id_fkey", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["network_id"],
+            ["networks.id"],
+            name="network_port_security_network_id_fkey",
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("network_id", name="network_port_security_pkey"),
     )
     _create_table(
         "port_port_security",
         sa.Column("port_id", sa.String(length=36), nullable=False),
         sa.Column("port_security_enabled", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(["port_id"], ["ports.id"],
-            name="port_port_security_port_id_fkey", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["port_id"], ["ports.id"], name="port_port_security_port_id_fkey", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("port_id", name="port_port_security_pkey"),
     )
     _create_table(
@@ -189,8 +217,9 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("ip_address", sa.String(length=64), nullable=False),
         sa.Column("mac_address", sa.String(length=17), nullable=True),
-        sa.ForeignKeyConstraint(["port_id"], ["ports.id"],
-            name="allowed_address_pairs_port_id_fkey", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["port_id"], ["ports.id"], name="allowed_address_pairs_port_id_fkey", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("port_id", "position", name="allowed_address_pairs_pkey"),
     )
     _create_table(
@@ -210,11 +239,16 @@ def upgrade() -> None:
         "default_security_groups",
         sa.Column("project_id", sa.String(length=255), nullable=False),
         sa.Column("security_group_id", sa.String(length=36), nullable=False),
-        sa.ForeignKeyConstraint(["security_group_id"], ["security_groups.id"],
-            name="default_security_groups_security_group_id_fkey", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["security_group_id"],
+            ["security_groups.id"],
+            name="default_security_groups_security_group_id_fkey",
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("project_id", name="default_security_groups_pkey"),
-        sa.UniqueConstraint("security_group_id",
-            name="default_security_groups_security_group_id_key"),
+        sa.UniqueConstraint(
+            "security_group_id", name="default_security_groups_security_group_id_key"
+        ),
     )
     _create_table(
         "security_group_rules",
@@ -233,10 +267,18 @@ def upgrade() -> None:
         sa.Column("revision_number", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["remote_group_id"], ["security_groups.id"],
-            name="security_group_rules_remote_group_id_fkey", ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["security_group_id"], ["security_groups.id"],
-            name="security_group_rules_security_group_id_fkey", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["remote_group_id"],
+            ["security_groups.id"],
+            name="security_group_rules_remote_group_id_fkey",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["security_group_id"],
+            ["security_groups.id"],
+            name="security_group_rules_security_group_id_fkey",
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name="security_group_rules_pkey"),
         sa.UniqueConstraint("key", name="security_group_rules_key_key"),
         indexes=[
@@ -249,12 +291,21 @@ def upgrade() -> None:
         "security_group_port_bindings",
         sa.Column("port_id", sa.String(length=36), nullable=False),
         sa.Column("security_group_id", sa.String(length=36), nullable=False),
-        sa.ForeignKeyConstraint(["port_id"], ["ports.id"],
-            name="security_group_port_bindings_port_id_fkey", ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["security_group_id"], ["security_groups.id"],
-            name="security_group_port_bindings_security_group_id_fkey", ondelete="RESTRICT"),
-        sa.PrimaryKeyConstraint("port_id", "security_group_id",
-            name="security_group_port_bindings_pkey"),
+        sa.ForeignKeyConstraint(
+            ["port_id"],
+            ["ports.id"],
+            name="security_group_port_bindings_port_id_fkey",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["security_group_id"],
+            ["security_groups.id"],
+            name="security_group_port_bindings_security_group_id_fkey",
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint(
+            "port_id", "security_group_id", name="security_group_port_bindings_pkey"
+        ),
         indexes=[("ix_security_group_port_bindings_security_group_id", ["security_group_id"])],
     )
     _create_table(
@@ -277,8 +328,12 @@ def upgrade() -> None:
         sa.Column("direction", sa.String(length=8), nullable=False),
         sa.Column("max_kbps", sa.BigInteger(), nullable=False),
         sa.Column("max_burst_kbps", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(["qos_policy_id"], ["qos_policies.id"],
-            name="qos_bandwidth_limit_rules_qos_policy_id_fkey", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["qos_policy_id"],
+            ["qos_policies.id"],
+            name="qos_bandwidth_limit_rules_qos_policy_id_fkey",
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name="qos_bandwidth_limit_rules_pkey"),
         sa.UniqueConstraint("qos_policy_id", "direction", name="uniq_qos_bw_policy_direction"),
         indexes=[("ix_qos_bandwidth_limit_rules_qos_policy_id", ["qos_policy_id"])],
@@ -288,8 +343,12 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("qos_policy_id", sa.String(length=36), nullable=False),
         sa.Column("dscp_mark", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["qos_policy_id"], ["qos_policies.id"],
-            name="qos_dscp_marking_rules_qos_policy_id_fkey", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["qos_policy_id"],
+            ["qos_policies.id"],
+            name="qos_dscp_marking_rules_qos_policy_id_fkey",
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name="qos_dscp_marking_rules_pkey"),
         sa.UniqueConstraint("qos_policy_id", name="qos_dscp_marking_rules_qos_policy_id_key"),
     )
@@ -297,10 +356,18 @@ def upgrade() -> None:
         "qos_network_policy_bindings",
         sa.Column("network_id", sa.String(length=36), nullable=False),
         sa.Column("policy_id", sa.String(length=36), nullable=False),
-        sa.ForeignKeyConstraint(["network_id"], ["networks.id"],
-            name="qos_network_policy_bindings_network_id_fkey", ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["policy_id"], ["qos_policies.id"],
-            name="qos_network_policy_bindings_policy_id_fkey", ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["network_id"],
+            ["networks.id"],
+            name="qos_network_policy_bindings_network_id_fkey",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["policy_id"],
+            ["qos_policies.id"],
+            name="qos_network_policy_bindings_policy_id_fkey",
+            ondelete="RESTRICT",
+        ),
         sa.PrimaryKeyConstraint("network_id", name="qos_network_policy_bindings_pkey"),
         indexes=[("ix_qos_network_policy_bindings_policy_id", ["policy_id"])],
     )
@@ -308,10 +375,18 @@ def upgrade() -> None:
         "qos_port_policy_bindings",
         sa.Column("port_id", sa.String(length=36), nullable=False),
         sa.Column("policy_id", sa.String(length=36), nullable=False),
-        sa.ForeignKeyConstraint(["policy_id"], ["qos_policies.id"],
-            name="qos_port_policy_bindings_policy_id_fkey", ondelete="RESTRICT"),
-        sa.ForeignKeyConstraint(["port_id"], ["ports.id"],
-            name="qos_port_policy_bindings_port_id_fkey", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["policy_id"],
+            ["qos_policies.id"],
+            name="qos_port_policy_bindings_policy_id_fkey",
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["port_id"],
+            ["ports.id"],
+            name="qos_port_policy_bindings_port_id_fkey",
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("port_id", name="qos_port_policy_bindings_pkey"),
         indexes=[("ix_qos_port_policy_bindings_policy_id", ["policy_id"])],
     )
@@ -330,8 +405,12 @@ def upgrade() -> None:
         sa.Column("revision_number", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["network_id"], ["networks.id"],
-            name="protocol_blocks_network_id_fkey", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["network_id"],
+            ["networks.id"],
+            name="protocol_blocks_network_id_fkey",
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name="protocol_blocks_pkey"),
         sa.UniqueConstraint("key", name="protocol_blocks_key_key"),
         indexes=[
@@ -345,8 +424,9 @@ def upgrade() -> None:
         sa.Column("src_port", sa.BigInteger(), nullable=False),
         sa.Column("dst_dpid", sa.String(length=16), nullable=False),
         sa.Column("dst_port", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("src_dpid", "src_port", "dst_dpid", "dst_port",
-            name="fabric_links_pkey"),
+        sa.PrimaryKeyConstraint(
+            "src_dpid", "src_port", "dst_dpid", "dst_port", name="fabric_links_pkey"
+        ),
     )
     _create_table(
         "traffic_counters",

@@ -6,6 +6,7 @@ Alembic may hold the table already: it is created only where it is missing.
 Revision ID: 0002
 Revises: 0001
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

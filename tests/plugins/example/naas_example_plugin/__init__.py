@@ -6,6 +6,7 @@ table, API attributes and the view the compiler gets), its one relational rule, 
 rules, its API extension and its flow builder. It is found through the ``naas_sdn.plugins``
 entry point and offered when ``service_plugins`` lists ``ethertype-block``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,8 +50,14 @@ def _hex(text: str) -> bool:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class EthertypeBlock(schema.Standard):
     key: int = field(Integer, unique=True, visible=False)
-    network_id: str = field(String(db.UUID_LEN), foreign_key="networks.id", on_delete="CASCADE",
-                            index=True, post=True, validate=a.uuid_string)
+    network_id: str = field(
+        String(db.UUID_LEN),
+        foreign_key="networks.id",
+        on_delete="CASCADE",
+        index=True,
+        post=True,
+        validate=a.uuid_string,
+    )
     ethertype: int = field(Integer, post=True, validate=_ethertype, kind="integer")
 
 
@@ -68,13 +75,22 @@ def _prepare(txn, ctx, attrs) -> dict:
     return {"network_id": net.id, "project_id": net.project_id}
 
 
-ETHERTYPE_BLOCKS = schema.declare(schema.Resource(
-    EthertypeBlock, "ethertype_blocks", "ethertype_block", path="ethertype-blocks",
-    not_found=lambda block_id: EthertypeBlockNotFound(id=block_id),
-    counter="ethertype_block_key", parent=schema.Parent("networks", "network_id"),
-    prepare=_prepare, quota=20,
-    view=lambda b: EthertypeBlockView(key=b.key, network_id=b.network_id,
-                                      ethertype=b.ethertype)))
+ETHERTYPE_BLOCKS = schema.declare(
+    schema.Resource(
+        EthertypeBlock,
+        "ethertype_blocks",
+        "ethertype_block",
+        path="ethertype-blocks",
+        not_found=lambda block_id: EthertypeBlockNotFound(id=block_id),
+        counter="ethertype_block_key",
+        parent=schema.Parent("networks", "network_id"),
+        prepare=_prepare,
+        quota=20,
+        view=lambda b: EthertypeBlockView(
+            key=b.key, network_id=b.network_id, ethertype=b.ethertype
+        ),
+    )
+)
 
 
 # Above every port-security flow: a blocked frame is dropped whatever its port may send.
@@ -89,19 +105,34 @@ class EthertypeBlocks(Builder):
 
     def add_shared(self, dpid: int, ports: tuple, inputs: PassInputs) -> Built:
         here = {bound.network.id: bound.network.key for bound in ports}
-        return Built(frozenset(
-            ofp.flow(Table.PORT_SECURITY, BLOCK_PRIORITY,
-                     ofp.match(metadata=here[block.network_id], eth_type=block.ethertype), (),
-                     cookie(Owner.PLUGIN, block.key))
-            for block in inputs.extra.get("ethertype_blocks", {}).values()
-            if block.network_id in here))
+        return Built(
+            frozenset(
+                ofp.flow(
+                    Table.PORT_SECURITY,
+                    BLOCK_PRIORITY,
+                    ofp.match(metadata=here[block.network_id], eth_type=block.ethertype),
+                    (),
+                    cookie(Owner.PLUGIN, block.key),
+                )
+                for block in inputs.extra.get("ethertype_blocks", {}).values()
+                if block.network_id in here
+            )
+        )
 
 
 def ethertype_block_plugin(service) -> Plugin:
-    compiler.register_feature(EthertypeBlocks,
-                              Slice("ethertype-block", frozenset({Table.PORT_SECURITY})))
+    compiler.register_feature(
+        EthertypeBlocks, Slice("ethertype-block", frozenset({Table.PORT_SECURITY}))
+    )
     return Plugin(
-        "ethertype-block", (declared_resource(service, ETHERTYPE_BLOCKS),),
-        (Extension("ethertype-blocks", "Network ethertype blocks",
-                   "Frames of one ethertype that no port of a network may send."),),
-        policy_rules=crud("ethertype_block", create=ADMIN_OR_NET_OWNER))
+        "ethertype-block",
+        (declared_resource(service, ETHERTYPE_BLOCKS),),
+        (
+            Extension(
+                "ethertype-blocks",
+                "Network ethertype blocks",
+                "Frames of one ethertype that no port of a network may send.",
+            ),
+        ),
+        policy_rules=crud("ethertype_block", create=ADMIN_OR_NET_OWNER),
+    )
