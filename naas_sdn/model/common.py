@@ -46,7 +46,6 @@ class Changes:
         self.subnets: dict = {}
         self.routers: dict = {}
         self.security_groups: dict = {}
-        self.qos_policies: dict = {}
         self.declared: dict[str, dict] = {}  # collection -> changes, for declared resources
 
     def of(self, collection: str) -> dict:

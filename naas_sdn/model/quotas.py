@@ -55,9 +55,7 @@ register(QuotaResource("port", 500, db.ports, "ports"))
 register(QuotaResource("router", 10, db.routers, "routers"))
 register(QuotaResource("security_group", 10, db.security_groups, "security-groups"))
 register(QuotaResource("security_group_rule", 100, db.security_group_rules, "security-group-rules"))
-# Neutron has none for QoS policies; ours, named like Neutron's singular resource names.
 # Declared resources (naas_sdn.model.schema) register theirs when declared.
-register(QuotaResource("qos_policy", 10, db.qos_policies, "qos/policies"))
 
 
 def defaults() -> dict[str, int]:

@@ -82,13 +82,31 @@ STANDARD_FIELDS = frozenset(f.name for f in dataclasses.fields(Standard))
 STANDARD_UPDATABLE = frozenset({"name", "description"})
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Bare:
+    """Only an id: a record with none of the standard attributes (no project, name, revision,
+    timestamps or tags), such as a QoS rule, which is seen and changed through its parent."""
+
+    id: str = field(String(db.UUID_LEN), primary_key=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class Parent:
     """The resource a record belongs to: it goes when its parent goes (ON DELETE CASCADE in SQL,
-    the same in the mirror), and callers see it only if they see the parent."""
+    the same in the mirror), and callers see it only if they see the parent.
+
+    ``nested``: the record is served below its parent (/qos/policies/<id>/bandwidth_limit_rules),
+    found only through it, and a change of it is a change of the parent, whose revision rises
+    (as Neutron's QoS policy's does when a rule changes). ``listed_in``: the parent's field
+    holding its nested records (of every child collection listed there, in declaration order,
+    each sorted by ``order``), kept by the store.
+    """
 
     collection: str  # "networks"
     field: str  # the record's field naming the parent: "network_id"
+    nested: bool = False
+    listed_in: str | None = None
+    order: Callable[[Any], Any] | None = None  # a nested record's sort key among its siblings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +124,7 @@ class Resource:
     record: type
     collection: str  # the table, the mirror, tags' resource type and the snapshot field
     member: str  # singular API name: "protocol_block"
-    not_found: Callable[..., errors.NeutronException]  # (id) -> the API's 404
+    not_found: Callable[..., errors.NeutronException]  # (id) -> the API's 404; nested: (parent, id)
     counter: str | None = None  # the monotonic counter giving the ``key`` field
     view: Callable[[Any], Any] | None = None  # record -> what the compiler sees
     parent: Parent | None = None
@@ -116,13 +134,18 @@ class Resource:
     visible: Callable[..., bool] | None = None
     quota: int | None = None  # default limit per project (None: no quota)
     path: str = ""  # API path under /v2.0/, when not the collection
+    plural: str = ""  # the API's collection (body key, tags' resource type), when not collection
+    quota_name: str = ""  # the quota's resource name, when not the member
+    constraints: tuple = ()  # table constraints beyond the fields' own (a UniqueConstraint)
 
     def __post_init__(self):
         fields = {
             f.name: f.metadata[SPEC] for f in dataclasses.fields(self.record) if SPEC in f.metadata
         }
         object.__setattr__(self, "specs", fields)
-        object.__setattr__(self, "table", _table(self.collection, fields, self.metadata))
+        object.__setattr__(
+            self, "table", _table(self.collection, fields, self.metadata, self.constraints)
+        )
 
     specs: Mapping[str, Spec] = dataclasses.field(init=False, repr=False, compare=False)
     table: Table = dataclasses.field(init=False, repr=False, compare=False)
@@ -139,6 +162,24 @@ class Resource:
         return db.metadata if self.in_tree else PLUGIN_METADATA
 
     @property
+    def standard(self) -> bool:
+        """Has Neutron's standard attributes (else it is :class:`Bare`)."""
+        return issubclass(self.record, Standard)
+
+    @property
+    def nested(self) -> bool:
+        return self.nesting is not None
+
+    @property
+    def nesting(self) -> Parent | None:
+        """The parent of a nested resource (None: not nested)."""
+        return self.parent if self.parent is not None and self.parent.nested else None
+
+    @property
+    def api_collection(self) -> str:
+        return self.plural or self.collection
+
+    @property
     def columns(self) -> tuple[str, ...]:
         """The fields kept in the resource's own table, in declaration order."""
         return tuple(name for name, spec in self.specs.items() if spec.column is not None)
@@ -146,7 +187,8 @@ class Resource:
     @property
     def updatable(self) -> frozenset[str]:
         """What a PUT may change: the standard name and description, and fields with put."""
-        return STANDARD_UPDATABLE | {
+        standard = STANDARD_UPDATABLE if self.standard else frozenset()
+        return standard | {
             name for name, spec in self.specs.items() if spec.put and name not in STANDARD_FIELDS
         }
 
@@ -159,18 +201,27 @@ class Resource:
         return {name: getattr(record, name) for name in self.columns}
 
     def from_row(self, row, tags: tuple[str, ...]):
-        return self.record(**{name: getattr(row, name) for name in self.columns}, tags=tags)
+        values = {name: getattr(row, name) for name in self.columns}
+        return self.record(**values, tags=tags) if self.standard else self.record(**values)
 
     def count_in_quotas(self) -> None:
         """Make the resource's quota known (once its table exists: usage is counted in it)."""
-        if self.quota is not None and self.member not in quotas.REGISTRY:
+        if self.quota is not None and self.quota_resource not in quotas.REGISTRY:
             quotas.register(
                 quotas.QuotaResource(
-                    self.member, self.quota, self.table, self.path or self.collection
+                    self.quota_resource, self.quota, self.table, self.path or self.collection
                 )
             )
 
+    @property
+    def quota_resource(self) -> str:
+        return self.quota_name or self.member
+
     def is_visible(self, ctx, record, model) -> bool:
+        if self.nesting is not None:
+            parent = DECLARED[self.nesting.collection]
+            above = model.records(parent.collection).get(getattr(record, self.nesting.field))
+            return above is not None and parent.is_visible(ctx, above, model)
         if self.visible is not None:
             return self.visible(ctx, record, model)
         return ctx.is_admin or record.project_id == ctx.project_id
@@ -179,7 +230,7 @@ class Resource:
 PLUGIN_METADATA = MetaData()  # tables of third-party slices: created when their plugin loads
 
 
-def _table(name: str, specs: Mapping[str, Spec], metadata: MetaData) -> Table:
+def _table(name: str, specs: Mapping[str, Spec], metadata: MetaData, constraints=()) -> Table:
     columns = []
     for field_name, spec in specs.items():
         if spec.column is None:
@@ -204,7 +255,7 @@ def _table(name: str, specs: Mapping[str, Spec], metadata: MetaData) -> Table:
                 default=spec.column_default,
             )
         )
-    return Table(name, metadata, *columns)
+    return Table(name, metadata, *columns, *constraints)
 
 
 DECLARED: dict[str, Resource] = {}

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from naas_sdn import features
+from naas_sdn.features.qos import bindings as qos_bindings
 from naas_sdn.model import db, errors, ipam, schema
 from naas_sdn.model.allocation import Addresses, allocate_mac, owners_after
 from naas_sdn.model.common import (
@@ -40,7 +41,6 @@ from naas_sdn.model.common import (
     write_tags,
 )
 from naas_sdn.model.fabric_links import FabricLinkStore
-from naas_sdn.model.qos import QosMixin, load_qos, qos_policy_view
 from naas_sdn.model.quotas import QuotaMixin
 from naas_sdn.model.security import (
     SecurityMixin,
@@ -60,7 +60,7 @@ from naas_sdn.model.snapshot import (
     SubnetView,
 )
 from naas_sdn.model.statistics import StatisticsStore
-from naas_sdn.model.store import DeclaredStore
+from naas_sdn.model.store import DeclaredStore, Transaction
 from naas_sdn.model.tokens import TokenStore
 
 LOG = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ class _TagKind:
     get: Callable  # (ctx, id) -> record the caller can see (the API decided who may change it)
 
 
-class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
+class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
     """Networks, ports, routers, security groups, QoS policies, the declared resources and
     quotas, backed by SQL and mirrored in memory (the mixins hold each feature's logic). Stores
     that share only the engine hang beside it: ``statistics``, ``tokens``, ``fabric_links``."""
@@ -239,7 +239,6 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
         self._subnets: Mapping[str, Subnet] = {}
         self._routers: Mapping[str, Router] = {}
         self._security_groups = {}
-        self._qos_policies = {}
         features.import_declarations()
         schema.PLUGIN_METADATA.create_all(engine)  # plugins' tables, beside the migrated ones
         self._declared = {}
@@ -260,7 +259,7 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                 subnets[row.id] = _subnet_from_row(row, tags.get(("subnets", row.id), ()))
                 subnet_ids.setdefault(row.network_id, []).append(row.id)
             net_security, port_security = load_port_security(conn)
-            policies, net_qos, port_qos = load_qos(conn, tags)
+            net_qos, port_qos = qos_bindings.load(conn)
             nets = {}
             for row in conn.execute(
                 select(db.networks).order_by(db.networks.c.created_at, db.networks.c.id)
@@ -299,7 +298,7 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             declared = self._load_declared(conn, tags, schema.DECLARED.values())
         self._networks, self._ports, self._subnets = nets, ports, subnets
         self._routers, self._security_groups = routers, groups
-        self._qos_policies, self._declared = policies, declared
+        self._declared = declared
         self._allocations = allocations
         self._snapshot = ModelSnapshot(
             networks=MappingProxyType({n.id: _network_view(n) for n in nets.values()}),
@@ -553,7 +552,9 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
         )
         write_tags(conn, "networks", net.id, net.tags)
         write_network_port_security(conn, net.id, net.port_security_enabled, replace=False)
-        policy_id = self._network_qos(conn, ctx, changes, net.id, attrs.get("qos_policy_id"))
+        policy_id = qos_bindings.bind_network(
+            Transaction(conn, changes, self), ctx, net.id, attrs.get("qos_policy_id")
+        )
         return dataclasses.replace(net, qos_policy_id=policy_id)
 
     def update_network(
@@ -578,7 +579,9 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             if "port_security_enabled" in values:
                 write_network_port_security(conn, net.id, new.port_security_enabled, replace=True)
             if "qos_policy_id" in values:
-                self._network_qos(conn, ctx, changes, net.id, new.qos_policy_id, replace=True)
+                qos_bindings.bind_network(
+                    Transaction(conn, changes, self), ctx, net.id, new.qos_policy_id, replace=True
+                )
             update_row(
                 conn,
                 db.networks,
@@ -1145,7 +1148,9 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
         port = self._port_security_on_create(conn, changes, ctx, attrs, port, net)
         return dataclasses.replace(
             port,
-            qos_policy_id=self._port_qos(conn, ctx, changes, port.id, attrs.get("qos_policy_id")),
+            qos_policy_id=qos_bindings.bind_port(
+                Transaction(conn, changes, self), ctx, port.id, attrs.get("qos_policy_id")
+            ),
         )
 
     def update_port(
@@ -1228,8 +1233,8 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
                 values.get("device_owner", port.device_owner),
             )
             if "qos_policy_id" in attrs and attrs["qos_policy_id"] != port.qos_policy_id:
-                extensions["qos_policy_id"] = self._port_qos(
-                    conn, ctx, changes, port.id, attrs["qos_policy_id"], replace=True
+                extensions["qos_policy_id"] = qos_bindings.bind_port(
+                    Transaction(conn, changes, self), ctx, port.id, attrs["qos_policy_id"], True
                 )
             if not values and not extensions and fixed_ips == port.fixed_ips:
                 return port
@@ -1692,15 +1697,14 @@ class NetworkService(SecurityMixin, QosMixin, QuotaMixin, DeclaredStore):
             "security_groups": _TagKind(
                 "security_group", "security_groups", db.security_groups, self.get_security_group
             ),
-            "policies": _TagKind("policy", "qos_policies", db.qos_policies, self.get_qos_policy),
         }
         kinds.update(
             {
-                c: _TagKind(
+                r.api_collection: _TagKind(
                     r.member, c, r.table, lambda ctx, rid, c=c: self.get_record(ctx, c, rid)
                 )
                 for c, r in schema.DECLARED.items()
-                if c in self._declared
+                if c in self._declared and r.standard
             }
         )
         if resource not in kinds:
@@ -2021,7 +2025,6 @@ def _router_view(router: Router) -> RouterView:
 _SIMPLE_VIEWS: dict[str, Callable[[Any], Any]] = {
     "routers": _router_view,
     "security_groups": security_group_view,
-    "qos_policies": qos_policy_view,
 }
 
 

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from naas_sdn.model import db
 from naas_sdn.model.common import (
@@ -82,35 +82,61 @@ class DeclaredStore:
                 self._declared = {**self._declared, **self._load_declared(conn, tags, [resource])}
             self._declared_adopted(resource)
 
-    def list_records(self, ctx: Context, collection: str) -> list:
+    def list_records(self, ctx: Context, collection: str, parent: str | None = None) -> list:
+        """The records the caller sees; a nested collection's below ``parent`` (which the
+        caller must see: else the parent's 404), in their parent's order."""
         resource = DECLARED[collection]
+        link = resource.nesting
+        if link is not None:
+            self._reach(ctx, resource, parent)
+            records = self.records(collection).values()
+            below = [r for r in records if getattr(r, link.field) == parent]
+            return sorted(below, key=link.order) if link.order else below
         return [r for r in self.records(collection).values() if resource.is_visible(ctx, r, self)]
 
-    def get_record(self, ctx: Context, collection: str, record_id: str):
+    def get_record(self, ctx: Context, collection: str, record_id: str, parent: str | None = None):
         resource = DECLARED[collection]
+        self._reach(ctx, resource, parent)
         record = self.records(collection).get(record_id)
-        if record is None or not resource.is_visible(ctx, record, self):
-            raise resource.not_found(record_id)
+        if (
+            record is None
+            or not resource.is_visible(ctx, record, self)
+            or (resource.nested and _parent_id(resource, record) != parent)
+        ):
+            raise _not_found(resource, record_id, parent)
         return record
 
-    def create_records(self, ctx: Context, collection: str, items: Iterable[Mapping]) -> list:
+    def _reach(self, ctx: Context, resource: Resource, parent_id: str | None) -> None:
+        """A nested record is reached through its parent: the parent's 404 if the caller
+        does not see it."""
+        if resource.nesting is not None:
+            self.get_record(ctx, resource.nesting.collection, parent_id or "")
+
+    def create_records(
+        self, ctx: Context, collection: str, items: Iterable[Mapping], parent: str | None = None
+    ) -> list:
         """Create records, all or none; ``prepare`` checks each against the model and the
-        records created before it in the same request."""
+        records created before it in the same request. A nested record's attributes name
+        its ``parent``."""
         resource = DECLARED[collection]
         items = list(items)
+        if resource.nesting is not None:
+            items = [{**attrs, resource.nesting.field: parent} for attrs in items]
 
         def work(conn, changes):
             txn = Transaction(conn, changes, self)
+            self._reach(ctx, resource, parent)
             created = [self._insert_record(txn, ctx, resource, attrs) for attrs in items]
             if resource.quota is not None:
-                self._enforce_quota(conn, resource.member, (r.project_id for r in created))
+                self._enforce_quota(conn, resource.quota_resource, (r.project_id for r in created))
             return created
 
         return self._write(work)
 
     def _insert_record(self, txn: Transaction, ctx: Context, resource: Resource, attrs: Mapping):
         values = dict(resource.prepare(txn, ctx, attrs)) if resource.prepare else {}
-        values.setdefault("project_id", owner(ctx, attrs))
+        if resource.standard:
+            values.setdefault("project_id", owner(ctx, attrs))
         for name, spec in resource.own_fields.items():
             if name in values or name == "key":
                 continue
@@ -120,20 +146,22 @@ class DeclaredStore:
                 values[name] = spec.default
         if resource.counter is not None:
             values["key"] = next_counter(txn.conn, resource.counter)
-        now = utcnow()
-        record = resource.record(
-            id=str(uuid.uuid4()),
-            name=attrs.get("name", ""),
-            description=attrs.get("description", ""),
-            revision_number=1,
-            created_at=now,
-            updated_at=now,
-            tags=norm_tags(attrs.get("tags", ())),
-            **values,
-        )
+        if resource.standard:
+            now = utcnow()
+            values.update(
+                name=attrs.get("name", ""),
+                description=attrs.get("description", ""),
+                revision_number=1,
+                created_at=now,
+                updated_at=now,
+                tags=norm_tags(attrs.get("tags", ())),
+            )
+        record = resource.record(id=str(uuid.uuid4()), **values)
         txn.conn.execute(insert(resource.table).values(resource.row(record)))
-        write_tags(txn.conn, resource.collection, record.id, record.tags)
+        if resource.standard:
+            write_tags(txn.conn, resource.api_collection, record.id, record.tags)
         txn.changes.of(resource.collection)[record.id] = record
+        self._parent_changed(txn, resource, record)
         return record
 
     def update_record(
@@ -143,39 +171,77 @@ class DeclaredStore:
         record_id: str,
         attrs: Mapping,
         if_revision: int | None = None,
+        parent: str | None = None,
     ):
+        """Change a record; ``before_update`` checks the changed values and may normalize
+        them in place. A record with no revision of its own (:class:`Bare`) ignores
+        If-Match; a nested one's change raises its parent's revision."""
         resource = DECLARED[collection]
         check_updatable(attrs, resource.updatable)
 
         def work(conn, changes):
-            record = self.get_record(ctx, collection, record_id)
-            check_revision(record.revision_number, if_revision)
+            record = self.get_record(ctx, collection, record_id, parent)
+            if resource.standard:
+                check_revision(record.revision_number, if_revision)
             values = {k: v for k, v in attrs.items() if getattr(record, k) != v}
             if not values:
                 return record
+            txn = Transaction(conn, changes, self)
             if resource.before_update is not None:
-                resource.before_update(Transaction(conn, changes, self), record, values)
-            new = bump(record, **values)
-            update_row(
-                conn,
-                resource.table,
-                new,
-                {k: v for k, v in values.items() if k in resource.columns},
-            )
+                resource.before_update(txn, record, values)
+                values = {k: v for k, v in values.items() if getattr(record, k) != v}
+                if not values:
+                    return record
+            columns = {k: v for k, v in values.items() if k in resource.columns}
+            if resource.standard:
+                new = bump(record, **values)
+                update_row(conn, resource.table, new, columns)
+            else:
+                new = dataclasses.replace(record, **values)
+                conn.execute(
+                    update(resource.table).where(resource.table.c.id == new.id).values(columns)
+                )
             changes.of(collection)[new.id] = new
+            self._parent_changed(txn, resource, new)
             return new
 
         return self._write(work)
 
     def delete_record(
-        self, ctx: Context, collection: str, record_id: str, if_revision: int | None = None
+        self,
+        ctx: Context,
+        collection: str,
+        record_id: str,
+        if_revision: int | None = None,
+        parent: str | None = None,
     ) -> None:
+        resource = DECLARED[collection]
+
         def work(conn, changes):
-            record = self.get_record(ctx, collection, record_id)
-            check_revision(record.revision_number, if_revision)
-            self._delete_records(Transaction(conn, changes, self), DECLARED[collection], [record])
+            record = self.get_record(ctx, collection, record_id, parent)
+            if resource.standard:
+                check_revision(record.revision_number, if_revision)
+            txn = Transaction(conn, changes, self)
+            self._delete_records(txn, resource, [record])
+            self._parent_changed(txn, resource, record)
 
         self._write(work)
+
+    def _parent_changed(self, txn: Transaction, resource: Resource, child) -> None:
+        """A nested record changed: its parent's revision rises and its listing follows."""
+        link = resource.nesting
+        if link is None:
+            return
+        above = DECLARED[link.collection]
+        parent_id = getattr(child, link.field)
+        record = txn.current(above.collection)[parent_id]
+        listed_in = link.listed_in
+        values = {}
+        if listed_in is not None:
+            values[listed_in] = nested_listing(txn.current, above, listed_in, parent_id)
+        new = bump(record, **values)
+        update_row(txn.conn, above.table, new, {})
+        txn.changes.of(above.collection)[parent_id] = new
 
     def _delete_records(self, txn: Transaction, resource: Resource, records: list) -> None:
         """Delete records with their tags and, first, every declared record below them."""
@@ -188,7 +254,8 @@ class DeclaredStore:
         self.delete_children(txn.conn, txn.changes, resource.collection, ids)
         txn.conn.execute(
             delete(db.tags).where(
-                db.tags.c.resource_type == resource.collection, db.tags.c.resource_id.in_(ids)
+                db.tags.c.resource_type == resource.api_collection,
+                db.tags.c.resource_id.in_(ids),
             )
         )
         txn.conn.execute(delete(resource.table).where(resource.table.c.id.in_(ids)))
@@ -221,9 +288,53 @@ class DeclaredStore:
             collection = resource.collection
             resource.count_in_quotas()
             table = resource.table
-            order = [table.c.key] if resource.counter else [table.c.created_at, table.c.id]
+            if resource.counter:
+                order = [table.c.key]
+            elif resource.standard:
+                order = [table.c.created_at, table.c.id]
+            else:
+                order = [table.c.id]
             loaded[collection] = {
-                row.id: resource.from_row(row, tags.get((collection, row.id), ()))
+                row.id: resource.from_row(row, tags.get((resource.api_collection, row.id), ()))
                 for row in conn.execute(select(table).order_by(*order))
             }
+        for resource in resources:
+            link = resource.parent
+            if link is None or link.listed_in is None or link.collection not in loaded:
+                continue
+            above, listed_in = DECLARED[link.collection], link.listed_in
+            loaded[above.collection] = {
+                key: dataclasses.replace(
+                    record,
+                    **{listed_in: nested_listing(lambda c: loaded.get(c, {}), above, listed_in, key)},
+                )
+                for key, record in loaded[above.collection].items()
+            }
         return loaded
+
+
+def nested_listing(
+    current: Callable[[str], Mapping], parent: Resource, listed_in: str, parent_id: str
+) -> tuple:
+    """What a parent lists in ``listed_in``: its nested records of every child collection
+    listed there, collection by collection in declaration order, each in its ``order``."""
+    listed: list = []
+    for child in DECLARED.values():
+        link = child.parent
+        if link is None or link.collection != parent.collection or link.listed_in != listed_in:
+            continue
+        below = [
+            r for r in current(child.collection).values() if getattr(r, link.field) == parent_id
+        ]
+        listed.extend(sorted(below, key=link.order) if link.order else below)
+    return tuple(listed)
+
+
+def _parent_id(resource: Resource, record) -> str | None:
+    return getattr(record, resource.nesting.field) if resource.nesting else None
+
+
+def _not_found(resource: Resource, record_id: str, parent: str | None):
+    if resource.nested:
+        return resource.not_found(parent, record_id)
+    return resource.not_found(record_id)

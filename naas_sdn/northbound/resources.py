@@ -105,8 +105,8 @@ def _owned_and_stamped(name_getter=lambda r: r.project_id) -> tuple[Attr, ...]:
 
 
 def declared_attributes(resource: schema.Resource) -> AttributeMap:
-    """The API attribute map of a declared resource: the standard attributes, then its own
-    fields as their declaration says."""
+    """The API attribute map of a declared resource: the standard attributes (only the id of a
+    bare one), then its own fields as their declaration says."""
     own = []
     for name, spec in resource.own_fields.items():
         if not spec.visible:
@@ -123,27 +123,54 @@ def declared_attributes(resource: schema.Resource) -> AttributeMap:
                 kind=spec.kind,
             )
         )
-    return AttributeMap(_standard() + tuple(own))
+    first = _standard() if resource.standard else (Attr("id", lambda r: r.id),)
+    return AttributeMap(first + tuple(own))
 
 
 def declared_resource(service, resource: schema.Resource) -> ResourceDef:
     """The REST collection of a declared resource, served by the generic store (which keeps
-    it from now on, if it was declared after the service started)."""
+    it from now on, if it was declared after the service started), with the collections
+    nested below it (their calls take the parent's id after ``ctx``, as :meth:`ResourceDef.bind`
+    gives it)."""
     service.adopt(resource)
     collection = resource.collection
+
+    def scoped(call):
+        if not resource.nested:
+            return call
+        return lambda ctx, parent_id, *args: call(ctx, *args, parent=parent_id)
+
+    link = resource.nesting
+    parent = schema.DECLARED[link.collection] if link is not None else None
     return ResourceDef(
-        collection=collection,
+        collection=resource.api_collection,
         member=resource.member,
         path=resource.path,
         attributes=declared_attributes(resource),
-        list=lambda ctx: service.list_records(ctx, collection),
-        get=lambda ctx, rid: service.get_record(ctx, collection, rid),
-        create=lambda ctx, items: service.create_records(ctx, collection, items),
-        update=lambda ctx, rid, attrs, rev=None: service.update_record(
-            ctx, collection, rid, attrs, rev
+        list=scoped(lambda ctx, parent=None: service.list_records(ctx, collection, parent)),
+        get=scoped(lambda ctx, rid, parent=None: service.get_record(ctx, collection, rid, parent)),
+        create=scoped(
+            lambda ctx, items, parent=None: service.create_records(ctx, collection, items, parent)
         ),
-        delete=lambda ctx, rid, rev=None: service.delete_record(ctx, collection, rid, rev),
+        update=scoped(
+            lambda ctx, rid, attrs, rev=None, parent=None: service.update_record(
+                ctx, collection, rid, attrs, rev, parent
+            )
+        ),
+        delete=scoped(
+            lambda ctx, rid, rev=None, parent=None: service.delete_record(
+                ctx, collection, rid, rev, parent
+            )
+        ),
         not_found=resource.not_found,
+        taggable=resource.standard,
+        children={
+            child.api_collection: declared_resource(service, child)
+            for child in schema.DECLARED.values()
+            if child.nesting is not None and child.nesting.collection == collection
+        },
+        # Neutron's names for a nested resource's rules: create_policy_bandwidth_limit_rule
+        policy_member=f"{parent.member}_{resource.member}" if parent else "",
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from naas_sdn.features.protocol_block import PROTOCOL_BLOCKS
+from naas_sdn.features.qos.policies import BANDWIDTH_LIMIT, RULES
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import NetworkService
 from naas_sdn.model.snapshot import ProtocolBlockView, QosPolicyView
@@ -16,7 +17,12 @@ def create_block(service, ctx, attrs):
     return service.create_records(ctx, "protocol_blocks", [attrs])[0]
 
 
-BW, DSCP = "bandwidth_limit", "dscp_marking"
+BW, DSCP = "qos_bandwidth_limit_rules", "qos_dscp_marking_rules"
+POLICIES = "qos_policies"
+
+
+def create_rules(service, ctx, policy_id, collection, items):
+    return service.create_records(ctx, collection, items, parent=policy_id)
 
 
 @pytest.fixture
@@ -26,7 +32,7 @@ def net(service):
 
 @pytest.fixture
 def policy(service):
-    return service.create_qos_policy(ALICE, {"name": "gold"})
+    return service.create_records(ALICE, POLICIES, [{"name": "gold"}])[0]
 
 
 # ---------------------------------------------------------------------------------------- QoS
@@ -34,39 +40,43 @@ def test_policy_view_follows_rules(service, policy):
     assert service.snapshot().qos_policies[policy.id] == QosPolicyView(
         id=policy.id, project_id="alice"
     )
-    ingress = service.create_qos_rules(
-        ALICE, policy.id, BW, [{"max_kbps": 2000, "max_burst_kbps": 200, "direction": "ingress"}]
+    ingress = create_rules(
+        service,
+        ALICE,
+        policy.id,
+        BW,
+        [{"max_kbps": 2000, "max_burst_kbps": 200, "direction": "ingress"}],
     )[0]
-    service.create_qos_rules(ALICE, policy.id, BW, [{"max_kbps": "10000"}])
-    mark = service.create_qos_rules(ALICE, policy.id, DSCP, [{"dscp_mark": 26}])[0]
+    create_rules(service, ALICE, policy.id, BW, [{"max_kbps": "10000"}])
+    mark = create_rules(service, ALICE, policy.id, DSCP, [{"dscp_mark": 26}])[0]
     view = service.snapshot().qos_policies[policy.id]
     assert view.bandwidth_limits == (("egress", 10000, 0), ("ingress", 2000, 200))
     assert view.dscp_mark == 26
-    assert service.get_qos_policy(ALICE, policy.id).revision_number == 4
-    service.update_qos_rule(ALICE, policy.id, BW, ingress.id, {"max_kbps": 3000})
-    service.update_qos_rule(ALICE, policy.id, DSCP, mark.id, {"dscp_mark": 46})
+    assert service.get_record(ALICE, POLICIES, policy.id).revision_number == 4
+    service.update_record(ALICE, BW, ingress.id, {"max_kbps": 3000}, parent=policy.id)
+    service.update_record(ALICE, DSCP, mark.id, {"dscp_mark": 46}, parent=policy.id)
     view = service.snapshot().qos_policies[policy.id]
     assert view.bandwidth_limits == (("egress", 10000, 0), ("ingress", 3000, 200))
     assert view.dscp_mark == 46
-    service.delete_qos_rule(ALICE, policy.id, DSCP, mark.id)
+    service.delete_record(ALICE, DSCP, mark.id, parent=policy.id)
     assert service.snapshot().qos_policies[policy.id].dscp_mark is None
     with pytest.raises(errors.QosRuleNotFound):
-        service.get_qos_rule(ALICE, policy.id, DSCP, mark.id)
+        service.get_record(ALICE, DSCP, mark.id, parent=policy.id)
 
 
 def test_rule_conflicts_and_validation(service, policy):
-    egress = service.create_qos_rules(ALICE, policy.id, BW, [{"max_kbps": 1000}])[0]
+    egress = create_rules(service, ALICE, policy.id, BW, [{"max_kbps": 1000}])[0]
     with pytest.raises(errors.QoSRulesConflict) as exc:
-        service.create_qos_rules(ALICE, policy.id, BW, [{"max_kbps": 5, "direction": "egress"}])
+        create_rules(service, ALICE, policy.id, BW, [{"max_kbps": 5, "direction": "egress"}])
     assert exc.value.status == 409 and egress.id in exc.value.msg
-    ingress = service.create_qos_rules(
-        ALICE, policy.id, BW, [{"max_kbps": 5, "direction": "ingress"}]
+    ingress = create_rules(
+        service, ALICE, policy.id, BW, [{"max_kbps": 5, "direction": "ingress"}]
     )[0]
     with pytest.raises(errors.QoSRulesConflict):
-        service.update_qos_rule(ALICE, policy.id, BW, ingress.id, {"direction": "egress"})
-    service.create_qos_rules(ALICE, policy.id, DSCP, [{"dscp_mark": 0}])
+        service.update_record(ALICE, BW, ingress.id, {"direction": "egress"}, parent=policy.id)
+    create_rules(service, ALICE, policy.id, DSCP, [{"dscp_mark": 0}])
     with pytest.raises(errors.QoSRulesConflict):
-        service.create_qos_rules(ALICE, policy.id, DSCP, [{"dscp_mark": 8}])
+        create_rules(service, ALICE, policy.id, DSCP, [{"dscp_mark": 8}])
     before = service.snapshot()
     for rule_type, attrs in (
         (BW, {}),
@@ -79,9 +89,9 @@ def test_rule_conflicts_and_validation(service, policy):
         (DSCP, {"dscp_mark": None}),
     ):
         with pytest.raises(errors.BadRequest):
-            service.create_qos_rules(ALICE, policy.id, rule_type, [attrs])
+            create_rules(service, ALICE, policy.id, rule_type, [attrs])
     with pytest.raises(errors.BadRequest):
-        service.update_qos_rule(ALICE, policy.id, BW, egress.id, {"id": "x"})
+        service.update_record(ALICE, BW, egress.id, {"id": "x"}, parent=policy.id)
     assert service.snapshot() is before
 
 
@@ -91,17 +101,17 @@ def test_policy_bindings_and_in_use(service, net, policy):
     port = service.create_port(ALICE, {"network_id": net.id, "qos_policy_id": policy.id})
     assert service.snapshot().ports[port.id].qos_policy_id == policy.id
     with pytest.raises(errors.QosPolicyInUse) as exc:
-        service.delete_qos_policy(ALICE, policy.id)
+        service.delete_record(ALICE, POLICIES, policy.id)
     assert exc.value.status == 409
     service.update_port(ALICE, port.id, {"qos_policy_id": None})
     assert service.snapshot().ports[port.id].qos_policy_id is None
     with pytest.raises(errors.QosPolicyInUse):
-        service.delete_qos_policy(ALICE, policy.id)
+        service.delete_record(ALICE, POLICIES, policy.id)
     service.update_network(ALICE, net.id, {"qos_policy_id": None})
-    service.create_qos_rules(ALICE, policy.id, BW, [{"max_kbps": 1}])
-    service.delete_qos_policy(ALICE, policy.id)
+    create_rules(service, ALICE, policy.id, BW, [{"max_kbps": 1}])
+    service.delete_record(ALICE, POLICIES, policy.id)
     assert policy.id not in service.snapshot().qos_policies
-    assert count(service, db.qos_bandwidth_limit_rules) == 0
+    assert count(service, RULES[BANDWIDTH_LIMIT].table) == 0
     with pytest.raises(errors.QosPolicyNotFound):
         service.create_port(ALICE, {"network_id": net.id, "qos_policy_id": policy.id})
     assert count(service, db.ports) == 1
@@ -109,29 +119,31 @@ def test_policy_bindings_and_in_use(service, net, policy):
 
 def test_policy_scoping_and_sharing(service, net, policy):
     with pytest.raises(errors.QosPolicyNotFound):
-        service.get_qos_policy(BOB, policy.id)
+        service.get_record(BOB, POLICIES, policy.id)
     shared_net = service.create_network(ALICE, {"shared": True})
     with pytest.raises(errors.QosPolicyNotFound):
         service.create_port(BOB, {"network_id": shared_net.id, "qos_policy_id": policy.id})
-    service.update_qos_policy(ALICE, policy.id, {"shared": True})
+    service.update_record(ALICE, POLICIES, policy.id, {"shared": True})
     port = service.create_port(BOB, {"network_id": shared_net.id, "qos_policy_id": policy.id})
     with pytest.raises(errors.QosPolicyInUse):  # bob's port would lose sight of it
-        service.update_qos_policy(ALICE, policy.id, {"shared": False})
+        service.update_record(ALICE, POLICIES, policy.id, {"shared": False})
     service.delete_port(BOB, port.id)
-    assert service.update_qos_policy(ALICE, policy.id, {"shared": False}).shared is False
-    assert [p.id for p in service.list_qos_policies(ADMIN)] == [policy.id]
+    assert service.update_record(ALICE, POLICIES, policy.id, {"shared": False}).shared is False
+    assert [p.id for p in service.list_records(ADMIN, POLICIES)] == [policy.id]
 
 
 def test_qos_survives_a_restart(service, net, policy, db_url):
-    service.create_qos_rules(ALICE, policy.id, BW, [{"max_kbps": 1000, "direction": "ingress"}])
-    service.create_qos_rules(ALICE, policy.id, DSCP, [{"dscp_mark": 10}])
+    create_rules(service, ALICE, policy.id, BW, [{"max_kbps": 1000, "direction": "ingress"}])
+    create_rules(service, ALICE, policy.id, DSCP, [{"dscp_mark": 10}])
     service.update_network(ALICE, net.id, {"qos_policy_id": policy.id})
     port = service.create_port(ALICE, {"network_id": net.id, "qos_policy_id": policy.id})
     again = NetworkService(db.connect(db_url))
     try:
         for kind in ("networks", "ports", "qos_policies"):
             assert dict(getattr(again.snapshot(), kind)) == dict(getattr(service.snapshot(), kind))
-        assert again.get_qos_policy(ALICE, policy.id) == service.get_qos_policy(ALICE, policy.id)
+        assert again.get_record(ALICE, POLICIES, policy.id) == service.get_record(
+            ALICE, POLICIES, policy.id
+        )
         assert again.get_port(ALICE, port.id).qos_policy_id == policy.id
     finally:
         again.close()

@@ -1,0 +1,83 @@
+"""The ``qos_policy_id`` of networks and ports: which policy shapes them, kept in two tables
+of their own (a network's applies to its ports that have none).
+
+The network service still writes them from its network and port create and update (the call
+sites stay in the core); what a binding may name is decided here: a policy the caller sees.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, String, Table, delete, insert, select
+
+from naas_sdn.model import db, errors
+from naas_sdn.model.common import Context
+from naas_sdn.model.store import Transaction
+from naas_sdn.northbound import attributes as a
+from naas_sdn.northbound.attributes import Attr
+
+from .policies import QOS_POLICIES
+
+# what the plugin adds to networks and ports on the API
+POLICY_BINDING = Attr(
+    "qos_policy_id", lambda r: r.qos_policy_id, True, True, None, a.uuid_or_none, "qos_policy_id"
+)
+
+
+def _binding_table(name: str, bound: str, column: str) -> Table:
+    return Table(
+        name,
+        db.metadata,
+        Column(
+            column,
+            String(db.UUID_LEN),
+            ForeignKey(f"{bound}.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column(
+            "policy_id",
+            String(db.UUID_LEN),
+            ForeignKey("qos_policies.id", ondelete="RESTRICT"),
+            nullable=False,
+            index=True,
+        ),
+    )
+
+
+NETWORK_BINDINGS = _binding_table("qos_network_policy_bindings", "networks", "network_id")
+PORT_BINDINGS = _binding_table("qos_port_policy_bindings", "ports", "port_id")
+
+
+def _bind(
+    txn: Transaction,
+    ctx: Context,
+    table: Table,
+    column: str,
+    object_id: str,
+    policy_id: str | None,
+    replace: bool,
+) -> str | None:
+    """Bind a network or port to a policy the caller can see (None: unbind)."""
+    if policy_id is not None:
+        policy = txn.current(QOS_POLICIES.collection).get(policy_id)
+        if policy is None or not QOS_POLICIES.is_visible(ctx, policy, txn.service):
+            raise errors.QosPolicyNotFound(policy_id=policy_id)
+    if replace:
+        txn.conn.execute(delete(table).where(table.c[column] == object_id))
+    if policy_id is not None:
+        txn.conn.execute(insert(table).values({column: object_id, "policy_id": policy_id}))
+    return policy_id
+
+
+def bind_network(txn, ctx, network_id, policy_id, replace=False) -> str | None:
+    return _bind(txn, ctx, NETWORK_BINDINGS, "network_id", network_id, policy_id, replace)
+
+
+def bind_port(txn, ctx, port_id, policy_id, replace=False) -> str | None:
+    return _bind(txn, ctx, PORT_BINDINGS, "port_id", port_id, policy_id, replace)
+
+
+def load(conn) -> tuple[dict[str, str], dict[str, str]]:
+    """(network id -> policy id, port id -> policy id)."""
+    networks = {row.network_id: row.policy_id for row in conn.execute(select(NETWORK_BINDINGS))}
+    ports = {row.port_id: row.policy_id for row in conn.execute(select(PORT_BINDINGS))}
+    return networks, ports
