@@ -54,6 +54,12 @@ class QosPolicy(schema.Standard):
     rules: tuple = field(record_default=(), show=_rules_on_wire, kind="other")
 
 
+def _policy_link(**spec) -> Any:
+    """A rule's policy (set by the store from the URL, not shown): it goes with its policy."""
+    fk = {"foreign_key": "qos_policies.id", "on_delete": "CASCADE"}
+    return field(String(db.UUID_LEN), visible=False, **fk, **spec)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class QosRule(schema.Bare):
     """What both rule types share: the policy they belong to."""
@@ -61,13 +67,7 @@ class QosRule(schema.Bare):
     type: ClassVar[str]
     FIELDS: ClassVar[tuple[str, ...]]  # the rule's own attributes, in the API's order
 
-    qos_policy_id: str = field(
-        String(db.UUID_LEN),
-        foreign_key="qos_policies.id",
-        on_delete="CASCADE",
-        visible=False,
-        index=True,
-    )
+    qos_policy_id: str = _policy_link(index=True)
 
     def values(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.FIELDS}
@@ -89,13 +89,7 @@ class DscpMarkingRule(QosRule):
     FIELDS: ClassVar[tuple[str, ...]] = ("dscp_mark",)
 
     # one mark per policy: the policy's column is unique (and so needs no index of its own)
-    qos_policy_id: str = field(
-        String(db.UUID_LEN),
-        foreign_key="qos_policies.id",
-        on_delete="CASCADE",
-        visible=False,
-        unique=True,
-    )
+    qos_policy_id: str = _policy_link(unique=True)
     dscp_mark: int = field(Integer, post=True, put=True, kind="integer")
 
 
