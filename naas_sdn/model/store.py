@@ -298,15 +298,18 @@ class DeclaredStore:
                 row.id: resource.from_row(row, tags.get((resource.api_collection, row.id), ()))
                 for row in conn.execute(select(table).order_by(*order))
             }
-        for resource in resources:
+
+        def loaded_so_far(name: str) -> Mapping:
+            return loaded.get(name, {})
+
+        for resource in resources:  # parents list what is nested below them
             link = resource.parent
             if link is None or link.listed_in is None or link.collection not in loaded:
                 continue
             above, listed_in = DECLARED[link.collection], link.listed_in
             loaded[above.collection] = {
                 key: dataclasses.replace(
-                    record,
-                    **{listed_in: nested_listing(lambda c: loaded.get(c, {}), above, listed_in, key)},
+                    record, **{listed_in: nested_listing(loaded_so_far, above, listed_in, key)}
                 )
                 for key, record in loaded[above.collection].items()
             }
