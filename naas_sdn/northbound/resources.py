@@ -126,9 +126,13 @@ def declared_attributes(resource: schema.Resource) -> AttributeMap:
     return AttributeMap(_standard() + tuple(own))
 
 
-def declared_resource(service, resource: schema.Resource) -> ResourceDef:
+def declared_resource(
+    service, resource: schema.Resource, actions: Mapping[str, Callable] | None = None
+) -> ResourceDef:
     """The REST collection of a declared resource, served by the generic store (which keeps
-    it from now on, if it was declared after the service started)."""
+    it from now on, if it was declared after the service started). ``actions``: its member
+    actions, PUT /v2.0/<path>/<id>/<action>, as ``ResourceDef.actions`` takes them (they run
+    their work in the store's :meth:`~naas_sdn.model.store.DeclaredStore.change_record`)."""
     service.adopt(resource)
     collection = resource.collection
     return ResourceDef(
@@ -144,6 +148,7 @@ def declared_resource(service, resource: schema.Resource) -> ResourceDef:
         ),
         delete=lambda ctx, rid, rev=None: service.delete_record(ctx, collection, rid, rev),
         not_found=resource.not_found,
+        actions=dict(actions or {}),
     )
 
 
