@@ -13,7 +13,7 @@ import importlib
 
 # plugin name -> "module:factory of its API plugin"
 IN_TREE = {
-    "router": "naas_sdn.northbound.routers:router_plugin",
+    "router": "naas_sdn.features.router:router_plugin",
     "qos": "naas_sdn.features.qos.api:qos_plugin",
     "protocol-block": "naas_sdn.features.protocol_block:protocol_block_plugin",
     "statistics": "naas_sdn.northbound.statistics:statistics_plugin",

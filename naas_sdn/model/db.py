@@ -164,26 +164,6 @@ ip_allocations = Table(
     Column("position", Integer, nullable=False),
 )
 
-routers = Table(
-    "routers",
-    metadata,
-    Column("id", String(UUID_LEN), primary_key=True),
-    # Like port keys: from a counter, never reused, because flow cookies name routers by it.
-    Column("key", BigInteger, nullable=False, unique=True),
-    Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
-    Column("name", String(NAME_LEN), nullable=False, default=""),
-    Column("description", String(NAME_LEN), nullable=False, default=""),
-    Column("admin_state_up", Boolean, nullable=False),
-    Column("status", String(16), nullable=False),
-    # The extraroute routes, [[destination, nexthop], ...] in API order (JSON text). Interfaces
-    # are not stored here: they are the ports whose device_owner is network:router_interface
-    # and whose device_id is the router.
-    Column("routes", Text, nullable=False, default="[]"),
-    Column("revision_number", BigInteger, nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
-)
-
 tags = Table(
     "tags",
     metadata,

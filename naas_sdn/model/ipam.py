@@ -6,7 +6,7 @@ reports, with Neutron's wording (neutron/db/ipam_backend_mixin.py, neutron/ipam/
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import netaddr
 
@@ -204,6 +204,22 @@ def check_dns(subnet_id: str, ip_version: int, nameservers: Sequence[str]) -> No
         raise errors.DNSNameServersExhausted(subnet_id=subnet_id, quota=MAX_DNS_NAMESERVERS)
     for dns in nameservers:
         check_ip_version(ip_version, dns, "dns_nameserver")
+
+
+def normalize_routes(routes) -> tuple[tuple[str, str], ...]:
+    """Routes ({"destination", "nexthop"} or pairs) as canonical (cidr, ip) pairs."""
+    result = []
+    for route in routes:
+        destination, nexthop = (
+            (route["destination"], route["nexthop"]) if isinstance(route, Mapping) else route
+        )
+        try:
+            result.append((str(netaddr.IPNetwork(destination).cidr), normalize_ip(nexthop)))
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            raise invalid_input(
+                f"Invalid route: {{'destination': '{destination}', 'nexthop': '{nexthop}'}}"
+            ) from None
+    return tuple(result)
 
 
 def check_host_routes(subnet_id: str, ip_version: int, routes) -> None:

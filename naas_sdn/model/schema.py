@@ -49,6 +49,9 @@ class Spec:
     show: Callable[[Any], Any] | None = None  # record -> wire value (None: the field's value)
     kind: str = "string"  # how the API filters and sorts it: string, boolean, integer, other
     column_default: Any = None  # the column's Python-side default
+    # record value <-> column value, when they differ (a tuple of pairs kept as JSON text)
+    to_column: Callable[[Any], Any] | None = None
+    from_column: Callable[[Any], Any] | None = None
 
 
 def field(
@@ -198,10 +201,23 @@ class Resource:
         return {name: spec for name, spec in self.specs.items() if name not in STANDARD_FIELDS}
 
     def row(self, record) -> dict[str, Any]:
-        return {name: getattr(record, name) for name in self.columns}
+        return self.column_values({name: getattr(record, name) for name in self.columns})
+
+    def column_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Record values as their columns keep them (only the fields that are columns)."""
+        columns = {}
+        for name, value in values.items():
+            spec = self.specs.get(name)
+            if spec is None or spec.column is None:
+                continue
+            columns[name] = spec.to_column(value) if spec.to_column else value
+        return columns
 
     def from_row(self, row, tags: tuple[str, ...]):
-        values = {name: getattr(row, name) for name in self.columns}
+        values = {}
+        for name in self.columns:
+            convert = self.specs[name].from_column
+            values[name] = convert(getattr(row, name)) if convert else getattr(row, name)
         return self.record(**values, tags=tags) if self.standard else self.record(**values)
 
     def count_in_quotas(self) -> None:
@@ -256,6 +272,12 @@ def _table(name: str, specs: Mapping[str, Spec], metadata: MetaData, constraints
             )
         )
     return Table(name, metadata, *columns, *constraints)
+
+
+def view_of(view: type) -> Callable[[Any], Any]:
+    """A ``view`` for a resource whose view is its record's fields of the same names."""
+    names = tuple(f.name for f in dataclasses.fields(view))
+    return lambda record: view(**{name: getattr(record, name) for name in names})
 
 
 DECLARED: dict[str, Resource] = {}

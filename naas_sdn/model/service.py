@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from naas_sdn import features
 from naas_sdn.features.qos import bindings as qos_bindings
-from naas_sdn.model import db, errors, ipam, schema
+from naas_sdn.model import db, errors, hooks, ipam, schema
 from naas_sdn.model.allocation import Addresses, allocate_mac, owners_after
 from naas_sdn.model.common import (
     Changes,
@@ -52,11 +52,9 @@ from naas_sdn.model.security import (
 )
 from naas_sdn.model.snapshot import (
     EMPTY,
-    ROUTER_INTERFACE,
     ModelSnapshot,
     NetworkView,
     PortView,
-    RouterView,
     SubnetView,
 )
 from naas_sdn.model.statistics import StatisticsStore
@@ -72,7 +70,6 @@ VIF_TYPE_UNBOUND, VIF_TYPE_OVS = "unbound", "ovs"
 VNIC_NORMAL = "normal"
 STATUS_ACTIVE, STATUS_DOWN = "ACTIVE", "DOWN"
 _WRITE_ATTEMPTS = 3
-MAX_ROUTES = 30  # Neutron's max_routes default
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,22 +158,6 @@ class Port:
         return {}
 
 
-@dataclasses.dataclass(frozen=True)
-class Router:
-    id: str
-    key: int
-    project_id: str
-    name: str
-    description: str
-    admin_state_up: bool
-    status: str
-    routes: tuple[tuple[str, str], ...]  # (destination cidr, nexthop ip), API order
-    revision_number: int
-    created_at: datetime.datetime
-    updated_at: datetime.datetime
-    tags: tuple[str, ...] = ()
-
-
 NETWORK_EXTENSIONS = frozenset({"port_security_enabled", "qos_policy_id"})  # not columns
 NETWORK_UPDATABLE = (
     frozenset({"name", "description", "admin_state_up", "shared"}) | NETWORK_EXTENSIONS
@@ -211,7 +192,6 @@ SUBNET_UPDATABLE = frozenset(
         "enable_dhcp",
     }
 )
-ROUTER_UPDATABLE = frozenset({"name", "description", "admin_state_up", "routes"})
 DEFAULT_GATEWAY = object()  # create_subnet without "gateway_ip": the first host address
 
 
@@ -224,9 +204,10 @@ class _TagKind:
 
 
 class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
-    """Networks, ports, routers, security groups, QoS policies, the declared resources and
-    quotas, backed by SQL and mirrored in memory (the mixins hold each feature's logic). Stores
-    that share only the engine hang beside it: ``statistics``, ``tokens``, ``fabric_links``."""
+    """Networks, ports, security groups, the declared resources (routers, QoS policies,
+    protocol blocks, plugins' own) and quotas, backed by SQL and mirrored in memory (the mixins
+    hold each feature's logic). Stores that share only the engine hang beside it:
+    ``statistics``, ``tokens``, ``fabric_links``."""
 
     def __init__(self, engine: Engine):
         self._engine = engine
@@ -237,7 +218,6 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
         self._networks: Mapping[str, Network] = {}
         self._ports: Mapping[str, Port] = {}
         self._subnets: Mapping[str, Subnet] = {}
-        self._routers: Mapping[str, Router] = {}
         self._security_groups = {}
         features.import_declarations()
         schema.PLUGIN_METADATA.create_all(engine)  # plugins' tables, beside the migrated ones
@@ -289,15 +269,10 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
                     qos_policy_id=port_qos.get(row.id),
                     **port_security.get(row.id, {}),
                 )
-            routers = {}
-            for row in conn.execute(
-                select(db.routers).order_by(db.routers.c.created_at, db.routers.c.id)
-            ):
-                routers[row.id] = _router_from_row(row, tags.get(("routers", row.id), ()))
             groups = load_security_groups(conn, tags)
             declared = self._load_declared(conn, tags, schema.DECLARED.values())
         self._networks, self._ports, self._subnets = nets, ports, subnets
-        self._routers, self._security_groups = routers, groups
+        self._security_groups = groups
         self._declared = declared
         self._allocations = allocations
         self._snapshot = ModelSnapshot(
@@ -698,7 +673,7 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
             gateway = ipam.normalize_ip(gateway)
         dns = tuple(ipam.normalize_ip(d) for d in attrs.get("dns_nameservers") or ())
         ipam.check_dns("new subnet", ip_version, dns)
-        routes = _routes(attrs.get("host_routes") or ())
+        routes = ipam.normalize_routes(attrs.get("host_routes") or ())
         ipam.check_host_routes("new subnet", ip_version, routes)
         ra_mode, address_mode = attrs.get("ipv6_ra_mode"), attrs.get("ipv6_address_mode")
         if ip_version == 4:
@@ -815,7 +790,7 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
                 ipam.check_dns(subnet_id, subnet.ip_version, dns)
                 values["dns_nameservers"] = dns
             if "host_routes" in attrs:
-                routes = _routes(attrs["host_routes"] or ())
+                routes = ipam.normalize_routes(attrs["host_routes"] or ())
                 ipam.check_host_routes(subnet_id, subnet.ip_version, routes)
                 values["host_routes"] = routes
             if "enable_dhcp" in attrs:
@@ -1056,9 +1031,7 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
             addresses = Addresses(self._allocations)
             created = []
             for attrs in items:
-                self._check_not_router_interface(
-                    ctx, attrs.get("device_owner", ""), attrs.get("device_id", "")
-                )
+                hooks.run("ports", "before_create", Transaction(conn, changes, self), ctx, attrs)
                 port = self._insert_port(conn, ctx, changes, attrs, macs, addresses)
                 macs.add((port.network_id, port.mac_address))
                 changes.ports[port.id] = port
@@ -1168,28 +1141,15 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
                     attrs_.pop("binding_profile") or {}, sort_keys=True
                 )
             values = {k: v for k, v in attrs_.items() if getattr(port, k) != v}
-            if self._is_interface(port):
-                changing = sorted(k for k in ("device_owner", "device_id") if k in values)
-                if requested is not None and [
-                    (
-                        e.get("subnet_id"),
-                        ipam.normalize_ip(e["ip_address"]) if "ip_address" in e else None,
-                    )
-                    for e in requested
-                ] != list(port.fixed_ips):
-                    changing.append("fixed_ips")
-                if changing:
-                    raise _router_bad(
-                        f"Port {port_id} is an interface of router {port.device_id}: its "
-                        f"{', '.join(changing)} change only through add_router_interface and "
-                        f"remove_router_interface"
-                    )
-            elif "device_owner" in values or "device_id" in values:
-                self._check_not_router_interface(
-                    ctx,
-                    values.get("device_owner", port.device_owner),
-                    values.get("device_id", port.device_id),
-                )
+            hooks.run(
+                "ports",
+                "before_update",
+                Transaction(conn, changes, self),
+                ctx,
+                port,
+                values,
+                requested,
+            )
             if "mac_address" in values:
                 if port.binding_vif_type != VIF_TYPE_UNBOUND:
                     raise errors.PortBound(
@@ -1248,18 +1208,12 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
         return self._write(work)
 
     def delete_port(self, ctx: Context, port_id: str, if_revision: int | None = None) -> None:
-        """Refused (ServicePortInUse) for a router's port: remove_router_interface deletes it."""
+        """Refused when a rule a feature attaches says so (a router's interface goes only
+        through remove_router_interface)."""
 
         def work(conn, changes):
             port = self._changing_port(ctx, port_id, if_revision)
-            if (
-                port.device_owner in ipam.ROUTER_PORT_OWNERS
-                and port.fixed_ips
-                and port.device_id in self._routers
-            ):
-                raise errors.ServicePortInUse(
-                    port_id=port_id, reason=f"has device owner {port.device_owner}"
-                )
+            hooks.run("ports", "before_delete", Transaction(conn, changes, self), port)
             _delete_port_rows(conn, changes, port_id)
 
         self._write(work)
@@ -1306,386 +1260,6 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
 
             self._write(work)
 
-    # ----------------------------------------------------------------------------- routers
-    def list_routers(self, ctx: Context) -> list[Router]:
-        return [r for r in self._routers.values() if ctx.is_admin or r.project_id == ctx.project_id]
-
-    def get_router(self, ctx: Context, router_id: str) -> Router:
-        router = self._routers.get(router_id)
-        if router is None or not (ctx.is_admin or router.project_id == ctx.project_id):
-            raise errors.RouterNotFound(router_id=router_id)
-        return router
-
-    def _owned_router(
-        self, ctx: Context, router_id: str, action: str, if_revision: int | None
-    ) -> Router:
-        router = self.get_router(ctx, router_id)  # visible means owned (or admin)
-        check_revision(router.revision_number, if_revision)
-        return router
-
-    def router_interfaces(self, router_id: str) -> list[Port]:
-        """The router's interface ports, oldest first (no visibility check: internal use)."""
-        return [
-            p
-            for p in self._ports.values()
-            if p.device_id == router_id and p.device_owner == ROUTER_INTERFACE
-        ]
-
-    def _is_interface(self, port: Port) -> bool:
-        return port.device_owner == ROUTER_INTERFACE and port.device_id in self._routers
-
-    def _check_not_router_interface(self, ctx: Context, device_owner: str, device_id: str) -> None:
-        """Only add_router_interface makes a port a router's interface (it checks overlaps and
-        ownership); the port API may not name an existing router as a router port's device."""
-        if device_owner not in ipam.ROUTER_INTERFACE_OWNERS_SNAT or not device_id:
-            return
-        router = self._routers.get(device_id)
-        if router is None:
-            return
-        if not ctx.is_admin and router.project_id != ctx.project_id:
-            raise errors.DeviceIDNotOwnedByTenant(device_id=device_id)
-        raise _router_bad(
-            f"Ports become interfaces of router {device_id} only through add_router_interface"
-        )
-
-    def create_router(self, ctx: Context, attrs: Mapping) -> Router:
-        return self.create_routers(ctx, [attrs])[0]
-
-    def create_routers(self, ctx: Context, items: Iterable[Mapping]) -> list[Router]:
-        """Create routers, all or none. ``attrs`` keys: name, description, admin_state_up,
-        project_id, tags. A new router has no interface and no route."""
-        items = list(items)
-
-        def work(conn, changes):
-            created = []
-            for attrs in items:
-                if attrs.get("routes"):
-                    raise errors.BadRequestMessage(msg="Attribute 'routes' not allowed in POST")
-                project_id = owner(ctx, attrs)
-                now = utcnow()
-                router = Router(
-                    id=str(uuid.uuid4()),
-                    key=next_counter(conn, "router_key"),
-                    project_id=project_id,
-                    name=attrs.get("name", ""),
-                    description=attrs.get("description", ""),
-                    admin_state_up=bool(attrs.get("admin_state_up", True)),
-                    status=STATUS_ACTIVE,
-                    routes=(),
-                    revision_number=1,
-                    created_at=now,
-                    updated_at=now,
-                    tags=norm_tags(attrs.get("tags", ())),
-                )
-                conn.execute(
-                    insert(db.routers).values(
-                        id=router.id,
-                        key=router.key,
-                        project_id=project_id,
-                        name=router.name,
-                        description=router.description,
-                        admin_state_up=router.admin_state_up,
-                        status=router.status,
-                        routes="[]",
-                        revision_number=1,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                write_tags(conn, "routers", router.id, router.tags)
-                changes.routers[router.id] = router
-                created.append(router)
-            self._enforce_quota(conn, "router", (r.project_id for r in created))
-            return created
-
-        return self._write(work)
-
-    def update_router(
-        self, ctx: Context, router_id: str, attrs: Mapping, if_revision: int | None = None
-    ) -> Router:
-        """Change name, description, admin_state_up or routes ([{"destination", "nexthop"}]:
-        each nexthop on a subnet of the router's interfaces, not the router's own address)."""
-        unknown = set(attrs) - ROUTER_UPDATABLE
-        if unknown:
-            raise errors.BadRequestMessage(
-                msg=f"Cannot update read-only attribute {sorted(unknown)[0]}"
-            )
-
-        def work(conn, changes):
-            router = self._owned_router(ctx, router_id, "update_router", if_revision)
-            values = {k: v for k, v in attrs.items() if k != "routes"}
-            if "routes" in attrs:
-                values["routes"] = self._check_routes(router, attrs["routes"] or ())
-            values = {k: v for k, v in values.items() if getattr(router, k) != v}
-            if not values:
-                return router
-            return self._save_router(conn, changes, router, values)
-
-        return self._write(work)
-
-    def add_extraroutes(self, ctx: Context, router_id: str, routes) -> Router:
-        """extraroute-atomic: add routes not already present (duplicates are ignored)."""
-
-        def work(conn, changes):
-            router = self._owned_router(ctx, router_id, "add_extraroutes", None)
-            new = _routes(routes)
-            merged = tuple(dict.fromkeys(router.routes + new))
-            if merged == router.routes:
-                return router
-            merged = self._check_routes(
-                router, [{"destination": d, "nexthop": n} for d, n in merged]
-            )
-            return self._save_router(conn, changes, router, {"routes": merged})
-
-        return self._write(work)
-
-    def remove_extraroutes(self, ctx: Context, router_id: str, routes) -> Router:
-        """extraroute-atomic: remove the given routes (absent ones are ignored)."""
-
-        def work(conn, changes):
-            router = self._owned_router(ctx, router_id, "remove_extraroutes", None)
-            gone = set(_routes(routes))
-            kept = tuple(r for r in router.routes if r not in gone)
-            if kept == router.routes:
-                return router
-            return self._save_router(conn, changes, router, {"routes": kept})
-
-        return self._write(work)
-
-    def _save_router(self, conn, changes: Changes, router: Router, values: Mapping) -> Router:
-        new = dataclasses.replace(
-            router, **values, revision_number=router.revision_number + 1, updated_at=utcnow()
-        )
-        columns = dict(values)
-        if "routes" in columns:
-            columns["routes"] = json.dumps([list(r) for r in new.routes])
-        update_row(conn, db.routers, new, columns)
-        changes.routers[new.id] = new
-        return new
-
-    def _check_routes(self, router: Router, routes) -> tuple[tuple[str, str], ...]:
-        """Neutron's extraroute checks: at most MAX_ROUTES; every nexthop connected to the
-        router (inside a subnet of its interfaces) and not one of the router's addresses."""
-        shown = [
-            dict(r) if isinstance(r, Mapping) else {"destination": r[0], "nexthop": r[1]}
-            for r in routes
-        ]
-        normalized = _routes(routes)
-        if len(normalized) > MAX_ROUTES:
-            raise errors.RoutesExhausted(router_id=router.id, quota=MAX_ROUTES)
-        cidrs, ips = [], set()
-        for port in self.router_interfaces(router.id):
-            for subnet_id, ip in port.fixed_ips:
-                cidrs.append(self._subnets[subnet_id].cidr)
-                ips.add(ip)
-        for _destination, nexthop in normalized:
-            if not netaddr.all_matching_cidrs(netaddr.IPAddress(nexthop), cidrs):
-                raise errors.InvalidRoutes(
-                    routes=shown, reason="the nexthop is not connected with router"
-                )
-            if nexthop in ips:
-                raise errors.InvalidRoutes(routes=shown, reason="the nexthop is used by router")
-        return tuple(dict.fromkeys(normalized))
-
-    def delete_router(self, ctx: Context, router_id: str, if_revision: int | None = None) -> None:
-        """Refused (RouterInUse) while the router has interfaces; its routes go with it."""
-
-        def work(conn, changes):
-            self._owned_router(ctx, router_id, "delete_router", if_revision)
-            if self.router_interfaces(router_id):
-                raise errors.RouterInUse(router_id=router_id)
-            conn.execute(
-                delete(db.tags).where(
-                    db.tags.c.resource_type == "routers", db.tags.c.resource_id == router_id
-                )
-            )
-            conn.execute(delete(db.routers).where(db.routers.c.id == router_id))
-            changes.routers[router_id] = None
-
-        self._write(work)
-
-    def add_router_interface(self, ctx: Context, router_id: str, info: Mapping) -> dict:
-        """Attach a subnet (``{"subnet_id"}``: a new port holding its gateway_ip) or a port
-        (``{"port_id"}``: the router takes it). Returns Neutron's interface info:
-        {id, tenant_id, project_id, port_id, network_id, subnet_id, subnet_ids}."""
-        by_port, _by_subnet = _interface_info(info, removal=False)
-
-        def work(conn, changes):
-            router = self._owned_router(ctx, router_id, "add_router_interface", None)
-            interfaces = self.router_interfaces(router.id)
-            if by_port:
-                port, subnets = self._attach_port(
-                    conn, changes, ctx, router, interfaces, info["port_id"]
-                )
-            else:
-                port, subnets = self._attach_subnet(
-                    conn, changes, ctx, router, interfaces, info["subnet_id"]
-                )
-            return _interface_body(router.id, port, subnets[-1].id, [s.id for s in subnets])
-
-        return self._write(work)
-
-    def _attach_subnet(self, conn, changes, ctx, router, interfaces, subnet_id):
-        subnet = self.get_subnet(ctx, subnet_id)  # SubnetNotFound when not visible
-        if not subnet.gateway_ip:
-            raise _router_bad("Subnet for router interface must have a gateway IP")
-        if subnet.project_id != ctx.project_id and not ctx.is_admin:
-            # Neutron allows another project's subnet only through an RBAC access_as_shared
-            # entry naming the caller; a globally shared network is refused (LP #1757482).
-            raise _router_bad(
-                f"Cannot add interface to router because subnet {subnet_id} is "
-                f"not owned by project making the request"
-            )
-        _check_router_address_mode(subnet)
-        self._check_dup_router_subnets(interfaces, [subnet])
-        addresses = Addresses(self._allocations)
-        if subnet.ip_version == 6:  # a new IPv6 prefix joins the router's IPv6 port there
-            port = next(
-                (
-                    p
-                    for p in interfaces
-                    if p.network_id == subnet.network_id
-                    and any(netaddr.IPAddress(ip).version == 6 for _, ip in p.fixed_ips)
-                ),
-                None,
-            )
-            if port is not None:
-                addresses.take(subnet.id, subnet.gateway_ip, port.id, port.network_id)
-                port = self._set_fixed_ips(
-                    conn, changes, port, (*port.fixed_ips, (subnet.id, subnet.gateway_ip))
-                )
-                return port, [subnet]
-        macs = {(p.network_id, p.mac_address) for p in self._ports.values()}
-        owner_ctx = Context(project_id=router.project_id, is_admin=True)
-        port = self._insert_port(
-            conn,
-            owner_ctx,
-            changes,
-            {
-                "network_id": subnet.network_id,
-                "project_id": router.project_id,
-                "name": "",
-                "admin_state_up": True,
-                "device_id": router.id,
-                "device_owner": ROUTER_INTERFACE,
-                "fixed_ips": [{"subnet_id": subnet.id, "ip_address": subnet.gateway_ip}],
-            },
-            macs,
-            addresses,
-        )
-        changes.ports[port.id] = port
-        return port, [subnet]
-
-    def _attach_port(self, conn, changes, ctx, router, interfaces, port_id):
-        port = self.get_port(ctx, port_id)  # PortNotFound when not visible
-        if port.device_id:
-            raise errors.PortInUse(
-                net_id=port.network_id, port_id=port.id, device_id=port.device_id
-            )
-        if not port.fixed_ips:
-            raise _router_bad("Router port must have at least one fixed IP")
-        subnets = [self._subnets[sid] for sid, _ in port.fixed_ips]
-        for subnet in subnets:
-            _check_router_address_mode(subnet)
-        if port.project_id != ctx.project_id and not ctx.is_admin:
-            # a router takes its own project's ports (the network owner sees others' too)
-            raise errors.PolicyNotAuthorized(action="add_router_interface")
-        if any(netaddr.IPAddress(ip).version == 6 for _, ip in port.fixed_ips):
-            for other in interfaces:
-                if other.network_id == port.network_id and any(
-                    netaddr.IPAddress(ip).version == 6 for _, ip in other.fixed_ips
-                ):
-                    raise _router_bad(
-                        f"Router already contains IPv6 port {other.id} belonging to network "
-                        f"id {other.network_id}. Only one IPv6 port from the same network "
-                        f"subnet can be connected to a router."
-                    )
-        self._check_dup_router_subnets(interfaces, subnets)
-        if sum(1 for s in subnets if s.ip_version == 4) > 1:
-            raise _router_bad("Cannot have multiple IPv4 subnets on router port")
-        if not ctx.is_admin:
-            by_id = {s.id: s for s in subnets}
-            for subnet_id, ip in port.fixed_ips:
-                subnet = by_id[subnet_id]
-                pools = netaddr.IPSet(netaddr.IPRange(a, b) for a, b in subnet.allocation_pools)
-                if netaddr.IPAddress(ip) not in pools and subnet.project_id != ctx.project_id:
-                    raise _router_bad(
-                        f"Cannot add interface to router because specified port {port.id} has "
-                        f"an IP address out of the allocation pool of subnet {subnet_id}, which "
-                        f"is not owned by the project making the request"
-                    )
-        values = {"device_id": router.id, "device_owner": ROUTER_INTERFACE}
-        new = dataclasses.replace(
-            port, **values, revision_number=port.revision_number + 1, updated_at=utcnow()
-        )
-        update_row(conn, db.ports, new, values)
-        changes.ports[new.id] = new
-        return new, subnets
-
-    def _check_dup_router_subnets(self, interfaces: list[Port], new_subnets: list[Subnet]):
-        new_ids = {s.id for s in new_subnets}
-        router_subnets = []
-        for port in interfaces:
-            for subnet_id, _ip in port.fixed_ips:
-                if subnet_id in new_ids:
-                    raise _router_bad(f"Router already has a port on subnet {subnet_id}")
-                router_subnets.append(self._subnets[subnet_id])
-        for sub in router_subnets:
-            for new in new_subnets:
-                if ipam.cidrs_overlap(sub.cidr, new.cidr):
-                    raise _router_bad(
-                        f"Cidr {new.cidr} of subnet {new.id} overlaps with cidr "
-                        f"{sub.cidr} of subnet {sub.id}"
-                    )
-
-    def remove_router_interface(self, ctx: Context, router_id: str, info: Mapping) -> dict:
-        """Detach by ``port_id`` (optionally with the ``subnet_id`` it must have) or by
-        ``subnet_id``; the interface port is deleted (an IPv6 port holding other prefixes only
-        loses that subnet's address). Returns the same body as add_router_interface."""
-        by_port, _by_subnet = _interface_info(info, removal=True)
-
-        def work(conn, changes):
-            router = self._owned_router(ctx, router_id, "remove_router_interface", None)
-            interfaces = self.router_interfaces(router.id)
-            subnet_id = info.get("subnet_id")
-            if by_port:
-                port = next((p for p in interfaces if p.id == info["port_id"]), None)
-                if port is None:
-                    raise errors.RouterInterfaceNotFound(
-                        router_id=router.id, port_id=info["port_id"]
-                    )
-                subnet_ids = [sid for sid, _ in port.fixed_ips]
-                if subnet_id and subnet_id not in subnet_ids:
-                    raise errors.SubnetMismatchForPort(port_id=port.id, subnet_id=subnet_id)
-                for sid in subnet_ids:
-                    self._check_interface_not_in_use(router, self._subnets[sid])
-                _delete_port_rows(conn, changes, port.id)
-                return _interface_body(router.id, port, subnet_ids[0], subnet_ids)
-            subnet = self.get_subnet(ctx, info["subnet_id"])  # by subnet: _interface_info
-            on_net = [p for p in interfaces if p.network_id == subnet.network_id]
-            if on_net:
-                self._check_interface_not_in_use(router, subnet)
-            for port in on_net:
-                subnet_ids = [sid for sid, _ in port.fixed_ips]
-                if subnet.id not in subnet_ids:
-                    continue
-                if len(subnet_ids) > 1:  # a multi-prefix IPv6 port only loses this prefix
-                    self._set_fixed_ips(
-                        conn, changes, port, tuple(f for f in port.fixed_ips if f[0] != subnet.id)
-                    )
-                else:
-                    _delete_port_rows(conn, changes, port.id)
-                return _interface_body(router.id, port, subnet.id, [subnet.id])
-            raise errors.RouterInterfaceNotFoundForSubnet(router_id=router.id, subnet_id=subnet_id)
-
-        return self._write(work)
-
-    def _check_interface_not_in_use(self, router: Router, subnet: Subnet) -> None:
-        cidr = netaddr.IPNetwork(subnet.cidr)
-        for _destination, nexthop in router.routes:
-            if netaddr.IPAddress(nexthop) in cidr:
-                raise errors.RouterInterfaceInUseByRoute(router_id=router.id, subnet_id=subnet.id)
-
     # -------------------------------------------------------------------------------- tags
     def _tag_kind(self, resource: str) -> _TagKind:
         """How tags reach each taggable resource (named by its API collection)."""
@@ -1693,7 +1267,6 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
             "networks": _TagKind("network", "networks", db.networks, self.get_network),
             "ports": _TagKind("port", "ports", db.ports, self.get_port),
             "subnets": _TagKind("subnet", "subnets", db.subnets, self.get_subnet),
-            "routers": _TagKind("router", "routers", db.routers, self.get_router),
             "security_groups": _TagKind(
                 "security_group", "security_groups", db.security_groups, self.get_security_group
             ),
@@ -1797,55 +1370,6 @@ def _delete_port_rows(conn, changes: Changes, port_id: str) -> None:
     changes.ports[port_id] = None
 
 
-def _router_bad(msg: str) -> errors.PluginBadRequest:
-    return errors.PluginBadRequest(resource="router", msg=msg)
-
-
-def _interface_info(info, removal: bool) -> tuple[bool, bool]:
-    """Neutron's _validate_interface_info: (by port, by subnet)."""
-    if not isinstance(info, Mapping):
-        info = {}
-    by_port, by_subnet = "port_id" in info, "subnet_id" in info
-    if not (by_port or by_subnet):
-        raise _router_bad("Either subnet_id or port_id must be specified")
-    for key in ("port_id", "subnet_id"):
-        if key in info:
-            value = info[key]
-            try:
-                valid = isinstance(value, str) and str(uuid.UUID(value)) == value.lower()
-            except ValueError:
-                valid = False
-            if not valid:
-                raise _router_bad(f"'{value}' is not a valid UUID")
-    if not removal and by_port and by_subnet:
-        raise _router_bad("Cannot specify both subnet-id and port-id")
-    return by_port, by_subnet
-
-
-def _interface_body(router_id: str, port: Port, subnet_id: str, subnet_ids) -> dict:
-    return {
-        "id": router_id,
-        "tenant_id": port.project_id,
-        "project_id": port.project_id,
-        "port_id": port.id,
-        "network_id": port.network_id,
-        "subnet_id": subnet_id,
-        "subnet_ids": list(subnet_ids),
-    }
-
-
-def _check_router_address_mode(subnet: Subnet) -> None:
-    if (
-        subnet.ip_version == 6
-        and subnet.ipv6_ra_mode is None
-        and subnet.ipv6_address_mode is not None
-    ):
-        raise _router_bad(
-            f"IPv6 subnet {subnet.id} configured to receive RAs from an external "
-            f"router cannot be added to Neutron Router."
-        )
-
-
 def _subnet_visible(ctx: Context, subnet: Subnet, nets: Mapping[str, Network]) -> bool:
     if ctx.is_admin or subnet.project_id == ctx.project_id:
         return True
@@ -1871,21 +1395,6 @@ def _normalize_cidr(text: str) -> str:
 
 def _pools(pools) -> list[tuple[str, str]]:
     return [(p["start"], p["end"]) if isinstance(p, Mapping) else tuple(p) for p in pools]
-
-
-def _routes(routes) -> tuple[tuple[str, str], ...]:
-    result = []
-    for route in routes:
-        destination, nexthop = (
-            (route["destination"], route["nexthop"]) if isinstance(route, Mapping) else route
-        )
-        try:
-            result.append((str(netaddr.IPNetwork(destination).cidr), ipam.normalize_ip(nexthop)))
-        except (netaddr.AddrFormatError, ValueError, TypeError):
-            raise ipam.invalid_input(
-                f"Invalid route: {{'destination': '{destination}', 'nexthop': '{nexthop}'}}"
-            ) from None
-    return tuple(result)
 
 
 def _subnet_lists(subnet: Subnet) -> dict:
@@ -2012,34 +1521,6 @@ def _port_view(port: Port) -> PortView:
     )
 
 
-def _router_view(router: Router) -> RouterView:
-    return RouterView(
-        id=router.id,
-        project_id=router.project_id,
-        key=router.key,
-        admin_state_up=router.admin_state_up,
-        routes=router.routes,
-    )
-
-
 _SIMPLE_VIEWS: dict[str, Callable[[Any], Any]] = {
-    "routers": _router_view,
     "security_groups": security_group_view,
 }
-
-
-def _router_from_row(row, tags) -> Router:
-    return Router(
-        id=row.id,
-        key=row.key,
-        project_id=row.project_id,
-        name=row.name,
-        description=row.description,
-        admin_state_up=row.admin_state_up,
-        status=row.status,
-        routes=tuple(tuple(r) for r in json.loads(row.routes)),
-        revision_number=row.revision_number,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        tags=tags,
-    )

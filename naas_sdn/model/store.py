@@ -52,6 +52,15 @@ class Transaction:
                 merged[key] = record
         return merged
 
+    def save(self, collection: str, record, values: Mapping):
+        """Write changed ``values`` of a declared record, with its revision bumped."""
+        new = bump(record, **values)
+        update_row(
+            self.conn, DECLARED[collection].table, new, DECLARED[collection].column_values(values)
+        )
+        self.changes.of(collection)[new.id] = new
+        return new
+
 
 class DeclaredStore:
     """CRUD of the declared resources, on the service's transactions and mirror."""
@@ -192,7 +201,7 @@ class DeclaredStore:
                 values = {k: v for k, v in values.items() if getattr(record, k) != v}
                 if not values:
                     return record
-            columns = {k: v for k, v in values.items() if k in resource.columns}
+            columns = resource.column_values(values)
             if resource.standard:
                 new = bump(record, **values)
                 update_row(conn, resource.table, new, columns)
@@ -204,6 +213,24 @@ class DeclaredStore:
             changes.of(collection)[new.id] = new
             self._parent_changed(txn, resource, new)
             return new
+
+        return self._write(work)
+
+    def change_record(
+        self,
+        ctx: Context,
+        collection: str,
+        record_id: str,
+        change: Callable[[Transaction, Any], Any],
+        if_revision: int | None = None,
+    ):
+        """Run ``change(txn, record)`` in one transaction on a record the caller sees: a
+        resource's member actions (a router's add_router_interface). Returns what it returns."""
+
+        def work(conn, changes):
+            record = self.get_record(ctx, collection, record_id)
+            check_revision(record.revision_number, if_revision)
+            return change(Transaction(conn, changes, self), record)
 
         return self._write(work)
 

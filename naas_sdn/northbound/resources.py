@@ -127,11 +127,15 @@ def declared_attributes(resource: schema.Resource) -> AttributeMap:
     return AttributeMap(first + tuple(own))
 
 
-def declared_resource(service, resource: schema.Resource) -> ResourceDef:
+def declared_resource(
+    service, resource: schema.Resource, actions: Mapping[str, Callable] | None = None
+) -> ResourceDef:
     """The REST collection of a declared resource, served by the generic store (which keeps
     it from now on, if it was declared after the service started), with the collections
     nested below it (their calls take the parent's id after ``ctx``, as :meth:`ResourceDef.bind`
-    gives it)."""
+    gives it). ``actions``: its member actions, PUT /v2.0/<path>/<id>/<action>, as
+    ``ResourceDef.actions`` takes them (they run their work in the store's
+    :meth:`~naas_sdn.model.store.DeclaredStore.change_record`)."""
     service.adopt(resource)
     collection = resource.collection
 
@@ -171,6 +175,7 @@ def declared_resource(service, resource: schema.Resource) -> ResourceDef:
         },
         # Neutron's names for a nested resource's rules: create_policy_bandwidth_limit_rule
         policy_member=f"{parent.member}_{resource.member}" if parent else "",
+        actions=dict(actions or {}),
     )
 
 

@@ -18,6 +18,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, UniqueConstraint, inspect
 
 from naas_sdn import cli
+from naas_sdn.features.router import interfaces_of
 from naas_sdn.model import db, migrations
 from naas_sdn.model.common import Context
 from naas_sdn.model.service import NetworkService
@@ -241,11 +242,9 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
         assert service.get_record(ALICE, "qos_policies", vm1.qos_policy_id).name == "gold"
         assert ports["plain"].port_security_enabled is False
 
-        router = service.list_routers(ALICE)[0]
+        router = service.list_records(ALICE, "routers")[0]
         assert router.routes == (("203.0.113.0/24", "10.1.0.5"),)
-        assert [p.network_id for p in service.router_interfaces(router.id)] == [
-            networks["green"].id
-        ]
+        assert [p.network_id for p in interfaces_of(service, router.id)] == [networks["green"].id]
         assert service.list_records(ALICE, "protocol_blocks")[0].port_range_max == 139
         assert service.fabric_links.load() == [(1, 2, 2, 1), (2, 1, 1, 2)]
         traffic = service.statistics.traffic("port", vm1.id)
@@ -254,7 +253,7 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
         # Counters go on from where e0de1ed left them: no key is handed out twice.
         assert sorted(row[1] for row in before["ports"]) == [1, 2, 3, 5]  # "gone" had 4
         assert service.create_port(ALICE, {"network_id": blue.id}).key == 6
-        assert service.create_router(ALICE, {}).key > router.key
+        assert service.create_records(ALICE, "routers", [{}])[0].key > router.key
         new_subnet = service.create_subnet(
             ALICE, {"network_id": networks["green"].id, "ip_version": 4, "cidr": "10.2.0.0/24"}
         )

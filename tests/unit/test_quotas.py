@@ -53,8 +53,8 @@ def test_bulk_over_quota_creates_nothing(service):
 def test_admin_creating_for_a_project_counts_against_that_project(service):
     service.set_quota_limits("alice", {"router": 0})
     with pytest.raises(errors.OverQuota):
-        service.create_router(ADMIN, {"project_id": "alice"})
-    service.create_router(ADMIN, {})
+        service.create_records(ADMIN, "routers", [{"project_id": "alice"}])[0]
+    service.create_records(ADMIN, "routers", [{}])[0]
 
 
 def test_unlimited_and_a_deleted_object_frees_its_unit(service):

@@ -5,6 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from naas_sdn.features.router import (
+    ROUTERS,
+    add_extraroutes,
+    add_router_interface,
+    interfaces_of,
+    remove_extraroutes,
+    remove_router_interface,
+)
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import NetworkService
 from naas_sdn.model.snapshot import ROUTER_INTERFACE
@@ -25,14 +33,14 @@ def counts(service) -> tuple:
     with service._engine.connect() as conn:
         return tuple(
             conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in (db.ports, db.ip_allocations, db.routers, db.tags)
+            for t in (db.ports, db.ip_allocations, ROUTERS.table, db.tags)
         )
 
 
 def test_router_create_update_delete_and_snapshot(service):
     seen = []
     service.subscribe(seen.append)
-    r = service.create_router(ALICE, {"name": "r1", "tags": ["b", "a"]})
+    r = service.create_records(ALICE, "routers", [{"name": "r1", "tags": ["b", "a"]}])[0]
     assert (r.name, r.status, r.admin_state_up, r.routes, r.tags) == (
         "r1",
         "ACTIVE",
@@ -48,38 +56,41 @@ def test_router_create_update_delete_and_snapshot(service):
         (),
     )
     assert len(seen) == 1
-    r2 = service.update_router(ALICE, r.id, {"admin_state_up": False, "name": "x"})
+    r2 = service.update_record(ALICE, "routers", r.id, {"admin_state_up": False, "name": "x"})
     assert r2.revision_number == 2 and service.snapshot().routers[r.id].admin_state_up is False
     assert len(seen) == 2
-    service.update_router(ALICE, r.id, {"name": "y"})  # no view change: no notification
+    service.update_record(ALICE, "routers", r.id, {"name": "y"})  # no view change: no notification
     assert len(seen) == 2
     with pytest.raises(errors.RouterNotFound):
-        service.get_router(BOB, r.id)
+        service.get_record(BOB, "routers", r.id)
     with pytest.raises(errors.RouterNotFound):
-        service.update_router(BOB, r.id, {"name": "stolen"})
-    assert service.list_routers(BOB) == [] and len(service.list_routers(ADMIN)) == 1
-    service.delete_router(ALICE, r.id)
+        service.update_record(BOB, "routers", r.id, {"name": "stolen"})
+    assert (
+        service.list_records(BOB, "routers") == []
+        and len(service.list_records(ADMIN, "routers")) == 1
+    )
+    service.delete_record(ALICE, "routers", r.id)
     assert r.id not in service.snapshot().routers and len(seen) == 3
 
 
 def test_router_keys_are_unique_and_never_reused(service, db_url):
-    a = service.create_router(ALICE, {})
-    b = service.create_router(ALICE, {})
-    service.delete_router(ALICE, b.id)
-    c = service.create_router(ALICE, {})
+    a = service.create_records(ALICE, "routers", [{}])[0]
+    b = service.create_records(ALICE, "routers", [{}])[0]
+    service.delete_record(ALICE, "routers", b.id)
+    c = service.create_records(ALICE, "routers", [{}])[0]
     assert len({a.key, b.key, c.key}) == 3 and c.key > b.key
     service.close()
     again = NetworkService(db.connect(db_url))
     assert again.snapshot().routers[c.id].key == c.key
-    assert again.get_router(ALICE, a.id) == a
-    assert again.create_router(ALICE, {}).key > c.key
+    assert again.get_record(ALICE, "routers", a.id) == a
+    assert again.create_records(ALICE, "routers", [{}])[0].key > c.key
     again.close()
 
 
 def test_add_interface_by_subnet(service):
     net, sub = net_subnet(service)
-    r = service.create_router(ALICE, {})
-    info = service.add_router_interface(ALICE, r.id, {"subnet_id": sub.id})
+    r = service.create_records(ALICE, "routers", [{}])[0]
+    info = add_router_interface(service, ALICE, r.id, {"subnet_id": sub.id})
     port = service.get_port(ALICE, info["port_id"])
     assert info == {
         "id": r.id,
@@ -94,15 +105,15 @@ def test_add_interface_by_subnet(service):
     assert (port.device_owner, port.device_id, port.name) == (ROUTER_INTERFACE, r.id, "")
     view = service.snapshot().ports[port.id]
     assert (view.device_owner, view.device_id) == (ROUTER_INTERFACE, r.id)
-    assert service.router_interfaces(r.id) == [port]
+    assert interfaces_of(service, r.id) == [port]
 
 
 def test_add_interface_errors_leave_nothing(service):
     _net, sub = net_subnet(service)
     _, nogw = net_subnet(service, "10.1.0.0/24", gateway_ip=None)
     _, overlap = net_subnet(service, "10.0.0.0/16")
-    r = service.create_router(ALICE, {})
-    service.add_router_interface(ALICE, r.id, {"subnet_id": sub.id})
+    r = service.create_records(ALICE, "routers", [{}])[0]
+    add_router_interface(service, ALICE, r.id, {"subnet_id": sub.id})
     before, rev = counts(service), service.snapshot().revision
     cases = [
         ({}, errors.PluginBadRequest, "Either subnet_id or port_id must be specified"),
@@ -134,12 +145,12 @@ def test_add_interface_errors_leave_nothing(service):
     ]
     for info, exc, message in cases:
         with pytest.raises(exc) as caught:
-            service.add_router_interface(ALICE, r.id, info)
+            add_router_interface(service, ALICE, r.id, info)
         if message:
             assert caught.value.msg == f"Bad router request: {message}."
             assert caught.value.type == "BadRequest" and caught.value.status == 400
     with pytest.raises(errors.RouterNotFound):
-        service.add_router_interface(BOB, r.id, {"subnet_id": sub.id})
+        add_router_interface(service, BOB, r.id, {"subnet_id": sub.id})
     assert counts(service) == before and service.snapshot().revision == rev
 
 
@@ -152,27 +163,27 @@ def test_gateway_taken_is_409_and_rolls_back(service):
     squatter = service.create_port(
         ALICE, {"network_id": net.id, "fixed_ips": [{"ip_address": "10.0.0.254"}]}
     )
-    r = service.create_router(ALICE, {})
+    r = service.create_records(ALICE, "routers", [{}])[0]
     before = counts(service)
     with pytest.raises(errors.IpAddressInUse):
-        service.add_router_interface(ALICE, r.id, {"subnet_id": sub.id})
-    assert counts(service) == before and service.router_interfaces(r.id) == []
+        add_router_interface(service, ALICE, r.id, {"subnet_id": sub.id})
+    assert counts(service) == before and interfaces_of(service, r.id) == []
     service.delete_port(ALICE, squatter.id)
-    service.add_router_interface(ALICE, r.id, {"subnet_id": sub.id})
+    add_router_interface(service, ALICE, r.id, {"subnet_id": sub.id})
 
 
 def test_other_tenants_subnet_and_shared_network(service):
     _, bobs = net_subnet(service, ctx=BOB)
     shared_net = service.create_network(BOB, {"shared": True})
     _, shared = net_subnet(service, "10.5.0.0/24", ctx=BOB, net=shared_net)
-    r = service.create_router(ALICE, {})
+    r = service.create_records(ALICE, "routers", [{}])[0]
     with pytest.raises(errors.SubnetNotFound):
-        service.add_router_interface(ALICE, r.id, {"subnet_id": bobs.id})
+        add_router_interface(service, ALICE, r.id, {"subnet_id": bobs.id})
     # Neutron refuses a globally shared network's subnet owned by another project
     with pytest.raises(errors.PluginBadRequest, match="not owned by project making the request"):
-        service.add_router_interface(ALICE, r.id, {"subnet_id": shared.id})
+        add_router_interface(service, ALICE, r.id, {"subnet_id": shared.id})
     # an admin may, and the port belongs to the router's project
-    info = service.add_router_interface(ADMIN, r.id, {"subnet_id": shared.id})
+    info = add_router_interface(service, ADMIN, r.id, {"subnet_id": shared.id})
     assert info["tenant_id"] == "alice"
     # the network owner sees the port but cannot delete it, nor the network or the subnet
     with pytest.raises(errors.ServicePortInUse):
@@ -188,11 +199,11 @@ def test_other_tenants_subnet_and_shared_network(service):
 def test_add_interface_by_port(service):
     net, sub = net_subnet(service)
     _, other = net_subnet(service, "10.1.0.0/24")
-    r = service.create_router(ALICE, {})
+    r = service.create_records(ALICE, "routers", [{}])[0]
     p = service.create_port(
         ALICE, {"network_id": net.id, "name": "mine", "fixed_ips": [{"ip_address": "10.0.0.7"}]}
     )
-    info = service.add_router_interface(ALICE, r.id, {"port_id": p.id})
+    info = add_router_interface(service, ALICE, r.id, {"port_id": p.id})
     assert (info["port_id"], info["subnet_ids"]) == (p.id, [sub.id])
     taken = service.get_port(ALICE, p.id)
     assert (taken.device_id, taken.device_owner, taken.revision_number) == (
@@ -202,27 +213,27 @@ def test_add_interface_by_port(service):
     )
     vm = service.create_port(ALICE, {"network_id": net.id, "device_id": "vm-1"})
     with pytest.raises(errors.PortInUse):
-        service.add_router_interface(ALICE, r.id, {"port_id": vm.id})
+        add_router_interface(service, ALICE, r.id, {"port_id": vm.id})
     bare = service.create_port(ALICE, {"network_id": net.id, "fixed_ips": []})
     with pytest.raises(errors.PluginBadRequest, match="at least one fixed IP"):
-        service.add_router_interface(ALICE, r.id, {"port_id": bare.id})
+        add_router_interface(service, ALICE, r.id, {"port_id": bare.id})
     same = service.create_port(ALICE, {"network_id": net.id})
     with pytest.raises(errors.PluginBadRequest, match="already has a port on subnet"):
-        service.add_router_interface(ALICE, r.id, {"port_id": same.id})
+        add_router_interface(service, ALICE, r.id, {"port_id": same.id})
     bobs_net, _ = net_subnet(service, "10.7.0.0/24", ctx=BOB)
     bobs = service.create_port(BOB, {"network_id": bobs_net.id})
     with pytest.raises(errors.PortNotFound):
-        service.add_router_interface(ALICE, r.id, {"port_id": bobs.id})
+        add_router_interface(service, ALICE, r.id, {"port_id": bobs.id})
     assert service.get_port(ALICE, same.id).device_id == ""
-    assert [q.id for q in service.router_interfaces(r.id)] == [p.id]
-    assert other.id not in {sid for q in service.router_interfaces(r.id) for sid, _ in q.fixed_ips}
+    assert [q.id for q in interfaces_of(service, r.id)] == [p.id]
+    assert other.id not in {sid for q in interfaces_of(service, r.id) for sid, _ in q.fixed_ips}
 
 
 def test_port_api_cannot_make_or_unmake_interfaces(service):
     net, sub = net_subnet(service)
-    r = service.create_router(ALICE, {})
-    bobs_router = service.create_router(BOB, {})
-    info = service.add_router_interface(ALICE, r.id, {"subnet_id": sub.id})
+    r = service.create_records(ALICE, "routers", [{}])[0]
+    bobs_router = service.create_records(BOB, "routers", [{}])[0]
+    info = add_router_interface(service, ALICE, r.id, {"subnet_id": sub.id})
     with pytest.raises(errors.PluginBadRequest, match="only through add_router_interface"):
         service.create_port(
             ALICE, {"network_id": net.id, "device_owner": ROUTER_INTERFACE, "device_id": r.id}
@@ -262,85 +273,90 @@ def test_port_api_cannot_make_or_unmake_interfaces(service):
 def test_remove_interface(service):
     _net, sub = net_subnet(service)
     _, sub2 = net_subnet(service, "10.1.0.0/24")
-    r = service.create_router(ALICE, {})
-    a = service.add_router_interface(ALICE, r.id, {"subnet_id": sub.id})
-    b = service.add_router_interface(ALICE, r.id, {"subnet_id": sub2.id})
+    r = service.create_records(ALICE, "routers", [{}])[0]
+    a = add_router_interface(service, ALICE, r.id, {"subnet_id": sub.id})
+    b = add_router_interface(service, ALICE, r.id, {"subnet_id": sub2.id})
     with pytest.raises(errors.RouterInUse) as caught:
-        service.delete_router(ALICE, r.id)
+        service.delete_record(ALICE, "routers", r.id)
     assert caught.value.msg == f"Router {r.id} still has ports"
     with pytest.raises(errors.SubnetMismatchForPort):
-        service.remove_router_interface(
-            ALICE, r.id, {"port_id": a["port_id"], "subnet_id": sub2.id}
+        remove_router_interface(
+            service, ALICE, r.id, {"port_id": a["port_id"], "subnet_id": sub2.id}
         )
     with pytest.raises(errors.RouterInterfaceNotFound):
-        service.remove_router_interface(ALICE, r.id, {"port_id": sub.id})
+        remove_router_interface(service, ALICE, r.id, {"port_id": sub.id})
     assert (
-        service.remove_router_interface(ALICE, r.id, {"port_id": a["port_id"], "subnet_id": sub.id})
+        remove_router_interface(
+            service, ALICE, r.id, {"port_id": a["port_id"], "subnet_id": sub.id}
+        )
         == a
     )
     with pytest.raises(errors.RouterInterfaceNotFoundForSubnet):
-        service.remove_router_interface(ALICE, r.id, {"subnet_id": sub.id})
-    assert service.remove_router_interface(ALICE, r.id, {"subnet_id": sub2.id}) == b
-    assert service.router_interfaces(r.id) == [] and counts(service)[:2] == (0, 0)
+        remove_router_interface(service, ALICE, r.id, {"subnet_id": sub.id})
+    assert remove_router_interface(service, ALICE, r.id, {"subnet_id": sub2.id}) == b
+    assert interfaces_of(service, r.id) == [] and counts(service)[:2] == (0, 0)
     service.delete_subnet(ALICE, sub.id)  # no longer in use
-    service.delete_router(ALICE, r.id)
+    service.delete_record(ALICE, "routers", r.id)
 
 
 def test_routes(service):
     _net, sub = net_subnet(service)
     _, sub2 = net_subnet(service, "10.1.0.0/24")
-    r = service.create_router(ALICE, {})
+    r = service.create_records(ALICE, "routers", [{}])[0]
     with pytest.raises(errors.InvalidRoutes, match="not connected with router"):
-        service.update_router(ALICE, r.id, {"routes": [ROUTE]})
-    service.add_router_interface(ALICE, r.id, {"subnet_id": sub.id})
-    service.add_router_interface(ALICE, r.id, {"subnet_id": sub2.id})
+        service.update_record(ALICE, "routers", r.id, {"routes": [ROUTE]})
+    add_router_interface(service, ALICE, r.id, {"subnet_id": sub.id})
+    add_router_interface(service, ALICE, r.id, {"subnet_id": sub2.id})
     with pytest.raises(errors.InvalidRoutes, match="the nexthop is used by router"):
-        service.update_router(
-            ALICE, r.id, {"routes": [{"destination": "10.9.0.0/24", "nexthop": "10.0.0.1"}]}
+        service.update_record(
+            ALICE,
+            "routers",
+            r.id,
+            {"routes": [{"destination": "10.9.0.0/24", "nexthop": "10.0.0.1"}]},
         )
     too_many = [{"destination": f"10.{i}.0.0/24", "nexthop": "10.0.0.9"} for i in range(31)]
     with pytest.raises(errors.RoutesExhausted):
-        service.update_router(ALICE, r.id, {"routes": too_many})
-    assert service.get_router(ALICE, r.id).revision_number == 1
+        service.update_record(ALICE, "routers", r.id, {"routes": too_many})
+    assert service.get_record(ALICE, "routers", r.id).revision_number == 1
     seen = []
     service.subscribe(seen.append)
-    r = service.update_router(ALICE, r.id, {"routes": [ROUTE]})
+    r = service.update_record(ALICE, "routers", r.id, {"routes": [ROUTE]})
     assert r.routes == (("10.9.0.0/24", "10.0.0.9"),) and len(seen) == 1
     assert service.snapshot().routers[r.id].routes == r.routes
     with pytest.raises(errors.RouterInterfaceInUseByRoute):
-        service.remove_router_interface(ALICE, r.id, {"subnet_id": sub.id})
-    service.remove_router_interface(ALICE, r.id, {"subnet_id": sub2.id})  # not needed
-    r = service.add_extraroutes(
-        ALICE, r.id, [{"destination": "10.8.0.0/24", "nexthop": "10.0.0.8"}, ROUTE]
+        remove_router_interface(service, ALICE, r.id, {"subnet_id": sub.id})
+    remove_router_interface(service, ALICE, r.id, {"subnet_id": sub2.id})  # not needed
+    r = add_extraroutes(
+        service, ALICE, r.id, [{"destination": "10.8.0.0/24", "nexthop": "10.0.0.8"}, ROUTE]
     )
     assert r.routes == (("10.9.0.0/24", "10.0.0.9"), ("10.8.0.0/24", "10.0.0.8"))
-    r = service.remove_extraroutes(ALICE, r.id, [ROUTE])
+    r = remove_extraroutes(service, ALICE, r.id, [ROUTE])
     assert r.routes == (("10.8.0.0/24", "10.0.0.8"),)
-    r = service.update_router(ALICE, r.id, {"routes": []})
-    service.remove_router_interface(ALICE, r.id, {"subnet_id": sub.id})
+    r = service.update_record(ALICE, "routers", r.id, {"routes": []})
+    remove_router_interface(service, ALICE, r.id, {"subnet_id": sub.id})
 
 
 def test_ipv6_prefixes_share_one_port(service):
     net, six = net_subnet(service, "2001:db8::/64")
     _, six2 = net_subnet(service, "2001:db9::/64", net=net)
-    r = service.create_router(ALICE, {})
-    a = service.add_router_interface(ALICE, r.id, {"subnet_id": six.id})
-    b = service.add_router_interface(ALICE, r.id, {"subnet_id": six2.id})
+    r = service.create_records(ALICE, "routers", [{}])[0]
+    a = add_router_interface(service, ALICE, r.id, {"subnet_id": six.id})
+    b = add_router_interface(service, ALICE, r.id, {"subnet_id": six2.id})
     assert a["port_id"] == b["port_id"] and b["subnet_ids"] == [six2.id]
     port = service.get_port(ALICE, a["port_id"])
     assert port.fixed_ips == ((six.id, "2001:db8::1"), (six2.id, "2001:db9::1"))
-    service.remove_router_interface(ALICE, r.id, {"subnet_id": six.id})
+    remove_router_interface(service, ALICE, r.id, {"subnet_id": six.id})
     assert service.get_port(ALICE, a["port_id"]).fixed_ips == ((six2.id, "2001:db9::1"),)
     _, ext = net_subnet(service, "2001:dba::/64", ipv6_address_mode="slaac")
     with pytest.raises(errors.PluginBadRequest, match="receive RAs from an external router"):
-        service.add_router_interface(ALICE, r.id, {"subnet_id": ext.id})
+        add_router_interface(service, ALICE, r.id, {"subnet_id": ext.id})
 
 
 def test_router_tags(service):
-    r = service.create_router(ALICE, {})
+    r = service.create_records(ALICE, "routers", [{}])[0]
     service.add_tag(ALICE, "routers", r.id, "red")
     assert service.get_tags(ALICE, "routers", r.id) == ["red"]
     with pytest.raises(errors.RouterNotFound):
         service.get_tags(BOB, "routers", r.id)
-    service.delete_router(ALICE, r.id)
+    service.delete_record(ALICE, "routers", r.id)
     assert counts(service)[3] == 0

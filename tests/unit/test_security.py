@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from naas_sdn.features.router import add_router_interface
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import NetworkService
 from naas_sdn.model.snapshot import SecurityGroupRuleView
@@ -376,9 +377,9 @@ def test_bad_address_pairs(service, net, pairs, error):
 
 
 def test_router_interfaces_get_no_groups(service, net):
-    router = service.create_router(ALICE, {"name": "r"})
+    router = service.create_records(ALICE, "routers", [{"name": "r"}])[0]
     subnet = service.network_subnets(net.id)[0]
-    info = service.add_router_interface(ALICE, router.id, {"subnet_id": subnet.id})
+    info = add_router_interface(service, ALICE, router.id, {"subnet_id": subnet.id})
     port = service.get_port(ALICE, info["port_id"])
     assert port.security_groups == ()
     view = service.snapshot().ports[port.id]
