@@ -20,8 +20,14 @@ IN_TREE = {
 }
 
 
+# the core resources, served by the always-loaded core plugin: declared first, since the other
+# slices' resources refer to them
+CORE = "naas_sdn.features.networking"
+
+
 def import_declarations() -> None:
     """Import every in-tree slice, so that its resources are declared (idempotent)."""
+    importlib.import_module(CORE)
     for target in IN_TREE.values():
         module = target.partition(":")[0]
         if module.startswith(__name__ + "."):

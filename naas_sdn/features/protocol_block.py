@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Integer, String
 
-from naas_sdn.model import db, errors, protocols, schema
+from naas_sdn.features.networking.networks import network_reference
+from naas_sdn.model import errors, protocols, schema
 from naas_sdn.model.common import Context
 from naas_sdn.model.schema import field
 from naas_sdn.model.snapshot import ProtocolBlockView
 from naas_sdn.model.store import Transaction
-from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.extensions import Extension, Plugin
 from naas_sdn.northbound.policy import ADMIN_OR_NET_OWNER, crud
 from naas_sdn.northbound.resources import declared_resource
@@ -30,14 +30,7 @@ from naas_sdn.northbound.resources import declared_resource
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ProtocolBlock(schema.Standard):
     key: int = field(BigInteger, unique=True, visible=False)  # a counter's: flow cookies
-    network_id: str = field(
-        String(db.UUID_LEN),
-        foreign_key="networks.id",
-        on_delete="CASCADE",
-        index=True,
-        post=True,
-        validate=a.uuid_string,
-    )
+    network_id: str = network_reference(on_delete="CASCADE")
     protocol: str = field(String(40), post=True)  # as the API shows it: "udp" or "17"
     ethertype: str | None = field(String(8), nullable=True, post=True, default=None)  # None: both
     port_range_min: int | None = field(

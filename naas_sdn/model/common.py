@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import re
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -41,11 +42,10 @@ class Changes:
     """
 
     def __init__(self):
-        self.networks: dict = {}
-        self.ports: dict = {}
-        self.subnets: dict = {}
         self.security_groups: dict = {}
         self.declared: dict[str, dict] = {}  # collection -> changes, for declared resources
+        # what a transaction's steps share: the addresses and MACs taken so far in a bulk create
+        self.memo: dict[str, Any] = {}
 
     def of(self, collection: str) -> dict:
         """The changes of one declared collection (naas_sdn.model.schema)."""
@@ -66,9 +66,10 @@ def merge(
             changed |= views.pop(key, None) is not None
         else:
             records[key] = record
-            view = make_view(record)
-            changed |= views.get(key) != view
-            views[key] = view
+            view, before = make_view(record), views.get(key)
+            if before != view:  # an equal view keeps its identity: compilation skips it
+                changed = True
+                views[key] = view
     return records, views, changed
 
 
@@ -157,20 +158,27 @@ def read_tags(conn) -> dict[tuple[str, str], tuple[str, ...]]:
 
 def update_row(conn, table, obj, values: Mapping) -> None:
     """Write ``values`` plus the standard attributes; the row must exist (we hold the lock)."""
-    columns = {
-        ("binding_profile" if k == "binding_profile_json" else k): v for k, v in values.items()
-    }
+    columns = dict(values)
     columns.update(revision_number=obj.revision_number, updated_at=obj.updated_at)
     result = conn.execute(update(table).where(table.c.id == obj.id).values(**columns))
     if result.rowcount != 1:
         raise RuntimeError(f"{table.name} row {obj.id} vanished under the write lock")
 
 
+def evolve(record, **values):
+    """``record`` with ``values``: its own fields replaced, and the attributes other slices add
+    to it (see :class:`naas_sdn.model.schema.Extensible`) merged into its ``extensions``."""
+    own = {f.name for f in dataclasses.fields(record)}
+    added = {k: v for k, v in values.items() if k not in own}
+    if added:
+        values = {k: v for k, v in values.items() if k in own}
+        values["extensions"] = tuple(sorted({**dict(record.extensions), **added}.items()))
+    return dataclasses.replace(record, **values)
+
+
 def bump(record, **values):
     """``record`` with ``values``, its revision number raised and updated_at now."""
-    return dataclasses.replace(
-        record, **values, revision_number=record.revision_number + 1, updated_at=utcnow()
-    )
+    return evolve(record, **values, revision_number=record.revision_number + 1, updated_at=utcnow())
 
 
 def next_counter(conn, name: str) -> int:

@@ -22,7 +22,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
     create_engine,
     event,
 )
@@ -64,83 +63,7 @@ counters = Table(
     Column("next_value", BigInteger, nullable=False),
 )
 
-networks = Table(
-    "networks",
-    metadata,
-    Column("id", String(UUID_LEN), primary_key=True),
-    Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
-    Column("name", String(NAME_LEN), nullable=False, default=""),
-    Column("description", String(NAME_LEN), nullable=False, default=""),
-    Column("admin_state_up", Boolean, nullable=False),
-    Column("shared", Boolean, nullable=False),
-    Column("mtu", Integer, nullable=False),
-    Column("segmentation_id", Integer, nullable=False, unique=True),
-    Column("revision_number", BigInteger, nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
-)
-
-ports = Table(
-    "ports",
-    metadata,
-    Column("id", String(UUID_LEN), primary_key=True),
-    Column("key", BigInteger, nullable=False, unique=True),
-    Column(
-        "network_id",
-        String(UUID_LEN),
-        ForeignKey("networks.id", ondelete="RESTRICT"),
-        nullable=False,
-        index=True,
-    ),
-    Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
-    Column("name", String(NAME_LEN), nullable=False, default=""),
-    Column("description", String(NAME_LEN), nullable=False, default=""),
-    Column("mac_address", String(17), nullable=False),
-    Column("admin_state_up", Boolean, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("device_id", String(NAME_LEN), nullable=False, default=""),
-    Column("device_owner", String(NAME_LEN), nullable=False, default=""),
-    Column("binding_host_id", String(NAME_LEN), nullable=False, default=""),
-    Column("binding_vif_type", String(64), nullable=False),
-    Column("binding_vnic_type", String(64), nullable=False),
-    Column("binding_profile", Text, nullable=False, default="{}"),
-    Column("revision_number", BigInteger, nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
-    UniqueConstraint("network_id", "mac_address", name="uniq_ports_network_mac"),
-)
-
-subnets = Table(
-    "subnets",
-    metadata,
-    Column("id", String(UUID_LEN), primary_key=True),
-    Column(
-        "network_id",
-        String(UUID_LEN),
-        ForeignKey("networks.id", ondelete="RESTRICT"),
-        nullable=False,
-        index=True,
-    ),
-    Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
-    # Creation order (timestamps have one-second resolution): a network's subnets are listed,
-    # and tried for default addresses, in this order.
-    Column("seq", BigInteger, nullable=False, unique=True),
-    Column("name", String(NAME_LEN), nullable=False, default=""),
-    Column("description", String(NAME_LEN), nullable=False, default=""),
-    Column("ip_version", Integer, nullable=False),
-    Column("cidr", String(64), nullable=False),
-    Column("gateway_ip", String(64), nullable=True),
-    Column("enable_dhcp", Boolean, nullable=False),
-    Column("ipv6_ra_mode", String(16), nullable=True),
-    Column("ipv6_address_mode", String(16), nullable=True),
-    # Small ordered lists, read and written whole with the subnet: JSON text in every dialect.
-    Column("allocation_pools", Text, nullable=False, default="[]"),  # [[start, end], ...]
-    Column("dns_nameservers", Text, nullable=False, default="[]"),  # [ip, ...] in given order
-    Column("host_routes", Text, nullable=False, default="[]"),  # [[destination, nexthop], ...]
-    Column("revision_number", BigInteger, nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
-)
+# networks, subnets and ports are declared in naas_sdn/features/networking/.
 
 ip_allocations = Table(
     "ip_allocations",

@@ -1,13 +1,14 @@
-"""Rules a feature attaches to the core resources (networks, subnets, ports), in the way of
+"""Rules a feature attaches to another slice's resources (the core's ports), in the way of
 neutron's registry callbacks: the core runs every rule attached to one of its events, and so
 never names the feature that brought it (a router's interfaces are ports the port API must not
 take over).
 
-Events and what their rules get (a rule refuses by raising a Neutron-shaped error):
-- ``ports``, ``before_create``: ``(txn, ctx, attrs)``;
-- ``ports``, ``before_update``: ``(txn, ctx, port, values, fixed_ips)``: the changed values, and
-  the requested fixed_ips (None when the request names none);
-- ``ports``, ``before_delete``: ``(txn, port)``.
+The generic store runs them for every declared resource, before the resource's own hooks;
+what their rules get (a rule refuses by raising a Neutron-shaped error):
+- ``before_create``: ``(txn, ctx, attrs)``;
+- ``before_update``: ``(txn, ctx, record, values)``: the changed values as requested (a
+  port's ``fixed_ips`` as the request lists them);
+- ``before_delete``: ``(txn, record)``.
 """
 
 from __future__ import annotations

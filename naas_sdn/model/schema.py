@@ -110,6 +110,7 @@ class Parent:
     nested: bool = False
     listed_in: str | None = None
     order: Callable[[Any], Any] | None = None  # a nested record's sort key among its siblings
+    listed_as: Callable[[Any], Any] | None = None  # what the listing holds of each (None: it)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,25 +122,39 @@ class Resource:
     does not fill itself (everything but the standard attributes and ``key``);
     ``before_update(txn, record, values)`` checks an update's changed values;
     ``before_delete(txn, record)`` refuses a delete (in use) or removes what depends on it.
+    ``after_create(txn, ctx, attrs, record) -> record`` writes what hangs on a new record's
+    row (a port's addresses) once it exists; ``load_lists(conn) -> {id: {field: value}}``
+    reads such fields back on start.
     ``visible(ctx, record, model)`` says who sees a record (default: its project and admins).
+    ``view_reads(record, records) -> view``, instead of ``view``, for a view that also reads
+    other collections of the committed model (``records(collection)``: a subnet's network).
+    Other slices' rules on a resource come through :mod:`naas_sdn.model.hooks`, and their
+    attributes of it through :class:`Extension`.
     """
 
     record: type
     collection: str  # the table, the mirror, tags' resource type and the snapshot field
     member: str  # singular API name: "protocol_block"
     not_found: Callable[..., errors.NeutronException]  # (id) -> the API's 404; nested: (parent, id)
-    counter: str | None = None  # the monotonic counter giving the ``key`` field
+    counter: str | None = None  # the monotonic counter giving the ``counter_field``
+    counter_field: str = "key"
     view: Callable[[Any], Any] | None = None  # record -> what the compiler sees
     parent: Parent | None = None
     prepare: Callable[..., Mapping[str, Any]] | None = None
     before_update: Callable[..., None] | None = None
     before_delete: Callable[..., None] | None = None
+    after_create: Callable[..., Any] | None = None
+    load_lists: Callable[[Any], Mapping[str, Mapping[str, Any]]] | None = None
+    view_reads: Callable[[Any, Callable[[str], Mapping]], Any] | None = None
     visible: Callable[..., bool] | None = None
     quota: int | None = None  # default limit per project (None: no quota)
     path: str = ""  # API path under /v2.0/, when not the collection
     plural: str = ""  # the API's collection (body key, tags' resource type), when not collection
     quota_name: str = ""  # the quota's resource name, when not the member
     constraints: tuple = ()  # table constraints beyond the fields' own (a UniqueConstraint)
+    # API attributes that are no field: (wire name, Spec with ``show``), checked and dropped
+    # (Neutron's attributes of features naas-sdn answers with their one value)
+    virtual: tuple[tuple[str, Spec], ...] = ()
 
     def __post_init__(self):
         fields = {
@@ -152,6 +167,21 @@ class Resource:
 
     specs: Mapping[str, Spec] = dataclasses.field(init=False, repr=False, compare=False)
     table: Table = dataclasses.field(init=False, repr=False, compare=False)
+
+    @property
+    def has_view(self) -> bool:
+        return self.view is not None or self.view_reads is not None
+
+    def make_view(self, records: Callable[[str], Mapping]) -> Callable[[Any], Any]:
+        """record -> its view, reading ``records`` (collection -> committed records)."""
+        if self.view_reads is not None:
+            view_reads = self.view_reads
+            return lambda record: view_reads(record, records)
+        return self.view or (lambda record: None)
+
+    @property
+    def extensions(self) -> tuple[Extension, ...]:
+        return tuple(EXTENSIONS.get(self.collection, ()))
 
     @property
     def in_tree(self) -> bool:
@@ -191,14 +221,25 @@ class Resource:
     def updatable(self) -> frozenset[str]:
         """What a PUT may change: the standard name and description, and fields with put."""
         standard = STANDARD_UPDATABLE if self.standard else frozenset()
-        return standard | {
-            name for name, spec in self.specs.items() if spec.put and name not in STANDARD_FIELDS
-        }
+        extended = {name for extension in self.extensions for name in extension.updatable}
+        return (
+            standard
+            | extended
+            | {
+                name
+                for name, spec in self.specs.items()
+                if spec.put and name not in STANDARD_FIELDS
+            }
+        )
 
     @property
     def own_fields(self) -> dict[str, Spec]:
         """The fields beyond the standard attributes, in declaration order."""
-        return {name: spec for name, spec in self.specs.items() if name not in STANDARD_FIELDS}
+        return {
+            name: spec
+            for name, spec in self.specs.items()
+            if name not in STANDARD_FIELDS and name != EXTENDED
+        }
 
     def row(self, record) -> dict[str, Any]:
         return self.column_values({name: getattr(record, name) for name in self.columns})
@@ -219,6 +260,15 @@ class Resource:
             convert = self.specs[name].from_column
             values[name] = convert(getattr(row, name)) if convert else getattr(row, name)
         return self.record(**values, tags=tags) if self.standard else self.record(**values)
+
+    def extension_view(self, record) -> dict[str, Any]:
+        """What the slices that extend this resource give its view (PortView's
+        qos_policy_id...)."""
+        fields: dict[str, Any] = {}
+        for extension in self.extensions:
+            if extension.view is not None:
+                fields.update(extension.view(record))
+        return fields
 
     def count_in_quotas(self) -> None:
         """Make the resource's quota known (once its table exists: usage is counted in it)."""
@@ -243,6 +293,65 @@ class Resource:
         return ctx.is_admin or record.project_id == ctx.project_id
 
 
+EXTENDED = "extensions"  # the field of an Extensible record holding its extensions' values
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Extensible(Standard):
+    """A resource other slices add attributes to (:class:`Extension`): their values ride in
+    ``extensions`` and read as attributes (``port.qos_policy_id``; :func:`common.evolve`
+    changes them), so the resource's own declaration never names the slices that extend it."""
+
+    # (name, value) pairs, sorted: records stay hashable
+    extensions: tuple[tuple[str, Any], ...] = field(record_default=(), visible=False)
+
+    def __getattr__(self, name: str) -> Any:
+        if name != EXTENDED:
+            for key, value in object.__getattribute__(self, EXTENDED):
+                if key == name:
+                    return value
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Extension:
+    """Attributes one slice adds to another's resource (the security slice's
+    port_security_enabled on ports, QoS's qos_policy_id), kept in tables of the slice's own,
+    as Neutron's extensions keep theirs: a record without a row there has the ``defaults``.
+    The record holds them in ``extensions`` (:class:`Extensible`).
+
+    ``load(conn) -> {record id: {name: value}}``: what the tables hold, read on start;
+    ``on_create(txn, ctx, attrs, record) -> {name: value}``: a new record's values, checked
+    and written; ``on_update(txn, ctx, record, attrs, values) -> {name: value}``: the values
+    an update changes, checked and written (``values``: the record's own changed fields, such
+    as a port's new MAC); ``view(record) -> {view field: value}``: what the compiler's view
+    of the record gets of them. The API attributes come with the slice's plugin.
+    """
+
+    collection: str
+    defaults: Mapping[str, Any]
+    load: Callable[[Any], Mapping[str, Mapping[str, Any]]]
+    on_create: Callable[..., Mapping[str, Any]]
+    on_update: Callable[..., Mapping[str, Any]]
+    view: Callable[[Any], Mapping[str, Any]] | None = None
+    updatable: frozenset[str] = frozenset()  # what a PUT may name (default: every attribute)
+
+    def __post_init__(self):
+        if not self.updatable:
+            object.__setattr__(self, "updatable", frozenset(self.defaults))
+
+
+EXTENSIONS: dict[str, list[Extension]] = {}
+
+
+def extend(extension: Extension) -> Extension:
+    """Add a slice's attributes to a resource (once, however often the slice is imported)."""
+    known = EXTENSIONS.setdefault(extension.collection, [])
+    if extension not in known:
+        known.append(extension)
+    return extension
+
+
 PLUGIN_METADATA = MetaData()  # tables of third-party slices: created when their plugin loads
 
 
@@ -252,12 +361,11 @@ def _table(name: str, specs: Mapping[str, Spec], metadata: MetaData, constraints
         if spec.column is None:
             continue
         args = []
-        if spec.foreign_key:  # a Column, not a name: a plugin's table refers across metadata
+        if spec.foreign_key:
             table, _, column = spec.foreign_key.partition(".")
-            referred = (
-                metadata.tables[table] if table in metadata.tables else db.metadata.tables[table]
-            )
-            target = referred.c[column]
+            target: Any = spec.foreign_key  # resolved when the schema is made
+            if metadata is not db.metadata and table not in metadata.tables:
+                target = db.declared_metadata().tables[table].c[column]  # across metadata
             args.append(ForeignKey(target, ondelete=spec.on_delete))
         columns.append(
             Column(

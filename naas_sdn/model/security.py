@@ -24,6 +24,7 @@ from naas_sdn.model.common import (
     check_revision,
     check_updatable,
     current,
+    evolve,
     next_counter,
     norm_tags,
     owner,
@@ -42,7 +43,7 @@ DIRECTIONS = ("ingress", "egress")
 ANY_PREFIXES = ("0.0.0.0/0", "::/0")
 
 if TYPE_CHECKING:
-    from naas_sdn.model.service import Port
+    pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,7 +180,7 @@ class SecurityMixin:
 
     _security_groups: Mapping[str, SecurityGroup]
     # NetworkService's, of which this mixin is a part
-    _ports: Mapping[str, Port]
+    records: Callable[[str], Mapping[str, Any]]
     _write: Callable[..., Any]
     _enforce_quota: Callable[..., None]
 
@@ -270,7 +271,7 @@ class SecurityMixin:
             group = self._owned_group(ctx, changes, group_id, if_revision)
             if group.is_default and not ctx.is_admin:
                 raise errors.SecurityGroupCannotRemoveDefault()
-            if any(group_id in p.security_groups for p in self._ports.values()):
+            if any(group_id in p.security_groups for p in self.records("ports").values()):
                 raise errors.SecurityGroupInUse(id=group_id)
             rules = db.security_group_rules.c
             conn.execute(
@@ -540,7 +541,7 @@ class SecurityMixin:
             groups = (self._ensure_default_group(conn, changes, port.project_id),)
         else:
             groups = self._port_groups(ctx, changes, port.project_id, requested)
-        port = dataclasses.replace(
+        port = evolve(
             port, port_security_enabled=enabled, security_groups=groups, allowed_address_pairs=pairs
         )
         _write_port_security(conn, port, insert_enabled=True, insert_groups=True, insert_pairs=True)
@@ -590,7 +591,7 @@ class SecurityMixin:
         if values:
             _write_port_security(
                 conn,
-                dataclasses.replace(port, **values),
+                evolve(port, **values),
                 insert_enabled="port_security_enabled" in values,
                 insert_groups="security_groups" in values,
                 insert_pairs="allowed_address_pairs" in values,

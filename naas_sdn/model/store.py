@@ -15,13 +15,14 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from naas_sdn.model import db
+from naas_sdn.model import db, hooks
 from naas_sdn.model.common import (
     Changes,
     Context,
     bump,
     check_revision,
     check_updatable,
+    evolve,
     next_counter,
     norm_tags,
     owner,
@@ -135,26 +136,32 @@ class DeclaredStore:
         def work(conn, changes):
             txn = Transaction(conn, changes, self)
             self._reach(ctx, resource, parent)
-            created = [self._insert_record(txn, ctx, resource, attrs) for attrs in items]
+            created = [self.insert_record(txn, ctx, resource, attrs) for attrs in items]
             if resource.quota is not None:
                 self._enforce_quota(conn, resource.quota_resource, (r.project_id for r in created))
             return created
 
         return self._write(work)
 
-    def _insert_record(self, txn: Transaction, ctx: Context, resource: Resource, attrs: Mapping):
+    def insert_record(
+        self, txn: Transaction, ctx: Context, resource: Resource, attrs: Mapping, rules=True
+    ):
+        """Create one record in a running transaction; ``rules`` False skips the other
+        slices' rules on it (the slice that owns them is creating it: a router's port)."""
+        if rules:
+            hooks.run(resource.collection, "before_create", txn, ctx, attrs)
         values = dict(resource.prepare(txn, ctx, attrs)) if resource.prepare else {}
         if resource.standard:
             values.setdefault("project_id", owner(ctx, attrs))
         for name, spec in resource.own_fields.items():
-            if name in values or name == "key":
+            if name in values or name == resource.counter_field:
                 continue
             if name in attrs:
                 values[name] = attrs[name]
             elif spec.default is not MISSING and spec.default is not COMPUTED:
                 values[name] = spec.default
         if resource.counter is not None:
-            values["key"] = next_counter(txn.conn, resource.counter)
+            values[resource.counter_field] = next_counter(txn.conn, resource.counter)
         if resource.standard:
             now = utcnow()
             values.update(
@@ -165,10 +172,15 @@ class DeclaredStore:
                 updated_at=now,
                 tags=norm_tags(attrs.get("tags", ())),
             )
-        record = resource.record(id=str(uuid.uuid4()), **values)
+        values.setdefault("id", str(uuid.uuid4()))
+        record = resource.record(**values)
         txn.conn.execute(insert(resource.table).values(resource.row(record)))
         if resource.standard:
             write_tags(txn.conn, resource.api_collection, record.id, record.tags)
+        if resource.after_create is not None:
+            record = resource.after_create(txn, ctx, attrs, record)
+        for extension in resource.extensions:
+            record = evolve(record, **extension.on_create(txn, ctx, attrs, record))
         txn.changes.of(resource.collection)[record.id] = record
         self._parent_changed(txn, resource, record)
         return record
@@ -192,21 +204,25 @@ class DeclaredStore:
             record = self.get_record(ctx, collection, record_id, parent)
             if resource.standard:
                 check_revision(record.revision_number, if_revision)
-            values = {k: v for k, v in attrs.items() if getattr(record, k) != v}
+            values = {
+                k: v for k, v in attrs.items() if k in resource.specs and getattr(record, k) != v
+            }
+            txn = Transaction(conn, changes, self)
+            if values:
+                hooks.run(collection, "before_update", txn, ctx, record, values)
+            if values and resource.before_update is not None:
+                resource.before_update(txn, ctx, record, values)
+                values = {k: v for k, v in values.items() if getattr(record, k) != v}
+            for extension in resource.extensions:
+                values.update(extension.on_update(txn, ctx, record, attrs, dict(values)))
             if not values:
                 return record
-            txn = Transaction(conn, changes, self)
-            if resource.before_update is not None:
-                resource.before_update(txn, record, values)
-                values = {k: v for k, v in values.items() if getattr(record, k) != v}
-                if not values:
-                    return record
             columns = resource.column_values(values)
             if resource.standard:
                 new = bump(record, **values)
                 update_row(conn, resource.table, new, columns)
             else:
-                new = dataclasses.replace(record, **values)
+                new = evolve(record, **values)
                 conn.execute(
                     update(resource.table).where(resource.table.c.id == new.id).values(columns)
                 )
@@ -249,32 +265,40 @@ class DeclaredStore:
             if resource.standard:
                 check_revision(record.revision_number, if_revision)
             txn = Transaction(conn, changes, self)
-            self._delete_records(txn, resource, [record])
+            self.delete_rows(txn, resource, [record])
             self._parent_changed(txn, resource, record)
 
         self._write(work)
 
     def _parent_changed(self, txn: Transaction, resource: Resource, child) -> None:
-        """A nested record changed: its parent's revision rises and its listing follows."""
-        link = resource.nesting
-        if link is None:
+        """A child record changed: the parent's listing of it follows, and a nested one's
+        parent's revision rises (a network does not change when its subnets do)."""
+        link = resource.parent
+        if link is None or (link.listed_in is None and not link.nested):
             return
         above = DECLARED[link.collection]
         parent_id = getattr(child, link.field)
-        record = txn.current(above.collection)[parent_id]
-        listed_in = link.listed_in
+        record = txn.current(above.collection).get(parent_id)
+        if record is None:  # going too, in this transaction
+            return
         values = {}
-        if listed_in is not None:
-            values[listed_in] = nested_listing(txn.current, above, listed_in, parent_id)
-        new = bump(record, **values)
-        update_row(txn.conn, above.table, new, {})
+        if link.listed_in is not None:
+            values[link.listed_in] = nested_listing(txn.current, above, link.listed_in, parent_id)
+        if link.nested:
+            new = bump(record, **values)
+            update_row(txn.conn, above.table, new, {})
+        else:
+            new = evolve(record, **values)
         txn.changes.of(above.collection)[parent_id] = new
 
-    def _delete_records(self, txn: Transaction, resource: Resource, records: list) -> None:
-        """Delete records with their tags and, first, every declared record below them."""
+    def delete_rows(self, txn: Transaction, resource: Resource, records: list, rules=True) -> None:
+        """Delete records with their tags and, first, every declared record below them;
+        ``rules`` False skips the other slices' rules (the one that owns them deletes)."""
         if not records:
             return
         for record in records:
+            if rules:
+                hooks.run(resource.collection, "before_delete", txn, record)
             if resource.before_delete is not None:
                 resource.before_delete(txn, record)
         ids = [r.id for r in records]
@@ -304,7 +328,7 @@ class DeclaredStore:
                 for r in txn.current(child.collection).values()
                 if getattr(r, child.parent.field) in parents
             ]
-            self._delete_records(txn, child, below)
+            self.delete_rows(txn, child, below)
 
     def _load_declared(
         self, conn, tags: Mapping, resources: Iterable[Resource]
@@ -316,7 +340,7 @@ class DeclaredStore:
             resource.count_in_quotas()
             table = resource.table
             if resource.counter:
-                order = [table.c.key]
+                order = [table.c[resource.counter_field]]
             elif resource.standard:
                 order = [table.c.created_at, table.c.id]
             else:
@@ -325,6 +349,16 @@ class DeclaredStore:
                 row.id: resource.from_row(row, tags.get((resource.api_collection, row.id), ()))
                 for row in conn.execute(select(table).order_by(*order))
             }
+            loaders: list[tuple[Callable[[Any], Mapping], Mapping]] = []
+            if resource.load_lists is not None:
+                loaders.append((resource.load_lists, {}))
+            loaders += [(e.load, e.defaults) for e in resource.extensions]
+            for load, defaults in loaders:
+                stored = load(conn)
+                loaded[collection] = {
+                    key: evolve(record, **{**defaults, **stored.get(key, {})})
+                    for key, record in loaded[collection].items()
+                }
 
         def loaded_so_far(name: str) -> Mapping:
             return loaded.get(name, {})
@@ -335,7 +369,7 @@ class DeclaredStore:
                 continue
             above, listed_in = DECLARED[link.collection], link.listed_in
             loaded[above.collection] = {
-                key: dataclasses.replace(
+                key: evolve(
                     record, **{listed_in: nested_listing(loaded_so_far, above, listed_in, key)}
                 )
                 for key, record in loaded[above.collection].items()
@@ -356,7 +390,8 @@ def nested_listing(
         below = [
             r for r in current(child.collection).values() if getattr(r, link.field) == parent_id
         ]
-        listed.extend(sorted(below, key=link.order) if link.order else below)
+        below = sorted(below, key=link.order) if link.order else below
+        listed.extend(map(link.listed_as, below) if link.listed_as else below)
     return tuple(listed)
 
 

@@ -1,4 +1,5 @@
-"""The core resources — networks, subnets, ports — described for the generic REST controller."""
+"""REST collections for the generic controller: every declared resource's, the core ones
+(networks, subnets, ports) included."""
 
 from __future__ import annotations
 
@@ -6,10 +7,8 @@ import dataclasses
 import operator
 from collections.abc import Callable, Mapping
 
-from naas_sdn.model import errors, ipam, schema
+from naas_sdn.model import errors, schema
 from naas_sdn.model.common import format_time
-from naas_sdn.model.security import enforced_protection
-from naas_sdn.model.service import SEGMENTATION_MAX, SEGMENTATION_MIN, NetworkService
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 
@@ -123,6 +122,11 @@ def declared_attributes(resource: schema.Resource) -> AttributeMap:
                 kind=spec.kind,
             )
         )
+    for wire, spec in resource.virtual:
+        show = spec.show or (lambda r: None)
+        own.append(
+            Attr(wire, show, spec.post, spec.put, spec.default, spec.validate, None, spec.kind)
+        )
     first = _standard() if resource.standard else (Attr("id", lambda r: r.id),)
     return AttributeMap(first + tuple(own))
 
@@ -179,346 +183,16 @@ def declared_resource(
     )
 
 
-def _no_physical_network(attr, value):
-    """Segments ride the fabric's own trunks: there is no physical network to name."""
-    if value is not None:
-        raise errors.InvalidInput(
-            error_message=f"physical_network '{value}' unknown for VLAN provider network"
-        )
-
-
 # The project comes from the token unless the body names one; null names none and is refused,
 # as neutron-lib's type:string refuses it.
 MISSING_OWNER = schema.COMPUTED
 
-NETWORK_ATTRIBUTES = AttributeMap(
-    _standard()
-    + (
-        Attr(
-            "admin_state_up",
-            lambda r: r.admin_state_up,
-            True,
-            True,
-            True,
-            a.boolean,
-            "admin_state_up",
-            kind="boolean",
-        ),
-        # port-security: the default of the network's new ports
-        Attr(
-            "port_security_enabled",
-            lambda r: r.port_security_enabled,
-            True,
-            True,
-            True,
-            a.boolean,
-            "port_security_enabled",
-            kind="boolean",
-        ),
-        Attr("status", lambda r: r.status),
-        Attr("subnets", lambda r: list(r.subnets), kind="other"),
-        Attr("shared", lambda r: r.shared, True, True, False, a.boolean, "shared", kind="boolean"),
-        Attr("mtu", lambda r: r.mtu, kind="integer"),
-        Attr(
-            "router:external",
-            lambda r: False,
-            True,
-            True,
-            False,
-            a.only_false("external networks need the router service plugin, which is not loaded"),
-            None,
-            kind="boolean",
-        ),
-        Attr(
-            "provider:network_type",
-            lambda r: r.network_type,
-            True,
-            False,
-            None,
-            a.one_of("vlan"),
-            "network_type",
-        ),
-        Attr(
-            "provider:physical_network",
-            lambda r: None,
-            True,
-            False,
-            None,
-            _no_physical_network,
-            None,
-            kind="other",
-        ),
-        Attr(
-            "provider:segmentation_id",
-            lambda r: r.segmentation_id,
-            True,
-            False,
-            None,
-            a.integer_range(SEGMENTATION_MIN, SEGMENTATION_MAX),
-            "segmentation_id",
-            kind="integer",
-        ),
-    )
-)
 
-PORT_ATTRIBUTES = AttributeMap(
-    _standard()
-    + (
-        Attr(
-            "network_id",
-            lambda r: r.network_id,
-            True,
-            False,
-            a.MISSING,
-            a.uuid_string,
-            "network_id",
-        ),
-        Attr(
-            "admin_state_up",
-            lambda r: r.admin_state_up,
-            True,
-            True,
-            True,
-            a.boolean,
-            "admin_state_up",
-            kind="boolean",
-        ),
-        Attr(
-            "mac_address", lambda r: r.mac_address, True, True, None, a.mac_address, "mac_address"
-        ),
-        Attr(
-            "fixed_ips",
-            lambda r: [{"subnet_id": sid, "ip_address": ip} for sid, ip in r.fixed_ips],
-            True,
-            True,
-            schema.COMPUTED,
-            a.fixed_ips,
-            "fixed_ips",
-            kind="fixed_ips",
-        ),
-        Attr("device_id", lambda r: r.device_id, True, True, "", a.string(), "device_id"),
-        Attr("device_owner", lambda r: r.device_owner, True, True, "", a.string(), "device_owner"),
-        Attr("status", lambda r: r.status),
-        Attr("binding:host_id", lambda r: r.binding_host_id),
-        Attr("binding:vif_type", lambda r: r.binding_vif_type),
-        Attr(
-            "binding:vnic_type",
-            lambda r: r.binding_vnic_type,
-            True,
-            True,
-            "normal",
-            a.one_of("normal"),
-            "binding_vnic_type",
-        ),
-        Attr(
-            "binding:profile",
-            lambda r: r.binding_profile,
-            True,
-            True,
-            {},
-            a.dictionary,
-            "binding_profile",
-            kind="other",
-        ),
-        Attr("binding:vif_details", lambda r: r.binding_vif_details, kind="other"),
-        # port-security, security-group, allowed-address-pairs (the model validates the values),
-        # shown as the switches enforce them
-        Attr(
-            "port_security_enabled",
-            lambda r: enforced_protection(r)[0],
-            True,
-            True,
-            schema.COMPUTED,
-            a.boolean_or_none,
-            "port_security_enabled",
-            kind="boolean",
-        ),
-        Attr(
-            "security_groups",
-            lambda r: list(enforced_protection(r)[1]),
-            True,
-            True,
-            schema.COMPUTED,
-            a.uuid_list,
-            "security_groups",
-            kind="other",
-        ),
-        Attr(
-            "allowed_address_pairs",
-            lambda r: [
-                {"ip_address": ip, "mac_address": mac or r.mac_address}
-                for ip, mac in enforced_protection(r)[2]
-            ],
-            True,
-            True,
-            schema.COMPUTED,
-            None,
-            "allowed_address_pairs",
-            kind="other",
-        ),
-    )
-)
+def core_resources(service) -> list[ResourceDef]:
+    """Networks, subnets and ports, declared in :mod:`naas_sdn.features.networking`."""
+    from naas_sdn.features.networking import networks, ports, subnets
 
-
-_NO_POOLS = "subnet pools are not supported: the subnet_allocation extension is not loaded"
-
-SUBNET_ATTRIBUTES = AttributeMap(
-    _standard()
-    + (
-        Attr(
-            "network_id",
-            lambda r: r.network_id,
-            True,
-            False,
-            a.MISSING,
-            a.uuid_string,
-            "network_id",
-        ),
-        Attr(
-            "ip_version",
-            lambda r: r.ip_version,
-            True,
-            False,
-            a.MISSING,
-            a.ip_version,
-            "ip_version",
-            kind="integer",
-        ),
-        Attr("cidr", lambda r: r.cidr, True, False, schema.COMPUTED, a.subnet_cidr, "cidr"),
-        Attr(
-            "gateway_ip",
-            lambda r: r.gateway_ip,
-            True,
-            True,
-            schema.COMPUTED,
-            a.ip_or_none,
-            "gateway_ip",
-        ),
-        Attr(
-            "allocation_pools",
-            lambda r: [{"start": start, "end": end} for start, end in r.allocation_pools],
-            True,
-            True,
-            schema.COMPUTED,
-            a.ip_pools,
-            "allocation_pools",
-            kind="other",
-        ),
-        Attr(
-            "dns_nameservers",
-            lambda r: list(r.dns_nameservers),
-            True,
-            True,
-            [],
-            a.nameservers,
-            "dns_nameservers",
-            kind="other",
-        ),
-        Attr(
-            "host_routes",
-            lambda r: [{"destination": d, "nexthop": n} for d, n in r.host_routes],
-            True,
-            True,
-            [],
-            a.host_routes,
-            "host_routes",
-            kind="other",
-        ),
-        Attr(
-            "enable_dhcp",
-            lambda r: r.enable_dhcp,
-            True,
-            True,
-            True,
-            a.boolean,
-            "enable_dhcp",
-            kind="boolean",
-        ),
-        Attr(
-            "ipv6_ra_mode",
-            lambda r: r.ipv6_ra_mode,
-            True,
-            False,
-            None,
-            a.one_of_or_none(*ipam.IPV6_MODES),
-            "ipv6_ra_mode",
-        ),
-        Attr(
-            "ipv6_address_mode",
-            lambda r: r.ipv6_address_mode,
-            True,
-            False,
-            None,
-            a.one_of_or_none(*ipam.IPV6_MODES),
-            "ipv6_address_mode",
-        ),
-        Attr("subnetpool_id", lambda r: None, True, False, None, a.only_none(_NO_POOLS), None),
-        Attr(
-            "use_default_subnetpool",
-            lambda r: False,
-            True,
-            False,
-            False,
-            a.only_false(_NO_POOLS),
-            None,
-            kind="boolean",
-        ),
-        Attr(
-            "service_types",
-            lambda r: [],
-            True,
-            True,
-            [],
-            a.only_empty_list("subnet service types are not supported"),
-            None,
-            kind="other",
-        ),
-        Attr(
-            "segment_id",
-            lambda r: None,
-            True,
-            False,
-            None,
-            a.only_none("routed networks need the segments service plugin, which is not loaded"),
-            None,
-        ),
-    )
-)
-
-
-def core_resources(service: NetworkService) -> list[ResourceDef]:
     return [
-        ResourceDef(
-            collection="networks",
-            member="network",
-            attributes=NETWORK_ATTRIBUTES,
-            list=service.list_networks,
-            get=service.get_network,
-            create=service.create_networks,
-            update=service.update_network,
-            delete=service.delete_network,
-            not_found=lambda rid: errors.NetworkNotFound(net_id=rid),
-        ),
-        ResourceDef(
-            collection="subnets",
-            member="subnet",
-            attributes=SUBNET_ATTRIBUTES,
-            list=service.list_subnets,
-            get=service.get_subnet,
-            create=service.create_subnets,
-            update=service.update_subnet,
-            delete=service.delete_subnet,
-            not_found=lambda rid: errors.SubnetNotFound(subnet_id=rid),
-        ),
-        ResourceDef(
-            collection="ports",
-            member="port",
-            attributes=PORT_ATTRIBUTES,
-            list=service.list_ports,
-            get=service.get_port,
-            create=service.create_ports,
-            update=service.update_port,
-            delete=service.delete_port,
-            not_found=lambda rid: errors.PortNotFound(port_id=rid),
-        ),
+        declared_resource(service, declaration)
+        for declaration in (networks.NETWORKS, subnets.SUBNETS, ports.PORTS)
     ]

@@ -11,10 +11,10 @@ import pytest
 from naas_sdn.apps.binding import VifBinding
 from naas_sdn.apps.fabric_state import FabricState
 from naas_sdn.apps.programmer import Programmer
+from naas_sdn.features.networking import ports as ports_module
 from naas_sdn.flows import compiler
 from naas_sdn.flows.fabric import VifLocation
 from naas_sdn.model import db
-from naas_sdn.model import service as service_module
 from naas_sdn.model.service import NetworkService
 from tests.unit.model_support import ALICE
 from tests.unit.test_programmer import _connected
@@ -102,7 +102,7 @@ def test_a_port_created_after_its_vif_was_plugged_turns_active(lab, monkeypatch)
     lab.app.changed()
     assert eventually(lambda: lab.writes == [{}])  # a VIF of no port binds nothing
     fresh, chosen = uuid.uuid4, iter([uuid.UUID(port_id)])  # the new port's id is the first
-    monkeypatch.setattr(service_module.uuid, "uuid4", lambda: next(chosen, None) or fresh())
+    monkeypatch.setattr(ports_module.uuid, "uuid4", lambda: next(chosen, None) or fresh())
     lab.service.create_port(ALICE, {"network_id": net.id})
     assert eventually(lambda: lab.port(port_id).status == "ACTIVE")
     assert lab.port(port_id).binding_host_id == "br-a"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from naas_sdn.features.networking.ports import PORTS
 from naas_sdn.features.protocol_block import PROTOCOL_BLOCKS
 from naas_sdn.features.qos.policies import BANDWIDTH_LIMIT, RULES
 from naas_sdn.model import db, errors
@@ -114,7 +115,7 @@ def test_policy_bindings_and_in_use(service, net, policy):
     assert count(service, RULES[BANDWIDTH_LIMIT].table) == 0
     with pytest.raises(errors.QosPolicyNotFound):
         service.create_port(ALICE, {"network_id": net.id, "qos_policy_id": policy.id})
-    assert count(service, db.ports) == 1
+    assert count(service, PORTS.table) == 1
 
 
 def test_policy_scoping_and_sharing(service, net, policy):

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from naas_sdn.model import db, errors, quotas
+from naas_sdn.features.networking.networks import NETWORKS
+from naas_sdn.model import errors, quotas
 from tests.unit.model_support import ADMIN, ALICE, BOB, count
 
 
@@ -45,7 +46,7 @@ def test_bulk_over_quota_creates_nothing(service):
         service.create_networks(ALICE, [{}, {}])
     assert exc.value.status == 409
     assert exc.value.msg == "Quota exceeded for resources: ['network']."
-    assert count(service, db.networks) == 1 and len(service.list_networks(ALICE)) == 1
+    assert count(service, NETWORKS.table) == 1 and len(service.list_networks(ALICE)) == 1
     service.create_network(ALICE, {})
     service.create_network(BOB, {})  # another project's quota is its own
 
@@ -121,4 +122,4 @@ def test_parallel_creates_stop_exactly_at_the_limit(service):
     for thread in threads:
         thread.join()
     assert sum(not isinstance(r, Exception) for r in results) == 5
-    assert count(service, db.networks) == 5
+    assert count(service, NETWORKS.table) == 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from naas_sdn.features.networking.ports import PORTS
 from naas_sdn.features.router import add_router_interface
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import NetworkService
@@ -373,7 +374,7 @@ def test_bad_address_pairs(service, net, pairs, error):
             ALICE, {"network_id": net.id, "mac_address": mac, "allowed_address_pairs": pairs}
         )
     assert exc.value.status == 400
-    assert count(service, db.ports) == 0 and count(service, db.allowed_address_pairs) == 0
+    assert count(service, PORTS.table) == 0 and count(service, db.allowed_address_pairs) == 0
 
 
 def test_router_interfaces_get_no_groups(service, net):
@@ -396,7 +397,7 @@ def test_bulk_ports_all_or_nothing_with_default_group(service, net):
                 {"network_id": net.id, "security_groups": ["3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"]},
             ],
         )
-    assert count(service, db.ports) == 0 and count(service, db.security_groups) == 0
+    assert count(service, PORTS.table) == 0 and count(service, db.security_groups) == 0
     assert service.snapshot().security_groups == {}
     ports = service.create_ports(ALICE, [{"network_id": net.id}, {"network_id": net.id}])
     assert ports[0].security_groups == ports[1].security_groups

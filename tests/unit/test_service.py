@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
+from naas_sdn.features.networking.networks import NETWORKS
+from naas_sdn.features.networking.ports import PORTS
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import NetworkService
 from tests.unit.model_support import ADMIN, ALICE, BOB, count
@@ -35,7 +38,7 @@ def test_segmentation_pool_exhausted(service):
     with pytest.raises(errors.NoNetworkAvailable) as exc:
         service.create_network(ALICE, {})
     assert exc.value.status == 503
-    assert count(service, db.networks) == 4094
+    assert count(service, NETWORKS.table) == 4094
 
 
 def test_tenant_scoping(service):
@@ -86,7 +89,7 @@ def test_fixed_ips_without_subnets(service):
     for entry in ({"subnet_id": net.id}, {"ip_address": "10.0.0.1"}):
         with pytest.raises(errors.InvalidInput, match="IP allocation requires subnets"):
             service.create_port(ALICE, {"network_id": net.id, "fixed_ips": [entry]})
-    assert count(service, db.ports) == 0
+    assert count(service, PORTS.table) == 0
     assert service.create_port(ALICE, {"network_id": net.id}).fixed_ips == ()
 
 
@@ -101,7 +104,7 @@ def test_bulk_create_is_all_or_nothing(service):
                 {"network_id": net.id, "mac_address": "02:00:00:00:00:01"},
             ],
         )
-    assert count(service, db.ports) == 0
+    assert count(service, PORTS.table) == 0
     assert service.list_ports(ALICE) == []
     assert service.snapshot() is before
     with pytest.raises(errors.VlanIdInUse):
@@ -109,7 +112,7 @@ def test_bulk_create_is_all_or_nothing(service):
             ADMIN,
             [{"project_id": "p", "segmentation_id": 7}, {"project_id": "p", "segmentation_id": 7}],
         )
-    assert count(service, db.networks) == 1
+    assert count(service, NETWORKS.table) == 1
 
 
 def test_failed_write_leaves_no_trace(service, monkeypatch):
@@ -118,12 +121,12 @@ def test_failed_write_leaves_no_trace(service, monkeypatch):
     def boom(*_args, **_kw):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("naas_sdn.model.service.write_tags", boom)
+    monkeypatch.setattr("naas_sdn.model.store.write_tags", boom)
     with pytest.raises(RuntimeError):
         service.create_network(ALICE, {"tags": ["x"]})
     with pytest.raises(RuntimeError):
         service.create_port(ALICE, {"network_id": net.id, "tags": ["x"]})
-    assert count(service, db.networks) == 1 and count(service, db.ports) == 0
+    assert count(service, NETWORKS.table) == 1 and count(service, PORTS.table) == 0
     assert [n.id for n in service.list_networks(ADMIN)] == [net.id]
     # the port key allocated inside the failed transaction was rolled back too
     assert count(service, db.counters) == 0
@@ -151,7 +154,7 @@ def test_network_in_use(service):
         service.delete_network(ALICE, net.id)
     service.delete_port(ALICE, port.id)
     service.delete_network(ALICE, net.id)
-    assert count(service, db.networks) == 0
+    assert count(service, NETWORKS.table) == 0
 
 
 def test_concurrent_port_creation_unique(service):
@@ -175,7 +178,7 @@ def test_concurrent_port_creation_unique(service):
     assert len({p.key for p in created}) == 240
     assert len({(p.network_id, p.mac_address) for p in created}) == 240
     assert len(service.snapshot().ports) == 240
-    assert count(service, db.ports) == 240
+    assert count(service, PORTS.table) == 240
 
 
 def test_concurrent_network_creation_unique_segments(service):
@@ -250,7 +253,7 @@ def test_mirror_reloaded_from_sql(db_url, service):
     try:
         assert again.get_network(ALICE, net.id) == service.get_network(ALICE, net.id)
         assert again.get_port(ALICE, port.id) == service.get_port(ALICE, port.id)
-        assert again.get_port(ALICE, port.id).binding_profile == {"k": 1}
+        assert json.loads(again.get_port(ALICE, port.id).binding_profile) == {"k": 1}
         assert again.snapshot().ports == service.snapshot().ports
         assert again.create_port(ALICE, {"network_id": net.id}).key == port.key + 1
     finally:

@@ -1,15 +1,16 @@
 """The ``qos_policy_id`` of networks and ports: which policy shapes them, kept in two tables
 of their own (a network's applies to its ports that have none).
 
-The network service still writes them from its network and port create and update (the call
-sites stay in the core); what a binding may name is decided here: a policy the caller sees.
+Extensions of the core resources (:class:`naas_sdn.model.schema.Extension`): the store calls
+them on every create and update of a network or port; what a binding may name is decided
+here: a policy the caller sees.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, String, Table, delete, insert, select
 
-from naas_sdn.model import db, errors
+from naas_sdn.model import db, errors, schema
 from naas_sdn.model.common import Context
 from naas_sdn.model.store import Transaction
 from naas_sdn.northbound import attributes as a
@@ -68,16 +69,36 @@ def _bind(
     return policy_id
 
 
-def bind_network(txn, ctx, network_id, policy_id, replace=False) -> str | None:
-    return _bind(txn, ctx, NETWORK_BINDINGS, "network_id", network_id, policy_id, replace)
+def _extension(collection: str, table: Table, column: str) -> schema.Extension:
+    """``qos_policy_id`` as an attribute of networks or ports, kept in ``table``."""
+
+    def load(conn) -> dict[str, dict]:
+        return {
+            getattr(row, column): {"qos_policy_id": row.policy_id}
+            for row in conn.execute(select(table))
+        }
+
+    def on_create(txn, ctx, attrs, record) -> dict:
+        policy_id = attrs.get("qos_policy_id")
+        return {"qos_policy_id": _bind(txn, ctx, table, column, record.id, policy_id, False)}
+
+    def on_update(txn, ctx, record, attrs, values) -> dict:
+        policy_id = attrs.get("qos_policy_id", record.qos_policy_id)
+        if policy_id == record.qos_policy_id:
+            return {}
+        return {"qos_policy_id": _bind(txn, ctx, table, column, record.id, policy_id, True)}
+
+    return schema.extend(
+        schema.Extension(
+            collection,
+            defaults={"qos_policy_id": None},
+            load=load,
+            on_create=on_create,
+            on_update=on_update,
+            view=lambda record: {"qos_policy_id": record.qos_policy_id},
+        )
+    )
 
 
-def bind_port(txn, ctx, port_id, policy_id, replace=False) -> str | None:
-    return _bind(txn, ctx, PORT_BINDINGS, "port_id", port_id, policy_id, replace)
-
-
-def load(conn) -> tuple[dict[str, str], dict[str, str]]:
-    """(network id -> policy id, port id -> policy id)."""
-    networks = {row.network_id: row.policy_id for row in conn.execute(select(NETWORK_BINDINGS))}
-    ports = {row.port_id: row.policy_id for row in conn.execute(select(PORT_BINDINGS))}
-    return networks, ports
+NETWORK_POLICY = _extension("networks", NETWORK_BINDINGS, "network_id")
+PORT_POLICY = _extension("ports", PORT_BINDINGS, "port_id")

@@ -157,7 +157,7 @@ def _rule_hooks(record: type[QosRule]) -> dict[str, Any]:
         _check_conflicts(txn, record(id="", **values))
         return values
 
-    def before_update(txn: Transaction, rule: QosRule, values: dict) -> None:
+    def before_update(txn: Transaction, ctx: Context, rule: QosRule, values: dict) -> None:
         normal = checked({**rule.values(), **values})
         values.update({k: normal[k] for k in values})
         _check_conflicts(txn, dataclasses.replace(rule, **normal))
@@ -181,7 +181,7 @@ def _users(service, policy_id: str):
             yield "port", port
 
 
-def _before_policy_update(txn: Transaction, policy: QosPolicy, values: dict) -> None:
+def _before_policy_update(txn: Transaction, ctx: Context, policy: QosPolicy, values: dict) -> None:
     """Unsharing is refused while another project's network or port uses the policy."""
     if values.get("shared") is False:
         for kind, obj in _users(txn.service, policy.id):

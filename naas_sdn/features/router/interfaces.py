@@ -8,16 +8,16 @@ ports through the network service, which owns them.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Mapping
 
 import netaddr
 
-from naas_sdn.model import db, errors, ipam
-from naas_sdn.model.allocation import Addresses
-from naas_sdn.model.common import Context, update_row, utcnow
-from naas_sdn.model.service import Port, Subnet, _delete_port_rows
+from naas_sdn.features.networking import addresses, ports
+from naas_sdn.features.networking.ports import PORTS, Port
+from naas_sdn.features.networking.subnets import Subnet
+from naas_sdn.model import errors, ipam
+from naas_sdn.model.common import Context, bump, update_row
 from naas_sdn.model.snapshot import ROUTER_INTERFACE
 from naas_sdn.model.store import Transaction
 
@@ -85,7 +85,7 @@ def _attach_subnet(txn: Transaction, ctx: Context, router: Router, interfaces, s
         )
     _check_address_mode(subnet)
     _check_dup_subnets(service, interfaces, [subnet])
-    addresses = Addresses(service._allocations)
+    pool = addresses.pool(txn)
     if subnet.ip_version == 6:  # a new IPv6 prefix joins the router's IPv6 port there
         port = next(
             (
@@ -97,17 +97,16 @@ def _attach_subnet(txn: Transaction, ctx: Context, router: Router, interfaces, s
             None,
         )
         if port is not None:
-            addresses.take(subnet.id, subnet.gateway_ip, port.id, port.network_id)
-            port = service._set_fixed_ips(
-                txn.conn, txn.changes, port, (*port.fixed_ips, (subnet.id, subnet.gateway_ip))
+            pool.take(subnet.id, subnet.gateway_ip, port.id, port.network_id)
+            port = addresses.set_fixed_ips(
+                txn, port, (*port.fixed_ips, (subnet.id, subnet.gateway_ip))
             )
             return port, [subnet]
-    macs = {(p.network_id, p.mac_address) for p in service._ports.values()}
     owner_ctx = Context(project_id=router.project_id, is_admin=True)
-    port = service._insert_port(
-        txn.conn,
+    port = service.insert_record(
+        txn,
         owner_ctx,
-        txn.changes,
+        PORTS,
         {
             "network_id": subnet.network_id,
             "project_id": router.project_id,
@@ -117,10 +116,8 @@ def _attach_subnet(txn: Transaction, ctx: Context, router: Router, interfaces, s
             "device_owner": ROUTER_INTERFACE,
             "fixed_ips": [{"subnet_id": subnet.id, "ip_address": subnet.gateway_ip}],
         },
-        macs,
-        addresses,
+        rules=False,
     )
-    txn.changes.ports[port.id] = port
     return port, [subnet]
 
 
@@ -131,7 +128,7 @@ def _attach_port(txn: Transaction, ctx: Context, router: Router, interfaces, por
         raise errors.PortInUse(net_id=port.network_id, port_id=port.id, device_id=port.device_id)
     if not port.fixed_ips:
         raise router_bad("Router port must have at least one fixed IP")
-    subnets = [service._subnets[sid] for sid, _ in port.fixed_ips]
+    subnets = [service.records("subnets")[sid] for sid, _ in port.fixed_ips]
     for subnet in subnets:
         _check_address_mode(subnet)
     if port.project_id != ctx.project_id and not ctx.is_admin:
@@ -162,11 +159,9 @@ def _attach_port(txn: Transaction, ctx: Context, router: Router, interfaces, por
                     f"is not owned by the project making the request"
                 )
     values = {"device_id": router.id, "device_owner": ROUTER_INTERFACE}
-    new = dataclasses.replace(
-        port, **values, revision_number=port.revision_number + 1, updated_at=utcnow()
-    )
-    update_row(txn.conn, db.ports, new, values)
-    txn.changes.ports[new.id] = new
+    new = bump(port, **values)
+    update_row(txn.conn, PORTS.table, new, values)
+    txn.changes.of("ports")[new.id] = new
     return new, subnets
 
 
@@ -177,7 +172,7 @@ def _check_dup_subnets(service, interfaces: list[Port], new_subnets: list[Subnet
         for subnet_id, _ip in port.fixed_ips:
             if subnet_id in new_ids:
                 raise router_bad(f"Router already has a port on subnet {subnet_id}")
-            router_subnets.append(service._subnets[subnet_id])
+            router_subnets.append(service.records("subnets")[subnet_id])
     for sub in router_subnets:
         for new in new_subnets:
             if ipam.cidrs_overlap(sub.cidr, new.cidr):
@@ -202,8 +197,8 @@ def remove_interface(txn: Transaction, ctx: Context, router: Router, info: Mappi
         if subnet_id and subnet_id not in subnet_ids:
             raise errors.SubnetMismatchForPort(port_id=port.id, subnet_id=subnet_id)
         for sid in subnet_ids:
-            _check_not_in_use(router, service._subnets[sid])
-        _delete_port_rows(txn.conn, txn.changes, port.id)
+            _check_not_in_use(router, service.records("subnets")[sid])
+        ports.remove(txn, port)
         return _interface_body(router.id, port, subnet_ids[0], subnet_ids)
     subnet = service.get_subnet(ctx, info["subnet_id"])  # by subnet: interface_info
     on_net = [p for p in interfaces if p.network_id == subnet.network_id]
@@ -214,14 +209,11 @@ def remove_interface(txn: Transaction, ctx: Context, router: Router, info: Mappi
         if subnet.id not in subnet_ids:
             continue
         if len(subnet_ids) > 1:  # a multi-prefix IPv6 port only loses this prefix
-            service._set_fixed_ips(
-                txn.conn,
-                txn.changes,
-                port,
-                tuple(f for f in port.fixed_ips if f[0] != subnet.id),
+            addresses.set_fixed_ips(
+                txn, port, tuple(f for f in port.fixed_ips if f[0] != subnet.id)
             )
         else:
-            _delete_port_rows(txn.conn, txn.changes, port.id)
+            ports.remove(txn, port)
         return _interface_body(router.id, port, subnet.id, [subnet.id])
     raise errors.RouterInterfaceNotFoundForSubnet(router_id=router.id, subnet_id=subnet_id)
 

@@ -66,7 +66,7 @@ def interfaces_of(service, router_id: str) -> list:
     """The router's interface ports, oldest first (no visibility check: internal use)."""
     return [
         p
-        for p in service._ports.values()
+        for p in service.records("ports").values()
         if p.device_id == router_id and p.device_owner == ROUTER_INTERFACE
     ]
 
@@ -82,7 +82,7 @@ def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
     }
 
 
-def _before_update(txn: Transaction, router: Router, values: dict) -> None:
+def _before_update(txn: Transaction, ctx: Context, router: Router, values: dict) -> None:
     if "routes" in values:
         values["routes"] = check_routes(txn.service, router, values["routes"] or ())
 
@@ -106,7 +106,7 @@ def check_routes(service, router: Router, routes) -> Routes:
     cidrs, ips = [], set()
     for port in interfaces_of(service, router.id):
         for subnet_id, ip in port.fixed_ips:
-            cidrs.append(service._subnets[subnet_id].cidr)
+            cidrs.append(service.records("subnets")[subnet_id].cidr)
             ips.add(ip)
     for _destination, nexthop in normalized:
         if not netaddr.all_matching_cidrs(netaddr.IPAddress(nexthop), cidrs):
@@ -192,8 +192,9 @@ def _port_created(txn: Transaction, ctx: Context, attrs: Mapping) -> None:
     )
 
 
-def _port_updated(txn: Transaction, ctx: Context, port, values: Mapping, fixed_ips) -> None:
+def _port_updated(txn: Transaction, ctx: Context, port, values: Mapping) -> None:
     """An interface keeps its device and addresses until remove_router_interface."""
+    fixed_ips = values.get("fixed_ips")
     if _is_interface(txn.service, port):
         changing = sorted(k for k in ("device_owner", "device_id") if k in values)
         if fixed_ips is not None and [

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Integer
 
+from naas_sdn.features.networking.networks import network_reference
 from naas_sdn.flows import compiler, ofp
 from naas_sdn.flows.builder import Builder, Built
 from naas_sdn.flows.inputs import PassInputs
 from naas_sdn.flows.layout import Owner, Priority, Slice, Table, cookie
-from naas_sdn.model import db, errors, schema
+from naas_sdn.model import errors, schema
 from naas_sdn.model.common import parse_int
 from naas_sdn.model.schema import field
 from naas_sdn.northbound import attributes as a
@@ -50,14 +51,7 @@ def _hex(text: str) -> bool:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class EthertypeBlock(schema.Standard):
     key: int = field(Integer, unique=True, visible=False)
-    network_id: str = field(
-        String(db.UUID_LEN),
-        foreign_key="networks.id",
-        on_delete="CASCADE",
-        index=True,
-        post=True,
-        validate=a.uuid_string,
-    )
+    network_id: str = network_reference(on_delete="CASCADE")
     ethertype: int = field(Integer, post=True, validate=_ethertype, kind="integer")
 
 

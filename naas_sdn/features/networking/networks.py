@@ -1,0 +1,175 @@
+"""Networks: isolated L2 segments, each carried on the fabric by its own VLAN id.
+
+The declaration gives the table, the API attributes and the view; what is left here is the
+relational rules: a segmentation id is unique (the first free one unless an admin names it),
+a network in use by ports is not deleted (its subnets go with it), and a network another
+project has ports on stays shared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Boolean, Integer, String
+
+from naas_sdn.model import db, errors, schema
+from naas_sdn.model.common import Context
+from naas_sdn.model.schema import field
+from naas_sdn.model.snapshot import NetworkView
+from naas_sdn.model.store import Transaction
+from naas_sdn.northbound import attributes as a
+
+SEGMENTATION_MIN, SEGMENTATION_MAX = 1, 4094  # VLAN ids carried on fabric trunks
+DEFAULT_MTU = 1500
+NETWORK_TYPE = "vlan"
+STATUS_ACTIVE = "ACTIVE"
+
+
+def network_reference(on_delete: str) -> Any:
+    """The ``network_id`` field of what belongs to a network (given on create, then fixed)."""
+    return field(
+        String(db.UUID_LEN),
+        foreign_key="networks.id",
+        on_delete=on_delete,
+        index=True,
+        post=True,
+        validate=a.uuid_string,
+    )
+
+
+def _no_physical_network(attr, value):
+    """Segments ride the fabric's own trunks: there is no physical network to name."""
+    if value is not None:
+        raise errors.InvalidInput(
+            error_message=f"physical_network '{value}' unknown for VLAN provider network"
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Network(schema.Extensible):
+    admin_state_up: bool = field(
+        Boolean, post=True, put=True, default=True, validate=a.boolean, kind="boolean"
+    )
+    status: str = field(record_default=STATUS_ACTIVE)
+    # its subnets' ids, oldest first (kept by the store: schema.Parent's listed_in)
+    subnets: tuple[str, ...] = field(
+        record_default=(), show=lambda net: list(net.subnets), kind="other"
+    )
+    shared: bool = field(
+        Boolean, post=True, put=True, default=False, validate=a.boolean, kind="boolean"
+    )
+    mtu: int = field(Integer, kind="integer")
+    network_type: str = field(
+        record_default=NETWORK_TYPE,
+        wire="provider:network_type",
+        post=True,
+        default=None,
+        validate=a.one_of(NETWORK_TYPE),
+    )
+    segmentation_id: int = field(
+        Integer,
+        unique=True,
+        wire="provider:segmentation_id",
+        post=True,
+        default=None,
+        validate=a.integer_range(SEGMENTATION_MIN, SEGMENTATION_MAX),
+        kind="integer",
+    )
+
+
+def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
+    """The segmentation id: the one an admin names if free, else the lowest free one."""
+    network_type = attrs.get("network_type") or NETWORK_TYPE
+    if network_type != NETWORK_TYPE:
+        raise errors.InvalidInput(
+            error_message=f"network_type value '{network_type}' not supported"
+        )
+    used = txn.changes.memo.get("segmentation_ids")
+    if used is None:
+        used = {n.segmentation_id for n in txn.service.records("networks").values()}
+        txn.changes.memo["segmentation_ids"] = used
+    seg = attrs.get("segmentation_id")
+    if seg is not None:
+        if seg in used:
+            raise errors.VlanIdInUse(vlan_id=seg, physical_network=None)
+    else:
+        seg = next(
+            (s for s in range(SEGMENTATION_MIN, SEGMENTATION_MAX + 1) if s not in used), None
+        )
+        if seg is None:
+            raise errors.NoNetworkAvailable()
+    used.add(seg)
+    return {"segmentation_id": seg, "mtu": DEFAULT_MTU, "network_type": NETWORK_TYPE}
+
+
+def _before_update(txn: Transaction, ctx: Context, net: Network, values: dict) -> None:
+    """A network stays shared while another project has ports on it."""
+    if values.get("shared") is False:
+        foreign = {
+            p.project_id for p in txn.service.records("ports").values() if p.network_id == net.id
+        } - {net.project_id}
+        if foreign:
+            raise errors.InvalidSharedSetting(network=net.id)
+
+
+def _before_delete(txn: Transaction, net: Network) -> None:
+    """Refused while a port is on it (its subnets, then free of addresses, go with it)."""
+    if any(p.network_id == net.id for p in txn.current("ports").values()):
+        raise errors.NetworkInUse(net_id=net.id)
+
+
+def _visible(ctx: Context, net: Network, model) -> bool:
+    return ctx.is_admin or net.shared or net.project_id == ctx.project_id
+
+
+def _view(net: Network) -> NetworkView:
+    return NetworkView(
+        id=net.id,
+        project_id=net.project_id,
+        key=net.segmentation_id,
+        admin_state_up=net.admin_state_up,
+        **NETWORKS.extension_view(net),
+    )
+
+
+NETWORKS = schema.declare(
+    schema.Resource(
+        Network,
+        "networks",
+        "network",
+        not_found=lambda net_id: errors.NetworkNotFound(net_id=net_id),
+        view=_view,
+        prepare=_prepare,
+        before_update=_before_update,
+        before_delete=_before_delete,
+        visible=_visible,
+        quota=100,
+        virtual=(
+            (
+                "router:external",
+                schema.Spec(
+                    show=lambda net: False,
+                    post=True,
+                    put=True,
+                    default=False,
+                    validate=a.only_false(
+                        "external networks need the router service plugin, which is not loaded"
+                    ),
+                    kind="boolean",
+                ),
+            ),
+            (
+                "provider:physical_network",
+                schema.Spec(
+                    show=lambda net: None,
+                    post=True,
+                    default=None,
+                    validate=_no_physical_network,
+                    kind="other",
+                ),
+            ),
+        ),
+    )
+)
