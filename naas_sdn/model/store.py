@@ -53,6 +53,13 @@ class Transaction:
                 merged[key] = record
         return merged
 
+    def get(self, collection: str, record_id: str):
+        """One record as this transaction sees it (None: none, or deleted by it)."""
+        pending = self.changes.declared.get(collection, {})
+        if record_id in pending:
+            return pending[record_id]
+        return self.service.records(collection).get(record_id)
+
     def save(self, collection: str, record, values: Mapping):
         """Write changed ``values`` of a declared record, with its revision bumped."""
         new = bump(record, **values)
@@ -278,7 +285,7 @@ class DeclaredStore:
             return
         above = DECLARED[link.collection]
         parent_id = getattr(child, link.field)
-        record = txn.current(above.collection).get(parent_id)
+        record = txn.get(above.collection, parent_id)
         if record is None:  # going too, in this transaction
             return
         values = {}

@@ -151,9 +151,8 @@ def assign(
 
 def network_subnets(txn: Transaction, network_id: str) -> list:
     """The network's subnets as this transaction sees them, oldest first."""
-    net = txn.current("networks").get(network_id)
-    subnets = txn.current("subnets")
-    return [subnets[i] for i in net.subnets] if net is not None else []
+    net = txn.get("networks", network_id)
+    return [txn.get("subnets", i) for i in net.subnets] if net is not None else []
 
 
 def _subnet_for_fixed_ip(

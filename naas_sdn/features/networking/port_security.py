@@ -15,7 +15,7 @@ PORT_FIELDS = ("port_security_enabled", "security_groups", "allowed_address_pair
 
 
 def _port_created(txn, ctx, attrs, port) -> dict:
-    network = txn.current("networks")[port.network_id]
+    network = txn.get("networks", port.network_id)
     new = txn.service._port_security_on_create(txn.conn, txn.changes, ctx, attrs, port, network)
     return {name: getattr(new, name) for name in PORT_FIELDS}
 

@@ -118,6 +118,7 @@ def _pools(pools) -> list[tuple[str, str]]:
 
 def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
     net = txn.service.get_record(ctx, "networks", attrs["network_id"])
+    net = txn.get("networks", net.id)  # with the subnets created before it in this request
     ip_version = attrs["ip_version"]
     if not attrs.get("cidr"):
         raise errors.BadRequest(
@@ -152,7 +153,7 @@ def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
         pools = ipam.validate_pools(_pools(pools_given), cidr, gateway)
     else:
         pools = ipam.generate_pools(cidr, gateway)
-    siblings = [s for s in txn.current("subnets").values() if s.network_id == net.id]
+    siblings = addresses.network_subnets(txn, net.id)
     if any(ipam.cidrs_overlap(cidr, s.cidr) for s in siblings):
         # Neutron gives no detail of the other subnet, which may belong to someone else
         raise ipam.invalid_input(
@@ -225,8 +226,7 @@ def _before_update(txn: Transaction, ctx: Context, subnet: Subnet, values: dict)
 def _before_delete(txn: Transaction, subnet: Subnet) -> None:
     """Refused (SubnetInUse) while a port holds an address from it, except the automatic
     SLAAC addresses and DHCP ports' ones, which go with the subnet."""
-    ports = txn.current("ports")
-    holders = {ports[p] for p in addresses.holders(txn, subnet.id) if p in ports}
+    holders = {txn.get("ports", p) for p in addresses.holders(txn, subnet.id)} - {None}
     for port in holders:
         if subnet.auto_address:
             busy = port.device_owner in ipam.ROUTER_INTERFACE_OWNERS_SNAT
