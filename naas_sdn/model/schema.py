@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, MetaData, String, Table, Text
 from sqlalchemy.types import TypeEngine
 
 from naas_sdn.model import db, errors, quotas
@@ -64,6 +65,22 @@ def field(
     dataclass default (records are built whole by the store, so only list-like fields need
     one)."""
     return dataclasses.field(default=record_default, metadata={SPEC: Spec(column=column, **spec)})
+
+
+def json_list(*, pairs: bool, **spec: Any) -> Any:
+    """A small ordered list read and written whole with its record, kept as JSON text in every
+    dialect: of values, or of ``pairs`` (tuples in the record, lists in the JSON)."""
+    if pairs:
+        spec.update(
+            to_column=lambda value: json.dumps([list(pair) for pair in value]),
+            from_column=lambda text: tuple(tuple(pair) for pair in json.loads(text)),
+        )
+    else:
+        spec.update(
+            to_column=lambda value: json.dumps(list(value)),
+            from_column=lambda text: tuple(json.loads(text)),
+        )
+    return field(Text, column_default="[]", kind="other", **spec)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -10,12 +10,11 @@ DHCPv6-stateless subnet gives every port already on the network its EUI-64 addre
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import netaddr
-from sqlalchemy import BigInteger, Boolean, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Integer, String
 
 from naas_sdn.model import errors, ipam, schema
 from naas_sdn.model.common import Context
@@ -31,19 +30,6 @@ DEFAULT_GATEWAY = object()  # create without "gateway_ip": the first host addres
 _NO_POOLS = "subnet pools are not supported: the subnet_allocation extension is not loaded"
 
 
-def _json_list(depth: int) -> dict[str, Callable[[Any], Any]]:
-    """A small ordered list kept as JSON text: of strings (1) or of pairs (2)."""
-    if depth == 1:
-        return {
-            "to_column": lambda v: json.dumps(list(v)),
-            "from_column": lambda t: tuple(json.loads(t)),
-        }
-    return {
-        "to_column": lambda v: json.dumps([list(p) for p in v]),
-        "from_column": lambda t: tuple(tuple(p) for p in json.loads(t)),
-    }
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Subnet(schema.Standard):
     # creation order (timestamps have one-second resolution): a network lists its subnets,
@@ -55,38 +41,29 @@ class Subnet(schema.Standard):
     gateway_ip: str | None = field(
         String(64), nullable=True, post=True, put=True, default=COMPUTED, validate=a.ip_or_none
     )
-    allocation_pools: tuple[tuple[str, str], ...] = field(
-        Text,
-        column_default="[]",
+    allocation_pools: tuple[tuple[str, str], ...] = schema.json_list(
+        pairs=True,
         post=True,
         put=True,
         default=COMPUTED,
         validate=a.ip_pools,
         show=lambda s: [{"start": start, "end": end} for start, end in s.allocation_pools],
-        kind="other",
-        **_json_list(2),
     )
-    dns_nameservers: tuple[str, ...] = field(
-        Text,
-        column_default="[]",
+    dns_nameservers: tuple[str, ...] = schema.json_list(
+        pairs=False,
         post=True,
         put=True,
         default=[],
         validate=a.nameservers,
         show=lambda s: list(s.dns_nameservers),
-        kind="other",
-        **_json_list(1),
     )
-    host_routes: tuple[tuple[str, str], ...] = field(
-        Text,
-        column_default="[]",
+    host_routes: tuple[tuple[str, str], ...] = schema.json_list(
+        pairs=True,
         post=True,
         put=True,
         default=[],
         validate=a.host_routes,
         show=lambda s: [{"destination": d, "nexthop": n} for d, n in s.host_routes],
-        kind="other",
-        **_json_list(2),
     )
     enable_dhcp: bool = field(
         Boolean, post=True, put=True, default=True, validate=a.boolean, kind="boolean"

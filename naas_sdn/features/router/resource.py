@@ -8,12 +8,11 @@ A router's interfaces are not stored with it: they are the ports whose device_ow
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import netaddr
-from sqlalchemy import BigInteger, Boolean, String, Text
+from sqlalchemy import BigInteger, Boolean, String
 
 from naas_sdn.model import errors, hooks, ipam, schema
 from naas_sdn.model.common import Context
@@ -28,14 +27,6 @@ STATUS_ACTIVE = "ACTIVE"
 Routes = tuple[tuple[str, str], ...]  # (destination cidr, nexthop ip), API order
 
 
-def _routes_to_column(routes: Routes) -> str:
-    return json.dumps([list(r) for r in routes])
-
-
-def _routes_from_column(text: str) -> Routes:
-    return tuple((d, n) for d, n in json.loads(text))
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Router(schema.Standard):
     # Like port keys: from a counter, never reused, because flow cookies name routers by it.
@@ -45,16 +36,12 @@ class Router(schema.Standard):
     )
     status: str = field(String(16))
     # extraroute: not allowed on POST, as in neutron-lib; kept as [[destination, nexthop], ...]
-    routes: Routes = field(
-        Text,
-        column_default="[]",
-        to_column=_routes_to_column,
-        from_column=_routes_from_column,
+    routes: Routes = schema.json_list(
+        pairs=True,
         put=True,
         default=None,
         validate=a.host_routes,
         show=lambda r: [{"destination": d, "nexthop": n} for d, n in r.routes],
-        kind="other",
     )
 
 
