@@ -44,7 +44,6 @@ class Changes:
         self.networks: dict = {}
         self.ports: dict = {}
         self.subnets: dict = {}
-        self.security_groups: dict = {}
         self.declared: dict[str, dict] = {}  # collection -> changes, for declared resources
 
     def of(self, collection: str) -> dict:

@@ -52,8 +52,6 @@ def register(resource: QuotaResource) -> None:
 register(QuotaResource("network", 100, db.networks, "networks"))
 register(QuotaResource("subnet", 100, db.subnets, "subnets"))
 register(QuotaResource("port", 500, db.ports, "ports"))
-register(QuotaResource("security_group", 10, db.security_groups, "security-groups"))
-register(QuotaResource("security_group_rule", 100, db.security_group_rules, "security-group-rules"))
 # Declared resources (naas_sdn.model.schema) register theirs when declared.
 
 

@@ -43,11 +43,9 @@ from naas_sdn.model.common import (
 from naas_sdn.model.fabric_links import FabricLinkStore
 from naas_sdn.model.quotas import QuotaMixin
 from naas_sdn.model.security import (
-    SecurityMixin,
+    PortSecurityMixin,
     enforced_protection,
     load_port_security,
-    load_security_groups,
-    security_group_view,
     write_network_port_security,
 )
 from naas_sdn.model.snapshot import (
@@ -203,7 +201,7 @@ class _TagKind:
     get: Callable  # (ctx, id) -> record the caller can see (the API decided who may change it)
 
 
-class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
+class NetworkService(PortSecurityMixin, QuotaMixin, DeclaredStore):
     """Networks, ports, security groups, the declared resources (routers, QoS policies,
     protocol blocks, plugins' own) and quotas, backed by SQL and mirrored in memory (the mixins
     hold each feature's logic). Stores that share only the engine hang beside it:
@@ -218,7 +216,6 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
         self._networks: Mapping[str, Network] = {}
         self._ports: Mapping[str, Port] = {}
         self._subnets: Mapping[str, Subnet] = {}
-        self._security_groups = {}
         features.import_declarations()
         schema.PLUGIN_METADATA.create_all(engine)  # plugins' tables, beside the migrated ones
         self._declared = {}
@@ -269,10 +266,8 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
                     qos_policy_id=port_qos.get(row.id),
                     **port_security.get(row.id, {}),
                 )
-            groups = load_security_groups(conn, tags)
             declared = self._load_declared(conn, tags, schema.DECLARED.values())
         self._networks, self._ports, self._subnets = nets, ports, subnets
-        self._security_groups = groups
         self._declared = declared
         self._allocations = allocations
         self._snapshot = ModelSnapshot(
@@ -282,10 +277,6 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
             subnets=MappingProxyType(
                 {s.id: _subnet_view(s, nets[s.network_id]) for s in subnets.values()}
             ),
-            **{
-                kind: MappingProxyType({k: view(v) for k, v in getattr(self, "_" + kind).items()})
-                for kind, view in _SIMPLE_VIEWS.items()
-            },
             **_declared_views(
                 {
                     c: MappingProxyType({k: r.view(v) for k, v in declared[c].items()})
@@ -377,16 +368,6 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
                 self._ports, snap.ports, changes.ports, _port_view
             )
             changed |= ports_changed
-        simple_views = {}
-        for kind, make_view in _SIMPLE_VIEWS.items():
-            simple_views[kind] = getattr(snap, kind)
-            if getattr(changes, kind):
-                records, views, kind_changed = merge(
-                    getattr(self, "_" + kind), simple_views[kind], getattr(changes, kind), make_view
-                )
-                setattr(self, "_" + kind, records)
-                simple_views[kind] = MappingProxyType(views)
-                changed |= kind_changed
         declared, declared_views = dict(self._declared), {}
         for collection in self._declared:
             resource = schema.DECLARED[collection]
@@ -405,14 +386,13 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
                 declared_views[collection] = MappingProxyType(views)
                 changed |= kind_changed
         self._declared = declared
-        simple_views.update(_declared_views(declared_views))
         if changed:
             self._snapshot = ModelSnapshot(
                 networks=_read_only(net_views),
                 ports=_read_only(port_views),
                 revision=snap.revision + 1,
                 subnets=_read_only(subnet_views),
-                **simple_views,
+                **_declared_views(declared_views),
             )
         return changed
 
@@ -1267,9 +1247,6 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
             "networks": _TagKind("network", "networks", db.networks, self.get_network),
             "ports": _TagKind("port", "ports", db.ports, self.get_port),
             "subnets": _TagKind("subnet", "subnets", db.subnets, self.get_subnet),
-            "security_groups": _TagKind(
-                "security_group", "security_groups", db.security_groups, self.get_security_group
-            ),
         }
         kinds.update(
             {
@@ -1519,8 +1496,3 @@ def _port_view(port: Port) -> PortView:
         allowed_address_pairs=tuple((ip, mac or port.mac_address) for ip, mac in pairs),
         qos_policy_id=port.qos_policy_id,
     )
-
-
-_SIMPLE_VIEWS: dict[str, Callable[[Any], Any]] = {
-    "security_groups": security_group_view,
-}

@@ -35,12 +35,13 @@ from naas_sdn.model.schema import COMPUTED, DECLARED, MISSING, Resource
 
 @dataclasses.dataclass(frozen=True)
 class Transaction:
-    """What a resource's hooks get: the open connection, the pending changes and the service
-    (to read the model as committed, or check another resource)."""
+    """What a resource's hooks get: the open connection, the pending changes, the service
+    (to read the model as committed, or check another resource) and, on a delete, the caller."""
 
     conn: Any
     changes: Changes
     service: Any
+    ctx: Context | None = None
 
     def current(self, collection: str) -> dict:
         """Every record of a declared collection as this transaction sees it."""
@@ -60,6 +61,19 @@ class Transaction:
         )
         self.changes.of(collection)[new.id] = new
         return new
+
+    def create(self, collection: str, ctx: Context, attrs: Mapping):
+        """Create a declared record inside another's hook (a group's own rules, a project's
+        default group), as a create of it would; returns it as this transaction sees it."""
+        return self.service._insert_record(self, ctx, DECLARED[collection], attrs)
+
+    def delete(self, collection: str, records: list) -> None:
+        """Delete declared records inside another's hook, as their deletes would: each parent
+        they are listed in changes once."""
+        resource = DECLARED[collection]
+        self.service._delete_records(self, resource, records)
+        for child in {_parent_id(resource, r, listed=True): r for r in records}.values():
+            self.service._parent_changed(self, resource, child)
 
 
 class DeclaredStore:
@@ -95,6 +109,8 @@ class DeclaredStore:
         """The records the caller sees; a nested collection's below ``parent`` (which the
         caller must see: else the parent's 404), in their parent's order."""
         resource = DECLARED[collection]
+        if resource.before_list is not None:
+            resource.before_list(self, ctx)
         link = resource.nesting
         if link is not None:
             self._reach(ctx, resource, parent)
@@ -129,6 +145,8 @@ class DeclaredStore:
         its ``parent``."""
         resource = DECLARED[collection]
         items = list(items)
+        if resource.check_request is not None:
+            resource.check_request(items)
         if resource.nesting is not None:
             items = [{**attrs, resource.nesting.field: parent} for attrs in items]
 
@@ -137,14 +155,16 @@ class DeclaredStore:
             self._reach(ctx, resource, parent)
             created = [self._insert_record(txn, ctx, resource, attrs) for attrs in items]
             if resource.quota is not None:
-                self._enforce_quota(conn, resource.quota_resource, (r.project_id for r in created))
+                projects = [r.project_id for r in created]
+                for name in (resource.quota_resource, *resource.also_counts):
+                    self._enforce_quota(conn, name, projects)
             return created
 
         return self._write(work)
 
     def _insert_record(self, txn: Transaction, ctx: Context, resource: Resource, attrs: Mapping):
         values = dict(resource.prepare(txn, ctx, attrs)) if resource.prepare else {}
-        if resource.standard:
+        if resource.owned:
             values.setdefault("project_id", owner(ctx, attrs))
         for name, spec in resource.own_fields.items():
             if name in values or name == "key":
@@ -155,23 +175,26 @@ class DeclaredStore:
                 values[name] = spec.default
         if resource.counter is not None:
             values["key"] = next_counter(txn.conn, resource.counter)
-        if resource.standard:
+        if resource.owned:
             now = utcnow()
             values.update(
-                name=attrs.get("name", ""),
                 description=attrs.get("description", ""),
                 revision_number=1,
                 created_at=now,
                 updated_at=now,
-                tags=norm_tags(attrs.get("tags", ())),
             )
+        if resource.standard:
+            values.update(name=attrs.get("name", ""), tags=norm_tags(attrs.get("tags", ())))
         record = resource.record(id=str(uuid.uuid4()), **values)
         txn.conn.execute(insert(resource.table).values(resource.row(record)))
         if resource.standard:
             write_tags(txn.conn, resource.api_collection, record.id, record.tags)
-        txn.changes.of(resource.collection)[record.id] = record
+        created = txn.changes.of(resource.collection)
+        created[record.id] = record
+        if resource.after_create is not None:
+            resource.after_create(txn, ctx, record)
         self._parent_changed(txn, resource, record)
-        return record
+        return created[record.id]
 
     def update_record(
         self,
@@ -190,7 +213,7 @@ class DeclaredStore:
 
         def work(conn, changes):
             record = self.get_record(ctx, collection, record_id, parent)
-            if resource.standard:
+            if resource.owned:
                 check_revision(record.revision_number, if_revision)
             values = {k: v for k, v in attrs.items() if getattr(record, k) != v}
             if not values:
@@ -202,7 +225,7 @@ class DeclaredStore:
                 if not values:
                     return record
             columns = resource.column_values(values)
-            if resource.standard:
+            if resource.owned:
                 new = bump(record, **values)
                 update_row(conn, resource.table, new, columns)
             else:
@@ -246,18 +269,19 @@ class DeclaredStore:
 
         def work(conn, changes):
             record = self.get_record(ctx, collection, record_id, parent)
-            if resource.standard:
+            if resource.owned:
                 check_revision(record.revision_number, if_revision)
-            txn = Transaction(conn, changes, self)
+            txn = Transaction(conn, changes, self, ctx)
             self._delete_records(txn, resource, [record])
             self._parent_changed(txn, resource, record)
 
         self._write(work)
 
     def _parent_changed(self, txn: Transaction, resource: Resource, child) -> None:
-        """A nested record changed: its parent's revision rises and its listing follows."""
-        link = resource.nesting
-        if link is None:
+        """A nested or listed record changed: its parent's listing follows and its revision
+        rises, unless the parent is new in this transaction (a group created with its rules)."""
+        link = resource.parent
+        if link is None or not (link.nested or link.listed_in):
             return
         above = DECLARED[link.collection]
         parent_id = getattr(child, link.field)
@@ -266,8 +290,11 @@ class DeclaredStore:
         values = {}
         if listed_in is not None:
             values[listed_in] = nested_listing(txn.current, above, listed_in, parent_id)
-        new = bump(record, **values)
-        update_row(txn.conn, above.table, new, {})
+        if parent_id in self.records(above.collection):
+            new = bump(record, **values)
+            update_row(txn.conn, above.table, new, {})
+        else:
+            new = dataclasses.replace(record, **values)
         txn.changes.of(above.collection)[parent_id] = new
 
     def _delete_records(self, txn: Transaction, resource: Resource, records: list) -> None:
@@ -317,7 +344,7 @@ class DeclaredStore:
             table = resource.table
             if resource.counter:
                 order = [table.c.key]
-            elif resource.standard:
+            elif resource.owned:
                 order = [table.c.created_at, table.c.id]
             else:
                 order = [table.c.id]
@@ -325,6 +352,8 @@ class DeclaredStore:
                 row.id: resource.from_row(row, tags.get((resource.api_collection, row.id), ()))
                 for row in conn.execute(select(table).order_by(*order))
             }
+            if resource.complete is not None:
+                loaded[collection] = resource.complete(conn, loaded[collection])
 
         def loaded_so_far(name: str) -> Mapping:
             return loaded.get(name, {})
@@ -360,8 +389,10 @@ def nested_listing(
     return tuple(listed)
 
 
-def _parent_id(resource: Resource, record) -> str | None:
-    return getattr(record, resource.nesting.field) if resource.nesting else None
+def _parent_id(resource: Resource, record, listed: bool = False) -> str | None:
+    """The record's parent in the URL (``listed``: also the parent it is only listed in)."""
+    link = resource.parent if listed else resource.nesting
+    return getattr(record, link.field) if link else None
 
 
 def _not_found(resource: Resource, record_id: str, parent: str | None):
