@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 
 from naas_sdn.model import db, errors, protocols, schema
-from naas_sdn.model.common import Context, owner
+from naas_sdn.model.common import Context, current, owner
 from naas_sdn.model.schema import field
 from naas_sdn.model.snapshot import SecurityGroupRuleView, SecurityGroupView
 from naas_sdn.model.store import Transaction
@@ -261,7 +261,7 @@ DEFAULT_GROUPS = Table(
 
 # ------------------------------------------------------------------------------------- rules
 def _seen_group(txn: Transaction, ctx: Context, group_id: str) -> SecurityGroup:
-    group = txn.current(GROUPS).get(group_id)
+    group = current(txn.service.records(GROUPS), txn.changes.of(GROUPS), group_id)
     if group is None or not SECURITY_GROUPS.is_visible(ctx, group, txn.service):
         raise errors.SecurityGroupNotFound(id=group_id)
     return group
