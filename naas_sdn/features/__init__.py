@@ -32,3 +32,11 @@ def import_declarations() -> None:
         module = target.partition(":")[0]
         if module.startswith(__name__ + "."):
             importlib.import_module(module)
+
+
+# Slices of the core, whose API is always offered (naas_sdn.northbound.plugins.core_plugin):
+# declared with this package, before any service plugin's, so their tables and quotas come
+# first, as the core's own.
+CORE_SLICES = ("naas_sdn.features.security.groups",)
+for _module in CORE_SLICES:
+    importlib.import_module(_module)

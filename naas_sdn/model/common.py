@@ -42,7 +42,6 @@ class Changes:
     """
 
     def __init__(self):
-        self.security_groups: dict = {}
         self.declared: dict[str, dict] = {}  # collection -> changes, for declared resources
         # what a transaction's steps share: the addresses and MACs taken so far in a bulk create
         self.memo: dict[str, Any] = {}

@@ -131,68 +131,7 @@ allowed_address_pairs = Table(
     Column("mac_address", String(17), nullable=True),  # null: the port's own, whatever it becomes
 )
 
-# --------------------------------------------------------------------- security groups (core)
-security_groups = Table(
-    "security_groups",
-    metadata,
-    Column("id", String(UUID_LEN), primary_key=True),
-    Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
-    Column("name", String(NAME_LEN), nullable=False, default=""),
-    Column("description", String(NAME_LEN), nullable=False, default=""),
-    Column("stateful", Boolean, nullable=False),
-    Column("revision_number", BigInteger, nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
-)
-
-default_security_groups = Table(
-    "default_security_groups",
-    metadata,
-    # The primary key makes a second "default" group for a project impossible, whoever writes.
-    Column("project_id", String(PROJECT_LEN), primary_key=True),
-    Column(
-        "security_group_id",
-        String(UUID_LEN),
-        ForeignKey("security_groups.id", ondelete="CASCADE"),
-        nullable=False,
-        unique=True,
-    ),
-)
-
-security_group_rules = Table(
-    "security_group_rules",
-    metadata,
-    Column("id", String(UUID_LEN), primary_key=True),
-    # From a counter, never reused: the compiler names a rule's conjunction by it.
-    Column("key", BigInteger, nullable=False, unique=True),
-    Column(
-        "security_group_id",
-        String(UUID_LEN),
-        ForeignKey("security_groups.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
-    # A rule allowing traffic from another group goes when that group goes, as in Neutron.
-    Column(
-        "remote_group_id",
-        String(UUID_LEN),
-        ForeignKey("security_groups.id", ondelete="CASCADE"),
-        nullable=True,
-        index=True,
-    ),
-    Column("project_id", String(PROJECT_LEN), nullable=False, index=True),
-    Column("direction", String(16), nullable=False),
-    Column("ethertype", String(8), nullable=False),
-    Column("protocol", String(40), nullable=True),  # as the API shows it: "tcp", "6" or null
-    Column("port_range_min", Integer, nullable=True),
-    Column("port_range_max", Integer, nullable=True),
-    Column("remote_ip_prefix", String(64), nullable=True),
-    Column("description", String(NAME_LEN), nullable=False, default=""),
-    Column("revision_number", BigInteger, nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
-)
-
+# A port's security groups (the groups are declared in naas_sdn.features.security).
 security_group_port_bindings = Table(
     "security_group_port_bindings",
     metadata,

@@ -49,8 +49,6 @@ def register(resource: QuotaResource) -> None:
 
 
 # Neutron's defaults (neutron/conf/quota.py) where Neutron has the resource.
-register(QuotaResource("security_group", 10, db.security_groups, "security-groups"))
-register(QuotaResource("security_group_rule", 100, db.security_group_rules, "security-group-rules"))
 # Declared resources (naas_sdn.model.schema) register theirs when declared.
 
 

@@ -103,6 +103,20 @@ STANDARD_UPDATABLE = frozenset({"name", "description"})
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class Owned:
+    """Neutron's standard attributes but the name and the tags: a project's record with a
+    description, a revision and timestamps (a security group rule). The API shows them through
+    :func:`naas_sdn.northbound.resources._owned_and_stamped`."""
+
+    id: str = field(String(db.UUID_LEN), primary_key=True)
+    project_id: str = field(String(db.PROJECT_LEN), index=True)
+    description: str = field(String(db.NAME_LEN), column_default="")
+    revision_number: int = field(BigInteger)
+    created_at: datetime.datetime = field(DateTime)
+    updated_at: datetime.datetime = field(DateTime)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Bare:
     """Only an id: a record with none of the standard attributes (no project, name, revision,
     timestamps or tags), such as a QoS rule, which is seen and changed through its parent."""
@@ -119,7 +133,10 @@ class Parent:
     found only through it, and a change of it is a change of the parent, whose revision rises
     (as Neutron's QoS policy's does when a rule changes). ``listed_in``: the parent's field
     holding its nested records (of every child collection listed there, in declaration order,
-    each sorted by ``order``), kept by the store.
+    each sorted by ``order``, or ``listed_as`` of each), kept by the store. ``revises``: the
+    record is part of its parent, whose revision rises when it changes (nested ones always;
+    a security group's rules too, not a network's subnets), unless the parent is created in
+    the same transaction.
     """
 
     collection: str  # "networks"
@@ -128,6 +145,11 @@ class Parent:
     listed_in: str | None = None
     order: Callable[[Any], Any] | None = None  # a nested record's sort key among its siblings
     listed_as: Callable[[Any], Any] | None = None  # what the listing holds of each (None: it)
+    revises: bool = False
+
+    def __post_init__(self):
+        if self.nested:
+            object.__setattr__(self, "revises", True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,12 +161,15 @@ class Resource:
     does not fill itself (everything but the standard attributes and ``key``);
     ``before_update(txn, record, values)`` checks an update's changed values;
     ``before_delete(txn, record)`` refuses a delete (in use) or removes what depends on it.
-    ``after_create(txn, ctx, attrs, record) -> record`` writes what hangs on a new record's
-    row (a port's addresses) once it exists; ``load_lists(conn) -> {id: {field: value}}``
-    reads such fields back on start.
+    ``after_create(txn, ctx, attrs, record)`` writes what a new record brings with it once its
+    row exists (a port's addresses; a group's rules, through ``txn.create``).
     ``visible(ctx, record, model)`` says who sees a record (default: its project and admins).
     ``view_reads(record, records) -> view``, instead of ``view``, for a view that also reads
     other collections of the committed model (``records(collection)``: a subnet's network).
+    ``check_request(items)`` refuses a bulk create as a whole, before anything is written;
+    ``before_list(service, ctx)`` makes what a listing must show on first use;
+    ``complete(conn, records)`` returns the loaded records with the fields kept in tables of
+    their own.
     Other slices' rules on a resource come through :mod:`naas_sdn.model.hooks`, and their
     attributes of it through :class:`Extension`.
     """
@@ -160,11 +185,14 @@ class Resource:
     prepare: Callable[..., Mapping[str, Any]] | None = None
     before_update: Callable[..., None] | None = None
     before_delete: Callable[..., None] | None = None
-    after_create: Callable[..., Any] | None = None
-    load_lists: Callable[[Any], Mapping[str, Mapping[str, Any]]] | None = None
     view_reads: Callable[[Any, Callable[[str], Mapping]], Any] | None = None
     visible: Callable[..., bool] | None = None
+    check_request: Callable[[list], None] | None = None
+    after_create: Callable[..., None] | None = None
+    before_list: Callable[..., None] | None = None
+    complete: Callable[[Any, dict], dict] | None = None
     quota: int | None = None  # default limit per project (None: no quota)
+    also_counts: tuple[str, ...] = ()  # other quotas a create fills (a new group's own rules)
     path: str = ""  # API path under /v2.0/, when not the collection
     plural: str = ""  # the API's collection (body key, tags' resource type), when not collection
     quota_name: str = ""  # the quota's resource name, when not the member
@@ -215,6 +243,11 @@ class Resource:
     def standard(self) -> bool:
         """Has Neutron's standard attributes (else it is :class:`Bare`)."""
         return issubclass(self.record, Standard)
+
+    @property
+    def owned(self) -> bool:
+        """Has a project, a revision and timestamps (:class:`Standard` or :class:`Owned`)."""
+        return issubclass(self.record, (Standard, Owned))
 
     @property
     def nested(self) -> bool:

@@ -1,5 +1,6 @@
-"""Port security, allowed address pairs and security groups (Neutron's core extensions
-``port-security``, ``allowed-address-pairs`` and ``security-group``).
+"""Port security and allowed address pairs (Neutron's core extensions ``port-security`` and
+``allowed-address-pairs``), and the security groups of ports; the groups and their rules are a
+slice of their own (:mod:`naas_sdn.features.security`).
 
 A mixin of the network service: every method runs under the service's write lock, in its one
 transaction, and reads the committed mirror overlaid with the transaction's own changes.
@@ -7,92 +8,20 @@ transaction, and reads the committed mirror overlaid with the transaction's own 
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
-import uuid
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import netaddr
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, insert, select
 
-from naas_sdn.model import db, errors, protocols
-from naas_sdn.model.common import (
-    Changes,
-    Context,
-    bump,
-    check_revision,
-    check_updatable,
-    current,
-    evolve,
-    next_counter,
-    norm_tags,
-    owner,
-    update_row,
-    utcnow,
-    write_tags,
-)
-from naas_sdn.model.snapshot import SecurityGroupRuleView, SecurityGroupView
+from naas_sdn.features.security import groups
+from naas_sdn.features.security.groups import GROUPS
+from naas_sdn.model import db, errors
+from naas_sdn.model.common import Changes, Context, current, evolve
+from naas_sdn.model.store import Transaction
 
-DEFAULT_NAME = "default"
-DEFAULT_DESCRIPTION = "Default security group"
 MAX_ADDRESS_PAIRS = 10  # Neutron's max_allowed_address_pair default
 TRUSTED_OWNER_PREFIX = "network:"  # Neutron's is_port_trusted: no security groups, no filtering
-GROUP_UPDATABLE = frozenset({"name", "description", "stateful"})
-DIRECTIONS = ("ingress", "egress")
-ANY_PREFIXES = ("0.0.0.0/0", "::/0")
-
-if TYPE_CHECKING:
-    pass
-
-
-@dataclasses.dataclass(frozen=True)
-class SecurityGroupRule:
-    id: str
-    key: int
-    security_group_id: str
-    project_id: str
-    direction: str
-    ethertype: str
-    protocol: str | None  # as shown: "tcp", "6" or None (any)
-    port_range_min: int | None
-    port_range_max: int | None
-    remote_ip_prefix: str | None  # normalized cidr
-    remote_group_id: str | None
-    description: str
-    revision_number: int
-    created_at: datetime.datetime
-    updated_at: datetime.datetime
-
-    def identity(self) -> tuple:
-        """What makes two rules the same rule (Neutron's duplicate check): protocols compared
-        by number, an any-address prefix the same as none."""
-        prefix = None if self.remote_ip_prefix in ANY_PREFIXES else self.remote_ip_prefix
-        return (
-            self.direction,
-            self.ethertype,
-            protocols.number(self.protocol, self.ethertype),
-            self.port_range_min,
-            self.port_range_max,
-            prefix,
-            self.remote_group_id,
-        )
-
-
-@dataclasses.dataclass(frozen=True)
-class SecurityGroup:
-    id: str
-    project_id: str
-    name: str
-    description: str
-    stateful: bool
-    revision_number: int
-    created_at: datetime.datetime
-    updated_at: datetime.datetime
-    tags: tuple[str, ...] = ()
-    rules: tuple[SecurityGroupRule, ...] = ()  # by key
-    is_default: bool = False  # the project's "default" group
-    shared: bool = False
 
 
 def is_trusted(device_owner: str) -> bool:
@@ -175,346 +104,19 @@ def _pair_address(value) -> str:
     return str(net.cidr)
 
 
-class SecurityMixin:
-    """Security groups, their rules and the port attributes that use them."""
+class PortSecurityMixin:
+    """The port attributes that name security groups; the groups themselves are declared
+    resources (:mod:`naas_sdn.features.security.groups`)."""
 
-    _security_groups: Mapping[str, SecurityGroup]
     # NetworkService's, of which this mixin is a part
     records: Callable[[str], Mapping[str, Any]]
-    _write: Callable[..., Any]
-    _enforce_quota: Callable[..., None]
-
-    # ------------------------------------------------------------------------ security groups
-    def list_security_groups(self, ctx: Context) -> list[SecurityGroup]:
-        """The visible groups; the caller's project gets its default group on first use."""
-        if ctx.project_id and self._default_group_id(Changes(), ctx.project_id) is None:
-            self._write(
-                lambda conn, changes: self._ensure_default_group(conn, changes, ctx.project_id)
-            )
-        return [g for g in self._security_groups.values() if _group_visible(ctx, g)]
-
-    def get_security_group(self, ctx: Context, group_id: str) -> SecurityGroup:
-        group = self._security_groups.get(group_id)
-        if group is None or not _group_visible(ctx, group):
-            raise errors.SecurityGroupNotFound(id=group_id)
-        return group
-
-    def create_security_group(self, ctx: Context, attrs: Mapping) -> SecurityGroup:
-        return self.create_security_groups(ctx, [attrs])[0]
-
-    def create_security_groups(self, ctx: Context, items: Iterable[Mapping]) -> list:
-        """Create groups, all or none, each with Neutron's two egress rules (IPv4, IPv6, any).
-
-        ``attrs`` keys: name, description, stateful (true only), project_id, tags. The
-        project's default group is created first if it has none.
-        """
-        items = list(items)
-
-        def work(conn, changes):
-            created = []
-            for attrs in items:
-                project_id = owner(ctx, attrs)
-                name = attrs.get("name", "")
-                if name.lower() == DEFAULT_NAME:
-                    raise errors.SecurityGroupDefaultAlreadyExists()
-                _check_stateful(attrs.get("stateful", True))
-                self._ensure_default_group(conn, changes, project_id)
-                created.append(
-                    self._insert_group(
-                        conn,
-                        changes,
-                        project_id,
-                        name,
-                        attrs.get("description", ""),
-                        norm_tags(attrs.get("tags", ())),
-                    )
-                )
-            projects = [g.project_id for g in created]
-            self._enforce_quota(conn, "security_group", projects)
-            # a new group's own egress rules count against the rule quota, as in Neutron
-            self._enforce_quota(conn, "security_group_rule", projects)
-            return created
-
-        return self._write(work)
-
-    def update_security_group(
-        self, ctx: Context, group_id: str, attrs: Mapping, if_revision: int | None = None
-    ) -> SecurityGroup:
-        check_updatable(attrs, GROUP_UPDATABLE)
-
-        def work(conn, changes):
-            group = self._owned_group(ctx, changes, group_id, if_revision)
-            values = {k: v for k, v in attrs.items() if getattr(group, k) != v}
-            if "stateful" in values:
-                _check_stateful(values["stateful"])
-            if "name" in values:
-                if group.is_default:
-                    raise errors.SecurityGroupCannotUpdateDefault()
-                if values["name"].lower() == DEFAULT_NAME:
-                    raise errors.SecurityGroupDefaultAlreadyExists()
-            if not values:
-                return group
-            new = bump(group, **values)
-            update_row(conn, db.security_groups, new, values)
-            changes.security_groups[new.id] = new
-            return new
-
-        return self._write(work)
-
-    def delete_security_group(
-        self, ctx: Context, group_id: str, if_revision: int | None = None
-    ) -> None:
-        """Refused while a port uses the group, and for the default group unless by an admin.
-        Its rules go with it, and so do the other groups' rules naming it as remote group."""
-
-        def work(conn, changes):
-            group = self._owned_group(ctx, changes, group_id, if_revision)
-            if group.is_default and not ctx.is_admin:
-                raise errors.SecurityGroupCannotRemoveDefault()
-            if any(group_id in p.security_groups for p in self.records("ports").values()):
-                raise errors.SecurityGroupInUse(id=group_id)
-            rules = db.security_group_rules.c
-            conn.execute(
-                delete(db.security_group_rules).where(
-                    or_(rules.security_group_id == group_id, rules.remote_group_id == group_id)
-                )
-            )
-            conn.execute(
-                delete(db.default_security_groups).where(
-                    db.default_security_groups.c.security_group_id == group_id
-                )
-            )
-            conn.execute(
-                delete(db.tags).where(
-                    db.tags.c.resource_type == "security_groups", db.tags.c.resource_id == group_id
-                )
-            )
-            conn.execute(delete(db.security_groups).where(db.security_groups.c.id == group_id))
-            changes.security_groups[group_id] = None
-            for other in self._security_groups.values():
-                kept = tuple(r for r in other.rules if r.remote_group_id != group_id)
-                if other.id != group_id and kept != other.rules:
-                    new = bump(other, rules=kept)
-                    update_row(conn, db.security_groups, new, {})
-                    changes.security_groups[other.id] = new
-
-        self._write(work)
-
-    def _owned_group(
-        self, ctx: Context, changes: Changes, group_id: str, if_revision: int | None = None
-    ) -> SecurityGroup:
-        """A group the caller may change (visible means owned, or admin)."""
-        group = current(self._security_groups, changes.security_groups, group_id)
-        if group is None or not _group_visible(ctx, group):
-            raise errors.SecurityGroupNotFound(id=group_id)
-        check_revision(group.revision_number, if_revision)
-        return group
 
     def _default_group_id(self, changes: Changes, project_id: str) -> str | None:
-        groups = {**self._security_groups, **changes.security_groups}
-        return next(
-            (
-                g.id
-                for g in groups.values()
-                if g is not None and g.is_default and g.project_id == project_id
-            ),
-            None,
-        )
+        return groups.default_group_id(Transaction(None, changes, self).current(GROUPS), project_id)
 
     def _ensure_default_group(self, conn, changes: Changes, project_id: str) -> str:
         """The project's default group, created (Neutron's four rules) if it has none."""
-        existing = self._default_group_id(changes, project_id)
-        if existing is not None:
-            return existing
-        group = self._insert_group(
-            conn, changes, project_id, DEFAULT_NAME, DEFAULT_DESCRIPTION, (), is_default=True
-        )
-        conn.execute(
-            insert(db.default_security_groups).values(
-                project_id=project_id, security_group_id=group.id
-            )
-        )
-        return group.id
-
-    def _insert_group(
-        self,
-        conn,
-        changes: Changes,
-        project_id: str,
-        name: str,
-        description: str,
-        tags: tuple[str, ...],
-        is_default: bool = False,
-    ) -> SecurityGroup:
-        now = utcnow()
-        group = SecurityGroup(
-            id=str(uuid.uuid4()),
-            project_id=project_id,
-            name=name,
-            description=description,
-            stateful=True,
-            revision_number=1,
-            created_at=now,
-            updated_at=now,
-            tags=tags,
-            is_default=is_default,
-        )
-        conn.execute(
-            insert(db.security_groups).values(
-                id=group.id,
-                project_id=project_id,
-                name=name,
-                description=description,
-                stateful=True,
-                revision_number=1,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        write_tags(conn, "security_groups", group.id, tags)
-        rules: list[tuple[str, str, str | None]] = [
-            ("egress", "IPv4", None),
-            ("egress", "IPv6", None),
-        ]
-        if is_default:
-            rules += [("ingress", "IPv4", group.id), ("ingress", "IPv6", group.id)]
-        group = dataclasses.replace(
-            group,
-            rules=tuple(
-                self._insert_rule(
-                    conn,
-                    group,
-                    {"direction": direction, "ethertype": ethertype, "remote_group_id": remote},
-                    now,
-                )
-                for direction, ethertype, remote in rules
-            ),
-        )
-        changes.security_groups[group.id] = group
-        return group
-
-    # ------------------------------------------------------------------- security group rules
-    def list_security_group_rules(self, ctx: Context) -> list[SecurityGroupRule]:
-        return [
-            r for g in self._security_groups.values() if _group_visible(ctx, g) for r in g.rules
-        ]
-
-    def get_security_group_rule(self, ctx: Context, rule_id: str) -> SecurityGroupRule:
-        for group in self._security_groups.values():
-            for rule in group.rules:
-                if rule.id == rule_id and _group_visible(ctx, group):
-                    return rule
-        raise errors.SecurityGroupRuleNotFound(id=rule_id)
-
-    def create_security_group_rule(self, ctx: Context, attrs: Mapping) -> SecurityGroupRule:
-        return self.create_security_group_rules(ctx, [attrs])[0]
-
-    def create_security_group_rules(self, ctx: Context, items: Iterable[Mapping]) -> list:
-        """Create rules of one group, all or none.
-
-        ``attrs`` keys: security_group_id, direction (required); ethertype (IPv4), protocol,
-        port_range_min, port_range_max, remote_ip_prefix, remote_group_id, description,
-        project_id. An existing identical rule: SecurityGroupRuleExists.
-        """
-        items = list(items)
-        if len({attrs.get("security_group_id") for attrs in items}) > 1:
-            raise errors.SecurityGroupNotSingleGroupRules()
-
-        def work(conn, changes):
-            created = []
-            now = utcnow()
-            for attrs in items:
-                group = self._owned_group(ctx, changes, attrs["security_group_id"])
-                if attrs.get("project_id") not in (None, group.project_id):
-                    owner(ctx, attrs)  # a tenant naming another project: Neutron's 400
-                    raise errors.BadRequestMessage(
-                        msg="A security group rule belongs to its security group's project"
-                    )
-                remote = attrs.get("remote_group_id")
-                if remote is not None:
-                    self._owned_group(ctx, changes, remote)
-                rule = self._insert_rule(conn, group, attrs, now)
-                for other in group.rules:
-                    if other.identity() == rule.identity():
-                        if other in created:
-                            raise errors.DuplicateSecurityGroupRuleInPost()
-                        raise errors.SecurityGroupRuleExists(rule_id=other.id)
-                new = bump(group, rules=group.rules + (rule,))
-                update_row(conn, db.security_groups, new, {})
-                changes.security_groups[new.id] = new
-                created.append(rule)
-            self._enforce_quota(conn, "security_group_rule", (r.project_id for r in created))
-            return created
-
-        return self._write(work)
-
-    def update_security_group_rule(
-        self, ctx: Context, rule_id: str, attrs: Mapping, if_revision: int | None = None
-    ) -> SecurityGroupRule:
-        """Rules are immutable, as in Neutron: only an empty update is accepted."""
-        check_updatable(attrs, ())
-        rule = self.get_security_group_rule(ctx, rule_id)
-        check_revision(rule.revision_number, if_revision)
-        return rule
-
-    def delete_security_group_rule(
-        self, ctx: Context, rule_id: str, if_revision: int | None = None
-    ) -> None:
-        def work(conn, changes):
-            rule = self.get_security_group_rule(ctx, rule_id)
-            check_revision(rule.revision_number, if_revision)
-            group = self._security_groups[rule.security_group_id]
-            conn.execute(
-                delete(db.security_group_rules).where(db.security_group_rules.c.id == rule_id)
-            )
-            new = bump(group, rules=tuple(r for r in group.rules if r.id != rule_id))
-            update_row(conn, db.security_groups, new, {})
-            changes.security_groups[new.id] = new
-
-        self._write(work)
-
-    def _insert_rule(
-        self, conn, group: SecurityGroup, attrs: Mapping, now: datetime.datetime
-    ) -> SecurityGroupRule:
-        """Validate one rule of ``group`` (Neutron's order and errors) and insert its row."""
-        direction = attrs.get("direction")
-        if direction not in DIRECTIONS:
-            raise errors.InvalidAttribute(
-                attr="direction", reason=f"'{direction}' is not in {list(DIRECTIONS)}"
-            )
-        ethertype = protocols.parse_ethertype(attrs.get("ethertype", "IPv4"))
-        protocol = protocols.parse_protocol(attrs.get("protocol"))
-        low = protocols.port_value(attrs.get("port_range_min"))
-        high = protocols.port_value(attrs.get("port_range_max"))
-        remote_group = attrs.get("remote_group_id")
-        if remote_group is not None and attrs.get("remote_ip_prefix") not in (None, ""):
-            raise errors.SecurityGroupRemoteGroupAndRemoteIpPrefix()
-        protocols.check_port_range(protocol, low, high)
-        protocols.check_ethertype(protocol, ethertype)
-        prefix = protocols.parse_prefix(attrs.get("remote_ip_prefix"), ethertype)
-        rule = SecurityGroupRule(
-            id=str(uuid.uuid4()),
-            key=next_counter(conn, "security_group_rule_key"),
-            security_group_id=group.id,
-            project_id=group.project_id,
-            direction=direction,
-            ethertype=ethertype,
-            protocol=protocol,
-            port_range_min=low,
-            port_range_max=high,
-            remote_ip_prefix=prefix,
-            remote_group_id=remote_group,
-            description=attrs.get("description", ""),
-            revision_number=1,
-            created_at=now,
-            updated_at=now,
-        )
-        conn.execute(
-            insert(db.security_group_rules).values(
-                {c: getattr(rule, c) for c in db.security_group_rules.c.keys()}
-            )
-        )
-        return rule
+        return groups.ensure_default_group(Transaction(conn, changes, self), project_id)
 
     # ------------------------------------------------------------------- port and network side
     def _port_security_on_create(
@@ -605,7 +207,7 @@ class SecurityMixin:
         """Requested group ids, each the port's project's (any project for an admin)."""
         missing = []
         for group_id in dict.fromkeys(requested):
-            group = current(self._security_groups, changes.security_groups, group_id)
+            group = current(self.records(GROUPS), changes.of(GROUPS), group_id)
             if group is None or not (ctx.is_admin or group.project_id == project_id):
                 missing.append(group_id)
         if missing:
@@ -651,48 +253,7 @@ def _write_port_security(
             conn.execute(insert(table), rows)
 
 
-def _check_stateful(value) -> None:
-    if value is not True:
-        raise errors.InvalidInput(
-            error_message="stateless security groups are not supported: stateful must be true"
-        )
-
-
-def _group_visible(ctx: Context, group: SecurityGroup) -> bool:
-    return ctx.is_admin or group.project_id == ctx.project_id
-
-
-# ------------------------------------------------------------------------- loading and views
-def load_security_groups(conn, tags: Mapping) -> dict[str, SecurityGroup]:
-    defaults = {row.security_group_id for row in conn.execute(select(db.default_security_groups))}
-    rules: dict[str, list[SecurityGroupRule]] = {}
-    table = db.security_group_rules
-    for row in conn.execute(select(table).order_by(table.c.key)):
-        rules.setdefault(row.security_group_id, []).append(
-            SecurityGroupRule(**{c: getattr(row, c) for c in table.c.keys()})
-        )
-    groups = {}
-    for row in conn.execute(
-        select(db.security_groups).order_by(
-            db.security_groups.c.created_at, db.security_groups.c.id
-        )
-    ):
-        groups[row.id] = SecurityGroup(
-            id=row.id,
-            project_id=row.project_id,
-            name=row.name,
-            description=row.description,
-            stateful=row.stateful,
-            revision_number=row.revision_number,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            tags=tags.get(("security_groups", row.id), ()),
-            rules=tuple(rules.get(row.id, ())),
-            is_default=row.id in defaults,
-        )
-    return groups
-
-
+# --------------------------------------------------------------------------------- loading
 def load_port_security(conn) -> tuple[dict[str, dict], dict[str, dict]]:
     """The port-security attributes of networks and of ports, as dataclass field values."""
     networks = {
@@ -713,25 +274,3 @@ def load_port_security(conn) -> tuple[dict[str, dict], dict[str, dict]]:
             (row.ip_address, row.mac_address),
         )
     return networks, ports
-
-
-def security_group_view(group: SecurityGroup) -> SecurityGroupView:
-    return SecurityGroupView(
-        id=group.id,
-        project_id=group.project_id,
-        rules=tuple(
-            SecurityGroupRuleView(
-                id=r.id,
-                key=r.key,
-                security_group_id=r.security_group_id,
-                direction=r.direction,
-                ethertype=r.ethertype,
-                protocol=protocols.number(r.protocol, r.ethertype),
-                port_range_min=r.port_range_min,
-                port_range_max=r.port_range_max,
-                remote_ip_prefix=None if r.remote_ip_prefix in ANY_PREFIXES else r.remote_ip_prefix,
-                remote_group_id=r.remote_group_id,
-            )
-            for r in sorted(group.rules, key=lambda r: r.key)
-        ),
-    )

@@ -16,27 +16,22 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from naas_sdn import features
-from naas_sdn.model import db, errors, schema
+from naas_sdn.model import schema
 from naas_sdn.model.allocation import owners_after
 from naas_sdn.model.common import (
     Changes,
     Context,
-    bump,
     merge,
-    norm_tags,
     read_tags,
-    update_row,
-    write_tags,
 )
 from naas_sdn.model.fabric_links import FabricLinkStore
 from naas_sdn.model.quotas import QuotaMixin
-from naas_sdn.model.security import SecurityMixin, load_security_groups, security_group_view
+from naas_sdn.model.security import PortSecurityMixin
 from naas_sdn.model.snapshot import EMPTY, ModelSnapshot
 from naas_sdn.model.statistics import StatisticsStore
 from naas_sdn.model.store import DeclaredStore
@@ -47,17 +42,9 @@ LOG = logging.getLogger(__name__)
 _WRITE_ATTEMPTS = 3
 
 
-@dataclasses.dataclass(frozen=True)
-class _TagKind:
-    member: str  # singular name, for messages
-    changes: str  # the Changes attribute (and mirror) holding such records
-    table: object
-    get: Callable  # (ctx, id) -> record the caller can see (the API decided who may change it)
-
-
-class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
-    """Every declared resource (networks, subnets, ports, routers, QoS policies, protocol
-    blocks, plugins' own), security groups and quotas, backed by SQL and mirrored in memory.
+class NetworkService(PortSecurityMixin, QuotaMixin, DeclaredStore):
+    """Every declared resource (networks, subnets, ports, security groups, routers, QoS
+    policies, protocol blocks, plugins' own) and quotas, backed by SQL and mirrored in memory.
     Stores that share only the engine hang beside it: ``statistics``, ``tokens``,
     ``fabric_links``."""
 
@@ -67,7 +54,6 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
         self._notify_lock = threading.RLock()
         self._subscribers: list[Callable[[ModelSnapshot], None]] = []
         self._delivered = -1
-        self._security_groups = {}
         features.import_declarations()
         schema.PLUGIN_METADATA.create_all(engine)  # plugins' tables, beside the migrated ones
         self._declared = {}
@@ -87,9 +73,7 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
     def _load(self) -> None:
         with self._read() as conn:
             tags = read_tags(conn)
-            groups = load_security_groups(conn, tags)
             declared = self._load_declared(conn, tags, schema.DECLARED.values())
-        self._security_groups = groups
         self._declared = declared
         self.allocations = owners_after({}, {}, declared.get("ports", {}))
         views = {}
@@ -101,10 +85,6 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
                 )
         self._snapshot = ModelSnapshot(
             revision=1,
-            **{
-                kind: MappingProxyType({k: view(v) for k, v in getattr(self, "_" + kind).items()})
-                for kind, view in _SIMPLE_VIEWS.items()
-            },
             **_declared_views(views),
         )
 
@@ -180,20 +160,9 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
             self.allocations = owners_after(
                 self.allocations, old_ports, port_changes, deleted_subnets
             )
-        simple_views = {}
-        for kind, make_view in _SIMPLE_VIEWS.items():
-            simple_views[kind] = getattr(snap, kind)
-            if getattr(changes, kind):
-                records, kind_views, kind_changed = merge(
-                    getattr(self, "_" + kind), simple_views[kind], getattr(changes, kind), make_view
-                )
-                setattr(self, "_" + kind, records)
-                simple_views[kind] = MappingProxyType(kind_views)
-                changed |= kind_changed
         if changed:
             self._snapshot = ModelSnapshot(
                 revision=snap.revision + 1,
-                **simple_views,
                 **_declared_views({c: v for c, v in views.items() if schema.DECLARED[c].has_view}),
             )
         return changed
@@ -287,75 +256,6 @@ class NetworkService(SecurityMixin, QuotaMixin, DeclaredStore):
 
         update_bindings(self, bindings)
 
-    # -------------------------------------------------------------------------------- tags
-    def _tag_kind(self, resource: str) -> _TagKind:
-        """How tags reach each taggable resource (named by its API collection)."""
-        kinds = {
-            "security_groups": _TagKind(
-                "security_group", "security_groups", db.security_groups, self.get_security_group
-            ),
-        }
-        kinds.update(
-            {
-                r.api_collection: _TagKind(
-                    r.member, c, r.table, lambda ctx, rid, c=c: self.get_record(ctx, c, rid)
-                )
-                for c, r in schema.DECLARED.items()
-                if c in self._declared and r.standard
-            }
-        )
-        if resource not in kinds:
-            raise errors.ResourceNotFound()
-        return kinds[resource]
-
-    def _taggable(self, ctx: Context, resource: str, resource_id: str):
-        return self._tag_kind(resource).get(ctx, resource_id)
-
-    def get_tags(self, ctx: Context, resource: str, resource_id: str) -> list[str]:
-        return list(self._taggable(ctx, resource, resource_id).tags)
-
-    def set_tags(
-        self, ctx: Context, resource: str, resource_id: str, tags: Iterable[str]
-    ) -> list[str]:
-        """Replace every tag of a taggable resource (bumps its revision if they differ)."""
-        wanted = norm_tags(tags)
-
-        def work(conn, changes):
-            obj = self._taggable(ctx, resource, resource_id)
-            if obj.tags == wanted:
-                return list(wanted)
-            conn.execute(
-                delete(db.tags).where(
-                    db.tags.c.resource_type == resource, db.tags.c.resource_id == resource_id
-                )
-            )
-            write_tags(conn, resource, resource_id, wanted)
-            new = bump(obj, tags=wanted)
-            kind = self._tag_kind(resource)
-            update_row(conn, kind.table, new, {})
-            if kind.changes in schema.DECLARED:
-                changes.of(kind.changes)[resource_id] = new
-            else:
-                getattr(changes, kind.changes)[resource_id] = new
-            return list(wanted)
-
-        return self._write(work)
-
-    def add_tag(self, ctx: Context, resource: str, resource_id: str, tag: str) -> None:
-        with self._lock:
-            current = self._taggable(ctx, resource, resource_id).tags
-            if tag not in current:
-                self.set_tags(ctx, resource, resource_id, (*current, tag))
-
-    def remove_tag(self, ctx: Context, resource: str, resource_id: str, tag: str) -> None:
-        with self._lock:
-            current = self._taggable(ctx, resource, resource_id).tags
-            if tag not in current:
-                raise errors.TagNotFound(
-                    tag=tag, resource=self._tag_kind(resource).member, resource_id=resource_id
-                )
-            self.set_tags(ctx, resource, resource_id, [t for t in current if t != tag])
-
     def close(self) -> None:
         with self._lock:
             self._engine.dispose()
@@ -372,8 +272,3 @@ def _read_only(views: Mapping) -> Mapping:
     """A snapshot's mapping: a new dict is wrapped; an unchanged (already wrapped) one is kept,
     so proxies never nest revision after revision."""
     return views if isinstance(views, MappingProxyType) else MappingProxyType(views)
-
-
-_SIMPLE_VIEWS: dict[str, Callable[[Any], Any]] = {
-    "security_groups": security_group_view,
-}

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from naas_sdn.model import db, hooks
+from naas_sdn.model import db, errors, hooks
 from naas_sdn.model.common import (
     Changes,
     Context,
@@ -36,12 +36,13 @@ from naas_sdn.model.schema import COMPUTED, DECLARED, MISSING, Resource
 
 @dataclasses.dataclass(frozen=True)
 class Transaction:
-    """What a resource's hooks get: the open connection, the pending changes and the service
-    (to read the model as committed, or check another resource)."""
+    """What a resource's hooks get: the open connection, the pending changes, the service
+    (to read the model as committed, or check another resource) and, on a delete, the caller."""
 
     conn: Any
     changes: Changes
     service: Any
+    ctx: Context | None = None
 
     def current(self, collection: str) -> dict:
         """Every record of a declared collection as this transaction sees it."""
@@ -68,6 +69,19 @@ class Transaction:
         )
         self.changes.of(collection)[new.id] = new
         return new
+
+    def create(self, collection: str, ctx: Context, attrs: Mapping):
+        """Create a declared record inside another's hook (a group's own rules, a project's
+        default group), as a create of it would; returns it as this transaction sees it."""
+        return self.service.insert_record(self, ctx, DECLARED[collection], attrs)
+
+    def delete(self, collection: str, records: list) -> None:
+        """Delete declared records inside another's hook, as their deletes would: each parent
+        they are listed in changes once."""
+        resource = DECLARED[collection]
+        self.service.delete_rows(self, resource, records)
+        for child in {_parent_id(resource, r, listed=True): r for r in records}.values():
+            self.service._parent_changed(self, resource, child)
 
 
 class DeclaredStore:
@@ -103,6 +117,8 @@ class DeclaredStore:
         """The records the caller sees; a nested collection's below ``parent`` (which the
         caller must see: else the parent's 404), in their parent's order."""
         resource = DECLARED[collection]
+        if resource.before_list is not None:
+            resource.before_list(self, ctx)
         link = resource.nesting
         if link is not None:
             self._reach(ctx, resource, parent)
@@ -137,6 +153,8 @@ class DeclaredStore:
         its ``parent``."""
         resource = DECLARED[collection]
         items = list(items)
+        if resource.check_request is not None:
+            resource.check_request(items)
         if resource.nesting is not None:
             items = [{**attrs, resource.nesting.field: parent} for attrs in items]
 
@@ -145,7 +163,9 @@ class DeclaredStore:
             self._reach(ctx, resource, parent)
             created = [self.insert_record(txn, ctx, resource, attrs) for attrs in items]
             if resource.quota is not None:
-                self._enforce_quota(conn, resource.quota_resource, (r.project_id for r in created))
+                projects = [r.project_id for r in created]
+                for name in (resource.quota_resource, *resource.also_counts):
+                    self._enforce_quota(conn, name, projects)
             return created
 
         return self._write(work)
@@ -158,7 +178,7 @@ class DeclaredStore:
         if rules:
             hooks.run(resource.collection, "before_create", txn, ctx, attrs)
         values = dict(resource.prepare(txn, ctx, attrs)) if resource.prepare else {}
-        if resource.standard:
+        if resource.owned:
             values.setdefault("project_id", owner(ctx, attrs))
         for name, spec in resource.own_fields.items():
             if name in values or name == resource.counter_field:
@@ -169,28 +189,31 @@ class DeclaredStore:
                 values[name] = spec.default
         if resource.counter is not None:
             values[resource.counter_field] = next_counter(txn.conn, resource.counter)
-        if resource.standard:
+        if resource.owned:
             now = utcnow()
             values.update(
-                name=attrs.get("name", ""),
                 description=attrs.get("description", ""),
                 revision_number=1,
                 created_at=now,
                 updated_at=now,
-                tags=norm_tags(attrs.get("tags", ())),
             )
+        if resource.standard:
+            values.update(name=attrs.get("name", ""), tags=norm_tags(attrs.get("tags", ())))
         values.setdefault("id", str(uuid.uuid4()))
         record = resource.record(**values)
         txn.conn.execute(insert(resource.table).values(resource.row(record)))
         if resource.standard:
             write_tags(txn.conn, resource.api_collection, record.id, record.tags)
+        created = txn.changes.of(resource.collection)
+        created[record.id] = record
         if resource.after_create is not None:
-            record = resource.after_create(txn, ctx, attrs, record)
+            resource.after_create(txn, ctx, attrs, record)
         for extension in resource.extensions:
-            record = evolve(record, **extension.on_create(txn, ctx, attrs, record))
-        txn.changes.of(resource.collection)[record.id] = record
+            created[record.id] = evolve(
+                created[record.id], **extension.on_create(txn, ctx, attrs, created[record.id])
+            )
         self._parent_changed(txn, resource, record)
-        return record
+        return created[record.id]
 
     def update_record(
         self,
@@ -209,7 +232,7 @@ class DeclaredStore:
 
         def work(conn, changes):
             record = self.get_record(ctx, collection, record_id, parent)
-            if resource.standard:
+            if resource.owned:
                 check_revision(record.revision_number, if_revision)
             values = {
                 k: v for k, v in attrs.items() if k in resource.specs and getattr(record, k) != v
@@ -225,7 +248,7 @@ class DeclaredStore:
             if not values:
                 return record
             columns = resource.column_values(values)
-            if resource.standard:
+            if resource.owned:
                 new = bump(record, **values)
                 update_row(conn, resource.table, new, columns)
             else:
@@ -269,19 +292,20 @@ class DeclaredStore:
 
         def work(conn, changes):
             record = self.get_record(ctx, collection, record_id, parent)
-            if resource.standard:
+            if resource.owned:
                 check_revision(record.revision_number, if_revision)
-            txn = Transaction(conn, changes, self)
+            txn = Transaction(conn, changes, self, ctx)
             self.delete_rows(txn, resource, [record])
             self._parent_changed(txn, resource, record)
 
         self._write(work)
 
     def _parent_changed(self, txn: Transaction, resource: Resource, child) -> None:
-        """A child record changed: the parent's listing of it follows, and a nested one's
-        parent's revision rises (a network does not change when its subnets do)."""
+        """A nested or listed record changed: its parent's listing follows, and its revision
+        rises when the child is part of it (``Parent.revises``), unless the parent is new in
+        this transaction (a group created with its rules)."""
         link = resource.parent
-        if link is None or (link.listed_in is None and not link.nested):
+        if link is None or not (link.nested or link.listed_in):
             return
         above = DECLARED[link.collection]
         parent_id = getattr(child, link.field)
@@ -291,7 +315,7 @@ class DeclaredStore:
         values = {}
         if link.listed_in is not None:
             values[link.listed_in] = nested_listing(txn.current, above, link.listed_in, parent_id)
-        if link.nested:
+        if link.revises and parent_id in self.records(above.collection):
             new = bump(record, **values)
             update_row(txn.conn, above.table, new, {})
         else:
@@ -348,7 +372,7 @@ class DeclaredStore:
             table = resource.table
             if resource.counter:
                 order = [table.c[resource.counter_field]]
-            elif resource.standard:
+            elif resource.owned:
                 order = [table.c.created_at, table.c.id]
             else:
                 order = [table.c.id]
@@ -356,16 +380,14 @@ class DeclaredStore:
                 row.id: resource.from_row(row, tags.get((resource.api_collection, row.id), ()))
                 for row in conn.execute(select(table).order_by(*order))
             }
-            loaders: list[tuple[Callable[[Any], Mapping], Mapping]] = []
-            if resource.load_lists is not None:
-                loaders.append((resource.load_lists, {}))
-            loaders += [(e.load, e.defaults) for e in resource.extensions]
-            for load, defaults in loaders:
-                stored = load(conn)
+            for extension in resource.extensions:
+                stored = extension.load(conn)
                 loaded[collection] = {
-                    key: evolve(record, **{**defaults, **stored.get(key, {})})
+                    key: evolve(record, **{**extension.defaults, **stored.get(key, {})})
                     for key, record in loaded[collection].items()
                 }
+            if resource.complete is not None:
+                loaded[collection] = resource.complete(conn, loaded[collection])
 
         def loaded_so_far(name: str) -> Mapping:
             return loaded.get(name, {})
@@ -382,6 +404,58 @@ class DeclaredStore:
                 for key, record in loaded[above.collection].items()
             }
         return loaded
+
+    # ----------------------------------------------------------------------------------- tags
+    def _tagged(self, resource_type: str) -> Resource:
+        """The resource whose tags are of ``resource_type`` (its API collection)."""
+        for collection, resource in DECLARED.items():
+            if (
+                resource.standard
+                and resource.api_collection == resource_type
+                and collection in self._declared
+            ):
+                return resource
+        raise errors.ResourceNotFound()
+
+    def get_tags(self, ctx: Context, resource_type: str, resource_id: str) -> list[str]:
+        resource = self._tagged(resource_type)
+        return list(self.get_record(ctx, resource.collection, resource_id).tags)
+
+    def set_tags(
+        self, ctx: Context, resource_type: str, resource_id: str, tags: Iterable[str]
+    ) -> list[str]:
+        """Replace every tag of a record (its revision rises if they differ)."""
+        resource, wanted = self._tagged(resource_type), norm_tags(tags)
+
+        def work(conn, changes):
+            record = self.get_record(ctx, resource.collection, resource_id)
+            if record.tags != wanted:
+                conn.execute(
+                    delete(db.tags).where(
+                        db.tags.c.resource_type == resource_type,
+                        db.tags.c.resource_id == resource_id,
+                    )
+                )
+                write_tags(conn, resource_type, resource_id, wanted)
+                Transaction(conn, changes, self).save(resource.collection, record, {"tags": wanted})
+            return list(wanted)
+
+        return self._write(work)
+
+    def add_tag(self, ctx: Context, resource_type: str, resource_id: str, tag: str) -> None:
+        with self._lock:
+            current = self.get_tags(ctx, resource_type, resource_id)
+            if tag not in current:
+                self.set_tags(ctx, resource_type, resource_id, (*current, tag))
+
+    def remove_tag(self, ctx: Context, resource_type: str, resource_id: str, tag: str) -> None:
+        with self._lock:
+            current = self.get_tags(ctx, resource_type, resource_id)
+            if tag not in current:
+                raise errors.TagNotFound(
+                    tag=tag, resource=self._tagged(resource_type).member, resource_id=resource_id
+                )
+            self.set_tags(ctx, resource_type, resource_id, [t for t in current if t != tag])
 
 
 def nested_listing(
@@ -402,8 +476,10 @@ def nested_listing(
     return tuple(listed)
 
 
-def _parent_id(resource: Resource, record) -> str | None:
-    return getattr(record, resource.nesting.field) if resource.nesting else None
+def _parent_id(resource: Resource, record, listed: bool = False) -> str | None:
+    """The record's parent in the URL (``listed``: also the parent it is only listed in)."""
+    link = resource.parent if listed else resource.nesting
+    return getattr(record, link.field) if link else None
 
 
 def _not_found(resource: Resource, record_id: str, parent: str | None):

@@ -141,15 +141,19 @@ class UnknownPluginError(ValueError):
 
 def core_plugin(service) -> Plugin:
     from naas_sdn.features.networking.port_security import ATTRIBUTES as PORT_SECURITY
+    from naas_sdn.features.security.api import (
+        SECURITY_EXTENSIONS,
+        SECURITY_RULES,
+        security_resources,
+    )
     from naas_sdn.northbound.policy import CORE_RULES
     from naas_sdn.northbound.quotas import QUOTA_EXTENSIONS, QUOTA_RULES
-    from naas_sdn.northbound.security import SECURITY_EXTENSIONS, security_resources
 
     return Plugin(
         CORE,
         tuple(core_resources(service) + security_resources(service)),
         CORE_EXTENSIONS + SECURITY_EXTENSIONS + QUOTA_EXTENSIONS,
-        policy_rules=CORE_RULES + QUOTA_RULES,
+        policy_rules=CORE_RULES + SECURITY_RULES + QUOTA_RULES,
         attribute_extensions=PORT_SECURITY,
     )
 

@@ -202,8 +202,6 @@ CORE_RULES = (
             "update:binding:profile": ADMIN,
         },
     ),
-    *crud("security_group"),
-    *crud("security_group_rule"),
 )
 
 

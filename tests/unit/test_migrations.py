@@ -238,7 +238,9 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
             ("10.0.0.0/28", "fa:16:3e:00:00:01"),
         )
         assert (vm1.status, vm1.binding_host_id, vm1.tags) == ("ACTIVE", "br-a", ("vm",))
-        assert [service.get_security_group(ALICE, g).name for g in vm1.security_groups] == ["web"]
+        assert [
+            service.get_record(ALICE, "security_groups", g).name for g in vm1.security_groups
+        ] == ["web"]
         assert service.get_record(ALICE, "qos_policies", vm1.qos_policy_id).name == "gold"
         assert ports["plain"].port_security_enabled is False
 

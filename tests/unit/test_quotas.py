@@ -54,8 +54,8 @@ def test_bulk_over_quota_creates_nothing(service):
 def test_admin_creating_for_a_project_counts_against_that_project(service):
     service.set_quota_limits("alice", {"router": 0})
     with pytest.raises(errors.OverQuota):
-        service.create_records(ADMIN, "routers", [{"project_id": "alice"}])[0]
-    service.create_records(ADMIN, "routers", [{}])[0]
+        service.create_records(ADMIN, "routers", [{"project_id": "alice"}])
+    service.create_records(ADMIN, "routers", [{}])
 
 
 def test_unlimited_and_a_deleted_object_frees_its_unit(service):
@@ -89,20 +89,20 @@ def test_default_security_group_is_counted_but_never_refused(service):
     assert service.quota_usage("alice")["security_group"] == 1
     assert service.quota_usage("alice")["security_group_rule"] == 4  # Neutron's four rules
     with pytest.raises(errors.OverQuota) as exc:
-        service.create_security_group(ALICE, {"name": "web"})
+        service.create_records(ALICE, "security_groups", [{"name": "web"}])
     assert exc.value.kwargs == {"overs": ["security_group"]}
 
 
 def test_a_new_groups_egress_rules_count_against_the_rule_quota(service):
     service.set_quota_limits("alice", {"security_group_rule": 5})
     with pytest.raises(errors.OverQuota) as exc:  # default (4 rules) + web (2 rules)
-        service.create_security_group(ALICE, {"name": "web"})
+        service.create_records(ALICE, "security_groups", [{"name": "web"}])
     assert exc.value.kwargs == {"overs": ["security_group_rule"]}
     service.set_quota_limits("alice", {"security_group_rule": 6})
-    group = service.create_security_group(ALICE, {"name": "web"})
+    group = service.create_records(ALICE, "security_groups", [{"name": "web"}])[0]
     with pytest.raises(errors.OverQuota):
-        service.create_security_group_rule(
-            ALICE, {"security_group_id": group.id, "direction": "ingress"}
+        service.create_records(
+            ALICE, "security_group_rules", [{"security_group_id": group.id, "direction": "ingress"}]
         )
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from naas_sdn.features.networking.ports import PORTS
 from naas_sdn.features.router import add_router_interface
+from naas_sdn.features.security.groups import SECURITY_GROUP_RULES, SECURITY_GROUPS
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import NetworkService
 from naas_sdn.model.snapshot import SecurityGroupRuleView
@@ -21,13 +22,15 @@ def net(service):
 
 
 def default_group(service, ctx=ALICE):
-    return next(g for g in service.list_security_groups(ctx) if g.name == "default")
+    return next(g for g in service.list_records(ctx, "security_groups") if g.name == "default")
 
 
 def rule(service, group, **attrs):
-    return service.create_security_group_rule(
-        ALICE, {"security_group_id": group.id, "direction": "ingress", **attrs}
-    )
+    return service.create_records(
+        ALICE,
+        "security_group_rules",
+        [{"security_group_id": group.id, "direction": "ingress", **attrs}],
+    )[0]
 
 
 def test_port_gets_default_group_with_neutrons_four_rules(service, net):
@@ -50,20 +53,24 @@ def test_port_gets_default_group_with_neutrons_four_rules(service, net):
     assert seen and seen[-1] is service.snapshot()
     # a second port reuses the group; listing does not create another
     service.create_port(ALICE, {"network_id": net.id})
-    service.list_security_groups(ALICE)
-    assert count(service, db.security_groups) == 1
+    service.list_records(ALICE, "security_groups")
+    assert count(service, SECURITY_GROUPS.table) == 1
 
 
 def test_listing_creates_the_default_group_once_per_project(service):
-    assert [g.name for g in service.list_security_groups(ALICE)] == ["default"]
-    assert [g.name for g in service.list_security_groups(ALICE)] == ["default"]
-    assert [g.name for g in service.list_security_groups(BOB)] == ["default"]
-    assert {g.project_id for g in service.list_security_groups(ADMIN)} == {"alice", "bob", "admin"}
-    assert count(service, db.security_groups) == 3
+    assert [g.name for g in service.list_records(ALICE, "security_groups")] == ["default"]
+    assert [g.name for g in service.list_records(ALICE, "security_groups")] == ["default"]
+    assert [g.name for g in service.list_records(BOB, "security_groups")] == ["default"]
+    assert {g.project_id for g in service.list_records(ADMIN, "security_groups")} == {
+        "alice",
+        "bob",
+        "admin",
+    }
+    assert count(service, SECURITY_GROUPS.table) == 3
 
 
 def test_rule_views_use_iana_numbers(service):
-    group = service.create_security_group(ALICE, {"name": "web"})
+    group = service.create_records(ALICE, "security_groups", [{"name": "web"}])[0]
     assert [(r.direction, r.ethertype) for r in group.rules] == [
         ("egress", "IPv4"),
         ("egress", "IPv6"),
@@ -107,7 +114,7 @@ def test_rule_views_use_iana_numbers(service):
         None,
         "2001:db8::1/128",
     )
-    assert service.get_security_group(ALICE, group.id).revision_number == 5
+    assert service.get_record(ALICE, "security_groups", group.id).revision_number == 5
 
 
 @pytest.mark.parametrize(
@@ -155,18 +162,18 @@ def test_rule_views_use_iana_numbers(service):
     ],
 )
 def test_bad_rules_change_nothing(service, attrs, error):
-    group = service.create_security_group(ALICE, {"name": "g"})
+    group = service.create_records(ALICE, "security_groups", [{"name": "g"}])[0]
     attrs = {k: (group.id if v == "GROUP" else v) for k, v in attrs.items()}
     before = service.snapshot()
     with pytest.raises(error) as exc:
         rule(service, group, **attrs)
     assert exc.value.status in (400, 404)
     assert service.snapshot() is before
-    assert count(service, db.security_group_rules) == 6  # default: 4, g: its 2 egress rules
+    assert count(service, SECURITY_GROUP_RULES.table) == 6  # default: 4, g: its 2 egress rules
 
 
 def test_duplicate_rules(service):
-    group = service.create_security_group(ALICE, {"name": "g"})
+    group = service.create_records(ALICE, "security_groups", [{"name": "g"}])[0]
     first = rule(service, group, protocol="tcp", port_range_min=80, port_range_max=80)
     for same in (
         {"protocol": "6", "port_range_min": "80", "port_range_max": 80},
@@ -181,47 +188,53 @@ def test_duplicate_rules(service):
             rule(service, group, **same)
         assert first.id in exc.value.msg and exc.value.status == 409
     with pytest.raises(errors.SecurityGroupRuleExists):
-        service.create_security_group_rule(
-            ALICE, {"security_group_id": group.id, "direction": "egress", "ethertype": "IPv4"}
+        service.create_records(
+            ALICE,
+            "security_group_rules",
+            [{"security_group_id": group.id, "direction": "egress", "ethertype": "IPv4"}],
         )
     bulk = [{"security_group_id": group.id, "direction": "ingress", "protocol": "udp"}] * 2
     with pytest.raises(errors.DuplicateSecurityGroupRuleInPost):
-        service.create_security_group_rules(ALICE, bulk)
-    other = service.create_security_group(ALICE, {"name": "h"})
+        service.create_records(ALICE, "security_group_rules", bulk)
+    other = service.create_records(ALICE, "security_groups", [{"name": "h"}])[0]
     with pytest.raises(errors.SecurityGroupNotSingleGroupRules):
-        service.create_security_group_rules(
+        service.create_records(
             ALICE,
+            "security_group_rules",
             [
                 {"security_group_id": group.id, "direction": "ingress", "protocol": "udp"},
                 {"security_group_id": other.id, "direction": "ingress", "protocol": "udp"},
             ],
         )
-    assert len(service.get_security_group(ALICE, group.id).rules) == 3
+    assert len(service.get_record(ALICE, "security_groups", group.id).rules) == 3
 
 
 def test_default_group_protected(service):
     group = default_group(service)
     with pytest.raises(errors.SecurityGroupCannotRemoveDefault):
-        service.delete_security_group(ALICE, group.id)
+        service.delete_record(ALICE, "security_groups", group.id)
     with pytest.raises(errors.SecurityGroupCannotUpdateDefault):
-        service.update_security_group(ALICE, group.id, {"name": "mine"})
-    assert service.update_security_group(ALICE, group.id, {"description": "d"}).description == "d"
+        service.update_record(ALICE, "security_groups", group.id, {"name": "mine"})
+    assert (
+        service.update_record(ALICE, "security_groups", group.id, {"description": "d"}).description
+        == "d"
+    )
     with pytest.raises(errors.SecurityGroupDefaultAlreadyExists):
-        service.create_security_group(ALICE, {"name": "Default"})
-    other = service.create_security_group(ALICE, {"name": "other"})
+        service.create_records(ALICE, "security_groups", [{"name": "Default"}])
+    other = service.create_records(ALICE, "security_groups", [{"name": "other"}])[0]
     with pytest.raises(errors.SecurityGroupDefaultAlreadyExists):
-        service.update_security_group(ALICE, other.id, {"name": "default"})
+        service.update_record(ALICE, "security_groups", other.id, {"name": "default"})
     with pytest.raises(errors.InvalidInput):
-        service.update_security_group(ALICE, other.id, {"stateful": False})
+        service.update_record(ALICE, "security_groups", other.id, {"stateful": False})
     with pytest.raises(errors.InvalidInput):
-        service.create_security_group(ALICE, {"name": "x", "stateful": False})
-    service.delete_security_group(ADMIN, group.id)  # an admin may (Neutron)
+        service.create_records(ALICE, "security_groups", [{"name": "x", "stateful": False}])
+    service.delete_record(ADMIN, "security_groups", group.id)  # an admin may (Neutron)
     assert default_group(service).id != group.id  # and the next use recreates it
 
 
 def test_groups_in_use_and_remote_group_rules(service, net):
-    web = service.create_security_group(ALICE, {"name": "web"})
-    db_group = service.create_security_group(ALICE, {"name": "db"})
+    web = service.create_records(ALICE, "security_groups", [{"name": "web"}])[0]
+    db_group = service.create_records(ALICE, "security_groups", [{"name": "db"}])[0]
     from_web = rule(
         service,
         db_group,
@@ -232,26 +245,28 @@ def test_groups_in_use_and_remote_group_rules(service, net):
     )
     port = service.create_port(ALICE, {"network_id": net.id, "security_groups": [web.id]})
     with pytest.raises(errors.SecurityGroupInUse):
-        service.delete_security_group(ALICE, web.id)
+        service.delete_record(ALICE, "security_groups", web.id)
     port = service.update_port(ALICE, port.id, {"security_groups": []})
     assert port.security_groups == () and service.snapshot().ports[port.id].security_group_ids == ()
-    revision = service.get_security_group(ALICE, db_group.id).revision_number
-    service.delete_security_group(ALICE, web.id)
-    after = service.get_security_group(ALICE, db_group.id)
+    revision = service.get_record(ALICE, "security_groups", db_group.id).revision_number
+    service.delete_record(ALICE, "security_groups", web.id)
+    after = service.get_record(ALICE, "security_groups", db_group.id)
     assert from_web.id not in {r.id for r in after.rules}
     assert after.revision_number == revision + 1
     assert from_web.id not in {r.id for r in service.snapshot().security_groups[db_group.id].rules}
     with pytest.raises(errors.SecurityGroupRuleNotFound):
-        service.get_security_group_rule(ALICE, from_web.id)
+        service.get_record(ALICE, "security_group_rules", from_web.id)
 
 
 def test_port_groups_sorted_visible_and_updatable(service, net):
-    groups = [service.create_security_group(ALICE, {"name": f"g{i}"}) for i in range(3)]
+    groups = [
+        service.create_records(ALICE, "security_groups", [{"name": f"g{i}"}])[0] for i in range(3)
+    ]
     ids = [g.id for g in groups]
     port = service.create_port(ALICE, {"network_id": net.id, "security_groups": ids[::-1]})
     assert port.security_groups == tuple(sorted(ids))
     assert service.snapshot().ports[port.id].security_group_ids == tuple(sorted(ids))
-    bobs = service.create_security_group(BOB, {"name": "bob's"})
+    bobs = service.create_records(BOB, "security_groups", [{"name": "bob's"}])[0]
     with pytest.raises(errors.SecurityGroupNotFound):
         service.update_port(ALICE, port.id, {"security_groups": [ids[0], bobs.id]})
     assert service.get_port(ALICE, port.id).security_groups == tuple(sorted(ids))
@@ -385,7 +400,7 @@ def test_router_interfaces_get_no_groups(service, net):
     assert port.security_groups == ()
     view = service.snapshot().ports[port.id]
     assert view.port_security_enabled is False and view.security_group_ids == ()
-    assert count(service, db.security_groups) == 0  # no default group was needed
+    assert count(service, SECURITY_GROUPS.table) == 0  # no default group was needed
 
 
 def test_bulk_ports_all_or_nothing_with_default_group(service, net):
@@ -397,29 +412,32 @@ def test_bulk_ports_all_or_nothing_with_default_group(service, net):
                 {"network_id": net.id, "security_groups": ["3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"]},
             ],
         )
-    assert count(service, PORTS.table) == 0 and count(service, db.security_groups) == 0
+    assert count(service, PORTS.table) == 0 and count(service, SECURITY_GROUPS.table) == 0
     assert service.snapshot().security_groups == {}
     ports = service.create_ports(ALICE, [{"network_id": net.id}, {"network_id": net.id}])
     assert ports[0].security_groups == ports[1].security_groups
-    assert count(service, db.security_groups) == 1
+    assert count(service, SECURITY_GROUPS.table) == 1
 
 
 def test_failed_group_write_leaves_no_trace(service, monkeypatch):
-    service.list_security_groups(ALICE)
+    service.list_records(ALICE, "security_groups")
     before = service.snapshot()
 
     def boom(*_args, **_kw):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("naas_sdn.model.security.write_tags", boom)
+    monkeypatch.setattr("naas_sdn.model.store.write_tags", boom)
     with pytest.raises(RuntimeError):
-        service.create_security_group(ALICE, {"name": "x", "tags": ["t"]})
+        service.create_records(ALICE, "security_groups", [{"name": "x", "tags": ["t"]}])
     assert service.snapshot() is before
-    assert count(service, db.security_groups) == 1 and count(service, db.security_group_rules) == 4
+    assert (
+        count(service, SECURITY_GROUPS.table) == 1
+        and count(service, SECURITY_GROUP_RULES.table) == 4
+    )
 
 
 def test_everything_survives_a_restart(service, net, db_url):
-    group = service.create_security_group(ALICE, {"name": "web", "tags": ["t"]})
+    group = service.create_records(ALICE, "security_groups", [{"name": "web", "tags": ["t"]}])[0]
     rule(service, group, protocol="udp", port_range_min=53, port_range_max=53)
     port = service.create_port(
         ALICE,
@@ -436,14 +454,16 @@ def test_everything_survives_a_restart(service, net, db_url):
         for kind in ("networks", "ports", "security_groups"):
             assert dict(getattr(again.snapshot(), kind)) == dict(getattr(service.snapshot(), kind))
         assert again.get_port(ALICE, port.id) == service.get_port(ALICE, port.id)
-        assert again.get_security_group(ALICE, group.id) == service.get_security_group(
-            ALICE, group.id
+        assert again.get_record(ALICE, "security_groups", group.id) == service.get_record(
+            ALICE, "security_groups", group.id
         )
         assert again.get_network(ALICE, net.id).port_security_enabled is False
         # rule keys come from a counter that survives too
-        new = again.create_security_group_rule(
-            ALICE, {"security_group_id": group.id, "direction": "egress", "protocol": "tcp"}
-        )
-        assert new.key > max(r.key for r in service.list_security_group_rules(ADMIN))
+        new = again.create_records(
+            ALICE,
+            "security_group_rules",
+            [{"security_group_id": group.id, "direction": "egress", "protocol": "tcp"}],
+        )[0]
+        assert new.key > max(r.key for r in service.list_records(ADMIN, "security_group_rules"))
     finally:
         again.close()

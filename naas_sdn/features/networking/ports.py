@@ -133,9 +133,8 @@ def _requested(fixed_ips):
     return None if fixed_ips is COMPUTED else fixed_ips
 
 
-def _after_create(txn: Transaction, ctx: Context, attrs: Mapping, port: Port) -> Port:
+def _after_create(txn: Transaction, ctx: Context, attrs: Mapping, port: Port) -> None:
     addresses.write_fixed_ips(txn, port.id, port.fixed_ips, replace=False)
-    return port
 
 
 def _before_update(txn: Transaction, ctx: Context, port: Port, values: dict) -> None:
@@ -188,12 +187,13 @@ def remove(txn: Transaction, port: Port) -> None:
     txn.service.delete_rows(txn, PORTS, [port], rules=False)
 
 
-def _load_fixed_ips(conn) -> dict[str, dict]:
+def _with_fixed_ips(conn, ports: dict) -> dict:
+    """Ports as loaded, with their addresses (ip_allocations, in the API's order)."""
     table = db.ip_allocations
     fixed: dict[str, list] = {}
     for row in conn.execute(select(table).order_by(table.c.port_id, table.c.position)):
         fixed.setdefault(row.port_id, []).append((row.subnet_id, row.ip_address))
-    return {port_id: {"fixed_ips": tuple(ips)} for port_id, ips in fixed.items()}
+    return {k: evolve(p, fixed_ips=tuple(fixed.get(k, ()))) for k, p in ports.items()}
 
 
 def _before_delete(txn: Transaction, port: Port) -> None:
@@ -269,7 +269,7 @@ PORTS = schema.declare(
         view=_view,
         prepare=_prepare,
         after_create=_after_create,
-        load_lists=_load_fixed_ips,
+        complete=_with_fixed_ips,
         before_update=_before_update,
         before_delete=_before_delete,
         visible=_visible,

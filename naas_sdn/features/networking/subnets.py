@@ -150,7 +150,7 @@ def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
     }
 
 
-def _after_create(txn: Transaction, ctx: Context, attrs: Mapping, subnet: Subnet) -> Subnet:
+def _after_create(txn: Transaction, ctx: Context, attrs: Mapping, subnet: Subnet) -> None:
     """Neutron adds a new SLAAC prefix to every port already on the network."""
     if subnet.auto_address:
         pool = addresses.pool(txn)
@@ -163,7 +163,6 @@ def _after_create(txn: Transaction, ctx: Context, attrs: Mapping, subnet: Subnet
             ip = ipam.eui64_address(subnet.cidr, port.mac_address)
             pool.take(subnet.id, ip, port.id, subnet.network_id)
             addresses.set_fixed_ips(txn, port, (*port.fixed_ips, (subnet.id, ip)))
-    return subnet
 
 
 def _before_update(txn: Transaction, ctx: Context, subnet: Subnet, values: dict) -> None:
