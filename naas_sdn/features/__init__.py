@@ -20,14 +20,8 @@ IN_TREE = {
 }
 
 
-# the core resources, served by the always-loaded core plugin: declared first, since the other
-# slices' resources refer to them
-CORE = "naas_sdn.features.networking"
-
-
 def import_declarations() -> None:
     """Import every in-tree slice, so that its resources are declared (idempotent)."""
-    importlib.import_module(CORE)
     for target in IN_TREE.values():
         module = target.partition(":")[0]
         if module.startswith(__name__ + "."):
@@ -35,8 +29,12 @@ def import_declarations() -> None:
 
 
 # Slices of the core, whose API is always offered (naas_sdn.northbound.plugins.core_plugin):
-# declared with this package, before any service plugin's, so their tables and quotas come
-# first, as the core's own.
-CORE_SLICES = ("naas_sdn.features.security.groups",)
+# declared with this package, before any service plugin's (whose resources refer to them), so
+# their tables and quotas come first.
+CORE_SLICES = (
+    "naas_sdn.features.networking",
+    "naas_sdn.features.security.groups",
+    "naas_sdn.features.security.ports",
+)
 for _module in CORE_SLICES:
     importlib.import_module(_module)

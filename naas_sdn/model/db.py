@@ -96,57 +96,6 @@ tags = Table(
     Column("tag", String(NAME_LEN), primary_key=True),
 )
 
-# ---------------------------------------------------------------- port security (core)
-# Extension attributes of networks and ports live in tables of their own, as in Neutron, so a
-# database from before they existed needs no data migration: a missing row means the default.
-network_port_security = Table(
-    "network_port_security",
-    metadata,
-    Column(
-        "network_id",
-        String(UUID_LEN),
-        ForeignKey("networks.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column("port_security_enabled", Boolean, nullable=False),
-)
-
-port_port_security = Table(
-    "port_port_security",
-    metadata,
-    Column(
-        "port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
-    ),
-    Column("port_security_enabled", Boolean, nullable=False),
-)
-
-allowed_address_pairs = Table(
-    "allowed_address_pairs",
-    metadata,
-    Column(
-        "port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
-    ),
-    Column("position", Integer, primary_key=True),  # API order
-    Column("ip_address", String(64), nullable=False),  # address or normalized cidr
-    Column("mac_address", String(17), nullable=True),  # null: the port's own, whatever it becomes
-)
-
-# A port's security groups (the groups are declared in naas_sdn.features.security).
-security_group_port_bindings = Table(
-    "security_group_port_bindings",
-    metadata,
-    Column(
-        "port_id", String(UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
-    ),
-    Column(
-        "security_group_id",
-        String(UUID_LEN),
-        ForeignKey("security_groups.id", ondelete="RESTRICT"),
-        primary_key=True,
-        index=True,
-    ),
-)
-
 # ----------------------------------------------------------------------------------- quotas
 quotas = Table(
     "quotas",

@@ -31,7 +31,6 @@ from naas_sdn.model.common import (
 )
 from naas_sdn.model.fabric_links import FabricLinkStore
 from naas_sdn.model.quotas import QuotaMixin
-from naas_sdn.model.security import PortSecurityMixin
 from naas_sdn.model.snapshot import EMPTY, ModelSnapshot
 from naas_sdn.model.statistics import StatisticsStore
 from naas_sdn.model.store import DeclaredStore
@@ -42,7 +41,7 @@ LOG = logging.getLogger(__name__)
 _WRITE_ATTEMPTS = 3
 
 
-class NetworkService(PortSecurityMixin, QuotaMixin, DeclaredStore):
+class NetworkService(QuotaMixin, DeclaredStore):
     """Every declared resource (networks, subnets, ports, security groups, routers, QoS
     policies, protocol blocks, plugins' own) and quotas, backed by SQL and mirrored in memory.
     Stores that share only the engine hang beside it: ``statistics``, ``tokens``,

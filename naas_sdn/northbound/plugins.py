@@ -140,12 +140,12 @@ class UnknownPluginError(ValueError):
 
 
 def core_plugin(service) -> Plugin:
-    from naas_sdn.features.networking.port_security import ATTRIBUTES as PORT_SECURITY
     from naas_sdn.features.security.api import (
         SECURITY_EXTENSIONS,
         SECURITY_RULES,
         security_resources,
     )
+    from naas_sdn.features.security.ports import ATTRIBUTES as PORT_SECURITY
     from naas_sdn.northbound.policy import CORE_RULES
     from naas_sdn.northbound.quotas import QUOTA_EXTENSIONS, QUOTA_RULES
 

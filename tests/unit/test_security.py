@@ -8,6 +8,7 @@ import pytest
 from naas_sdn.features.networking.ports import PORTS
 from naas_sdn.features.router import add_router_interface
 from naas_sdn.features.security.groups import SECURITY_GROUP_RULES, SECURITY_GROUPS
+from naas_sdn.features.security.ports import ALLOWED_ADDRESS_PAIRS
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import NetworkService
 from naas_sdn.model.snapshot import SecurityGroupRuleView
@@ -389,7 +390,7 @@ def test_bad_address_pairs(service, net, pairs, error):
             ALICE, {"network_id": net.id, "mac_address": mac, "allowed_address_pairs": pairs}
         )
     assert exc.value.status == 400
-    assert count(service, PORTS.table) == 0 and count(service, db.allowed_address_pairs) == 0
+    assert count(service, PORTS.table) == 0 and count(service, ALLOWED_ADDRESS_PAIRS) == 0
 
 
 def test_router_interfaces_get_no_groups(service, net):

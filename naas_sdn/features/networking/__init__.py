@@ -1,7 +1,7 @@
 """The core resources — networks, subnets and ports — declared like every other slice, with
-their relational rules, and the attributes the security rules add to them. Always loaded: the
-``core`` plugin serves them."""
+their relational rules. Always loaded: the ``core`` plugin serves them; the attributes other
+slices add to them (port security, QoS) come as those slices' extensions."""
 
-from . import networks, port_security, ports, subnets
+from . import networks, ports, subnets
 
-__all__ = ["networks", "port_security", "ports", "subnets"]
+__all__ = ["networks", "ports", "subnets"]
