@@ -1,10 +1,12 @@
-"""Feature slices: each one package or module holding a feature's declaration, its rules and
-its API (and, as the compiler's builder interface lands, its flows).
+"""Feature slices: each one package holding a feature's declaration, its rules, its API and
+its flow builder.
 
 ``IN_TREE`` is the composition root of the slices shipped with naas-sdn: their resources are
 always declared (their tables exist whatever the operator loads), while their API is offered
-only when ``service_plugins`` names them. Third-party slices come through the
-``naas_sdn.plugins`` entry point group instead (:mod:`naas_sdn.northbound.plugins`).
+only when ``service_plugins`` names them. ``BUILDERS`` lists their flow builders, which the
+compiler loads when it is imported, API or not. Third-party slices come through the
+``naas_sdn.plugins`` entry point group instead (:mod:`naas_sdn.northbound.plugins`) and
+register their builder when loaded (``compiler.register_feature``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,17 @@ import importlib
 IN_TREE = {
     "router": "naas_sdn.features.router:router_plugin",
     "qos": "naas_sdn.features.qos.api:qos_plugin",
-    "protocol-block": "naas_sdn.features.protocol_block:protocol_block_plugin",
-    "statistics": "naas_sdn.northbound.statistics:statistics_plugin",
+    "protocol-block": "naas_sdn.features.protocol_block.api:protocol_block_plugin",
+    "statistics": "naas_sdn.features.statistics.api:statistics_plugin",
 }
+
+# "module:class" of each in-tree slice's flow builder. A builder module imports only
+# naas_sdn.flows and the model's snapshot views, so loading it keeps the compiler pure.
+BUILDERS = (
+    "naas_sdn.features.protocol_block.flows:ProtocolBlocks",
+    "naas_sdn.features.qos.flows:Qos",
+    "naas_sdn.features.statistics.flows:Statistics",
+)
 
 
 def import_declarations() -> None:
@@ -26,3 +36,12 @@ def import_declarations() -> None:
         module = target.partition(":")[0]
         if module.startswith(__name__ + "."):
             importlib.import_module(module)
+
+
+def in_tree_builders() -> list:
+    """The builder classes of ``BUILDERS``, imported."""
+    found = []
+    for target in BUILDERS:
+        module, _, name = target.partition(":")
+        found.append(getattr(importlib.import_module(module), name))
+    return found

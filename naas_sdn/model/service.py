@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from naas_sdn import features
 from naas_sdn.features.qos import bindings as qos_bindings
+from naas_sdn.features.statistics.store import StatisticsStore
 from naas_sdn.model import db, errors, hooks, ipam, schema
 from naas_sdn.model.allocation import Addresses, allocate_mac, owners_after
 from naas_sdn.model.common import (
@@ -57,7 +58,6 @@ from naas_sdn.model.snapshot import (
     PortView,
     SubnetView,
 )
-from naas_sdn.model.statistics import StatisticsStore
 from naas_sdn.model.store import DeclaredStore, Transaction
 from naas_sdn.model.tokens import TokenStore
 

@@ -6,7 +6,7 @@ Four collections, each filterable, sortable and pageable like any other:
 fixed IP of a port). Body keys are ``network_statistics`` etc., for a member as for the list
 ("statistics" has no singular).
 
-The poller fills the statistics store (naas_sdn/model/statistics.py) once per round; this
+The poller fills the statistics store (:mod:`.store`) once per round; this
 module only reads it and the model's in-memory mirror: no SQL, however many ports are listed.
 Traffic is its owner's business alone: a network's counters are visible to the network's
 project and admins, never to the other projects a shared network serves; a port's (and its
@@ -23,10 +23,10 @@ from collections.abc import Callable, Mapping
 
 import netaddr
 
+from naas_sdn.features.statistics.store import TRAFFIC, VIF_ERRORS, ip_object
 from naas_sdn.model import errors
 from naas_sdn.model.common import format_time
 from naas_sdn.model.service import Context, NetworkService
-from naas_sdn.model.statistics import TRAFFIC, VIF_ERRORS, ip_object
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.extensions import Extension, Plugin
 from naas_sdn.northbound.policy import ADMIN_OR_OWNER, rule
