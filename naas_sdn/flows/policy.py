@@ -208,14 +208,15 @@ def port_security_flows(key: int, policy: PortPolicy, owner: int, counted: int) 
 
     fixed = set(policy.addresses)
     for mac, cidr in policy.allowed:
-        if netaddr.IPNetwork(cidr).version == 4:
-            if (mac, cidr) not in fixed:
-                allow(
-                    Priority.PORTSEC_ALLOW,
-                    eth_src=mac,
-                    eth_type=ETH_TYPE_IPV4,
-                    **ofp.prefix_match("ipv4_src", cidr),
-                )
+        version = netaddr.IPNetwork(cidr).version
+        if (mac, cidr) not in fixed:  # a fixed address has a flow of its own, counted
+            allow(
+                Priority.PORTSEC_ALLOW,
+                eth_src=mac,
+                eth_type=ETH_TYPES[f"IPv{version}"],
+                **ofp.prefix_match(_ip_field(version, "src"), cidr),
+            )
+        if version == 4:
             allow(
                 Priority.PORTSEC_ALLOW,
                 eth_src=mac,
@@ -224,13 +225,6 @@ def port_security_flows(key: int, policy: PortPolicy, owner: int, counted: int) 
                 **ofp.prefix_match("arp_spa", cidr),
             )
         else:
-            if (mac, cidr) not in fixed:
-                allow(
-                    Priority.PORTSEC_ALLOW,
-                    eth_src=mac,
-                    eth_type=ETH_TYPE_IPV6,
-                    **ofp.prefix_match("ipv6_src", cidr),
-                )
             allow(
                 Priority.PORTSEC_ND,
                 eth_src=mac,

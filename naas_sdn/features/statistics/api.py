@@ -104,34 +104,37 @@ NETWORK_STATISTICS = AttributeMap(
     + (_DROPPED, _UPDATED)
 )
 
-PORT_STATISTICS = AttributeMap(
-    (
-        Attr("id", lambda r: r.id),
-        Attr("port_id", lambda r: r.id),
+
+def _port_entry(own: tuple[Attr, ...], counters: tuple[str, ...], tail) -> AttributeMap:
+    """A port's (or its VIF's) entry: its id, as the port's too, its owners, what is its own,
+    its counters."""
+    return AttributeMap(
+        (Attr("id", lambda r: r.id), Attr("port_id", lambda r: r.id))
+        + _owner_attrs()
+        + own
+        + _counters(counters)
+        + tail
     )
-    + _owner_attrs()
-    + (
+
+
+PORT_STATISTICS = _port_entry(
+    (
         Attr("device_id", lambda r: r.subject.device_id),
         Attr("device_owner", lambda r: r.subject.device_owner),
-    )
-    + _counters(TRAFFIC)
-    + (_DROPPED, _UPDATED)
+    ),
+    TRAFFIC,
+    (_DROPPED, _UPDATED),
 )
 
-VIF_STATISTICS = AttributeMap(
+VIF_STATISTICS = _port_entry(
     (
-        Attr("id", lambda r: r.id),
-        Attr("port_id", lambda r: r.id),
-    )
-    + _owner_attrs()
-    + (
         Attr("name", lambda r: r.traffic["name"]),
         Attr("switch_id", lambda r: r.traffic["switch_id"]),
         Attr("ofport", lambda r: r.traffic["ofport"], kind="integer"),
         Attr("attached_at", lambda r: _time(r.traffic["attached_at"])),
-    )
-    + _counters(TRAFFIC + VIF_ERRORS)
-    + (_UPDATED,)
+    ),
+    TRAFFIC + VIF_ERRORS,
+    (_UPDATED,),
 )
 
 IP_STATISTICS = AttributeMap(
