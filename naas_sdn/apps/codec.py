@@ -91,41 +91,41 @@ def flow_add(datapath, flow: model.Flow, cookie: int):
     (a replaced entry keeps its counters). A counted flow reports its last counters when it
     is removed, so statistics lose nothing between the last poll and the removal."""
     counted = (owner_of(cookie) or (None,))[0] == Owner.COUNTER
-    return parser.OFPFlowMod(
+    return _flow_mod(
         datapath,
-        cookie=cookie,
-        cookie_mask=0,
-        table_id=flow.table,
-        command=ofp.OFPFC_ADD,
-        idle_timeout=0,
-        hard_timeout=0,
-        priority=flow.priority,
-        buffer_id=ofp.OFP_NO_BUFFER,
-        out_port=ofp.OFPP_ANY,
-        out_group=ofp.OFPG_ANY,
+        flow,
+        ofp.OFPFC_ADD,
+        cookie,
         flags=ofp.OFPFF_SEND_FLOW_REM if counted else 0,
-        match=_match(flow.match),
         instructions=[_instruction(i) for i in flow.instructions],
     )
 
 
 def flow_delete(datapath, flow: model.Flow):
     """OFPFC_DELETE_STRICT of exactly this entry, and only if it carries our cookie."""
+    return _flow_mod(
+        datapath, flow, ofp.OFPFC_DELETE_STRICT, OURS_COOKIE, cookie_mask=COOKIE_MAGIC_MASK
+    )
+
+
+def _flow_mod(datapath, flow: model.Flow, command, cookie, cookie_mask=0, flags=0, instructions=()):
+    """A flow-mod of the one entry of ``flow``'s table, priority and match: no timeouts, no
+    buffered packet, no output port or group filter."""
     return parser.OFPFlowMod(
         datapath,
-        cookie=OURS_COOKIE,
-        cookie_mask=COOKIE_MAGIC_MASK,
+        cookie=cookie,
+        cookie_mask=cookie_mask,
         table_id=flow.table,
-        command=ofp.OFPFC_DELETE_STRICT,
+        command=command,
         idle_timeout=0,
         hard_timeout=0,
         priority=flow.priority,
         buffer_id=ofp.OFP_NO_BUFFER,
         out_port=ofp.OFPP_ANY,
         out_group=ofp.OFPG_ANY,
-        flags=0,
+        flags=flags,
         match=_match(flow.match),
-        instructions=[],
+        instructions=list(instructions),
     )
 
 

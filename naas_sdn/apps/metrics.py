@@ -67,7 +67,7 @@ class TrafficCollector:
     def collect(self):
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        from naas_sdn.model.statistics import DROP_REASONS, TRAFFIC
+        from naas_sdn.features.statistics.store import DROP_REASONS, TRAFFIC
 
         model, store = self._service.snapshot(), self._service.statistics
         scopes = {

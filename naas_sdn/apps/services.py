@@ -246,7 +246,7 @@ class PacketServices:
             dst_mac, dst_ip = "ff:ff:ff:ff:ff:ff", "255.255.255.255"
         else:
             dst_mac, dst_ip = where.port.mac_address, ip
-        return _udp4(where.gw_mac, dst_mac, server_id, dst_ip, 67, 68, reply)
+        return _udp(where.gw_mac, dst_mac, server_id, dst_ip, 67, 68, reply)
 
     def _dhcp4_nak(self, where, request, server_id):
         reply = dhcp.dhcp(
@@ -265,7 +265,7 @@ class PacketServices:
                 ]
             ),
         )
-        return _udp4(where.gw_mac, "ff:ff:ff:ff:ff:ff", server_id, "255.255.255.255", 67, 68, reply)
+        return _udp(where.gw_mac, "ff:ff:ff:ff:ff:ff", server_id, "255.255.255.255", 67, 68, reply)
 
     # -- DHCPv6 ----------------------------------------------------------------------------
     def dhcp6(self, where: Located, pkt) -> bytes | None:
@@ -320,7 +320,7 @@ class PacketServices:
         )
         src = pkt.get_protocol(ipv6.ipv6).src
         eth_src = pkt.get_protocol(ethernet.ethernet).src
-        return _udp6(where.gw_mac, eth_src, where.gw_link_local, src, 547, 546, message)
+        return _udp(where.gw_mac, eth_src, where.gw_link_local, src, 547, 546, message)
 
     # -- IPv6 neighbour discovery ----------------------------------------------------------
     def router_advert(self, where: Located, dst_ip="::", dst_mac=None) -> bytes | None:
@@ -404,26 +404,26 @@ class PacketServices:
             echo = pkt.get_protocol(icmp.icmp)
             if dst in mine and echo is not None and echo.type == icmp.ICMP_ECHO_REQUEST:
                 reply = icmp.icmp(type_=icmp.ICMP_ECHO_REPLY, code=0, data=echo.data)
-                return _ip4_packet(eth.dst, eth.src, dst, ip4.src, 1, reply)
+                return _ip_packet(eth.dst, eth.src, dst, ip4.src, 1, reply)
             if ip4.ttl <= 1:
                 source = self._interface_ip(where, ip4.src, 4)
                 original = bytes(pkt.data)[14 : 14 + ip4.header_length * 4 + 8]
                 reply = icmp.icmp(
                     type_=icmp.ICMP_TIME_EXCEEDED, code=0, data=icmp.TimeExceeded(data=original)
                 )
-                return _ip4_packet(eth.dst, eth.src, source, ip4.src, 1, reply)
+                return _ip_packet(eth.dst, eth.src, source, ip4.src, 1, reply)
             return None
         echo = pkt.get_protocol(icmpv6.icmpv6)
         if dst in mine and echo is not None and echo.type_ == icmpv6.ICMPV6_ECHO_REQUEST:
             reply = icmpv6.icmpv6(type_=icmpv6.ICMPV6_ECHO_REPLY, code=0, data=echo.data)
-            return _ip6_packet(eth.dst, eth.src, dst, ip6.src, reply)
+            return _ip_packet(eth.dst, eth.src, dst, ip6.src, 58, reply)
         if ip6.hop_limit <= 1:
             source = self._interface_ip(where, ip6.src, 6)
             original = bytes(pkt.data)[14 : 14 + 1232]
             reply = icmpv6.icmpv6(
                 type_=icmpv6.ICMPV6_TIME_EXCEEDED, code=0, data=b"\0" * 4 + original
             )  # unused word, then the packet
-            return _ip6_packet(eth.dst, eth.src, source, ip6.src, reply)
+            return _ip_packet(eth.dst, eth.src, source, ip6.src, 58, reply)
         return None
 
     @staticmethod
@@ -466,34 +466,25 @@ def _frame(src_mac, dst_mac, network_layer, *upper) -> bytes:
     return bytes(pkt.data)
 
 
-def _udp4(src_mac, dst_mac, src_ip, dst_ip, sport, dport, payload) -> bytes:
+def _ip_header(src_ip: str, dst_ip: str, proto: int, ttl: int = 64):
+    """The IPv4 or IPv6 header (by the addresses' family) of a packet the controller sends."""
+    if ":" in src_ip:
+        return ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=proto, hop_limit=ttl)
+    return ipv4.ipv4(src=src_ip, dst=dst_ip, proto=proto, ttl=ttl)
+
+
+def _udp(src_mac, dst_mac, src_ip, dst_ip, sport, dport, payload) -> bytes:
     return _frame(
         src_mac,
         dst_mac,
-        ipv4.ipv4(src=src_ip, dst=dst_ip, proto=17, ttl=64),
+        _ip_header(src_ip, dst_ip, 17),
         udp.udp(src_port=sport, dst_port=dport),
         payload,
     )
 
 
-def _udp6(src_mac, dst_mac, src_ip, dst_ip, sport, dport, payload) -> bytes:
-    return _frame(
-        src_mac,
-        dst_mac,
-        ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=17, hop_limit=64),
-        udp.udp(src_port=sport, dst_port=dport),
-        payload,
-    )
-
-
-def _ip4_packet(src_mac, dst_mac, src_ip, dst_ip, proto, payload) -> bytes:
-    return _frame(src_mac, dst_mac, ipv4.ipv4(src=src_ip, dst=dst_ip, proto=proto, ttl=64), payload)
-
-
-def _ip6_packet(src_mac, dst_mac, src_ip, dst_ip, payload) -> bytes:
-    return _frame(
-        src_mac, dst_mac, ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=58, hop_limit=64), payload
-    )
+def _ip_packet(src_mac, dst_mac, src_ip, dst_ip, proto, payload) -> bytes:
+    return _frame(src_mac, dst_mac, _ip_header(src_ip, dst_ip, proto), payload)
 
 
 def _icmp6(src_mac, dst_mac, src_ip, dst_ip, kind, body) -> bytes:
@@ -501,6 +492,6 @@ def _icmp6(src_mac, dst_mac, src_ip, dst_ip, kind, body) -> bytes:
     return _frame(
         src_mac,
         dst_mac,
-        ipv6.ipv6(src=src_ip, dst=dst_ip, nxt=58, hop_limit=255),
+        _ip_header(src_ip, dst_ip, 58, ttl=255),
         icmpv6.icmpv6(type_=kind, data=body),
     )

@@ -25,8 +25,8 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from naas_sdn.apps import codec, metrics
 from naas_sdn.apps.channel import SwitchError
+from naas_sdn.features.statistics.store import Reading, ip_object
 from naas_sdn.flows.layout import QOS_METER_BASE, Owner, cookie, counted_as, owner_of
-from naas_sdn.model.statistics import Reading, ip_object
 
 LOG = logging.getLogger(__name__)
 COUNTER_COOKIE = cookie(Owner.COUNTER, 0)

@@ -32,12 +32,24 @@ from naas_sdn.flows.layout import (
 from naas_sdn.model.snapshot import NetworkView
 
 
+def arp_request(network: NetworkView, ip: str, **fields) -> tuple:
+    """The match of an ARP request for ``ip`` on the network."""
+    return ofp.match(metadata=network.key, eth_type=ETH_TYPE_ARP, arp_op=1, arp_tpa=ip, **fields)
+
+
+def solicitation(ip: str) -> dict:
+    """The match fields of a neighbour solicitation for ``ip``."""
+    return dict(
+        eth_type=ETH_TYPE_IPV6, ip_proto=IPPROTO_ICMPV6, icmpv6_type=ICMPV6_NS, ipv6_nd_target=ip
+    )
+
+
 def arp_answer(network: NetworkView, ip: str, mac: str, owner: int) -> ofp.Flow:
     """Turn an ARP request for ``ip`` into the reply from ``mac``, back out the asking port."""
     return ofp.flow(
         Table.SERVICES,
         Priority.SERVICE_ANSWER,
-        ofp.match(metadata=network.key, eth_type=ETH_TYPE_ARP, arp_op=1, arp_tpa=ip),
+        arp_request(network, ip),
         (
             ofp.apply(
                 ofp.move("eth_src", "eth_dst", 48),
@@ -68,13 +80,7 @@ def address_flows(bound: BoundPort, owner: int) -> set[ofp.Flow]:
             ofp.flow(
                 Table.SERVICES,
                 Priority.SERVICE_SELF,
-                ofp.match(
-                    metadata=network.key,
-                    eth_type=ETH_TYPE_ARP,
-                    arp_op=1,
-                    arp_tpa=ip,
-                    **{REG_SRC_PORT: port.key},
-                ),
+                arp_request(network, ip, **{REG_SRC_PORT: port.key}),
                 (ofp.goto(Table.L2_LOOKUP),),
                 owner,
             )
@@ -84,13 +90,7 @@ def address_flows(bound: BoundPort, owner: int) -> set[ofp.Flow]:
             ofp.flow(
                 Table.SERVICES,
                 Priority.SERVICE_ANSWER,
-                ofp.match(
-                    metadata=network.key,
-                    eth_type=ETH_TYPE_IPV6,
-                    ip_proto=IPPROTO_ICMPV6,
-                    icmpv6_type=ICMPV6_NS,
-                    ipv6_nd_target=ip,
-                ),
+                ofp.match(metadata=network.key, **solicitation(ip)),
                 (ofp.apply(ofp.set_field("eth_dst", port.mac_address)), ofp.goto(Table.L2_LOOKUP)),
                 owner,
             )
@@ -123,15 +123,7 @@ def punt_flows(bound: BoundPort, owner: int) -> set[ofp.Flow]:
     for interface in bound.routers:
         if interface.version == 6:
             gateways |= {interface.ip, addresses.link_local(interface.mac)}
-    punts.extend(
-        dict(
-            eth_type=ETH_TYPE_IPV6,
-            ip_proto=IPPROTO_ICMPV6,
-            icmpv6_type=ICMPV6_NS,
-            ipv6_nd_target=ip,
-        )
-        for ip in sorted(gateways)
-    )
+    punts.extend(solicitation(ip) for ip in sorted(gateways))
     return {
         ofp.flow(
             Table.SERVICES,

@@ -76,3 +76,16 @@ class Builder:
     def add_shared(self, dpid: int, ports: tuple, inputs: PassInputs) -> Built:
         """What the ports on switch ``dpid`` (``ports``: their BoundPorts) share."""
         return NOTHING
+
+
+class LocalBuilder(Builder):
+    """A feature whose port flows are all on the port's own switch (policy stages, counters):
+    it answers :meth:`add_local_port`, asked there alone."""
+
+    def add_port(self, dpid: int, bound: BoundPort, topology) -> Built:
+        return self.add_local_port(bound) if bound.dpid == dpid else NOTHING
+
+    def add_local_port(self, bound: BoundPort) -> Built:
+        """A bound port on the switch being compiled, which holds it. Flows owned by the port
+        (or its counter owner)."""
+        return NOTHING

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from naas_sdn.features import in_tree_builders
 from naas_sdn.flows import ofp
 from naas_sdn.flows.answers import Services
 from naas_sdn.flows.builder import Builder, Built, Options
@@ -34,11 +35,19 @@ from naas_sdn.flows.inputs import (
     router_inputs,
     unheld_gateways,
 )
-from naas_sdn.flows.layout import SLICES, TABLE_DEFAULTS, Owner, Priority, Slice, Table, cookie
-from naas_sdn.flows.policy import PortSecurity, ProtocolBlocks, Qos, SecurityGroups
+from naas_sdn.flows.layout import (
+    SLICES,
+    SWITCH_COOKIE,
+    TABLE_DEFAULTS,
+    Owner,
+    Priority,
+    Slice,
+    Table,
+    cookie,
+)
+from naas_sdn.flows.policy import PortSecurity, SecurityGroups
 from naas_sdn.flows.routing import Routing
-from naas_sdn.flows.statistics import Statistics
-from naas_sdn.flows.switching import SWITCH_COOKIE, Switching
+from naas_sdn.flows.switching import Switching
 from naas_sdn.model.snapshot import ModelSnapshot
 
 __all__ = [
@@ -50,27 +59,25 @@ __all__ = [
     "compile_switch",
 ]
 
-# Every feature with flows, by slice name (layout.SLICES): what the compiler can load.
-FEATURES: dict[str, type[Builder]] = {
-    b.name: b
-    for b in (
-        Switching,
-        Services,
-        PortSecurity,
-        SecurityGroups,
-        ProtocolBlocks,
-        Qos,
-        Routing,
-        Statistics,
-    )
-}
+# Every feature with flows, by slice name, in the order of their slices (layout.SLICES, then
+# plugins' as they register): what the compiler can load, and the order a pass asks them in.
+FEATURES: dict[str, type[Builder]] = {}
 
 
 def register_feature(builder: type[Builder], feature_slice: Slice) -> None:
-    """Make a plugin's builder one of the features every switch is compiled with, writing
-    only the tables its slice declares (a plugin registers when the operator loads it)."""
+    """Make a builder one of the features every switch is compiled with, writing only the
+    tables its slice declares (a plugin registers when the operator loads it)."""
     SLICES[feature_slice.name] = feature_slice
     FEATURES[builder.name] = builder
+    order = list(SLICES)
+    ranked = sorted(FEATURES.items(), key=lambda item: order.index(item[0]))
+    FEATURES.clear()
+    FEATURES.update(ranked)
+
+
+# The core's builders, and the in-tree slices' from their own packages (naas_sdn.features).
+for _builder in (Switching, Services, PortSecurity, SecurityGroups, Routing, *in_tree_builders()):
+    register_feature(_builder, SLICES[_builder.name])
 
 
 def builders_for(options: Options, features: tuple | None = None) -> tuple:

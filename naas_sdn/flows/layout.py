@@ -195,6 +195,9 @@ def cookie(owner: Owner, key: int) -> int:
     return (COOKIE_MAGIC << 56) | (int(owner) << 48) | key
 
 
+SWITCH_COOKIE = cookie(Owner.SWITCH, 0)  # the pipeline's own flows and per-switch ones
+
+
 def with_generation(value: int, generation: int) -> int:
     return (value & ~GENERATION_MASK) | ((generation & 0xFF) << 40)
 

@@ -1,5 +1,7 @@
-"""Policy stages of the pipeline, compiled from the model: port security, network protocol
-blocks, stateful security groups and QoS. Pure, like the rest of ``naas_sdn.flows``.
+"""Policy stages of the pipeline, compiled from the model: port security and stateful security
+groups, and the matches and per-switch flows the slices of the other policy stages share
+(protocol blocks: :mod:`naas_sdn.features.protocol_block.flows`; QoS:
+:mod:`naas_sdn.features.qos.flows`). Pure, like the rest of ``naas_sdn.flows``.
 
 Security groups are conjunctive matches (OVS ``conjunction``), so the flow count grows with
 rules + ports, not their product. A rule R is conjunction R with two or three clauses:
@@ -15,8 +17,8 @@ are shared across groups and projects; they belong to one owner (``Owner.ACL``) 
 A new connection completing conjunction R is committed to conntrack in the port's zone;
 packets of known connections pass before any rule is looked at.
 
-Four slices build these stages (:class:`PortSecurity`, :class:`SecurityGroups`,
-:class:`ProtocolBlocks`, :class:`Qos`); each answers for a port on its own switch only.
+Two slices build these stages here (:class:`PortSecurity`, :class:`SecurityGroups`); each
+answers for a port on its own switch only.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from types import MappingProxyType
 import netaddr
 
 from naas_sdn.flows import addresses, ofp
-from naas_sdn.flows.builder import NOTHING, Builder, Built
+from naas_sdn.flows.builder import NOTHING, Built, LocalBuilder
 from naas_sdn.flows.inputs import BoundPort, PassInputs, PortPolicy
 from naas_sdn.flows.layout import (
     CT_EST,
@@ -54,16 +56,14 @@ from naas_sdn.flows.layout import (
     IPPROTO_UDP,
     REG_DST_PORT,
     REG_SRC_PORT,
+    SWITCH_COOKIE,
     Owner,
     Priority,
     Table,
     cookie,
-    qos_meter,
 )
-from naas_sdn.model.snapshot import QosPolicyView
 
 ACL_COOKIE = cookie(Owner.ACL, 0)
-SWITCH_COOKIE = cookie(Owner.SWITCH, 0)
 ETH_TYPES = {"IPv4": ETH_TYPE_IPV4, "IPv6": ETH_TYPE_IPV6}
 _PORT_FIELDS = {IPPROTO_TCP: "tcp_dst", IPPROTO_UDP: "udp_dst", IPPROTO_SCTP: "sctp_dst"}
 _ND_AND_MLD = (
@@ -139,7 +139,8 @@ def l4_matches(
     return [dict(fields, **{field: value}) for value in port_range_masks(low, high or low)]
 
 
-def _ethertypes(ethertype: str | None) -> tuple:
+def ethertypes(ethertype: str | None) -> tuple:
+    """The ethertypes a rule or block of ``ethertype`` covers: both for None."""
     return ("IPv4", "IPv6") if ethertype is None else (ethertype,)
 
 
@@ -207,14 +208,15 @@ def port_security_flows(key: int, policy: PortPolicy, owner: int, counted: int) 
 
     fixed = set(policy.addresses)
     for mac, cidr in policy.allowed:
-        if netaddr.IPNetwork(cidr).version == 4:
-            if (mac, cidr) not in fixed:
-                allow(
-                    Priority.PORTSEC_ALLOW,
-                    eth_src=mac,
-                    eth_type=ETH_TYPE_IPV4,
-                    **ofp.prefix_match("ipv4_src", cidr),
-                )
+        version = netaddr.IPNetwork(cidr).version
+        if (mac, cidr) not in fixed:  # a fixed address has a flow of its own, counted
+            allow(
+                Priority.PORTSEC_ALLOW,
+                eth_src=mac,
+                eth_type=ETH_TYPES[f"IPv{version}"],
+                **ofp.prefix_match(_ip_field(version, "src"), cidr),
+            )
+        if version == 4:
             allow(
                 Priority.PORTSEC_ALLOW,
                 eth_src=mac,
@@ -223,13 +225,6 @@ def port_security_flows(key: int, policy: PortPolicy, owner: int, counted: int) 
                 **ofp.prefix_match("arp_spa", cidr),
             )
         else:
-            if (mac, cidr) not in fixed:
-                allow(
-                    Priority.PORTSEC_ALLOW,
-                    eth_src=mac,
-                    eth_type=ETH_TYPE_IPV6,
-                    **ofp.prefix_match("ipv6_src", cidr),
-                )
             allow(
                 Priority.PORTSEC_ND,
                 eth_src=mac,
@@ -265,28 +260,6 @@ def port_security_flows(key: int, policy: PortPolicy, owner: int, counted: int) 
             arp_spa="0.0.0.0",
         )
         allow(Priority.PORTSEC_ALLOW, eth_src=mac, **icmp6, ipv6_src="::")
-    return flows
-
-
-def block_flows(key: int, direction: Direction, blocks: tuple, owner: int) -> set[ofp.Flow]:
-    """A network's protocol blocks, on each of its ports: dropped on flows of the port (its
-    counter owner), so each port counts what the block stopped."""
-    flows = set()
-    for block in blocks:
-        for ethertype in _ethertypes(block.ethertype):
-            for fields in (
-                l4_matches(ethertype, block.protocol, block.port_range_min, block.port_range_max)
-                or ()
-            ):
-                flows.add(
-                    ofp.flow(
-                        direction.policy,
-                        Priority.POLICY_BLOCK,
-                        ofp.match(**{direction.register: key}, **fields),
-                        (),
-                        owner,
-                    )
-                )
     return flows
 
 
@@ -333,52 +306,6 @@ def acl_port_flows(
             )
         )
     return flows
-
-
-def qos_flows(key: int, qos: QosPolicyView | None, owner: int) -> set[ofp.Flow]:
-    """DSCP marking and the egress meter on what the port sends; the ingress meter is on
-    its OUTPUT entry (see :func:`ingress_meter`)."""
-    if qos is None:
-        return set()
-    limits = {direction: rate for direction, rate, _ in qos.bandwidth_limits}
-    metered = (ofp.meter(qos_meter(key, "egress")),) if "egress" in limits else ()
-    me = {REG_SRC_PORT: key}
-    on = ofp.goto(Table.L3_GATEWAY)
-    flows = set()
-    if qos.dscp_mark is not None:
-        flows |= {
-            ofp.flow(
-                Table.EGRESS_QOS,
-                Priority.QOS_MARK,
-                ofp.match(**me, eth_type=eth),
-                metered + (ofp.apply(ofp.set_field("ip_dscp", qos.dscp_mark)), on),
-                owner,
-            )
-            for eth in (ETH_TYPE_IPV4, ETH_TYPE_IPV6)
-        }
-    if metered:
-        flows.add(
-            ofp.flow(Table.EGRESS_QOS, Priority.QOS_LIMIT, ofp.match(**me), metered + (on,), owner)
-        )
-    return flows
-
-
-def ingress_meter(key: int, qos: QosPolicyView | None) -> tuple:
-    """The meter instruction for traffic delivered to the port, if it has an ingress limit."""
-    if qos is not None and any(d == "ingress" for d, _, _ in qos.bandwidth_limits):
-        return (ofp.meter(qos_meter(key, "ingress")),)
-    return ()
-
-
-def qos_meters(key: int, qos: QosPolicyView | None) -> set[ofp.Meter]:
-    """kbps meters of a port's limits. With no burst given, 80% of the rate (as Neutron's
-    Open vSwitch agent does), so a TCP flow can reach the limit."""
-    if qos is None:
-        return set()
-    return {
-        ofp.Meter(qos_meter(key, direction), rate, burst or max(1, rate * 8 // 10), True)
-        for direction, rate, burst in qos.bandwidth_limits
-    }
 
 
 # ---- shared by the ports of a switch ---------------------------------------------------------
@@ -504,12 +431,10 @@ def _acl_flows(rules: tuple) -> tuple[frozenset, dict]:
 # ---- the slices ------------------------------------------------------------------------------
 
 
-class PortSecurity(Builder):
+class PortSecurity(LocalBuilder):
     name = "port-security"
 
-    def add_port(self, dpid: int, bound: BoundPort, topology) -> Built:
-        if bound.dpid != dpid:
-            return NOTHING
+    def add_local_port(self, bound: BoundPort) -> Built:
         key = bound.port.key
         return Built(
             frozenset(
@@ -520,14 +445,14 @@ class PortSecurity(Builder):
         )
 
 
-class SecurityGroups(Builder):
+class SecurityGroups(LocalBuilder):
     name = "security-group"
 
     def add_switch(self, dpid: int, topology) -> Built:
         return Built(policy_infra() | acl_established())
 
-    def add_port(self, dpid: int, bound: BoundPort, topology) -> Built:
-        if bound.dpid != dpid or not bound.policy.port_security:
+    def add_local_port(self, bound: BoundPort) -> Built:
+        if not bound.policy.port_security:
             return NOTHING
         key = bound.port.key
         owner, counted = cookie(Owner.PORT, key), cookie(Owner.COUNTER, key)
@@ -547,33 +472,3 @@ class SecurityGroups(Builder):
             tuple(inputs.rules[key] for key in sorted(keys) if key in inputs.rules)
         )
         return Built(flows, failed=MappingProxyType(failed))
-
-
-class ProtocolBlocks(Builder):
-    name = "protocol-block"
-
-    def add_switch(self, dpid: int, topology) -> Built:
-        return Built(policy_infra())
-
-    def add_port(self, dpid: int, bound: BoundPort, topology) -> Built:
-        if bound.dpid != dpid:
-            return NOTHING
-        key = bound.port.key
-        counted = cookie(Owner.COUNTER, key)
-        return Built(
-            frozenset().union(
-                *(block_flows(key, d, bound.policy.blocks, counted) for d in (EGRESS, INGRESS))
-            )
-        )
-
-
-class Qos(Builder):
-    name = "qos"
-
-    def add_port(self, dpid: int, bound: BoundPort, topology) -> Built:
-        if bound.dpid != dpid:
-            return NOTHING
-        key, qos = bound.port.key, bound.policy.qos
-        return Built(
-            frozenset(qos_flows(key, qos, cookie(Owner.PORT, key))), frozenset(qos_meters(key, qos))
-        )

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from naas_sdn.flows import ofp, policy
+from naas_sdn.flows import ofp
 from naas_sdn.flows.builder import Builder, Built
 from naas_sdn.flows.inputs import BoundPort, LocalNetwork
 from naas_sdn.flows.layout import (
@@ -24,15 +24,16 @@ from naas_sdn.flows.layout import (
     PACKET_IN_METER,
     REG_DST_PORT,
     REG_SRC_PORT,
+    SWITCH_COOKIE,
     Owner,
     Priority,
     Table,
     cookie,
+    qos_meter,
 )
-from naas_sdn.model.snapshot import NetworkView
+from naas_sdn.model.snapshot import NetworkView, QosPolicyView
 
 ALL_ONES = 0xFFFFFFFFFFFFFFFF
-SWITCH_COOKIE = cookie(Owner.SWITCH, 0)
 
 
 def tagged_output(network: NetworkView, port: int) -> tuple:
@@ -43,11 +44,17 @@ def tagged_output(network: NetworkView, port: int) -> tuple:
     )
 
 
+def ingress_meter(key: int, qos: QosPolicyView | None) -> tuple:
+    """The meter instruction for traffic delivered to the port, if it has an ingress limit
+    (its meter is the QoS slice's, :mod:`naas_sdn.features.qos.flows`)."""
+    if qos is not None and any(d == "ingress" for d, _, _ in qos.bandwidth_limits):
+        return (ofp.meter(qos_meter(key, "ingress")),)
+    return ()
+
+
 def local_output(bound: BoundPort) -> tuple:
     """Delivery to a port on its own switch: behind its ingress limit, out of its ofport."""
-    return policy.ingress_meter(bound.port.key, bound.policy.qos) + (
-        ofp.apply(ofp.output(bound.ofport)),
-    )
+    return ingress_meter(bound.port.key, bound.policy.qos) + (ofp.apply(ofp.output(bound.ofport)),)
 
 
 class Switching(Builder):

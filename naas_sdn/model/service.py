@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from naas_sdn import features
+from naas_sdn.features.statistics.store import StatisticsStore
 from naas_sdn.model import schema
 from naas_sdn.model.allocation import owners_after
 from naas_sdn.model.common import (
@@ -32,7 +33,6 @@ from naas_sdn.model.common import (
 from naas_sdn.model.fabric_links import FabricLinkStore
 from naas_sdn.model.quotas import QuotaMixin
 from naas_sdn.model.snapshot import EMPTY, ModelSnapshot
-from naas_sdn.model.statistics import StatisticsStore
 from naas_sdn.model.store import DeclaredStore
 from naas_sdn.model.tokens import TokenStore
 

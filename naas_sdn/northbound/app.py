@@ -6,7 +6,7 @@ Stateless apart from the service it wraps, so waitress may run it on many thread
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -381,20 +381,25 @@ def _unwrap(res: ResourceDef, item):
     return item
 
 
-def _check_known(res: ResourceDef, item: dict) -> None:
+def _settable(res: ResourceDef, item: dict, post: bool) -> Iterator[tuple[str, a.Attr, Any]]:
+    """Each (name, attribute, value) of one request object, as given; Neutron's 400 for an
+    attribute unknown (all of them named, first) or one the method may not set."""
     unknown = [k for k in item if res.attributes.get(k) is None]
     if unknown:
         raise errors.BadRequestMessage(msg=f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+    for key, value in item.items():
+        attr = res.attributes[key]
+        if post and not attr.allow_post:
+            raise errors.BadRequestMessage(msg=f"Attribute '{key}' not allowed in POST")
+        if not post and not attr.allow_put:
+            raise errors.BadRequestMessage(msg=f"Cannot update read-only attribute {key}")
+        yield key, attr, value
 
 
 def _post_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
     """Validate one POST object and convert it to the service's field names."""
-    _check_known(res, item)
     fields: dict[str, Any] = {}
-    for key, value in item.items():
-        attr = res.attributes[key]
-        if not attr.allow_post:
-            raise errors.BadRequestMessage(msg=f"Attribute '{key}' not allowed in POST")
+    for key, attr, value in _settable(res, item, post=True):
         if value is None and attr.default is None:
             continue
         value = attr.validate(key, value) if attr.validate else value
@@ -417,12 +422,8 @@ def _post_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
 
 
 def _put_fields(res: ResourceDef, item: dict) -> dict:
-    _check_known(res, item)
     fields: dict[str, Any] = {}
-    for key, value in item.items():
-        attr = res.attributes[key]
-        if not attr.allow_put:
-            raise errors.BadRequestMessage(msg=f"Cannot update read-only attribute {key}")
+    for key, attr, value in _settable(res, item, post=False):
         value = attr.validate(key, value) if attr.validate else value
         if attr.field is not None:
             fields[attr.field] = value

@@ -2,6 +2,8 @@
 the feature's slice of the layout, and keeps unchanged owners the same objects."""
 
 import dataclasses
+import subprocess
+import sys
 
 from naas_sdn.apps.services import RouterIndex
 from naas_sdn.flows import compiler, ofp
@@ -132,3 +134,19 @@ def test_packet_services_answer_for_the_router_interfaces_the_compiler_routes():
     }
     assert indexed == routed
     assert index.ips == {"R": {"10.0.1.1", "2001:db8:1::1", "10.0.2.1", "2001:db8:2::1"}}
+
+
+def test_in_tree_slices_builders_load_with_the_compiler_alone():
+    """Importing the compiler registers every in-tree slice's builder from its package, in
+    the layout's order of slices, and loads neither the API, the store nor SQL."""
+    code = (
+        "import sys\n"
+        "from naas_sdn.flows import compiler, layout\n"
+        "print(list(compiler.FEATURES) == list(layout.SLICES))\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('naas_sdn.northbound', "
+        "'naas_sdn.model.', 'sqlalchemy', 'webob')) and m != 'naas_sdn.model.snapshot'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split("\n")[:2] == ["True", "[]"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from naas_sdn.features.networking.ports import PORTS
-from naas_sdn.features.protocol_block import PROTOCOL_BLOCKS
+from naas_sdn.features.protocol_block.resource import PROTOCOL_BLOCKS
 from naas_sdn.features.qos.policies import BANDWIDTH_LIMIT, RULES
 from naas_sdn.model import db, errors
 from naas_sdn.model.service import NetworkService

@@ -10,9 +10,9 @@ import pytest
 import webob
 from sqlalchemy import event
 
-from naas_sdn.model.statistics import Reading, ip_object
+from naas_sdn.features.statistics.api import IP_NAMESPACE
+from naas_sdn.features.statistics.store import Reading, ip_object
 from naas_sdn.northbound.app import make_app
-from naas_sdn.northbound.statistics import IP_NAMESPACE
 from tests.unit.model_support import ADMIN, ALICE, BOB
 
 NO_DROPS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from naas_sdn.features.statistics.store import Reading, StatisticsStore, ip_object
 from naas_sdn.model import db
-from naas_sdn.model.statistics import Reading, StatisticsStore, ip_object
 
 PORT, OTHER, NET = "port-a", "port-b", "net-1"
 PLACE = {"name": "tap1", "switch_id": "0000000000000001", "ofport": 5}

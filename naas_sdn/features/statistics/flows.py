@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import netaddr
 
-from naas_sdn.flows import ofp, policy
-from naas_sdn.flows.builder import NOTHING, Builder, Built
+from naas_sdn.flows import ofp
+from naas_sdn.flows.builder import Built, LocalBuilder
 from naas_sdn.flows.inputs import BoundPort
 from naas_sdn.flows.layout import REG_DST_PORT, Owner, Priority, Table, cookie
+from naas_sdn.flows.policy import address_match
 from naas_sdn.flows.switching import local_output
 
 
-class Statistics(Builder):
+class Statistics(LocalBuilder):
     name = "statistics"
 
-    def add_port(self, dpid: int, bound: BoundPort, topology) -> Built:
-        if bound.dpid != dpid:
-            return NOTHING
+    def add_local_port(self, bound: BoundPort) -> Built:
         key = bound.port.key
         counted, out = cookie(Owner.COUNTER, key), local_output(bound)
         return Built(
@@ -26,9 +25,7 @@ class Statistics(Builder):
                 ofp.flow(
                     Table.OUTPUT,
                     Priority.OUTPUT_ADDRESS,
-                    policy.address_match(
-                        netaddr.IPAddress(ip).version, "dst", ip, **{REG_DST_PORT: key}
-                    ),
+                    address_match(netaddr.IPAddress(ip).version, "dst", ip, **{REG_DST_PORT: key}),
                     out,
                     counted,
                 )

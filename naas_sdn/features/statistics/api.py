@@ -6,7 +6,7 @@ Four collections, each filterable, sortable and pageable like any other:
 fixed IP of a port). Body keys are ``network_statistics`` etc., for a member as for the list
 ("statistics" has no singular).
 
-The poller fills the statistics store (naas_sdn/model/statistics.py) once per round; this
+The poller fills the statistics store (:mod:`.store`) once per round; this
 module only reads it and the model's in-memory mirror: no SQL, however many ports are listed.
 Traffic is its owner's business alone: a network's counters are visible to the network's
 project and admins, never to the other projects a shared network serves; a port's (and its
@@ -23,10 +23,10 @@ from collections.abc import Callable, Mapping
 
 import netaddr
 
+from naas_sdn.features.statistics.store import TRAFFIC, VIF_ERRORS, ip_object
 from naas_sdn.model import errors
 from naas_sdn.model.common import format_time
 from naas_sdn.model.service import Context, NetworkService
-from naas_sdn.model.statistics import TRAFFIC, VIF_ERRORS, ip_object
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.extensions import Extension, Plugin
 from naas_sdn.northbound.policy import ADMIN_OR_OWNER, rule
@@ -104,34 +104,37 @@ NETWORK_STATISTICS = AttributeMap(
     + (_DROPPED, _UPDATED)
 )
 
-PORT_STATISTICS = AttributeMap(
-    (
-        Attr("id", lambda r: r.id),
-        Attr("port_id", lambda r: r.id),
+
+def _port_entry(own: tuple[Attr, ...], counters: tuple[str, ...], tail) -> AttributeMap:
+    """A port's (or its VIF's) entry: its id, as the port's too, its owners, what is its own,
+    its counters."""
+    return AttributeMap(
+        (Attr("id", lambda r: r.id), Attr("port_id", lambda r: r.id))
+        + _owner_attrs()
+        + own
+        + _counters(counters)
+        + tail
     )
-    + _owner_attrs()
-    + (
+
+
+PORT_STATISTICS = _port_entry(
+    (
         Attr("device_id", lambda r: r.subject.device_id),
         Attr("device_owner", lambda r: r.subject.device_owner),
-    )
-    + _counters(TRAFFIC)
-    + (_DROPPED, _UPDATED)
+    ),
+    TRAFFIC,
+    (_DROPPED, _UPDATED),
 )
 
-VIF_STATISTICS = AttributeMap(
+VIF_STATISTICS = _port_entry(
     (
-        Attr("id", lambda r: r.id),
-        Attr("port_id", lambda r: r.id),
-    )
-    + _owner_attrs()
-    + (
         Attr("name", lambda r: r.traffic["name"]),
         Attr("switch_id", lambda r: r.traffic["switch_id"]),
         Attr("ofport", lambda r: r.traffic["ofport"], kind="integer"),
         Attr("attached_at", lambda r: _time(r.traffic["attached_at"])),
-    )
-    + _counters(TRAFFIC + VIF_ERRORS)
-    + (_UPDATED,)
+    ),
+    TRAFFIC + VIF_ERRORS,
+    (_UPDATED,),
 )
 
 IP_STATISTICS = AttributeMap(

@@ -1,12 +1,5 @@
-"""Network-wide protocol blocks: one protocol, optionally one ethertype and destination port
-range, barred from and to every port of a network, present and future — the ``protocol-block``
-service plugin, at /v2.0/protocol-blocks (our Neutron-style extension ``protocol-blocks``).
-
-Protocol, ethertype and port ranges follow security group rules' syntax and errors, but a block
-names a protocol: never "any". Only the network's owner (or an admin) creates one; a block
-belongs to the network's project and goes with the network; only name and description change
-afterwards (a different block is a new block).
-"""
+"""The protocol block resource: its declaration and its one relational rule (a network never
+has the same block twice; a block takes its network's project)."""
 
 from __future__ import annotations
 
@@ -22,9 +15,6 @@ from naas_sdn.model.common import Context
 from naas_sdn.model.schema import field
 from naas_sdn.model.snapshot import ProtocolBlockView
 from naas_sdn.model.store import Transaction
-from naas_sdn.northbound.extensions import Extension, Plugin
-from naas_sdn.northbound.policy import ADMIN_OR_NET_OWNER, crud
-from naas_sdn.northbound.resources import declared_resource
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -102,26 +92,3 @@ PROTOCOL_BLOCKS = schema.declare(
         quota=50,
     )
 )
-
-BLOCK_EXTENSIONS = (
-    Extension(
-        "protocol-blocks",
-        "Network protocol blocks",
-        "Bars one IP protocol (optionally one ethertype and destination port range) from "
-        "and to every port of a network, present and future.",
-        updated="2025-06-01T00:00:00-00:00",
-    ),
-)
-
-# A block guards a whole network: its owner (or an admin) sets one, never a project the
-# network is shared with.
-BLOCK_RULES = crud("protocol_block", create=ADMIN_OR_NET_OWNER)
-
-
-def protocol_block_plugin(service) -> Plugin:
-    return Plugin(
-        "protocol-block",
-        (declared_resource(service, PROTOCOL_BLOCKS),),
-        BLOCK_EXTENSIONS,
-        policy_rules=BLOCK_RULES,
-    )
