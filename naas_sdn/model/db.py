@@ -42,6 +42,14 @@ UUID_LEN = 36
 NAME_LEN = 255
 PROJECT_LEN = 255
 
+
+def reference(name: str, target: str, on_delete: str, **column: Any) -> Column:
+    """A column holding the id of a row of ``target`` ("ports.id"): what a table of a slice's
+    own (an extension's, a binding's) hangs on."""
+    column.setdefault("nullable", False)
+    return Column(name, String(UUID_LEN), ForeignKey(target, ondelete=on_delete), **column)
+
+
 tokens = Table(
     "tokens",
     metadata,
@@ -70,20 +78,9 @@ ip_allocations = Table(
     metadata,
     # The primary key is what makes an address impossible to hand out twice, whichever process
     # writes; ``position`` keeps the port's fixed_ips in the order the API showed them.
-    Column(
-        "subnet_id",
-        String(UUID_LEN),
-        ForeignKey("subnets.id", ondelete="RESTRICT"),
-        primary_key=True,
-    ),
+    reference("subnet_id", "subnets.id", "RESTRICT", primary_key=True),
     Column("ip_address", String(64), primary_key=True),
-    Column(
-        "port_id",
-        String(UUID_LEN),
-        ForeignKey("ports.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    reference("port_id", "ports.id", "CASCADE", index=True),
     Column("position", Integer, nullable=False),
 )
 

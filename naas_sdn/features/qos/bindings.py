@@ -8,7 +8,7 @@ here: a policy the caller sees.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, String, Table, delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 
 from naas_sdn.model import db, errors, schema
 from naas_sdn.model.common import Context
@@ -28,19 +28,8 @@ def _binding_table(name: str, bound: str, column: str) -> Table:
     return Table(
         name,
         db.metadata,
-        Column(
-            column,
-            String(db.UUID_LEN),
-            ForeignKey(f"{bound}.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
-        Column(
-            "policy_id",
-            String(db.UUID_LEN),
-            ForeignKey("qos_policies.id", ondelete="RESTRICT"),
-            nullable=False,
-            index=True,
-        ),
+        db.reference(column, f"{bound}.id", "CASCADE", primary_key=True),
+        db.reference("policy_id", "qos_policies.id", "RESTRICT", index=True),
     )
 
 

@@ -20,7 +20,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    ForeignKey,
     Integer,
     String,
     Table,
@@ -251,13 +250,7 @@ DEFAULT_GROUPS = Table(
     db.metadata,
     # The primary key makes a second "default" group for a project impossible, whoever writes.
     Column("project_id", String(db.PROJECT_LEN), primary_key=True),
-    Column(
-        "security_group_id",
-        String(db.UUID_LEN),
-        ForeignKey("security_groups.id", ondelete="CASCADE"),
-        nullable=False,
-        unique=True,
-    ),
+    db.reference("security_group_id", "security_groups.id", "CASCADE", unique=True),
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import netaddr
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, delete, insert, select
+from sqlalchemy import Boolean, Column, Integer, String, Table, delete, insert, select
 
 from naas_sdn.model import db, errors, schema
 from naas_sdn.model.common import Context, evolve
@@ -110,30 +110,21 @@ def _pair_address(value) -> str:
 NETWORK_PORT_SECURITY = Table(
     "network_port_security",
     db.metadata,
-    Column(
-        "network_id",
-        String(db.UUID_LEN),
-        ForeignKey("networks.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    db.reference("network_id", "networks.id", "CASCADE", primary_key=True),
     Column("port_security_enabled", Boolean, nullable=False),
 )
 
 PORT_PORT_SECURITY = Table(
     "port_port_security",
     db.metadata,
-    Column(
-        "port_id", String(db.UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
-    ),
+    db.reference("port_id", "ports.id", "CASCADE", primary_key=True),
     Column("port_security_enabled", Boolean, nullable=False),
 )
 
 ALLOWED_ADDRESS_PAIRS = Table(
     "allowed_address_pairs",
     db.metadata,
-    Column(
-        "port_id", String(db.UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
-    ),
+    db.reference("port_id", "ports.id", "CASCADE", primary_key=True),
     Column("position", Integer, primary_key=True),  # API order
     Column("ip_address", String(64), nullable=False),  # address or normalized cidr
     Column("mac_address", String(17), nullable=True),  # null: the port's own, whatever it becomes
@@ -143,15 +134,9 @@ ALLOWED_ADDRESS_PAIRS = Table(
 SECURITY_GROUP_PORT_BINDINGS = Table(
     "security_group_port_bindings",
     db.metadata,
-    Column(
-        "port_id", String(db.UUID_LEN), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
-    ),
-    Column(
-        "security_group_id",
-        String(db.UUID_LEN),
-        ForeignKey("security_groups.id", ondelete="RESTRICT"),
-        primary_key=True,
-        index=True,
+    db.reference("port_id", "ports.id", "CASCADE", primary_key=True),
+    db.reference(
+        "security_group_id", "security_groups.id", "RESTRICT", primary_key=True, index=True
     ),
 )
 
