@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from naas_sdn.features.statistics.store import StatisticsStore
+
 REGISTRY = CollectorRegistry()
 
 FLOW_MODS = Counter("naas_flow_mods", "Flow-mods sent to switches", registry=REGISTRY)
@@ -69,7 +71,7 @@ class TrafficCollector:
 
         from naas_sdn.features.statistics.store import DROP_REASONS, TRAFFIC
 
-        model, store = self._service.snapshot(), self._service.statistics
+        model, store = self._service.snapshot(), StatisticsStore.of(self._service)
         scopes = {
             "network": ["project_id", "network_id"],
             "port": ["project_id", "network_id", "port_id"],

@@ -25,7 +25,7 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from naas_sdn.apps import codec, metrics
 from naas_sdn.apps.channel import SwitchError
-from naas_sdn.features.statistics.store import Reading, ip_object
+from naas_sdn.features.statistics.store import Reading, StatisticsStore, ip_object
 from naas_sdn.flows.layout import QOS_METER_BASE, Owner, cookie, counted_as, owner_of
 
 LOG = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ KIND_MASK = 0xFFFF << 48  # magic and owner kind: every counted flow of every po
 class StatisticsPoller:
     def __init__(self, service, fabric_state, channels, interval: float, ready=lambda: True):
         self._service = service
-        self._store = service.statistics
+        self._store = StatisticsStore.of(service)
         self._fabric = fabric_state
         self._channels = channels  # () -> {dpid: Channel}
         self._interval = interval

@@ -16,12 +16,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from naas_sdn import features
-from naas_sdn.features.statistics.store import StatisticsStore
 from naas_sdn.model import schema
 from naas_sdn.model.allocation import owners_after
 from naas_sdn.model.common import (
@@ -39,13 +39,14 @@ from naas_sdn.model.tokens import TokenStore
 LOG = logging.getLogger(__name__)
 
 _WRITE_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 class NetworkService(QuotaMixin, DeclaredStore):
     """Every declared resource (networks, subnets, ports, security groups, routers, QoS
     policies, protocol blocks, plugins' own) and quotas, backed by SQL and mirrored in memory.
-    Stores that share only the engine hang beside it: ``statistics``, ``tokens``,
-    ``fabric_links``."""
+    Stores that share only the engine hang beside it: ``tokens``, ``fabric_links`` and the
+    slices' own (:meth:`beside`)."""
 
     def __init__(self, engine: Engine):
         self._engine = engine
@@ -59,9 +60,17 @@ class NetworkService(QuotaMixin, DeclaredStore):
         self.allocations: Mapping[str, Mapping[str, str]] = {}  # subnet -> {ip: port id}
         self._snapshot = EMPTY
         self._load()
-        self.statistics = StatisticsStore(engine)
+        self._beside: dict[Callable, Any] = {}
         self.tokens = TokenStore(engine)
         self.fabric_links = FabricLinkStore(engine)
+
+    def beside(self, kind: Callable[[Engine], T]) -> T:
+        """The one store of ``kind`` that shares only this model's engine (a slice's own, such
+        as the statistics' counters), made on first use: ``kind(engine)``."""
+        with self._lock:
+            if kind not in self._beside:
+                self._beside[kind] = kind(self._engine)
+            return self._beside[kind]
 
     @property
     def lock(self) -> threading.RLock:

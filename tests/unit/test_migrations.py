@@ -19,6 +19,7 @@ from sqlalchemy import Column, Integer, MetaData, UniqueConstraint, inspect
 
 from naas_sdn import cli
 from naas_sdn.features.router import interfaces_of
+from naas_sdn.features.statistics.store import StatisticsStore
 from naas_sdn.model import db, migrations
 from naas_sdn.model.common import Context
 from naas_sdn.model.service import NetworkService
@@ -249,7 +250,7 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
         assert [p.network_id for p in interfaces_of(service, router.id)] == [networks["green"].id]
         assert service.list_records(ALICE, "protocol_blocks")[0].port_range_max == 139
         assert service.fabric_links.load() == [(1, 2, 2, 1), (2, 1, 1, 2)]
-        traffic = service.statistics.traffic("port", vm1.id)
+        traffic = StatisticsStore.of(service).traffic("port", vm1.id)
         assert (traffic["tx_packets"], traffic["tx_bytes"]) == (12, 1500)
 
         # Counters go on from where e0de1ed left them: no key is handed out twice.

@@ -11,7 +11,7 @@ import webob
 from sqlalchemy import event
 
 from naas_sdn.features.statistics.api import IP_NAMESPACE
-from naas_sdn.features.statistics.store import Reading, ip_object
+from naas_sdn.features.statistics.store import Reading, StatisticsStore, ip_object
 from naas_sdn.northbound.app import make_app
 from tests.unit.model_support import ADMIN, ALICE, BOB
 
@@ -58,7 +58,9 @@ def net(service):
 def counted(service, source, port, targets_of_port, packets, octets, prefix="tx"):
     """One counter of ``port``: a source counting for the port, its network and its IPs."""
     targets = tuple((scope, object_id, prefix) for scope, object_id in targets_of_port)
-    service.statistics.record([Reading(source, (("packets", packets), ("bytes", octets)), targets)])
+    StatisticsStore.of(service).record(
+        [Reading(source, (("packets", packets), ("bytes", octets)), targets)]
+    )
 
 
 def test_injected_counts_come_back_exactly(service, api, net):
@@ -66,7 +68,7 @@ def test_injected_counts_come_back_exactly(service, api, net):
         ALICE, {"network_id": net.id, "device_owner": "compute:nova", "device_id": "vm1"}
     )
     (v4_subnet, v4), (v6_subnet, v6) = port.fixed_ips
-    store = service.statistics
+    store = StatisticsStore.of(service)
     store.record(
         [
             Reading(
@@ -228,7 +230,7 @@ def test_fresh_objects_count_zero_and_vif_needs_an_interface(service, api, net):
     assert api.get(ALICE, "vif-statistics") == {"vif_statistics": []}
     missing = api.get(ALICE, f"vif-statistics/{port.id}", 404)
     assert missing["NeutronError"]["type"] == "VifStatisticsNotFound"
-    service.statistics.place_vif(
+    StatisticsStore.of(service).place_vif(
         port.id, {"name": "tap9", "switch_id": "00000000000000aa", "ofport": 9}
     )
     listed = api.get(ALICE, "vif-statistics")["vif_statistics"]
@@ -243,7 +245,7 @@ def test_fields_filters_sorting_and_pages(service, api, net):
         counted(
             service, f"s/{i}", port, [("port", port.id), ("network", net.id)], i + 1, 100 * (i + 1)
         )
-        service.statistics.place_vif(
+        StatisticsStore.of(service).place_vif(
             port.id, {"name": f"tap{i}", "switch_id": f"{i % 2 + 1:016x}", "ofport": i}
         )
 
@@ -320,7 +322,7 @@ def test_traffic_is_its_owners_alone(service, api, net):
     counted(service, "s/a", mine, [("port", mine.id), ("network", net.id)], 1, 100)
     counted(service, "s/b", theirs, [("port", theirs.id), ("network", net.id)], 2, 200)
     for port in (mine, theirs):
-        service.statistics.place_vif(
+        StatisticsStore.of(service).place_vif(
             port.id, {"name": port.id[:8], "switch_id": "1" * 16, "ofport": 1}
         )
 

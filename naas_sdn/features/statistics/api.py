@@ -32,6 +32,8 @@ from naas_sdn.northbound.extensions import Extension, Plugin
 from naas_sdn.northbound.policy import ADMIN_OR_OWNER, rule
 from naas_sdn.northbound.resources import ResourceDef
 
+from .store import StatisticsStore
+
 # ip-statistics ids: uuid5(IP_NAMESPACE, "<port id>/<address>"), stable across restarts
 IP_NAMESPACE = uuid.UUID("1687a31a-4d36-49eb-b635-89eb6b8ea04d")
 
@@ -157,7 +159,7 @@ class StatisticsReader:
 
     def __init__(self, service: NetworkService):
         self.service = service
-        self.store = service.statistics
+        self.store = StatisticsStore.of(service)
 
     def _networks(self, ctx: Context):
         return [n for n in self.service.list_networks(ctx) if _owns(ctx, n)]

@@ -59,6 +59,11 @@ def _now() -> datetime.datetime:
 
 
 class StatisticsStore:
+    @classmethod
+    def of(cls, service) -> StatisticsStore:
+        """The model's statistics store (one per service)."""
+        return service.beside(cls)
+
     def __init__(self, engine):
         self._engine = engine
         self._lock = threading.Lock()
