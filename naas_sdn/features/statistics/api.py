@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 
 import netaddr
 
-from naas_sdn.features.statistics.store import TRAFFIC, VIF_ERRORS, ip_object
+from naas_sdn.features.statistics.store import TRAFFIC, VIF_ERRORS, StatisticsStore, ip_object
 from naas_sdn.model import errors
 from naas_sdn.model.common import format_time
 from naas_sdn.model.service import Context, NetworkService
@@ -31,8 +31,6 @@ from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.extensions import Extension, Plugin
 from naas_sdn.northbound.policy import ADMIN_OR_OWNER, rule
 from naas_sdn.northbound.resources import ResourceDef
-
-from .store import StatisticsStore
 
 # ip-statistics ids: uuid5(IP_NAMESPACE, "<port id>/<address>"), stable across restarts
 IP_NAMESPACE = uuid.UUID("1687a31a-4d36-49eb-b635-89eb6b8ea04d")
