@@ -81,7 +81,7 @@ class Transaction:
         resource = DECLARED[collection]
         self.service.delete_rows(self, resource, records)
         for child in {_parent_id(resource, r, listed=True): r for r in records}.values():
-            self.service._parent_changed(self, resource, child)
+            self.service.parent_changed(self, resource, child)
 
 
 class DeclaredStore:
@@ -212,7 +212,7 @@ class DeclaredStore:
             created[record.id] = evolve(
                 created[record.id], **extension.on_create(txn, ctx, attrs, created[record.id])
             )
-        self._parent_changed(txn, resource, record)
+        self.parent_changed(txn, resource, record)
         return created[record.id]
 
     def update_record(
@@ -257,7 +257,7 @@ class DeclaredStore:
                     update(resource.table).where(resource.table.c.id == new.id).values(columns)
                 )
             changes.of(collection)[new.id] = new
-            self._parent_changed(txn, resource, new)
+            self.parent_changed(txn, resource, new)
             return new
 
         return self._write(work)
@@ -296,11 +296,11 @@ class DeclaredStore:
                 check_revision(record.revision_number, if_revision)
             txn = Transaction(conn, changes, self, ctx)
             self.delete_rows(txn, resource, [record])
-            self._parent_changed(txn, resource, record)
+            self.parent_changed(txn, resource, record)
 
         self._write(work)
 
-    def _parent_changed(self, txn: Transaction, resource: Resource, child) -> None:
+    def parent_changed(self, txn: Transaction, resource: Resource, child) -> None:
         """A nested or listed record changed: its parent's listing follows, and its revision
         rises when the child is part of it (``Parent.revises``), unless the parent is new in
         this transaction (a group created with its rules)."""

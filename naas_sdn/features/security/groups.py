@@ -188,7 +188,7 @@ def _before_group_delete(txn: Transaction, group: SecurityGroup) -> None:
 def _list_groups(service, ctx: Context) -> None:
     """The caller's project gets its default group on first use."""
     if ctx.project_id and default_group_id(service.records(GROUPS), ctx.project_id) is None:
-        service._write(
+        service.write(
             lambda conn, changes: ensure_default_group(
                 Transaction(conn, changes, service), ctx.project_id
             )
