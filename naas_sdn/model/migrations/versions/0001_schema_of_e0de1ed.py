@@ -7,11 +7,20 @@ The constraint names are those of ``db.NAMING_CONVENTION``, which PostgreSQL gav
 constraints of such a database too; SQLite keeps its single-column UNIQUE constraints
 unnamed, so a later revision that rebuilds one of those tables must not look them up by name.
 
+The few helpers below are this file's own, not the application's: a revision must build the
+same tables whatever the code around it becomes. ``_create_table`` names the constraints and
+indexes by that convention from the table and column names (the two multi-column UNIQUE
+constraints keep their own names); columns and constraints come in e0de1ed's order, so each
+CREATE TABLE is the one this file used to spell out column by column.
+
 Revision ID: 0001
 Revises: none
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from alembic import op
@@ -48,400 +57,284 @@ TABLES = (
     "counter_readings",
 )
 
+UUID = sa.String(length=36)
+NAME = sa.String(length=255)  # Neutron's strings: project ids, names, descriptions, devices
 
-def _create_table(name: str, *elements, indexes: tuple | list = ()) -> None:
-    """Create table ``name`` and its indexes, unless a pre-Alembic database already has it."""
+_Type = sa.types.TypeEngine | type[sa.types.TypeEngine]
+
+
+class _Nullable(NamedTuple):
+    type: _Type
+
+
+def _nullable(type_: _Type) -> _Nullable:
+    """Marks a column of ``_columns`` as NULL-able."""
+    return _Nullable(type_)
+
+
+def _columns(**types: _Type | _Nullable) -> list[sa.Column]:
+    """One column per keyword, in that order: NOT NULL unless its type is ``_nullable(...)``."""
+    return [
+        sa.Column(name, type_.type, nullable=True)
+        if isinstance(type_, _Nullable)
+        else sa.Column(name, type_, nullable=False)
+        for name, type_ in types.items()
+    ]
+
+
+def _standard_head(**after_id: _Type | _Nullable) -> list[sa.Column]:
+    """Neutron's standard attributes that open a resource: id, the columns given, project_id,
+    name and description."""
+    return _columns(id=UUID, **after_id, project_id=NAME, name=NAME, description=NAME)
+
+
+def _standard_tail() -> list[sa.Column]:
+    """Neutron's standard attributes that close a resource: its revision and timestamps."""
+    return _columns(revision_number=sa.BigInteger, created_at=sa.DateTime, updated_at=sa.DateTime)
+
+
+def _create_table(
+    name: str,
+    *columns: sa.Column,
+    primary_key: Sequence[str],
+    references: Mapping[str, tuple[str, str]] | None = None,
+    unique: Sequence[str | tuple[str, ...]] = (),
+    indexes: Sequence[str] = (),
+) -> None:
+    """Create table ``name`` and its indexes, unless a pre-Alembic database already has it.
+
+    ``references`` maps a column to the table whose id it holds and its ON DELETE action;
+    ``unique`` holds single columns (``{table}_{column}_key``) or ``(name, *columns)`` for a
+    constraint named otherwise; ``indexes`` holds the columns indexed alone
+    (``ix_{table}_{column}``).
+    """
     if sa.inspect(op.get_bind()).has_table(name):
         return
-    op.create_table(name, *elements)
-    for index_name, columns in indexes:
-        op.create_index(index_name, name, columns)
+    foreign_keys = [
+        sa.ForeignKeyConstraint(
+            [column], [f"{target}.id"], name=f"{name}_{column}_fkey", ondelete=ondelete
+        )
+        for column, (target, ondelete) in (references or {}).items()
+    ]
+    op.create_table(
+        name,
+        *columns,
+        *foreign_keys,
+        sa.PrimaryKeyConstraint(*primary_key, name=f"{name}_pkey"),
+        *(
+            sa.UniqueConstraint(key, name=f"{name}_{key}_key")
+            if isinstance(key, str)
+            else sa.UniqueConstraint(*key[1:], name=key[0])
+            for key in unique
+        ),
+    )
+    for column in indexes:
+        op.create_index(f"ix_{name}_{column}", name, [column])
 
 
 def upgrade() -> None:
     _create_table(
         "tokens",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("secret_sha256", sa.String(length=64), nullable=False),
-        sa.Column("project_id", sa.String(length=255), nullable=False),
-        sa.Column("admin", sa.Boolean(), nullable=False),
-        sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="tokens_pkey"),
-        sa.UniqueConstraint("secret_sha256", name="tokens_secret_sha256_key"),
+        *_columns(id=UUID, secret_sha256=sa.String(64), project_id=NAME, admin=sa.Boolean),
+        *_columns(description=sa.Text, created_at=sa.DateTime),
+        primary_key=["id"],
+        unique=["secret_sha256"],
     )
     _create_table(
         "counters",
-        sa.Column("name", sa.String(length=64), nullable=False),
-        sa.Column("next_value", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("name", name="counters_pkey"),
+        *_columns(name=sa.String(64), next_value=sa.BigInteger),
+        primary_key=["name"],
     )
     _create_table(
         "networks",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("project_id", sa.String(length=255), nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("description", sa.String(length=255), nullable=False),
-        sa.Column("admin_state_up", sa.Boolean(), nullable=False),
-        sa.Column("shared", sa.Boolean(), nullable=False),
-        sa.Column("mtu", sa.Integer(), nullable=False),
-        sa.Column("segmentation_id", sa.Integer(), nullable=False),
-        sa.Column("revision_number", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="networks_pkey"),
-        sa.UniqueConstraint("segmentation_id", name="networks_segmentation_id_key"),
-        indexes=[("ix_networks_project_id", ["project_id"])],
+        *_standard_head(),
+        *_columns(admin_state_up=sa.Boolean, shared=sa.Boolean),
+        *_columns(mtu=sa.Integer, segmentation_id=sa.Integer),
+        *_standard_tail(),
+        primary_key=["id"],
+        unique=["segmentation_id"],
+        indexes=["project_id"],
     )
     _create_table(
         "ports",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("key", sa.BigInteger(), nullable=False),
-        sa.Column("network_id", sa.String(length=36), nullable=False),
-        sa.Column("project_id", sa.String(length=255), nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("description", sa.String(length=255), nullable=False),
-        sa.Column("mac_address", sa.String(length=17), nullable=False),
-        sa.Column("admin_state_up", sa.Boolean(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("device_id", sa.String(length=255), nullable=False),
-        sa.Column("device_owner", sa.String(length=255), nullable=False),
-        sa.Column("binding_host_id", sa.String(length=255), nullable=False),
-        sa.Column("binding_vif_type", sa.String(length=64), nullable=False),
-        sa.Column("binding_vnic_type", sa.String(length=64), nullable=False),
-        sa.Column("binding_profile", sa.Text(), nullable=False),
-        sa.Column("revision_number", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["network_id"], ["networks.id"], name="ports_network_id_fkey", ondelete="RESTRICT"
-        ),
-        sa.PrimaryKeyConstraint("id", name="ports_pkey"),
-        sa.UniqueConstraint("key", name="ports_key_key"),
-        sa.UniqueConstraint("network_id", "mac_address", name="uniq_ports_network_mac"),
-        indexes=[("ix_ports_network_id", ["network_id"]), ("ix_ports_project_id", ["project_id"])],
+        *_standard_head(key=sa.BigInteger, network_id=UUID),
+        *_columns(mac_address=sa.String(17), admin_state_up=sa.Boolean, status=sa.String(16)),
+        *_columns(device_id=NAME, device_owner=NAME, binding_host_id=NAME),
+        *_columns(binding_vif_type=sa.String(64), binding_vnic_type=sa.String(64)),
+        *_columns(binding_profile=sa.Text),
+        *_standard_tail(),
+        primary_key=["id"],
+        references={"network_id": ("networks", "RESTRICT")},
+        unique=["key", ("uniq_ports_network_mac", "network_id", "mac_address")],
+        indexes=["network_id", "project_id"],
     )
     _create_table(
         "subnets",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("network_id", sa.String(length=36), nullable=False),
-        sa.Column("project_id", sa.String(length=255), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("description", sa.String(length=255), nullable=False),
-        sa.Column("ip_version", sa.Integer(), nullable=False),
-        sa.Column("cidr", sa.String(length=64), nullable=False),
-        sa.Column("gateway_ip", sa.String(length=64), nullable=True),
-        sa.Column("enable_dhcp", sa.Boolean(), nullable=False),
-        sa.Column("ipv6_ra_mode", sa.String(length=16), nullable=True),
-        sa.Column("ipv6_address_mode", sa.String(length=16), nullable=True),
-        sa.Column("allocation_pools", sa.Text(), nullable=False),
-        sa.Column("dns_nameservers", sa.Text(), nullable=False),
-        sa.Column("host_routes", sa.Text(), nullable=False),
-        sa.Column("revision_number", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["network_id"], ["networks.id"], name="subnets_network_id_fkey", ondelete="RESTRICT"
-        ),
-        sa.PrimaryKeyConstraint("id", name="subnets_pkey"),
-        sa.UniqueConstraint("seq", name="subnets_seq_key"),
-        indexes=[
-            ("ix_subnets_network_id", ["network_id"]),
-            ("ix_subnets_project_id", ["project_id"]),
-        ],
+        *_columns(id=UUID, network_id=UUID, project_id=NAME, seq=sa.BigInteger),
+        *_columns(name=NAME, description=NAME, ip_version=sa.Integer, cidr=sa.String(64)),
+        *_columns(gateway_ip=_nullable(sa.String(64)), enable_dhcp=sa.Boolean),
+        *_columns(ipv6_ra_mode=_nullable(sa.String(16))),
+        *_columns(ipv6_address_mode=_nullable(sa.String(16))),
+        *_columns(allocation_pools=sa.Text, dns_nameservers=sa.Text, host_routes=sa.Text),
+        *_standard_tail(),
+        primary_key=["id"],
+        references={"network_id": ("networks", "RESTRICT")},
+        unique=["seq"],
+        indexes=["network_id", "project_id"],
     )
     _create_table(
         "ip_allocations",
-        sa.Column("subnet_id", sa.String(length=36), nullable=False),
-        sa.Column("ip_address", sa.String(length=64), nullable=False),
-        sa.Column("port_id", sa.String(length=36), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["port_id"], ["ports.id"], name="ip_allocations_port_id_fkey", ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["subnet_id"], ["subnets.id"], name="ip_allocations_subnet_id_fkey", ondelete="RESTRICT"
-        ),
-        sa.PrimaryKeyConstraint("subnet_id", "ip_address", name="ip_allocations_pkey"),
-        indexes=[("ix_ip_allocations_port_id", ["port_id"])],
+        *_columns(subnet_id=UUID, ip_address=sa.String(64), port_id=UUID, position=sa.Integer),
+        primary_key=["subnet_id", "ip_address"],
+        references={"port_id": ("ports", "CASCADE"), "subnet_id": ("subnets", "RESTRICT")},
+        indexes=["port_id"],
     )
     _create_table(
         "routers",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("key", sa.BigInteger(), nullable=False),
-        sa.Column("project_id", sa.String(length=255), nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("description", sa.String(length=255), nullable=False),
-        sa.Column("admin_state_up", sa.Boolean(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("routes", sa.Text(), nullable=False),
-        sa.Column("revision_number", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="routers_pkey"),
-        sa.UniqueConstraint("key", name="routers_key_key"),
-        indexes=[("ix_routers_project_id", ["project_id"])],
+        *_standard_head(key=sa.BigInteger),
+        *_columns(admin_state_up=sa.Boolean, status=sa.String(16), routes=sa.Text),
+        *_standard_tail(),
+        primary_key=["id"],
+        unique=["key"],
+        indexes=["project_id"],
     )
     _create_table(
         "tags",
-        sa.Column("resource_type", sa.String(length=32), nullable=False),
-        sa.Column("resource_id", sa.String(length=36), nullable=False),
-        sa.Column("tag", sa.String(length=255), nullable=False),
-        sa.PrimaryKeyConstraint("resource_type", "resource_id", "tag", name="tags_pkey"),
+        *_columns(resource_type=sa.String(32), resource_id=UUID, tag=NAME),
+        primary_key=["resource_type", "resource_id", "tag"],
     )
     _create_table(
         "network_port_security",
-        sa.Column("network_id", sa.String(length=36), nullable=False),
-        sa.Column("port_security_enabled", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["network_id"],
-            ["networks.id"],
-            name="network_port_security_network_id_fkey",
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("network_id", name="network_port_security_pkey"),
+        *_columns(network_id=UUID, port_security_enabled=sa.Boolean),
+        primary_key=["network_id"],
+        references={"network_id": ("networks", "CASCADE")},
     )
     _create_table(
         "port_port_security",
-        sa.Column("port_id", sa.String(length=36), nullable=False),
-        sa.Column("port_security_enabled", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["port_id"], ["ports.id"], name="port_port_security_port_id_fkey", ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("port_id", name="port_port_security_pkey"),
+        *_columns(port_id=UUID, port_security_enabled=sa.Boolean),
+        primary_key=["port_id"],
+        references={"port_id": ("ports", "CASCADE")},
     )
     _create_table(
         "allowed_address_pairs",
-        sa.Column("port_id", sa.String(length=36), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("ip_address", sa.String(length=64), nullable=False),
-        sa.Column("mac_address", sa.String(length=17), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["port_id"], ["ports.id"], name="allowed_address_pairs_port_id_fkey", ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("port_id", "position", name="allowed_address_pairs_pkey"),
+        *_columns(port_id=UUID, position=sa.Integer, ip_address=sa.String(64)),
+        *_columns(mac_address=_nullable(sa.String(17))),
+        primary_key=["port_id", "position"],
+        references={"port_id": ("ports", "CASCADE")},
     )
     _create_table(
         "security_groups",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("project_id", sa.String(length=255), nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("description", sa.String(length=255), nullable=False),
-        sa.Column("stateful", sa.Boolean(), nullable=False),
-        sa.Column("revision_number", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="security_groups_pkey"),
-        indexes=[("ix_security_groups_project_id", ["project_id"])],
+        *_standard_head(),
+        *_columns(stateful=sa.Boolean),
+        *_standard_tail(),
+        primary_key=["id"],
+        indexes=["project_id"],
     )
     _create_table(
         "default_security_groups",
-        sa.Column("project_id", sa.String(length=255), nullable=False),
-        sa.Column("security_group_id", sa.String(length=36), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["security_group_id"],
-            ["security_groups.id"],
-            name="default_security_groups_security_group_id_fkey",
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("project_id", name="default_security_groups_pkey"),
-        sa.UniqueConstraint(
-            "security_group_id", name="default_security_groups_security_group_id_key"
-        ),
+        *_columns(project_id=NAME, security_group_id=UUID),
+        primary_key=["project_id"],
+        references={"security_group_id": ("security_groups", "CASCADE")},
+        unique=["security_group_id"],
     )
-    _create_table(
+    _create_table(  # no name: a rule has only a description, after its own columns
         "security_group_rules",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("key", sa.BigInteger(), nullable=False),
-        sa.Column("security_group_id", sa.String(length=36), nullable=False),
-        sa.Column("remote_group_id", sa.String(length=36), nullable=True),
-        sa.Column("project_id", sa.String(length=255), nullable=False),
-        sa.Column("direction", sa.String(length=16), nullable=False),
-        sa.Column("ethertype", sa.String(length=8), nullable=False),
-        sa.Column("protocol", sa.String(length=40), nullable=True),
-        sa.Column("port_range_min", sa.Integer(), nullable=True),
-        sa.Column("port_range_max", sa.Integer(), nullable=True),
-        sa.Column("remote_ip_prefix", sa.String(length=64), nullable=True),
-        sa.Column("description", sa.String(length=255), nullable=False),
-        sa.Column("revision_number", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["remote_group_id"],
-            ["security_groups.id"],
-            name="security_group_rules_remote_group_id_fkey",
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["security_group_id"],
-            ["security_groups.id"],
-            name="security_group_rules_security_group_id_fkey",
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name="security_group_rules_pkey"),
-        sa.UniqueConstraint("key", name="security_group_rules_key_key"),
-        indexes=[
-            ("ix_security_group_rules_project_id", ["project_id"]),
-            ("ix_security_group_rules_remote_group_id", ["remote_group_id"]),
-            ("ix_security_group_rules_security_group_id", ["security_group_id"]),
-        ],
+        *_columns(id=UUID, key=sa.BigInteger, security_group_id=UUID),
+        *_columns(remote_group_id=_nullable(UUID), project_id=NAME),
+        *_columns(direction=sa.String(16), ethertype=sa.String(8)),
+        *_columns(protocol=_nullable(sa.String(40))),
+        *_columns(port_range_min=_nullable(sa.Integer), port_range_max=_nullable(sa.Integer)),
+        *_columns(remote_ip_prefix=_nullable(sa.String(64)), description=NAME),
+        *_standard_tail(),
+        primary_key=["id"],
+        references={
+            "remote_group_id": ("security_groups", "CASCADE"),
+            "security_group_id": ("security_groups", "CASCADE"),
+        },
+        unique=["key"],
+        indexes=["project_id", "remote_group_id", "security_group_id"],
     )
     _create_table(
         "security_group_port_bindings",
-        sa.Column("port_id", sa.String(length=36), nullable=False),
-        sa.Column("security_group_id", sa.String(length=36), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["port_id"],
-            ["ports.id"],
-            name="security_group_port_bindings_port_id_fkey",
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["security_group_id"],
-            ["security_groups.id"],
-            name="security_group_port_bindings_security_group_id_fkey",
-            ondelete="RESTRICT",
-        ),
-        sa.PrimaryKeyConstraint(
-            "port_id", "security_group_id", name="security_group_port_bindings_pkey"
-        ),
-        indexes=[("ix_security_group_port_bindings_security_group_id", ["security_group_id"])],
+        *_columns(port_id=UUID, security_group_id=UUID),
+        primary_key=["port_id", "security_group_id"],
+        references={
+            "port_id": ("ports", "CASCADE"),
+            "security_group_id": ("security_groups", "RESTRICT"),
+        },
+        indexes=["security_group_id"],
     )
     _create_table(
         "qos_policies",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("project_id", sa.String(length=255), nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("description", sa.String(length=255), nullable=False),
-        sa.Column("shared", sa.Boolean(), nullable=False),
-        sa.Column("revision_number", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="qos_policies_pkey"),
-        indexes=[("ix_qos_policies_project_id", ["project_id"])],
+        *_standard_head(),
+        *_columns(shared=sa.Boolean),
+        *_standard_tail(),
+        primary_key=["id"],
+        indexes=["project_id"],
     )
     _create_table(
         "qos_bandwidth_limit_rules",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("qos_policy_id", sa.String(length=36), nullable=False),
-        sa.Column("direction", sa.String(length=8), nullable=False),
-        sa.Column("max_kbps", sa.BigInteger(), nullable=False),
-        sa.Column("max_burst_kbps", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["qos_policy_id"],
-            ["qos_policies.id"],
-            name="qos_bandwidth_limit_rules_qos_policy_id_fkey",
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name="qos_bandwidth_limit_rules_pkey"),
-        sa.UniqueConstraint("qos_policy_id", "direction", name="uniq_qos_bw_policy_direction"),
-        indexes=[("ix_qos_bandwidth_limit_rules_qos_policy_id", ["qos_policy_id"])],
+        *_columns(id=UUID, qos_policy_id=UUID, direction=sa.String(8)),
+        *_columns(max_kbps=sa.BigInteger, max_burst_kbps=sa.BigInteger),
+        primary_key=["id"],
+        references={"qos_policy_id": ("qos_policies", "CASCADE")},
+        unique=[("uniq_qos_bw_policy_direction", "qos_policy_id", "direction")],
+        indexes=["qos_policy_id"],
     )
     _create_table(
         "qos_dscp_marking_rules",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("qos_policy_id", sa.String(length=36), nullable=False),
-        sa.Column("dscp_mark", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["qos_policy_id"],
-            ["qos_policies.id"],
-            name="qos_dscp_marking_rules_qos_policy_id_fkey",
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name="qos_dscp_marking_rules_pkey"),
-        sa.UniqueConstraint("qos_policy_id", name="qos_dscp_marking_rules_qos_policy_id_key"),
+        *_columns(id=UUID, qos_policy_id=UUID, dscp_mark=sa.Integer),
+        primary_key=["id"],
+        references={"qos_policy_id": ("qos_policies", "CASCADE")},
+        unique=["qos_policy_id"],
     )
     _create_table(
         "qos_network_policy_bindings",
-        sa.Column("network_id", sa.String(length=36), nullable=False),
-        sa.Column("policy_id", sa.String(length=36), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["network_id"],
-            ["networks.id"],
-            name="qos_network_policy_bindings_network_id_fkey",
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["policy_id"],
-            ["qos_policies.id"],
-            name="qos_network_policy_bindings_policy_id_fkey",
-            ondelete="RESTRICT",
-        ),
-        sa.PrimaryKeyConstraint("network_id", name="qos_network_policy_bindings_pkey"),
-        indexes=[("ix_qos_network_policy_bindings_policy_id", ["policy_id"])],
+        *_columns(network_id=UUID, policy_id=UUID),
+        primary_key=["network_id"],
+        references={
+            "network_id": ("networks", "CASCADE"),
+            "policy_id": ("qos_policies", "RESTRICT"),
+        },
+        indexes=["policy_id"],
     )
     _create_table(
         "qos_port_policy_bindings",
-        sa.Column("port_id", sa.String(length=36), nullable=False),
-        sa.Column("policy_id", sa.String(length=36), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["policy_id"],
-            ["qos_policies.id"],
-            name="qos_port_policy_bindings_policy_id_fkey",
-            ondelete="RESTRICT",
-        ),
-        sa.ForeignKeyConstraint(
-            ["port_id"],
-            ["ports.id"],
-            name="qos_port_policy_bindings_port_id_fkey",
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("port_id", name="qos_port_policy_bindings_pkey"),
-        indexes=[("ix_qos_port_policy_bindings_policy_id", ["policy_id"])],
+        *_columns(port_id=UUID, policy_id=UUID),
+        primary_key=["port_id"],
+        references={
+            "policy_id": ("qos_policies", "RESTRICT"),
+            "port_id": ("ports", "CASCADE"),
+        },
+        indexes=["policy_id"],
     )
     _create_table(
         "protocol_blocks",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("key", sa.BigInteger(), nullable=False),
-        sa.Column("network_id", sa.String(length=36), nullable=False),
-        sa.Column("project_id", sa.String(length=255), nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("description", sa.String(length=255), nullable=False),
-        sa.Column("protocol", sa.String(length=40), nullable=False),
-        sa.Column("ethertype", sa.String(length=8), nullable=True),
-        sa.Column("port_range_min", sa.Integer(), nullable=True),
-        sa.Column("port_range_max", sa.Integer(), nullable=True),
-        sa.Column("revision_number", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["network_id"],
-            ["networks.id"],
-            name="protocol_blocks_network_id_fkey",
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name="protocol_blocks_pkey"),
-        sa.UniqueConstraint("key", name="protocol_blocks_key_key"),
-        indexes=[
-            ("ix_protocol_blocks_network_id", ["network_id"]),
-            ("ix_protocol_blocks_project_id", ["project_id"]),
-        ],
+        *_standard_head(key=sa.BigInteger, network_id=UUID),
+        *_columns(protocol=sa.String(40), ethertype=_nullable(sa.String(8))),
+        *_columns(port_range_min=_nullable(sa.Integer), port_range_max=_nullable(sa.Integer)),
+        *_standard_tail(),
+        primary_key=["id"],
+        references={"network_id": ("networks", "CASCADE")},
+        unique=["key"],
+        indexes=["network_id", "project_id"],
     )
     _create_table(
         "fabric_links",
-        sa.Column("src_dpid", sa.String(length=16), nullable=False),
-        sa.Column("src_port", sa.BigInteger(), nullable=False),
-        sa.Column("dst_dpid", sa.String(length=16), nullable=False),
-        sa.Column("dst_port", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "src_dpid", "src_port", "dst_dpid", "dst_port", name="fabric_links_pkey"
-        ),
+        *_columns(src_dpid=sa.String(16), src_port=sa.BigInteger),
+        *_columns(dst_dpid=sa.String(16), dst_port=sa.BigInteger),
+        primary_key=["src_dpid", "src_port", "dst_dpid", "dst_port"],
     )
     _create_table(
         "traffic_counters",
-        sa.Column("scope", sa.String(length=8), nullable=False),
-        sa.Column("object_id", sa.String(length=80), nullable=False),
-        sa.Column("counters", sa.Text(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("scope", "object_id", name="traffic_counters_pkey"),
+        *_columns(scope=sa.String(8), object_id=sa.String(80)),
+        *_columns(counters=sa.Text, updated_at=sa.DateTime),
+        primary_key=["scope", "object_id"],
     )
     _create_table(
         "counter_readings",
-        sa.Column("source", sa.String(length=160), nullable=False),
-        sa.Column("counts", sa.Text(), nullable=False),
-        sa.Column("age", sa.Float(), nullable=True),
-        sa.PrimaryKeyConstraint("source", name="counter_readings_pkey"),
+        *_columns(source=sa.String(160), counts=sa.Text, age=_nullable(sa.Float)),
+        primary_key=["source"],
     )
 
 
