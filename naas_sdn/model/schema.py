@@ -159,7 +159,7 @@ class Resource:
     Hooks (all optional) hold the resource's relational rules, never syntax:
     ``prepare(txn, ctx, attrs) -> values`` checks a create and returns the fields the store
     does not fill itself (everything but the standard attributes and ``key``);
-    ``before_update(txn, record, values)`` checks an update's changed values;
+    ``before_update(txn, ctx, record, values)`` checks an update's changed values;
     ``before_delete(txn, record)`` refuses a delete (in use) or removes what depends on it.
     ``after_create(txn, ctx, attrs, record)`` writes what a new record brings with it once its
     row exists (a port's addresses; a group's rules, through ``txn.create``).

@@ -11,6 +11,7 @@ others (:mod:`naas_sdn.features.networking`), so nothing here names a resource's
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import threading
@@ -38,6 +39,18 @@ from naas_sdn.model.tokens import TokenStore
 
 LOG = logging.getLogger(__name__)
 
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One record's change in a commit: ``old`` None for a create, ``new`` None for a delete
+    (records of the resource's declaration, ``collection`` its collection)."""
+
+    collection: str
+    id: str
+    old: Any
+    new: Any
+
+
 _WRITE_ATTEMPTS = 3
 T = TypeVar("T")
 
@@ -54,6 +67,9 @@ class NetworkService(QuotaMixin, DeclaredStore):
         self._notify_lock = threading.RLock()
         self._subscribers: list[Callable[[ModelSnapshot], None]] = []
         self._delivered = -1
+        self._listeners: list[Callable[[int, tuple[Change, ...]], None]] = []
+        self._pending: collections.deque = collections.deque()  # (commit, changes) to deliver
+        self._commits = 0
         features.import_declarations()
         schema.PLUGIN_METADATA.create_all(engine)  # plugins' tables, beside the migrated ones
         self._declared = {}
@@ -132,6 +148,7 @@ class NetworkService(QuotaMixin, DeclaredStore):
                         raise
                     LOG.warning("write conflict with another database client; retrying")
             views_changed = self._apply(changes)
+        self._deliver_changes()
         if views_changed:
             self._notify()
         return result
@@ -145,6 +162,7 @@ class NetworkService(QuotaMixin, DeclaredStore):
         (a subnet's reads its network) sees it as committed."""
         snap = self._snapshot
         old_ports = self.records("ports")
+        self._queue_changes(changes)
         declared, views, changed = dict(self._declared), {}, False
         for collection in self._declared:
             resource = schema.DECLARED[collection]
@@ -174,6 +192,37 @@ class NetworkService(QuotaMixin, DeclaredStore):
                 **_declared_views({c: v for c, v in views.items() if schema.DECLARED[c].has_view}),
             )
         return changed
+
+    def _queue_changes(self, changes: Changes) -> None:
+        """Queue a commit's typed changes (under the write lock, so in commit order)."""
+        events = []
+        for collection, updates in changes.declared.items():
+            committed = self._declared.get(collection, {})
+            for record_id, new in updates.items():
+                old = committed.get(record_id)
+                if old is not new:
+                    events.append(Change(collection, record_id, old, new))
+        if events:
+            self._commits += 1
+            self._pending.append((self._commits, tuple(events)))
+
+    def _deliver_changes(self) -> None:
+        """Hand queued commits to the change listeners, oldest first, outside the write lock."""
+        with self._notify_lock:
+            while self._pending:
+                commit, events = self._pending.popleft()
+                for callback in list(self._listeners):
+                    try:
+                        callback(commit, events)
+                    except Exception:  # a listener's bug must not fail the API request
+                        LOG.exception("change listener %r failed", callback)
+
+    def listen(self, callback: Callable[[int, tuple[Change, ...]], None]) -> None:
+        """Call ``callback(commit, changes)`` after every commit that changed a record — views
+        or not (a port's binding, a tag) — with what it changed, record by record, commits in
+        the order they were made."""
+        with self._notify_lock:
+            self._listeners.append(callback)
 
     def _notify(self) -> None:
         """Deliver the newest snapshot to subscribers, in revision order, outside the write lock."""

@@ -221,6 +221,33 @@ def test_failing_subscriber_does_not_fail_writes(service):
     assert service.create_network(ALICE, {}).id in service.snapshot().networks
 
 
+def test_change_events_in_commit_order(service):
+    """Every commit that changes a record is delivered as typed changes, in commit order —
+    views or not — and a failed one as nothing."""
+    heard: list = []
+    service.listen(lambda commit, changes: heard.append((commit, changes)))
+    net = service.create_network(ALICE, {"name": "n"})
+    port = service.create_port(ALICE, {"network_id": net.id})
+    renamed = service.update_port(ALICE, port.id, {"name": "p"})
+    service.update_port_bindings({port.id: "br0"})  # no view changes: still a commit
+    with pytest.raises(errors.NetworkInUse):
+        service.delete_network(ALICE, net.id)
+    service.delete_port(ALICE, port.id)
+    commits = [commit for commit, _ in heard]
+    assert commits == sorted(commits) and len(set(commits)) == len(commits) == 5
+    created_net = [(c.collection, c.old, c.new) for c in heard[0][1]]
+    assert created_net == [("networks", None, net)]
+    kinds = {c.collection for c in heard[1][1]}  # the port, and the default group it made
+    assert {"ports", "security_groups"} <= kinds
+    (update,) = heard[2][1]
+    assert (update.collection, update.old, update.new) == ("ports", port, renamed)
+    (bound,) = heard[3][1]
+    assert (bound.old, bound.new.binding_host_id) == (renamed, "br0")
+    (deleted,) = heard[4][1]
+    assert (deleted.collection, deleted.id, deleted.new) == ("ports", port.id, None)
+    assert deleted.old.binding_host_id == "br0"
+
+
 def test_update_port_bindings(service):
     net = service.create_network(ALICE, {})
     up = service.create_port(ALICE, {"network_id": net.id})
