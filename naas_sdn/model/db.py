@@ -1,8 +1,10 @@
-"""SQL schema of the logical model and the engine factory.
+"""The engine factory, the schema's metadata and conventions, and the tables every slice
+shares (counters, tags); the others are declared beside their owners (:func:`declared_metadata`
+gathers them).
 
 SQL is the source of truth; the service mirrors it in memory. The schema is portable: SQLite (the
-default, one file) and PostgreSQL (production) run it unchanged. A change here needs its Alembic
-revision in ``migrations/versions/`` (tests/unit/test_migrations.py fails without one).
+default, one file) and PostgreSQL (production) run it unchanged. A change of any table needs its
+Alembic revision in ``migrations/versions/`` (tests/unit/test_migrations.py fails without one).
 """
 
 from __future__ import annotations
@@ -11,17 +13,12 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
-    DateTime,
     Engine,
-    Float,
     ForeignKey,
-    Integer,
     MetaData,
     String,
     Table,
-    Text,
     create_engine,
     event,
 )
@@ -50,18 +47,6 @@ def reference(name: str, target: str, on_delete: str, **column: Any) -> Column:
     return Column(name, String(UUID_LEN), ForeignKey(target, ondelete=on_delete), **column)
 
 
-tokens = Table(
-    "tokens",
-    metadata,
-    Column("id", String(UUID_LEN), primary_key=True),
-    # SHA-256 of the secret: the secret is 32 random bytes, so no salt or slow hash is needed.
-    Column("secret_sha256", String(64), nullable=False, unique=True),
-    Column("project_id", String(PROJECT_LEN), nullable=False),
-    Column("admin", Boolean, nullable=False, default=False),
-    Column("description", Text, nullable=False, default=""),
-    Column("created_at", DateTime, nullable=False),
-)
-
 counters = Table(
     "counters",
     metadata,
@@ -73,17 +58,6 @@ counters = Table(
 
 # networks, subnets and ports are declared in naas_sdn/features/networking/.
 
-ip_allocations = Table(
-    "ip_allocations",
-    metadata,
-    # The primary key is what makes an address impossible to hand out twice, whichever process
-    # writes; ``position`` keeps the port's fixed_ips in the order the API showed them.
-    reference("subnet_id", "subnets.id", "RESTRICT", primary_key=True),
-    Column("ip_address", String(64), primary_key=True),
-    reference("port_id", "ports.id", "CASCADE", index=True),
-    Column("position", Integer, nullable=False),
-)
-
 tags = Table(
     "tags",
     metadata,
@@ -91,49 +65,6 @@ tags = Table(
     Column("resource_type", String(32), primary_key=True),
     Column("resource_id", String(UUID_LEN), primary_key=True),
     Column("tag", String(NAME_LEN), primary_key=True),
-)
-
-# ----------------------------------------------------------------------------------- quotas
-quotas = Table(
-    "quotas",
-    metadata,
-    # A project's limit for one resource, only where it differs from the default (a missing
-    # row means the default, so databases from before quotas need no data migration).
-    Column("project_id", String(PROJECT_LEN), primary_key=True),
-    Column("resource", String(64), primary_key=True),
-    Column("hard_limit", Integer, nullable=False),  # -1: unlimited
-)
-
-fabric_links = Table(
-    "fabric_links",
-    metadata,
-    # Datapath ids are unsigned 64-bit: kept as 16 hex digits, which every SQL dialect stores
-    # and orders safely (a signed BIGINT would overflow).
-    Column("src_dpid", String(16), primary_key=True),
-    Column("src_port", BigInteger, primary_key=True),
-    Column("dst_dpid", String(16), primary_key=True),
-    Column("dst_port", BigInteger, primary_key=True),
-)
-
-
-traffic_counters = Table(
-    "traffic_counters",
-    metadata,
-    # Totals of one network, port (the seed's "port caches its statistics"), VIF or address,
-    # as JSON: the set of counters grows with the policies that count, not the schema.
-    Column("scope", String(8), primary_key=True),
-    Column("object_id", String(80), primary_key=True),
-    Column("counters", Text, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
-)
-
-counter_readings = Table(
-    "counter_readings",
-    metadata,
-    # Last raw value of each switch counter: a restarted controller adds only what is new.
-    Column("source", String(160), primary_key=True),
-    Column("counts", Text, nullable=False),
-    Column("age", Float, nullable=True),  # seconds the switch had kept the counter
 )
 
 
@@ -166,9 +97,10 @@ def open_engine(url: str) -> Engine:
 
 
 def declared_metadata() -> MetaData:
-    """The whole schema: the tables above and those of the in-tree declared resources, whose
-    slices declare them on import (``naas_sdn.features``)."""
+    """The whole schema: the tables above, those of the model's own rooms (tokens, quotas,
+    fabric links) and those of the in-tree slices, which declare theirs on import."""
     from naas_sdn import features
+    from naas_sdn.model import fabric_links, quotas, tokens  # noqa: F401  (their tables)
 
     features.import_declarations()
     return metadata

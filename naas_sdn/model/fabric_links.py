@@ -10,9 +10,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import BigInteger, Column, Engine, String, Table, delete, insert, select
 
 from naas_sdn.model import db
+
+FABRIC_LINKS = Table(
+    "fabric_links",
+    db.metadata,
+    # Datapath ids are unsigned 64-bit: kept as 16 hex digits, which every SQL dialect stores
+    # and orders safely (a signed BIGINT would overflow).
+    Column("src_dpid", String(16), primary_key=True),
+    Column("src_port", BigInteger, primary_key=True),
+    Column("dst_dpid", String(16), primary_key=True),
+    Column("dst_port", BigInteger, primary_key=True),
+)
 
 LinkRow = tuple[int, int, int, int]  # (src_dpid, src_port, dst_dpid, dst_port)
 
@@ -24,7 +35,7 @@ class FabricLinkStore:
 
     def load(self) -> list[LinkRow]:
         with self._engine.connect().execution_options(readonly=True) as conn:
-            rows = conn.execute(select(db.fabric_links)).all()
+            rows = conn.execute(select(FABRIC_LINKS)).all()
         return sorted(
             (int(r.src_dpid, 16), int(r.src_port), int(r.dst_dpid, 16), int(r.dst_port))
             for r in rows
@@ -45,6 +56,6 @@ class FabricLinkStore:
             for s, sp, d, dp in links
         ]
         with self._lock, self._engine.begin() as conn:
-            conn.execute(delete(db.fabric_links))
+            conn.execute(delete(FABRIC_LINKS))
             if rows:
-                conn.execute(insert(db.fabric_links), rows)
+                conn.execute(insert(FABRIC_LINKS), rows)

@@ -17,9 +17,20 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Column, Integer, String, Table, delete, func, insert, select, update
 
 from naas_sdn.model import db, errors
+
+# ----------------------------------------------------------------------------------- quotas
+QUOTAS = Table(
+    "quotas",
+    db.metadata,
+    # A project's limit for one resource, only where it differs from the default (a missing
+    # row means the default, so databases from before quotas need no data migration).
+    Column("project_id", String(db.PROJECT_LEN), primary_key=True),
+    Column("resource", String(64), primary_key=True),
+    Column("hard_limit", Integer, nullable=False),  # -1: unlimited
+)
 
 UNLIMITED = -1
 MAX_LIMIT = 2**31 - 1  # Neutron's DB_INTEGER_MAX_VALUE
@@ -77,7 +88,7 @@ class QuotaMixin:
     def projects_with_quotas(self) -> dict[str, dict[str, int]]:
         """Every project with a limit of its own → all its limits (Neutron's quota list)."""
         with self._read() as conn:
-            rows = conn.execute(select(db.quotas).order_by(db.quotas.c.project_id)).all()
+            rows = conn.execute(select(QUOTAS).order_by(QUOTAS.c.project_id)).all()
         projects: dict[str, dict[str, int]] = {}
         for row in rows:
             if row.resource in REGISTRY:
@@ -110,13 +121,13 @@ class QuotaMixin:
             for name, limit in limits.items():
                 if name in stored:
                     conn.execute(
-                        update(db.quotas)
-                        .where(db.quotas.c.project_id == project_id, db.quotas.c.resource == name)
+                        update(QUOTAS)
+                        .where(QUOTAS.c.project_id == project_id, QUOTAS.c.resource == name)
                         .values(hard_limit=limit)
                     )
                 else:
                     conn.execute(
-                        insert(db.quotas).values(
+                        insert(QUOTAS).values(
                             project_id=project_id, resource=name, hard_limit=limit
                         )
                     )
@@ -128,7 +139,7 @@ class QuotaMixin:
         """Back to the defaults; QuotaNotFound when the project had no limit of its own."""
 
         def work(conn, changes):
-            removed = conn.execute(delete(db.quotas).where(db.quotas.c.project_id == project_id))
+            removed = conn.execute(delete(QUOTAS).where(QUOTAS.c.project_id == project_id))
             if removed.rowcount == 0:
                 raise errors.TenantQuotaNotFound(tenant_id=project_id)
 
@@ -154,11 +165,9 @@ def _used(conn, resource: QuotaResource, project_id: str) -> int:
 
 
 def _stored_limits(conn, project_id: str, names: Iterable[str] | None = None) -> dict[str, int]:
-    query = select(db.quotas.c.resource, db.quotas.c.hard_limit).where(
-        db.quotas.c.project_id == project_id
-    )
+    query = select(QUOTAS.c.resource, QUOTAS.c.hard_limit).where(QUOTAS.c.project_id == project_id)
     if names is not None:
-        query = query.where(db.quotas.c.resource.in_(list(names)))
+        query = query.where(QUOTAS.c.resource.in_(list(names)))
     return {row.resource: row.hard_limit for row in conn.execute(query)}
 
 

@@ -10,10 +10,33 @@ import hashlib
 import secrets
 import uuid
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+)
 
 from naas_sdn.model import db
 from naas_sdn.model.common import Context, format_time, utcnow
+
+TOKENS = Table(
+    "tokens",
+    db.metadata,
+    Column("id", String(db.UUID_LEN), primary_key=True),
+    # SHA-256 of the secret: the secret is 32 random bytes, so no salt or slow hash is needed.
+    Column("secret_sha256", String(64), nullable=False, unique=True),
+    Column("project_id", String(db.PROJECT_LEN), nullable=False),
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+)
 
 
 class TokenStore:
@@ -33,7 +56,7 @@ class TokenStore:
         secret = secrets.token_hex(32)
         with self._engine.begin() as conn:
             conn.execute(
-                insert(db.tokens).values(
+                insert(TOKENS).values(
                     id=str(uuid.uuid4()),
                     secret_sha256=_hash_secret(secret),
                     project_id=project_id,
@@ -47,7 +70,7 @@ class TokenStore:
     def entries(self) -> list[dict]:
         """Every token, oldest first, without its secret."""
         with self._read() as conn:
-            rows = conn.execute(select(db.tokens).order_by(db.tokens.c.created_at)).all()
+            rows = conn.execute(select(TOKENS).order_by(TOKENS.c.created_at)).all()
         return [
             {
                 "id": r.id,
@@ -62,7 +85,7 @@ class TokenStore:
     def revoke(self, token_id: str) -> bool:
         """Delete a token by its id; False if there was none."""
         with self._engine.begin() as conn:
-            return conn.execute(delete(db.tokens).where(db.tokens.c.id == token_id)).rowcount > 0
+            return conn.execute(delete(TOKENS).where(TOKENS.c.id == token_id)).rowcount > 0
 
     def authenticate(self, secret: str | None) -> Context | None:
         """The context a secret stands for; None for no secret or an unknown one."""
@@ -70,8 +93,8 @@ class TokenStore:
             return None
         with self._read() as conn:
             row = conn.execute(
-                select(db.tokens.c.project_id, db.tokens.c.admin).where(
-                    db.tokens.c.secret_sha256 == _hash_secret(secret)
+                select(TOKENS.c.project_id, TOKENS.c.admin).where(
+                    TOKENS.c.secret_sha256 == _hash_secret(secret)
                 )
             ).first()
         return Context(project_id=row.project_id, is_admin=bool(row.admin)) if row else None

@@ -7,6 +7,7 @@ import threading
 import netaddr
 import pytest
 
+from naas_sdn.features.networking.addresses import IP_ALLOCATIONS
 from naas_sdn.features.networking.ports import PORTS
 from naas_sdn.features.networking.subnets import SUBNETS
 from naas_sdn.model import db, errors, ipam
@@ -367,7 +368,7 @@ def test_requested_addresses(service, net):
         port(service, net, fixed_ips=[{"subnet_id": hidden.id}])
     with pytest.raises(errors.IpAddressInUse):  # twice in one request
         port(service, net, fixed_ips=[{"ip_address": "10.0.0.50"}, {"ip_address": "10.0.0.50"}])
-    assert count(service, PORTS.table) == 2 and count(service, db.ip_allocations) == 5
+    assert count(service, PORTS.table) == 2 and count(service, IP_ALLOCATIONS) == 5
 
 
 def test_pool_exhaustion(service, net):
@@ -427,7 +428,7 @@ def test_new_slaac_subnet_reaches_existing_ports(service, net):
     # deleting it takes the automatic addresses away again
     service.delete_subnet(ALICE, s.id)
     assert service.get_port(ALICE, a.id).fixed_ips == a.fixed_ips
-    assert count(service, db.ip_allocations) == 2
+    assert count(service, IP_ALLOCATIONS) == 2
 
 
 def test_update_fixed_ips(service, net):
@@ -471,7 +472,7 @@ def test_subnet_in_use(service, net):
     service.update_port(ALICE, p.id, {"fixed_ips": []})
     service.delete_subnet(ALICE, s.id)  # the DHCP port's address goes with the subnet
     assert service.get_port(ALICE, dhcp.id).fixed_ips == ()
-    assert count(service, SUBNETS.table) == 0 and count(service, db.ip_allocations) == 0
+    assert count(service, SUBNETS.table) == 0 and count(service, IP_ALLOCATIONS) == 0
     assert service.get_network(ALICE, net.id).subnets == ()
 
 
@@ -536,7 +537,7 @@ def test_failed_subnet_write_leaves_no_trace(service, net, monkeypatch):
     monkeypatch.setattr("naas_sdn.model.store.write_tags", boom)
     with pytest.raises(RuntimeError):
         v6(service, net, **SLAAC)  # would also have given p an address
-    assert count(service, SUBNETS.table) == 1 and count(service, db.ip_allocations) == 1
+    assert count(service, SUBNETS.table) == 1 and count(service, IP_ALLOCATIONS) == 1
     assert service.get_port(ALICE, p.id) == p
 
 
@@ -560,4 +561,4 @@ def test_concurrent_allocation_unique(service, net):
     assert not failures and len(created) == 120
     addresses = [ip for p in created for ip in ips(p)]
     assert len(set(addresses)) == 240
-    assert count(service, db.ip_allocations) == 240
+    assert count(service, IP_ALLOCATIONS) == 240

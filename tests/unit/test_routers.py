@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from naas_sdn.features.networking.addresses import IP_ALLOCATIONS
 from naas_sdn.features.networking.ports import PORTS
 from naas_sdn.features.router import (
     ROUTERS,
@@ -34,7 +35,7 @@ def counts(service) -> tuple:
     with service._engine.connect() as conn:
         return tuple(
             conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in (PORTS.table, db.ip_allocations, ROUTERS.table, db.tags)
+            for t in (PORTS.table, IP_ALLOCATIONS, ROUTERS.table, db.tags)
         )
 
 

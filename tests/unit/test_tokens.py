@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from naas_sdn.model import db
 from naas_sdn.model.common import Context
-from naas_sdn.model.tokens import TokenStore
+from naas_sdn.model.tokens import TOKENS, TokenStore
 
 
 def test_tokens(db_url, service):
@@ -23,7 +23,7 @@ def test_tokens(db_url, service):
     assert {r["project_id"] for r in rows} == {"alice", "ops"}
     assert all(secret not in str(r) for r in rows)
     with cli_engine.connect() as conn:
-        stored = conn.execute(select(db.tokens.c.secret_sha256)).scalars().all()
+        stored = conn.execute(select(TOKENS.c.secret_sha256)).scalars().all()
     cli_engine.dispose()
     assert secret not in stored and all(len(h) == 64 for h in stored)
     token_id = next(r["id"] for r in rows if r["project_id"] == "alice")

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Column, Integer, String, Table, delete, insert
 
 from naas_sdn.model import db, errors, ipam
 from naas_sdn.model.allocation import Addresses
 from naas_sdn.model.common import Context, bump, update_row
 from naas_sdn.model.store import Transaction
+
+IP_ALLOCATIONS = Table(
+    "ip_allocations",
+    db.metadata,
+    # The primary key is what makes an address impossible to hand out twice, whichever process
+    # writes; ``position`` keeps the port's fixed_ips in the order the API showed them.
+    db.reference("subnet_id", "subnets.id", "RESTRICT", primary_key=True),
+    Column("ip_address", String(64), primary_key=True),
+    db.reference("port_id", "ports.id", "CASCADE", index=True),
+    Column("position", Integer, nullable=False),
+)
 
 FixedIps = tuple[tuple[str, str], ...]  # (subnet id, ip address), in the API's order
 
@@ -36,10 +47,10 @@ def holders(txn: Transaction, subnet_id: str) -> set[str]:
 def write_fixed_ips(txn: Transaction, port_id: str, fixed_ips: FixedIps, replace: bool) -> None:
     """A port's allocation rows (the caller has taken and released the addresses)."""
     if replace:
-        txn.conn.execute(delete(db.ip_allocations).where(db.ip_allocations.c.port_id == port_id))
+        txn.conn.execute(delete(IP_ALLOCATIONS).where(IP_ALLOCATIONS.c.port_id == port_id))
     if fixed_ips:
         txn.conn.execute(
-            insert(db.ip_allocations),
+            insert(IP_ALLOCATIONS),
             [
                 {"subnet_id": sid, "ip_address": ip, "port_id": port_id, "position": i}
                 for i, (sid, ip) in enumerate(fixed_ips)

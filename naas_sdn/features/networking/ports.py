@@ -27,6 +27,7 @@ from naas_sdn.model.store import Transaction
 from naas_sdn.northbound import attributes as a
 
 from . import addresses
+from .addresses import IP_ALLOCATIONS
 from .networks import network_reference
 
 VIF_TYPE_UNBOUND, VIF_TYPE_OVS = "unbound", "ovs"
@@ -189,7 +190,7 @@ def remove(txn: Transaction, port: Port) -> None:
 
 def _with_fixed_ips(conn, ports: dict) -> dict:
     """Ports as loaded, with their addresses (ip_allocations, in the API's order)."""
-    table = db.ip_allocations
+    table = IP_ALLOCATIONS
     fixed: dict[str, list] = {}
     for row in conn.execute(select(table).order_by(table.c.port_id, table.c.position)):
         fixed.setdefault(row.port_id, []).append((row.subnet_id, row.ip_address))
@@ -197,7 +198,7 @@ def _with_fixed_ips(conn, ports: dict) -> dict:
 
 
 def _before_delete(txn: Transaction, port: Port) -> None:
-    txn.conn.execute(delete(db.ip_allocations).where(db.ip_allocations.c.port_id == port.id))
+    txn.conn.execute(delete(IP_ALLOCATIONS).where(IP_ALLOCATIONS.c.port_id == port.id))
 
 
 def _visible(ctx: Context, port: Port, model) -> bool:

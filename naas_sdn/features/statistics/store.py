@@ -23,9 +23,30 @@ import threading
 from collections.abc import Iterable
 from typing import Literal, overload
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Column, DateTime, Float, String, Table, Text, delete, insert, select
 
 from naas_sdn.model import db
+
+TRAFFIC_COUNTERS = Table(
+    "traffic_counters",
+    db.metadata,
+    # Totals of one network, port (the seed's "port caches its statistics"), VIF or address,
+    # as JSON: the set of counters grows with the policies that count, not the schema.
+    Column("scope", String(8), primary_key=True),
+    Column("object_id", String(80), primary_key=True),
+    Column("counters", Text, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+
+COUNTER_READINGS = Table(
+    "counter_readings",
+    db.metadata,
+    # Last raw value of each switch counter: a restarted controller adds only what is new.
+    Column("source", String(160), primary_key=True),
+    Column("counts", Text, nullable=False),
+    Column("age", Float, nullable=True),  # seconds the switch had kept the counter
+)
 
 SCOPES = ("network", "port", "vif", "ip")
 TRAFFIC = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes")
@@ -76,11 +97,11 @@ class StatisticsStore:
 
     def _load(self) -> None:
         with self._engine.connect().execution_options(readonly=True) as conn:
-            for row in conn.execute(select(db.traffic_counters)):
+            for row in conn.execute(select(TRAFFIC_COUNTERS)):
                 key = (row.scope, row.object_id)
                 self._totals[key] = json.loads(row.counters)
                 self._updated[key] = row.updated_at
-            for row in conn.execute(select(db.counter_readings)):
+            for row in conn.execute(select(COUNTER_READINGS)):
                 self._last[row.source] = (tuple(tuple(c) for c in json.loads(row.counts)), row.age)
 
     # -- from the poller ---------------------------------------------------------------------
@@ -171,14 +192,14 @@ class StatisticsStore:
                     ids = [k[1] for k in list(totals) + removed if k[0] == scope]
                     for chunk in _chunks(ids):
                         conn.execute(
-                            delete(db.traffic_counters).where(
-                                db.traffic_counters.c.scope == scope,
-                                db.traffic_counters.c.object_id.in_(chunk),
+                            delete(TRAFFIC_COUNTERS).where(
+                                TRAFFIC_COUNTERS.c.scope == scope,
+                                TRAFFIC_COUNTERS.c.object_id.in_(chunk),
                             )
                         )
                 if totals:
                     conn.execute(
-                        insert(db.traffic_counters),
+                        insert(TRAFFIC_COUNTERS),
                         [
                             dict(
                                 scope=k[0],
@@ -191,7 +212,7 @@ class StatisticsStore:
                     )
                 for chunk in _chunks(list(sources)):
                     conn.execute(
-                        delete(db.counter_readings).where(db.counter_readings.c.source.in_(chunk))
+                        delete(COUNTER_READINGS).where(COUNTER_READINGS.c.source.in_(chunk))
                     )
                 rows = [
                     dict(source=s, counts=json.dumps(v[0]), age=v[1])
@@ -199,7 +220,7 @@ class StatisticsStore:
                     if v is not None
                 ]
                 if rows:
-                    conn.execute(insert(db.counter_readings), rows)
+                    conn.execute(insert(COUNTER_READINGS), rows)
         except Exception:
             with self._lock:  # written next round instead
                 self._dirty_totals.update(totals, removed)

@@ -1,6 +1,6 @@
 """The schema as of commit e0de1ed, the last one made by ``metadata.create_all`` alone.
 
-Written out table by table so it never changes when ``db.py`` does. Before Alembic, every start
+Written out table by table so it never changes when the declarations do. Before Alembic, every start
 created the tables a database lacked, one feature at a time; so does this revision: on a
 database from before Alembic it creates only the missing tables, and the rest is kept as is.
 The constraint names are those of ``db.NAMING_CONVENTION``, which PostgreSQL gave the unnamed
