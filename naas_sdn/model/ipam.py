@@ -6,7 +6,7 @@ reports, with Neutron's wording (neutron/db/ipam_backend_mixin.py, neutron/ipam/
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import netaddr
 
@@ -235,14 +235,15 @@ def cidrs_overlap(a: str, b: str) -> bool:
     return left.version == right.version and left.first <= right.last and right.first <= left.last
 
 
-def first_free(pools: Iterable[tuple[str, str]], used: set[int]) -> str | None:
-    """The lowest address of the pools (in order) not in ``used``: O(len(used)) per pool, so a
-    /64 costs no more than a /24."""
-    for start, end in pools:
-        low, high = netaddr.IPAddress(start), netaddr.IPAddress(end)
-        value = int(low)
-        while value <= int(high):
-            if value not in used:
-                return str(netaddr.IPAddress(value, low.version))
+def lowest_free(
+    pools: Iterable[tuple[str, str]], taken: Callable[[int], bool], start: int = 0
+) -> int | None:
+    """The lowest address of the pools (in order), at or above ``start``, that is not
+    ``taken``; None when every one is."""
+    for first, last in pools:
+        value, high = max(int(netaddr.IPAddress(first)), start), int(netaddr.IPAddress(last))
+        while value <= high:
+            if not taken(value):
+                return value
             value += 1
     return None

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from naas_sdn import features
 from naas_sdn.model import schema
-from naas_sdn.model.allocation import owners_after
+from naas_sdn.model.allocation import MacIndex, owners_after
 from naas_sdn.model.common import (
     Changes,
     Context,
@@ -74,6 +74,7 @@ class NetworkService(QuotaMixin, DeclaredStore):
         schema.PLUGIN_METADATA.create_all(engine)  # plugins' tables, beside the migrated ones
         self._declared = {}
         self.allocations: Mapping[str, Mapping[str, str]] = {}  # subnet -> {ip: port id}
+        self.macs = MacIndex()  # (network id, MAC) of every port
         self._snapshot = EMPTY
         self._load()
         self._beside: dict[Callable, Any] = {}
@@ -100,6 +101,7 @@ class NetworkService(QuotaMixin, DeclaredStore):
             declared = self._load_declared(conn, tags, schema.DECLARED.values())
         self._declared = declared
         self.allocations = owners_after({}, {}, declared.get("ports", {}))
+        self.macs = MacIndex(declared.get("ports", {}))
         views = {}
         for collection, resource in schema.DECLARED.items():
             if resource.has_view:
@@ -186,6 +188,7 @@ class NetworkService(QuotaMixin, DeclaredStore):
             self.allocations = owners_after(
                 self.allocations, old_ports, port_changes, deleted_subnets
             )
+            self.macs.changed(old_ports, port_changes)
         if changed:
             self._snapshot = ModelSnapshot(
                 revision=snap.revision + 1,

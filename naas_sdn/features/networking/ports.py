@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, String, Text, UniqueConstraint, delete, select
 
 from naas_sdn.model import db, errors, schema
-from naas_sdn.model.allocation import allocate_mac
+from naas_sdn.model.allocation import TakenMacs, allocate_mac
 from naas_sdn.model.common import Context, evolve, update_row, utcnow
 from naas_sdn.model.schema import COMPUTED, field
 from naas_sdn.model.snapshot import PortView
@@ -92,13 +92,11 @@ def _status(host: str, admin_state_up: bool) -> str:
     return STATUS_ACTIVE if host and admin_state_up else STATUS_DOWN
 
 
-def _macs(txn: Transaction) -> set:
+def _macs(txn: Transaction) -> TakenMacs:
     """The (network, MAC) pairs taken, committed and by this transaction's creates."""
     memo = txn.changes.memo
     if "macs" not in memo:
-        memo["macs"] = {
-            (p.network_id, p.mac_address) for p in txn.service.records("ports").values()
-        }
+        memo["macs"] = TakenMacs(txn.service.macs)
     return memo["macs"]
 
 
@@ -152,10 +150,7 @@ def _before_update(txn: Transaction, ctx: Context, port: Port, values: dict) -> 
                 old_mac=port.mac_address,
                 new_mac=values["mac_address"],
             )
-        if any(
-            p.network_id == port.network_id and p.mac_address == values["mac_address"]
-            for p in txn.service.records("ports").values()
-        ):
+        if (port.network_id, values["mac_address"]) in txn.service.macs:
             raise errors.MacAddressInUse(net_id=port.network_id, mac=values["mac_address"])
     if "admin_state_up" in values:
         values["status"] = _status(port.binding_host_id, values["admin_state_up"])
