@@ -1,13 +1,16 @@
 """The model's write path as the model grows: CPU of one port create + delete in the network
 service (SQL transaction, rules, IPAM, MACs, mirror, events; no API, no switch) with 10, 1,000
 and 10,000 ports already on the same network and subnet, measured side by side in one run.
-What issue 13 asks of it: a change costs the same at 10,000 ports as at 10.
+What issue 13 asks of it: a change costs the same at 10,000 ports as at 10. Also the memory
+the model takes: the process's RSS growth while each model is filled, per 1,000 ports.
 
 Run: ``.venv/bin/python bench/writes.py``. Writes bench/results/writes.json.
 """
 
 from __future__ import annotations
 
+import gc
+import os
 import pathlib
 import sys
 import tempfile
@@ -36,6 +39,12 @@ def _filled(folder: pathlib.Path, ports: int) -> tuple[NetworkService, str]:
     return service, net.id
 
 
+def _rss_mib() -> float:
+    """This process's resident memory (Linux /proc)."""
+    pages = int(pathlib.Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def _cycle_ms(service: NetworkService, network_id: str) -> float:
     """Median CPU of one create + delete, over CALLS cycles (process time: not the disk's)."""
     samples = []
@@ -51,7 +60,13 @@ def _cycle_ms(service: NetworkService, network_id: str) -> float:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = pathlib.Path(tmp)
-        models = {size: _filled(folder, size) for size in SIZES}
+        models, grown = {}, {}
+        for size in SIZES:
+            gc.collect()
+            before = _rss_mib()
+            models[size] = _filled(folder, size)
+            gc.collect()
+            grown[size] = _rss_mib() - before
         try:
             runs: dict[int, list[float]] = {size: [] for size in SIZES}
             for _ in range(3):  # the sizes alternate, so the machine's noise falls on all
@@ -65,6 +80,10 @@ def main() -> None:
     report = {
         "calls_per_measure": CALLS,
         "create_delete_cpu_ms": {f"{size} ports": cost[size] for size in SIZES},
+        # the model's own memory: what filling it added to the process, per 1,000 ports
+        "rss_mib_per_1000_ports": {
+            f"{size} ports": round(grown[size] / size * 1000, 2) for size in SIZES[1:]
+        },
         "ratios": {
             f"create+delete CPU at {size} / at {small}": round(cost[size] / cost[small], 2)
             for size in SIZES[1:]
