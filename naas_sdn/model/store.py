@@ -247,16 +247,16 @@ class DeclaredStore:
                 values.update(extension.on_update(txn, ctx, record, attrs, dict(values)))
             if not values:
                 return record
-            columns = resource.column_values(values)
             if resource.owned:
-                new = bump(record, **values)
-                update_row(conn, resource.table, new, columns)
+                new = txn.save(collection, record, values)
             else:
                 new = evolve(record, **values)
                 conn.execute(
-                    update(resource.table).where(resource.table.c.id == new.id).values(columns)
+                    update(resource.table)
+                    .where(resource.table.c.id == new.id)
+                    .values(resource.column_values(values))
                 )
-            changes.of(collection)[new.id] = new
+                changes.of(collection)[new.id] = new
             self.parent_changed(txn, resource, new)
             return new
 
@@ -316,11 +316,9 @@ class DeclaredStore:
         if link.listed_in is not None:
             values[link.listed_in] = nested_listing(txn.current, above, link.listed_in, parent_id)
         if link.revises and parent_id in self.records(above.collection):
-            new = bump(record, **values)
-            update_row(txn.conn, above.table, new, {})
+            txn.save(above.collection, record, values)
         else:
-            new = evolve(record, **values)
-        txn.changes.of(above.collection)[parent_id] = new
+            txn.changes.of(above.collection)[parent_id] = evolve(record, **values)
 
     def delete_rows(self, txn: Transaction, resource: Resource, records: list, rules=True) -> None:
         """Delete records with their tags and, first, every declared record below them;

@@ -14,7 +14,7 @@ from sqlalchemy import Column, Integer, String, Table, delete, insert
 
 from naas_sdn.model import db, errors, ipam
 from naas_sdn.model.allocation import Addresses
-from naas_sdn.model.common import Context, bump, update_row
+from naas_sdn.model.common import Context
 from naas_sdn.model.store import Transaction
 
 IP_ALLOCATIONS = Table(
@@ -62,10 +62,7 @@ def set_fixed_ips(txn: Transaction, port, fixed_ips: FixedIps):
     """Give a port new fixed IPs, its revision raised: a subnet's create or delete, or a
     router's interface, changes them outside the port's own update."""
     write_fixed_ips(txn, port.id, fixed_ips, replace=True)
-    new = bump(port, fixed_ips=tuple(fixed_ips))
-    update_row(txn.conn, db.metadata.tables["ports"], new, {})
-    txn.changes.of("ports")[new.id] = new
-    return new
+    return txn.save("ports", port, {"fixed_ips": tuple(fixed_ips)})
 
 
 def assign(

@@ -150,7 +150,7 @@ def _before_update(txn: Transaction, ctx: Context, port: Port, values: dict) -> 
                 old_mac=port.mac_address,
                 new_mac=values["mac_address"],
             )
-        if (port.network_id, values["mac_address"]) in txn.service.macs:
+        if (port.network_id, values["mac_address"]) in _macs(txn):
             raise errors.MacAddressInUse(net_id=port.network_id, mac=values["mac_address"])
     if "admin_state_up" in values:
         values["status"] = _status(port.binding_host_id, values["admin_state_up"])

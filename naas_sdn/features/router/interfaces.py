@@ -17,7 +17,7 @@ from naas_sdn.features.networking import addresses, ports
 from naas_sdn.features.networking.ports import PORTS, Port
 from naas_sdn.features.networking.subnets import Subnet
 from naas_sdn.model import errors, ipam
-from naas_sdn.model.common import Context, bump, update_row
+from naas_sdn.model.common import Context
 from naas_sdn.model.snapshot import ROUTER_INTERFACE
 from naas_sdn.model.store import Transaction
 
@@ -158,10 +158,7 @@ def _attach_port(txn: Transaction, ctx: Context, router: Router, interfaces, por
                     f"an IP address out of the allocation pool of subnet {subnet_id}, which "
                     f"is not owned by the project making the request"
                 )
-    values = {"device_id": router.id, "device_owner": ROUTER_INTERFACE}
-    new = bump(port, **values)
-    update_row(txn.conn, PORTS.table, new, values)
-    txn.changes.of("ports")[new.id] = new
+    new = txn.save("ports", port, {"device_id": router.id, "device_owner": ROUTER_INTERFACE})
     return new, subnets
 
 

@@ -268,12 +268,16 @@ def _write_port_security(
 
 
 # --------------------------------------------------------------------------------- loading
-def load_port_security(conn) -> tuple[dict[str, dict], dict[str, dict]]:
-    """The port-security attributes of networks and of ports, as dataclass field values."""
-    networks = {
+def _load_networks(conn) -> dict[str, dict]:
+    """The networks' port-security defaults, as their extensions' values."""
+    return {
         row.network_id: {"port_security_enabled": row.port_security_enabled}
         for row in conn.execute(select(NETWORK_PORT_SECURITY))
     }
+
+
+def _load_ports(conn) -> dict[str, dict]:
+    """The ports' port security, groups and address pairs, as their extensions' values."""
     ports: dict[str, dict] = {}
     for row in conn.execute(select(PORT_PORT_SECURITY)):
         ports.setdefault(row.port_id, {})["port_security_enabled"] = row.port_security_enabled
@@ -287,7 +291,7 @@ def load_port_security(conn) -> tuple[dict[str, dict], dict[str, dict]]:
         extras["allowed_address_pairs"] = extras.get("allowed_address_pairs", ()) + (
             (row.ip_address, row.mac_address),
         )
-    return networks, ports
+    return ports
 
 
 def _port_view(port) -> dict:
@@ -319,7 +323,7 @@ NETWORK_EXTENSION = schema.extend(
     schema.Extension(
         "networks",
         defaults={"port_security_enabled": True},
-        load=lambda conn: load_port_security(conn)[0],
+        load=_load_networks,
         on_create=_network_created,
         on_update=_network_updated,
     )
@@ -333,7 +337,7 @@ PORT_EXTENSION = schema.extend(
             "security_groups": (),
             "allowed_address_pairs": (),
         },
-        load=lambda conn: load_port_security(conn)[1],
+        load=_load_ports,
         on_create=_port_created,
         on_update=_port_updated,
         view=_port_view,
