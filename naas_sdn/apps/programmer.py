@@ -22,6 +22,7 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 from naas_sdn.apps import codec, metrics
 from naas_sdn.apps.channel import BundleRejected, Channel, SwitchError
 from naas_sdn.flows import compiler, ofp
+from naas_sdn.flows.incremental import IncrementalInputs
 from naas_sdn.flows.layout import (
     PACKET_IN_METER,
     PORT_METER_BASE,
@@ -139,6 +140,8 @@ class Programmer:
         self._rejected_meters: dict[int, dict[ofp.Meter, str]] = {}
         self._filtered: dict[int, dict[int, tuple]] = {}  # dpid -> {owner: (flows, rejected, kept)}
         self._compile_failures: dict[int, dict[int, str]] = {}  # dpid -> {owner: error} reported
+        self._kept = IncrementalInputs()  # the compiler's inputs, kept from pass to pass
+        self._revision: int | None = None  # the model revision they were derived from
         self._thread = threading.Thread(target=self._run, name="programmer", daemon=True)
 
     def start(self):
@@ -230,8 +233,7 @@ class Programmer:
             return  # switches wait with no state read; the 1 s tick comes back here
         if not channels:
             return
-        model, fabric = self._model.snapshot(), self._fabric.snapshot()
-        bound, routers, rules = compiler.compile_inputs(model, fabric)
+        model, fabric, (bound, routers, rules) = self._inputs()
         connected = self._fabric.connected()
         for dpid, channel in sorted(channels.items()):
             if time.monotonic() < self._retry_at.get(dpid, 0):
@@ -250,6 +252,21 @@ class Programmer:
                     if dpid in self._installed:
                         self._installed[dpid] = None
                     self._retry_at[dpid] = time.monotonic() + 1.0
+
+    def _inputs(self) -> tuple:
+        """The model, the fabric and the pass's inputs, advanced from the last pass's by the
+        views that changed since (a model source without ``snapshot_since`` is derived
+        afresh every pass)."""
+        since = getattr(self._model, "snapshot_since", None)
+        model, changed = since(self._revision) if since else (self._model.snapshot(), None)
+        fabric = self._fabric.snapshot()
+        try:
+            inputs = self._kept.update(model, fabric, changed)
+        except Exception:
+            self._revision = None  # left half advanced: derive all afresh next time
+            raise
+        self._revision = model.revision
+        return model, fabric, inputs
 
     def _sync(self, channel, desired: ofp.SwitchState, connected_at):
         dpid = channel.dpid

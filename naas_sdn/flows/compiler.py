@@ -190,20 +190,33 @@ def _failure(error: Exception) -> str:
 
 
 def _checked(builder, built: Built) -> Built:
-    builder.slice.check(built.flows, built.meters, built.groups)
+    _check(builder.slice, built.flows, built.meters, built.groups)
     return built
+
+
+@functools.lru_cache(maxsize=65536)
+def _check(feature_slice: Slice, flows: frozenset, meters: frozenset, groups: frozenset) -> None:
+    """A slice's check of one answer, once: an unchanged answer (the same frozensets, whose
+    hashes Python keeps) is not walked again on every pass. A failing check raises, and
+    lru_cache keeps no exception."""
+    feature_slice.check(flows, meters, groups)
 
 
 def _merge(parts: dict, flows: frozenset) -> None:
     """Add flows to their owners' parts; flows of one owner alone stay the object they are."""
+    for owner, mine in _by_owner(flows):
+        parts[owner] = parts[owner] | mine if owner in parts else mine
+
+
+@functools.lru_cache(maxsize=4096)
+def _by_owner(flows: frozenset) -> tuple:
+    """``flows`` split by owner, in owner order, once for the same answer."""
     owners = {f.cookie for f in flows}
     if len(owners) == 1:
-        (owner,) = owners
-        parts[owner] = parts[owner] | flows if owner in parts else flows
-        return
-    for owner in sorted(owners):
-        mine = frozenset(f for f in flows if f.cookie == owner)
-        parts[owner] = parts[owner] | mine if owner in parts else mine
+        return ((owners.pop(), flows),)
+    return tuple(
+        (owner, frozenset(f for f in flows if f.cookie == owner)) for owner in sorted(owners)
+    )
 
 
 def _union(builders, answers) -> Built:

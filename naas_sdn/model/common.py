@@ -53,21 +53,23 @@ class Changes:
 
 def merge(
     records: Mapping, views: Mapping, updates: Mapping, make_view: Callable
-) -> tuple[dict, dict, bool]:
+) -> tuple[dict, dict, set]:
     """Apply ``updates`` (id -> record or None) to copies of a mirror and its views.
 
-    Returns the new records, the new views and whether any view changed.
+    Returns the new records, the new views and the ids whose view changed (a reader that
+    keeps what it derived from the views recomputes those alone).
     """
-    records, views, changed = dict(records), dict(views), False
+    records, views, changed = dict(records), dict(views), set()
     for key, record in updates.items():
         if record is None:
             records.pop(key, None)
-            changed |= views.pop(key, None) is not None
+            if views.pop(key, None) is not None:
+                changed.add(key)
         else:
             records[key] = record
             view, before = make_view(record), views.get(key)
             if before != view:  # an equal view keeps its identity: compilation skips it
-                changed = True
+                changed.add(key)
                 views[key] = view
     return records, views, changed
 

@@ -52,6 +52,7 @@ class Change:
 
 
 _WRITE_ATTEMPTS = 3
+VIEW_LOG_LENGTH = 4096  # snapshots whose changed views a reader can still ask for
 T = TypeVar("T")
 
 
@@ -76,6 +77,9 @@ class NetworkService(QuotaMixin, DeclaredStore):
         self.allocations: Mapping[str, Mapping[str, str]] = {}  # subnet -> {ip: port id}
         self.macs = MacIndex()  # (network id, MAC) of every port
         self._snapshot = EMPTY
+        # (revision, collection -> ids of the views it changed, None: any) of recent snapshots
+        self._view_log: collections.deque = collections.deque(maxlen=VIEW_LOG_LENGTH)
+        self._log_lock = threading.Lock()
         self._load()
         self._beside: dict[Callable, Any] = {}
         self.tokens = TokenStore(engine)
@@ -125,8 +129,9 @@ class NetworkService(QuotaMixin, DeclaredStore):
             **snap.extra,
             resource.collection: MappingProxyType({k: make_view(v) for k, v in records.items()}),
         }
-        self._snapshot = dataclasses.replace(
-            snap, extra=MappingProxyType(views), revision=snap.revision + 1
+        self._publish(
+            dataclasses.replace(snap, extra=MappingProxyType(views), revision=snap.revision + 1),
+            None,
         )
 
     def _read(self):
@@ -165,22 +170,22 @@ class NetworkService(QuotaMixin, DeclaredStore):
         snap = self._snapshot
         old_ports = self.records("ports")
         self._queue_changes(changes)
-        declared, views, changed = dict(self._declared), {}, False
+        declared, views, changed = dict(self._declared), {}, {}
         for collection in self._declared:
             resource = schema.DECLARED[collection]
             views[collection] = snap.views(collection)
             updates = changes.declared.get(collection)
             if not updates:
                 continue
-            declared[collection], new_views, kind_changed = merge(
+            declared[collection], new_views, changed_ids = merge(
                 declared[collection],
                 views[collection],
                 updates,
                 resource.make_view(lambda c: declared.get(c, {})),
             )
-            if resource.has_view and kind_changed:
+            if resource.has_view and changed_ids:
                 views[collection] = MappingProxyType(new_views)
-                changed = True
+                changed[collection] = frozenset(changed_ids)
         self._declared = declared
         port_changes = changes.declared.get("ports", {})
         deleted_subnets = [i for i, s in changes.declared.get("subnets", {}).items() if s is None]
@@ -190,11 +195,39 @@ class NetworkService(QuotaMixin, DeclaredStore):
             )
             self.macs.changed(old_ports, port_changes)
         if changed:
-            self._snapshot = ModelSnapshot(
-                revision=snap.revision + 1,
-                **_declared_views({c: v for c, v in views.items() if schema.DECLARED[c].has_view}),
+            self._publish(
+                ModelSnapshot(
+                    revision=snap.revision + 1,
+                    **_declared_views(
+                        {c: v for c, v in views.items() if schema.DECLARED[c].has_view}
+                    ),
+                ),
+                changed,
             )
-        return changed
+        return bool(changed)
+
+    def _publish(self, snap: ModelSnapshot, changed: Mapping[str, frozenset] | None) -> None:
+        """Make ``snap`` the current snapshot, logging which views it changed (None: any)."""
+        with self._log_lock:
+            self._view_log.append((snap.revision, changed))
+            self._snapshot = snap
+
+    def snapshot_since(self, revision: int | None) -> tuple[ModelSnapshot, dict | None]:
+        """The current snapshot, and the ids of the views that changed after ``revision``, by
+        collection: what a reader that keeps what it derived recomputes. None instead when
+        that is not known (no revision given, or one older than the log keeps)."""
+        with self._log_lock:
+            snap, log = self._snapshot, list(self._view_log)
+        if revision is None or revision > snap.revision:
+            return snap, None
+        entries = [(r, c) for r, c in log if r > revision]
+        if len(entries) != snap.revision - revision or any(c is None for _, c in entries):
+            return snap, None  # the log no longer reaches back that far
+        since: dict[str, set] = {}
+        for _, changed in entries:
+            for collection, ids in changed.items():
+                since.setdefault(collection, set()).update(ids)
+        return snap, since
 
     def _queue_changes(self, changes: Changes) -> None:
         """Queue a commit's typed changes (under the write lock, so in commit order)."""
