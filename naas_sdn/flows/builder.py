@@ -38,6 +38,9 @@ class Built:
     meters: frozenset = frozenset()
     groups: frozenset = frozenset()
     failed: Mapping[int, str] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    # ((owner, flows), ...) beside ``flows``, already apart by owner: an answer of many owners
+    # (the buckets of remote addresses) the compiler neither joins nor splits again.
+    parts: tuple = ()
 
 
 NOTHING = Built()

@@ -155,6 +155,9 @@ def compile_switch(
     for builder in builders:
         built = _checked(builder, builder.add_shared(dpid, tuple(local_ports), shared))
         _merge(parts, built.flows)
+        for owner, flows in built.parts:
+            _check(builder.slice, flows, frozenset(), frozenset())
+            parts[owner] = parts[owner] | flows if owner in parts else flows
         failed.update(built.failed)
         meters |= built.meters
         groups |= built.groups

@@ -26,11 +26,13 @@ from naas_sdn.flows.inputs import (
     BoundPort,
     Interface,
     PolicyContext,
+    Remote,
     RouterInputs,
     RuleInputs,
     port_policy,
     remote_prefixes,
 )
+from naas_sdn.flows.layout import remote_bucket
 from naas_sdn.model.snapshot import EMPTY, ROUTER_INTERFACE, ModelSnapshot, PortView
 
 # The collections whose views the inputs read.
@@ -109,8 +111,9 @@ class IncrementalInputs:
         self._routed_on: dict[str, tuple] = {}  # network id -> routed Interfaces, sorted
         self._routers: list[RouterInputs] = []
         self._next_hops: dict[tuple, str] = {}  # (subnet id, address) -> MAC
-        self._members: dict[tuple, collections.Counter] = {}  # (group, version) -> addresses
-        self._prefixes: dict[tuple, tuple] = {}  # (group, version) -> sorted addresses
+        # (group, version, bucket) -> count of each address of the group's ports in the bucket
+        self._members: dict[tuple, collections.Counter] = {}
+        self._remotes: dict[tuple, Remote] = {}  # (group, version) -> its members' addresses
         self._naming = _Index()  # remote group id -> ids of groups with rules naming it
         self._rule_keys: dict[str, tuple] = {}  # group id -> keys of its rules that can match
         self._rules: dict[int, RuleInputs] = {}
@@ -167,33 +170,9 @@ class IncrementalInputs:
                 blocks = [new.protocol_blocks[i] for i in self._blocks_of.get(network_id)]
                 self._blocks[network_id] = tuple(sorted(blocks, key=lambda b: b.key))
                 dirty_networks.add(network_id)
-        # Ports: the members of their groups, router interfaces and the next hops of routes.
-        members_changed: set[tuple] = set()
-        hops_removed: dict[tuple, str] = {}
-        hops_added: dict[tuple, str] = {}
-        for port_id in dirty_ports:
-            before, after = both("ports", port_id)
-            for group_id, version, address in _members_of(before):
-                counter = self._members[(group_id, version)]
-                counter[address] -= 1
-                members_changed.add((group_id, version))
-            for group_id, version, address in _members_of(after):
-                self._members.setdefault((group_id, version), collections.Counter())[address] += 1
-                members_changed.add((group_id, version))
-            hops_removed.update(_addresses_of(before))
-            hops_added.update(_addresses_of(after))
-            interface = after is not None and after.device_owner == ROUTER_INTERFACE
-            self._interface_ports.place(
-                port_id,
-                (("router", after.device_id), ("network", after.network_id)) if interface else (),
-            )
-            if interface or (before is not None and before.device_owner == ROUTER_INTERFACE):
-                dirty_interfaces.add(port_id)
-        addresses_changed = hops_removed != hops_added
-        if addresses_changed:  # all released first: an address may pass from port to port
-            for key in hops_removed:
-                self._next_hops.pop(key, None)
-            self._next_hops.update(hops_added)
+        members_changed, addresses_changed = self._ports_changed(
+            old, new, dirty_ports, dirty_interfaces
+        )
         routers = ids("routers")
         for router_id in routers:
             dirty_interfaces |= self._interface_ports.get(("router", router_id))
@@ -221,6 +200,42 @@ class IncrementalInputs:
             }
         for port_id in dirty_ports:
             self._refresh_port(new, port_id)
+
+    def _ports_changed(
+        self, old: ModelSnapshot, new: ModelSnapshot, ports: set, dirty_interfaces: set
+    ) -> tuple[set, bool]:
+        """Follow changed ports into the members of their groups, the router interfaces
+        (which join ``dirty_interfaces``) and the next hops of routes. Returns the (group,
+        version, bucket) of changed members, and whether any next hop changed."""
+        members_changed: set[tuple] = set()
+        hops_removed: dict[tuple, str] = {}
+        hops_added: dict[tuple, str] = {}
+        for port_id in ports:
+            before, after = old.ports.get(port_id), new.ports.get(port_id)
+            for group_id, version, address in _members_of(before):
+                key = (group_id, version, remote_bucket(address))
+                self._members[key][address] -= 1
+                members_changed.add(key)
+            for group_id, version, address in _members_of(after):
+                key = (group_id, version, remote_bucket(address))
+                self._members.setdefault(key, collections.Counter())[address] += 1
+                members_changed.add(key)
+            hops_removed.update(_addresses_of(before))
+            hops_added.update(_addresses_of(after))
+            interface = after is not None and after.device_owner == ROUTER_INTERFACE
+            if after is not None and interface:
+                where = (("router", after.device_id), ("network", after.network_id))
+                self._interface_ports.place(port_id, where)
+            else:
+                self._interface_ports.place(port_id, ())
+            if interface or (before is not None and before.device_owner == ROUTER_INTERFACE):
+                dirty_interfaces.add(port_id)
+        addresses_changed = hops_removed != hops_added
+        if addresses_changed:  # all released first: an address may pass from port to port
+            for key in hops_removed:
+                self._next_hops.pop(key, None)
+            self._next_hops.update(hops_added)
+        return members_changed, addresses_changed
 
     def _refresh_interfaces(self, model: ModelSnapshot, ports: set, dirty_networks: set) -> bool:
         """Derive the given router interface ports' addresses; True if any routed interface
@@ -295,22 +310,26 @@ class IncrementalInputs:
         return result
 
     def _refresh_members(self, keys: set) -> set:
-        """The groups whose rules name a group whose members' addresses changed."""
+        """Bring the buckets of members' addresses up to date; the groups whose rules name a
+        group whose addresses changed."""
         groups = set()
-        for key in keys:
-            counter = self._members.get(key)
+        for group_id, version, bucket in keys:
+            counter = self._members.get((group_id, version, bucket))
             if counter is not None:
                 for address in [a for a, count in counter.items() if count <= 0]:
                     del counter[address]
-            now = tuple(sorted(counter)) if counter else ()
-            if not counter:
-                self._members.pop(key, None)
-            if now != self._prefixes.get(key, ()):
-                if now:
-                    self._prefixes[key] = now
-                else:
-                    self._prefixes.pop(key, None)
-                groups |= self._naming.get(key[0])
+                if not counter:
+                    del self._members[(group_id, version, bucket)]
+            now = frozenset(counter or ())
+            remote = self._remotes.get((group_id, version))
+            if now == (remote.buckets[bucket] if remote is not None else frozenset()):
+                continue
+            remote = (remote or Remote.of(())).with_bucket(bucket, now)
+            if remote:
+                self._remotes[(group_id, version)] = remote
+            else:
+                del self._remotes[(group_id, version)]
+            groups |= self._naming.get(group_id)
         return groups
 
     def _refresh_rules(self, model: ModelSnapshot, groups: set) -> set:
@@ -324,7 +343,7 @@ class IncrementalInputs:
                 del self._rules[key]
             mine, keys = [], []
             for rule in rules:
-                remote = remote_prefixes(rule, self._prefixes)
+                remote = remote_prefixes(rule, self._remotes)
                 if remote is False:
                     continue
                 inputs = RuleInputs(rule, remote)

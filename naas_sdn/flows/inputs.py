@@ -16,6 +16,7 @@ from typing import Literal
 import netaddr
 
 from naas_sdn.flows.fabric import FabricSnapshot
+from naas_sdn.flows.layout import REMOTE_BUCKETS, remote_bucket
 from naas_sdn.model.snapshot import (
     ROUTER_INTERFACE,
     ModelSnapshot,
@@ -54,11 +55,40 @@ class RouterInputs:
 
 
 @dataclasses.dataclass(frozen=True)
+class Remote:
+    """The other end of a rule, as prefixes in buckets (:func:`layout.remote_bucket`): when a
+    remote group gains or loses a member, one bucket changes, and so do only its flows."""
+
+    buckets: tuple  # REMOTE_BUCKETS frozensets of normalized addresses or prefixes
+
+    @classmethod
+    def of(cls, prefixes) -> Remote:
+        buckets: list = [set() for _ in range(REMOTE_BUCKETS)]
+        for prefix in prefixes:
+            buckets[remote_bucket(prefix)].add(prefix)
+        return cls(tuple(frozenset(b) if b else _NONE for b in buckets))
+
+    def with_bucket(self, bucket: int, prefixes: frozenset) -> Remote:
+        buckets = list(self.buckets)
+        buckets[bucket] = prefixes or _NONE
+        return Remote(tuple(buckets))
+
+    def __iter__(self):
+        return iter(sorted(p for b in self.buckets for p in b))
+
+    def __bool__(self) -> bool:
+        return any(self.buckets)
+
+
+_NONE: frozenset = frozenset()
+
+
+@dataclasses.dataclass(frozen=True)
 class RuleInputs:
     """A security group rule with its remote end resolved to prefixes (None: anywhere)."""
 
     rule: SecurityGroupRuleView
-    remote: tuple | None
+    remote: Remote | None
 
     @property
     def clauses(self) -> int:
@@ -175,16 +205,18 @@ def _subnets_by_network(model: ModelSnapshot) -> dict[str, tuple]:
     return {n: tuple(sorted(subs, key=lambda s: s.id)) for n, subs in by_network.items()}
 
 
-def remote_prefixes(rule: SecurityGroupRuleView, members: dict) -> tuple | Literal[False] | None:
+def remote_prefixes(
+    rule: SecurityGroupRuleView, remotes: Mapping
+) -> Remote | Literal[False] | None:
     """The rule's remote end as prefixes: None for anywhere, False when nothing can match
-    (a remote group with no address of the rule's version)."""
+    (a remote group with no address of the rule's version). ``remotes``: (group id, IP
+    version) -> the group's members' addresses, a Remote."""
     version = 4 if rule.ethertype == "IPv4" else 6
     if rule.remote_group_id is not None:
-        found = members.get((rule.remote_group_id, version), ())
-        return tuple(found) if found else False
+        return remotes.get((rule.remote_group_id, version)) or False
     if rule.remote_ip_prefix is None or netaddr.IPNetwork(rule.remote_ip_prefix).prefixlen == 0:
         return None
-    return (rule.remote_ip_prefix,)
+    return Remote.of((rule.remote_ip_prefix,))
 
 
 @dataclasses.dataclass
@@ -208,7 +240,7 @@ def policy_context(model: ModelSnapshot) -> PolicyContext:
                     members.setdefault((group_id, net.version), set()).add(
                         str(net.ip) if net.size == 1 else str(net.cidr)
                     )
-    prefixes = {k: tuple(sorted(v)) for k, v in members.items()}
+    prefixes = {k: Remote.of(v) for k, v in members.items()}
     rules: dict[int, RuleInputs] = {}
     by_group = {}
     for group in model.security_groups.values():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import zlib
 
 
 class Table(enum.IntEnum):
@@ -179,6 +180,18 @@ class Owner(enum.IntEnum):
     ACL = 5  # security group clauses shared by ports (key 0): merged across groups
     COUNTER = 6  # a port's flows whose statistics are read: policy drops, per-address counts
     PLUGIN = 7  # a third-party slice's flows of one of its records (key: the record's key)
+    REMOTE = 8  # security group clauses of remote addresses, one bucket of them (key: bucket)
+
+
+# Remote addresses of security group rules (a remote group's members, a remote prefix) are
+# spread over this many buckets, each its own owner: a member joining a group of 10,000
+# changes one bucket's few dozen flows, not one owner of 10,000.
+REMOTE_BUCKETS = 256
+
+
+def remote_bucket(prefix: str) -> int:
+    """The bucket of a remote address or prefix (normalized text), the same in every run."""
+    return zlib.crc32(prefix.encode()) % REMOTE_BUCKETS
 
 
 # Cookie: 0xA5 | owner kind (8) | generation (8) | owner key (40).

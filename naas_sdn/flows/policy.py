@@ -56,6 +56,7 @@ from naas_sdn.flows.layout import (
     IPPROTO_UDP,
     REG_DST_PORT,
     REG_SRC_PORT,
+    REMOTE_BUCKETS,
     SWITCH_COOKIE,
     Owner,
     Priority,
@@ -366,33 +367,27 @@ def acl_established() -> frozenset[ofp.Flow]:
 
 @functools.lru_cache(maxsize=256)
 def acl_flows(rules: tuple) -> frozenset[ofp.Flow]:
-    """Clauses 2 and 3 of every rule in ``rules`` (RuleInputs), merged by match, and each
-    rule's conjunction flow committing the new connection in the port's zone."""
+    """Clause 2 of every rule in ``rules`` (RuleInputs), merged by match, and each rule's
+    conjunction flow committing the new connection in the port's zone. Clause 3, the remote
+    addresses, is :func:`remote_flows`'s."""
+    return _rule_flows(tuple((inputs.rule, inputs.clauses) for inputs in rules))
+
+
+@functools.lru_cache(maxsize=256)
+def _rule_flows(rules: tuple) -> frozenset[ofp.Flow]:
+    """What :func:`acl_flows` builds, from (rule, clauses): the same whatever the members of
+    the rules' remote groups, so a member joining does not build it again."""
     actions: dict[tuple, set] = {}
     flows = set()
-    for inputs in rules:
-        rule = inputs.rule
+    for rule, n in rules:
         direction = DIRECTIONS[rule.direction]
-        allowed = l4_matches(
-            rule.ethertype, rule.protocol, rule.port_range_min, rule.port_range_max
-        )
+        allowed = _allowed(rule)
         if not allowed:
             continue  # not expressible: allowing more than asked is no option
-        n = inputs.clauses
         for fields in allowed:
             actions.setdefault((direction.acl, ofp.match(**fields)), set()).add(
                 ofp.conjunction(rule.key, 2, n)
             )
-        if inputs.remote is not None:
-            version = 4 if rule.ethertype == "IPv4" else 6
-            field = _ip_field(version, direction.remote_side)
-            for prefix in inputs.remote:
-                match = ofp.match(
-                    eth_type=ETH_TYPES[rule.ethertype], **ofp.prefix_match(field, prefix)
-                )
-                actions.setdefault((direction.acl, match), set()).add(
-                    ofp.conjunction(rule.key, 3, n)
-                )
         flows.add(
             ofp.flow(
                 direction.acl,
@@ -411,21 +406,67 @@ def acl_flows(rules: tuple) -> frozenset[ofp.Flow]:
     return frozenset(flows)
 
 
-def _acl_flows(rules: tuple) -> tuple[frozenset, dict]:
+def _allowed(rule) -> list[dict] | None:
+    return l4_matches(rule.ethertype, rule.protocol, rule.port_range_min, rule.port_range_max)
+
+
+@functools.lru_cache(maxsize=256)
+def remote_flows(rules: tuple) -> tuple:
+    """Clause 3 of every rule in ``rules`` (RuleInputs) with a remote end: one flow per
+    remote address or prefix, merged by match, in one owner per bucket of addresses
+    (``cookie(Owner.REMOTE, bucket)``). Returns ((owner, flows), ...) of the non-empty
+    buckets: a member joining a remote group builds its bucket alone again."""
+    remote = [(i.rule, i.clauses, i.remote) for i in rules if i.remote and _allowed(i.rule)]
+    parts = []
+    for bucket in range(REMOTE_BUCKETS):
+        entries = tuple(
+            (rule.key, rule.direction, rule.ethertype, n, r.buckets[bucket])
+            for rule, n, r in remote
+            if r.buckets[bucket]
+        )
+        if entries:
+            parts.append((cookie(Owner.REMOTE, bucket), _bucket_flows(bucket, entries)))
+    return tuple(parts)
+
+
+@functools.lru_cache(maxsize=16384)
+def _bucket_flows(bucket: int, entries: tuple) -> frozenset[ofp.Flow]:
+    actions: dict[tuple, set] = {}
+    for key, direction_name, ethertype, n, prefixes in entries:
+        direction = DIRECTIONS[direction_name]
+        field = _ip_field(4 if ethertype == "IPv4" else 6, direction.remote_side)
+        for prefix in prefixes:
+            actions.setdefault((direction.acl, _remote_match(ethertype, field, prefix)), set()).add(
+                ofp.conjunction(key, 3, n)
+            )
+    owner = cookie(Owner.REMOTE, bucket)
+    return frozenset(
+        ofp.flow(table, Priority.ACL_RULE, match, (ofp.apply(*sorted(conjunctions)),), owner)
+        for (table, match), conjunctions in actions.items()
+    )
+
+
+@functools.lru_cache(maxsize=65536)
+def _remote_match(ethertype: str, field: str, prefix: str) -> tuple:
+    return ofp.match(eth_type=ETH_TYPES[ethertype], **ofp.prefix_match(field, prefix))
+
+
+def _acl_flows(rules: tuple) -> tuple[frozenset, tuple, dict]:
     """The switch's shared clauses of ``rules``; should they not build, those of every rule
     that builds alone (one that does not is named by ``cookie(Owner.ACL, rule key)`` in the
     failures, and its conjunction never completes: it admits nothing)."""
     try:
-        return acl_flows(rules), {}
+        return acl_flows(rules), remote_flows(rules), {}
     except Exception:
         buildable, failed = [], {}
         for inputs in rules:
             try:
                 acl_flows((inputs,))
+                remote_flows((inputs,))
                 buildable.append(inputs)
             except Exception as error:
                 failed[cookie(Owner.ACL, inputs.rule.key)] = f"{type(error).__name__}: {error}"
-        return acl_flows(tuple(buildable)), failed
+        return acl_flows(tuple(buildable)), remote_flows(tuple(buildable)), failed
 
 
 # ---- the slices ------------------------------------------------------------------------------
@@ -468,7 +509,7 @@ class SecurityGroups(LocalBuilder):
         keys = {key for b in ports for key, _ in b.policy.egress + b.policy.ingress}
         if not keys or not inputs.rules:
             return NOTHING
-        flows, failed = _acl_flows(
+        flows, parts, failed = _acl_flows(
             tuple(inputs.rules[key] for key in sorted(keys) if key in inputs.rules)
         )
-        return Built(flows, failed=MappingProxyType(failed))
+        return Built(flows, parts=parts, failed=MappingProxyType(failed))

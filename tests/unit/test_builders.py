@@ -114,7 +114,14 @@ def test_unchanged_owners_of_every_scope_stay_the_same_objects():
                 continue  # p7 joins network 10's flood group
             assert again[dpid].parts[owner] is flows, owner_of(owner)
             kinds.add(kind)
-    assert kinds == {Owner.SWITCH, Owner.PORT, Owner.COUNTER, Owner.ACL, Owner.NETWORK}
+    assert kinds == {
+        Owner.SWITCH,
+        Owner.PORT,
+        Owner.COUNTER,
+        Owner.ACL,
+        Owner.REMOTE,
+        Owner.NETWORK,
+    }
 
 
 def test_routed_owners_stay_the_same_objects():

@@ -19,6 +19,7 @@ from naas_sdn.features.router import add_router_interface, remove_router_interfa
 from naas_sdn.flows import compiler
 from naas_sdn.flows.fabric import FabricSnapshot, VifLocation
 from naas_sdn.flows.incremental import IncrementalInputs
+from naas_sdn.flows.layout import Owner, cookie, owner_of, remote_bucket
 from naas_sdn.model import errors
 from naas_sdn.model.service import NetworkService
 from tests.unit.model_support import ALICE
@@ -257,3 +258,35 @@ def test_a_snapshot_older_than_the_log_derives_all_afresh(service):
     assert since is not None and len(since["networks"]) == 1
     assert service.snapshot_since(newer.revision)[1] == {}
     assert service.snapshot_since(newer.revision + 5)[1] is None
+
+
+def test_a_member_joining_a_large_group_changes_one_bucket_of_remote_addresses(service):
+    """The default group admits its members' addresses: with 300 of them, one more port
+    changes one bucket's flows, not the ACL's and not the other ports'."""
+    service.set_quota_limits(ALICE.project_id, {"port": -1})
+    net = service.create_network(ALICE, {"name": "n"})
+    service.create_subnet(ALICE, {"network_id": net.id, "ip_version": 4, "cidr": "10.0.0.0/22"})
+    ports = service.create_ports(ALICE, [{"network_id": net.id}] * 300)
+    vifs = {p.id: VifLocation("br", 1, 10 + i) for i, p in enumerate(ports[:5])}
+    fabric = FabricSnapshot(frozenset({1}), frozenset(), MappingProxyType(vifs))
+    kept = IncrementalInputs()
+
+    def compiled(revision):
+        model, changed = service.snapshot_since(revision)
+        bound, routers, rules = kept.update(model, fabric, changed)
+        state = compiler.compile_switch(1, bound, fabric, compiler.Options(), routers, rules)
+        return model.revision, state
+
+    revision, before = compiled(None)
+    remote = [o for o in before.parts if owner_of(o)[0] == Owner.REMOTE]
+    assert len(remote) > 100  # 300 addresses spread over the buckets
+    joined = service.create_port(ALICE, {"network_id": net.id})
+    _, after = compiled(revision)
+    changed = {
+        o
+        for o in after.parts.keys() | before.parts.keys()
+        if after.parts.get(o) is not before.parts.get(o)
+    }
+    address = service.snapshot().ports[joined.id].fixed_ips[0][1]
+    assert changed == {cookie(Owner.REMOTE, remote_bucket(address))}
+    assert any(dict(f.match).get("ipv4_src") == address for f in after.parts[min(changed)])
