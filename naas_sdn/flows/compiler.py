@@ -45,6 +45,7 @@ from naas_sdn.flows.layout import (
     Table,
     cookie,
 )
+from naas_sdn.flows.placement import NetworkPlace, placements, routers_on
 from naas_sdn.flows.policy import PortSecurity, SecurityGroups
 from naas_sdn.flows.routing import Routing
 from naas_sdn.flows.switching import Switching
@@ -126,12 +127,16 @@ def compile_switch(
     rules: dict | None = None,
     features: tuple | None = None,
     extra: Mapping = MappingProxyType({}),
+    places: Mapping[int, NetworkPlace] | None = None,
 ) -> ofp.SwitchState:
-    """Flows grouped by owner, from every builder of ``features``. A port, router, network
-    or security group rule whose flows cannot be built is left out and named in the state's
-    ``failed``, instead of failing the whole switch."""
+    """Flows grouped by owner, from every builder of ``features``, for the networks the
+    switch needs (``places``: :mod:`naas_sdn.flows.placement`, derived when not given). A
+    port, router, network or security group rule whose flows cannot be built is left out
+    and named in the state's ``failed``, instead of failing the whole switch."""
     builders = builders_for(options, features)
     topology = fabric.topology
+    if places is None:
+        places = placements(bound, routers, topology)
     switch = _switch_scope(builders, dpid, topology)
     parts = {SWITCH_COOKIE: switch.flows}
     groups, meters = set(switch.groups), set(switch.meters)
@@ -139,6 +144,9 @@ def compile_switch(
     local: dict[int, Any] = {}
     local_ports = []
     for b in bound:
+        place = places.get(b.network.key)
+        if place is None or dpid not in place.needed:
+            continue  # no port of the network, or of one routed with it, is seen from here
         try:
             owners, port_meters = _port_scope(builders, dpid, b, topology)
         except Exception as error:
@@ -151,17 +159,15 @@ def compile_switch(
             members.append(b.ofport)
             local_ports.append(b)
             meters |= port_meters
-    shared = PassInputs(tuple(routers), rules, extra)
-    for builder in builders:
-        built = _checked(builder, builder.add_shared(dpid, tuple(local_ports), shared))
-        _merge(parts, built.flows)
-        for owner, flows in built.parts:
-            _check(builder.slice, flows, frozenset(), frozenset())
-            parts[owner] = parts[owner] | flows if owner in parts else flows
-        failed.update(built.failed)
-        meters |= built.meters
-        groups |= built.groups
-    for inputs in routers:
+    shared = _shared_scope(
+        builders, dpid, tuple(local_ports), PassInputs(tuple(routers), rules, extra)
+    )
+    for owner, flows in shared.parts:
+        parts[owner] = parts[owner] | flows if owner in parts else flows
+    failed.update(shared.failed)
+    meters |= shared.meters
+    groups |= shared.groups
+    for inputs in routers_on(dpid, routers, {k: p.hosts for k, p in places.items()}):
         owner = cookie(Owner.ROUTER, inputs.router.key)
         try:
             built = _router_scope(builders, inputs)
@@ -176,7 +182,10 @@ def compile_switch(
     for network, ofports, claimed, subnets in local.values():
         owner = cookie(Owner.NETWORK, network.key)
         seen = LocalNetwork(
-            network, tuple(ofports), unheld_gateways(network, subnets, claimed, held_by_routers)
+            network,
+            tuple(ofports),
+            unheld_gateways(network, subnets, claimed, held_by_routers),
+            places[network.key].flood.get(dpid, ()),
         )
         try:
             built = _network_scope(builders, dpid, seen, topology)
@@ -186,6 +195,29 @@ def compile_switch(
         parts[owner] = built.flows
         groups |= built.groups
     return ofp.SwitchState(parts, frozenset(groups), frozenset(meters), failed)
+
+
+def _shared_scope(builders, dpid: int, local_ports: tuple, shared: PassInputs) -> Built:
+    """What the switch's ports share, from every builder, by owner (``parts``)."""
+    parts: dict[int, frozenset] = {}
+    failed: dict[int, str] = {}
+    meters: set[ofp.Meter] = set()
+    groups: set[ofp.Group] = set()
+    for builder in builders:
+        built = _checked(builder, builder.add_shared(dpid, local_ports, shared))
+        _merge(parts, built.flows)
+        for owner, flows in built.parts:
+            _check(builder.slice, flows, frozenset(), frozenset())
+            parts[owner] = parts[owner] | flows if owner in parts else flows
+        failed.update(built.failed)
+        meters |= built.meters
+        groups |= built.groups
+    return Built(
+        meters=frozenset(meters),
+        groups=frozenset(groups),
+        failed=MappingProxyType(failed),
+        parts=tuple(parts.items()),
+    )
 
 
 def _failure(error: Exception) -> str:

@@ -76,7 +76,8 @@ class Topology:
         self.graph = graph
         # Kruskal over edges inserted in sorted order: the same tree for the same links.
         self.tree = nx.minimum_spanning_tree(graph, algorithm="kruskal")
-        self._paths = {}
+        self._paths: dict[int, dict] = {}
+        self._subtrees: dict[frozenset, dict[int, frozenset]] = {}
 
     def port_toward(self, a: int, b: int) -> int:
         return self._port[(a, b)]
@@ -97,11 +98,39 @@ class Topology:
         """
         if src == dst:
             return None
+        path = self._paths_to(dst).get(src)
+        if path is None:
+            return None
+        return self._port[(src, path[-2])]
+
+    def route(self, src: int, dst: int) -> tuple:
+        """The switches a frame from ``src`` to ``dst`` passes hop by hop, both ends included;
+        empty when ``dst`` is unreachable."""
+        if src == dst:
+            return (src,)
+        return tuple(self._paths_to(dst).get(src, ()))
+
+    def _paths_to(self, dst: int) -> dict:
         if dst not in self._paths:
             self._paths[dst] = (
                 nx.single_source_shortest_path(self.graph, dst) if dst in self.graph else {}
             )
-        path = self._paths[dst].get(src)
-        if path is None:
-            return None
-        return self._port[(src, path[-2])]
+        return self._paths[dst]
+
+    def subtree(self, dpids: frozenset) -> dict[int, frozenset]:
+        """The smallest part of the spanning tree that joins ``dpids`` (per connected part
+        of the fabric): switch -> its neighbours in it. What a network's broadcast needs."""
+        if dpids not in self._subtrees:
+            tree = {
+                node: set(self.tree.neighbors(node)) if node in self.tree else set()
+                for node in self.tree.nodes | dpids
+            }
+            leaves = [n for n, peers in tree.items() if len(peers) <= 1 and n not in dpids]
+            while leaves:
+                leaf = leaves.pop()
+                for peer in tree.pop(leaf, ()):
+                    tree[peer].discard(leaf)
+                    if len(tree[peer]) <= 1 and peer not in dpids:
+                        leaves.append(peer)
+            self._subtrees[dpids] = {n: frozenset(peers) for n, peers in tree.items()}
+        return self._subtrees[dpids]

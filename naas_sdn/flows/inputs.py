@@ -122,12 +122,14 @@ class BoundPort:
 
 @dataclasses.dataclass(frozen=True)
 class LocalNetwork:
-    """A network as one switch sees it: the ofports of its ports plugged there, and the IPv4
-    subnet gateways no bound port and no router holds (answered for by the network)."""
+    """A network as one switch sees it: the ofports of its ports plugged there, the IPv4
+    subnet gateways no bound port and no router holds (answered for by the network), and the
+    fabric ports its broadcasts leave by (the spanning tree's links toward its other ports)."""
 
     network: NetworkView
     ofports: tuple
     gateways: tuple
+    flood: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,8 +7,10 @@
   switch that reaches it (MAC -> destination port) and OUTPUT (local ofport behind its
   ingress meter, or tagged toward the next hop on a shortest path).
 - network: CLASSIFY entries that untag its VLAN on every fabric port, and the L2_LOOKUP
-  entry that sends broadcast and multicast to its flood group (local ports + spanning-tree
-  links, tagged).
+  entry that sends broadcast and multicast to its flood group (local ports + the spanning
+  tree's links toward the network's other ports, tagged).
+
+Each goes only to the switches that see the network's traffic (:mod:`naas_sdn.flows.placement`).
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ class Switching(Builder):
             for port in topology.fabric_ports(dpid)
         }
         buckets = [(ofp.output(port),) for port in local.ofports]
-        buckets += [tagged_output(network, port) for port in sorted(topology.tree_ports(dpid))]
+        buckets += [tagged_output(network, port) for port in local.flood]
         if not buckets:
             return Built(frozenset(flows))
         flows.add(

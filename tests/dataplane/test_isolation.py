@@ -177,3 +177,48 @@ def test_switch_down_reroutes_where_a_path_remains(controller, tenants):
         transit = carrying[0]
         net.get(transit).stop(deleteIntfs=True)
         assert wait_ping(net.get("a1"), "10.0.0.3", timeout=15), f"no path after {transit} died"
+
+
+def _owners(switch, kind: Owner) -> set[int]:
+    """Keys of the objects of ``kind`` the switch holds flows of."""
+    owners = (owner_of(identity(c)) for c in flow_cookies(switch))
+    return {o[1] for o in owners if o is not None and o[0] == kind}
+
+
+def test_a_switch_holds_only_the_networks_it_carries(controller, tenants):
+    """Line t1 - t2 - t3. Network X has VMs on t1 and t3, so t2 carries it; network Y has a VM
+    on t1 only: t2 and t3 get nothing of it, until a Y port is plugged on t3 (its entries
+    arrive there and on t2, and traffic flows), and nothing again once it leaves."""
+    hosts = {"x1": 1, "x3": 3, "y1": 1, "y3": 3}
+    with lab(controller.ofp_port, switches=3, cables=[(1, 2), (2, 3)], hosts=hosts) as net:
+        t1, t2, t3 = (net.get(f"t{i}") for i in (1, 2, 3))
+        owner = tenants[0]
+        x, y = owner.network("x"), owner.network("y")
+        plugged = {}
+        for name, network, ip in (
+            ("x1", x, "10.0.0.1"),
+            ("x3", x, "10.0.0.3"),
+            ("y1", y, "10.0.0.11"),
+        ):
+            plugged[name] = owner.port(network, name, port_security_enabled=False)
+            plug(net.get(name), plugged[name], ip)
+        assert wait_ping(net.get("x1"), "10.0.0.3")
+        both = _owners(t1, Owner.NETWORK)
+        assert len(both) == 2
+        x_only = _owners(t3, Owner.NETWORK)
+        assert len(x_only) == 1 and x_only < both
+        assert _owners(t2, Owner.NETWORK) == x_only  # transit
+        # Y's port lookups are on t1 alone: t2 and t3 know X's two ports, nothing else.
+        assert len(_owners(t1, Owner.PORT)) == 3
+        assert len(_owners(t2, Owner.PORT)) == len(_owners(t3, Owner.PORT)) == 2
+        # A first Y port on t3 brings Y there and to t2; it leaving takes Y away again.
+        plugged["y3"] = owner.port(y, "y3", port_security_enabled=False)
+        plug(net.get("y3"), plugged["y3"], "10.0.0.13")
+        assert wait_for(lambda: _owners(t3, Owner.NETWORK) == both)
+        assert _owners(t2, Owner.NETWORK) == both
+        assert wait_ping(net.get("y1"), "10.0.0.13")
+        assert ping(net.get("x1"), "10.0.0.13", count=1, wait=0.5) == 0
+        unplug(net.get("y3"))
+        assert wait_for(lambda: _owners(t3, Owner.NETWORK) == x_only)
+        assert _owners(t2, Owner.NETWORK) == x_only
+        assert wait_ping(net.get("x1"), "10.0.0.3")
