@@ -22,6 +22,7 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 from naas_sdn.apps import codec, metrics
 from naas_sdn.apps.channel import BundleRejected, Channel, SwitchError
 from naas_sdn.flows import compiler, ofp
+from naas_sdn.flows.compilation import Compilation
 from naas_sdn.flows.incremental import IncrementalInputs
 from naas_sdn.flows.layout import (
     PACKET_IN_METER,
@@ -72,9 +73,11 @@ def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
     compiler memoizes them) costs nothing, so a pass is cheap however large the model."""
     flow_adds, flow_deletes = [], []
     empty: frozenset[ofp.Flow] = frozenset()
-    for owner, want in desired.parts.items():
+    owners = _changed_owners(desired, installed)
+    for owner in owners:
+        want = desired.parts.get(owner)
         have = installed.parts.get(owner, empty)
-        if have is want:
+        if have is want or want is None:
             continue
         have_index = {f.key: f for f in have}
         want_index = {f.key: f for f in want}
@@ -82,31 +85,52 @@ def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
             f for k, f in want_index.items() if k not in have_index or have_index[k].body != f.body
         ]
         flow_deletes += [f for k, f in have_index.items() if k not in want_index]
-    for owner, have in installed.parts.items():
+    for owner in owners:
         if owner not in desired.parts:
-            flow_deletes += have
+            flow_deletes += installed.parts.get(owner, empty)
     added = {f.key for f in flow_adds}  # an entry moving between owners is simply replaced
     flow_deletes = [f for f in flow_deletes if f.key not in added]
-    have_groups = {g.group_id: g for g in installed.groups}
-    want_groups = {g.group_id: g for g in desired.groups}
-    have_meters = {m.meter_id: m for m in installed.meters}
+    groups = _group_plan(desired.groups, installed.groups)
+    meters = _meter_plan(desired.meters, installed.meters)
     return Plan(
-        flow_adds=sorted(flow_adds, key=wire_order),
-        flow_deletes=sorted(flow_deletes, key=wire_order),
-        group_adds=[g for i, g in sorted(want_groups.items()) if i not in have_groups],
-        group_modifies=[
-            g for i, g in sorted(want_groups.items()) if i in have_groups and have_groups[i] != g
-        ],
-        group_deletes=[g for i, g in sorted(have_groups.items()) if i not in want_groups],
-        meter_adds=[m for m in desired.meters if m.meter_id not in have_meters],
-        meter_modifies=[
-            m for m in desired.meters if m.meter_id in have_meters and have_meters[m.meter_id] != m
-        ],
-        meter_deletes=sorted(
-            (m for i, m in have_meters.items() if i not in {w.meter_id for w in desired.meters}),
-            key=lambda m: m.meter_id,
-        ),
+        sorted(flow_adds, key=wire_order), sorted(flow_deletes, key=wire_order), *groups, *meters
     )
+
+
+def _group_plan(desired: frozenset, installed: frozenset) -> tuple[list, list, list]:
+    """Groups to add, modify and delete; nothing to look at when they are the same set."""
+    if desired is installed:
+        return [], [], []
+    have = {g.group_id: g for g in installed}
+    want = {g.group_id: g for g in desired}
+    return (
+        [g for i, g in sorted(want.items()) if i not in have],
+        [g for i, g in sorted(want.items()) if i in have and have[i] != g],
+        [g for i, g in sorted(have.items()) if i not in want],
+    )
+
+
+def _meter_plan(desired: frozenset, installed: frozenset) -> tuple[list, list, list]:
+    """Meters to add, modify and delete, the same way."""
+    if desired is installed:
+        return [], [], []
+    have = {m.meter_id: m for m in installed}
+    wanted = {m.meter_id for m in desired}
+    return (
+        [m for m in desired if m.meter_id not in have],
+        [m for m in desired if m.meter_id in have and have[m.meter_id] != m],
+        sorted((m for i, m in have.items() if i not in wanted), key=lambda m: m.meter_id),
+    )
+
+
+def _changed_owners(desired: ofp.SwitchState, installed: ofp.SwitchState):
+    """The owners a plan must look at: those the compilation says changed, when ``desired``
+    follows the very state installed; else every owner of either."""
+    if desired.since is not None:
+        previous, owners = desired.since
+        if previous() is installed:
+            return owners
+    return desired.parts.keys() | installed.parts.keys()
 
 
 class Programmer:
@@ -141,6 +165,7 @@ class Programmer:
         self._filtered: dict[int, dict[int, tuple]] = {}  # dpid -> {owner: (flows, rejected, kept)}
         self._compile_failures: dict[int, dict[int, str]] = {}  # dpid -> {owner: error} reported
         self._kept = IncrementalInputs()  # the compiler's inputs, kept from pass to pass
+        self._compilation = Compilation(options)  # every switch's desired state, the same
         self._revision: int | None = None  # the model revision they were derived from
         self._thread = threading.Thread(target=self._run, name="programmer", daemon=True)
 
@@ -234,14 +259,19 @@ class Programmer:
         if not channels:
             return
         model, fabric, (bound, routers, rules) = self._inputs()
+        try:
+            states = self._compilation.update(
+                sorted(channels), bound, fabric.topology, routers, rules, model.extra
+            )
+        except Exception:
+            self._compilation = Compilation(self._options)  # left half advanced: start afresh
+            raise
         connected = self._fabric.connected()
         for dpid, channel in sorted(channels.items()):
             if time.monotonic() < self._retry_at.get(dpid, 0):
                 continue
             self._retry_at.pop(dpid, None)
-            desired = compiler.compile_switch(
-                dpid, bound, fabric, self._options, routers, rules, extra=model.extra
-            )
+            desired = states[dpid]
             self._report_compile_failures(dpid, desired.failed)
             try:
                 self._sync(channel, desired, connected.get(dpid))
@@ -282,14 +312,16 @@ class Programmer:
                     self._retry_at[dpid] = connected_at + self._settle
                 return
         self._forget_rejected_undesired(dpid, desired)
-        todo = plan(self._without_rejected(dpid, desired), installed)
+        wanted = self._without_rejected(dpid, desired)
+        # The compilation hands an unchanged switch the state it holds: nothing to diff.
+        todo = plan(wanted, installed) if wanted is not installed else None
         if todo:
             todo = self._apply(channel, desired, installed, todo)
             LOG.info("switch %016x %s: %s", dpid, "resync" if first else "update", todo.summary())
         elif first:
             LOG.info("switch %016x resync: already correct (%d flows)", dpid, len(desired.flows))
         with self._wake:
-            if dpid in self._channels:
+            if dpid in self._channels:  # what the switch refused while applying is left out
                 self._installed[dpid] = self._without_rejected(dpid, desired)
         metrics.SWITCH_SYNCS.labels(kind="full" if first else "update").inc()
 

@@ -14,10 +14,11 @@ raise is left out and named in ``failed``.
 
 from __future__ import annotations
 
+import collections
 import functools
+import weakref
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
 
 from naas_sdn.features import in_tree_builders
 from naas_sdn.flows import ofp
@@ -132,92 +133,232 @@ def compile_switch(
     """Flows grouped by owner, from every builder of ``features``, for the networks the
     switch needs (``places``: :mod:`naas_sdn.flows.placement`, derived when not given). A
     port, router, network or security group rule whose flows cannot be built is left out
-    and named in the state's ``failed``, instead of failing the whole switch."""
+    and named in the state's ``failed``, instead of failing the whole switch.
+
+    Every scope at once; :class:`naas_sdn.flows.compilation.Compilation` keeps the same
+    scopes from pass to pass and recomputes only those whose inputs changed."""
     builders = builders_for(options, features)
     topology = fabric.topology
     if places is None:
         places = placements(bound, routers, topology)
-    switch = _switch_scope(builders, dpid, topology)
-    parts = {SWITCH_COOKIE: switch.flows}
-    groups, meters = set(switch.groups), set(switch.meters)
-    failed = {}  # one object's flows that cannot be built are no reason to fail the switch
-    local: dict[int, Any] = {}
+    switch = SwitchParts()
+    switch.set(("switch",), switch_part(builders, dpid, topology))
     local_ports = []
+    seen: dict[int, list[BoundPort]] = {}
     for b in bound:
         place = places.get(b.network.key)
         if place is None or dpid not in place.needed:
             continue  # no port of the network, or of one routed with it, is seen from here
-        try:
-            owners, port_meters = _port_scope(builders, dpid, b, topology)
-        except Exception as error:
-            failed[cookie(Owner.PORT, b.port.key)] = _failure(error)
-            continue
-        parts.update(owners)
-        _, members, claimed, _ = local.setdefault(b.network.key, (b.network, [], set(), b.subnets))
-        claimed.update(ip for _, ip in b.port.fixed_ips)
+        seen.setdefault(b.network.key, []).append(b)
         if b.dpid == dpid:
-            members.append(b.ofport)
             local_ports.append(b)
-            meters |= port_meters
-    shared = _shared_scope(
-        builders, dpid, tuple(local_ports), PassInputs(tuple(routers), rules, extra)
-    )
-    for owner, flows in shared.parts:
-        parts[owner] = parts[owner] | flows if owner in parts else flows
-    failed.update(shared.failed)
-    meters |= shared.meters
-    groups |= shared.groups
-    for inputs in routers_on(dpid, routers, {k: p.hosts for k, p in places.items()}):
-        owner = cookie(Owner.ROUTER, inputs.router.key)
-        try:
-            built = _router_scope(builders, inputs)
-        except Exception as error:
-            failed[owner] = _failure(error)
-            continue
-        if built.flows:  # no loaded feature routes
-            parts[owner] = built.flows
-        meters |= built.meters
-    # Per network: tenants may use the same addresses on different networks.
-    held_by_routers = {(i.network.key, i.ip) for r in routers for i in r.interfaces}
-    for network, ofports, claimed, subnets in local.values():
-        owner = cookie(Owner.NETWORK, network.key)
-        seen = LocalNetwork(
-            network,
-            tuple(ofports),
-            unheld_gateways(network, subnets, claimed, held_by_routers),
-            places[network.key].flood.get(dpid, ()),
-        )
-        try:
-            built = _network_scope(builders, dpid, seen, topology)
-        except Exception as error:
-            failed[owner] = _failure(error)
-            continue
-        parts[owner] = built.flows
-        groups |= built.groups
-    return ofp.SwitchState(parts, frozenset(groups), frozenset(meters), failed)
+        switch.set(("port", b.port.id), port_part(builders, dpid, b, topology))
+    shared = PassInputs(tuple(routers), rules, extra)
+    for scope, built in shared_parts(builders, dpid, tuple(local_ports), shared).items():
+        switch.set(scope, built)
+    hosts = {key: place.hosts for key, place in places.items()}
+    for inputs in routers_on(dpid, routers, hosts):
+        switch.set(("router", inputs.router.key), router_part(builders, inputs))
+    held = held_by_routers(routers)
+    for key, ports in seen.items():
+        claimed = {ip for b in ports for _, ip in b.port.fixed_ips}
+        ofports = tuple(b.ofport for b in ports if b.dpid == dpid)
+        local = local_network(ports[0], ofports, claimed, held, places[key].flood.get(dpid, ()))
+        switch.set(("network", key), network_part(builders, dpid, local, topology))
+    return switch.state()
 
 
-def _shared_scope(builders, dpid: int, local_ports: tuple, shared: PassInputs) -> Built:
-    """What the switch's ports share, from every builder, by owner (``parts``)."""
+class SwitchParts:
+    """One switch's desired state as the sum of its scopes' answers (each a :class:`Built`
+    with its flows in ``parts``), kept as scopes come, change and go: an owner whose scopes
+    did not change keeps its very flows object, and the state is rebuilt only when asked."""
+
+    def __init__(self):
+        self.scopes: dict[tuple, Built] = {}
+        self._sources: dict[int, dict[tuple, frozenset]] = {}  # owner -> scope -> its flows
+        self._parts: dict[int, frozenset] = {}
+        self._meters: collections.Counter = collections.Counter()
+        self._groups: collections.Counter = collections.Counter()
+        self._failed: dict[tuple, Mapping] = {}  # scope -> what failed in it
+        self._touched: set[int] = set()  # owners whose flows changed since the last state
+        self._state: ofp.SwitchState | None = None
+
+    def set(self, scope: tuple, built: Built | None) -> None:
+        """Make ``built`` the answer of ``scope`` (None: the scope is gone)."""
+        old = self.scopes.get(scope)
+        if old is built:
+            return
+        self._state = None
+        changes = _changed_parts(old.parts if old else (), built.parts if built else ())
+        for counter, before, after in (
+            (self._meters, old.meters if old else frozenset(), built.meters if built else ()),
+            (self._groups, old.groups if old else frozenset(), built.groups if built else ()),
+        ):
+            if before != after:
+                counter.subtract(before)
+                counter.update(after)
+                self._sets_changed = True
+        self.scopes.pop(scope, None)
+        self._failed.pop(scope, None)
+        if built is not None:
+            self.scopes[scope] = built
+            if built.failed:
+                self._failed[scope] = built.failed
+        for owner, flows in changes:
+            sources = self._sources.setdefault(owner, {})
+            if flows is None:
+                del sources[scope]
+            else:
+                sources[scope] = flows
+            self._touched.add(owner)
+            if not sources:
+                del self._sources[owner]
+                self._parts.pop(owner, None)
+            elif len(sources) == 1:
+                (self._parts[owner],) = sources.values()
+            else:
+                self._parts[owner] = frozenset().union(*sources.values())
+
+    def state(self) -> ofp.SwitchState:
+        """The switch's state; one that follows the last state asked for names the owners
+        whose flows changed since (``SwitchState.since``), so a plan looks at those alone."""
+        if self._state is None:
+            failed: dict[int, str] = {}
+            for found in self._failed.values():
+                failed.update(found)
+            previous = self._last
+            if previous is not None and not self._sets_changed:
+                groups, meters = previous.groups, previous.meters  # plans skip them
+            else:
+                groups = frozenset(g for g, n in self._groups.items() if n > 0)
+                meters = frozenset(m for m, n in self._meters.items() if n > 0)
+                self._sets_changed = False
+            self._state = ofp.SwitchState(
+                dict(self._parts),
+                groups,
+                meters,
+                failed,
+                since=(weakref.ref(previous), frozenset(self._touched)) if previous else None,
+            )
+            self._touched = set()
+            self._last = self._state
+        return self._state
+
+    _last: ofp.SwitchState | None = None
+    _sets_changed = True
+
+
+def _changed_parts(before: tuple, after: tuple) -> list:
+    """(owner, flows or None) of each owner whose flows are not the same object in ``after``
+    as in ``before``; answers of one scope keep their owners in order, which makes the usual
+    case (a few owners of many changed) one walk side by side."""
+    if before is after:
+        return []
+    seen = _LAST_CHANGES.get((id(before), id(after)))
+    if seen is not None and seen[0] is before and seen[1] is after:
+        return seen[2]  # every switch with the same rules asks the same
+    found = _parts_changes(before, after)
+    if len(_LAST_CHANGES) >= 8:
+        _LAST_CHANGES.clear()
+    _LAST_CHANGES[(id(before), id(after))] = (before, after, found)
+    return found
+
+
+# (id before, id after) -> (before, after, changes): the last few answers of _changed_parts,
+# the objects held so that their ids cannot be reused while they are here.
+_LAST_CHANGES: dict[tuple, tuple] = {}
+
+
+def _parts_changes(before: tuple, after: tuple) -> list:
+    if len(before) == len(after) and all(a[0] == b[0] for a, b in zip(before, after, strict=True)):
+        return [
+            (owner, new)
+            for (owner, old), (_, new) in zip(before, after, strict=True)
+            if old is not new
+        ]
+    old, new = dict(before), dict(after)
+    return [
+        (owner, new.get(owner))
+        for owner in old.keys() | new.keys()
+        if new.get(owner) is not old.get(owner)
+    ]
+
+
+def held_by_routers(routers: Sequence[RouterInputs]) -> frozenset:
+    """(network key, address) of every router interface: gateways a router answers for."""
+    return frozenset((i.network.key, i.ip) for r in routers for i in r.interfaces)
+
+
+def local_network(any_port: BoundPort, ofports: tuple, claimed, held: frozenset, flood: tuple):
+    """A network as one switch sees it (tenants may use the same addresses on different
+    networks, so its gateways are its own), from one of its bound ports."""
+    network = any_port.network
+    gateways = unheld_gateways(network, any_port.subnets, claimed, held)
+    return LocalNetwork(network, ofports, gateways, flood)
+
+
+def switch_part(builders: tuple, dpid: int, topology) -> Built:
+    built = _switch_scope(builders, dpid, topology)
+    return Built(meters=built.meters, groups=built.groups, parts=((SWITCH_COOKIE, built.flows),))
+
+
+@functools.lru_cache(maxsize=65536)
+def port_part(builders: tuple, dpid: int, bound: BoundPort, topology) -> Built:
+    """A bound port's flows on one switch, by owner; the meters of a port on this switch."""
+    try:
+        owners, meters = _port_scope(builders, dpid, bound, topology)
+    except Exception as error:
+        return Built(failed=MappingProxyType({cookie(Owner.PORT, bound.port.key): _failure(error)}))
+    return Built(meters=meters if bound.dpid == dpid else frozenset(), parts=owners)
+
+
+@functools.lru_cache(maxsize=4096)
+def router_part(builders: tuple, inputs: RouterInputs) -> Built:
+    owner = cookie(Owner.ROUTER, inputs.router.key)
+    try:
+        built = _router_scope(builders, inputs)
+    except Exception as error:
+        return Built(failed=MappingProxyType({owner: _failure(error)}))
+    # No loaded feature routes: no owner at all.
+    return Built(meters=built.meters, parts=((owner, built.flows),) if built.flows else ())
+
+
+@functools.lru_cache(maxsize=16384)
+def network_part(builders: tuple, dpid: int, local: LocalNetwork, topology) -> Built:
+    owner = cookie(Owner.NETWORK, local.network.key)
+    try:
+        built = _network_scope(builders, dpid, local, topology)
+    except Exception as error:
+        return Built(failed=MappingProxyType({owner: _failure(error)}))
+    return Built(groups=built.groups, parts=((owner, built.flows),))
+
+
+def shared_parts(builders, dpid: int, local_ports: tuple, shared: PassInputs) -> dict:
+    """What the switch's ports share: scope -> answer. ``("shared",)`` holds every builder's
+    flows, merged by owner; ``("shared", name)`` a builder's answer already apart by owner
+    (``Built.parts``, the buckets of remote addresses), kept as the very tuple it gave, so
+    that an unchanged one is skipped by identity."""
     parts: dict[int, frozenset] = {}
     failed: dict[int, str] = {}
     meters: set[ofp.Meter] = set()
     groups: set[ofp.Group] = set()
+    scopes: dict[tuple, Built] = {}
     for builder in builders:
         built = _checked(builder, builder.add_shared(dpid, local_ports, shared))
         _merge(parts, built.flows)
-        for owner, flows in built.parts:
-            _check(builder.slice, flows, frozenset(), frozenset())
-            parts[owner] = parts[owner] | flows if owner in parts else flows
+        if built.parts:
+            _check_parts(builder.slice, built.parts)
+            scopes[("shared", builder.name)] = Built(parts=built.parts)
         failed.update(built.failed)
         meters |= built.meters
         groups |= built.groups
-    return Built(
+    scopes[("shared",)] = Built(
         meters=frozenset(meters),
         groups=frozenset(groups),
         failed=MappingProxyType(failed),
         parts=tuple(parts.items()),
     )
+    return scopes
 
 
 def _failure(error: Exception) -> str:
@@ -235,6 +376,13 @@ def _check(feature_slice: Slice, flows: frozenset, meters: frozenset, groups: fr
     hashes Python keeps) is not walked again on every pass. A failing check raises, and
     lru_cache keeps no exception."""
     feature_slice.check(flows, meters, groups)
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_parts(feature_slice: Slice, parts: tuple) -> None:
+    """The slice's check of an answer's ``parts``, once for the same tuple."""
+    for _, flows in parts:
+        _check(feature_slice, flows, frozenset(), frozenset())
 
 
 def _merge(parts: dict, flows: frozenset) -> None:

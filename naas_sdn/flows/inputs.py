@@ -9,7 +9,7 @@ memoized on them returns the very same objects while they do not change.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from types import MappingProxyType
 from typing import Literal
 
@@ -335,7 +335,7 @@ def bound_ports(
 
 
 def unheld_gateways(
-    network: NetworkView, subnets: tuple, claimed: set, held_by_routers: set
+    network: NetworkView, subnets: tuple, claimed: Container, held_by_routers: Container
 ) -> tuple:
     """IPv4 subnet gateways of ``network`` that no bound port claims and no router holds."""
     return tuple(

@@ -206,6 +206,9 @@ class SwitchState:
     groups: frozenset = frozenset()
     meters: frozenset = frozenset()
     failed: Mapping[int, str] = dataclasses.field(default_factory=dict)
+    # (weak reference to an earlier state, owners whose flows changed since it): a plan
+    # against that very state needs to look at those owners alone. Not part of equality.
+    since: tuple | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_flows(cls, flows, groups=frozenset(), meters=frozenset()) -> SwitchState:

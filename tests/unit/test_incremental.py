@@ -17,7 +17,8 @@ import pytest
 
 from naas_sdn.features.router import add_router_interface, remove_router_interface
 from naas_sdn.flows import compiler
-from naas_sdn.flows.fabric import FabricSnapshot, VifLocation
+from naas_sdn.flows.compilation import Compilation
+from naas_sdn.flows.fabric import FabricSnapshot, Link, VifLocation
 from naas_sdn.flows.incremental import IncrementalInputs
 from naas_sdn.flows.layout import Owner, cookie, owner_of, remote_bucket
 from naas_sdn.model import errors
@@ -37,7 +38,9 @@ class Walk:
         self.rng = random.Random(seed)
         self.vifs: dict[str, VifLocation] = {}
         self.inputs = IncrementalInputs()
+        self.compilation = Compilation(compiler.Options())
         self.revision: int | None = None
+        self.cables = {(1, 2), (2, 3)}
 
     def pick(self, collection):
         records = list(self.service.records(collection).values())
@@ -64,6 +67,7 @@ class Walk:
                 self.qos,
                 self.block,
                 self.admin,
+                self.recable,
             ]
         )
         with contextlib.suppress(errors.NeutronException):
@@ -222,19 +226,38 @@ class Walk:
             attrs = {"qos_policy_id": policy.id}
         svc.update_network(ALICE, net.id, attrs)
 
+    def recable(self, rng, svc):
+        """The fabric changes: a line, a ring, or a switch cut off."""
+        self.cables = rng.choice([{(1, 2), (2, 3)}, {(1, 2), (2, 3), (3, 1)}, {(1, 2)}])
+
+    def links(self) -> frozenset:
+        found = set()
+        for a, b in self.cables:
+            found |= {Link(a, 10 + b, b, 10 + a), Link(b, 10 + a, a, 10 + b)}
+        return frozenset(found)
+
     def check(self):
         """The kept inputs, advanced by what changed since the last check, equal the full
         derivation."""
         model, changed = self.service.snapshot_since(self.revision)
         self.revision = model.revision
-        fabric = FabricSnapshot(
-            frozenset({1, 2, 3}), frozenset(), MappingProxyType(dict(self.vifs))
-        )
+        vifs = MappingProxyType(dict(self.vifs))
+        fabric = FabricSnapshot(frozenset({1, 2, 3}), self.links(), vifs)
         bound, routers, rules = self.inputs.update(model, fabric, changed)
         want_bound, want_routers, want_rules = compiler.compile_inputs(model, fabric)
         assert bound == want_bound
         assert routers == want_routers
         assert rules == want_rules
+        # And each switch's state, kept scope by scope, equals the whole compilation's.
+        states = self.compilation.update(
+            (1, 2, 3), bound, fabric.topology, routers, rules, model.extra
+        )
+        options = compiler.Options()
+        for dpid in (1, 2, 3):
+            want = compiler.compile_switch(
+                dpid, want_bound, fabric, options, want_routers, want_rules, extra=model.extra
+            )
+            assert states[dpid] == want, dpid
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -290,3 +313,38 @@ def test_a_member_joining_a_large_group_changes_one_bucket_of_remote_addresses(s
     address = service.snapshot().ports[joined.id].fixed_ips[0][1]
     assert changed == {cookie(Owner.REMOTE, remote_bucket(address))}
     assert any(dict(f.match).get("ipv4_src") == address for f in after.parts[min(changed)])
+
+
+def test_networks_routed_together_follow_each_other_across_switches(service):
+    """A router joins A and B; their VMs are on the two ends of a line. Each step changes
+    where the other network is needed without touching its ports: the kept compilation
+    follows, equal to the whole one after every step."""
+    walk = Walk(service, 0)
+    a = service.create_network(ALICE, {"name": "a"})
+    b = service.create_network(ALICE, {"name": "b"})
+    subnets = [
+        service.create_subnet(ALICE, {"network_id": n.id, "ip_version": 4, "cidr": cidr})
+        for n, cidr in ((a, "10.0.1.0/24"), (b, "10.0.2.0/24"))
+    ]
+    router = service.create_records(ALICE, "routers", [{}])[0]
+    add_router_interface(service, ALICE, router.id, {"subnet_id": subnets[0].id})
+    a1 = service.create_port(ALICE, {"network_id": a.id})
+    b3 = service.create_port(ALICE, {"network_id": b.id})
+    a2 = service.create_port(ALICE, {"network_id": a.id})
+    steps = [
+        lambda: walk.vifs.update({a1.id: VifLocation("br", 1, 1)}),
+        lambda: walk.vifs.update({b3.id: VifLocation("br", 3, 1)}),
+        lambda: add_router_interface(service, ALICE, router.id, {"subnet_id": subnets[1].id}),
+        lambda: walk.vifs.update({a2.id: VifLocation("br", 2, 1)}),
+        lambda: walk.vifs.pop(a1.id),
+        lambda: service.update_record(ALICE, "routers", router.id, {"admin_state_up": False}),
+        lambda: service.update_record(ALICE, "routers", router.id, {"admin_state_up": True}),
+        lambda: remove_router_interface(service, ALICE, router.id, {"subnet_id": subnets[1].id}),
+        lambda: walk.vifs.update({a1.id: VifLocation("br", 1, 1)}),
+        lambda: add_router_interface(service, ALICE, router.id, {"subnet_id": subnets[1].id}),
+        lambda: walk.vifs.pop(b3.id),
+    ]
+    walk.check()
+    for step in steps:
+        step()
+        walk.check()

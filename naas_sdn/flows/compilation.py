@@ -1,0 +1,267 @@
+"""Every switch's desired state, kept from pass to pass: a change costs its own scopes.
+
+:func:`naas_sdn.flows.compiler.compile_switch` walks every scope of a switch — each bound
+port it sees, each network, router, what its ports share — on every pass; memoized, each
+is cheap, but a pass over 20 switches with a few hundred ports is thousands of them, for one
+port plugged. :class:`Compilation` keeps each switch's scopes (:class:`SwitchParts`) and,
+from what changed since the last pass — which bound ports (by identity), which routers, the
+rules, the plugins' records, the fabric — recomputes only:
+
+- a changed port's scope, on the switches that hold its network;
+- its network's scope there (local ports, claimed addresses, flooding);
+- every scope of a network on a switch it arrives at or leaves (placement changed);
+- the shared scope of a switch whose local ports changed, and of every switch when rules,
+  routers or the plugins' records did; routers, where routers or their placement changed.
+
+Everything else keeps its very objects, so the programmer's plan skips it by identity. The
+same scope functions as :func:`compile_switch`, so the result is the same (checked after
+random changes in tests/unit/test_incremental.py); a new topology or a new switch starts
+that switch afresh.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable, Mapping, Sequence
+
+from naas_sdn.flows import ofp
+from naas_sdn.flows.builder import Options
+from naas_sdn.flows.compiler import (
+    SwitchParts,
+    builders_for,
+    held_by_routers,
+    local_network,
+    network_part,
+    port_part,
+    router_part,
+    shared_parts,
+    switch_part,
+)
+from naas_sdn.flows.inputs import BoundPort, PassInputs, RouterInputs
+from naas_sdn.flows.placement import network_place, origins_of, routed_with, routers_on
+
+
+class Compilation:
+    """The desired state of every switch, from one pass's inputs to the next."""
+
+    def __init__(self, options: Options, features: tuple | None = None):
+        self._builders = builders_for(options, features)
+        self._reset(None)
+
+    def _reset(self, topology) -> None:
+        self._topology = topology
+        self._bound: dict[str, BoundPort] = {}
+        self._ports_of: dict[int, dict[str, BoundPort]] = {}  # network key -> its bound ports
+        self._local: dict[tuple, dict[str, BoundPort]] = {}  # (network key, dpid) -> ports there
+        self._on_switch: dict[int, dict[str, BoundPort]] = {}  # dpid -> bound ports there
+        self._hosts: dict[int, collections.Counter] = {}  # network key -> dpid -> ports there
+        self._claimed: dict[int, collections.Counter] = {}  # network key -> address -> ports
+        self._places: dict = {}  # network key -> NetworkPlace
+        self._routers: tuple = ()
+        self._neighbours: dict[int, frozenset] = {}
+        self._held: frozenset = frozenset()
+        self._rules: dict = {}
+        self._extra: dict = {}
+        self._switches: dict[int, SwitchParts] = {}
+        self._shared_scopes: dict[int, set] = {}  # dpid -> the shared scopes it holds
+
+    def update(
+        self,
+        dpids: Iterable[int],
+        bound: Sequence[BoundPort],
+        topology,
+        routers: Sequence[RouterInputs] = (),
+        rules: Mapping | None = None,
+        extra: Mapping | None = None,
+    ) -> dict[int, ofp.SwitchState]:
+        """The desired state of each of ``dpids``; a switch whose scopes did not change gets
+        the very state object of the last pass."""
+        if topology is not self._topology:
+            self._reset(topology)  # new paths and trees: every placement may differ
+        routers = tuple(routers)
+        rules, extra = dict(rules or {}), dict(extra or {})
+        changed = self._bound_changes(bound)
+        networks = {b.network.key for pair in changed.values() for b in pair if b is not None}
+        routers_changed = routers != self._routers
+        if routers_changed:
+            self._routers, self._neighbours = routers, routed_with(routers)
+            self._held = held_by_routers(routers)
+            networks |= self._places.keys() | self._neighbours.keys()
+        moved = self._place(networks)
+        shared_changed = (
+            routers_changed
+            or rules.keys() != self._rules.keys()
+            or any(rules[k] is not self._rules[k] for k in rules)
+            or extra.keys() != self._extra.keys()
+            or any(extra[k] is not self._extra[k] for k in extra)
+        )
+        self._rules, self._extra = rules, extra
+        states = {}
+        for dpid in dpids:
+            switch = self._switches.get(dpid)
+            if switch is None:
+                switch = self._switches[dpid] = SwitchParts()
+                switch.set(("switch",), switch_part(self._builders, dpid, topology))
+                self._fill(dpid, switch)
+            else:
+                self._advance(
+                    dpid, switch, changed, networks, moved, shared_changed, routers_changed
+                )
+            states[dpid] = switch.state()
+        for gone in self._switches.keys() - states.keys():
+            del self._switches[gone]
+            self._shared_scopes.pop(gone, None)
+        return states
+
+    # -- what changed -----------------------------------------------------------------------
+    def _bound_changes(self, bound: Sequence[BoundPort]) -> dict[str, tuple]:
+        """Port id -> (before, after) of every bound port added, changed or gone, with the
+        indexes of networks' ports, hosts and claimed addresses brought up to date."""
+        now = {b.port.id: b for b in bound}
+        changed: dict[str, tuple] = {
+            port_id: (self._bound.get(port_id), b)
+            for port_id, b in now.items()
+            if self._bound.get(port_id) is not b
+        }
+        changed.update({i: (b, None) for i, b in self._bound.items() if i not in now})
+        for port_id, (before, after) in changed.items():
+            if before is not None:
+                key = before.network.key
+                _drop(self._ports_of, key, port_id)
+                _drop(self._local, (key, before.dpid), port_id)
+                _drop(self._on_switch, before.dpid, port_id)
+                _count(self._hosts, key, [before.dpid], -1)
+                _count(self._claimed, key, [ip for _, ip in before.port.fixed_ips], -1)
+            if after is not None:
+                key = after.network.key
+                self._ports_of.setdefault(key, {})[port_id] = after
+                self._local.setdefault((key, after.dpid), {})[port_id] = after
+                self._on_switch.setdefault(after.dpid, {})[port_id] = after
+                _count(self._hosts, key, [after.dpid], 1)
+                _count(self._claimed, key, [ip for _, ip in after.port.fixed_ips], 1)
+        self._bound = now
+        return changed
+
+    def _place(self, networks: set) -> dict:
+        """Place ``networks`` and those routed with them anew; network key -> (before,
+        after) of each whose place changed."""
+        todo = set(networks)
+        for key in networks:
+            todo |= self._neighbours.get(key, frozenset())
+        hosts = {k: frozenset(c) for k in todo if (c := self._hosts.get(k))}
+        for key in todo:
+            for other in self._neighbours.get(key, ()):
+                if other not in hosts and (c := self._hosts.get(other)):
+                    hosts[other] = frozenset(c)
+        moved = {}
+        for key in todo:
+            before = self._places.get(key)
+            after = None
+            if key in hosts:
+                origins = origins_of(key, hosts, self._neighbours)
+                after = network_place(self._topology, hosts[key], origins)
+            if after is not before:
+                moved[key] = (before, after)
+                if after is None:
+                    del self._places[key]
+                else:
+                    self._places[key] = after
+        return moved
+
+    # -- one switch ---------------------------------------------------------------------------
+    def _needed(self, key: int, dpid: int) -> bool:
+        place = self._places.get(key)
+        return place is not None and dpid in place.needed
+
+    def _fill(self, dpid: int, switch: SwitchParts) -> None:
+        """Every scope of a switch new to this compilation."""
+        for key in self._places:
+            if self._needed(key, dpid):
+                for b in self._ports_of.get(key, {}).values():
+                    switch.set(
+                        ("port", b.port.id), port_part(self._builders, dpid, b, self._topology)
+                    )
+                self._network(dpid, switch, key)
+        self._shared(dpid, switch)
+        self._routers_on(dpid, switch)
+
+    def _advance(
+        self, dpid, switch, changed, networks, moved, shared_changed, routers_changed
+    ) -> None:
+        topology, builders = self._topology, self._builders
+        local_changed = False
+        for port_id, (before, after) in changed.items():
+            if after is not None and self._needed(after.network.key, dpid):
+                switch.set(("port", port_id), port_part(builders, dpid, after, topology))
+            else:
+                switch.set(("port", port_id), None)
+            local_changed |= any(b is not None and b.dpid == dpid for b in (before, after))
+        hosts_changed = False
+        for key, (before, after) in moved.items():
+            was = before is not None and dpid in before.needed
+            now = after is not None and dpid in after.needed
+            hosts_changed |= (before is not None and dpid in before.hosts) != (
+                after is not None and dpid in after.hosts
+            )
+            if was == now:
+                continue
+            for b in self._ports_of.get(key, {}).values():
+                part = port_part(builders, dpid, b, topology) if now else None
+                switch.set(("port", b.port.id), part)
+        for key in networks | moved.keys():
+            self._network(dpid, switch, key)
+        if local_changed or shared_changed:
+            self._shared(dpid, switch)
+        if hosts_changed or routers_changed:
+            self._routers_on(dpid, switch)
+
+    def _network(self, dpid: int, switch: SwitchParts, key: int) -> None:
+        ports = self._ports_of.get(key)
+        if not ports or not self._needed(key, dpid):
+            switch.set(("network", key), None)
+            return
+        mine = sorted(self._local.get((key, dpid), {}).values(), key=lambda b: b.port.key)
+        local = local_network(
+            next(iter(ports.values())),
+            tuple(b.ofport for b in mine),
+            self._claimed.get(key, {}),
+            self._held,
+            self._places[key].flood.get(dpid, ()),
+        )
+        switch.set(("network", key), network_part(self._builders, dpid, local, self._topology))
+
+    def _shared(self, dpid: int, switch: SwitchParts) -> None:
+        mine = self._on_switch.get(dpid, {}).values()
+        local = tuple(sorted(mine, key=lambda b: b.port.key))
+        shared = PassInputs(self._routers, self._rules, self._extra)
+        scopes = shared_parts(self._builders, dpid, local, shared)
+        for scope in self._shared_scopes.get(dpid, set()) - scopes.keys():
+            switch.set(scope, None)
+        for scope, built in scopes.items():
+            switch.set(scope, built)
+        self._shared_scopes[dpid] = set(scopes)
+
+    def _routers_on(self, dpid: int, switch: SwitchParts) -> None:
+        hosts = {key: place.hosts for key, place in self._places.items()}
+        wanted = {r.router.key: r for r in routers_on(dpid, self._routers, hosts)}
+        for scope in [s for s in switch.scopes if s[0] == "router" and s[1] not in wanted]:
+            switch.set(scope, None)
+        for key, inputs in wanted.items():
+            switch.set(("router", key), router_part(self._builders, inputs))
+
+
+def _drop(index: dict, key, port_id: str) -> None:
+    ports = index[key]
+    del ports[port_id]
+    if not ports:
+        del index[key]
+
+
+def _count(counters: dict, key: int, items: Iterable, sign: int) -> None:
+    counter = counters.setdefault(key, collections.Counter())
+    for item in items:
+        counter[item] += sign
+        if counter[item] <= 0:
+            del counter[item]
+    if not counter:
+        del counters[key]
