@@ -74,11 +74,13 @@ class StatisticsPoller:
         counted flows read, reply bytes by kind)."""
         started = time.perf_counter()
         model, fabric = self._service.snapshot(), self._fabric.snapshot()
-        self._owners.update({p.key: (p.id, p.network_id) for p in model.ports.values()})
+        plugged = [model.ports[i] for i in fabric.vifs if i in model.ports]
+        # Only plugged ports have counted flows and meters; a port's stays known until the
+        # end of the round after it is gone (its flows' last counters may still come).
+        self._owners.update({p.key: (p.id, p.network_id) for p in plugged})
         vifs = {
-            (loc.dpid, loc.ofport): (port_id, model.ports[port_id].network_id)
-            for port_id, loc in fabric.vifs.items()
-            if port_id in model.ports
+            (fabric.vifs[p.id].dpid, fabric.vifs[p.id].ofport): (p.id, p.network_id)
+            for p in plugged
         }
         cost: dict[str, float] = {"switches": 0, "flows": 0, "port": 0, "flow": 0, "meter": 0}
         for dpid, channel in sorted(self._channels().items()):
@@ -90,8 +92,7 @@ class StatisticsPoller:
         self._store.forget("network", model.networks)
         for scope in ("port", "vif", "ip"):
             self._store.forget(scope, model.ports)
-        live = set(model.ports)
-        self._owners = {k: v for k, v in self._owners.items() if v[0] in live}
+        self._owners = {k: v for k, v in self._owners.items() if v[0] in model.ports}
         self._store.flush()
         cost["seconds"] = time.perf_counter() - started
         metrics.STATS_ROUNDS.observe(cost["seconds"])
@@ -136,8 +137,8 @@ class StatisticsPoller:
         seen = {r.source for r in readings}
         gone = [
             s
-            for prefix in ("vif", "flow", "meter")
-            for s in self._store.sources(f"{prefix}/{dpid:016x}/")
+            for kind in ("vif", "flow", "meter")
+            for s in self._store.sources(kind, f"{dpid:016x}")
             if s not in seen
         ]
         self._store.record(readings, gone)

@@ -113,6 +113,19 @@ def test_a_gone_source_counts_from_zero_when_it_comes_back(engine, store):
     assert sent(restarted) == (25, 2500)
 
 
+def test_a_switchs_sources_are_found_by_kind_and_switch_and_survive_a_restart(engine, store):
+    store.record([tx("vif/00000000000000aa/3/p/tx", 1, 1), tx("flow/00000000000000aa/7/x", 1, 1)])
+    store.record([tx("vif/00000000000000bb/3/p/tx", 1, 1)])
+    assert store.sources("vif", "00000000000000aa") == ["vif/00000000000000aa/3/p/tx"]
+    assert store.sources("flow", "00000000000000aa") == ["flow/00000000000000aa/7/x"]
+    store.record([], gone=["vif/00000000000000aa/3/p/tx"])
+    assert store.sources("vif", "00000000000000aa") == []
+    store.flush()
+    restarted = StatisticsStore(engine)
+    assert restarted.sources("vif", "00000000000000bb") == ["vif/00000000000000bb/3/p/tx"]
+    assert restarted.sources("vif", "00000000000000aa") == []
+
+
 def test_forget_drops_the_counters_of_objects_gone(engine, store):
     store.record(
         [

@@ -20,7 +20,7 @@ import dataclasses
 import datetime
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import Literal, overload
 
 from sqlalchemy import Column, DateTime, Float, String, Table, Text, delete, insert, select
@@ -75,6 +75,11 @@ def ip_object(port_id: str, ip: str) -> str:
     return f"{port_id}/{ip}"
 
 
+def _place(source: str) -> str:
+    """A source's kind and switch: "vif/000000000000000a/3/<port>/tx" -> "vif/00..0a"."""
+    return "/".join(source.split("/", 2)[:2])
+
+
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
@@ -91,6 +96,8 @@ class StatisticsStore:
         self._totals: dict[tuple[str, str], dict] = {}  # (scope, id) -> {counter: value}
         self._updated: dict[tuple[str, str], datetime.datetime] = {}
         self._last: dict[str, tuple[tuple, float | None]] = {}  # source -> (counts, age)
+        # "kind/switch id" -> its sources in _last: a switch's are found without a scan
+        self._placed: dict[str, set[str]] = {}
         self._dirty_totals: set = set()
         self._dirty_sources: set = set()
         self._load()
@@ -103,6 +110,7 @@ class StatisticsStore:
                 self._updated[key] = row.updated_at
             for row in conn.execute(select(COUNTER_READINGS)):
                 self._last[row.source] = (tuple(tuple(c) for c in json.loads(row.counts)), row.age)
+                self._placed.setdefault(_place(row.source), set()).add(row.source)
 
     # -- from the poller ---------------------------------------------------------------------
     def record(self, readings: Iterable[Reading], gone: Iterable[str] = ()) -> None:
@@ -116,6 +124,9 @@ class StatisticsStore:
             for source in gone:
                 if self._last.pop(source, None) is not None:
                     self._dirty_sources.add(source)
+                    placed = self._placed.get(_place(source))
+                    if placed is not None:
+                        placed.discard(source)
 
     def _add(self, reading: Reading, now) -> None:
         last = self._last.get(reading.source)
@@ -130,6 +141,8 @@ class StatisticsStore:
                 increase = {k: v - before.get(k, 0) for k, v in raw.items()}
         # The age is kept up to date in memory, written with the values only when they change:
         # an older age on disk can only make a restart look less like a new counter.
+        if last is None:
+            self._placed.setdefault(_place(reading.source), set()).add(reading.source)
         if last is None or last[0] != reading.counts:
             self._dirty_sources.add(reading.source)
         self._last[reading.source] = (reading.counts, reading.age)
@@ -145,10 +158,10 @@ class StatisticsStore:
                 self._updated[key] = now
                 self._dirty_totals.add(key)
 
-    def sources(self, prefix: str) -> list[str]:
-        """The counters read so far whose source starts with ``prefix``."""
+    def sources(self, kind: str, switch_id: str) -> list[str]:
+        """The counters of ``kind`` (vif, flow, meter) read so far on one switch."""
         with self._lock:
-            return [s for s in self._last if s.startswith(prefix)]
+            return list(self._placed.get(f"{kind}/{switch_id}", ()))
 
     def place_vif(self, port_id: str, place: dict) -> None:
         """Where the port's VIF is (interface name, switch id, OpenFlow port): another
@@ -162,9 +175,8 @@ class StatisticsStore:
             self._updated[key] = _now()
             self._dirty_totals.add(key)
 
-    def forget(self, scope: str, keep: Iterable[str]) -> None:
+    def forget(self, scope: str, keep: Container[str]) -> None:
         """Drop the counters of objects of ``scope`` that no longer exist (ip: by port id)."""
-        keep = set(keep)
         with self._lock:
             for key in [k for k in self._totals if k[0] == scope]:
                 owner = key[1].split("/", 1)[0] if scope == "ip" else key[1]

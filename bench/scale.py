@@ -1,0 +1,433 @@
+"""Scale: what one change costs at 10, 1,000 and 10,000 ports, on 20 real OVS bridges.
+
+One controller, one model grown from 10 ports to 1,000 and 10,000 (bulk creates), of which
+200 are bound to VIFs (OVS internal ports with their iface-id) spread over 20 userspace
+bridges joined by patch ports in a binary tree; the rest are unbound. Every port is in its
+project's default group, whose rules admit the group's members: each member's address is a
+flow on every bridge with a port of the group. At each size:
+
+- API port creates per second, one client and eight;
+- controller CPU (all its threads, from /proc) per port create + delete, idle use deducted;
+- flow-mods per port create and per bind;
+- port-up: API POST -> first ping reply from a VM (a namespace on a veth, plugged with its
+  iface-id, in the default group) to a peer on another bridge, and plug -> first reply;
+- flows of a network whose ports are on two neighbouring bridges, on those and elsewhere;
+- one statistics polling round per bound port, and the poller's share of a CPU at the
+  default interval (10 s);
+- the controller's RSS;
+
+and, at 10,000, the flow-mods a restart of the controller sends (none are needed).
+
+Sizes are measured one after another in one run (the model only grows), so the ratios
+compare runs minutes apart on the same machine. Run as root with Open vSwitch up:
+``.venv/bin/python bench/scale.py``. Writes bench/results/scale.json.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import pathlib
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import report as report_file  # noqa: E402
+from bench.polling import samples  # noqa: E402
+from bench.run import settle, vsctl  # noqa: E402
+from naas_sdn.flows.layout import Owner, identity, owner_of  # noqa: E402
+from tests.helpers import ApiClient, start_server  # noqa: E402
+
+SWITCHES = 20
+BOUND = 200
+SIZES = (10, 1000, 10000)
+STATS_INTERVAL = 2.0  # seconds between polling rounds here; the default is 10
+DEFAULT_INTERVAL = 10.0
+PORT_UP_SAMPLES = 7
+
+
+def bridge(i: int) -> str:
+    return f"nsc{i}"
+
+
+def make_fabric(ofp_port: int) -> None:
+    """20 userspace bridges, secure fail mode, joined by patch ports in a binary tree (bridge
+    i's parent is bridge i // 2)."""
+    for i in range(1, SWITCHES + 1):
+        vsctl("--if-exists", "del-br", bridge(i))
+        vsctl(
+            "add-br",
+            bridge(i),
+            "--",
+            "set",
+            "bridge",
+            bridge(i),
+            "datapath_type=netdev",
+            "protocols=OpenFlow13",
+            "fail-mode=secure",
+            f"other-config:datapath-id={0xC00 + i:016x}",
+            "--",
+            "set-controller",
+            bridge(i),
+            f"tcp:127.0.0.1:{ofp_port}",
+        )
+    for i in range(2, SWITCHES + 1):
+        parent = i // 2
+        down, up = f"pd{parent}-{i}", f"pu{i}-{parent}"
+        vsctl(
+            "add-port", bridge(parent), down, "--", "set", "interface", down, "type=patch",
+            f"options:peer={up}", "--", "add-port", bridge(i), up, "--", "set", "interface",
+            up, "type=patch", f"options:peer={down}",
+        )  # fmt: skip
+
+
+def remove_fabric() -> None:
+    for i in range(1, SWITCHES + 1):
+        subprocess.run(["ovs-vsctl", "--if-exists", "del-br", bridge(i)], check=False)
+    for name in ("vmup", "vmpeer"):
+        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    status = pathlib.Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+
+
+def dump_flows(name: str) -> list[str]:
+    out = subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", name],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [line for line in out.splitlines() if "cookie=" in line]
+
+
+def sh(*args: str) -> None:
+    subprocess.run(list(args), check=True, capture_output=True)
+
+
+class Vm:
+    """A namespace on a veth pair: a VM for ping."""
+
+    def __init__(self, name: str):
+        self.name, self.inside, self.outside = name, f"{name}-i", f"{name}-o"
+        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+        sh("ip", "netns", "add", name)
+        sh("ip", "link", "add", self.inside, "type", "veth", "peer", "name", self.outside)
+        sh("ip", "link", "set", self.inside, "netns", name)
+        sh("ip", "link", "set", self.outside, "up")
+        self.bridge: str | None = None
+
+    def configure(self, port: dict, peer: dict | None = None) -> None:
+        """The port's MAC and address; with ``peer``, the peer's MAC known beforehand (the
+        kernel's ARP retry after a lost request is a second: not what is measured here)."""
+        ip = port["fixed_ips"][0]["ip_address"]
+        run = ["ip", "netns", "exec", self.name]
+        sh(*run, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+        sh(*run, "ip", "link", "set", self.inside, "down")
+        sh(*run, "ip", "link", "set", self.inside, "address", port["mac_address"])
+        sh(*run, "ip", "addr", "flush", "dev", self.inside)
+        sh(*run, "ip", "addr", "add", f"{ip}/16", "dev", self.inside)
+        sh(*run, "ip", "link", "set", self.inside, "up")
+        sh(*run, "ip", "neigh", "flush", "all")
+        if peer is not None:
+            peer_ip = peer["fixed_ips"][0]["ip_address"]
+            sh(*run, "ip", "neigh", "replace", peer_ip, "lladdr", peer["mac_address"], "dev",
+               self.inside, "nud", "permanent")  # fmt: skip
+
+    def plug(self, name: str, port_id: str) -> None:
+        vsctl("add-port", name, self.outside, "--", "set", "interface", self.outside,
+              f"external_ids:iface-id={port_id}")  # fmt: skip
+        self.bridge = name
+
+    def unplug(self) -> None:
+        if self.bridge is not None:
+            vsctl("--if-exists", "del-port", self.bridge, self.outside)
+            self.bridge = None
+
+    def first_reply(self, ip: str, timeout: float = 10.0) -> subprocess.Popen:
+        """Start pinging ``ip`` every 2 ms; :func:`reply_time` reads the first reply."""
+        return subprocess.Popen(
+            ["ip", "netns", "exec", self.name, "ping", "-D", "-n", "-i", "0.002", "-W", "1",
+             "-w", str(int(timeout)), ip],
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+
+
+def reply_time(ping: subprocess.Popen) -> float:
+    """The wall-clock time of the first echo reply ping printed."""
+    try:
+        for line in ping.stdout:
+            found = re.match(r"\[(\d+\.\d+)\] \d+ bytes from", line)
+            if found:
+                return float(found.group(1))
+        raise RuntimeError("no reply")
+    finally:
+        ping.kill()
+        ping.wait()
+
+
+class Scale:
+    def __init__(self, server, api: ApiClient):
+        self.server, self.api = server, api
+        self.pid = server.process.pid
+        project = api.get("/v2.0/quotas/project").json["project"]["project_id"]
+        assert api.put(f"/v2.0/quotas/{project}", {"quota": {"port": -1}}).status == 200
+        self.network = self._create("networks", {"name": "scale"})
+        self._create(
+            "subnets",
+            {"network_id": self.network["id"], "ip_version": 4, "cidr": "10.64.0.0/16"},
+        )
+        # A network of two neighbouring bridges: what the other 18 should not hold.
+        self.local = self._create("networks", {"name": "local"})
+        self._create(
+            "subnets", {"network_id": self.local["id"], "ip_version": 4, "cidr": "10.65.0.0/24"}
+        )
+        self.ports = 0
+        self.bound = 0
+        self.vifs = 0
+
+    def _create(self, collection: str, body: dict) -> dict:
+        member = collection[:-1]
+        resp = self.api.post(f"/v2.0/{collection}", {member: body})
+        assert resp.status == 201, resp
+        return resp.json[member]
+
+    def grow(self, size: int) -> None:
+        """Ports up to ``size``, the first BOUND of them plugged round-robin on the bridges."""
+        while self.ports < size:
+            count = min(500, size - self.ports)
+            batch = [{"network_id": self.network["id"]} for _ in range(count)]
+            resp = self.api.post("/v2.0/ports", {"ports": batch})
+            assert resp.status == 201, resp
+            args: list[str] = []
+            for port in resp.json["ports"]:
+                self.ports += 1
+                if self.bound < BOUND:
+                    args += self._vif_args(bridge(1 + self.bound % SWITCHES), port["id"])
+                    self.bound += 1
+            if args:
+                vsctl(*args)
+            settle(self.server, timeout=600)
+
+    def _vif_args(self, name: str, port_id: str) -> list[str]:
+        self.vifs += 1
+        vif = f"sv{self.vifs}"
+        return ["--", "add-port", name, vif, "--", "set", "interface", vif, "type=internal",
+                f"external_ids:iface-id={port_id}"]  # fmt: skip
+
+    def plug_local_network(self) -> None:
+        """Two VIFs of the local network, on bridges 2 and 4 (4's parent is 2)."""
+        args = []
+        for name in (bridge(2), bridge(4)):
+            port = self._create("ports", {"network_id": self.local["id"]})
+            args += self._vif_args(name, port["id"])
+        vsctl(*args)
+        settle(self.server)
+
+    def create_rate(self, count: int, clients: int) -> float:
+        body = {"port": {"network_id": self.network["id"]}}
+        start = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+            made = list(pool.map(lambda _: self.api.post("/v2.0/ports", body), range(count)))
+        elapsed = time.perf_counter() - start
+        assert [r.status for r in made] == [201] * count
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            gone = pool.map(lambda r: self.api.delete(f"/v2.0/ports/{r.json['port']['id']}"), made)
+            assert all(r.status == 204 for r in gone)
+        settle(self.server)
+        return count / elapsed
+
+    def cpu_per_cycle(self, cycles: int = 100) -> float:
+        """Controller CPU milliseconds per port create + delete, idle use deducted."""
+        settle(self.server)
+        idle_start, wall_start = cpu_seconds(self.pid), time.monotonic()
+        time.sleep(5)
+        idle_rate = (cpu_seconds(self.pid) - idle_start) / (time.monotonic() - wall_start)
+        body = {"port": {"network_id": self.network["id"]}}
+        start, wall = cpu_seconds(self.pid), time.monotonic()
+        for _ in range(cycles):
+            port = self.api.post("/v2.0/ports", body).json["port"]
+            assert self.api.delete(f"/v2.0/ports/{port['id']}").status == 204
+        settle(self.server, quiet=1.0)
+        used = cpu_seconds(self.pid) - start - idle_rate * (time.monotonic() - wall)
+        return 1000 * used / cycles
+
+    def mods_per_create_and_bind(self) -> tuple[int, int]:
+        before = settle(self.server)
+        port = self._create("ports", {"network_id": self.network["id"]})
+        created = settle(self.server)
+        vsctl(*self._vif_args(bridge(SWITCHES), port["id"]))
+        bound = settle(self.server)
+        return created - before, bound - created
+
+    def port_up(self, vm: Vm, peer: dict) -> tuple[float, float]:
+        """(POST -> first reply, plug -> first reply) in ms for one new port."""
+        settle(self.server, quiet=1.0)
+        start = time.time()
+        port = self._create("ports", {"network_id": self.network["id"]})
+        vm.configure(port, peer)
+        ping = vm.first_reply(peer["fixed_ips"][0]["ip_address"])
+        plugged = time.time()
+        vm.plug(bridge(3), port["id"])
+        try:
+            replied = reply_time(ping)
+        finally:
+            vm.unplug()
+            assert self.api.delete(f"/v2.0/ports/{port['id']}").status == 204
+        return 1000 * (replied - start), 1000 * (replied - plugged)
+
+    def local_network_flows(self) -> dict:
+        """Bridge -> flows of the local network there: its own (cookie), and its ports'
+        lookups and answers (matching its key as metadata)."""
+        key = self.local["provider:segmentation_id"]
+        found = {}
+        for i in range(1, SWITCHES + 1):
+            lines = dump_flows(bridge(i))
+            mine = re.compile(rf"metadata=0x{key:x}\b")
+            found[i] = sum(
+                1
+                for line in lines
+                if mine.search(line)
+                or owner_of(identity(int(line.split("cookie=")[1].split(",")[0], 16)))
+                == (Owner.NETWORK, key)
+            )
+        return found
+
+    def poll_round(self, wanted: int = 3) -> float:
+        """Milliseconds of one polling round, averaged over the next ``wanted``."""
+
+        def totals():
+            found = samples(self.server)
+            return (
+                found.get(("naas_stats_poll_seconds_count", ()), 0),
+                found.get(("naas_stats_poll_seconds_sum", ()), 0),
+            )
+
+        count0, sum0 = totals()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            time.sleep(STATS_INTERVAL)
+            count, total = totals()
+            if count - count0 >= wanted:
+                return 1000 * (total - sum0) / (count - count0)
+        raise RuntimeError("no polling rounds")
+
+
+def measure(scale: Scale, vm: Vm, peer: dict) -> dict:
+    pid = scale.pid
+    settle(scale.server, timeout=600)
+    create_mods, bind_mods = scale.mods_per_create_and_bind()
+    ups = [scale.port_up(vm, peer) for _ in range(PORT_UP_SAMPLES)]
+    poll = scale.poll_round()
+    flows = scale.local_network_flows()
+    return {
+        "ports": scale.ports,
+        "bound_ports": scale.bound,
+        "creates_per_s_1_client": round(scale.create_rate(100, 1), 1),
+        "creates_per_s_8_clients": round(scale.create_rate(200, 8), 1),
+        "cpu_ms_per_create_delete": round(scale.cpu_per_cycle(), 2),
+        "flow_mods_per_create": create_mods,
+        "flow_mods_per_bind": bind_mods,
+        "port_up_ms_p50": round(statistics.median(u[0] for u in ups), 1),
+        "plug_to_ping_ms_p50": round(statistics.median(u[1] for u in ups), 1),
+        "poll_round_ms": round(poll, 1),
+        "poll_round_ms_per_bound_port": round(poll / scale.bound, 3),
+        "poller_cpu_share_at_default_interval": round(poll / 1000 / DEFAULT_INTERVAL, 4),
+        "local_network_flows_by_bridge": flows,
+        "flows_on_bridge_1": len(dump_flows(bridge(1))),
+        "rss_mib": round(rss_mib(pid), 1),
+    }
+
+
+def restart(scale: Scale) -> dict:
+    """Restart the controller on the unchanged 10,000-port model: every bridge is read back
+    and found correct, so nothing is sent."""
+    scale.server.restart(timeout=120)
+    scale.pid = scale.server.process.pid
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        found = samples(scale.server)
+        if found.get(("naas_switch_syncs_total", (("kind", "full"),)), 0) >= SWITCHES:
+            break
+        time.sleep(1)
+    else:
+        raise RuntimeError("the bridges were not all read back after the restart")
+    sent = settle(scale.server, timeout=600)
+    return {"mods_after_restart": sent, "rss_mib": round(rss_mib(scale.pid), 1)}
+
+
+def main() -> int:
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_server(
+            tmp,
+            extra_args=[
+                "--ovsdb",
+                "unix:/var/run/openvswitch/db.sock",
+                "--stats-interval",
+                str(STATS_INTERVAL),
+            ],
+        )
+        try:
+            make_fabric(server.ofp_port)
+            scale = Scale(server, ApiClient(server.url, server.token("bench", admin=True)))
+            scale.plug_local_network()
+            # The peer every port-up sample pings, on the far side of the tree from bridge 3.
+            peer = scale._create("ports", {"network_id": scale.network["id"]})
+            peer_vm, vm = Vm("vmpeer"), Vm("vmup")
+            peer_vm.configure(peer)
+            peer_vm.plug(bridge(SWITCHES - 1), peer["id"])
+            for size in SIZES:
+                started = time.monotonic()
+                scale.grow(size)
+                results[size] = {
+                    "fill_seconds": round(time.monotonic() - started, 1),
+                    **measure(scale, vm, peer),
+                }
+                print(size, results[size], flush=True)
+            results["restart"] = restart(scale)
+        finally:
+            server.stop()
+            remove_fabric()
+    small, large = results[SIZES[0]], results[SIZES[-1]]
+
+    def ratio(name):
+        return round(large[name] / small[name], 2) if small[name] else None
+
+    report = {
+        "switches": SWITCHES,
+        "results": results,
+        "ratios_10000_over_10": {
+            name: ratio(name)
+            for name in (
+                "creates_per_s_1_client",
+                "creates_per_s_8_clients",
+                "cpu_ms_per_create_delete",
+                "flow_mods_per_create",
+                "flow_mods_per_bind",
+                "port_up_ms_p50",
+                "plug_to_ping_ms_p50",
+                "poll_round_ms_per_bound_port",
+            )
+        },
+    }
+    report_file.write("scale", report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
