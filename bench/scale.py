@@ -274,9 +274,11 @@ class Scale:
         bound = settle(self.server)
         return created - before, bound - created
 
-    def port_up(self, vm: Vm, peer: dict) -> tuple[float, float]:
-        """(POST -> first reply, plug -> first reply) in ms for one new port."""
+    def port_up(self, vm: Vm, peer: dict, peer_vm: Vm) -> tuple[float, float]:
+        """(POST -> first reply, plug -> first reply) in ms for one new port. The peer forgets
+        the last sample's VM first: a new port may get the address of the one deleted."""
         settle(self.server, quiet=1.0)
+        sh("ip", "netns", "exec", peer_vm.name, "ip", "neigh", "flush", "all")
         start = time.time()
         port = self._create("ports", {"network_id": self.network["id"]})
         vm.configure(port, peer)
@@ -327,11 +329,11 @@ class Scale:
         raise RuntimeError("no polling rounds")
 
 
-def measure(scale: Scale, vm: Vm, peer: dict) -> dict:
+def measure(scale: Scale, vm: Vm, peer: dict, peer_vm: Vm) -> dict:
     pid = scale.pid
     settle(scale.server, timeout=600)
     create_mods, bind_mods = scale.mods_per_create_and_bind()
-    ups = [scale.port_up(vm, peer) for _ in range(PORT_UP_SAMPLES)]
+    ups = [scale.port_up(vm, peer, peer_vm) for _ in range(PORT_UP_SAMPLES)]
     poll = scale.poll_round()
     flows = scale.local_network_flows()
     return {
@@ -396,7 +398,7 @@ def main() -> int:
                 scale.grow(size)
                 results[size] = {
                     "fill_seconds": round(time.monotonic() - started, 1),
-                    **measure(scale, vm, peer),
+                    **measure(scale, vm, peer, peer_vm),
                 }
                 print(size, results[size], flush=True)
             results["restart"] = restart(scale)

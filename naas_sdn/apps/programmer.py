@@ -267,7 +267,11 @@ class Programmer:
             self._compilation = Compilation(self._options)  # left half advanced: start afresh
             raise
         connected = self._fabric.connected()
-        for dpid, channel in sorted(channels.items()):
+        # The switches of ports that came or changed go last: by the time a new VM's frames
+        # enter the pipeline, every switch already leads back to it (its address answers,
+        # lookups on the way, flooding toward it), so its first exchange is not lost.
+        last = self._compilation.local_changes
+        for dpid, channel in sorted(channels.items(), key=lambda item: (item[0] in last, item[0])):
             if time.monotonic() < self._retry_at.get(dpid, 0):
                 continue
             self._retry_at.pop(dpid, None)

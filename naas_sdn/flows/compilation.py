@@ -50,6 +50,9 @@ class Compilation:
 
     def _reset(self, topology) -> None:
         self._topology = topology
+        # dpids whose own bound ports changed in the last update: sent last, so that a new
+        # port can send only once the way back to it is everywhere
+        self.local_changes: set[int] = set()
         self._bound: dict[str, BoundPort] = {}
         self._ports_of: dict[int, dict[str, BoundPort]] = {}  # network key -> its bound ports
         self._local: dict[tuple, dict[str, BoundPort]] = {}  # (network key, dpid) -> ports there
@@ -81,6 +84,7 @@ class Compilation:
         routers = tuple(routers)
         rules, extra = dict(rules or {}), dict(extra or {})
         changed = self._bound_changes(bound)
+        self.local_changes = {b.dpid for pair in changed.values() for b in pair if b is not None}
         networks = {b.network.key for pair in changed.values() for b in pair if b is not None}
         routers_changed = routers != self._routers
         if routers_changed:
