@@ -122,11 +122,15 @@ class Compilation:
         """Port id -> (before, after) of every bound port added, changed or gone, with the
         indexes of networks' ports, hosts and claimed addresses brought up to date."""
         now = {b.port.id: b for b in bound}
-        changed: dict[str, tuple] = {
-            port_id: (self._bound.get(port_id), b)
-            for port_id, b in now.items()
-            if self._bound.get(port_id) is not b
-        }
+        changed: dict[str, tuple] = {}
+        for port_id, b in now.items():
+            before = self._bound.get(port_id)
+            if before is b:
+                continue
+            if before == b:  # derived afresh but the same: keep the object the scopes hold
+                now[port_id] = before
+                continue
+            changed[port_id] = (before, b)
         changed.update({i: (b, None) for i, b in self._bound.items() if i not in now})
         for port_id, (before, after) in changed.items():
             if before is not None:

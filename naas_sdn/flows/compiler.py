@@ -31,6 +31,7 @@ from naas_sdn.flows.inputs import (
     PassInputs,
     RouterInputs,
     bound_ports,
+    live_ports,
     policy_context,
     routed_interfaces,
     router_inputs,
@@ -111,7 +112,7 @@ def compile_inputs(model: ModelSnapshot, fabric: FabricSnapshot):
     """What every switch's compilation shares in one pass: bound ports, routers (from one
     walk over the router interfaces) and security group rules (rule key -> RuleInputs)."""
     interfaces = routed_interfaces(model)
-    context = policy_context(model)
+    context = policy_context(model, live_ports(model, fabric))
     return (
         bound_ports(model, fabric, interfaces, context),
         router_inputs(model, interfaces),

@@ -119,6 +119,7 @@ class IncrementalInputs:
         self._rules: dict[int, RuleInputs] = {}
         self._by_group: dict[str, tuple] = {}  # group id -> ((direction, key, clauses), ...)
         self._plugged = _Index()  # network id and ("group", id) -> plugged port ids
+        self._live: dict[str, PortView] = {}  # ports that carry traffic: their groups' members
         self._bound: dict[str, BoundPort] = {}
         self._sorted: list[BoundPort] | None = []
 
@@ -170,9 +171,7 @@ class IncrementalInputs:
                 blocks = [new.protocol_blocks[i] for i in self._blocks_of.get(network_id)]
                 self._blocks[network_id] = tuple(sorted(blocks, key=lambda b: b.key))
                 dirty_networks.add(network_id)
-        members_changed, addresses_changed = self._ports_changed(
-            old, new, dirty_ports, dirty_interfaces
-        )
+        addresses_changed = self._ports_changed(old, new, dirty_ports, dirty_interfaces)
         routers = ids("routers")
         for router_id in routers:
             dirty_interfaces |= self._interface_ports.get(("router", router_id))
@@ -182,8 +181,6 @@ class IncrementalInputs:
             or (addresses_changed and any(r.routes for r in new.routers.values()))
         ):
             self._routers = self._router_inputs(new)
-        groups = ids("security_groups") | self._refresh_members(members_changed)
-        dirty_ports |= self._refresh_rules(new, groups)
         # Where VIFs are plugged.
         if vifs is not old_vifs:
             dirty_ports |= {
@@ -191,6 +188,9 @@ class IncrementalInputs:
             }
         for network_id in dirty_networks:
             dirty_ports |= self._plugged.get(network_id)
+        members_changed = self._follow_live(new, dirty_ports)
+        groups = ids("security_groups") | self._refresh_members(members_changed)
+        dirty_ports |= self._refresh_rules(new, groups)
         qos = ids("qos_policies")
         if qos:
             dirty_ports |= {
@@ -203,23 +203,13 @@ class IncrementalInputs:
 
     def _ports_changed(
         self, old: ModelSnapshot, new: ModelSnapshot, ports: set, dirty_interfaces: set
-    ) -> tuple[set, bool]:
-        """Follow changed ports into the members of their groups, the router interfaces
-        (which join ``dirty_interfaces``) and the next hops of routes. Returns the (group,
-        version, bucket) of changed members, and whether any next hop changed."""
-        members_changed: set[tuple] = set()
+    ) -> bool:
+        """Follow changed ports into the router interfaces (which join ``dirty_interfaces``)
+        and the next hops of routes; whether any next hop changed."""
         hops_removed: dict[tuple, str] = {}
         hops_added: dict[tuple, str] = {}
         for port_id in ports:
             before, after = old.ports.get(port_id), new.ports.get(port_id)
-            for group_id, version, address in _members_of(before):
-                key = (group_id, version, remote_bucket(address))
-                self._members[key][address] -= 1
-                members_changed.add(key)
-            for group_id, version, address in _members_of(after):
-                key = (group_id, version, remote_bucket(address))
-                self._members.setdefault(key, collections.Counter())[address] += 1
-                members_changed.add(key)
             hops_removed.update(_addresses_of(before))
             hops_added.update(_addresses_of(after))
             interface = after is not None and after.device_owner == ROUTER_INTERFACE
@@ -235,7 +225,45 @@ class IncrementalInputs:
             for key in hops_removed:
                 self._next_hops.pop(key, None)
             self._next_hops.update(hops_added)
-        return members_changed, addresses_changed
+        return addresses_changed
+
+    def _follow_live(self, model: ModelSnapshot, ports: set) -> set:
+        """Whether each of ``ports`` carries traffic now; those that start or stop, or change
+        while they do, join or leave their groups' members. Returns the (group, version,
+        bucket) of the members that changed."""
+        changed: set[tuple] = set()
+        for port_id in ports:
+            before = self._live.get(port_id)
+            port = model.ports.get(port_id)
+            after = port if port is not None and self._carries_traffic(model, port) else None
+            if after is before:
+                continue
+            for group_id, version, address in _members_of(before):
+                key = (group_id, version, remote_bucket(address))
+                self._members[key][address] -= 1
+                changed.add(key)
+            for group_id, version, address in _members_of(after):
+                key = (group_id, version, remote_bucket(address))
+                self._members.setdefault(key, collections.Counter())[address] += 1
+                changed.add(key)
+            if after is None:
+                del self._live[port_id]
+            else:
+                self._live[port_id] = after
+        return changed
+
+    def _carries_traffic(self, model: ModelSnapshot, port: PortView) -> bool:
+        """As :func:`naas_sdn.flows.inputs.live_ports` has it."""
+        location = self._vifs.get(port.id)
+        network = model.networks.get(port.network_id)
+        return (
+            port.device_owner != ROUTER_INTERFACE
+            and location is not None
+            and location.ofport > 0
+            and port.admin_state_up
+            and network is not None
+            and network.admin_state_up
+        )
 
     def _refresh_interfaces(self, model: ModelSnapshot, ports: set, dirty_networks: set) -> bool:
         """Derive the given router interface ports' addresses; True if any routed interface

@@ -230,10 +230,32 @@ class PolicyContext:
     blocks: dict  # network id -> ProtocolBlockViews, by key
 
 
-def policy_context(model: ModelSnapshot) -> PolicyContext:
+def live_ports(model: ModelSnapshot, fabric: FabricSnapshot) -> list[PortView]:
+    """Ports that carry traffic: plugged, enabled, on an enabled network (a router's port is
+    everywhere, distributed, never a VIF)."""
+    found = []
+    for port in model.ports.values():
+        location = fabric.vifs.get(port.id)
+        network = model.networks.get(port.network_id)
+        if (
+            port.device_owner != ROUTER_INTERFACE
+            and location is not None
+            and location.ofport > 0
+            and port.admin_state_up
+            and network is not None
+            and network.admin_state_up
+        ):
+            found.append(port)
+    return found
+
+
+def policy_context(model: ModelSnapshot, live: list[PortView]) -> PolicyContext:
+    """Rules resolved against their remote groups' members: the addresses of the group's
+    ports that carry traffic (``live``). A port that is not plugged sends nothing, so its
+    address admits nothing either: a port created or deleted unplugged costs no flow."""
     members: dict[tuple, set] = {}
     if any(r.remote_group_id for g in model.security_groups.values() for r in g.rules):
-        for port in model.ports.values():
+        for port in live:
             for group_id in port.security_group_ids:
                 for _, ip in port.fixed_ips:
                     members.setdefault((group_id, 6 if ":" in ip else 4), set()).add(ip)
@@ -302,7 +324,7 @@ def bound_ports(
     """Ports that carry traffic: plugged, enabled, on an enabled network."""
     result = []
     subnets = _subnets_by_network(model)
-    context = context or policy_context(model)
+    context = context or policy_context(model, live_ports(model, fabric))
     routers: dict[str, list] = {}
     for interface in routed_interfaces(model) if interfaces is None else interfaces:
         routers.setdefault(interface.network.id, []).append(interface)

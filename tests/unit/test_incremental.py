@@ -284,35 +284,50 @@ def test_a_snapshot_older_than_the_log_derives_all_afresh(service):
 
 
 def test_a_member_joining_a_large_group_changes_one_bucket_of_remote_addresses(service):
-    """The default group admits its members' addresses: with 300 of them, one more port
-    changes one bucket's flows, not the ACL's and not the other ports'."""
+    """The default group admits its members' addresses: with 300 plugged, a port created
+    unplugged changes nothing at all (it sends nothing, so its address admits nothing); once
+    plugged it changes its own owners, its network's flooding and one bucket of addresses."""
     service.set_quota_limits(ALICE.project_id, {"port": -1})
     net = service.create_network(ALICE, {"name": "n"})
     service.create_subnet(ALICE, {"network_id": net.id, "ip_version": 4, "cidr": "10.0.0.0/22"})
     ports = service.create_ports(ALICE, [{"network_id": net.id}] * 300)
-    vifs = {p.id: VifLocation("br", 1, 10 + i) for i, p in enumerate(ports[:5])}
-    fabric = FabricSnapshot(frozenset({1}), frozenset(), MappingProxyType(vifs))
+    vifs = {p.id: VifLocation("br", 1, 10 + i) for i, p in enumerate(ports)}
     kept = IncrementalInputs()
+    revision = None
 
-    def compiled(revision):
+    def compiled():
+        nonlocal revision
         model, changed = service.snapshot_since(revision)
+        revision = model.revision
+        fabric = FabricSnapshot(frozenset({1}), frozenset(), MappingProxyType(dict(vifs)))
         bound, routers, rules = kept.update(model, fabric, changed)
-        state = compiler.compile_switch(1, bound, fabric, compiler.Options(), routers, rules)
-        return model.revision, state
+        return compiler.compile_switch(1, bound, fabric, compiler.Options(), routers, rules)
 
-    revision, before = compiled(None)
+    def changed_owners(after, before):
+        return {
+            o
+            for o in after.parts.keys() | before.parts.keys()
+            if after.parts.get(o) is not before.parts.get(o)
+        }
+
+    before = compiled()
     remote = [o for o in before.parts if owner_of(o)[0] == Owner.REMOTE]
     assert len(remote) > 100  # 300 addresses spread over the buckets
     joined = service.create_port(ALICE, {"network_id": net.id})
-    _, after = compiled(revision)
-    changed = {
-        o
-        for o in after.parts.keys() | before.parts.keys()
-        if after.parts.get(o) is not before.parts.get(o)
+    unplugged = compiled()
+    assert changed_owners(unplugged, before) == set()
+    vifs[joined.id] = VifLocation("br", 1, 999)
+    after = compiled()
+    view = service.snapshot().ports[joined.id]
+    address = view.fixed_ips[0][1]
+    bucket = cookie(Owner.REMOTE, remote_bucket(address))
+    assert changed_owners(after, unplugged) == {
+        bucket,
+        cookie(Owner.PORT, view.key),
+        cookie(Owner.COUNTER, view.key),
+        cookie(Owner.NETWORK, service.snapshot().networks[net.id].key),
     }
-    address = service.snapshot().ports[joined.id].fixed_ips[0][1]
-    assert changed == {cookie(Owner.REMOTE, remote_bucket(address))}
-    assert any(dict(f.match).get("ipv4_src") == address for f in after.parts[min(changed)])
+    assert any(dict(f.match).get("ipv4_src") == address for f in after.parts[bucket])
 
 
 def test_networks_routed_together_follow_each_other_across_switches(service):

@@ -219,3 +219,38 @@ def test_a_meter_the_switch_refuses_leaves_out_only_the_flows_using_it():
     sent = (switch.bundles, switch.meter_mods)
     programmer._sync(channel, state, None)
     assert (switch.bundles, switch.meter_mods) == sent
+
+
+def test_the_switch_of_a_new_port_is_programmed_after_the_others():
+    """A VM can send once its own switch classifies it: by then every other switch must
+    already lead back to it, or its first exchange (the peer's ARP, its reply) is lost."""
+    committed = []
+
+    class Recording(SimulatedSwitch):
+        def _control(self, msg):
+            if msg.type == ofproto.ONF_BCT_COMMIT_REQUEST:
+                committed.append(self.id)
+            super()._control(msg)
+
+    channels = {}
+    for dpid in (1, 2):
+        switch = Recording()
+        switch.id = dpid
+        switch.channel = Channel(switch, timeout=2)
+        channels[dpid] = switch.channel
+    vifs = {"a2": (2, 1)}
+    programmer = Programmer(
+        SimpleNamespace(snapshot=lambda: model(ONE_PORTS)),
+        SimpleNamespace(
+            snapshot=lambda: fabric([1, 2], [((1, 10), (2, 10))], vifs), connected=dict
+        ),
+        compiler.Options(),
+        generation=1,
+    )
+    for channel in channels.values():
+        programmer.switch_connected(channel)
+    programmer._pass(channels)
+    committed.clear()
+    vifs["a1"] = (1, 1)  # a new VM of network A on switch 1, whose peer is on switch 2
+    programmer._pass(channels)
+    assert committed == [2, 1]
