@@ -21,7 +21,7 @@ LOG = logging.getLogger(__name__)
 
 
 class VifBinding:
-    COALESCE = 0.01  # seconds a round waits for more changes: a burst of plugs, one write
+    COALESCE = 0.002  # seconds a round waits for more changes: a burst of plugs, one write
     RETRY = 0.5  # seconds between two looks at readiness, and after a failed write
 
     def __init__(self, service, fabric_state, ready=lambda: True):

@@ -10,7 +10,6 @@ only reads the model: ports are bound to their VIFs by the binding app (apps/bin
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import logging
 import threading
@@ -135,7 +134,7 @@ def _changed_owners(desired: ofp.SwitchState, installed: ofp.SwitchState):
 
 
 class Programmer:
-    COALESCE = 0.01  # seconds a pass waits for more changes; bounds added programming latency
+    COALESCE = 0.002  # seconds a pass waits for more changes; bounds added programming latency
 
     def __init__(
         self,
@@ -169,7 +168,6 @@ class Programmer:
         self._compilation = Compilation(options)  # every switch's desired state, the same
         self._revision: int | None = None  # the model revision they were derived from
         self._synced: dict[int, ofp.SwitchState] = {}  # dpid -> desired state it was synced to
-        self._pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="programmer")
         self._thread = threading.Thread(target=self._run, name="programmer", daemon=True)
 
     def start(self):
@@ -291,7 +289,9 @@ class Programmer:
             if len(wave) == 1:
                 self._sync_switch(wave[0], states, connected)
             elif wave:
-                list(self._pool.map(lambda item: self._sync_switch(item, states, connected), wave))
+                _side_by_side(
+                    [lambda item=item: self._sync_switch(item, states, connected) for item in wave]
+                )
 
     def _sync_switch(self, switch: tuple, states: Mapping, connected: Mapping) -> None:
         """Bring one switch (dpid, channel) to its desired state; a switch that fails is read
@@ -573,6 +573,29 @@ class Programmer:
                     error,
                 )
                 metrics.FLOWS_REJECTED.labels(reason="compile").inc()
+
+
+def _side_by_side(calls: list) -> None:
+    """Run ``calls`` each on a thread of its own and wait for all; the first exception one
+    raised is raised here. Daemon threads: a switch that hangs never holds up a shutdown."""
+    errors: list[BaseException] = []
+
+    def run(call):
+        try:
+            call()
+        except BaseException as error:  # handed to the pass, which logs and retries
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=run, args=(call,), name="programmer-sync", daemon=True)
+        for call in calls
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _owner_name(value: int) -> str:
