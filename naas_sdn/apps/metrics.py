@@ -57,7 +57,8 @@ STATS_BYTES = Counter(
 
 class TrafficCollector:
     """Per-network, per-port and per-switch series, made at scrape time from the statistics
-    store and the model: labelled with the API's ids, so a series leads to its object."""
+    store and the model: labelled with the API's ids, so a series leads to its object. A
+    network or port that has counted nothing yet (never plugged) has no series."""
 
     def __init__(self, service, programmer):
         self._service = service
@@ -96,8 +97,12 @@ class TrafficCollector:
                 )
                 for unit in ("packets", "bytes")
             }
-            for object_id, item in objects.items():
-                values = totals.get(object_id, {})
+            # Objects that have counted something: a port never plugged has no series, so
+            # a scrape costs the ports that carry traffic, not all ports of the cloud.
+            for object_id, values in totals.items():
+                item = objects.get(object_id)
+                if item is None:
+                    continue
                 ids = (
                     [item.project_id, object_id]
                     if scope == "network"
