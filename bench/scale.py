@@ -411,8 +411,12 @@ def main() -> int:
     def ratio(name):
         return round(large[name] / small[name], 2) if small[name] else None
 
+    middle = results[SIZES[1]]
     report = {
         "switches": SWITCHES,
+        "rss_mib_per_1000_ports_from_1000_to_10000": round(
+            (large["rss_mib"] - middle["rss_mib"]) / ((SIZES[-1] - SIZES[1]) / 1000), 2
+        ),
         "results": results,
         "ratios_10000_over_10": {
             name: ratio(name)

@@ -189,13 +189,20 @@ def _parse_action(action):
     if isinstance(action, parser.OFPActionDecNwTtl):
         return model.dec_ttl()
     if isinstance(action, parser.NXActionRegMove):
-        return model.move(action.src_field, action.dst_field, action.n_bits)
+        return model.move(_oxm(action.src_field), _oxm(action.dst_field), action.n_bits)
     if isinstance(action, parser.NXActionCT):
         table = None if action.recirc_table == NX_CT_RECIRC_NONE else action.recirc_table
         return ("ct", bool(action.flags & nicira_ext.NX_CT_F_COMMIT), action.zone_src, table)
     if isinstance(action, parser.NXActionConjunction):
         return model.conjunction(action.id, action.clause + 1, action.n_clauses)
     return ("unknown", type(action).__name__)
+
+
+def _oxm(field: str) -> str:
+    """A field as the compiler names it. OVS reports a move of Ethernet and ARP fields in
+    their Nicira (NXM) encoding, which os-ken names ``eth_src_nxm``, ``arp_spa_nxm``...: the
+    same field, so a restart must not find the ARP answers that use them changed."""
+    return field.removesuffix("_nxm")
 
 
 def _parse_instruction(instruction):

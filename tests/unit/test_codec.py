@@ -1,0 +1,58 @@
+"""Flows read back from a switch compare equal to the compiled ones: what a restart relies on
+to send nothing for an unchanged model."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from os_ken.ofproto import ofproto_v1_3 as ofproto
+from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+from naas_sdn.apps import codec
+from naas_sdn.flows.answers import arp_answer
+from naas_sdn.flows.layout import Owner, cookie
+from naas_sdn.model.snapshot import NetworkView
+
+DATAPATH = SimpleNamespace(ofproto=ofproto, ofproto_parser=parser)
+
+
+def _as_ovs_reports(actions: list) -> list:
+    """OVS reports a move of Ethernet and ARP fields in their Nicira encoding."""
+    return [
+        parser.NXActionRegMove(
+            src_field=a.src_field + "_nxm",
+            dst_field=a.dst_field + "_nxm",
+            n_bits=a.n_bits,
+            src_ofs=a.src_ofs,
+            dst_ofs=a.dst_ofs,
+        )
+        if isinstance(a, parser.NXActionRegMove)
+        else a
+        for a in actions
+    ]
+
+
+def test_an_arp_answer_read_back_in_nicira_fields_is_the_compiled_one():
+    network = NetworkView("n", "p", 7, True)
+    compiled = arp_answer(network, "10.0.0.5", "fa:16:3e:00:00:05", cookie(Owner.PORT, 5))
+    mod = codec.flow_add(DATAPATH, compiled, compiled.cookie)
+    instructions = [
+        parser.OFPInstructionActions(i.type, _as_ovs_reports(i.actions))
+        if isinstance(i, parser.OFPInstructionActions)
+        else i
+        for i in mod.instructions
+    ]
+    assert any(
+        isinstance(a, parser.NXActionRegMove) and a.src_field.endswith("_nxm")
+        for i in instructions
+        for a in getattr(i, "actions", ())
+    )
+    stats = parser.OFPFlowStats(
+        table_id=mod.table_id,
+        priority=mod.priority,
+        cookie=mod.cookie,
+        match=mod.match,
+        instructions=instructions,
+    )
+    read = codec.parse_flow(stats)
+    assert (read.key, read.body) == (compiled.key, compiled.body)
