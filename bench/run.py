@@ -31,23 +31,23 @@ def vsctl(*args):
     subprocess.run(["ovs-vsctl", "--timeout=60", *args], check=True, capture_output=True)
 
 
-def bench_bridge(ofp_port: int) -> None:
+def bench_bridge(ofp_port: int, name: str = BRIDGE, dpid: int = 0xB0) -> None:
     """A fresh userspace bridge, secure fail mode, connected to the controller on ofp_port."""
-    vsctl("--if-exists", "del-br", BRIDGE)
+    vsctl("--if-exists", "del-br", name)
     vsctl(
         "add-br",
-        BRIDGE,
+        name,
         "--",
         "set",
         "bridge",
-        BRIDGE,
+        name,
         "datapath_type=netdev",
         "protocols=OpenFlow13",
         "fail-mode=secure",
-        "other-config:datapath-id=00000000000000b0",
+        f"other-config:datapath-id={dpid:016x}",
         "--",
         "set-controller",
-        BRIDGE,
+        name,
         f"tcp:127.0.0.1:{ofp_port}",
     )
 

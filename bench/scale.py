@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import report as report_file  # noqa: E402
 from bench.polling import samples  # noqa: E402
-from bench.run import settle, vsctl  # noqa: E402
+from bench.run import bench_bridge, settle, vsctl  # noqa: E402
 from naas_sdn.flows.layout import Owner, identity, owner_of  # noqa: E402
 from tests.helpers import ApiClient, start_server  # noqa: E402
 
@@ -59,23 +59,7 @@ def make_fabric(ofp_port: int) -> None:
     """20 userspace bridges, secure fail mode, joined by patch ports in a binary tree (bridge
     i's parent is bridge i // 2)."""
     for i in range(1, SWITCHES + 1):
-        vsctl("--if-exists", "del-br", bridge(i))
-        vsctl(
-            "add-br",
-            bridge(i),
-            "--",
-            "set",
-            "bridge",
-            bridge(i),
-            "datapath_type=netdev",
-            "protocols=OpenFlow13",
-            "fail-mode=secure",
-            f"other-config:datapath-id={0xC00 + i:016x}",
-            "--",
-            "set-controller",
-            bridge(i),
-            f"tcp:127.0.0.1:{ofp_port}",
-        )
+        bench_bridge(ofp_port, bridge(i), 0xC00 + i)
     for i in range(2, SWITCHES + 1):
         parent = i // 2
         down, up = f"pd{parent}-{i}", f"pu{i}-{parent}"

@@ -29,6 +29,7 @@ from naas_sdn.flows.inputs import (
     Remote,
     RouterInputs,
     RuleInputs,
+    carries_traffic,
     port_policy,
     remote_prefixes,
 )
@@ -235,7 +236,10 @@ class IncrementalInputs:
         for port_id in ports:
             before = self._live.get(port_id)
             port = model.ports.get(port_id)
-            after = port if port is not None and self._carries_traffic(model, port) else None
+            location = self._vifs.get(port_id)
+            network = model.networks.get(port.network_id) if port is not None else None
+            live = port is not None and carries_traffic(port, location, network)
+            after = port if live else None
             if after is before:
                 continue
             for group_id, version, address in _members_of(before):
@@ -251,19 +255,6 @@ class IncrementalInputs:
             else:
                 self._live[port_id] = after
         return changed
-
-    def _carries_traffic(self, model: ModelSnapshot, port: PortView) -> bool:
-        """As :func:`naas_sdn.flows.inputs.live_ports` has it."""
-        location = self._vifs.get(port.id)
-        network = model.networks.get(port.network_id)
-        return (
-            port.device_owner != ROUTER_INTERFACE
-            and location is not None
-            and location.ofport > 0
-            and port.admin_state_up
-            and network is not None
-            and network.admin_state_up
-        )
 
     def _refresh_interfaces(self, model: ModelSnapshot, ports: set, dirty_networks: set) -> bool:
         """Derive the given router interface ports' addresses; True if any routed interface
@@ -411,12 +402,7 @@ class IncrementalInputs:
             port.id, (port.network_id, *(("group", g) for g in port.security_group_ids))
         )
         network = model.networks.get(port.network_id)
-        if (
-            network is None
-            or location.ofport <= 0
-            or not port.admin_state_up
-            or not network.admin_state_up
-        ):
+        if network is None or not carries_traffic(port, location, network):
             return None
         context = PolicyContext(self._rules, self._by_group, self._blocks)
         return BoundPort(

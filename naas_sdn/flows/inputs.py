@@ -230,23 +230,27 @@ class PolicyContext:
     blocks: dict  # network id -> ProtocolBlockViews, by key
 
 
+def carries_traffic(port: PortView, location, network: NetworkView | None) -> bool:
+    """Whether a port carries traffic: plugged (``location``, a VifLocation or None),
+    enabled, on an enabled network. A router's port is everywhere (distributed), never a
+    VIF."""
+    return (
+        port.device_owner != ROUTER_INTERFACE
+        and location is not None
+        and location.ofport > 0
+        and port.admin_state_up
+        and network is not None
+        and network.admin_state_up
+    )
+
+
 def live_ports(model: ModelSnapshot, fabric: FabricSnapshot) -> list[PortView]:
-    """Ports that carry traffic: plugged, enabled, on an enabled network (a router's port is
-    everywhere, distributed, never a VIF)."""
-    found = []
-    for port in model.ports.values():
-        location = fabric.vifs.get(port.id)
-        network = model.networks.get(port.network_id)
-        if (
-            port.device_owner != ROUTER_INTERFACE
-            and location is not None
-            and location.ofport > 0
-            and port.admin_state_up
-            and network is not None
-            and network.admin_state_up
-        ):
-            found.append(port)
-    return found
+    """Ports that carry traffic (:func:`carries_traffic`)."""
+    return [
+        port
+        for port in model.ports.values()
+        if carries_traffic(port, fabric.vifs.get(port.id), model.networks.get(port.network_id))
+    ]
 
 
 def policy_context(model: ModelSnapshot, live: list[PortView]) -> PolicyContext:
@@ -329,17 +333,9 @@ def bound_ports(
     for interface in routed_interfaces(model) if interfaces is None else interfaces:
         routers.setdefault(interface.network.id, []).append(interface)
     for port in model.ports.values():
-        if port.device_owner == ROUTER_INTERFACE:
-            continue  # a router's port is everywhere (distributed), never a VIF
         location = fabric.vifs.get(port.id)
         network = model.networks.get(port.network_id)
-        if (
-            location is None
-            or network is None
-            or location.ofport <= 0
-            or not port.admin_state_up
-            or not network.admin_state_up
-        ):
+        if location is None or network is None or not carries_traffic(port, location, network):
             continue
         result.append(
             BoundPort(
