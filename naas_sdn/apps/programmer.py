@@ -71,13 +71,17 @@ def wire_order(flow: ofp.Flow) -> tuple:
 def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
     """The difference, owner by owner: an owner whose flows are the same object (the
     compiler memoizes them) costs nothing, so a pass is cheap however large the model."""
-    flow_adds, flow_deletes = [], []
+    flow_adds: list[ofp.Flow] = []
+    flow_deletes: list[ofp.Flow] = []
     empty: frozenset[ofp.Flow] = frozenset()
     owners = _changed_owners(desired, installed)
     for owner in owners:
         want = desired.parts.get(owner)
         have = installed.parts.get(owner, empty)
-        if have is want or want is None:
+        if want is None:
+            flow_deletes += have  # an owner gone: all its flows go
+            continue
+        if have is want:
             continue
         have_index = {f.key: f for f in have}
         want_index = {f.key: f for f in want}
@@ -85,9 +89,6 @@ def plan(desired: ofp.SwitchState, installed: ofp.SwitchState) -> Plan:
             f for k, f in want_index.items() if k not in have_index or have_index[k].body != f.body
         ]
         flow_deletes += [f for k, f in have_index.items() if k not in want_index]
-    for owner in owners:
-        if owner not in desired.parts:
-            flow_deletes += installed.parts.get(owner, empty)
     added = {f.key for f in flow_adds}  # an entry moving between owners is simply replaced
     flow_deletes = [f for f in flow_deletes if f.key not in added]
     groups = _group_plan(desired.groups, installed.groups)

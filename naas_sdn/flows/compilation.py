@@ -66,7 +66,6 @@ class Compilation:
         self._rules: dict = {}
         self._extra: dict = {}
         self._switches: dict[int, SwitchParts] = {}
-        self._shared_scopes: dict[int, set] = {}  # dpid -> the shared scopes it holds
 
     def update(
         self,
@@ -114,7 +113,6 @@ class Compilation:
             states[dpid] = switch.state()
         for gone in self._switches.keys() - states.keys():
             del self._switches[gone]
-            self._shared_scopes.pop(gone, None)
         return states
 
     # -- what changed -----------------------------------------------------------------------
@@ -243,17 +241,17 @@ class Compilation:
         local = tuple(sorted(mine, key=lambda b: b.port.key))
         shared = PassInputs(self._routers, self._rules, self._extra)
         scopes = shared_parts(self._builders, dpid, local, shared)
-        for scope in self._shared_scopes.get(dpid, set()) - scopes.keys():
+        for scope in switch.of_kind("shared") - scopes.keys():
             switch.set(scope, None)
         for scope, built in scopes.items():
             switch.set(scope, built)
-        self._shared_scopes[dpid] = set(scopes)
 
     def _routers_on(self, dpid: int, switch: SwitchParts) -> None:
         hosts = {key: place.hosts for key, place in self._places.items()}
         wanted = {r.router.key: r for r in routers_on(dpid, self._routers, hosts)}
-        for scope in [s for s in switch.scopes if s[0] == "router" and s[1] not in wanted]:
-            switch.set(scope, None)
+        for scope in switch.of_kind("router"):
+            if scope[1] not in wanted:
+                switch.set(scope, None)
         for key, inputs in wanted.items():
             switch.set(("router", key), router_part(self._builders, inputs))
 

@@ -182,7 +182,10 @@ class SwitchParts:
         self._groups: collections.Counter = collections.Counter()
         self._failed: dict[tuple, Mapping] = {}  # scope -> what failed in it
         self._touched: set[int] = set()  # owners whose flows changed since the last state
+        self._kinds: dict[str, set[tuple]] = {}  # scope kind ("port", "router"...) -> scopes
         self._state: ofp.SwitchState | None = None
+        self._last: ofp.SwitchState | None = None  # the last state asked for
+        self._sets_changed = True  # groups or meters differ from the last state's
 
     def set(self, scope: tuple, built: Built | None) -> None:
         """Make ``built`` the answer of ``scope`` (None: the scope is gone)."""
@@ -191,9 +194,10 @@ class SwitchParts:
             return
         self._state = None
         changes = _changed_parts(old.parts if old else (), built.parts if built else ())
+        none: frozenset = frozenset()
         for counter, before, after in (
-            (self._meters, old.meters if old else frozenset(), built.meters if built else ()),
-            (self._groups, old.groups if old else frozenset(), built.groups if built else ()),
+            (self._meters, old.meters if old else none, built.meters if built else none),
+            (self._groups, old.groups if old else none, built.groups if built else none),
         ):
             if before != after:
                 counter.subtract(before)
@@ -201,8 +205,11 @@ class SwitchParts:
                 self._sets_changed = True
         self.scopes.pop(scope, None)
         self._failed.pop(scope, None)
-        if built is not None:
+        if built is None:
+            self._kinds.get(scope[0], set()).discard(scope)
+        else:
             self.scopes[scope] = built
+            self._kinds.setdefault(scope[0], set()).add(scope)
             if built.failed:
                 self._failed[scope] = built.failed
         for owner, flows in changes:
@@ -245,8 +252,9 @@ class SwitchParts:
             self._last = self._state
         return self._state
 
-    _last: ofp.SwitchState | None = None
-    _sets_changed = True
+    def of_kind(self, kind: str) -> frozenset[tuple]:
+        """The scopes of one kind ("port", "network", "router", "shared"...) held now."""
+        return frozenset(self._kinds.get(kind, ()))
 
 
 def _changed_parts(before: tuple, after: tuple) -> list:
