@@ -27,7 +27,8 @@ class VifBinding:
     def __init__(self, service, fabric_state, ready=lambda: True):
         """
         Args:
-            service: the model (``snapshot()``, ``update_port_bindings(port id -> bridge)``).
+            service: the model (``snapshot()``, ``update_port_bindings(port id -> bridge,
+                ports to look at)``).
             fabric_state: where VIFs are plugged (``snapshot().vifs``).
             ready: whether the VIF locations are complete (every OVSDB server synced).
         """
@@ -58,16 +59,23 @@ class VifBinding:
             self._wake.notify()
 
     def sync(self) -> None:
-        """Write the bindings the VIF locations imply, unless they are those last written."""
+        """Write the bindings the VIF locations imply, unless they are those last written:
+        for the ports whose VIF came, went or moved since (every port the first time)."""
         ports = self._service.snapshot().ports
         bindings = {
             port_id: location.bridge
             for port_id, location in self._fabric.snapshot().vifs.items()
             if port_id in ports
         }
-        if bindings != self._written:
-            self._service.update_port_bindings(bindings)
-            self._written = bindings
+        written = self._written
+        if bindings == written:
+            return
+        only = None
+        if written is not None:
+            moved = bindings.keys() | written.keys()
+            only = {i for i in moved if bindings.get(i) != written.get(i)}
+        self._service.update_port_bindings(bindings, only)
+        self._written = bindings
 
     def _run(self) -> None:
         while self._next_round():

@@ -345,7 +345,15 @@ class Programmer:
         todo = plan(wanted, installed) if wanted is not installed else None
         if todo:
             todo = self._apply(channel, desired, installed, todo)
-            LOG.info("switch %016x %s: %s", dpid, "resync" if first else "update", todo.summary())
+            # Every change touches a few switches: its updates are for debugging, a resync
+            # (a switch connected or read back) is news for the operator.
+            LOG.log(
+                logging.INFO if first else logging.DEBUG,
+                "switch %016x %s: %s",
+                dpid,
+                "resync" if first else "update",
+                todo.summary(),
+            )
         elif first:
             LOG.info("switch %016x resync: already correct (%d flows)", dpid, len(desired.flows))
         with self._wake:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from naas_sdn.model import db, errors
+from naas_sdn.model.frozenmap import FrozenMap
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,25 +54,27 @@ class Changes:
 
 def merge(
     records: Mapping, views: Mapping, updates: Mapping, make_view: Callable
-) -> tuple[dict, dict, set]:
-    """Apply ``updates`` (id -> record or None) to copies of a mirror and its views.
+) -> tuple[FrozenMap, FrozenMap, set]:
+    """Apply ``updates`` (id -> record or None) to a mirror and its views, as new maps that
+    share what did not change (:class:`FrozenMap`: a commit costs what it changed).
 
     Returns the new records, the new views and the ids whose view changed (a reader that
     keeps what it derived from the views recomputes those alone).
     """
-    records, views, changed = dict(records), dict(views), set()
+    view_updates: dict = {}
+    changed = set()
     for key, record in updates.items():
         if record is None:
-            records.pop(key, None)
-            if views.pop(key, None) is not None:
+            if key in views:
+                view_updates[key] = None
                 changed.add(key)
         else:
-            records[key] = record
             view, before = make_view(record), views.get(key)
             if before != view:  # an equal view keeps its identity: compilation skips it
+                view_updates[key] = view
                 changed.add(key)
-                views[key] = view
-    return records, views, changed
+    records = FrozenMap.of(records).updated(updates)
+    return records, FrozenMap.of(views).updated(view_updates), changed
 
 
 def current(mirror: Mapping, updates: Mapping, key: str):

@@ -32,6 +32,7 @@ from naas_sdn.model.common import (
     read_tags,
 )
 from naas_sdn.model.fabric_links import FabricLinkStore
+from naas_sdn.model.frozenmap import FrozenMap
 from naas_sdn.model.quotas import QuotaMixin
 from naas_sdn.model.snapshot import EMPTY, ModelSnapshot
 from naas_sdn.model.store import DeclaredStore
@@ -110,8 +111,8 @@ class NetworkService(QuotaMixin, DeclaredStore):
         for collection, resource in schema.DECLARED.items():
             if resource.has_view:
                 make_view = resource.make_view(lambda c: declared.get(c, {}))
-                views[collection] = MappingProxyType(
-                    {k: make_view(v) for k, v in declared[collection].items()}
+                views[collection] = FrozenMap(
+                    (k, make_view(v)) for k, v in declared[collection].items()
                 )
         self._snapshot = ModelSnapshot(
             revision=1,
@@ -127,7 +128,7 @@ class NetworkService(QuotaMixin, DeclaredStore):
         records = self._declared[resource.collection]
         views = {
             **snap.extra,
-            resource.collection: MappingProxyType({k: make_view(v) for k, v in records.items()}),
+            resource.collection: FrozenMap((k, make_view(v)) for k, v in records.items()),
         }
         self._publish(
             dataclasses.replace(snap, extra=MappingProxyType(views), revision=snap.revision + 1),
@@ -184,7 +185,7 @@ class NetworkService(QuotaMixin, DeclaredStore):
                 resource.make_view(lambda c: declared.get(c, {})),
             )
             if resource.has_view and changed_ids:
-                views[collection] = MappingProxyType(new_views)
+                views[collection] = new_views
                 changed[collection] = frozenset(changed_ids)
         self._declared = declared
         port_changes = changes.declared.get("ports", {})
@@ -344,10 +345,12 @@ class NetworkService(QuotaMixin, DeclaredStore):
     def delete_port(self, ctx: Context, port_id: str, if_revision=None) -> None:
         self.delete_record(ctx, "ports", port_id, if_revision)
 
-    def update_port_bindings(self, bindings: Mapping[str, str]) -> None:
+    def update_port_bindings(
+        self, bindings: Mapping[str, str], only: Iterable[str] | None = None
+    ) -> None:
         from naas_sdn.features.networking.ports import update_bindings
 
-        update_bindings(self, bindings)
+        update_bindings(self, bindings, only)
 
     def close(self) -> None:
         with self._lock:
@@ -359,9 +362,3 @@ def _declared_views(views: Mapping[str, Mapping]) -> dict:
     snapshot has one, ``extra`` otherwise."""
     named = {c: v for c, v in views.items() if c in ModelSnapshot.__dataclass_fields__}
     return {**named, "extra": MappingProxyType({c: v for c, v in views.items() if c not in named})}
-
-
-def _read_only(views: Mapping) -> Mapping:
-    """A snapshot's mapping: a new dict is wrapped; an unchanged (already wrapped) one is kept,
-    so proxies never nest revision after revision."""
-    return views if isinstance(views, MappingProxyType) else MappingProxyType(views)

@@ -2,6 +2,7 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -82,8 +83,10 @@ def tenants(controller):
 
 
 def metric(server, name, labels=""):
-    """A value of the controller's /metrics (0 if the series does not exist yet)."""
-    text = urllib.request.urlopen(server.metrics_url, timeout=5).read().decode()
+    """A value of the controller's /metrics (0 if the series does not exist yet), from a
+    scrape of that series alone."""
+    query = urllib.parse.urlencode({"name[]": name})
+    text = urllib.request.urlopen(f"{server.metrics_url}?{query}", timeout=5).read().decode()
     pattern = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else "") + r" (\S+)"
     found = re.search(r"^" + pattern + r"$", text, re.M)
     return float(found.group(1)) if found else 0.0

@@ -73,3 +73,29 @@ def test_time_includes_sending_the_body():
     )
     count, total = observed("PUT", "5xx")
     assert count == before[0] + 1 and total - before[1] >= 0.05
+
+
+def test_a_scrape_of_named_series_skips_the_traffic_collector(service):
+    """The traffic series are made at scrape time from every counted object: a scrape that
+    asks for other series by name (as the tests and benchmarks poll flow-mods) does not pay
+    for them, and one that asks for them gets them."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from naas_sdn.apps.metrics import TrafficCollector
+
+    class Programmer:
+        def installed_flow_counts(self):
+            return {1: 7}
+
+    collector = TrafficCollector(service, Programmer())
+    registry = CollectorRegistry()
+    registry.register(collector)
+    made = []
+    collect = collector.collect
+    collector.collect = lambda: made.append(1) or collect()
+    names = {family.name for family in collector.describe()}
+    assert {"naas_port_tx_bytes", "naas_network_rx_packets", "naas_switch_flows"} <= names
+    assert generate_latest(registry.restricted_registry(["naas_flow_mods_total"])) == b""
+    assert made == []
+    flows = generate_latest(registry.restricted_registry(["naas_switch_flows"])).decode()
+    assert 'naas_switch_flows{switch_id="0000000000000001"} 7.0' in flows and made == [1]

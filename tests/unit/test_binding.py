@@ -40,11 +40,13 @@ class Lab:
         self.app = VifBinding(service, self.fabric, ready=self.ready.is_set)
         self.app.RETRY = 0.05
         self.writes = []
+        self.looked_at = []  # the ports each write was asked to look at (None: all)
         write = service.update_port_bindings
 
-        def counted(bindings):
+        def counted(bindings, only=None):
             self.writes.append(dict(bindings))
-            write(bindings)
+            self.looked_at.append(only)
+            write(bindings, only)
 
         monkeypatch.setattr(service, "update_port_bindings", counted)
 
@@ -143,17 +145,35 @@ def test_a_burst_of_changes_is_one_write_and_the_same_bindings_none(lab):
     assert len(lab.writes) == 1
 
 
+def test_after_the_first_round_only_the_ports_whose_vif_changed_are_looked_at(lab):
+    """A plug costs the same however many ports there are: the first round reconciles every
+    port, the next ones the ports whose VIF came, went or moved."""
+    net = lab.service.create_network(ALICE, {})
+    a, b, c = (lab.service.create_port(ALICE, {"network_id": net.id}) for _ in range(3))
+    lab.app.start()
+    lab.plug(**{a.id: "br-a"})
+    assert eventually(lambda: lab.port(a.id).status == "ACTIVE")
+    lab.plug(**{a.id: "br-a", b.id: "br-b"})
+    assert eventually(lambda: lab.port(b.id).status == "ACTIVE")
+    lab.plug(**{a.id: "br-c", b.id: "br-b"})
+    assert eventually(lambda: lab.port(a.id).binding_host_id == "br-c")
+    lab.plug(**{a.id: "br-c"})
+    assert eventually(lambda: lab.port(b.id).status == "DOWN")
+    assert lab.looked_at == [None, {b.id}, {a.id}, {b.id}]
+    assert lab.port(c.id).revision_number == 1  # never written
+
+
 def test_a_failed_write_is_retried(lab, monkeypatch):
     net = lab.service.create_network(ALICE, {})
     port = lab.service.create_port(ALICE, {"network_id": net.id})
     write = lab.service.update_port_bindings
     failures = []
 
-    def failing_once(bindings):
+    def failing_once(bindings, only=None):
         if not failures:
             failures.append(bindings)
             raise RuntimeError("database is locked")
-        write(bindings)
+        write(bindings, only)
 
     monkeypatch.setattr(lab.service, "update_port_bindings", failing_once)
     lab.app.start()
@@ -187,7 +207,7 @@ def test_a_programmer_pass_programs_a_plugged_port_and_writes_no_binding(memory_
 def test_a_failing_write_is_not_retried_faster_under_a_stream_of_changes(lab, monkeypatch):
     attempts = []
 
-    def failing(bindings):
+    def failing(bindings, only=None):
         attempts.append(time.monotonic())
         raise RuntimeError("database is locked")
 

@@ -272,6 +272,17 @@ def test_update_port_bindings(service):
     )
 
 
+def test_update_port_bindings_of_only_some_ports_leaves_the_others(service):
+    net = service.create_network(ALICE, {})
+    first, second = (service.create_port(ALICE, {"network_id": net.id}) for _ in range(2))
+    service.update_port_bindings({first.id: "br1"})
+    service.update_port_bindings({second.id: "br2"}, only=[second.id, "gone"])
+    assert service.get_port(ALICE, first.id).binding_host_id == "br1"  # not looked at
+    assert service.get_port(ALICE, second.id).binding_host_id == "br2"
+    service.update_port_bindings({second.id: "br2"})  # every port: the first goes
+    assert service.get_port(ALICE, first.id).status == "DOWN"
+
+
 def test_mirror_reloaded_from_sql(db_url, service):
     net = service.create_network(ALICE, {"name": "n", "tags": ["b", "a"]})
     port = service.create_port(ALICE, {"network_id": net.id, "binding_profile": {"k": 1}})

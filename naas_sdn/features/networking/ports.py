@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, String, Text, UniqueConstraint, delete, select
@@ -218,18 +218,28 @@ def _view(port: Port) -> PortView:
     )
 
 
-def update_bindings(service, bindings: Mapping[str, str]) -> None:
+def update_bindings(
+    service, bindings: Mapping[str, str], only: Iterable[str] | None = None
+) -> None:
     """Reconcile port binding with the plugged VIFs: ``bindings`` maps port id → host.
 
     Ports listed become bound to their host (ACTIVE, or DOWN when administratively down);
-    the others unbound and DOWN. Only ports whose values change are written, compared with
-    the mirror under the write lock, so a concurrent admin_state_up change is never undone.
-    The binding app (apps/binding.py) calls it; no view changes, so no subscriber wakes.
+    the others unbound and DOWN. ``only`` names the ports whose VIF came, went or moved: the
+    others are not looked at (None: every port, as after a restart), so a plug costs the
+    same however many ports there are. Only ports whose values change are written, compared
+    with the mirror under the write lock, so a concurrent admin_state_up change is never
+    undone. The binding app (apps/binding.py) calls it; no view changes, so no subscriber
+    wakes.
     """
 
     with service.lock:
+        records = service.records("ports")
+        if only is None:
+            looked_at = list(records.values())
+        else:
+            looked_at = [records[i] for i in only if i in records]
         wanted: dict[str, dict[str, Any]] = {}
-        for port in service.records("ports").values():
+        for port in looked_at:
             host = bindings.get(port.id) or ""
             values = {
                 "binding_host_id": host,
