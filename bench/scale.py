@@ -10,7 +10,11 @@ flow on every bridge with a port of the group. At each size:
 - controller CPU (all its threads, from /proc) per port create + delete, idle use deducted;
 - flow-mods per port create and per bind;
 - port-up: API POST -> first ping reply from a VM (a namespace on a veth, plugged with its
-  iface-id, in the default group) to a peer on another bridge, and plug -> first reply;
+  iface-id, in the default group) to a peer on another bridge, and plug -> first reply; the
+  controller's share of it (its naas_vif_programmed_seconds: OVSDB report -> every switch
+  programmed); and plug -> first reply to a peer on the same bridge, beside the same on a
+  bridge of Open vSwitch's own (standalone, NORMAL forwarding, no controller): what OVS
+  itself takes to bring a port up;
 - flows of a network whose ports are on two neighbouring bridges, on those and elsewhere;
 - one statistics polling round per bound port, and the poller's share of a CPU at the
   default interval (10 s, the one used here);
@@ -70,10 +74,21 @@ def make_fabric(ofp_port: int) -> None:
         )  # fmt: skip
 
 
+FLOOR_BRIDGE = "nsfloor"
+
+
+def make_floor_bridge() -> None:
+    """A userspace bridge of OVS's own: standalone, NORMAL forwarding, no controller."""
+    vsctl("--if-exists", "del-br", FLOOR_BRIDGE)
+    vsctl("add-br", FLOOR_BRIDGE, "--", "set", "bridge", FLOOR_BRIDGE, "datapath_type=netdev",
+          "fail-mode=standalone")  # fmt: skip
+
+
 def remove_fabric() -> None:
     for i in range(1, SWITCHES + 1):
         subprocess.run(["ovs-vsctl", "--if-exists", "del-br", bridge(i)], check=False)
-    for name in ("vmup", "vmpeer"):
+    subprocess.run(["ovs-vsctl", "--if-exists", "del-br", FLOOR_BRIDGE], check=False)
+    for name in ("vmup", "vmpeer", "vmnear", "vmfloor"):
         subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
 
 
@@ -130,9 +145,10 @@ class Vm:
             sh(*run, "ip", "neigh", "replace", peer_ip, "lladdr", peer["mac_address"], "dev",
                self.inside, "nud", "permanent")  # fmt: skip
 
-    def plug(self, name: str, port_id: str) -> None:
-        vsctl("add-port", name, self.outside, "--", "set", "interface", self.outside,
-              f"external_ids:iface-id={port_id}")  # fmt: skip
+    def plug(self, name: str, port_id: str | None = None) -> None:
+        """Into bridge ``name``, with ``port_id`` as its iface-id (None: a plain port)."""
+        iface = ["--", "set", "interface", self.outside, f"external_ids:iface-id={port_id}"]
+        vsctl("add-port", name, self.outside, *(iface if port_id else []))
         self.bridge = name
 
     def unplug(self) -> None:
@@ -259,9 +275,10 @@ class Scale:
         bound = settle(self.server)
         return created - before, bound - created
 
-    def port_up(self, vm: Vm, peer: dict, peer_vm: Vm) -> tuple[float, float]:
-        """(POST -> first reply, plug -> first reply) in ms for one new port. The peer forgets
-        the last sample's VM first: a new port may get the address of the one deleted."""
+    def port_up(self, vm: Vm, peer: dict, peer_vm: Vm, on: str = bridge(3)) -> tuple:
+        """(POST -> first reply, plug -> first reply) in ms for one new port plugged into
+        bridge ``on``. The peer forgets the last sample's VM first: a new port may get the
+        address of the one deleted."""
         settle(self.server, quiet=1.0)
         sh("ip", "netns", "exec", peer_vm.name, "ip", "neigh", "flush", "all")
         start = time.time()
@@ -269,13 +286,21 @@ class Scale:
         vm.configure(port, peer)
         ping = vm.first_reply(peer["fixed_ips"][0]["ip_address"])
         plugged = time.time()
-        vm.plug(bridge(3), port["id"])
+        vm.plug(on, port["id"])
         try:
             replied = reply_time(ping)
         finally:
             vm.unplug()
             assert self.api.delete(f"/v2.0/ports/{port['id']}").status == 204
         return 1000 * (replied - start), 1000 * (replied - plugged)
+
+    def programmed(self) -> tuple[float, float]:
+        """The controller's naas_vif_programmed_seconds so far: (count, sum)."""
+        found = samples(self.server)
+        return (
+            found.get(("naas_vif_programmed_seconds_count", ()), 0),
+            found.get(("naas_vif_programmed_seconds_sum", ()), 0),
+        )
 
     def local_network_flows(self) -> dict:
         """Bridge -> flows of the local network there: its own (cookie), and its ports'
@@ -314,11 +339,35 @@ class Scale:
         raise RuntimeError("no polling rounds")
 
 
-def measure(scale: Scale, vm: Vm, peer: dict, peer_vm: Vm) -> dict:
+def floor_plug_to_ping(vm: Vm, floor_vm: Vm) -> float:
+    """Plug -> first reply in ms on the bridge of OVS's own: a port coming up with no
+    controller at all (the peer forgets the VM's MAC first, as on ours)."""
+    sh("ip", "netns", "exec", floor_vm.name, "ip", "neigh", "flush", "all")
+    vm.configure(FLOOR_VM, FLOOR_PEER)
+    ping = vm.first_reply(FLOOR_PEER["fixed_ips"][0]["ip_address"])
+    plugged = time.time()
+    vm.plug(FLOOR_BRIDGE)
+    try:
+        return 1000 * (reply_time(ping) - plugged)
+    finally:
+        vm.unplug()
+        time.sleep(0.5)
+
+
+FLOOR_VM = {"mac_address": "02:00:0f:00:00:01", "fixed_ips": [{"ip_address": "10.66.0.1"}]}
+FLOOR_PEER = {"mac_address": "02:00:0f:00:00:02", "fixed_ips": [{"ip_address": "10.66.0.2"}]}
+
+
+def measure(scale: Scale, vm: Vm, peers: dict) -> dict:
     pid = scale.pid
     settle(scale.server, timeout=600)
     create_mods, bind_mods = scale.mods_per_create_and_bind()
+    (peer, peer_vm), (near, near_vm) = peers["far"], peers["near"]
+    count0, sum0 = scale.programmed()
     ups = [scale.port_up(vm, peer, peer_vm) for _ in range(PORT_UP_SAMPLES)]
+    count1, sum1 = scale.programmed()
+    nears = [scale.port_up(vm, near, near_vm) for _ in range(PORT_UP_SAMPLES)]
+    floors = [floor_plug_to_ping(vm, peers["floor"]) for _ in range(PORT_UP_SAMPLES)]
     poll = scale.poll_round()
     flows = scale.local_network_flows()
     return {
@@ -331,6 +380,11 @@ def measure(scale: Scale, vm: Vm, peer: dict, peer_vm: Vm) -> dict:
         "flow_mods_per_bind": bind_mods,
         "port_up_ms_p50": round(statistics.median(u[0] for u in ups), 1),
         "plug_to_ping_ms_p50": round(statistics.median(u[1] for u in ups), 1),
+        "controller_vif_programmed_ms_mean": round(
+            1000 * (sum1 - sum0) / max(1, count1 - count0), 1
+        ),
+        "plug_to_ping_same_bridge_ms_p50": round(statistics.median(u[1] for u in nears), 1),
+        "plug_to_ping_ovs_alone_ms_p50": round(statistics.median(floors), 1),
         "poll_round_ms": round(poll, 1),
         "poll_round_ms_per_bound_port": round(poll / scale.bound, 3),
         "poller_cpu_share_at_default_interval": round(poll / 1000 / STATS_INTERVAL, 4),
@@ -375,15 +429,22 @@ def main() -> int:
             scale.plug_local_network()
             # The peer every port-up sample pings, on the far side of the tree from bridge 3.
             peer = scale._create("ports", {"network_id": scale.network["id"]})
-            peer_vm, vm = Vm("vmpeer"), Vm("vmup")
+            near = scale._create("ports", {"network_id": scale.network["id"]})
+            peer_vm, near_vm, floor_vm, vm = Vm("vmpeer"), Vm("vmnear"), Vm("vmfloor"), Vm("vmup")
             peer_vm.configure(peer)
             peer_vm.plug(bridge(SWITCHES - 1), peer["id"])
+            near_vm.configure(near)
+            near_vm.plug(bridge(3), near["id"])
+            make_floor_bridge()
+            floor_vm.configure(FLOOR_PEER)
+            floor_vm.plug(FLOOR_BRIDGE)
+            peers = {"far": (peer, peer_vm), "near": (near, near_vm), "floor": floor_vm}
             for size in SIZES:
                 started = time.monotonic()
                 scale.grow(size)
                 results[size] = {
                     "fill_seconds": round(time.monotonic() - started, 1),
-                    **measure(scale, vm, peer, peer_vm),
+                    **measure(scale, vm, peers),
                 }
                 print(size, results[size], flush=True)
             results["restart"] = restart(scale)
@@ -412,6 +473,9 @@ def main() -> int:
                 "flow_mods_per_bind",
                 "port_up_ms_p50",
                 "plug_to_ping_ms_p50",
+                "controller_vif_programmed_ms_mean",
+                "plug_to_ping_same_bridge_ms_p50",
+                "plug_to_ping_ovs_alone_ms_p50",
                 "poll_round_ms_per_bound_port",
             )
         },

@@ -36,6 +36,7 @@ class FabricState:
         self._ports_up: dict[int, dict[int, str]] = {}  # dpid -> {ofport: name} of ports up
         self._links = {link: clock() for link in initial_links}  # link -> last seen
         self._vifs: dict[str, VifLocation] = {}
+        self._vif_times: dict[str, float] = {}  # port id -> when its VIF came or moved
         self._snapshot: FabricSnapshot | None = None
 
     # -- switches and ports ------------------------------------------------------------------
@@ -124,8 +125,27 @@ class FabricState:
         with self._lock:
             if vifs == self._vifs:
                 return
+            now, times = self._clock(), self._vif_times
+            for port_id, location in vifs.items():
+                if self._vifs.get(port_id) != location:
+                    times[port_id] = now
+            for port_id in [i for i in times if i not in vifs]:
+                del times[port_id]
             self._vifs = dict(vifs)
         self._changed()
+
+    def take_vif_times(self, vifs) -> dict[str, float]:
+        """When each VIF of ``vifs`` (a snapshot's) came or moved there, for those not taken
+        yet: what the programmer measures its latency from, once it has programmed them."""
+        with self._lock:
+            taken = {
+                port_id: seen
+                for port_id, seen in self._vif_times.items()
+                if vifs.get(port_id) == self._vifs.get(port_id)
+            }
+            for port_id in taken:
+                del self._vif_times[port_id]
+            return taken
 
     # -- snapshots ---------------------------------------------------------------------------
     def snapshot(self) -> FabricSnapshot:

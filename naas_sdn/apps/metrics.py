@@ -43,6 +43,20 @@ API_REQUEST_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+PASS_SECONDS = Histogram(
+    "naas_programmer_pass_seconds",
+    "Programmer passes that sent something: from taking the model's changes to the last "
+    "switch's bundle acknowledged",
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+VIF_PROGRAMMED_SECONDS = Histogram(
+    "naas_vif_programmed_seconds",
+    "From OVSDB reporting a VIF plugged (or moved) to the end of the programmer pass that "
+    "set up every switch for it: the controller's share of a port coming up",
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 STATS_ROUNDS = Histogram(
     "naas_stats_poll_seconds",
     "Duration of a round reading every switch's traffic counters",

@@ -261,7 +261,10 @@ class Programmer:
             return  # switches wait with no state read; the 1 s tick comes back here
         if not channels:
             return
+        started = time.monotonic()
         model, fabric, (bound, routers, rules) = self._inputs()
+        take_vif_times = getattr(self._fabric, "take_vif_times", None)
+        vif_times = take_vif_times(fabric.vifs) if take_vif_times else {}
         try:
             states = self._compilation.update(
                 sorted(channels), bound, fabric.topology, routers, rules, model.extra
@@ -293,6 +296,12 @@ class Programmer:
                 _side_by_side(
                     [lambda item=item: self._sync_switch(item, states, connected) for item in wave]
                 )
+        done = time.monotonic()
+        if any(waves):
+            metrics.PASS_SECONDS.observe(done - started)
+        for port_id, seen in vif_times.items():
+            if port_id in model.ports:
+                metrics.VIF_PROGRAMMED_SECONDS.observe(max(0.0, done - seen))
 
     def _sync_switch(self, switch: tuple, states: Mapping, connected: Mapping) -> None:
         """Bring one switch (dpid, channel) to its desired state; a switch that fails is read

@@ -17,6 +17,7 @@ from os_ken.lib.packet import dhcp, dhcp6, ethernet, icmp, icmpv6, ipv4, ipv6, p
 from naas_sdn.flows import addresses
 from naas_sdn.flows.inputs import router_interfaces
 from naas_sdn.flows.layout import gateway_mac
+from naas_sdn.model.snapshot import ROUTER_INTERFACE
 
 LOG = logging.getLogger(__name__)
 
@@ -50,6 +51,18 @@ class RouterIndex:
                 (interface.router_id, ip, interface.mac, interface.cidr)
             )
             self.ips.setdefault(interface.router_id, set()).add(ip)
+
+
+def _touches_routers(changed: dict, before, after) -> bool:
+    """Whether the views ``changed`` (collection -> ids) between two snapshots can change a
+    router interface: a router, network or subnet, or a port that is or was one."""
+    if changed.keys() & {"routers", "networks", "subnets"}:
+        return True
+    return any(
+        port is not None and port.device_owner == ROUTER_INTERFACE
+        for port_id in changed.get("ports", ())
+        for port in (before.ports.get(port_id), after.ports.get(port_id))
+    )
 
 
 class Located:
@@ -110,7 +123,7 @@ class PacketServices:
         self._index_for = None
         self._index = {}
         self._routers_for = None
-        self._routers = None
+        self._routers: RouterIndex | None = None
 
     # -- where did it come from ----------------------------------------------------------
     def locate(self, dpid: int, ofport: int) -> Located | None:
@@ -124,9 +137,25 @@ class PacketServices:
         network = model.networks.get(port.network_id) if port else None
         if port is None or network is None:
             return None
-        if self._routers_for is not model:
-            self._routers, self._routers_for = RouterIndex(model), model
-        return Located(port, network, tuple(model.subnets_of(network.id)), self._routers)
+        subnets = tuple(model.subnets_of(network.id))
+        return Located(port, network, subnets, self._router_index(model))
+
+    def _router_index(self, model) -> RouterIndex:
+        """The router interfaces of ``model``: those of the last index when nothing a router
+        interface depends on changed since (a port create is not read from every port)."""
+        kept = self._routers_for
+        if kept is model and self._routers is not None:
+            return self._routers
+        since = getattr(self._model, "snapshot_since", None)
+        changed = None
+        if kept is not None and since is not None:
+            current, changed = since(kept.revision)
+            if current is not model:
+                changed = None  # a newer commit came meanwhile: index this one afresh
+        if self._routers is None or changed is None or _touches_routers(changed, kept, model):
+            self._routers = RouterIndex(model)
+        self._routers_for = model
+        return self._routers
 
     def handle(self, dpid: int, ofport: int, data: bytes) -> str | None:
         """Answer a punted packet; returns what it was (for metrics) or None if not ours."""

@@ -219,3 +219,33 @@ def test_a_failing_write_is_not_retried_faster_under_a_stream_of_changes(lab, mo
         time.sleep(0.005)
     assert 2 <= len(attempts) <= 8
     assert all(b - a >= lab.app.RETRY for a, b in itertools.pairwise(attempts))
+
+
+def test_a_pass_measures_how_long_a_plugged_vif_waited_for_its_flows(memory_service):
+    """naas_vif_programmed_seconds: once per VIF plugged (or moved), from its OVSDB report to
+    the end of the pass that programmed it; a VIF of no port is no port coming up."""
+    from naas_sdn.apps import metrics
+
+    def observed():
+        return metrics.REGISTRY.get_sample_value("naas_vif_programmed_seconds_count") or 0.0
+
+    service = memory_service
+    net = service.create_network(ALICE, {})
+    port = service.create_port(ALICE, {"network_id": net.id})
+    now = [100.0]
+    fabric = FabricState(link_timeout=10.0, on_change=lambda: None, clock=lambda: now[0])
+    fabric.switch_connected(1, {1: "vm1"})
+    _switch, channel = _connected()
+    programmer = Programmer(service, fabric, compiler.Options(), generation=1)
+    programmer.switch_connected(channel)
+    before = observed()
+    fabric.set_vifs({port.id: VifLocation("br-a", 1, 1), "no-port": VifLocation("br-a", 1, 2)})
+    programmer._pass({1: channel})
+    assert observed() == before + 1
+    programmer._pass({1: channel})  # nothing came since
+    fabric.set_vifs({port.id: VifLocation("br-a", 1, 1)})  # the other VIF went: no port came
+    programmer._pass({1: channel})
+    assert observed() == before + 1
+    fabric.set_vifs({port.id: VifLocation("br-a", 1, 3)})  # moved
+    programmer._pass({1: channel})
+    assert observed() == before + 2

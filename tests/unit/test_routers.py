@@ -362,3 +362,28 @@ def test_router_tags(service):
         service.get_tags(BOB, "routers", r.id)
     service.delete_record(ALICE, "routers", r.id)
     assert counts(service)[3] == 0
+
+
+def test_packet_services_index_routers_again_only_when_an_interface_can_change(service):
+    """A packet after a port create reuses the router index; after an interface came, one
+    that has it (at 10,000 ports an index is every port read)."""
+    from naas_sdn.apps.fabric_state import FabricState
+    from naas_sdn.apps.services import PacketServices
+    from naas_sdn.flows.fabric import VifLocation
+
+    net, sub = net_subnet(service)
+    vm = service.create_port(ALICE, {"network_id": net.id})
+    fabric = FabricState(link_timeout=10.0, on_change=lambda: None)
+    fabric.set_vifs({vm.id: VifLocation("br-a", 1, 1)})
+    services = PacketServices(service, fabric, send=lambda *_: None)
+    assert services.locate(1, 1).interfaces == []
+    first = services._routers
+    service.create_port(ALICE, {"network_id": net.id})
+    service.update_port(ALICE, vm.id, {"admin_state_up": False})
+    assert not services.locate(1, 1).port.admin_state_up and services._routers is first
+    r = service.create_records(ALICE, "routers", [{}])[0]
+    info = add_router_interface(service, ALICE, r.id, {"subnet_id": sub.id})
+    interfaces = services.locate(1, 1).interfaces
+    assert [(router, ip) for router, ip, _mac, _cidr in interfaces] == [(r.id, sub.gateway_ip)]
+    remove_router_interface(service, ALICE, r.id, {"port_id": info["port_id"]})
+    assert services.locate(1, 1).interfaces == []
