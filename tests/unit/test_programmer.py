@@ -10,7 +10,7 @@ from os_ken.ofproto import ofproto_v1_3 as ofproto
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from naas_sdn.apps import codec, metrics
-from naas_sdn.apps.channel import Channel
+from naas_sdn.apps.channel import Channel, SwitchError
 from naas_sdn.apps.programmer import Programmer
 from naas_sdn.flows import compiler, ofp
 from naas_sdn.flows.layout import Owner, Priority, Table, cookie, qos_meter
@@ -254,3 +254,66 @@ def test_the_switch_of_a_new_port_is_programmed_after_the_others():
     vifs["a1"] = (1, 1)  # a new VM of network A on switch 1, whose peer is on switch 2
     programmer._pass(channels)
     assert committed == [2, 1]
+
+
+class OnTheWire(SimulatedSwitch):
+    """Answers as a switch across a network does: replies reach the channel only once it
+    waits for one, each wait that finds nothing there being one round trip."""
+
+    def __init__(self, refuse_open=False):
+        super().__init__()
+        self.refuse_open = refuse_open
+        self.held = []
+        self.round_trips = 0
+
+    def _control(self, msg):
+        if self.refuse_open and msg.type == ofproto.ONF_BCT_OPEN_REQUEST:
+            self._error(msg.xid, ofproto.OFPET_BAD_REQUEST, ofproto.OFPBRC_EPERM)
+            return
+        super()._control(msg)
+
+    def _reply(self, reply, xid):
+        reply.xid = xid
+        self.held.append(reply)
+
+    def arrive(self):
+        if self.held:
+            self.round_trips += 1
+        held, self.held = self.held, []
+        for reply in held:
+            self.channel.deliver(reply)
+
+
+class WaitingChannel(Channel):
+    def _get(self, waiter):
+        if waiter.empty():
+            self.datapath.arrive()
+        return super()._get(waiter)
+
+
+def _flow_mods(switch, count):
+    owner = cookie(Owner.SWITCH, 1)
+    return [
+        codec.flow_add(switch, ofp.flow(Table.OUTPUT, 1, (("in_port", n + 1),), (), owner), owner)
+        for n in range(count)
+    ]
+
+
+def test_a_bundle_costs_two_round_trips_its_open_going_with_its_messages():
+    switch = OnTheWire()
+    switch.channel = WaitingChannel(switch, timeout=2)
+    switch.channel.bundle(_flow_mods(switch, 3))
+    assert switch.round_trips == 2  # open + adds + barrier, then commit
+    assert len(switch.flows) == 3
+
+
+def test_a_bundle_the_switch_will_not_open_fails_and_applies_nothing():
+    switch = OnTheWire(refuse_open=True)
+    switch.channel = WaitingChannel(switch, timeout=2)
+    try:
+        switch.channel.bundle(_flow_mods(switch, 2))
+    except SwitchError as error:
+        assert "refused a bundle control" in str(error)
+    else:
+        raise AssertionError("the bundle was taken")
+    assert switch.flows == {}
