@@ -12,15 +12,17 @@ flow on every bridge with a port of the group. At each size:
 - port-up: API POST -> first ping reply from a VM (a namespace on a veth, plugged with its
   iface-id, in the default group) to a peer on another bridge, and plug -> first reply; the
   controller's share of it (its naas_vif_programmed_seconds: OVSDB report -> every switch
-  programmed); and plug -> first reply to a peer on the same bridge, beside the same on a
-  bridge of Open vSwitch's own (standalone, NORMAL forwarding, no controller): what OVS
-  itself takes to bring a port up;
+  programmed); the CPU the controller and Open vSwitch spend on one such port (create,
+  plug, ping, unplug, delete; idle use and polling deducted); and plug -> first reply to a
+  peer on the same bridge, beside the same on a bridge of Open vSwitch's own (standalone,
+  NORMAL forwarding, no controller): what OVS itself takes to bring a port up;
 - flows of a network whose ports are on two neighbouring bridges, on those and elsewhere;
 - one statistics polling round per bound port, and the poller's share of a CPU at the
   default interval (10 s, the one used here);
 - the controller's RSS;
 
-and, at 10,000, the flow-mods a restart of the controller sends (none are needed).
+and, at 10,000, the flow-mods a restart of the controller sends (none are needed) and the
+pings lost across it (one every 10 ms between VMs on bridges 3 and 19; none may be).
 
 Sizes are measured one after another in one run (the model only grows), so the ratios
 compare runs minutes apart on the same machine. Run as root with Open vSwitch up:
@@ -33,6 +35,7 @@ import concurrent.futures
 import os
 import pathlib
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -97,6 +100,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def ovs_vswitchd_pid() -> int:
+    return int(subprocess.run(["pidof", "ovs-vswitchd"], check=True, capture_output=True,
+                              text=True).stdout.split()[0])  # fmt: skip
+
+
 def rss_mib(pid: int) -> float:
     status = pathlib.Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
@@ -156,6 +164,14 @@ class Vm:
             vsctl("--if-exists", "del-port", self.bridge, self.outside)
             self.bridge = None
 
+    def ping_until_stopped(self, ip: str) -> subprocess.Popen:
+        """Ping ``ip`` every 10 ms until :func:`stop_pinging`."""
+        return subprocess.Popen(
+            ["ip", "netns", "exec", self.name, "ping", "-n", "-q", "-i", "0.01", ip],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
     def first_reply(self, ip: str, timeout: float = 10.0) -> subprocess.Popen:
         """Start pinging ``ip`` every 2 ms; :func:`reply_time` reads the first reply."""
         return subprocess.Popen(
@@ -164,6 +180,17 @@ class Vm:
             stdout=subprocess.PIPE,
             text=True,
         )  # fmt: skip
+
+
+def stop_pinging(ping: subprocess.Popen) -> tuple[int, int]:
+    """Interrupt a :meth:`Vm.ping_until_stopped`: (requests sent, requests not answered)."""
+    ping.send_signal(signal.SIGINT)
+    out, _ = ping.communicate(timeout=30)
+    found = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+    if not found:
+        raise RuntimeError(f"no ping summary in {out[-300:]!r}")
+    sent, received = int(found.group(1)), int(found.group(2))
+    return sent, sent - received
 
 
 def reply_time(ping: subprocess.Popen) -> float:
@@ -256,21 +283,40 @@ class Scale:
         return count / elapsed
 
     def cpu_per_cycle(self, cycles: int = 100) -> float:
-        """Controller CPU milliseconds per port create + delete, idle use deducted; measured
-        right after a polling round, so that none falls inside."""
+        """Controller CPU milliseconds per port create + delete, idle use deducted."""
+        body = {"port": {"network_id": self.network["id"]}}
+
+        def cycle_all():
+            for _ in range(cycles):
+                port = self.api.post("/v2.0/ports", body).json["port"]
+                assert self.api.delete(f"/v2.0/ports/{port['id']}").status == 204
+            settle(self.server, quiet=1.0)
+
+        _, used, _ = self.cpu_during(cycle_all)
+        return 1000 * used / cycles
+
+    def cpu_during(self, run):
+        """``run()``'s result, and the CPU seconds the controller and Open vSwitch (all of
+        ovs-vswitchd's threads) used meanwhile, each one's idle use deducted (measured right
+        after a polling round) and the controller's polling rounds too."""
         settle(self.server)
         self.poll_round(wanted=1)
-        idle_start, wall_start = cpu_seconds(self.pid), time.monotonic()
+        pids = (self.pid, ovs_vswitchd_pid())
+        idle_start, wall_start = [cpu_seconds(p) for p in pids], time.monotonic()
         time.sleep(2)
-        idle_rate = (cpu_seconds(self.pid) - idle_start) / (time.monotonic() - wall_start)
-        body = {"port": {"network_id": self.network["id"]}}
-        start, wall = cpu_seconds(self.pid), time.monotonic()
-        for _ in range(cycles):
-            port = self.api.post("/v2.0/ports", body).json["port"]
-            assert self.api.delete(f"/v2.0/ports/{port['id']}").status == 204
-        settle(self.server, quiet=1.0)
-        used = cpu_seconds(self.pid) - start - idle_rate * (time.monotonic() - wall)
-        return 1000 * used / cycles
+        idle_wall = time.monotonic() - wall_start
+        idle = [(cpu_seconds(p) - s) / idle_wall for p, s in zip(pids, idle_start, strict=True)]
+        polled_start = self.polled_seconds()
+        start, wall = [cpu_seconds(p) for p in pids], time.monotonic()
+        result = run()
+        wall = time.monotonic() - wall
+        used = [
+            cpu_seconds(p) - s - rate * wall for p, s, rate in zip(pids, start, idle, strict=True)
+        ]
+        return result, used[0] - (self.polled_seconds() - polled_start), used[1]
+
+    def polled_seconds(self) -> float:
+        return samples(self.server).get(("naas_stats_poll_seconds_sum", ()), 0)
 
     def mods_per_create_and_bind(self) -> tuple[int, int]:
         before = settle(self.server)
@@ -353,6 +399,8 @@ RATIOS = (
     "port_up_ms_p50",
     "plug_to_ping_ms_p50",
     "controller_vif_programmed_ms_mean",
+    "port_up_controller_cpu_ms",
+    "port_up_ovs_cpu_ms",
     "plug_to_ping_same_bridge_ms_p50",
     "plug_to_ping_ovs_alone_ms_p50",
     "poll_round_ms_per_bound_port",
@@ -384,7 +432,9 @@ def measure(scale: Scale, vm: Vm, peers: dict) -> dict:
     create_mods, bind_mods = scale.mods_per_create_and_bind()
     (peer, peer_vm), (near, near_vm) = peers["far"], peers["near"]
     count0, sum0 = scale.programmed()
-    ups = [scale.port_up(vm, peer, peer_vm) for _ in range(PORT_UP_SAMPLES)]
+    ups, controller_cpu, ovs_cpu = scale.cpu_during(
+        lambda: [scale.port_up(vm, peer, peer_vm) for _ in range(PORT_UP_SAMPLES)]
+    )
     count1, sum1 = scale.programmed()
     nears = [scale.port_up(vm, near, near_vm) for _ in range(PORT_UP_SAMPLES)]
     floors = [floor_plug_to_ping(vm, peers["floor"]) for _ in range(PORT_UP_SAMPLES)]
@@ -403,6 +453,8 @@ def measure(scale: Scale, vm: Vm, peers: dict) -> dict:
         "controller_vif_programmed_ms_mean": round(
             1000 * (sum1 - sum0) / max(1, count1 - count0), 1
         ),
+        "port_up_controller_cpu_ms": round(1000 * controller_cpu / PORT_UP_SAMPLES, 1),
+        "port_up_ovs_cpu_ms": round(1000 * ovs_cpu / PORT_UP_SAMPLES, 1),
         "plug_to_ping_same_bridge_ms_p50": round(statistics.median(u[1] for u in nears), 1),
         "plug_to_ping_ovs_alone_ms_p50": round(statistics.median(floors), 1),
         "poll_round_ms": round(poll, 1),
@@ -414,9 +466,13 @@ def measure(scale: Scale, vm: Vm, peers: dict) -> dict:
     }
 
 
-def restart(scale: Scale) -> dict:
+def restart(scale: Scale, peers: dict) -> dict:
     """Restart the controller on the unchanged 10,000-port model: every bridge is read back
-    and found correct, so nothing is sent."""
+    and found correct, so nothing is sent; and a VM pinging another across the tree every
+    10 ms all through it loses nothing."""
+    (peer, _), (_, near_vm) = peers["far"], peers["near"]
+    pinging = near_vm.ping_until_stopped(peer["fixed_ips"][0]["ip_address"])
+    time.sleep(1)
     scale.server.restart(timeout=120)
     scale.pid = scale.server.process.pid
     deadline = time.monotonic() + 300
@@ -428,7 +484,13 @@ def restart(scale: Scale) -> dict:
     else:
         raise RuntimeError("the bridges were not all read back after the restart")
     sent = settle(scale.server, timeout=600)
-    return {"mods_after_restart": sent, "rss_mib": round(rss_mib(scale.pid), 1)}
+    sent_pings, lost_pings = stop_pinging(pinging)
+    return {
+        "mods_after_restart": sent,
+        "pings_sent_across_restart": sent_pings,
+        "pings_lost_across_restart": lost_pings,
+        "rss_mib": round(rss_mib(scale.pid), 1),
+    }
 
 
 def main() -> int:
@@ -467,7 +529,7 @@ def main() -> int:
                     **measure(scale, vm, peers),
                 }
                 print(size, results[size], flush=True)
-            results["restart"] = restart(scale)
+            results["restart"] = restart(scale, peers)
         finally:
             server.stop()
             remove_fabric()

@@ -54,6 +54,7 @@ class Compilation:
         # port can send only once the way back to it is everywhere
         self.local_changes: set[int] = set()
         self._bound: dict[str, BoundPort] = {}
+        self._bound_seen: object = None  # the token of the bound ports last given, if any
         self._ports_of: dict[int, dict[str, BoundPort]] = {}  # network key -> its bound ports
         self._local: dict[tuple, dict[str, BoundPort]] = {}  # (network key, dpid) -> ports there
         self._on_switch: dict[int, dict[str, BoundPort]] = {}  # dpid -> bound ports there
@@ -83,6 +84,7 @@ class Compilation:
         routers = tuple(routers)
         rules, extra = dict(rules or {}), dict(extra or {})
         changed = self._bound_changes(bound)
+        self._bound_seen = getattr(bound, "token", None)
         self.local_changes = {b.dpid for pair in changed.values() for b in pair if b is not None}
         networks = {b.network.key for pair in changed.values() for b in pair if b is not None}
         routers_changed = routers != self._routers
@@ -118,18 +120,35 @@ class Compilation:
     # -- what changed -----------------------------------------------------------------------
     def _bound_changes(self, bound: Sequence[BoundPort]) -> dict[str, tuple]:
         """Port id -> (before, after) of every bound port added, changed or gone, with the
-        indexes of networks' ports, hosts and claimed addresses brought up to date."""
-        now = {b.port.id: b for b in bound}
-        changed: dict[str, tuple] = {}
-        for port_id, b in now.items():
-            before = self._bound.get(port_id)
-            if before is b:
-                continue
-            if before == b:  # derived afresh but the same: keep the object the scopes hold
-                now[port_id] = before
-                continue
-            changed[port_id] = (before, b)
-        changed.update({i: (b, None) for i, b in self._bound.items() if i not in now})
+        indexes of networks' ports, hosts and claimed addresses brought up to date. Bound
+        ports that say what changed since the ones of the last pass (kept inputs'
+        :class:`~naas_sdn.flows.incremental.BoundPorts`) cost those changes alone."""
+        given = getattr(bound, "changes", None)
+        follows = getattr(bound, "follows", None)
+        if given is not None and follows is self._bound_seen and (follows or not self._bound):
+            changed = {}
+            for port_id, (_, after) in given.items():
+                before = self._bound.get(port_id)
+                if before is after or (before is not None and before == after):
+                    continue
+                changed[port_id] = (before, after)
+                if after is None:
+                    del self._bound[port_id]
+                else:
+                    self._bound[port_id] = after
+        else:
+            now = {b.port.id: b for b in bound}
+            changed = {}
+            for port_id, b in now.items():
+                before = self._bound.get(port_id)
+                if before is b:
+                    continue
+                if before == b:  # derived afresh but the same: keep the object the scopes hold
+                    now[port_id] = before
+                    continue
+                changed[port_id] = (before, b)
+            changed.update({i: (b, None) for i, b in self._bound.items() if i not in now})
+            self._bound = now
         for port_id, (before, after) in changed.items():
             if before is not None:
                 key = before.network.key
@@ -145,7 +164,6 @@ class Compilation:
                 self._on_switch.setdefault(after.dpid, {})[port_id] = after
                 _count(self._hosts, key, [after.dpid], 1)
                 _count(self._claimed, key, [ip for _, ip in after.port.fixed_ips], 1)
-        self._bound = now
         return changed
 
     def _place(self, networks: set) -> dict:

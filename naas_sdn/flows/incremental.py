@@ -16,7 +16,7 @@ which tests/unit/test_incremental.py checks after every step of random model cha
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 import netaddr
@@ -94,6 +94,33 @@ class _Index:
         return self.ids.get(key, set())
 
 
+class BoundPorts(Sequence):
+    """A pass's bound ports: sorted by port key when read as a sequence (what
+    ``compile_inputs`` gives), and the changes since the bound ports of the pass before
+    (port id -> (before, after), None for absent). A consumer that took that pass's reads
+    ``changes`` alone instead of diffing every bound port; ``follows`` is that pass's
+    ``token`` (None: none, the inputs were derived afresh). Valid until the next update."""
+
+    def __init__(self, by_id: Mapping[str, BoundPort], changes: Mapping, follows: object):
+        self._by_id, self.changes, self.follows = by_id, changes, follows
+        self.token = object()
+        self._sorted: list[BoundPort] | None = None
+
+    def _ports(self) -> list[BoundPort]:
+        if self._sorted is None:
+            self._sorted = sorted(self._by_id.values(), key=lambda b: b.port.key)
+        return self._sorted
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __getitem__(self, index):
+        return self._ports()[index]
+
+    def __iter__(self):
+        return iter(self._ports())
+
+
 class IncrementalInputs:
     """The inputs of the last pass, and what they were derived from."""
 
@@ -122,14 +149,15 @@ class IncrementalInputs:
         self._plugged = _Index()  # network id and ("group", id) -> plugged port ids
         self._live: dict[str, PortView] = {}  # ports that carry traffic: their groups' members
         self._bound: dict[str, BoundPort] = {}
-        self._sorted: list[BoundPort] | None = []
+        self._changes: dict[str, tuple] = {}  # this update's: port id -> (before, after)
+        self._last: object = None  # the token of what the last update gave, if it follows on
 
     def update(
         self,
         model: ModelSnapshot,
         fabric: FabricSnapshot,
         changed: Mapping[str, Iterable[str]] | None,
-    ) -> tuple[list[BoundPort], list[RouterInputs], dict]:
+    ) -> tuple[BoundPorts, list[RouterInputs], dict]:
         """The inputs for ``model`` and ``fabric``, given the ids of the views that changed
         since the last call's model, by collection (None: unknown, derive all afresh)."""
         if changed is None:
@@ -137,10 +165,12 @@ class IncrementalInputs:
             changed = {c: model.views(c).keys() for c in READ}
         old, self._model = self._model, model
         vifs, self._vifs = self._vifs, fabric.vifs
+        self._changes = {}
         self._advance(old, model, changed, vifs, fabric.vifs)
-        if self._sorted is None:
-            self._sorted = sorted(self._bound.values(), key=lambda b: b.port.key)
-        return self._sorted, self._routers, self._rules
+        changes = {i: pair for i, pair in self._changes.items() if pair[0] is not pair[1]}
+        bound = BoundPorts(self._bound, changes, self._last)
+        self._last = bound.token
+        return bound, self._routers, self._rules
 
     def _advance(self, old: ModelSnapshot, new: ModelSnapshot, changed, old_vifs, vifs) -> None:
         def ids(collection: str) -> set:
@@ -390,7 +420,7 @@ class IncrementalInputs:
             del self._bound[port_id]
         else:
             self._bound[port_id] = bound
-        self._sorted = None
+        self._changes[port_id] = (self._changes.get(port_id, (before,))[0], bound)
 
     def _bound_port(self, model: ModelSnapshot, port, location) -> BoundPort | None:
         """The port as the compiler sees it, if it carries traffic (plugged, enabled, on an

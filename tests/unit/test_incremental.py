@@ -16,7 +16,7 @@ from types import MappingProxyType
 import pytest
 
 from naas_sdn.features.router import add_router_interface, remove_router_interface
-from naas_sdn.flows import compiler
+from naas_sdn.flows import compiler, incremental
 from naas_sdn.flows.compilation import Compilation
 from naas_sdn.flows.fabric import FabricSnapshot, Link, VifLocation
 from naas_sdn.flows.incremental import IncrementalInputs
@@ -245,7 +245,7 @@ class Walk:
         fabric = FabricSnapshot(frozenset({1, 2, 3}), self.links(), vifs)
         bound, routers, rules = self.inputs.update(model, fabric, changed)
         want_bound, want_routers, want_rules = compiler.compile_inputs(model, fabric)
-        assert bound == want_bound
+        assert list(bound) == want_bound
         assert routers == want_routers
         assert rules == want_rules
         # And each switch's state, kept scope by scope, equals the whole compilation's.
@@ -363,3 +363,41 @@ def test_networks_routed_together_follow_each_other_across_switches(service):
     for step in steps:
         step()
         walk.check()
+
+
+def test_a_kept_compilation_reads_the_changed_bound_ports_not_all_of_them(service, monkeypatch):
+    """With 300 ports plugged, plugging one more hands the compilation that port's change:
+    neither the inputs nor the compilation lists every bound port again (which would cost a
+    pass the size of the cloud), and what it compiles is still the whole compilation's."""
+    service.set_quota_limits(ALICE.project_id, {"port": -1})
+    net = service.create_network(ALICE, {"name": "n"})
+    service.create_subnet(ALICE, {"network_id": net.id, "ip_version": 4, "cidr": "10.0.0.0/22"})
+    ports = service.create_ports(ALICE, [{"network_id": net.id}] * 301)
+    vifs = {p.id: VifLocation("br", 1 + i % 2, 10 + i) for i, p in enumerate(ports[:300])}
+    kept, compilation = IncrementalInputs(), Compilation(compiler.Options())
+    revision = None
+
+    def passed():
+        nonlocal revision
+        model, changed = service.snapshot_since(revision)
+        revision = model.revision
+        fabric = FabricSnapshot(
+            frozenset({1, 2}), frozenset(Walk(service, 0).links()), MappingProxyType(dict(vifs))
+        )
+        bound, routers, rules = kept.update(model, fabric, changed)
+        states = compilation.update((1, 2), bound, fabric.topology, routers, rules, model.extra)
+        return bound, states, fabric, routers, rules
+
+    bound, *_ = passed()
+    assert len(bound) == 300 and len(bound.changes) == 300  # a first pass: all of them
+    listed = []
+    monkeypatch.setattr(incremental.BoundPorts, "_ports", lambda self: listed.append(self) or [])
+    vifs[ports[300].id] = VifLocation("br", 2, 999)
+    bound, states, fabric, routers, rules = passed()
+    assert list(bound.changes) == [ports[300].id] and listed == []
+    monkeypatch.undo()
+    for dpid in (1, 2):
+        want = compiler.compile_switch(
+            dpid, list(bound), fabric, compiler.Options(), routers, rules
+        )
+        assert states[dpid] == want, dpid
