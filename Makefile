@@ -30,6 +30,7 @@ bench: setup
 	.venv/bin/python bench/authorization.py
 	.venv/bin/python bench/writes.py
 	.venv/bin/python bench/scale.py
+	.venv/bin/python bench/port_up.py
 	.venv/bin/python bench/slow_clients.py
 
 setup:
