@@ -49,6 +49,7 @@ from bench import report as report_file  # noqa: E402
 from bench.polling import samples  # noqa: E402
 from bench.run import bench_bridge, settle, vsctl  # noqa: E402
 from naas_sdn.flows.layout import Owner, identity, owner_of  # noqa: E402
+from tests.dataplane.conftest import metric  # noqa: E402
 from tests.helpers import ApiClient, start_server  # noqa: E402
 
 SWITCHES = 20
@@ -316,7 +317,7 @@ class Scale:
         return result, used[0] - (self.polled_seconds() - polled_start), used[1]
 
     def polled_seconds(self) -> float:
-        return samples(self.server).get(("naas_stats_poll_seconds_sum", ()), 0)
+        return metric(self.server, "naas_stats_poll_seconds_sum")
 
     def mods_per_create_and_bind(self) -> tuple[int, int]:
         before = settle(self.server)

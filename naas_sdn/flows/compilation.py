@@ -123,32 +123,29 @@ class Compilation:
         indexes of networks' ports, hosts and claimed addresses brought up to date. Bound
         ports that say what changed since the ones of the last pass (kept inputs'
         :class:`~naas_sdn.flows.incremental.BoundPorts`) cost those changes alone."""
-        given = getattr(bound, "changes", None)
+        changes = getattr(bound, "changes", None)
         follows = getattr(bound, "follows", None)
-        if given is not None and follows is self._bound_seen and (follows or not self._bound):
-            changed = {}
-            for port_id, (_, after) in given.items():
-                before = self._bound.get(port_id)
-                if before is after or (before is not None and before == after):
-                    continue
-                changed[port_id] = (before, after)
-                if after is None:
-                    del self._bound[port_id]
-                else:
-                    self._bound[port_id] = after
+        given: Mapping[str, BoundPort | None]
+        if (
+            changes is not None
+            and follows is self._bound_seen
+            and (follows is not None or not self._bound)  # a first pass: changes are all
+        ):
+            given = changes
         else:
-            now = {b.port.id: b for b in bound}
-            changed = {}
-            for port_id, b in now.items():
-                before = self._bound.get(port_id)
-                if before is b:
-                    continue
-                if before == b:  # derived afresh but the same: keep the object the scopes hold
-                    now[port_id] = before
-                    continue
-                changed[port_id] = (before, b)
-            changed.update({i: (b, None) for i, b in self._bound.items() if i not in now})
-            self._bound = now
+            every: dict[str, BoundPort | None] = {b.port.id: b for b in bound}
+            every.update(dict.fromkeys(self._bound.keys() - every.keys()))
+            given = every
+        changed: dict[str, tuple] = {}
+        for port_id, after in given.items():
+            before = self._bound.get(port_id)
+            if before is after or (before is not None and before == after):
+                continue  # the same, derived afresh or not: keep the object the scopes hold
+            changed[port_id] = (before, after)
+            if after is None:
+                del self._bound[port_id]
+            else:
+                self._bound[port_id] = after
         for port_id, (before, after) in changed.items():
             if before is not None:
                 key = before.network.key

@@ -97,7 +97,7 @@ class _Index:
 class BoundPorts(Sequence):
     """A pass's bound ports: sorted by port key when read as a sequence (what
     ``compile_inputs`` gives), and the changes since the bound ports of the pass before
-    (port id -> (before, after), None for absent). A consumer that took that pass's reads
+    (port id -> the port now, None if gone). A consumer that took that pass's reads
     ``changes`` alone instead of diffing every bound port; ``follows`` is that pass's
     ``token`` (None: none, the inputs were derived afresh). Valid until the next update."""
 
@@ -149,7 +149,7 @@ class IncrementalInputs:
         self._plugged = _Index()  # network id and ("group", id) -> plugged port ids
         self._live: dict[str, PortView] = {}  # ports that carry traffic: their groups' members
         self._bound: dict[str, BoundPort] = {}
-        self._changes: dict[str, tuple] = {}  # this update's: port id -> (before, after)
+        self._changes: dict[str, BoundPort | None] = {}  # this update's: port id -> now
         self._last: object = None  # the token of what the last update gave, if it follows on
 
     def update(
@@ -167,8 +167,7 @@ class IncrementalInputs:
         vifs, self._vifs = self._vifs, fabric.vifs
         self._changes = {}
         self._advance(old, model, changed, vifs, fabric.vifs)
-        changes = {i: pair for i, pair in self._changes.items() if pair[0] is not pair[1]}
-        bound = BoundPorts(self._bound, changes, self._last)
+        bound = BoundPorts(self._bound, self._changes, self._last)
         self._last = bound.token
         return bound, self._routers, self._rules
 
@@ -420,7 +419,7 @@ class IncrementalInputs:
             del self._bound[port_id]
         else:
             self._bound[port_id] = bound
-        self._changes[port_id] = (self._changes.get(port_id, (before,))[0], bound)
+        self._changes[port_id] = bound
 
     def _bound_port(self, model: ModelSnapshot, port, location) -> BoundPort | None:
         """The port as the compiler sees it, if it carries traffic (plugged, enabled, on an
