@@ -4,6 +4,12 @@ It translates switch events into calls on the runtime (connect, ports, discovery
 and routes replies and errors to the per-switch :class:`Channel` that waits for them.
 Handlers never block and never raise: on os-ken's native hub a raising handler silently ends
 the app's event loop.
+
+Replies, errors and flow-removed messages are handed over on the connection's own receive
+thread, as os-ken's handshake handlers are, not queued to this app's one event thread: a
+bundle waits for two replies from each switch, and with 20 switches programmed at once that
+single thread was a queue every reply stood in (and the GIL hand-offs with it). They stay
+in wire order, which the statistics poller relies on (flow-removed before or after a reply).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from os_ken.controller.handler import (
     DEAD_DISPATCHER,
     MAIN_DISPATCHER,
     set_ev_cls,
+    set_ev_handler,
 )
 from os_ken.ofproto import ofproto_v1_3
 
@@ -31,12 +38,27 @@ LOG = logging.getLogger(__name__)
 # apps itself, with no arguments of ours.
 RUNTIME: Runtime | None = None
 
+# What a switch answers to the requests of our channels, and what they number in wire order.
+_REPLIES = [
+    ofp_event.EventOFPErrorMsg,
+    ofp_event.EventOFPBarrierReply,
+    ofp_event.EventONFBundleCtrlMsg,
+    ofp_event.EventOFPFlowStatsReply,
+    ofp_event.EventOFPGroupDescStatsReply,
+    ofp_event.EventOFPMeterConfigStatsReply,
+    ofp_event.EventOFPPortDescStatsReply,
+    ofp_event.EventOFPPortStatsReply,
+    ofp_event.EventOFPMeterStatsReply,
+]
+
 
 def _guarded(handler):
+    """``handler`` (a method or a function) that logs what it raises instead."""
+
     @functools.wraps(handler)
-    def wrapper(self, ev):
+    def wrapper(*args):
         try:
-            handler(self, ev)
+            handler(*args)
         except Exception:
             LOG.exception("%s failed", handler.__name__)
 
@@ -72,25 +94,23 @@ class NaasOpenFlow(app_manager.OSKenApp):
     def _packet_in(self, ev):
         self.runtime.packet_in(ev.msg)
 
-    @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
-    @_guarded
-    def _flow_removed(self, ev):
-        self.runtime.flow_removed(ev.msg)
+    def start(self):
+        """Hand replies over on the receive threads (see the module's docstring): os-ken
+        calls the handlers of its ``ofp_event`` app there, before this app's loop starts."""
+        runtime = self.runtime
 
-    @set_ev_cls(
-        [
-            ofp_event.EventOFPErrorMsg,
-            ofp_event.EventOFPBarrierReply,
-            ofp_event.EventONFBundleCtrlMsg,
-            ofp_event.EventOFPFlowStatsReply,
-            ofp_event.EventOFPGroupDescStatsReply,
-            ofp_event.EventOFPMeterConfigStatsReply,
-            ofp_event.EventOFPPortDescStatsReply,
-            ofp_event.EventOFPPortStatsReply,
-            ofp_event.EventOFPMeterStatsReply,
-        ],
-        [CONFIG_DISPATCHER, MAIN_DISPATCHER],
-    )
-    @_guarded
-    def _reply(self, ev):
-        self.runtime.reply(ev.msg)
+        @set_ev_handler(_REPLIES, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
+        @_guarded
+        def reply(ev):
+            runtime.reply(ev.msg)
+
+        @set_ev_handler(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
+        @_guarded
+        def flow_removed(ev):
+            runtime.flow_removed(ev.msg)
+
+        brick = app_manager.lookup_service_brick("ofp_event")
+        for event in _REPLIES:
+            brick.register_handler(event, reply)
+        brick.register_handler(ofp_event.EventOFPFlowRemoved, flow_removed)
+        return super().start()
