@@ -66,16 +66,20 @@ def arp_answer(network: NetworkView, ip: str, mac: str, owner: int) -> ofp.Flow:
     )
 
 
-def address_flows(bound: BoundPort, owner: int) -> set[ofp.Flow]:
+def address_flows(bound: BoundPort, owner: int, local: bool) -> set[ofp.Flow]:
     """ARP answered for the port's IPv4 addresses; neighbour solicitations for its IPv6
     addresses (link-local included) steered to the port alone instead of flooded. A port
-    asking about its own address (duplicate address detection) gets no answer from us."""
+    asking about its own address (duplicate address detection) gets no answer from us:
+    said on its own (``local``) switch only, the one place a packet comes from it (frames
+    off the fabric come from port 0)."""
     port, network = bound.port, bound.network
     flows = set()
     v4 = [ip for _, ip in port.fixed_ips if ":" not in ip]
     v6 = [ip for _, ip in port.fixed_ips if ":" in ip] + [addresses.link_local(port.mac_address)]
     for ip in v4:
         flows.add(arp_answer(network, ip, port.mac_address, owner))
+        if not local:
+            continue
         flows.add(
             ofp.flow(
                 Table.SERVICES,
@@ -141,8 +145,9 @@ class Services(Builder):
 
     def add_port(self, dpid: int, bound: BoundPort, topology) -> Built:
         owner = cookie(Owner.PORT, bound.port.key)
-        flows = address_flows(bound, owner)
-        punts = punt_flows(bound, owner) if bound.dpid == dpid else set()
+        local = bound.dpid == dpid
+        flows = address_flows(bound, owner, local)
+        punts = punt_flows(bound, owner) if local else set()
         if not punts:
             return Built(frozenset(flows))
         rate = self.options.port_packet_in_rate
