@@ -135,7 +135,8 @@ def _changed_owners(desired: ofp.SwitchState, installed: ofp.SwitchState):
 
 
 class Programmer:
-    COALESCE = 0.002  # seconds a pass waits for more changes; bounds added programming latency
+    COALESCE = 0.002  # seconds a pass in a burst waits for more changes; bounds added latency
+    QUIET = 0.05  # seconds with no pass after which a change is programmed at once
 
     def __init__(
         self,
@@ -169,6 +170,7 @@ class Programmer:
         self._compilation = Compilation(options)  # every switch's desired state, the same
         self._revision: int | None = None  # the model revision they were derived from
         self._synced: dict[int, ofp.SwitchState] = {}  # dpid -> desired state it was synced to
+        self._last_pass = float("-inf")  # monotonic time the last pass ended
         self._thread = threading.Thread(target=self._run, name="programmer", daemon=True)
 
     def start(self):
@@ -245,16 +247,21 @@ class Programmer:
                 channels = dict(self._channels)
             if not due:
                 continue
-            # Let a burst of API changes land before compiling: one pass serves them all.
-            time.sleep(self.COALESCE)
-            with self._wake:
-                self._dirty = False
+            # In a burst of changes (a pass ended moments ago), let more land before
+            # compiling: one pass serves them all. A change after a quiet spell, such as a
+            # VM plugged, goes at once.
+            if time.monotonic() - self._last_pass < self.QUIET:
+                time.sleep(self.COALESCE)
+                with self._wake:
+                    self._dirty = False
             try:
                 self._pass(channels)
             except Exception:
                 LOG.exception("programmer pass failed")
                 time.sleep(0.5)
                 self.changed()
+            finally:
+                self._last_pass = time.monotonic()
 
     def _pass(self, channels):
         if not self._ready():
