@@ -121,10 +121,11 @@ class FabricState:
             self._changed(persist=True)
 
     # -- VIFs --------------------------------------------------------------------------------
-    def set_vifs(self, vifs: dict[str, VifLocation]) -> None:
+    def set_vifs(self, vifs: dict[str, VifLocation]) -> bool:
+        """Whether they changed (and the change was announced)."""
         with self._lock:
             if vifs == self._vifs:
-                return
+                return False
             now, times = self._clock(), self._vif_times
             for port_id, location in vifs.items():
                 if self._vifs.get(port_id) != location:
@@ -133,6 +134,7 @@ class FabricState:
                 del times[port_id]
             self._vifs = dict(vifs)
         self._changed()
+        return True
 
     def take_vif_times(self, vifs) -> dict[str, float]:
         """When each VIF of ``vifs`` (a snapshot's) came or moved there, for those not taken

@@ -143,11 +143,16 @@ class Runtime:
             merged = {}
             for part in self._vifs_by_remote.values():
                 merged.update(part)
-        self.fabric.set_vifs(merged)
+        first = not self._ovsdb_synced()
+        changed = self.fabric.set_vifs(merged)  # a change reaches the programmer from there
         # Also after a first dump equal to nothing (set_vifs then reports no change): the
-        # switches waiting for it are read, and the statuses of unplugged ports resync.
-        self.programmer.changed()
-        self.binding.changed()
+        # switches waiting for it are read, and the statuses of unplugged ports resync. Any
+        # other update that moved no VIF (an interface's row before OVS numbers its port)
+        # wakes nobody: a pass for nothing would hold up the one for the port's number.
+        if first:
+            self.programmer.changed()
+        if changed or first:
+            self.binding.changed()
 
     def _fabric_changed(self):
         self.programmer.changed()
