@@ -7,6 +7,8 @@ against installed state with ``==``.
 
 from __future__ import annotations
 
+import functools
+
 from os_ken.ofproto import nicira_ext
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
@@ -27,13 +29,16 @@ def _match(fields: tuple):
     """An OFPMatch whose standard fields precede the Nicira ones: OVS checks each field's
     prerequisites against the fields before it (nw_ttl needs eth_type first), while
     os-ken by itself would put every Nicira field (class 0x0001) in front."""
+    return parser.OFPMatch(_ordered_fields=sorted(fields, key=lambda item: _order(item[0])))
 
-    def order(item):
-        number = ofp.oxm_from_user(*item)[0]
-        number = number[0] if isinstance(number, tuple) else number
-        return (number < _OXM_BASIC, number)
 
-    return parser.OFPMatch(_ordered_fields=sorted(fields, key=order))
+@functools.cache
+def _order(field: str) -> tuple:
+    """Where a match field goes on the wire: by its number alone, known from its name (not
+    by encoding its value, as os-ken's oxm_from_user would, for every field of every flow)."""
+    number = ofp.oxm_from_user_header(field)
+    number = number[0] if isinstance(number, tuple) else number
+    return (number < _OXM_BASIC, number)
 
 
 def _action(action):

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from os_ken.ofproto import ofproto_parser
 from os_ken.ofproto import ofproto_v1_3 as ofproto
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from naas_sdn.apps import codec
+from naas_sdn.flows import ofp
 from naas_sdn.flows.answers import arp_answer
 from naas_sdn.flows.layout import Owner, cookie
 from naas_sdn.model.snapshot import NetworkView
@@ -56,3 +58,20 @@ def test_an_arp_answer_read_back_in_nicira_fields_is_the_compiled_one():
     )
     read = codec.parse_flow(stats)
     assert (read.key, read.body) == (compiled.key, compiled.body)
+
+
+def test_standard_match_fields_go_on_the_wire_before_nicira_ones():
+    """OVS checks each field's prerequisites against those before it (nw_ttl needs
+    eth_type): os-ken alone would put the Nicira ones (registers, nw_ttl) first."""
+    owner = cookie(Owner.PORT, 1)
+    flow = ofp.flow(
+        20, 100, ofp.match(reg6=1, metadata=10, eth_type=0x0800, nw_ttl=1, ip_proto=1), (), owner
+    )
+    msg = codec.flow_add(DATAPATH, flow, owner)
+    msg.xid = 1
+    msg.serialize()
+    version, msg_type, length, xid = ofproto_parser.header(msg.buf)
+    sent = ofproto_parser.msg(DATAPATH, version, msg_type, length, xid, msg.buf)
+    names = [name for name, _ in sent.match._fields2]
+    assert set(names[:3]) == {"metadata", "eth_type", "ip_proto"}  # OpenFlow's own
+    assert set(names[3:]) == {"reg6", "nw_ttl"}  # Nicira's
