@@ -4,6 +4,9 @@ seen exactly where the real ones are."""
 
 import dataclasses
 import itertools
+import queue
+import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -314,3 +317,30 @@ def test_a_bundle_the_switch_will_not_open_fails_and_applies_nothing():
     with pytest.raises(SwitchError, match="refused a bundle control"):
         switch.channel.bundle(_flow_mods(switch, 2))
     assert switch.flows == {}
+
+
+def test_a_change_after_a_quiet_spell_goes_at_once_and_one_in_a_burst_waits(monkeypatch):
+    """A VM plugged into an idle controller is programmed with no wait; a change right after
+    a pass (a burst of API calls) waits COALESCE for more, so one pass serves them."""
+    waits, passes = [], queue.Queue()
+    real_sleep = time.sleep
+
+    def sleep(seconds):
+        if threading.current_thread().name == "programmer":
+            waits.append(seconds)
+        real_sleep(seconds)
+
+    class Recording(Programmer):
+        def _pass(self, channels):
+            passes.put(list(waits))
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    programmer = Recording(SimpleNamespace(), SimpleNamespace(), compiler.Options(), generation=1)
+    programmer.start()
+    try:
+        programmer.changed()
+        assert passes.get(timeout=5) == []
+        programmer.changed()
+        assert passes.get(timeout=5) == [Programmer.COALESCE]
+    finally:
+        programmer.stop()
