@@ -55,6 +55,21 @@ class Replies(list):
     arrival = 0
 
 
+class Together(parser.MsgBase):
+    """Messages already serialized, sent in one write: os-ken's ``send_msg`` hands each
+    message to the connection's send thread on its own (a queue put, a thread switch under
+    the GIL, a ``sendall``), which for a bundle of dozens of flow-mods to 20 switches at once
+    added up to more than the switch took to apply them."""
+
+    def __init__(self, datapath, messages):
+        super().__init__(datapath)
+        self.messages = messages
+        self.xid = 0  # each message has its own: send_msg must not number this one
+
+    def serialize(self):
+        self.buf = b"".join(msg.buf for msg in self.messages)
+
+
 def _next_xid() -> int:
     with _XID_LOCK:
         return next(_XIDS) & 0xFFFFFFFF
@@ -161,8 +176,8 @@ class Channel:
         errors: queue.Queue = queue.Queue()
         xids = [self._register(m, errors) for m in msgs]
         try:
-            unencodable = self._send_each(msgs)
-            self._fence()
+            with self._fenced() as barrier:
+                unencodable = self._send_together(msgs, after=barrier)
             return sorted(unencodable + self._refused(errors, xids), key=lambda r: r.index)
         finally:
             self._forget(*xids)
@@ -175,9 +190,10 @@ class Channel:
         cannot be encoded or that the switch refuses (when added, or when the commit tries
         it) raises :class:`BundleRejected` naming it, so the caller can leave it out.
 
-        Two round trips, not three: the open goes out with the adds, and its reply, which
-        the switch sends before the barrier's, is checked after the fence. Under load (a
-        change to 20 switches at once) each round trip is what a switch waits longest for.
+        Two round trips, not three: the open goes out with the adds and the barrier, in one
+        write, and its reply, which the switch sends before the barrier's, is checked after
+        the fence. Under load (a change to 20 switches at once) each round trip is what a
+        switch waits longest for.
         """
         bundle_id = _next_xid()
         flags = ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED
@@ -192,9 +208,8 @@ class Channel:
         xids = [self._register(add, errors) for add in adds]
         try:
             try:
-                self.send(opening)
-                rejected = self._send_each(adds)
-                self._fence()
+                with self._fenced() as barrier:
+                    rejected = self._send_together(adds, before=[opening], after=barrier)
                 self._check_control(self._get(opened), ofp.ONF_BCT_OPEN_REQUEST)
                 rejected += self._refused(errors, xids)
             except SwitchError:
@@ -213,26 +228,34 @@ class Channel:
         finally:
             self._forget(open_xid, *xids)
 
-    def _send_each(self, msgs) -> list[Rejection]:
-        """Send each message; one os-ken cannot serialize is not sent (``send_msg``
-        serializes before it queues anything) and is returned instead."""
-        unencodable = []
+    def _send_together(self, msgs, before=(), after=()) -> list[Rejection]:
+        """Send ``msgs`` between ``before`` and ``after`` in one write (one hand-over to the
+        connection's send thread, not one per message). One os-ken cannot serialize is left
+        out and returned instead, by its index in ``msgs``."""
+        if self.closed:
+            raise SwitchError(f"switch {self.dpid:016x} disconnected")
+        unencodable, ready = [], []
         for index, msg in enumerate(msgs):
             try:
-                self.send(msg)
-            except SwitchError:
-                raise
+                msg.serialize()
             except Exception as error:
                 unencodable.append(Rejection(index, "encode", f"{type(error).__name__}: {error}"))
+            else:
+                ready.append(msg)
+        for msg in (*before, *after):
+            msg.serialize()
+        self.datapath.send_msg(Together(self.datapath, [*before, *ready, *after]))
         return unencodable
 
-    def _fence(self) -> None:
-        """Wait until the switch has handled everything sent before."""
+    @contextlib.contextmanager
+    def _fenced(self):
+        """A barrier for the caller to send last (as a one-message sequence); on leaving,
+        wait until the switch has handled everything sent before it."""
         barrier = parser.OFPBarrierRequest(self.datapath)
         done: queue.Queue = queue.Queue()
         xid = self._register(barrier, done)
         try:
-            self.send(barrier)
+            yield [barrier]
             if isinstance(self._get(done), parser.OFPErrorMsg):
                 raise SwitchError(f"switch {self.dpid:016x} refused a barrier")
         finally:

@@ -47,6 +47,10 @@ class SimulatedSwitch:
         if msg.xid is None:
             msg.xid = next(self._xids)
         msg.serialize()
+        for each in getattr(msg, "messages", [msg]):  # a Channel's messages sent together
+            self._take(each)
+
+    def _take(self, msg):
         if isinstance(msg, parser.ONFBundleCtrlMsg):
             self._control(msg)
         elif isinstance(msg, parser.OFPMeterMod):
@@ -58,7 +62,9 @@ class SimulatedSwitch:
             else:
                 self.meters[msg.meter_id] = msg
         elif isinstance(msg, parser.ONFBundleAddMsg):
-            if _outputs_to(msg.message, REFUSED_PORT):
+            if msg.bundle_id not in self._open:  # as OVS: no such bundle open
+                self._error(msg.xid, ofproto.OFPET_BAD_REQUEST, ofproto.OFPBRC_EPERM)
+            elif _outputs_to(msg.message, REFUSED_PORT):
                 self._error(msg.xid, ofproto.OFPET_BAD_ACTION, ofproto.OFPBAC_BAD_OUT_PORT)
             elif any(m not in self.meters for m in _meters_of(msg.message)):
                 self._error(msg.xid, ofproto.OFPET_METER_MOD_FAILED, ofproto.OFPMMFC_UNKNOWN_METER)
@@ -344,3 +350,20 @@ def test_a_change_after_a_quiet_spell_goes_at_once_and_one_in_a_burst_waits(monk
         assert passes.get(timeout=5) == [Programmer.COALESCE]
     finally:
         programmer.stop()
+
+
+def test_a_bundle_of_any_size_is_two_writes_to_the_connection():
+    """Open, adds and barrier in one write, then the commit: os-ken hands each write to the
+    connection's send thread on its own."""
+    writes = []
+
+    class Counting(SimulatedSwitch):
+        def send_msg(self, msg):
+            writes.append(len(getattr(msg, "messages", [msg])))
+            super().send_msg(msg)
+
+    switch = Counting()
+    switch.channel = Channel(switch, timeout=2)
+    switch.channel.bundle(_flow_mods(switch, 30))
+    assert writes == [32, 1]
+    assert len(switch.flows) == 30
