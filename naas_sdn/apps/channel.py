@@ -34,6 +34,15 @@ class Rejection:
     detail: str
 
 
+class MetersRejected(SwitchError):
+    """Some meter-mods sent before a bundle were not taken; the bundle was discarded, the
+    other meter-mods took effect (meters are not part of a bundle)."""
+
+    def __init__(self, dpid: int, rejections: list[Rejection]):
+        self.rejections = sorted(rejections, key=lambda r: r.index)
+        super().__init__(f"switch {dpid:016x} did not take {len(self.rejections)} meter-mod(s)")
+
+
 class BundleRejected(SwitchError):
     """Some messages of a bundle were not taken; the bundle was discarded, none of it
     applied, so the rest can be sent again without them."""
@@ -182,7 +191,7 @@ class Channel:
         finally:
             self._forget(*xids)
 
-    def bundle(self, msgs) -> None:
+    def bundle(self, msgs, meters=()) -> None:
         """Apply messages all-or-nothing: open, add, fence, check errors, commit or discard.
 
         OVS rejects a bad bundle-add but would commit the rest; checking the adds' errors
@@ -193,7 +202,10 @@ class Channel:
         Two round trips, not three: the open goes out with the adds and the barrier, in one
         write, and its reply, which the switch sends before the barrier's, is checked after
         the fence. Under load (a change to 20 switches at once) each round trip is what a
-        switch waits longest for.
+        switch waits longest for. ``meters``, meter-mods the adds may use (OVS cannot bundle
+        them), ride in the same write between the open and the adds, which the switch
+        handles in order: one of them not taken raises :class:`MetersRejected` naming it
+        (by its index in ``meters``) and commits nothing.
         """
         bundle_id = _next_xid()
         flags = ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED
@@ -206,15 +218,29 @@ class Channel:
         # the switch names a message failing at commit by its add's xid
         errors: queue.Queue = queue.Queue()
         xids = [self._register(add, errors) for add in adds]
+        meter_errors: queue.Queue = queue.Queue()
+        meter_xids = [self._register(m, meter_errors) for m in meters]
         try:
             try:
                 with self._fenced() as barrier:
-                    rejected = self._send_together(adds, before=[opening], after=barrier)
+                    unencodable = self._send_together(
+                        [*meters, *adds], before=[opening], after=barrier
+                    )
                 self._check_control(self._get(opened), ofp.ONF_BCT_OPEN_REQUEST)
+                meters_rejected = [r for r in unencodable if r.index < len(meters)]
+                meters_rejected += self._refused(meter_errors, meter_xids)
+                rejected = [
+                    dataclasses.replace(r, index=r.index - len(meters))
+                    for r in unencodable
+                    if r.index >= len(meters)
+                ]
                 rejected += self._refused(errors, xids)
             except SwitchError:
                 self._discard(bundle_id)
                 raise
+            if meters_rejected:
+                self._discard(bundle_id)
+                raise MetersRejected(self.dpid, meters_rejected)
             if rejected:
                 self._discard(bundle_id)
                 raise BundleRejected(self.dpid, rejected)
@@ -226,7 +252,7 @@ class Channel:
                     raise BundleRejected(self.dpid, refused) from None
                 raise
         finally:
-            self._forget(open_xid, *xids)
+            self._forget(open_xid, *xids, *meter_xids)
 
     def _send_together(self, msgs, before=(), after=()) -> list[Rejection]:
         """Send ``msgs`` between ``before`` and ``after`` in one write (one hand-over to the

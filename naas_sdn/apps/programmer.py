@@ -20,7 +20,7 @@ from os_ken.ofproto import ofproto_v1_3 as ofproto
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from naas_sdn.apps import codec, metrics
-from naas_sdn.apps.channel import BundleRejected, Channel, SwitchError
+from naas_sdn.apps.channel import BundleRejected, Channel, MetersRejected, SwitchError
 from naas_sdn.flows import compiler, ofp
 from naas_sdn.flows.compilation import Compilation
 from naas_sdn.flows.incremental import IncrementalInputs
@@ -416,18 +416,19 @@ class Programmer:
         def replan():
             return plan(self._without_rejected(dpid, desired), installed)
 
-        # Meters cannot ride in an OVS bundle: set them first, fenced by a barrier.
+        # Meters cannot ride in an OVS bundle: they go in the same write, ahead of the adds
+        # that use them, with the first bundle (fenced alone if there is none).
         meters = todo.meter_adds + todo.meter_modifies
         meter_msgs = [codec.meter_mod(dp, m, "add") for m in todo.meter_adds] + [
             codec.meter_mod(dp, m, "modify") for m in todo.meter_modifies
         ]
-        if meter_msgs:
-            rejected = channel.send_fenced(meter_msgs)
-            if rejected:
-                self._reject_meters(
-                    dpid, desired, {meters[r.index]: (r.reason, r.detail) for r in rejected}
-                )
-                todo = replan()
+        pending = meter_msgs
+
+        def reject_meters(rejections):
+            self._reject_meters(
+                dpid, desired, {meters[r.index]: (r.reason, r.detail) for r in rejections}
+            )
+
         while True:
             adds, unencodable = self._flow_adds(dp, todo.flow_adds)
             if unencodable:
@@ -441,10 +442,21 @@ class Programmer:
             )
             msgs = before + adds + [codec.group_mod(dp, g, "delete") for g in todo.group_deletes]
             if not msgs:
-                break
+                if not pending:
+                    break
+                rejected, pending = channel.send_fenced(pending), []
+                if not rejected:
+                    break
+                reject_meters(rejected)  # and what used them: planned anew
+                todo = replan()
+                continue
+            sending, pending = pending, []  # taken by the switch unless it says otherwise
             try:
-                channel.bundle(msgs)
+                channel.bundle(msgs, meters=sending)
                 break
+            except MetersRejected as error:
+                reject_meters(error.rejections)
+                todo = replan()
             except BundleRejected as error:
                 flows = {}
                 for rejection in error.rejections:

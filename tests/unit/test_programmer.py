@@ -367,3 +367,27 @@ def test_a_bundle_of_any_size_is_two_writes_to_the_connection():
     switch.channel.bundle(_flow_mods(switch, 30))
     assert writes == [32, 1]
     assert len(switch.flows) == 30
+
+
+def test_a_new_ports_meters_go_in_its_bundles_write():
+    """A port's meter (its packet-in budget) reaches the switch in the write of the bundle
+    whose flows use it, ahead of them: no round trip of its own before the bundle."""
+    writes = []
+
+    class Counting(SimulatedSwitch):
+        def send_msg(self, msg):
+            writes.append([type(m).__name__ for m in getattr(msg, "messages", [msg])])
+            super().send_msg(msg)
+
+    state = compiler.compile_fabric(*lab(keys=(1, 2)))[1]
+    assert state.meters
+    switch = Counting()
+    switch.channel = Channel(switch, timeout=2)
+    programmer = Programmer(None, None, compiler.Options(), generation=1)
+    programmer.switch_connected(switch.channel)
+    programmer._sync(switch.channel, state, None)
+    bundles = [w for w in writes if "ONFBundleAddMsg" in w]
+    assert len(bundles) == 1 and bundles[0].count("OFPMeterMod") == len(state.meters)
+    assert not [w for w in writes if w == ["OFPMeterMod"] * len(w)]  # none fenced alone
+    assert set(switch.meters) == {m.meter_id for m in state.meters}
+    assert set(switch.flows) == {f.key for f in state.flows}
