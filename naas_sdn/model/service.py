@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -78,7 +79,8 @@ class NetworkService(QuotaMixin, DeclaredStore):
         self.allocations: Mapping[str, Mapping[str, str]] = {}  # subnet -> {ip: port id}
         self.macs = MacIndex()  # (network id, MAC) of every port
         self._snapshot = EMPTY
-        # (revision, collection -> ids of the views it changed, None: any) of recent snapshots
+        # (revision, collection -> ids of the views it changed, None: any) of recent snapshots,
+        # one per revision, the newest the current snapshot's
         self._view_log: collections.deque = collections.deque(maxlen=VIEW_LOG_LENGTH)
         self._log_lock = threading.Lock()
         self._load()
@@ -216,13 +218,18 @@ class NetworkService(QuotaMixin, DeclaredStore):
     def snapshot_since(self, revision: int | None) -> tuple[ModelSnapshot, dict | None]:
         """The current snapshot, and the ids of the views that changed after ``revision``, by
         collection: what a reader that keeps what it derived recomputes. None instead when
-        that is not known (no revision given, or one older than the log keeps)."""
+        that is not known (no revision given, or one older than the log keeps).
+
+        The log's revisions follow one another up to the snapshot's, so the commits since
+        ``revision`` are its newest entries: a reader that keeps up (the programmer, every
+        pass) costs the one or two it missed, not a walk through the whole log."""
         with self._log_lock:
-            snap, log = self._snapshot, list(self._view_log)
-        if revision is None or revision > snap.revision:
-            return snap, None
-        entries = [(r, c) for r, c in log if r > revision]
-        if len(entries) != snap.revision - revision or any(c is None for _, c in entries):
+            snap = self._snapshot
+            if revision is None or revision > snap.revision:
+                return snap, None
+            missed = snap.revision - revision
+            entries = list(itertools.islice(reversed(self._view_log), missed))
+        if len(entries) != missed or any(c is None for _, c in entries):
             return snap, None  # the log no longer reaches back that far
         since: dict[str, set] = {}
         for _, changed in entries:

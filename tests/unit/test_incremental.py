@@ -21,7 +21,8 @@ from naas_sdn.flows.compilation import Compilation
 from naas_sdn.flows.fabric import FabricSnapshot, Link, VifLocation
 from naas_sdn.flows.incremental import IncrementalInputs
 from naas_sdn.flows.layout import Owner, cookie, owner_of, remote_bucket
-from naas_sdn.model import errors
+from naas_sdn.model import db, errors
+from naas_sdn.model import service as service_module
 from naas_sdn.model.service import NetworkService
 from tests.unit.model_support import ALICE
 
@@ -281,6 +282,20 @@ def test_a_snapshot_older_than_the_log_derives_all_afresh(service):
     assert since is not None and len(since["networks"]) == 1
     assert service.snapshot_since(newer.revision)[1] == {}
     assert service.snapshot_since(newer.revision + 5)[1] is None
+
+
+def test_the_changes_since_a_revision_are_known_as_far_back_as_the_log_reaches(db_url, monkeypatch):
+    """The newest entries of the log answer: every commit the log still holds is read, and
+    one more than it holds is not known."""
+    monkeypatch.setattr(service_module, "VIEW_LOG_LENGTH", 3)
+    service = NetworkService(db.connect(db_url))
+    try:
+        start = service.snapshot().revision
+        networks = [service.create_network(ALICE, {"name": f"n{i}"}) for i in range(4)]
+        assert service.snapshot_since(start + 1)[1] == {"networks": {n.id for n in networks[1:]}}
+        assert service.snapshot_since(start)[1] is None
+    finally:
+        service.close()
 
 
 def test_a_member_joining_a_large_group_changes_one_bucket_of_remote_addresses(service):
