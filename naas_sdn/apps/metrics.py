@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from naas_sdn.features.statistics.store import StatisticsStore
@@ -57,6 +60,31 @@ VIF_PROGRAMMED_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+GC_SECONDS = Histogram(
+    "naas_gc_seconds",
+    "Python's cyclic garbage collections by generation: each stops every thread, and a full "
+    "one walks every object the controller holds, so it grows with the model",
+    ["generation"],
+    registry=REGISTRY,
+    buckets=(0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+
+
+def watch_garbage_collection() -> None:
+    """Time every collection into GC_SECONDS (gc.callbacks; once per process)."""
+    started = {}
+
+    def timed(phase: str, info: dict) -> None:
+        if phase == "start":
+            started["at"] = time.perf_counter()
+        elif "at" in started:
+            GC_SECONDS.labels(generation=str(info["generation"])).observe(
+                time.perf_counter() - started.pop("at")
+            )
+
+    gc.callbacks.append(timed)
+
+
 STATS_ROUNDS = Histogram(
     "naas_stats_poll_seconds",
     "Duration of a round reading every switch's traffic counters",

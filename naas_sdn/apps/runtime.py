@@ -68,6 +68,7 @@ class Runtime:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self):
+        metrics.watch_garbage_collection()
         self._start_ovsdb()
         self.service.subscribe(self.programmer.changed)
         self.service.subscribe(self.binding.changed)  # a port created after its VIF plugged
