@@ -258,8 +258,6 @@ class Channel:
         """Send ``msgs`` between ``before`` and ``after`` in one write (one hand-over to the
         connection's send thread, not one per message). One os-ken cannot serialize is left
         out and returned instead, by its index in ``msgs``."""
-        if self.closed:
-            raise SwitchError(f"switch {self.dpid:016x} disconnected")
         unencodable, ready = [], []
         for index, msg in enumerate(msgs):
             try:
@@ -270,7 +268,7 @@ class Channel:
                 ready.append(msg)
         for msg in (*before, *after):
             msg.serialize()
-        self.datapath.send_msg(Together(self.datapath, [*before, *ready, *after]))
+        self.send(Together(self.datapath, [*before, *ready, *after]))
         return unencodable
 
     @contextlib.contextmanager

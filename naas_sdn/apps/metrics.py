@@ -71,7 +71,7 @@ GC_SECONDS = Histogram(
 
 
 def watch_garbage_collection() -> None:
-    """Time every collection into GC_SECONDS (gc.callbacks; once per process)."""
+    """Time every collection into GC_SECONDS: a gc callback, added by the one Runtime."""
     started = {}
 
     def timed(phase: str, info: dict) -> None:
