@@ -352,36 +352,35 @@ def test_a_change_after_a_quiet_spell_goes_at_once_and_one_in_a_burst_waits(monk
         programmer.stop()
 
 
+class WriteRecording(SimulatedSwitch):
+    """Records each write to the connection: the names of the messages it carries."""
+
+    def __init__(self):
+        super().__init__()
+        self.writes = []
+
+    def send_msg(self, msg):
+        self.writes.append([type(m).__name__ for m in getattr(msg, "messages", [msg])])
+        super().send_msg(msg)
+
+
 def test_a_bundle_of_any_size_is_two_writes_to_the_connection():
     """Open, adds and barrier in one write, then the commit: os-ken hands each write to the
     connection's send thread on its own."""
-    writes = []
-
-    class Counting(SimulatedSwitch):
-        def send_msg(self, msg):
-            writes.append(len(getattr(msg, "messages", [msg])))
-            super().send_msg(msg)
-
-    switch = Counting()
+    switch = WriteRecording()
     switch.channel = Channel(switch, timeout=2)
     switch.channel.bundle(_flow_mods(switch, 30))
-    assert writes == [32, 1]
+    assert [len(write) for write in switch.writes] == [32, 1]
     assert len(switch.flows) == 30
 
 
 def test_a_new_ports_meters_go_in_its_bundles_write():
     """A port's meter (its packet-in budget) reaches the switch in the write of the bundle
     whose flows use it, ahead of them: no round trip of its own before the bundle."""
-    writes = []
-
-    class Counting(SimulatedSwitch):
-        def send_msg(self, msg):
-            writes.append([type(m).__name__ for m in getattr(msg, "messages", [msg])])
-            super().send_msg(msg)
-
     state = compiler.compile_fabric(*lab(keys=(1, 2)))[1]
     assert state.meters
-    switch = Counting()
+    switch = WriteRecording()
+    writes = switch.writes
     switch.channel = Channel(switch, timeout=2)
     programmer = Programmer(None, None, compiler.Options(), generation=1)
     programmer.switch_connected(switch.channel)
