@@ -12,7 +12,11 @@ hypervisor has its own). Every port is in
 its project's default group, whose rules admit the group's members: each member's address
 is a flow on every bridge with a port of the group. At each size:
 
-- API port creates per second, one client and eight (the median of five runs of 100);
+- API port creates per second, one client and eight (the median of seven runs of 100),
+  beside the same on a reference controller that keeps a model of 10 ports on its own 20
+  bridges of the same shape, the runs of the two taking turns: the ratio of the two at
+  10,000 is the one that compares (the machine's load drifts over the minutes between
+  sizes; at 10 the two read the same);
 - controller CPU (all its threads, from /proc) per port create + delete, idle use deducted;
 - flow-mods per port create and per bind;
 - port-up: API POST -> first ping reply from a VM (a namespace on a veth, plugged with its
@@ -65,22 +69,26 @@ STATS_INTERVAL = 10.0  # seconds between polling rounds: the default
 PORT_UP_SAMPLES = 7
 
 
-def bridge(i: int) -> str:
-    return f"nsc{i}"
+FABRIC = "nsc"  # the bridges of the controller whose model grows
+REFERENCE = "nsr"  # those of the reference controller, which keeps 10 ports
 
 
-def make_fabric(ofp_port: int) -> None:
+def bridge(i: int, fabric: str = FABRIC) -> str:
+    return f"{fabric}{i}"
+
+
+def make_fabric(ofp_port: int, fabric: str = FABRIC, dpid_base: int = 0xC00) -> None:
     """20 userspace bridges, secure fail mode, joined by patch ports in a binary tree (bridge
     i's parent is bridge i // 2)."""
     for i in range(1, SWITCHES + 1):
-        bench_bridge(ofp_port, bridge(i), 0xC00 + i)
+        bench_bridge(ofp_port, bridge(i, fabric), dpid_base + i)
     for i in range(2, SWITCHES + 1):
         parent = i // 2
-        down, up = f"pd{parent}-{i}", f"pu{i}-{parent}"
+        down, up = f"{fabric}d{parent}-{i}", f"{fabric}u{i}-{parent}"
         vsctl(
-            "add-port", bridge(parent), down, "--", "set", "interface", down, "type=patch",
-            f"options:peer={up}", "--", "add-port", bridge(i), up, "--", "set", "interface",
-            up, "type=patch", f"options:peer={down}",
+            "add-port", bridge(parent, fabric), down, "--", "set", "interface", down,
+            "type=patch", f"options:peer={up}", "--", "add-port", bridge(i, fabric), up, "--",
+            "set", "interface", up, "type=patch", f"options:peer={down}",
         )  # fmt: skip
 
 
@@ -95,8 +103,9 @@ def make_floor_bridge() -> None:
 
 
 def remove_fabric() -> None:
-    for i in range(1, SWITCHES + 1):
-        subprocess.run(["ovs-vsctl", "--if-exists", "del-br", bridge(i)], check=False)
+    for fabric in (FABRIC, REFERENCE):
+        for i in range(1, SWITCHES + 1):
+            subprocess.run(["ovs-vsctl", "--if-exists", "del-br", bridge(i, fabric)], check=False)
     subprocess.run(["ovs-vsctl", "--if-exists", "del-br", FLOOR_BRIDGE], check=False)
     for name in ("vmup", "vmpeer", "vmnear", "vmfloor"):
         subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
@@ -108,8 +117,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def ovs_vswitchd_pid() -> int:
-    return int(subprocess.run(["pidof", "ovs-vswitchd"], check=True, capture_output=True,
-                              text=True).stdout.split()[0])  # fmt: skip
+    """The system's ovs-vswitchd (a lab may run others of its own)."""
+    return int(pathlib.Path("/var/run/openvswitch/ovs-vswitchd.pid").read_text())
 
 
 def rss_mib(pid: int) -> float:
@@ -222,8 +231,8 @@ def reply_time(ping: subprocess.Popen) -> float:
 
 
 class Scale:
-    def __init__(self, server, api: ApiClient):
-        self.server, self.api = server, api
+    def __init__(self, server, api: ApiClient, fabric: str = FABRIC):
+        self.server, self.api, self.fabric = server, api, fabric
         self.pid = server.process.pid
         project = api.get("/v2.0/quotas/project").json["project"]["project_id"]
         assert api.put(f"/v2.0/quotas/{project}", {"quota": {"port": -1}}).status == 200
@@ -247,13 +256,14 @@ class Scale:
         assert resp.status == 201, resp
         return resp.json[member]
 
-    def add_interfaces(self) -> None:
-        """The BOUND interfaces, round-robin on the bridges, with iface-ids of no port."""
+    def add_interfaces(self, count: int = BOUND) -> None:
+        """``count`` interfaces, round-robin on the bridges, with iface-ids of no port."""
         args: list[str] = []
-        for i in range(1, BOUND + 1):
-            args += ["--", "add-port", bridge(1 + (i - 1) % SWITCHES), f"sb{i}", "--", "set",
-                     "interface", f"sb{i}", "type=internal",
-                     f"external_ids:iface-id=not-yet-{i}"]  # fmt: skip
+        for i in range(1, count + 1):
+            name = f"{self.fabric}b{i}"
+            args += ["--", "add-port", bridge(1 + (i - 1) % SWITCHES, self.fabric), name, "--",
+                     "set", "interface", name, "type=internal",
+                     f"external_ids:iface-id=not-yet-{self.fabric}{i}"]  # fmt: skip
         vsctl(*args)
 
     def grow(self, size: int) -> None:
@@ -268,7 +278,7 @@ class Scale:
                 self.ports += 1
                 if self.bound < BOUND:
                     self.bound += 1
-                    args += ["--", "set", "interface", f"sb{self.bound}",
+                    args += ["--", "set", "interface", f"{self.fabric}b{self.bound}",
                              f"external_ids:iface-id={port['id']}"]  # fmt: skip
             if args:
                 vsctl(*args)
@@ -289,10 +299,16 @@ class Scale:
         vsctl(*args)
         settle(self.server)
 
-    def create_rate(self, count: int, clients: int, samples: int = 5) -> float:
-        """Port creates per second, the median of ``samples`` runs of ``count`` creates:
-        one run on these 2-core machines varies by half from the next."""
-        return statistics.median(self._create_run(count, clients) for _ in range(samples))
+    def create_rates(self, reference: Scale, clients: int, samples: int = 7) -> tuple:
+        """Port creates per second here and on ``reference``, each the median of ``samples``
+        runs of 100 creates, the runs of the two taking turns: one run on these 2-core
+        machines varies by half from the next, and the machine's load drifts over the
+        minutes between sizes, so only runs side by side compare."""
+        here, there = [], []
+        for _ in range(samples):
+            there.append(reference._create_run(100, clients))
+            here.append(self._create_run(100, clients))
+        return statistics.median(here), statistics.median(there)
 
     def _create_run(self, count: int, clients: int) -> float:
         body = {"port": {"network_id": self.network["id"]}}
@@ -416,8 +432,6 @@ class Scale:
 
 
 RATIOS = (
-    "creates_per_s_1_client",
-    "creates_per_s_8_clients",
     "cpu_ms_per_create_delete",
     "flow_mods_per_create",
     "flow_mods_per_bind",
@@ -457,7 +471,7 @@ def gc_seconds(server) -> float:
     return found.get(("naas_gc_seconds_sum", (("generation", "2"),)), 0.0)
 
 
-def measure(scale: Scale, vm: Vm, peers: dict) -> dict:
+def measure(scale: Scale, vm: Vm, peers: dict, reference: Scale) -> dict:
     pid = scale.pid
     settle(scale.server, timeout=600)
     gc_started, measuring = gc_seconds(scale.server), time.monotonic()
@@ -472,11 +486,19 @@ def measure(scale: Scale, vm: Vm, peers: dict) -> dict:
     floors = [floor_plug_to_ping(vm, peers["floor"]) for _ in range(PORT_UP_SAMPLES)]
     poll = scale.poll_round()
     flows = scale.local_network_flows()
+    rates = {clients: scale.create_rates(reference, clients) for clients in (1, 8)}
     return {
         "ports": scale.ports,
         "bound_ports": scale.bound,
-        "creates_per_s_1_client": round(scale.create_rate(100, 1), 1),
-        "creates_per_s_8_clients": round(scale.create_rate(100, 8), 1),
+        **{
+            f"creates_per_s_{clients}_client{'s' * (clients > 1)}{suffix}": round(value, 1)
+            for clients, (here, there) in rates.items()
+            for suffix, value in (
+                ("", here),
+                ("_reference", there),
+                ("_over_reference", here / there),
+            )
+        },
         "cpu_ms_per_create_delete": round(scale.cpu_per_cycle(), 2),
         "flow_mods_per_create": create_mods,
         "flow_mods_per_bind": bind_mods,
@@ -530,20 +552,22 @@ def restart(scale: Scale, peers: dict) -> dict:
 
 def main() -> int:
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(
-            tmp,
-            extra_args=[
-                "--ovsdb",
-                "unix:/var/run/openvswitch/db.sock",
-                "--stats-interval",
-                str(STATS_INTERVAL),
-            ],
-        )
+    args = ["--ovsdb", "unix:/var/run/openvswitch/db.sock", "--stats-interval", str(STATS_INTERVAL)]
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as reference_tmp:
+        server = start_server(tmp, extra_args=args)
+        reference_server = start_server(reference_tmp, extra_args=args)
         try:
             make_fabric(server.ofp_port)
             scale = Scale(server, ApiClient(server.url, server.token("bench", admin=True)))
             scale.add_interfaces()
+            make_fabric(reference_server.ofp_port, REFERENCE, 0xE00)
+            reference = Scale(
+                reference_server,
+                ApiClient(reference_server.url, reference_server.token("bench", admin=True)),
+                REFERENCE,
+            )
+            reference.add_interfaces(SIZES[0])
+            reference.grow(SIZES[0])
             scale.plug_local_network()
             # The peer every port-up sample pings, on the far side of the tree from bridge 3.
             peer = scale._create("ports", {"network_id": scale.network["id"]})
@@ -562,12 +586,13 @@ def main() -> int:
                 scale.grow(size)
                 results[size] = {
                     "fill_seconds": round(time.monotonic() - started, 1),
-                    **measure(scale, vm, peers),
+                    **measure(scale, vm, peers, reference),
                 }
                 print(size, results[size], flush=True)
             results["restart"] = restart(scale, peers)
         finally:
             server.stop()
+            reference_server.stop()
             remove_fabric()
     small, large = results[SIZES[0]], results[SIZES[-1]]
 
@@ -581,6 +606,11 @@ def main() -> int:
             (large["rss_mib"] - middle["rss_mib"]) / ((SIZES[-1] - SIZES[1]) / 1000), 2
         ),
         "results": results,
+        # API creates at 10,000 ports over a controller holding 10, runs taking turns.
+        "creates_per_s_10000_over_10_side_by_side": {
+            name: large[f"creates_per_s_{name}_over_reference"]
+            for name in ("1_client", "8_clients")
+        },
         "ratios_10000_over_10": {name: ratio(name, small) for name in RATIOS},
         # The same 200 bound ports at both: what the model's size alone costs, apart from
         # what 190 more VIFs cost Open vSwitch itself.
