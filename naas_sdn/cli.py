@@ -72,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--service-plugins", metavar="LIST", help="comma-separated service plugins to load"
     )
+    serve.add_argument(
+        "--tenant-network-types",
+        metavar="LIST",
+        help="comma-separated types of tenant networks, in order (vlan,vxlan)",
+    )
+    serve.add_argument(
+        "--vni-ranges", metavar="LIST", help="comma-separated MIN:MAX VNI ranges (1:16777215)"
+    )
 
     token = sub.add_parser("token", help="manage API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
@@ -158,6 +166,10 @@ def _database(args, url: str) -> int:
         engine.dispose()
 
 
+def _listed(value: str | None) -> list[str] | None:
+    return value.split(",") if value is not None else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "policy":
@@ -175,9 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             api_max_body_size=args.api_max_body_size,
             ovsdb_connections=args.ovsdb,
             stats_interval=args.stats_interval,
-            service_plugins=(
-                args.service_plugins.split(",") if args.service_plugins is not None else None
-            ),
+            service_plugins=_listed(args.service_plugins),
+            tenant_network_types=_listed(args.tenant_network_types),
+            vni_ranges=_listed(args.vni_ranges),
         )
         conf = config.load(args.config, **overrides)
         from naas_sdn import server

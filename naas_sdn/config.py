@@ -74,6 +74,25 @@ OPTS = [
         help="OVSDB servers to monitor for VIF binding (iface-id on Interface rows).",
     ),
     cfg.ListOpt(
+        "tenant_network_types",
+        default=["vlan", "vxlan"],
+        help="Network types of tenant networks, in order: a new network takes the first "
+        "with a free segmentation id. vlan: ids 1..4094, carried on cables as 802.1Q tags "
+        "(and in tunnels); vxlan: VNIs from vni_ranges (above 4094: in tunnels only).",
+    ),
+    cfg.ListOpt(
+        "vni_ranges",
+        default=["1:16777215"],
+        help="MIN:MAX ranges of VXLAN VNIs for tenant networks.",
+    ),
+    cfg.IntOpt(
+        "global_physnet_mtu",
+        default=1500,
+        min=1280,
+        help="MTU of the fabric and the underlay: a vlan network gets it, a vxlan network "
+        "50 bytes less (its encapsulation).",
+    ),
+    cfg.ListOpt(
         "service_plugins",
         default=["router", "qos", "protocol-block", "statistics"],
         help="Service plugins to load in addition to the core (networks, subnets, "

@@ -36,7 +36,16 @@ def serve(conf) -> int:
     except migrations.SchemaMismatch as error:
         LOG.error("%s", error)
         return 2
-    service = NetworkService(engine)
+    from naas_sdn.model.segments import TenantSegments
+
+    try:
+        segments = TenantSegments.from_config(
+            conf.tenant_network_types, conf.vni_ranges, conf.global_physnet_mtu
+        )
+    except ValueError as error:
+        LOG.error("%s", error)
+        return 2
+    service = NetworkService(engine, segments)
     from naas_sdn.northbound.plugins import UnknownPluginError
 
     try:

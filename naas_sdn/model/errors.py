@@ -215,6 +215,10 @@ class VlanIdInUse(Conflict):
     )
 
 
+class TunnelIdInUse(Conflict):
+    message = "Unable to create the network. The tunnel ID %(tunnel_id)s is in use."
+
+
 class RevisionNumberConstraintFailed(NeutronException):
     status = 412
     message = "Constrained to %(expected)s, but current revision is %(current)s"

@@ -35,6 +35,7 @@ from naas_sdn.model.common import (
 from naas_sdn.model.fabric_links import FabricLinkStore
 from naas_sdn.model.frozenmap import FrozenMap
 from naas_sdn.model.quotas import QuotaMixin
+from naas_sdn.model.segments import TenantSegments
 from naas_sdn.model.snapshot import EMPTY, ModelSnapshot
 from naas_sdn.model.store import DeclaredStore
 from naas_sdn.model.tokens import TokenStore
@@ -64,8 +65,10 @@ class NetworkService(QuotaMixin, DeclaredStore):
     Stores that share only the engine hang beside it: ``tokens``, ``fabric_links`` and the
     slices' own (:meth:`beside`)."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, tenant_segments: TenantSegments | None = None):
         self._engine = engine
+        # which types and ids new networks get (the operator's tenant_network_types, vni_ranges)
+        self.tenant_segments = tenant_segments or TenantSegments()
         self._lock = threading.RLock()
         self._notify_lock = threading.RLock()
         self._subscribers: list[Callable[[ModelSnapshot], None]] = []

@@ -73,9 +73,21 @@ def test_provider_attributes_admin_only(alice, admin):
     assert chosen["provider:segmentation_id"] == 4000 and chosen["project_id"] == alice.project
     again = admin.post("/v2.0/networks", {"network": {"provider:segmentation_id": 4000}})
     assert again.status == 409 and again.error_type == "VlanIdInUse"
+    tunnelled = create(
+        admin, **{"provider:network_type": "vxlan", "provider:segmentation_id": 16777215}
+    )
+    assert (tunnelled["provider:network_type"], tunnelled["mtu"]) == ("vxlan", 1450)
+    taken = admin.post(
+        "/v2.0/networks",
+        {"network": {"provider:network_type": "vxlan", "provider:segmentation_id": 4000}},
+    )
+    assert taken.status == 409 and taken.error_type == "TunnelIdInUse"
+    assert admin.delete(f"/v2.0/networks/{tunnelled['id']}").status == 204
     for bad in (
-        {"provider:network_type": "vxlan"},
+        {"provider:network_type": "gre"},
         {"provider:segmentation_id": 4095},
+        {"provider:network_type": "vxlan", "provider:segmentation_id": 16777216},
+        {"provider:network_type": "vlan", "provider:segmentation_id": 0},
         {"provider:physical_network": "physnet1"},
         {"provider:segmentation_id": "x"},
     ):

@@ -10,6 +10,7 @@ import pytest
 from naas_sdn.features.networking.networks import NETWORKS
 from naas_sdn.features.networking.ports import PORTS
 from naas_sdn.model import db, errors
+from naas_sdn.model.segments import TenantSegments
 from naas_sdn.model.service import NetworkService
 from tests.unit.model_support import ADMIN, ALICE, BOB, count
 
@@ -29,7 +30,9 @@ def test_network_defaults_and_segmentation_ids_lowest_free(service):
     assert service.create_network(ALICE, {}).segmentation_id == 1
 
 
-def test_segmentation_pool_exhausted(service):
+def test_segmentation_pool_exhausted(db_url):
+    """With VLANs alone (no tunnels), the 4,095th network has no segmentation id."""
+    service = NetworkService(db.connect(db_url), TenantSegments(types=("vlan",)))
     service.create_network(ADMIN, {"segmentation_id": 4094, "project_id": "p"})
     with pytest.raises(errors.VlanIdInUse):
         service.create_network(ADMIN, {"segmentation_id": 4094, "project_id": "p"})
@@ -39,6 +42,39 @@ def test_segmentation_pool_exhausted(service):
         service.create_network(ALICE, {})
     assert exc.value.status == 503
     assert count(service, NETWORKS.table) == 4094
+
+
+def test_vxlan_after_the_vlans(db_url):
+    """Tenant types in order: the VLANs first, then VNIs from the operator's ranges, with
+    room for the encapsulation in the MTU."""
+    segments = TenantSegments(vni_ranges=((70000, 70001),))
+    service = NetworkService(db.connect(db_url), segments)
+    service.set_quota_limits(ALICE.project_id, {"network": -1})
+    made = service.create_networks(ALICE, [{} for _ in range(4096)])
+    assert [(n.network_type, n.segmentation_id, n.mtu) for n in made[-3:]] == [
+        ("vlan", 4094, 1500),
+        ("vxlan", 70000, 1450),
+        ("vxlan", 70001, 1450),
+    ]
+    for asked in ({}, {"network_type": "vxlan"}):
+        with pytest.raises(errors.NoNetworkAvailable):
+            service.create_network(ADMIN, {"project_id": "p", **asked})
+    # an admin may name a VNI outside the tenants' ranges
+    named = service.create_network(ADMIN, {"network_type": "vxlan", "segmentation_id": 5000})
+    assert (named.network_type, named.segmentation_id) == ("vxlan", 5000)
+
+
+def test_tenant_segments_from_config():
+    parsed = TenantSegments.from_config(["vxlan"], ["100:200", "7"], 9000)
+    assert (parsed.vni_ranges, parsed.mtu("vxlan"), parsed.mtu("vlan")) == (
+        ((100, 200), (7, 7)),
+        8950,
+        9000,
+    )
+    for types, ranges in ((["gre"], []), ([], []), (["vxlan"], []), (["vxlan"], ["5:x"]),
+                          (["vxlan"], ["0:5"]), (["vxlan"], ["9:5"])):  # fmt: skip
+        with pytest.raises(ValueError):
+            TenantSegments.from_config(types, ranges)
 
 
 def test_tenant_scoping(service):

@@ -1,4 +1,5 @@
-"""Networks: isolated L2 segments, each carried on the fabric by its own VLAN id.
+"""Networks: isolated L2 segments, each carried on the fabric by its own key: a VLAN id on
+cables, a VNI in tunnels (:mod:`naas_sdn.model.segments`).
 
 The declaration gives the table, the API attributes and the view; what is left here is the
 relational rules: a segmentation id is unique (the first free one unless an admin names it),
@@ -14,16 +15,15 @@ from typing import Any
 
 from sqlalchemy import Boolean, Integer, String
 
-from naas_sdn.model import db, errors, schema
+from naas_sdn.model import db, errors, schema, segments
 from naas_sdn.model.common import Context
 from naas_sdn.model.schema import field
 from naas_sdn.model.snapshot import NetworkView
 from naas_sdn.model.store import Transaction
 from naas_sdn.northbound import attributes as a
 
-SEGMENTATION_MIN, SEGMENTATION_MAX = 1, 4094  # VLAN ids carried on fabric trunks
-DEFAULT_MTU = 1500
-NETWORK_TYPE = "vlan"
+SEGMENTATION_MIN, SEGMENTATION_MAX = 1, segments.VNI_MAX
+NETWORK_TYPE = segments.VLAN  # what networks made before tunnels read
 STATUS_ACTIVE = "ACTIVE"
 
 
@@ -66,7 +66,7 @@ class Network(schema.Extensible):
         wire="provider:network_type",
         post=True,
         default=None,
-        validate=a.one_of(NETWORK_TYPE),
+        validate=a.one_of(*segments.TYPES),
     )
     segmentation_id: int = field(
         Integer,
@@ -80,28 +80,50 @@ class Network(schema.Extensible):
 
 
 def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
-    """The segmentation id: the one an admin names if free, else the lowest free one."""
-    network_type = attrs.get("network_type") or NETWORK_TYPE
-    if network_type != NETWORK_TYPE:
-        raise errors.InvalidInput(
-            error_message=f"network_type value '{network_type}' not supported"
-        )
+    """The type and segmentation id: those an admin names if free and in the type's range,
+    else the first tenant type with a free id, its lowest free one."""
+    tenant: segments.TenantSegments = txn.service.tenant_segments
     used = txn.changes.memo.get("segmentation_ids")
     if used is None:
         used = {n.segmentation_id for n in txn.service.records("networks").values()}
         txn.changes.memo["segmentation_ids"] = used
-    seg = attrs.get("segmentation_id")
+    seg: int | None = attrs.get("segmentation_id")
+    asked: str | None = attrs.get("network_type")
+    network_type = asked or NETWORK_TYPE
     if seg is not None:
+        low, high = segments.VALID[network_type]
+        if not low <= seg <= high:
+            raise errors.InvalidInput(
+                error_message=f"segmentation_id {seg} out of range for a {network_type} "
+                f"network ({low} through {high})"
+            )
         if seg in used:
-            raise errors.VlanIdInUse(vlan_id=seg, physical_network=None)
+            if network_type == segments.VLAN:
+                raise errors.VlanIdInUse(vlan_id=seg, physical_network=None)
+            raise errors.TunnelIdInUse(tunnel_id=seg)
+    elif asked is not None:
+        seg = _lowest_free(tenant.ranges(network_type), used)
     else:
-        seg = next(
-            (s for s in range(SEGMENTATION_MIN, SEGMENTATION_MAX + 1) if s not in used), None
-        )
-        if seg is None:
-            raise errors.NoNetworkAvailable()
+        for network_type in tenant.types:
+            seg = _lowest_free(tenant.ranges(network_type), used)
+            if seg is not None:
+                break
+    if seg is None:
+        raise errors.NoNetworkAvailable()
     used.add(seg)
-    return {"segmentation_id": seg, "mtu": DEFAULT_MTU, "network_type": NETWORK_TYPE}
+    return {
+        "segmentation_id": seg,
+        "mtu": tenant.mtu(network_type),
+        "network_type": network_type,
+    }
+
+
+def _lowest_free(ranges, used) -> int | None:
+    for low, high in ranges:
+        seg = next((s for s in range(low, high + 1) if s not in used), None)
+        if seg is not None:
+            return seg
+    return None
 
 
 def _before_update(txn: Transaction, ctx: Context, net: Network, values: dict) -> None:
