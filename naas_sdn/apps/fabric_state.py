@@ -1,9 +1,9 @@
 """Live, mutable view of the physical fabric; publishes immutable FabricSnapshots.
 
 Fed by the OpenFlow app (switch and port events, discovery probes) and the OVSDB monitor
-(VIF locations). Links are persisted so that after a controller restart the fabric is known
-before the first probe returns: reconciling a switch against a fabric with no links yet
-would tear down working inter-switch forwarding.
+(VIF locations, tunnel endpoints). Links are persisted so that after a controller restart
+the fabric is known before the first probe returns: reconciling a switch against a fabric
+with no links yet would tear down working inter-switch forwarding.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import threading
 import time
 from types import MappingProxyType
 
-from naas_sdn.flows.fabric import FabricSnapshot, Link, VifLocation
+from naas_sdn.flows.fabric import FabricSnapshot, Link, TunnelEndpoint, VifLocation
 
 LOG = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class FabricState:
         self._links = {link: clock() for link in initial_links}  # link -> last seen
         self._vifs: dict[str, VifLocation] = {}
         self._vif_times: dict[str, float] = {}  # port id -> when its VIF came or moved
+        self._endpoints: dict[int, TunnelEndpoint] = {}  # dpid -> its underlay endpoint
         self._snapshot: FabricSnapshot | None = None
 
     # -- switches and ports ------------------------------------------------------------------
@@ -149,6 +150,16 @@ class FabricState:
                 del self._vif_times[port_id]
             return taken
 
+    # -- tunnel endpoints ----------------------------------------------------------------------
+    def set_endpoints(self, endpoints: dict[int, TunnelEndpoint]) -> bool:
+        """Whether they changed (and the change was announced)."""
+        with self._lock:
+            if endpoints == self._endpoints:
+                return False
+            self._endpoints = dict(endpoints)
+        self._changed()
+        return True
+
     # -- snapshots ---------------------------------------------------------------------------
     def snapshot(self) -> FabricSnapshot:
         with self._lock:
@@ -157,6 +168,7 @@ class FabricState:
                     switches=frozenset(self._connected),
                     links=frozenset(self._links),
                     vifs=MappingProxyType(dict(self._vifs)),
+                    endpoints=MappingProxyType(dict(self._endpoints)),
                 )
             return self._snapshot
 

@@ -1,15 +1,20 @@
-"""VIF binding from OVSDB: which Interface rows carry ``external_ids:iface-id``, and where.
+"""VIF binding and tunnel endpoints from OVSDB: which Interface rows carry
+``external_ids:iface-id``, and where; which bridges the operator gave an underlay address
+(``external_ids:naas-encap-ip``), whose tunnel port the controller keeps.
 
 Uses the ``ovs`` Python IDL (maintained in the Open vSwitch tree; ovsdbapp builds on it): a
-monitored, self-reconnecting replica of just the Bridge, Port and Interface columns we read.
-We only watch, never write, so ovsdbapp's command layer would add nothing.
+monitored, self-reconnecting replica of just the Bridge, Port and Interface columns we use.
+The one write, a bridge's tunnel port, is a single transaction on that replica, so
+ovsdbapp's command layer would add nothing.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import select
 import threading
+import zlib
 
 import ovs.db.idl
 import ovs.jsonrpc
@@ -17,7 +22,7 @@ import ovs.poller
 import ovs.stream
 import ovs.vlog
 
-from naas_sdn.flows.fabric import VifLocation
+from naas_sdn.flows.fabric import TunnelEndpoint, VifLocation
 
 # ovs emulates poll() with select() for eventlet's sake, and select() fails on descriptors
 # above 1023, which a busy API (thousands of client connections) hands out: no green threads
@@ -26,10 +31,102 @@ ovs.poller.SelectPoll = select.poll
 
 LOG = logging.getLogger(__name__)
 _COLUMNS = {
-    "Bridge": ["name", "datapath_id", "ports"],
-    "Port": ["name", "interfaces"],
-    "Interface": ["name", "ofport", "external_ids"],
+    "Bridge": ["name", "datapath_id", "ports", "external_ids"],
+    "Port": ["name", "interfaces", "external_ids"],
+    "Interface": ["name", "ofport", "external_ids", "type", "options"],
 }
+ENCAP_IP = "naas-encap-ip"  # Bridge external_ids: the switch's address on the IP underlay
+TUNNEL = "naas-tunnel"  # Port and Interface external_ids: the controller's tunnel port
+
+
+def tunnel_name(bridge: str) -> str:
+    """The tunnel port's name: unique per bridge (interface names are one namespace per
+    host) and within the 15 characters of a Linux device name."""
+    return f"naasvx{zlib.crc32(bridge.encode()):08x}"
+
+
+def encap_ip(bridge) -> str | None:
+    """The bridge's underlay address, if it has a valid IPv4 one."""
+    value = bridge.external_ids.get(ENCAP_IP)
+    if not value:
+        return None
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        LOG.warning("bridge %s: %s=%r is not an IPv4 address", bridge.name, ENCAP_IP, value)
+        return None
+
+
+def tunnel_options(ip: str) -> dict:
+    """One flow-based VXLAN port per switch: each flow names the remote endpoint and the
+    VNI, so a new hypervisor costs no OVSDB write anywhere else."""
+    return {"remote_ip": "flow", "key": "flow", "local_ip": ip}
+
+
+def _tunnel_ports(bridge) -> list:
+    return [p for p in bridge.ports if p.external_ids.get(TUNNEL)]
+
+
+def read_endpoints(idl) -> dict[int, TunnelEndpoint]:
+    """dpid -> endpoint of every bridge whose tunnel port is as wanted and numbered."""
+    found = {}
+    for bridge in idl.tables["Bridge"].rows.values():
+        ip = encap_ip(bridge)
+        if not ip or not bridge.datapath_id or not bridge.datapath_id[0]:
+            continue
+        for port in _tunnel_ports(bridge):
+            for iface in port.interfaces:
+                ofport = iface.ofport[0] if iface.ofport else -1
+                if (
+                    iface.type == "vxlan"
+                    and dict(iface.options) == tunnel_options(ip)
+                    and (ofport > 0)
+                ):
+                    found[int(bridge.datapath_id[0], 16)] = TunnelEndpoint(ip, ofport)
+    return found
+
+
+def keep_tunnels(idl) -> bool:
+    """Make every bridge's tunnel port what its underlay address asks (added, changed or
+    removed); whether a transaction was sent."""
+    txn = None
+    for bridge in idl.tables["Bridge"].rows.values():
+        ip = encap_ip(bridge)
+        ours = _tunnel_ports(bridge)
+        wanted = tunnel_options(ip) if ip else None
+        name = tunnel_name(bridge.name)
+        good = [
+            p
+            for p in ours
+            if wanted is not None
+            and p.name == name
+            and [(i.type, dict(i.options)) for i in p.interfaces] == [("vxlan", wanted)]
+        ]
+        if good == ours and len(good) == (1 if wanted else 0):
+            continue
+        txn = txn or ovs.db.idl.Transaction(idl)
+        bridge.verify("ports")
+        ports = [p for p in bridge.ports if p not in ours or p in good]
+        if wanted is not None and not good:
+            iface = txn.insert(idl.tables["Interface"])
+            iface.name, iface.type = name, "vxlan"
+            iface.options = wanted
+            iface.external_ids = {TUNNEL: "vxlan"}
+            port = txn.insert(idl.tables["Port"])
+            port.name, port.interfaces = name, [iface]
+            port.external_ids = {TUNNEL: "vxlan"}
+            ports.append(port)
+            LOG.info("bridge %s: tunnel port %s from %s", bridge.name, name, ip)
+        else:
+            LOG.info("bridge %s: tunnel port removed", bridge.name)
+        bridge.ports = ports
+    if txn is None:
+        return False
+    status = txn.commit_block()
+    if status not in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
+        # Raced with another writer (TRY_AGAIN) or refused: the next update tries again.
+        LOG.warning("tunnel ports not written (%s): %s", status, txn.get_error())
+    return True
 
 
 def fetch_schema(remote: str, timeout: float = 5.0):
@@ -73,7 +170,8 @@ def read_vifs(idl) -> dict[str, VifLocation]:
 
 
 class OvsdbMonitor(threading.Thread):
-    """Keeps ``on_change(remote, vifs)`` informed; ``synced`` is set after the first dump."""
+    """Keeps ``on_change(remote, vifs, endpoints)`` informed, and the bridges' tunnel ports
+    as their underlay addresses ask; ``synced`` is set after the first dump."""
 
     def __init__(self, remote: str, on_change):
         super().__init__(name=f"ovsdb {remote}", daemon=True)
@@ -103,8 +201,9 @@ class OvsdbMonitor(threading.Thread):
             while not self._stop.is_set():
                 idl.run()
                 if idl.change_seqno != seqno and idl.has_ever_connected():
+                    keep_tunnels(idl)
                     seqno = idl.change_seqno
-                    self._on_change(self.remote, read_vifs(idl))
+                    self._on_change(self.remote, read_vifs(idl), read_endpoints(idl))
                     self.synced.set()
                 poller = ovs.poller.Poller()
                 idl.wait(poller)

@@ -25,6 +25,7 @@ from naas_sdn.flows import compiler, ofp
 from naas_sdn.flows.compilation import Compilation
 from naas_sdn.flows.incremental import IncrementalInputs
 from naas_sdn.flows.layout import (
+    MAX_GROUP_ID,
     PACKET_IN_METER,
     PORT_METER_BASE,
     identity,
@@ -33,7 +34,6 @@ from naas_sdn.flows.layout import (
 )
 
 LOG = logging.getLogger(__name__)
-MAX_GROUP_ID = 4094  # groups 1..4094 are ours (one per network key)
 
 
 @dataclasses.dataclass

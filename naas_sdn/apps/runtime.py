@@ -36,6 +36,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._vifs_by_remote = {}
+        self._endpoints_by_remote = {}
         self.fabric = FabricState(
             link_timeout=conf.link_timeout,
             on_change=self._fabric_changed,
@@ -138,13 +139,17 @@ class Runtime:
     def _ovsdb_synced(self) -> bool:
         return all(m.synced.is_set() for m in self.monitors)
 
-    def _vifs_changed(self, remote, vifs):
+    def _vifs_changed(self, remote, vifs, endpoints=None):
         with self._lock:
             self._vifs_by_remote[remote] = vifs
-            merged = {}
+            self._endpoints_by_remote[remote] = endpoints or {}
+            merged, reached = {}, {}
             for part in self._vifs_by_remote.values():
                 merged.update(part)
+            for part in self._endpoints_by_remote.values():
+                reached.update(part)
         first = not self._ovsdb_synced()
+        self.fabric.set_endpoints(reached)
         changed = self.fabric.set_vifs(merged)  # a change reaches the programmer from there
         # Also after a first dump equal to nothing (set_vifs then reports no change): the
         # switches waiting for it are read, and the statuses of unplugged ports resync. Any

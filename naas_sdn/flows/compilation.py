@@ -180,7 +180,7 @@ class Compilation:
             after = None
             if key in hosts:
                 origins = origins_of(key, hosts, self._neighbours)
-                after = network_place(self._topology, hosts[key], origins)
+                after = network_place(self._topology.for_key(key), hosts[key], origins)
             if after is not before:
                 moved[key] = (before, after)
                 if after is None:
@@ -248,6 +248,7 @@ class Compilation:
             self._claimed.get(key, {}),
             self._held,
             self._places[key].flood.get(dpid, ()),
+            self._places[key].tunnels.get(dpid, ()),
         )
         switch.set(("network", key), network_part(self._builders, dpid, local, self._topology))
 

@@ -164,7 +164,10 @@ def compile_switch(
     for key, ports in seen.items():
         claimed = {ip for b in ports for _, ip in b.port.fixed_ips}
         ofports = tuple(b.ofport for b in ports if b.dpid == dpid)
-        local = local_network(ports[0], ofports, claimed, held, places[key].flood.get(dpid, ()))
+        place = places[key]
+        local = local_network(
+            ports[0], ofports, claimed, held, place.flood.get(dpid, ()), place.tunnels.get(dpid, ())
+        )
         switch.set(("network", key), network_part(builders, dpid, local, topology))
     return switch.state()
 
@@ -298,12 +301,14 @@ def held_by_routers(routers: Sequence[RouterInputs]) -> frozenset:
     return frozenset((i.network.key, i.ip) for r in routers for i in r.interfaces)
 
 
-def local_network(any_port: BoundPort, ofports: tuple, claimed, held: frozenset, flood: tuple):
+def local_network(
+    any_port: BoundPort, ofports: tuple, claimed, held: frozenset, flood: tuple, tunnels: tuple
+):
     """A network as one switch sees it (tenants may use the same addresses on different
     networks, so its gateways are its own), from one of its bound ports."""
     network = any_port.network
     gateways = unheld_gateways(network, any_port.subnets, claimed, held)
-    return LocalNetwork(network, ofports, gateways, flood)
+    return LocalNetwork(network, ofports, gateways, flood, tunnels)
 
 
 def switch_part(builders: tuple, dpid: int, topology) -> Built:
@@ -447,7 +452,7 @@ def _port_scope(builders: tuple, dpid: int, bound: BoundPort, topology) -> tuple
     """The port's flows on one switch by owner — the port's, and its counted ones (the
     switch is asked for the statistics of those alone) — and the meters they use. Nothing
     where the port is unreachable from this switch."""
-    if bound.dpid != dpid and topology.next_hop_port(dpid, bound.dpid) is None:
+    if bound.dpid != dpid and topology.for_key(bound.network.key).hop(dpid, bound.dpid) is None:
         return (), frozenset()
     built = _union(builders, [b.add_port(dpid, bound, topology) for b in builders])
     by_owner: dict[int, set] = {}

@@ -59,6 +59,7 @@ class Priority(enum.IntEnum):
     CLASSIFY_DISCOVERY = 200  # link-discovery probes from non-VIF ports -> controller (metered)
     CLASSIFY_TREE_GUARD = 110  # broadcast arriving on a fabric link off the spanning tree: drop
     CLASSIFY_FABRIC = 100  # tagged traffic from a fabric link
+    CLASSIFY_TUNNEL = 100  # traffic from the switch's tunnel port, by tunnel id (VNI)
     # PORT_SECURITY
     PORTSEC_DENY = 300  # DHCP server replies, router advertisements, redirects from a VM
     PORTSEC_ND = 250  # neighbour advertisements only for the port's own addresses
@@ -97,6 +98,8 @@ class Priority(enum.IntEnum):
     # L2_LOOKUP
     L2_UNICAST = 100
     L2_FLOOD = 50
+    L2_FLOOD_TRANSIT = 51  # where cables and tunnels meet: a flood that came from the fabric
+    L2_FLOOD_TUNNELED = 52  # ... and one that came from a tunnel
     # OUTPUT
     OUTPUT_ADDRESS = 110  # IP to one of a local port's fixed addresses (counted per address)
     OUTPUT_PORT = 100
@@ -167,7 +170,7 @@ def gateway_mac(network_key: int) -> str:
     """The MAC answering for a network's subnet gateways and for the controller's services.
 
     Locally administered (02:...), so it never meets a port MAC (fa:16:3e:...)."""
-    return f"02:4e:41:00:{network_key >> 8:02x}:{network_key & 0xFF:02x}"
+    return "02:4e:41:" + ":".join(f"{network_key >> s & 0xFF:02x}" for s in (16, 8, 0))
 
 
 class Owner(enum.IntEnum):
@@ -260,7 +263,13 @@ TABLE_DEFAULTS = {
     Table.INGRESS_POLICY: (Priority.POLICY_PASS, Table.OUTPUT),
 }
 
-MAX_NETWORK_KEY = 4094  # a network key is its VLAN on fabric links
+MAX_NETWORK_KEY = 0xFFFFFF  # a network key is its VNI in tunnels (and its VLAN on cables)
+# A network's flood groups: id = its key (every copy a frame needs from where it entered),
+# and where cables and tunnels meet, base + key for a frame from a cable (local ports and the
+# tree) or from a tunnel (local ports only): the switch it came from sent the other copies.
+TRANSIT_GROUP_BASE = 1 << 24
+TUNNELED_GROUP_BASE = 2 << 24
+MAX_GROUP_ID = TUNNELED_GROUP_BASE + MAX_NETWORK_KEY  # ids 1..this are ours
 OFPM_MAX = 0xFFFF0000  # highest meter id OpenFlow 1.3 allows
 
 
@@ -296,7 +305,10 @@ SLICES = {
             "switching",
             frozenset({Table.CLASSIFY, Table.L2_LOOKUP, Table.OUTPUT}),
             meters=(range(PACKET_IN_METER, PACKET_IN_METER + 1),),
-            groups=(range(1, MAX_NETWORK_KEY + 1),),
+            groups=tuple(
+                range(base + 1, base + MAX_NETWORK_KEY + 1)
+                for base in (0, TRANSIT_GROUP_BASE, TUNNELED_GROUP_BASE)
+            ),
         ),
         # ARP answers, ND steering, and DHCP / DHCPv6 / RS / gateway NS to the controller behind
         # each port's own meter.

@@ -34,6 +34,9 @@ class NetworkPlace:
     hosts: frozenset  # dpids with a bound port of the network
     needed: frozenset  # dpids that hold its entries
     flood: Mapping  # dpid -> tree ports its broadcasts leave by there (sorted tuple)
+    # host dpid -> the underlay addresses of the other hosts only a tunnel reaches from it
+    # (sorted tuple): a broadcast from a port there is copied to each (head-end replication)
+    tunnels: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
 
 def routed_with(routers: Iterable[RouterInputs]) -> dict[int, frozenset]:
@@ -48,7 +51,8 @@ def routed_with(routers: Iterable[RouterInputs]) -> dict[int, frozenset]:
 
 @functools.lru_cache(maxsize=16384)
 def network_place(topology, hosts: frozenset, origins: frozenset) -> NetworkPlace:
-    """Where a network with bound ports on ``hosts`` and traffic from ``origins`` is needed."""
+    """Where a network with bound ports on ``hosts`` and traffic from ``origins`` is needed,
+    on ``topology``: the view that carries it (:meth:`Topology.for_key`)."""
     needed = set(origins | hosts)
     for host in hosts:
         for origin in origins:
@@ -59,7 +63,14 @@ def network_place(topology, hosts: frozenset, origins: frozenset) -> NetworkPlac
         dpid: tuple(sorted(topology.port_toward(dpid, peer) for peer in peers))
         for dpid, peers in subtree.items()
     }
-    return NetworkPlace(hosts, frozenset(needed), MappingProxyType(flood))
+    tunnels = {}
+    for host in hosts:
+        reached = [topology.tunnel_toward(host, other) for other in hosts]
+        if any(reached):
+            tunnels[host] = tuple(sorted(e.ip for e in reached if e is not None))
+    return NetworkPlace(
+        hosts, frozenset(needed), MappingProxyType(flood), MappingProxyType(tunnels)
+    )
 
 
 def placements(bound: Iterable[BoundPort], routers: Iterable[RouterInputs], topology) -> dict:
@@ -76,7 +87,7 @@ def places(hosts: Mapping[int, frozenset], neighbours: Mapping, topology) -> dic
     """Network key -> NetworkPlace, from each network's hosts and the networks routed with
     it (:func:`routed_with`)."""
     return {
-        key: network_place(topology, mine, origins_of(key, hosts, neighbours))
+        key: network_place(topology.for_key(key), mine, origins_of(key, hosts, neighbours))
         for key, mine in hosts.items()
     }
 

@@ -92,11 +92,16 @@ def _reverse(connection: tuple) -> tuple:
 
 
 class Simulator:
-    def __init__(self, states: dict[int, SwitchState], links=()):
+    """``links`` are followed as cables; with ``endpoints`` (dpid -> TunnelEndpoint), what
+    leaves a switch's tunnel port arrives at the switch whose address it was sent to."""
+
+    def __init__(self, states: dict[int, SwitchState], links=(), endpoints=None):
         self.states = states
         self.peer = {
             (link.src_dpid, link.src_port): (link.dst_dpid, link.dst_port) for link in links
         }
+        self.tunnels = {(d, e.ofport): e for d, e in (endpoints or {}).items()}
+        self.by_address = {e.ip: (d, e.ofport) for d, e in (endpoints or {}).items()}
         self.trace: list[str] = []
         self.connections: set = set()  # (dpid, zone, connection) committed to conntrack
 
@@ -112,8 +117,16 @@ class Simulator:
                 raise SimulationError(f"packet loops: still forwarded after {MAX_HOPS} hops")
             for out_port, out_packet in self._switch(switch, port, packet):
                 peer = self.peer.get((switch, out_port))
+                if (switch, out_port) in self.tunnels:
+                    peer = self.by_address.get(out_packet.pop("tun_ipv4_dst", None))
+                    if peer is None:
+                        continue  # no switch has that address: lost on the underlay
+                elif peer is not None:
+                    out_packet.pop("tunnel_id", None)  # a cable carries no tunnel metadata
                 if peer is not None:
-                    pending.append((peer[0], peer[1], out_packet, hops + 1))
+                    # Registers and metadata are the switch's own: a frame leaves them behind.
+                    arriving = {k: v for k, v in out_packet.items() if not k.startswith("reg")}
+                    pending.append((peer[0], peer[1], arriving, hops + 1))
                 else:
                     fields = {
                         k: v

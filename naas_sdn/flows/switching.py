@@ -6,9 +6,14 @@
 - port: CLASSIFY on its switch (in_port -> network key + source port), L2_LOOKUP on every
   switch that reaches it (MAC -> destination port) and OUTPUT (local ofport behind its
   ingress meter, or tagged toward the next hop on a shortest path).
-- network: CLASSIFY entries that untag its VLAN on every fabric port, and the L2_LOOKUP
-  entry that sends broadcast and multicast to its flood group (local ports + the spanning
-  tree's links toward the network's other ports, tagged).
+- network: CLASSIFY entries that untag its VLAN on every fabric port and take its tunnel id
+  from the switch's tunnel port, and the L2_LOOKUP entry that sends broadcast and multicast
+  to its flood group (local ports, the spanning tree's links toward the network's other
+  ports, tagged, and a copy in a tunnel to each switch with its ports that no cable joins).
+
+Between switches no cable joins, a frame travels in the flow-based tunnel port of its
+switch, with the destination switch's underlay address and the network's key as tunnel id
+(VNI); the receiving switch delivers it to its own ports only, so no frame is tunnelled twice.
 
 Each goes only to the switches that see the network's traffic (:mod:`naas_sdn.flows.placement`).
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 from naas_sdn.flows import ofp
 from naas_sdn.flows.builder import Builder, Built
+from naas_sdn.flows.fabric import Hop
 from naas_sdn.flows.inputs import BoundPort, LocalNetwork
 from naas_sdn.flows.layout import (
     ETH_TYPE_LLDP,
@@ -27,6 +33,8 @@ from naas_sdn.flows.layout import (
     REG_DST_PORT,
     REG_SRC_PORT,
     SWITCH_COOKIE,
+    TRANSIT_GROUP_BASE,
+    TUNNELED_GROUP_BASE,
     Owner,
     Priority,
     Table,
@@ -44,6 +52,20 @@ def tagged_output(network: NetworkView, port: int) -> tuple:
         ofp.set_field("vlan_vid", OFPVID_PRESENT | network.key),
         ofp.output(port),
     )
+
+
+def tunnel_output(network: NetworkView, tunnel_port: int, remote_ip: str) -> tuple:
+    return (
+        ofp.set_field("tun_ipv4_dst", remote_ip),
+        ofp.set_field("tunnel_id", network.key),
+        ofp.output(tunnel_port),
+    )
+
+
+def hop_output(network: NetworkView, hop: Hop) -> tuple:
+    if hop.tunnel_dst is not None:
+        return tunnel_output(network, hop.port, hop.tunnel_dst)
+    return tagged_output(network, hop.port)
 
 
 def ingress_meter(key: int, qos: QosPolicyView | None) -> tuple:
@@ -94,7 +116,8 @@ class Switching(Builder):
         if local:
             out = local_output(bound)
         else:
-            out = (ofp.apply(*tagged_output(network, topology.next_hop_port(dpid, bound.dpid))),)
+            hop = topology.for_key(network.key).hop(dpid, bound.dpid)
+            out = (ofp.apply(*hop_output(network, hop)),)
         flows = {
             ofp.flow(
                 Table.L2_LOOKUP,
@@ -131,6 +154,8 @@ class Switching(Builder):
     def add_network(self, dpid: int, local: LocalNetwork, topology) -> Built:
         network = local.network
         owner = cookie(Owner.NETWORK, network.key)
+        carrier = topology.for_key(network.key)
+        endpoint = topology.endpoints.get(dpid)
         flows = {
             ofp.flow(
                 Table.CLASSIFY,
@@ -143,21 +168,55 @@ class Switching(Builder):
                 ),
                 owner,
             )
-            for port in topology.fabric_ports(dpid)
+            for port in carrier.fabric_ports(dpid)
         }
-        buckets = [(ofp.output(port),) for port in local.ofports]
-        buckets += [tagged_output(network, port) for port in local.flood]
-        if not buckets:
-            return Built(frozenset(flows))
-        flows.add(
-            ofp.flow(
-                Table.L2_LOOKUP,
-                Priority.L2_FLOOD,
-                ofp.match(metadata=network.key, eth_dst=MULTICAST_BIT),
-                (ofp.apply(ofp.group(network.key)),),
-                owner,
+        if endpoint is not None:
+            flows.add(
+                ofp.flow(
+                    Table.CLASSIFY,
+                    Priority.CLASSIFY_TUNNEL,
+                    ofp.match(in_port=endpoint.ofport, tunnel_id=network.key),
+                    (ofp.write_metadata(network.key, ALL_ONES), ofp.goto(Table.L2_LOOKUP)),
+                    owner,
+                )
             )
-        )
-        return Built(
-            frozenset(flows), groups=frozenset({ofp.Group(network.key, tuple(buckets), owner)})
-        )
+        local_buckets = [(ofp.output(port),) for port in local.ofports]
+        tree_buckets = [tagged_output(network, port) for port in local.flood]
+        tunnel_buckets = []
+        if endpoint is not None:
+            tunnel_buckets = [tunnel_output(network, endpoint.ofport, ip) for ip in local.tunnels]
+        groups = set()
+        for priority, group_id, buckets, extra in (
+            # A frame from a cable or a tunnel was copied to the tunnels by the switch it
+            # entered at, and one from a tunnel reaches no cable: the tunnelled switch's
+            # cabled neighbours with ports of the network had their own copy. Without
+            # cables, the tunnel port is the frame's in_port, which OVS never sends back to.
+            (
+                Priority.L2_FLOOD_TUNNELED,
+                TUNNELED_GROUP_BASE + network.key,
+                local_buckets,
+                {"in_port": endpoint.ofport} if endpoint else {},
+            ),
+            (
+                Priority.L2_FLOOD_TRANSIT,
+                TRANSIT_GROUP_BASE + network.key,
+                local_buckets + tree_buckets,
+                {REG_SRC_PORT: 0},
+            ),
+            (Priority.L2_FLOOD, network.key, local_buckets + tree_buckets + tunnel_buckets, {}),
+        ):
+            if priority != Priority.L2_FLOOD and not (tree_buckets and tunnel_buckets):
+                continue
+            if not buckets:
+                continue
+            flows.add(
+                ofp.flow(
+                    Table.L2_LOOKUP,
+                    priority,
+                    ofp.match(metadata=network.key, eth_dst=MULTICAST_BIT, **extra),
+                    (ofp.apply(ofp.group(group_id)),),
+                    owner,
+                )
+            )
+            groups.add(ofp.Group(group_id, tuple(buckets), owner))
+        return Built(frozenset(flows), groups=frozenset(groups))
