@@ -33,14 +33,16 @@ class ServerProcess:
     ``db_url``, ``log_path``, ``process``.
     """
 
-    def __init__(self, tmp_path, extra_args=(), db_url: str | None = None):
+    def __init__(
+        self, tmp_path, extra_args=(), db_url: str | None = None, ofp_host: str = "127.0.0.1"
+    ):
         self.tmp_path = Path(tmp_path)
         self.tmp_path.mkdir(parents=True, exist_ok=True)
         self.db_url = db_url or f"sqlite:///{self.tmp_path / 'naas-sdn.sqlite'}"
         self.extra_args = list(extra_args)
         self.log_path = self.tmp_path / "server.log"
         self.api_port = free_port()
-        self.ofp_port = free_port()
+        self.ofp_host, self.ofp_port = ofp_host, free_port()
         self.metrics_port = free_port()
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
@@ -56,7 +58,7 @@ class ServerProcess:
             "--api-listen",
             f"127.0.0.1:{self.api_port}",
             "--ofp-listen",
-            f"127.0.0.1:{self.ofp_port}",
+            f"{self.ofp_host}:{self.ofp_port}",
             "--metrics-listen",
             f"127.0.0.1:{self.metrics_port}",
         ]
@@ -130,9 +132,12 @@ class ServerProcess:
         return self.start(timeout)
 
 
-def start_server(tmp_path, extra_args=(), db_url: str | None = None) -> ServerProcess:
-    """Start ``naas-sdn serve`` with a fresh database under ``tmp_path``; ready when returned."""
-    return ServerProcess(tmp_path, extra_args, db_url).start()
+def start_server(
+    tmp_path, extra_args=(), db_url: str | None = None, ofp_host: str = "127.0.0.1"
+) -> ServerProcess:
+    """Start ``naas-sdn serve`` with a fresh database under ``tmp_path``; ready when returned
+    (OpenFlow on ``ofp_host``)."""
+    return ServerProcess(tmp_path, extra_args, db_url, ofp_host).start()
 
 
 class ApiClient:
