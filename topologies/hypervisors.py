@@ -169,6 +169,7 @@ class Vm:
         self.name, self.hypervisor = name, hypervisor
         self.netns = f"naasvm-{name}"
         self.outside = f"{name}o"
+        self.bridge = hypervisor.bridge
         sh("ip", "netns", "add", self.netns)
         sh("ip", "link", "add", self.outside, "type", "veth", "peer", "name", f"{name}i")
         sh("ip", "link", "set", f"{name}i", "netns", self.netns)
@@ -192,19 +193,21 @@ class Vm:
     def defaultIntf(self):  # noqa: N802 (Mininet's name)
         return type("Intf", (), {"name": "eth0"})()
 
-    def plug(self, port: dict, ip: str, prefix: int = 24) -> None:
-        """Become the VM of API port ``port``: its MAC and ``ip``, the iface-id binding."""
+    def plug(self, port: dict, ip: str, prefix: int = 24, bridge: str | None = None) -> None:
+        """Become the VM of API port ``port``: its MAC and ``ip``, the iface-id binding (on
+        the hypervisor's integration bridge, or ``bridge``)."""
         self.run("ip", "link", "set", "eth0", "address", port["mac_address"])
         self.run("ip", "addr", "add", f"{ip}/{prefix}", "dev", "eth0")
         self.run("ip", "link", "set", "eth0", "up")
         self.run("ethtool", "-K", "eth0", "tx", "off")
+        self.bridge = bridge or self.hypervisor.bridge
         self.hypervisor.vsctl(
-            "add-port", self.hypervisor.bridge, self.outside, "--", "set", "interface",
+            "add-port", self.bridge, self.outside, "--", "set", "interface",
             self.outside, f"external_ids:iface-id={port['id']}",
         )  # fmt: skip
 
     def unplug(self) -> None:
-        self.hypervisor.vsctl("--if-exists", "del-port", self.hypervisor.bridge, self.outside)
+        self.hypervisor.vsctl("--if-exists", "del-port", self.bridge, self.outside)
 
 
 def cleanup() -> None:

@@ -247,8 +247,8 @@ class Compilation:
             tuple(b.ofport for b in mine),
             self._claimed.get(key, {}),
             self._held,
-            self._places[key].flood.get(dpid, ()),
-            self._places[key].tunnels.get(dpid, ()),
+            self._places[key],
+            dpid,
         )
         switch.set(("network", key), network_part(self._builders, dpid, local, self._topology))
 

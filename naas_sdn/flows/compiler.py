@@ -165,9 +165,7 @@ def compile_switch(
         claimed = {ip for b in ports for _, ip in b.port.fixed_ips}
         ofports = tuple(b.ofport for b in ports if b.dpid == dpid)
         place = places[key]
-        local = local_network(
-            ports[0], ofports, claimed, held, place.flood.get(dpid, ()), place.tunnels.get(dpid, ())
-        )
+        local = local_network(ports[0], ofports, claimed, held, place, dpid)
         switch.set(("network", key), network_part(builders, dpid, local, topology))
     return switch.state()
 
@@ -302,13 +300,20 @@ def held_by_routers(routers: Sequence[RouterInputs]) -> frozenset:
 
 
 def local_network(
-    any_port: BoundPort, ofports: tuple, claimed, held: frozenset, flood: tuple, tunnels: tuple
+    any_port: BoundPort, ofports: tuple, claimed, held: frozenset, place: NetworkPlace, dpid: int
 ):
-    """A network as one switch sees it (tenants may use the same addresses on different
-    networks, so its gateways are its own), from one of its bound ports."""
+    """A network as switch ``dpid`` sees it (tenants may use the same addresses on different
+    networks, so its gateways are its own), from one of its bound ports and its place."""
     network = any_port.network
     gateways = unheld_gateways(network, any_port.subnets, claimed, held)
-    return LocalNetwork(network, ofports, gateways, flood, tunnels)
+    return LocalNetwork(
+        network,
+        ofports,
+        gateways,
+        place.flood.get(dpid, ()),
+        place.tunnels.get(dpid, ()),
+        place.sources.get(dpid, ()),
+    )
 
 
 def switch_part(builders: tuple, dpid: int, topology) -> Built:

@@ -125,13 +125,15 @@ class LocalNetwork:
     """A network as one switch sees it: the ofports of its ports plugged there, the IPv4
     subnet gateways no bound port and no router holds (answered for by the network), the
     fabric ports its broadcasts leave by (the spanning tree's links toward its other ports),
-    and the underlay addresses of the switches with its ports that only a tunnel reaches."""
+    the underlay addresses of the switches with its ports that only a tunnel reaches, and
+    those its frames may arrive from in a tunnel."""
 
     network: NetworkView
     ofports: tuple
     gateways: tuple
     flood: tuple = ()
     tunnels: tuple = ()
+    sources: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,6 +33,7 @@ _IP_FIELDS = {
     "ipv4_dst",
     "ipv6_src",
     "ipv6_dst",
+    "tun_ipv4_src",
     "tun_ipv4_dst",
     "arp_spa",
     "arp_tpa",

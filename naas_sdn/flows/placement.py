@@ -37,6 +37,10 @@ class NetworkPlace:
     # host dpid -> the underlay addresses of the other hosts only a tunnel reaches from it
     # (sorted tuple): a broadcast from a port there is copied to each (head-end replication)
     tunnels: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    # host dpid -> the underlay addresses its frames of the network may come in a tunnel
+    # from: the origins only a tunnel reaches it from (anything else on the underlay, such
+    # as a remote site's endpoint, cannot put a frame into the network)
+    sources: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
 
 def routed_with(routers: Iterable[RouterInputs]) -> dict[int, frozenset]:
@@ -63,13 +67,18 @@ def network_place(topology, hosts: frozenset, origins: frozenset) -> NetworkPlac
         dpid: tuple(sorted(topology.port_toward(dpid, peer) for peer in peers))
         for dpid, peers in subtree.items()
     }
-    tunnels = {}
+    tunnels, sources = {}, {}
     for host in hosts:
-        reached = [topology.tunnel_toward(host, other) for other in hosts]
-        if any(reached):
-            tunnels[host] = tuple(sorted(e.ip for e in reached if e is not None))
+        reached = {other: topology.tunnel_toward(host, other) for other in origins}
+        if any(reached.values()):
+            tunnels[host] = tuple(sorted(reached[o].ip for o in hosts if reached.get(o)))
+            sources[host] = tuple(sorted({e.ip for e in reached.values() if e is not None}))
     return NetworkPlace(
-        hosts, frozenset(needed), MappingProxyType(flood), MappingProxyType(tunnels)
+        hosts,
+        frozenset(needed),
+        MappingProxyType(flood),
+        MappingProxyType(tunnels),
+        MappingProxyType(sources),
     )
 
 

@@ -121,6 +121,7 @@ class Simulator:
                     peer = self.by_address.get(out_packet.pop("tun_ipv4_dst", None))
                     if peer is None:
                         continue  # no switch has that address: lost on the underlay
+                    out_packet["tun_ipv4_src"] = self.tunnels[(switch, out_port)].ip
                 elif peer is not None:
                     out_packet.pop("tunnel_id", None)  # a cable carries no tunnel metadata
                 if peer is not None:

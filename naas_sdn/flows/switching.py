@@ -171,14 +171,17 @@ class Switching(Builder):
             for port in carrier.fabric_ports(dpid)
         }
         if endpoint is not None:
-            flows.add(
+            # Only from the switches whose ports send on this network: the underlay may
+            # hold other endpoints (a tenant's remote site), which must not enter it.
+            flows.update(
                 ofp.flow(
                     Table.CLASSIFY,
                     Priority.CLASSIFY_TUNNEL,
-                    ofp.match(in_port=endpoint.ofport, tunnel_id=network.key),
+                    ofp.match(in_port=endpoint.ofport, tunnel_id=network.key, tun_ipv4_src=ip),
                     (ofp.write_metadata(network.key, ALL_ONES), ofp.goto(Table.L2_LOOKUP)),
                     owner,
                 )
+                for ip in local.sources
             )
         local_buckets = [(ofp.output(port),) for port in local.ofports]
         tree_buckets = [tagged_output(network, port) for port in local.flood]

@@ -69,11 +69,15 @@ def test_broadcast_goes_once_to_each_hypervisor_with_ports_of_the_network_only()
     sim = Simulator(states, endpoints=ENDPOINTS)
     assert reached(sim.inject(1, 1, eth_src=mac(1), eth_dst=BCAST)) == [(2, 1)]
     # Arrived by tunnel: delivered to its own ports, never tunnelled on.
-    assert reached(sim.inject(2, TUNNEL_PORT, tunnel_id=10, eth_src=mac(1), eth_dst=BCAST)) == [
-        (2, 1)
-    ]
-    # A VNI the switch has no network for is dropped.
-    assert sim.inject(2, TUNNEL_PORT, tunnel_id=70000, eth_src=mac(3), eth_dst=BCAST) == []
+    from_hv1 = {"tunnel_id": 10, "tun_ipv4_src": "192.0.2.1", "eth_src": mac(1)}
+    assert reached(sim.inject(2, TUNNEL_PORT, **from_hv1, eth_dst=BCAST)) == [(2, 1)]
+    assert reached(sim.inject(2, TUNNEL_PORT, **from_hv1, eth_dst=mac(2))) == [(2, 1)]
+    # A VNI the switch has no network for, or a sender that has no port of the network (a
+    # hypervisor without one, anything else on the underlay), is dropped.
+    assert sim.inject(2, TUNNEL_PORT, **{**from_hv1, "tunnel_id": 70000}, eth_dst=BCAST) == []
+    for stranger in ("192.0.2.3", "198.51.100.7"):
+        sent = {**from_hv1, "tun_ipv4_src": stranger}
+        assert sim.inject(2, TUNNEL_PORT, **sent, eth_dst=mac(2)) == []
 
 
 def test_a_switch_without_an_endpoint_is_not_reached_and_nothing_half_built():
