@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated types of tenant networks, in order (vlan,vxlan)",
     )
     serve.add_argument(
+        "--remote-gateway-bridge",
+        metavar="BRIDGE",
+        help="bridge terminating the tunnels to tenants' remote sites",
+    )
+    serve.add_argument(
         "--vni-ranges", metavar="LIST", help="comma-separated MIN:MAX VNI ranges (1:16777215)"
     )
 
@@ -190,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             service_plugins=_listed(args.service_plugins),
             tenant_network_types=_listed(args.tenant_network_types),
             vni_ranges=_listed(args.vni_ranges),
+            remote_gateway_bridge=args.remote_gateway_bridge,
         )
         conf = config.load(args.config, **overrides)
         from naas_sdn import server

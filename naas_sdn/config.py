@@ -92,9 +92,16 @@ OPTS = [
         help="MTU of the fabric and the underlay: a vlan network gets it, a vxlan network "
         "50 bytes less (its encapsulation).",
     ),
+    cfg.StrOpt(
+        "remote_gateway_bridge",
+        default="",
+        help="The bridge (name) that terminates the tunnels to tenants' remote sites "
+        "(l2-remote-gateway connections); it needs external_ids:naas-encap-ip, the local "
+        "end of those tunnels. Empty: no remote site is reached.",
+    ),
     cfg.ListOpt(
         "service_plugins",
-        default=["router", "qos", "protocol-block", "statistics"],
+        default=["router", "qos", "protocol-block", "statistics", "l2-remote-gateway"],
         help="Service plugins to load in addition to the core (networks, subnets, "
         "ports); an API whose plugin is not loaded answers 501.",
     ),

@@ -39,7 +39,7 @@ UNDERLAY = "nunder"
 MGMT = "nmgmt"
 MGMT_IP = "10.254.0.1"  # the controller's address on the management network
 UNDERLAY_MTU = 1600  # room for VXLAN's 50 bytes around a 1500-byte frame
-NETNS = re.compile(r"^(naashv\d+|naasvm-.*)$")
+NETNS = re.compile(r"^(naashv\d+|naasvm-.*|naassite\d+)$")
 
 
 def sh(*args: str, check: bool = True) -> str:
@@ -208,6 +208,73 @@ class Vm:
 
     def unplug(self) -> None:
         self.hypervisor.vsctl("--if-exists", "del-port", self.bridge, self.outside)
+
+
+class RemoteSite:
+    """A tenant's on-premise site: a namespace on the underlay (10.200.0.10N) whose kernel
+    bridges its hosts to a tunnel (a Linux vxlan or gretap device) toward the terminating
+    hypervisor: the bridging device at the site's end."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.netns = f"naassite{n}"
+        self.underlay_ip = f"10.200.0.{100 + n}"
+        self.hosts: list[Vm] = []
+        sh("ip", "netns", "add", self.netns)
+        self.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+        self.run("ip", "link", "set", "lo", "up")
+        name = f"st{n}u"
+        sh("ip", "link", "add", name, "type", "veth", "peer", "name", f"{name}b")
+        sh("ip", "link", "set", name, "netns", self.netns)
+        sh("sysctl", "-qw", f"net.ipv6.conf.{name}b.disable_ipv6=1")
+        sh("ip", "link", "set", f"{name}b", "mtu", str(UNDERLAY_MTU), "master", UNDERLAY, "up")
+        self.run("ip", "link", "set", name, "name", "u0")
+        self.run("ip", "link", "set", "u0", "mtu", str(UNDERLAY_MTU), "up")
+        # Checksums filled in, not left to an offload no one does: OVS's userspace tunnel
+        # termination checks them, and drops a packet with a partial one.
+        self.run("ethtool", "-K", "u0", "tx", "off")
+        self.run("ip", "addr", "add", f"{self.underlay_ip}/24", "dev", "u0")
+        self.run(
+            "ip", "link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0"
+        )
+        self.run("ip", "link", "set", "br0", "up")
+
+    def run(self, *args: str) -> str:
+        return sh("ip", "netns", "exec", self.netns, *args)
+
+    def tunnel(self, name: str, remote_ip: str, key: int, kind: str = "vxlan",
+               udp_port: int = 4789, bridged: bool = True) -> None:  # fmt: skip
+        """A tunnel device to ``remote_ip`` with ``key``, in the site's bridge if
+        ``bridged``."""
+        if kind == "vxlan":
+            self.run("ip", "link", "add", name, "type", "vxlan", "id", str(key), "remote",
+                     remote_ip, "local", self.underlay_ip, "dstport", str(udp_port), "dev",
+                     "u0")  # fmt: skip
+        else:
+            self.run("ip", "link", "add", name, "type", "gretap", "remote", remote_ip, "local",
+                     self.underlay_ip, "key", str(key))  # fmt: skip
+        if bridged:
+            self.run("ip", "link", "set", name, "master", "br0")
+        self.run("ip", "link", "set", name, "up")
+
+    def host(self, name: str, ip: str, mac: str) -> Vm:
+        """An on-premise host on the site's bridge."""
+        vm = Vm.__new__(Vm)
+        vm.name, vm.netns, vm.outside, vm.hypervisor = name, f"naasvm-{name}", f"{name}o", None
+        sh("ip", "netns", "add", vm.netns)
+        sh("ip", "link", "add", vm.outside, "type", "veth", "peer", "name", f"{name}i")
+        sh("ip", "link", "set", f"{name}i", "netns", vm.netns)
+        sh("ip", "link", "set", vm.outside, "netns", self.netns)
+        vm.run("ip", "link", "set", f"{name}i", "name", "eth0")
+        vm.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+        vm.run("ip", "link", "set", "lo", "up")
+        vm.run("ip", "link", "set", "eth0", "address", mac)
+        vm.run("ip", "addr", "add", f"{ip}/24", "dev", "eth0")
+        vm.run("ip", "link", "set", "eth0", "up")
+        vm.run("ethtool", "-K", "eth0", "tx", "off")
+        self.run("ip", "link", "set", vm.outside, "master", "br0", "up")
+        self.hosts.append(vm)
+        return vm
 
 
 def cleanup() -> None:

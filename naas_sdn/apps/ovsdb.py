@@ -63,8 +63,53 @@ def tunnel_options(ip: str) -> dict:
     return {"remote_ip": "flow", "key": "flow", "local_ip": ip}
 
 
-def _tunnel_ports(bridge) -> list:
-    return [p for p in bridge.ports if p.external_ids.get(TUNNEL)]
+def remote_tunnel_name(port_id: str) -> str:
+    return f"naasrg{zlib.crc32(port_id.encode()):08x}"
+
+
+HYPERVISORS, REMOTE_SITE = "vxlan", "remote-gateway"  # the TUNNEL marks: whose port it is
+
+
+def remote_tunnel(view, local_ip: str) -> tuple | None:
+    """(type, options, external_ids) of a remote site's tunnel from ``local_ip``: a port of
+    its own (fixed remote and key), whose iface-id is the connection's port."""
+    if ipaddress.ip_address(view.remote_ip).version != 4:
+        LOG.warning(
+            "connection %s: the remote site %s is IPv6; the underlay endpoint is IPv4",
+            view.id,
+            view.remote_ip,
+        )
+        return None
+    options = {"remote_ip": view.remote_ip, "key": str(view.segmentation_id), "local_ip": local_ip}
+    if view.tunnel_type == "vxlan" and view.udp_port not in (None, 4789):
+        options["dst_port"] = str(view.udp_port)
+    return view.tunnel_type, options, {TUNNEL: REMOTE_SITE, "iface-id": view.port_id}
+
+
+def wanted_tunnels(bridge, remote_bridge: str | None, remote_tunnels) -> dict:
+    """Port name -> (type, options, external_ids) of every tunnel the bridge should have."""
+    ip = encap_ip(bridge)
+    if not ip:
+        return {}
+    found = {tunnel_name(bridge.name): ("vxlan", tunnel_options(ip), {TUNNEL: HYPERVISORS})}
+    if bridge.name == remote_bridge:
+        for view in remote_tunnels:
+            spec = remote_tunnel(view, ip)
+            if spec is not None:
+                found[remote_tunnel_name(view.port_id)] = spec
+    return found
+
+
+def _tunnel_ports(bridge, mark: str | None = None) -> list:
+    return [
+        p
+        for p in bridge.ports
+        if p.external_ids.get(TUNNEL) and mark in (None, p.external_ids[TUNNEL])
+    ]
+
+
+def _shape(port) -> list:
+    return [(i.type, dict(i.options), dict(i.external_ids)) for i in port.interfaces]
 
 
 def read_endpoints(idl) -> dict[int, TunnelEndpoint]:
@@ -74,7 +119,7 @@ def read_endpoints(idl) -> dict[int, TunnelEndpoint]:
         ip = encap_ip(bridge)
         if not ip or not bridge.datapath_id or not bridge.datapath_id[0]:
             continue
-        for port in _tunnel_ports(bridge):
+        for port in _tunnel_ports(bridge, HYPERVISORS):
             for iface in port.interfaces:
                 ofport = iface.ofport[0] if iface.ofport else -1
                 if (
@@ -86,45 +131,37 @@ def read_endpoints(idl) -> dict[int, TunnelEndpoint]:
     return found
 
 
-def keep_tunnels(idl) -> bool:
-    """Make every bridge's tunnel port what its underlay address asks (added, changed or
-    removed); whether a transaction was sent."""
+def keep_tunnels(idl, remote_bridge: str | None = None, remote_tunnels=()) -> bool:
+    """Make every bridge's tunnel ports what its underlay address asks, and the remote
+    sites' on ``remote_bridge`` what ``remote_tunnels`` (views of the connections) ask:
+    added, changed or removed; whether a transaction was sent."""
     txn = None
     for bridge in idl.tables["Bridge"].rows.values():
-        ip = encap_ip(bridge)
-        ours = _tunnel_ports(bridge)
-        wanted = tunnel_options(ip) if ip else None
-        name = tunnel_name(bridge.name)
-        good = [
-            p
-            for p in ours
-            if wanted is not None
-            and p.name == name
-            and [(i.type, dict(i.options)) for i in p.interfaces] == [("vxlan", wanted)]
-        ]
-        if good == ours and len(good) == (1 if wanted else 0):
+        wanted = wanted_tunnels(bridge, remote_bridge, remote_tunnels)
+        ours = {p.name: p for p in _tunnel_ports(bridge)}
+        keep = {n for n, p in ours.items() if n in wanted and _shape(p) == [wanted[n]]}
+        if keep == wanted.keys() == ours.keys():
             continue
         txn = txn or ovs.db.idl.Transaction(idl)
         bridge.verify("ports")
-        ports = [p for p in bridge.ports if p not in ours or p in good]
-        if wanted is not None and not good:
+        ports = [p for p in bridge.ports if p.name not in ours or p.name in keep]
+        for name in sorted(wanted.keys() - keep):
+            kind, options, ids = wanted[name]
             iface = txn.insert(idl.tables["Interface"])
-            iface.name, iface.type = name, "vxlan"
-            iface.options = wanted
-            iface.external_ids = {TUNNEL: "vxlan"}
+            iface.name, iface.type, iface.options, iface.external_ids = name, kind, options, ids
             port = txn.insert(idl.tables["Port"])
             port.name, port.interfaces = name, [iface]
-            port.external_ids = {TUNNEL: "vxlan"}
+            port.external_ids = {TUNNEL: ids[TUNNEL]}
             ports.append(port)
-            LOG.info("bridge %s: tunnel port %s from %s", bridge.name, name, ip)
-        else:
-            LOG.info("bridge %s: tunnel port removed", bridge.name)
+            LOG.info("bridge %s: tunnel port %s %s", bridge.name, name, options)
+        for name in sorted(ours.keys() - keep):
+            LOG.info("bridge %s: tunnel port %s removed", bridge.name, name)
         bridge.ports = ports
     if txn is None:
         return False
     status = txn.commit_block()
     if status not in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
-        # Raced with another writer (TRY_AGAIN) or refused: the next update tries again.
+        # Raced with another writer (TRY_AGAIN) or refused: the next round tries again.
         LOG.warning("tunnel ports not written (%s): %s", status, txn.get_error())
     return True
 
@@ -173,9 +210,10 @@ class OvsdbMonitor(threading.Thread):
     """Keeps ``on_change(remote, vifs, endpoints)`` informed, and the bridges' tunnel ports
     as their underlay addresses ask; ``synced`` is set after the first dump."""
 
-    def __init__(self, remote: str, on_change):
+    def __init__(self, remote: str, on_change, remote_tunnels=lambda: (None, ())):
         super().__init__(name=f"ovsdb {remote}", daemon=True)
         self.remote = remote
+        self._remote_tunnels = remote_tunnels  # () -> (terminating bridge, connection views)
         self.synced = threading.Event()
         self._on_change = on_change
         self._stop = threading.Event()
@@ -200,8 +238,10 @@ class OvsdbMonitor(threading.Thread):
             seqno = None
             while not self._stop.is_set():
                 idl.run()
+                if idl.has_ever_connected():
+                    # Also each half second: a connection made or deleted changes no row here.
+                    keep_tunnels(idl, *self._remote_tunnels())
                 if idl.change_seqno != seqno and idl.has_ever_connected():
-                    keep_tunnels(idl)
                     seqno = idl.change_seqno
                     self._on_change(self.remote, read_vifs(idl), read_endpoints(idl))
                     self.synced.set()

@@ -103,7 +103,7 @@ class Runtime:
             warnings.simplefilter("ignore")  # ovs.poller probes for eventlet, which warns
             from naas_sdn.apps.ovsdb import OvsdbMonitor
         for remote in self.conf.ovsdb_connections:
-            monitor = OvsdbMonitor(remote, self._vifs_changed)
+            monitor = OvsdbMonitor(remote, self._vifs_changed, self._remote_tunnels)
             monitor.start()
             self.monitors.append(monitor)
 
@@ -134,6 +134,11 @@ class Runtime:
 
         threading.Thread(target=run, name="os-ken", daemon=True).start()
         started.wait(10)
+
+    def _remote_tunnels(self):
+        """The bridge terminating remote sites' tunnels and the connections' views."""
+        views = self.service.snapshot().extra.get("l2_remote_gateway_connections", {})
+        return self.conf.remote_gateway_bridge or None, tuple(views.values())
 
     # -- readiness and VIFs ------------------------------------------------------------------
     def _ovsdb_synced(self) -> bool:

@@ -19,6 +19,7 @@ IN_TREE = {
     "qos": "naas_sdn.features.qos.api:qos_plugin",
     "protocol-block": "naas_sdn.features.protocol_block.api:protocol_block_plugin",
     "statistics": "naas_sdn.features.statistics.api:statistics_plugin",
+    "l2-remote-gateway": "naas_sdn.features.remote_gateway.api:remote_gateway_plugin",
 }
 
 # "module:class" of each in-tree slice's flow builder. A builder module imports only

@@ -33,6 +33,7 @@ from naas_sdn.flows.compiler import (
     local_network,
     network_part,
     port_part,
+    remote_sites,
     router_part,
     shared_parts,
     switch_part,
@@ -249,6 +250,7 @@ class Compilation:
             self._held,
             self._places[key],
             dpid,
+            remote_sites(ports.values(), self._extra),
         )
         switch.set(("network", key), network_part(self._builders, dpid, local, self._topology))
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import collections
 import functools
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 from naas_sdn.features import in_tree_builders
@@ -51,7 +51,7 @@ from naas_sdn.flows.placement import NetworkPlace, placements, routers_on
 from naas_sdn.flows.policy import PortSecurity, SecurityGroups
 from naas_sdn.flows.routing import Routing
 from naas_sdn.flows.switching import Switching
-from naas_sdn.model.snapshot import ModelSnapshot
+from naas_sdn.model.snapshot import L2_REMOTE_GATEWAY, ModelSnapshot
 
 __all__ = [
     "FEATURES",
@@ -103,7 +103,7 @@ def compile_fabric(
     """Desired state of every connected switch."""
     bound, routers, rules = compile_inputs(model, fabric)
     return {
-        dpid: compile_switch(dpid, bound, fabric, options, routers, rules)
+        dpid: compile_switch(dpid, bound, fabric, options, routers, rules, extra=model.extra)
         for dpid in fabric.switches
     }
 
@@ -165,7 +165,9 @@ def compile_switch(
         claimed = {ip for b in ports for _, ip in b.port.fixed_ips}
         ofports = tuple(b.ofport for b in ports if b.dpid == dpid)
         place = places[key]
-        local = local_network(ports[0], ofports, claimed, held, place, dpid)
+        local = local_network(
+            ports[0], ofports, claimed, held, place, dpid, remote_sites(ports, extra)
+        )
         switch.set(("network", key), network_part(builders, dpid, local, topology))
     return switch.state()
 
@@ -300,10 +302,17 @@ def held_by_routers(routers: Sequence[RouterInputs]) -> frozenset:
 
 
 def local_network(
-    any_port: BoundPort, ofports: tuple, claimed, held: frozenset, place: NetworkPlace, dpid: int
+    any_port: BoundPort,
+    ofports: tuple,
+    claimed,
+    held: frozenset,
+    place: NetworkPlace,
+    dpid: int,
+    sites: tuple = (False, ()),
 ):
     """A network as switch ``dpid`` sees it (tenants may use the same addresses on different
-    networks, so its gateways are its own), from one of its bound ports and its place."""
+    networks, so its gateways are its own), from one of its bound ports, its place and what
+    :func:`remote_sites` says of it."""
     network = any_port.network
     gateways = unheld_gateways(network, any_port.subnets, claimed, held)
     return LocalNetwork(
@@ -313,7 +322,25 @@ def local_network(
         place.flood.get(dpid, ()),
         place.tunnels.get(dpid, ()),
         place.sources.get(dpid, ()),
+        *sites,
     )
+
+
+def remote_sites(bound: Iterable[BoundPort], extra: Mapping) -> tuple[bool, tuple]:
+    """Whether a network with these bound ports reaches a remote site (its bridge device's
+    port is bound: then unknown unicast floods, as on a learning bridge, so frames to the
+    site's hosts get there), and the (MAC, port key) of the site's hosts named beforehand."""
+    bridges = {b.port.id: b.port.key for b in bound if b.port.device_owner == L2_REMOTE_GATEWAY}
+    if not bridges:
+        return False, ()
+    connections = extra.get("l2_remote_gateway_connections", {})
+    macs = sorted(
+        (mac, bridges[view.port_id])
+        for view in connections.values()
+        if view.port_id in bridges
+        for mac in view.remote_macs
+    )
+    return True, tuple(macs)
 
 
 def switch_part(builders: tuple, dpid: int, topology) -> Built:

@@ -134,6 +134,8 @@ class LocalNetwork:
     flood: tuple = ()
     tunnels: tuple = ()
     sources: tuple = ()
+    floods_unknown: bool = False  # a remote site is bridged in: unknown unicast floods
+    remote_macs: tuple = ()  # (MAC, port key) of hosts known to sit behind a remote site
 
 
 @dataclasses.dataclass(frozen=True)

@@ -212,14 +212,27 @@ class Switching(Builder):
                 continue
             if not buckets:
                 continue
+            # Bridged to a remote site, the network floods unknown unicast too: the site's
+            # hosts are not in the model (unless named in remote_macs).
+            flooded = {} if local.floods_unknown else {"eth_dst": MULTICAST_BIT}
             flows.add(
                 ofp.flow(
                     Table.L2_LOOKUP,
                     priority,
-                    ofp.match(metadata=network.key, eth_dst=MULTICAST_BIT, **extra),
+                    ofp.match(metadata=network.key, **flooded, **extra),
                     (ofp.apply(ofp.group(group_id)),),
                     owner,
                 )
             )
             groups.add(ofp.Group(group_id, tuple(buckets), owner))
+        flows.update(
+            ofp.flow(
+                Table.L2_LOOKUP,
+                Priority.L2_UNICAST,
+                ofp.match(metadata=network.key, eth_dst=mac),
+                (ofp.apply(ofp.set_field(REG_DST_PORT, port_key)), ofp.goto(Table.INGRESS_POLICY)),
+                owner,
+            )
+            for mac, port_key in local.remote_macs
+        )
         return Built(frozenset(flows), groups=frozenset(groups))

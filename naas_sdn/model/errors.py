@@ -509,3 +509,30 @@ class VifStatisticsNotFound(NotFound):
 
 class IpStatisticsNotFound(NotFound):
     message = "IP statistics %(id)s could not be found."
+
+
+# ------------------------------------------------- remote sites (networking-l2gw's remote gateway)
+class L2RemoteGatewayNotFound(NotFound):
+    message = "L2 remote gateway %(id)s could not be found."
+
+
+class L2RemoteGatewayConnectionNotFound(NotFound):
+    message = "L2 remote gateway connection %(id)s could not be found."
+
+
+class L2RemoteGatewayInUse(Conflict):
+    message = "L2 remote gateway %(id)s has connections: delete them first."
+
+
+class L2RemoteGatewayConnectionExists(Conflict):
+    message = (
+        "Network %(network_id)s is already connected to L2 remote gateway %(gateway_id)s "
+        "(connection %(connection_id)s)."
+    )
+
+
+class L2RemoteGatewayTunnelInUse(Conflict):
+    message = (
+        "The tunnel to %(remote_ip)s with segmentation id %(segmentation_id)s is already used "
+        "by connection %(connection_id)s."
+    )

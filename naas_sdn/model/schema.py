@@ -43,6 +43,7 @@ class Spec:
     on_delete: str | None = None  # the foreign key's ON DELETE
     wire: str | None = None  # the API name, when not the field's
     visible: bool = True  # shown on the API (a flow key is not)
+    readable: bool = True  # False: written through the API, never shown (a secret)
     post: bool = False  # allow_post
     put: bool = False  # allow_put
     default: Any = MISSING  # the API's default on POST (MISSING: required)

@@ -99,6 +99,21 @@ class SecurityGroupView:
 
 
 @dataclasses.dataclass(frozen=True)
+class RemoteTunnelView:
+    """A network extended to a tenant's remote site: the tunnel the controller keeps on the
+    terminating bridge, whose iface-id is the connection's port."""
+
+    id: str
+    port_id: str
+    network_id: str
+    remote_ip: str
+    tunnel_type: str  # "vxlan" or "gre"
+    udp_port: int | None  # vxlan's destination port
+    segmentation_id: int  # the VNI or GRE key on the tunnel
+    remote_macs: tuple[str, ...] = ()  # MACs known to sit at the remote site
+
+
+@dataclasses.dataclass(frozen=True)
 class ProtocolBlockView:
     """Traffic of one protocol barred from and to every port of a network (protocol-blocks
     extension)."""
@@ -186,5 +201,6 @@ class ModelSnapshot:
 _NAMED = frozenset(f.name for f in dataclasses.fields(ModelSnapshot)) - {"revision", "extra"}
 
 ROUTER_INTERFACE = "network:router_interface"
+L2_REMOTE_GATEWAY = "network:l2_remote_gateway"  # the port of a remote site's bridge device
 
 EMPTY = ModelSnapshot.build([], [])

@@ -412,6 +412,7 @@ class Attr:
     # string | boolean | integer | fixed_ips (filterable as key=value, not sortable) |
     # other (neither filterable nor sortable)
     kind: str = "string"
+    readable: bool = True  # False: accepted on POST/PUT, never shown, filtered or sorted
 
     @property
     def filterable(self) -> bool:
@@ -449,8 +450,9 @@ class AttributeMap:
         return self._by_name[name]
 
     def visible(self, hidden: frozenset = frozenset()) -> list[Attr]:
-        """The attributes a caller may read: all but those its policy ``hidden``."""
-        return [a for a in self.attrs if a.name not in hidden]
+        """The attributes a caller may read: all but the write-only ones and those its
+        policy ``hidden``."""
+        return [a for a in self.attrs if a.readable and a.name not in hidden]
 
     def render(self, record, hidden: frozenset = frozenset()) -> dict:
         return {a.name: a.show(record) for a in self.visible(hidden)}

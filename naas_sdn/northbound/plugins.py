@@ -65,6 +65,8 @@ SERVICE_AREAS = {
     "network_segment_ranges": "network-segment-range",
     "policies": "policy",
     "protocol-blocks": "protocol-block",
+    "l2-remote-gateways": "l2-remote-gateway",
+    "l2-remote-gateway-connections": "l2-remote-gateway",
     "network-statistics": "statistics",
     "port-statistics": "statistics",
     "vif-statistics": "statistics",

@@ -120,6 +120,7 @@ def declared_attributes(resource: schema.Resource) -> AttributeMap:
                 spec.validate,
                 name,
                 kind=spec.kind,
+                readable=spec.readable,
             )
         )
     for wire, spec in resource.virtual:

@@ -15,7 +15,7 @@ from tests.helpers import ApiClient, start_server
 def server(tmp_path_factory):
     proc = start_server(
         tmp_path_factory.mktemp("api-server"),
-        extra_args=["--service-plugins", "router,qos,protocol-block,statistics"],
+        extra_args=["--service-plugins", "router,qos,protocol-block,statistics,l2-remote-gateway"],
     )
     yield proc
     assert proc.stop(timeout=5) == 0, proc.log_tail()

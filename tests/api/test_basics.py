@@ -176,6 +176,8 @@ def test_no_qos_plugin_no_qos_attributes(bare_alice):
         "/v2.0/qos/policies",
         "/v2.0/qos/rule-types",
         "/v2.0/protocol-blocks",
+        "/v2.0/l2-remote-gateways",
+        "/v2.0/l2-remote-gateway-connections/3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35",
         ("/v2.0/qos/policies/3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35/bandwidth_limit_rules"),
         "/v2.0/rbac-policies",
         "/v2.0/trunks",

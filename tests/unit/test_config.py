@@ -65,7 +65,13 @@ def test_default_service_plugins_all_load(tmp_path):
     from naas_sdn.northbound.app import make_app
 
     conf = config.load(None)
-    assert conf.service_plugins == ["router", "qos", "protocol-block", "statistics"]
+    assert conf.service_plugins == [
+        "router",
+        "qos",
+        "protocol-block",
+        "statistics",
+        "l2-remote-gateway",
+    ]
     service = NetworkService(db.connect(f"sqlite:///{tmp_path / 'c.sqlite'}"))
     try:
         app = make_app(service, conf.service_plugins)

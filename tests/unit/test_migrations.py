@@ -265,10 +265,16 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
         service.close()
 
 
+SINCE_ALEMBIC = {"l2_remote_gateways", "l2_remote_gateway_connections"}  # revision 0003
+
+
 def test_a_database_from_between_e0de1ed_and_alembic_upgrades(url):
-    """The code after e0de1ed (quotas) still made its tables with create_all."""
+    """The code after e0de1ed (quotas) still made its tables with create_all: all but those
+    of the revisions since."""
     engine = db.open_engine(url)
-    db.declared_metadata().create_all(engine)
+    declared = db.declared_metadata()
+    then = [t for name, t in declared.tables.items() if name not in SINCE_ALEMBIC]
+    declared.create_all(engine, tables=then)
     engine.dispose()
     assert cli.main(["db", "upgrade", "--db-url", url]) == 0
     assert _revision(url) == migrations.HEAD

@@ -122,3 +122,35 @@ def test_a_key_beyond_the_vlans_crosses_a_cable_in_a_tunnel():
     )
     sim = Simulator(states, f.links, ENDPOINTS)
     assert reached(sim.inject(1, 2, eth_src=mac(3), eth_dst=BCAST)) == [(2, 2)]
+
+
+def test_a_network_bridged_to_a_remote_site_floods_unknown_unicast_and_knows_named_macs():
+    """The bridge device's port (a tunnel interface on switch 1) is a port of the network:
+    frames to the site's hosts, which the model does not know, flood like on a learning
+    bridge (and so reach the site); MACs named in remote_macs go to the site alone."""
+    import dataclasses
+
+    from naas_sdn.model.snapshot import L2_REMOTE_GATEWAY, RemoteTunnelView
+
+    site_host, named = "02:00:0a:00:00:64", "02:00:0a:00:00:65"
+    base = model(
+        [("a1", "A", 1), ("gw", "A", 2), ("a3", "A", 3), ("b1", "B", 4)], networks=NETWORKS
+    )
+    ports = dict(base.ports)
+    ports["gw"] = dataclasses.replace(ports["gw"], device_owner=L2_REMOTE_GATEWAY)
+    view = RemoteTunnelView("c1", "gw", "A", "198.51.100.1", "vxlan", 4789, 10, (named,))
+    m = dataclasses.replace(
+        base,
+        ports=MappingProxyType(ports),
+        extra=MappingProxyType({"l2_remote_gateway_connections": {"c1": view}}),
+    )
+    vifs = {"a1": (1, 1), "gw": (1, 7), "a3": (2, 1), "b1": (2, 2)}
+    f = fabric(vifs=vifs)
+    states = compiler.compile_fabric(m, f)
+    sim = Simulator(states, endpoints=ENDPOINTS)
+    unknown = reached(sim.inject(2, 1, eth_src=mac(3), eth_dst=site_host))
+    assert unknown == [(1, 1), (1, 7)]  # flooded: the site gets it
+    assert reached(sim.inject(2, 1, eth_src=mac(3), eth_dst=named)) == [(1, 7)]
+    assert reached(sim.inject(1, 7, eth_src=site_host, eth_dst=mac(3))) == [(2, 1)]
+    # Network B has no remote site: its unknown unicast is still dropped.
+    assert sim.inject(2, 2, eth_src=mac(4), eth_dst=site_host) == []
