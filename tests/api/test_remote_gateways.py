@@ -103,7 +103,10 @@ def test_a_connection_makes_the_bridge_devices_port_and_its_deletion_removes_it(
     # Nor does the gateway go, nor the network, while the connection is there.
     assert alice.delete(f"{GATEWAYS}/{made['id']}").error_type == "L2RemoteGatewayInUse"
     assert alice.delete(f"/v2.0/networks/{net['id']}").status == 409
+    # The network's MTU leaves room for the tunnel (VXLAN over IPv4: 50 bytes).
+    assert alice.get(f"/v2.0/networks/{net['id']}").json["network"]["mtu"] == 1450
     assert alice.delete(f"{CONNECTIONS}/{connection['id']}").status == 204
+    assert alice.get(f"/v2.0/networks/{net['id']}").json["network"]["mtu"] == 1500
     assert alice.get(f"/v2.0/ports/{port['id']}").status == 404
     assert alice.delete(f"{GATEWAYS}/{made['id']}").status == 204
     assert alice.delete(f"/v2.0/networks/{net['id']}").status == 204

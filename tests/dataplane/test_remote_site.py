@@ -90,6 +90,11 @@ def test_a_vm_and_the_sites_hosts_share_one_segment_until_the_connection_goes(la
 
     assert wait_ping(a2, "10.0.0.100", timeout=30), server.log_tail()
     assert ping(onprem, "10.0.0.12") == 3  # and back: ARP from the site through the tunnel
+    # The network's MTU (what DHCP would give the VM) makes it across unfragmented.
+    mtu = alice.api.get(f"/v2.0/networks/{network['id']}").json["network"]["mtu"]
+    assert mtu == 1450
+    a2.run("ip", "link", "set", "eth0", "mtu", str(mtu))
+    assert " 0% packet loss" in a2.cmd(f"ping -n -c 2 -M do -s {mtu - 28} 10.0.0.100")
     port = alice.show_port({"id": connection["port_id"]})
     assert (port["device_owner"], port["status"]) == ("network:l2_remote_gateway", "ACTIVE")
 

@@ -31,6 +31,36 @@ from naas_sdn.northbound import attributes as a
 
 TUNNEL_TYPES = ("vxlan", "gre")
 VXLAN_PORT = 4789
+# What each tunnel adds around a frame (outer Ethernet, IP, UDP + VXLAN or GRE with a key),
+# by the IP version of the remote end: the network's MTU leaves room for it.
+OVERHEAD = {("vxlan", 4): 50, ("vxlan", 6): 70, ("gre", 4): 42, ("gre", 6): 62}
+
+
+def tunnel_mtu(txn: Transaction, gateway) -> int:
+    overhead = OVERHEAD[(gateway.tunnel_type, netaddr.IPAddress(gateway.remote_ip).version)]
+    return txn.service.tenant_segments.physical_mtu - overhead
+
+
+def _fit_mtu(txn: Transaction, network_id: str, leaving: str | None = None) -> None:
+    """The network's MTU: its type's, lowered to what each of its remote sites' tunnels
+    carries (``leaving``: a connection being deleted, no longer counted)."""
+    network = txn.current("networks")[network_id]
+    gateways = txn.service.records("l2_remote_gateways")
+    mtu = txn.service.tenant_segments.mtu(network.network_type)
+    for other in txn.current("l2_remote_gateway_connections").values():
+        if other.network_id == network_id and other.id != leaving:
+            mtu = min(mtu, tunnel_mtu(txn, gateways[other.l2_remote_gateway_id]))
+    if mtu != network.mtu:
+        _set_mtu(txn, network, mtu)
+
+
+def _set_mtu(txn: Transaction, network, mtu: int) -> None:
+    """The network's new MTU, and its subnets saved again: their views carry it to DHCP
+    (option 26) and router advertisements."""
+    txn.save("networks", network, {"mtu": mtu})
+    for subnet in list(txn.current("subnets").values()):
+        if subnet.network_id == network.id:
+            txn.save("subnets", subnet, {})
 
 
 def _remote_ip(attr, value):
@@ -173,6 +203,9 @@ def _prepare_connection(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[
                 remote_ip=gateway.remote_ip, segmentation_id=seg, connection_id=other.id
             )
     connection_id = str(uuid.uuid4())
+    network = txn.current("networks")[network.id]
+    if network.mtu > tunnel_mtu(txn, gateway):
+        _set_mtu(txn, network, tunnel_mtu(txn, gateway))
     port = service.insert_record(
         txn,
         Context(project_id=network.project_id, is_admin=True),
@@ -203,6 +236,8 @@ def _connection_deleted(txn: Transaction, connection: L2RemoteGatewayConnection)
     port = txn.current("ports").get(connection.port_id)
     if port is not None:
         ports.remove(txn, port)
+    if connection.network_id in txn.current("networks"):
+        _fit_mtu(txn, connection.network_id, leaving=connection.id)
 
 
 def _view(connection: L2RemoteGatewayConnection, records) -> RemoteTunnelView:
