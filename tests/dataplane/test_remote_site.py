@@ -24,7 +24,9 @@ def lab(tmp_path):
     """Two hypervisors; hypervisor 1's bridge terminates the remote sites' tunnels."""
     remotes = [arg for remote in ovsdb_remotes(HYPERVISORS) for arg in ("--ovsdb", remote)]
     server = ServerProcess(
-        tmp_path, extra_args=[*remotes, "--remote-gateway-bridge", TERMINATING], ofp_host=MGMT_IP
+        tmp_path,
+        extra_args=[*remotes, "--remote-gateway-bridge", TERMINATING, "--stats-interval", "1"],
+        ofp_host=MGMT_IP,
     )
     with underlay(HYPERVISORS, server.ofp_port) as hypervisors:
         server.start()
@@ -97,6 +99,14 @@ def test_a_vm_and_the_sites_hosts_share_one_segment_until_the_connection_goes(la
     assert " 0% packet loss" in a2.cmd(f"ping -n -c 2 -M do -s {mtu - 28} 10.0.0.100")
     port = alice.show_port({"id": connection["port_id"]})
     assert (port["device_owner"], port["status"]) == ("network:l2_remote_gateway", "ACTIVE")
+    # The bridge device's port counts what went to the site and came from it.
+    stats_path = f"/v2.0/port-statistics/{connection['port_id']}"
+
+    def counted():
+        found = alice.api.get(stats_path).json["port_statistics"]
+        return found["rx_packets"] >= 3 and found["tx_packets"] >= 3
+
+    assert wait_for(counted), alice.api.get(stats_path).json
 
     # The connection goes: its port, its tunnel and the traffic with it.
     path = f"/v2.0/l2-remote-gateway-connections/{connection['id']}"
