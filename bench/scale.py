@@ -146,6 +146,7 @@ class Vm:
     def __init__(self, name: str):
         self.name, self.inside, self.outside = name, f"{name}-i", f"{name}-o"
         subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+        subprocess.run(["ip", "link", "del", self.outside], check=False, capture_output=True)
         sh("ip", "netns", "add", name)
         sh("ip", "link", "add", self.inside, "type", "veth", "peer", "name", self.outside)
         sh("ip", "link", "set", self.inside, "netns", name)

@@ -75,7 +75,9 @@ class Hypervisor:
     def exec(self, *args: str) -> str:
         return sh("ip", "netns", "exec", self.netns, *args)
 
-    def start(self, controller: str) -> None:
+    def start(self, controller: str | None) -> None:
+        """With no ``controller``: an Open vSwitch of a site's own (the integration bridge a
+        standalone learning switch, no endpoint for naas-sdn to use)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, OVS_RUNDIR=str(self.dir), OVS_DBDIR=str(self.dir),
                    OVS_LOGDIR=str(self.dir))  # fmt: skip
@@ -111,6 +113,10 @@ class Hypervisor:
         self.exec("ip", "link", "set", self.phy, "up")
         # OVS routes encapsulated packets with its own table: the underlay is behind hvNphy.
         self.appctl("ovs/route/add", "10.200.0.0/24", self.phy)
+        if controller is None:
+            self.vsctl("add-br", self.bridge, "--", "set", "bridge", self.bridge,
+                       "datapath_type=netdev", "fail_mode=standalone")  # fmt: skip
+            return
         self.vsctl(
             "add-br", self.bridge, "--", "set", "bridge", self.bridge, "datapath_type=netdev",
             "protocols=OpenFlow13", "fail_mode=secure",
@@ -277,6 +283,30 @@ class RemoteSite:
         return vm
 
 
+class OvsSite(Hypervisor):
+    """A remote site whose bridging device is an Open vSwitch of its own (GRE, which the
+    kernel here lacks, or VXLAN): its bridge holds the tunnel and the site's hosts."""
+
+    def __init__(self, n: int):
+        super().__init__(n)
+        self.encap_ip = self.underlay_ip = f"10.200.0.{100 + n}"
+        self.start(None)
+
+    def tunnel(self, name: str, remote_ip: str, key: int, kind: str = "gre") -> None:
+        self.vsctl("add-port", self.bridge, name, "--", "set", "interface", name,
+                   f"type={kind}", f"options:remote_ip={remote_ip}", f"options:key={key}",
+                   f"options:local_ip={self.underlay_ip}")  # fmt: skip
+
+    def host(self, name: str, ip: str, mac: str) -> Vm:
+        vm = Vm(name, self)
+        vm.run("ip", "link", "set", "eth0", "address", mac)
+        vm.run("ip", "addr", "add", f"{ip}/24", "dev", "eth0")
+        vm.run("ip", "link", "set", "eth0", "up")
+        vm.run("ethtool", "-K", "eth0", "tx", "off")
+        self.vsctl("add-port", self.bridge, vm.outside)
+        return vm
+
+
 def cleanup() -> None:
     """Remove what a crashed lab may have left: its processes, namespaces and links."""
     if BASE.exists():
@@ -302,6 +332,9 @@ def underlay(count: int, ofp_port: int):
         sh("ip", "link", "add", UNDERLAY, "type", "bridge", "stp_state", "0", "forward_delay", "0")
         sh("ip", "link", "set", UNDERLAY, "mtu", str(UNDERLAY_MTU), "up")
         sh("ip", "link", "add", MGMT, "type", "bridge", "stp_state", "0", "forward_delay", "0")
+        # A MAC of its own: a bridge left to take its ports' lowest changes it as hypervisors
+        # join, and one that resolved the old one cannot reach the controller for a while.
+        sh("ip", "link", "set", MGMT, "address", "02:00:0a:fe:00:01")
         sh("ip", "addr", "add", f"{MGMT_IP}/24", "dev", MGMT)
         sh("ip", "link", "set", MGMT, "up")
         for hypervisor in hypervisors:
@@ -321,12 +354,24 @@ def main() -> int:
     parser.add_argument("--token", required=True, help="an admin token")
     parser.add_argument("--ofp-port", type=int, default=6653)
     parser.add_argument("--hypervisors", type=int, default=3)
+    parser.add_argument(
+        "--remote-site",
+        action="store_true",
+        help="extend alice's network to an on-premise site (host 10.0.0.200) over VXLAN; "
+        "the controller must run with --remote-gateway-bridge hv1int",
+    )
     args = parser.parse_args()
     api = Api(args.api, args.token)
-    print("controller must listen on", f"{MGMT_IP}:{args.ofp_port}", "and monitor",
-          " ".join(f"--ovsdb {r}" for r in ovsdb_remotes(args.hypervisors)))  # fmt: skip
+    # 0.0.0.0: the management address appears with the lab, and the controller may be first.
+    print("start the controller with --ofp-listen", f"0.0.0.0:{args.ofp_port}",
+          " ".join(f"--ovsdb {r}" for r in ovsdb_remotes(args.hypervisors)),
+          "--remote-gateway-bridge hv1int" if args.remote_site else "")  # fmt: skip
     with underlay(args.hypervisors, args.ofp_port) as hypervisors:
+        for hypervisor in hypervisors:
+            hypervisor.tunnel_port(timeout=60)  # the controller has seen it
         vms = []
+        # Port security off: the site's hosts are in no security group of alice's.
+        open_ports = {"port_security_enabled": False} if args.remote_site else {}
         for tenant, cidr in (("alice", "10.0.0.0/24"), ("bob", "10.0.1.0/24")):
             net = api.call("POST", "/v2.0/networks", {"network": {"name": tenant,
                            "project_id": tenant}})["network"]  # fmt: skip
@@ -334,10 +379,12 @@ def main() -> int:
                      "ip_version": 4, "cidr": cidr, "project_id": tenant}})  # fmt: skip
             for i, hypervisor in enumerate(hypervisors):
                 port = api.call("POST", "/v2.0/ports", {"port": {"network_id": net["id"],
-                                "project_id": tenant}})["port"]  # fmt: skip
+                                "project_id": tenant, **open_ports}})["port"]  # fmt: skip
                 vm = Vm(f"{tenant[0]}{i + 1}", hypervisor)
                 vm.plug(port, port["fixed_ips"][0]["ip_address"])
                 vms.append((tenant, vm, port["fixed_ips"][0]["ip_address"]))
+            if args.remote_site and tenant == "alice":
+                vms.append(("alice-site", _remote_site(api, net), "10.0.0.200"))
         time.sleep(3)
         for tenant, vm, _ in vms:
             for other, _, ip in vms:
@@ -345,6 +392,20 @@ def main() -> int:
                 print(f"{tenant}:{vm.name} -> {other}:{ip}", "ok" if " 0% packet loss" in out
                       else "no")  # fmt: skip
     return 0
+
+
+def _remote_site(api, network: dict) -> Vm:
+    """Site 1 with one host, bridged to ``network`` through a connection to hypervisor 1."""
+    site = RemoteSite(1)
+    host = site.host("site1h1", "10.0.0.200", "02:00:0a:00:00:c8")
+    gateway = api.call("POST", "/v2.0/l2-remote-gateways", {"l2_remote_gateway": {
+        "remote_ip": site.underlay_ip, "project_id": network["project_id"]}})  # fmt: skip
+    connection = api.call("POST", "/v2.0/l2-remote-gateway-connections", {
+        "l2_remote_gateway_connection": {
+            "l2_remote_gateway_id": gateway["l2_remote_gateway"]["id"],
+            "network_id": network["id"]}})["l2_remote_gateway_connection"]  # fmt: skip
+    site.tunnel("vx0", Hypervisor(1).encap_ip, connection["segmentation_id"])
+    return host
 
 
 if __name__ == "__main__":

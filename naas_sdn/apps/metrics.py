@@ -38,6 +38,13 @@ SWITCH_SYNCS = Counter(
 PACKET_INS = Counter("naas_packet_ins", "Packet-in messages handled", ["reason"], registry=REGISTRY)
 SWITCHES = Gauge("naas_switches_connected", "Switches connected over OpenFlow", registry=REGISTRY)
 FABRIC_LINKS = Gauge("naas_fabric_links", "Unidirectional fabric links known", registry=REGISTRY)
+TUNNEL_DROPPED = Gauge(
+    "naas_tunnel_dropped_packets",
+    "Packets each switch's tunnel port brought that no network admits (an unknown VNI, or a "
+    "sender with no port on the network), as of the last statistics poll",
+    ["switch_id"],
+    registry=REGISTRY,
+)
 API_REQUEST_SECONDS = Histogram(
     "naas_api_request_seconds",
     "REST API requests (all but /metrics) by method and status class, from the call to the "

@@ -26,7 +26,15 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 from naas_sdn.apps import codec, metrics
 from naas_sdn.apps.channel import SwitchError
 from naas_sdn.features.statistics.store import Reading, StatisticsStore, ip_object
-from naas_sdn.flows.layout import QOS_METER_BASE, Owner, cookie, counted_as, owner_of
+from naas_sdn.flows.layout import (
+    QOS_METER_BASE,
+    TUNNEL_DROP_COOKIE,
+    Owner,
+    cookie,
+    counted_as,
+    identity,
+    owner_of,
+)
 
 LOG = logging.getLogger(__name__)
 COUNTER_COOKIE = cookie(Owner.COUNTER, 0)
@@ -127,6 +135,9 @@ class StatisticsPoller:
             if bound is not None:
                 readings += self._vif_readings(channel, dpid, stat, *bound)
         for stat in flows:
+            if identity(stat.cookie) == identity(TUNNEL_DROP_COOKIE):
+                metrics.TUNNEL_DROPPED.labels(switch_id=f"{dpid:016x}").set(stat.packet_count)
+                continue
             reading = self._flow_reading(dpid, stat)
             if reading is not None:
                 readings.append(reading)

@@ -343,9 +343,16 @@ def remote_sites(bound: Iterable[BoundPort], extra: Mapping) -> tuple[bool, tupl
     return True, tuple(macs)
 
 
+@functools.lru_cache(maxsize=4096)
 def switch_part(builders: tuple, dpid: int, topology) -> Built:
+    """The switch's own flows by owner: the switch's, and a counted one (its tunnel drop),
+    kept apart as the switch reports them, so that what it holds reads back equal."""
     built = _switch_scope(builders, dpid, topology)
-    return Built(meters=built.meters, groups=built.groups, parts=((SWITCH_COOKIE, built.flows),))
+    by_owner: dict[int, set] = {SWITCH_COOKIE: set()}
+    for f in built.flows:
+        by_owner.setdefault(f.cookie, set()).add(f)
+    parts = tuple((owner, frozenset(flows)) for owner, flows in sorted(by_owner.items()))
+    return Built(meters=built.meters, groups=built.groups, parts=parts)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -60,6 +60,7 @@ class Priority(enum.IntEnum):
     CLASSIFY_TREE_GUARD = 110  # broadcast arriving on a fabric link off the spanning tree: drop
     CLASSIFY_FABRIC = 100  # tagged traffic from a fabric link
     CLASSIFY_TUNNEL = 100  # traffic from the switch's tunnel port, by tunnel id (VNI)
+    CLASSIFY_TUNNEL_DROP = 1  # anything else from it: an unknown VNI or sender (counted)
     # PORT_SECURITY
     PORTSEC_DENY = 300  # DHCP server replies, router advertisements, redirects from a VM
     PORTSEC_ND = 250  # neighbour advertisements only for the port's own addresses
@@ -212,6 +213,9 @@ def cookie(owner: Owner, key: int) -> int:
 
 
 SWITCH_COOKIE = cookie(Owner.SWITCH, 0)  # the pipeline's own flows and per-switch ones
+# The switch's drop of tunnel traffic no network admits: a counted flow of no port (port
+# keys start at 1), which the statistics poller reads with the ports' counted flows.
+TUNNEL_DROP_COOKIE = cookie(Owner.COUNTER, 0)
 
 
 def with_generation(value: int, generation: int) -> int:

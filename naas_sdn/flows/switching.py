@@ -34,6 +34,7 @@ from naas_sdn.flows.layout import (
     REG_SRC_PORT,
     SWITCH_COOKIE,
     TRANSIT_GROUP_BASE,
+    TUNNEL_DROP_COOKIE,
     TUNNELED_GROUP_BASE,
     Owner,
     Priority,
@@ -94,6 +95,20 @@ class Switching(Builder):
                 SWITCH_COOKIE,
             )
         }
+        endpoint = topology.endpoints.get(dpid)
+        if endpoint is not None:
+            # What the tunnel brings that no network admits (a VNI the switch has no network
+            # for, a sender with no port on it) is dropped here, on a flow of its own: its
+            # packet count is the switch's naas_tunnel_dropped_packets.
+            flows.add(
+                ofp.flow(
+                    Table.CLASSIFY,
+                    Priority.CLASSIFY_TUNNEL_DROP,
+                    ofp.match(in_port=endpoint.ofport),
+                    (),
+                    TUNNEL_DROP_COOKIE,
+                )
+            )
         for port in topology.fabric_ports(dpid) - topology.tree_ports(dpid):
             flows.add(
                 ofp.flow(

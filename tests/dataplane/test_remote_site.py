@@ -13,7 +13,7 @@ from tests.dataplane.conftest import Tenant, metric
 from tests.dataplane.lab import Capture, ping, wait_for, wait_ping
 from tests.dataplane.test_tunnels import subnet, vm
 from tests.helpers import ServerProcess
-from topologies.hypervisors import MGMT_IP, RemoteSite, ovsdb_remotes, underlay
+from topologies.hypervisors import MGMT_IP, OvsSite, RemoteSite, ovsdb_remotes, underlay
 
 HYPERVISORS = 2
 TERMINATING = "hv1int"
@@ -31,6 +31,8 @@ def lab(tmp_path):
     with underlay(HYPERVISORS, server.ofp_port) as hypervisors:
         server.start()
         try:
+            connected = lambda: metric(server, "naas_switches_connected") >= HYPERVISORS  # noqa: E731
+            assert wait_for(connected, timeout=30), server.log_tail()
             for hypervisor in hypervisors:
                 hypervisor.tunnel_port()
             yield server, hypervisors
@@ -157,6 +159,10 @@ def test_two_tenants_with_the_same_addresses_reach_only_their_own_site(lab):
         assert " 0 received" in out.stdout, out.stdout
     assert bob_vm_hears.stop() == []
     assert ping(alice_site, "10.0.0.12") == 3  # Alice's own tunnel still works
+    # Dropped, and counted on the terminating switch (ARP requests, sent again and again).
+    assert wait_for(
+        lambda: metric(server, "naas_tunnel_dropped_packets", f'switch_id="{hv1.dpid:016x}"') >= 6
+    ), server.log_tail()
 
 
 def test_controller_restart_loses_no_ping_across_the_remote_tunnel(lab):
@@ -183,3 +189,23 @@ def test_controller_restart_loses_no_ping_across_the_remote_tunnel(lab):
     out, _ = pinger.communicate(timeout=60)
     assert "200 packets transmitted, 200 received" in out, out
     assert metric(server, "naas_flow_mods_total") == 0, server.log_tail()
+
+
+def test_a_gre_site_whose_bridging_device_is_an_open_vswitch(lab):
+    server, (hv1, hv2) = lab
+    alice = Tenant(server, "alice")
+    network = alice.network("alice")
+    subnet(alice, network, "10.0.0.0/24")
+    allow_the_site(alice, "10.0.0.0/24")
+    a2 = vm("a2", hv2, alice, network, "10.0.0.12")
+    site = OvsSite(9)
+    onprem = site.host("gsite", "10.0.0.100", "02:00:0a:00:00:64")
+    gateway, connection = extend(alice, network, site, tunnel_type="gre")
+    assert (gateway["tunnel_type"], gateway["udp_port"]) == ("gre", None)
+    site.tunnel("sitegre", hv1.encap_ip, connection["segmentation_id"])
+    assert wait_for(lambda: status(alice, connection) == "ACTIVE"), server.log_tail()
+    kinds = hv1.vsctl("--bare", "--columns=type", "find", "interface", "type=gre").split()
+    assert kinds == ["gre"]
+    assert wait_ping(a2, "10.0.0.100", timeout=30), server.log_tail()
+    assert ping(onprem, "10.0.0.12") == 3
+    assert alice.api.get(f"/v2.0/networks/{network['id']}").json["network"]["mtu"] == 1458

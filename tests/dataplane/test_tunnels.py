@@ -25,6 +25,8 @@ def lab(tmp_path):
     with underlay(HYPERVISORS, server.ofp_port) as hypervisors:
         server.start()
         try:
+            connected = lambda: metric(server, "naas_switches_connected") >= HYPERVISORS  # noqa: E731
+            assert wait_for(connected, timeout=30), server.log_tail()
             for hypervisor in hypervisors:
                 hypervisor.tunnel_port()
             yield server, hypervisors

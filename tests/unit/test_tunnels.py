@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 from naas_sdn.flows import compiler
 from naas_sdn.flows.fabric import FabricSnapshot, TunnelEndpoint, VifLocation
-from naas_sdn.flows.layout import Owner, identity, owner_of
+from naas_sdn.flows.layout import TUNNEL_DROP_COOKIE, Owner, identity, owner_of
 from naas_sdn.flows.simulate import Simulator, fabric_links
 from tests.unit.test_compiler import BCAST, mac, model, reached
 
@@ -73,7 +73,10 @@ def test_broadcast_goes_once_to_each_hypervisor_with_ports_of_the_network_only()
     assert reached(sim.inject(2, TUNNEL_PORT, **from_hv1, eth_dst=BCAST)) == [(2, 1)]
     assert reached(sim.inject(2, TUNNEL_PORT, **from_hv1, eth_dst=mac(2))) == [(2, 1)]
     # A VNI the switch has no network for, or a sender that has no port of the network (a
-    # hypervisor without one, anything else on the underlay), is dropped.
+    # hypervisor without one, anything else on the underlay), is dropped, on the switch's
+    # counted tunnel drop.
+    drops = [f for f in states[2].flows if f.cookie == TUNNEL_DROP_COOKIE]
+    assert [(f.match, f.instructions) for f in drops] == [((("in_port", TUNNEL_PORT),), ())]
     assert sim.inject(2, TUNNEL_PORT, **{**from_hv1, "tunnel_id": 70000}, eth_dst=BCAST) == []
     for stranger in ("192.0.2.3", "198.51.100.7"):
         sent = {**from_hv1, "tun_ipv4_src": stranger}
