@@ -44,8 +44,13 @@ def test_resources_listing(server, alice):
         "port_statistics",
         "vif_statistics",
         "ip_statistics",
+        "l2_remote_gateways",
+        "l2_remote_gateway_connections",
     }
     assert by_name["networks"]["name"] == "network"
+    assert by_name["l2_remote_gateways"]["links"][0]["href"] == (
+        server.url + "/v2.0/l2-remote-gateways"
+    )
     assert by_name["ports"]["links"] == [{"rel": "self", "href": server.url + "/v2.0/ports"}]
     assert by_name["policies"]["links"] == [
         {"rel": "self", "href": server.url + "/v2.0/qos/policies"}

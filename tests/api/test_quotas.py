@@ -21,7 +21,12 @@ NEUTRON_DEFAULTS = {
     "security_group": 10,
     "security_group_rule": 100,
 }
-OURS = {"qos_policy": 10, "protocol_block": 50}
+OURS = {
+    "qos_policy": 10,
+    "protocol_block": 50,
+    "l2_remote_gateway": 10,
+    "l2_remote_gateway_connection": 10,
+}
 DEFAULTS = {**NEUTRON_DEFAULTS, **OURS}
 
 
