@@ -58,6 +58,7 @@ class Hypervisor:
         self.bridge = f"hv{n}int"
         self.phy = f"hv{n}phy"
         self.encap_ip = f"10.200.0.{n}"
+        self.encap_ip6 = f"fd00:200::{n:x}"  # for remote sites with IPv6 addresses
         self.mgmt_ip = f"10.254.0.{10 + n}"
         self.dpid = 0x4E00 + n
         self.ovsdb = f"unix:{self.dir / 'db.sock'}"
@@ -110,9 +111,12 @@ class Hypervisor:
             "--", "add-port", self.phy, f"hv{self.n}u",
         )  # fmt: skip
         self.exec("ip", "addr", "add", f"{self.encap_ip}/24", "dev", self.phy)
+        self.exec("sysctl", "-qw", f"net.ipv6.conf.{self.phy}.disable_ipv6=0")
+        self.exec("ip", "-6", "addr", "add", f"{self.encap_ip6}/64", "dev", self.phy, "nodad")
         self.exec("ip", "link", "set", self.phy, "up")
         # OVS routes encapsulated packets with its own table: the underlay is behind hvNphy.
         self.appctl("ovs/route/add", "10.200.0.0/24", self.phy)
+        self.appctl("ovs/route/add", "fd00:200::/64", self.phy)
         if controller is None:
             self.vsctl("add-br", self.bridge, "--", "set", "bridge", self.bridge,
                        "datapath_type=netdev", "fail_mode=standalone")  # fmt: skip
@@ -122,6 +126,7 @@ class Hypervisor:
             "protocols=OpenFlow13", "fail_mode=secure",
             f"other_config:datapath-id={self.dpid:016x}",
             f"external_ids:naas-encap-ip={self.encap_ip}",
+            f'external_ids:naas-encap-ip6="{self.encap_ip6}"',
             "--", "set-controller", self.bridge, controller,
         )  # fmt: skip
 
@@ -225,6 +230,7 @@ class RemoteSite:
         self.n = n
         self.netns = f"naassite{n}"
         self.underlay_ip = f"10.200.0.{100 + n}"
+        self.underlay_ip6 = f"fd00:200::{100 + n:x}"
         self.hosts: list[Vm] = []
         sh("ip", "netns", "add", self.netns)
         self.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
@@ -240,6 +246,8 @@ class RemoteSite:
         # termination checks them, and drops a packet with a partial one.
         self.run("ethtool", "-K", "u0", "tx", "off")
         self.run("ip", "addr", "add", f"{self.underlay_ip}/24", "dev", "u0")
+        self.run("sysctl", "-qw", "net.ipv6.conf.u0.disable_ipv6=0")
+        self.run("ip", "-6", "addr", "add", f"{self.underlay_ip6}/64", "dev", "u0", "nodad")
         self.run(
             "ip", "link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0"
         )
@@ -252,10 +260,11 @@ class RemoteSite:
                udp_port: int = 4789, bridged: bool = True) -> None:  # fmt: skip
         """A tunnel device to ``remote_ip`` with ``key``, in the site's bridge if
         ``bridged``."""
+        local = self.underlay_ip6 if ":" in remote_ip else self.underlay_ip
         if kind == "vxlan":
             self.run("ip", "link", "add", name, "type", "vxlan", "id", str(key), "remote",
-                     remote_ip, "local", self.underlay_ip, "dstport", str(udp_port), "dev",
-                     "u0")  # fmt: skip
+                     remote_ip, "local", local, "dstport", str(udp_port), "dev", "u0",
+                     "udp6zerocsumrx")  # fmt: skip
         else:
             self.run("ip", "link", "add", name, "type", "gretap", "remote", remote_ip, "local",
                      self.underlay_ip, "key", str(key))  # fmt: skip

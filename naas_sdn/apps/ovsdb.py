@@ -36,6 +36,7 @@ _COLUMNS = {
     "Interface": ["name", "ofport", "external_ids", "type", "options"],
 }
 ENCAP_IP = "naas-encap-ip"  # Bridge external_ids: the switch's address on the IP underlay
+ENCAP_IP6 = "naas-encap-ip6"  # ... and its IPv6 one, for remote sites with IPv6 addresses
 TUNNEL = "naas-tunnel"  # Port and Interface external_ids: the controller's tunnel port
 
 
@@ -57,6 +58,19 @@ def encap_ip(bridge) -> str | None:
         return None
 
 
+def encap_ip6(bridge) -> str | None:
+    """The bridge's IPv6 underlay address (``naas-encap-ip6``), for remote sites that have an
+    IPv6 address; the hypervisors' own tunnels use the IPv4 one."""
+    value = bridge.external_ids.get(ENCAP_IP6)
+    if not value:
+        return None
+    try:
+        return str(ipaddress.IPv6Address(value))
+    except ValueError:
+        LOG.warning("bridge %s: %s=%r is not an IPv6 address", bridge.name, ENCAP_IP6, value)
+        return None
+
+
 def tunnel_options(ip: str) -> dict:
     """One flow-based VXLAN port per switch: each flow names the remote endpoint and the
     VNI, so a new hypervisor costs no OVSDB write anywhere else."""
@@ -70,16 +84,28 @@ def remote_tunnel_name(port_id: str) -> str:
 HYPERVISORS, REMOTE_SITE = "vxlan", "remote-gateway"  # the TUNNEL marks: whose port it is
 
 
-def remote_tunnel(view, local_ip: str) -> tuple | None:
-    """(type, options, external_ids) of a remote site's tunnel from ``local_ip``: a port of
-    its own (fixed remote and key), whose iface-id is the connection's port."""
-    if ipaddress.ip_address(view.remote_ip).version != 4:
-        LOG.warning(
-            "connection %s: the remote site %s is IPv6; the underlay endpoint is IPv4",
-            view.id,
-            view.remote_ip,
-        )
+_UNREACHABLE: set[str] = set()  # connections whose site's address family we have no end for
+
+
+def remote_tunnel(view, local_ips: dict) -> tuple | None:
+    """(type, options, external_ids) of a remote site's tunnel from the bridge's address of
+    the site's family (``local_ips``: IP version -> address): a port of its own (fixed
+    remote and key), whose iface-id is the connection's port."""
+    version = ipaddress.ip_address(view.remote_ip).version
+    local_ip = local_ips.get(version)
+    if local_ip is None:
+        if view.id not in _UNREACHABLE:
+            _UNREACHABLE.add(view.id)
+            LOG.warning(
+                "connection %s: the remote site %s is IPv%d, and the terminating bridge has no "
+                "such address (%s): its tunnel waits",
+                view.id,
+                view.remote_ip,
+                version,
+                ENCAP_IP6 if version == 6 else ENCAP_IP,
+            )
         return None
+    _UNREACHABLE.discard(view.id)
     options = {"remote_ip": view.remote_ip, "key": str(view.segmentation_id), "local_ip": local_ip}
     if view.tunnel_type == "vxlan" and view.udp_port not in (None, 4789):
         options["dst_port"] = str(view.udp_port)
@@ -93,8 +119,9 @@ def wanted_tunnels(bridge, remote_bridge: str | None, remote_tunnels) -> dict:
         return {}
     found = {tunnel_name(bridge.name): ("vxlan", tunnel_options(ip), {TUNNEL: HYPERVISORS})}
     if bridge.name == remote_bridge:
+        local_ips = {4: ip, 6: encap_ip6(bridge)}
         for view in remote_tunnels:
-            spec = remote_tunnel(view, ip)
+            spec = remote_tunnel(view, local_ips)
             if spec is not None:
                 found[remote_tunnel_name(view.port_id)] = spec
     return found

@@ -209,3 +209,21 @@ def test_a_gre_site_whose_bridging_device_is_an_open_vswitch(lab):
     assert wait_ping(a2, "10.0.0.100", timeout=30), server.log_tail()
     assert ping(onprem, "10.0.0.12") == 3
     assert alice.api.get(f"/v2.0/networks/{network['id']}").json["network"]["mtu"] == 1458
+
+
+def test_a_site_with_an_ipv6_address_is_reached_from_the_bridges_ipv6_end(lab):
+    server, (hv1, hv2) = lab
+    alice = Tenant(server, "alice")
+    network = alice.network("alice")
+    subnet(alice, network, "10.0.0.0/24")
+    allow_the_site(alice, "10.0.0.0/24")
+    a2 = vm("a2", hv2, alice, network, "10.0.0.12")
+    site = RemoteSite(2)
+    onprem = site.host("v6site", "10.0.0.100", "02:00:0a:00:00:64")
+    _, connection = extend(alice, network, site, remote_ip=site.underlay_ip6)
+    site.tunnel("vx0", hv1.encap_ip6, connection["segmentation_id"])
+    assert wait_for(lambda: status(alice, connection) == "ACTIVE"), server.log_tail()
+    assert wait_ping(a2, "10.0.0.100", timeout=30), server.log_tail()
+    assert ping(onprem, "10.0.0.12") == 3
+    # VXLAN over IPv6 takes 70 bytes of the underlay's MTU.
+    assert alice.api.get(f"/v2.0/networks/{network['id']}").json["network"]["mtu"] == 1430
