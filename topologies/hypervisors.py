@@ -176,11 +176,13 @@ class Vm:
     """A namespace on a veth whose other end is plugged into a hypervisor's bridge; speaks
     enough of Mininet's host API (``cmd``, ``popen``, ``defaultIntf``) for the test helpers."""
 
-    def __init__(self, name: str, hypervisor: Hypervisor):
+    def __init__(self, name: str, hypervisor):
+        """``hypervisor``: where the veth's other end goes (a Hypervisor or a RemoteSite:
+        its ``netns`` and ``exec``)."""
         self.name, self.hypervisor = name, hypervisor
         self.netns = f"naasvm-{name}"
         self.outside = f"{name}o"
-        self.bridge = hypervisor.bridge
+        self.bridge = getattr(hypervisor, "bridge", None)
         sh("ip", "netns", "add", self.netns)
         sh("ip", "link", "add", self.outside, "type", "veth", "peer", "name", f"{name}i")
         sh("ip", "link", "set", f"{name}i", "netns", self.netns)
@@ -204,13 +206,17 @@ class Vm:
     def defaultIntf(self):  # noqa: N802 (Mininet's name)
         return type("Intf", (), {"name": "eth0"})()
 
-    def plug(self, port: dict, ip: str, prefix: int = 24, bridge: str | None = None) -> None:
-        """Become the VM of API port ``port``: its MAC and ``ip``, the iface-id binding (on
-        the hypervisor's integration bridge, or ``bridge``)."""
-        self.run("ip", "link", "set", "eth0", "address", port["mac_address"])
+    def address(self, mac: str, ip: str, prefix: int = 24) -> None:
+        """Its MAC and address; checksums in software (the userspace datapath does none)."""
+        self.run("ip", "link", "set", "eth0", "address", mac)
         self.run("ip", "addr", "add", f"{ip}/{prefix}", "dev", "eth0")
         self.run("ip", "link", "set", "eth0", "up")
         self.run("ethtool", "-K", "eth0", "tx", "off")
+
+    def plug(self, port: dict, ip: str, prefix: int = 24, bridge: str | None = None) -> None:
+        """Become the VM of API port ``port``: its MAC and ``ip``, the iface-id binding (on
+        the hypervisor's integration bridge, or ``bridge``)."""
+        self.address(port["mac_address"], ip, prefix)
         self.bridge = bridge or self.hypervisor.bridge
         self.hypervisor.vsctl(
             "add-port", self.bridge, self.outside, "--", "set", "interface",
@@ -272,22 +278,13 @@ class RemoteSite:
             self.run("ip", "link", "set", name, "master", "br0")
         self.run("ip", "link", "set", name, "up")
 
+    exec = run  # what Vm calls its host's namespace by
+
     def host(self, name: str, ip: str, mac: str) -> Vm:
         """An on-premise host on the site's bridge."""
-        vm = Vm.__new__(Vm)
-        vm.name, vm.netns, vm.outside, vm.hypervisor = name, f"naasvm-{name}", f"{name}o", None
-        sh("ip", "netns", "add", vm.netns)
-        sh("ip", "link", "add", vm.outside, "type", "veth", "peer", "name", f"{name}i")
-        sh("ip", "link", "set", f"{name}i", "netns", vm.netns)
-        sh("ip", "link", "set", vm.outside, "netns", self.netns)
-        vm.run("ip", "link", "set", f"{name}i", "name", "eth0")
-        vm.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-        vm.run("ip", "link", "set", "lo", "up")
-        vm.run("ip", "link", "set", "eth0", "address", mac)
-        vm.run("ip", "addr", "add", f"{ip}/24", "dev", "eth0")
-        vm.run("ip", "link", "set", "eth0", "up")
-        vm.run("ethtool", "-K", "eth0", "tx", "off")
-        self.run("ip", "link", "set", vm.outside, "master", "br0", "up")
+        vm = Vm(name, self)
+        vm.address(mac, ip)
+        self.run("ip", "link", "set", vm.outside, "master", "br0")
         self.hosts.append(vm)
         return vm
 
@@ -308,10 +305,7 @@ class OvsSite(Hypervisor):
 
     def host(self, name: str, ip: str, mac: str) -> Vm:
         vm = Vm(name, self)
-        vm.run("ip", "link", "set", "eth0", "address", mac)
-        vm.run("ip", "addr", "add", f"{ip}/24", "dev", "eth0")
-        vm.run("ip", "link", "set", "eth0", "up")
-        vm.run("ethtool", "-K", "eth0", "tx", "off")
+        vm.address(mac, ip)
         self.vsctl("add-port", self.bridge, vm.outside)
         return vm
 

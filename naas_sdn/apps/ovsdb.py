@@ -46,28 +46,18 @@ def tunnel_name(bridge: str) -> str:
     return f"naasvx{zlib.crc32(bridge.encode()):08x}"
 
 
-def encap_ip(bridge) -> str | None:
-    """The bridge's underlay address, if it has a valid IPv4 one."""
-    value = bridge.external_ids.get(ENCAP_IP)
+def encap_ip(bridge, version: int = 4) -> str | None:
+    """The bridge's underlay address of that IP version, if it has a valid one: the IPv4
+    one (``naas-encap-ip``) for the hypervisors' tunnels and IPv4 sites, the IPv6 one
+    (``naas-encap-ip6``) for remote sites with IPv6 addresses."""
+    key = ENCAP_IP if version == 4 else ENCAP_IP6
+    value = bridge.external_ids.get(key)
     if not value:
         return None
     try:
-        return str(ipaddress.IPv4Address(value))
+        return str((ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address)(value))
     except ValueError:
-        LOG.warning("bridge %s: %s=%r is not an IPv4 address", bridge.name, ENCAP_IP, value)
-        return None
-
-
-def encap_ip6(bridge) -> str | None:
-    """The bridge's IPv6 underlay address (``naas-encap-ip6``), for remote sites that have an
-    IPv6 address; the hypervisors' own tunnels use the IPv4 one."""
-    value = bridge.external_ids.get(ENCAP_IP6)
-    if not value:
-        return None
-    try:
-        return str(ipaddress.IPv6Address(value))
-    except ValueError:
-        LOG.warning("bridge %s: %s=%r is not an IPv6 address", bridge.name, ENCAP_IP6, value)
+        LOG.warning("bridge %s: %s=%r is not an IPv%d address", bridge.name, key, value, version)
         return None
 
 
@@ -119,7 +109,7 @@ def wanted_tunnels(bridge, remote_bridge: str | None, remote_tunnels) -> dict:
         return {}
     found = {tunnel_name(bridge.name): ("vxlan", tunnel_options(ip), {TUNNEL: HYPERVISORS})}
     if bridge.name == remote_bridge:
-        local_ips = {4: ip, 6: encap_ip6(bridge)}
+        local_ips = {4: ip, 6: encap_ip(bridge, 6)}
         for view in remote_tunnels:
             spec = remote_tunnel(view, local_ips)
             if spec is not None:

@@ -5,15 +5,13 @@ on the terminating bridge, and the VMs and the site's hosts share one segment.""
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 
 from tests.dataplane.conftest import Tenant, metric
 from tests.dataplane.lab import Capture, ping, wait_for, wait_ping
-from tests.dataplane.test_tunnels import subnet, vm
-from tests.helpers import ServerProcess
-from topologies.hypervisors import MGMT_IP, OvsSite, RemoteSite, ovsdb_remotes, underlay
+from tests.dataplane.test_tunnels import controlled_underlay, restart_loses_no_ping, subnet, vm
+from topologies.hypervisors import OvsSite, RemoteSite, Vm
 
 HYPERVISORS = 2
 TERMINATING = "hv1int"
@@ -22,22 +20,9 @@ TERMINATING = "hv1int"
 @pytest.fixture
 def lab(tmp_path):
     """Two hypervisors; hypervisor 1's bridge terminates the remote sites' tunnels."""
-    remotes = [arg for remote in ovsdb_remotes(HYPERVISORS) for arg in ("--ovsdb", remote)]
-    server = ServerProcess(
-        tmp_path,
-        extra_args=[*remotes, "--remote-gateway-bridge", TERMINATING, "--stats-interval", "1"],
-        ofp_host=MGMT_IP,
-    )
-    with underlay(HYPERVISORS, server.ofp_port) as hypervisors:
-        server.start()
-        try:
-            connected = lambda: metric(server, "naas_switches_connected") >= HYPERVISORS  # noqa: E731
-            assert wait_for(connected, timeout=30), server.log_tail()
-            for hypervisor in hypervisors:
-                hypervisor.tunnel_port()
-            yield server, hypervisors
-        finally:
-            server.stop()
+    extra = ["--remote-gateway-bridge", TERMINATING, "--stats-interval", "1"]
+    with controlled_underlay(tmp_path, HYPERVISORS, extra) as found:
+        yield found
 
 
 def allow_the_site(tenant: Tenant, cidr: str) -> None:
@@ -50,6 +35,16 @@ def allow_the_site(tenant: Tenant, cidr: str) -> None:
         {"security_group_id": default["id"], "direction": "ingress", "ethertype": "IPv4",
          "remote_ip_prefix": cidr},
     )  # fmt: skip
+
+
+def alice_on_hypervisor_2(server, hv2) -> tuple[Tenant, dict, Vm]:
+    """Alice, her network 10.0.0.0/24 open to her site's hosts, and her VM a2 on the
+    hypervisor that does not terminate remote sites."""
+    alice = Tenant(server, "alice")
+    network = alice.network("alice")
+    subnet(alice, network, "10.0.0.0/24")
+    allow_the_site(alice, "10.0.0.0/24")
+    return alice, network, vm("a2", hv2, alice, network, "10.0.0.12")
 
 
 def extend(tenant: Tenant, network: dict, site: RemoteSite, **gateway) -> tuple[dict, dict]:
@@ -78,11 +73,7 @@ def remote_tunnels(hypervisor) -> list[str]:
 
 def test_a_vm_and_the_sites_hosts_share_one_segment_until_the_connection_goes(lab):
     server, (hv1, hv2) = lab
-    alice = Tenant(server, "alice")
-    network = alice.network("alice")
-    subnet(alice, network, "10.0.0.0/24")
-    allow_the_site(alice, "10.0.0.0/24")
-    a2 = vm("a2", hv2, alice, network, "10.0.0.12")  # not on the terminating hypervisor
+    alice, network, a2 = alice_on_hypervisor_2(server, hv2)
     site = RemoteSite(1)
     onprem = site.host("onprem1", "10.0.0.100", "02:00:0a:00:00:64")
     gateway, connection = extend(alice, network, site)
@@ -167,37 +158,18 @@ def test_two_tenants_with_the_same_addresses_reach_only_their_own_site(lab):
 
 def test_controller_restart_loses_no_ping_across_the_remote_tunnel(lab):
     server, (hv1, hv2) = lab
-    alice = Tenant(server, "alice")
-    network = alice.network("alice")
-    subnet(alice, network, "10.0.0.0/24")
-    allow_the_site(alice, "10.0.0.0/24")
-    a2 = vm("a2", hv2, alice, network, "10.0.0.12")
+    alice, network, a2 = alice_on_hypervisor_2(server, hv2)
     site = RemoteSite(1)
     onprem = site.host("onprem1", "10.0.0.100", "02:00:0a:00:00:64")
     _, connection = extend(alice, network, site, udp_port=4790)
     site.tunnel("vx0", hv1.encap_ip, connection["segmentation_id"], udp_port=4790)
     assert wait_ping(a2, "10.0.0.100", timeout=30), server.log_tail()
-    time.sleep(1)
-    pinger = onprem.popen(["ping", "-n", "-i", "0.05", "-c", "200", "10.0.0.12"], text=True,
-                          stdout=subprocess.PIPE)  # fmt: skip
-    time.sleep(1)
-    server.restart()
-    assert wait_for(
-        lambda: metric(server, "naas_switch_syncs_total", 'kind="full"') >= HYPERVISORS,
-        timeout=30,
-    ), server.log_tail()
-    out, _ = pinger.communicate(timeout=60)
-    assert "200 packets transmitted, 200 received" in out, out
-    assert metric(server, "naas_flow_mods_total") == 0, server.log_tail()
+    restart_loses_no_ping(server, HYPERVISORS, onprem, "10.0.0.12")
 
 
 def test_a_gre_site_whose_bridging_device_is_an_open_vswitch(lab):
     server, (hv1, hv2) = lab
-    alice = Tenant(server, "alice")
-    network = alice.network("alice")
-    subnet(alice, network, "10.0.0.0/24")
-    allow_the_site(alice, "10.0.0.0/24")
-    a2 = vm("a2", hv2, alice, network, "10.0.0.12")
+    alice, network, a2 = alice_on_hypervisor_2(server, hv2)
     site = OvsSite(9)
     onprem = site.host("gsite", "10.0.0.100", "02:00:0a:00:00:64")
     gateway, connection = extend(alice, network, site, tunnel_type="gre")
@@ -213,11 +185,7 @@ def test_a_gre_site_whose_bridging_device_is_an_open_vswitch(lab):
 
 def test_a_site_with_an_ipv6_address_is_reached_from_the_bridges_ipv6_end(lab):
     server, (hv1, hv2) = lab
-    alice = Tenant(server, "alice")
-    network = alice.network("alice")
-    subnet(alice, network, "10.0.0.0/24")
-    allow_the_site(alice, "10.0.0.0/24")
-    a2 = vm("a2", hv2, alice, network, "10.0.0.12")
+    alice, network, a2 = alice_on_hypervisor_2(server, hv2)
     site = RemoteSite(2)
     onprem = site.host("v6site", "10.0.0.100", "02:00:0a:00:00:64")
     _, connection = extend(alice, network, site, remote_ip=site.underlay_ip6)
