@@ -252,12 +252,14 @@ class OvsdbMonitor(threading.Thread):
             helper.register_columns(table, columns)
         idl = ovs.db.idl.Idl(self.remote, helper)
         try:
-            seqno = None
+            seqno, kept = None, None
             while not self._stop.is_set():
                 idl.run()
-                if idl.has_ever_connected():
-                    # Also each half second: a connection made or deleted changes no row here.
-                    keep_tunnels(idl, *self._remote_tunnels())
+                wanted = self._remote_tunnels()
+                # After a change here, or to the connections (which changes no row here).
+                if idl.has_ever_connected() and (idl.change_seqno != seqno or wanted != kept):
+                    keep_tunnels(idl, *wanted)
+                    kept = wanted
                 if idl.change_seqno != seqno and idl.has_ever_connected():
                     seqno = idl.change_seqno
                     self._on_change(self.remote, read_vifs(idl), read_endpoints(idl))

@@ -58,9 +58,9 @@ def _set_mtu(txn: Transaction, network, mtu: int) -> None:
     """The network's new MTU, and its subnets saved again: their views carry it to DHCP
     (option 26) and router advertisements."""
     txn.save("networks", network, {"mtu": mtu})
-    for subnet in list(txn.current("subnets").values()):
-        if subnet.network_id == network.id:
-            txn.save("subnets", subnet, {})
+    subnets = txn.current("subnets")
+    for subnet_id in network.subnets:
+        txn.save("subnets", subnets[subnet_id], {})
 
 
 def _remote_ip(attr, value):
