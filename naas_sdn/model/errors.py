@@ -208,6 +208,21 @@ class InvalidSharedSetting(Conflict):
     )
 
 
+class DuplicateRbacPolicy(Conflict):
+    message = "An RBAC policy already exists with those values."
+
+
+class RbacPolicyInUse(Conflict):
+    message = (
+        "RBAC policy on object %(object_id)s cannot be removed because other objects depend "
+        "on it.\nDetails: %(details)s"
+    )
+
+
+class RbacPolicyNotFound(NotFound):
+    message = "RBAC policy of type %(object_type)s with ID %(id)s not found"
+
+
 class VlanIdInUse(Conflict):
     message = (
         "Unable to create the network. The VLAN %(vlan_id)s on physical network "

@@ -49,6 +49,9 @@ class Spec:
     default: Any = MISSING  # the API's default on POST (MISSING: required)
     validate: Callable[[str, Any], Any] | None = None
     show: Callable[[Any], Any] | None = None  # record -> wire value (None: the field's value)
+    # (caller's context, record, model) -> the wire value as that caller sees it (a network's
+    # shared: true for the projects it is shared with)
+    show_to: Callable[[Any, Any, Any], Any] | None = None
     kind: str = "string"  # how the API filters and sorts it: string, boolean, integer, other
     column_default: Any = None  # the column's Python-side default
     # record value <-> column value, when they differ (a tuple of pairs kept as JSON text)

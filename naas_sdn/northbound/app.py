@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import webob
 
+from naas_sdn.features.networking import rbac, rbac_api
 from naas_sdn.model import errors
 from naas_sdn.model.service import Context, NetworkService
 from naas_sdn.northbound import attributes as a
@@ -65,6 +66,11 @@ class NeutronApp:
                 self.resources[res.collection] = res
             for ext in plugin.extensions:
                 self.extensions[ext.alias] = ext
+        rbac_policies = self.resources.get(rbac_api.RBAC_POLICIES.collection)
+        if rbac_policies is not None:  # entries may name the object types of loaded plugins
+            self.resources[rbac_policies.collection] = rbac_api.for_types(
+                rbac_policies, [t for p in plugins for t in p.shareable]
+            )
         self.routes = {tuple(r.url_path.split("/")): r for r in self.resources.values()}
         self.dormant = plugin_registry.dormant_areas(p.name for p in plugins)
         self.quotas = QuotaController(
@@ -194,7 +200,9 @@ class NeutronApp:
         if res.member != "network" and isinstance(network_id, str) and a.is_uuid(network_id):
             network = self.service.get_network(ctx if creating else Context.admin(), network_id)
             target["network:tenant_id"] = target["network:project_id"] = network.project_id
-            target["network:shared"] = network.shared
+            target["network:shared"] = rbac.shared_with(
+                self.service, "network", network, ctx.project_id
+            )
         if res.parent_owner is not None:
             target["ext_parent:tenant_id"] = target["ext_parent:project_id"] = res.parent_owner
         return target
@@ -220,12 +228,13 @@ class NeutronApp:
     ) -> None:
         """A change of an object the caller sees: 403 when a rule says no. The target is the
         object as it would be after the change, as in Neutron."""
-        target = self._target(ctx, res, {**res.attributes.render(record), **(changes or {})})
+        shown = res.attributes.render(record, ctx=ctx)
+        target = self._target(ctx, res, {**shown, **(changes or {})})
         self._authorize(ctx, action, target, changes or ())
 
     def _readable(self, ctx: Context, res: ResourceDef, record) -> bool:
         return self.authorizer.allowed(
-            ctx, res.rule("get"), self._target(ctx, res, res.attributes.render(record))
+            ctx, res.rule("get"), self._target(ctx, res, res.attributes.render(record, ctx=ctx))
         )
 
     def _hidden(self, ctx: Context, res: ResourceDef) -> frozenset:
@@ -245,7 +254,8 @@ class NeutronApp:
 
     # ------------------------------------------------------------------------------ handlers
     def _render(self, ctx: Context, res: ResourceDef, record, hidden=None) -> dict:
-        return res.attributes.render(record, self._hidden(ctx, res) if hidden is None else hidden)
+        hidden = self._hidden(ctx, res) if hidden is None else hidden
+        return res.attributes.render(record, hidden, ctx)
 
     def _list(self, req, ctx: Context, res: ResourceDef) -> webob.Response:
         hidden = self._hidden(ctx, res)
@@ -399,6 +409,7 @@ def _settable(res: ResourceDef, item: dict, post: bool) -> Iterator[tuple[str, a
 def _post_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
     """Validate one POST object and convert it to the service's field names."""
     fields: dict[str, Any] = {}
+    named: dict[str, str] = {}  # field -> the attribute that set it
     for key, attr, value in _settable(res, item, post=True):
         if value is None and attr.default is None:
             continue
@@ -406,8 +417,10 @@ def _post_fields(ctx: Context, res: ResourceDef, item: dict) -> dict:
         if attr.field is None:
             continue
         if attr.field in fields and fields[attr.field] != value:
-            raise errors.BadRequestMessage(msg="'project_id' and 'tenant_id' do not match")
+            first, second = sorted((named[attr.field], key))
+            raise errors.BadRequestMessage(msg=f"'{first}' and '{second}' do not match")
         fields[attr.field] = value
+        named[attr.field] = key
     if fields.get("project_id") not in (None, ctx.project_id) and not ctx.is_admin:
         raise errors.BadRequestMessage(  # Neutron's 400, before any policy rule
             msg="Specifying 'project_id' or 'tenant_id' other than the authenticated project in "

@@ -399,7 +399,8 @@ class Attr:
     """One attribute of a resource.
 
     ``field`` names the service-level key the converted value goes to (None: not passed on);
-    ``show`` reads the wire value from a model record.
+    ``show`` reads the wire value from a model record; ``show_to(ctx, record)``, when given,
+    reads it as one caller sees it (a network's ``shared``: whether it is shared with them).
     """
 
     name: str
@@ -413,6 +414,13 @@ class Attr:
     # other (neither filterable nor sortable)
     kind: str = "string"
     readable: bool = True  # False: accepted on POST/PUT, never shown, filtered or sorted
+    show_to: Callable[[Any, Any], Any] | None = None
+
+    def shown(self, record, ctx=None):
+        """The wire value, as ``ctx``'s caller sees it when the attribute depends on them."""
+        if ctx is not None and self.show_to is not None:
+            return self.show_to(ctx, record)
+        return self.show(record)
 
     @property
     def filterable(self) -> bool:
@@ -454,5 +462,6 @@ class AttributeMap:
         policy ``hidden``."""
         return [a for a in self.attrs if a.readable and a.name not in hidden]
 
-    def render(self, record, hidden: frozenset = frozenset()) -> dict:
-        return {a.name: a.show(record) for a in self.visible(hidden)}
+    def render(self, record, hidden: frozenset = frozenset(), ctx=None) -> dict:
+        """The record on the wire; as ``ctx``'s caller sees it, when given."""
+        return {a.name: a.shown(record, ctx) for a in self.visible(hidden)}

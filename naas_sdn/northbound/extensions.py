@@ -40,3 +40,5 @@ class Plugin:
     attribute_extensions: Mapping[str, tuple] = dataclasses.field(default_factory=dict)
     # oslo.policy defaults (RuleDefault) for the plugin's resources, attributes and actions
     policy_rules: tuple = ()
+    # the object types of its resources that projects may share (RBAC policies' object_type)
+    shareable: tuple[str, ...] = ()

@@ -40,7 +40,6 @@ SERVICE_AREAS = {
     "security-group-rules": "security-group",
     "address-groups": "security-group",
     "qos": "qos",
-    "rbac-policies": "rbac",
     "trunks": "trunk",
     "metering": "metering",
     "segments": "segments",
@@ -142,6 +141,7 @@ class UnknownPluginError(ValueError):
 
 
 def core_plugin(service) -> Plugin:
+    from naas_sdn.features.networking.rbac_api import RBAC_EXTENSIONS, RBAC_RULES, rbac_resource
     from naas_sdn.features.security.api import (
         SECURITY_EXTENSIONS,
         SECURITY_RULES,
@@ -153,10 +153,11 @@ def core_plugin(service) -> Plugin:
 
     return Plugin(
         CORE,
-        tuple(core_resources(service) + security_resources(service)),
-        CORE_EXTENSIONS + SECURITY_EXTENSIONS + QUOTA_EXTENSIONS,
-        policy_rules=CORE_RULES + SECURITY_RULES + QUOTA_RULES,
+        tuple(core_resources(service) + security_resources(service) + [rbac_resource(service)]),
+        CORE_EXTENSIONS + SECURITY_EXTENSIONS + QUOTA_EXTENSIONS + RBAC_EXTENSIONS,
+        policy_rules=CORE_RULES + SECURITY_RULES + QUOTA_RULES + RBAC_RULES,
         attribute_extensions=PORT_SECURITY,
+        shareable=("network", "security_group"),
     )
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 from collections.abc import Callable, Mapping
 
@@ -103,13 +104,17 @@ def _owned_and_stamped(name_getter=lambda r: r.project_id) -> tuple[Attr, ...]:
     )
 
 
-def declared_attributes(resource: schema.Resource) -> AttributeMap:
+def declared_attributes(resource: schema.Resource, model=None) -> AttributeMap:
     """The API attribute map of a declared resource: the standard attributes (only the id of a
-    bare one), then its own fields as their declaration says."""
+    bare one), then its own fields as their declaration says (a field shown per caller reads
+    ``model``)."""
     own = []
     for name, spec in resource.own_fields.items():
         if not spec.visible:
             continue
+        show_to = None
+        if spec.show_to is not None and model is not None:
+            show_to = functools.partial(_show_to, spec.show_to, model)
         own.append(
             Attr(
                 spec.wire or name,
@@ -121,6 +126,7 @@ def declared_attributes(resource: schema.Resource) -> AttributeMap:
                 name,
                 kind=spec.kind,
                 readable=spec.readable,
+                show_to=show_to,
             )
         )
     for wire, spec in resource.virtual:
@@ -130,6 +136,10 @@ def declared_attributes(resource: schema.Resource) -> AttributeMap:
         )
     first = _standard() if resource.standard else (Attr("id", lambda r: r.id),)
     return AttributeMap(first + tuple(own))
+
+
+def _show_to(show_to, model, ctx, record):
+    return show_to(ctx, record, model)
 
 
 def declared_resource(
@@ -155,7 +165,7 @@ def declared_resource(
         collection=resource.api_collection,
         member=resource.member,
         path=resource.path,
-        attributes=declared_attributes(resource),
+        attributes=declared_attributes(resource, service),
         list=scoped(lambda ctx, parent=None: service.list_records(ctx, collection, parent)),
         get=scoped(lambda ctx, rid, parent=None: service.get_record(ctx, collection, rid, parent)),
         create=scoped(

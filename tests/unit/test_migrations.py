@@ -225,6 +225,12 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
         assert sorted(networks) == ["blue", "bob-net", "green"]
         blue = networks["blue"]
         assert (blue.description, blue.mtu, blue.tags) == ("web tier", 1500, ("prod", "web"))
+        # bob-net was shared with all: now through its "*" RBAC entry, which alice's view reads
+        entries = service.list_records(Context.admin(), "rbac_policies")
+        assert [(e.object_id, e.target_tenant, e.project_id) for e in entries] == [
+            (networks["bob-net"].id, "*", networks["bob-net"].project_id)
+        ]
+        assert "bob-net" in {n.name for n in service.list_networks(ALICE)}
         subnets = {s.name: s for s in service.list_subnets(ALICE)}
         assert subnets["blue-v4"].dns_nameservers == ("192.0.2.53", "192.0.2.54")
         assert subnets["blue-v4"].allocation_pools == (("10.0.0.10", "10.0.0.200"),)
@@ -265,7 +271,11 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
         service.close()
 
 
-SINCE_ALEMBIC = {"l2_remote_gateways", "l2_remote_gateway_connections"}  # revision 0003
+SINCE_ALEMBIC = {
+    "l2_remote_gateways",  # revision 0003
+    "l2_remote_gateway_connections",
+    "rbac_policies",  # revision 0004
+}
 
 
 def test_a_database_from_between_e0de1ed_and_alembic_upgrades(url):

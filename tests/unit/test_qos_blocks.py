@@ -126,9 +126,19 @@ def test_policy_scoping_and_sharing(service, net, policy):
         service.create_port(BOB, {"network_id": shared_net.id, "qos_policy_id": policy.id})
     service.update_record(ALICE, POLICIES, policy.id, {"shared": True})
     port = service.create_port(BOB, {"network_id": shared_net.id, "qos_policy_id": policy.id})
-    with pytest.raises(errors.QosPolicyInUse):  # bob's port would lose sight of it
+    with pytest.raises(errors.RbacPolicyInUse):  # bob's port would lose sight of it
         service.update_record(ALICE, POLICIES, policy.id, {"shared": False})
+    entry = {"object_type": "qos_policy", "object_id": policy.id, "action": "access_as_shared"}
+    to_bob = service.create_records(ALICE, "rbac_policies", [{**entry, "target_tenant": "bob"}])
+    service.update_record(ALICE, POLICIES, policy.id, {"shared": False})  # bob's own entry
+    assert service.get_record(BOB, POLICIES, policy.id).shared is False  # no "*" entry left
+    with pytest.raises(errors.RbacPolicyInUse):
+        service.delete_record(ALICE, "rbac_policies", to_bob[0].id)
     service.delete_port(BOB, port.id)
+    service.delete_record(ALICE, "rbac_policies", to_bob[0].id)
+    with pytest.raises(errors.QosPolicyNotFound):
+        service.get_record(BOB, POLICIES, policy.id)
+    service.update_record(ALICE, POLICIES, policy.id, {"shared": True})
     assert service.update_record(ALICE, POLICIES, policy.id, {"shared": False}).shared is False
     assert [p.id for p in service.list_records(ADMIN, POLICIES)] == [policy.id]
 

@@ -2,6 +2,6 @@
 their relational rules. Always loaded: the ``core`` plugin serves them; the attributes other
 slices add to them (port security, QoS) come as those slices' extensions."""
 
-from . import networks, ports, subnets
+from . import networks, ports, rbac, subnets
 
-__all__ = ["networks", "ports", "subnets"]
+__all__ = ["networks", "ports", "rbac", "subnets"]

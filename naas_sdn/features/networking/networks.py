@@ -4,7 +4,7 @@ cables, a VNI in tunnels (:mod:`naas_sdn.model.segments`).
 The declaration gives the table, the API attributes and the view; what is left here is the
 relational rules: a segmentation id is unique (the first free one unless an admin names it),
 a network in use by ports is not deleted (its subnets go with it), and a network another
-project has ports on stays shared.
+project has ports on stays shared with it (:mod:`.rbac`: ``shared`` is its entry for all).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from naas_sdn.model.schema import field
 from naas_sdn.model.snapshot import NetworkView
 from naas_sdn.model.store import Transaction
 from naas_sdn.northbound import attributes as a
+
+from . import rbac
 
 SEGMENTATION_MIN, SEGMENTATION_MAX = 1, segments.VNI_MAX
 NETWORK_TYPE = segments.VLAN  # what networks made before tunnels read
@@ -57,9 +59,8 @@ class Network(schema.Extensible):
     subnets: tuple[str, ...] = field(
         record_default=(), show=lambda net: list(net.subnets), kind="other"
     )
-    shared: bool = field(
-        Boolean, post=True, put=True, default=False, validate=a.boolean, kind="boolean"
-    )
+    # shared with every project (its "*" RBAC entry); the API shows the caller's own view
+    shared: bool = rbac.shared_field("network")
     mtu: int = field(Integer, kind="integer")
     network_type: str = field(
         record_default=NETWORK_TYPE,
@@ -126,24 +127,41 @@ def _lowest_free(ranges, used) -> int | None:
     return None
 
 
+def _after_create(txn: Transaction, ctx: Context, attrs: Mapping, net: Network) -> None:
+    if net.shared:
+        rbac.share_with_all(txn, "network", net, True)
+
+
 def _before_update(txn: Transaction, ctx: Context, net: Network, values: dict) -> None:
-    """A network stays shared while another project has ports on it."""
-    if values.get("shared") is False:
-        foreign = {
-            p.project_id for p in txn.service.records("ports").values() if p.network_id == net.id
-        } - {net.project_id}
-        if foreign:
+    """Unsharing is refused while a project that no other entry lets in has ports or subnets
+    on it (Neutron's InvalidSharedSetting)."""
+    if "shared" not in values:
+        return
+    if not values["shared"]:
+        allowed = {
+            e.target_tenant
+            for e in rbac.entries(txn, "network", net.id)
+            if e.target_tenant != rbac.WILDCARD
+        } | {net.project_id}
+        if _dependent_projects(txn, net, unsharing=True) - allowed:
             raise errors.InvalidSharedSetting(network=net.id)
+    rbac.share_with_all(txn, "network", net, values["shared"])
+
+
+def _dependent_projects(txn: Transaction, net: Network, unsharing: bool = False) -> set[str]:
+    """The projects with ports on the network (a router's interface too: Neutron forgets
+    those when unsharing, and strands them) and, when it stops being shared with all, with
+    subnets on it."""
+    found = {p.project_id for p in txn.current("ports").values() if p.network_id == net.id}
+    if unsharing:
+        found |= {s.project_id for s in txn.current("subnets").values() if s.network_id == net.id}
+    return found
 
 
 def _before_delete(txn: Transaction, net: Network) -> None:
     """Refused while a port is on it (its subnets, then free of addresses, go with it)."""
     if any(p.network_id == net.id for p in txn.current("ports").values()):
         raise errors.NetworkInUse(net_id=net.id)
-
-
-def _visible(ctx: Context, net: Network, model) -> bool:
-    return ctx.is_admin or net.shared or net.project_id == ctx.project_id
 
 
 def _view(net: Network) -> NetworkView:
@@ -164,9 +182,10 @@ NETWORKS = schema.declare(
         not_found=lambda net_id: errors.NetworkNotFound(net_id=net_id),
         view=_view,
         prepare=_prepare,
+        after_create=_after_create,
         before_update=_before_update,
         before_delete=_before_delete,
-        visible=_visible,
+        visible=rbac.visible("network"),
         quota=100,
         virtual=(
             (
@@ -193,5 +212,16 @@ NETWORKS = schema.declare(
                 ),
             ),
         ),
+    )
+)
+
+
+rbac.shareable(
+    rbac.Shareable(
+        "network",
+        NETWORKS.collection,
+        lambda net_id: errors.NetworkNotFound(net_id=net_id),
+        users=_dependent_projects,
+        flag=True,
     )
 )

@@ -24,7 +24,7 @@ from naas_sdn.model.store import Transaction
 from naas_sdn.northbound import attributes as a
 
 from . import addresses
-from .networks import network_reference
+from .networks import NETWORKS, network_reference
 
 DEFAULT_GATEWAY = object()  # create without "gateway_ip": the first host address
 _NO_POOLS = "subnet pools are not supported: the subnet_allocation extension is not loaded"
@@ -218,7 +218,7 @@ def _visible(ctx: Context, subnet: Subnet, model) -> bool:
     if ctx.is_admin or subnet.project_id == ctx.project_id:
         return True
     net = model.records("networks").get(subnet.network_id)
-    return net is not None and (net.shared or net.project_id == ctx.project_id)
+    return net is not None and NETWORKS.is_visible(ctx, net, model)
 
 
 def _view(subnet: Subnet, records: Callable[[str], Mapping]) -> SubnetView:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from naas_sdn.features.networking.rbac_api import RBAC_QOS
 from naas_sdn.model import errors
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.extensions import Extension, Plugin
@@ -145,7 +146,8 @@ def qos_plugin(service) -> Plugin:
     return Plugin(
         "qos",
         (declared_resource(service, QOS_POLICIES), RULE_TYPES_RESOURCE),
-        QOS_EXTENSIONS,
+        (*QOS_EXTENSIONS, RBAC_QOS),
         attribute_extensions={"networks": (POLICY_BINDING,), "ports": (POLICY_BINDING,)},
         policy_rules=QOS_RULES,
+        shareable=("qos_policy",),
     )

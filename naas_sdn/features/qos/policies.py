@@ -4,7 +4,8 @@ below it, listed in its ``rules`` and seen through it, and a rule's change raise
 revision (as in Neutron).
 
 What is left here is the relational rules: a policy in use by a network or port neither goes
-nor stops being shared with their project; one bandwidth limit per direction and one DSCP mark
+nor stops being shared with their project (sharing is an RBAC entry:
+:mod:`naas_sdn.features.networking.rbac`); one bandwidth limit per direction and one DSCP mark
 per policy. Rule values are checked here too, after the API's authorization, with Neutron's
 errors.
 """
@@ -15,8 +16,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
 
+from naas_sdn.features.networking import rbac
 from naas_sdn.model import db, errors, schema
 from naas_sdn.model.common import Context, parse_int
 from naas_sdn.model.schema import field
@@ -39,9 +41,8 @@ def _rules_on_wire(policy: QosPolicy) -> list[dict]:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class QosPolicy(schema.Standard):
-    shared: bool = field(
-        Boolean, post=True, put=True, default=False, validate=a.boolean, kind="boolean"
-    )
+    # shared with every project (its "*" RBAC entry); the API shows the caller's own view
+    shared: bool = rbac.shared_field("qos_policy")
     is_default: bool = field(
         record_default=False,
         post=True,
@@ -166,10 +167,6 @@ def _rule_hooks(record: type[QosRule]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- policies
-def _policy_visible(ctx: Context, policy: QosPolicy, _model) -> bool:
-    return ctx.is_admin or policy.shared or policy.project_id == ctx.project_id
-
-
 def _users(service, policy_id: str):
     """The networks and ports bound to a policy."""
     admin = Context.admin()
@@ -181,12 +178,27 @@ def _users(service, policy_id: str):
             yield "port", port
 
 
+def _user_projects(txn: Transaction, policy: QosPolicy) -> set[str]:
+    return {obj.project_id for _, obj in _users(txn.service, policy.id)}
+
+
+def _after_policy_create(txn: Transaction, ctx: Context, attrs, policy: QosPolicy) -> None:
+    if policy.shared:
+        rbac.share_with_all(txn, "qos_policy", policy, True)
+
+
 def _before_policy_update(txn: Transaction, ctx: Context, policy: QosPolicy, values: dict) -> None:
-    """Unsharing is refused while another project's network or port uses the policy."""
-    if values.get("shared") is False:
-        for kind, obj in _users(txn.service, policy.id):
-            if obj.project_id != policy.project_id:
-                raise errors.QosPolicyInUse(policy_id=policy.id, object_type=kind, object_id=obj.id)
+    """Unsharing is refused while a project that no other entry lets in uses the policy."""
+    if "shared" not in values:
+        return
+    if not values["shared"]:
+        for entry in rbac.entries(txn, "qos_policy", policy.id, target=rbac.WILDCARD):
+            left_out = rbac.users_without_access(txn, "qos_policy", policy, entry)
+            if left_out:
+                raise errors.RbacPolicyInUse(
+                    object_id=policy.id, details=f"project_id={sorted(left_out)[0]}"
+                )
+    rbac.share_with_all(txn, "qos_policy", policy, values["shared"])
 
 
 def _before_policy_delete(txn: Transaction, policy: QosPolicy) -> None:
@@ -217,7 +229,8 @@ QOS_POLICIES = schema.declare(
         path="qos/policies",
         not_found=lambda policy_id: errors.QosPolicyNotFound(policy_id=policy_id),
         view=qos_policy_view,
-        visible=_policy_visible,
+        visible=rbac.visible("qos_policy"),
+        after_create=_after_policy_create,
         before_update=_before_policy_update,
         before_delete=_before_policy_delete,
         # Neutron has no quota for QoS policies; ours is named like its singular resources
@@ -256,3 +269,14 @@ RULES = {
     ),
     DSCP_MARKING: _declare_rules(DscpMarkingRule),
 }
+
+
+rbac.shareable(
+    rbac.Shareable(
+        "qos_policy",
+        QOS_POLICIES.collection,
+        lambda policy_id: errors.QosPolicyNotFound(policy_id=policy_id),
+        users=_user_projects,
+        flag=True,
+    )
+)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import netaddr
 
-from naas_sdn.features.networking import addresses, ports
+from naas_sdn.features.networking import addresses, ports, rbac
 from naas_sdn.features.networking.ports import PORTS, Port
 from naas_sdn.features.networking.subnets import Subnet
 from naas_sdn.model import errors, ipam
@@ -76,9 +76,13 @@ def _attach_subnet(txn: Transaction, ctx: Context, router: Router, interfaces, s
     subnet = service.get_subnet(ctx, subnet_id)  # SubnetNotFound when not visible
     if not subnet.gateway_ip:
         raise router_bad("Subnet for router interface must have a gateway IP")
-    if subnet.project_id != ctx.project_id and not ctx.is_admin:
+    if (
+        subnet.project_id != ctx.project_id
+        and not ctx.is_admin
         # Neutron allows another project's subnet only through an RBAC access_as_shared
-        # entry naming the caller; a globally shared network is refused (LP #1757482).
+        # entry naming the caller (LP #1975603); a globally shared one is refused (#1757482)
+        and ctx.project_id not in rbac.targets(service, "network", subnet.network_id)
+    ):
         raise router_bad(
             f"Cannot add interface to router because subnet {subnet_id} is "
             f"not owned by project making the request"

@@ -14,7 +14,7 @@ import dataclasses
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.extensions import Extension
-from naas_sdn.northbound.policy import crud
+from naas_sdn.northbound.policy import ADMIN_OR_OWNER, crud, either, rule
 from naas_sdn.northbound.resources import ResourceDef, _owned_and_stamped, declared_resource
 
 from .groups import GROUPS, SECURITY_GROUP_RULES, SECURITY_GROUPS
@@ -30,7 +30,15 @@ SECURITY_EXTENSIONS = (
     Extension("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"),
 )
 
-SECURITY_RULES = crud("security_group") + crud("security_group_rule")
+SECURITY_RULES = (
+    rule(
+        "shared_security_group",
+        "field:security_groups:shared=True",
+        "Definition of a security group shared with the caller",
+    ),
+    *crud("security_group", get=either(ADMIN_OR_OWNER, "rule:shared_security_group")),
+    *crud("security_group_rule"),
+)
 
 
 def _rule_attributes(declared: AttributeMap) -> AttributeMap:
@@ -81,7 +89,7 @@ def security_resources(service) -> list[ResourceDef]:
         return [
             rule
             for group in service.records(GROUPS).values()
-            if SECURITY_GROUPS.is_visible(ctx, group, service)
+            if ctx.is_admin or group.project_id == ctx.project_id
             for rule in group.rules
         ]
 

@@ -7,7 +7,9 @@ What is left here is the relational rules: a project's ``default`` group, made o
 with Neutron's four rules and removable only by an admin; a new group's two egress rules; a
 group in use by a port stays; a rule's groups must be the caller's; no rule twice. Rule values
 are checked here too, in Neutron's order and with its errors (the API checks only shapes).
-Only stateful groups exist (``stateful`` accepts true only); groups are never shared.
+Only stateful groups exist (``stateful`` accepts true only). A group is shared through RBAC
+entries (:mod:`naas_sdn.features.networking.rbac`): the projects it is shared with see it and
+use it on their ports, but only its own project changes it or its rules.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy import (
     select,
 )
 
+from naas_sdn.features.networking import rbac
 from naas_sdn.model import db, errors, protocols, schema
 from naas_sdn.model.common import Context, current, owner
 from naas_sdn.model.schema import field
@@ -94,7 +97,10 @@ class SecurityGroup(schema.Standard):
     stateful: bool = field(
         Boolean, post=True, put=True, default=True, validate=a.boolean, kind="boolean"
     )
-    shared: bool = field(record_default=False, kind="boolean")
+    # whether it is shared with the caller (RBAC entries only: there is no column)
+    shared: bool = field(
+        record_default=False, kind="boolean", show_to=rbac.shown_shared("security_group")
+    )
     # the project's "default" group: kept in DEFAULT_GROUPS
     is_default: bool = field(record_default=False, visible=False)
 
@@ -238,6 +244,7 @@ SECURITY_GROUPS = schema.declare(
         before_update=_before_group_update,
         before_delete=_before_group_delete,
         before_list=_list_groups,
+        visible=rbac.visible("security_group"),
         complete=_with_defaults,
         quota=10,  # Neutron's default
         # a new group's own egress rules count against the rule quota, as in Neutron
@@ -295,9 +302,12 @@ def _rule_values(attrs: Mapping) -> dict[str, Any]:
 
 
 def _prepare_rule(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
-    """A rule belongs to a group the caller sees (and to its project), may name only such a
-    group as remote, and exists once."""
+    """A rule belongs to a group the caller sees and owns (a group shared with it is used,
+    not changed: Neutron's 403), to its project, may name a group the caller sees as remote,
+    and exists once."""
     group = _seen_group(txn, ctx, attrs["security_group_id"])
+    if not (ctx.is_admin or group.project_id == ctx.project_id):
+        raise errors.PolicyNotAuthorized(action="create_security_group_rule")
     if attrs.get("project_id") not in (None, group.project_id):
         owner(ctx, attrs)  # a tenant naming another project: Neutron's 400
         raise errors.BadRequestMessage(
@@ -317,8 +327,9 @@ def _prepare_rule(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, A
 
 
 def _rule_visible(ctx: Context, rule: SecurityGroupRule, model) -> bool:
-    group = model.records(GROUPS).get(rule.security_group_id)
-    return group is not None and SECURITY_GROUPS.is_visible(ctx, group, model)
+    """A rule is its group's project's: a project the group is shared with sees the rules in
+    the group, not on their own (as in Neutron)."""
+    return ctx.is_admin or rule.project_id == ctx.project_id
 
 
 SECURITY_GROUP_RULES = schema.declare(
@@ -336,5 +347,20 @@ SECURITY_GROUP_RULES = schema.declare(
         visible=_rule_visible,
         check_request=_one_group,
         quota=100,  # Neutron's default
+    )
+)
+
+
+def _port_projects(txn: Transaction, group: SecurityGroup) -> set[str]:
+    """The projects whose ports use the group."""
+    return {p.project_id for p in txn.current("ports").values() if group.id in p.security_groups}
+
+
+rbac.shareable(
+    rbac.Shareable(
+        "security_group",
+        GROUPS,
+        lambda group_id: errors.SecurityGroupNotFound(id=group_id),
+        users=_port_projects,
     )
 )

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import netaddr
 from sqlalchemy import Boolean, Column, Integer, String, Table, delete, insert, select
 
+from naas_sdn.features.networking import rbac
 from naas_sdn.model import db, errors, schema
 from naas_sdn.model.common import Context, evolve
 from naas_sdn.model.schema import COMPUTED
@@ -218,11 +219,16 @@ def _port_updated(txn: Transaction, ctx: Context, port, attrs: Mapping, values: 
 
 
 def _port_groups(txn: Transaction, ctx: Context, project_id: str, requested) -> tuple[str, ...]:
-    """Requested group ids, each the port's project's (any project for an admin)."""
+    """Requested group ids, each the port's project's or shared with it (any project's for
+    an admin)."""
     missing = []
     for group_id in dict.fromkeys(requested):
         group = txn.get(GROUPS, group_id)
-        if group is None or not (ctx.is_admin or group.project_id == project_id):
+        if group is None or not (
+            ctx.is_admin
+            or group.project_id == project_id
+            or rbac.shared_with(txn.service, "security_group", group, project_id)
+        ):
             missing.append(group_id)
     if missing:
         raise errors.SecurityGroupNotFound(id=", ".join(missing))

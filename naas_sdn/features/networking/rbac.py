@@ -1,0 +1,332 @@
+"""Sharing objects with other projects: Neutron's RBAC policies (``/v2.0/rbac-policies``).
+
+An entry lets ``target_tenant`` (one project, or ``*`` for all) use an object of another
+project: ``access_as_shared`` on a network (see it and its subnets, put ports on it), a QoS
+policy or a security group (bind it to its own ports and networks). The slices that own a
+shareable object type say so with :func:`shareable`; who sees what follows from the entries
+alone (:func:`shared_with`), so the API's ``shared`` of an object is the caller's own view of
+it, as in Neutron: true when an entry targets the caller or everyone.
+
+A network's or QoS policy's ``shared`` column is its ``*`` entry, kept by the hooks here in
+the same transaction both ways (``shared: true`` creates the entry, deleting the entry clears
+the flag). An entry that others depend on (the target's ports on the network, its ports using
+the group...) is not deleted or narrowed (``RbacPolicyInUse``), unless another entry still
+grants the same access.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Boolean, String, UniqueConstraint
+
+from naas_sdn.model import db, errors, hooks, schema
+from naas_sdn.model.common import Context, owner
+from naas_sdn.model.schema import field
+from naas_sdn.model.store import Transaction
+from naas_sdn.northbound import attributes as a
+
+ACCESS_AS_SHARED = "access_as_shared"
+ACTIONS = (ACCESS_AS_SHARED,)
+WILDCARD = "*"
+POLICIES = "rbac_policies"
+_FROM_OBJECT = "rbac: the object's own shared attribute"  # memo key: (type, id) being synced
+_GOING = "rbac: objects being deleted"  # memo key: (type, id) whose entries go with them
+
+
+@dataclasses.dataclass(frozen=True)
+class Shareable:
+    """An object type projects may share: its collection, its 404, and the projects whose
+    resources depend on access to one object (``users(txn, record)``: the projects with
+    ports on a network, with ports or networks bound to a QoS policy...). ``flag``: the
+    record keeps its ``*`` entry as its ``shared`` column."""
+
+    object_type: str
+    collection: str
+    not_found: Callable[[str], errors.NeutronException]
+    users: Callable[[Transaction, Any], Iterable[str]]
+    flag: bool = False
+
+
+SHAREABLE: dict[str, Shareable] = {}
+
+
+def shareable(kind: Shareable) -> Shareable:
+    """Let projects share objects of ``kind``: their entries go when the object goes."""
+    SHAREABLE[kind.object_type] = kind
+    hooks.attach(kind.collection, "before_delete", _object_going(kind))
+    return kind
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RbacPolicy(schema.Bare):
+    project_id: str = field(String(db.PROJECT_LEN), index=True)
+    object_type: str = field(String(db.NAME_LEN), post=True, validate=a.string())
+    object_id: str = field(String(db.UUID_LEN), index=True, post=True, validate=a.uuid_string)
+    action: str = field(String(db.NAME_LEN), post=True, validate=a.one_of(*ACTIONS))
+    # required, by this name or as target_project (the API's two names of it)
+    target_tenant: str = field(
+        String(db.PROJECT_LEN), post=True, put=True, default=schema.COMPUTED, validate=a.string()
+    )
+
+
+# ------------------------------------------------------------------------------------ reading
+class _TargetsIndex:
+    """(object type, object id) -> the projects it is shared with (``*``: all), made again
+    only when the entries change (the committed mapping is replaced on every change, so one
+    identity check tells)."""
+
+    def __init__(self):
+        self._made: tuple[Mapping | None, dict] = (None, {})
+
+    def of(self, model) -> dict[tuple[str, str], frozenset]:
+        records = model.records(POLICIES)
+        known, index = self._made
+        if known is not records:
+            found: dict[tuple[str, str], set] = {}
+            for entry in records.values():
+                if entry.action == ACCESS_AS_SHARED:
+                    key = (entry.object_type, entry.object_id)
+                    found.setdefault(key, set()).add(entry.target_tenant)
+            index = {key: frozenset(targets) for key, targets in found.items()}
+            self._made = (records, index)
+        return index
+
+
+_INDEX = _TargetsIndex()
+
+
+def targets(model, object_type: str, object_id: str) -> frozenset:
+    """The projects an object is shared with (``*``: every project)."""
+    return _INDEX.of(model).get((object_type, object_id), frozenset())
+
+
+def shared_with(model, object_type: str, record, project_id: str | None) -> bool:
+    """Shared with ``project_id``: an entry names it or every project (Neutron's ``shared``
+    as that project sees the object)."""
+    found = targets(model, object_type, record.id)
+    return WILDCARD in found or (project_id is not None and project_id in found)
+
+
+def visible(object_type: str) -> Callable[[Context, Any, Any], bool]:
+    """A shareable resource's ``visible`` hook: admins, its project and those it is shared
+    with see it."""
+
+    def check(ctx: Context, record, model) -> bool:
+        return (
+            ctx.is_admin
+            or record.project_id == ctx.project_id
+            or shared_with(model, object_type, record, ctx.project_id)
+        )
+
+    return check
+
+
+def shown_shared(object_type: str) -> Callable[[Context, Any, Any], bool]:
+    """The ``shared`` attribute as one caller sees it."""
+    return lambda ctx, record, model: shared_with(model, object_type, record, ctx.project_id)
+
+
+def shared_field(object_type: str) -> Any:
+    """The ``shared`` column of an object type whose ``*`` entry is kept on the record (a
+    network, a QoS policy): set on POST and PUT, shown as the caller sees it."""
+    return field(
+        Boolean,
+        post=True,
+        put=True,
+        default=False,
+        validate=a.boolean,
+        kind="boolean",
+        show_to=shown_shared(object_type),
+    )
+
+
+# ------------------------------------------------------------------------- the object's side
+def share_with_all(txn: Transaction, object_type: str, record, shared: bool) -> None:
+    """The object's own ``shared`` set through its API: its ``*`` entry follows (created in
+    its project's name; removed only if nobody depends on it, else ``error``)."""
+    syncing = txn.changes.memo.setdefault(_FROM_OBJECT, set())
+    syncing.add((object_type, record.id))
+    try:
+        wildcard = entries(txn, object_type, record.id, target=WILDCARD)
+        if shared and not wildcard:
+            attrs = {
+                "project_id": record.project_id,
+                "object_type": object_type,
+                "object_id": record.id,
+                "action": ACCESS_AS_SHARED,
+                "target_tenant": WILDCARD,
+            }
+            txn.create(POLICIES, Context.admin(), attrs)
+        elif not shared and wildcard:
+            txn.delete(POLICIES, wildcard)
+    finally:
+        syncing.discard((object_type, record.id))
+
+
+def users_without_access(txn: Transaction, object_type: str, record, dropped: RbacPolicy):
+    """The projects that depend on the object (not its owner) and would lose access if
+    ``dropped`` went: none when another entry still grants everyone access."""
+    kind = SHAREABLE[object_type]
+    others = {e.target_tenant for e in entries(txn, object_type, record.id) if e.id != dropped.id}
+    if WILDCARD in others or dropped.target_tenant == record.project_id:
+        return set()
+    users = set(kind.users(txn, record)) - {record.project_id}
+    if dropped.target_tenant == WILDCARD:
+        return users - others
+    return users & {dropped.target_tenant}
+
+
+def entries(txn: Transaction, object_type: str, object_id: str, target: str | None = None):
+    """The object's access_as_shared entries (to ``target`` only, if given)."""
+    return [
+        e
+        for e in txn.current(POLICIES).values()
+        if e.object_type == object_type
+        and e.object_id == object_id
+        and e.action == ACCESS_AS_SHARED
+        and (target is None or e.target_tenant == target)
+    ]
+
+
+def _object_going(kind: Shareable) -> Callable[[Transaction, Any], None]:
+    def drop(txn: Transaction, record) -> None:
+        """The object's entries go with it (no dependency check: the object's own rules
+        refuse deleting what is in use)."""
+        going = txn.changes.memo.setdefault(_GOING, set())
+        going.add((kind.object_type, record.id))
+        entries = [
+            e
+            for e in txn.current(POLICIES).values()
+            if e.object_type == kind.object_type and e.object_id == record.id
+        ]
+        txn.delete(POLICIES, entries)
+
+    return drop
+
+
+# --------------------------------------------------------------------------- the entry's side
+def _kind(object_type: str) -> Shareable:
+    kind = SHAREABLE.get(object_type)
+    if kind is None:
+        raise a.invalid("object_type", f"'{object_type}' is not in {sorted(SHAREABLE)}")
+    return kind
+
+
+def _owned_object(txn: Transaction, ctx: Context, kind: Shareable, object_id: str):
+    """The object an entry shares: one the caller sees (else its 404) and owns (else
+    Neutron's 400), unless the caller is an admin."""
+    record = txn.get(kind.collection, object_id)
+    if record is None or not schema.DECLARED[kind.collection].is_visible(ctx, record, txn.service):
+        raise kind.not_found(object_id)
+    if not ctx.is_admin and record.project_id != ctx.project_id:
+        raise errors.InvalidInput(
+            error_message="Only admins can manipulate policies on objects they do not own"
+        )
+    return record
+
+
+def _check_unique(txn: Transaction, values: Mapping, but: str | None = None) -> None:
+    key = (values["object_type"], values["object_id"], values["action"], values["target_tenant"])
+    for e in txn.current(POLICIES).values():
+        if e.id != but and (e.object_type, e.object_id, e.action, e.target_tenant) == key:
+            raise errors.DuplicateRbacPolicy()
+
+
+def _sync_flag(txn: Transaction, kind: Shareable, record, shared: bool) -> None:
+    """The object's ``shared`` column follows its ``*`` entry (unless the object itself is
+    the one changing it, or is going)."""
+    key = (kind.object_type, record.id)
+    if not kind.flag or key in txn.changes.memo.get(_FROM_OBJECT, ()):
+        return
+    if key in txn.changes.memo.get(_GOING, ()):
+        return
+    current = txn.get(kind.collection, record.id)
+    if current is not None and current.shared != shared:
+        txn.save(kind.collection, current, {"shared": shared})
+
+
+def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
+    kind = _kind(attrs["object_type"])
+    target = attrs.get("target_tenant")
+    if target is None:
+        raise errors.BadRequestMessage(
+            msg="Failed to parse request. Required attribute 'target_tenant' not specified"
+        )
+    if (kind.object_type, attrs["object_id"]) in txn.changes.memo.get(_FROM_OBJECT, ()):
+        record = txn.get(kind.collection, attrs["object_id"])
+    else:
+        record = _owned_object(txn, ctx, kind, attrs["object_id"])
+    values = {
+        "project_id": owner(ctx, attrs),
+        "object_type": kind.object_type,
+        "object_id": record.id,
+        "action": attrs["action"],
+        "target_tenant": target,
+    }
+    _check_unique(txn, values)
+    if target == WILDCARD:
+        _sync_flag(txn, kind, record, True)
+    return values
+
+
+def _check_dropped(txn: Transaction, kind: Shareable, record, entry: RbacPolicy) -> None:
+    """Nobody may lose the access they depend on (the object's own rules decide when it is
+    going, or when its ``shared`` is what changes)."""
+    key = (kind.object_type, record.id)
+    if key in txn.changes.memo.get(_GOING, ()) or key in txn.changes.memo.get(_FROM_OBJECT, ()):
+        return
+    left_out = users_without_access(txn, kind.object_type, record, entry)
+    if left_out:
+        raise errors.RbacPolicyInUse(
+            object_id=record.id, details=f"project_id={sorted(left_out)[0]}"
+        )
+
+
+def _before_update(txn: Transaction, ctx: Context, entry: RbacPolicy, values: dict) -> None:
+    """A new target: the object's owner (or an admin) changes it, and the old target must
+    not depend on it (a new ``*`` keeps everyone's access)."""
+    kind = _kind(entry.object_type)
+    record = _owned_object(txn, ctx, kind, entry.object_id)
+    new = values["target_tenant"]
+    _check_unique(txn, {**entry.__dict__, "target_tenant": new}, but=entry.id)
+    if new != WILDCARD:
+        _check_dropped(txn, kind, record, entry)
+    if WILDCARD in (new, entry.target_tenant):
+        _sync_flag(txn, kind, record, new == WILDCARD)
+
+
+def _before_delete(txn: Transaction, entry: RbacPolicy) -> None:
+    kind = SHAREABLE.get(entry.object_type)
+    record = txn.get(kind.collection, entry.object_id) if kind else None
+    if kind is None or record is None:
+        return
+    _check_dropped(txn, kind, record, entry)
+    if entry.target_tenant == WILDCARD:
+        _sync_flag(txn, kind, record, False)
+
+
+RBAC_POLICIES = schema.declare(
+    schema.Resource(
+        RbacPolicy,
+        POLICIES,
+        "rbac_policy",
+        path="rbac-policies",
+        not_found=lambda policy_id: errors.RbacPolicyNotFound(id=policy_id, object_type="unknown"),
+        prepare=_prepare,
+        before_update=_before_update,
+        before_delete=_before_delete,
+        quota=10,
+        constraints=(
+            UniqueConstraint(
+                "object_type",
+                "object_id",
+                "action",
+                "target_tenant",
+                name="uniq_rbac_policies_object_action_target",
+            ),
+        ),
+    )
+)
