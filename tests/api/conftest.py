@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.helpers import ApiClient, start_server
+from tests.helpers import OPENSTACK, ApiClient, free_port, start_server
 
 
 @pytest.fixture(scope="session")
@@ -96,3 +99,95 @@ def admin(new_tenant):
 @pytest.fixture
 def anonymous(server):
     return ApiClient(server.url)
+
+
+# ------------------------------------------------------------------------- the real CLI
+class _IdentityStandIn(BaseHTTPRequestHandler):
+    """Keystone's project lookups, which ``openstack quota`` and ``network rbac
+    --target-project`` make before calling the network service: naas-sdn has no identity
+    service, so the CLI is pointed at this one (its server's ``projects`` are known)."""
+
+    def do_GET(self):
+        base = f"http://127.0.0.1:{self.server.server_port}/v3"
+        projects = self.server.projects  # type: ignore[attr-defined]
+        path, _, _query = self.path.partition("?")
+        if path.rstrip("/") == "/v3":
+            body = {
+                "version": {
+                    "id": "v3.14",
+                    "status": "stable",
+                    "links": [{"rel": "self", "href": base + "/"}],
+                }
+            }
+        elif path == "/v3/projects":
+            body = {"projects": [_project(p) for p in projects], "links": {}}
+        elif path.startswith("/v3/projects/") and path.split("/")[3] in projects:
+            body = {"project": _project(path.split("/")[3])}
+        else:
+            body = None
+        raw = json.dumps(body).encode() if body else b'{"error": {"code": 404}}'
+        self.send_response(200 if body else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args):
+        pass
+
+
+def _project(project_id: str) -> dict:
+    return {"id": project_id, "name": project_id, "domain_id": "default", "enabled": True}
+
+
+class Identity:
+    """The stand-in's address and the projects it knows (a test adds its own)."""
+
+    def __init__(self, url: str, projects: list[str]):
+        self.url, self.projects = url, projects
+
+
+@pytest.fixture
+def identity():
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _IdentityStandIn)
+    server.projects = []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Identity(f"http://127.0.0.1:{server.server_port}/v3", server.projects)  # type: ignore[attr-defined]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def openstack_cli(server, identity):
+    """``run(client, *args)``: the real ``openstack`` CLI with ``client``'s token, its
+    project lookups answered by the identity stand-in; JSON output parsed unless
+    ``parse=False``; ``check=False`` returns the finished process, whatever its status."""
+
+    def run(client, *args, parse=True, check=True):
+        cmd = [
+            OPENSTACK,
+            "--os-auth-type",
+            "admin_token",
+            "--os-endpoint",
+            server.url,
+            "--os-token",
+            client.token,
+            *args,
+        ] + (["-f", "json"] if parse else [])
+        out = subprocess.run(
+            cmd,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "HOME": "/tmp",
+                "OS_IDENTITY_ENDPOINT_OVERRIDE": identity.url,
+            },
+        )
+        if check:
+            assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout) if parse and check else out
+
+    return run

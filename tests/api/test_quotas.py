@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
 
 import pytest
 
-from tests.helpers import OPENSTACK, ApiClient, free_port
+from tests.helpers import ApiClient
 
 NEUTRON_DEFAULTS = {
     "network": 100,
@@ -20,6 +15,7 @@ NEUTRON_DEFAULTS = {
     "router": 10,
     "security_group": 10,
     "security_group_rule": 100,
+    "rbac_policy": 10,
 }
 OURS = {
     "qos_policy": 10,
@@ -233,111 +229,36 @@ def test_plugin_quotas_only_with_their_plugin(bare_server, bare_alice):
 
 
 # ------------------------------------------------------------------------- the real CLI
-class _IdentityStandIn(BaseHTTPRequestHandler):
-    """Keystone's project lookups, which ``openstack quota`` makes before any quota call:
-    naas-sdn has no identity service, so the CLI is pointed at this one for them."""
-
-    projects: ClassVar[list[str]] = []
-
-    def do_GET(self):
-        base = f"http://127.0.0.1:{self.server.server_port}/v3"
-        path, _, _query = self.path.partition("?")
-        if path.rstrip("/") == "/v3":
-            body = {
-                "version": {
-                    "id": "v3.14",
-                    "status": "stable",
-                    "links": [{"rel": "self", "href": base + "/"}],
-                }
-            }
-        elif path == "/v3/projects":
-            body = {"projects": [_project(p) for p in self.projects], "links": {}}
-        elif path.startswith("/v3/projects/") and path.split("/")[3] in self.projects:
-            body = {"project": _project(path.split("/")[3])}
-        else:
-            body = None
-        raw = json.dumps(body).encode() if body else b'{"error": {"code": 404}}'
-        self.send_response(200 if body else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args):
-        pass
-
-
-def _project(project_id: str) -> dict:
-    return {"id": project_id, "name": project_id, "domain_id": "default", "enabled": True}
-
-
-@pytest.fixture
-def identity():
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _IdentityStandIn)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/v3"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def quota_cli(server, identity):
-    def run(client, *args, parse=True, check=True):
-        cmd = [
-            OPENSTACK,
-            "--os-auth-type",
-            "admin_token",
-            "--os-endpoint",
-            server.url,
-            "--os-token",
-            client.token,
-            *args,
-        ] + (["-f", "json"] if parse else [])
-        out = subprocess.run(
-            cmd,
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={
-                "PATH": "/usr/bin:/bin",
-                "HOME": "/tmp",
-                "OS_IDENTITY_ENDPOINT_OVERRIDE": identity,
-            },
-        )
-        if check:
-            assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout) if parse and check else out
-
-    return run
-
-
-def test_openstack_quota_commands(quota_cli, admin, alice):
-    _IdentityStandIn.projects = [admin.project, alice.project]
+def test_openstack_quota_commands(openstack_cli, identity, admin, alice):
+    identity.projects[:] = [admin.project, alice.project]
 
     def limits(rows):
         return {row["Resource"]: row["Limit"] for row in rows}
 
-    shown = limits(quota_cli(alice, "quota", "show", "--network", alice.project))
+    shown = limits(openstack_cli(alice, "quota", "show", "--network", alice.project))
     assert (shown["networks"], shown["ports"], shown["security_group_rules"]) == (100, 500, 100)
-    quota_cli(admin, "quota", "set", "--networks", "7", "--ports", "20", alice.project, parse=False)
-    shown = limits(quota_cli(alice, "quota", "show", "--network", alice.project))
+    openstack_cli(
+        admin, "quota", "set", "--networks", "7", "--ports", "20", alice.project, parse=False
+    )
+    shown = limits(openstack_cli(alice, "quota", "show", "--network", alice.project))
     assert (shown["networks"], shown["ports"], shown["subnets"]) == (7, 20, 100)
-    usage = quota_cli(alice, "quota", "show", "--network", "--usage", alice.project)
+    usage = openstack_cli(alice, "quota", "show", "--network", "--usage", alice.project)
     assert {r["Resource"]: (r["Limit"], r["In Use"]) for r in usage}["networks"] == (7, 0)
     assert (
-        limits(quota_cli(alice, "quota", "show", "--network", "--default", alice.project))[
+        limits(openstack_cli(alice, "quota", "show", "--network", "--default", alice.project))[
             "networks"
         ]
         == 100
     )
-    listed = quota_cli(admin, "quota", "list", "--network")
+    listed = openstack_cli(admin, "quota", "list", "--network")
     assert [(r["Project ID"], r["Networks"], r["Ports"]) for r in listed] == [
         (alice.project, 7, 20)
     ]
-    refused = quota_cli(
+    refused = openstack_cli(
         alice, "quota", "set", "--networks", "1000", alice.project, parse=False, check=False
     )
     assert refused.returncode != 0 and "update_quota is disallowed by policy" in refused.stderr
-    quota_cli(admin, "quota", "delete", "--network", alice.project, parse=False)
-    assert limits(quota_cli(alice, "quota", "show", "--network", alice.project))["networks"] == 100
+    openstack_cli(admin, "quota", "delete", "--network", alice.project, parse=False)
+    assert (
+        limits(openstack_cli(alice, "quota", "show", "--network", alice.project))["networks"] == 100
+    )

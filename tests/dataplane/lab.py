@@ -102,3 +102,23 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def plugged_ports(tenant, net, network, hosts, **attrs):
+    """An API port per host, plugged, with the port's fixed address configured."""
+    ports = {}
+    for host in hosts:
+        ports[host] = tenant.port(network, host, **attrs.get(host, {}))
+        plug(net.get(host), ports[host], v4(ports[host]))
+    return ports
+
+
+def tcp_ok(client, ip, port):
+    """A TCP connection from ``client`` to ip:port opens (within 2 s)."""
+    return client.cmd(f"nc -z -w 2 {ip} {port}; echo rc=$?").strip().endswith("rc=0")
+
+
+def iperf_udp(client, server, ip, rate="1M", seconds=2):
+    """Received bits/s of a UDP iperf3 run (0 when nothing got through)."""
+    end = iperf3(client, server, ip, f"-u -b {rate} -t {seconds}", timeout=seconds + 15)
+    return float((end.get("sum_received") or {}).get("bits_per_second") or 0.0)

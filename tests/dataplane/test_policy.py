@@ -9,12 +9,13 @@ from tests.dataplane.conftest import metric
 from tests.dataplane.lab import (
     Capture,
     dump_flows,
-    iperf3,
+    iperf_udp,
     lab,
     ping,
-    plug,
+    plugged_ports,
     scapy,
     switch_side,
+    tcp_ok,
     v4,
     wait_for,
     wait_ping,
@@ -25,15 +26,6 @@ def _put(tenant, path, key, body):
     resp = tenant.api.put(path, {key: body})
     assert resp.status == 200, resp
     return resp.json[key]
-
-
-def _ports(tenant, net, network, hosts, **attrs):
-    """An API port per host, plugged, with the port's fixed address configured."""
-    ports = {}
-    for host in hosts:
-        ports[host] = tenant.port(network, host, **attrs.get(host, {}))
-        plug(net.get(host), ports[host], v4(ports[host]))
-    return ports
 
 
 def _counted(net, host):
@@ -54,15 +46,11 @@ def _counted(net, host):
     return total
 
 
-def _tcp_ok(client, ip, port):
-    return client.cmd(f"nc -z -w 2 {ip} {port}; echo rc=$?").strip().endswith("rc=0")
-
-
 def test_port_security_drops_spoofed_frames_and_counts_them(controller, tenants):
     alice = tenants[0]
     with lab(controller.ofp_port, switches=1, hosts={"h1": 1, "h2": 1, "h3": 1}) as net:
         network = alice.network("net", "10.0.0.0/24")
-        ports = _ports(
+        ports = plugged_ports(
             alice,
             net,
             network,
@@ -144,7 +132,7 @@ def test_stateful_security_group_admits_ssh_only_and_replies(controller, tenants
                 "remote_ip_prefix": "10.0.0.0/24",
             },
         )
-        ports = _ports(
+        ports = plugged_ports(
             alice,
             net,
             network,
@@ -157,25 +145,19 @@ def test_stateful_security_group_admits_ssh_only_and_replies(controller, tenants
         for host, listen in ((h2, 22), (h2, 80), (h1, 80)):
             host.cmd(f"nc -lk {listen} >/dev/null 2>&1 &")
         try:
-            assert wait_for(lambda: _tcp_ok(h1, ip2, 22), timeout=20)
-            assert not _tcp_ok(h1, ip2, 80)
+            assert wait_for(lambda: tcp_ok(h1, ip2, 22), timeout=20)
+            assert not tcp_ok(h1, ip2, 80)
             assert ping(h1, ip2, count=2) == 0  # no rule admits ICMP
             # h2's own connection out: its replies come back although no rule admits them.
-            assert _tcp_ok(h2, ip1, 80)
+            assert tcp_ok(h2, ip1, 80)
             assert _counted(net, "h2") > 0
             # Without the rule no new connection gets in, at once.
             assert alice.api.delete("/v2.0/security-group-rules/" + rule["id"]).status == 204
-            assert wait_for(lambda: not _tcp_ok(h1, ip2, 22), timeout=10)
-            assert _tcp_ok(h2, ip1, 80)
+            assert wait_for(lambda: not tcp_ok(h1, ip2, 22), timeout=10)
+            assert tcp_ok(h2, ip1, 80)
         finally:
             for host in (h1, h2):
                 host.cmd("pkill -f 'nc -lk'")
-
-
-def _iperf_udp(client, server, ip, rate="1M", seconds=2):
-    """Received bits/s of a UDP iperf3 run (0 when nothing got through)."""
-    end = iperf3(client, server, ip, f"-u -b {rate} -t {seconds}", timeout=seconds + 15)
-    return float((end.get("sum_received") or {}).get("bits_per_second") or 0.0)
 
 
 def test_network_udp_block_stops_udp_in_that_network_only(controller, tenants):
@@ -185,30 +167,30 @@ def test_network_udp_block_stops_udp_in_that_network_only(controller, tenants):
     ) as net:
         blocked = alice.network("blocked", "10.0.0.0/24")
         other = alice.network("other", "10.0.1.0/24")
-        ports = _ports(alice, net, blocked, ("h1", "h2"))
-        ports.update(_ports(alice, net, other, ("h3", "h4")))
+        ports = plugged_ports(alice, net, blocked, ("h1", "h2"))
+        ports.update(plugged_ports(alice, net, other, ("h3", "h4")))
         h1, h2, h3, h4 = (net.get(h) for h in ("h1", "h2", "h3", "h4"))
         assert wait_ping(h1, v4(ports["h2"])) and wait_ping(h3, v4(ports["h4"]))
-        assert _iperf_udp(h1, h2, v4(ports["h2"])) > 0.5e6
+        assert iperf_udp(h1, h2, v4(ports["h2"])) > 0.5e6
         block = alice.create(
             "/v2.0/protocol-blocks",
             "protocol_block",
             {"network_id": blocked["id"], "protocol": "udp"},
         )
-        assert _iperf_udp(h1, h2, v4(ports["h2"])) == 0.0
-        assert _iperf_udp(h2, h1, v4(ports["h1"])) == 0.0
-        assert _iperf_udp(h3, h4, v4(ports["h4"])) > 0.5e6
+        assert iperf_udp(h1, h2, v4(ports["h2"])) == 0.0
+        assert iperf_udp(h2, h1, v4(ports["h1"])) == 0.0
+        assert iperf_udp(h3, h4, v4(ports["h4"])) > 0.5e6
         assert ping(h1, v4(ports["h2"]), count=2) == 2  # the rest still flows
         assert _counted(net, "h1") > 0
         assert alice.api.delete("/v2.0/protocol-blocks/" + block["id"]).status == 204
-        assert _iperf_udp(h1, h2, v4(ports["h2"])) > 0.5e6
+        assert iperf_udp(h1, h2, v4(ports["h2"])) > 0.5e6
 
 
 def test_qos_limits_rate_marks_dscp_and_lets_go(controller, tenants):
     alice = tenants[0]
     with lab(controller.ofp_port, switches=1, hosts={"h1": 1, "h2": 1}) as net:
         network = alice.network("net", "10.0.0.0/24")
-        ports = _ports(alice, net, network, ("h1", "h2"))
+        ports = plugged_ports(alice, net, network, ("h1", "h2"))
         h1, h2 = net.get("h1"), net.get("h2")
         ip2 = v4(ports["h2"])
         assert wait_ping(h1, ip2)
@@ -221,11 +203,11 @@ def test_qos_limits_rate_marks_dscp_and_lets_go(controller, tenants):
         )
         alice.create(base + "/dscp_marking_rules", "dscp_marking_rule", {"dscp_mark": 26})
         url = "/v2.0/ports/" + ports["h1"]["id"]
-        free = _iperf_udp(h1, h2, ip2, rate="30M", seconds=4)
+        free = iperf_udp(h1, h2, ip2, rate="30M", seconds=4)
         assert free > 25e6, free
         _put(alice, url, "port", {"qos_policy_id": policy["id"]})
         time.sleep(0.5)
-        limited = _iperf_udp(h1, h2, ip2, rate="30M", seconds=4)
+        limited = iperf_udp(h1, h2, ip2, rate="30M", seconds=4)
         assert 8.5e6 <= limited <= 11.5e6, limited
         capture = Capture(h2, [ports["h1"]["mac_address"]], extra=("-v", "icmp"))
         ping(h1, ip2, count=2)
@@ -233,7 +215,7 @@ def test_qos_limits_rate_marks_dscp_and_lets_go(controller, tenants):
         assert any("tos 0x68" in line for line in lines), lines  # DSCP 26 << 2
         _put(alice, url, "port", {"qos_policy_id": None})
         time.sleep(0.5)
-        assert _iperf_udp(h1, h2, ip2, rate="30M", seconds=4) > 25e6
+        assert iperf_udp(h1, h2, ip2, rate="30M", seconds=4) > 25e6
 
 
 def test_one_tenants_prefix_rule_does_not_stop_programming_a_shared_switch(controller, tenants):
@@ -245,7 +227,7 @@ def test_one_tenants_prefix_rule_does_not_stop_programming_a_shared_switch(contr
         controller.ofp_port, switches=1, hosts={"b1": 1, "b2": 1, "b3": 1, "a1": 1, "a2": 1}
     ) as net:
         b_net = bob.network("b-net", "10.0.1.0/24")
-        b_ports = _ports(bob, net, b_net, ("b1", "b2"))
+        b_ports = plugged_ports(bob, net, b_net, ("b1", "b2"))
         b1, b3 = net.get("b1"), net.get("b3")
         assert wait_ping(b1, v4(b_ports["b2"]))
         default = next(
@@ -265,8 +247,10 @@ def test_one_tenants_prefix_rule_does_not_stop_programming_a_shared_switch(contr
         )
         client = alice.create("/v2.0/security-groups", "security_group", {"name": "client"})
         a_net = alice.network("a-net", "10.8.0.0/24")
-        a_ports = _ports(alice, net, a_net, ("a1", "a2"), a2={"security_groups": [client["id"]]})
-        b_ports.update(_ports(bob, net, b_net, ("b3",)))
+        a_ports = plugged_ports(
+            alice, net, a_net, ("a1", "a2"), a2={"security_groups": [client["id"]]}
+        )
+        b_ports.update(plugged_ports(bob, net, b_net, ("b3",)))
         # New flows still reach the switch: B's new VM and B's old ones reach each other.
         assert wait_ping(b3, v4(b_ports["b1"]))
         assert wait_ping(b1, v4(b_ports["b3"]))
@@ -288,10 +272,10 @@ def test_a_meter_the_switch_refuses_stops_only_its_own_port(controller, tenants)
             "bandwidth_limit_rule",
             {"max_kbps": 0, "direction": "ingress"},
         )
-        ports = _ports(alice, net, network, ("h1", "h2"), h2={"qos_policy_id": zero["id"]})
+        ports = plugged_ports(alice, net, network, ("h1", "h2"), h2={"qos_policy_id": zero["id"]})
         h1, h3 = net.get("h1"), net.get("h3")
         assert wait_for(lambda: alice.show_port(ports["h2"])["status"] == "ACTIVE")
-        ports.update(_ports(alice, net, network, ("h3",)))
+        ports.update(plugged_ports(alice, net, network, ("h3",)))
         assert wait_ping(h3, v4(ports["h1"])), controller.log_tail()
         assert metric(controller, "naas_flows_rejected_total", 'reason="refused"') > 0
         assert ping(h1, v4(ports["h2"]), count=2) == 0  # nothing is delivered to h2
