@@ -32,6 +32,7 @@ bench: setup
 	.venv/bin/python bench/scale.py
 	.venv/bin/python bench/port_up.py
 	.venv/bin/python bench/slow_clients.py
+	.venv/bin/python bench/sharing.py
 
 setup:
 	bash scripts/setup.sh

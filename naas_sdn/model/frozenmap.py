@@ -16,6 +16,7 @@ from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
 from typing import Any
 
 _GONE: Any = object()  # in a delta: a key of the base removed
+_ABSENT: Any = object()  # not in a delta
 _MIN_DELTA = 32
 
 
@@ -56,6 +57,20 @@ class FrozenMap(Mapping):
         if len(delta) > max(_MIN_DELTA, math.isqrt(len(base))):
             result._base, result._delta = _folded(base, delta), {}
         return result
+
+    def changed_since(self, older: FrozenMap) -> set | None:
+        """The keys whose values may differ in ``older`` (a map this one was made from by
+        :meth:`updated`), or None when that is not known cheaply (a fold gave them different
+        bases): what a reader keeping something derived from ``older`` updates. Costs the two
+        deltas, not the map."""
+        if older._base is not self._base:
+            return None
+        mine, theirs = self._delta, older._delta
+        return {
+            key
+            for key in mine.keys() | theirs.keys()
+            if mine.get(key, _ABSENT) is not theirs.get(key, _ABSENT)
+        }
 
     def __getitem__(self, key):
         delta = self._delta

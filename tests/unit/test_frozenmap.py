@@ -67,3 +67,47 @@ def test_a_large_delta_is_folded_into_a_new_base():
     assert len(mapping) == 10_000
     assert len(mapping._delta) <= 100  # sqrt(10,000): folded once it grew past that
     assert list(mapping)[:2] == [200, 201] and list(mapping)[-1] == 10_199
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps)
+def test_changed_since_names_every_key_that_differs(batches):
+    """What a reader keeping something derived from an older copy must update: every key
+    whose value differs (or None, when the copies no longer share a base)."""
+    previous = current = FrozenMap({key: -key for key in range(0, 400, 3)})
+    for batch in batches:
+        current = current.updated(dict(batch))
+        changed = current.changed_since(previous)
+        differing = {
+            key
+            for key in set(current) | set(previous)
+            if current.get(key, "absent") != previous.get(key, "absent")
+        }
+        if changed is not None:
+            assert differing <= changed
+        previous = current
+
+
+@settings(max_examples=100, deadline=None)
+@given(steps)
+def test_a_grouped_index_follows_every_commit(batches):
+    """Grouped (naas_sdn.model.derived) over a collection changed commit by commit equals
+    the grouping made from scratch, whatever folds happen in between."""
+    from naas_sdn.model.derived import Grouped
+
+    class Model:
+        def __init__(self):
+            self.map = FrozenMap({key: key % 7 for key in range(0, 400, 2)})
+
+        def records(self, collection):
+            return self.map
+
+    model = Model()
+    grouped = Grouped("things", keys=lambda value: (value % 5,) if value % 3 else ())
+    for batch in batches:
+        model.map = model.map.updated(dict(batch))
+        for group in range(5):
+            expected = {
+                key: value for key, value in model.map.items() if value % 3 and value % 5 == group
+            }
+            assert grouped.under(model, group) == expected

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Integer, String
 
-from naas_sdn.model import db, errors, schema, segments
+from naas_sdn.model import db, derived, errors, schema, segments
 from naas_sdn.model.common import Context
 from naas_sdn.model.schema import field
 from naas_sdn.model.snapshot import NetworkView
@@ -148,19 +148,24 @@ def _before_update(txn: Transaction, ctx: Context, net: Network, values: dict) -
     rbac.share_with_all(txn, "network", net, values["shared"])
 
 
+# the ports of each network
+_PORTS = derived.Grouped("ports", keys=lambda port: (port.network_id,))
+
+
 def _dependent_projects(txn: Transaction, net: Network, unsharing: bool = False) -> set[str]:
     """The projects with ports on the network (a router's interface too: Neutron forgets
     those when unsharing, and strands them) and, when it stops being shared with all, with
     subnets on it."""
-    found = {p.project_id for p in txn.current("ports").values() if p.network_id == net.id}
+    found = {p.project_id for p in _PORTS.in_transaction(txn, net.id).values()}
     if unsharing:
-        found |= {s.project_id for s in txn.current("subnets").values() if s.network_id == net.id}
+        subnets = (txn.get("subnets", s) for s in txn.get("networks", net.id).subnets)
+        found |= {s.project_id for s in subnets if s is not None}
     return found
 
 
 def _before_delete(txn: Transaction, net: Network) -> None:
     """Refused while a port is on it (its subnets, then free of addresses, go with it)."""
-    if any(p.network_id == net.id for p in txn.current("ports").values()):
+    if _PORTS.in_transaction(txn, net.id):
         raise errors.NetworkInUse(net_id=net.id)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, String, UniqueConstraint
 
-from naas_sdn.model import db, errors, hooks, schema
+from naas_sdn.model import db, derived, errors, hooks, schema
 from naas_sdn.model.common import Context, owner
 from naas_sdn.model.schema import field
 from naas_sdn.model.store import Transaction
@@ -73,34 +73,14 @@ class RbacPolicy(schema.Bare):
 
 
 # ------------------------------------------------------------------------------------ reading
-class _TargetsIndex:
-    """(object type, object id) -> the projects it is shared with (``*``: all), made again
-    only when the entries change (the committed mapping is replaced on every change, so one
-    identity check tells)."""
-
-    def __init__(self):
-        self._made: tuple[Mapping | None, dict] = (None, {})
-
-    def of(self, model) -> dict[tuple[str, str], frozenset]:
-        records = model.records(POLICIES)
-        known, index = self._made
-        if known is not records:
-            found: dict[tuple[str, str], set] = {}
-            for entry in records.values():
-                if entry.action == ACCESS_AS_SHARED:
-                    key = (entry.object_type, entry.object_id)
-                    found.setdefault(key, set()).add(entry.target_tenant)
-            index = {key: frozenset(targets) for key, targets in found.items()}
-            self._made = (records, index)
-        return index
-
-
-_INDEX = _TargetsIndex()
+# an object's entries, by (object type, object id)
+_ENTRIES = derived.Grouped(POLICIES, keys=lambda e: ((e.object_type, e.object_id),))
 
 
 def targets(model, object_type: str, object_id: str) -> frozenset:
     """The projects an object is shared with (``*``: every project)."""
-    return _INDEX.of(model).get((object_type, object_id), frozenset())
+    entries = _ENTRIES.under(model, (object_type, object_id)).values()
+    return frozenset(e.target_tenant for e in entries if e.action == ACCESS_AS_SHARED)
 
 
 def shared_with(model, object_type: str, record, project_id: str | None) -> bool:
@@ -180,14 +160,12 @@ def users_without_access(txn: Transaction, object_type: str, record, dropped: Rb
 
 
 def entries(txn: Transaction, object_type: str, object_id: str, target: str | None = None):
-    """The object's access_as_shared entries (to ``target`` only, if given)."""
+    """The object's access_as_shared entries as the transaction sees them (to ``target``
+    only, if given)."""
     return [
         e
-        for e in txn.current(POLICIES).values()
-        if e.object_type == object_type
-        and e.object_id == object_id
-        and e.action == ACCESS_AS_SHARED
-        and (target is None or e.target_tenant == target)
+        for e in _ENTRIES.in_transaction(txn, (object_type, object_id)).values()
+        if e.action == ACCESS_AS_SHARED and (target is None or e.target_tenant == target)
     ]
 
 
@@ -197,12 +175,9 @@ def _object_going(kind: Shareable) -> Callable[[Transaction, Any], None]:
         refuse deleting what is in use)."""
         going = txn.changes.memo.setdefault(_GOING, set())
         going.add((kind.object_type, record.id))
-        entries = [
-            e
-            for e in txn.current(POLICIES).values()
-            if e.object_type == kind.object_type and e.object_id == record.id
-        ]
-        txn.delete(POLICIES, entries)
+        txn.delete(
+            POLICIES, list(_ENTRIES.in_transaction(txn, (kind.object_type, record.id)).values())
+        )
 
     return drop
 
@@ -229,9 +204,9 @@ def _owned_object(txn: Transaction, ctx: Context, kind: Shareable, object_id: st
 
 
 def _check_unique(txn: Transaction, values: Mapping, but: str | None = None) -> None:
-    key = (values["object_type"], values["object_id"], values["action"], values["target_tenant"])
-    for e in txn.current(POLICIES).values():
-        if e.id != but and (e.object_type, e.object_id, e.action, e.target_tenant) == key:
+    same = (values["action"], values["target_tenant"])
+    for e in _ENTRIES.in_transaction(txn, (values["object_type"], values["object_id"])).values():
+        if e.id != but and (e.action, e.target_tenant) == same:
             raise errors.DuplicateRbacPolicy()
 
 

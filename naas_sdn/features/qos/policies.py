@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
 
 from naas_sdn.features.networking import rbac
-from naas_sdn.model import db, errors, schema
+from naas_sdn.model import db, derived, errors, schema
 from naas_sdn.model.common import Context, parse_int
 from naas_sdn.model.schema import field
 from naas_sdn.model.snapshot import QosPolicyView
@@ -167,19 +167,24 @@ def _rule_hooks(record: type[QosRule]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- policies
-def _users(service, policy_id: str):
-    """The networks and ports bound to a policy."""
-    admin = Context.admin()
-    for net in service.list_networks(admin):
-        if net.qos_policy_id == policy_id:
-            yield "network", net
-    for port in service.list_ports(admin):
-        if port.qos_policy_id == policy_id:
-            yield "port", port
+# the networks and the ports bound to each policy
+_BOUND = {
+    kind: derived.Grouped(
+        collection, keys=lambda r: (r.qos_policy_id,) if getattr(r, "qos_policy_id", None) else ()
+    )
+    for kind, collection in (("network", "networks"), ("port", "ports"))
+}
+
+
+def _users(txn: Transaction, policy_id: str):
+    """The networks and ports bound to a policy, as (kind, record)."""
+    for kind, bound in _BOUND.items():
+        for record in bound.in_transaction(txn, policy_id).values():
+            yield kind, record
 
 
 def _user_projects(txn: Transaction, policy: QosPolicy) -> set[str]:
-    return {obj.project_id for _, obj in _users(txn.service, policy.id)}
+    return {obj.project_id for _, obj in _users(txn, policy.id)}
 
 
 def _after_policy_create(txn: Transaction, ctx: Context, attrs, policy: QosPolicy) -> None:
@@ -202,7 +207,7 @@ def _before_policy_update(txn: Transaction, ctx: Context, policy: QosPolicy, val
 
 
 def _before_policy_delete(txn: Transaction, policy: QosPolicy) -> None:
-    for kind, obj in _users(txn.service, policy.id):
+    for kind, obj in _users(txn, policy.id):
         raise errors.QosPolicyInUse(policy_id=policy.id, object_type=kind, object_id=obj.id)
 
 

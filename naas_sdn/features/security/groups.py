@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 
 from naas_sdn.features.networking import rbac
-from naas_sdn.model import db, errors, protocols, schema
+from naas_sdn.model import db, derived, errors, protocols, schema
 from naas_sdn.model.common import Context, current, owner
 from naas_sdn.model.schema import field
 from naas_sdn.model.snapshot import SecurityGroupRuleView, SecurityGroupView
@@ -180,7 +180,7 @@ def _before_group_delete(txn: Transaction, group: SecurityGroup) -> None:
     The other groups' rules naming it as remote group go with it."""
     if group.is_default and not (txn.ctx is not None and txn.ctx.is_admin):
         raise errors.SecurityGroupCannotRemoveDefault()
-    if any(group.id in p.security_groups for p in txn.service.list_ports(Context.admin())):
+    if _PORTS.in_transaction(txn, group.id):
         raise errors.SecurityGroupInUse(id=group.id)
     naming = [
         r
@@ -351,9 +351,13 @@ SECURITY_GROUP_RULES = schema.declare(
 )
 
 
+# the ports using each group
+_PORTS = derived.Grouped("ports", keys=lambda port: getattr(port, "security_groups", ()))
+
+
 def _port_projects(txn: Transaction, group: SecurityGroup) -> set[str]:
     """The projects whose ports use the group."""
-    return {p.project_id for p in txn.current("ports").values() if group.id in p.security_groups}
+    return {p.project_id for p in _PORTS.in_transaction(txn, group.id).values()}
 
 
 rbac.shareable(
