@@ -204,6 +204,7 @@ def test_who_may_share_what(alice, bob, admin):
     _error(alice.put(path, {"rbac_policy": {"target_tenant": "*"}}), 404, "RbacPolicyNotFound")
     _error(admin.put(path, {"rbac_policy": {"object_id": net["id"]}}), 400, "HTTPBadRequest")
     _ok(admin.delete(path), 204)
+    _ok(alice.delete(f"/v2.0/networks/{net['id']}"), 204)  # shared with all: not left to others
 
 
 def test_operators_may_keep_the_wildcard_to_admins(alice):
@@ -347,3 +348,4 @@ def test_openstack_cli_rbac(openstack_cli, identity, alice, bob):
     assert public["id"] in shared_with_bob()
     wildcard = cli(alice, "network", "rbac", "list", "--target-project", "*")
     assert [e["Object ID"] for e in wildcard] == [public["id"]]
+    cli(alice, "network", "delete", "public", parse=False)  # shared with all: not left to others
