@@ -223,6 +223,10 @@ class RbacPolicyNotFound(NotFound):
     message = "RBAC policy of type %(object_type)s with ID %(id)s not found"
 
 
+class FlatNetworkInUse(Conflict):
+    message = "Unable to create the flat network. Physical network %(physical_network)s is in use."
+
+
 class VlanIdInUse(Conflict):
     message = (
         "Unable to create the network. The VLAN %(vlan_id)s on physical network "

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import netaddr
 
 from naas_sdn.model import errors
+from naas_sdn.model.snapshot import LOCALNET
 
 SLAAC, DHCPV6_STATEFUL, DHCPV6_STATELESS = "slaac", "dhcpv6-stateful", "dhcpv6-stateless"
 IPV6_MODES = (SLAAC, DHCPV6_STATEFUL, DHCPV6_STATELESS)
@@ -29,6 +30,9 @@ ROUTER_INTERFACE_OWNERS_SNAT = frozenset(
     }
 )
 ROUTER_PORT_OWNERS = ROUTER_INTERFACE_OWNERS_SNAT | {"network:router_gateway"}
+# Ports with no automatic (EUI-64) address: routers', and a provider network's localnet port
+# (the physical network's hosts are not ours to address).
+NO_AUTO_ADDRESS_OWNERS = ROUTER_INTERFACE_OWNERS_SNAT | {LOCALNET}
 # Ports Neutron deletes by itself: their addresses never keep a subnet in use.
 AUTO_DELETE_PORT_OWNERS = frozenset(
     {

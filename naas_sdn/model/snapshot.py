@@ -7,6 +7,7 @@ programmer never touch SQL, so they read a consistent model without locks.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -20,6 +21,10 @@ class NetworkView:
     key: int  # segmentation id: VLAN on fabric links and the pipeline's network key (1..4094)
     admin_state_up: bool
     qos_policy_id: str | None = None  # applies to the network's ports that have none of their own
+    # a provider network's physical network (where it leaves the fabric: its localnet port)
+    # and its VLAN there (None: untagged, a flat network)
+    physical_network: str | None = None
+    physical_segment: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,5 +207,14 @@ _NAMED = frozenset(f.name for f in dataclasses.fields(ModelSnapshot)) - {"revisi
 
 ROUTER_INTERFACE = "network:router_interface"
 L2_REMOTE_GATEWAY = "network:l2_remote_gateway"  # the port of a remote site's bridge device
+LOCALNET = "network:localnet"  # where a provider network meets its physical network
+_LOCALNET_IDS = uuid.UUID("6f1c2a52-9a41-4f3e-9e3b-6c0c2d1f5b7e")
+
+
+def localnet_port_id(network_id: str) -> str:
+    """The id of a provider network's localnet port: derived from the network's, so the
+    compiler finds it without a walk through the ports."""
+    return str(uuid.uuid5(_LOCALNET_IDS, network_id))
+
 
 EMPTY = ModelSnapshot.build([], [])

@@ -81,14 +81,15 @@ def assign(
     a free one, likewise one from a stateful/static IPv6 subnet). Otherwise a list of
     {"subnet_id"?, "ip_address"?}; on update an address the port has is kept, and a
     subnet-only entry reuses the port's address on that subnet. In every case the port
-    gets its EUI-64 address on each SLAAC / DHCPv6-stateless subnet (not router ports).
+    gets its EUI-64 address on each SLAAC / DHCPv6-stateless subnet (not router or localnet
+    ports).
     """
     addresses = pool(txn)
     subnets = network_subnets(txn, network_id)
-    router = device_owner in ipam.ROUTER_INTERFACE_OWNERS_SNAT
+    automatic = device_owner not in ipam.NO_AUTO_ADDRESS_OWNERS
 
     def auto(subnet):
-        return subnet.auto_address and not router
+        return subnet.auto_address and automatic
 
     unclaimed = list(original)
     result: list[tuple[str, str]] = []

@@ -18,11 +18,11 @@ from sqlalchemy import Boolean, Integer, String
 from naas_sdn.model import db, derived, errors, schema, segments
 from naas_sdn.model.common import Context
 from naas_sdn.model.schema import field
-from naas_sdn.model.snapshot import NetworkView
+from naas_sdn.model.snapshot import NetworkView, localnet_port_id
 from naas_sdn.model.store import Transaction
 from naas_sdn.northbound import attributes as a
 
-from . import rbac
+from . import provider, rbac
 
 SEGMENTATION_MIN, SEGMENTATION_MAX = 1, segments.VNI_MAX
 NETWORK_TYPE = segments.VLAN  # what networks made before tunnels read
@@ -39,14 +39,6 @@ def network_reference(on_delete: str) -> Any:
         post=True,
         validate=a.uuid_string,
     )
-
-
-def _no_physical_network(attr, value):
-    """Segments ride the fabric's own trunks: there is no physical network to name."""
-    if value is not None:
-        raise errors.InvalidInput(
-            error_message=f"physical_network '{value}' unknown for VLAN provider network"
-        )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -67,8 +59,10 @@ class Network(schema.Extensible):
         wire="provider:network_type",
         post=True,
         default=None,
-        validate=a.one_of(*segments.TYPES),
+        validate=a.one_of(*segments.TYPES, provider.FLAT),
     )
+    # the network's key in the fabric (its VLAN on cables, its VNI in tunnels); the API's
+    # segmentation id, but for a provider network, whose is its VLAN on the physical network
     segmentation_id: int = field(
         Integer,
         unique=True,
@@ -77,7 +71,19 @@ class Network(schema.Extensible):
         default=None,
         validate=a.integer_range(SEGMENTATION_MIN, SEGMENTATION_MAX),
         kind="integer",
+        show=lambda net: net.physical_segment if net.physical_network else net.segmentation_id,
     )
+    # a provider network's: the physical network it rides (the operator maps names to switch
+    # interfaces) and its VLAN there (None: flat, untagged)
+    physical_network: str | None = field(
+        String(provider.PHYSNET_LEN),
+        nullable=True,
+        wire="provider:physical_network",
+        post=True,
+        default=None,
+        validate=provider.physical_network_name,
+    )
+    physical_segment: int | None = field(Integer, nullable=True, visible=False, default=None)
 
 
 def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
@@ -90,6 +96,9 @@ def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
         txn.changes.memo["segmentation_ids"] = used
     seg: int | None = attrs.get("segmentation_id")
     asked: str | None = attrs.get("network_type")
+    physical = provider.physical_attributes(txn, asked, attrs.get("physical_network"), seg)
+    if physical:  # the fabric key of a provider network is drawn as a tenant network's
+        seg, asked = None, None
     network_type = asked or NETWORK_TYPE
     if seg is not None:
         low, high = segments.VALID[network_type]
@@ -112,6 +121,12 @@ def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
     if seg is None:
         raise errors.NoNetworkAvailable()
     used.add(seg)
+    if physical:
+        return {
+            "segmentation_id": seg,
+            "mtu": tenant.physical_mtu,
+            **physical,
+        }
     return {
         "segmentation_id": seg,
         "mtu": tenant.mtu(network_type),
@@ -128,6 +143,8 @@ def _lowest_free(ranges, used) -> int | None:
 
 
 def _after_create(txn: Transaction, ctx: Context, attrs: Mapping, net: Network) -> None:
+    if net.physical_network is not None:
+        provider.add_localnet_port(txn, net)
     if net.shared:
         rbac.share_with_all(txn, "network", net, True)
 
@@ -164,9 +181,14 @@ def _dependent_projects(txn: Transaction, net: Network, unsharing: bool = False)
 
 
 def _before_delete(txn: Transaction, net: Network) -> None:
-    """Refused while a port is on it (its subnets, then free of addresses, go with it)."""
-    if _PORTS.in_transaction(txn, net.id):
+    """Refused while a port is on it (its subnets, then free of addresses, go with it); a
+    provider network's own localnet port goes with it."""
+    ports = _PORTS.in_transaction(txn, net.id)
+    localnet = ports.pop(localnet_port_id(net.id), None)
+    if ports:
         raise errors.NetworkInUse(net_id=net.id)
+    if localnet is not None:
+        provider.remove_localnet_port(txn, localnet)
 
 
 def _view(net: Network) -> NetworkView:
@@ -175,6 +197,8 @@ def _view(net: Network) -> NetworkView:
         project_id=net.project_id,
         key=net.segmentation_id,
         admin_state_up=net.admin_state_up,
+        physical_network=net.physical_network,
+        physical_segment=net.physical_segment,
         **NETWORKS.extension_view(net),
     )
 
@@ -204,16 +228,6 @@ NETWORKS = schema.declare(
                         "external networks need the router service plugin, which is not loaded"
                     ),
                     kind="boolean",
-                ),
-            ),
-            (
-                "provider:physical_network",
-                schema.Spec(
-                    show=lambda net: None,
-                    post=True,
-                    default=None,
-                    validate=_no_physical_network,
-                    kind="other",
                 ),
             ),
         ),

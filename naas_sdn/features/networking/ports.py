@@ -101,7 +101,9 @@ def _macs(txn: Transaction) -> TakenMacs:
 
 
 def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
-    net = txn.service.get_record(ctx, "networks", attrs["network_id"])
+    net = txn.get("networks", attrs["network_id"])  # made in this transaction, perhaps
+    if net is None or not schema.DECLARED["networks"].is_visible(ctx, net, txn.service):
+        raise errors.NetworkNotFound(net_id=attrs["network_id"])
     macs = _macs(txn)
     mac = attrs.get("mac_address")
     if mac is not None:
@@ -110,7 +112,7 @@ def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
     else:
         mac = allocate_mac(net.id, macs)
     macs.add((net.id, mac))
-    port_id = str(uuid.uuid4())
+    port_id = attrs.get("id") or str(uuid.uuid4())  # an id given only by the service itself
     device_owner = attrs.get("device_owner", "")
     fixed_ips = addresses.assign(
         txn, ctx, net.id, port_id, mac, device_owner, _requested(attrs.get("fixed_ips"))

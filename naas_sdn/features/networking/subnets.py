@@ -157,7 +157,7 @@ def _after_create(txn: Transaction, ctx: Context, attrs: Mapping, subnet: Subnet
         for port in list(txn.current("ports").values()):
             if (
                 port.network_id != subnet.network_id
-                or port.device_owner in ipam.ROUTER_INTERFACE_OWNERS_SNAT
+                or port.device_owner in ipam.NO_AUTO_ADDRESS_OWNERS
             ):
                 continue
             ip = ipam.eui64_address(subnet.cidr, port.mac_address)
