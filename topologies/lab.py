@@ -40,15 +40,26 @@ def cleanup_bridges() -> None:
         subprocess.run(["ip", "link", "del", name], check=False, capture_output=True)
 
 
-class LabTopo(Topo):
-    """switches: count; cables: (i, j) switch pairs; hosts: name -> switch index."""
+PHYSICAL_BASE = 90  # physical networks' switches: t91, t92... (no controller's)
 
-    def build(self, switches=1, cables=(), hosts=None):
+
+class LabTopo(Topo):
+    """switches: count; cables: (i, j) switch pairs; hosts: name -> switch index;
+    physical: physical network -> (fabric switch index, {host: VLAN or None}), each a plain
+    learning switch cabled to that fabric switch, its hosts on access ports."""
+
+    def build(self, switches=1, cables=(), hosts=None, physical=None):
         names = [self.addSwitch(f"t{i}", dpid=f"{i:016x}") for i in range(1, switches + 1)]
         for host, switch in (hosts or {}).items():
             self.addLink(self.addHost(host), names[switch - 1])
         for a, b in cables:
             self.addLink(names[a - 1], names[b - 1])
+        for k, (_, (switch, members)) in enumerate(sorted((physical or {}).items()), 1):
+            name = f"t{PHYSICAL_BASE + k}"
+            self.addSwitch(name, cls=PhysicalSwitch, dpid=f"{PHYSICAL_BASE + k:016x}")
+            self.addLink(names[switch - 1], name)  # the trunk: its first port
+            for host in members:
+                self.addLink(self.addHost(host), name)
 
 
 class UserspaceSwitch(OVSSwitch):
@@ -59,11 +70,26 @@ class UserspaceSwitch(OVSSwitch):
         super().__init__(name, **params)
 
 
+class PhysicalSwitch(UserspaceSwitch):
+    """A switch of a physical network outside the fabric: a plain learning switch (fail
+    mode standalone) that no controller programs."""
+
+    def __init__(self, name, **params):
+        super().__init__(name, **params)
+        self.failMode = "standalone"
+
+    def start(self, controllers):
+        super().start([])
+
+
 @contextlib.contextmanager
-def lab(ofp_port: int, switches=1, cables=(), hosts=None, ofp_host="127.0.0.1"):
+def lab(ofp_port: int, switches=1, cables=(), hosts=None, ofp_host="127.0.0.1", physical=None):
+    """A running lab (see :class:`LabTopo`); a physical network's trunk is marked on its
+    fabric switch as leading there (``external_ids:naas-physnet``) and its hosts sit on
+    access ports of their VLAN (untagged frames for None)."""
     cleanup_bridges()
     net = Mininet(
-        topo=LabTopo(switches=switches, cables=cables, hosts=hosts),
+        topo=LabTopo(switches=switches, cables=cables, hosts=hosts, physical=physical),
         switch=UserspaceSwitch,
         controller=None,
         autoSetMacs=False,
@@ -84,6 +110,12 @@ def lab(ofp_port: int, switches=1, cables=(), hosts=None, ofp_host="127.0.0.1"):
             for intf in switch.intfList():
                 if intf.name != "lo":
                     switch.cmd(f"sysctl -qw net.ipv6.conf.{intf.name}.disable_ipv6=1")
+        for k, (physnet, (_, members)) in enumerate(sorted((physical or {}).items()), 1):
+            outside = net.get(f"t{PHYSICAL_BASE + k}")
+            for host, vlan in members.items():  # access ports (VLAN 0: untagged frames)
+                outside.vsctl(f"set port {switch_side(net.get(host)).name} tag={vlan or 0}")
+            uplink = trunk(net, physnet, physical)
+            uplink.node.vsctl(f"set Interface {uplink.name} external_ids:naas-physnet={physnet}")
         yield net
     finally:
         net.stop()
@@ -111,6 +143,14 @@ def plug(host, port: dict, ip: str | None = None) -> None:
 def unplug(host) -> None:
     intf = switch_side(host)
     intf.node.vsctl(f"remove Interface {intf.name} external_ids iface-id")
+
+
+def trunk(net, physnet: str, physical):
+    """The fabric switch's interface cabled to a physical network's switch."""
+    k = sorted(physical).index(physnet) + 1
+    outside = net.get(f"t{PHYSICAL_BASE + k}")
+    link = outside.intfList()[1].link  # its first port (after lo): the trunk
+    return link.intf1 if link.intf2.node is outside else link.intf2
 
 
 FABRICS = {

@@ -38,6 +38,7 @@ class FabricState:
         self._vifs: dict[str, VifLocation] = {}
         self._vif_times: dict[str, float] = {}  # port id -> when its VIF came or moved
         self._endpoints: dict[int, TunnelEndpoint] = {}  # dpid -> its underlay endpoint
+        self._uplinks: dict[str, tuple[VifLocation, ...]] = {}  # physical network -> uplinks
         self._snapshot: FabricSnapshot | None = None
 
     # -- switches and ports ------------------------------------------------------------------
@@ -81,16 +82,23 @@ class FabricState:
         with self._lock:
             return dict(self._connected)
 
+    def _edge_ports(self) -> set[tuple[int, int]]:
+        """(dpid, ofport) of the interfaces that are no fabric link: VMs' and the uplinks to
+        physical networks (two switches on one physical network are not cabled together)."""
+        found = {(v.dpid, v.ofport) for v in self._vifs.values()}
+        found.update((v.dpid, v.ofport) for found_on in self._uplinks.values() for v in found_on)
+        return found
+
     def probe_ports(self, dpid: int) -> dict[int, str]:
-        """Ports worth probing for links: up, and not carrying a VM interface."""
+        """Ports worth probing for links: up, and neither a VM's nor an uplink."""
         with self._lock:
-            vif_ports = {v.ofport for v in self._vifs.values() if v.dpid == dpid}
-            return {p: n for p, n in self._ports_up.get(dpid, {}).items() if p not in vif_ports}
+            edge = {ofport for switch, ofport in self._edge_ports() if switch == dpid}
+            return {p: n for p, n in self._ports_up.get(dpid, {}).items() if p not in edge}
 
     # -- links -------------------------------------------------------------------------------
     def link_seen(self, link: Link) -> None:
         with self._lock:
-            vif_ports = {(v.dpid, v.ofport) for v in self._vifs.values()}
+            vif_ports = self._edge_ports()
             if (link.src_dpid, link.src_port) in vif_ports or (
                 link.dst_dpid,
                 link.dst_port,
@@ -160,6 +168,16 @@ class FabricState:
         self._changed()
         return True
 
+    # -- uplinks to physical networks --------------------------------------------------------
+    def set_uplinks(self, uplinks: dict[str, tuple[VifLocation, ...]]) -> bool:
+        """Whether they changed (and the change was announced)."""
+        with self._lock:
+            if uplinks == self._uplinks:
+                return False
+            self._uplinks = dict(uplinks)
+        self._changed()
+        return True
+
     # -- snapshots ---------------------------------------------------------------------------
     def snapshot(self) -> FabricSnapshot:
         with self._lock:
@@ -169,6 +187,7 @@ class FabricState:
                     links=frozenset(self._links),
                     vifs=MappingProxyType(dict(self._vifs)),
                     endpoints=MappingProxyType(dict(self._endpoints)),
+                    uplinks=MappingProxyType(dict(self._uplinks)),
                 )
             return self._snapshot
 

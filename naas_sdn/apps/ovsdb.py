@@ -1,6 +1,7 @@
 """VIF binding and tunnel endpoints from OVSDB: which Interface rows carry
 ``external_ids:iface-id``, and where; which bridges the operator gave an underlay address
-(``external_ids:naas-encap-ip``), whose tunnel port the controller keeps.
+(``external_ids:naas-encap-ip``), whose tunnel port the controller keeps; which interfaces
+lead to a physical network (``external_ids:naas-physnet``).
 
 Uses the ``ovs`` Python IDL (maintained in the Open vSwitch tree; ovsdbapp builds on it): a
 monitored, self-reconnecting replica of just the Bridge, Port and Interface columns we use.
@@ -37,6 +38,7 @@ _COLUMNS = {
 }
 ENCAP_IP = "naas-encap-ip"  # Bridge external_ids: the switch's address on the IP underlay
 ENCAP_IP6 = "naas-encap-ip6"  # ... and its IPv6 one, for remote sites with IPv6 addresses
+PHYSNET = "naas-physnet"  # Interface external_ids: the physical network it leads to
 TUNNEL = "naas-tunnel"  # Port and Interface external_ids: the controller's tunnel port
 
 
@@ -223,8 +225,30 @@ def read_vifs(idl) -> dict[str, VifLocation]:
     return found
 
 
+def read_uplinks(idl) -> dict[str, tuple[VifLocation, ...]]:
+    """Physical network -> the interfaces the operator marked as leading to it
+    (``external_ids:naas-physnet``), with an OpenFlow port number, by switch then ofport."""
+    found: dict[str, list[VifLocation]] = {}
+    for bridge in idl.tables["Bridge"].rows.values():
+        dpid = bridge.datapath_id[0] if bridge.datapath_id else None
+        if not dpid:
+            continue
+        for port in bridge.ports:
+            for iface in port.interfaces:
+                physnet = iface.external_ids.get(PHYSNET)
+                ofport = iface.ofport[0] if iface.ofport else -1
+                if physnet and ofport > 0:
+                    found.setdefault(physnet, []).append(
+                        VifLocation(bridge.name, int(dpid, 16), ofport)
+                    )
+    return {
+        name: tuple(sorted(places, key=lambda v: (v.dpid, v.ofport)))
+        for name, places in found.items()
+    }
+
+
 class OvsdbMonitor(threading.Thread):
-    """Keeps ``on_change(remote, vifs, endpoints)`` informed, and the bridges' tunnel ports
+    """Keeps ``on_change(remote, vifs, endpoints, uplinks)`` informed, and the bridges' tunnel ports
     as their underlay addresses ask; ``synced`` is set after the first dump."""
 
     def __init__(self, remote: str, on_change, remote_tunnels=lambda: (None, ())):
@@ -262,7 +286,9 @@ class OvsdbMonitor(threading.Thread):
                     kept = wanted
                 if idl.change_seqno != seqno and idl.has_ever_connected():
                     seqno = idl.change_seqno
-                    self._on_change(self.remote, read_vifs(idl), read_endpoints(idl))
+                    self._on_change(
+                        self.remote, read_vifs(idl), read_endpoints(idl), read_uplinks(idl)
+                    )
                     self.synced.set()
                 poller = ovs.poller.Poller()
                 idl.wait(poller)

@@ -37,6 +37,7 @@ class Runtime:
         self._stop = threading.Event()
         self._vifs_by_remote = {}
         self._endpoints_by_remote = {}
+        self._uplinks_by_remote: dict[str, dict] = {}
         self.fabric = FabricState(
             link_timeout=conf.link_timeout,
             on_change=self._fabric_changed,
@@ -144,17 +145,28 @@ class Runtime:
     def _ovsdb_synced(self) -> bool:
         return all(m.synced.is_set() for m in self.monitors)
 
-    def _vifs_changed(self, remote, vifs, endpoints=None):
+    def _vifs_changed(self, remote, vifs, endpoints=None, uplinks=None):
         with self._lock:
             self._vifs_by_remote[remote] = vifs
             self._endpoints_by_remote[remote] = endpoints or {}
+            self._uplinks_by_remote[remote] = uplinks or {}
             merged, reached = {}, {}
             for part in self._vifs_by_remote.values():
                 merged.update(part)
             for part in self._endpoints_by_remote.values():
                 reached.update(part)
+            leading: dict[str, list] = {}
+            for part in self._uplinks_by_remote.values():
+                for physnet, places in part.items():
+                    leading.setdefault(physnet, []).extend(places)
         first = not self._ovsdb_synced()
         self.fabric.set_endpoints(reached)
+        self.fabric.set_uplinks(
+            {
+                physnet: tuple(sorted(places, key=lambda v: (v.dpid, v.ofport)))
+                for physnet, places in leading.items()
+            }
+        )
         changed = self.fabric.set_vifs(merged)  # a change reaches the programmer from there
         # Also after a first dump equal to nothing (set_vifs then reports no change): the
         # switches waiting for it are read, and the statuses of unplugged ports resync. Any

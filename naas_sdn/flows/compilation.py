@@ -38,7 +38,7 @@ from naas_sdn.flows.compiler import (
     shared_parts,
     switch_part,
 )
-from naas_sdn.flows.inputs import BoundPort, PassInputs, RouterInputs
+from naas_sdn.flows.inputs import BoundPort, PassInputs, RouterInputs, delivery
 from naas_sdn.flows.placement import network_place, origins_of, routed_with, routers_on
 
 
@@ -245,7 +245,7 @@ class Compilation:
         mine = sorted(self._local.get((key, dpid), {}).values(), key=lambda b: b.port.key)
         local = local_network(
             next(iter(ports.values())),
-            tuple(b.ofport for b in mine),
+            tuple(delivery(b) for b in mine),
             self._claimed.get(key, {}),
             self._held,
             self._places[key],

@@ -31,11 +31,13 @@ from naas_sdn.flows.inputs import (
     PassInputs,
     RouterInputs,
     bound_ports,
+    delivery,
     live_ports,
     policy_context,
     routed_interfaces,
     router_inputs,
     unheld_gateways,
+    with_uplinks,
 )
 from naas_sdn.flows.layout import (
     SLICES,
@@ -51,7 +53,7 @@ from naas_sdn.flows.placement import NetworkPlace, placements, routers_on
 from naas_sdn.flows.policy import PortSecurity, SecurityGroups
 from naas_sdn.flows.routing import Routing
 from naas_sdn.flows.switching import Switching
-from naas_sdn.model.snapshot import L2_REMOTE_GATEWAY, ModelSnapshot
+from naas_sdn.model.snapshot import L2_REMOTE_GATEWAY, LOCALNET, ModelSnapshot
 
 __all__ = [
     "FEATURES",
@@ -111,6 +113,7 @@ def compile_fabric(
 def compile_inputs(model: ModelSnapshot, fabric: FabricSnapshot):
     """What every switch's compilation shares in one pass: bound ports, routers (from one
     walk over the router interfaces) and security group rules (rule key -> RuleInputs)."""
+    fabric = with_uplinks(fabric, model)
     interfaces = routed_interfaces(model)
     context = policy_context(model, live_ports(model, fabric))
     return (
@@ -163,7 +166,7 @@ def compile_switch(
     held = held_by_routers(routers)
     for key, ports in seen.items():
         claimed = {ip for b in ports for _, ip in b.port.fixed_ips}
-        ofports = tuple(b.ofport for b in ports if b.dpid == dpid)
+        ofports = tuple(delivery(b) for b in ports if b.dpid == dpid)
         place = places[key]
         local = local_network(
             ports[0], ofports, claimed, held, place, dpid, remote_sites(ports, extra)
@@ -328,11 +331,16 @@ def local_network(
 
 def remote_sites(bound: Iterable[BoundPort], extra: Mapping) -> tuple[bool, tuple]:
     """Whether a network with these bound ports reaches a remote site (its bridge device's
-    port is bound: then unknown unicast floods, as on a learning bridge, so frames to the
-    site's hosts get there), and the (MAC, port key) of the site's hosts named beforehand."""
-    bridges = {b.port.id: b.port.key for b in bound if b.port.device_owner == L2_REMOTE_GATEWAY}
+    port is bound) or a physical network (its localnet port is): then unknown unicast
+    floods, as on a learning bridge, so frames to their hosts get there; and the (MAC, port
+    key) of the site's hosts named beforehand."""
+    bridges, physical = {}, False
+    for b in bound:
+        if b.port.device_owner == L2_REMOTE_GATEWAY:
+            bridges[b.port.id] = b.port.key
+        physical = physical or b.port.device_owner == LOCALNET
     if not bridges:
-        return False, ()
+        return physical, ()
     connections = extra.get("l2_remote_gateway_connections", {})
     macs = sorted(
         (mac, bridges[view.port_id])

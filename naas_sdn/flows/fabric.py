@@ -60,6 +60,11 @@ class FabricSnapshot:
     endpoints: Mapping[int, TunnelEndpoint] = dataclasses.field(  # dpid -> its endpoint
         default_factory=lambda: MappingProxyType({})
     )
+    # physical network -> the interfaces that lead to it (``external_ids:naas-physnet``), by
+    # switch then ofport: the first is where its provider networks leave the fabric
+    uplinks: Mapping[str, tuple[VifLocation, ...]] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     @functools.cached_property
     def topology(self) -> Topology:

@@ -32,6 +32,7 @@ from naas_sdn.flows.inputs import (
     carries_traffic,
     port_policy,
     remote_prefixes,
+    with_uplinks,
 )
 from naas_sdn.flows.layout import remote_bucket
 from naas_sdn.model.snapshot import EMPTY, ROUTER_INTERFACE, ModelSnapshot, PortView
@@ -164,6 +165,7 @@ class IncrementalInputs:
             self._reset()
             changed = {c: model.views(c).keys() for c in READ}
         old, self._model = self._model, model
+        fabric = with_uplinks(fabric, model)
         vifs, self._vifs = self._vifs, fabric.vifs
         self._changes = {}
         self._advance(old, model, changed, vifs, fabric.vifs)

@@ -18,6 +18,7 @@ import netaddr
 from naas_sdn.flows.fabric import FabricSnapshot
 from naas_sdn.flows.layout import REMOTE_BUCKETS, remote_bucket
 from naas_sdn.model.snapshot import (
+    LOCALNET,
     ROUTER_INTERFACE,
     ModelSnapshot,
     NetworkView,
@@ -25,6 +26,7 @@ from naas_sdn.model.snapshot import (
     QosPolicyView,
     RouterView,
     SecurityGroupRuleView,
+    localnet_port_id,
 )
 
 
@@ -129,12 +131,13 @@ class LocalNetwork:
     those its frames may arrive from in a tunnel."""
 
     network: NetworkView
-    ofports: tuple
+    ofports: tuple  # (ofport, VLAN to tag with or None) of its ports here (:func:`delivery`)
     gateways: tuple
     flood: tuple = ()
     tunnels: tuple = ()
     sources: tuple = ()
-    floods_unknown: bool = False  # a remote site is bridged in: unknown unicast floods
+    # a remote site or a physical network is bridged in: unknown unicast floods
+    floods_unknown: bool = False
     remote_macs: tuple = ()  # (MAC, port key) of hosts known to sit behind a remote site
 
 
@@ -146,6 +149,47 @@ class PassInputs:
     rules: dict | None = None  # rule key -> RuleInputs (only rules that can match)
     # collection -> id -> view: the records of plugins' declared resources (snapshot.extra)
     extra: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+
+
+def delivery(bound: BoundPort) -> tuple[int, int | None]:
+    """(ofport, VLAN or None) a frame of the port's network leaves by toward a port on its
+    own switch: a vlan provider network's localnet port takes the network's VLAN there."""
+    if bound.port.device_owner == LOCALNET:
+        return bound.ofport, bound.network.physical_segment
+    return bound.ofport, None
+
+
+class _Uplinked:
+    """The last fabric given its localnet ports, kept: a pass that changes neither the
+    fabric nor where localnet ports are reuses the same snapshot (whose VIFs the incremental
+    compiler compares by identity first)."""
+
+    def __init__(self):
+        self.made: tuple = (None, None, None, None)
+
+
+_UPLINKED = _Uplinked()
+
+
+def with_uplinks(fabric: FabricSnapshot, model: ModelSnapshot) -> FabricSnapshot:
+    """``fabric`` with every provider network's localnet port bound where the network's
+    physical network leaves the fabric: the first interface leading to it (the lowest
+    switch, then ofport), so that one point only joins the two and no loop forms through the
+    physical network. A network whose physical network no interface leads to stays apart."""
+    if not fabric.uplinks:
+        return fabric
+    seen_fabric, seen_networks, seen_localnets, made = _UPLINKED.made
+    if seen_fabric is fabric and seen_networks is model.networks:
+        return made  # a port's change, say: the networks' walk below is not repeated
+    localnets = {}
+    for network in model.networks.values():
+        places = fabric.uplinks.get(network.physical_network or "")
+        if places:
+            localnets[localnet_port_id(network.id)] = places[0]
+    if seen_fabric is not fabric or seen_localnets != localnets:
+        made = dataclasses.replace(fabric, vifs=MappingProxyType({**fabric.vifs, **localnets}))
+    _UPLINKED.made = (fabric, model.networks, localnets, made)
+    return made
 
 
 def router_interfaces(model: ModelSnapshot) -> list[Interface]:
@@ -361,7 +405,10 @@ def bound_ports(
 def unheld_gateways(
     network: NetworkView, subnets: tuple, claimed: Container, held_by_routers: Container
 ) -> tuple:
-    """IPv4 subnet gateways of ``network`` that no bound port claims and no router holds."""
+    """IPv4 subnet gateways of ``network`` that no bound port claims and no router holds: a
+    provider network's are the physical network's routers, which answer for themselves."""
+    if network.physical_network is not None:
+        return ()
     return tuple(
         sorted(
             s.gateway_ip

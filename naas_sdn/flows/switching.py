@@ -23,7 +23,7 @@ from __future__ import annotations
 from naas_sdn.flows import ofp
 from naas_sdn.flows.builder import Builder, Built
 from naas_sdn.flows.fabric import Hop
-from naas_sdn.flows.inputs import BoundPort, LocalNetwork
+from naas_sdn.flows.inputs import BoundPort, LocalNetwork, delivery
 from naas_sdn.flows.layout import (
     ETH_TYPE_LLDP,
     LLDP_NEAREST_BRIDGE,
@@ -77,9 +77,19 @@ def ingress_meter(key: int, qos: QosPolicyView | None) -> tuple:
     return ()
 
 
+def delivered(ofport: int, vlan: int | None) -> tuple:
+    """The actions that leave a frame out of a port of its switch (:func:`inputs.delivery`):
+    as it is, or tagged for a vlan provider network's physical network."""
+    if vlan is None:
+        return (ofp.output(ofport),)
+    return (ofp.push_vlan(), ofp.set_field("vlan_vid", OFPVID_PRESENT | vlan), ofp.output(ofport))
+
+
 def local_output(bound: BoundPort) -> tuple:
     """Delivery to a port on its own switch: behind its ingress limit, out of its ofport."""
-    return ingress_meter(bound.port.key, bound.policy.qos) + (ofp.apply(ofp.output(bound.ofport)),)
+    return ingress_meter(bound.port.key, bound.policy.qos) + (
+        ofp.apply(*delivered(*delivery(bound))),
+    )
 
 
 class Switching(Builder):
@@ -150,14 +160,19 @@ class Switching(Builder):
             ),
         }
         if local:
-            # Untagged frames only: a VM's own VLAN tags would otherwise ride inside ours.
+            # Untagged frames only: a VM's own VLAN tags would otherwise ride inside ours. A
+            # vlan provider network's localnet port takes the frames of its VLAN, untagged.
+            _, vlan = delivery(bound)
+            untag = () if vlan is None else (ofp.pop_vlan(),)
             flows.add(
                 ofp.flow(
                     Table.CLASSIFY,
                     Priority.CLASSIFY_VIF,
-                    ofp.match(in_port=bound.ofport, vlan_vid=0),
+                    ofp.match(
+                        in_port=bound.ofport, vlan_vid=0 if vlan is None else OFPVID_PRESENT | vlan
+                    ),
                     (
-                        ofp.apply(ofp.set_field(REG_SRC_PORT, port.key)),
+                        ofp.apply(*untag, ofp.set_field(REG_SRC_PORT, port.key)),
                         ofp.write_metadata(network.key, ALL_ONES),
                         ofp.goto(Table.PORT_SECURITY),
                     ),
@@ -198,7 +213,7 @@ class Switching(Builder):
                 )
                 for ip in local.sources
             )
-        local_buckets = [(ofp.output(port),) for port in local.ofports]
+        local_buckets = [delivered(port, vlan) for port, vlan in local.ofports]
         tree_buckets = [tagged_output(network, port) for port in local.flood]
         tunnel_buckets = []
         if endpoint is not None:
@@ -227,8 +242,8 @@ class Switching(Builder):
                 continue
             if not buckets:
                 continue
-            # Bridged to a remote site, the network floods unknown unicast too: the site's
-            # hosts are not in the model (unless named in remote_macs).
+            # Bridged to a remote site or a physical network, the network floods unknown
+            # unicast too: their hosts are not in the model (unless named in remote_macs).
             flooded = {} if local.floods_unknown else {"eth_dst": MULTICAST_BIT}
             flows.add(
                 ofp.flow(

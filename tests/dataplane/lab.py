@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from topologies.lab import lab, plug, switch_side, unplug  # noqa: F401  (re-exported)
+from topologies.lab import lab, plug, switch_side, trunk, unplug  # noqa: F401  (re-exported)
 
 
 def v4(port: dict) -> str:
