@@ -203,6 +203,7 @@ class NeutronApp:
             target["network:shared"] = rbac.shared_with(
                 self.service, "network", network, ctx.project_id
             )
+            target["network:router:external"] = network.external
         if res.parent_owner is not None:
             target["ext_parent:tenant_id"] = target["ext_parent:project_id"] = res.parent_owner
         return target

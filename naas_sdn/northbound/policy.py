@@ -92,6 +92,9 @@ BASE_RULES = (
     policy.RuleDefault("regular_user", "", "Rule for regular user access"),
     policy.RuleDefault("shared", "field:networks:shared=True", "Rule of shared network"),
     policy.RuleDefault(
+        "external", "field:networks:router:external=True", "Rule of external network"
+    ),
+    policy.RuleDefault(
         "ext_parent_owner",
         "tenant_id:%(ext_parent:tenant_id)s",
         "Rule for common parent owner check",
@@ -147,7 +150,7 @@ CORE_RULES = (
     # no rule of its own for ``shared``, so ``create_network``/``update_network`` decide.
     *crud(
         "network",
-        get=either(ADMIN_OR_OWNER, "rule:shared"),
+        get=either(ADMIN_OR_OWNER, "rule:shared", "rule:external"),
         attributes={
             **{
                 f"{verb}:provider:{name}": ADMIN
@@ -161,7 +164,7 @@ CORE_RULES = (
     *crud(
         "subnet",
         create=ADMIN_OR_NET_OWNER,
-        get=either(ADMIN_OR_OWNER, "rule:shared"),
+        get=either(ADMIN_OR_OWNER, "rule:shared", "rule:external"),
         update=ADMIN_OR_NET_OWNER,
         delete=ADMIN_OR_NET_OWNER,
         attributes={
@@ -177,7 +180,9 @@ CORE_RULES = (
     ),
     *crud(
         "port",
-        create=ANY,
+        # Neutron's: on one's own network or one shared with one (an external network takes
+        # no tenant's port: its routers' and floating IPs' are made by the service)
+        create=either(ADVSVC, ADMIN_OR_NET_OWNER, "rule:shared"),
         get=either(ADVSVC, ADMIN_OWNER_OR_NET_OWNER),
         update=either(ADMIN_OR_OWNER, ADVSVC),
         delete=either(ADVSVC, ADMIN_OWNER_OR_NET_OWNER),

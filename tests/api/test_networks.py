@@ -219,7 +219,7 @@ BAD_BODIES = [
     (b'{"network": {"status": "DOWN"}}', "not allowed in POST"),
     (b'{"network": {"revision_number": 4}}', "not allowed in POST"),
     (b'{"network": {"mtu": 9000}}', "not allowed in POST"),
-    (b'{"network": {"router:external": true}}', "router service plugin"),
+    (b'{"network": {"router:external": "maybe"}}', "'maybe' cannot be converted to boolean"),
     (b'{"network": {"tags": "a"}}', "Invalid input for tags"),
     (b'{"network": {"tags": ["a,b"]}}', "comma"),
 ]

@@ -153,3 +153,73 @@ def test_openstack_cli_provider_networks(openstack_cli, admin):
     shown = openstack_cli(admin, "network", "show", "datacentre-300")
     assert shown["provider:segmentation_id"] == 300
     openstack_cli(admin, "network", "delete", "datacentre-300", parse=False)
+
+
+def _entries(admin, net_id, action="access_as_external"):
+    path = f"/v2.0/rbac-policies?object_id={net_id}&action={action}"
+    return admin.get(path).json["rbac_policies"]
+
+
+def test_external_networks_are_seen_by_all_and_take_no_tenant_port(admin, alice, new_tenant):
+    body = {
+        "name": "public",
+        "router:external": True,
+        "provider:network_type": "flat",
+        "provider:physical_network": PHYSNET + "-ext",
+    }
+    resp = alice.post("/v2.0/networks", {"network": {"router:external": True}})
+    assert (resp.status, resp.error_type) == (403, "PolicyNotAuthorized"), resp
+    net = admin.post("/v2.0/networks", {"network": body}).json["network"]
+    assert net["router:external"] is True and net["shared"] is False
+    assert [e["target_tenant"] for e in _entries(admin, net["id"])] == ["*"]
+    subnet = {"network_id": net["id"], "ip_version": 4, "cidr": "192.0.2.0/24"}
+    sub = admin.post("/v2.0/subnets", {"subnet": subnet}).json["subnet"]
+    # Every project sees it and its subnet (the allocation pools floating IPs come from)...
+    shown = alice.get(f"/v2.0/networks/{net['id']}")
+    assert shown.status == 200 and shown.json["network"]["router:external"] is True
+    listed = alice.get("/v2.0/networks?router:external=True").json["networks"]
+    assert net["id"] in {n["id"] for n in listed}
+    assert alice.get(f"/v2.0/subnets/{sub['id']}").status == 200
+    # ...but puts no port on it and changes nothing of it.
+    resp = alice.post("/v2.0/ports", {"port": {"network_id": net["id"]}})
+    assert (resp.status, resp.error_type) == (403, "PolicyNotAuthorized"), resp
+    resp = alice.put(f"/v2.0/networks/{net['id']}", {"network": {"name": "mine"}})
+    assert resp.status == 403, resp
+    # Not external any more: its entries go, and with them the tenants' sight of it.
+    assert admin.put(f"/v2.0/networks/{net['id']}", {"network": {"router:external": False}})
+    assert _entries(admin, net["id"]) == []
+    assert alice.get(f"/v2.0/networks/{net['id']}").status == 404
+    # External to one project only: an access_as_external entry makes it external.
+    carol = new_tenant()
+    entry = {
+        "object_type": "network",
+        "object_id": net["id"],
+        "action": "access_as_external",
+        "target_tenant": alice.project,
+    }
+    made = admin.post("/v2.0/rbac-policies", {"rbac_policy": entry})
+    assert made.status == 201, made
+    assert admin.get(f"/v2.0/networks/{net['id']}").json["network"]["router:external"] is True
+    assert alice.get(f"/v2.0/networks/{net['id']}").status == 200
+    assert carol.get(f"/v2.0/networks/{net['id']}").status == 404
+    made = made.json["rbac_policy"]
+    assert admin.delete(f"/v2.0/rbac-policies/{made['id']}").status == 204
+    assert admin.get(f"/v2.0/networks/{net['id']}").json["network"]["router:external"] is False
+    assert alice.get(f"/v2.0/networks/{net['id']}").status == 404
+    assert admin.delete(f"/v2.0/networks/{net['id']}").status == 204
+
+
+def test_only_networks_are_external(admin):
+    group = admin.post("/v2.0/security-groups", {"security_group": {"name": "g"}})
+    entry = {
+        "object_type": "security_group",
+        "object_id": group.json["security_group"]["id"],
+        "action": "access_as_external",
+        "target_tenant": "*",
+    }
+    resp = admin.post("/v2.0/rbac-policies", {"rbac_policy": entry})
+    assert (resp.status, resp.error_type) == (400, "InvalidInput"), resp
+    assert (
+        "Invalid action 'access_as_external' for object type 'security_group'"
+        in (resp.json["NeutronError"]["message"])
+    )

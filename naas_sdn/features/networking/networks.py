@@ -84,6 +84,17 @@ class Network(schema.Extensible):
         validate=provider.physical_network_name,
     )
     physical_segment: int | None = field(Integer, nullable=True, visible=False, default=None)
+    # an external network (its access_as_external RBAC entries: "*" for router:external true)
+    external: bool = field(
+        Boolean,
+        wire="router:external",
+        post=True,
+        put=True,
+        default=False,
+        validate=a.boolean,
+        kind="boolean",
+        column_default=False,
+    )
 
 
 def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
@@ -147,11 +158,16 @@ def _after_create(txn: Transaction, ctx: Context, attrs: Mapping, net: Network) 
         provider.add_localnet_port(txn, net)
     if net.shared:
         rbac.share_with_all(txn, "network", net, True)
+    if net.external:
+        rbac.share_with_all(txn, "network", net, True, rbac.ACCESS_AS_EXTERNAL)
 
 
 def _before_update(txn: Transaction, ctx: Context, net: Network, values: dict) -> None:
     """Unsharing is refused while a project that no other entry lets in has ports or subnets
-    on it (Neutron's InvalidSharedSetting)."""
+    on it (Neutron's InvalidSharedSetting); ``router:external`` adds or removes the network's
+    access_as_external entries."""
+    if "external" in values:
+        rbac.share_with_all(txn, "network", net, values["external"], rbac.ACCESS_AS_EXTERNAL)
     if "shared" not in values:
         return
     if not values["shared"]:
@@ -216,21 +232,6 @@ NETWORKS = schema.declare(
         before_delete=_before_delete,
         visible=rbac.visible("network"),
         quota=100,
-        virtual=(
-            (
-                "router:external",
-                schema.Spec(
-                    show=lambda net: False,
-                    post=True,
-                    put=True,
-                    default=False,
-                    validate=a.only_false(
-                        "external networks need the router service plugin, which is not loaded"
-                    ),
-                    kind="boolean",
-                ),
-            ),
-        ),
     )
 )
 
@@ -242,5 +243,6 @@ rbac.shareable(
         lambda net_id: errors.NetworkNotFound(net_id=net_id),
         users=_dependent_projects,
         flag=True,
+        actions=(rbac.ACCESS_AS_SHARED, rbac.ACCESS_AS_EXTERNAL),
     )
 )

@@ -29,7 +29,10 @@ from naas_sdn.model.store import Transaction
 from naas_sdn.northbound import attributes as a
 
 ACCESS_AS_SHARED = "access_as_shared"
-ACTIONS = (ACCESS_AS_SHARED,)
+ACCESS_AS_EXTERNAL = "access_as_external"  # networks: seen as external networks
+ACTIONS = (ACCESS_AS_SHARED, ACCESS_AS_EXTERNAL)
+# the record's column each action's entries keep: shared (its "*" entry), external (any)
+FLAGS = {ACCESS_AS_SHARED: "shared", ACCESS_AS_EXTERNAL: "external"}
 WILDCARD = "*"
 POLICIES = "rbac_policies"
 _FROM_OBJECT = "rbac: the object's own shared attribute"  # memo key: (type, id) being synced
@@ -41,13 +44,15 @@ class Shareable:
     """An object type projects may share: its collection, its 404, and the projects whose
     resources depend on access to one object (``users(txn, record)``: the projects with
     ports on a network, with ports or networks bound to a QoS policy...). ``flag``: the
-    record keeps its ``*`` entry as its ``shared`` column."""
+    record keeps its ``*`` access_as_shared entry as its ``shared`` column (and, with
+    access_as_external among its ``actions``, whether it has any such entry as ``external``)."""
 
     object_type: str
     collection: str
     not_found: Callable[[str], errors.NeutronException]
     users: Callable[[Transaction, Any], Iterable[str]]
     flag: bool = False
+    actions: tuple[str, ...] = (ACCESS_AS_SHARED,)
 
 
 SHAREABLE: dict[str, Shareable] = {}
@@ -77,10 +82,10 @@ class RbacPolicy(schema.Bare):
 _ENTRIES = derived.Grouped(POLICIES, keys=lambda e: ((e.object_type, e.object_id),))
 
 
-def targets(model, object_type: str, object_id: str) -> frozenset:
-    """The projects an object is shared with (``*``: every project)."""
+def targets(model, object_type: str, object_id: str, action=ACCESS_AS_SHARED) -> frozenset:
+    """The projects an object is shared with (``*``: every project), or made external to."""
     entries = _ENTRIES.under(model, (object_type, object_id)).values()
-    return frozenset(e.target_tenant for e in entries if e.action == ACCESS_AS_SHARED)
+    return frozenset(e.target_tenant for e in entries if e.action == action)
 
 
 def shared_with(model, object_type: str, record, project_id: str | None) -> bool:
@@ -95,11 +100,10 @@ def visible(object_type: str) -> Callable[[Context, Any, Any], bool]:
     with see it."""
 
     def check(ctx: Context, record, model) -> bool:
-        return (
-            ctx.is_admin
-            or record.project_id == ctx.project_id
-            or shared_with(model, object_type, record, ctx.project_id)
-        )
+        if ctx.is_admin or record.project_id == ctx.project_id:
+            return True
+        found = _ENTRIES.under(model, (object_type, record.id)).values()
+        return any(e.target_tenant in (WILDCARD, ctx.project_id) for e in found)
 
     return check
 
@@ -124,24 +128,34 @@ def shared_field(object_type: str) -> Any:
 
 
 # ------------------------------------------------------------------------- the object's side
-def share_with_all(txn: Transaction, object_type: str, record, shared: bool) -> None:
-    """The object's own ``shared`` set through its API: its ``*`` entry follows (created in
-    its project's name; removed only if nobody depends on it, else ``error``)."""
+def share_with_all(
+    txn: Transaction, object_type: str, record, on: bool, action: str = ACCESS_AS_SHARED
+) -> None:
+    """The object's own ``shared`` (or a network's ``router:external``) set through its
+    API: its ``*`` entry of that action follows, created in its project's name; turned off,
+    ``shared`` removes the ``*`` entry, ``router:external`` every external entry (the caller
+    checks who depends on them first)."""
     syncing = txn.changes.memo.setdefault(_FROM_OBJECT, set())
     syncing.add((object_type, record.id))
     try:
-        wildcard = entries(txn, object_type, record.id, target=WILDCARD)
-        if shared and not wildcard:
+        wildcard = entries(txn, object_type, record.id, target=WILDCARD, action=action)
+        if on and not wildcard:
             attrs = {
                 "project_id": record.project_id,
                 "object_type": object_type,
                 "object_id": record.id,
-                "action": ACCESS_AS_SHARED,
+                "action": action,
                 "target_tenant": WILDCARD,
             }
             txn.create(POLICIES, Context.admin(), attrs)
-        elif not shared and wildcard:
-            txn.delete(POLICIES, wildcard)
+        elif not on:
+            gone = (
+                wildcard
+                if action == ACCESS_AS_SHARED
+                else entries(txn, object_type, record.id, action=action)
+            )
+            if gone:
+                txn.delete(POLICIES, gone)
     finally:
         syncing.discard((object_type, record.id))
 
@@ -159,13 +173,19 @@ def users_without_access(txn: Transaction, object_type: str, record, dropped: Rb
     return users & {dropped.target_tenant}
 
 
-def entries(txn: Transaction, object_type: str, object_id: str, target: str | None = None):
-    """The object's access_as_shared entries as the transaction sees them (to ``target``
-    only, if given)."""
+def entries(
+    txn: Transaction,
+    object_type: str,
+    object_id: str,
+    target: str | None = None,
+    action: str = ACCESS_AS_SHARED,
+):
+    """The object's entries of ``action`` as the transaction sees them (to ``target`` only,
+    if given)."""
     return [
         e
         for e in _ENTRIES.in_transaction(txn, (object_type, object_id)).values()
-        if e.action == ACCESS_AS_SHARED and (target is None or e.target_tenant == target)
+        if e.action == action and (target is None or e.target_tenant == target)
     ]
 
 
@@ -210,21 +230,26 @@ def _check_unique(txn: Transaction, values: Mapping, but: str | None = None) -> 
             raise errors.DuplicateRbacPolicy()
 
 
-def _sync_flag(txn: Transaction, kind: Shareable, record, shared: bool) -> None:
-    """The object's ``shared`` column follows its ``*`` entry (unless the object itself is
-    the one changing it, or is going)."""
+def _sync_flag(txn: Transaction, kind: Shareable, record, action: str, on: bool) -> None:
+    """The object's ``shared`` (``external``) column follows its entries (unless the object
+    itself is the one changing it, or is going)."""
     key = (kind.object_type, record.id)
     if not kind.flag or key in txn.changes.memo.get(_FROM_OBJECT, ()):
         return
     if key in txn.changes.memo.get(_GOING, ()):
         return
     current = txn.get(kind.collection, record.id)
-    if current is not None and current.shared != shared:
-        txn.save(kind.collection, current, {"shared": shared})
+    if current is not None and getattr(current, FLAGS[action]) != on:
+        txn.save(kind.collection, current, {FLAGS[action]: on})
 
 
 def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
     kind = _kind(attrs["object_type"])
+    if attrs["action"] not in kind.actions:
+        raise errors.InvalidInput(
+            error_message=f"Invalid action '{attrs['action']}' for object type "
+            f"'{kind.object_type}'. Valid actions: {list(kind.actions)}"
+        )
     target = attrs.get("target_tenant")
     if target is None:
         raise errors.BadRequestMessage(
@@ -242,8 +267,8 @@ def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
         "target_tenant": target,
     }
     _check_unique(txn, values)
-    if target == WILDCARD:
-        _sync_flag(txn, kind, record, True)
+    if target == WILDCARD or values["action"] == ACCESS_AS_EXTERNAL:
+        _sync_flag(txn, kind, record, values["action"], True)
     return values
 
 
@@ -267,10 +292,12 @@ def _before_update(txn: Transaction, ctx: Context, entry: RbacPolicy, values: di
     record = _owned_object(txn, ctx, kind, entry.object_id)
     new = values["target_tenant"]
     _check_unique(txn, {**entry.__dict__, "target_tenant": new}, but=entry.id)
+    if entry.action != ACCESS_AS_SHARED:
+        return  # an external network stays external, whoever it is external to
     if new != WILDCARD:
         _check_dropped(txn, kind, record, entry)
     if WILDCARD in (new, entry.target_tenant):
-        _sync_flag(txn, kind, record, new == WILDCARD)
+        _sync_flag(txn, kind, record, ACCESS_AS_SHARED, new == WILDCARD)
 
 
 def _before_delete(txn: Transaction, entry: RbacPolicy) -> None:
@@ -278,9 +305,14 @@ def _before_delete(txn: Transaction, entry: RbacPolicy) -> None:
     record = txn.get(kind.collection, entry.object_id) if kind else None
     if kind is None or record is None:
         return
+    if entry.action == ACCESS_AS_EXTERNAL:  # external while any external entry is left
+        left = entries(txn, kind.object_type, record.id, action=entry.action)
+        if not [e for e in left if e.id != entry.id]:
+            _sync_flag(txn, kind, record, entry.action, False)
+        return
     _check_dropped(txn, kind, record, entry)
     if entry.target_tenant == WILDCARD:
-        _sync_flag(txn, kind, record, False)
+        _sync_flag(txn, kind, record, ACCESS_AS_SHARED, False)
 
 
 RBAC_POLICIES = schema.declare(
