@@ -24,7 +24,7 @@ from naas_sdn.flows.layout import Owner, cookie, owner_of, remote_bucket
 from naas_sdn.model import db, errors
 from naas_sdn.model import service as service_module
 from naas_sdn.model.service import NetworkService
-from tests.unit.model_support import ALICE
+from tests.unit.model_support import ADMIN, ALICE
 
 
 def _groups(service):
@@ -42,6 +42,7 @@ class Walk:
         self.compilation = Compilation(compiler.Options())
         self.revision: int | None = None
         self.cables = {(1, 2), (2, 3)}
+        self.uplinks: dict[str, tuple] = {}  # physical network -> interfaces leading there
 
     def pick(self, collection):
         records = list(self.service.records(collection).values())
@@ -69,6 +70,8 @@ class Walk:
                 self.block,
                 self.admin,
                 self.recable,
+                self.provider,
+                self.uplink,
             ]
         )
         with contextlib.suppress(errors.NeutronException):
@@ -227,6 +230,24 @@ class Walk:
             attrs = {"qos_policy_id": policy.id}
         svc.update_network(ALICE, net.id, attrs)
 
+    def provider(self, rng, svc):
+        """An admin's provider network, flat or vlan, on one of two physical networks."""
+        physnet = rng.choice(["p1", "p2"])
+        attrs = {"network_type": "flat", "physical_network": physnet, "shared": True}
+        if rng.random() < 0.6:
+            attrs.update(network_type="vlan", segmentation_id=rng.randint(1, 4094))
+        svc.create_network(ADMIN, attrs)
+
+    def uplink(self, rng, svc):
+        """An interface to a physical network comes or goes, on any switch: where its
+        networks leave the fabric may move."""
+        physnet = rng.choice(["p1", "p2"])
+        places = set(self.uplinks.get(physnet, ()))
+        dpid = rng.randint(1, 3)
+        place = VifLocation(f"br{dpid}", dpid, 90)
+        places ^= {place}
+        self.uplinks[physnet] = tuple(sorted(places, key=lambda v: (v.dpid, v.ofport)))
+
     def recable(self, rng, svc):
         """The fabric changes: a line, a ring, or a switch cut off."""
         self.cables = rng.choice([{(1, 2), (2, 3)}, {(1, 2), (2, 3), (3, 1)}, {(1, 2)}])
@@ -243,7 +264,8 @@ class Walk:
         model, changed = self.service.snapshot_since(self.revision)
         self.revision = model.revision
         vifs = MappingProxyType(dict(self.vifs))
-        fabric = FabricSnapshot(frozenset({1, 2, 3}), self.links(), vifs)
+        uplinks = MappingProxyType({k: v for k, v in self.uplinks.items() if v})
+        fabric = FabricSnapshot(frozenset({1, 2, 3}), self.links(), vifs, uplinks=uplinks)
         bound, routers, rules = self.inputs.update(model, fabric, changed)
         want_bound, want_routers, want_rules = compiler.compile_inputs(model, fabric)
         assert list(bound) == want_bound
