@@ -17,6 +17,8 @@ import logging
 import threading
 import time
 
+from naas_sdn.flows.inputs import with_uplinks
+
 LOG = logging.getLogger(__name__)
 
 
@@ -61,11 +63,12 @@ class VifBinding:
     def sync(self) -> None:
         """Write the bindings the VIF locations imply, unless they are those last written:
         for the ports whose VIF came, went or moved since (every port the first time)."""
-        ports = self._service.snapshot().ports
+        model = self._service.snapshot()
+        ports = model.ports
+        # provider networks' localnet ports where the compiler binds them, beside the VIFs
+        vifs = with_uplinks(self._fabric.snapshot(), model).vifs
         bindings = {
-            port_id: location.bridge
-            for port_id, location in self._fabric.snapshot().vifs.items()
-            if port_id in ports
+            port_id: location.bridge for port_id, location in vifs.items() if port_id in ports
         }
         written = self._written
         if bindings == written:

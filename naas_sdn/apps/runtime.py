@@ -161,13 +161,13 @@ class Runtime:
                     leading.setdefault(physnet, []).extend(places)
         first = not self._ovsdb_synced()
         self.fabric.set_endpoints(reached)
-        self.fabric.set_uplinks(
+        moved = self.fabric.set_uplinks(
             {
                 physnet: tuple(sorted(places, key=lambda v: (v.dpid, v.ofport)))
                 for physnet, places in leading.items()
             }
         )
-        changed = self.fabric.set_vifs(merged)  # a change reaches the programmer from there
+        changed = self.fabric.set_vifs(merged) or moved  # the programmer hears from there
         # Also after a first dump equal to nothing (set_vifs then reports no change): the
         # switches waiting for it are read, and the statuses of unplugged ports resync. Any
         # other update that moved no VIF (an interface's row before OVS numbers its port)

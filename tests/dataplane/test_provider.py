@@ -101,6 +101,11 @@ def test_vms_reach_the_physical_network_untagged_and_tagged(controller, tenants)
         assert wait_ping(vm2, "198.51.100.1")
         lines = _lines(capture)
         assert lines and all("vlan 100" in line for line in lines), lines
+        # Each localnet port is up where its network leaves the fabric.
+        for network in (flat, tagged):
+            path = f"/v2.0/ports?network_id={network['id']}&device_owner=network:localnet"
+            (localnet,) = operator.api.get(path).json["ports"]
+            assert (localnet["status"], localnet["binding:host_id"]) == ("ACTIVE", "t2")
         # Each network reaches its own VLAN's hosts only.
         assert ping(vm1, "198.51.100.1", count=2) == 0
         out.cmd("ip addr add 198.51.100.7/24 dev out-eth0")  # untagged: not VLAN 100's
