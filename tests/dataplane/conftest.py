@@ -76,6 +76,23 @@ class Tenant:
     def show_port(self, port):
         return self.api.get("/v2.0/ports/" + port["id"]).json["port"]
 
+    def default_group(self) -> dict:
+        groups = self.api.get("/v2.0/security-groups").json["security_groups"]
+        return next(g for g in groups if g["name"] == "default")
+
+    def admit(self, group: dict, prefix: str, protocol: str = "icmp") -> dict:
+        """An ingress rule of ``group`` admitting ``protocol`` from ``prefix``."""
+        return self.create(
+            "/v2.0/security-group-rules",
+            "security_group_rule",
+            {
+                "security_group_id": group["id"],
+                "direction": "ingress",
+                "protocol": protocol,
+                "remote_ip_prefix": prefix,
+            },
+        )
+
 
 @pytest.fixture
 def tenants(controller):

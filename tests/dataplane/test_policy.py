@@ -230,21 +230,7 @@ def test_one_tenants_prefix_rule_does_not_stop_programming_a_shared_switch(contr
         b_ports = plugged_ports(bob, net, b_net, ("b1", "b2"))
         b1, b3 = net.get("b1"), net.get("b3")
         assert wait_ping(b1, v4(b_ports["b2"]))
-        default = next(
-            g
-            for g in alice.api.get("/v2.0/security-groups").json["security_groups"]
-            if g["name"] == "default"
-        )
-        alice.create(
-            "/v2.0/security-group-rules",
-            "security_group_rule",
-            {
-                "security_group_id": default["id"],
-                "direction": "ingress",
-                "protocol": "icmp",
-                "remote_ip_prefix": "10.8.0.0/24",
-            },
-        )
+        alice.admit(alice.default_group(), "10.8.0.0/24")
         client = alice.create("/v2.0/security-groups", "security_group", {"name": "client"})
         a_net = alice.network("a-net", "10.8.0.0/24")
         a_ports = plugged_ports(

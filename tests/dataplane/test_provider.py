@@ -112,19 +112,5 @@ def test_vms_reach_the_physical_network_untagged_and_tagged(controller, tenants)
         assert ping(vm2, "198.51.100.7", count=2) == 0
         # The outside host starts connections to a VM where its groups let it in.
         assert ping(out, v4(ports["vm1"]), count=2) == 0
-        default = next(
-            g
-            for g in alice.api.get("/v2.0/security-groups").json["security_groups"]
-            if g["name"] == "default"
-        )
-        alice.create(
-            "/v2.0/security-group-rules",
-            "security_group_rule",
-            {
-                "security_group_id": default["id"],
-                "direction": "ingress",
-                "protocol": "icmp",
-                "remote_ip_prefix": "203.0.113.0/24",
-            },
-        )
+        alice.admit(alice.default_group(), "203.0.113.0/24")
         assert wait_ping(out, v4(ports["vm1"]), timeout=10)

@@ -36,16 +36,7 @@ def _share(tenant, object_type, object_id, target):
 def _icmp_group(tenant, prefix):
     """A group admitting ICMP from ``prefix`` (and, as every group, all egress)."""
     group = tenant.create("/v2.0/security-groups", "security_group", {"name": "icmp"})
-    tenant.create(
-        "/v2.0/security-group-rules",
-        "security_group_rule",
-        {
-            "security_group_id": group["id"],
-            "direction": "ingress",
-            "protocol": "icmp",
-            "remote_ip_prefix": prefix,
-        },
-    )
+    tenant.admit(group, prefix)
     return group
 
 
@@ -112,21 +103,7 @@ def test_the_public_network_keeps_tenants_apart_by_their_groups(controller, tena
         for src, dst in ((a1, "b1"), (a1, "b2"), (b1, "a1"), (b2, "a2")):
             assert ping(src, ip[dst], count=2) == 0, (src.name, dst)
         # Bob admits ICMP from a1 alone: exactly that opens.
-        default = next(
-            g
-            for g in bob.api.get("/v2.0/security-groups").json["security_groups"]
-            if g["name"] == "default"
-        )
-        bob.create(
-            "/v2.0/security-group-rules",
-            "security_group_rule",
-            {
-                "security_group_id": default["id"],
-                "direction": "ingress",
-                "protocol": "icmp",
-                "remote_ip_prefix": ip["a1"] + "/32",
-            },
-        )
+        bob.admit(bob.default_group(), ip["a1"] + "/32")
         assert wait_for(lambda: ping(a1, ip["b1"], count=1) == 1, timeout=10)
         assert ping(a1, ip["b2"], count=2) == 2
         assert ping(a2, ip["b1"], count=2) == 0  # another of Alice's VMs: not admitted
