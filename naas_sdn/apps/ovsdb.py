@@ -202,26 +202,33 @@ def fetch_schema(remote: str, timeout: float = 5.0):
         rpc.close()
 
 
-def read_vifs(idl) -> dict[str, VifLocation]:
-    """iface-id -> location of every interface with an OpenFlow port number."""
-    found: dict[str, VifLocation] = {}
+def _numbered_interfaces(idl):
+    """(location, external_ids) of every interface OVS has given an OpenFlow port number,
+    on a bridge with a datapath id."""
     for bridge in idl.tables["Bridge"].rows.values():
         dpid = bridge.datapath_id[0] if bridge.datapath_id else None
         if not dpid:
             continue
         for port in bridge.ports:
             for iface in port.interfaces:
-                iface_id = iface.external_ids.get("iface-id")
                 ofport = iface.ofport[0] if iface.ofport else -1
-                if not iface_id or ofport <= 0:
-                    continue
-                location = VifLocation(bridge.name, int(dpid, 16), ofport)
-                # One port id plugged twice (a live migration in progress): keep one, stably.
-                if iface_id not in found or (location.bridge, location.ofport) < (
-                    found[iface_id].bridge,
-                    found[iface_id].ofport,
-                ):
-                    found[iface_id] = location
+                if ofport > 0:
+                    yield VifLocation(bridge.name, int(dpid, 16), ofport), iface.external_ids
+
+
+def read_vifs(idl) -> dict[str, VifLocation]:
+    """iface-id -> location of every interface with an OpenFlow port number."""
+    found: dict[str, VifLocation] = {}
+    for location, external_ids in _numbered_interfaces(idl):
+        iface_id = external_ids.get("iface-id")
+        if not iface_id:
+            continue
+        # One port id plugged twice (a live migration in progress): keep one, stably.
+        if iface_id not in found or (location.bridge, location.ofport) < (
+            found[iface_id].bridge,
+            found[iface_id].ofport,
+        ):
+            found[iface_id] = location
     return found
 
 
@@ -229,18 +236,10 @@ def read_uplinks(idl) -> dict[str, tuple[VifLocation, ...]]:
     """Physical network -> the interfaces the operator marked as leading to it
     (``external_ids:naas-physnet``), with an OpenFlow port number, by switch then ofport."""
     found: dict[str, list[VifLocation]] = {}
-    for bridge in idl.tables["Bridge"].rows.values():
-        dpid = bridge.datapath_id[0] if bridge.datapath_id else None
-        if not dpid:
-            continue
-        for port in bridge.ports:
-            for iface in port.interfaces:
-                physnet = iface.external_ids.get(PHYSNET)
-                ofport = iface.ofport[0] if iface.ofport else -1
-                if physnet and ofport > 0:
-                    found.setdefault(physnet, []).append(
-                        VifLocation(bridge.name, int(dpid, 16), ofport)
-                    )
+    for location, external_ids in _numbered_interfaces(idl):
+        physnet = external_ids.get(PHYSNET)
+        if physnet:
+            found.setdefault(physnet, []).append(location)
     return {
         name: tuple(sorted(places, key=lambda v: (v.dpid, v.ofport)))
         for name, places in found.items()
