@@ -358,6 +358,65 @@ class DeviceIDNotOwnedByTenant(Conflict):
     )
 
 
+# ------------------------------------------- external gateways and floating IPs (L3, ext-gw-mode)
+class ExternalNetworkInUse(Conflict):
+    message = (
+        "External network %(net_id)s cannot be updated to be made non-external, since it has "
+        "existing gateway ports."
+    )
+
+
+class RouterExternalGatewayInUseByFloatingIp(Conflict):
+    message = (
+        "Gateway cannot be updated for router %(router_id)s, since a gateway to external "
+        "network %(net_id)s is required by one or more floating IPs."
+    )
+
+
+class RouterInterfaceInUseByFloatingIP(Conflict):
+    message = (
+        "Router interface for subnet %(subnet_id)s on router %(router_id)s cannot be "
+        "deleted, as it is required by one or more floating IPs."
+    )
+
+
+class FloatingIPNotFound(NotFound):
+    message = "Floating IP %(floatingip_id)s could not be found"
+
+
+class ExternalGatewayForFloatingIPNotFound(NotFound):
+    message = (
+        "External network %(external_network_id)s is not reachable from subnet "
+        "%(subnet_id)s.  Therefore, cannot associate Port %(port_id)s with a Floating IP."
+    )
+
+
+class FloatingIPPortAlreadyAssociated(Conflict):
+    message = (
+        "Cannot associate floating IP %(floating_ip_address)s (%(fip_id)s) with port "
+        "%(port_id)s using fixed IP %(fixed_ip)s, as that fixed IP already has a floating IP "
+        "on external network %(net_id)s."
+    )
+
+
+class FipAssociated(Conflict):
+    message = (
+        'Unable to complete the operation on port "%(port_id)s" because the port still has '
+        "an associated floating IP."
+    )
+
+
+class ExternalIpAddressExhausted(NeutronException):
+    status = 400
+    message = "Unable to find any IP address on external network %(net_id)s."
+
+
+class IpAddressAlreadyAllocated(Conflict):
+    """Neutron's IPAM answer for an address taken, which its floating IPs and gateways give."""
+
+    message = "IP address %(ip)s already allocated in subnet %(subnet_id)s"
+
+
 # -------------------------------------------------------- port security, allowed address pairs
 class PortSecurityAndIPRequiredForSecurityGroups(InvalidInput):
     message = (

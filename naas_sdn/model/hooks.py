@@ -8,7 +8,10 @@ what their rules get (a rule refuses by raising a Neutron-shaped error):
 - ``before_create``: ``(txn, ctx, attrs)``;
 - ``before_update``: ``(txn, ctx, record, values)``: the changed values as requested (a
   port's ``fixed_ips`` as the request lists them);
-- ``before_delete``: ``(txn, record)``.
+- ``before_delete``: ``(txn, record)``;
+- ``after_create``: ``(txn, ctx, record)``: the new record, once the resource's own hooks
+  made what comes with it (a router's gateway port takes an address on a new subnet of its
+  external network).
 """
 
 from __future__ import annotations

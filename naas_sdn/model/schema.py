@@ -204,6 +204,13 @@ class Resource:
     # API attributes that are no field: (wire name, Spec with ``show``), checked and dropped
     # (Neutron's attributes of features naas-sdn answers with their one value)
     virtual: tuple[tuple[str, Spec], ...] = ()
+    # Attributes the hooks must see whenever a request names them: ``prepare`` finds them in
+    # its attrs, ``before_update`` in its values even when equal to the record's (a floating
+    # IP's port_id, sent again with another fixed_ip_address). Those that are no field of the
+    # record are requests, never stored: a router's external_gateway_info (its gateway port
+    # is made or deleted), a floating IP's subnet_id. Their API attributes come with the
+    # plugin, which passes them on under these names.
+    requests: frozenset[str] = frozenset()
 
     def __post_init__(self):
         fields = {
@@ -279,6 +286,7 @@ class Resource:
         return (
             standard
             | extended
+            | {name for name in self.requests if name not in self.specs}
             | {
                 name
                 for name, spec in self.specs.items()

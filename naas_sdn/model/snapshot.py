@@ -76,6 +76,26 @@ class RouterView:
     key: int  # unique, stable integer naming the router in cookies
     admin_state_up: bool
     routes: tuple[tuple[str, str], ...] = ()  # (destination cidr, nexthop ip)
+    # its gateway port on an external network (device_owner network:router_gateway, device_id
+    # the router), None without a gateway; whether what leaves by it takes its address (SNAT)
+    gw_port_id: str | None = None
+    enable_snat: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class FloatingIpView:
+    """A floating IP: ``floating_ip_address`` on the external network, held by a port of its
+    own (device_owner network:floatingip, device_id the floating IP), translated 1:1 to the
+    associated port's ``fixed_ip_address`` by ``router_id``, the router whose gateway is on
+    that network and which has an interface on the fixed address's subnet."""
+
+    id: str
+    project_id: str
+    floating_network_id: str
+    floating_ip_address: str
+    port_id: str | None = None
+    fixed_ip_address: str | None = None
+    router_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,6 +226,8 @@ class ModelSnapshot:
 _NAMED = frozenset(f.name for f in dataclasses.fields(ModelSnapshot)) - {"revision", "extra"}
 
 ROUTER_INTERFACE = "network:router_interface"
+ROUTER_GATEWAY = "network:router_gateway"  # a router's port on an external network
+FLOATINGIP = "network:floatingip"  # holds a floating IP's address on the external network
 L2_REMOTE_GATEWAY = "network:l2_remote_gateway"  # the port of a remote site's bridge device
 LOCALNET = "network:localnet"  # where a provider network meets its physical network
 _LOCALNET_IDS = uuid.UUID("6f1c2a52-9a41-4f3e-9e3b-6c0c2d1f5b7e")

@@ -178,8 +178,8 @@ class DeclaredStore:
         if rules:
             hooks.run(resource.collection, "before_create", txn, ctx, attrs)
         values = dict(resource.prepare(txn, ctx, attrs)) if resource.prepare else {}
-        if resource.owned:
-            values.setdefault("project_id", owner(ctx, attrs))
+        if resource.owned and "project_id" not in values:  # prepare may name it ('': none)
+            values["project_id"] = owner(ctx, attrs)
         for name, spec in resource.own_fields.items():
             if name in values or name == resource.counter_field:
                 continue
@@ -213,6 +213,8 @@ class DeclaredStore:
                 created[record.id], **extension.on_create(txn, ctx, attrs, created[record.id])
             )
         self.parent_changed(txn, resource, record)
+        if rules:
+            hooks.run(resource.collection, "after_create", txn, ctx, created[record.id])
         return created[record.id]
 
     def update_record(
@@ -224,9 +226,10 @@ class DeclaredStore:
         if_revision: int | None = None,
         parent: str | None = None,
     ):
-        """Change a record; ``before_update`` checks the changed values and may normalize
-        them in place. A record with no revision of its own (:class:`Bare`) ignores
-        If-Match; a nested one's change raises its parent's revision."""
+        """Change a record; ``before_update`` checks the changed values (and the resource's
+        ``requests`` named, changed or not) and may normalize them in place. A record with no
+        revision of its own (:class:`Bare`) ignores If-Match; a nested one's change raises
+        its parent's revision."""
         resource = DECLARED[collection]
         check_updatable(attrs, resource.updatable)
 
@@ -235,14 +238,20 @@ class DeclaredStore:
             if resource.owned:
                 check_revision(record.revision_number, if_revision)
             values = {
-                k: v for k, v in attrs.items() if k in resource.specs and getattr(record, k) != v
+                k: v
+                for k, v in attrs.items()
+                if k in resource.requests or (k in resource.specs and getattr(record, k) != v)
             }
             txn = Transaction(conn, changes, self)
             if values:
                 hooks.run(collection, "before_update", txn, ctx, record, values)
             if values and resource.before_update is not None:
                 resource.before_update(txn, ctx, record, values)
-                values = {k: v for k, v in values.items() if getattr(record, k) != v}
+            values = {
+                k: v
+                for k, v in values.items()
+                if not _request_only(resource, k) and getattr(record, k) != v
+            }
             for extension in resource.extensions:
                 values.update(extension.on_update(txn, ctx, record, attrs, dict(values)))
             if not values:
@@ -472,6 +481,11 @@ def nested_listing(
         below = sorted(below, key=link.order) if link.order else below
         listed.extend(map(link.listed_as, below) if link.listed_as else below)
     return tuple(listed)
+
+
+def _request_only(resource: Resource, name: str) -> bool:
+    """A request the hooks saw, no field of the record (:attr:`Resource.requests`)."""
+    return name in resource.requests and name not in resource.specs
 
 
 def _parent_id(resource: Resource, record, listed: bool = False) -> str | None:

@@ -210,13 +210,19 @@ class NeutronApp:
 
     def _authorize(self, ctx: Context, action: str, target: dict, attributes=()) -> None:
         """The action's rule, then the rule of each attribute set (``create_port:mac_address``,
-        and per fixed IP ``create_port:fixed_ips:ip_address`` / ``:subnet_id``): 403 before
-        the model sees the request, so no conflict answer tells what another project uses."""
+        and per fixed IP ``create_port:fixed_ips:ip_address`` / ``:subnet_id``), and of each
+        key given in an attribute that is an object, as Neutron's sub-attribute rules
+        (``update_router:external_gateway_info:enable_snat``): 403 before the model sees the
+        request, so no conflict answer tells what another project uses."""
         self.authorizer.authorize(ctx, action, target)
         for name in attributes:
             rule = f"{action}:{name}"
             if self.authorizer.knows(rule):
                 self.authorizer.authorize(ctx, rule, target)
+            if isinstance(target.get(name), dict):
+                for key in target[name]:
+                    if self.authorizer.knows(f"{rule}:{key}"):
+                        self.authorizer.authorize(ctx, f"{rule}:{key}", target)
             if name == "fixed_ips" and isinstance(target.get(name), list):
                 for key in ("ip_address", "subnet_id"):
                     if any(key in entry for entry in target[name]) and self.authorizer.knows(

@@ -101,6 +101,46 @@ def anonymous(server):
     return ApiClient(server.url)
 
 
+@pytest.fixture
+def external_network(admin):
+    """``make(cidr=..., subnet=True, **attrs) -> (network, subnet or None)``: an admin's
+    external flat provider network on a physical network of its own, with an IPv4 subnet.
+    Every project sees it (the server is shared): after the test it goes, and first what
+    still uses it (its floating IPs, routers' gateways on it)."""
+    made = []
+
+    def make(cidr="172.24.4.0/24", subnet=True, **attrs):
+        tag = uuid.uuid4().hex[:8]
+        body = {
+            "name": "public-" + tag,
+            "router:external": True,
+            "provider:network_type": "flat",
+            "provider:physical_network": "physnet-" + tag,
+            **attrs,
+        }
+        resp = admin.post("/v2.0/networks", {"network": body})
+        assert resp.status == 201, resp
+        net = resp.json["network"]
+        made.append(net)
+        if not subnet:
+            return net, None
+        body = {"network_id": net["id"], "ip_version": 4, "cidr": cidr, "name": "sub-" + tag}
+        resp = admin.post("/v2.0/subnets", {"subnet": body})
+        assert resp.status == 201, resp
+        return net, resp.json["subnet"]
+
+    yield make
+    for net in made:
+        fips = admin.get(f"/v2.0/floatingips?floating_network_id={net['id']}").json
+        for fip in fips["floatingips"]:
+            admin.delete(f"/v2.0/floatingips/{fip['id']}")
+        path = f"/v2.0/ports?network_id={net['id']}&device_owner=network:router_gateway"
+        for port in admin.get(path).json["ports"]:
+            gone = {"router": {"external_gateway_info": None}}
+            admin.put(f"/v2.0/routers/{port['device_id']}", gone)
+        assert admin.delete(f"/v2.0/networks/{net['id']}").status in (204, 404)
+
+
 # ------------------------------------------------------------------------- the real CLI
 class _IdentityStandIn(BaseHTTPRequestHandler):
     """Keystone's project lookups, which ``openstack quota`` and ``network rbac

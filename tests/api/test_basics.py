@@ -35,6 +35,7 @@ def test_resources_listing(server, alice):
         "subnets",
         "ports",
         "routers",
+        "floatingips",
         "security_groups",
         "security_group_rules",
         "rbac_policies",

@@ -13,6 +13,7 @@ NEUTRON_DEFAULTS = {
     "subnet": 100,
     "port": 500,
     "router": 10,
+    "floatingip": 50,
     "security_group": 10,
     "security_group_rule": 100,
     "rbac_policy": 10,
@@ -219,7 +220,7 @@ def test_details_show_usage(admin, alice):
 
 def test_plugin_quotas_only_with_their_plugin(bare_server, bare_alice):
     shown = bare_alice.get(quota_path(bare_alice)).json["quota"]
-    assert shown == {k: v for k, v in NEUTRON_DEFAULTS.items() if k != "router"}
+    assert shown == {k: v for k, v in NEUTRON_DEFAULTS.items() if k not in ("router", "floatingip")}
     bare_admin = ApiClient(bare_server.url, bare_server.token("bare-admin", admin=True))
     resp = bare_admin.put(quota_path(bare_alice), {"quota": {"router": 1}})
     assert (

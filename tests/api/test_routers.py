@@ -96,10 +96,11 @@ def test_router_wire_format_and_crud(alice, bob):
     [
         ({"router": {"routes": [ROUTE]}}, 400, "Attribute 'routes' not allowed in POST"),
         (
-            {"router": {"external_gateway_info": {"network_id": UNKNOWN}}},
+            {"router": {"external_gateway_info": {"enable_snat": True}}},
             400,
-            "external_gateway_info",
+            "Expected keys: {'network_id'}",
         ),
+        ({"router": {"external_gateway_info": {"network_id": UNKNOWN}}}, 404, UNKNOWN),
         ({"router": {"availability_zone_hints": ["nova"]}}, 400, "availability zones"),
         ({"router": {"admin_state_up": "maybe"}}, 400, "'maybe' cannot be converted to boolean"),
         ({"router": {"distributed": True}}, 400, "Unrecognized attribute"),

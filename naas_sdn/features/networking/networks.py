@@ -193,7 +193,7 @@ def _dependent_projects(txn: Transaction, net: Network, unsharing: bool = False)
     if unsharing:
         subnets = (txn.get("subnets", s) for s in txn.get("networks", net.id).subnets)
         found |= {s.project_id for s in subnets if s is not None}
-    return found
+    return found - {""}  # a router gateway's or floating IP's port is no project's
 
 
 def _before_delete(txn: Transaction, net: Network) -> None:

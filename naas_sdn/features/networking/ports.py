@@ -22,7 +22,7 @@ from naas_sdn.model import db, errors, schema
 from naas_sdn.model.allocation import TakenMacs, allocate_mac
 from naas_sdn.model.common import Context, evolve, update_row, utcnow
 from naas_sdn.model.schema import COMPUTED, field
-from naas_sdn.model.snapshot import PortView
+from naas_sdn.model.snapshot import FLOATINGIP, ROUTER_GATEWAY, PortView
 from naas_sdn.model.store import Transaction
 from naas_sdn.northbound import attributes as a
 
@@ -31,6 +31,9 @@ from .addresses import IP_ALLOCATIONS
 from .networks import network_reference
 
 VIF_TYPE_UNBOUND, VIF_TYPE_OVS = "unbound", "ovs"
+# Neutron's ports of no project: a router's gateway and a floating IP's address, which the
+# service makes (as an admin, project_id ''): tenants do not list them, admins do
+NO_PROJECT_OWNERS = frozenset({ROUTER_GATEWAY, FLOATINGIP})
 VNIC_NORMAL = "normal"
 STATUS_ACTIVE, STATUS_DOWN = "ACTIVE", "DOWN"
 
@@ -117,7 +120,10 @@ def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
     fixed_ips = addresses.assign(
         txn, ctx, net.id, port_id, mac, device_owner, _requested(attrs.get("fixed_ips"))
     )
-    return {
+    values: dict[str, Any] = {}
+    if ctx.is_admin and attrs.get("project_id") == "" and device_owner in NO_PROJECT_OWNERS:
+        values["project_id"] = ""
+    return values | {
         "id": port_id,
         "network_id": net.id,
         "mac_address": mac,

@@ -230,17 +230,27 @@ def _check_unique(txn: Transaction, values: Mapping, but: str | None = None) -> 
             raise errors.DuplicateRbacPolicy()
 
 
+def going(txn: Transaction, object_type: str, object_id: str) -> bool:
+    """The object is being deleted in this transaction (its entries go with it)."""
+    return (object_type, object_id) in txn.changes.memo.get(_GOING, ())
+
+
 def _sync_flag(txn: Transaction, kind: Shareable, record, action: str, on: bool) -> None:
     """The object's ``shared`` (``external``) column follows its entries (unless the object
-    itself is the one changing it, or is going)."""
+    itself is the one changing it, or is going), as an update of it the other slices' rules
+    see (a network with routers' gateways stays external)."""
     key = (kind.object_type, record.id)
     if not kind.flag or key in txn.changes.memo.get(_FROM_OBJECT, ()):
         return
-    if key in txn.changes.memo.get(_GOING, ()):
+    if going(txn, *key):
         return
     current = txn.get(kind.collection, record.id)
     if current is not None and getattr(current, FLAGS[action]) != on:
-        txn.save(kind.collection, current, {FLAGS[action]: on})
+        values = {FLAGS[action]: on}
+        hooks.run(
+            kind.collection, "before_update", txn, txn.ctx or Context.admin(), current, values
+        )
+        txn.save(kind.collection, current, values)
 
 
 def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:

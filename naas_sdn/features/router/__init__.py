@@ -1,11 +1,14 @@
-"""Routers: the ``router`` service plugin, /v2.0/routers with Neutron's L3 and extraroute
-dialect, as one slice — the declaration and its route rules (:mod:`.resource`), the interface
-actions (:mod:`.interfaces`) and the API below. Its flows are the compiler's
-(:mod:`naas_sdn.flows.routing`), which reads the routers' views from the snapshot.
+"""Routers: the ``router`` service plugin, /v2.0/routers and /v2.0/floatingips with Neutron's
+L3, ext-gw-mode and extraroute dialect, as one slice — the router's declaration and its route
+rules (:mod:`.resource`), its external gateway (:mod:`.gateway`), the interface actions
+(:mod:`.interfaces`), floating IPs (:mod:`.floatingips`) and the API below. Its flows are the
+compiler's (:mod:`naas_sdn.flows.routing`), which reads the routers' and floating IPs' views
+from the snapshot.
 
 Routers connect the subnets of their interface ports (added and removed with the
-``add_router_interface`` / ``remove_router_interface`` member actions) and carry static routes.
-External gateways need external networks, which the model does not have: only null is accepted.
+``add_router_interface`` / ``remove_router_interface`` member actions), carry static routes,
+and reach an external network through a gateway port (``external_gateway_info``), where
+floating IPs translate to their ports' fixed addresses.
 """
 
 from __future__ import annotations
@@ -16,14 +19,25 @@ from naas_sdn.model import errors
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.extensions import Extension, Plugin
-from naas_sdn.northbound.policy import ADMIN_OR_OWNER, crud, rule
-from naas_sdn.northbound.resources import declared_resource
+from naas_sdn.northbound.policy import ADMIN, ADMIN_OR_OWNER, ANY, crud, rule
+from naas_sdn.northbound.resources import ResourceDef, declared_resource
 
+from .floatingips import FLOATING_IPS, FloatingIp
+from .gateway import gateway_info
 from .interfaces import add_router_interface, remove_router_interface
-from .resource import ROUTERS, Router, add_extraroutes, interfaces_of, remove_extraroutes
+from .resource import (
+    GATEWAY_INFO,
+    ROUTERS,
+    Router,
+    add_extraroutes,
+    interfaces_of,
+    remove_extraroutes,
+)
 
 __all__ = [
+    "FLOATING_IPS",
     "ROUTERS",
+    "FloatingIp",
     "Router",
     "add_extraroutes",
     "add_router_interface",
@@ -33,24 +47,37 @@ __all__ = [
     "router_plugin",
 ]
 
-_NO_GATEWAY = (
-    "external gateways are not supported: there are no external networks, so "
-    "external_gateway_info can only be null"
-)
 _NO_AZ = "availability zones are not supported"
 _NO_FLAVOR = "router flavors are not supported: the flavors service plugin is not loaded"
+_GATEWAY_KEYS = ("network_id", "enable_snat", "external_fixed_ips")
+
+
+def gateway_request(attr, value):
+    """neutron-lib's ``type:dict_or_nodata`` of external_gateway_info (with ext-gw-mode's
+    ``enable_snat``): no data (null, {}) asks for no gateway; else ``network_id`` is
+    required, and no other key than the three is taken."""
+    if not value:
+        return None
+    if not isinstance(value, dict):
+        raise a.invalid(attr, f"'{value}' is not a dictionary")
+    if "network_id" not in value:
+        raise a.invalid(
+            attr,
+            f"Validation of dictionary's keys failed. Expected keys: {{'network_id'}} "
+            f"Provided keys: {set(value)}",
+        )
+    unexpected = [k for k in value if k not in _GATEWAY_KEYS]
+    if unexpected:
+        raise a.invalid(attr, f"Unexpected keys supplied: {', '.join(unexpected)}")
+    info = {"network_id": a.uuid_string(attr, value["network_id"])}
+    if "enable_snat" in value:
+        info["enable_snat"] = a.boolean(attr, value["enable_snat"])
+    if "external_fixed_ips" in value:
+        info["external_fixed_ips"] = a.fixed_ips(attr, value["external_fixed_ips"])
+    return info
+
 
 # What the API shows and accepts beyond the declared fields: what routers here never have.
-_GATEWAY = Attr(
-    "external_gateway_info",
-    lambda r: None,
-    True,
-    True,
-    None,
-    a.only_none(_NO_GATEWAY),
-    None,
-    kind="other",
-)
 _NEVER_SET = (
     Attr("flavor_id", lambda r: None, True, False, None, a.only_none(_NO_FLAVOR), None),
     Attr(
@@ -67,11 +94,33 @@ _NEVER_SET = (
 )
 
 
-def _attributes(declared: AttributeMap) -> AttributeMap:
-    """The declared attributes and the unsupported ones, in the order of Neutron's body."""
+def _attributes(service, declared: AttributeMap) -> AttributeMap:
+    """The declared attributes, the gateway and the unsupported ones, in the order of
+    Neutron's body."""
+    gateway = Attr(
+        GATEWAY_INFO,
+        lambda r: gateway_info(service, r),
+        True,
+        True,
+        None,
+        gateway_request,
+        GATEWAY_INFO,
+        kind="other",
+    )
     attrs = declared.attrs
     at = [attr.name for attr in attrs].index("routes")
-    return AttributeMap((*attrs[:at], _GATEWAY, attrs[at], *_NEVER_SET, *attrs[at + 1 :]))
+    return AttributeMap((*attrs[:at], gateway, attrs[at], *_NEVER_SET, *attrs[at + 1 :]))
+
+
+def floatingips_resource(service) -> ResourceDef:
+    """/v2.0/floatingips: the declared attributes but ``name`` (Neutron's floating IPs have
+    none), and ``subnet_id``, where the address comes from (given on POST, never shown)."""
+    res = declared_resource(service, FLOATING_IPS)
+    subnet = Attr(
+        "subnet_id", lambda r: None, True, False, None, a.uuid_or_none, "subnet_id", readable=False
+    )
+    attrs = tuple(attr for attr in res.attributes.attrs if attr.name != "name")
+    return dataclasses.replace(res, attributes=AttributeMap((*attrs, subnet)))
 
 
 ROUTER_EXTENSIONS = (
@@ -80,6 +129,12 @@ ROUTER_EXTENSIONS = (
         "Neutron L3 Router",
         "Router abstraction for basic L3 forwarding between L2 Neutron networks and "
         "access to external networks via a NAT gateway.",
+    ),
+    Extension(
+        "ext-gw-mode",
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for specifying whether SNAT should occur on the "
+        "external gateway",
     ),
     Extension("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
     Extension(
@@ -95,9 +150,26 @@ ACTIONS = (
     "add_extraroutes",
     "remove_extraroutes",
 )
-ROUTER_RULES = crud("router") + tuple(
-    rule(action, ADMIN_OR_OWNER, f"{action.replace('_', ' ').capitalize()} of a router")
-    for action in ACTIONS
+# Neutron's: any project makes and changes its router's gateway on an external network it
+# sees; only admins choose whether it translates (enable_snat) and its addresses.
+_GATEWAY_RULES = {
+    f"{verb}:{GATEWAY_INFO}{key}": check
+    for verb in ("create", "update")
+    for key, check in (
+        ("", ADMIN_OR_OWNER),
+        (":network_id", ADMIN_OR_OWNER),
+        (":enable_snat", ADMIN),
+        (":external_fixed_ips", ADMIN),
+    )
+}
+ROUTER_RULES = (
+    crud("router", attributes=_GATEWAY_RULES)
+    + tuple(
+        rule(action, ADMIN_OR_OWNER, f"{action.replace('_', ' ').capitalize()} of a router")
+        for action in ACTIONS
+    )
+    # Neutron's: a project's own floating IPs; only admins choose the address
+    + crud("floatingip", create=ANY, attributes={"create:floating_ip_address": ADMIN})
 )
 
 
@@ -138,5 +210,10 @@ def router_plugin(service) -> Plugin:
             "remove_extraroutes": remove_routes,
         },
     )
-    routers = dataclasses.replace(routers, attributes=_attributes(routers.attributes))
-    return Plugin("router", (routers,), ROUTER_EXTENSIONS, policy_rules=ROUTER_RULES)
+    routers = dataclasses.replace(routers, attributes=_attributes(service, routers.attributes))
+    return Plugin(
+        "router",
+        (routers, floatingips_resource(service)),
+        ROUTER_EXTENSIONS,
+        policy_rules=ROUTER_RULES,
+    )

@@ -16,12 +16,13 @@ import netaddr
 from naas_sdn.features.networking import addresses, ports, rbac
 from naas_sdn.features.networking.ports import PORTS, Port
 from naas_sdn.features.networking.subnets import Subnet
-from naas_sdn.model import errors, ipam
+from naas_sdn.model import errors
 from naas_sdn.model.common import Context
 from naas_sdn.model.snapshot import ROUTER_INTERFACE
 from naas_sdn.model.store import Transaction
 
-from .resource import Router, interfaces_of, router_bad
+from .common import check_dup_subnets, floatingips_via, gateway_port, interfaces_of, router_bad
+from .resource import Router
 
 
 def interface_info(info, removal: bool) -> tuple[bool, bool]:
@@ -88,7 +89,7 @@ def _attach_subnet(txn: Transaction, ctx: Context, router: Router, interfaces, s
             f"not owned by project making the request"
         )
     _check_address_mode(subnet)
-    _check_dup_subnets(service, interfaces, [subnet])
+    check_dup_subnets(txn, _with_gateway(txn, router, interfaces), [subnet])
     pool = addresses.pool(txn)
     if subnet.ip_version == 6:  # a new IPv6 prefix joins the router's IPv6 port there
         port = next(
@@ -148,7 +149,7 @@ def _attach_port(txn: Transaction, ctx: Context, router: Router, interfaces, por
                     f"id {other.network_id}. Only one IPv6 port from the same network "
                     f"subnet can be connected to a router."
                 )
-    _check_dup_subnets(service, interfaces, subnets)
+    check_dup_subnets(txn, _with_gateway(txn, router, interfaces), subnets)
     if sum(1 for s in subnets if s.ip_version == 4) > 1:
         raise router_bad("Cannot have multiple IPv4 subnets on router port")
     if not ctx.is_admin:
@@ -166,21 +167,10 @@ def _attach_port(txn: Transaction, ctx: Context, router: Router, interfaces, por
     return new, subnets
 
 
-def _check_dup_subnets(service, interfaces: list[Port], new_subnets: list[Subnet]) -> None:
-    new_ids = {s.id for s in new_subnets}
-    router_subnets = []
-    for port in interfaces:
-        for subnet_id, _ip in port.fixed_ips:
-            if subnet_id in new_ids:
-                raise router_bad(f"Router already has a port on subnet {subnet_id}")
-            router_subnets.append(service.records("subnets")[subnet_id])
-    for sub in router_subnets:
-        for new in new_subnets:
-            if ipam.cidrs_overlap(sub.cidr, new.cidr):
-                raise router_bad(
-                    f"Cidr {new.cidr} of subnet {new.id} overlaps with cidr "
-                    f"{sub.cidr} of subnet {sub.id}"
-                )
+def _with_gateway(txn: Transaction, router: Router, interfaces: list[Port]) -> list[Port]:
+    """The router's ports: its interfaces and its gateway port, if it has one."""
+    port = gateway_port(txn, router)
+    return [*interfaces, port] if port is not None else list(interfaces)
 
 
 def remove_interface(txn: Transaction, ctx: Context, router: Router, info: Mapping) -> dict:
@@ -198,13 +188,13 @@ def remove_interface(txn: Transaction, ctx: Context, router: Router, info: Mappi
         if subnet_id and subnet_id not in subnet_ids:
             raise errors.SubnetMismatchForPort(port_id=port.id, subnet_id=subnet_id)
         for sid in subnet_ids:
-            _check_not_in_use(router, service.records("subnets")[sid])
+            _check_not_in_use(txn, router, service.records("subnets")[sid])
         ports.remove(txn, port)
         return _interface_body(router.id, port, subnet_ids[0], subnet_ids)
     subnet = service.get_subnet(ctx, info["subnet_id"])  # by subnet: interface_info
     on_net = [p for p in interfaces if p.network_id == subnet.network_id]
     if on_net:
-        _check_not_in_use(router, subnet)
+        _check_not_in_use(txn, router, subnet)
     for port in on_net:
         subnet_ids = [sid for sid, _ in port.fixed_ips]
         if subnet.id not in subnet_ids:
@@ -219,11 +209,19 @@ def remove_interface(txn: Transaction, ctx: Context, router: Router, info: Mappi
     raise errors.RouterInterfaceNotFoundForSubnet(router_id=router.id, subnet_id=subnet_id)
 
 
-def _check_not_in_use(router: Router, subnet: Subnet) -> None:
+def _check_not_in_use(txn: Transaction, router: Router, subnet: Subnet) -> None:
+    """Neutron's: no route's nexthop on the subnet, and no floating IP associated through
+    the router with an address of it."""
     cidr = netaddr.IPNetwork(subnet.cidr)
     for _destination, nexthop in router.routes:
         if netaddr.IPAddress(nexthop) in cidr:
             raise errors.RouterInterfaceInUseByRoute(router_id=router.id, subnet_id=subnet.id)
+    for fip in floatingips_via(txn, router.id):
+        if fip.fixed_ip_address is None or netaddr.IPAddress(fip.fixed_ip_address) not in cidr:
+            continue
+        port = txn.get("ports", fip.port_id) if fip.port_id else None
+        if port is not None and any(sid == subnet.id for sid, _ in port.fixed_ips):
+            raise errors.RouterInterfaceInUseByFloatingIP(router_id=router.id, subnet_id=subnet.id)
 
 
 def _interface_body(router_id: str, port: Port, subnet_id: str, subnet_ids) -> dict:
