@@ -62,18 +62,39 @@ def _action(action):
             src_field=action[1], dst_field=action[2], n_bits=action[3], src_ofs=0, dst_ofs=0
         )
     if kind == "ct":
-        _, commit, zone_register, table = action
+        _, commit, zone_register, table, *nat = action
         return parser.NXActionCT(
             flags=nicira_ext.NX_CT_F_COMMIT if commit else 0,
             zone_src=zone_register,
             zone_ofs_nbits=nicira_ext.ofs_nbits(0, CT_ZONE_BITS - 1),
             recirc_table=NX_CT_RECIRC_NONE if table is None else table,
             alg=0,
-            actions=[],
+            actions=[_nat(nat[0])] if nat else [],
         )
     if kind == "conjunction":
         return parser.NXActionConjunction(clause=action[2] - 1, n_clauses=action[3], id_=action[1])
     raise ValueError(f"unknown action {action!r}")
+
+
+_NAT_FLAGS = {"src": 1, "dst": 2}  # OVS's NX_NAT_F_SRC, NX_NAT_F_DST
+
+
+def _nat(nat: tuple):
+    """A ct action's translation: () applies the connection's own, (side, ip) sets one up."""
+    if not nat:
+        return parser.NXActionNAT(flags=0)
+    side, ip = nat
+    return parser.NXActionNAT(flags=_NAT_FLAGS[side], range_ipv4_min=ip, range_ipv4_max=ip)
+
+
+def _parse_nat(actions) -> tuple | None:
+    for action in actions:
+        if isinstance(action, parser.NXActionNAT):
+            for side, flag in _NAT_FLAGS.items():
+                if action.flags & flag:
+                    return (side, action.range_ipv4_min)
+            return ()
+    return None
 
 
 def _instruction(instruction):
@@ -197,7 +218,9 @@ def _parse_action(action):
         return model.move(_oxm(action.src_field), _oxm(action.dst_field), action.n_bits)
     if isinstance(action, parser.NXActionCT):
         table = None if action.recirc_table == NX_CT_RECIRC_NONE else action.recirc_table
-        return ("ct", bool(action.flags & nicira_ext.NX_CT_F_COMMIT), action.zone_src, table)
+        found = ("ct", bool(action.flags & nicira_ext.NX_CT_F_COMMIT), action.zone_src, table)
+        nat = _parse_nat(action.actions)
+        return found if nat is None else (*found, nat)
     if isinstance(action, parser.NXActionConjunction):
         return model.conjunction(action.id, action.clause + 1, action.n_clauses)
     return ("unknown", type(action).__name__)

@@ -26,6 +26,8 @@ class FabricState:
         persist_links=None,
         initial_links=(),
         clock=time.monotonic,
+        persist_neighbours=None,
+        initial_neighbours=None,
     ):
         self._lock = threading.Lock()
         self._clock = clock
@@ -39,6 +41,8 @@ class FabricState:
         self._vif_times: dict[str, float] = {}  # port id -> when its VIF came or moved
         self._endpoints: dict[int, TunnelEndpoint] = {}  # dpid -> its underlay endpoint
         self._uplinks: dict[str, tuple[VifLocation, ...]] = {}  # physical network -> uplinks
+        self._neighbours: dict[tuple[str, str], str] = dict(initial_neighbours or {})
+        self._persist_neighbours = persist_neighbours
         self._snapshot: FabricSnapshot | None = None
 
     # -- switches and ports ------------------------------------------------------------------
@@ -178,6 +182,27 @@ class FabricState:
         self._changed()
         return True
 
+    # -- neighbours on physical networks ----------------------------------------------------
+    def set_neighbour(self, network_id: str, ip: str, mac: str | None) -> bool:
+        """Learn (or, with None, forget) the MAC of ``ip`` on a provider network; whether it
+        changed (and the change was persisted and announced)."""
+        with self._lock:
+            key = (network_id, ip)
+            if self._neighbours.get(key) == mac:
+                return False
+            if mac is None:
+                del self._neighbours[key]
+            else:
+                self._neighbours[key] = mac
+            neighbours = dict(self._neighbours)
+        if self._persist_neighbours is not None:
+            try:
+                self._persist_neighbours(neighbours)
+            except Exception:
+                LOG.exception("could not persist neighbours")
+        self._changed()
+        return True
+
     # -- snapshots ---------------------------------------------------------------------------
     def snapshot(self) -> FabricSnapshot:
         with self._lock:
@@ -188,6 +213,7 @@ class FabricState:
                     vifs=MappingProxyType(dict(self._vifs)),
                     endpoints=MappingProxyType(dict(self._endpoints)),
                     uplinks=MappingProxyType(dict(self._uplinks)),
+                    neighbours=MappingProxyType(dict(self._neighbours)),
                 )
             return self._snapshot
 

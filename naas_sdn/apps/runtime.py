@@ -18,6 +18,7 @@ from naas_sdn.apps.binding import VifBinding
 from naas_sdn.apps.channel import Channel
 from naas_sdn.apps.discovery import Prober
 from naas_sdn.apps.fabric_state import FabricState
+from naas_sdn.apps.neighbours import GatewayNeighbours
 from naas_sdn.apps.programmer import Programmer
 from naas_sdn.apps.services import PacketServices
 from naas_sdn.apps.statistics import StatisticsPoller
@@ -43,6 +44,8 @@ class Runtime:
             on_change=self._fabric_changed,
             persist_links=service.fabric_links.save,
             initial_links=[Link(*row) for row in service.fabric_links.load()],
+            persist_neighbours=service.fabric_links.save_neighbours,
+            initial_neighbours=service.fabric_links.load_neighbours(),
         )
         self.monitors = []
         self.programmer = Programmer(
@@ -58,6 +61,7 @@ class Runtime:
         self.binding = VifBinding(service, self.fabric, ready=self._ovsdb_synced)
         self._app_manager = None
         self.services = PacketServices(service, self.fabric, self._send_packet)
+        self.neighbours = GatewayNeighbours(service, self.fabric, self._send_packet)
         self.statistics = StatisticsPoller(
             service,
             self.fabric,
@@ -79,6 +83,7 @@ class Runtime:
         self._start_os_ken()
         threading.Thread(target=self._discovery_loop, name="discovery", daemon=True).start()
         threading.Thread(target=self._advert_loop, name="router-adverts", daemon=True).start()
+        self.neighbours.start()
         self.statistics.start()
         self._traffic_metrics = metrics.TrafficCollector(self.service, self.programmer)
         metrics.REGISTRY.register(self._traffic_metrics)
@@ -89,6 +94,7 @@ class Runtime:
         if self._traffic_metrics is not None:
             metrics.REGISTRY.unregister(self._traffic_metrics)
         self.statistics.stop()
+        self.neighbours.stop()
         self.programmer.stop()
         self.binding.stop()
         for monitor in self.monitors:
@@ -232,6 +238,9 @@ class Runtime:
         if link is not None:
             metrics.PACKET_INS.labels(reason="discovery").inc()
             self.fabric.link_seen(link)
+            return
+        if self.neighbours.handle(msg.datapath.id, in_port, msg.data):
+            metrics.PACKET_INS.labels(reason="neighbour").inc()
             return
         kind = self.services.handle(msg.datapath.id, in_port, msg.data)
         metrics.PACKET_INS.labels(reason=kind or "other").inc()

@@ -76,6 +76,11 @@ class Builder:
         """A router, the same on every switch (distributed routing): owned by the router."""
         return NOTHING
 
+    def add_gateway(self, dpid: int, inputs: RouterInputs) -> Built:
+        """A router whose gateway leaves the fabric at switch ``dpid`` (its exit): what only
+        that switch does for it (NAT). Owned by the router."""
+        return NOTHING
+
     def add_shared(self, dpid: int, ports: tuple, inputs: PassInputs) -> Built:
         """What the ports on switch ``dpid`` (``ports``: their BoundPorts) share."""
         return NOTHING

@@ -29,6 +29,7 @@ from naas_sdn.flows.builder import Options
 from naas_sdn.flows.compiler import (
     SwitchParts,
     builders_for,
+    gateway_part,
     held_by_routers,
     local_network,
     network_part,
@@ -39,7 +40,13 @@ from naas_sdn.flows.compiler import (
     switch_part,
 )
 from naas_sdn.flows.inputs import BoundPort, PassInputs, RouterInputs, delivery
-from naas_sdn.flows.placement import network_place, origins_of, routed_with, routers_on
+from naas_sdn.flows.placement import (
+    gateways_on,
+    network_place,
+    origins_of,
+    routed_with,
+    routers_on,
+)
 
 
 class Compilation:
@@ -272,6 +279,12 @@ class Compilation:
                 switch.set(scope, None)
         for key, inputs in wanted.items():
             switch.set(("router", key), router_part(self._builders, inputs))
+        exits = {r.router.key: r for r in gateways_on(dpid, self._routers)}
+        for scope in switch.of_kind("gateway"):
+            if scope[1] not in exits:
+                switch.set(scope, None)
+        for key, inputs in exits.items():
+            switch.set(("gateway", key), gateway_part(self._builders, dpid, inputs))
 
 
 def _drop(index: dict, key, port_id: str) -> None:

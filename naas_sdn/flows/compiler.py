@@ -49,7 +49,7 @@ from naas_sdn.flows.layout import (
     Table,
     cookie,
 )
-from naas_sdn.flows.placement import NetworkPlace, placements, routers_on
+from naas_sdn.flows.placement import NetworkPlace, gateways_on, placements, routers_on
 from naas_sdn.flows.policy import PortSecurity, SecurityGroups
 from naas_sdn.flows.routing import Routing
 from naas_sdn.flows.switching import Switching
@@ -118,7 +118,7 @@ def compile_inputs(model: ModelSnapshot, fabric: FabricSnapshot):
     context = policy_context(model, live_ports(model, fabric))
     return (
         bound_ports(model, fabric, interfaces, context),
-        router_inputs(model, interfaces),
+        router_inputs(model, interfaces, fabric),
         context.rules,
     )
 
@@ -163,6 +163,8 @@ def compile_switch(
     hosts = {key: place.hosts for key, place in places.items()}
     for inputs in routers_on(dpid, routers, hosts):
         switch.set(("router", inputs.router.key), router_part(builders, inputs))
+    for inputs in gateways_on(dpid, routers):
+        switch.set(("gateway", inputs.router.key), gateway_part(builders, dpid, inputs))
     held = held_by_routers(routers)
     for key, ports in seen.items():
         claimed = {ip for b in ports for _, ip in b.port.fixed_ips}
@@ -381,6 +383,17 @@ def router_part(builders: tuple, inputs: RouterInputs) -> Built:
     except Exception as error:
         return Built(failed=MappingProxyType({owner: _failure(error)}))
     # No loaded feature routes: no owner at all.
+    return Built(meters=built.meters, parts=((owner, built.flows),) if built.flows else ())
+
+
+@functools.lru_cache(maxsize=4096)
+def gateway_part(builders: tuple, dpid: int, inputs: RouterInputs) -> Built:
+    """A router's flows on its gateway's exit switch (its NAT), owned by the router."""
+    owner = cookie(Owner.ROUTER, inputs.router.key)
+    try:
+        built = _union(builders, [b.add_gateway(dpid, inputs) for b in builders])
+    except Exception as error:
+        return Built(failed=MappingProxyType({owner: _failure(error)}))
     return Built(meters=built.meters, parts=((owner, built.flows),) if built.flows else ())
 
 

@@ -65,6 +65,11 @@ class FabricSnapshot:
     uplinks: Mapping[str, tuple[VifLocation, ...]] = dataclasses.field(
         default_factory=lambda: MappingProxyType({})
     )
+    # (network id, address) -> MAC of hosts of physical networks the controller resolved by
+    # ARP: the routers beyond router gateways (the external subnets' gateways)
+    neighbours: Mapping[tuple[str, str], str] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     @functools.cached_property
     def topology(self) -> Topology:

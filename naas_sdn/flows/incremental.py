@@ -30,12 +30,19 @@ from naas_sdn.flows.inputs import (
     RouterInputs,
     RuleInputs,
     carries_traffic,
+    gateway_of,
     port_policy,
     remote_prefixes,
     with_uplinks,
 )
 from naas_sdn.flows.layout import remote_bucket
-from naas_sdn.model.snapshot import EMPTY, ROUTER_INTERFACE, ModelSnapshot, PortView
+from naas_sdn.model.snapshot import (
+    EMPTY,
+    ROUTER_GATEWAY,
+    ROUTER_INTERFACE,
+    ModelSnapshot,
+    PortView,
+)
 
 # The collections whose views the inputs read.
 READ = (
@@ -46,6 +53,7 @@ READ = (
     "security_groups",
     "protocol_blocks",
     "qos_policies",
+    "floatingips",
 )
 
 
@@ -139,6 +147,9 @@ class IncrementalInputs:
         self._interfaces: dict[str, tuple] = {}  # interface port id -> its Interfaces
         self._routed_on: dict[str, tuple] = {}  # network id -> routed Interfaces, sorted
         self._routers: list[RouterInputs] = []
+        self._floating: dict[str, dict[str, tuple]] = {}  # router id -> fip id -> (fip, fixed)
+        self._floating_router: dict[str, str] = {}  # fip id -> its router id
+        self._exits: tuple = ({}, {})  # (uplinks, neighbours) the gateways were derived with
         self._next_hops: dict[tuple, str] = {}  # (subnet id, address) -> MAC
         # (group, version, bucket) -> count of each address of the group's ports in the bucket
         self._members: dict[tuple, collections.Counter] = {}
@@ -168,12 +179,14 @@ class IncrementalInputs:
         fabric = with_uplinks(fabric, model)
         vifs, self._vifs = self._vifs, fabric.vifs
         self._changes = {}
-        self._advance(old, model, changed, vifs, fabric.vifs)
+        self._advance(old, model, changed, vifs, fabric)
         bound = BoundPorts(self._bound, self._changes, self._last)
         self._last = bound.token
         return bound, self._routers, self._rules
 
-    def _advance(self, old: ModelSnapshot, new: ModelSnapshot, changed, old_vifs, vifs) -> None:
+    def _advance(
+        self, old: ModelSnapshot, new: ModelSnapshot, changed, old_vifs, fabric: FabricSnapshot
+    ) -> None:
         def ids(collection: str) -> set:
             return set(changed.get(collection, ()))
 
@@ -207,12 +220,15 @@ class IncrementalInputs:
         routers = ids("routers")
         for router_id in routers:
             dirty_interfaces |= self._interface_ports.get(("router", router_id))
+        vifs = fabric.vifs
+        gateways_changed = self._gateways_changed(old, new, changed, fabric)  # first: it keeps
         if (
             self._refresh_interfaces(new, dirty_interfaces, dirty_networks)
             or routers
             or (addresses_changed and any(r.routes for r in new.routers.values()))
+            or gateways_changed
         ):
-            self._routers = self._router_inputs(new)
+            self._routers = self._router_inputs(new, fabric)
         # Where VIFs are plugged.
         if vifs is not old_vifs:
             dirty_ports |= {
@@ -232,6 +248,45 @@ class IncrementalInputs:
             }
         for port_id in dirty_ports:
             self._refresh_port(new, port_id)
+
+    def _gateways_changed(
+        self, old: ModelSnapshot, new: ModelSnapshot, changed, fabric: FabricSnapshot
+    ) -> bool:
+        """Whether a router's way out may differ: its floating IPs (kept by router here), a
+        gateway port, an external subnet or network, where uplinks are, a neighbour."""
+        floating = False
+        for fip_id in changed.get("floatingips", ()):
+            floating = True
+            router_id = self._floating_router.pop(fip_id, None)
+            if router_id is not None:
+                mine = self._floating[router_id]
+                del mine[fip_id]
+                if not mine:
+                    del self._floating[router_id]
+            fip = new.views("floatingips").get(fip_id)
+            if fip is not None and fip.router_id and fip.port_id and fip.fixed_ip_address:
+                self._floating_router[fip_id] = fip.router_id
+                self._floating.setdefault(fip.router_id, {})[fip_id] = (
+                    fip.floating_ip_address,
+                    fip.fixed_ip_address,
+                )
+        exits = (fabric.uplinks, fabric.neighbours)
+        moved = exits != self._exits
+        self._exits = exits
+        gateway_ports = any(
+            port is not None and port.device_owner == ROUTER_GATEWAY
+            for port_id in changed.get("ports", ())
+            for port in (old.ports.get(port_id), new.ports.get(port_id))
+        )
+        return (
+            floating
+            or moved
+            or gateway_ports
+            or (
+                bool(changed.get("subnets") or changed.get("networks"))
+                and any(r.gw_port_id for r in new.routers.values())
+            )
+        )
 
     def _ports_changed(
         self, old: ModelSnapshot, new: ModelSnapshot, ports: set, dirty_interfaces: set
@@ -329,8 +384,9 @@ class IncrementalInputs:
             if (subnet := model.subnets.get(subnet_id)) is not None
         )
 
-    def _router_inputs(self, model: ModelSnapshot) -> list[RouterInputs]:
-        """Every router with a routed interface, by key (a walk over routers, not ports)."""
+    def _router_inputs(self, model: ModelSnapshot, fabric: FabricSnapshot) -> list[RouterInputs]:
+        """Every router with a routed interface or a gateway, by key (a walk over routers,
+        not ports)."""
         by_router: dict[int, list] = {}
         for found in self._routed_on.values():
             for interface in found:
@@ -342,7 +398,8 @@ class IncrementalInputs:
                     by_router.get(router.key, ()), key=lambda i: (i.router_key, i.subnet_id, i.ip)
                 )
             )
-            if not mine:
+            gateway = gateway_of(model, fabric, router, mine, self._floating.get(router.id))
+            if not mine and gateway is None:
                 continue
             routes = []
             for destination, nexthop in router.routes:
@@ -355,7 +412,9 @@ class IncrementalInputs:
                 if mac is not None:
                     routes.append((destination, toward[0], mac))
             result.append(
-                RouterInputs(router, mine, tuple(sorted(routes, key=lambda r: (r[0], r[1].ip))))
+                RouterInputs(
+                    router, mine, tuple(sorted(routes, key=lambda r: (r[0], r[1].ip))), gateway
+                )
             )
         return result
 
@@ -427,7 +486,11 @@ class IncrementalInputs:
         """The port as the compiler sees it, if it carries traffic (plugged, enabled, on an
         enabled network); a plugged port joins the plugged ports' indexes either way."""
         # A router's port is everywhere (distributed), never a VIF.
-        if port is None or location is None or port.device_owner == ROUTER_INTERFACE:
+        if (
+            port is None
+            or location is None
+            or port.device_owner in (ROUTER_INTERFACE, ROUTER_GATEWAY)
+        ):
             return None
         self._plugged.place(
             port.id, (port.network_id, *(("group", g) for g in port.security_group_ids))

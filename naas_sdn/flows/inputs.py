@@ -9,6 +9,7 @@ memoized on them returns the very same objects while they do not change.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Container, Mapping
 from types import MappingProxyType
 from typing import Literal
@@ -19,6 +20,7 @@ from naas_sdn.flows.fabric import FabricSnapshot
 from naas_sdn.flows.layout import REMOTE_BUCKETS, remote_bucket
 from naas_sdn.model.snapshot import (
     LOCALNET,
+    ROUTER_GATEWAY,
     ROUTER_INTERFACE,
     ModelSnapshot,
     NetworkView,
@@ -48,12 +50,42 @@ class Interface:
 
 
 @dataclasses.dataclass(frozen=True)
+class Gateway:
+    """A router's way out: its gateway port's IPv4 address on an external (provider) network,
+    the switch where that network leaves the fabric (its localnet port's: the exit, where
+    the router's NAT lives), the router beyond it (the external subnet's gateway, its MAC as
+    the controller learned it by ARP) and what it translates there."""
+
+    network: NetworkView
+    mac: str
+    ip: str
+    cidr: str
+    nexthop: str | None  # the external subnet's gateway_ip
+    nexthop_mac: str | None  # None until resolved: no default route yet
+    exit_dpid: int | None  # None while no uplink leads to the physical network
+    exit_ofport: int | None
+    localnet_key: int | None
+    snat: bool
+    inside: tuple = ()  # IPv4 cidrs of the router's interfaces: what SNAT translates
+    floating: tuple = ()  # (floating ip, fixed ip), sorted
+
+
+@dataclasses.dataclass(frozen=True)
 class RouterInputs:
     """A router with its interfaces and its static routes resolved to next-hop MACs."""
 
     router: RouterView
     interfaces: tuple
     routes: tuple  # (destination cidr, Interface toward the next hop, next-hop MAC)
+    gateway: Gateway | None = None
+
+    @functools.cached_property
+    def network_keys(self) -> frozenset:
+        """The networks it joins: its interfaces' and its gateway's."""
+        keys = {i.network.key for i in self.interfaces}
+        if self.gateway is not None:
+            keys.add(self.gateway.network.key)
+        return frozenset(keys)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,7 +253,70 @@ def routed_interfaces(model: ModelSnapshot) -> list[Interface]:
     return found
 
 
-def router_inputs(model: ModelSnapshot, interfaces: list[Interface]) -> list[RouterInputs]:
+def floating_by_router(model: ModelSnapshot) -> dict[str, dict[str, tuple]]:
+    """Router id -> floating IP id -> (floating ip, fixed ip) of the associated ones."""
+    found: dict[str, dict[str, tuple]] = {}
+    for fip in model.views("floatingips").values():
+        if fip.router_id and fip.port_id and fip.fixed_ip_address:
+            found.setdefault(fip.router_id, {})[fip.id] = (
+                fip.floating_ip_address,
+                fip.fixed_ip_address,
+            )
+    return found
+
+
+def gateway_of(
+    model: ModelSnapshot,
+    fabric: FabricSnapshot,
+    router: RouterView,
+    interfaces: tuple,
+    floating: Mapping[str, tuple] | None,
+) -> Gateway | None:
+    """The router's way out, leaving the fabric at the first uplink to its external
+    network's physical network (where :func:`with_uplinks` binds the localnet port); None
+    without a gateway port holding an IPv4 address on an enabled network."""
+    port = model.ports.get(router.gw_port_id or "")
+    if port is None or port.device_owner != ROUTER_GATEWAY or not router.admin_state_up:
+        return None
+    network = model.networks.get(port.network_id)
+    if network is None or not network.admin_state_up:
+        return None
+    found = next(
+        (
+            (subnet, ip)
+            for subnet_id, ip in port.fixed_ips
+            if (subnet := model.subnets.get(subnet_id)) is not None and subnet.ip_version == 4
+        ),
+        None,
+    )
+    if found is None:
+        return None
+    subnet, ip = found
+    localnet = model.ports.get(localnet_port_id(network.id))
+    places = fabric.uplinks.get(network.physical_network or "")
+    exit_at = places[0] if places else None  # where with_uplinks binds the localnet port
+    nexthop = subnet.gateway_ip
+    return Gateway(
+        network,
+        port.mac_address,
+        ip,
+        subnet.cidr,
+        nexthop,
+        fabric.neighbours.get((network.id, nexthop)) if nexthop else None,
+        exit_at.dpid if exit_at is not None and localnet is not None else None,
+        exit_at.ofport if exit_at is not None and localnet is not None else None,
+        localnet.key if localnet is not None else None,
+        router.enable_snat,
+        tuple(sorted({i.cidr for i in interfaces if i.version == 4})),
+        tuple(sorted((floating or {}).values())),
+    )
+
+
+def router_inputs(
+    model: ModelSnapshot, interfaces: list[Interface], fabric: FabricSnapshot | None = None
+) -> list[RouterInputs]:
+    floating = floating_by_router(model)
+    fabric = fabric or FabricSnapshot()
     by_router: dict[int, list] = {}
     for interface in interfaces:
         by_router.setdefault(interface.router_key, []).append(interface)
@@ -243,9 +338,12 @@ def router_inputs(model: ModelSnapshot, interfaces: list[Interface]) -> list[Rou
             mac = owner_of_ip.get((toward[0].subnet_id, str(netaddr.IPAddress(nexthop))))
             if mac is not None:  # a next hop nobody holds: nothing to route to
                 routes.append((destination, toward[0], mac))
-        if mine:
+        gateway = gateway_of(model, fabric, router, mine, floating.get(router.id))
+        if mine or gateway:
             result.append(
-                RouterInputs(router, mine, tuple(sorted(routes, key=lambda r: (r[0], r[1].ip))))
+                RouterInputs(
+                    router, mine, tuple(sorted(routes, key=lambda r: (r[0], r[1].ip))), gateway
+                )
             )
     return result
 
@@ -283,9 +381,9 @@ class PolicyContext:
 def carries_traffic(port: PortView, location, network: NetworkView | None) -> bool:
     """Whether a port carries traffic: plugged (``location``, a VifLocation or None),
     enabled, on an enabled network. A router's port is everywhere (distributed), never a
-    VIF."""
+    VIF; its gateway port is where the router's NAT is (:class:`Gateway`)."""
     return (
-        port.device_owner != ROUTER_INTERFACE
+        port.device_owner not in (ROUTER_INTERFACE, ROUTER_GATEWAY)
         and location is not None
         and location.ofport > 0
         and port.admin_state_up

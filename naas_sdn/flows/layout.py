@@ -28,6 +28,7 @@ class Table(enum.IntEnum):
     ROUTING = 35  # router key + destination IP -> TTL-1, MACs, destination network
     L2_LOOKUP = 40  # (network, eth_dst) -> destination port (reg7); broadcast -> flood group
     INGRESS_POLICY = 50  # to a local VM: network protocol blocks; into conntrack (zone = reg7)
+    GATEWAY_NAT = 45  # on a gateway's exit switch: what leaves by it, translated (SNAT, FIPs)
     INGRESS_ACL = 55  # to a local VM: connection state + security group ingress rules
     OUTPUT = 90  # destination port -> local ofport (ingress meter), or toward its switch
 
@@ -42,13 +43,21 @@ NEXT_TABLES = {
     Table.L3_GATEWAY: {Table.ROUTING, Table.L2_LOOKUP},
     Table.ROUTING: {Table.L2_LOOKUP},
     Table.L2_LOOKUP: {Table.INGRESS_POLICY},
+    Table.GATEWAY_NAT: {Table.OUTPUT},
     Table.INGRESS_POLICY: {Table.OUTPUT},  # and ct(table=INGRESS_ACL)
     Table.INGRESS_ACL: {Table.OUTPUT},
     Table.OUTPUT: set(),
 }
 
-# Where conntrack recirculates: the only way into the ACL tables.
-CT_TABLES = {Table.EGRESS_POLICY: Table.EGRESS_ACL, Table.INGRESS_POLICY: Table.INGRESS_ACL}
+# Where conntrack recirculates: the only way into the ACL tables, and the gateway's NAT
+# (from L2_LOOKUP on the exit switch: out to GATEWAY_NAT, in back to ROUTING; a floating IP's
+# destination translated, ROUTING again).
+CT_TABLES = {
+    Table.EGRESS_POLICY: {Table.EGRESS_ACL},
+    Table.INGRESS_POLICY: {Table.INGRESS_ACL},
+    Table.L2_LOOKUP: {Table.GATEWAY_NAT, Table.ROUTING},
+    Table.ROUTING: {Table.ROUTING},
+}
 
 
 class Priority(enum.IntEnum):
@@ -92,15 +101,25 @@ class Priority(enum.IntEnum):
     GATEWAY_ROUTER = 100  # addressed to a router port's MAC: route
     GATEWAY_PASS = 0  # everything else is switched
     # ROUTING (longest prefix first: ROUTE_LPM + 2 * prefix length, +1 for a port's own address)
+    ROUTE_NAT_INVALID = 510  # come in by a gateway, conntrack says invalid: drop
     ROUTE_TTL = 500  # TTL / hop limit would expire: ICMP time exceeded, or drop
+    ROUTE_DNAT = 460  # a new connection to a floating IP: its fixed address, routed again
     ROUTE_SELF_ICMP = 450  # echo request to the router itself: the controller answers
     ROUTE_SELF_DROP = 440  # anything else addressed to the router
     ROUTE_LPM = 100
     # L2_LOOKUP
+    L2_GATEWAY = 110  # on the exit switch: to or from a router gateway's MAC -> its NAT zone
+    L2_ROUTED_OUT = 105  # from a router gateway's MAC (routed out): toward its exit switch
     L2_UNICAST = 100
     L2_FLOOD = 50
     L2_FLOOD_TRANSIT = 51  # where cables and tunnels meet: a flood that came from the fabric
     L2_FLOOD_TUNNELED = 52  # ... and one that came from a tunnel
+    # GATEWAY_NAT (after the router's conntrack zone, on the way out)
+    NAT_INVALID = 400  # conntrack says invalid: drop
+    NAT_TRACKED = 300  # a connection already translated (or a reply): out as it is now
+    NAT_FLOATING = 200  # new, from a fixed address with a floating IP: from the floating IP
+    NAT_SNAT = 100  # new, from a subnet of the router with SNAT on: from the gateway's address
+    NAT_PASS = 10  # anything else (SNAT off): out untranslated
     # OUTPUT
     OUTPUT_ADDRESS = 110  # IP to one of a local port's fixed addresses (counted per address)
     OUTPUT_PORT = 100
@@ -131,6 +150,7 @@ ADDRESS_COUNTERS: dict[tuple[int, int], tuple[str, str]] = {
 REG_SRC_PORT = "reg6"  # key of the logical port the packet came from (0: from the fabric)
 REG_DST_PORT = "reg7"  # key of the logical port the packet goes to
 REG_ROUTER = "reg5"  # key of the router routing the packet (set in L3_GATEWAY)
+REG_NAT_ZONE = "reg4"  # conntrack zone of the gateway a packet passes (set in L2_LOOKUP)
 CT_ZONE_BITS = 16  # conntrack zone = low bits of the port register (a zone per port)
 METADATA_MASK = 0xFFFFFFFF  # metadata holds the network key in its low 32 bits
 
@@ -160,6 +180,13 @@ def port_meter(port_key: int) -> int:
 
 def router_meter(router_key: int) -> int:
     return ROUTER_METER_BASE + router_key
+
+
+def nat_zone(router_key: int) -> int:
+    """The conntrack zone of a router's gateway on its exit switch. Ports' zones count up
+    from 1 (their keys); routers' count down from 0xFFFF, so the two meet only past 65,535
+    ports and routers made (zones are 16 bits in OVS)."""
+    return 0xFFFF - (router_key & 0x7FFF)
 
 
 def qos_meter(port_key: int, direction: str) -> int:
@@ -332,10 +359,18 @@ SLICES = {
         # DSCP marking and egress limits; the ingress meter rides on the port's OUTPUT entry.
         Slice("qos", frozenset({Table.EGRESS_QOS}), meters=(range(QOS_METER_BASE, OFPM_MAX + 1),)),
         # Gateway entries, routes, ARP answers for router addresses, echo and TTL expiry to the
-        # controller behind each router's meter.
+        # controller behind each router's meter; on a gateway's exit switch, its NAT.
         Slice(
             "router",
-            frozenset({Table.L3_GATEWAY, Table.ROUTING, Table.SERVICES}),
+            frozenset(
+                {
+                    Table.L3_GATEWAY,
+                    Table.ROUTING,
+                    Table.SERVICES,
+                    Table.L2_LOOKUP,
+                    Table.GATEWAY_NAT,
+                }
+            ),
             meters=(range(ROUTER_METER_BASE, QOS_METER_BASE),),
         ),
         # What is delivered to each fixed address of a port, on a flow of its own: counted.

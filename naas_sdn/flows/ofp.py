@@ -11,7 +11,9 @@ Instructions are tuples in OpenFlow's execution order::
 
 Actions are tuples: ``("output", port)``, ``("controller", max_len)``, ``("group", id)``,
 ``("push_vlan", ethertype)``, ``("pop_vlan",)``, ``("set_field", field, value)``,
-``("move", src_field, dst_field, n_bits)``, ``("ct", commit, zone_register, recirc_table)``,
+``("move", src_field, dst_field, n_bits)``, ``("ct", commit, zone_register, recirc_table)``
+(``+ (nat,)`` when it translates: ``()`` applies a connection's translation, ``("src", ip)`` or
+``("dst", ip)`` sets one up on commit),
 ``("conjunction", id, clause, n_clauses)`` (clause counted from 1, as ovs-ofctl writes it).
 """
 
@@ -99,7 +101,7 @@ def flow(table: Table, priority: int, fields: tuple, instructions: tuple, cookie
                 if (
                     action[0] == "ct"
                     and action[3] is not None
-                    and CT_TABLES.get(table) != action[3]
+                    and action[3] not in CT_TABLES.get(table, ())
                 ):
                     raise ValueError(
                         f"pipeline layout forbids conntrack from {table!r} to table {action[3]}"
@@ -150,10 +152,22 @@ def dec_ttl() -> tuple:
     return ("dec_ttl",)
 
 
-def ct(zone_register: str, table: Table | None = None, commit: bool = False) -> tuple:
+def ct(
+    zone_register: str,
+    table: Table | None = None,
+    commit: bool = False,
+    nat: tuple | None = None,
+) -> tuple:
     """Send through conntrack in the zone held by ``zone_register`` (its low 16 bits): with
-    ``table``, continue there with ct_state known; with ``commit``, remember the connection."""
-    return ("ct", commit, zone_register, None if table is None else int(table))
+    ``table``, continue there with ct_state known; with ``commit``, remember the connection;
+    with ``nat``, translate: ``()`` as the connection already is, ``("src" | "dst", ip)`` a
+    new one (with ``commit``)."""
+    action = ("ct", commit, zone_register, None if table is None else int(table))
+    if nat is None:
+        return action
+    if nat:
+        nat = (nat[0], str(netaddr.IPAddress(nat[1])))
+    return (*action, nat)
 
 
 def conjunction(conj_id: int, clause: int, n_clauses: int) -> tuple:

@@ -47,7 +47,7 @@ def routed_with(routers: Iterable[RouterInputs]) -> dict[int, frozenset]:
     """Network key -> the keys of the networks that share a router with it."""
     found: dict[int, set] = {}
     for inputs in routers:
-        keys = {i.network.key for i in inputs.interfaces}
+        keys = inputs.network_keys
         for key in keys:
             found.setdefault(key, set()).update(keys)
     return {key: frozenset(keys) for key, keys in found.items()}
@@ -111,9 +111,19 @@ def origins_of(key: int, hosts: Mapping[int, frozenset], neighbours: Mapping) ->
 
 
 def routers_on(dpid: int, routers: Iterable[RouterInputs], hosts: Mapping[int, frozenset]):
-    """The routers switch ``dpid`` routes for: those with a network that has a port there."""
+    """The routers switch ``dpid`` routes for: those with a network that has a port there
+    (a gateway's external network has its localnet port on the exit switch)."""
     return [
         inputs
         for inputs in routers
-        if any(dpid in hosts.get(i.network.key, ()) for i in inputs.interfaces)
+        if any(dpid in hosts.get(key, ()) for key in inputs.network_keys)
+    ]
+
+
+def gateways_on(dpid: int, routers: Iterable[RouterInputs]):
+    """The routers whose gateway leaves the fabric at switch ``dpid``: their NAT is there."""
+    return [
+        inputs
+        for inputs in routers
+        if inputs.gateway is not None and inputs.gateway.exit_dpid == dpid
     ]

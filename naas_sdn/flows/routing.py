@@ -5,7 +5,12 @@
   addresses (ROUTE_LPM + 2 * 32 or 128, + 1), on every switch that reaches the port.
 - router: L3_GATEWAY entries for its MACs, ARP answers for its IPv4 addresses (SERVICES),
   echo requests to it and TTL expiry to the controller behind its meter, anything else to
-  it dropped, its static routes by longest prefix.
+  it dropped, its static routes by longest prefix. With a gateway: ARP answers for its
+  address and floating IPs on the external network, the default route to the router
+  beyond it, and what is routed out sent toward the exit switch.
+- gateway (on its exit switch only): the router's NAT in its own conntrack zone — out by
+  GATEWAY_NAT (SNAT, floating IPs' sources), in through ROUTING (replies untranslated,
+  floating IPs' destinations) — and ARP replies from the router beyond to the controller.
 """
 
 from __future__ import annotations
@@ -15,16 +20,23 @@ import netaddr
 from naas_sdn.flows import ofp
 from naas_sdn.flows.answers import arp_answer
 from naas_sdn.flows.builder import Builder, Built
-from naas_sdn.flows.inputs import BoundPort, Interface, RouterInputs
+from naas_sdn.flows.inputs import BoundPort, Gateway, Interface, RouterInputs
 from naas_sdn.flows.layout import (
+    CT_INV,
+    CT_NEW,
+    CT_TRK,
+    ETH_TYPE_ARP,
     ETH_TYPE_IPV4,
     ETH_TYPE_IPV6,
     IPPROTO_ICMPV6,
+    REG_DST_PORT,
+    REG_NAT_ZONE,
     REG_ROUTER,
     Owner,
     Priority,
     Table,
     cookie,
+    nat_zone,
     router_meter,
 )
 from naas_sdn.flows.switching import ALL_ONES
@@ -127,6 +139,8 @@ def router_flows(inputs: RouterInputs) -> frozenset[ofp.Flow]:
                 owner,
             )
         )
+    if inputs.gateway is not None:
+        flows |= gateway_flows(inputs, inputs.gateway, owner)
     for destination, interface, mac in inputs.routes:
         net = netaddr.IPNetwork(destination)
         field = "ipv6_dst" if net.version == 6 else "ipv4_dst"
@@ -146,11 +160,150 @@ def router_flows(inputs: RouterInputs) -> frozenset[ofp.Flow]:
     return frozenset(flows)
 
 
+INVALID = (CT_TRK | CT_INV, CT_TRK | CT_INV)
+NEW = (CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV)
+TRACKED = (CT_TRK, CT_TRK | CT_NEW | CT_INV)  # a connection already seen, or its reply
+
+
+def gateway_flows(inputs: RouterInputs, gateway: Gateway, owner: int) -> set[ofp.Flow]:
+    """The router's side of its gateway, on every switch that routes for it: ARP answers
+    on the external network, the default route, and the way to the exit switch."""
+    key, network = inputs.router.key, gateway.network
+    flows = {
+        arp_answer(network, ip, gateway.mac, owner)
+        for ip in (gateway.ip, *(fip for fip, _ in gateway.floating))
+    }
+    flows.add(
+        ofp.flow(
+            Table.ROUTING,
+            Priority.ROUTE_SELF_DROP,
+            ofp.match(**{REG_ROUTER: key}, **_ip_fields(gateway.ip)),
+            (),
+            owner,
+        )
+    )
+    if gateway.localnet_key is None or gateway.exit_dpid is None:
+        return flows  # no uplink leads to the physical network: nowhere to go
+    flows.add(
+        ofp.flow(
+            Table.L2_LOOKUP,
+            Priority.L2_ROUTED_OUT,
+            ofp.match(metadata=network.key, eth_src=gateway.mac),
+            (
+                ofp.apply(ofp.set_field(REG_DST_PORT, gateway.localnet_key)),
+                ofp.goto(Table.INGRESS_POLICY),
+            ),
+            owner,
+        )
+    )
+    static_default = any(netaddr.IPNetwork(d).prefixlen == 0 for d, _n in inputs.router.routes)
+    if gateway.nexthop_mac is not None and not static_default:
+        flows.add(
+            ofp.flow(
+                Table.ROUTING,
+                Priority.ROUTE_LPM,
+                ofp.match(**{REG_ROUTER: key}, eth_type=ETH_TYPE_IPV4),
+                (
+                    ofp.apply(
+                        ofp.dec_ttl(),
+                        ofp.set_field("eth_src", gateway.mac),
+                        ofp.set_field("eth_dst", gateway.nexthop_mac),
+                    ),
+                    ofp.write_metadata(network.key, ALL_ONES),
+                    ofp.goto(Table.L2_LOOKUP),
+                ),
+                owner,
+            )
+        )
+    return flows
+
+
+def exit_flows(inputs: RouterInputs, gateway: Gateway) -> frozenset[ofp.Flow]:
+    """The router's NAT on its gateway's exit switch, in the zone of its own
+    (:func:`layout.nat_zone`): what is routed out goes through it into GATEWAY_NAT, what
+    comes in to the gateway's MAC through it back into ROUTING, untranslated."""
+    key, network = inputs.router.key, gateway.network
+    owner = cookie(Owner.ROUTER, key)
+    zone = nat_zone(key)
+    on_router = {REG_ROUTER: key}
+    on_zone = {REG_ROUTER: key, REG_NAT_ZONE: zone}
+
+    def flow(table, priority, fields, instructions) -> ofp.Flow:
+        return ofp.flow(table, priority, ofp.match(**fields), instructions, owner)
+
+    def enter(side: str, then: Table) -> ofp.Flow:
+        """IPv4 to (``eth_dst``) or from (``eth_src``) the gateway's MAC, into its zone."""
+        fields = {"metadata": network.key, "eth_type": ETH_TYPE_IPV4, side: gateway.mac}
+        actions = (
+            ofp.set_field(REG_ROUTER, key),
+            ofp.set_field(REG_NAT_ZONE, zone),
+            ofp.ct(REG_NAT_ZONE, then, nat=()),
+        )
+        return flow(Table.L2_LOOKUP, Priority.L2_GATEWAY, fields, (ofp.apply(*actions),))
+
+    def leave(priority, fields, *translate) -> ofp.Flow:
+        """Out by the localnet port, after ``translate`` (a ct action) if any."""
+        return flow(
+            Table.GATEWAY_NAT,
+            priority,
+            fields,
+            (
+                ofp.apply(*translate, ofp.set_field(REG_DST_PORT, gateway.localnet_key)),
+                ofp.goto(Table.OUTPUT),
+            ),
+        )
+
+    def snat(priority, source: str, address: str) -> ofp.Flow:
+        """A new connection from ``source`` (an address or prefix) leaves from ``address``."""
+        fields = dict(on_router, ct_state=NEW, eth_type=ETH_TYPE_IPV4)
+        fields.update(ofp.prefix_match("ipv4_src", source))
+        return leave(priority, fields, ofp.ct(REG_NAT_ZONE, commit=True, nat=("src", address)))
+
+    arp_reply = {
+        "metadata": network.key,
+        "eth_type": ETH_TYPE_ARP,
+        "arp_op": 2,
+        "arp_tpa": gateway.ip,
+    }
+    flows = {
+        flow(
+            Table.SERVICES,
+            Priority.SERVICE_ANSWER,
+            arp_reply,
+            (ofp.meter(router_meter(key)), ofp.apply(ofp.to_controller())),
+        ),
+        enter("eth_src", Table.GATEWAY_NAT),
+        enter("eth_dst", Table.ROUTING),
+        flow(Table.GATEWAY_NAT, Priority.NAT_INVALID, dict(on_router, ct_state=INVALID), ()),
+        leave(Priority.NAT_TRACKED, dict(on_router, ct_state=TRACKED)),
+        leave(Priority.NAT_PASS, on_router),
+        flow(Table.ROUTING, Priority.ROUTE_NAT_INVALID, dict(on_zone, ct_state=INVALID), ()),
+    }
+    for fip, fixed in gateway.floating:
+        flows.add(snat(Priority.NAT_FLOATING, fixed, fip))
+        flows.add(
+            flow(
+                Table.ROUTING,
+                Priority.ROUTE_DNAT,
+                dict(on_zone, ct_state=NEW, eth_type=ETH_TYPE_IPV4, ipv4_dst=fip),
+                (ofp.apply(ofp.ct(REG_NAT_ZONE, Table.ROUTING, commit=True, nat=("dst", fixed))),),
+            )
+        )
+    if gateway.snat:
+        flows |= {snat(Priority.NAT_SNAT, cidr, gateway.ip) for cidr in gateway.inside}
+    return frozenset(flows)
+
+
 class Routing(Builder):
     name = "router"
 
     def add_port(self, dpid: int, bound: BoundPort, topology) -> Built:
         return Built(frozenset(routed_host_flows(bound, cookie(Owner.PORT, bound.port.key))))
+
+    def add_gateway(self, dpid: int, inputs: RouterInputs) -> Built:
+        if inputs.gateway is None or inputs.gateway.localnet_key is None:
+            return Built()
+        return Built(exit_flows(inputs, inputs.gateway))
 
     def add_router(self, inputs: RouterInputs) -> Built:
         rate = self.options.port_packet_in_rate

@@ -3,8 +3,9 @@
 Applies the compiler's own value objects with OpenFlow semantics (highest priority match,
 instructions in order, ALL groups copy the packet, output to the ingress port is dropped),
 Open vSwitch's conjunctive matches and a connection tracker (zones, commit, new / established /
-reply), and follows fabric links between switches. Tests assert behaviour with it ("a broadcast from
-port 1 reaches exactly these ports"), and it is the seed of a user-facing packet trace.
+reply, one-address NAT of either side), and follows fabric links between switches. Tests
+assert behaviour with it ("a broadcast from port 1 reaches exactly these ports"), and it is
+the seed of a user-facing packet trace.
 """
 
 from __future__ import annotations
@@ -104,6 +105,9 @@ class Simulator:
         self.by_address = {e.ip: (d, e.ofport) for d, e in (endpoints or {}).items()}
         self.trace: list[str] = []
         self.connections: set = set()  # (dpid, zone, connection) committed to conntrack
+        # (zone, connection as it arrives) -> (connection after translation, ct_state) of
+        # the connections committed with a translation, both directions
+        self.translations: dict[tuple, tuple] = {}
 
     def inject(self, dpid: int, in_port: int, **headers) -> list[Delivery]:
         """Deliveries to non-fabric ports (and the controller) of a packet entering here."""
@@ -221,19 +225,7 @@ class Simulator:
             _, src, dst, _bits = action
             packet[dst] = packet.get(src, 0)
         elif kind == "ct":
-            _, commit, register, recirculate = action
-            zone = (packet["dpid"], packet.get(register, 0) & 0xFFFF)
-            connection = _connection(packet)
-            if commit:
-                self.connections.add((zone, connection))
-            if recirculate is not None:
-                if (zone, connection) in self.connections:
-                    packet["ct_state"] = CT_TRK | CT_EST
-                elif (zone, _reverse(connection)) in self.connections:
-                    packet["ct_state"] = CT_TRK | CT_EST | CT_RPL
-                else:
-                    packet["ct_state"] = CT_TRK | CT_NEW
-                packet["recirculate"] = recirculate
+            self._conntrack(action, packet)
         elif kind == "conjunction":
             raise SimulationError(f"conjunction action outside a clause flow: {action!r}")
         elif kind == "set_field":
@@ -244,6 +236,54 @@ class Simulator:
                 packet[field] = value
         else:
             raise SimulationError(f"unknown action {action!r}")
+
+    def _conntrack(self, action, packet) -> None:
+        """Conntrack in the zone of the action's register, on this switch: commit,
+        translate (NAT), and with a table, the state the packet goes on with."""
+        _, commit, register, recirculate, *nat = action
+        zone = (packet["dpid"], packet.get(register, 0) & 0xFFFF)
+        connection = _connection(packet)
+        translated = self.translations.get((zone, connection))
+        if nat and translated is not None:
+            _rewrite(packet, translated[0])
+            if recirculate is not None:
+                packet["ct_state"] = translated[1]
+                packet["recirculate"] = recirculate
+            return
+        if commit:
+            self.connections.add((zone, connection))
+            if nat and nat[0]:
+                side, address = nat[0]
+                after = _translated(connection, side, address)
+                self.translations[(zone, connection)] = (after, CT_TRK | CT_EST)
+                self.translations[(zone, _reverse(after))] = (
+                    _reverse(connection),
+                    CT_TRK | CT_EST | CT_RPL,
+                )
+                _rewrite(packet, after)
+        if recirculate is not None:
+            if (zone, connection) in self.connections:
+                packet["ct_state"] = CT_TRK | CT_EST
+            elif (zone, _reverse(connection)) in self.connections:
+                packet["ct_state"] = CT_TRK | CT_EST | CT_RPL
+            else:
+                packet["ct_state"] = CT_TRK | CT_NEW
+            packet["recirculate"] = recirculate
+
+
+def _translated(connection: tuple, side: str, address: str) -> tuple:
+    proto, src, dst, sport, dport = connection
+    return (
+        (proto, address, dst, sport, dport)
+        if side == "src"
+        else (proto, src, address, sport, dport)
+    )
+
+
+def _rewrite(packet: dict, connection: tuple) -> None:
+    """Give ``packet`` the addresses of ``connection`` (a NAT keeps the ports here)."""
+    version = "ipv6" if "ipv6_src" in packet else "ipv4"
+    packet[f"{version}_src"], packet[f"{version}_dst"] = connection[1], connection[2]
 
 
 def fabric_links(pairs) -> list[Link]:

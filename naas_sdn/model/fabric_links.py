@@ -1,8 +1,11 @@
-"""The fabric links last discovered, persisted so a restarted controller knows them at once.
+"""The fabric links last discovered, and the neighbours learned on physical networks (the
+MACs of the routers beyond router gateways), persisted so a restarted controller knows them
+at once.
 
 Reconciling a switch against a fabric with no links yet would tear down working inter-switch
-forwarding; with the links read back, the first pass after a restart changes nothing. Links
-are physical facts, not tenants' objects: they live beside the logical model, not in it.
+forwarding, and against no neighbour every router's way out; with both read back, the first
+pass after a restart changes nothing. They are physical facts, not tenants' objects: they live
+beside the logical model, not in it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,14 @@ FABRIC_LINKS = Table(
     Column("src_port", BigInteger, primary_key=True),
     Column("dst_dpid", String(16), primary_key=True),
     Column("dst_port", BigInteger, primary_key=True),
+)
+
+FABRIC_NEIGHBOURS = Table(
+    "fabric_neighbours",
+    db.metadata,
+    Column("network_id", String(36), primary_key=True),
+    Column("ip_address", String(64), primary_key=True),
+    Column("mac_address", String(32), nullable=False),
 )
 
 LinkRow = tuple[int, int, int, int]  # (src_dpid, src_port, dst_dpid, dst_port)
@@ -59,3 +70,20 @@ class FabricLinkStore:
             conn.execute(delete(FABRIC_LINKS))
             if rows:
                 conn.execute(insert(FABRIC_LINKS), rows)
+
+    def load_neighbours(self) -> dict[tuple[str, str], str]:
+        """(network id, address) -> MAC of every neighbour learned."""
+        with self._engine.connect().execution_options(readonly=True) as conn:
+            rows = conn.execute(select(FABRIC_NEIGHBOURS)).all()
+        return {(r.network_id, r.ip_address): r.mac_address for r in rows}
+
+    def save_neighbours(self, neighbours: dict[tuple[str, str], str]) -> None:
+        """Replace the persisted neighbours with ``neighbours``."""
+        rows = [
+            {"network_id": network_id, "ip_address": ip, "mac_address": mac}
+            for (network_id, ip), mac in sorted(neighbours.items())
+        ]
+        with self._lock, self._engine.begin() as conn:
+            conn.execute(delete(FABRIC_NEIGHBOURS))
+            if rows:
+                conn.execute(insert(FABRIC_NEIGHBOURS), rows)

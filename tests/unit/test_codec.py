@@ -12,7 +12,7 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 from naas_sdn.apps import codec
 from naas_sdn.flows import ofp
 from naas_sdn.flows.answers import arp_answer
-from naas_sdn.flows.layout import Owner, cookie
+from naas_sdn.flows.layout import Owner, Table, cookie
 from naas_sdn.model.snapshot import NetworkView
 
 DATAPATH = SimpleNamespace(ofproto=ofproto, ofproto_parser=parser)
@@ -49,6 +49,12 @@ def test_an_arp_answer_read_back_in_nicira_fields_is_the_compiled_one():
         for i in instructions
         for a in getattr(i, "actions", ())
     )
+    read = _read_back(mod, instructions)
+    assert (read.key, read.body) == (compiled.key, compiled.body)
+
+
+def _read_back(mod, instructions) -> ofp.Flow:
+    """The flow a switch holding ``mod`` with ``instructions`` reports."""
     stats = parser.OFPFlowStats(
         table_id=mod.table_id,
         priority=mod.priority,
@@ -56,8 +62,7 @@ def test_an_arp_answer_read_back_in_nicira_fields_is_the_compiled_one():
         match=mod.match,
         instructions=instructions,
     )
-    read = codec.parse_flow(stats)
-    assert (read.key, read.body) == (compiled.key, compiled.body)
+    return codec.parse_flow(stats)
 
 
 def test_standard_match_fields_go_on_the_wire_before_nicira_ones():
@@ -75,3 +80,45 @@ def test_standard_match_fields_go_on_the_wire_before_nicira_ones():
     names = [name for name, _ in sent.match._fields2]
     assert set(names[:3]) == {"metadata", "eth_type", "ip_proto"}  # OpenFlow's own
     assert set(names[3:]) == {"reg6", "nw_ttl"}  # Nicira's
+
+
+def test_conntrack_with_nat_reads_back_as_compiled():
+    zone = (ofp.set_field("reg4", 0xFFF8),)
+    compiled = {
+        ofp.flow(
+            Table.L2_LOOKUP,
+            110,
+            ofp.match(metadata=20, eth_type=0x0800),
+            (ofp.apply(*zone, ofp.ct("reg4", Table.GATEWAY_NAT, nat=())),),
+            cookie(Owner.ROUTER, 7),
+        ),
+        ofp.flow(
+            Table.GATEWAY_NAT,
+            200,
+            ofp.match(reg5=7, ipv4_src="10.0.0.6", eth_type=0x0800),
+            (
+                ofp.apply(ofp.ct("reg4", commit=True, nat=("src", "172.24.4.20"))),
+                ofp.goto(Table.OUTPUT),
+            ),
+            cookie(Owner.ROUTER, 7),
+        ),
+        ofp.flow(
+            Table.ROUTING,
+            460,
+            ofp.match(reg5=7, ipv4_dst="172.24.4.20", eth_type=0x0800),
+            (ofp.apply(ofp.ct("reg4", Table.ROUTING, commit=True, nat=("dst", "10.0.0.6"))),),
+            cookie(Owner.ROUTER, 7),
+        ),
+    }
+    for flow in compiled:
+        mod = codec.flow_add(DATAPATH, flow, flow.cookie)
+        buf = bytearray()
+        for instruction in mod.instructions:
+            instruction.serialize(buf, len(buf))
+        offset, instructions = 0, []
+        while offset < len(buf):
+            parsed = parser.OFPInstruction.parser(buf, offset)
+            instructions.append(parsed)
+            offset += parsed.len
+        read = _read_back(mod, instructions)  # through the wire encoding of the actions
+        assert (read.key, read.body) == (flow.key, flow.body)

@@ -43,6 +43,7 @@ class Walk:
         self.revision: int | None = None
         self.cables = {(1, 2), (2, 3)}
         self.uplinks: dict[str, tuple] = {}  # physical network -> interfaces leading there
+        self.neighbours: dict[tuple, str] = {}  # (network id, address) -> MAC learned
 
     def pick(self, collection):
         records = list(self.service.records(collection).values())
@@ -72,6 +73,10 @@ class Walk:
                 self.recable,
                 self.provider,
                 self.uplink,
+                self.gateway,
+                self.floating,
+                self.floating,
+                self.neighbour,
             ]
         )
         with contextlib.suppress(errors.NeutronException):
@@ -231,12 +236,93 @@ class Walk:
         svc.update_network(ALICE, net.id, attrs)
 
     def provider(self, rng, svc):
-        """An admin's provider network, flat or vlan, on one of two physical networks."""
+        """An admin's provider network, flat or vlan, on one of two physical networks;
+        sometimes external, with a subnet for routers' gateways and floating IPs."""
         physnet = rng.choice(["p1", "p2"])
         attrs = {"network_type": "flat", "physical_network": physnet, "shared": True}
         if rng.random() < 0.6:
             attrs.update(network_type="vlan", segmentation_id=rng.randint(1, 4094))
-        svc.create_network(ADMIN, attrs)
+        external = rng.random() < 0.5
+        net = svc.create_network(ADMIN, dict(attrs, external=external))
+        if external:
+            n = rng.randrange(200)
+            svc.create_subnet(
+                ADMIN,
+                {
+                    "network_id": net.id,
+                    "ip_version": 4,
+                    "cidr": f"172.{16 + n % 16}.{n}.0/24",
+                    "enable_dhcp": False,
+                },
+            )
+
+    def _external(self):
+        found = [n for n in self.service.records("networks").values() if n.external]
+        return self.rng.choice(found) if found else None
+
+    def gateway(self, rng, svc):
+        """A router's gateway set, moved or removed."""
+        router, network = self.pick("routers"), self._external()
+        if router is None:
+            return
+        info = {"network_id": network.id} if network and rng.random() < 0.7 else None
+        if info and rng.random() < 0.3:
+            info["enable_snat"] = False
+        svc.update_record(ADMIN, "routers", router.id, {"external_gateway_info": info})
+
+    def floating(self, rng, svc):
+        """A floating IP made, associated with a port behind a router with a gateway,
+        moved, freed or deleted."""
+        fip, network, port = self.pick("floatingips"), self._external(), self.pick("ports")
+        routed = self._behind_gateway()
+        if routed and rng.random() < 0.7:
+            network_id, port = rng.choice(routed)
+            network = svc.records("networks")[network_id]
+        if fip is not None and rng.random() < 0.2:
+            svc.delete_record(ALICE, "floatingips", fip.id)
+        elif fip is not None and rng.random() < 0.5:
+            target = port.id if port is not None and rng.random() < 0.8 else None
+            svc.update_record(ALICE, "floatingips", fip.id, {"port_id": target})
+        elif network is not None:
+            attrs = {"floating_network_id": network.id}
+            if port is not None and rng.random() < 0.8:
+                attrs["port_id"] = port.id
+            svc.create_records(ALICE, "floatingips", [attrs])
+
+    def _behind_gateway(self) -> list:
+        """(external network id, port) of ports on a subnet of a router with a gateway."""
+        records = self.service.records
+        found = []
+        for router in records("routers").values():
+            gateway = records("ports").get(router.gw_port_id or "")
+            if gateway is None:
+                continue
+            subnets = {
+                sid
+                for p in records("ports").values()
+                if p.device_id == router.id and p.device_owner == "network:router_interface"
+                for sid, _ in p.fixed_ips
+            }
+            found += [
+                (gateway.network_id, p)
+                for p in records("ports").values()
+                if not p.device_owner and any(sid in subnets for sid, _ in p.fixed_ips)
+            ]
+        return found
+
+    def neighbour(self, rng, svc):
+        """The router beyond an external subnet answers ARP, or changes its MAC."""
+        subnets = [
+            s
+            for s in svc.records("subnets").values()
+            if s.gateway_ip
+            and s.network_id in {n.id for n in svc.records("networks").values() if n.external}
+        ]
+        if subnets:
+            subnet = rng.choice(subnets)
+            self.neighbours[(subnet.network_id, subnet.gateway_ip)] = (
+                f"fa:16:3e:99:00:{rng.randrange(256):02x}"
+            )
 
     def uplink(self, rng, svc):
         """An interface to a physical network comes or goes, on any switch: where its
@@ -265,7 +351,13 @@ class Walk:
         self.revision = model.revision
         vifs = MappingProxyType(dict(self.vifs))
         uplinks = MappingProxyType({k: v for k, v in self.uplinks.items() if v})
-        fabric = FabricSnapshot(frozenset({1, 2, 3}), self.links(), vifs, uplinks=uplinks)
+        fabric = FabricSnapshot(
+            frozenset({1, 2, 3}),
+            self.links(),
+            vifs,
+            uplinks=uplinks,
+            neighbours=MappingProxyType(dict(self.neighbours)),
+        )
         bound, routers, rules = self.inputs.update(model, fabric, changed)
         want_bound, want_routers, want_rules = compiler.compile_inputs(model, fabric)
         assert list(bound) == want_bound

@@ -30,11 +30,7 @@ def test_a_network_on_one_switch_stays_there_and_floods_nowhere_else():
 
 
 def test_networks_routed_together_go_where_either_has_ports():
-    class Interface:
-        def __init__(self, key):
-            self.network = type("N", (), {"key": key})
-
-    router = type("R", (), {"interfaces": (Interface(10), Interface(11))})
+    router = type("R", (), {"network_keys": frozenset({10, 11})})
     neighbours = routed_with([router])
     assert neighbours == {10: {10, 11}, 11: {10, 11}}
     hosts = {10: frozenset({1}), 11: frozenset({3}), 12: frozenset({3})}
