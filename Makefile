@@ -33,6 +33,7 @@ bench: setup
 	.venv/bin/python bench/port_up.py
 	.venv/bin/python bench/slow_clients.py
 	.venv/bin/python bench/sharing.py
+	.venv/bin/python bench/gateway.py
 
 setup:
 	bash scripts/setup.sh
