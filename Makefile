@@ -34,6 +34,7 @@ bench: setup
 	.venv/bin/python bench/slow_clients.py
 	.venv/bin/python bench/sharing.py
 	.venv/bin/python bench/gateway.py
+	.venv/bin/python bench/floating.py
 
 setup:
 	bash scripts/setup.sh

@@ -10,8 +10,10 @@ rules, the plugins' records, the fabric — recomputes only:
 - a changed port's scope, on the switches that hold its network;
 - its network's scope there (local ports, claimed addresses, flooding);
 - every scope of a network on a switch it arrives at or leaves (placement changed);
-- the shared scope of a switch whose local ports changed, and of every switch when rules,
-  routers or the plugins' records did; routers, where routers or their placement changed.
+- the shared scope of a switch whose local ports changed, and of every switch when rules
+  or the plugins' records did; routers (and gateways, on their exit switches),
+  where routers or their placement changed; networks, where the networks routers join or
+  the addresses they hold changed.
 
 Everything else keeps its very objects, so the programmer's plan skips it by identity. The
 same scope functions as :func:`compile_switch`, so the result is the same (checked after
@@ -70,6 +72,7 @@ class Compilation:
         self._claimed: dict[int, collections.Counter] = {}  # network key -> address -> ports
         self._places: dict = {}  # network key -> NetworkPlace
         self._routers: tuple = ()
+        self._routers_changed: set = set()  # keys of the routers the last update changed
         self._neighbours: dict[int, frozenset] = {}
         self._held: frozenset = frozenset()
         self._rules: dict = {}
@@ -96,14 +99,25 @@ class Compilation:
         self.local_changes = {b.dpid for pair in changed.values() for b in pair if b is not None}
         networks = {b.network.key for pair in changed.values() for b in pair if b is not None}
         routers_changed = routers != self._routers
+        before = {r.router.key: r for r in self._routers}
+        self._routers_changed = {
+            r.router.key for r in routers if before.pop(r.router.key, None) is not r
+        } | before.keys()  # the routers not the very objects of the last pass, and the gone
         if routers_changed:
-            self._routers, self._neighbours = routers, routed_with(routers)
-            self._held = held_by_routers(routers)
-            networks |= self._places.keys() | self._neighbours.keys()
+            # Networks are placed anew only where what routers join, or the addresses they
+            # hold, changed: a floating IP or a route costs its router alone.
+            neighbours, held = routed_with(routers), held_by_routers(routers)
+            networks |= {
+                key
+                for key in neighbours.keys() | self._neighbours.keys()
+                if neighbours.get(key) != self._neighbours.get(key)
+            }
+            networks |= {key for key, _ip in held ^ self._held}
+            self._routers, self._neighbours, self._held = routers, neighbours, held
         moved = self._place(networks)
+        self._hosts_of: dict | None = None  # network key -> its hosts, when first asked
         shared_changed = (
-            routers_changed
-            or rules.keys() != self._rules.keys()
+            rules.keys() != self._rules.keys()
             or any(rules[k] is not self._rules[k] for k in rules)
             or extra.keys() != self._extra.keys()
             or any(extra[k] is not self._extra[k] for k in extra)
@@ -241,8 +255,10 @@ class Compilation:
             self._network(dpid, switch, key)
         if local_changed or shared_changed:
             self._shared(dpid, switch)
-        if hosts_changed or routers_changed:
+        if hosts_changed:
             self._routers_on(dpid, switch)
+        elif routers_changed:
+            self._routers_on(dpid, switch, self._routers_changed)
 
     def _network(self, dpid: int, switch: SwitchParts, key: int) -> None:
         ports = self._ports_of.get(key)
@@ -264,24 +280,30 @@ class Compilation:
     def _shared(self, dpid: int, switch: SwitchParts) -> None:
         mine = self._on_switch.get(dpid, {}).values()
         local = tuple(sorted(mine, key=lambda b: b.port.key))
-        shared = PassInputs(self._routers, self._rules, self._extra)
+        shared = PassInputs(self._rules, self._extra)
         scopes = shared_parts(self._builders, dpid, local, shared)
         for scope in switch.of_kind("shared") - scopes.keys():
             switch.set(scope, None)
         for scope, built in scopes.items():
             switch.set(scope, built)
 
-    def _routers_on(self, dpid: int, switch: SwitchParts) -> None:
-        hosts = {key: place.hosts for key, place in self._places.items()}
-        wanted = {r.router.key: r for r in routers_on(dpid, self._routers, hosts)}
+    def _routers_on(self, dpid: int, switch: SwitchParts, only: set | None = None) -> None:
+        """The router and gateway scopes of a switch: all of them, or those of the routers
+        ``only`` names (where placements did not move, the others are as they were)."""
+        routers = self._routers
+        if only is not None:
+            routers = tuple(r for r in routers if r.router.key in only)
+        if self._hosts_of is None:  # once per update, for every switch
+            self._hosts_of = {key: place.hosts for key, place in self._places.items()}
+        wanted = {r.router.key: r for r in routers_on(dpid, routers, self._hosts_of)}
         for scope in switch.of_kind("router"):
-            if scope[1] not in wanted:
+            if scope[1] not in wanted and (only is None or scope[1] in only):
                 switch.set(scope, None)
         for key, inputs in wanted.items():
             switch.set(("router", key), router_part(self._builders, inputs))
-        exits = {r.router.key: r for r in gateways_on(dpid, self._routers)}
+        exits = {r.router.key: r for r in gateways_on(dpid, routers)}
         for scope in switch.of_kind("gateway"):
-            if scope[1] not in exits:
+            if scope[1] not in exits and (only is None or scope[1] in only):
                 switch.set(scope, None)
         for key, inputs in exits.items():
             switch.set(("gateway", key), gateway_part(self._builders, dpid, inputs))

@@ -53,6 +53,7 @@ from naas_sdn.flows.placement import NetworkPlace, gateways_on, placements, rout
 from naas_sdn.flows.policy import PortSecurity, SecurityGroups
 from naas_sdn.flows.routing import Routing
 from naas_sdn.flows.switching import Switching
+from naas_sdn.model.frozenmap import FrozenMap
 from naas_sdn.model.snapshot import L2_REMOTE_GATEWAY, LOCALNET, ModelSnapshot
 
 __all__ = [
@@ -157,7 +158,7 @@ def compile_switch(
         if b.dpid == dpid:
             local_ports.append(b)
         switch.set(("port", b.port.id), port_part(builders, dpid, b, topology))
-    shared = PassInputs(tuple(routers), rules, extra)
+    shared = PassInputs(rules, extra)
     for scope, built in shared_parts(builders, dpid, tuple(local_ports), shared).items():
         switch.set(scope, built)
     hosts = {key: place.hosts for key, place in places.items()}
@@ -186,6 +187,7 @@ class SwitchParts:
         self.scopes: dict[tuple, Built] = {}
         self._sources: dict[int, dict[tuple, frozenset]] = {}  # owner -> scope -> its flows
         self._parts: dict[int, frozenset] = {}
+        self._published: FrozenMap = FrozenMap()  # the parts of the last state asked for
         self._meters: collections.Counter = collections.Counter()
         self._groups: collections.Counter = collections.Counter()
         self._failed: dict[tuple, Mapping] = {}  # scope -> what failed in it
@@ -249,8 +251,14 @@ class SwitchParts:
                 groups = frozenset(g for g, n in self._groups.items() if n > 0)
                 meters = frozenset(m for m, n in self._meters.items() if n > 0)
                 self._sets_changed = False
+            if previous is None:
+                self._published = FrozenMap(self._parts)
+            else:  # the owners touched alone: a change costs them, not the switch's all
+                self._published = self._published.updated(
+                    {owner: self._parts.get(owner) for owner in self._touched}
+                )
             self._state = ofp.SwitchState(
-                dict(self._parts),
+                self._published,
                 groups,
                 meters,
                 failed,

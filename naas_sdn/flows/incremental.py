@@ -16,6 +16,7 @@ which tests/unit/test_incremental.py checks after every step of random model cha
 from __future__ import annotations
 
 import collections
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
@@ -147,6 +148,7 @@ class IncrementalInputs:
         self._interfaces: dict[str, tuple] = {}  # interface port id -> its Interfaces
         self._routed_on: dict[str, tuple] = {}  # network id -> routed Interfaces, sorted
         self._routers: list[RouterInputs] = []
+        self._router_by_key: dict[int, RouterInputs] = {}  # of the last derivation
         self._floating: dict[str, dict[str, tuple]] = {}  # router id -> fip id -> (fip, fixed)
         self._floating_router: dict[str, str] = {}  # fip id -> its router id
         self._exits: tuple = ({}, {})  # (uplinks, neighbours) the gateways were derived with
@@ -221,14 +223,17 @@ class IncrementalInputs:
         for router_id in routers:
             dirty_interfaces |= self._interface_ports.get(("router", router_id))
         vifs = fabric.vifs
-        gateways_changed = self._gateways_changed(old, new, changed, fabric)  # first: it keeps
+        # first: it keeps the floating IPs by router, whatever else changed
+        gateways, floated = self._gateways_changed(old, new, changed, fabric)
         if (
             self._refresh_interfaces(new, dirty_interfaces, dirty_networks)
             or routers
             or (addresses_changed and any(r.routes for r in new.routers.values()))
-            or gateways_changed
+            or gateways
         ):
             self._routers = self._router_inputs(new, fabric)
+        elif floated:
+            self._routers = self._refloat(new, fabric, floated)
         # Where VIFs are plugged.
         if vifs is not old_vifs:
             dirty_ports |= {
@@ -251,20 +256,22 @@ class IncrementalInputs:
 
     def _gateways_changed(
         self, old: ModelSnapshot, new: ModelSnapshot, changed, fabric: FabricSnapshot
-    ) -> bool:
-        """Whether a router's way out may differ: its floating IPs (kept by router here), a
-        gateway port, an external subnet or network, where uplinks are, a neighbour."""
-        floating = False
+    ) -> tuple[bool, set]:
+        """Whether any router's way out may differ (a gateway port, an external subnet or
+        network, where uplinks are, a neighbour), and the ids of the routers whose floating
+        IPs changed (kept by router here)."""
+        floated = set()
         for fip_id in changed.get("floatingips", ()):
-            floating = True
             router_id = self._floating_router.pop(fip_id, None)
             if router_id is not None:
+                floated.add(router_id)
                 mine = self._floating[router_id]
                 del mine[fip_id]
                 if not mine:
                     del self._floating[router_id]
-            fip = new.views("floatingips").get(fip_id)
+            fip = new.floatingips.get(fip_id)
             if fip is not None and fip.router_id and fip.port_id and fip.fixed_ip_address:
+                floated.add(fip.router_id)
                 self._floating_router[fip_id] = fip.router_id
                 self._floating.setdefault(fip.router_id, {})[fip_id] = (
                     fip.floating_ip_address,
@@ -278,15 +285,33 @@ class IncrementalInputs:
             for port_id in changed.get("ports", ())
             for port in (old.ports.get(port_id), new.ports.get(port_id))
         )
-        return (
-            floating
-            or moved
+        every = (
+            moved
             or gateway_ports
             or (
                 bool(changed.get("subnets") or changed.get("networks"))
                 and any(r.gw_port_id for r in new.routers.values())
             )
         )
+        return every, floated
+
+    def _refloat(self, model: ModelSnapshot, fabric: FabricSnapshot, floated: set) -> list:
+        """The router inputs with the gateways of ``floated`` (router ids) derived anew, when
+        their floating IPs alone changed: a floating IP costs its router, not every one."""
+        by_id = {r.router.id: r for r in self._routers}
+        if not floated <= by_id.keys():
+            return self._router_inputs(model, fabric)  # a router not derived yet: all of them
+        found = []
+        for inputs in self._routers:
+            if inputs.router.id in floated:
+                router = inputs.router
+                gateway = gateway_of(
+                    model, fabric, router, inputs.interfaces, self._floating.get(router.id)
+                )
+                inputs = dataclasses.replace(inputs, gateway=gateway)
+                self._router_by_key[router.key] = inputs
+            found.append(inputs)
+        return found
 
     def _ports_changed(
         self, old: ModelSnapshot, new: ModelSnapshot, ports: set, dirty_interfaces: set
@@ -411,11 +436,12 @@ class IncrementalInputs:
                 mac = self._next_hops.get((toward[0].subnet_id, str(netaddr.IPAddress(nexthop))))
                 if mac is not None:
                     routes.append((destination, toward[0], mac))
-            result.append(
-                RouterInputs(
-                    router, mine, tuple(sorted(routes, key=lambda r: (r[0], r[1].ip))), gateway
-                )
+            inputs = RouterInputs(
+                router, mine, tuple(sorted(routes, key=lambda r: (r[0], r[1].ip))), gateway
             )
+            kept = self._router_by_key.get(router.key)
+            result.append(kept if kept == inputs else inputs)  # unchanged: the same object
+        self._router_by_key = {r.router.key: r for r in result}
         return result
 
     def _refresh_members(self, keys: set) -> set:

@@ -175,9 +175,10 @@ class LocalNetwork:
 
 @dataclasses.dataclass(frozen=True)
 class PassInputs:
-    """What every switch of one pass shares beyond its ports: routers and rules."""
+    """What the ports of every switch of one pass share: security group rules and plugins'
+    records. Routers are not in it: a builder sees them in ``add_router`` and
+    ``add_gateway``, so a router's change costs its own scopes, not every switch's ports'."""
 
-    routers: tuple = ()
     rules: dict | None = None  # rule key -> RuleInputs (only rules that can match)
     # collection -> id -> view: the records of plugins' declared resources (snapshot.extra)
     extra: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
@@ -256,7 +257,7 @@ def routed_interfaces(model: ModelSnapshot) -> list[Interface]:
 def floating_by_router(model: ModelSnapshot) -> dict[str, dict[str, tuple]]:
     """Router id -> floating IP id -> (floating ip, fixed ip) of the associated ones."""
     found: dict[str, dict[str, tuple]] = {}
-    for fip in model.views("floatingips").values():
+    for fip in model.floatingips.values():
         if fip.router_id and fip.port_id and fip.fixed_ip_address:
             found.setdefault(fip.router_id, {})[fip.id] = (
                 fip.floating_ip_address,

@@ -184,6 +184,11 @@ class ModelSnapshot:
     qos_policies: Mapping[str, QosPolicyView] = dataclasses.field(
         default_factory=lambda: MappingProxyType({})
     )
+    # the core compiler's own (not plugins' records in ``extra``, which every switch's
+    # shared scope reads): a floating IP's change costs its router alone
+    floatingips: Mapping[str, FloatingIpView] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({})
+    )
     # collection -> id -> view, for declared resources with no field above (plugins' own)
     extra: Mapping[str, Mapping] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 

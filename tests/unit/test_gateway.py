@@ -60,9 +60,7 @@ def _model(snat=True, fips=True) -> ModelSnapshot:
     routers = [RouterView("R", "t", 7, True, gw_port_id="rg", enable_snat=snat)]
     model = ModelSnapshot.build(nets, ports, subnets=subnets, routers=routers)
     floating = {"f1": FloatingIpView("f1", "t", "E", FIP, "vm2", "10.0.0.6", "R")}
-    return dataclasses.replace(
-        model, extra=MappingProxyType({"floatingips": floating if fips else {}})
-    )
+    return dataclasses.replace(model, floatingips=MappingProxyType(floating if fips else {}))
 
 
 def _fabric(upstream=UPSTREAM) -> FabricSnapshot:
