@@ -258,6 +258,18 @@ class NotImplementedByPlugin(NeutronException):
     )
 
 
+class NotOfferedByPlugin(NeutronException):
+    """A Neutron resource of a service area whose plugin is loaded but does not offer it
+    (its extension, e.g. address-group of the security-group area)."""
+
+    status = 501
+    type_name = "HTTPNotImplemented"
+    message = (
+        "The resource %(resource)s is not implemented: service plugin '%(plugin)s' is loaded "
+        "but does not offer it."
+    )
+
+
 class InternalError(NeutronException):
     status = 500
     type_name = "HTTPInternalServerError"

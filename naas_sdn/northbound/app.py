@@ -45,6 +45,10 @@ def error_response(exc: errors.NeutronException) -> webob.Response:
     return resp
 
 
+# Neutron's tag extension names QoS policies by this collection: /v2.0/policies/{id}/tags
+TAGGED_QOS_POLICIES = "policies"
+
+
 class NeutronApp:
     """Routes ``/``, ``/v2.0/``, ``/v2.0/extensions`` and each loaded resource collection
     (``/v2.0/<path>[/<id>[/<nested collection>[/<id>]]]``)."""
@@ -124,8 +128,16 @@ class NeutronApp:
             res = self.routes.get(tuple(rest[:length]))
             if res is not None:
                 return self._resource(req, ctx, res, rest[length:])
+        policies = self.routes.get(("qos", "policies"))
+        if rest[0] == TAGGED_QOS_POLICIES and policies is not None:
+            if len(rest) in (3, 4) and rest[2] == "tags":  # Neutron's tag path for them
+                return self._resource(req, ctx, policies, rest[1:])
+            raise errors.ResourceNotFound()
         plugin = plugin_registry.SERVICE_AREAS.get(rest[0]) or self.dormant.get(rest[0])
         if plugin is not None and not any(path[0] == rest[0] for path in self.routes):
+            served = {plugin_registry.SERVICE_AREAS.get(path[0]) for path in self.routes}
+            if plugin in served or plugin in {p.name for p in self.plugins}:
+                raise errors.NotOfferedByPlugin(resource=rest[0], plugin=plugin)
             raise errors.NotImplementedByPlugin(resource=rest[0], plugin=plugin)
         raise errors.ResourceNotFound()
 

@@ -62,7 +62,7 @@ SERVICE_AREAS = {
     "auto-allocated-topology": "auto-allocated-topology",
     "service-providers": "servicetype",
     "network_segment_ranges": "network-segment-range",
-    "policies": "policy",
+    "policies": "qos",  # the tag extension's path of QoS policies: /policies/{id}/tags
     "protocol-blocks": "protocol-block",
     "l2-remote-gateways": "l2-remote-gateway",
     "l2-remote-gateway-connections": "l2-remote-gateway",

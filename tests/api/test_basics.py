@@ -244,3 +244,33 @@ def test_json_suffix_tolerated(alice):
     assert alice.get(f"/v2.0/networks/{net_id}.json").json["network"]["name"] == "suffix"
     assert alice.get("/v2.0/networks.json?name=suffix").json["networks"][0]["id"] == net_id
     assert alice.delete(f"/v2.0/networks/{net_id}.json").status == 204
+
+
+def test_a_501_names_what_is_missing(alice, bare_alice):
+    """A loaded plugin's area without the resource asked (address groups of the
+    security-group plugin) says so; a plugin not loaded is named as not loaded."""
+    resp = alice.get("/v2.0/address-groups")
+    assert resp.status == 501 and resp.error_type == "HTTPNotImplemented"
+    assert (
+        "'security-group' is loaded but does not offer it" in resp.json["NeutronError"]["message"]
+    ), resp
+    resp = bare_alice.get("/v2.0/policies/3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35/tags")
+    assert resp.status == 501 and "'qos' is not loaded" in resp.json["NeutronError"]["message"]
+
+
+def test_qos_policies_are_tagged_at_neutrons_tag_path(alice, bob):
+    """openstacksdk's set_tags on a QoS policy: PUT /v2.0/policies/{id}/tags."""
+    policy = alice.post("/v2.0/qos/policies", {"policy": {"name": "gold"}}).json["policy"]
+    path = f"/v2.0/policies/{policy['id']}/tags"
+    resp = alice.put(path, {"tags": ["blue", "red"]})
+    assert resp.status == 200 and sorted(resp.json["tags"]) == ["blue", "red"], resp
+    assert sorted(alice.get(path).json["tags"]) == ["blue", "red"]
+    assert alice.put(f"{path}/green", None).status == 201
+    assert sorted(alice.get(f"/v2.0/qos/policies/{policy['id']}").json["policy"]["tags"]) == [
+        "blue",
+        "green",
+        "red",
+    ]
+    assert alice.delete(f"{path}/blue").status == 204
+    assert bob.get(path).status == 404  # another project's policy, as anywhere
+    assert alice.get("/v2.0/policies").status == 404  # the tag path only
