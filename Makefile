@@ -3,7 +3,7 @@
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format setup bench
+.PHONY: run test lint format setup bench conformance
 
 run: setup
 	.venv/bin/naas-sdn serve $(ARGS)
@@ -38,3 +38,9 @@ bench: setup
 
 setup:
 	bash scripts/setup.sh
+
+# The OpenStack clients' own functional network tests against a private controller
+# (docs/conformance.md); not part of `make test`: it takes minutes and needs no OVS.
+conformance: setup
+	.venv/bin/pip install -q -e '.[conformance]'
+	.venv/bin/python scripts/conformance.py

@@ -19,6 +19,7 @@ FIP_KEYS = {
     "status",
     "description",
     "tags",
+    "port_details",
     "created_at",
     "updated_at",
     "revision_number",
@@ -80,6 +81,7 @@ def test_floating_ip_lifecycle(alice, admin, external_network):
         "DOWN",
     )
     assert (fip["port_id"], fip["fixed_ip_address"], fip["router_id"]) == (None, None, None)
+    assert fip["port_details"] is None
     assert fip["project_id"] == fip["tenant_id"] == alice.project and fip["revision_number"] == 1
     assert alice.get(f"/v2.0/floatingips/{fip['id']}").json["floatingip"] == fip
     # Its address is held by a port of its own: no project's, seen by admins only.
@@ -97,6 +99,18 @@ def test_floating_ip_lifecycle(alice, admin, external_network):
         router["id"],
         "ACTIVE",
     )
+    assert fip["port_details"] == {  # fip-port-details, as openstacksdk checks it
+        key: vm[key]
+        for key in (
+            "name",
+            "network_id",
+            "mac_address",
+            "admin_state_up",
+            "status",
+            "device_id",
+            "device_owner",
+        )
+    }
     for query in (
         f"port_id={vm['id']}",
         f"router_id={router['id']}",

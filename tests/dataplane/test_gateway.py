@@ -133,6 +133,7 @@ def test_snat_and_floating_ips_between_tenants_and_the_outside(controller, tenan
         assert _sources(capture.stop()) == {a_gw, b_gw}
         # TCP from the same source port of both VMs at once: two connections, kept apart.
         out.cmd("nc -lk -p 7070 >/dev/null 2>&1 &")
+        assert wait_for(lambda: tcp_ok(out, "127.0.0.1", 7070), timeout=10)
         assert tcp_ok(a["vm"], UPSTREAM, 7070) and tcp_ok(b["vm"], UPSTREAM, 7070)
         together = [
             vm.popen(["nc", "-z", "-w", "3", "-p", "40000", UPSTREAM, "7070"])
@@ -159,6 +160,7 @@ def test_snat_and_floating_ips_between_tenants_and_the_outside(controller, tenan
         # The port's security group decides: 8080 admitted, 9090 not.
         for port in (8080, 9090):
             a["vm"].cmd(f"nc -lk -p {port} >/dev/null 2>&1 &")
+            assert wait_for(lambda port=port: tcp_ok(a["vm"], "127.0.0.1", port), timeout=10)
         assert tcp_ok(out, a_fip, 8080)
         assert not tcp_ok(out, a_fip, 9090)
         # What a VM with a floating IP starts leaves from that address, not the gateway's.

@@ -119,8 +119,25 @@ def floatingips_resource(service) -> ResourceDef:
     subnet = Attr(
         "subnet_id", lambda r: None, True, False, None, a.uuid_or_none, "subnet_id", readable=False
     )
+    details = Attr("port_details", lambda r: _port_details(service, r), kind="other")
     attrs = tuple(attr for attr in res.attributes.attrs if attr.name != "name")
-    return dataclasses.replace(res, attributes=AttributeMap((*attrs, subnet)))
+    return dataclasses.replace(res, attributes=AttributeMap((*attrs, subnet, details)))
+
+
+def _port_details(service, fip) -> dict | None:
+    """fip-port-details: the associated port as Neutron sums it up (null without one)."""
+    port = service.records("ports").get(fip.port_id) if fip.port_id else None
+    if port is None:
+        return None
+    return {
+        "name": port.name,
+        "network_id": port.network_id,
+        "mac_address": port.mac_address,
+        "admin_state_up": port.admin_state_up,
+        "status": port.status,
+        "device_id": port.device_id,
+        "device_owner": port.device_owner,
+    }
 
 
 ROUTER_EXTENSIONS = (
@@ -135,6 +152,11 @@ ROUTER_EXTENSIONS = (
         "Neutron L3 Configurable external gateway mode",
         "Extension of the router abstraction for specifying whether SNAT should occur on the "
         "external gateway",
+    ),
+    Extension(
+        "fip-port-details",
+        "Floating IP Port Details Extension",
+        "Add port_details attribute to Floating IP resource",
     ),
     Extension("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
     Extension(
