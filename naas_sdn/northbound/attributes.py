@@ -411,6 +411,7 @@ class Attr:
     validate: Callable[[str, Any], Any] | None = None
     field: str | None = None
     # string | boolean | integer | fixed_ips (filterable as key=value, not sortable) |
+    # members (a list; filtered by the items it holds, not sortable) |
     # other (neither filterable nor sortable)
     kind: str = "string"
     readable: bool = True  # False: accepted on POST/PUT, never shown, filtered or sorted
@@ -428,7 +429,7 @@ class Attr:
 
     @property
     def sortable(self) -> bool:
-        return self.kind not in ("other", "fixed_ips")
+        return self.kind not in ("other", "fixed_ips", "members")
 
     def from_query(self, text: str):
         """Convert one filter value from the query string to the type shown on the wire."""

@@ -34,6 +34,8 @@ class ListQuery:
     page_reverse: bool
     # attribute (fixed_ips) -> key -> accepted values, from ``fixed_ips=ip_address=10.0.0.3``
     kv_filters: dict[str, dict[str, set[str]]] = dataclasses.field(default_factory=dict)
+    # list attribute (security_groups) -> values any of which the item's list must hold
+    member_filters: dict[str, set[str]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def parse(cls, params, attrs: AttributeMap, hidden: frozenset = frozenset()) -> ListQuery:
@@ -41,6 +43,7 @@ class ListQuery:
         visible = {x.name: x for x in attrs.visible(hidden)}
         filters: dict[str, list] = {}
         kv_filters: dict[str, dict[str, set[str]]] = {}
+        member_filters: dict[str, set[str]] = {}
         invalid = []
         for key, value in params.items():
             if key in CONTROL_PARAMS:
@@ -54,6 +57,9 @@ class ListQuery:
                 kv_filters.setdefault(key, {}).setdefault(sub, set()).add(
                     _normal_ip(value) if sub == "ip_address" else value
                 )
+                continue
+            if attr.kind == "members":  # held by the item's list: any of those asked
+                member_filters.setdefault(key, set()).add(value)
                 continue
             filters.setdefault(key, []).append(attr.from_query(value))
         if invalid:
@@ -70,6 +76,7 @@ class ListQuery:
             filters=filters,
             tag_filters=tag_filters,
             kv_filters=kv_filters,
+            member_filters=member_filters,
             fields=[f for v in params.getall("fields") for f in v.split(",") if f],
             sorts=_sorts(params, visible),
             limit=_limit(params.get("limit")),
@@ -83,6 +90,9 @@ class ListQuery:
                 return False
         for key, wanted in self.kv_filters.items():
             if not any(_entry_matches(entry, wanted) for entry in item.get(key) or ()):
+                return False
+        for key, members in self.member_filters.items():
+            if not members & set(item.get(key) or ()):
                 return False
         if self.tag_filters:
             tags = set(item.get("tags", ()))

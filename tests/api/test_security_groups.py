@@ -317,3 +317,36 @@ def test_group_pagination_and_sorting(alice):
     assert fields["security_groups"] == [{"id": made[0]["id"], "name": "g0"}]
     bad = alice.get("/v2.0/security-groups?security_group_rules=x")
     assert bad.status == 400
+
+
+def test_ports_filtered_by_security_group(alice, bob, net):
+    """port-security-groups-filtering: ?security_groups=X lists the ports in X (any of
+    several given); not sortable by them; another project's group finds none of its ports."""
+    web = alice.post("/v2.0/security-groups", {"security_group": {"name": "web"}}).json[
+        "security_group"
+    ]
+    db = alice.post("/v2.0/security-groups", {"security_group": {"name": "db"}}).json[
+        "security_group"
+    ]
+    ports = {
+        name: alice.post(
+            "/v2.0/ports", {"port": {"network_id": net["id"], "security_groups": groups}}
+        ).json["port"]["id"]
+        for name, groups in (("web", [web["id"]]), ("both", [web["id"], db["id"]]), ("none", []))
+    }
+
+    def listed(query):
+        resp = alice.get(f"/v2.0/ports?{query}")
+        assert resp.status == 200, resp
+        return {p["id"] for p in resp.json["ports"]}
+
+    assert listed(f"security_groups={web['id']}") == {ports["web"], ports["both"]}
+    assert listed(f"security_groups={db['id']}") == {ports["both"]}
+    assert listed(f"security_groups={db['id']}&security_groups={web['id']}") == {
+        ports["web"],
+        ports["both"],
+    }
+    assert alice.get("/v2.0/ports?sort_key=security_groups").status == 400
+    assert bob.get(f"/v2.0/ports?security_groups={web['id']}").json["ports"] == []
+    aliases = {e["alias"] for e in alice.get("/v2.0/extensions").json["extensions"]}
+    assert "port-security-groups-filtering" in aliases

@@ -27,6 +27,11 @@ SECURITY_EXTENSIONS = (
         "Indicates if the security group is stateful or not (only stateful ones are supported).",
     ),
     Extension("port-security", "Port Security", "Provides port security"),
+    Extension(
+        "port-security-groups-filtering",
+        "Port filtering on security groups",
+        "Provides security groups filtering when listing ports",
+    ),
     Extension("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"),
 )
 

@@ -383,7 +383,7 @@ ATTRIBUTES = {
             COMPUTED,
             a.uuid_list,
             "security_groups",
-            kind="other",
+            kind="members",  # port-security-groups-filtering: ?security_groups=X
         ),
         Attr(
             "allowed_address_pairs",
