@@ -71,6 +71,8 @@ def _action(action):
             alg=0,
             actions=[_nat(nat[0])] if nat else [],
         )
+    if kind == "ct_clear":
+        return parser.NXActionCTClear()
     if kind == "conjunction":
         return parser.NXActionConjunction(clause=action[2] - 1, n_clauses=action[3], id_=action[1])
     raise ValueError(f"unknown action {action!r}")
@@ -199,6 +201,13 @@ def packet_out(datapath, port: int, data: bytes):
 # ---- switch replies -> value objects ------------------------------------------------------
 
 
+_ACTIONS_WITHOUT_ARGUMENTS = {
+    parser.OFPActionPopVlan: model.pop_vlan,
+    parser.OFPActionDecNwTtl: model.dec_ttl,
+    parser.NXActionCTClear: model.ct_clear,
+}
+
+
 def _parse_action(action):
     if isinstance(action, parser.OFPActionOutput):
         if action.port == ofp.OFPP_CONTROLLER:
@@ -208,12 +217,11 @@ def _parse_action(action):
         return model.group(action.group_id)
     if isinstance(action, parser.OFPActionPushVlan):
         return model.push_vlan(action.ethertype)
-    if isinstance(action, parser.OFPActionPopVlan):
-        return model.pop_vlan()
     if isinstance(action, parser.OFPActionSetField):
         return model.set_field(action.key, action.value)
-    if isinstance(action, parser.OFPActionDecNwTtl):
-        return model.dec_ttl()
+    plain = _ACTIONS_WITHOUT_ARGUMENTS.get(type(action))
+    if plain is not None:
+        return plain()
     if isinstance(action, parser.NXActionRegMove):
         return model.move(_oxm(action.src_field), _oxm(action.dst_field), action.n_bits)
     if isinstance(action, parser.NXActionCT):

@@ -160,6 +160,7 @@ class IncrementalInputs:
         self._rule_keys: dict[str, tuple] = {}  # group id -> keys of its rules that can match
         self._rules: dict[int, RuleInputs] = {}
         self._by_group: dict[str, tuple] = {}  # group id -> ((direction, key, clauses), ...)
+        self._stateless: set[str] = set()  # ids of the stateless groups
         self._plugged = _Index()  # network id and ("group", id) -> plugged port ids
         self._live: dict[str, PortView] = {}  # ports that carry traffic: their groups' members
         self._bound: dict[str, BoundPort] = {}
@@ -468,11 +469,16 @@ class IncrementalInputs:
         return groups
 
     def _refresh_rules(self, model: ModelSnapshot, groups: set) -> set:
-        """Derive the rules of ``groups``; the plugged ports whose rules changed."""
+        """Derive the rules of ``groups``; the plugged ports whose rules or whose groups'
+        statefulness changed."""
         ports = set()
         for group_id in groups:
             group = model.security_groups.get(group_id)
             rules = group.rules if group is not None else ()
+            stateless = group is not None and not group.stateful
+            if stateless != (group_id in self._stateless):
+                ports |= self._plugged.get(("group", group_id))
+                self._stateless ^= {group_id}
             self._naming.place(group_id, {r.remote_group_id for r in rules if r.remote_group_id})
             for key in self._rule_keys.pop(group_id, ()):
                 del self._rules[key]
@@ -481,7 +487,7 @@ class IncrementalInputs:
                 remote = remote_prefixes(rule, self._remotes)
                 if remote is False:
                     continue
-                inputs = RuleInputs(rule, remote)
+                inputs = RuleInputs(rule, remote, not stateless)
                 self._rules[rule.key] = inputs
                 keys.append(rule.key)
                 mine.append((rule.direction, rule.key, inputs.clauses))
@@ -524,7 +530,7 @@ class IncrementalInputs:
         network = model.networks.get(port.network_id)
         if network is None or not carries_traffic(port, location, network):
             return None
-        context = PolicyContext(self._rules, self._by_group, self._blocks)
+        context = PolicyContext(self._rules, self._by_group, self._blocks, self._stateless)
         return BoundPort(
             port,
             network,

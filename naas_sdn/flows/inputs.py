@@ -119,10 +119,12 @@ _NONE: frozenset = frozenset()
 
 @dataclasses.dataclass(frozen=True)
 class RuleInputs:
-    """A security group rule with its remote end resolved to prefixes (None: anywhere)."""
+    """A security group rule with its remote end resolved to prefixes (None: anywhere), and
+    whether its group is stateful (what it admits is committed to conntrack)."""
 
     rule: SecurityGroupRuleView
     remote: Remote | None
+    stateful: bool = True
 
     @property
     def clauses(self) -> int:
@@ -141,6 +143,7 @@ class PortPolicy:
     blocks: tuple = ()  # ProtocolBlockViews of its network
     qos: QosPolicyView | None = None
     addresses: tuple = ()  # (MAC or None without port security, fixed IP): counted
+    stateful: bool = True  # False: its groups are stateless, its packets never tracked
 
 
 @dataclasses.dataclass(frozen=True)
@@ -377,6 +380,7 @@ class PolicyContext:
     rules: dict  # rule key -> RuleInputs (only rules that can match)
     by_group: dict  # group id -> ((direction, rule key, clauses), ...)
     blocks: dict  # network id -> ProtocolBlockViews, by key
+    stateless: Container = frozenset()  # ids of the stateless groups
 
 
 def carries_traffic(port: PortView, location, network: NetworkView | None) -> bool:
@@ -426,7 +430,7 @@ def policy_context(model: ModelSnapshot, live: list[PortView]) -> PolicyContext:
             remote = remote_prefixes(rule, prefixes)
             if remote is False:
                 continue
-            inputs = RuleInputs(rule, remote)
+            inputs = RuleInputs(rule, remote, group.stateful)
             rules[rule.key] = inputs
             mine.append((rule.direction, rule.key, inputs.clauses))
         by_group[group.id] = tuple(mine)
@@ -434,8 +438,18 @@ def policy_context(model: ModelSnapshot, live: list[PortView]) -> PolicyContext:
     for block in model.protocol_blocks.values():
         blocks.setdefault(block.network_id, []).append(block)
     return PolicyContext(
-        rules, by_group, {n: tuple(sorted(bs, key=lambda b: b.key)) for n, bs in blocks.items()}
+        rules,
+        by_group,
+        {n: tuple(sorted(bs, key=lambda b: b.key)) for n, bs in blocks.items()},
+        {g.id for g in model.security_groups.values() if not g.stateful},
     )
+
+
+def is_stateful(port: PortView, context: PolicyContext) -> bool:
+    """Whether the port's packets go through conntrack: unless every one of its groups is
+    stateless (Neutron refuses a port a mix of both; with no group, it admits no IP)."""
+    groups = port.security_group_ids
+    return not groups or any(g not in context.stateless for g in groups)
 
 
 def port_policy(
@@ -465,6 +479,7 @@ def port_policy(
         blocks,
         qos,
         tuple((port.mac_address, ip) for ip in fixed),
+        stateful=is_stateful(port, context),
     )
 
 

@@ -21,15 +21,15 @@ class Table(enum.IntEnum):
     CLASSIFY = 0  # in_port / fabric VLAN -> network key (metadata) + source port (reg6)
     PORT_SECURITY = 10  # a VM sends only from its own MAC / addresses (and allowed pairs)
     SERVICES = 20  # ARP answers, ND steering, DHCP / DHCPv6 / RS / gateway NS -> controller
-    EGRESS_POLICY = 22  # from a VM: network protocol blocks; into conntrack (zone = reg6)
-    EGRESS_ACL = 24  # from a VM: connection state + security group egress rules
+    EGRESS_POLICY = 22  # from a VM: protocol blocks; into conntrack (zone = reg6) or the ACL
+    EGRESS_ACL = 24  # from a VM: connection state (stateful) + group egress rules
     EGRESS_QOS = 26  # from a VM: DSCP marking, egress rate limit (meter)
     L3_GATEWAY = 30  # (network, router port MAC) -> router key (reg5); else switching
     ROUTING = 35  # router key + destination IP -> TTL-1, MACs, destination network
     L2_LOOKUP = 40  # (network, eth_dst) -> destination port (reg7); broadcast -> flood group
-    INGRESS_POLICY = 50  # to a local VM: network protocol blocks; into conntrack (zone = reg7)
+    INGRESS_POLICY = 50  # to a local VM: protocol blocks; into conntrack (zone = reg7) or ACL
     GATEWAY_NAT = 45  # on a gateway's exit switch: what leaves by it, translated (SNAT, FIPs)
-    INGRESS_ACL = 55  # to a local VM: connection state + security group ingress rules
+    INGRESS_ACL = 55  # to a local VM: connection state (stateful) + group ingress rules
     OUTPUT = 90  # destination port -> local ofport (ingress meter), or toward its switch
 
 
@@ -37,19 +37,20 @@ NEXT_TABLES = {
     Table.CLASSIFY: {Table.PORT_SECURITY, Table.L2_LOOKUP},
     Table.PORT_SECURITY: {Table.SERVICES},
     Table.SERVICES: {Table.EGRESS_POLICY, Table.L2_LOOKUP},
-    Table.EGRESS_POLICY: {Table.EGRESS_QOS},  # and ct(table=EGRESS_ACL)
+    # *_ACL: a stateless port's packets go there straight, a stateful one's by ct(table=...)
+    Table.EGRESS_POLICY: {Table.EGRESS_QOS, Table.EGRESS_ACL},
     Table.EGRESS_ACL: {Table.EGRESS_QOS},
     Table.EGRESS_QOS: {Table.L3_GATEWAY},
     Table.L3_GATEWAY: {Table.ROUTING, Table.L2_LOOKUP},
     Table.ROUTING: {Table.L2_LOOKUP},
     Table.L2_LOOKUP: {Table.INGRESS_POLICY},
     Table.GATEWAY_NAT: {Table.OUTPUT},
-    Table.INGRESS_POLICY: {Table.OUTPUT},  # and ct(table=INGRESS_ACL)
+    Table.INGRESS_POLICY: {Table.OUTPUT, Table.INGRESS_ACL},
     Table.INGRESS_ACL: {Table.OUTPUT},
     Table.OUTPUT: set(),
 }
 
-# Where conntrack recirculates: the only way into the ACL tables, and the gateway's NAT
+# Where conntrack recirculates: a stateful port's way into the ACL tables, and the gateway's NAT
 # (from L2_LOOKUP on the exit switch: out to GATEWAY_NAT, in back to ROUTING; a floating IP's
 # destination translated, ROUTING again).
 CT_TABLES = {
@@ -82,13 +83,14 @@ class Priority(enum.IntEnum):
     POLICY_INFRA = 300  # neighbour discovery and MLD: never blocked, never tracked
     POLICY_BLOCK = 200  # a network's protocol blocks, per port
     POLICY_DHCP = 150  # DHCP client traffic to / from a tenant's own server: untracked
-    POLICY_TRACK = 100  # IP of a port with security groups -> conntrack
+    POLICY_STATELESS = 110  # IP of a port whose groups are stateless -> the ACL, untracked
+    POLICY_TRACK = 100  # IP of a port with (stateful) security groups -> conntrack
     POLICY_PASS = 0  # untracked: no security groups, or not IP
     # EGRESS_ACL / INGRESS_ACL
     ACL_ESTABLISHED = 300  # packets of connections already allowed (and related ICMP)
-    ACL_INVALID = 250  # conntrack says invalid: drop, per port
+    ACL_INVALID = 250  # conntrack says invalid: drop, per stateful port
     ACL_RULE = 100  # security group rules: conjunctive clauses and their conj_id
-    ACL_DROP = 10  # a new connection no rule allows: drop, per port
+    ACL_DROP = 10  # what no rule allows (a new connection; stateless: any packet): drop
     # EGRESS_QOS
     QOS_MARK = 110  # IP from a port with a DSCP mark (and its meter)
     QOS_LIMIT = 100  # anything else from a port with an egress limit

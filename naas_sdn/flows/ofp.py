@@ -13,7 +13,7 @@ Actions are tuples: ``("output", port)``, ``("controller", max_len)``, ``("group
 ``("push_vlan", ethertype)``, ``("pop_vlan",)``, ``("set_field", field, value)``,
 ``("move", src_field, dst_field, n_bits)``, ``("ct", commit, zone_register, recirc_table)``
 (``+ (nat,)`` when it translates: ``()`` applies a connection's translation, ``("src", ip)`` or
-``("dst", ip)`` sets one up on commit),
+``("dst", ip)`` sets one up on commit), ``("ct_clear",)``,
 ``("conjunction", id, clause, n_clauses)`` (clause counted from 1, as ovs-ofctl writes it).
 """
 
@@ -168,6 +168,12 @@ def ct(
     if nat:
         nat = (nat[0], str(netaddr.IPAddress(nat[1])))
     return (*action, nat)
+
+
+def ct_clear() -> tuple:
+    """Forget the conntrack state an earlier ``ct`` gave the packet (another port's zone, a
+    router's NAT): what follows judges the packet itself."""
+    return ("ct_clear",)
 
 
 def conjunction(conj_id: int, clause: int, n_clauses: int) -> tuple:

@@ -1,6 +1,6 @@
-"""Policy stages of the pipeline, compiled from the model: port security and stateful security
-groups, and the matches and per-switch flows the slices of the other policy stages share
-(protocol blocks: :mod:`naas_sdn.features.protocol_block.flows`; QoS:
+"""Policy stages of the pipeline, compiled from the model: port security and security groups
+(stateful and stateless), and the matches and per-switch flows the slices of the other policy
+stages share (protocol blocks: :mod:`naas_sdn.features.protocol_block.flows`; QoS:
 :mod:`naas_sdn.features.qos.flows`). Pure, like the rest of ``naas_sdn.flows``.
 
 Security groups are conjunctive matches (OVS ``conjunction``), so the flow count grows with
@@ -16,6 +16,11 @@ Flows with the same match merge into one flow listing every conjunction, so clau
 are shared across groups and projects; they belong to one owner (``Owner.ACL``) per switch.
 A new connection completing conjunction R is committed to conntrack in the port's zone;
 packets of known connections pass before any rule is looked at.
+
+A port whose groups are stateless (Neutron's ``stateful: false``) never goes through
+conntrack: its packets go straight to the same clauses, with any state an earlier ``ct``
+left on them cleared, each judged by itself; R's conjunction flow lets it on without a
+commit, so a reply gets through only if a rule of the other direction admits it.
 
 Two slices build these stages here (:class:`PortSecurity`, :class:`SecurityGroups`); each
 answers for a port on its own switch only.
@@ -265,29 +270,33 @@ def port_security_flows(key: int, policy: PortPolicy, owner: int, counted: int) 
 
 
 def acl_port_flows(
-    key: int, direction: Direction, rules: tuple, owner: int, counted: int
+    key: int, direction: Direction, rules: tuple, owner: int, counted: int, stateful: bool = True
 ) -> set[ofp.Flow]:
-    """Into conntrack, the port's clause of each of its rules, and its (counted) drops."""
+    """Into conntrack (``stateful``) or untracked to the rules, the port's clause of each of
+    its rules, and its (counted) drops: of what conntrack finds invalid, and of what no rule
+    admits."""
     me = {direction.register: key}
+    priority: int = Priority.POLICY_TRACK
+    into_acl: tuple = (ofp.apply(ofp.ct(direction.register, direction.acl)),)
+    if not stateful:
+        # Cleared: a packet from a stateful neighbour on this switch, or through a router's
+        # NAT, carries that zone's state, which the established shortcut would trust.
+        priority = Priority.POLICY_STATELESS
+        into_acl = (ofp.apply(ofp.ct_clear()), ofp.goto(direction.acl))
     flows = {
-        ofp.flow(
-            direction.policy,
-            Priority.POLICY_TRACK,
-            ofp.match(**me, eth_type=eth),
-            (ofp.apply(ofp.ct(direction.register, direction.acl)),),
-            owner,
-        )
+        ofp.flow(direction.policy, priority, ofp.match(**me, eth_type=eth), into_acl, owner)
         for eth in (ETH_TYPE_IPV4, ETH_TYPE_IPV6)
     }
-    flows.add(
-        ofp.flow(
-            direction.acl,
-            Priority.ACL_INVALID,
-            ofp.match(**me, ct_state=(CT_TRK | CT_INV, CT_TRK | CT_INV)),
-            (),
-            counted,
+    if stateful:
+        flows.add(
+            ofp.flow(
+                direction.acl,
+                Priority.ACL_INVALID,
+                ofp.match(**me, ct_state=(CT_TRK | CT_INV, CT_TRK | CT_INV)),
+                (),
+                counted,
+            )
         )
-    )
     flows.add(ofp.flow(direction.acl, Priority.ACL_DROP, ofp.match(**me), (), counted))
     if rules:
         flows.add(
@@ -368,18 +377,19 @@ def acl_established() -> frozenset[ofp.Flow]:
 @functools.lru_cache(maxsize=256)
 def acl_flows(rules: tuple) -> frozenset[ofp.Flow]:
     """Clause 2 of every rule in ``rules`` (RuleInputs), merged by match, and each rule's
-    conjunction flow committing the new connection in the port's zone. Clause 3, the remote
-    addresses, is :func:`remote_flows`'s."""
-    return _rule_flows(tuple((inputs.rule, inputs.clauses) for inputs in rules))
+    conjunction flow letting the packet on: committing the new connection in the port's
+    zone if the rule's group is stateful. Clause 3, the remote addresses, is
+    :func:`remote_flows`'s."""
+    return _rule_flows(tuple((i.rule, i.clauses, i.stateful) for i in rules))
 
 
 @functools.lru_cache(maxsize=256)
 def _rule_flows(rules: tuple) -> frozenset[ofp.Flow]:
-    """What :func:`acl_flows` builds, from (rule, clauses): the same whatever the members of
-    the rules' remote groups, so a member joining does not build it again."""
+    """What :func:`acl_flows` builds, from (rule, clauses, stateful): the same whatever the
+    members of the rules' remote groups, so a member joining does not build it again."""
     actions: dict[tuple, set] = {}
     flows = set()
-    for rule, n in rules:
+    for rule, n, stateful in rules:
         direction = DIRECTIONS[rule.direction]
         allowed = _allowed(rule)
         if not allowed:
@@ -388,12 +398,15 @@ def _rule_flows(rules: tuple) -> frozenset[ofp.Flow]:
             actions.setdefault((direction.acl, ofp.match(**fields)), set()).add(
                 ofp.conjunction(rule.key, 2, n)
             )
+        admitted: tuple = (ofp.goto(direction.then),)
+        if stateful:
+            admitted = (ofp.apply(ofp.ct(direction.register, commit=True)), *admitted)
         flows.add(
             ofp.flow(
                 direction.acl,
                 Priority.ACL_RULE,
                 ofp.match(conj_id=rule.key, eth_type=ETH_TYPES[rule.ethertype]),
-                (ofp.apply(ofp.ct(direction.register, commit=True)), ofp.goto(direction.then)),
+                admitted,
                 ACL_COOKIE,
             )
         )
@@ -498,10 +511,10 @@ class SecurityGroups(LocalBuilder):
         key = bound.port.key
         owner, counted = cookie(Owner.PORT, key), cookie(Owner.COUNTER, key)
         flows = set()
+        policy = bound.policy
         for direction in (EGRESS, INGRESS):
-            flows |= acl_port_flows(
-                key, direction, getattr(bound.policy, direction.name), owner, counted
-            )
+            rules = getattr(policy, direction.name)
+            flows |= acl_port_flows(key, direction, rules, owner, counted, policy.stateful)
         return Built(frozenset(flows))
 
     def add_shared(self, dpid: int, ports: tuple, inputs: PassInputs) -> Built:

@@ -3,9 +3,9 @@
 Applies the compiler's own value objects with OpenFlow semantics (highest priority match,
 instructions in order, ALL groups copy the packet, output to the ingress port is dropped),
 Open vSwitch's conjunctive matches and a connection tracker (zones, commit, new / established /
-reply, one-address NAT of either side), and follows fabric links between switches. Tests
-assert behaviour with it ("a broadcast from port 1 reaches exactly these ports"), and it is
-the seed of a user-facing packet trace.
+reply, one-address NAT of either side, ct_clear), and follows fabric links between switches.
+Tests assert behaviour with it ("a broadcast from port 1 reaches exactly these ports"), and it
+is the seed of a user-facing packet trace.
 """
 
 from __future__ import annotations
@@ -226,6 +226,8 @@ class Simulator:
             packet[dst] = packet.get(src, 0)
         elif kind == "ct":
             self._conntrack(action, packet)
+        elif kind == "ct_clear":
+            packet.pop("ct_state", None)
         elif kind == "conjunction":
             raise SimulationError(f"conjunction action outside a clause flow: {action!r}")
         elif kind == "set_field":

@@ -121,6 +121,8 @@ class SecurityGroupView:
     id: str
     project_id: str
     rules: tuple[SecurityGroupRuleView, ...] = ()  # sorted by key
+    # False: its rules judge each packet alone, without conntrack (Neutron's stateless group)
+    stateful: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

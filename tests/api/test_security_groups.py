@@ -214,12 +214,105 @@ def test_bad_rules(alice, attrs, status, error):
     assert shown == web
 
 
-def test_stateless_groups_refused(alice):
-    resp = alice.post("/v2.0/security-groups", {"security_group": {"name": "x", "stateful": False}})
-    assert resp.status == 400 and resp.error_type == "InvalidInput"
-    assert [g["name"] for g in alice.get("/v2.0/security-groups").json["security_groups"]] == [
-        "default"
+MIXED = (
+    "Error Cannot apply both stateful and stateless security groups on the same port at the "
+    "same time while attempting the operation."
+)
+
+
+def test_stateless_groups(alice, bob, net):
+    """stateful-security-group as Neutron has it: a stateless group gets the same egress
+    rules; a port holds stateful or stateless groups, not both; statefulness changes only
+    while no port uses the group; each refusal writes nothing; other projects see no group."""
+    sl = group(alice, name="sl", stateful=False)
+    assert sl["stateful"] is False and set(sl) == GROUP_KEYS
+    assert sorted((r["direction"], r["ethertype"]) for r in sl["security_group_rules"]) == [
+        ("egress", "IPv4"),
+        ("egress", "IPv6"),
     ]
+    sf = group(alice, name="sf", stateful="true")
+    assert sf["stateful"] is True
+    path = f"/v2.0/security-groups/{sl['id']}"
+    assert alice.get(path).json["security_group"] == sl
+    listed = alice.get("/v2.0/security-groups?stateful=false").json["security_groups"]
+    assert [g["id"] for g in listed] == [sl["id"]]
+    resp = alice.post("/v2.0/security-groups", {"security_group": {"stateful": "maybe"}})
+    assert resp.status == 400 and resp.error_type == "HTTPBadRequest"
+
+    both = {"network_id": net["id"], "security_groups": [sl["id"], sf["id"]]}
+    resp = alice.post("/v2.0/ports", {"port": both})
+    assert (resp.status, resp.error_type) == (409, "SecurityGroupConflict"), resp
+    assert resp.json["NeutronError"]["message"] == MIXED
+    assert alice.get(f"/v2.0/ports?network_id={net['id']}").json["ports"] == []
+    port = alice.post(
+        "/v2.0/ports", {"port": {"network_id": net["id"], "security_groups": [sl["id"]]}}
+    ).json["port"]
+    resp = alice.put(
+        f"/v2.0/ports/{port['id']}", {"port": {"security_groups": both["security_groups"]}}
+    )
+    assert (resp.status, resp.error_type) == (409, "SecurityGroupConflict"), resp
+    assert alice.get(f"/v2.0/ports/{port['id']}").json["port"] == port
+
+    resp = alice.put(path, {"security_group": {"stateful": True, "name": "renamed"}})
+    assert (resp.status, resp.error_type) == (409, "SecurityGroupInUse"), resp
+    assert resp.json["NeutronError"]["message"] == f"Security Group {sl['id']} in use."
+    assert alice.get(path).json["security_group"] == sl
+    same = alice.put(path, {"security_group": {"stateful": False, "description": "d"}})
+    assert same.status == 200 and same.json["security_group"]["stateful"] is False
+    alice.put(f"/v2.0/ports/{port['id']}", {"port": {"security_groups": [sf["id"]]}})
+    flipped = alice.put(path, {"security_group": {"stateful": True}})
+    assert flipped.status == 200 and flipped.json["security_group"]["stateful"] is True
+
+    for resp in (
+        bob.get(path),
+        bob.put(path, {"security_group": {"stateful": False}}),
+        bob.delete(path),
+    ):
+        assert (resp.status, resp.error_type) == (404, "SecurityGroupNotFound"), resp
+    assert alice.get(path).json["security_group"]["stateful"] is True
+    aliases = {e["alias"] for e in alice.get("/v2.0/extensions").json["extensions"]}
+    assert "stateful-security-group" in aliases
+
+
+def test_openstack_cli_stateless_groups(openstack_cli, alice, net):
+    """``security group create --stateless``, ``set --stateful / --stateless``, and the
+    refusals the CLI reports."""
+    made = openstack_cli(alice, "security", "group", "create", "--stateless", "sl")
+    assert made["stateful"] is False
+    other = openstack_cli(alice, "security", "group", "create", "--stateful", "sf")
+    assert other["stateful"] is True
+    assert openstack_cli(alice, "security", "group", "show", "sl")["stateful"] is False
+    refused = openstack_cli(
+        alice,
+        "port",
+        "create",
+        "--network",
+        net["id"],
+        "--security-group",
+        "sl",
+        "--security-group",
+        "sf",
+        "mixed",
+        parse=False,
+        check=False,
+    )
+    assert refused.returncode != 0 and "Cannot apply both stateful and stateless" in (
+        refused.stderr
+    )
+    port = openstack_cli(
+        alice, "port", "create", "--network", net["id"], "--security-group", "sl", "vm"
+    )
+    refused = openstack_cli(
+        alice, "security", "group", "set", "--stateful", "sl", parse=False, check=False
+    )
+    assert refused.returncode != 0 and "in use" in refused.stderr
+    openstack_cli(alice, "port", "delete", port["id"], parse=False)
+    openstack_cli(alice, "security", "group", "set", "--stateful", "sl", parse=False)
+    assert openstack_cli(alice, "security", "group", "show", "sl")["stateful"] is True
+    openstack_cli(alice, "security", "group", "set", "--stateless", "sl", parse=False)
+    assert (
+        alice.get(f"/v2.0/security-groups/{made['id']}").json["security_group"]["stateful"] is False
+    )
 
 
 def test_port_groups_and_in_use(alice, net):

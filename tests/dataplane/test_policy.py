@@ -1,5 +1,5 @@
-"""Policies on real OVS with real traffic: port security, stateful security groups,
-network-wide protocol blocks and QoS (meters, DSCP), and their drop counters."""
+"""Policies on real OVS with real traffic: port security, stateful and stateless security
+groups, network-wide protocol blocks and QoS (meters, DSCP), and their drop counters."""
 
 import re
 import time
@@ -158,6 +158,66 @@ def test_stateful_security_group_admits_ssh_only_and_replies(controller, tenants
         finally:
             for host in (h1, h2):
                 host.cmd("pkill -f 'nc -lk'")
+
+
+def _icmp_seen(capture: Capture, kind: str) -> int:
+    """Echo requests or replies (``kind``) among a capture's lines."""
+    return sum(f"ICMP echo {kind}" in line for line in capture.stop())
+
+
+def test_stateless_security_group_needs_a_rule_each_way(controller, tenants):
+    """h1 and h2 on two switches, each port in a stateless group: h1's pings reach h2 and
+    come back only while h2's group admits ICMP in and its replies out, nothing tracked."""
+    alice = tenants[0]
+    with lab(controller.ofp_port, switches=2, cables=[(1, 2)], hosts={"h1": 1, "h2": 2}) as net:
+        network = alice.network("net", "10.0.0.0/24")
+        stateless = {"stateful": False}
+        client = alice.create("/v2.0/security-groups", "security_group", {"name": "c", **stateless})
+        alice.admit(client, "10.0.0.0/24")  # the replies h1 gets
+        server = alice.create("/v2.0/security-groups", "security_group", {"name": "s", **stateless})
+        for made in server["security_group_rules"]:  # its egress to anywhere
+            assert alice.api.delete("/v2.0/security-group-rules/" + made["id"]).status == 204
+        ping_in = alice.admit(server, "10.0.0.0/24")
+        answer = {
+            "security_group_id": server["id"],
+            "direction": "egress",
+            "protocol": "icmp",
+            "remote_ip_prefix": "10.0.0.0/24",
+        }
+        reply_out = alice.create("/v2.0/security-group-rules", "security_group_rule", answer)
+        ports = plugged_ports(
+            alice,
+            net,
+            network,
+            ("h1", "h2"),
+            h1={"security_groups": [client["id"]]},
+            h2={"security_groups": [server["id"]]},
+        )
+        h1, h2 = net.get("h1"), net.get("h2")
+        ip2, mac1, mac2 = v4(ports["h2"]), ports["h1"]["mac_address"], ports["h2"]["mac_address"]
+        assert wait_ping(h1, ip2), controller.log_tail()
+        # Neither switch sends these ports' packets through conntrack.
+        for host in (h1, h2):
+            flows = dump_flows(switch_side(host).node)
+            assert not [f for f in flows if "ct(" in f], "\n".join(f for f in flows if "ct(" in f)
+            assert len([f for f in flows if "ct_clear" in f]) == 4  # v4 and v6, both ways
+        # Without h2's egress rule its replies stop at its own port: the requests get in.
+        rule_url = "/v2.0/security-group-rules/"
+        assert alice.api.delete(rule_url + reply_out["id"]).status == 204
+        assert wait_for(lambda: ping(h1, ip2, count=1) == 0, timeout=10)
+        at_h2, at_h1 = Capture(h2, [mac1], ("icmp",)), Capture(h1, [mac2], ("icmp",))
+        assert ping(h1, ip2, count=3) == 0
+        assert (_icmp_seen(at_h2, "request"), _icmp_seen(at_h1, "reply")) == (3, 0)
+        alice.create("/v2.0/security-group-rules", "security_group_rule", answer)
+        assert wait_for(lambda: ping(h1, ip2, count=1) == 1, timeout=10)
+        assert ping(h1, ip2, count=3) == 3
+        # Without its ingress rule the requests do not reach h2 at all.
+        assert alice.api.delete(rule_url + ping_in["id"]).status == 204
+        assert wait_for(lambda: ping(h1, ip2, count=1) == 0, timeout=10)
+        at_h2 = Capture(h2, [mac1], ("icmp",))
+        assert ping(h1, ip2, count=3) == 0
+        assert _icmp_seen(at_h2, "request") == 0
+        assert _counted(net, "h2") > 0  # the drops are counted on h2's own flows
 
 
 def test_network_udp_block_stops_udp_in_that_network_only(controller, tenants):

@@ -82,9 +82,17 @@ def test_standard_match_fields_go_on_the_wire_before_nicira_ones():
     assert set(names[3:]) == {"reg6", "nw_ttl"}  # Nicira's
 
 
-def test_conntrack_with_nat_reads_back_as_compiled():
+def test_conntrack_actions_read_back_as_compiled():
+    """NAT on commit and on lookup, and a stateless port's ct_clear."""
     zone = (ofp.set_field("reg4", 0xFFF8),)
     compiled = {
+        ofp.flow(
+            Table.INGRESS_POLICY,
+            110,
+            ofp.match(reg7=3, eth_type=0x0800),
+            (ofp.apply(ofp.ct_clear()), ofp.goto(Table.INGRESS_ACL)),
+            cookie(Owner.PORT, 3),
+        ),
         ofp.flow(
             Table.L2_LOOKUP,
             110,

@@ -10,6 +10,7 @@ admin states) and over where VIFs are plugged; after each step the inputs kept b
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 from types import MappingProxyType
 
@@ -21,9 +22,18 @@ from naas_sdn.flows.compilation import Compilation
 from naas_sdn.flows.fabric import FabricSnapshot, Link, VifLocation
 from naas_sdn.flows.incremental import IncrementalInputs
 from naas_sdn.flows.layout import Owner, cookie, owner_of, remote_bucket
+from naas_sdn.flows.policy import ACL_COOKIE
 from naas_sdn.model import db, errors
 from naas_sdn.model import service as service_module
 from naas_sdn.model.service import NetworkService
+from naas_sdn.model.snapshot import (
+    ModelSnapshot,
+    NetworkView,
+    PortView,
+    SecurityGroupRuleView,
+    SecurityGroupView,
+    SubnetView,
+)
 from tests.unit.model_support import ADMIN, ALICE
 
 
@@ -150,8 +160,12 @@ class Walk:
     def group(self, rng, svc):
         if rng.random() < 0.2 and (group := self.pick("security_groups")):
             svc.delete_record(ALICE, "security_groups", group.id)
+        elif rng.random() < 0.3 and (group := self.pick("security_groups")):
+            # refused while a port uses the group (Neutron's rule)
+            svc.update_record(ALICE, "security_groups", group.id, {"stateful": not group.stateful})
         else:
-            svc.create_records(ALICE, "security_groups", [{"name": "g"}])
+            attrs = {"name": "g", "stateful": rng.random() < 0.6}
+            svc.create_records(ALICE, "security_groups", [attrs])
 
     def rule(self, rng, svc):
         group = self.pick("security_groups")
@@ -457,6 +471,77 @@ def test_a_member_joining_a_large_group_changes_one_bucket_of_remote_addresses(s
         cookie(Owner.NETWORK, service.snapshot().networks[net.id].key),
     }
     assert any(dict(f.match).get("ipv4_src") == address for f in after.parts[bucket])
+
+
+def test_a_groups_statefulness_recompiles_its_ports_on_their_switches_alone():
+    """Group G turns stateless under its ports p1 (switch 1) and p2 (switch 2), in a model
+    the API would refuse but the compiler follows all the same; p3 on switch 3, in another
+    network and group, sees nothing. The kept inputs and compilation, told that G alone
+    changed, equal the whole derivation; on switches 1 and 2 only the ports' own and
+    counted flows and the shared rules differ; on switch 3 no owner is touched."""
+    rules = (
+        SecurityGroupRuleView("r1", 1, "G", "ingress", "IPv4", 6, 22, 22),
+        SecurityGroupRuleView("r2", 2, "G", "egress", "IPv4"),
+    )
+    groups = {
+        "G": SecurityGroupView("G", "t", rules),
+        "H": SecurityGroupView("H", "t", (SecurityGroupRuleView("r3", 3, "H", "egress", "IPv4"),)),
+    }
+    networks = [NetworkView("A", "t", 10, True), NetworkView("B", "t", 11, True)]
+    subnets = [
+        SubnetView("A4", "A", "t", 4, "10.0.0.0/24", "10.0.0.1", True),
+        SubnetView("B4", "B", "t", 4, "10.0.1.0/24", "10.0.1.1", True),
+    ]
+    ports = [
+        PortView(
+            f"p{k}",
+            net,
+            "t",
+            k,
+            f"fa:16:3e:00:00:0{k}",
+            True,
+            ((f"{net}4", ip),),
+            security_group_ids=(group,),
+        )
+        for k, net, ip, group in (
+            (1, "A", "10.0.0.11", "G"),
+            (2, "A", "10.0.0.12", "G"),
+            (3, "B", "10.0.1.13", "H"),
+        )
+    ]
+    vifs = MappingProxyType({f"p{k}": VifLocation("br", k, 1) for k in (1, 2, 3)})
+    links = frozenset(
+        {Link(1, 12, 2, 11), Link(2, 11, 1, 12), Link(2, 13, 3, 12), Link(3, 12, 2, 13)}
+    )
+    fabric = FabricSnapshot(frozenset({1, 2, 3}), links, vifs)
+    kept, compilation = IncrementalInputs(), Compilation(compiler.Options())
+
+    def passed(model, changed):
+        bound, routers, kept_rules = kept.update(model, fabric, changed)
+        assert (list(bound), routers, kept_rules) == compiler.compile_inputs(model, fabric)
+        states = compilation.update((1, 2, 3), bound, fabric.topology, routers, kept_rules)
+        for dpid, state in states.items():
+            assert state == compiler.compile_switch(
+                dpid, list(bound), fabric, compiler.Options(), routers, kept_rules
+            ), dpid
+        return {b.port.key: b.policy.stateful for b in bound}, states
+
+    model = ModelSnapshot.build(networks, ports, subnets=subnets, security_groups=groups.values())
+    stateful, before = passed(model, None)
+    groups["G"] = dataclasses.replace(groups["G"], stateful=False)
+    model = ModelSnapshot.build(
+        networks, ports, revision=1, subnets=subnets, security_groups=groups.values()
+    )
+    stateless, after = passed(model, {"security_groups": {"G"}})
+    assert (stateful, stateless) == ({1: True, 2: True, 3: True}, {1: False, 2: False, 3: True})
+    assert after[3] == before[3] and after[3].since[1] == frozenset()  # no owner touched
+    for dpid in (1, 2):
+        differ = {
+            o
+            for o in after[dpid].parts.keys() | before[dpid].parts.keys()
+            if after[dpid].parts.get(o) != before[dpid].parts.get(o)
+        }
+        assert differ == {cookie(Owner.PORT, dpid), cookie(Owner.COUNTER, dpid), ACL_COOKIE}
 
 
 def test_networks_routed_together_follow_each_other_across_switches(service):

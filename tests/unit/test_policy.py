@@ -195,18 +195,23 @@ def test_before_an_address_dhcp_and_dad_get_through_but_a_rogue_dhcp_server_does
     assert ports_reached(sim, 1, **ra) == []
 
 
-def test_neighbour_advertisements_only_for_the_ports_own_addresses():
-    sim = sim_of(*lab(groups=(open_group(),)))
-    na = dict(
-        eth_src=mac(1),
-        eth_dst=mac(2),
+def neighbour_advertisement(src, dst):
+    """Port ``src`` tells port ``dst`` its link-local address."""
+    return dict(
+        eth_src=mac(src),
+        eth_dst=mac(dst),
         eth_type=0x86DD,
-        ipv6_src=addresses.link_local(mac(1)),
-        ipv6_dst=addresses.link_local(mac(2)),
+        ipv6_src=addresses.link_local(mac(src)),
+        ipv6_dst=addresses.link_local(mac(dst)),
         ip_proto=58,
         icmpv6_type=136,
-        ipv6_nd_target=addresses.link_local(mac(1)),
+        ipv6_nd_target=addresses.link_local(mac(src)),
     )
+
+
+def test_neighbour_advertisements_only_for_the_ports_own_addresses():
+    sim = sim_of(*lab(groups=(open_group(),)))
+    na = neighbour_advertisement(1, 2)
     assert ports_reached(sim, 1, **na) == [2]
     assert ports_reached(sim, 1, **dict(na, ipv6_nd_target=addresses.link_local(mac(3)))) == []
 
@@ -367,6 +372,114 @@ def test_clause_flows_merge_across_groups_and_commit_in_the_ports_zone():
     )
     commit = [f for f in flows if ("conj_id", 1) in f.match]
     assert commit[0].instructions[0] == ("apply", (("ct", True, "reg7", None),))
+
+
+# ---- stateless security groups --------------------------------------------------------------
+
+SSH_IN_ONLY = SecurityGroupView(
+    "sl", "t", (rule(1, "sl", "ingress", protocol=6, low=22, high=22),), stateful=False
+)
+CLIENT = {"p1": dict(port_security_enabled=False, security_group_ids=())}
+
+
+def _actions(flow) -> list:
+    return [a for kind, *rest in flow.instructions if kind == "apply" for a in rest[0]]
+
+
+def test_stateless_ingress_tcp_22_lets_a_reply_out_only_if_an_egress_rule_admits_it():
+    sim = sim_of(*lab(groups=(SSH_IN_ONLY,), **CLIENT))
+    assert ports_reached(sim, 1, **tcp(1, 2, 40000, 22)) == [2]
+    assert ports_reached(sim, 2, **tcp(2, 1, 22, 40000)) == []  # the reply: no egress rule
+    assert ports_reached(sim, 1, **tcp(1, 2, 40000, 80)) == []
+    # The same group, stateful: the reply goes out on the connection alone.
+    stateful = dataclasses.replace(SSH_IN_ONLY, stateful=True)
+    sim = sim_of(*lab(groups=(stateful,), **CLIENT))
+    assert ports_reached(sim, 1, **tcp(1, 2, 40000, 22)) == [2]
+    assert ports_reached(sim, 2, **tcp(2, 1, 22, 40000)) == [1]
+    # Stateless with an egress rule toward the client: the reply goes out, and so does
+    # anything else that rule admits, connection or not.
+    both_ways = dataclasses.replace(
+        SSH_IN_ONLY,
+        rules=SSH_IN_ONLY.rules + (rule(2, "sl", "egress", protocol=6, prefix=f"{ip(1)}/32"),),
+    )
+    sim = sim_of(*lab(groups=(both_ways,), **CLIENT))
+    assert ports_reached(sim, 1, **tcp(1, 2, 40000, 22)) == [2]
+    assert ports_reached(sim, 2, **tcp(2, 1, 22, 40000)) == [1]
+    assert ports_reached(sim, 2, **tcp(2, 1, 40001, 80)) == [1]
+    assert ports_reached(sim, 2, **tcp(2, 3, 22, 40000)) == []  # not toward the client
+    # Port 2's own connection out: its reply is judged by the ingress rules, which do not
+    # admit it (no established shortcut).
+    assert ports_reached(sim, 1, **tcp(1, 2, 80, 40001)) == []
+
+
+def test_a_stateless_port_never_meets_conntrack_nor_a_neighbours_connection_state():
+    """Port 2 (stateless) talks to port 1 (stateful, admits tcp/80) on the same switch: 1's
+    reply is established in 1's zone, yet 2's ingress rules alone judge it."""
+    web = SecurityGroupView(
+        "web",
+        "t",
+        (rule(3, "web", "egress"), rule(4, "web", "ingress", protocol=6, low=80, high=80)),
+    )
+    out = rule(2, "sl", "egress", protocol=6)
+    stateless = dataclasses.replace(SSH_IN_ONLY, rules=SSH_IN_ONLY.rules + (out,))
+    members = dict(p1=dict(security_group_ids=("web",)), p2=dict(security_group_ids=("sl",)))
+    model, fabric = lab(keys=(1, 2), groups=(web, stateless), **members)
+    state = compiler.compile_fabric(model, fabric)[1]
+    sim = Simulator({1: state})
+    assert ports_reached(sim, 2, **tcp(2, 1, 40000, 80)) == [1]
+    assert ports_reached(sim, 1, **tcp(1, 2, 80, 40000)) == []  # +est in 1's zone, not 2's
+    assert ports_reached(sim, 1, **tcp(1, 2, 40001, 22)) == [2]
+    # No ct() in port 2's flows nor in its rules' conjunction flows; port 1's are tracked.
+    mine = {cookie(Owner.PORT, 2), cookie(Owner.COUNTER, 2)}
+    two = [f for f in state.flows if f.cookie in mine]
+    rules = [f for f in state.flows if dict(f.match).get("conj_id") in (1, 2)]
+    assert two and len(rules) == 2
+    assert not [a for f in two + rules for a in _actions(f) if a[0] == "ct"]
+    assert sorted(f.table for f in two if ("ct_clear",) in _actions(f)) == [
+        Table.EGRESS_POLICY,
+        Table.EGRESS_POLICY,
+        Table.INGRESS_POLICY,
+        Table.INGRESS_POLICY,
+    ]
+    assert not [f for f in two if "ct_state" in dict(f.match)]
+    ones = [f for f in state.flows if f.cookie == cookie(Owner.PORT, 1)]
+    assert [a for f in ones for a in _actions(f) if a[0] == "ct"]
+
+
+def test_a_stateless_port_without_rules_still_gets_arp_neighbour_discovery_and_dhcp():
+    """What Neutron's firewall lets through whatever the rules: ARP, ND, DHCP; not IP."""
+    empty = SecurityGroupView("sl", "t", (), stateful=False)
+    sim = sim_of(*lab(keys=(1, 2), groups=(empty,)))
+    arp = dict(
+        eth_src=mac(1),
+        eth_dst=BCAST,
+        eth_type=0x0806,
+        arp_op=1,
+        arp_sha=mac(1),
+        arp_spa=ip(1),
+        arp_tpa="10.0.0.77",
+    )
+    assert ports_reached(sim, 1, **arp) == [2]
+    assert ports_reached(sim, 1, **neighbour_advertisement(1, 2)) == [2]
+    offer = dict(udp(1, 2), udp_src=67, udp_dst=68)
+    free = sim_of(*lab(keys=(1, 2), groups=(empty,), **CLIENT))
+    assert ports_reached(free, 1, **offer) == [2]  # a tenant's own DHCP server answers
+    assert ports_reached(sim, 1, **udp(1, 2)) == []
+    assert ports_reached(free, 1, **udp(1, 2)) == []
+
+
+def test_a_port_is_stateless_only_when_all_its_groups_are():
+    stateless = SecurityGroupView("sl", "t", (rule(1, "sl", "egress"),), stateful=False)
+    stateful = SecurityGroupView("sf", "t", (rule(2, "sf", "egress"),))
+    model, fabric = lab(
+        keys=(1, 2, 3),
+        groups=(stateless, stateful),
+        p1=dict(security_group_ids=("sl",)),
+        p2=dict(security_group_ids=("sf", "sl")),  # refused by the API; conntrack here
+        p3=dict(security_group_ids=()),
+    )
+    bound = {b.port.key: b.policy.stateful for b in compiler.compile_inputs(model, fabric)[0]}
+    assert bound == {1: False, 2: True, 3: True}
 
 
 # ---- protocol blocks ------------------------------------------------------------------------

@@ -225,10 +225,6 @@ def test_default_group_protected(service):
     other = service.create_records(ALICE, "security_groups", [{"name": "other"}])[0]
     with pytest.raises(errors.SecurityGroupDefaultAlreadyExists):
         service.update_record(ALICE, "security_groups", other.id, {"name": "default"})
-    with pytest.raises(errors.InvalidInput):
-        service.update_record(ALICE, "security_groups", other.id, {"stateful": False})
-    with pytest.raises(errors.InvalidInput):
-        service.create_records(ALICE, "security_groups", [{"name": "x", "stateful": False}])
     service.delete_record(ADMIN, "security_groups", group.id)  # an admin may (Neutron)
     assert default_group(service).id != group.id  # and the next use recreates it
 
@@ -257,6 +253,60 @@ def test_groups_in_use_and_remote_group_rules(service, net):
     assert from_web.id not in {r.id for r in service.snapshot().security_groups[db_group.id].rules}
     with pytest.raises(errors.SecurityGroupRuleNotFound):
         service.get_record(ALICE, "security_group_rules", from_web.id)
+
+
+def test_stateless_groups_follow_neutrons_rules(service, net):
+    """A stateless group gets the same two egress rules; a port holds stateless or stateful
+    groups, never both (409 SecurityGroupConflict); statefulness changes only while no port,
+    of any project, uses the group (409 SecurityGroupInUse); a refusal writes nothing."""
+    stateless = service.create_records(
+        ALICE, "security_groups", [{"name": "sl", "stateful": False}]
+    )[0]
+    stateful = service.create_records(ALICE, "security_groups", [{"name": "sf"}])[0]
+    assert (stateless.stateful, stateful.stateful) == (False, True)
+    view = service.snapshot().security_groups[stateless.id]
+    assert view.stateful is False
+    assert [(r.direction, r.ethertype, r.remote_group_id) for r in view.rules] == [
+        ("egress", "IPv4", None),
+        ("egress", "IPv6", None),
+    ]
+    ports_before = count(service, PORTS.table)
+    with pytest.raises(errors.SecurityGroupConflict) as exc:
+        service.create_port(
+            ALICE, {"network_id": net.id, "security_groups": [stateless.id, stateful.id]}
+        )
+    assert exc.value.status == 409
+    assert exc.value.msg == (
+        "Error Cannot apply both stateful and stateless security groups on the same port at "
+        "the same time while attempting the operation."
+    )
+    assert count(service, PORTS.table) == ports_before
+    port = service.create_port(ALICE, {"network_id": net.id, "security_groups": [stateless.id]})
+    with pytest.raises(errors.SecurityGroupConflict):
+        service.update_port(ALICE, port.id, {"security_groups": [stateless.id, stateful.id]})
+    assert service.get_port(ALICE, port.id).security_groups == (stateless.id,)
+    with pytest.raises(errors.SecurityGroupInUse) as exc:
+        service.update_record(ALICE, "security_groups", stateless.id, {"stateful": True})
+    assert exc.value.status == 409 and stateless.id in exc.value.msg
+    assert service.get_record(ALICE, "security_groups", stateless.id).stateful is False
+    # The same value again is no change: allowed while in use.
+    service.update_record(ALICE, "security_groups", stateless.id, {"stateful": False})
+    service.update_port(ALICE, port.id, {"security_groups": []})
+    # In use by another project's port (an admin may bind any group): refused just the same.
+    bobs = service.create_network(BOB, {"name": "b"})
+    service.create_port(
+        ADMIN,
+        {"network_id": bobs.id, "project_id": "bob", "security_groups": [stateless.id]},
+    )
+    with pytest.raises(errors.SecurityGroupInUse):
+        service.update_record(ALICE, "security_groups", stateless.id, {"stateful": True})
+    flipped = service.update_record(ALICE, "security_groups", stateful.id, {"stateful": False})
+    assert flipped.stateful is False and flipped.revision_number == stateful.revision_number + 1
+    assert service.snapshot().security_groups[stateful.id].stateful is False
+    mixed_no_more = service.update_port(
+        ALICE, port.id, {"security_groups": [stateless.id, stateful.id]}
+    )
+    assert mixed_no_more.security_groups == tuple(sorted((stateless.id, stateful.id)))
 
 
 def test_port_groups_sorted_visible_and_updatable(service, net):

@@ -24,7 +24,7 @@ SECURITY_EXTENSIONS = (
     Extension(
         "stateful-security-group",
         "Stateful security group",
-        "Indicates if the security group is stateful or not (only stateful ones are supported).",
+        "Indicates if the security group is stateful or not",
     ),
     Extension("port-security", "Port Security", "Provides port security"),
     Extension(

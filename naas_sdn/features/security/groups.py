@@ -7,9 +7,12 @@ What is left here is the relational rules: a project's ``default`` group, made o
 with Neutron's four rules and removable only by an admin; a new group's two egress rules; a
 group in use by a port stays; a rule's groups must be the caller's; no rule twice. Rule values
 are checked here too, in Neutron's order and with its errors (the API checks only shapes).
-Only stateful groups exist (``stateful`` accepts true only). A group is shared through RBAC
-entries (:mod:`naas_sdn.features.networking.rbac`): the projects it is shared with see it and
-use it on their ports, but only its own project changes it or its rules.
+A group is stateful (conntrack) or stateless (``stateful: false``, Neutron's
+``stateful-security-group``: each packet judged alone); that changes only while no port uses
+the group, and a port never holds both kinds (:mod:`.ports`), as in Neutron. A group is
+shared through RBAC entries (:mod:`naas_sdn.features.networking.rbac`): the projects it is
+shared with see it and use it on their ports, but only its own project changes it or its
+rules.
 """
 
 from __future__ import annotations
@@ -126,13 +129,6 @@ def ensure_default_group(txn: Transaction, project_id: str) -> str:
     return txn.create(GROUPS, Context.admin(), attrs).id
 
 
-def _check_stateful(value) -> None:
-    if value is not True:
-        raise errors.InvalidInput(
-            error_message="stateless security groups are not supported: stateful must be true"
-        )
-
-
 def _prepare_group(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
     """A new group needs its project's default group first; none other is named default."""
     project_id = owner(ctx, attrs)
@@ -140,9 +136,8 @@ def _prepare_group(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, 
         return {"project_id": project_id, "stateful": True, "is_default": True}
     if attrs.get("name", "").lower() == DEFAULT_NAME:
         raise errors.SecurityGroupDefaultAlreadyExists()
-    _check_stateful(attrs.get("stateful", True))
     ensure_default_group(txn, project_id)
-    return {"project_id": project_id, "stateful": True}
+    return {"project_id": project_id}
 
 
 def _group_created(txn: Transaction, _ctx: Context, _attrs, group: SecurityGroup) -> None:
@@ -164,10 +159,12 @@ def _group_created(txn: Transaction, _ctx: Context, _attrs, group: SecurityGroup
 
 
 def _before_group_update(
-    _txn: Transaction, _ctx: Context, group: SecurityGroup, values: dict
+    txn: Transaction, _ctx: Context, group: SecurityGroup, values: dict
 ) -> None:
-    if "stateful" in values:
-        _check_stateful(values["stateful"])
+    """Neutron's order: statefulness changes only while no port (of any project) uses the
+    group; the default group keeps its name."""
+    if "stateful" in values and _PORTS.in_transaction(txn, group.id):
+        raise errors.SecurityGroupInUse(id=group.id)
     if "name" in values:
         if group.is_default:
             raise errors.SecurityGroupCannotUpdateDefault()
@@ -213,6 +210,7 @@ def security_group_view(group: SecurityGroup) -> SecurityGroupView:
     return SecurityGroupView(
         id=group.id,
         project_id=group.project_id,
+        stateful=group.stateful,
         rules=tuple(
             SecurityGroupRuleView(
                 id=r.id,

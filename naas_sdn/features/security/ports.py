@@ -24,6 +24,9 @@ from .groups import GROUPS, ensure_default_group
 PORT_FIELDS = ("port_security_enabled", "security_groups", "allowed_address_pairs")
 MAX_ADDRESS_PAIRS = 10  # Neutron's max_allowed_address_pair default
 TRUSTED_OWNER_PREFIX = "network:"  # Neutron's is_port_trusted: no security groups, no filtering
+MIXED_STATEFULNESS = (
+    "Cannot apply both stateful and stateless security groups on the same port at the same time"
+)
 
 
 def is_trusted(device_owner: str) -> bool:
@@ -220,8 +223,8 @@ def _port_updated(txn: Transaction, ctx: Context, port, attrs: Mapping, values: 
 
 def _port_groups(txn: Transaction, ctx: Context, project_id: str, requested) -> tuple[str, ...]:
     """Requested group ids, each the port's project's or shared with it (any project's for
-    an admin)."""
-    missing = []
+    an admin), all stateful or all stateless (Neutron's ``_validate_sgs_for_port``)."""
+    missing, kinds = [], set()
     for group_id in dict.fromkeys(requested):
         group = txn.get(GROUPS, group_id)
         if group is None or not (
@@ -230,8 +233,12 @@ def _port_groups(txn: Transaction, ctx: Context, project_id: str, requested) -> 
             or rbac.shared_with(txn.service, "security_group", group, project_id)
         ):
             missing.append(group_id)
+        else:
+            kinds.add(group.stateful)
     if missing:
         raise errors.SecurityGroupNotFound(id=", ".join(missing))
+    if len(kinds) > 1:
+        raise errors.SecurityGroupConflict(reason=MIXED_STATEFULNESS)
     return tuple(sorted(set(requested)))
 
 
