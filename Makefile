@@ -35,6 +35,7 @@ bench: setup
 	.venv/bin/python bench/sharing.py
 	.venv/bin/python bench/gateway.py
 	.venv/bin/python bench/floating.py
+	.venv/bin/python bench/ip_availability.py
 
 setup:
 	bash scripts/setup.sh

@@ -101,7 +101,14 @@ OPTS = [
     ),
     cfg.ListOpt(
         "service_plugins",
-        default=["router", "qos", "protocol-block", "statistics", "l2-remote-gateway"],
+        default=[
+            "router",
+            "qos",
+            "protocol-block",
+            "statistics",
+            "l2-remote-gateway",
+            "network-ip-availability",
+        ],
         help="Service plugins to load in addition to the core (networks, subnets, "
         "ports); an API whose plugin is not loaded answers 501.",
     ),

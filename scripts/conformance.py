@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.helpers import ApiClient, start_server  # noqa: E402
 
-PLUGINS = "router,qos,protocol-block,statistics,l2-remote-gateway"
+PLUGINS = "router,qos,protocol-block,statistics,l2-remote-gateway,network-ip-availability"
 SUITES = {
     "sdk": "openstack.tests.functional.network.v2",
     "osc": "openstackclient.tests.functional.network.v2",

@@ -278,10 +278,12 @@ class NeutronApp:
 
     def _list(self, req, ctx: Context, res: ResourceDef) -> webob.Response:
         hidden = self._hidden(ctx, res)
-        query = ListQuery.parse(req.GET, res.attributes, hidden)
-        records = res.list(ctx)
+        query = ListQuery.parse(req.GET, res.attributes, hidden, res.list_filters, res.primary_key)
+        records = res.list(ctx, **query.list_arguments)
         if not self.authorizer.is_default(res.rule("get")):
             records = [r for r in records if self._readable(ctx, res, r)]
+        elif res.default_visible is not None:
+            records = [r for r in records if res.default_visible(ctx, r)]
         items = [
             item
             for item in (self._render(ctx, res, r, hidden) for r in records)

@@ -394,6 +394,14 @@ def query_boolean(attr, text: str) -> bool:
     return boolean(attr, text)
 
 
+def query_integer(attr, text: str) -> int:
+    """An integer filter: anything else is refused rather than matching nothing."""
+    number = parse_int(text)
+    if number is None:
+        raise invalid(attr, f"'{text}' is not an integer")
+    return number
+
+
 @dataclasses.dataclass(frozen=True)
 class Attr:
     """One attribute of a resource.
@@ -416,6 +424,7 @@ class Attr:
     kind: str = "string"
     readable: bool = True  # False: accepted on POST/PUT, never shown, filtered or sorted
     show_to: Callable[[Any, Any], Any] | None = None
+    sort_key: bool = True  # False: filterable but no sort key (neutron-lib's is_sort_key)
 
     def shown(self, record, ctx=None):
         """The wire value, as ``ctx``'s caller sees it when the attribute depends on them."""
@@ -429,17 +438,14 @@ class Attr:
 
     @property
     def sortable(self) -> bool:
-        return self.kind not in ("other", "fixed_ips", "members")
+        return self.sort_key and self.kind not in ("other", "fixed_ips", "members")
 
     def from_query(self, text: str):
         """Convert one filter value from the query string to the type shown on the wire."""
         if self.kind == "boolean":
             return query_boolean(self.name, text)
         if self.kind == "integer":
-            number = parse_int(text)
-            if number is None:
-                raise invalid(self.name, f"'{text}' is not an integer")
-            return number
+            return query_integer(self.name, text)
         return text
 
 

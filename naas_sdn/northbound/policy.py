@@ -62,6 +62,7 @@ ADMIN_OWNER_OR_NET_OWNER = "rule:admin_owner_or_network_owner"
 ADMIN_OR_PARENT_OWNER = "rule:admin_or_ext_parent_owner"
 ANY = "rule:regular_user"
 ADVSVC = "rule:context_is_advsvc"
+ADMIN_OR_SERVICE = "(rule:admin_only) or (rule:service_api)"  # neutron-lib's, to the letter
 
 
 def either(*checks: str) -> str:
@@ -89,6 +90,9 @@ BASE_RULES = (
         "Rule for resource owner, admin or network owner access",
     ),
     policy.RuleDefault("admin_only", ADMIN, "Rule for admin-only access"),
+    policy.RuleDefault(
+        "service_api", "role:service", "Default rule for the service-to-service APIs."
+    ),
     policy.RuleDefault("regular_user", "", "Rule for regular user access"),
     policy.RuleDefault("shared", "field:networks:shared=True", "Rule of shared network"),
     policy.RuleDefault(

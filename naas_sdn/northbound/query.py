@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 import netaddr
@@ -36,17 +38,35 @@ class ListQuery:
     kv_filters: dict[str, dict[str, set[str]]] = dataclasses.field(default_factory=dict)
     # list attribute (security_groups) -> values any of which the item's list must hold
     member_filters: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+    # filter-only parameter (ip_version of network IP availabilities) -> converted values,
+    # for the resource's list to apply itself
+    list_arguments: dict[str, list] = dataclasses.field(default_factory=dict)
+    key: str = "id"  # the attribute a marker names and ties are sorted by
 
     @classmethod
-    def parse(cls, params, attrs: AttributeMap, hidden: frozenset = frozenset()) -> ListQuery:
-        """Parse a query string (a WebOb MultiDict); unknown filters are rejected."""
+    def parse(
+        cls,
+        params,
+        attrs: AttributeMap,
+        hidden: frozenset = frozenset(),
+        list_filters: Mapping[str, Callable[[str, str], Any]] | None = None,
+        primary_key: str = "id",
+    ) -> ListQuery:
+        """Parse a query string (a WebOb MultiDict); unknown filters are rejected.
+        ``list_filters``: the filter-only parameters the resource's list takes, each with
+        its conversion; ``primary_key``: the attribute its members are named by."""
         visible = {x.name: x for x in attrs.visible(hidden)}
+        list_filters = list_filters or {}
         filters: dict[str, list] = {}
         kv_filters: dict[str, dict[str, set[str]]] = {}
         member_filters: dict[str, set[str]] = {}
+        list_arguments: dict[str, list] = {}
         invalid = []
         for key, value in params.items():
             if key in CONTROL_PARAMS:
+                continue
+            if key in list_filters:
+                list_arguments.setdefault(key, []).append(list_filters[key](key, value))
                 continue
             attr = visible.get(key)
             if attr is None or not attr.filterable:
@@ -65,7 +85,7 @@ class ListQuery:
         if invalid:
             raise _bad(f"{sorted(set(invalid))} is invalid attribute for filtering")
         marker = params.get("marker") or None
-        if marker is not None and attrs.get("id") is None:
+        if marker is not None and attrs.get(primary_key) is None:
             raise _bad("This resource has no id: pagination with a marker is not supported")
         tag_filters = {}
         for key in TAG_FILTERS:
@@ -82,6 +102,8 @@ class ListQuery:
             limit=_limit(params.get("limit")),
             marker=marker,
             page_reverse=a.query_boolean("page_reverse", params.get("page_reverse", "false")),
+            list_arguments=list_arguments,
+            key=primary_key,
         )
 
     def matches(self, item: dict) -> bool:
@@ -108,10 +130,11 @@ class ListQuery:
         return True
 
     def sort(self, items: list[dict]) -> list[dict]:
-        """Sort by the requested keys, then by id so that markers are unambiguous."""
+        """Sort by the requested keys, then by the primary key so that markers are
+        unambiguous."""
         keys = list(self.sorts)
-        if "id" not in (k for k, _ in keys):
-            keys.append(("id", True))
+        if self.key not in (k for k, _ in keys):
+            keys.append((self.key, True))
         result = list(items)
         for key, ascending in reversed(keys):
             result.sort(key=lambda item: _sortable(item.get(key)), reverse=not ascending)
@@ -121,7 +144,7 @@ class ListQuery:
         """Cut one page out of sorted ``items``; returns (page, has_next, has_previous)."""
         index = None
         if self.marker is not None:
-            index = next((i for i, item in enumerate(items) if item["id"] == self.marker), None)
+            index = next((i for i, item in enumerate(items) if item[self.key] == self.marker), None)
             if index is None:
                 raise not_found(self.marker)
         limit = self.limit or len(items)
@@ -212,7 +235,7 @@ def pagination_links(
     links = []
     if has_next:
         links.append(
-            {"rel": "next", "href": url + "?" + urlencode(base + [("marker", page[-1]["id"])])}
+            {"rel": "next", "href": url + "?" + urlencode(base + [("marker", page[-1][query.key])])}
         )
     if has_previous:
         links.append(
@@ -220,7 +243,7 @@ def pagination_links(
                 "rel": "previous",
                 "href": url
                 + "?"
-                + urlencode(base + [("marker", page[0]["id"]), ("page_reverse", "True")]),
+                + urlencode(base + [("marker", page[0][query.key]), ("page_reverse", "True")]),
             }
         )
     return links

@@ -7,11 +7,17 @@ import dataclasses
 import functools
 import operator
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from naas_sdn.model import errors, schema
 from naas_sdn.model.common import format_time
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
+
+
+def refuse_change(*_args):
+    """The create, update and delete of a read-only resource (its router answers 405 first)."""
+    raise errors.MethodNotAllowed(method="this")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +48,19 @@ class ResourceDef:
     read_only: bool = False  # GET only (e.g. qos/rule-types)
     policy_member: str = ""  # the name policy rules use, when not ``member``
     parent_owner: str | None = None  # a bound nested collection: its parent's project
+    # (ctx, id, fields) -> record: a GET whose answer depends on the ``fields`` asked, shown
+    # whole (auto-allocated-topology's ``fields=dry-run`` checks instead of building)
+    show: Callable | None = None
+    # filter-only query parameters (neutron-lib's is_visible False, is_filter True): name ->
+    # conversion of one value; ``list`` takes them as keywords, each a list of values
+    list_filters: Mapping[str, Callable[[str, str], Any]] = dataclasses.field(default_factory=dict)
+    primary_key: str = "id"  # the attribute a member is named by (its URL, a page's marker)
+    # None: ``list`` and ``get`` return only what the default ``get`` rule lets the caller see
+    # (the model scopes them). Given: they return every object, as Neutron's plugins do, and
+    # this is the default rule's decision on one, (ctx, record) -> bool, so that a list need
+    # not evaluate the rule per object; an overridden rule is evaluated per object, and a show
+    # it denies is Neutron's generic 404 (ResourceNotFound)
+    default_visible: Callable[[Any, Any], bool] | None = None
 
     @property
     def policy_name(self) -> str:

@@ -18,7 +18,10 @@ from tests.helpers import OPENSTACK, ApiClient, free_port, start_server
 def server(tmp_path_factory):
     proc = start_server(
         tmp_path_factory.mktemp("api-server"),
-        extra_args=["--service-plugins", "router,qos,protocol-block,statistics,l2-remote-gateway"],
+        extra_args=[
+            "--service-plugins",
+            "router,qos,protocol-block,statistics,l2-remote-gateway,network-ip-availability",
+        ],
     )
     yield proc
     assert proc.stop(timeout=5) == 0, proc.log_tail()

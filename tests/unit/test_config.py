@@ -71,6 +71,7 @@ def test_default_service_plugins_all_load(tmp_path):
         "protocol-block",
         "statistics",
         "l2-remote-gateway",
+        "network-ip-availability",
     ]
     service = NetworkService(db.connect(f"sqlite:///{tmp_path / 'c.sqlite'}"))
     try:
@@ -82,6 +83,7 @@ def test_default_service_plugins_all_load(tmp_path):
             "security_groups",
             "network_statistics",
             "ip_statistics",
+            "network_ip_availabilities",
         } <= set(app.resources)
     finally:
         service.close()

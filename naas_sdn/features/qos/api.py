@@ -22,7 +22,7 @@ from naas_sdn.northbound.policy import (
     either,
     rule,
 )
-from naas_sdn.northbound.resources import ResourceDef, declared_resource
+from naas_sdn.northbound.resources import ResourceDef, declared_resource, refuse_change
 
 from .bindings import POLICY_BINDING
 from .policies import (
@@ -97,10 +97,6 @@ QOS_EXTENSIONS = (
 )
 
 
-def _unsupported(*_args):
-    raise errors.MethodNotAllowed(method="this")
-
-
 def _rule_type(_ctx, name: str) -> RuleType:
     if name not in RULE_TYPES:
         raise errors.ResourceNotFound()
@@ -114,9 +110,9 @@ RULE_TYPES_RESOURCE = ResourceDef(
     attributes=RULE_TYPE_ATTRIBUTES,
     list=lambda ctx: list(RULE_TYPES.values()),
     get=_rule_type,
-    create=_unsupported,
-    update=_unsupported,
-    delete=_unsupported,
+    create=refuse_change,
+    update=refuse_change,
+    delete=refuse_change,
     not_found=lambda rid: errors.ResourceNotFound(),
     taggable=False,
     valid_id=lambda rid: True,

@@ -30,7 +30,7 @@ from naas_sdn.model.service import Context, NetworkService
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.extensions import Extension, Plugin
 from naas_sdn.northbound.policy import ADMIN_OR_OWNER, rule
-from naas_sdn.northbound.resources import ResourceDef
+from naas_sdn.northbound.resources import ResourceDef, refuse_change
 
 # ip-statistics ids: uuid5(IP_NAMESPACE, "<port id>/<address>"), stable across restarts
 IP_NAMESPACE = uuid.UUID("1687a31a-4d36-49eb-b635-89eb6b8ea04d")
@@ -225,10 +225,6 @@ class StatisticsReader:
         )
 
 
-def _read_only(*_args):
-    raise errors.MethodNotAllowed(method="this")
-
-
 def _collection(name: str, attributes: AttributeMap, list_, get, not_found) -> ResourceDef:
     return ResourceDef(
         collection=name,
@@ -237,9 +233,9 @@ def _collection(name: str, attributes: AttributeMap, list_, get, not_found) -> R
         attributes=attributes,
         list=list_,
         get=get,
-        create=_read_only,
-        update=_read_only,
-        delete=_read_only,
+        create=refuse_change,
+        update=refuse_change,
+        delete=refuse_change,
         not_found=not_found,
         taggable=False,
         read_only=True,
