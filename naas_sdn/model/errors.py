@@ -630,3 +630,121 @@ class L2RemoteGatewayTunnelInUse(Conflict):
         "The tunnel to %(remote_ip)s with segmentation id %(segmentation_id)s is already used "
         "by connection %(connection_id)s."
     )
+
+
+# -------------------------------------------- subnet pools and address scopes (neutron-lib's)
+class NamedBadRequest(BadRequest):
+    """A 400 of neutron-lib's that the wire names by its class, as Neutron reports it."""
+
+    type_name = None
+
+
+class SubnetPoolNotFound(NotFound):
+    message = "Subnet pool %(subnetpool_id)s could not be found."
+
+
+class AddressScopeNotFound(NotFound):
+    message = "Address scope %(address_scope_id)s could not be found."
+
+
+class EmptySubnetPoolPrefixList(NamedBadRequest):
+    message = "Empty subnet pool prefix list."
+
+
+class PrefixVersionMismatch(NamedBadRequest):
+    message = "Cannot mix IPv4 and IPv6 prefixes in a subnet pool."
+
+
+class IllegalSubnetPoolPrefixBounds(NamedBadRequest):
+    message = (
+        "Illegal prefix bounds: %(prefix_type)s=%(prefixlen)s, "
+        "%(base_prefix_type)s=%(base_prefixlen)s."
+    )
+
+
+class IllegalSubnetPoolPrefixUpdate(NamedBadRequest):
+    message = "Illegal update to prefixes: %(msg)s."
+
+
+class IllegalSubnetPoolUpdate(NamedBadRequest):
+    message = "Illegal subnetpool update : %(reason)s."
+
+
+class IllegalSubnetPoolIpVersionAssociationToAddressScope(NamedBadRequest):
+    message = (
+        "Illegal subnetpool association: subnetpool %(subnetpool_id)s cannot associate with "
+        "address scope %(address_scope_id)s because subnetpool ip_version is not "
+        "%(ip_version)s."
+    )
+
+
+class AddressScopePrefixConflict(Conflict):
+    message = (
+        "Failed to associate address scope: subnetpools within an address scope must have "
+        "unique prefixes."
+    )
+
+
+class AddressScopeInUse(Conflict):
+    message = (
+        "Unable to complete operation on address scope %(address_scope_id)s. There are one or "
+        "more subnet pools in use on the address scope."
+    )
+
+
+class AddressScopeUpdateError(NamedBadRequest):
+    message = "Unable to update address scope %(address_scope_id)s : %(reason)s."
+
+
+class SubnetPoolDeleteError(NamedBadRequest):
+    message = "Unable to delete subnet pool: %(reason)s."
+
+
+class SubnetPoolQuotaExceeded(OverQuota):
+    message = "Per-project subnet pool prefix quota exceeded."
+
+
+class SubnetAllocationError(Conflict):
+    """Neutron's is a bare NeutronException, which its API answers with 500; the pool's
+    prefixes taken is a conflict with the state, so it is a 409 here (docs/api.md)."""
+
+    message = "Failed to allocate subnet: %(reason)s."
+
+
+class MinPrefixSubnetAllocationError(NamedBadRequest):
+    message = (
+        "Unable to allocate subnet with prefix length %(prefixlen)s, minimum allowed prefix "
+        "is %(min_prefixlen)s."
+    )
+
+
+class MaxPrefixSubnetAllocationError(NamedBadRequest):
+    message = (
+        "Unable to allocate subnet with prefix length %(prefixlen)s, maximum allowed prefix "
+        "is %(max_prefixlen)s."
+    )
+
+
+class NetworkSubnetPoolAffinityError(NamedBadRequest):
+    message = "Subnets hosted on the same network must be allocated from the same subnet pool."
+
+
+class NetworkAddressScopeAffinityError(NamedBadRequest):
+    message = (
+        "Subnets of the same address family hosted on the same network must all participate "
+        "in the same address scope."
+    )
+
+
+# ----------------------------------------------------- auto-allocated topology (Neutron's own)
+class NotAuthorized(NeutronException):
+    status = 403
+    message = "Not authorized."
+
+
+class AutoAllocationFailure(Conflict):
+    message = "Deployment error: %(reason)s."
+
+
+class DefaultExternalNetworkExists(Conflict):
+    message = "A default external network already exists: %(net_id)s."

@@ -62,11 +62,19 @@ class Transaction:
         return self.service.records(collection).get(record_id)
 
     def save(self, collection: str, record, values: Mapping):
-        """Write changed ``values`` of a declared record, with its revision bumped."""
-        new = bump(record, **values)
-        update_row(
-            self.conn, DECLARED[collection].table, new, DECLARED[collection].column_values(values)
-        )
+        """Write changed ``values`` of a declared record, with its revision bumped (a
+        :class:`~naas_sdn.model.schema.Bare` one has none)."""
+        resource = DECLARED[collection]
+        if resource.owned:
+            new = bump(record, **values)
+            update_row(self.conn, resource.table, new, resource.column_values(values))
+        else:
+            new = evolve(record, **values)
+            self.conn.execute(
+                update(resource.table)
+                .where(resource.table.c.id == new.id)
+                .values(resource.column_values(values))
+            )
         self.changes.of(collection)[new.id] = new
         return new
 
@@ -256,16 +264,7 @@ class DeclaredStore:
                 values.update(extension.on_update(txn, ctx, record, attrs, dict(values)))
             if not values:
                 return record
-            if resource.owned:
-                new = txn.save(collection, record, values)
-            else:
-                new = evolve(record, **values)
-                conn.execute(
-                    update(resource.table)
-                    .where(resource.table.c.id == new.id)
-                    .values(resource.column_values(values))
-                )
-                changes.of(collection)[new.id] = new
+            new = txn.save(collection, record, values)
             self.parent_changed(txn, resource, new)
             return new
 

@@ -280,6 +280,28 @@ def subnet_cidr(attr, value):
     return value
 
 
+def subnet_list(attr, value):
+    """neutron-lib's type:subnet_list: a list of distinct canonical prefixes."""
+    if not isinstance(value, list):
+        raise invalid(attr, f"'{value}' is not a list")
+    for item in value:
+        subnet_cidr(attr, item)
+    duplicates = sorted({item for item in value if value.count(item) > 1})
+    if duplicates:
+        raise invalid(attr, f"Duplicate items in the list: '{', '.join(duplicates)}'")
+    return value
+
+
+def non_negative(attr, value):
+    """convert_to_int then type:non_negative."""
+    number = parse_int(value)
+    if number is None:
+        raise invalid(attr, f"'{value}' is not an integer")
+    if number < 0:
+        raise invalid(attr, f"'{value}' should be non-negative")
+    return number
+
+
 def ip_version(attr, value):
     """convert_to_int then [4, 6], as neutron-lib declares it."""
     number = parse_int(value)

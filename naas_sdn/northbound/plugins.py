@@ -29,8 +29,6 @@ PluginFactory = Callable[[object], Plugin]  # (NetworkService) -> Plugin
 
 # First path segment under /v2.0/ → the Neutron service plugin that serves it.
 SERVICE_AREAS = {
-    "subnetpools": "subnet_allocation",
-    "address-scopes": "address-scope",
     "network-ip-availabilities": "network-ip-availability",
     "routers": "router",
     "floatingips": "router",
@@ -59,7 +57,7 @@ SERVICE_AREAS = {
     "service_profiles": "flavors",
     "agents": "agent",
     "availability_zones": "availability_zone",
-    "auto-allocated-topology": "auto-allocated-topology",
+    "auto-allocated-topology": "router",
     "service-providers": "servicetype",
     "network_segment_ranges": "network-segment-range",
     "policies": "qos",  # the tag extension's path of QoS policies: /policies/{id}/tags
@@ -141,6 +139,7 @@ class UnknownPluginError(ValueError):
 
 
 def core_plugin(service) -> Plugin:
+    from naas_sdn.features.networking.pools_api import POOL_EXTENSIONS, POOL_RULES, pool_resources
     from naas_sdn.features.networking.rbac_api import RBAC_EXTENSIONS, RBAC_RULES, rbac_resource
     from naas_sdn.features.security.api import (
         SECURITY_EXTENSIONS,
@@ -153,11 +152,20 @@ def core_plugin(service) -> Plugin:
 
     return Plugin(
         CORE,
-        tuple(core_resources(service) + security_resources(service) + [rbac_resource(service)]),
-        CORE_EXTENSIONS + SECURITY_EXTENSIONS + QUOTA_EXTENSIONS + RBAC_EXTENSIONS,
-        policy_rules=CORE_RULES + SECURITY_RULES + QUOTA_RULES + RBAC_RULES,
+        tuple(
+            core_resources(service)
+            + pool_resources(service)
+            + security_resources(service)
+            + [rbac_resource(service)]
+        ),
+        CORE_EXTENSIONS
+        + POOL_EXTENSIONS
+        + SECURITY_EXTENSIONS
+        + QUOTA_EXTENSIONS
+        + RBAC_EXTENSIONS,
+        policy_rules=CORE_RULES + POOL_RULES + SECURITY_RULES + QUOTA_RULES + RBAC_RULES,
         attribute_extensions=PORT_SECURITY,
-        shareable=("network", "security_group"),
+        shareable=("network", "security_group", "subnetpool", "address_scope"),
     )
 
 

@@ -150,8 +150,22 @@ def declared_attributes(resource: schema.Resource, model=None) -> AttributeMap:
         )
     for wire, spec in resource.virtual:
         show = spec.show or (lambda r: None)
+        show_to = None
+        if spec.show_to is not None and model is not None:
+            show_to = functools.partial(_show_to, spec.show_to, model)
         own.append(
-            Attr(wire, show, spec.post, spec.put, spec.default, spec.validate, None, spec.kind)
+            Attr(
+                wire,
+                show,
+                spec.post,
+                spec.put,
+                spec.default,
+                spec.validate,
+                wire if wire in resource.requests else None,  # passed on to the hooks
+                spec.kind,
+                readable=spec.readable,
+                show_to=show_to,
+            )
         )
     first = _standard() if resource.standard else (Attr("id", lambda r: r.id),)
     return AttributeMap(first + tuple(own))

@@ -34,8 +34,11 @@ def test_resources_listing(server, alice):
         "networks",
         "subnets",
         "ports",
+        "subnetpools",
+        "address_scopes",
         "routers",
         "floatingips",
+        "auto_allocated_topologies",
         "security_groups",
         "security_group_rules",
         "rbac_policies",
@@ -144,7 +147,7 @@ def test_extensions(alice):
         "qos-bw-limit-direction",
         "protocol-blocks",
     } <= aliases
-    assert not aliases & {"subnet_allocation", "l3-ha", "dvr", "qos-default"}
+    assert not aliases & {"l3-ha", "dvr", "qos-default"}
     for ext in resp.json["extensions"]:
         assert set(ext) == {"alias", "name", "description", "updated", "links"}
     one = alice.get("/v2.0/extensions/binding")
@@ -158,6 +161,7 @@ def test_no_service_plugin_no_router_extension(bare_alice):
     aliases = {e["alias"] for e in bare_alice.get("/v2.0/extensions").json["extensions"]}
     assert not aliases & {"router", "extraroute", "extraroute-atomic", "qos", "protocol-blocks"}
     assert {"security-group", "port-security", "allowed-address-pairs"} <= aliases  # core
+    assert {"subnet_allocation", "address-scope"} <= aliases  # core, as in ML2
 
 
 def test_no_qos_plugin_no_qos_attributes(bare_alice):
@@ -177,8 +181,6 @@ def test_no_qos_plugin_no_qos_attributes(bare_alice):
 @pytest.mark.parametrize(
     "path",
     [
-        "/v2.0/subnetpools",
-        "/v2.0/address-scopes",
         "/v2.0/routers",
         "/v2.0/floatingips",
         "/v2.0/qos/policies",

@@ -25,6 +25,9 @@ NETWORK_KEYS = {
     "router:external",
     "port_security_enabled",
     "qos_policy_id",
+    "ipv4_address_scope",
+    "ipv6_address_scope",
+    "is_default",
 }
 PROVIDER_KEYS = {"provider:network_type", "provider:physical_network", "provider:segmentation_id"}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

@@ -18,7 +18,9 @@ NEUTRON_DEFAULTS = {
     "security_group_rule": 100,
     "rbac_policy": 10,
 }
-OURS = {
+OURS = {  # Neutron has no quota of subnet pools and address scopes; every resource here has one
+    "subnetpool": 10,
+    "address_scope": 10,
     "qos_policy": 10,
     "protocol_block": 50,
     "l2_remote_gateway": 10,
@@ -220,7 +222,8 @@ def test_details_show_usage(admin, alice):
 
 def test_plugin_quotas_only_with_their_plugin(bare_server, bare_alice):
     shown = bare_alice.get(quota_path(bare_alice)).json["quota"]
-    assert shown == {k: v for k, v in NEUTRON_DEFAULTS.items() if k not in ("router", "floatingip")}
+    core = {k: v for k, v in NEUTRON_DEFAULTS.items() if k not in ("router", "floatingip")}
+    assert shown == {**core, "subnetpool": 10, "address_scope": 10}
     bare_admin = ApiClient(bare_server.url, bare_server.token("bare-admin", admin=True))
     resp = bare_admin.put(quota_path(bare_alice), {"quota": {"router": 1}})
     assert (

@@ -308,7 +308,10 @@ def test_extensions_and_object_types_follow_the_plugins(alice, bare_alice):
     message = _error(
         bare_alice.post("/v2.0/rbac-policies", {"rbac_policy": body}), 400, "HTTPBadRequest"
     )
-    assert "'qos_policy' is not in ['network', 'security_group']" in message
+    assert (
+        "'qos_policy' is not in ['address_scope', 'network', 'security_group', 'subnetpool']"
+        in message
+    )
 
 
 def test_openstack_cli_rbac(openstack_cli, identity, alice, bob):

@@ -23,7 +23,6 @@ SUBNET_KEYS = {
     "ipv6_ra_mode",
     "ipv6_address_mode",
     "subnetpool_id",
-    "use_default_subnetpool",
     "service_types",
     "segment_id",
     "project_id",
@@ -67,7 +66,8 @@ def test_create_defaults_and_wire_format(alice, net):
     assert s["allocation_pools"] == [{"start": "10.0.0.2", "end": "10.0.0.254"}]
     assert (s["dns_nameservers"], s["host_routes"], s["enable_dhcp"]) == ([], [], True)
     assert (s["ipv6_ra_mode"], s["ipv6_address_mode"], s["subnetpool_id"]) == (None,) * 3
-    assert (s["use_default_subnetpool"], s["service_types"], s["segment_id"]) == (False, [], None)
+    assert (s["service_types"], s["segment_id"]) == ([], None)
+    assert "use_default_subnetpool" not in s  # input only, as in Neutron
     assert s["project_id"] == s["tenant_id"] == alice.project and s["revision_number"] == 1
     assert alice.get(f"/v2.0/subnets/{s['id']}").json["subnet"] == s
     assert alice.get(f"/v2.0/networks/{net['id']}").json["network"]["subnets"] == [s["id"]]
@@ -191,11 +191,11 @@ BAD_SUBNETS = [
     ({"enable_dhcp": "maybe"}, 400, "HTTPBadRequest", "'maybe' cannot be converted to boolean"),
     ({"ipv6_ra_mode": "slaac"}, 400, "InvalidInput", "ipv6_ra_mode is not valid when ip_version"),
     ({"ipv6_address_mode": "eui"}, 400, "HTTPBadRequest", "Invalid input for ipv6_address_mode"),
-    ({"subnetpool_id": UNKNOWN}, 400, "HTTPBadRequest", "subnet_allocation"),
-    ({"use_default_subnetpool": True}, 400, "HTTPBadRequest", "subnet_allocation"),
+    ({"subnetpool_id": UNKNOWN}, 404, "SubnetPoolNotFound", UNKNOWN),
+    ({"use_default_subnetpool": True}, 400, "HTTPBadRequest", "No default subnetpool found"),
     ({"segment_id": UNKNOWN}, 400, "HTTPBadRequest", "segments"),
     ({"service_types": ["compute:nova"]}, 400, "HTTPBadRequest", "service types"),
-    ({"prefixlen": 24}, 400, "HTTPBadRequest", "Unrecognized attribute(s) 'prefixlen'"),
+    ({"prefixlen": 24}, 400, "HTTPBadRequest", "cidr and prefixlen must not be supplied together"),
     ({"id": UNKNOWN}, 400, "HTTPBadRequest", "not allowed in POST"),
     ({"name": 5}, 400, "HTTPBadRequest", "Invalid input for name"),
 ]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import re
 import subprocess
 import sys
 import time
 
 from topologies.lab import lab, plug, switch_side, trunk, unplug  # noqa: F401  (re-exported)
+
+HOOKS = pathlib.Path(__file__).parent / "hooks"  # DHCP clients' scripts: a lease applied in a host
 
 
 def v4(port: dict) -> str:
@@ -111,6 +114,19 @@ def plugged_ports(tenant, net, network, hosts, **attrs):
         ports[host] = tenant.port(network, host, **attrs.get(host, {}))
         plug(net.get(host), ports[host], v4(ports[host]))
     return ports
+
+
+def udhcpc(host, lease_file, extra=""):
+    """Run busybox udhcpc once on the host; the lease it got (empty dict: none)."""
+    lease_file.unlink(missing_ok=True)
+    host.cmd(
+        f"NAAS_LEASE_FILE={lease_file} busybox udhcpc -i {host.defaultIntf().name} "
+        f"-n -q -f -t 4 -T 1 -A 1 -s {HOOKS / 'udhcpc.sh'} -O staticroutes -O mtu {extra}"
+        " >/dev/null 2>&1"
+    )
+    if not lease_file.exists():
+        return {}
+    return dict(line.split("=", 1) for line in lease_file.read_text().splitlines())
 
 
 def tcp_ok(client, ip, port):

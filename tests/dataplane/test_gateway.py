@@ -15,6 +15,7 @@ from tests.dataplane.lab import (
     lab,
     plug,
     tcp_ok,
+    udhcpc,
     wait_for,
     wait_ping,
 )
@@ -208,3 +209,57 @@ def _router_mac(tenant: Tenant, side: dict) -> str:
         f"/v2.0/ports?device_id={side['router']['id']}&device_owner=network:router_interface"
     ).json["ports"]
     return port["mac_address"]
+
+
+def test_an_auto_allocated_network_leases_an_address_and_reaches_the_outside(
+    controller, tenants, tmp_path
+):
+    """Get me a network: the operator marks ``public`` the default external network and makes
+    a default subnet pool; alice's one GET builds her network (its prefix from the pool),
+    router and gateway. Her VM gets its lease by DHCP and pings the outside host through
+    SNAT; once the topology is deleted, nothing of it forwards."""
+    alice, _ = tenants
+    operator = _operator(controller)
+    physical = {PHYSNET: (2, {"out": None})}
+    with lab(
+        controller.ofp_port, switches=2, cables=[(1, 2)], hosts={"a1": 1}, physical=physical
+    ) as net:
+        out = net.get("out")
+        out.setIP(UPSTREAM, prefixLen=24)
+        public = _public(operator)
+        assert operator.api.put(
+            f"/v2.0/networks/{public['id']}", {"network": {"is_default": True}}
+        ).json["network"]["is_default"]
+        operator.create(
+            "/v2.0/subnetpools",
+            "subnetpool",
+            {
+                "name": "default-v4",
+                "prefixes": ["10.77.0.0/16"],
+                "default_prefixlen": 24,
+                "is_default": True,
+                "shared": True,
+            },
+        )
+        topology = alice.api.get("/v2.0/auto-allocated-topology/None")
+        assert topology.status == 200, topology
+        network = {"id": topology.json["auto_allocated_topology"]["id"]}
+        port = alice.port(network, "a1")
+        assert port["fixed_ips"][0]["ip_address"].startswith("10.77.0.")
+        vm = net.get("a1")
+        plug(vm, port)  # no address: DHCP gives it
+        lease = wait_for(lambda: udhcpc(vm, tmp_path / "a1.lease"), timeout=30)
+        assert lease and lease["ip"] == port["fixed_ips"][0]["ip_address"], lease
+        assert lease["router"] == "10.77.0.1"
+        (router,) = alice.api.get("/v2.0/routers").json["routers"]
+        mac, gateway = _gateway_address(operator, router)
+        capture = Capture(out, (mac,), ("icmp",))
+        assert wait_ping(vm, UPSTREAM), controller.log_tail()
+        assert _sources(capture.stop()) == {gateway}
+
+        assert alice.api.delete(f"/v2.0/ports/{port['id']}").status == 204
+        assert alice.api.delete("/v2.0/auto-allocated-topology/None").status == 204
+        assert alice.api.get("/v2.0/routers").json["routers"] == []
+        vm.cmd(f"ip addr add {lease['ip']}/24 dev {vm.defaultIntf().name}")
+        vm.cmd("ip route replace default via 10.77.0.1")
+        assert wait_for(lambda: "0 received" in vm.cmd(f"ping -c1 -W1 {UPSTREAM}"), timeout=10)

@@ -1,25 +1,9 @@
 """IP configuration reaching real VMs: DHCP, DHCPv6 and SLAAC from the controller, ARP/ND."""
 
-import pathlib
 import re
 import time
 
-from tests.dataplane.lab import Capture, lab, ping, plug, v4, wait_for, wait_ping
-
-HOOKS = pathlib.Path(__file__).parent / "hooks"
-
-
-def udhcpc(host, lease_file, extra=""):
-    """Run busybox udhcpc once on the host; the lease it got (empty dict: none)."""
-    lease_file.unlink(missing_ok=True)
-    host.cmd(
-        f"NAAS_LEASE_FILE={lease_file} busybox udhcpc -i {host.defaultIntf().name} "
-        f"-n -q -f -t 4 -T 1 -A 1 -s {HOOKS / 'udhcpc.sh'} -O staticroutes -O mtu {extra}"
-        " >/dev/null 2>&1"
-    )
-    if not lease_file.exists():
-        return {}
-    return dict(line.split("=", 1) for line in lease_file.read_text().splitlines())
+from tests.dataplane.lab import HOOKS, Capture, lab, ping, plug, udhcpc, v4, wait_for, wait_ping
 
 
 def enable_ipv6(host):

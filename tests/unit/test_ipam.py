@@ -7,6 +7,7 @@ import threading
 import netaddr
 import pytest
 
+from naas_sdn.features.networking import subnetpools
 from naas_sdn.features.networking.addresses import IP_ALLOCATIONS
 from naas_sdn.features.networking.ports import PORTS
 from naas_sdn.features.networking.subnets import SUBNETS
@@ -562,3 +563,77 @@ def test_concurrent_allocation_unique(service, net):
     addresses = [ip for p in created for ip in ips(p)]
     assert len(set(addresses)) == 240
     assert count(service, IP_ALLOCATIONS) == 240
+
+
+# ------------------------------------------------------------------------------ subnet pools
+def test_pool_prefix_arithmetic():
+    pool = subnetpools.SubnetPool(
+        id="p",
+        project_id="alice",
+        name="",
+        description="",
+        revision_number=1,
+        created_at=None,
+        updated_at=None,
+        ip_version=4,
+        prefixes=subnetpools.compact(["10.0.1.0/24", "10.0.0.0/24", "10.0.0.128/25"]),
+        min_prefixlen=8,
+        max_prefixlen=32,
+        default_prefixlen=24,
+        default_quota=None,
+        is_default=False,
+        shared=False,
+        address_scope_id=None,
+    )
+    assert pool.prefixes == ("10.0.0.0/23",)
+    held = ["10.0.0.0/28"]
+    assert [str(c) for c in subnetpools.free_prefixes(pool, held)] == [
+        "10.0.0.16/28",
+        "10.0.0.32/27",
+        "10.0.0.64/26",
+        "10.0.0.128/25",
+        "10.0.1.0/24",
+    ]
+    assert subnetpools.allocate(pool, held, None, 26) == "10.0.0.64/26"  # smallest hole first
+    assert subnetpools.allocate(pool, held, None, 24) == "10.0.1.0/24"
+    assert subnetpools.allocate(pool, held, "10.0.0.128/26", 26) == "10.0.0.128/26"
+    with pytest.raises(errors.SubnetAllocationError):
+        subnetpools.allocate(pool, held, "10.0.0.0/27", 27)
+    with pytest.raises(errors.SubnetAllocationError):
+        subnetpools.allocate(pool, [*held, "10.0.1.0/24"], None, 24)
+    assert subnetpools.quota_units(4, 28) == 16 and subnetpools.quota_units(6, 56) == 256
+    with pytest.raises(errors.IllegalSubnetPoolPrefixBounds):
+        subnetpools.check_bounds(4, 8, 24, 25)
+    with pytest.raises(errors.PrefixVersionMismatch):
+        subnetpools.prefix_version(["10.0.0.0/8", "fd00::/8"])
+
+
+def test_concurrent_pool_allocations_never_overlap(service):
+    pool = service.create_records(
+        ALICE, "subnetpools", [{"name": "p", "prefixes": ["10.64.0.0/20"], "default_prefixlen": 26}]
+    )[0]
+    nets = [service.create_network(ALICE, {"name": f"n{i}"}) for i in range(4)]
+    created, failures = [], []
+
+    def worker(net):
+        try:
+            for _ in range(16):
+                created.append(
+                    service.create_subnet(
+                        ALICE, {"network_id": net.id, "ip_version": 4, "subnetpool_id": pool.id}
+                    )
+                )
+        except Exception as exc:  # collected and asserted below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(net,)) for net in nets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures and len(created) == 64  # a /20 holds exactly 64 /26s
+    assert netaddr.IPSet(s.cidr for s in created) == netaddr.IPSet(["10.64.0.0/20"])
+    with pytest.raises(errors.SubnetAllocationError):
+        service.create_subnet(
+            ALICE, {"network_id": nets[0].id, "ip_version": 4, "subnetpool_id": pool.id}
+        )

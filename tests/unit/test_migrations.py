@@ -55,6 +55,26 @@ E0DE1ED_TABLES = (
 # The columns of the e0de1ed tables revisions have added to since (0005: provider networks,
 # 0007: router gateways).
 E0DE1ED_COLUMNS = {
+    "subnets": [
+        "id",
+        "network_id",
+        "project_id",
+        "seq",
+        "name",
+        "description",
+        "ip_version",
+        "cidr",
+        "gateway_ip",
+        "enable_dhcp",
+        "ipv6_ra_mode",
+        "ipv6_address_mode",
+        "allocation_pools",
+        "dns_nameservers",
+        "host_routes",
+        "revision_number",
+        "created_at",
+        "updated_at",
+    ],
     "routers": [
         "id",
         "key",
@@ -296,6 +316,7 @@ def test_e0de1ed_database_upgrades_with_every_row_intact(e0de1ed_url):
         router = service.list_records(ALICE, "routers")[0]
         assert router.routes == (("203.0.113.0/24", "10.1.0.5"),)
         assert (router.gw_port_id, router.enable_snat) == (None, True)  # 0007's defaults
+        assert {s.subnetpool_id for s in service.records("subnets").values()} == {None}  # 0009
         assert [p.network_id for p in interfaces_of(service, router.id)] == [networks["green"].id]
         assert service.list_records(ALICE, "protocol_blocks")[0].port_range_max == 139
         assert service.fabric_links.load() == [(1, 2, 2, 1), (2, 1, 1, 2)]

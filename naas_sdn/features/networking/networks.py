@@ -22,7 +22,7 @@ from naas_sdn.model.snapshot import NetworkView, localnet_port_id
 from naas_sdn.model.store import Transaction
 from naas_sdn.northbound import attributes as a
 
-from . import provider, rbac
+from . import provider, rbac, subnetpools
 
 SEGMENTATION_MIN, SEGMENTATION_MAX = 1, segments.VNI_MAX
 NETWORK_TYPE = segments.VLAN  # what networks made before tunnels read
@@ -95,6 +95,29 @@ class Network(schema.Extensible):
         kind="boolean",
         column_default=False,
     )
+    # the default external network (auto-allocated-topology's, whose API attribute comes with
+    # the router plugin): only an external network is, and one at a time
+    is_default: bool = field(
+        Boolean,
+        post=True,
+        put=True,
+        default=False,
+        validate=a.boolean,
+        kind="boolean",
+        column_default=False,
+        visible=False,
+    )
+
+
+def _default_external(txn: Transaction, net_id: str | None, external: bool, wanted: bool) -> bool:
+    """Whether the network is the default external one: asked for and external (Neutron
+    ignores is_default on other networks), and no other is (DefaultExternalNetworkExists)."""
+    if not (external and wanted):
+        return False
+    for other in txn.current("networks").values():
+        if other.is_default and other.id != net_id:
+            raise errors.DefaultExternalNetworkExists(net_id=other.id)
+    return True
 
 
 def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
@@ -132,13 +155,18 @@ def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
     if seg is None:
         raise errors.NoNetworkAvailable()
     used.add(seg)
+    default = _default_external(
+        txn, None, bool(attrs.get("external")), bool(attrs.get("is_default"))
+    )
     if physical:
         return {
+            "is_default": default,
             "segmentation_id": seg,
             "mtu": tenant.physical_mtu,
             **physical,
         }
     return {
+        "is_default": default,
         "segmentation_id": seg,
         "mtu": tenant.mtu(network_type),
         "network_type": network_type,
@@ -168,6 +196,10 @@ def _before_update(txn: Transaction, ctx: Context, net: Network, values: dict) -
     access_as_external entries."""
     if "external" in values:
         rbac.share_with_all(txn, "network", net, values["external"], rbac.ACCESS_AS_EXTERNAL)
+    if "external" in values or "is_default" in values:
+        external = values.get("external", net.external)
+        wanted = values.get("is_default", net.is_default)
+        values["is_default"] = _default_external(txn, net.id, external, wanted)
     if "shared" not in values:
         return
     if not values["shared"]:
@@ -207,6 +239,20 @@ def _before_delete(txn: Transaction, net: Network) -> None:
         provider.remove_localnet_port(txn, localnet)
 
 
+def _address_scope(ip_version: int):
+    """address-scope's ``ipv4_address_scope``/``ipv6_address_scope`` of a network: the scope
+    of its subnets' pools of that version."""
+
+    def show(ctx: Context, net: Network, model) -> str | None:
+        return subnetpools.network_address_scope(
+            lambda collection, record_id: model.records(collection).get(record_id),
+            net,
+            ip_version,
+        )
+
+    return show
+
+
 def _view(net: Network) -> NetworkView:
     return NetworkView(
         id=net.id,
@@ -232,6 +278,13 @@ NETWORKS = schema.declare(
         before_delete=_before_delete,
         visible=rbac.visible("network"),
         quota=100,
+        virtual=tuple(
+            (
+                f"ipv{version}_address_scope",
+                schema.Spec(show_to=_address_scope(version), kind="other"),
+            )
+            for version in (4, 6)
+        ),
     )
 )
 

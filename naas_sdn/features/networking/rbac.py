@@ -113,13 +113,14 @@ def shown_shared(object_type: str) -> Callable[[Context, Any, Any], bool]:
     return lambda ctx, record, model: shared_with(model, object_type, record, ctx.project_id)
 
 
-def shared_field(object_type: str) -> Any:
+def shared_field(object_type: str, put: bool = True) -> Any:
     """The ``shared`` column of an object type whose ``*`` entry is kept on the record (a
-    network, a QoS policy): set on POST and PUT, shown as the caller sees it."""
+    network, a QoS policy): set on POST (and PUT, unless the type's ``shared`` is fixed at
+    creation, as a subnet pool's), shown as the caller sees it."""
     return field(
         Boolean,
         post=True,
-        put=True,
+        put=put,
         default=False,
         validate=a.boolean,
         kind="boolean",

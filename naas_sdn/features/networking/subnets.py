@@ -16,18 +16,18 @@ from typing import Any
 import netaddr
 from sqlalchemy import BigInteger, Boolean, Integer, String
 
-from naas_sdn.model import errors, ipam, schema
-from naas_sdn.model.common import Context
+from naas_sdn.model import db, errors, ipam, schema
+from naas_sdn.model.common import Context, owner
 from naas_sdn.model.schema import COMPUTED, field
 from naas_sdn.model.snapshot import SubnetView
 from naas_sdn.model.store import Transaction
 from naas_sdn.northbound import attributes as a
 
-from . import addresses
+from . import addresses, subnetpools
 from .networks import NETWORKS, network_reference
+from .subnetpools import SUBNETPOOLS, SUBNETS_OF_POOL
 
 DEFAULT_GATEWAY = object()  # create without "gateway_ip": the first host address
-_NO_POOLS = "subnet pools are not supported: the subnet_allocation extension is not loaded"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -83,6 +83,18 @@ class Subnet(schema.Standard):
         validate=a.one_of_or_none(*ipam.IPV6_MODES),
     )
 
+    # the pool its prefix was taken from (:mod:`.subnetpools`)
+    subnetpool_id: str | None = field(
+        String(db.UUID_LEN),
+        nullable=True,
+        foreign_key="subnetpools.id",
+        on_delete="RESTRICT",
+        index=True,
+        post=True,
+        default=None,
+        validate=a.uuid_or_none,
+    )
+
     @property
     def auto_address(self) -> bool:
         """SLAAC or DHCPv6-stateless: ports get their EUI-64 address, never a chosen one."""
@@ -93,21 +105,111 @@ def _pools(pools) -> list[tuple[str, str]]:
     return [(p["start"], p["end"]) if isinstance(p, Mapping) else tuple(p) for p in pools]
 
 
-def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
-    net = txn.service.get_record(ctx, "networks", attrs["network_id"])
-    net = txn.get("networks", net.id)  # with the subnets created before it in this request
-    ip_version = attrs["ip_version"]
-    if not attrs.get("cidr"):
+def _pool(txn: Transaction, ctx: Context, attrs: Mapping) -> subnetpools.SubnetPool | None:
+    """The pool a new subnet's prefix comes from: the one it names, its IP version's default
+    one (``use_default_subnetpool``), or none."""
+    pool_id = attrs.get("subnetpool_id")
+    use_default = attrs.get("use_default_subnetpool", False)
+    if attrs.get("cidr") and attrs.get("prefixlen") is not None:
         raise errors.BadRequest(
-            resource="subnets", msg="a subnetpool must be specified in the absence of a cidr"
+            resource="subnets", msg="cidr and prefixlen must not be supplied together"
         )
-    cidr = str(netaddr.IPNetwork(attrs["cidr"]).cidr)
+    if pool_id and use_default:
+        raise errors.BadRequest(
+            resource="subnets",
+            msg="subnetpool_id and use_default_subnetpool cannot both be specified",
+        )
+    if pool_id:
+        pool = txn.service.get_record(ctx, SUBNETPOOLS.collection, pool_id)
+        return txn.get(SUBNETPOOLS.collection, pool.id)
+    if not use_default:
+        return None
+    cidr = attrs.get("cidr")
+    ip_version = netaddr.IPNetwork(cidr).version if cidr else attrs["ip_version"]
+    pool = subnetpools.default_pool(txn, ctx, ip_version)
+    if pool is None:
+        raise errors.BadRequest(
+            resource="subnets", msg=f"No default subnetpool found for IPv{ip_version}"
+        )
+    return pool
+
+
+def _from_pool(txn: Transaction, ctx: Context, attrs: Mapping, pool: subnetpools.SubnetPool) -> str:
+    """The prefix the subnet takes from ``pool``: the ``cidr`` it asks for (or the one of
+    ``prefixlen`` around its ``gateway_ip``), else any free one of ``prefixlen``."""
+    cidr = attrs.get("cidr") or None
+    if cidr is None and attrs.get("allocation_pools") not in (None, COMPUTED):
+        raise errors.BadRequest(
+            resource="subnets", msg="allocation_pools allowed only for specific subnet requests."
+        )
+    if attrs["ip_version"] != pool.ip_version:
+        raise errors.BadRequest(
+            resource="subnets",
+            msg=f"Cannot allocate IPv{attrs['ip_version']} subnet from IPv{pool.ip_version} "
+            f"subnet pool",
+        )
+    prefixlen = attrs.get("prefixlen")
+    prefixlen = pool.default_prefixlen if prefixlen is None else prefixlen
+    gateway = attrs.get("gateway_ip")
+    if cidr is None and isinstance(gateway, str):
+        cidr = f"{gateway}/{prefixlen}"
+    if cidr is not None:
+        cidr = str(netaddr.IPNetwork(cidr).cidr)
+        prefixlen = netaddr.IPNetwork(cidr).prefixlen
+    subnetpools.check_prefixlen(pool, prefixlen)
+    held = SUBNETS_OF_POOL.in_transaction(txn, pool.id).values()
+    if pool.default_quota:  # Neutron's: 0 sets no limit
+        project_id = owner(ctx, attrs)
+        used = sum(
+            subnetpools.quota_units(pool.ip_version, netaddr.IPNetwork(s.cidr).prefixlen)
+            for s in held
+            if s.project_id == project_id
+        )
+        if used + subnetpools.quota_units(pool.ip_version, prefixlen) > pool.default_quota:
+            raise errors.SubnetPoolQuotaExceeded()
+    return subnetpools.allocate(pool, [s.cidr for s in held], cidr, prefixlen)
+
+
+def _check_pool_affinity(
+    txn: Transaction, net, ip_version: int, pool: subnetpools.SubnetPool | None
+) -> None:
+    """Neutron's: a network's subnets of one IP version come from one pool, or from pools
+    of one address scope."""
+    scope = subnetpools.network_address_scope(txn.get, net, ip_version)
+    if scope is not None and (pool is None or pool.address_scope_id != scope):
+        raise errors.NetworkAddressScopeAffinityError()
+    for subnet in addresses.network_subnets(txn, net.id):
+        if subnet.ip_version != ip_version:
+            continue
+        if pool is None and subnet.subnetpool_id is not None:
+            raise errors.NetworkSubnetPoolAffinityError()
+        if pool is not None and subnet.subnetpool_id != pool.id and scope is None:
+            raise errors.NetworkSubnetPoolAffinityError()
+
+
+def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
+    # as this transaction sees it: with the subnets created before it in this request, or
+    # itself made by it (an auto-allocated topology)
+    net = txn.get("networks", attrs["network_id"])
+    if net is None or not NETWORKS.is_visible(ctx, net, txn.service):
+        raise errors.NetworkNotFound(net_id=attrs["network_id"])
+    ip_version = attrs["ip_version"]
+    pool = _pool(txn, ctx, attrs)
+    if pool is None:
+        if not attrs.get("cidr"):
+            raise errors.BadRequest(
+                resource="subnets", msg="a subnetpool must be specified in the absence of a cidr"
+            )
+        cidr = str(netaddr.IPNetwork(attrs["cidr"]).cidr)
+    else:
+        cidr = _from_pool(txn, ctx, attrs, pool)
     if netaddr.IPNetwork(cidr).prefixlen == 0:
         raise ipam.invalid_input("0 is not allowed as CIDR prefix length")
     ipam.check_ip_version(ip_version, cidr, "cidr")
     enable_dhcp = bool(attrs.get("enable_dhcp", True))
     if enable_dhcp:
         ipam.check_dhcp_prefix(cidr)
+    _check_pool_affinity(txn, net, ip_version, pool)
     gateway = attrs.get("gateway_ip", DEFAULT_GATEWAY)
     if gateway is DEFAULT_GATEWAY or gateway is COMPUTED:
         gateway = ipam.default_gateway(cidr)
@@ -139,6 +241,7 @@ def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
     return {
         "network_id": net.id,
         "ip_version": ip_version,
+        "subnetpool_id": pool.id if pool is not None else None,
         "cidr": cidr,
         "gateway_ip": gateway,
         "enable_dhcp": enable_dhcp,
@@ -260,21 +363,19 @@ SUBNETS = schema.declare(
         before_delete=_before_delete,
         visible=_visible,
         quota=100,
+        # what a create asks of a subnet pool (default-subnetpools, subnet_allocation)
+        requests=frozenset({"use_default_subnetpool", "prefixlen"}),
         virtual=(
-            (
-                "subnetpool_id",
-                schema.Spec(
-                    show=lambda s: None, post=True, default=None, validate=a.only_none(_NO_POOLS)
-                ),
-            ),
             (
                 "use_default_subnetpool",
                 schema.Spec(
-                    show=lambda s: False,
-                    post=True,
-                    default=False,
-                    validate=a.only_false(_NO_POOLS),
-                    kind="boolean",
+                    post=True, default=False, validate=a.boolean, kind="boolean", readable=False
+                ),
+            ),
+            (
+                "prefixlen",
+                schema.Spec(
+                    post=True, default=None, validate=a.non_negative, kind="integer", readable=False
                 ),
             ),
             (

@@ -22,6 +22,7 @@ from naas_sdn.northbound.extensions import Extension, Plugin
 from naas_sdn.northbound.policy import ADMIN, ADMIN_OR_OWNER, ANY, crud, rule
 from naas_sdn.northbound.resources import ResourceDef, declared_resource
 
+from .auto_allocate import delete_topology, get_topology, peek_topology
 from .floatingips import FLOATING_IPS, FloatingIp
 from .gateway import gateway_info
 from .interfaces import add_router_interface, remove_router_interface
@@ -164,6 +165,23 @@ ROUTER_EXTENSIONS = (
         "Atomically add/remove extra routes",
         "Edit extra routes of a router on server side by atomically adding/removing extra routes",
     ),
+    Extension(
+        "auto-allocated-topology",
+        "Auto Allocated Topology Services",
+        "Auto Allocated Topology Services.",
+    ),
+)
+
+# auto-allocated-topology's attribute of networks: the default external network
+IS_DEFAULT = Attr(
+    "is_default",
+    lambda net: net.is_default and net.external,
+    True,
+    True,
+    False,
+    a.boolean,
+    "is_default",
+    kind="boolean",
 )
 
 ACTIONS = (
@@ -192,7 +210,43 @@ ROUTER_RULES = (
     )
     # Neutron's: a project's own floating IPs; only admins choose the address
     + crud("floatingip", create=ANY, attributes={"create:floating_ip_address": ADMIN})
+    + (
+        rule("create_network:is_default", ADMIN, "Make a network the default external one"),
+        rule("update_network:is_default", ADMIN, "Make a network the default external one"),
+        rule("get_auto_allocated_topology", ADMIN_OR_OWNER, "Get a project's own network"),
+        rule("delete_auto_allocated_topology", ADMIN_OR_OWNER, "Delete it"),
+    )
 )
+
+
+def topology_resource(service) -> ResourceDef:
+    """/v2.0/auto-allocated-topology/{project_id}: GET (``fields=dry-run`` only checks) and
+    DELETE; there is no list and no POST or PUT."""
+
+    def refuse(*args, **kwargs):
+        raise errors.ResourceNotFound()
+
+    return ResourceDef(
+        collection="auto_allocated_topologies",
+        member="auto_allocated_topology",
+        path="auto-allocated-topology",
+        attributes=AttributeMap(
+            (
+                Attr("id", lambda answer: answer.id),
+                Attr("project_id", lambda answer: answer.project_id),
+                Attr("tenant_id", lambda answer: answer.project_id),
+            )
+        ),
+        list=refuse,
+        get=lambda ctx, project_id: peek_topology(service, ctx, project_id),
+        show=lambda ctx, project_id, fields: get_topology(service, ctx, project_id, fields),
+        create=refuse,
+        update=refuse,
+        delete=lambda ctx, project_id, rev=None: delete_topology(service, ctx, project_id),
+        not_found=lambda project_id: errors.ResourceNotFound(),
+        taggable=False,
+        valid_id=lambda project_id: True,
+    )
 
 
 def _routes_body(body) -> list:
@@ -235,7 +289,8 @@ def router_plugin(service) -> Plugin:
     routers = dataclasses.replace(routers, attributes=_attributes(service, routers.attributes))
     return Plugin(
         "router",
-        (routers, floatingips_resource(service)),
+        (routers, floatingips_resource(service), topology_resource(service)),
         ROUTER_EXTENSIONS,
         policy_rules=ROUTER_RULES,
+        attribute_extensions={"networks": (IS_DEFAULT,)},
     )

@@ -16,7 +16,7 @@ import netaddr
 from naas_sdn.features.networking import addresses, ports, rbac
 from naas_sdn.features.networking.ports import PORTS, Port
 from naas_sdn.features.networking.subnets import Subnet
-from naas_sdn.model import errors
+from naas_sdn.model import errors, schema
 from naas_sdn.model.common import Context
 from naas_sdn.model.snapshot import ROUTER_INTERFACE
 from naas_sdn.model.store import Transaction
@@ -74,7 +74,9 @@ def add_interface(txn: Transaction, ctx: Context, router: Router, info: Mapping)
 
 def _attach_subnet(txn: Transaction, ctx: Context, router: Router, interfaces, subnet_id):
     service = txn.service
-    subnet = service.get_subnet(ctx, subnet_id)  # SubnetNotFound when not visible
+    subnet = txn.get("subnets", subnet_id)  # made in this transaction, perhaps
+    if subnet is None or not schema.DECLARED["subnets"].is_visible(ctx, subnet, service):
+        raise errors.SubnetNotFound(subnet_id=subnet_id)
     if not subnet.gateway_ip:
         raise router_bad("Subnet for router interface must have a gateway IP")
     if (
