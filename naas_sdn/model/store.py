@@ -449,10 +449,16 @@ class DeclaredStore:
         return self._write(work)
 
     def add_tag(self, ctx: Context, resource_type: str, resource_id: str, tag: str) -> None:
+        self.add_tags(ctx, resource_type, resource_id, [tag])
+
+    def add_tags(
+        self, ctx: Context, resource_type: str, resource_id: str, tags: Iterable[str]
+    ) -> None:
+        """Add tags a record lacks (those it has stay; the per-record limit still holds)."""
         with self._lock:
             current = self.get_tags(ctx, resource_type, resource_id)
-            if tag not in current:
-                self.set_tags(ctx, resource_type, resource_id, (*current, tag))
+            if set(tags) - set(current):
+                self.set_tags(ctx, resource_type, resource_id, (*current, *tags))
 
     def remove_tag(self, ctx: Context, resource_type: str, resource_id: str, tag: str) -> None:
         with self._lock:

@@ -357,14 +357,17 @@ class NeutronApp:
         if req.method != "GET":
             self._authorize_change(ctx, res, res.rule("update"), res.get(ctx, resource_id))
         if tag is None:
-            method = http.allow(req, "GET", "PUT", "DELETE")
+            method = http.allow(req, "GET", "PUT", "POST", "DELETE")
             if method == "GET":
                 return http.json_response({"tags": service.get_tags(ctx, kind, resource_id)})
-            if method == "PUT":
+            if method in ("PUT", "POST"):
                 body = http.json_body(req)
                 if set(body) != {"tags"}:
                     raise errors.InvalidInput(error_message="Invalid tags body")
                 tags = a.tag_list("tags", body["tags"])
+                if method == "POST":  # tag-creation: these join the tags there are
+                    service.add_tags(ctx, kind, resource_id, tags)
+                    return http.json_response({"tags": tags}, status=201)
                 return http.json_response({"tags": service.set_tags(ctx, kind, resource_id, tags)})
             service.set_tags(ctx, kind, resource_id, [])
             return webob.Response(status=204)

@@ -98,6 +98,11 @@ CORE_EXTENSIONS = (
         "Enables to set tag on resources with standard attribute.",
     ),
     Extension(
+        "tag-creation",
+        "Tag creation extension",
+        "Allow to create multiple tags for a resource",
+    ),
+    Extension(
         "revision-if-match",
         "If-Match constraints based on revision_number",
         "Extension indicating that If-Match based on revision_number is supported.",

@@ -288,7 +288,7 @@ def test_bad_or_unknown_ids_404(alice, bad_id):
         assert resp.status == 404 and resp.error_type == "NetworkNotFound"
 
 
-def test_tags_subresource(alice):
+def test_tags_subresource(alice, bob):
     net = create(alice)
     base = f"/v2.0/networks/{net['id']}/tags"
     assert alice.get(base).json == {"tags": []}
@@ -307,6 +307,19 @@ def test_tags_subresource(alice):
     assert alice.put(base, {"tags": "x"}).status == 400
     assert alice.put(base, {"tags": [1]}).status == 400
     assert alice.get(base).json == {"tags": ["b"]}
+    # tag-creation: POST adds several, keeping those there are
+    added = alice.post(base, {"tags": ["c", "b", "d"]})
+    assert (added.status, added.json) == (201, {"tags": ["c", "b", "d"]}), added
+    assert sorted(alice.get(base).json["tags"]) == ["b", "c", "d"]
+    assert alice.post(base, {"tags": "c"}).status == 400
+    too_many = alice.post(base, {"tags": [f"t{i}" for i in range(48)]})
+    assert (too_many.status, too_many.error_type) == (400, "InvalidInput"), too_many
+    assert sorted(alice.get(base).json["tags"]) == ["b", "c", "d"]
+    other = create(alice)
+    assert alice.post(f"/v2.0/networks/{other['id']}/tags", {"tags": ["e"]}).status == 201
+    assert alice.get(f"/v2.0/networks/{other['id']}/tags").json == {"tags": ["e"]}
+    stranger = bob.post(base, {"tags": ["x"]})
+    assert (stranger.status, stranger.error_type) == (404, "NetworkNotFound"), stranger
     assert alice.delete(base).status == 204
     assert alice.get(base).json == {"tags": []}
     assert alice.get(f"/v2.0/networks/{net['id']}").json["network"]["revision_number"] > 1
