@@ -146,9 +146,10 @@ class QuotaMixin:
         self._write(work)
 
     # ----------------------------------------------------------------------- enforcement
-    def _enforce_quota(self, conn, name: str, project_ids: Iterable[str]) -> None:
+    def enforce_quota(self, conn, name: str, project_ids: Iterable[str]) -> None:
         """Refuse the transaction (OverQuota) if a project that asked for ``name`` objects in
-        it now holds more than its limit; call after the transaction's inserts."""
+        it now holds more than its limit; call after the transaction's inserts (a slice that
+        creates records in a transaction of its own calls it too)."""
         resource = REGISTRY[name]
         for project_id in sorted(set(project_ids)):
             limit = _limits(conn, project_id, (name,))[name]

@@ -101,7 +101,7 @@ class DeclaredStore:
     _engine: Any
     _read: Callable[[], Any]
     _write: Callable[..., Any]
-    _enforce_quota: Callable[..., None]
+    enforce_quota: Callable[..., None]
     _declared_adopted: Callable[[Resource], None]
 
     def records(self, collection: str) -> Mapping[str, Any]:
@@ -173,7 +173,7 @@ class DeclaredStore:
             if resource.quota is not None:
                 projects = [r.project_id for r in created]
                 for name in (resource.quota_resource, *resource.also_counts):
-                    self._enforce_quota(conn, name, projects)
+                    self.enforce_quota(conn, name, projects)
             return created
 
         return self._write(work)

@@ -148,6 +148,12 @@ def test_a_failed_allocation_leaves_nothing(alice, admin, external_network, defa
         left = admin.get(f"/v2.0/{collection}?project_id=someone-else").json[collection]
         assert left == [], collection
     assert alice.delete("/v2.0/auto-allocated-topology/None").status == 204
+    # within the project's quotas, unlike Neutron's internal creates
+    limits = {"quota": {"router": 0, "force": True}}
+    assert admin.put(f"/v2.0/quotas/{alice.project}", limits).status == 200
+    resp = alice.get("/v2.0/auto-allocated-topology/None")
+    error(resp, 409, "OverQuota", "['router']")
+    assert alice.get(f"/v2.0/networks?project_id={alice.project}").json["networks"] == []
 
 
 def test_openstack_cli_auto_allocated_topology(

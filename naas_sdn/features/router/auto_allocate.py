@@ -129,6 +129,9 @@ def _build(txn: Transaction, ctx: Context, project_id: str) -> str:
             reason="Unable to provide external connectivity"
         ) from exc
     txn.create(TOPOLOGIES, ctx, {"id": project_id, "network_id": net.id, "router_id": router.id})
+    # Neutron's internal creates skip quotas; a project's own network stays within them
+    for name in ("network", "subnet", "router"):
+        txn.service.enforce_quota(txn.conn, name, [project_id])
     return net.id
 
 
