@@ -90,7 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a token and print it")
     _common(create)
-    create.add_argument("--project", required=True, help="project (tenant) id the token acts for")
+    create.add_argument(
+        "--project",
+        required=True,
+        action="append",
+        help="project (tenant) id the token acts for; repeated, one token per project, "
+        "printed one per line in that order",
+    )
     create.add_argument("--admin", action="store_true", help="the token has the admin role")
     create.add_argument("--description", default="", help="free text kept with the token")
     listing = token_sub.add_parser("list", help="list tokens (never their secret)")
@@ -215,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     tokens = TokenStore(engine)
     if args.token_command == "create":
-        print(tokens.create(args.project, admin=args.admin, description=args.description))
+        for project in args.project:
+            print(tokens.create(project, admin=args.admin, description=args.description))
     elif args.token_command == "list":
         for row in tokens.entries():
             print(

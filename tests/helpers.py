@@ -99,14 +99,22 @@ class ServerProcess:
 
     def token(self, project: str, admin: bool = False) -> str:
         """A token for ``project`` made with the real ``naas-sdn token create`` (cached)."""
-        key = (project, admin)
-        if key not in self._tokens:
-            cmd = [NAAS_SDN, "token", "create", "--db-url", self.db_url, "--project", project]
+        return self.tokens([project], admin)[0]
+
+    def tokens(self, projects: list[str], admin: bool = False) -> list[str]:
+        """Tokens for ``projects``, those not cached made by one ``naas-sdn token create``."""
+        missing = [p for p in projects if (p, admin) not in self._tokens]
+        if missing:
+            cmd = [NAAS_SDN, "token", "create", "--db-url", self.db_url]
+            for project in missing:
+                cmd += ["--project", project]
             if admin:
                 cmd.append("--admin")
             out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=30)
-            self._tokens[key] = out.stdout.strip()
-        return self._tokens[key]
+            made = out.stdout.split()
+            assert len(made) == len(missing), out.stdout
+            self._tokens.update(((p, admin), t) for p, t in zip(missing, made, strict=True))
+        return [self._tokens[(p, admin)] for p in projects]
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM the server; raise if it does not exit within ``timeout`` seconds."""

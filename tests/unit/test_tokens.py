@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import select
 
+from naas_sdn import cli
 from naas_sdn.model import db
 from naas_sdn.model.common import Context
 from naas_sdn.model.tokens import TOKENS, TokenStore
@@ -37,3 +38,12 @@ def test_a_project_id_must_fit_its_column(service, project_id):
     with pytest.raises(ValueError, match="1 to 255 characters"):
         service.tokens.create(project_id)
     assert service.tokens.entries() == []
+
+
+def test_the_cli_makes_one_token_per_project_given(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'naas.sqlite'}"
+    assert cli.main(["token", "create", "--db-url", url, "--project", "a", "--project", "b"]) == 0
+    made = capsys.readouterr().out.split()
+    assert len(made) == 2
+    store = TokenStore(db.connect(url))
+    assert [store.authenticate(secret) for secret in made] == [Context("a"), Context("b")]
