@@ -26,19 +26,17 @@ def router_bad(msg: str) -> errors.PluginBadRequest:
     return errors.PluginBadRequest(resource="router", msg=msg)
 
 
-def interfaces_of(service, router_id: str) -> list:
-    """The router's interface ports, oldest first (no visibility check: internal use)."""
-    return [
-        p
-        for p in service.records("ports").values()
-        if p.device_id == router_id and p.device_owner == ROUTER_INTERFACE
-    ]
-
-
 # routers' interface ports by router, and by network
 _INTERFACES = derived.Grouped(
     "ports", keys=lambda p: (p.device_id,) if p.device_owner == ROUTER_INTERFACE else ()
 )
+
+
+def interfaces_of(service, router_id: str) -> list:
+    """The router's interface ports as committed (no visibility check: internal use)."""
+    return list(_INTERFACES.under(service, router_id).values())
+
+
 _INTERFACES_ON = derived.Grouped(
     "ports", keys=lambda p: (p.network_id,) if p.device_owner == ROUTER_INTERFACE else ()
 )

@@ -21,7 +21,7 @@ from naas_sdn.model.common import Context
 from naas_sdn.model.snapshot import ROUTER_INTERFACE
 from naas_sdn.model.store import Transaction
 
-from .common import check_dup_subnets, floatingips_via, gateway_port, interfaces_of, router_bad
+from .common import check_dup_subnets, floatingips_via, gateway_port, interfaces_in, router_bad
 from .resource import Router
 
 
@@ -64,7 +64,7 @@ def add_interface(txn: Transaction, ctx: Context, router: Router, info: Mapping)
     """Attach a subnet (``{"subnet_id"}``: a new port holding its gateway_ip) or a port
     (``{"port_id"}``: the router takes it). Returns Neutron's interface info:
     {id, tenant_id, project_id, port_id, network_id, subnet_id, subnet_ids}."""
-    interfaces = interfaces_of(txn.service, router.id)
+    interfaces = interfaces_in(txn, router.id)
     if "port_id" in info:
         port, subnets = _attach_port(txn, ctx, router, interfaces, info["port_id"])
     else:
@@ -180,7 +180,7 @@ def remove_interface(txn: Transaction, ctx: Context, router: Router, info: Mappi
     ``subnet_id``; the interface port is deleted (an IPv6 port holding other prefixes only
     loses that subnet's address). Returns the same body as add_router_interface."""
     service = txn.service
-    interfaces = interfaces_of(service, router.id)
+    interfaces = interfaces_in(txn, router.id)
     subnet_id = info.get("subnet_id")
     if "port_id" in info:
         port = next((p for p in interfaces if p.id == info["port_id"]), None)
