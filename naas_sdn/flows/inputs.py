@@ -59,11 +59,8 @@ class Gateway:
     network: NetworkView
     mac: str
     ip: str
-    cidr: str
-    nexthop: str | None  # the external subnet's gateway_ip
-    nexthop_mac: str | None  # None until resolved: no default route yet
+    nexthop_mac: str | None  # the external subnet gateway's; None until resolved: no route
     exit_dpid: int | None  # None while no uplink leads to the physical network
-    exit_ofport: int | None
     localnet_key: int | None
     snat: bool
     inside: tuple = ()  # IPv4 cidrs of the router's interfaces: what SNAT translates
@@ -304,11 +301,8 @@ def gateway_of(
         network,
         port.mac_address,
         ip,
-        subnet.cidr,
-        nexthop,
         fabric.neighbours.get((network.id, nexthop)) if nexthop else None,
         exit_at.dpid if exit_at is not None and localnet is not None else None,
-        exit_at.ofport if exit_at is not None and localnet is not None else None,
         localnet.key if localnet is not None else None,
         router.enable_snat,
         tuple(sorted({i.cidr for i in interfaces if i.version == 4})),
