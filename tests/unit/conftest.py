@@ -1,14 +1,29 @@
-"""Fixtures shared by the model's unit tests: a NetworkService on a fresh SQLite file."""
+"""Fixtures shared by the model's unit tests: a NetworkService on a fresh database, each
+test once on SQLite (the default) and once on PostgreSQL (production's)."""
+
+import pathlib
+import tempfile
 
 import pytest
 
 from naas_sdn.model import db
 from naas_sdn.model.service import NetworkService
+from tests.postgres import PrivateCluster
 
 
-@pytest.fixture
-def db_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'model.sqlite'}"
+@pytest.fixture(scope="session")
+def postgres():
+    """A private PostgreSQL cluster for the session (in /tmp: its server user must reach it)."""
+    cluster = PrivateCluster(pathlib.Path(tempfile.mkdtemp(prefix="naas-pg-"))).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'model.sqlite'}"
+    return request.getfixturevalue("postgres").test_database()
 
 
 @pytest.fixture
