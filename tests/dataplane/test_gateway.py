@@ -9,7 +9,7 @@ port's security groups still decide), and a controller restart loses no packet o
 import re
 import time
 
-from tests.dataplane.conftest import Tenant, metric
+from tests.dataplane.conftest import Tenant, restart_while
 from tests.dataplane.lab import (
     Capture,
     lab,
@@ -170,10 +170,14 @@ def test_snat_and_floating_ips_between_tenants_and_the_outside(controller, tenan
         assert _sources(capture.stop()) == {a_fip}
 
         # A restart loses no packet of a connection through SNAT or a floating IP.
-        _restart_loses_no_packet(
+        restart_while(
             controller,
-            b["vm"].popen(["ping", "-n", "-i", "0.1", "-c", "120", UPSTREAM], text=True),
-            out.popen(["ping", "-n", "-i", "0.1", "-c", "120", a_fip], text=True),
+            (
+                b["vm"].popen(["ping", "-n", "-i", "0.1", "-c", "120", UPSTREAM], text=True),
+                out.popen(["ping", "-n", "-i", "0.1", "-c", "120", a_fip], text=True),
+            ),
+            switches=2,
+            pings=120,
         )
 
         # Unset the floating IP's port: its address stops answering; SNAT goes on.
@@ -184,22 +188,6 @@ def test_snat_and_floating_ips_between_tenants_and_the_outside(controller, tenan
         assert resp.status == 200, resp
         assert wait_for(lambda: out.cmd(f"ping -c 1 -W 1 {a_fip}").count(" 0% packet loss") == 0)
         assert wait_ping(a["vm"], UPSTREAM)
-
-
-def _restart_loses_no_packet(controller, *pingers) -> None:
-    """Stop and start the controller while ``pingers`` (120 pings each) run: every ping
-    answered, no flow changed."""
-    time.sleep(2)
-    controller.stop()
-    time.sleep(2)
-    controller.start()
-    assert wait_for(
-        lambda: metric(controller, "naas_switch_syncs_total", 'kind="full"') >= 2, timeout=30
-    ), controller.log_tail()
-    for pinger in pingers:
-        reply, _ = pinger.communicate(timeout=40)
-        assert "120 packets transmitted, 120 received" in reply, reply
-    assert metric(controller, "naas_flow_mods_total") == 0, controller.log_tail()
 
 
 def _router_mac(tenant: Tenant, side: dict) -> str:
