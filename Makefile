@@ -9,7 +9,7 @@ run: setup
 	.venv/bin/naas-sdn serve $(ARGS)
 
 test: setup
-	.venv/bin/python -m pytest -q -rs $(PYTEST_ARGS)
+	.venv/bin/python -m pytest -q -rs --durations=15 $(PYTEST_ARGS)
 
 lint: setup
 	.venv/bin/ruff check .
@@ -36,6 +36,7 @@ bench: setup
 	.venv/bin/python bench/gateway.py
 	.venv/bin/python bench/floating.py
 	.venv/bin/python bench/ip_availability.py
+	.venv/bin/python bench/subnet_pools.py
 
 setup:
 	bash scripts/setup.sh

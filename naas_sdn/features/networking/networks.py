@@ -109,13 +109,23 @@ class Network(schema.Extensible):
     )
 
 
+# the default external network (a key of its own: found without a scan of the networks)
+_DEFAULT = derived.Grouped("networks", keys=lambda net: ("default",) if net.is_default else ())
+
+
+def default_external_network(txn: Transaction):
+    """The default external network as the transaction sees it, or None."""
+    found = [n for n in _DEFAULT.in_transaction(txn, "default").values() if n.external]
+    return found[0] if found else None
+
+
 def _default_external(txn: Transaction, net_id: str | None, external: bool, wanted: bool) -> bool:
     """Whether the network is the default external one: asked for and external (Neutron
     ignores is_default on other networks), and no other is (DefaultExternalNetworkExists)."""
     if not (external and wanted):
         return False
-    for other in txn.current("networks").values():
-        if other.is_default and other.id != net_id:
+    for other in _DEFAULT.in_transaction(txn, "default").values():
+        if other.id != net_id:
             raise errors.DefaultExternalNetworkExists(net_id=other.id)
     return True
 

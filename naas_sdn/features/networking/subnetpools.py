@@ -164,11 +164,15 @@ def allocate(pool: SubnetPool, allocated: Iterable[str], cidr: str | None, prefi
 
 
 # ---------------------------------------------------------------------------- relational rules
+# the default pools, by IP version
+_DEFAULTS = derived.Grouped(
+    "subnetpools", keys=lambda pool: (pool.ip_version,) if pool.is_default else ()
+)
+
+
 def _default_pool(txn: Transaction, ip_version: int, but: str | None = None):
-    for pool in txn.current("subnetpools").values():
-        if pool.is_default and pool.ip_version == ip_version and pool.id != but:
-            return pool
-    return None
+    others = [p for p in _DEFAULTS.in_transaction(txn, ip_version).values() if p.id != but]
+    return others[0] if others else None
 
 
 def default_pool(txn: Transaction, ctx: Context, ip_version: int):

@@ -16,7 +16,7 @@ import dataclasses
 
 from sqlalchemy import String
 
-from naas_sdn.features.networking import subnetpools
+from naas_sdn.features.networking import networks, subnetpools
 from naas_sdn.model import db, derived, errors, hooks, schema
 from naas_sdn.model.common import Context
 from naas_sdn.model.schema import field
@@ -73,10 +73,10 @@ def _project(ctx: Context, project_id: str) -> str:
 
 
 def _default_external_network(txn: Transaction) -> str:
-    for net in txn.current("networks").values():
-        if net.external and net.is_default:
-            return net.id
-    raise errors.AutoAllocationFailure(reason="No default router:external network")
+    net = networks.default_external_network(txn)
+    if net is None:
+        raise errors.AutoAllocationFailure(reason="No default router:external network")
+    return net.id
 
 
 def _default_pools(txn: Transaction, ctx: Context) -> list:
