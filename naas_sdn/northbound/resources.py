@@ -131,9 +131,6 @@ def declared_attributes(resource: schema.Resource, model=None) -> AttributeMap:
     for name, spec in resource.own_fields.items():
         if not spec.visible:
             continue
-        show_to = None
-        if spec.show_to is not None and model is not None:
-            show_to = functools.partial(_show_to, spec.show_to, model)
         own.append(
             Attr(
                 spec.wire or name,
@@ -145,14 +142,11 @@ def declared_attributes(resource: schema.Resource, model=None) -> AttributeMap:
                 name,
                 kind=spec.kind,
                 readable=spec.readable,
-                show_to=show_to,
+                show_to=_caller_view(spec, model),
             )
         )
     for wire, spec in resource.virtual:
         show = spec.show or (lambda r: None)
-        show_to = None
-        if spec.show_to is not None and model is not None:
-            show_to = functools.partial(_show_to, spec.show_to, model)
         own.append(
             Attr(
                 wire,
@@ -164,11 +158,18 @@ def declared_attributes(resource: schema.Resource, model=None) -> AttributeMap:
                 wire if wire in resource.requests else None,  # passed on to the hooks
                 spec.kind,
                 readable=spec.readable,
-                show_to=show_to,
+                show_to=_caller_view(spec, model),
             )
         )
     first = _standard() if resource.standard else (Attr("id", lambda r: r.id),)
     return AttributeMap(first + tuple(own))
+
+
+def _caller_view(spec: schema.Spec, model):
+    """``Attr.show_to`` of a field shown per caller (None: shown alike to all)."""
+    if spec.show_to is None or model is None:
+        return None
+    return functools.partial(_show_to, spec.show_to, model)
 
 
 def _show_to(show_to, model, ctx, record):
