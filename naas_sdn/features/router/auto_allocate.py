@@ -153,8 +153,9 @@ def get_topology(service, ctx: Context, project_id: str, fields: list[str]) -> A
 
     if fields and DRY_RUN not in fields:
         raise errors.BadRequest(resource="auto_allocate", msg="Unrecognized field")
-    if not fields and service.records(TOPOLOGIES).get(project_id) is not None:
-        return Answer(id=service.records(TOPOLOGIES)[project_id].network_id, project_id=project_id)
+    built = service.records(TOPOLOGIES).get(project_id)  # read once: a DELETE may commit
+    if not fields and built is not None:
+        return Answer(id=built.network_id, project_id=project_id)
     return service.write(work)
 
 
