@@ -46,6 +46,7 @@ def serve(conf) -> int:
         LOG.error("%s", error)
         return 2
     service = NetworkService(engine, segments)
+    service.follow()  # other processes' commits, on a database shared with them
     from naas_sdn.northbound.plugins import UnknownPluginError
 
     try:

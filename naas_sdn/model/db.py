@@ -100,7 +100,7 @@ def declared_metadata() -> MetaData:
     """The whole schema: the tables above, those of the model's own rooms (tokens, quotas,
     fabric links) and those of the in-tree slices, which declare theirs on import."""
     from naas_sdn import features
-    from naas_sdn.model import fabric_links, quotas, tokens  # noqa: F401  (their tables)
+    from naas_sdn.model import cluster, fabric_links, quotas, replication, tokens  # noqa: F401
 
     features.import_declarations()
     return metadata

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from naas_sdn import features
-from naas_sdn.model import schema
+from naas_sdn.model import replication, schema
 from naas_sdn.model.allocation import MacIndex, owners_after
 from naas_sdn.model.common import (
     Changes,
@@ -82,6 +82,9 @@ class NetworkService(QuotaMixin, DeclaredStore):
         self.allocations: Mapping[str, Mapping[str, str]] = {}  # subnet -> {ip: port id}
         self.macs = MacIndex()  # (network id, MAC) of every port
         self._snapshot = EMPTY
+        # on PostgreSQL, the commits of every process sharing the database (None: this one's)
+        self._log = replication.ChangeLog(engine) if replication.shared(engine) else None
+        self._following = threading.Event()  # set: stop following the log
         # (revision, collection -> ids of the views it changed, None: any) of recent snapshots,
         # one per revision, the newest the current snapshot's
         self._view_log: collections.deque = collections.deque(maxlen=VIEW_LOG_LENGTH)
@@ -100,6 +103,12 @@ class NetworkService(QuotaMixin, DeclaredStore):
             return self._beside[kind]
 
     @property
+    def shared(self) -> bool:
+        """Whether other processes may share this model's database (PostgreSQL): switches
+        then have one master among them (:mod:`naas_sdn.apps.mastership`)."""
+        return self._log is not None
+
+    @property
     def lock(self) -> threading.RLock:
         """The write lock: held, the committed model cannot change."""
         return self._lock
@@ -107,6 +116,8 @@ class NetworkService(QuotaMixin, DeclaredStore):
     # ----------------------------------------------------------------- mirror and snapshots
     def _load(self) -> None:
         with self._read() as conn:
+            if self._log is not None:  # first: what commits while loading is applied again
+                self._log.seen = self._log.newest(conn)
             tags = read_tags(conn)
             declared = self._load_declared(conn, tags, schema.DECLARED.values())
         self._declared = declared
@@ -147,24 +158,89 @@ class NetworkService(QuotaMixin, DeclaredStore):
         """Run ``work(conn, changes)`` in one transaction, then publish what it changed.
 
         An IntegrityError can only come from a writer in another process racing us for a unique
-        value; the work is retried from a fresh read.
+        value; the work is retried from a fresh read. On a shared database (PostgreSQL), the
+        transaction first serializes with every process's writes and applies what they
+        committed (:mod:`naas_sdn.model.replication`), so the work checks the newest model.
         """
-        with self._lock:
-            for attempt in range(_WRITE_ATTEMPTS):
-                changes = Changes()
-                try:
-                    with self._engine.begin() as conn:
-                        result = work(conn, changes)
-                    break
-                except IntegrityError:
-                    if attempt == _WRITE_ATTEMPTS - 1:
-                        raise
-                    LOG.warning("write conflict with another database client; retrying")
-            views_changed = self._apply(changes)
-        self._deliver_changes()
-        if views_changed:
+        log = self._log
+        try:
+            with self._lock:
+                for attempt in range(_WRITE_ATTEMPTS):
+                    changes, logged = Changes(), None
+                    try:
+                        with self._engine.begin() as conn:
+                            if log is not None:
+                                log.lock(conn)
+                                self._catch_up(conn, log)
+                            result = work(conn, changes)
+                            changed = {c: r for c, r in changes.declared.items() if r}
+                            if log is not None and changed:
+                                logged = log.append(conn, changed)
+                        break
+                    except IntegrityError:
+                        if attempt == _WRITE_ATTEMPTS - 1:
+                            raise
+                        LOG.warning("write conflict with another database client; retrying")
+                self._apply(changes)
+                if log is not None and logged is not None:
+                    log.seen = logged
+        finally:
+            self._deliver_changes()
             self._notify()
         return result
+
+    def refresh(self) -> None:
+        """Apply what other processes sharing the database have committed (nothing to do on
+        SQLite): before an API request, so a client reads what it wrote through another."""
+        log = self._log
+        if log is None:
+            return
+        with self._read() as conn:
+            if log.newest(conn) <= log.seen:
+                return
+        try:
+            with self._lock, self._read() as conn:
+                self._catch_up(conn, log)
+        finally:
+            self._deliver_changes()
+            self._notify()
+
+    def follow(self) -> None:
+        """Keep the mirror up with other processes' commits as they are notified, until
+        :meth:`close` (nothing to do on SQLite)."""
+        if self._log is not None:
+            self._log.follow(self.refresh, self._following)
+
+    def _catch_up(self, conn, log: replication.ChangeLog) -> None:
+        """Apply the log's entries this mirror lacks, in commit order (under the lock)."""
+        entries, complete = log.since(conn)
+        if not complete:
+            self._reload(conn, log)
+            return
+        for seq, declared in entries:
+            changes = Changes()
+            for collection, records in declared:
+                if collection in self._declared:
+                    changes.of(collection).update(records)
+            self._apply(changes)
+            log.seen = seq
+
+    def _reload(self, conn, log: replication.ChangeLog) -> None:
+        """Bring the mirror to the tables when the log no longer reaches back to it: every
+        record that differs, applied as one commit (under the lock)."""
+        LOG.warning("the model's change log no longer reaches back here: reloading the model")
+        newest = log.newest(conn)
+        loaded = self._load_declared(
+            conn, read_tags(conn), [schema.DECLARED[c] for c in self._declared]
+        )
+        changes = Changes()
+        for collection, records in loaded.items():
+            before = self.records(collection)
+            differing = changes.of(collection)
+            differing.update({k: r for k, r in records.items() if before.get(k) != r})
+            differing.update(dict.fromkeys(before.keys() - records.keys()))
+        self._apply(changes)
+        log.seen = newest
 
     _write = write
 
@@ -363,6 +439,7 @@ class NetworkService(QuotaMixin, DeclaredStore):
         update_bindings(self, bindings, only)
 
     def close(self) -> None:
+        self._following.set()
         with self._lock:
             self._engine.dispose()
 

@@ -96,6 +96,7 @@ class NeutronApp:
     # ------------------------------------------------------------------------------- routing
     def dispatch(self, req: webob.Request) -> webob.Response:
         _check_url(req)
+        self.service.refresh()  # what other processes sharing the database committed
         segments = [s for s in req.path_info.split("/") if s]
         if not segments:
             http.allow(req, "GET")

@@ -240,13 +240,13 @@ def update_bindings(
     wakes.
     """
 
-    with service.lock:
+    def wanted() -> dict[str, dict[str, Any]]:
         records = service.records("ports")
         if only is None:
             looked_at = list(records.values())
         else:
             looked_at = [records[i] for i in only if i in records]
-        wanted: dict[str, dict[str, Any]] = {}
+        changed: dict[str, dict[str, Any]] = {}
         for port in looked_at:
             host = bindings.get(port.id) or ""
             values = {
@@ -256,13 +256,18 @@ def update_bindings(
             }
             diff = {k: v for k, v in values.items() if getattr(port, k) != v}
             if diff:
-                wanted[port.id] = diff
-        if not wanted:
+                changed[port.id] = diff
+        return changed
+
+    with service.lock:
+        if not wanted():
             return
 
         def work(conn, changes):
+            # again in the transaction: another process sharing the database may have
+            # written the same statuses (it sees the same VIFs), which are then written once
             now = utcnow()
-            for port_id, values in wanted.items():
+            for port_id, values in wanted().items():
                 port = service.records("ports")[port_id]
                 new = evolve(
                     port, **values, updated_at=now, revision_number=port.revision_number + 1
