@@ -83,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="bridge terminating the tunnels to tenants' remote sites",
     )
     serve.add_argument(
+        "--mastership-lease",
+        metavar="SECONDS",
+        type=float,
+        help="with several processes on one PostgreSQL database, seconds a dead master "
+        "keeps its switches before another takes them (3)",
+    )
+    serve.add_argument(
         "--vni-ranges", metavar="LIST", help="comma-separated MIN:MAX VNI ranges (1:16777215)"
     )
 
@@ -198,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             api_max_body_size=args.api_max_body_size,
             ovsdb_connections=args.ovsdb,
             stats_interval=args.stats_interval,
+            mastership_lease=args.mastership_lease,
             service_plugins=_listed(args.service_plugins),
             tenant_network_types=_listed(args.tenant_network_types),
             vni_ranges=_listed(args.vni_ranges),

@@ -122,6 +122,14 @@ OPTS = [
         default=3.5,
         help="Seconds without a probe after which a fabric link is considered gone.",
     ),
+    cfg.FloatOpt(
+        "mastership_lease",
+        default=3.0,
+        min=1.0,
+        help="Seconds a process stays master of a switch without renewing its lease, on a "
+        "database shared by several processes (PostgreSQL): a master that died or lost the "
+        "database is replaced about this long after.",
+    ),
     cfg.IntOpt(
         "echo_interval",
         default=2,

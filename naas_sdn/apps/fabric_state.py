@@ -28,9 +28,13 @@ class FabricState:
         clock=time.monotonic,
         persist_neighbours=None,
         initial_neighbours=None,
+        probing_since=None,
     ):
         self._lock = threading.Lock()
         self._clock = clock
+        # dpid -> since when its ports are probed and its probes read (None: not now); by
+        # default since it connected. Several processes: since it has had a working master.
+        self._probing_since = probing_since
         self._link_timeout = link_timeout
         self._on_change = on_change
         self._persist = persist_links
@@ -116,13 +120,20 @@ class FabricState:
             LOG.info("fabric link %s discovered", _fmt(link))
             self._changed(persist=True)
 
+    def _evidence_since(self, dpid: int) -> float | None:
+        connected = self._connected.get(dpid)
+        if connected is None or self._probing_since is None:
+            return connected
+        since = self._probing_since(dpid)
+        return None if since is None else max(since, connected)
+
     def expire_links(self) -> None:
         """Forget links not heard from although both ends could have reported them."""
         now = self._clock()
         with self._lock:
             gone = []
             for link, seen in self._links.items():
-                ends = (self._connected.get(link.src_dpid), self._connected.get(link.dst_dpid))
+                ends = (self._evidence_since(link.src_dpid), self._evidence_since(link.dst_dpid))
                 if None in ends:
                     continue  # no evidence either way while an end is not connected
                 if now - max(seen, *ends) > self._link_timeout:

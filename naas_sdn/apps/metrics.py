@@ -37,6 +37,12 @@ SWITCH_SYNCS = Counter(
 )
 PACKET_INS = Counter("naas_packet_ins", "Packet-in messages handled", ["reason"], registry=REGISTRY)
 SWITCHES = Gauge("naas_switches_connected", "Switches connected over OpenFlow", registry=REGISTRY)
+MASTERSHIPS = Gauge(
+    "naas_switches_mastered",
+    "Switches this process is OpenFlow master of (all it is connected to, unless several "
+    "processes share a PostgreSQL database)",
+    registry=REGISTRY,
+)
 FABRIC_LINKS = Gauge("naas_fabric_links", "Unidirectional fabric links known", registry=REGISTRY)
 TUNNEL_DROPPED = Gauge(
     "naas_tunnel_dropped_packets",

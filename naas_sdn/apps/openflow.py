@@ -49,6 +49,7 @@ _REPLIES = [
     ofp_event.EventOFPPortDescStatsReply,
     ofp_event.EventOFPPortStatsReply,
     ofp_event.EventOFPMeterStatsReply,
+    ofp_event.EventOFPRoleReply,
 ]
 
 

@@ -146,8 +146,11 @@ class Programmer:
         generation: int,
         ready=lambda: True,
         settle: float = 3.0,
+        may_program=lambda dpid: True,
     ):
         self._model = model_source
+        # whether this process is still the switch's master (several processes: a lease)
+        self._may_program = may_program
         self._fabric = fabric_state
         self._options = options
         self._generation = generation
@@ -314,6 +317,8 @@ class Programmer:
         """Bring one switch (dpid, channel) to its desired state; a switch that fails is read
         again and retried a second later."""
         dpid, channel = switch
+        if not self._may_program(dpid):
+            return  # its lease ran out: stepping down, or already another's
         self._retry_at.pop(dpid, None)
         desired = states[dpid]
         self._report_compile_failures(dpid, desired.failed)

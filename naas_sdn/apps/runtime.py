@@ -32,15 +32,19 @@ class Runtime:
     def __init__(self, conf, service):
         self.conf = conf
         self.service = service
-        self.prober = Prober()
-        self.channels: dict[int, Channel] = {}
+        self.channels: dict[int, Channel] = {}  # every connected switch
+        self.masters: set[int] = set()  # those this process programs and answers
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._vifs_by_remote = {}
         self._endpoints_by_remote = {}
         self._uplinks_by_remote: dict[str, dict] = {}
+        self.mastership = self._mastership() if service.shared else None
+        # probes one process sends, another may read: signed with a secret they share
+        self.prober = Prober(self._cluster.secret("discovery") if self.mastership else None)
         self.fabric = FabricState(
             link_timeout=conf.link_timeout,
+            probing_since=self.mastership.probing_since if self.mastership else None,
             on_change=self._fabric_changed,
             persist_links=service.fabric_links.save,
             initial_links=[Link(*row) for row in service.fabric_links.load()],
@@ -57,6 +61,7 @@ class Runtime:
             generation=int(time.time()) & 0xFF,
             ready=self._ovsdb_synced,
             settle=2 * conf.discovery_interval + 1.0,
+            may_program=self.mastership.is_master if self.mastership else lambda dpid: True,
         )
         self.binding = VifBinding(service, self.fabric, ready=self._ovsdb_synced)
         self._app_manager = None
@@ -65,12 +70,13 @@ class Runtime:
         self.statistics = StatisticsPoller(
             service,
             self.fabric,
-            self._connected_channels,
+            self._master_channels,
             conf.stats_interval,
             ready=self._ovsdb_synced,
         )
         self._traffic_metrics = None
         self._ra_due = {}  # port id -> monotonic time of its next router advertisement
+        self._sighted: set[Link] = set()  # fabric links seen since last shared
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self):
@@ -85,12 +91,16 @@ class Runtime:
         threading.Thread(target=self._advert_loop, name="router-adverts", daemon=True).start()
         self.neighbours.start()
         self.statistics.start()
+        if self.mastership is not None:
+            self.mastership.start()
         self._traffic_metrics = metrics.TrafficCollector(self.service, self.programmer)
         metrics.REGISTRY.register(self._traffic_metrics)
         return self
 
     def close(self):
         self._stop.set()
+        if self.mastership is not None:
+            self.mastership.stop()
         if self._traffic_metrics is not None:
             metrics.REGISTRY.unregister(self._traffic_metrics)
         self.statistics.stop()
@@ -104,6 +114,22 @@ class Runtime:
                 self._app_manager.close()
             except Exception:
                 LOG.exception("closing os-ken")
+
+    def _mastership(self):
+        """On a database shared with other processes, who is master of each switch."""
+        import os
+        import socket
+        import uuid
+
+        from naas_sdn.apps.mastership import Mastership
+        from naas_sdn.model.cluster import ClusterStore
+
+        store = self._cluster = self.service.beside(ClusterStore)
+        store.join(
+            f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            self.conf.mastership_lease,
+        )
+        return Mastership(store, self._connected_channels, self._became_master, self._became_slave)
 
     def _start_ovsdb(self):
         with warnings.catch_warnings():
@@ -192,6 +218,7 @@ class Runtime:
         with self._lock:
             old = self.channels.get(datapath.id)
             self.channels[datapath.id] = channel
+            self.masters.discard(datapath.id)
         if old is not None:
             old.close()
         ports = {
@@ -206,9 +233,29 @@ class Runtime:
             len(ports),
         )
         self.fabric.switch_connected(datapath.id, ports)
-        self.programmer.switch_connected(channel)
         metrics.SWITCHES.set(len(self.channels))
-        self._probe_switch(datapath.id)
+        if self.mastership is not None:
+            self.mastership.connected(datapath.id)  # master or slave, once the lease says
+        else:
+            self._became_master(datapath.id, channel)
+
+    def _became_master(self, dpid: int, channel: Channel) -> None:
+        """This process programs the switch from now on: read back, reconciled by diff."""
+        with self._lock:
+            if self.channels.get(dpid) is not channel:
+                return  # reconnected meanwhile: the new connection is decided anew
+            self.masters.add(dpid)
+        self.service.refresh()  # the newest model, not the one a frozen process last saw
+        self.programmer.switch_connected(channel)
+        self._probe_switch(dpid)
+
+    def _became_slave(self, dpid: int) -> None:
+        """Another process programs the switch: leave it alone (its flows stay)."""
+        with self._lock:
+            if dpid not in self.masters:
+                return
+            self.masters.discard(dpid)
+        self.programmer.switch_disconnected(dpid)
 
     def switch_disconnected(self, datapath):
         with self._lock:
@@ -216,8 +263,11 @@ class Runtime:
             if channel is None or channel.datapath is not datapath:
                 return  # an older connection of a switch that has reconnected
             del self.channels[datapath.id]
+            self.masters.discard(datapath.id)
         channel.close()
         LOG.info("switch %016x disconnected", datapath.id)
+        if self.mastership is not None:
+            self.mastership.disconnected(datapath.id)
         self.programmer.switch_disconnected(datapath.id)
         self.fabric.switch_disconnected(datapath.id)
         metrics.SWITCHES.set(len(self.channels))
@@ -233,11 +283,16 @@ class Runtime:
             self._probe_port(datapath.id, desc.port_no, desc.hw_addr)
 
     def packet_in(self, msg):
+        if msg.datapath.id not in self.masters:
+            return  # a connection not yet made SLAVE: its master answers
         in_port = msg.match.get("in_port")
         link = self.prober.parse(msg.data, msg.datapath.id, in_port)
         if link is not None:
             metrics.PACKET_INS.labels(reason="discovery").inc()
             self.fabric.link_seen(link)
+            if self.mastership is not None:
+                with self._lock:
+                    self._sighted.add(link)
             return
         if self.neighbours.handle(msg.datapath.id, in_port, msg.data):
             metrics.PACKET_INS.labels(reason="neighbour").inc()
@@ -245,11 +300,16 @@ class Runtime:
         kind = self.services.handle(msg.datapath.id, in_port, msg.data)
         metrics.PACKET_INS.labels(reason=kind or "other").inc()
 
+    def _master_channel(self, dpid) -> Channel | None:
+        """The switch's connection, if this process is its master (else packets and probes
+        are its master's to send: a SLAVE's would be refused)."""
+        with self._lock:
+            return self.channels.get(dpid) if dpid in self.masters else None
+
     def _send_packet(self, dpid, ofport, data):
         from naas_sdn.apps import codec
 
-        with self._lock:
-            channel = self.channels.get(dpid)
+        channel = self._master_channel(dpid)
         if channel is not None:
             channel.send(codec.packet_out(channel.datapath, ofport, data))
 
@@ -284,6 +344,10 @@ class Runtime:
         with self._lock:
             return dict(self.channels)
 
+    def _master_channels(self) -> dict:
+        with self._lock:
+            return {dpid: c for dpid, c in self.channels.items() if dpid in self.masters}
+
     def reply(self, msg):
         with self._lock:
             channel = self.channels.get(msg.datapath.id)
@@ -295,17 +359,28 @@ class Runtime:
         while not self._stop.wait(self.conf.discovery_interval):
             try:
                 with self._lock:
-                    dpids = list(self.channels)
+                    dpids = list(self.masters)
                 for dpid in dpids:
                     self._probe_switch(dpid)
+                if self.mastership is not None:
+                    self._share_sightings()
                 self.fabric.expire_links()
                 metrics.FABRIC_LINKS.set(len(self.fabric.snapshot().links))
             except Exception:
                 LOG.exception("discovery round failed")
 
-    def _probe_switch(self, dpid):
+    def _share_sightings(self) -> None:
+        """Links are seen by the master of the switch a probe arrives on: each process
+        writes what it saw and learns what the others did."""
         with self._lock:
-            channel = self.channels.get(dpid)
+            seen, self._sighted = self._sighted, set()
+        store = self._cluster
+        store.sight((k.src_dpid, k.src_port, k.dst_dpid, k.dst_port) for k in seen)
+        for row in store.sightings(within=self.conf.link_timeout):
+            self.fabric.link_seen(Link(*row))
+
+    def _probe_switch(self, dpid):
+        channel = self._master_channel(dpid)
         if channel is None:
             return
         ports = channel.datapath.ports
@@ -316,8 +391,7 @@ class Runtime:
     def _probe_port(self, dpid, ofport, hw_addr):
         from naas_sdn.apps import codec
 
-        with self._lock:
-            channel = self.channels.get(dpid)
+        channel = self._master_channel(dpid)
         if channel is None:
             return
         try:

@@ -13,9 +13,21 @@ is :mod:`naas_sdn.model.replication`).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable
 
-from sqlalchemy import BigInteger, Column, DateTime, Engine, String, Table, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    select,
+    text,
+)
 
 from naas_sdn.model import db
 
@@ -34,6 +46,13 @@ LEASES = Table(
     Column("holder", String(64), nullable=False),
     Column("epoch", BigInteger, nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+SECRETS = Table(
+    "cluster_secrets",
+    db.metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
 )
 
 SIGHTINGS = Table(
@@ -168,6 +187,19 @@ class ClusterStore:
             conn.execute(
                 text("DELETE FROM controller_members WHERE name = :me"), {"me": self.member}
             )
+
+    def secret(self, name: str) -> bytes:
+        """A secret every member shares (the first to ask makes it): what signs discovery
+        probes, which one process sends and another reads."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO cluster_secrets (name, value) VALUES (:name, :value) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
+                {"name": name, "value": os.urandom(32)},
+            )
+            return conn.execute(select(SECRETS.c.value).where(SECRETS.c.name == name)).scalar_one()
 
     def sight(self, links: Iterable[tuple[int, int, int, int]]) -> None:
         """Record fabric links this member has just seen a probe cross."""

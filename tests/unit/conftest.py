@@ -1,22 +1,10 @@
 """Fixtures shared by the model's unit tests: a NetworkService on a fresh database, each
 test once on SQLite (the default) and once on PostgreSQL (production's)."""
 
-import pathlib
-import tempfile
-
 import pytest
 
 from naas_sdn.model import db
 from naas_sdn.model.service import NetworkService
-from tests.postgres import PrivateCluster
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    """A private PostgreSQL cluster for the session (in /tmp: its server user must reach it)."""
-    cluster = PrivateCluster(pathlib.Path(tempfile.mkdtemp(prefix="naas-pg-"))).start()
-    yield cluster
-    cluster.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

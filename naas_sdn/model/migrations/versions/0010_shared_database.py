@@ -1,5 +1,5 @@
 """Several processes on one database: the log of the model's commits, the processes alive,
-which of them masters each switch, and the fabric links each has seen.
+which of them masters each switch, the secrets they share and the fabric links each has seen.
 
 Revision ID: 0010
 Revises: 0009
@@ -38,6 +38,11 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
+        "cluster_secrets",
+        sa.Column("name", sa.String(32), primary_key=True),
+        sa.Column("value", sa.LargeBinary(), nullable=False),
+    )
+    op.create_table(
         "fabric_sightings",
         sa.Column("src_dpid", sa.String(16), primary_key=True),
         sa.Column("src_port", sa.BigInteger(), primary_key=True),
@@ -48,5 +53,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("fabric_sightings", "datapath_leases", "controller_members", "model_changes"):
+    for table in (
+        "fabric_sightings",
+        "cluster_secrets",
+        "datapath_leases",
+        "controller_members",
+        "model_changes",
+    ):
         op.drop_table(table)
