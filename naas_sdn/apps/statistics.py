@@ -45,6 +45,7 @@ class StatisticsPoller:
     def __init__(self, service, fabric_state, channels, interval: float, ready=lambda: True):
         self._service = service
         self._store = StatisticsStore.of(service)
+        self._polled: set[int] = set()  # the switches read in the last round
         self._fabric = fabric_state
         self._channels = channels  # () -> {dpid: Channel}
         self._interval = interval
@@ -91,7 +92,13 @@ class StatisticsPoller:
             for p in plugged
         }
         cost: dict[str, float] = {"switches": 0, "flows": 0, "port": 0, "flow": 0, "meter": 0}
-        for dpid, channel in sorted(self._channels().items()):
+        channels = self._channels()
+        if self._store.shared:  # a switch this process now masters: go on from its last master
+            for dpid in channels.keys() - self._polled:
+                for kind in ("vif", "flow", "meter"):
+                    self._store.reload_sources(f"{kind}/{dpid:016x}")
+        self._polled = set(channels)
+        for dpid, channel in sorted(channels.items()):
             try:
                 self._poll_switch(channel, vifs, cost)
                 cost["switches"] += 1

@@ -191,3 +191,26 @@ def test_a_vif_is_counted_from_its_placement(engine, store):
     assert (vif["ofport"], vif["rx_packets"], vif["rx_dropped"]) == (6, 0, 0)
     store.place_vif(PORT, dict(PLACE, ofport=6, name="tap2"))
     assert store.traffic("vif", PORT)["name"] == "tap2"
+
+
+def test_processes_sharing_a_database_add_up_each_switch_they_read(postgres):
+    """Two processes each master one switch of a network: its totals are the sum, shown by
+    both; a switch taken over goes on from its last master's reading (nothing twice)."""
+    engine = db.connect(postgres.test_database())
+    try:
+        first, second = StatisticsStore(engine), StatisticsStore(engine)
+        net = (("network", NET, "tx"),)
+        first.record([tx("vif/0000000000000001/1/a/tx", 10, 1000, targets=net)])
+        second.record([tx("vif/0000000000000002/1/b/tx", 5, 500, targets=net)])
+        first.flush()
+        second.flush()
+        first.flush()  # reads back what the second added
+        assert sent(first, ("network", NET)) == sent(second, ("network", NET)) == (15, 1500)
+        # the second takes over the first's switch: its counter went from 10 to 12
+        second.reload_sources("vif/0000000000000001")
+        second.record([tx("vif/0000000000000001/1/a/tx", 12, 1200, targets=net)])
+        second.flush()
+        first.flush()
+        assert sent(first, ("network", NET)) == sent(second, ("network", NET)) == (17, 1700)
+    finally:
+        engine.dispose()

@@ -21,9 +21,9 @@ import datetime
 import json
 import threading
 from collections.abc import Container, Iterable
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
-from sqlalchemy import Column, DateTime, Float, String, Table, Text, delete, insert, select
+from sqlalchemy import Column, DateTime, Float, String, Table, Text, delete, insert, select, text
 
 from naas_sdn.model import db
 
@@ -100,6 +100,12 @@ class StatisticsStore:
         self._placed: dict[str, set[str]] = {}
         self._dirty_totals: set = set()
         self._dirty_sources: set = set()
+        # Several processes on one PostgreSQL database each poll the switches they master, and
+        # a network's counters are the sum of every switch's: each flush then adds what this
+        # process counted since the last one to the stored totals, under a lock all share.
+        self._shared = engine.dialect.name == "postgresql"
+        self._added: dict[tuple[str, str], dict[str, int]] = {}  # counted since the flush
+        self._replaced: set = set()  # totals set anew (a VIF's new place) or dropped
         self._load()
 
     def _load(self) -> None:
@@ -154,6 +160,9 @@ class StatisticsStore:
                     name = f"{prefix}_{suffix}"
                     totals[name] = totals.get(name, 0) + value
                     self._dirty_totals.add(key)
+                    if self._shared:
+                        added = self._added.setdefault(key, {})
+                        added[name] = added.get(name, 0) + value
             if self._updated.get(key) != now:
                 self._updated[key] = now
                 self._dirty_totals.add(key)
@@ -174,6 +183,7 @@ class StatisticsStore:
             self._totals[key] = dict(place, attached_at=_now().isoformat())
             self._updated[key] = _now()
             self._dirty_totals.add(key)
+            self._replaced.add(key)
 
     def forget(self, scope: str, keep: Container[str]) -> None:
         """Drop the counters of objects of ``scope`` that no longer exist (ip: by port id)."""
@@ -184,9 +194,13 @@ class StatisticsStore:
                     del self._totals[key]
                     self._updated.pop(key, None)
                     self._dirty_totals.add(key)
+                    self._replaced.add(key)
 
     def flush(self) -> None:
         """Write what changed since the last flush, in one transaction."""
+        if self._shared:
+            self._flush_shared()
+            return
         with self._lock:
             totals = {
                 k: (dict(self._totals[k]), self._updated.get(k))
@@ -200,44 +214,82 @@ class StatisticsStore:
             return
         try:
             with self._engine.begin() as conn:
-                for scope in SCOPES:
-                    ids = [k[1] for k in list(totals) + removed if k[0] == scope]
-                    for chunk in _chunks(ids):
-                        conn.execute(
-                            delete(TRAFFIC_COUNTERS).where(
-                                TRAFFIC_COUNTERS.c.scope == scope,
-                                TRAFFIC_COUNTERS.c.object_id.in_(chunk),
-                            )
-                        )
-                if totals:
-                    conn.execute(
-                        insert(TRAFFIC_COUNTERS),
-                        [
-                            dict(
-                                scope=k[0],
-                                object_id=k[1],
-                                counters=json.dumps(v, sort_keys=True),
-                                updated_at=at or _now(),
-                            )
-                            for k, (v, at) in totals.items()
-                        ],
-                    )
-                for chunk in _chunks(list(sources)):
-                    conn.execute(
-                        delete(COUNTER_READINGS).where(COUNTER_READINGS.c.source.in_(chunk))
-                    )
-                rows = [
-                    dict(source=s, counts=json.dumps(v[0]), age=v[1])
-                    for s, v in sources.items()
-                    if v is not None
-                ]
-                if rows:
-                    conn.execute(insert(COUNTER_READINGS), rows)
+                written = {k: (v, at or _now()) for k, (v, at) in totals.items()}
+                _write_totals(conn, {**written, **dict.fromkeys(removed)})
+                _write_sources(conn, sources)
         except Exception:
             with self._lock:  # written next round instead
                 self._dirty_totals.update(totals, removed)
                 self._dirty_sources.update(sources)
             raise
+
+    def _flush_shared(self) -> None:
+        """Add what this process counted to the totals every process adds to, and read back
+        everyone's (the API of any process shows the sum), in one transaction."""
+        with self._lock:
+            added, self._added = self._added, {}
+            replaced = {k: self._totals.get(k) for k in self._replaced}
+            sources = {s: self._last.get(s) for s in self._dirty_sources}
+            updated = {k: self._updated.get(k) or _now() for k in self._dirty_totals}
+            self._replaced, self._dirty_totals, self._dirty_sources = set(), set(), set()
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FLUSH_LOCK})
+                stored: dict[tuple[str, str], tuple[dict, Any] | None] = {
+                    (row.scope, row.object_id): (json.loads(row.counters), row.updated_at)
+                    for row in conn.execute(select(TRAFFIC_COUNTERS))
+                }
+                written: dict[tuple[str, str], tuple[dict, Any] | None] = {}
+                for key, totals in replaced.items():
+                    written[key] = None if totals is None else (dict(totals), updated.get(key))
+                for key, increase in added.items():
+                    if key in replaced:
+                        continue  # the replacement in memory already holds them
+                    before = stored.get(key)
+                    totals = dict(before[0]) if before else {}
+                    for name, count in increase.items():
+                        totals[name] = totals.get(name, 0) + count
+                    written[key] = (totals, updated.get(key) or _now())
+                _write_totals(conn, written)
+                _write_sources(conn, sources)
+        except Exception:
+            with self._lock:  # added next round instead
+                for key, increase in added.items():
+                    pending = self._added.setdefault(key, {})
+                    for name, value in increase.items():
+                        pending[name] = pending.get(name, 0) + value
+                self._replaced.update(replaced)
+                self._dirty_sources.update(sources)
+            raise
+        stored.update(written)
+        with self._lock:  # everyone's totals, and what was counted meanwhile
+            self._totals, self._updated = {}, {}
+            for key, entry in stored.items():
+                if entry is None:
+                    continue
+                totals = dict(entry[0])
+                for name, more in self._added.get(key, {}).items():
+                    totals[name] = totals.get(name, 0) + more
+                self._totals[key], self._updated[key] = totals, entry[1]
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes add to the same totals (:meth:`flush`)."""
+        return self._shared
+
+    def reload_sources(self, place: str) -> None:
+        """Take the last readings of one switch's counters (``kind/switch id``) as stored: a
+        process that has just become its master goes on from where the last master was."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(COUNTER_READINGS).where(COUNTER_READINGS.c.source.like(place + "/%"))
+            ).all()
+        with self._lock:
+            for source in self._placed.pop(place, set()):
+                self._last.pop(source, None)
+            for row in rows:
+                self._last[row.source] = (tuple(tuple(c) for c in json.loads(row.counts)), row.age)
+                self._placed.setdefault(place, set()).add(row.source)
 
     # -- for the API and /metrics ------------------------------------------------------------
     def totals(self, scope: str, object_id: str) -> tuple[dict, datetime.datetime | None]:
@@ -274,6 +326,45 @@ class StatisticsStore:
             view.update({name: totals.get(name) for name in VIF_PLACE + ("attached_at",)})
         view["updated_at"] = updated
         return view
+
+
+_FLUSH_LOCK = 0x6E616163  # "naac", any constant: the lock of the shared totals' flushes
+
+
+def _write_totals(conn, written: dict) -> None:
+    """Replace the rows of ``written`` keys: (counters, updated) or None (dropped)."""
+    for scope in SCOPES:
+        ids = [k[1] for k in written if k[0] == scope]
+        for chunk in _chunks(ids):
+            conn.execute(
+                delete(TRAFFIC_COUNTERS).where(
+                    TRAFFIC_COUNTERS.c.scope == scope, TRAFFIC_COUNTERS.c.object_id.in_(chunk)
+                )
+            )
+    rows = [
+        dict(
+            scope=k[0],
+            object_id=k[1],
+            counters=json.dumps(v[0], sort_keys=True),
+            updated_at=v[1] or _now(),
+        )
+        for k, v in written.items()
+        if v is not None
+    ]
+    if rows:
+        conn.execute(insert(TRAFFIC_COUNTERS), rows)
+
+
+def _write_sources(conn, sources: dict) -> None:
+    for chunk in _chunks(list(sources)):
+        conn.execute(delete(COUNTER_READINGS).where(COUNTER_READINGS.c.source.in_(chunk)))
+    rows = [
+        dict(source=s, counts=json.dumps(v[0]), age=v[1])
+        for s, v in sources.items()
+        if v is not None
+    ]
+    if rows:
+        conn.execute(insert(COUNTER_READINGS), rows)
 
 
 def _chunks(items: list, size: int = 500):
