@@ -370,14 +370,18 @@ class Runtime:
                 LOG.exception("discovery round failed")
 
     def _share_sightings(self) -> None:
-        """Links are seen by the master of the switch a probe arrives on: each process
-        writes what it saw and learns what the others did."""
+        """Links are seen by the master of the switch a probe arrives on, neighbours beyond
+        gateways by the master of the exit switch: each process writes what it saw and learns
+        what the others did."""
         with self._lock:
             seen, self._sighted = self._sighted, set()
         store = self._cluster
         store.sight((k.src_dpid, k.src_port, k.dst_dpid, k.dst_port) for k in seen)
         for row in store.sightings(within=self.conf.link_timeout):
             self.fabric.link_seen(Link(*row))
+        # the routers beyond gateways, learned by the master of each exit switch
+        for (network_id, ip), mac in self.service.fabric_links.load_neighbours().items():
+            self.fabric.set_neighbour(network_id, ip, mac)
 
     def _probe_switch(self, dpid):
         channel = self._master_channel(dpid)

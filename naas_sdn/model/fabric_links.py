@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from sqlalchemy import BigInteger, Column, Engine, String, Table, delete, insert, select
+from sqlalchemy import BigInteger, Column, Engine, String, Table, delete, insert, select, text
 
 from naas_sdn.model import db
 
@@ -37,12 +37,19 @@ FABRIC_NEIGHBOURS = Table(
 )
 
 LinkRow = tuple[int, int, int, int]  # (src_dpid, src_port, dst_dpid, dst_port)
+_REPLACE_LOCK = 0x6E616166  # "naaf", any constant: the lock of the replacements below
 
 
 class FabricLinkStore:
     def __init__(self, engine: Engine):
         self._engine = engine
         self._lock = threading.Lock()  # one replacement at a time: no interleaved delete/insert
+
+    def _exclusive(self, conn) -> None:
+        """Several processes sharing a PostgreSQL database replace these rows too: one at a
+        time (SQLite's write lock does it for a file)."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REPLACE_LOCK})
 
     def load(self) -> list[LinkRow]:
         with self._engine.connect().execution_options(readonly=True) as conn:
@@ -67,6 +74,7 @@ class FabricLinkStore:
             for s, sp, d, dp in links
         ]
         with self._lock, self._engine.begin() as conn:
+            self._exclusive(conn)
             conn.execute(delete(FABRIC_LINKS))
             if rows:
                 conn.execute(insert(FABRIC_LINKS), rows)
@@ -84,6 +92,7 @@ class FabricLinkStore:
             for (network_id, ip), mac in sorted(neighbours.items())
         ]
         with self._lock, self._engine.begin() as conn:
+            self._exclusive(conn)
             conn.execute(delete(FABRIC_NEIGHBOURS))
             if rows:
                 conn.execute(insert(FABRIC_NEIGHBOURS), rows)
