@@ -8,8 +8,11 @@ PYTEST_ARGS ?=
 run: setup
 	.venv/bin/naas-sdn serve $(ARGS)
 
+# Unit, API and plugin tests on two workers side by side (the API's and the model's once on
+# SQLite and once on PostgreSQL); then the dataplane tests one at a time (one Open vSwitch).
 test: setup
-	.venv/bin/python -m pytest -q -rs --durations=15 $(PYTEST_ARGS)
+	.venv/bin/python -m pytest -q -rs --durations=15 -n 2 tests/unit tests/api tests/plugins $(PYTEST_ARGS)
+	.venv/bin/python -m pytest -q -rs --durations=15 tests/dataplane $(PYTEST_ARGS)
 
 lint: setup
 	.venv/bin/ruff check .
@@ -37,6 +40,7 @@ bench: setup
 	.venv/bin/python bench/floating.py
 	.venv/bin/python bench/ip_availability.py
 	.venv/bin/python bench/subnet_pools.py
+	.venv/bin/python bench/shared_database.py
 
 setup:
 	bash scripts/setup.sh

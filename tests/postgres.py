@@ -67,6 +67,16 @@ class PrivateCluster:
         conn.autocommit = True
         return conn
 
+    def new_database(self, name: str) -> str:
+        """A database of its own at the schema of this code (a server that outlives a test:
+        :meth:`test_database` is emptied before each)."""
+        from naas_sdn.model import db
+
+        with self._admin() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        db.connect(self.url(name)).dispose()
+        return self.url(name)
+
     def test_database(self) -> str:
         """The session's test database, made once at the schema of this code and emptied
         before each test (TRUNCATE is much cheaper than a database per test: every table's

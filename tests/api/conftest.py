@@ -1,4 +1,6 @@
-"""One real ``naas-sdn serve`` process for the whole API suite; tokens come from the real CLI."""
+"""One real ``naas-sdn serve`` process for the whole API suite, on each database naas-sdn
+supports (SQLite, the default, and PostgreSQL, production's: every test runs on both); tokens
+come from the real CLI."""
 
 from __future__ import annotations
 
@@ -13,10 +15,14 @@ import pytest
 from tests.helpers import OPENSTACK, ApiClient, free_port, start_server
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory):
+    on_postgres = request.param == "postgresql"
     proc = start_server(
         tmp_path_factory.mktemp("api-server"),
+        db_url=request.getfixturevalue("postgres").new_database("naas_api")
+        if on_postgres
+        else None,
         extra_args=[
             "--service-plugins",
             "router,qos,protocol-block,statistics,l2-remote-gateway,network-ip-availability",
