@@ -47,15 +47,15 @@ class PrivateCluster:
             str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", SUPERUSER,
             "--no-sync", "-E", "UTF8",
         )  # fmt: skip
-        options = (
+        self.resume()
+        return self
+
+    @property
+    def _options(self) -> str:
+        return (
             f"-k {self.base} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
             "-c full_page_writes=off -c max_connections=200"
         )
-        self._run(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
-            "-l", str(self.base / "server.log"), "-w", "start",
-        )  # fmt: skip
-        return self
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://{SUPERUSER}@/{database}?host={self.base}"
@@ -101,6 +101,16 @@ class PrivateCluster:
                 "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
             )
         return self.url(DATABASE)
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (a database restarting under its clients)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+
+    def resume(self) -> None:
+        self._run(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", self._options,
+            "-l", str(self.base / "server.log"), "-w", "start",
+        )  # fmt: skip
 
     def stop(self) -> None:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")

@@ -270,6 +270,15 @@ class NotOfferedByPlugin(NeutronException):
     )
 
 
+class DatabaseUnavailable(NeutronException):
+    """The database cannot be reached (a PostgreSQL server restarting, a network cut): the
+    request changed nothing and may be sent again."""
+
+    status = 503
+    type_name = "HTTPServiceUnavailable"
+    message = "The database is unavailable; nothing was changed. Try again later."
+
+
 class InternalError(NeutronException):
     status = 500
     type_name = "HTTPInternalServerError"

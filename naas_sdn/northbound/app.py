@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
+import sqlalchemy.exc
 import webob
 
 from naas_sdn.features.networking import rbac, rbac_api
@@ -88,6 +89,9 @@ class NeutronApp:
             if exc.status == 500:
                 LOG.error("%s: %s", _request_line(environ), exc.msg)
             response = error_response(exc)
+        except sqlalchemy.exc.OperationalError as exc:  # the database unreachable: no bug here
+            LOG.warning("%s: database unavailable: %s", _request_line(environ), exc.orig)
+            response = error_response(errors.DatabaseUnavailable())
         except Exception:  # every failure becomes a Neutron 500, never a dropped connection
             LOG.exception("unhandled error in %s", _request_line(environ))
             response = error_response(errors.InternalError())

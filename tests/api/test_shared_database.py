@@ -1,11 +1,15 @@
 """Two ``naas-sdn serve`` processes on one PostgreSQL database answer as one service: what
 one accepts the other shows at once, and parallel writes on both keep every invariant."""
 
+import pathlib
+import tempfile
 import threading
+import time
 
 import pytest
 
 from tests.helpers import ApiClient, start_server
+from tests.postgres import PrivateCluster
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +82,38 @@ def test_a_quota_holds_across_processes(pair):
     assert admin.put("/v2.0/quotas/tenant-c", limit).status == 200
     made = [api.post("/v2.0/networks", {"network": {}}) for api in (first, second) * 2]
     assert sorted(r.status for r in made) == [201, 201, 201, 409]
+
+
+def test_the_database_away_is_503_and_nothing_lost(tmp_path):
+    """A PostgreSQL server stopped under a running process: requests are answered 503
+    (Neutron's error body), the process stays up, and once the server is back everything
+    acknowledged before is there and writes work again."""
+    # a cluster of its own, in /tmp: its server user must reach it
+    cluster = PrivateCluster(pathlib.Path(tempfile.mkdtemp(prefix="naas-pg-"))).start()
+    server = None
+    try:
+        server = start_server(tmp_path / "server", db_url=cluster.new_database("naas"))
+        api = ApiClient(server.url, server.token("tenant-a"))
+        net = api.post("/v2.0/networks", {"network": {"name": "kept"}}).json["network"]
+        cluster.pause()
+        for resp in (api.get("/v2.0/networks"), api.post("/v2.0/networks", {"network": {}})):
+            assert resp.status == 503, resp.raw
+            assert resp.error_type == "HTTPServiceUnavailable"
+        cluster.resume()
+        assert wait_until(lambda: api.get("/v2.0/networks").status == 200)
+        assert [n["id"] for n in api.get("/v2.0/networks").json["networks"]] == [net["id"]]
+        assert api.post("/v2.0/networks", {"network": {}}).status == 201
+        assert server.process.poll() is None
+    finally:
+        if server is not None:
+            server.kill()
+        cluster.stop()
+
+
+def wait_until(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False

@@ -131,3 +131,33 @@ def test_two_processes_share_the_switches_and_one_takes_over_when_the_other_stop
     finally:
         first.stop()
         second.stop()
+
+
+def test_a_master_cut_from_the_database_stops_once_its_lease_ran_out(engine):
+    store = member(engine, "alone", lease=1.2)
+    events: list = []
+    mastership = Mastership(
+        store,
+        lambda: {1: FakeChannel(1, FakeSwitch())},
+        lambda dpid, channel: events.append(("master", dpid)),
+        lambda dpid: events.append(("slave", dpid)),
+    )
+    mastership.start()
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and not mastership.is_master(1):
+            time.sleep(0.05)
+        assert mastership.is_master(1) and events == [("master", 1)]
+
+        def unreachable(_datapaths):
+            raise ConnectionError("database unreachable")
+
+        store.beat = unreachable  # another process takes the switch once the lease expires
+        cut = time.monotonic()
+        while time.monotonic() - cut < 3 and mastership.is_master(1):
+            time.sleep(0.05)
+        assert not mastership.is_master(1) and time.monotonic() - cut <= 1.2 + 0.1
+        time.sleep(0.5)
+        assert events == [("master", 1), ("slave", 1)]
+    finally:
+        mastership.stop()
