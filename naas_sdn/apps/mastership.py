@@ -84,9 +84,12 @@ class Mastership:
             return dpid in self._held and time.monotonic() < self._valid_until[dpid]
 
     def connected(self, dpid: int) -> None:
-        """A switch (re)connected: its connection is EQUAL until told otherwise."""
+        """A switch (re)connected: its connection is EQUAL until told otherwise, and a lease
+        this process still holds is claimed again on it (at the same epoch)."""
         with self._lock:
             self._slave_at.pop(dpid, None)
+            self._held.pop(dpid, None)
+            self._valid_until.pop(dpid, None)
         self._wake.set()
 
     def disconnected(self, dpid: int) -> None:

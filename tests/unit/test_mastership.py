@@ -161,3 +161,23 @@ def test_a_master_cut_from_the_database_stops_once_its_lease_ran_out(engine):
         assert events == [("master", 1), ("slave", 1)]
     finally:
         mastership.stop()
+
+
+def test_a_switch_reconnecting_to_its_master_is_claimed_again(engine):
+    switch = FakeSwitch()
+    channels = {1: FakeChannel(1, switch)}
+    events: list = []
+    mastership = running(engine, "alone", channels, events)
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and not events:
+            time.sleep(0.05)
+        channels[1] = FakeChannel(1, switch)  # a new connection: EQUAL, not yet programmed
+        mastership.connected(1)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and len(events) < 2:
+            time.sleep(0.05)
+        assert events == [("alone", "master", 1), ("alone", "master", 1)]
+        assert switch.roles[channels[1]] == ofp.OFPCR_ROLE_MASTER
+    finally:
+        mastership.stop()
