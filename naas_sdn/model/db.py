@@ -93,7 +93,9 @@ def open_engine(url: str) -> Engine:
     """
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True)
+    # every API thread (16 by default) may hold one for a request, beside the follower, the
+    # mastership, statistics and binding threads: SQLAlchemy's 5 + 10 would make them queue
+    return create_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=16)
 
 
 def declared_metadata() -> MetaData:
