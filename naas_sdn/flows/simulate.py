@@ -4,8 +4,8 @@ Applies the compiler's own value objects with OpenFlow semantics (highest priori
 instructions in order, ALL groups copy the packet, output to the ingress port is dropped),
 Open vSwitch's conjunctive matches and a connection tracker (zones, commit, new / established /
 reply, one-address NAT of either side, ct_clear), and follows fabric links between switches.
-Tests assert behaviour with it ("a broadcast from port 1 reaches exactly these ports"), and it
-is the seed of a user-facing packet trace.
+Tests assert behaviour with it ("a broadcast from port 1 reaches exactly these ports"), and
+the packet trace explains what it records (:mod:`naas_sdn.flows.trace`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import netaddr
 
 from naas_sdn.flows.fabric import Link
 from naas_sdn.flows.layout import CT_EST, CT_NEW, CT_RPL, CT_TRK, OFPP_IN_PORT, OFPVID_PRESENT
-from naas_sdn.flows.ofp import SwitchState
+from naas_sdn.flows.ofp import Flow, SwitchState
 
 MAX_HOPS = 32
 
@@ -104,6 +104,8 @@ class Simulator:
         self.tunnels = {(d, e.ofport): e for d, e in (endpoints or {}).items()}
         self.by_address = {e.ip: (d, e.ofport) for d, e in (endpoints or {}).items()}
         self.trace: list[str] = []
+        # (dpid, table, flow matched or None) of every lookup, in order: what a trace explains
+        self.hops: list[tuple[int, int, Flow | None]] = []
         self.connections: set = set()  # (dpid, zone, connection) committed to conntrack
         # (zone, connection as it arrives) -> (connection after translation, ct_state) of
         # the connections committed with a translation, both directions
@@ -184,6 +186,7 @@ class Simulator:
             packet.pop("recirculate", None)
             flow = self._lookup(dpid, table, packet)
             self.trace.append(f"{dpid:x} table {table}: {flow}")
+            self.hops.append((dpid, table, flow))
             if flow is None:
                 break
             table = None
