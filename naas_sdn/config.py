@@ -108,6 +108,7 @@ OPTS = [
             "statistics",
             "l2-remote-gateway",
             "network-ip-availability",
+            "trace",
         ],
         help="Service plugins to load in addition to the core (networks, subnets, "
         "ports); an API whose plugin is not loaded answers 501.",

@@ -21,6 +21,7 @@ IN_TREE = {
     "statistics": "naas_sdn.features.statistics.api:statistics_plugin",
     "l2-remote-gateway": "naas_sdn.features.remote_gateway.api:remote_gateway_plugin",
     "network-ip-availability": "naas_sdn.features.ip_availability.api:ip_availability_plugin",
+    "trace": "naas_sdn.features.trace.api:trace_plugin",
 }
 
 # "module:class" of each in-tree slice's flow builder. A builder module imports only

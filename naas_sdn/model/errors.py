@@ -148,6 +148,19 @@ class Conflict(NeutronException):
     status = 409
 
 
+class PortNotPlugged(Conflict):
+    """A trace from a port needs where its packets enter: its VM's interface."""
+
+    message = (
+        "Port %(port_id)s has no VM plugged on a switch this controller sees: there is "
+        "nowhere its packets enter."
+    )
+
+
+class PortWithoutAddress(Conflict):
+    message = "Port %(port_id)s has no IPv%(version)s fixed address."
+
+
 class NetworkInUse(Conflict):
     message = (
         "Unable to complete operation on network %(net_id)s. There are one or more "

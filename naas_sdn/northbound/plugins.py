@@ -30,6 +30,7 @@ PluginFactory = Callable[[object], Plugin]  # (NetworkService) -> Plugin
 # First path segment under /v2.0/ → the Neutron service plugin that serves it.
 SERVICE_AREAS = {
     "network-ip-availabilities": "network-ip-availability",
+    "traces": "trace",
     "routers": "router",
     "floatingips": "router",
     "floatingip-pools": "router",

@@ -25,7 +25,7 @@ def server(request, tmp_path_factory):
         else None,
         extra_args=[
             "--service-plugins",
-            "router,qos,protocol-block,statistics,l2-remote-gateway,network-ip-availability",
+            "router,qos,protocol-block,statistics,l2-remote-gateway,network-ip-availability,trace",
         ],
     )
     yield proc

@@ -52,6 +52,7 @@ def test_resources_listing(server, alice):
         "l2_remote_gateways",
         "l2_remote_gateway_connections",
         "network_ip_availabilities",
+        "traces",
     }
     assert by_name["networks"]["name"] == "network"
     assert by_name["l2_remote_gateways"]["links"][0]["href"] == (

@@ -142,8 +142,8 @@ def iperf_udp(client, server, ip, rate="1M", seconds=2):
 
 def udp_blocked(client, server, ip) -> bool:
     """Not one UDP datagram of iperf3's gets through: its client, connected to the server
-    over TCP, waits for the answer to its first datagram and never starts (cut short after
-    4 s, where a run that gets through takes 2; a server not reached fails at once)."""
+    over TCP (port 5201: admit it), waits for the answer to its first datagram and never
+    starts (cut short after 4 s, where a run that gets through takes 2)."""
     server.cmd("iperf3 -s -1 -D")
     time.sleep(0.5)
     out = client.cmd(f"timeout 4 iperf3 -c {ip} -u -b 1M -t 1 -J >/dev/null; echo rc=$?")

@@ -72,6 +72,7 @@ def test_default_service_plugins_all_load(tmp_path):
         "statistics",
         "l2-remote-gateway",
         "network-ip-availability",
+        "trace",
     ]
     service = NetworkService(db.connect(f"sqlite:///{tmp_path / 'c.sqlite'}"))
     try:

@@ -1,0 +1,317 @@
+"""``POST /v2.0/traces``: a packet from a port's VM traced through the compiled pipeline.
+
+Body ``trace``: ``source_port_id``; ``destination_port_id`` or ``destination_ip``;
+``protocol`` (``icmp``, ``tcp``, ``udp`` or a number), ``destination_port``, ``ethertype``
+(``IPv4``, ``IPv6``), ``ct_state`` (``new``, or ``established``: the reply of a connection
+the destination opened). The answer: ``reachable``, the ``hops`` (switch, table, stage, the
+matched flow's priority band, its action, the object owning it) and, when dropped,
+``dropped_by`` (who and why).
+
+A tenant traces from and to ports it sees (its own, or another's on a network shared with
+it: anything else is not found); a hop or a drop owned by an object it does not see shows
+the kind of object, without its id. The packet is built from the ports' own MACs and first
+fixed addresses; routed when its destination is off the source's subnets (to the router
+interface that is the subnet's gateway). The trace reads the desired flows, compiled from the
+model and the fabric this process sees: no switch is touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Any
+
+import netaddr
+
+from naas_sdn.features.trace.dataplane import FabricView
+from naas_sdn.flows import compiler
+from naas_sdn.flows import trace as tracing
+from naas_sdn.model import errors
+from naas_sdn.model.service import Context, NetworkService
+from naas_sdn.northbound import attributes as a
+from naas_sdn.northbound.attributes import Attr, AttributeMap
+from naas_sdn.northbound.extensions import Extension, Plugin
+from naas_sdn.northbound.policy import ANY, rule
+from naas_sdn.northbound.resources import ResourceDef, refuse_change
+
+PLUGIN = "trace"
+PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17}
+EPHEMERAL = 40000  # the source port of a traced tcp or udp packet
+DEFAULTS = {
+    "destination_port_id": None,
+    "destination_ip": None,
+    "protocol": PROTOCOLS["icmp"],
+    "destination_port": None,
+    "ethertype": "IPv4",
+    "ct_state": "new",
+}
+
+TRACE_EXTENSIONS = (
+    Extension(
+        PLUGIN,
+        "Packet trace",
+        "Why a port's VM can or cannot reach another port or address: the packet traced "
+        "through the compiled pipeline, each hop named with the object that owns it.",
+        updated="2026-12-06T00:00:00-00:00",
+    ),
+)
+
+TRACE_RULES = (rule("create_trace", ANY, "Trace a packet from a port one sees"),)
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    id: str
+    project_id: str
+    request: dict
+    reachable: bool
+    hops: tuple
+    dropped_by: dict | None
+
+
+def _protocol(attr, value):
+    if isinstance(value, str) and value.lower() in PROTOCOLS:
+        return PROTOCOLS[value.lower()]
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 255:
+        return value
+    if isinstance(value, str) and value.isdigit() and int(value) <= 255:
+        return int(value)
+    raise a.invalid(attr, f"'{value}' is not icmp, tcp, udp or a protocol number (0-255)")
+
+
+def _request(name):
+    return lambda r: r.request.get(name)
+
+
+TRACE = AttributeMap(
+    (
+        Attr("id", lambda r: r.id),
+        Attr("project_id", lambda r: r.project_id),
+        Attr("tenant_id", lambda r: r.project_id),
+        Attr(
+            "source_port_id",
+            _request("source_port_id"),
+            allow_post=True,
+            validate=a.uuid_string,
+            field="source_port_id",
+        ),
+        Attr(
+            "destination_port_id",
+            _request("destination_port_id"),
+            allow_post=True,
+            default=None,
+            validate=a.uuid_or_none,
+            field="destination_port_id",
+        ),
+        Attr(
+            "destination_ip",
+            _request("destination_ip"),
+            allow_post=True,
+            default=None,
+            validate=a.ip_or_none,
+            field="destination_ip",
+        ),
+        Attr(
+            "protocol",
+            _request("protocol"),
+            allow_post=True,
+            default=DEFAULTS["protocol"],
+            validate=_protocol,
+            field="protocol",
+            kind="other",
+        ),
+        Attr(
+            "destination_port",
+            _request("destination_port"),
+            allow_post=True,
+            default=None,
+            validate=lambda attr, v: None if v is None else a.integer_range(0, 65535)(attr, v),
+            field="destination_port",
+            kind="other",
+        ),
+        Attr(
+            "ethertype",
+            _request("ethertype"),
+            allow_post=True,
+            default=DEFAULTS["ethertype"],
+            validate=a.one_of("IPv4", "IPv6"),
+            field="ethertype",
+        ),
+        Attr(
+            "ct_state",
+            _request("ct_state"),
+            allow_post=True,
+            default=DEFAULTS["ct_state"],
+            validate=a.one_of("new", "established"),
+            field="ct_state",
+        ),
+        Attr("reachable", lambda r: r.reachable, kind="boolean"),
+        Attr("hops", lambda r: list(r.hops), kind="other"),
+        Attr("dropped_by", lambda r: r.dropped_by, kind="other"),
+    )
+)
+
+
+class Tracer:
+    def __init__(self, service: NetworkService):
+        self.service = service
+
+    def create(self, ctx: Context, items: list[dict]) -> list[Answer]:
+        return [self._trace(ctx, {**DEFAULTS, **item}) for item in items]
+
+    def _trace(self, ctx: Context, request: dict) -> Answer:
+        source = self.service.get_port(ctx, request["source_port_id"])
+        destination = None
+        if request.get("destination_port_id"):
+            destination = self.service.get_port(ctx, request["destination_port_id"])
+        elif not request.get("destination_ip"):
+            raise errors.BadRequest(
+                resource="trace", msg="either destination_port_id or destination_ip is required"
+            )
+        fabric = FabricView.of(self.service).snapshot()
+        if fabric is None or source.id not in fabric.vifs:
+            raise errors.PortNotPlugged(port_id=source.id)
+        model = self.service.snapshot()
+        version = 6 if request["ethertype"] == "IPv6" else 4
+        packet = self._packet(model, source, destination, request, version)
+        states = compiler.compile_fabric(model, fabric)
+        found = tracing.trace(
+            states,
+            fabric,
+            model,
+            source.id,
+            packet,
+            destination.id if destination is not None else None,
+            established=request["ct_state"] == "established",
+        )
+        return Answer(
+            str(uuid.uuid4()),
+            ctx.project_id,
+            request,
+            found.reachable,
+            tuple(self._hop(ctx, step) for step in found.steps),
+            self._drop(ctx, found.dropped_by),
+        )
+
+    def _packet(self, model, source, destination, request, version: int) -> dict:
+        src_ip = _address(source, version)
+        if src_ip is None:
+            raise errors.PortWithoutAddress(port_id=source.id, version=version)
+        if destination is not None:
+            dst_ip = _address(destination, version)
+            if dst_ip is None:
+                raise errors.PortWithoutAddress(port_id=destination.id, version=version)
+        else:
+            dst_ip = request["destination_ip"]
+            if netaddr.IPAddress(dst_ip).version != version:
+                raise errors.BadRequest(
+                    resource="trace",
+                    msg=f"destination_ip is not an {request['ethertype']} address",
+                )
+        eth_dst = self._next_hop_mac(model, source, destination, dst_ip)
+        ip = "ipv6" if version == 6 else "ipv4"
+        packet: dict[str, Any] = {
+            "eth_src": source.mac_address,
+            "eth_dst": eth_dst,
+            "eth_type": 0x86DD if version == 6 else 0x0800,
+            f"{ip}_src": src_ip,
+            f"{ip}_dst": dst_ip,
+            "ip_proto": request["protocol"],
+            "nw_ttl": 64,
+        }
+        proto = request["protocol"]
+        if proto in (1, 58):  # an echo request, ICMPv6's on IPv6
+            packet["ip_proto"] = 58 if version == 6 else 1
+            packet["icmpv6_type" if version == 6 else "icmpv4_type"] = 128 if version == 6 else 8
+        elif proto in (6, 17):
+            name = "tcp" if proto == 6 else "udp"
+            packet[f"{name}_src"] = EPHEMERAL
+            packet[f"{name}_dst"] = request.get("destination_port") or (80 if proto == 6 else 53)
+        return packet
+
+    def _next_hop_mac(self, model, source, destination, dst_ip: str) -> str:
+        """The destination's MAC on the source's network, else its subnet's gateway's."""
+        if destination is not None and destination.network_id == source.network_id:
+            return destination.mac_address
+        for subnet_id, ip in source.fixed_ips:
+            subnet = model.subnets.get(subnet_id)
+            if subnet is None or netaddr.IPAddress(dst_ip) in netaddr.IPNetwork(subnet.cidr):
+                continue
+            gateway = next(
+                (
+                    p
+                    for p in model.ports.values()
+                    if p.network_id == source.network_id
+                    and any(s == subnet_id and i == subnet.gateway_ip for s, i in p.fixed_ips)
+                ),
+                None,
+            )
+            if (
+                gateway is not None
+                and netaddr.IPAddress(ip).version == netaddr.IPAddress(dst_ip).version
+            ):
+                return gateway.mac_address
+        return destination.mac_address if destination is not None else "ff:ff:ff:ff:ff:ff"
+
+    def _visible(self, ctx: Context, resource_type: str | None, resource_id: str | None):
+        collection = {
+            "port": "ports",
+            "network": "networks",
+            "router": "routers",
+            "protocol_block": "protocol_blocks",
+        }.get(resource_type or "")
+        if resource_id is None or collection is None:
+            return None
+        try:
+            self.service.get_record(ctx, collection, resource_id)
+        except errors.NeutronException:
+            return None
+        return resource_id
+
+    def _hop(self, ctx: Context, step: tracing.Step) -> dict:
+        return {
+            "switch": f"{step.switch:016x}",
+            "table": step.table,
+            "stage": step.stage,
+            "priority": step.priority,
+            "action": step.action,
+            "resource_type": step.resource_type,
+            "resource_id": self._visible(ctx, step.resource_type, step.resource_id),
+        }
+
+    def _drop(self, ctx: Context, drop: tracing.Drop | None) -> dict | None:
+        if drop is None:
+            return None
+        shown = self._visible(ctx, drop.resource_type, drop.resource_id)
+        reason = drop.reason
+        if drop.resource_id is not None and shown is None:
+            reason = reason.replace(
+                drop.resource_id, f"(a {drop.resource_type} of another project)"
+            )
+        return {"resource_type": drop.resource_type, "resource_id": shown, "reason": reason}
+
+
+def _address(port, version: int) -> str | None:
+    return next((ip for _, ip in port.fixed_ips if netaddr.IPAddress(ip).version == version), None)
+
+
+def _not_kept(_ctx: Context, _trace_id: str):
+    """Traces are answered, not kept: none is found again."""
+    raise errors.ResourceNotFound()
+
+
+def trace_plugin(service: NetworkService) -> Plugin:
+    tracer = Tracer(service)
+    resource = ResourceDef(
+        collection="traces",
+        member="trace",
+        attributes=TRACE,
+        list=lambda ctx: [],  # none kept
+        get=_not_kept,
+        create=tracer.create,
+        update=refuse_change,
+        delete=refuse_change,
+        not_found=lambda rid: errors.ResourceNotFound(),
+        taggable=False,
+    )
+    return Plugin(PLUGIN, (resource,), TRACE_EXTENSIONS, policy_rules=TRACE_RULES)

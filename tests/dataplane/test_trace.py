@@ -1,0 +1,123 @@
+"""The packet trace's verdict is what real traffic does: allowed and refused by a security
+group, a protocol block, routed between networks, across switches; and a tenant traces only
+what it sees."""
+
+from tests.dataplane.lab import (
+    lab,
+    ping,
+    plugged_ports,
+    tcp_ok,
+    udp_blocked,
+    v4,
+    wait_ping,
+)
+
+
+def trace(tenant, source, **request):
+    resp = tenant.api.post("/v2.0/traces", {"trace": {"source_port_id": source["id"], **request}})
+    assert resp.status == 201, resp.raw
+    return resp.json["trace"]
+
+
+def _web_group(tenant) -> dict:
+    """Ingress icmp, tcp/8080 and iperf3's udp/5201 (its control: tcp/5201), and every
+    egress, as any group."""
+    web = tenant.create("/v2.0/security-groups", "security_group", {"name": "web"})
+    for protocol, port in (("icmp", None), ("tcp", 8080), ("udp", 5201), ("tcp", 5201)):
+        rule = {"security_group_id": web["id"], "direction": "ingress", "protocol": protocol}
+        if port:
+            rule.update(port_range_min=port, port_range_max=port)
+        tenant.create("/v2.0/security-group-rules", "security_group_rule", rule)
+    return web
+
+
+def _router(tenant, networks) -> dict:
+    router = tenant.create("/v2.0/routers", "router", {"name": "r"})
+    for network in networks:
+        subnet = tenant.api.get(f"/v2.0/subnets?network_id={network['id']}").json["subnets"][0]
+        resp = tenant.api.put(
+            f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]}
+        )
+        assert resp.status == 200, resp.raw
+    return router
+
+
+def test_the_trace_says_what_ping_nc_and_iperf3_do(controller, tenants):
+    alice, bob = tenants
+    with lab(
+        controller.ofp_port, switches=2, cables=[(1, 2)], hosts={"h1": 1, "h2": 2, "h3": 2}
+    ) as net:
+        web = _web_group(alice)
+        front = alice.network("front", "10.0.0.0/24")
+        back = alice.network("back", "10.0.1.0/24")
+        groups = {"security_groups": [web["id"]]}
+        ports = plugged_ports(alice, net, front, ("h1", "h2"), h1=groups, h2=groups)
+        ports.update(plugged_ports(alice, net, back, ("h3",), h3=groups))
+        h1, h2, h3 = (net.get(h) for h in ("h1", "h2", "h3"))
+        assert wait_ping(h1, v4(ports["h2"]))
+        h2.cmd("nc -lk -p 8080 >/dev/null 2>&1 &")
+        h2.cmd("nc -lk -p 22 >/dev/null 2>&1 &")
+
+        # icmp and tcp/8080 admitted by the group, across the two switches
+        icmp = trace(alice, ports["h1"], destination_port_id=ports["h2"]["id"])
+        assert icmp["reachable"] and ping(h1, v4(ports["h2"])) == 3
+        assert {hop["switch"] for hop in icmp["hops"]} == {f"{1:016x}", f"{2:016x}"}
+        assert icmp["hops"][0]["resource_id"] == ports["h1"]["id"]
+        web_port = trace(
+            alice,
+            ports["h1"],
+            destination_port_id=ports["h2"]["id"],
+            protocol="tcp",
+            destination_port=8080,
+        )
+        assert web_port["reachable"] and tcp_ok(h1, v4(ports["h2"]), 8080)
+
+        # tcp/22: no rule admits it; the trace says which group and what
+        ssh = trace(
+            alice,
+            ports["h1"],
+            destination_port_id=ports["h2"]["id"],
+            protocol="tcp",
+            destination_port=22,
+        )
+        assert not ssh["reachable"] and not tcp_ok(h1, v4(ports["h2"]), 22)
+        assert ssh["dropped_by"]["resource_id"] == ports["h2"]["id"]
+        assert f"security group(s) {web['id']}" in ssh["dropped_by"]["reason"]
+        assert "tcp/22 ingress" in ssh["dropped_by"]["reason"]
+
+        # a protocol block on the network bars udp
+        request = {"destination_port_id": ports["h2"]["id"], "protocol": "udp"}
+        assert trace(alice, ports["h1"], destination_port=5201, **request)["reachable"]
+        assert not udp_blocked(h1, h2, v4(ports["h2"]))
+        block = alice.create(
+            "/v2.0/protocol-blocks",
+            "protocol_block",
+            {"network_id": front["id"], "protocol": "udp"},
+        )
+        blocked = trace(alice, ports["h1"], destination_port=5201, **request)
+        assert not blocked["reachable"] and udp_blocked(h1, h2, v4(ports["h2"]))
+        assert blocked["dropped_by"]["resource_id"] == block["id"]
+
+        # routed: unreachable without a router, reachable with one
+        to_back = {"destination_port_id": ports["h3"]["id"]}
+        assert not trace(alice, ports["h1"], **to_back)["reachable"]
+        assert ping(h1, v4(ports["h3"]), count=2) == 0
+        router = _router(alice, (front, back))
+        h1.cmd("ip route replace default via 10.0.0.1")
+        h3.cmd("ip route replace default via 10.0.1.1")
+        assert wait_ping(h1, v4(ports["h3"]))
+        routed = trace(alice, ports["h1"], **to_back)
+        assert routed["reachable"]
+        assert any(hop["table"] == "ROUTING" for hop in routed["hops"])
+        assert any(hop["resource_id"] == router["id"] for hop in routed["hops"])
+
+        # another tenant traces neither from nor to alice's ports
+        own = bob.network("own", "10.0.0.0/24")
+        bobs = bob.port(own, "b1")
+        resp = bob.api.post("/v2.0/traces", {"trace": {"source_port_id": ports["h1"]["id"]}})
+        assert resp.status == 404
+        resp = bob.api.post(
+            "/v2.0/traces",
+            {"trace": {"source_port_id": bobs["id"], "destination_port_id": ports["h1"]["id"]}},
+        )
+        assert resp.status == 404
