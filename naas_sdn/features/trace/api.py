@@ -27,6 +27,7 @@ from naas_sdn.features.trace.dataplane import FabricView
 from naas_sdn.flows import compiler
 from naas_sdn.flows import trace as tracing
 from naas_sdn.model import errors
+from naas_sdn.model.schema import MISSING
 from naas_sdn.model.service import Context, NetworkService
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
@@ -79,8 +80,22 @@ def _protocol(attr, value):
     raise a.invalid(attr, f"'{value}' is not icmp, tcp, udp or a protocol number (0-255)")
 
 
-def _request(name):
-    return lambda r: r.request.get(name)
+def _posted(name: str, validate, kind: str = "string") -> Attr:
+    """A request attribute: posted, checked, shown back as it was asked (its default from
+    :data:`DEFAULTS`, none for the source)."""
+    return Attr(
+        name,
+        lambda r: r.request.get(name),
+        allow_post=True,
+        default=DEFAULTS.get(name, MISSING),
+        validate=validate,
+        field=name,
+        kind=kind,
+    )
+
+
+def _port_number(attr, value):
+    return None if value is None else a.integer_range(0, 65535)(attr, value)
 
 
 TRACE = AttributeMap(
@@ -88,63 +103,13 @@ TRACE = AttributeMap(
         Attr("id", lambda r: r.id),
         Attr("project_id", lambda r: r.project_id),
         Attr("tenant_id", lambda r: r.project_id),
-        Attr(
-            "source_port_id",
-            _request("source_port_id"),
-            allow_post=True,
-            validate=a.uuid_string,
-            field="source_port_id",
-        ),
-        Attr(
-            "destination_port_id",
-            _request("destination_port_id"),
-            allow_post=True,
-            default=None,
-            validate=a.uuid_or_none,
-            field="destination_port_id",
-        ),
-        Attr(
-            "destination_ip",
-            _request("destination_ip"),
-            allow_post=True,
-            default=None,
-            validate=a.ip_or_none,
-            field="destination_ip",
-        ),
-        Attr(
-            "protocol",
-            _request("protocol"),
-            allow_post=True,
-            default=DEFAULTS["protocol"],
-            validate=_protocol,
-            field="protocol",
-            kind="other",
-        ),
-        Attr(
-            "destination_port",
-            _request("destination_port"),
-            allow_post=True,
-            default=None,
-            validate=lambda attr, v: None if v is None else a.integer_range(0, 65535)(attr, v),
-            field="destination_port",
-            kind="other",
-        ),
-        Attr(
-            "ethertype",
-            _request("ethertype"),
-            allow_post=True,
-            default=DEFAULTS["ethertype"],
-            validate=a.one_of("IPv4", "IPv6"),
-            field="ethertype",
-        ),
-        Attr(
-            "ct_state",
-            _request("ct_state"),
-            allow_post=True,
-            default=DEFAULTS["ct_state"],
-            validate=a.one_of("new", "established"),
-            field="ct_state",
-        ),
+        _posted("source_port_id", a.uuid_string),
+        _posted("destination_port_id", a.uuid_or_none),
+        _posted("destination_ip", a.ip_or_none),
+        _posted("protocol", _protocol, kind="other"),
+        _posted("destination_port", _port_number, kind="other"),
+        _posted("ethertype", a.one_of("IPv4", "IPv6")),
+        _posted("ct_state", a.one_of("new", "established")),
         Attr("reachable", lambda r: r.reachable, kind="boolean"),
         Attr("hops", lambda r: list(r.hops), kind="other"),
         Attr("dropped_by", lambda r: r.dropped_by, kind="other"),
