@@ -9,7 +9,8 @@ run: setup
 	.venv/bin/naas-sdn serve $(ARGS)
 
 # Unit, API and plugin tests on two workers side by side (the API's and the model's once on
-# SQLite and once on PostgreSQL); then the dataplane tests one at a time (one Open vSwitch).
+# SQLite and once on PostgreSQL, the openstack CLI's on SQLite); then the dataplane tests one
+# at a time (one Open vSwitch).
 test: setup
 	.venv/bin/python -m pytest -q -rs --durations=15 -n 2 tests/unit tests/api tests/plugins $(PYTEST_ARGS)
 	.venv/bin/python -m pytest -q -rs --durations=15 tests/dataplane $(PYTEST_ARGS)

@@ -15,6 +15,26 @@ import pytest
 from tests.helpers import OPENSTACK, ApiClient, free_port, start_server
 
 
+def pytest_collection_modifyitems(config, items):
+    """The ``openstack`` CLI's tests run against the SQLite server only: they check what the
+    client sends and shows, over HTTP the other tests check on both databases, and each costs
+    a Python start-up per command (twice the suite's longest tests, for no database's sake).
+    openstacksdk's run on both."""
+    postgres_cli = [
+        item
+        for item in items
+        if (
+            {"cli", "openstack_cli"} & set(getattr(item, "fixturenames", ()))
+            or item.name.startswith("test_openstack_cli")
+        )
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("server") == "postgresql"
+    ]
+    if postgres_cli:
+        config.hook.pytest_deselected(items=postgres_cli)
+        items[:] = [item for item in items if item not in postgres_cli]
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def server(request, tmp_path_factory):
     on_postgres = request.param == "postgresql"
