@@ -57,8 +57,8 @@ class Mastership:
         self._became_slave = became_slave
         self._tick = store.lease_seconds / TICKS_PER_LEASE
         self._lock = threading.Lock()
-        self._held: dict[int, int] = {}  # dpid -> epoch this process is master at
-        self._valid_until: dict[int, float] = {}  # dpid -> monotonic end of the held lease
+        # dpid -> (epoch this process is master at, monotonic end of that lease)
+        self._held: dict[int, tuple[int, float]] = {}
         self._slave_at: dict[int, int] = {}  # dpid -> epoch the switch made us SLAVE at
         self._healthy_since: dict[int, tuple[tuple[str, int], float]] = {}
         self._wake = threading.Event()
@@ -81,22 +81,21 @@ class Mastership:
     def is_master(self, dpid: int) -> bool:
         """Whether this process may act on the switch now (its lease not yet run out)."""
         with self._lock:
-            return dpid in self._held and time.monotonic() < self._valid_until[dpid]
+            held = self._held.get(dpid)
+        return held is not None and time.monotonic() < held[1]
 
     def connected(self, dpid: int) -> None:
         """A switch (re)connected: its connection is EQUAL until told otherwise, and a lease
         this process still holds is claimed again on it (at the same epoch)."""
         with self._lock:
             self._slave_at.pop(dpid, None)
-            self._held.pop(dpid, None)
-            self._valid_until.pop(dpid, None)
+        self._release(dpid)
         self._wake.set()
 
     def disconnected(self, dpid: int) -> None:
         with self._lock:
-            self._held.pop(dpid, None)
-            self._valid_until.pop(dpid, None)
             self._slave_at.pop(dpid, None)
+        self._release(dpid)
 
     def probing_since(self, dpid: int) -> float | None:
         """Since when (monotonic) the switch has had one master renewing its lease, so its
@@ -147,11 +146,12 @@ class Mastership:
             self._step_down(dpid, channel, given or lease.epoch)
             return
         started = time.monotonic()
-        if self._held.get(dpid) != lease.epoch:
+        held = self._held.get(dpid)
+        if held is None or held[0] != lease.epoch:
             self._claim(dpid, channel, lease.epoch, started)
         elif self._store.renew(dpid, lease.epoch):
             with self._lock:
-                self._valid_until[dpid] = started + self._store.lease_seconds
+                self._held[dpid] = (lease.epoch, started + self._store.lease_seconds)
         else:
             self._step_down(dpid, channel, lease.epoch)
 
@@ -160,24 +160,21 @@ class Mastership:
         if not self._role(channel, ofp.OFPCR_ROLE_MASTER, epoch):
             return
         with self._lock:
-            self._held[dpid] = epoch
-            self._valid_until[dpid] = started + self._store.lease_seconds
+            self._held[dpid] = (epoch, started + self._store.lease_seconds)
             self._slave_at.pop(dpid, None)
+            count = len(self._held)
         LOG.info("master of switch %016x (epoch %d)", dpid, epoch)
-        metrics.MASTERSHIPS.set(len(self._held))
+        metrics.MASTERSHIPS.set(count)
         self._became_master(dpid, channel)
 
     def _step_down(self, dpid: int, channel: Channel, epoch: int) -> None:
         """Not master: the runtime stops acting first, then the switch is told SLAVE (at
         the newest epoch known, so a stale one is refused if ever sent again)."""
-        with self._lock:
-            was = self._held.pop(dpid, None)
-            self._valid_until.pop(dpid, None)
-            told = self._slave_at.get(dpid)
-        if was is not None:
+        if self._release(dpid):
             LOG.info("no longer master of switch %016x", dpid)
-            metrics.MASTERSHIPS.set(len(self._held))
             self._became_slave(dpid)
+        with self._lock:
+            told = self._slave_at.get(dpid)
         if (told is None or told < epoch) and self._role(channel, ofp.OFPCR_ROLE_SLAVE, epoch):
             with self._lock:
                 self._slave_at[dpid] = epoch
@@ -186,14 +183,19 @@ class Mastership:
         """Stop acting as master of switches whose lease ran out unrenewed."""
         now = time.monotonic()
         with self._lock:
-            gone = [d for d, until in self._valid_until.items() if now >= until]
+            gone = [d for d, (_, until) in self._held.items() if now >= until]
         for dpid in gone:
-            LOG.warning("lease of switch %016x ran out unrenewed", dpid)
-            with self._lock:
-                self._held.pop(dpid, None)
-                self._valid_until.pop(dpid, None)
-            metrics.MASTERSHIPS.set(len(self._held))
-            self._became_slave(dpid)
+            if self._release(dpid):
+                LOG.warning("lease of switch %016x ran out unrenewed", dpid)
+                self._became_slave(dpid)
+
+    def _release(self, dpid: int) -> bool:
+        """Forget the lease held on a switch (and count the rest); whether one was."""
+        with self._lock:
+            was = self._held.pop(dpid, None)
+            count = len(self._held)
+        metrics.MASTERSHIPS.set(count)
+        return was is not None
 
     def _note_health(self, leases: Mapping[int, Lease]) -> None:
         """Track since when each switch's lease has been renewed by one holder at one epoch
