@@ -25,13 +25,13 @@ import netaddr
 from naas_sdn.flows.fabric import FabricSnapshot
 from naas_sdn.flows.inputs import (
     BoundPort,
-    Interface,
     PolicyContext,
     Remote,
     RouterInputs,
     RuleInputs,
     carries_traffic,
     gateway_of,
+    port_interfaces,
     port_policy,
     remote_prefixes,
     with_uplinks,
@@ -373,7 +373,7 @@ class IncrementalInputs:
         changed (the networks whose routers changed join ``dirty_networks``)."""
         changed = False
         for port_id in ports:
-            found = self._interfaces_of(model, model.ports.get(port_id))
+            found = port_interfaces(model, model.ports.get(port_id))
             if found != self._interfaces.get(port_id, ()):
                 changed = True
                 if found:
@@ -394,21 +394,6 @@ class IncrementalInputs:
                 dirty_networks.add(network_id)
         self._routed_on = {n: tuple(found) for n, found in routed.items()}
         return True
-
-    @staticmethod
-    def _interfaces_of(model: ModelSnapshot, port: PortView | None) -> tuple:
-        """The addresses of an enabled router on an existing network, from its interface port."""
-        if port is None or port.device_owner != ROUTER_INTERFACE:
-            return ()
-        router = model.routers.get(port.device_id)
-        network = model.networks.get(port.network_id)
-        if router is None or network is None or not router.admin_state_up:
-            return ()
-        return tuple(
-            Interface(router.key, network, port.mac_address, subnet_id, ip, subnet.cidr, router.id)
-            for subnet_id, ip in port.fixed_ips
-            if (subnet := model.subnets.get(subnet_id)) is not None
-        )
 
     def _router_inputs(self, model: ModelSnapshot, fabric: FabricSnapshot) -> list[RouterInputs]:
         """Every router with a routed interface or a gateway, by key (a walk over routers,

@@ -43,6 +43,7 @@ class Interface:
     ip: str
     cidr: str
     router_id: str
+    holds_gateway: bool = False  # its address is its subnet's gateway
 
     @property
     def version(self) -> int:
@@ -225,26 +226,34 @@ def with_uplinks(fabric: FabricSnapshot, model: ModelSnapshot) -> FabricSnapshot
     return made
 
 
+def port_interfaces(model: ModelSnapshot, port: PortView | None) -> tuple[Interface, ...]:
+    """The addresses of an enabled router on an existing network, from its interface port."""
+    if port is None or port.device_owner != ROUTER_INTERFACE:
+        return ()
+    router = model.routers.get(port.device_id)
+    network = model.networks.get(port.network_id)
+    if router is None or network is None or not router.admin_state_up:
+        return ()
+    return tuple(
+        Interface(
+            router.key,
+            network,
+            port.mac_address,
+            subnet_id,
+            ip,
+            subnet.cidr,
+            router.id,
+            subnet.gateway_ip == ip,
+        )
+        for subnet_id, ip in port.fixed_ips
+        if (subnet := model.subnets.get(subnet_id)) is not None
+    )
+
+
 def router_interfaces(model: ModelSnapshot) -> list[Interface]:
     """Addresses of enabled routers, from their interface ports, in the model's port order.
     The compiler routes only those on enabled networks; the packet services answer for all."""
-    found = []
-    for port in model.ports.values():
-        if port.device_owner != ROUTER_INTERFACE:
-            continue
-        router = model.routers.get(port.device_id)
-        network = model.networks.get(port.network_id)
-        if router is None or network is None or not router.admin_state_up:
-            continue
-        for subnet_id, ip in port.fixed_ips:
-            subnet = model.subnets.get(subnet_id)
-            if subnet is not None:
-                found.append(
-                    Interface(
-                        router.key, network, port.mac_address, subnet_id, ip, subnet.cidr, router.id
-                    )
-                )
-    return found
+    return [i for port in model.ports.values() for i in port_interfaces(model, port)]
 
 
 def routed_interfaces(model: ModelSnapshot) -> list[Interface]:

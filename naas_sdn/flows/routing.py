@@ -36,6 +36,7 @@ from naas_sdn.flows.layout import (
     Priority,
     Table,
     cookie,
+    gateway_mac,
     nat_zone,
     router_meter,
 )
@@ -81,6 +82,27 @@ def routed_host_flows(bound: BoundPort, owner: int) -> set[ofp.Flow]:
     return flows
 
 
+def _gateway_alias(interface: Interface, key: int, owner: int) -> ofp.Flow:
+    """Route what the subnet's hosts send to the network's gateway MAC: the network answered
+    for the gateway address before this router held it, and a host's neighbour cache keeps
+    that answer for as long as it is used. Matched by source subnet, so each subnet's hosts
+    reach the router holding their own gateway."""
+    source = "ipv6_src" if interface.version == 6 else "ipv4_src"
+    eth_type = ETH_TYPE_IPV6 if interface.version == 6 else ETH_TYPE_IPV4
+    return ofp.flow(
+        Table.L3_GATEWAY,
+        Priority.GATEWAY_ROUTER,
+        ofp.match(
+            metadata=interface.network.key,
+            eth_dst=gateway_mac(interface.network.key),
+            eth_type=eth_type,
+            **ofp.prefix_match(source, interface.cidr),
+        ),
+        (ofp.apply(ofp.set_field(REG_ROUTER, key)), ofp.goto(Table.ROUTING)),
+        owner,
+    )
+
+
 def router_flows(inputs: RouterInputs) -> frozenset[ofp.Flow]:
     key = inputs.router.key
     owner = cookie(Owner.ROUTER, key)
@@ -97,6 +119,8 @@ def router_flows(inputs: RouterInputs) -> frozenset[ofp.Flow]:
                 owner,
             )
         )
+        if interface.holds_gateway:
+            flows.add(_gateway_alias(interface, key, owner))
         if interface.version == 4:
             flows.add(arp_answer(interface.network, interface.ip, interface.mac, owner))
         fields = _ip_fields(interface.ip)

@@ -98,13 +98,15 @@ def test_the_trace_says_what_ping_nc_and_iperf3_do(controller, tenants):
         assert not blocked["reachable"] and udp_blocked(h1, h2, v4(ports["h2"]))
         assert blocked["dropped_by"]["resource_id"] == block["id"]
 
-        # routed: unreachable without a router, reachable with one
+        # routed: unreachable without a router, reachable with one; the hosts learn their
+        # gateways' MACs before the router holds them (the networks answer), and keep them
         to_back = {"destination_port_id": ports["h3"]["id"]}
         assert not trace(alice, ports["h1"], **to_back)["reachable"]
-        assert ping(h1, v4(ports["h3"]), count=2) == 0
-        router = _router(alice, (front, back))
         h1.cmd("ip route replace default via 10.0.0.1")
         h3.cmd("ip route replace default via 10.0.1.1")
+        assert ping(h1, v4(ports["h3"]), count=2) == 0
+        assert ping(h3, v4(ports["h1"]), count=2) == 0
+        router = _router(alice, (front, back))
         assert wait_ping(h1, v4(ports["h3"]))
         routed = trace(alice, ports["h1"], **to_back)
         assert routed["reachable"]

@@ -6,7 +6,7 @@ from types import MappingProxyType
 from naas_sdn.apps.programmer import plan
 from naas_sdn.flows import compiler
 from naas_sdn.flows.fabric import FabricSnapshot, VifLocation
-from naas_sdn.flows.layout import Owner, cookie, owner_of
+from naas_sdn.flows.layout import Owner, cookie, gateway_mac, owner_of
 from naas_sdn.flows.simulate import Simulator, fabric_links
 from naas_sdn.model.snapshot import (
     ROUTER_INTERFACE,
@@ -169,6 +169,19 @@ def test_gateway_arp_answered_with_the_router_port_mac():
         arp_tpa="10.0.1.1",
     )
     assert [(d.port, dict(d.packet)["arp_sha"]) for d in out] == [(1, RMAC_A)]
+
+
+def test_a_host_that_learnt_the_network_gateway_mac_before_the_router_is_routed():
+    """Before a router held 10.0.1.1 the network answered for it with its gateway MAC; a host
+    keeps that in its ARP cache, and its subnet's router routes what it sends there."""
+    s, _ = sim()
+    out = s.inject(1, 1, **ip4(1, gateway_mac(10), "10.0.1.10", "10.0.2.10"))
+    assert [(d.dpid, d.port, dict(d.packet)["eth_src"]) for d in out] == [(2, 1, RMAC_B)]
+    out = s.inject(1, 3, **ip4(3, gateway_mac(10), "10.0.3.10", "10.0.2.10"))
+    assert [(d.dpid, d.port) for d in out] == [(2, 1)]
+    detached, _ = sim(attach_b=False)
+    back = detached.inject(2, 1, **ip4(2, gateway_mac(11), "10.0.2.10", "10.0.1.10"))
+    assert back == []  # B's gateway is held by no router: nothing routes it
 
 
 def test_static_route_via_a_port_on_an_attached_subnet():
