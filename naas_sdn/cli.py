@@ -1,11 +1,16 @@
 """The ``naas-sdn`` command: ``serve`` runs the controller, ``token`` manages API credentials,
 ``db`` migrates the database's schema, ``policy sample`` prints the authorization defaults an
-operator's policy.yaml may override."""
+operator's policy.yaml may override, ``trace`` asks a running controller why a packet does or
+does not get through."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import urllib.error
+import urllib.request
 
 from naas_sdn import config
 
@@ -131,7 +136,102 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated service plugins whose rules to include "
         "(default: the configured ones)",
     )
+    trace = sub.add_parser(
+        "trace",
+        help="trace a packet from a port's VM through a running controller's pipeline",
+    )
+    trace.add_argument("source_port_id")
+    trace.add_argument("destination_port_id", nargs="?", help="the port the packet is sent to")
+    trace.add_argument("--to-ip", metavar="ADDRESS", help="or the address it is sent to")
+    trace.add_argument(
+        "--protocol", default="icmp", help="icmp, tcp, udp or a protocol number (icmp)"
+    )
+    trace.add_argument("--port", type=int, metavar="N", help="tcp or udp destination port")
+    trace.add_argument("--ipv6", action="store_true", help="an IPv6 packet (else IPv4)")
+    trace.add_argument(
+        "--established",
+        action="store_true",
+        help="the reply of a connection the destination opened (else a new connection)",
+    )
+    trace.add_argument(
+        "--url",
+        default=os.environ.get("OS_ENDPOINT"),
+        help="the controller's API (OS_ENDPOINT, else http://api_listen of --config)",
+    )
+    trace.add_argument(
+        "--token", default=os.environ.get("OS_TOKEN"), help="an API token (OS_TOKEN)"
+    )
+    trace.add_argument("--config", metavar="FILE", help="INI configuration file")
+    trace.add_argument("--json", action="store_true", help="print the API's answer as it is")
     return parser
+
+
+def _trace(args) -> int:
+    """POST the trace to the controller's API (the trace reads that process's compiled
+    switches) and print its hops and verdict."""
+    if not args.token:
+        print("naas-sdn: a token is needed: --token or OS_TOKEN", file=sys.stderr)
+        return 2
+    url = args.url or f"http://{config.load(args.config).api_listen}"
+    body = {
+        "source_port_id": args.source_port_id,
+        "protocol": args.protocol,
+        "ethertype": "IPv6" if args.ipv6 else "IPv4",
+        "ct_state": "established" if args.established else "new",
+    }
+    if args.destination_port_id:
+        body["destination_port_id"] = args.destination_port_id
+    if args.to_ip:
+        body["destination_ip"] = args.to_ip
+    if args.port is not None:
+        body["destination_port"] = args.port
+    request = urllib.request.Request(
+        url.rstrip("/") + "/v2.0/traces",
+        data=json.dumps({"trace": body}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "X-Auth-Token": args.token},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())["trace"]
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        try:
+            message = json.loads(raw)["NeutronError"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = raw.decode(errors="replace")
+        print(f"naas-sdn: {error.code}: {message}", file=sys.stderr)
+        return 2
+    except urllib.error.URLError as error:
+        print(f"naas-sdn: {url}: {error.reason}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    else:
+        print(_described(answer))
+    return 0 if answer["reachable"] else 1
+
+
+def _described(answer: dict) -> str:
+    """The hops as a table, then the verdict."""
+    rows = [("SWITCH", "TABLE", "STAGE", "PRIORITY", "ACTION", "OWNER")]
+    for hop in answer["hops"]:
+        owner = " ".join(filter(None, (hop["resource_type"], hop["resource_id"])))
+        rows.append(
+            (hop["switch"], hop["table"], hop["stage"], hop["priority"], hop["action"], owner)
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = [
+        "  ".join([*(row[i].ljust(width) for i, width in enumerate(widths)), row[-1]])
+        for row in rows
+    ]
+    if answer["reachable"]:
+        lines.append("reachable")
+    else:
+        drop = answer["dropped_by"] or {}
+        who = " ".join(filter(None, (drop.get("resource_type"), drop.get("resource_id"))))
+        lines.append(f"dropped by {who}: {drop.get('reason', '')}")
+    return "\n".join(lines)
 
 
 def _policy_sample(args) -> str:
@@ -190,6 +290,8 @@ def _listed(value: str | None) -> list[str] | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "trace":
+        return _trace(args)
     if args.command == "policy":
         print(_policy_sample(args))
         return 0

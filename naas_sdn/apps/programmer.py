@@ -147,10 +147,14 @@ class Programmer:
         ready=lambda: True,
         settle: float = 3.0,
         may_program=lambda dpid: True,
+        compiled=lambda model, fabric, states, changes: None,
     ):
         self._model = model_source
         # whether this process is still the switch's master (several processes: a lease)
         self._may_program = may_program
+        # told each pass's model, fabric, desired states and the model's changes (the
+        # revision they follow, and collection -> ids, or None: all): what traces read
+        self._compiled = compiled
         self._fabric = fabric_state
         self._options = options
         self._generation = generation
@@ -272,7 +276,7 @@ class Programmer:
         if not channels:
             return
         started = time.monotonic()
-        model, fabric, (bound, routers, rules) = self._inputs()
+        model, fabric, changes, (bound, routers, rules) = self._inputs()
         take_vif_times = getattr(self._fabric, "take_vif_times", None)
         vif_times = take_vif_times(fabric.vifs) if take_vif_times else {}
         try:
@@ -282,6 +286,7 @@ class Programmer:
         except Exception:
             self._compilation = Compilation(self._options)  # left half advanced: start afresh
             raise
+        self._compiled(model, fabric, states, changes)
         connected = self._fabric.connected()
         # The switches of ports that came or changed go last: by the time a new VM's frames
         # enter the pipeline, every switch already leads back to it (its address answers,
@@ -333,11 +338,13 @@ class Programmer:
                 self._retry_at[dpid] = time.monotonic() + 1.0
 
     def _inputs(self) -> tuple:
-        """The model, the fabric and the pass's inputs, advanced from the last pass's by the
+        """The model, the fabric, its changes (the revision they follow, and what changed
+        since) and the pass's inputs, advanced from the last pass's by the
         views that changed since (a model source without ``snapshot_since`` is derived
         afresh every pass)."""
         since = getattr(self._model, "snapshot_since", None)
-        model, changed = since(self._revision) if since else (self._model.snapshot(), None)
+        base = self._revision
+        model, changed = since(base) if since else (self._model.snapshot(), None)
         fabric = self._fabric.snapshot()
         try:
             inputs = self._kept.update(model, fabric, changed)
@@ -345,7 +352,7 @@ class Programmer:
             self._revision = None  # left half advanced: derive all afresh next time
             raise
         self._revision = model.revision
-        return model, fabric, inputs
+        return model, fabric, (base, changed), inputs
 
     def _sync(self, channel, desired: ofp.SwitchState, connected_at):
         dpid = channel.dpid

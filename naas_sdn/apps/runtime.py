@@ -22,7 +22,7 @@ from naas_sdn.apps.neighbours import GatewayNeighbours
 from naas_sdn.apps.programmer import Programmer
 from naas_sdn.apps.services import PacketServices
 from naas_sdn.apps.statistics import StatisticsPoller
-from naas_sdn.features.trace.dataplane import FabricView
+from naas_sdn.features.trace.dataplane import DataplaneView
 from naas_sdn.flows import compiler
 from naas_sdn.flows.fabric import Link
 
@@ -63,6 +63,7 @@ class Runtime:
             ready=self._ovsdb_synced,
             settle=2 * conf.discovery_interval + 1.0,
             may_program=self.mastership.is_master if self.mastership else lambda dpid: True,
+            compiled=DataplaneView.of(service).publish_compiled,
         )
         self.binding = VifBinding(service, self.fabric, ready=self._ovsdb_synced)
         self._app_manager = None
@@ -83,7 +84,7 @@ class Runtime:
     def start(self):
         metrics.watch_garbage_collection()
         self._start_ovsdb()
-        FabricView.of(self.service).publish(self.fabric.snapshot())
+        DataplaneView.of(self.service).publish(self.fabric.snapshot())
         self.service.subscribe(self.programmer.changed)
         self.service.subscribe(self.binding.changed)  # a port created after its VIF plugged
         self.binding.start()
@@ -212,7 +213,7 @@ class Runtime:
             self.binding.changed()
 
     def _fabric_changed(self):
-        FabricView.of(self.service).publish(self.fabric.snapshot())  # what traces read
+        DataplaneView.of(self.service).publish(self.fabric.snapshot())  # what traces read
         self.programmer.changed()
 
     # -- OpenFlow events (called from the os-ken app's handlers) -----------------------------

@@ -11,6 +11,7 @@ the packet trace explains what it records (:mod:`naas_sdn.flows.trace`).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import netaddr
 
@@ -39,28 +40,92 @@ def _mac_int(mac: str) -> int:
 _IPS = {"ipv4_src", "ipv4_dst", "ipv6_src", "ipv6_dst", "arp_spa", "arp_tpa", "ipv6_nd_target"}
 
 
-def _field_matches(packet: dict, field: str, wanted) -> bool:
+def _value(field: str, value):
+    """A match value in the one form compared: IP addresses and masked MACs as integers."""
     if field in _IPS:
-        if field not in packet:
-            return False
-        actual = int(netaddr.IPAddress(packet[field]))
-        if isinstance(wanted, tuple):
-            mask = int(netaddr.IPAddress(wanted[1]))
-            return actual & mask == int(netaddr.IPAddress(wanted[0])) & mask
-        return actual == int(netaddr.IPAddress(wanted))
+        return int(netaddr.IPAddress(value))
+    if field in ("eth_src", "eth_dst") and isinstance(value, str):
+        return _mac_int(value)
+    return value
+
+
+def _packet_value(packet: dict, field: str):
+    """What the packet holds in ``field`` (None: nothing a match on it can meet)."""
+    if field in _IPS:
+        return _value(field, packet[field]) if field in packet else None
     if field == "nw_ttl":
-        return packet.get("nw_ttl", 64) == wanted
+        return packet.get("nw_ttl", 64)
     if field == "vlan_vid":
         vlans = packet.get("vlans", ())
-        actual = (OFPVID_PRESENT | vlans[0]) if vlans else 0
-        return actual == wanted
-    actual = packet.get(field, 0)
-    if isinstance(wanted, tuple):
-        value, mask = wanted
-        if field in ("eth_src", "eth_dst"):
-            return _mac_int(actual) & _mac_int(mask) == _mac_int(value) & _mac_int(mask)
-        return actual & mask == value & mask
-    return actual == wanted
+        return (OFPVID_PRESENT | vlans[0]) if vlans else 0
+    return _value(field, packet.get(field, 0))
+
+
+def _shape(flow: Flow) -> tuple[tuple, tuple]:
+    """The fields a flow matches with their masks (its shape), and its values under them."""
+    shape, key = [], []
+    for field, wanted in flow.match:
+        if isinstance(wanted, tuple):
+            mask = _value(field, wanted[1])
+            shape.append((field, mask))
+            key.append(_value(field, wanted[0]) & mask)
+        else:
+            shape.append((field, None))
+            key.append(_value(field, wanted))
+    return tuple(shape), tuple(key)
+
+
+class Classifier:
+    """A switch's flows, looked up as Open vSwitch's classifier does (tuple space search):
+    per table, the flows grouped by shape, each group hashed by its values. A lookup costs a
+    probe per shape, however many flows a table holds; flows come and go one by one, so a
+    classifier kept beside a switch's desired state follows it change by change."""
+
+    def __init__(self, flows=()):
+        # table -> shape -> values -> flows
+        self._tables: dict[int, dict[tuple, dict[tuple, set[Flow]]]] = {}
+        for flow in flows:
+            self.add(flow)
+
+    def add(self, flow: Flow) -> None:
+        shape, key = _shape(flow)
+        self._tables.setdefault(flow.table, {}).setdefault(shape, {}).setdefault(key, set()).add(
+            flow
+        )
+
+    def remove(self, flow: Flow) -> None:
+        shape, key = _shape(flow)
+        shapes = self._tables.get(flow.table, {})
+        found = shapes.get(shape, {}).get(key)
+        if found is None:
+            return
+        found.discard(flow)
+        if not found:
+            del shapes[shape][key]
+            if not shapes[shape]:
+                del shapes[shape]
+                if not shapes:
+                    del self._tables[flow.table]
+
+    def __eq__(self, other) -> bool:
+        """The same flows (what a classifier kept change by change must equal)."""
+        return isinstance(other, Classifier) and self._tables == other._tables
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def matching(self, table: int, packet: dict) -> list[Flow]:
+        """Every flow of ``table`` the packet matches, whatever its priority."""
+        found: list[Flow] = []
+        for shape, groups in self._tables.get(table, {}).items():
+            key = []
+            for field, mask in shape:
+                actual = _packet_value(packet, field)
+                if actual is None:
+                    break
+                key.append(actual if mask is None else actual & mask)
+            else:
+                found.extend(groups.get(tuple(key), ()))
+        return found
 
 
 _HIDDEN = ("metadata", "ct_state", "conj_id", "dpid", "recirculate")
@@ -96,8 +161,16 @@ class Simulator:
     """``links`` are followed as cables; with ``endpoints`` (dpid -> TunnelEndpoint), what
     leaves a switch's tunnel port arrives at the switch whose address it was sent to."""
 
-    def __init__(self, states: dict[int, SwitchState], links=(), endpoints=None):
+    def __init__(
+        self,
+        states: Mapping[int, SwitchState],
+        links=(),
+        endpoints=None,
+        classifiers: Mapping[int, Classifier] | None = None,
+    ):
         self.states = states
+        # dpid -> (state, its classifier): given (kept beside the states), else built
+        self._classifiers = {d: (states[d], c) for d, c in (classifiers or {}).items()}
         self.peer = {
             (link.src_dpid, link.src_port): (link.dst_dpid, link.dst_port) for link in links
         }
@@ -144,11 +217,8 @@ class Simulator:
         return delivered
 
     def _lookup(self, dpid: int, table: int, packet: dict):
-        found = [
-            flow
-            for flow in self.states[dpid].flows
-            if flow.table == table and all(_field_matches(packet, f, v) for f, v in flow.match)
-        ]
+        classifier = self._classifier(dpid)
+        found = classifier.matching(table, packet)
         best = [flow for flow in found if not _conjunctions(flow)]
         # A conjunction completed above the best ordinary match wins, as in Open vSwitch.
         clauses: dict[tuple, set] = {}
@@ -159,14 +229,8 @@ class Simulator:
         for priority, conj_id, n in sorted(clauses, reverse=True):
             if priority <= floor or len(clauses[(priority, conj_id, n)]) < n:
                 continue
-            with_id = dict(packet, conj_id=conj_id)
-            for flow in self.states[dpid].flows:
-                if (
-                    flow.table == table
-                    and flow.priority == priority
-                    and ("conj_id", conj_id) in flow.match
-                    and all(_field_matches(with_id, f, v) for f, v in flow.match)
-                ):
+            for flow in classifier.matching(table, dict(packet, conj_id=conj_id)):
+                if flow.priority == priority and ("conj_id", conj_id) in flow.match:
                     return flow
         if not best:
             return None
@@ -176,7 +240,16 @@ class Simulator:
             raise SimulationError(f"ambiguous flows in table {table}: {winners}")
         return winners[0]
 
+    def _classifier(self, dpid: int) -> Classifier:
+        state = self.states[dpid]
+        kept = self._classifiers.get(dpid)
+        if kept is None or kept[0] is not state:
+            kept = self._classifiers[dpid] = (state, Classifier(state.flows))
+        return kept[1]
+
     def _switch(self, dpid: int, in_port: int, headers: dict):
+        if dpid not in self.states:
+            return []  # a switch with no state of ours (not connected): nothing goes on
         packet = dict(headers, in_port=in_port, metadata=0, dpid=dpid)
         packet.pop("ct_state", None)  # conntrack state does not leave a switch
         groups = {g.group_id: g for g in self.states[dpid].groups}

@@ -15,7 +15,8 @@ scopes it to a tenant's own objects, and the trace on a real switch, come on top
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from naas_sdn.flows.fabric import FabricSnapshot
 from naas_sdn.flows.layout import (
@@ -27,7 +28,7 @@ from naas_sdn.flows.layout import (
     owner_of,
 )
 from naas_sdn.flows.ofp import Flow, SwitchState
-from naas_sdn.flows.simulate import Delivery, Simulator
+from naas_sdn.flows.simulate import Classifier, Delivery, Simulator
 from naas_sdn.model.snapshot import ModelSnapshot
 
 STAGES = {
@@ -161,19 +162,22 @@ def trace(
     packet: Mapping,
     destination_port: str | None = None,
     established: bool = False,
+    classifiers: Mapping[int, Classifier] | None = None,
+    index: ModelIndex | None = None,
 ) -> Trace:
     """Trace ``packet`` (simulator headers) sent by the VM of ``source_port``; reachable if
     a copy reaches ``destination_port``'s VM (or, without one, any VM or uplink).
     ``established``: the packet belongs to a connection the destination opened (its
     reversed packet is sent first)."""
     source = fabric.vifs[source_port]
-    simulator = Simulator(dict(states), fabric.links, fabric.endpoints)
+    simulator = Simulator(states, fabric.links, fabric.endpoints, classifiers)
     if established and destination_port is not None and destination_port in fabric.vifs:
         opener = fabric.vifs[destination_port]
         simulator.inject(opener.dpid, opener.ofport, **_reversed(packet))
     simulator.hops.clear()
     deliveries = tuple(simulator.inject(source.dpid, source.ofport, **dict(packet)))
-    steps = tuple(_step(model, dpid, table, flow) for dpid, table, flow in simulator.hops)
+    index = index if index is not None else ModelIndex(model)
+    steps = tuple(_step(index, dpid, table, flow) for dpid, table, flow in simulator.hops)
     if destination_port is not None:
         there = fabric.vifs.get(destination_port)
         reachable = there is not None and any(
@@ -183,7 +187,7 @@ def trace(
         reachable = any(d.port != "controller" for d in deliveries)
     dropped = None
     if not reachable:
-        dropped = _dropped(model, simulator.hops, source_port, destination_port, packet)
+        dropped = _dropped(model, index, simulator.hops, source_port, destination_port, packet)
     return Trace(reachable, steps, deliveries, dropped)
 
 
@@ -191,12 +195,12 @@ def _table_name(table: int) -> str:
     return Table(table).name if table in Table._value2member_map_ else str(table)
 
 
-def _step(model: ModelSnapshot, dpid: int, table: int, flow: Flow | None) -> Step:
+def _step(owners: ModelIndex, dpid: int, table: int, flow: Flow | None) -> Step:
     name = _table_name(table)
     stage = STAGES.get(Table(table), name) if table in Table._value2member_map_ else name
     if flow is None:
         return Step(dpid, name, stage, "", "drop (no flow matched)", None, None)
-    resource_type, resource_id = _owner(model, flow.cookie)
+    resource_type, resource_id = owners.owner(flow.cookie)
     return Step(
         dpid,
         name,
@@ -208,26 +212,69 @@ def _step(model: ModelSnapshot, dpid: int, table: int, flow: Flow | None) -> Ste
     )
 
 
-def _owner(model: ModelSnapshot, value: int) -> tuple[str | None, str | None]:
-    found = owner_of(identity(value))
-    if found is None:
-        return None, None
-    kind, key = found
-    resource_type = _RESOURCE_TYPES.get(kind, kind.name.lower())
-    if kind in (Owner.PORT, Owner.COUNTER):
-        return resource_type, _by_key(model.ports.values(), key)
-    if kind == Owner.NETWORK:
-        return resource_type, _by_key(model.networks.values(), key)
-    if kind == Owner.ROUTER:
-        return resource_type, _by_key(model.routers.values(), key)
-    return resource_type, None
+_OWNER_COLLECTIONS = MappingProxyType(
+    {
+        Owner.PORT: "ports",
+        Owner.COUNTER: "ports",
+        Owner.NETWORK: "networks",
+        Owner.ROUTER: "routers",
+    }
+)
 
 
-def _by_key(records: Iterable, key: int) -> str | None:
-    return next((r.id for r in records if r.key == key), None)
+class ModelIndex:
+    """What a trace looks up in the model without a walk over it: the ids of the ports,
+    networks and routers behind flows' owner keys, and the port holding each (subnet,
+    address). Kept by each revision's changes."""
+
+    def __init__(self, model: ModelSnapshot | None = None):
+        self._found: dict[tuple, str] = {}  # entry -> record id
+        self._entries: dict[tuple[str, str], tuple] = {}  # (collection, id) -> its entries
+        if model is not None:
+            self.update(model, None)
+
+    def update(self, model: ModelSnapshot, changed: Mapping | None) -> None:
+        """``changed``: collection -> ids changed since the last update (None: all anew)."""
+        if changed is None:
+            self._found.clear()
+            self._entries.clear()
+        for collection in set(_OWNER_COLLECTIONS.values()):
+            records = model.views(collection)
+            ids = records.keys() if changed is None else changed.get(collection, ())
+            for record_id in ids:
+                for entry in self._entries.pop((collection, record_id), ()):
+                    if self._found.get(entry) == record_id:
+                        del self._found[entry]
+                record = records.get(record_id)
+                if record is None:
+                    continue
+                entries: tuple[tuple, ...] = ((collection, record.key),)
+                if collection == "ports":
+                    entries += tuple(("address", sid, ip) for sid, ip in record.fixed_ips)
+                self._entries[(collection, record_id)] = entries
+                self._found.update(dict.fromkeys(entries, record_id))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ModelIndex) and self._found == other._found
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def owner(self, value: int) -> tuple[str | None, str | None]:
+        """(resource type, id) of a flow's cookie; the id None where it names no record."""
+        found = owner_of(identity(value))
+        if found is None:
+            return None, None
+        kind, key = found
+        resource_type = _RESOURCE_TYPES.get(kind, kind.name.lower())
+        collection = _OWNER_COLLECTIONS.get(kind)
+        return resource_type, self._found.get((collection, key)) if collection else None
+
+    def holder(self, subnet_id: str, ip: str) -> str | None:
+        """The id of the port holding ``ip`` on the subnet, if one does."""
+        return self._found.get(("address", subnet_id, ip))
 
 
-def _dropped(model, hops, source_port, destination_port, packet) -> Drop:
+def _dropped(model, owners: ModelIndex, hops, source_port, destination_port, packet) -> Drop:
     """The last hop's flow (or the missing one) says who dropped the packet and why."""
     if not hops:
         return Drop("switch", None, "the source port is bound to no switch")
@@ -267,7 +314,7 @@ def _dropped(model, hops, source_port, destination_port, packet) -> Drop:
             port_id,
             f"no rule of security group(s) {groups} of port {port_id} admits {what} {direction}",
         )
-    resource_type, resource_id = _owner(model, flow.cookie)
+    resource_type, resource_id = owners.owner(flow.cookie)
     return Drop(
         resource_type or "switch",
         resource_id,

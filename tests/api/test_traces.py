@@ -1,6 +1,9 @@
 """``POST /v2.0/traces`` over HTTP, where no switch is needed: its validation, its scoping to
-what the caller sees, a port with no VM plugged, and the plugin left out (501). What a trace
+what the caller sees, a port with no VM plugged, the plugin left out (501), and the
+``naas-sdn trace`` command's report of a refusal. What a trace
 answers about real traffic is tested in tests/dataplane/test_trace.py."""
+
+from naas_sdn import cli
 
 
 def _port(client):
@@ -50,3 +53,16 @@ def test_a_tenant_traces_only_ports_it_sees(alice, bob):
 def test_without_the_plugin_traces_are_not_implemented(bare_alice):
     resp = bare_alice.post("/v2.0/traces", {"trace": {}})
     assert resp.status == 501 and "'trace' is not loaded" in resp.json["NeutronError"]["message"]
+
+
+def test_the_command_says_what_the_api_refused(alice, capsys, monkeypatch):
+    monkeypatch.delenv("OS_TOKEN", raising=False)
+    port = _port(alice)
+    assert cli.main(["trace", port["id"], "--to-ip", "10.0.0.9", "--url", alice.url]) == 2
+    assert "a token is needed" in capsys.readouterr().err
+    login = ["--url", alice.url, "--token", alice.token]
+    assert cli.main(["trace", port["id"], "--to-ip", "10.0.0.9", *login]) == 2
+    said = capsys.readouterr().err
+    assert "409: " in said and "no VM plugged" in said
+    assert cli.main(["trace", port["id"], "--to-ip", "10.0.0.9", "--protocol", "gre", *login]) == 2
+    assert "400: " in capsys.readouterr().err

@@ -2,6 +2,12 @@
 group, a protocol block, routed between networks, across switches; and a tenant traces only
 what it sees."""
 
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
 from tests.dataplane.lab import (
     lab,
     ping,
@@ -11,6 +17,20 @@ from tests.dataplane.lab import (
     v4,
     wait_ping,
 )
+
+NAAS_SDN = pathlib.Path(sys.executable).parent / "naas-sdn"
+
+
+def naas_trace(controller, tenant, *args):
+    """``naas-sdn trace`` as an operator runs it, with the tenant's token."""
+    return subprocess.run(
+        [str(NAAS_SDN), "trace", *args, "--url", controller.url],
+        env=dict(os.environ, OS_TOKEN=tenant.api.token),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def trace(tenant, source, **request):
@@ -40,6 +60,17 @@ def _router(tenant, networks) -> dict:
         )
         assert resp.status == 200, resp.raw
     return router
+
+
+def _the_command_says_the_same(controller, alice, ports, router):
+    """``naas-sdn trace``, through the controller's API, for operators."""
+    said = naas_trace(controller, alice, ports["h1"]["id"], ports["h3"]["id"])
+    assert said.returncode == 0 and said.stdout.rstrip().endswith("reachable"), said
+    assert re.search(rf"ROUTING .* router {router['id']}", said.stdout), said.stdout
+    ssh = ("--protocol", "tcp", "--port", "22")
+    said = naas_trace(controller, alice, ports["h1"]["id"], ports["h2"]["id"], *ssh)
+    assert said.returncode == 1, said
+    assert f"dropped by port {ports['h2']['id']}: " in said.stdout, said.stdout
 
 
 def test_the_trace_says_what_ping_nc_and_iperf3_do(controller, tenants):
@@ -112,6 +143,8 @@ def test_the_trace_says_what_ping_nc_and_iperf3_do(controller, tenants):
         assert routed["reachable"]
         assert any(hop["table"] == "ROUTING" for hop in routed["hops"])
         assert any(hop["resource_id"] == router["id"] for hop in routed["hops"])
+
+        _the_command_says_the_same(controller, alice, ports, router)
 
         # another tenant traces neither from nor to alice's ports
         own = bob.network("own", "10.0.0.0/24")

@@ -17,12 +17,15 @@ from types import MappingProxyType
 import pytest
 
 from naas_sdn.features.router import add_router_interface, remove_router_interface
+from naas_sdn.features.trace.dataplane import DataplaneView
 from naas_sdn.flows import compiler, incremental
 from naas_sdn.flows.compilation import Compilation
 from naas_sdn.flows.fabric import FabricSnapshot, Link, VifLocation
 from naas_sdn.flows.incremental import IncrementalInputs
 from naas_sdn.flows.layout import Owner, cookie, owner_of, remote_bucket
 from naas_sdn.flows.policy import ACL_COOKIE
+from naas_sdn.flows.simulate import Classifier
+from naas_sdn.flows.trace import ModelIndex
 from naas_sdn.model import db, errors
 from naas_sdn.model import service as service_module
 from naas_sdn.model.service import NetworkService
@@ -50,6 +53,8 @@ class Walk:
         self.vifs: dict[str, VifLocation] = {}
         self.inputs = IncrementalInputs()
         self.compilation = Compilation(compiler.Options())
+        self.dataplane = DataplaneView(None)  # what traces read, published each pass
+        self.published: int | None = None  # the revision last published to it
         self.revision: int | None = None
         self.cables = {(1, 2), (2, 3)}
         self.uplinks: dict[str, tuple] = {}  # physical network -> interfaces leading there
@@ -387,6 +392,18 @@ class Walk:
                 dpid, want_bound, fabric, options, want_routers, want_rules, extra=model.extra
             )
             assert states[dpid] == want, dpid
+        # The classifiers traces look up in, kept change by change, hold each state's flows.
+        # So does the index of the model it names them by, kept by the model's changes.
+        follows, self.published = self.published, model.revision
+        self.dataplane.publish_compiled(model, fabric, states, (follows, changed))
+        self.dataplane.with_compiled(model.revision, 0, self._kept_equal)
+
+    @staticmethod
+    def _kept_equal(model, _fabric, states, classifiers, index):
+        assert classifiers.keys() == states.keys()
+        for dpid, state in states.items():
+            assert classifiers[dpid] == Classifier(state.flows), dpid
+        assert index == ModelIndex(model)
 
 
 @pytest.mark.parametrize("seed", range(12))

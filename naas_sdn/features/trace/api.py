@@ -11,8 +11,10 @@ A tenant traces from and to ports it sees (its own, or another's on a network sh
 it: anything else is not found); a hop or a drop owned by an object it does not see shows
 the kind of object, without its id. The packet is built from the ports' own MACs and first
 fixed addresses; routed when its destination is off the source's subnets (to the router
-interface that is the subnet's gateway). The trace reads the desired flows, compiled from the
-model and the fabric this process sees: no switch is touched.
+interface that is the subnet's gateway). The trace reads the desired flows as this process's
+programmer compiled them from the request's revision of the model or a later one, and the
+fabric it compiled them for: no switch is touched, and no model compiled again (only when no
+pass comes within a moment, as when no switch is connected).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import netaddr
 
-from naas_sdn.features.trace.dataplane import FabricView
+from naas_sdn.features.trace.dataplane import DataplaneView
 from naas_sdn.flows import compiler
 from naas_sdn.flows import trace as tracing
 from naas_sdn.model import errors
@@ -38,6 +40,7 @@ from naas_sdn.northbound.resources import ResourceDef, refuse_change
 PLUGIN = "trace"
 PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17}
 EPHEMERAL = 40000  # the source port of a traced tcp or udp packet
+COMPILED_WAIT = 2.0  # seconds a trace waits for the programmer to compile its revision
 DEFAULTS = {
     "destination_port_id": None,
     "destination_ip": None,
@@ -133,22 +136,36 @@ class Tracer:
             raise errors.BadRequest(
                 resource="trace", msg="either destination_port_id or destination_ip is required"
             )
-        fabric = FabricView.of(self.service).snapshot()
-        if fabric is None or source.id not in fabric.vifs:
-            raise errors.PortNotPlugged(port_id=source.id)
         model = self.service.snapshot()
         version = 6 if request["ethertype"] == "IPv6" else 4
-        packet = self._packet(model, source, destination, request, version)
-        states = compiler.compile_fabric(model, fabric)
-        found = tracing.trace(
-            states,
-            fabric,
-            model,
-            source.id,
-            packet,
-            destination.id if destination is not None else None,
-            established=request["ct_state"] == "established",
-        )
+        addresses = self._addresses(source, destination, request, version)
+        established = request["ct_state"] == "established"
+        destination_id = destination.id if destination is not None else None
+
+        def run(model, fabric, states, classifiers=None, index=None) -> tracing.Trace:
+            if source.id not in fabric.vifs:
+                raise errors.PortNotPlugged(port_id=source.id)
+            index = index if index is not None else tracing.ModelIndex(model)
+            packet = self._packet(model, index, source, destination, request, addresses)
+            return tracing.trace(
+                states,
+                fabric,
+                model,
+                source.id,
+                packet,
+                destination_id,
+                established,
+                classifiers,
+                index,
+            )
+
+        view = DataplaneView.of(self.service)
+        fabric = view.snapshot()
+        if fabric is None or source.id not in fabric.vifs:
+            raise errors.PortNotPlugged(port_id=source.id)
+        found = view.with_compiled(model.revision, COMPILED_WAIT, run)
+        if found is None:  # no pass compiled this revision yet (or no switch connected)
+            found = run(model, fabric, compiler.compile_fabric(model, fabric))
         return Answer(
             str(uuid.uuid4()),
             ctx.project_id,
@@ -158,7 +175,8 @@ class Tracer:
             self._drop(ctx, found.dropped_by),
         )
 
-    def _packet(self, model, source, destination, request, version: int) -> dict:
+    def _addresses(self, source, destination, request, version: int) -> tuple[str, str]:
+        """The packet's source and destination addresses, or why there are none."""
         src_ip = _address(source, version)
         if src_ip is None:
             raise errors.PortWithoutAddress(port_id=source.id, version=version)
@@ -166,14 +184,19 @@ class Tracer:
             dst_ip = _address(destination, version)
             if dst_ip is None:
                 raise errors.PortWithoutAddress(port_id=destination.id, version=version)
-        else:
-            dst_ip = request["destination_ip"]
-            if netaddr.IPAddress(dst_ip).version != version:
-                raise errors.BadRequest(
-                    resource="trace",
-                    msg=f"destination_ip is not an {request['ethertype']} address",
-                )
-        eth_dst = self._next_hop_mac(model, source, destination, dst_ip)
+            return src_ip, dst_ip
+        dst_ip = request["destination_ip"]
+        if netaddr.IPAddress(dst_ip).version != version:
+            raise errors.BadRequest(
+                resource="trace",
+                msg=f"destination_ip is not an {request['ethertype']} address",
+            )
+        return src_ip, dst_ip
+
+    def _packet(self, model, index, source, destination, request, addresses) -> dict:
+        src_ip, dst_ip = addresses
+        version = netaddr.IPAddress(src_ip).version
+        eth_dst = self._next_hop_mac(model, index, source, destination, dst_ip)
         ip = "ipv6" if version == 6 else "ipv4"
         packet: dict[str, Any] = {
             "eth_src": source.mac_address,
@@ -194,27 +217,21 @@ class Tracer:
             packet[f"{name}_dst"] = request.get("destination_port") or (80 if proto == 6 else 53)
         return packet
 
-    def _next_hop_mac(self, model, source, destination, dst_ip: str) -> str:
+    def _next_hop_mac(self, model, index, source, destination, dst_ip: str) -> str:
         """The destination's MAC on the source's network, else its subnet's gateway's."""
         if destination is not None and destination.network_id == source.network_id:
             return destination.mac_address
         for subnet_id, ip in source.fixed_ips:
             subnet = model.subnets.get(subnet_id)
-            if subnet is None or netaddr.IPAddress(dst_ip) in netaddr.IPNetwork(subnet.cidr):
-                continue
-            gateway = next(
-                (
-                    p
-                    for p in model.ports.values()
-                    if p.network_id == source.network_id
-                    and any(s == subnet_id and i == subnet.gateway_ip for s, i in p.fixed_ips)
-                ),
-                None,
-            )
             if (
-                gateway is not None
-                and netaddr.IPAddress(ip).version == netaddr.IPAddress(dst_ip).version
+                subnet is None
+                or subnet.gateway_ip is None
+                or netaddr.IPAddress(dst_ip) in netaddr.IPNetwork(subnet.cidr)
+                or netaddr.IPAddress(ip).version != netaddr.IPAddress(dst_ip).version
             ):
+                continue
+            gateway = model.ports.get(index.holder(subnet_id, subnet.gateway_ip) or "")
+            if gateway is not None and gateway.network_id == source.network_id:
                 return gateway.mac_address
         return destination.mac_address if destination is not None else "ff:ff:ff:ff:ff:ff"
 
