@@ -154,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the reply of a connection the destination opened (else a new connection)",
     )
     trace.add_argument(
+        "--on-switches",
+        action="store_true",
+        help="trace on the real bridges (ofproto/trace; admins) and show any drift",
+    )
+    trace.add_argument(
         "--url",
         default=os.environ.get("OS_ENDPOINT"),
         help="the controller's API (OS_ENDPOINT, else http://api_listen of --config)",
@@ -178,6 +183,7 @@ def _trace(args) -> int:
         "protocol": args.protocol,
         "ethertype": "IPv6" if args.ipv6 else "IPv4",
         "ct_state": "established" if args.established else "new",
+        "mode": "switch" if args.on_switches else "compiled",
     }
     if args.destination_port_id:
         body["destination_port_id"] = args.destination_port_id
@@ -231,6 +237,15 @@ def _described(answer: dict) -> str:
         drop = answer["dropped_by"] or {}
         who = " ".join(filter(None, (drop.get("resource_type"), drop.get("resource_id"))))
         lines.append(f"dropped by {who}: {drop.get('reason', '')}")
+    for difference in answer.get("drift") or ():
+        if "compiled_reachable" in difference:
+            verdict = "reachable" if difference["compiled_reachable"] else "dropped"
+            lines.append(f"drift: as compiled, the packet is {verdict}")
+        else:
+            lines.append(
+                f"drift at switch {difference['switch']} table {difference['table']}: "
+                f"compiled {difference['compiled']}, installed {difference['installed']}"
+            )
     return "\n".join(lines)
 
 

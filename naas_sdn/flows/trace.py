@@ -187,7 +187,7 @@ def trace(
         reachable = any(d.port != "controller" for d in deliveries)
     dropped = None
     if not reachable:
-        dropped = _dropped(model, index, simulator.hops, source_port, destination_port, packet)
+        dropped = explain_drop(model, index, simulator.hops, source_port, destination_port, packet)
     return Trace(reachable, steps, deliveries, dropped)
 
 
@@ -274,7 +274,7 @@ class ModelIndex:
         return self._found.get(("address", subnet_id, ip))
 
 
-def _dropped(model, owners: ModelIndex, hops, source_port, destination_port, packet) -> Drop:
+def explain_drop(model, owners: ModelIndex, hops, source_port, destination_port, packet) -> Drop:
     """The last hop's flow (or the missing one) says who dropped the packet and why."""
     if not hops:
         return Drop("switch", None, "the source port is bound to no switch")

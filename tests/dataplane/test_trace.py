@@ -12,20 +12,22 @@ from tests.dataplane.lab import (
     lab,
     ping,
     plugged_ports,
+    switch_side,
     tcp_ok,
     udp_blocked,
     v4,
     wait_ping,
 )
+from tests.helpers import ApiClient
 
 NAAS_SDN = pathlib.Path(sys.executable).parent / "naas-sdn"
 
 
-def naas_trace(controller, tenant, *args):
-    """``naas-sdn trace`` as an operator runs it, with the tenant's token."""
+def naas_trace(controller, token, *args):
+    """``naas-sdn trace`` as an operator runs it, with this token."""
     return subprocess.run(
         [str(NAAS_SDN), "trace", *args, "--url", controller.url],
-        env=dict(os.environ, OS_TOKEN=tenant.api.token),
+        env=dict(os.environ, OS_TOKEN=token),
         check=False,
         capture_output=True,
         text=True,
@@ -64,13 +66,55 @@ def _router(tenant, networks) -> dict:
 
 def _the_command_says_the_same(controller, alice, ports, router):
     """``naas-sdn trace``, through the controller's API, for operators."""
-    said = naas_trace(controller, alice, ports["h1"]["id"], ports["h3"]["id"])
+    said = naas_trace(controller, alice.api.token, ports["h1"]["id"], ports["h3"]["id"])
     assert said.returncode == 0 and said.stdout.rstrip().endswith("reachable"), said
     assert re.search(rf"ROUTING .* router {router['id']}", said.stdout), said.stdout
     ssh = ("--protocol", "tcp", "--port", "22")
-    said = naas_trace(controller, alice, ports["h1"]["id"], ports["h2"]["id"], *ssh)
+    said = naas_trace(controller, alice.api.token, ports["h1"]["id"], ports["h2"]["id"], *ssh)
     assert said.returncode == 1, said
     assert f"dropped by port {ports['h2']['id']}: " in said.stdout, said.stdout
+
+
+def _the_switches_say_the_same_until_they_differ(controller, ports, router, h1, h2):
+    """Mode ``switch`` (admins): ofproto/trace on the real bridges agrees with the compiled
+    trace; a flow put on a bridge by hand is drift, and the trace on the switch shows it."""
+    admin = ApiClient(controller.url, controller.token("ops", admin=True))
+
+    def on_switches(destination, **request):
+        body = {"source_port_id": ports["h1"]["id"], "destination_port_id": destination["id"]}
+        resp = admin.post("/v2.0/traces", {"trace": {**body, **request, "mode": "switch"}})
+        assert resp.status == 201, resp.raw
+        return resp.json["trace"]
+
+    routed = on_switches(ports["h3"])
+    assert routed["reachable"] and routed["drift"] == [], routed
+    assert {hop["switch"] for hop in routed["hops"]} == {f"{1:016x}", f"{2:016x}"}
+    assert any(hop["resource_id"] == router["id"] for hop in routed["hops"])
+    ssh = on_switches(ports["h2"], protocol="tcp", destination_port=22)
+    assert not ssh["reachable"] and ssh["drift"] == [], ssh
+    assert ssh["dropped_by"]["resource_id"] == ports["h2"]["id"]
+    assert "tcp/22 ingress" in ssh["dropped_by"]["reason"]
+    assert on_switches(ports["h2"], protocol="tcp", destination_port=8080)["reachable"]
+
+    intf = switch_side(h1)
+    ofport = intf.node.vsctl(f"get Interface {intf.name} ofport").strip()
+    by_hand = f"table=0,priority=65000,in_port={ofport},icmp,actions=drop"
+    intf.node.cmd(f"ovs-ofctl -O OpenFlow13 add-flow {intf.node.name} {by_hand}")
+    try:
+        drifted = on_switches(ports["h2"])
+        assert not drifted["reachable"] and ping(h1, v4(ports["h2"]), count=2) == 0
+        assert drifted["drift"][0]["table"] == "CLASSIFY", drifted["drift"]
+        assert drifted["drift"][-1] == {"compiled_reachable": True}
+        said = naas_trace(
+            controller, admin.token, ports["h1"]["id"], ports["h2"]["id"], "--on-switches"
+        )
+        assert said.returncode == 1 and "drift at switch 0000000000000001" in said.stdout, said
+    finally:
+        intf.node.cmd(
+            f"ovs-ofctl -O OpenFlow13 del-flows --strict {intf.node.name} "
+            f"table=0,priority=65000,in_port={ofport},icmp"
+        )
+    assert on_switches(ports["h2"])["reachable"] and ping(h1, v4(ports["h2"])) == 3
 
 
 def test_the_trace_says_what_ping_nc_and_iperf3_do(controller, tenants):
@@ -145,6 +189,7 @@ def test_the_trace_says_what_ping_nc_and_iperf3_do(controller, tenants):
         assert any(hop["resource_id"] == router["id"] for hop in routed["hops"])
 
         _the_command_says_the_same(controller, alice, ports, router)
+        _the_switches_say_the_same_until_they_differ(controller, ports, router, h1, h2)
 
         # another tenant traces neither from nor to alice's ports
         own = bob.network("own", "10.0.0.0/24")

@@ -1,10 +1,24 @@
 """The packet trace over compiled pipelines: the verdict is the simulator's, each hop is named
 (table, stage, band, action, owner) and a drop says who dropped and why."""
 
+import pathlib
+from types import MappingProxyType
+
+import pytest
+
+from naas_sdn.features.trace import switch
 from naas_sdn.flows import compiler
+from naas_sdn.flows.fabric import FabricSnapshot, VifLocation
 from naas_sdn.flows.layout import Priority, Table
-from naas_sdn.flows.trace import priority_name, trace
-from naas_sdn.model.snapshot import ProtocolBlockView, SecurityGroupView
+from naas_sdn.flows.simulate import fabric_links
+from naas_sdn.flows.trace import ModelIndex, priority_name, trace
+from naas_sdn.model.snapshot import (
+    ModelSnapshot,
+    NetworkView,
+    PortView,
+    ProtocolBlockView,
+    SecurityGroupView,
+)
 from tests.unit import test_routing as routing
 from tests.unit.test_policy import ip, lab, open_group, rule, tcp, udp
 
@@ -102,3 +116,52 @@ def test_a_routed_packet_across_switches_names_the_router_and_both_switches():
     assert any(s.resource_type == "router" and s.resource_id == "R" for s in result.steps)
     # the other tenant's network with the same prefix is not where it went
     assert not traced(model, fabric, "a1", "c1", packet).reachable
+
+
+ROUTED = (pathlib.Path(__file__).parent / "fixtures" / "ofproto_trace_routed.txt").read_text()
+
+
+def test_an_ofproto_trace_is_read_table_by_table_through_its_recirculation():
+    """Open vSwitch 3.1's answer for a routed ping leaving bridge t1 by its cable (port 2)."""
+    lookups, outputs, controller, final = switch.parse(ROUTED)
+    assert [(table, priority) for table, priority, _c, _a in lookups] == [
+        (0, 300), (10, 210), (20, 0), (22, 100),
+        (24, 100), (26, 0), (30, 100), (35, 165), (40, 100), (50, 0), (90, 100),
+    ]  # fmt: skip
+    assert lookups[7][2] == 0xA503690000000003 and "dec_ttl" in lookups[7][3]
+    assert outputs == [2] and not controller
+    assert "dl_vlan=2" in final and "nw_ttl=63" in final
+    arriving = switch._leaving(final, 7).split(",")
+    assert arriving[0] == "in_port=7" and "dl_vlan=2" in arriving and "icmp" in arriving
+    assert not [f for f in arriving if f.startswith(("reg", "metadata", "recirc", "eth,"))]
+    assert "eth" not in arriving
+
+
+def test_the_switch_trace_follows_the_cable_and_names_the_owners():
+    """Two bridges, their answers given: the packet leaves t1 by port 2 into t2's port 7."""
+    fabric = FabricSnapshot(
+        frozenset({1, 2}),
+        frozenset(fabric_links([((1, 2), (2, 7))])),
+        MappingProxyType({"a": VifLocation("t1", 1, 1), "b": VifLocation("t2", 2, 3)}),
+    )
+    on_t2 = "Flow: x\n 0. in_port=7, priority 300, cookie 0xa503690000000002\n    output:3\n"
+    asked = []
+
+    def appctl(command, bridge, flow, *options):
+        asked.append((bridge, flow.split(",")[0]))
+        return ROUTED if bridge == "t1" else on_t2
+
+    model = ModelSnapshot.build(
+        [NetworkView("n", "t", 1, True)],
+        [PortView("b", "n", "t", 2, "fa:16:3e:00:00:02", True, ())],
+    )
+    tracer = switch.SwitchTracer(appctl, {1: "t1", 2: "t2"}.get)
+    packet = {"eth_src": "fa:16:3e:00:00:01", "eth_dst": "fa:16:3e:00:00:02", "eth_type": 0x800}
+    found = tracer.trace({}, fabric, model, ModelIndex(model), "a", packet, "b", False)
+    assert asked == [("t1", "in_port=1"), ("t2", "in_port=7")]
+    assert found.reachable and found.steps[-1].resource_id == "b"
+    assert found.steps[-1].switch == 2 and found.steps[-1].table == "CLASSIFY"
+    with pytest.raises(switch.SwitchTraceUnavailable):
+        switch.SwitchTracer(appctl, {1: "t1"}.get).trace(
+            {}, fabric, model, ModelIndex(model), "a", packet, "b", False
+        )

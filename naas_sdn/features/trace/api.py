@@ -26,6 +26,7 @@ from typing import Any
 import netaddr
 
 from naas_sdn.features.trace.dataplane import DataplaneView
+from naas_sdn.features.trace.switch import SwitchTracer
 from naas_sdn.flows import compiler
 from naas_sdn.flows import trace as tracing
 from naas_sdn.model import errors
@@ -34,7 +35,7 @@ from naas_sdn.model.service import Context, NetworkService
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.extensions import Extension, Plugin
-from naas_sdn.northbound.policy import ANY, rule
+from naas_sdn.northbound.policy import ADMIN, ANY, rule
 from naas_sdn.northbound.resources import ResourceDef, refuse_change
 
 PLUGIN = "trace"
@@ -48,6 +49,7 @@ DEFAULTS = {
     "destination_port": None,
     "ethertype": "IPv4",
     "ct_state": "new",
+    "mode": "compiled",
 }
 
 TRACE_EXTENSIONS = (
@@ -60,7 +62,14 @@ TRACE_EXTENSIONS = (
     ),
 )
 
-TRACE_RULES = (rule("create_trace", ANY, "Trace a packet from a port one sees"),)
+TRACE_RULES = (
+    rule("create_trace", ANY, "Trace a packet from a port one sees"),
+    rule(
+        "create_trace:mode",
+        ADMIN,
+        "Choose where a packet is traced: mode switch reads the real switches",
+    ),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +80,7 @@ class Answer:
     reachable: bool
     hops: tuple
     dropped_by: dict | None
+    drift: list | None = None  # mode switch: where the switches differ from the compiled
 
 
 def _protocol(attr, value):
@@ -116,13 +126,16 @@ TRACE = AttributeMap(
         Attr("reachable", lambda r: r.reachable, kind="boolean"),
         Attr("hops", lambda r: list(r.hops), kind="other"),
         Attr("dropped_by", lambda r: r.dropped_by, kind="other"),
+        _posted("mode", a.one_of("compiled", "switch")),
+        Attr("drift", lambda r: r.drift, kind="other"),
     )
 )
 
 
 class Tracer:
-    def __init__(self, service: NetworkService):
+    def __init__(self, service: NetworkService, switches: SwitchTracer | None = None):
         self.service = service
+        self.switches = switches or SwitchTracer()
 
     def create(self, ctx: Context, items: list[dict]) -> list[Answer]:
         return [self._trace(ctx, {**DEFAULTS, **item}) for item in items]
@@ -142,12 +155,13 @@ class Tracer:
         established = request["ct_state"] == "established"
         destination_id = destination.id if destination is not None else None
 
-        def run(model, fabric, states, classifiers=None, index=None) -> tracing.Trace:
+        def run(model, fabric, states, classifiers=None, index=None) -> tuple:
+            """The compiled trace, and in mode ``switch`` the switches' own."""
             if source.id not in fabric.vifs:
                 raise errors.PortNotPlugged(port_id=source.id)
             index = index if index is not None else tracing.ModelIndex(model)
             packet = self._packet(model, index, source, destination, request, addresses)
-            return tracing.trace(
+            compiled = tracing.trace(
                 states,
                 fabric,
                 model,
@@ -158,14 +172,21 @@ class Tracer:
                 classifiers,
                 index,
             )
+            if request["mode"] != "switch":
+                return compiled, None
+            on_switches = self.switches.trace(
+                states, fabric, model, index, source.id, packet, destination_id, established
+            )
+            return on_switches, _drift(compiled, on_switches)
 
         view = DataplaneView.of(self.service)
         fabric = view.snapshot()
         if fabric is None or source.id not in fabric.vifs:
             raise errors.PortNotPlugged(port_id=source.id)
-        found = view.with_compiled(model.revision, COMPILED_WAIT, run)
-        if found is None:  # no pass compiled this revision yet (or no switch connected)
-            found = run(model, fabric, compiler.compile_fabric(model, fabric))
+        answered = view.with_compiled(model.revision, COMPILED_WAIT, run)
+        if answered is None:  # no pass compiled this revision yet (or no switch connected)
+            answered = run(model, fabric, compiler.compile_fabric(model, fabric))
+        found, drift = answered
         return Answer(
             str(uuid.uuid4()),
             ctx.project_id,
@@ -173,6 +194,7 @@ class Tracer:
             found.reachable,
             tuple(self._hop(ctx, step) for step in found.steps),
             self._drop(ctx, found.dropped_by),
+            drift,
         )
 
     def _addresses(self, source, destination, request, version: int) -> tuple[str, str]:
@@ -271,6 +293,42 @@ class Tracer:
                 drop.resource_id, f"(a {drop.resource_type} of another project)"
             )
         return {"resource_type": drop.resource_type, "resource_id": shown, "reason": reason}
+
+
+def _drift(compiled: tracing.Trace, on_switches: tracing.Trace) -> list[dict]:
+    """Where the switches' trace leaves the compiled one: the first hop that differs (its
+    switch, table, and the flow each names), and a verdict that differs."""
+    found: list[dict] = []
+
+    def seen(step):
+        return (step.priority, step.resource_type, step.resource_id) if step else None
+
+    for position in range(max(len(compiled.steps), len(on_switches.steps))):
+        want = compiled.steps[position] if position < len(compiled.steps) else None
+        have = on_switches.steps[position] if position < len(on_switches.steps) else None
+        where = have or want
+        assert where is not None
+        if (want and (want.switch, want.table)) != (have and (have.switch, have.table)) or seen(
+            want
+        ) != seen(have):
+            found.append(
+                {
+                    "switch": f"{where.switch:016x}",
+                    "table": where.table,
+                    "compiled": _named(want),
+                    "installed": _named(have),
+                }
+            )
+            break
+    if compiled.reachable != on_switches.reachable:
+        found.append({"compiled_reachable": compiled.reachable})
+    return found
+
+
+def _named(step: tracing.Step | None) -> str | None:
+    if step is None:
+        return None
+    return " ".join(filter(None, (step.table, step.priority, step.resource_type)))
 
 
 def _address(port, version: int) -> str | None:
