@@ -31,6 +31,8 @@ PluginFactory = Callable[[object], Plugin]  # (NetworkService) -> Plugin
 SERVICE_AREAS = {
     "network-ip-availabilities": "network-ip-availability",
     "traces": "trace",
+    "fabric-switches": "trace",
+    "fabric-links": "trace",
     "routers": "router",
     "floatingips": "router",
     "floatingip-pools": "router",

@@ -53,6 +53,8 @@ def test_resources_listing(server, alice):
         "l2_remote_gateway_connections",
         "network_ip_availabilities",
         "traces",
+        "fabric_switches",
+        "fabric_links",
     }
     assert by_name["networks"]["name"] == "network"
     assert by_name["l2_remote_gateways"]["links"][0]["href"] == (

@@ -56,6 +56,7 @@ def test_a_tenant_traces_only_ports_it_sees(alice, bob):
 def test_without_the_plugin_traces_are_not_implemented(bare_alice):
     resp = bare_alice.post("/v2.0/traces", {"trace": {}})
     assert resp.status == 501 and "'trace' is not loaded" in resp.json["NeutronError"]["message"]
+    assert bare_alice.get("/v2.0/fabric-switches").status == 501
 
 
 def test_the_command_says_what_the_api_refused(alice, capsys, monkeypatch):
@@ -69,3 +70,15 @@ def test_the_command_says_what_the_api_refused(alice, capsys, monkeypatch):
     assert "409: " in said and "no VM plugged" in said
     assert cli.main(["trace", port["id"], "--to-ip", "10.0.0.9", "--protocol", "gre", *login]) == 2
     assert "400: " in capsys.readouterr().err
+
+
+def test_the_fabric_is_read_by_admins_alone(alice, admin):
+    """With no switch connected (no controller in the API's process here: the lists are
+    empty); what they hold is tested on real switches in tests/dataplane/test_trace.py."""
+    for path in ("/v2.0/fabric-switches", "/v2.0/fabric-links"):
+        assert admin.get(path).status == 200
+        assert alice.get(path).json == {path.rsplit("/", 1)[1].replace("-", "_"): []}
+        assert admin.post(path, {}).status == 405
+    assert admin.get("/v2.0/fabric-switches/0000000000000001").status == 404
+    assert alice.get("/v2.0/fabric-switches/0000000000000001").status == 404
+    assert admin.get("/v2.0/fabric-links/nope").status == 404

@@ -76,9 +76,23 @@ def _the_command_says_the_same(controller, alice, ports, router):
 
 
 def _the_switches_say_the_same_until_they_differ(controller, ports, router, h1, h2):
-    """Mode ``switch`` (admins): ofproto/trace on the real bridges agrees with the compiled
-    trace; a flow put on a bridge by hand is drift, and the trace on the switch shows it."""
+    """Admins see the switches and the cable; mode ``switch`` (admins): ofproto/trace on the
+    real bridges agrees with the compiled trace; a flow put on a bridge by hand is drift, and
+    the trace on the switch shows it."""
     admin = ApiClient(controller.url, controller.token("ops", admin=True))
+    switches = admin.get("/v2.0/fabric-switches").json["fabric_switches"]
+    assert [(s["id"], s["bridge"], s["bound_ports"]) for s in switches] == [
+        (f"{1:016x}", "t1", 1),
+        (f"{2:016x}", "t2", 2),
+    ]
+    (cable,) = admin.get("/v2.0/fabric-links").json["fabric_links"]
+    assert (cable["switch_a"], cable["switch_b"], cable["bidirectional"]) == (
+        f"{1:016x}",
+        f"{2:016x}",
+        True,
+    )
+    tenant = ApiClient(controller.url, controller.token("tenant-a"))
+    assert tenant.get("/v2.0/fabric-links").json == {"fabric_links": []}
 
     def on_switches(destination, **request):
         body = {"source_port_id": ports["h1"]["id"], "destination_port_id": destination["id"]}

@@ -26,6 +26,7 @@ from typing import Any
 import netaddr
 
 from naas_sdn.features.trace.dataplane import DataplaneView
+from naas_sdn.features.trace.fabric import FABRIC_RULES, fabric_resources
 from naas_sdn.features.trace.switch import SwitchTracer
 from naas_sdn.flows import compiler
 from naas_sdn.flows import trace as tracing
@@ -57,7 +58,8 @@ TRACE_EXTENSIONS = (
         PLUGIN,
         "Packet trace",
         "Why a port's VM can or cannot reach another port or address: the packet traced "
-        "through the compiled pipeline, each hop named with the object that owns it.",
+        "through the compiled pipeline, each hop named with the object that owns it; and "
+        "for admins, the switches and cables the controller sees.",
         updated="2026-12-06T00:00:00-00:00",
     ),
 )
@@ -354,4 +356,9 @@ def trace_plugin(service: NetworkService) -> Plugin:
         not_found=lambda rid: errors.ResourceNotFound(),
         taggable=False,
     )
-    return Plugin(PLUGIN, (resource,), TRACE_EXTENSIONS, policy_rules=TRACE_RULES)
+    return Plugin(
+        PLUGIN,
+        (resource, *fabric_resources(service)),
+        TRACE_EXTENSIONS,
+        policy_rules=TRACE_RULES + FABRIC_RULES,
+    )
