@@ -178,17 +178,21 @@ def trace(
     deliveries = tuple(simulator.inject(source.dpid, source.ofport, **dict(packet)))
     index = index if index is not None else ModelIndex(model)
     steps = tuple(_step(index, dpid, table, flow) for dpid, table, flow in simulator.hops)
-    if destination_port is not None:
-        there = fabric.vifs.get(destination_port)
-        reachable = there is not None and any(
-            d.dpid == there.dpid and d.port == there.ofport for d in deliveries
-        )
-    else:
-        reachable = any(d.port != "controller" for d in deliveries)
+    reachable = reached(fabric, deliveries, destination_port)
     dropped = None
     if not reachable:
         dropped = explain_drop(model, index, simulator.hops, source_port, destination_port, packet)
     return Trace(reachable, steps, deliveries, dropped)
+
+
+def reached(fabric: FabricSnapshot, deliveries, destination_port: str | None) -> bool:
+    """A copy arrived at ``destination_port``'s VM (without one: at any VM or uplink)."""
+    if destination_port is None:
+        return any(d.port != "controller" for d in deliveries)
+    there = fabric.vifs.get(destination_port)
+    return there is not None and any(
+        d.dpid == there.dpid and d.port == there.ofport for d in deliveries
+    )
 
 
 def _table_name(table: int) -> str:

@@ -99,6 +99,36 @@ class ResourceDef:
         )
 
 
+def read_only(
+    collection: str,
+    member: str,
+    attributes: AttributeMap,
+    listed: Callable,
+    shown: Callable,
+    not_found: Callable[..., errors.NeutronException],
+    valid_id: Callable[[str], bool] | None = None,
+    default_visible: Callable[[Any, Any], bool] | None = None,
+) -> ResourceDef:
+    """A collection the API only reads (GET list and show; anything else 405), at its name
+    with dashes, untagged."""
+    resource = ResourceDef(
+        collection=collection,
+        member=member,
+        path=collection.replace("_", "-"),
+        attributes=attributes,
+        list=listed,
+        get=shown,
+        create=refuse_change,
+        update=refuse_change,
+        delete=refuse_change,
+        not_found=not_found,
+        taggable=False,
+        read_only=True,
+        default_visible=default_visible,
+    )
+    return resource if valid_id is None else dataclasses.replace(resource, valid_id=valid_id)
+
+
 def _standard(name_getter=lambda r: r.project_id) -> tuple[Attr, ...]:
     """The attributes every Neutron resource with standard attributes carries."""
     return (

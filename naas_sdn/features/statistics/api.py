@@ -30,7 +30,7 @@ from naas_sdn.model.service import Context, NetworkService
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.extensions import Extension, Plugin
 from naas_sdn.northbound.policy import ADMIN_OR_OWNER, rule
-from naas_sdn.northbound.resources import ResourceDef, refuse_change
+from naas_sdn.northbound.resources import ResourceDef, read_only
 
 # ip-statistics ids: uuid5(IP_NAMESPACE, "<port id>/<address>"), stable across restarts
 IP_NAMESPACE = uuid.UUID("1687a31a-4d36-49eb-b635-89eb6b8ea04d")
@@ -226,20 +226,7 @@ class StatisticsReader:
 
 
 def _collection(name: str, attributes: AttributeMap, list_, get, not_found) -> ResourceDef:
-    return ResourceDef(
-        collection=name,
-        member=name,
-        path=name.replace("_", "-"),
-        attributes=attributes,
-        list=list_,
-        get=get,
-        create=refuse_change,
-        update=refuse_change,
-        delete=refuse_change,
-        not_found=not_found,
-        taggable=False,
-        read_only=True,
-    )
+    return read_only(name, name, attributes, list_, get, not_found)
 
 
 def statistics_plugin(service: NetworkService) -> Plugin:

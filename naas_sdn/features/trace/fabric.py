@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import re
+from collections.abc import Callable
 
 from naas_sdn.features.trace.dataplane import DataplaneView
 from naas_sdn.flows.fabric import FabricSnapshot
@@ -19,7 +20,7 @@ from naas_sdn.model import errors
 from naas_sdn.model.service import Context, NetworkService
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.policy import ADMIN, rule
-from naas_sdn.northbound.resources import ResourceDef, refuse_change
+from naas_sdn.northbound.resources import ResourceDef, read_only
 
 FABRIC_RULES = (
     rule("get_fabric_switch", ADMIN, "Get the switches the controller sees"),
@@ -135,33 +136,27 @@ class FabricReader:
         return found
 
 
-def _read_only(
-    collection: str, member: str, attributes: AttributeMap, listed, shown, pattern
-) -> ResourceDef:
-    """An admins' collection the API only reads, at its name with dashes."""
-    return ResourceDef(
-        collection=collection,
-        member=member,
-        path=collection.replace("_", "-"),
-        attributes=attributes,
-        list=listed,
-        get=shown,
-        create=refuse_change,
-        update=refuse_change,
-        delete=refuse_change,
-        not_found=lambda rid: errors.ResourceNotFound(),
-        taggable=False,
-        read_only=True,
-        valid_id=lambda value: bool(pattern.match(value)),
-        default_visible=_admin,
-    )
+def _named_by(pattern: re.Pattern) -> Callable[[str], bool]:
+    """What a member's id must look like (anything else is not found)."""
+    return lambda value: bool(pattern.match(value))
 
 
 def fabric_resources(service: NetworkService) -> tuple[ResourceDef, ...]:
     reader = FabricReader(service)
-    return (
-        _read_only(
-            "fabric_switches", "fabric_switch", SWITCH, reader.switches, reader.switch, _SWITCH_ID
-        ),
-        _read_only("fabric_links", "fabric_link", LINK, reader.links, reader.link, _LINK_ID),
+    kinds = (
+        ("fabric_switches", "fabric_switch", SWITCH, reader.switches, reader.switch, _SWITCH_ID),
+        ("fabric_links", "fabric_link", LINK, reader.links, reader.link, _LINK_ID),
+    )
+    return tuple(
+        read_only(
+            collection,
+            member,
+            attributes,
+            listed,
+            shown,
+            lambda rid: errors.ResourceNotFound(),
+            _named_by(pattern),
+            _admin,
+        )
+        for collection, member, attributes, listed, shown, pattern in kinds
     )

@@ -181,13 +181,7 @@ class SwitchTracer:
                 else:
                     pending.append((cable_end[0], _leaving(final, cable_end[1]), crossed + 1))
         steps = tuple(_step(index, dpid, table, installed) for dpid, table, _f, installed in hops)
-        if destination_port is not None:
-            there = fabric.vifs.get(destination_port)
-            reachable = there is not None and any(
-                d.dpid == there.dpid and d.port == there.ofport for d in deliveries
-            )
-        else:
-            reachable = any(d.port != "controller" for d in deliveries)
+        reachable = tracing.reached(fabric, deliveries, destination_port)
         dropped = None
         if not reachable:
             known = [(dpid, table, flow) for dpid, table, flow, _i in hops]
