@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(openvswitch-switch mininet iperf3 iputils-ping ethtool tcpdump iproute2 psmisc
           isc-dhcp-client busybox traceroute netcat-openbsd
           postgresql
+          chromium chromium-driver
           python3-venv python3-dev)
 missing=()
 for package in "${packages[@]}"; do

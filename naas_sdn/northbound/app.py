@@ -13,6 +13,7 @@ from urllib.parse import quote
 import sqlalchemy.exc
 import webob
 
+from naas_sdn import ui
 from naas_sdn.features.networking import rbac, rbac_api
 from naas_sdn.model import errors
 from naas_sdn.model.service import Context, NetworkService
@@ -100,8 +101,10 @@ class NeutronApp:
     # ------------------------------------------------------------------------------- routing
     def dispatch(self, req: webob.Request) -> webob.Response:
         _check_url(req)
-        self.service.refresh()  # what other processes sharing the database committed
         segments = [s for s in req.path_info.split("/") if s]
+        if segments and segments[0] == "ui":
+            return ui.serve(req, segments[1:])  # static: no model read, no token
+        self.service.refresh()  # what other processes sharing the database committed
         if not segments:
             http.allow(req, "GET")
             return http.json_response({"versions": [self._version(req)]})
