@@ -286,7 +286,10 @@ class Programmer:
         except Exception:
             self._compilation = Compilation(self._options)  # left half advanced: start afresh
             raise
-        self._compiled(model, fabric, states, changes)
+        try:
+            self._compiled(model, fabric, states, changes)
+        except Exception:  # what traces read must never keep the switches from their flows
+            LOG.exception("publishing the compiled states to traces failed")
         connected = self._fabric.connected()
         # The switches of ports that came or changed go last: by the time a new VM's frames
         # enter the pipeline, every switch already leads back to it (its address answers,

@@ -207,6 +207,27 @@ def test_a_port_whose_flows_cannot_be_compiled_leaves_the_switch_to_the_others()
     assert set(switch.flows) == {f.key for f in state.flows}
 
 
+def test_a_failing_publication_to_traces_keeps_no_switch_from_its_flows():
+    """What traces read is published each pass; its failure is logged, never a pass lost."""
+    state_model = model(ONE_PORTS)
+    fab = fabric([1], [], ONE_VIFS)
+    switch, channel = _connected()
+
+    def broken(*_args):
+        raise RuntimeError("a bug on the traces' side")
+
+    programmer = Programmer(
+        SimpleNamespace(snapshot=lambda: state_model),
+        SimpleNamespace(snapshot=lambda: fab, connected=dict),
+        compiler.Options(),
+        generation=1,
+        compiled=broken,
+    )
+    programmer.switch_connected(channel)
+    programmer._pass({1: channel})
+    assert set(switch.flows) == {f.key for f in compiler.compile_fabric(state_model, fab)[1].flows}
+
+
 def test_a_meter_the_switch_refuses_leaves_out_only_the_flows_using_it():
     zero = QosPolicyView("zero", "t", (("ingress", 0, 0),))  # the API allows max_kbps 0
     ports = {

@@ -157,11 +157,10 @@ def test_the_switch_trace_follows_the_cable_and_names_the_owners():
     )
     tracer = switch.SwitchTracer(appctl, {1: "t1", 2: "t2"}.get)
     packet = {"eth_src": "fa:16:3e:00:00:01", "eth_dst": "fa:16:3e:00:00:02", "eth_type": 0x800}
-    found = tracer.trace({}, fabric, model, ModelIndex(model), "a", packet, "b", False)
+    read = tracer.read(fabric, "a", packet, False)
+    found = tracer.explain(read, {}, fabric, model, ModelIndex(model), "a", packet, "b")
     assert asked == [("t1", "in_port=1"), ("t2", "in_port=7")]
     assert found.reachable and found.steps[-1].resource_id == "b"
     assert found.steps[-1].switch == 2 and found.steps[-1].table == "CLASSIFY"
     with pytest.raises(switch.SwitchTraceUnavailable):
-        switch.SwitchTracer(appctl, {1: "t1"}.get).trace(
-            {}, fabric, model, ModelIndex(model), "a", packet, "b", False
-        )
+        switch.SwitchTracer(appctl, {1: "t1"}.get).read(fabric, "a", packet, False)

@@ -158,7 +158,7 @@ class Tracer:
         destination_id = destination.id if destination is not None else None
 
         def run(model, fabric, states, classifiers=None, index=None) -> tuple:
-            """The compiled trace, and in mode ``switch`` the switches' own."""
+            """The compiled trace, the packet traced and the fabric it was traced on."""
             if source.id not in fabric.vifs:
                 raise errors.PortNotPlugged(port_id=source.id)
             index = index if index is not None else tracing.ModelIndex(model)
@@ -174,12 +174,7 @@ class Tracer:
                 classifiers,
                 index,
             )
-            if request["mode"] != "switch":
-                return compiled, None
-            on_switches = self.switches.trace(
-                states, fabric, model, index, source.id, packet, destination_id, established
-            )
-            return on_switches, _drift(compiled, on_switches)
+            return compiled, packet, fabric
 
         view = DataplaneView.of(self.service)
         fabric = view.snapshot()
@@ -188,7 +183,23 @@ class Tracer:
         answered = view.with_compiled(model.revision, COMPILED_WAIT, run)
         if answered is None:  # no pass compiled this revision yet (or no switch connected)
             answered = run(model, fabric, compiler.compile_fabric(model, fabric))
-        found, drift = answered
+        found, packet, traced_on = answered
+        drift = None
+        if request["mode"] == "switch":
+            # The bridges are asked with nothing held (the programmer publishes meanwhile),
+            # then their answer is named against the newest compiled states.
+            read = self.switches.read(traced_on, source.id, packet, established)
+
+            def explain(model, _fabric, states, _classifiers=None, index=None):
+                index = index if index is not None else tracing.ModelIndex(model)
+                return self.switches.explain(
+                    read, states, traced_on, model, index, source.id, packet, destination_id
+                )
+
+            on_switches = view.with_compiled(model.revision, COMPILED_WAIT, explain)
+            if on_switches is None:
+                on_switches = explain(model, traced_on, compiler.compile_fabric(model, traced_on))
+            found, drift = on_switches, _drift(found, on_switches)
         return Answer(
             str(uuid.uuid4()),
             ctx.project_id,

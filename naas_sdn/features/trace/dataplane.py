@@ -62,33 +62,45 @@ class DataplaneView:
         model by ``changes`` (the revision they follow, collection -> ids changed), else is
         built again."""
         with self._changed:
-            follows, changed = changes
-            if self._model is None or follows != self._model.revision:
-                changed = None  # not the changes since what was last published: all anew
-            self._index.update(model, changed)
-            for dpid, state in states.items():
-                before = self._states.get(dpid)
-                if state is before:
-                    continue
-                since = state.since
-                if before is not None and since is not None and since[0]() is before:
-                    classifier = self._classifiers[dpid]
-                    for owner in since[1]:
-                        old = before.parts.get(owner, frozenset())
-                        new = state.parts.get(owner, frozenset())
-                        for flow in old - new:
-                            classifier.remove(flow)
-                        for flow in new - old:
-                            classifier.add(flow)
-                else:
-                    self._classifiers[dpid] = Classifier(
-                        flow for part in state.parts.values() for flow in part
-                    )
-                self._states[dpid] = state
-            for gone in self._states.keys() - states.keys():
-                del self._states[gone], self._classifiers[gone]
-            self._model, self._compiled_fabric = model, fabric
+            try:
+                self._follow(model, fabric, states, changes)
+            except Exception:
+                # half followed: forget it all, the next publication builds afresh
+                self._states.clear()
+                self._classifiers.clear()
+                self._model = self._compiled_fabric = None
+                raise
             self._changed.notify_all()
+
+    def _follow(self, model, fabric, states, changes) -> None:
+        """The classifiers and the index advanced to ``states`` and ``model`` (the lock
+        held)."""
+        follows, changed = changes
+        if self._model is None or follows != self._model.revision:
+            changed = None  # not the changes since what was last published: all anew
+        self._index.update(model, changed)
+        for dpid, state in states.items():
+            before = self._states.get(dpid)
+            if state is before:
+                continue
+            since = state.since
+            if before is not None and since is not None and since[0]() is before:
+                classifier = self._classifiers[dpid]
+                for owner in since[1]:
+                    old = before.parts.get(owner, frozenset())
+                    new = state.parts.get(owner, frozenset())
+                    for flow in old - new:
+                        classifier.remove(flow)
+                    for flow in new - old:
+                        classifier.add(flow)
+            else:
+                self._classifiers[dpid] = Classifier(
+                    flow for part in state.parts.values() for flow in part
+                )
+            self._states[dpid] = state
+        for gone in self._states.keys() - states.keys():
+            del self._states[gone], self._classifiers[gone]
+        self._model, self._compiled_fabric = model, fabric
 
     def with_compiled(
         self,

@@ -134,24 +134,17 @@ class SwitchTracer:
         self._appctl = appctl
         self._bridge_of = bridge_of
 
-    def trace(
-        self,
-        states: Mapping[int, SwitchState],
-        fabric: FabricSnapshot,
-        model,
-        index: tracing.ModelIndex,
-        source_port: str,
-        packet: Mapping,
-        destination_port: str | None,
-        established: bool,
-    ) -> tracing.Trace:
+    def read(self, fabric: FabricSnapshot, source_port: str, packet: Mapping, established: bool):
+        """What the bridges do with the packet: (lookups as (dpid, table, priority, cookie,
+        actions), deliveries). Only Open vSwitch is asked, not the model: this runs with
+        nothing of the controller's held."""
         source = fabric.vifs[source_port]
         peer = {
             (link.src_dpid, link.src_port): (link.dst_dpid, link.dst_port) for link in fabric.links
         }
         ct_next = ["--ct-next", "trk,est"] * 4 if established else []
         pending = [(source.dpid, flow_text(packet, source.ofport), 0)]
-        hops: list[tuple[int, int, object, tuple]] = []  # (dpid, table, flow, installed)
+        lookups: list[tuple[int, int, int | None, int, list[str]]] = []
         deliveries: list[Delivery] = []
         while pending:
             dpid, flow, crossed = pending.pop(0)
@@ -162,16 +155,8 @@ class SwitchTracer:
                 text = self._appctl("ofproto/trace", bridge, flow, *ct_next)
             except OSError as error:
                 raise SwitchTraceUnavailable(switch=f"{dpid:016x}", reason=str(error)) from error
-            lookups, outputs, controller, final = parse(text)
-            for table, priority, cookie, actions in lookups:
-                hops.append(
-                    (
-                        dpid,
-                        table,
-                        _compiled(states.get(dpid), table, priority, cookie),
-                        (priority, cookie, actions),
-                    )
-                )
+            found, outputs, controller, final = parse(text)
+            lookups += [(dpid, *lookup) for lookup in found]
             if controller:
                 deliveries.append(Delivery(dpid, "controller", ()))
             for port in outputs:
@@ -180,23 +165,42 @@ class SwitchTracer:
                     deliveries.append(Delivery(dpid, port, ()))
                 else:
                     pending.append((cable_end[0], _leaving(final, cable_end[1]), crossed + 1))
-        steps = tuple(_step(index, dpid, table, installed) for dpid, table, _f, installed in hops)
+        return lookups, tuple(deliveries)
+
+    @staticmethod
+    def explain(
+        read: tuple,
+        states: Mapping[int, SwitchState],
+        fabric: FabricSnapshot,
+        model,
+        index: tracing.ModelIndex,
+        source_port: str,
+        packet: Mapping,
+        destination_port: str | None,
+    ) -> tracing.Trace:
+        """The bridges' answer as a trace: each lookup named by its cookie's owner, the drop
+        explained from the compiled flow the switch's is (or as drift, when none is)."""
+        lookups, deliveries = read
+        steps = tuple(_step(index, dpid, table, (p, c, a)) for dpid, table, p, c, a in lookups)
         reachable = tracing.reached(fabric, deliveries, destination_port)
         dropped = None
         if not reachable:
-            known = [(dpid, table, flow) for dpid, table, flow, _i in hops]
-            if known and known[-1][2] is None and hops[-1][3][0] is not None:
+            known = [
+                (dpid, table, _compiled(states.get(dpid), table, priority, cookie))
+                for dpid, table, priority, cookie, _a in lookups
+            ]
+            if known and known[-1][2] is None and lookups[-1][2] is not None:
                 dropped = tracing.Drop(
                     steps[-1].resource_type or "switch",
                     steps[-1].resource_id,
-                    f"switch {hops[-1][0]:016x} holds a flow in table {steps[-1].table} that "
-                    "was not compiled (drift): it drops the packet",
+                    f"switch {lookups[-1][0]:016x} holds a flow in table {steps[-1].table} "
+                    "that was not compiled (drift): it drops the packet",
                 )
             else:
                 dropped = tracing.explain_drop(
                     model, index, known, source_port, destination_port, packet
                 )
-        return tracing.Trace(reachable, steps, tuple(deliveries), dropped)
+        return tracing.Trace(reachable, steps, deliveries, dropped)
 
     def _bridge(self, dpid: int) -> str:
         try:
