@@ -136,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated service plugins whose rules to include "
         "(default: the configured ones)",
     )
+    _trace_parser(sub)
+    return parser
+
+
+def _trace_parser(sub) -> None:
+    """``naas-sdn trace``'s arguments."""
     trace = sub.add_parser(
         "trace",
         help="trace a packet from a port's VM through a running controller's pipeline",
@@ -143,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("source_port_id")
     trace.add_argument("destination_port_id", nargs="?", help="the port the packet is sent to")
     trace.add_argument("--to-ip", metavar="ADDRESS", help="or the address it is sent to")
+    trace.add_argument(
+        "--from-ip",
+        metavar="ADDRESS",
+        help="the address it is sent from (default: the port's own; another tests port security)",
+    )
     trace.add_argument(
         "--protocol", default="icmp", help="icmp, tcp, udp or a protocol number (icmp)"
     )
@@ -168,7 +179,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     trace.add_argument("--config", metavar="FILE", help="INI configuration file")
     trace.add_argument("--json", action="store_true", help="print the API's answer as it is")
-    return parser
 
 
 def _trace(args) -> int:
@@ -189,6 +199,8 @@ def _trace(args) -> int:
         body["destination_port_id"] = args.destination_port_id
     if args.to_ip:
         body["destination_ip"] = args.to_ip
+    if args.from_ip:
+        body["source_ip"] = args.from_ip
     if args.port is not None:
         body["destination_port"] = args.port
     request = urllib.request.Request(

@@ -26,6 +26,8 @@ def test_a_trace_is_refused_clearly(alice):
         ({"source_port_id": port["id"], "destination_ip": "10.0.0.9", "ct_state": "old"}, 400),
         ({"source_port_id": port["id"], "destination_port_id": other["id"], "bogus": 1}, 400),
         ({"source_port_id": port["id"], "destination_port_id": other["id"], "mode": "x"}, 400),
+        ({"source_port_id": port["id"], "destination_port_id": other["id"], "source_ip": "x"}, 400),
+        ({"source_port_id": port["id"], "destination_ip": "10.0.0.9", "source_ip": "::1"}, 400),
         # the real switches are read for admins alone (policy create_trace:mode)
         ({"source_port_id": port["id"], "destination_port_id": other["id"], "mode": "switch"}, 403),
     ]

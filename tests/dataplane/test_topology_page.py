@@ -100,6 +100,14 @@ class Page:
     def tap(self, node_id: str) -> None:
         self.js("window.naas.cy.getElementById(arguments[0]).emit('tap');", node_id)
 
+    def traced(self, source: str, destination: str) -> dict:
+        """Click one port, then the other: the page's trace between them, once answered."""
+        self.js("window.naas.lastTrace = null;")
+        self.tap(source)
+        self.tap(destination)
+        assert wait_for(lambda: self.js("return window.naas.lastTrace") is not None)
+        return self.js("return window.naas.lastTrace")
+
     def screenshot(self, name: str) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
         assert self.driver.save_screenshot(str(ARTIFACTS / name))
@@ -107,7 +115,7 @@ class Page:
 
 def _alices_networks(alice, net):
     """Two networks joined by a router, a VM on each (h1 in groups default and web, so that
-    h2's default group admits it)."""
+    h2's default group admits it), the first extended to a remote site."""
     front = alice.network("front", "10.0.0.0/24")
     back = alice.network("back", "10.0.1.0/24")
     group = alice.create("/v2.0/security-groups", "security_group", {"name": "web"})
@@ -123,7 +131,17 @@ def _alices_networks(alice, net):
             {"subnet_id": subnet[0]["id"]},
         )
         assert resp.status == 200, resp.raw
-    return front, back, router, ports
+    site = alice.create(
+        "/v2.0/l2-remote-gateways",
+        "l2_remote_gateway",
+        {"name": "branch", "remote_ip": "192.0.2.10"},
+    )
+    alice.create(
+        "/v2.0/l2-remote-gateway-connections",
+        "l2_remote_gateway_connection",
+        {"l2_remote_gateway_id": site["id"], "network_id": front["id"]},
+    )
+    return front, back, router, ports, site
 
 
 def test_the_page_draws_what_the_token_shows_and_traces_two_ports(controller, tenants, browser):
@@ -131,7 +149,7 @@ def test_the_page_draws_what_the_token_shows_and_traces_two_ports(controller, te
     with lab(
         controller.ofp_port, switches=2, cables=[(1, 2)], hosts={"h1": 1, "h2": 2, "h3": 2}
     ) as net:
-        front, back, router, ports = _alices_networks(alice, net)
+        front, back, router, ports, site = _alices_networks(alice, net)
         theirs = bob.network("theirs", "10.9.0.0/24")
         bobs = plugged_ports(bob, net, theirs, ("h3",))["h3"]
         for owner, port in ((alice, ports["h1"]), (alice, ports["h2"]), (bob, bobs)):
@@ -147,12 +165,14 @@ def test_the_page_draws_what_the_token_shows_and_traces_two_ports(controller, te
             f"router:{router['id']}": "router",
             h1: "port",
             h2: "port",
+            f"site:{site['id']}": "site",
         }
         assert {n: c[0] for n, c in nodes.items()} == expected
         edges = page.edges()
         assert (h1, f"network:{front['id']}") in edges and (h2, f"network:{back['id']}") in edges
         assert (f"router:{router['id']}", f"network:{front['id']}") in edges
         assert (f"router:{router['id']}", f"network:{back['id']}") in edges
+        assert (f"site:{site['id']}", f"network:{front['id']}") in edges
         assert "10.0.0.0/24" in page.label(f"network:{front['id']}")
         label = page.label(h1)
         assert ports["h1"]["fixed_ips"][0]["ip_address"] in label and "ACTIVE" in label
@@ -170,10 +190,7 @@ def test_the_page_draws_what_the_token_shows_and_traces_two_ports(controller, te
         assert "↓0 ↑0 pkts" not in page.label(f"network:{front['id']}")
 
         # two ports clicked: the routed packet's trace, its path drawn
-        page.tap(h1)
-        page.tap(h2)
-        assert wait_for(lambda: page.js("return window.naas.lastTrace") is not None)
-        assert page.js("return window.naas.lastTrace.reachable") is True
+        assert page.traced(h1, h2)["reachable"] is True
         on_path = page.js("return window.naas.cy.$('.on-path').map(e => e.id());")
         assert f"router:{router['id']}" in on_path and h1 in on_path and h2 in on_path
         assert "reachable" in browser.find_element("id", "trace-result").text
@@ -183,6 +200,11 @@ def test_the_page_draws_what_the_token_shows_and_traces_two_ports(controller, te
         unplug(net.get("h2"))
         assert wait_for(lambda: "down" in page.nodes()[h2], timeout=20)
         assert "DOWN" in page.label(h2)
+        # traced now, the packet is dropped, and the page says so and marks where
+        assert page.traced(h1, h2)["reachable"] is False
+        assert browser.find_element("id", "trace-result").text.startswith("dropped by")
+        assert page.js("return window.naas.cy.$('.dropped-here').length") == 1
+        page.screenshot("topology-drop.png")
 
         # an admin sees the switches, the cable and where each port is bound
         admin = ApiClient(controller.url, controller.token("ops", admin=True))

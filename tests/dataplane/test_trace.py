@@ -131,6 +131,32 @@ def _the_switches_say_the_same_until_they_differ(controller, ports, router, h1, 
     assert on_switches(ports["h2"])["reachable"] and ping(h1, v4(ports["h2"])) == 3
 
 
+def _port_security_says_the_same(alice, ports, h1):
+    """h1 sending from an address that is not its own: refused by its port security."""
+    spoofed = trace(
+        alice, ports["h1"], destination_port_id=ports["h2"]["id"], source_ip="10.0.0.99"
+    )
+    assert not spoofed["reachable"] and spoofed["dropped_by"]["resource_id"] == ports["h1"]["id"]
+    assert "port security" in spoofed["dropped_by"]["reason"]
+    h1.cmd("ip addr add 10.0.0.99/24 dev h1-eth0")
+    out = h1.cmd(f"ping -n -c 3 -i 0.2 -W 1 -I 10.0.0.99 {v4(ports['h2'])}")
+    h1.cmd("ip addr del 10.0.0.99/24 dev h1-eth0")
+    assert " 0 received" in out, out
+
+
+def _another_tenant_traces_nothing_of_alices(bob, ports):
+    """Neither from nor to alice's ports: not found."""
+    own = bob.network("own", "10.0.0.0/24")
+    bobs = bob.port(own, "b1")
+    resp = bob.api.post("/v2.0/traces", {"trace": {"source_port_id": ports["h1"]["id"]}})
+    assert resp.status == 404
+    resp = bob.api.post(
+        "/v2.0/traces",
+        {"trace": {"source_port_id": bobs["id"], "destination_port_id": ports["h1"]["id"]}},
+    )
+    assert resp.status == 404
+
+
 def test_the_trace_says_what_ping_nc_and_iperf3_do(controller, tenants):
     alice, bob = tenants
     with lab(
@@ -174,6 +200,8 @@ def test_the_trace_says_what_ping_nc_and_iperf3_do(controller, tenants):
         assert f"security group(s) {web['id']}" in ssh["dropped_by"]["reason"]
         assert "tcp/22 ingress" in ssh["dropped_by"]["reason"]
 
+        _port_security_says_the_same(alice, ports, h1)
+
         # a protocol block on the network bars udp
         request = {"destination_port_id": ports["h2"]["id"], "protocol": "udp"}
         assert trace(alice, ports["h1"], destination_port=5201, **request)["reachable"]
@@ -205,13 +233,4 @@ def test_the_trace_says_what_ping_nc_and_iperf3_do(controller, tenants):
         _the_command_says_the_same(controller, alice, ports, router)
         _the_switches_say_the_same_until_they_differ(controller, ports, router, h1, h2)
 
-        # another tenant traces neither from nor to alice's ports
-        own = bob.network("own", "10.0.0.0/24")
-        bobs = bob.port(own, "b1")
-        resp = bob.api.post("/v2.0/traces", {"trace": {"source_port_id": ports["h1"]["id"]}})
-        assert resp.status == 404
-        resp = bob.api.post(
-            "/v2.0/traces",
-            {"trace": {"source_port_id": bobs["id"], "destination_port_id": ports["h1"]["id"]}},
-        )
-        assert resp.status == 404
+        _another_tenant_traces_nothing_of_alices(bob, ports)

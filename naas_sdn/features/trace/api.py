@@ -1,6 +1,7 @@
 """``POST /v2.0/traces``: a packet from a port's VM traced through the compiled pipeline.
 
-Body ``trace``: ``source_port_id``; ``destination_port_id`` or ``destination_ip``;
+Body ``trace``: ``source_port_id`` (and ``source_ip``, to send from an address the port may
+not hold); ``destination_port_id`` or ``destination_ip``;
 ``protocol`` (``icmp``, ``tcp``, ``udp`` or a number), ``destination_port``, ``ethertype``
 (``IPv4``, ``IPv6``), ``ct_state`` (``new``, or ``established``: the reply of a connection
 the destination opened). The answer: ``reachable``, the ``hops`` (switch, table, stage, the
@@ -51,6 +52,7 @@ DEFAULTS = {
     "ethertype": "IPv4",
     "ct_state": "new",
     "mode": "compiled",
+    "source_ip": None,
 }
 
 TRACE_EXTENSIONS = (
@@ -121,6 +123,7 @@ TRACE = AttributeMap(
         _posted("source_port_id", a.uuid_string),
         _posted("destination_port_id", a.uuid_or_none),
         _posted("destination_ip", a.ip_or_none),
+        _posted("source_ip", a.ip_or_none),
         _posted("protocol", _protocol, kind="other"),
         _posted("destination_port", _port_number, kind="other"),
         _posted("ethertype", a.one_of("IPv4", "IPv6")),
@@ -211,10 +214,16 @@ class Tracer:
         )
 
     def _addresses(self, source, destination, request, version: int) -> tuple[str, str]:
-        """The packet's source and destination addresses, or why there are none."""
-        src_ip = _address(source, version)
+        """The packet's source and destination addresses, or why there are none. A source
+        address asked for is sent from as given, whether the port holds it or not: what port
+        security does with a VM that sends from another's address."""
+        src_ip = request["source_ip"] or _address(source, version)
         if src_ip is None:
             raise errors.PortWithoutAddress(port_id=source.id, version=version)
+        if netaddr.IPAddress(src_ip).version != version:
+            raise errors.BadRequest(
+                resource="trace", msg=f"source_ip is not an {request['ethertype']} address"
+            )
         if destination is not None:
             dst_ip = _address(destination, version)
             if dst_ip is None:
