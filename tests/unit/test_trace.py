@@ -164,3 +164,40 @@ def test_the_switch_trace_follows_the_cable_and_names_the_owners():
     assert found.steps[-1].switch == 2 and found.steps[-1].table == "CLASSIFY"
     with pytest.raises(switch.SwitchTraceUnavailable):
         switch.SwitchTracer(appctl, {1: "t1"}.get).read(fabric, "a", packet, False)
+
+
+def test_on_a_shared_network_the_hops_of_anothers_objects_show_no_id(service):
+    """Bob traces from his port on alice's shared network to her VM's address: her port's
+    group refuses him; the hops and the drop name her port by its kind alone, his own by its
+    id; traced by alice, her port is named."""
+    from naas_sdn.features.trace.api import Tracer
+    from naas_sdn.features.trace.dataplane import DataplaneView
+    from tests.unit.model_support import ALICE, BOB
+
+    net = service.create_network(ALICE, {"name": "shared", "shared": True})
+    service.create_subnet(ALICE, {"network_id": net.id, "ip_version": 4, "cidr": "10.0.0.0/24"})
+    (hers,) = service.create_records(ALICE, "ports", [{"network_id": net.id}])
+    (his,) = service.create_records(BOB, "ports", [{"network_id": net.id}])
+    fabric = FabricSnapshot(
+        frozenset({1}),
+        frozenset(),
+        MappingProxyType({hers.id: VifLocation("br", 1, 1), his.id: VifLocation("br", 1, 2)}),
+    )
+    model = service.snapshot()
+    view = DataplaneView.of(service)
+    view.publish(fabric)
+    view.publish_compiled(model, fabric, compiler.compile_fabric(model, fabric))
+    request = {"source_port_id": his.id, "destination_ip": hers.fixed_ips[0][1]}
+    (answer,) = Tracer(service).create(BOB, [request])
+    assert not answer.reachable
+    assert answer.dropped_by["resource_type"] == "port"
+    assert answer.dropped_by["resource_id"] is None
+    assert hers.id not in answer.dropped_by["reason"]
+    assert "(a port of another project)" in answer.dropped_by["reason"]
+    shown = {(hop["resource_type"], hop["resource_id"]) for hop in answer.hops}
+    assert ("port", his.id) in shown
+    assert ("port", None) in shown and not [h for h in answer.hops if h["resource_id"] == hers.id]
+    (same,) = Tracer(service).create(
+        ALICE, [{**request, "source_port_id": hers.id, "destination_ip": his.fixed_ips[0][1]}]
+    )
+    assert ("port", hers.id) in {(h["resource_type"], h["resource_id"]) for h in same.hops}

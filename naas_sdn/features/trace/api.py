@@ -158,26 +158,27 @@ class Tracer:
         version = 6 if request["ethertype"] == "IPv6" else 4
         addresses = self._addresses(source, destination, request, version)
         established = request["ct_state"] == "established"
-        destination_id = destination.id if destination is not None else None
 
         def run(model, fabric, states, classifiers=None, index=None) -> tuple:
             """The compiled trace, the packet traced and the fabric it was traced on."""
             if source.id not in fabric.vifs:
                 raise errors.PortNotPlugged(port_id=source.id)
             index = index if index is not None else tracing.ModelIndex(model)
-            packet = self._packet(model, index, source, destination, request, addresses)
+            target = destination or _holder(model, index, source, addresses[1])
+            packet = self._packet(model, index, source, target, request, addresses)
+            target_id = target.id if target is not None else None
             compiled = tracing.trace(
                 states,
                 fabric,
                 model,
                 source.id,
                 packet,
-                destination_id,
+                target_id,
                 established,
                 classifiers,
                 index,
             )
-            return compiled, packet, fabric
+            return compiled, packet, fabric, target_id
 
         view = DataplaneView.of(self.service)
         fabric = view.snapshot()
@@ -186,7 +187,7 @@ class Tracer:
         answered = view.with_compiled(model.revision, COMPILED_WAIT, run)
         if answered is None:  # no pass compiled this revision yet (or no switch connected)
             answered = run(model, fabric, compiler.compile_fabric(model, fabric))
-        found, packet, traced_on = answered
+        found, packet, traced_on, target_id = answered
         drift = None
         if request["mode"] == "switch":
             # The bridges are asked with nothing held (the programmer publishes meanwhile),
@@ -196,7 +197,7 @@ class Tracer:
             def explain(model, _fabric, states, _classifiers=None, index=None):
                 index = index if index is not None else tracing.ModelIndex(model)
                 return self.switches.explain(
-                    read, states, traced_on, model, index, source.id, packet, destination_id
+                    read, states, traced_on, model, index, source.id, packet, target_id
                 )
 
             on_switches = view.with_compiled(model.revision, COMPILED_WAIT, explain)
@@ -351,6 +352,16 @@ def _named(step: tracing.Step | None) -> str | None:
     if step is None:
         return None
     return " ".join(filter(None, (step.table, step.priority, step.resource_type)))
+
+
+def _holder(model, index, source, address: str):
+    """The port on the source's network holding ``address`` (what ARP or ND would find
+    there), if one does: a trace to an address is judged by its arrival at that port."""
+    ip = netaddr.IPAddress(address)
+    for subnet in model.subnets_of(source.network_id):
+        if ip in netaddr.IPNetwork(subnet.cidr):
+            return model.ports.get(index.holder(subnet.id, str(ip)) or "")
+    return None
 
 
 def _address(port, version: int) -> str | None:
