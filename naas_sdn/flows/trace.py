@@ -200,20 +200,23 @@ def _table_name(table: int) -> str:
 
 
 def _step(owners: ModelIndex, dpid: int, table: int, flow: Flow | None) -> Step:
+    if flow is None:
+        return step(owners, dpid, table, None, 0, "")
+    return step(owners, dpid, table, flow.priority, flow.cookie, describe(flow))
+
+
+def step(
+    owners: ModelIndex, dpid: int, table: int, priority: int | None, cookie: int, does: str
+) -> Step:
+    """One lookup named for a reader, whether the flow was compiled or read off a switch:
+    its table and stage, the flow's priority band, what it does, what owns it (``priority``
+    None: no flow matched)."""
     name = _table_name(table)
     stage = STAGES.get(Table(table), name) if table in Table._value2member_map_ else name
-    if flow is None:
+    if priority is None:
         return Step(dpid, name, stage, "", "drop (no flow matched)", None, None)
-    resource_type, resource_id = owners.owner(flow.cookie)
-    return Step(
-        dpid,
-        name,
-        stage,
-        priority_name(table, flow.priority),
-        describe(flow),
-        resource_type,
-        resource_id,
-    )
+    resource_type, resource_id = owners.owner(cookie)
+    return Step(dpid, name, stage, priority_name(table, priority), does, resource_type, resource_id)
 
 
 _OWNER_COLLECTIONS = MappingProxyType(

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Engine,
     ForeignKey,
     MetaData,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.pool import StaticPool
 
@@ -83,6 +85,19 @@ def connect(url: str) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+def shared(bind: Engine | Connection) -> bool:
+    """Whether several processes may share this database (PostgreSQL): their writes to the
+    same rows then take :func:`exclusive` locks, as SQLite's one writer does for a file."""
+    return bind.dialect.name == "postgresql"
+
+
+def exclusive(conn: Connection, key: int) -> None:
+    """Serialize this transaction with every other process's holding ``key`` until it ends
+    (a PostgreSQL advisory lock; nothing on SQLite, whose write lock already does it)."""
+    if shared(conn):
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def open_engine(url: str) -> Engine:

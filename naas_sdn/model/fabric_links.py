@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from sqlalchemy import BigInteger, Column, Engine, String, Table, delete, insert, select, text
+from sqlalchemy import BigInteger, Column, Engine, String, Table, delete, insert, select
 
 from naas_sdn.model import db
 
@@ -48,8 +48,7 @@ class FabricLinkStore:
     def _exclusive(self, conn) -> None:
         """Several processes sharing a PostgreSQL database replace these rows too: one at a
         time (SQLite's write lock does it for a file)."""
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REPLACE_LOCK})
+        db.exclusive(conn, _REPLACE_LOCK)
 
     def load(self) -> list[LinkRow]:
         with self._engine.connect().execution_options(readonly=True) as conn:

@@ -51,12 +51,6 @@ PRUNE_EVERY = 512  # commits between two prunings by a writer
 POLL_INTERVAL = 2.0  # seconds between looks at the log without a notification
 
 
-def shared(engine: Engine) -> bool:
-    """Whether several processes may share this database (PostgreSQL), so writes serialize
-    through it and every commit is logged."""
-    return engine.dialect.name == "postgresql"
-
-
 class ChangeLog:
     """The log of one database's commits, as one process follows it."""
 
@@ -70,7 +64,7 @@ class ChangeLog:
 
     def lock(self, conn) -> None:
         """Serialize this transaction with every other process's writes, until it ends."""
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+        db.exclusive(conn, WRITE_LOCK_KEY)
 
     def since(self, conn) -> tuple[list[tuple[int, list]], bool]:
         """The entries after :attr:`seen`, oldest first, each ``(seq, [(collection,

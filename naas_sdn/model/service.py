@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from naas_sdn import features
-from naas_sdn.model import replication, schema
+from naas_sdn.model import db, replication, schema
 from naas_sdn.model.allocation import MacIndex, owners_after
 from naas_sdn.model.common import (
     Changes,
@@ -83,7 +83,7 @@ class NetworkService(QuotaMixin, DeclaredStore):
         self.macs = MacIndex()  # (network id, MAC) of every port
         self._snapshot = EMPTY
         # on PostgreSQL, the commits of every process sharing the database (None: this one's)
-        self._log = replication.ChangeLog(engine) if replication.shared(engine) else None
+        self._log = replication.ChangeLog(engine) if db.shared(engine) else None
         self._following = threading.Event()  # set: stop following the log
         # (revision, collection -> ids of the views it changed, None: any) of recent snapshots,
         # one per revision, the newest the current snapshot's

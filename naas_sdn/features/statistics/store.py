@@ -23,7 +23,7 @@ import threading
 from collections.abc import Container, Iterable
 from typing import Any, Literal, overload
 
-from sqlalchemy import Column, DateTime, Float, String, Table, Text, delete, insert, select, text
+from sqlalchemy import Column, DateTime, Float, String, Table, Text, delete, insert, select
 
 from naas_sdn.model import db
 
@@ -103,7 +103,7 @@ class StatisticsStore:
         # Several processes on one PostgreSQL database each poll the switches they master, and
         # a network's counters are the sum of every switch's: each flush then adds what this
         # process counted since the last one to the stored totals, under a lock all share.
-        self._shared = engine.dialect.name == "postgresql"
+        self._shared = db.shared(engine)
         self._added: dict[tuple[str, str], dict[str, int]] = {}  # counted since the flush
         self._replaced: set = set()  # totals set anew (a VIF's new place) or dropped
         self._load()
@@ -234,7 +234,7 @@ class StatisticsStore:
             self._replaced, self._dirty_totals, self._dirty_sources = set(), set(), set()
         try:
             with self._engine.begin() as conn:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FLUSH_LOCK})
+                db.exclusive(conn, _FLUSH_LOCK)
                 stored: dict[tuple[str, str], tuple[dict, Any] | None] = {
                     (row.scope, row.object_id): (json.loads(row.counters), row.updated_at)
                     for row in conn.execute(select(TRAFFIC_COUNTERS))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 
 from naas_sdn.flows import trace as tracing
 from naas_sdn.flows.fabric import FabricSnapshot
-from naas_sdn.flows.layout import Table, identity
+from naas_sdn.flows.layout import identity
 from naas_sdn.flows.ofp import SwitchState
 from naas_sdn.flows.simulate import MAX_HOPS, Delivery
 from naas_sdn.model import errors
@@ -224,17 +224,4 @@ def _compiled(state: SwitchState | None, table: int, priority: int | None, cooki
 
 def _step(index: tracing.ModelIndex, dpid: int, table: int, installed: tuple) -> tracing.Step:
     priority, cookie, actions = installed
-    name = Table(table).name if table in Table._value2member_map_ else str(table)
-    stage = tracing.STAGES.get(Table(table), name) if table in Table._value2member_map_ else name
-    if priority is None:
-        return tracing.Step(dpid, name, stage, "", "drop (no flow matched)", None, None)
-    resource_type, resource_id = index.owner(cookie)
-    return tracing.Step(
-        dpid,
-        name,
-        stage,
-        tracing.priority_name(table, priority),
-        ", ".join(actions) or "drop",
-        resource_type,
-        resource_id,
-    )
+    return tracing.step(index, dpid, table, priority, cookie, ", ".join(actions) or "drop")

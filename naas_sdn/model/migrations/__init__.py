@@ -191,8 +191,7 @@ def _schema_transaction(bind: Engine | Connection) -> Iterator[Connection]:
             yield conn
         return
     with bind.begin():  # SQLite: BEGIN IMMEDIATE, the write lock (db._sqlite_engine)
-        if bind.dialect.name == "postgresql":
-            bind.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _POSTGRES_LOCK_KEY})
+        db.exclusive(bind, _POSTGRES_LOCK_KEY)
         yield bind
 
 
