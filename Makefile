@@ -12,7 +12,7 @@ run: setup
 # SQLite and once on PostgreSQL, the openstack CLI's on SQLite); then the dataplane tests one
 # at a time (one Open vSwitch).
 test: setup
-	.venv/bin/python -m pytest -q -rs --durations=15 -n 2 tests/unit tests/api tests/plugins $(PYTEST_ARGS)
+	.venv/bin/python -m pytest -q -rs --durations=15 -n 2 --dist loadgroup tests/unit tests/api tests/plugins $(PYTEST_ARGS)
 	.venv/bin/python -m pytest -q -rs --durations=15 tests/dataplane $(PYTEST_ARGS)
 
 lint: setup

@@ -163,6 +163,21 @@ OPTS = [
         help="Seconds between two readings of the switches' traffic counters (port, "
         "flow and meter statistics); 0 stops reading them.",
     ),
+    cfg.StrOpt(
+        "auth_strategy",
+        default="naas",
+        choices=[
+            ("naas", "tokens made by `naas-sdn token create`, stored hashed in the database"),
+            (
+                "keystone",
+                (
+                    "Keystone's tokens, validated by keystonemiddleware's auth_token with "
+                    "the [keystone_authtoken] options, as Neutron does"
+                ),
+            ),
+        ],
+        help="Who vouches for the API's X-Auth-Token.",
+    ),
     cfg.StrOpt("log_level", default="INFO", help="Logging level."),
 ]
 

@@ -26,17 +26,20 @@ class VifBinding:
     COALESCE = 0.002  # seconds a round waits for more changes: a burst of plugs, one write
     RETRY = 0.5  # seconds between two looks at readiness, and after a failed write
 
-    def __init__(self, service, fabric_state, ready=lambda: True):
+    def __init__(self, service, fabric_state, ready=lambda: True, hosts=dict):
         """
         Args:
-            service: the model (``snapshot()``, ``update_port_bindings(port id -> bridge,
+            service: the model (``snapshot()``, ``update_port_bindings(port id -> host,
                 ports to look at)``).
             fabric_state: where VIFs are plugged (``snapshot().vifs``).
             ready: whether the VIF locations are complete (every OVSDB server synced).
+            hosts: dpid -> the compute host a bridge serves (``apps.ovsdb.BridgeHost``);
+                a bridge not there is its own host, by its name.
         """
         self._service = service
         self._fabric = fabric_state
         self._ready = ready
+        self._hosts = hosts
         self._wake = threading.Condition()
         self._dirty = False
         self._stop = False
@@ -67,8 +70,11 @@ class VifBinding:
         ports = model.ports
         # provider networks' localnet ports where the compiler binds them, beside the VIFs
         vifs = with_uplinks(self._fabric.snapshot(), model).vifs
+        hosts = self._hosts()
         bindings = {
-            port_id: location.bridge for port_id, location in vifs.items() if port_id in ports
+            port_id: hosts[location.dpid].host if location.dpid in hosts else location.bridge
+            for port_id, location in vifs.items()
+            if port_id in ports
         }
         written = self._written
         if bindings == written:

@@ -11,6 +11,7 @@ ovsdbapp's command layer would add nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import select
@@ -32,7 +33,7 @@ ovs.poller.SelectPoll = select.poll
 
 LOG = logging.getLogger(__name__)
 _COLUMNS = {
-    "Bridge": ["name", "datapath_id", "ports", "external_ids"],
+    "Bridge": ["name", "datapath_id", "datapath_type", "ports", "external_ids"],
     "Port": ["name", "interfaces", "external_ids"],
     "Interface": ["name", "ofport", "external_ids", "type", "options"],
 }
@@ -40,6 +41,31 @@ ENCAP_IP = "naas-encap-ip"  # Bridge external_ids: the switch's address on the I
 ENCAP_IP6 = "naas-encap-ip6"  # ... and its IPv6 one, for remote sites with IPv6 addresses
 PHYSNET = "naas-physnet"  # Interface external_ids: the physical network it leads to
 TUNNEL = "naas-tunnel"  # Port and Interface external_ids: the controller's tunnel port
+HOST = "naas-host"  # Bridge external_ids: the compute host whose VMs it takes (Nova's name)
+
+
+@dataclasses.dataclass(frozen=True)
+class BridgeHost:
+    """A bridge as a port's binding names it: the compute host its VMs run on (Nova's
+    ``binding:host_id``: the bridge's ``external_ids:naas-host``, else its name), and what
+    os-vif needs to plug a VM there (the bridge's name and datapath type)."""
+
+    host: str
+    bridge: str
+    datapath_type: str
+
+
+def read_hosts(idl) -> dict[int, BridgeHost]:
+    """dpid -> host of every bridge with a datapath id."""
+    found = {}
+    for bridge in idl.tables["Bridge"].rows.values():
+        if bridge.datapath_id and bridge.datapath_id[0]:
+            found[int(bridge.datapath_id[0], 16)] = BridgeHost(
+                bridge.external_ids.get(HOST) or bridge.name,
+                bridge.name,
+                bridge.datapath_type or "system",  # OVS's default: the kernel's datapath
+            )
+    return found
 
 
 def tunnel_name(bridge: str) -> str:
@@ -247,8 +273,9 @@ def read_uplinks(idl) -> dict[str, tuple[VifLocation, ...]]:
 
 
 class OvsdbMonitor(threading.Thread):
-    """Keeps ``on_change(remote, vifs, endpoints, uplinks)`` informed, and the bridges' tunnel ports
-    as their underlay addresses ask; ``synced`` is set after the first dump."""
+    """Keeps ``on_change(remote, vifs, endpoints, uplinks, hosts)`` informed, and the
+    bridges' tunnel ports as their underlay addresses ask; ``synced`` is set after the
+    first dump."""
 
     def __init__(self, remote: str, on_change, remote_tunnels=lambda: (None, ())):
         super().__init__(name=f"ovsdb {remote}", daemon=True)
@@ -286,7 +313,11 @@ class OvsdbMonitor(threading.Thread):
                 if idl.change_seqno != seqno and idl.has_ever_connected():
                     seqno = idl.change_seqno
                     self._on_change(
-                        self.remote, read_vifs(idl), read_endpoints(idl), read_uplinks(idl)
+                        self.remote,
+                        read_vifs(idl),
+                        read_endpoints(idl),
+                        read_uplinks(idl),
+                        read_hosts(idl),
                     )
                     self.synced.set()
                 poller = ovs.poller.Poller()

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 import warnings
+from typing import TYPE_CHECKING
 
 from naas_sdn import config
 from naas_sdn.apps import metrics
@@ -26,6 +27,9 @@ from naas_sdn.features.trace.dataplane import DataplaneView
 from naas_sdn.flows import compiler
 from naas_sdn.flows.fabric import Link
 
+if TYPE_CHECKING:
+    from naas_sdn.apps.ovsdb import BridgeHost
+
 LOG = logging.getLogger(__name__)
 
 
@@ -40,6 +44,8 @@ class Runtime:
         self._vifs_by_remote = {}
         self._endpoints_by_remote = {}
         self._uplinks_by_remote: dict[str, dict] = {}
+        self._hosts_by_remote: dict[str, dict] = {}
+        self.hosts: dict[int, BridgeHost] = {}  # dpid -> the compute host it serves
         self.mastership = self._mastership() if service.shared else None
         # probes one process sends, another may read: signed with a secret they share
         self.prober = Prober(self._cluster.secret("discovery") if self.mastership else None)
@@ -65,7 +71,9 @@ class Runtime:
             may_program=self.mastership.is_master if self.mastership else lambda dpid: True,
             compiled=DataplaneView.of(service).publish_compiled,
         )
-        self.binding = VifBinding(service, self.fabric, ready=self._ovsdb_synced)
+        self.binding = VifBinding(
+            service, self.fabric, ready=self._ovsdb_synced, hosts=lambda: self.hosts
+        )
         self._app_manager = None
         self.services = PacketServices(service, self.fabric, self._send_packet)
         self.neighbours = GatewayNeighbours(service, self.fabric, self._send_packet)
@@ -180,11 +188,15 @@ class Runtime:
     def _ovsdb_synced(self) -> bool:
         return all(m.synced.is_set() for m in self.monitors)
 
-    def _vifs_changed(self, remote, vifs, endpoints=None, uplinks=None):
+    def _vifs_changed(self, remote, vifs, endpoints=None, uplinks=None, hosts=None):
         with self._lock:
             self._vifs_by_remote[remote] = vifs
             self._endpoints_by_remote[remote] = endpoints or {}
             self._uplinks_by_remote[remote] = uplinks or {}
+            self._hosts_by_remote[remote] = hosts or {}
+            serving = {d: h for part in self._hosts_by_remote.values() for d, h in part.items()}
+            moved_hosts = serving != self.hosts
+            self.hosts = serving
             merged, reached = {}, {}
             for part in self._vifs_by_remote.values():
                 merged.update(part)
@@ -202,7 +214,14 @@ class Runtime:
                 for physnet, places in leading.items()
             }
         )
-        changed = self.fabric.set_vifs(merged) or moved  # the programmer hears from there
+        if moved_hosts:  # where Nova may bind ports, and what a VIF's host is called
+            self.service.set_hosts(
+                {
+                    h.host: {"bridge_name": h.bridge, "datapath_type": h.datapath_type}
+                    for h in serving.values()
+                }
+            )
+        changed = self.fabric.set_vifs(merged) or moved or moved_hosts
         # Also after a first dump equal to nothing (set_vifs then reports no change): the
         # switches waiting for it are read, and the statuses of unplugged ports resync. Any
         # other update that moved no VIF (an interface's row before OVS numbers its port)

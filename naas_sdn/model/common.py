@@ -21,15 +21,38 @@ from naas_sdn.model.frozenmap import FrozenMap
 
 @dataclasses.dataclass(frozen=True)
 class Context:
-    """Who is asking: the project a request acts for and whether it has the admin role."""
+    """Who is asking: the project a request acts for, whether it has the admin role, and the
+    roles its token carries (a Keystone token's; None: a naas-sdn token's, see :attr:`roles`)."""
 
     project_id: str
     is_admin: bool = False
+    granted: tuple[str, ...] | None = None
+    user_id: str = ""
+
+    @classmethod
+    def of_roles(cls, project_id: str, roles, user_id: str = "") -> Context:
+        """A Keystone token's context: admin as Neutron's ``context_is_admin`` (role admin)."""
+        roles = tuple(roles)
+        return cls(project_id=project_id, is_admin="admin" in roles, granted=roles, user_id=user_id)
 
     @property
     def roles(self) -> tuple[str, ...]:
-        """The Keystone roles a naas-sdn token stands for: what policy rules check."""
+        """The Keystone roles the token stands for: what policy rules check. A naas-sdn
+        token stands for Keystone's member (and reader), an admin one for admin too."""
+        if self.granted is not None:
+            return self.granted
         return ("admin", "member", "reader") if self.is_admin else ("member", "reader")
+
+    @property
+    def reads(self) -> bool:
+        """Whether the token has a role Neutron's default rules let read (admin, reader)."""
+        return self.is_admin or "reader" in self.roles
+
+    @property
+    def sees_all(self) -> bool:
+        """Whether every project's objects are in view before policy decides (admins, and
+        the service and advsvc roles Nova and appliances act with, as Neutron's queries)."""
+        return self.is_admin or bool({"service", "advsvc"} & set(self.roles))
 
     @classmethod
     def admin(cls) -> Context:

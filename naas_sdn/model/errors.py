@@ -102,6 +102,12 @@ class NotAuthenticated(NeutronException):
     message = "Authentication required"
 
 
+class ProjectScopeRequired(NeutronException):
+    status = 403
+    type_name = "HTTPForbidden"
+    message = "This API acts for a project: authenticate with a project-scoped token"
+
+
 class PolicyNotAuthorized(NeutronException):
     status = 403
     message = "rule:%(action)s is disallowed by policy"
@@ -290,6 +296,12 @@ class DatabaseUnavailable(NeutronException):
     status = 503
     type_name = "HTTPServiceUnavailable"
     message = "The database is unavailable; nothing was changed. Try again later."
+
+
+class IdentityUnavailable(NeutronException):
+    status = 503
+    type_name = "HTTPServiceUnavailable"
+    message = "The identity service cannot validate tokens now; try again later"
 
 
 class InternalError(NeutronException):

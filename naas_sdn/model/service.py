@@ -81,6 +81,9 @@ class NetworkService(QuotaMixin, DeclaredStore):
         self._declared = {}
         self.allocations: Mapping[str, Mapping[str, str]] = {}  # subnet -> {ip: port id}
         self.macs = MacIndex()  # (network id, MAC) of every port
+        # compute host -> where os-vif plugs its VMs ({"bridge_name", "datapath_type"}), as
+        # the OVSDB servers tell the runtime: a port bound to a host not here fails to bind
+        self.hosts: Mapping[str, Mapping[str, str]] = MappingProxyType({})
         self._snapshot = EMPTY
         # on PostgreSQL, the commits of every process sharing the database (None: this one's)
         self._log = replication.ChangeLog(engine) if db.shared(engine) else None
@@ -430,6 +433,9 @@ class NetworkService(QuotaMixin, DeclaredStore):
 
     def delete_port(self, ctx: Context, port_id: str, if_revision=None) -> None:
         self.delete_record(ctx, "ports", port_id, if_revision)
+
+    def set_hosts(self, hosts: Mapping[str, Mapping[str, str]]) -> None:
+        self.hosts = MappingProxyType(dict(hosts))
 
     def update_port_bindings(
         self, bindings: Mapping[str, str], only: Iterable[str] | None = None

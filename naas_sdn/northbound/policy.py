@@ -69,6 +69,24 @@ def either(*checks: str) -> str:
     return " or ".join(checks)
 
 
+def as_member(check: str, service: bool = False) -> str:
+    """Neutron's defaults since Wallaby: what a rule admits, a write needs the project's
+    ``member`` role for (admins need none; ``service``: nor does Nova's service role)."""
+    return _persona(check, "member", service)
+
+
+def as_reader(check: str, service: bool = False) -> str:
+    """As :func:`as_member` for reads: the ``reader`` role (which member implies)."""
+    return _persona(check, "reader", service)
+
+
+def _persona(check: str, role: str, service: bool) -> str:
+    base = ADMIN_OR_SERVICE if service else ADMIN
+    if check in (ADMIN, base):
+        return check
+    return f"{base} or (({check}) and role:{role})"
+
+
 BASE_RULES = (
     policy.RuleDefault("context_is_admin", "role:admin", "Rule for cloud admin access"),
     policy.RuleDefault("owner", "tenant_id:%(tenant_id)s", "Rule for resource owner access"),
@@ -119,16 +137,21 @@ def crud(
     update: str = ADMIN_OR_OWNER,
     delete: str = ADMIN_OR_OWNER,
     attributes: dict[str, str] | None = None,
+    service: bool = False,
 ) -> tuple[policy.RuleDefault, ...]:
     """The four rules of a resource, then its attribute rules: ``{"create:mac_address": X}``
-    is the rule ``create_port:mac_address``."""
+    is the rule ``create_port:mac_address``. Who the four admit reads with the ``reader``
+    role and writes with ``member`` (:func:`as_member`); ``service``: Nova's service role
+    does all four on any project's objects, as Neutron's port rules let it."""
     rules = [
-        policy.RuleDefault(f"{verb}_{member}", check, f"{verb.capitalize()} a {member}")
-        for verb, check in (
-            ("create", create),
-            ("get", get),
-            ("update", update),
-            ("delete", delete),
+        policy.RuleDefault(
+            f"{verb}_{member}", persona(check, service), f"{verb.capitalize()} a {member}"
+        )
+        for verb, check, persona in (
+            ("create", create, as_member),
+            ("get", get, as_reader),
+            ("update", update, as_member),
+            ("delete", delete, as_member),
         )
     ]
     for key, check in (attributes or {}).items():
@@ -190,6 +213,7 @@ CORE_RULES = (
         get=either(ADVSVC, ADMIN_OWNER_OR_NET_OWNER),
         update=either(ADMIN_OR_OWNER, ADVSVC),
         delete=either(ADVSVC, ADMIN_OWNER_OR_NET_OWNER),
+        service=True,  # Nova binds a tenant's port to its compute host with its service role
         attributes={
             "create:device_owner": either("not rule:network_device", _PORT_ADDRESSING),
             "create:mac_address": _PORT_ADDRESSING,
@@ -198,8 +222,8 @@ CORE_RULES = (
             "create:fixed_ips:subnet_id": either(_PORT_ADDRESSING, "rule:shared"),
             "create:port_security_enabled": _PORT_ADDRESSING,
             "create:allowed_address_pairs": ADMIN_OR_NET_OWNER,
-            "create:binding:host_id": ADMIN,
-            "create:binding:profile": ADMIN,
+            "create:binding:host_id": ADMIN_OR_SERVICE,
+            "create:binding:profile": ADMIN_OR_SERVICE,
             "update:device_owner": either("not rule:network_device", _PORT_ADDRESSING),
             "update:mac_address": either(ADMIN, ADVSVC),
             "update:fixed_ips": _PORT_ADDRESSING,
@@ -207,8 +231,8 @@ CORE_RULES = (
             "update:fixed_ips:subnet_id": either(_PORT_ADDRESSING, "rule:shared"),
             "update:port_security_enabled": _PORT_ADDRESSING,
             "update:allowed_address_pairs": ADMIN_OR_NET_OWNER,
-            "update:binding:host_id": ADMIN,
-            "update:binding:profile": ADMIN,
+            "update:binding:host_id": ADMIN_OR_SERVICE,
+            "update:binding:profile": ADMIN_OR_SERVICE,
         },
     ),
 )

@@ -23,7 +23,7 @@ from naas_sdn.model.service import NetworkService
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound import http
 from naas_sdn.northbound.extensions import Extension
-from naas_sdn.northbound.policy import ADMIN, ADMIN_OR_OWNER, Authorizer, rule
+from naas_sdn.northbound.policy import ADMIN, ADMIN_OR_OWNER, Authorizer, as_reader, rule
 
 PATH = "quotas"
 MEMBER = "quota"
@@ -64,8 +64,12 @@ _LIMIT = a.integer_range(quotas.UNLIMITED, quotas.MAX_LIMIT)
 # setting and resetting are for admins (403, not 404: any project id has a quota, so the
 # answer reveals nothing).
 QUOTA_RULES = (
-    rule("get_quota", ADMIN_OR_OWNER, "Show a project's quota (or, with no project, list them)"),
-    rule("get_quota_details", ADMIN_OR_OWNER, "Show a project's quota limits and usage"),
+    rule(
+        "get_quota",
+        as_reader(ADMIN_OR_OWNER),
+        "Show a project's quota (or, with no project, list them)",
+    ),
+    rule("get_quota_details", as_reader(ADMIN_OR_OWNER), "Show a project's quota limits and usage"),
     rule("update_quota", ADMIN, "Set a project's quota"),
     rule("delete_quota", ADMIN, "Reset a project's quota to the defaults"),
 )

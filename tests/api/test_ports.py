@@ -139,7 +139,7 @@ BAD_PORT_BODIES = [
     ({"network_id": "NET", "admin_state_up": "maybe"}, "'maybe' cannot be converted to boolean"),
     ({"network_id": "NET", "device_id": 5}, "Invalid input for device_id"),
     ({"network_id": "NET", "status": "ACTIVE"}, "not allowed in POST"),
-    ({"network_id": "NET", "binding:host_id": "br0"}, "not allowed in POST"),
+    ({"network_id": "NET", "binding:host_id": 5}, "Invalid input for binding:host_id"),
     ({"network_id": "NET", "binding:vif_type": "ovs"}, "not allowed in POST"),
     ({"network_id": "NET", "binding:vnic_type": "direct"}, "Invalid input for binding:vnic_type"),
     ({"network_id": "NET", "dns_name": "vm1"}, "Unrecognized attribute(s) 'dns_name'"),
@@ -175,6 +175,34 @@ def test_unknown_network(alice):
     assert resp.status == 404 and resp.error_type == "NetworkNotFound"
 
 
+def test_a_port_bound_to_a_host_no_bridge_serves_fails_to_bind(alice, admin, net):
+    """Nova's binding (admin or service role): binding:host_id names the compute host; with
+    no bridge of that host known, Neutron's binding_failed (Nova then stops the boot)."""
+    port = create(alice, network_id=net["id"])
+    refused = alice.put(f"/v2.0/ports/{port['id']}", {"port": {"binding:host_id": "compute-9"}})
+    assert refused.status == 403 and refused.error_type == "PolicyNotAuthorized"
+    assert "update_port:binding:host_id" in refused.json["NeutronError"]["message"]
+    bound = admin.put(
+        f"/v2.0/ports/{port['id']}",
+        {"port": {"binding:host_id": "compute-9", "device_owner": "compute:nova"}},
+    )
+    assert bound.status == 200, bound
+    shown = bound.json["port"]
+    assert (shown["binding:host_id"], shown["binding:vif_type"]) == ("compute-9", "binding_failed")
+    assert shown["binding:vif_details"] == {} and shown["status"] == "DOWN"
+    assert alice.get(f"/v2.0/ports/{port['id']}").json["port"]["binding:host_id"] == "compute-9"
+    unbound = admin.put(f"/v2.0/ports/{port['id']}", {"port": {"binding:host_id": ""}}).json
+    assert (unbound["port"]["binding:host_id"], unbound["port"]["binding:vif_type"]) == (
+        "",
+        "unbound",
+    )
+    made = admin.post(
+        "/v2.0/ports",
+        {"port": {"network_id": net["id"], "project_id": alice.project, "binding:host_id": "c1"}},
+    )
+    assert made.status == 201 and made.json["port"]["binding:vif_type"] == "binding_failed"
+
+
 def test_binding_profile_admin_only(alice, admin, net):
     resp = alice.post(
         "/v2.0/ports", {"port": {"network_id": net["id"], "binding:profile": {"a": 1}}}
@@ -192,7 +220,7 @@ def test_binding_profile_admin_only(alice, admin, net):
     [
         ({"network_id": "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"}, "read-only attribute network_id"),
         ({"status": "ACTIVE"}, "read-only attribute status"),
-        ({"binding:host_id": "br9"}, "read-only attribute binding:host_id"),
+        ({"binding:vif_details": {}}, "read-only attribute binding:vif_details"),
         ({"id": "3f0e0c9e-2a43-4a5e-8a61-5b1b0b3e6d35"}, "read-only attribute id"),
         ({"mac_address": "01:00:00:00:00:01"}, "unicast"),
         ({"admin_state_up": 2}, "Invalid input for admin_state_up"),

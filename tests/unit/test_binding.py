@@ -87,11 +87,11 @@ def test_a_plugged_vif_binds_its_port_and_an_unplugged_one_unbinds_it(lab):
     lab.plug(**{port.id: "br-a"})
     assert eventually(lambda: lab.port(port.id).status == "ACTIVE")
     bound = lab.port(port.id)
-    assert (bound.binding_host_id, bound.binding_vif_type) == ("br-a", "ovs")
+    assert (bound.vif_host, bound.binding_vif_type) == ("br-a", "ovs")
     lab.plug()
     assert eventually(lambda: lab.port(port.id).status == "DOWN")
     unbound = lab.port(port.id)
-    assert (unbound.binding_host_id, unbound.binding_vif_type) == ("", "unbound")
+    assert (unbound.vif_host, unbound.binding_vif_type) == ("", "unbound")
 
 
 def test_a_port_created_after_its_vif_was_plugged_turns_active(lab, monkeypatch):
@@ -107,7 +107,7 @@ def test_a_port_created_after_its_vif_was_plugged_turns_active(lab, monkeypatch)
     monkeypatch.setattr(ports_module.uuid, "uuid4", lambda: next(chosen, None) or fresh())
     lab.service.create_port(ALICE, {"network_id": net.id})
     assert eventually(lambda: lab.port(port_id).status == "ACTIVE")
-    assert lab.port(port_id).binding_host_id == "br-a"
+    assert lab.port(port_id).vif_host == "br-a"
 
 
 def test_nothing_is_written_before_every_ovsdb_server_has_synced(memory_service, monkeypatch):
@@ -156,7 +156,7 @@ def test_after_the_first_round_only_the_ports_whose_vif_changed_are_looked_at(la
     lab.plug(**{a.id: "br-a", b.id: "br-b"})
     assert eventually(lambda: lab.port(b.id).status == "ACTIVE")
     lab.plug(**{a.id: "br-c", b.id: "br-b"})
-    assert eventually(lambda: lab.port(a.id).binding_host_id == "br-c")
+    assert eventually(lambda: lab.port(a.id).vif_host == "br-c")
     lab.plug(**{a.id: "br-c"})
     assert eventually(lambda: lab.port(b.id).status == "DOWN")
     assert lab.looked_at == [None, {b.id}, {a.id}, {b.id}]
@@ -200,7 +200,7 @@ def test_a_programmer_pass_programs_a_plugged_port_and_writes_no_binding(memory_
 
     assert any(match and dict(match).get("in_port") == 1 for _, _, match in switch.flows)
     after = service.get_port(ALICE, port.id)
-    assert (after.status, after.binding_host_id, after.revision_number) == ("DOWN", "", 1)
+    assert (after.status, after.vif_host, after.revision_number) == ("DOWN", "", 1)
     assert service.snapshot().revision == revision
 
 

@@ -278,10 +278,10 @@ def test_change_events_in_commit_order(service):
     (update,) = heard[2][1]
     assert (update.collection, update.old, update.new) == ("ports", port, renamed)
     (bound,) = heard[3][1]
-    assert (bound.old, bound.new.binding_host_id) == (renamed, "br0")
+    assert (bound.old, bound.new.vif_host) == (renamed, "br0")
     (deleted,) = heard[4][1]
     assert (deleted.collection, deleted.id, deleted.new) == ("ports", port.id, None)
-    assert deleted.old.binding_host_id == "br0"
+    assert deleted.old.vif_host == "br0"
 
 
 def test_update_port_bindings(service):
@@ -290,8 +290,8 @@ def test_update_port_bindings(service):
     down = service.create_port(ALICE, {"network_id": net.id, "admin_state_up": False})
     service.update_port_bindings({up.id: "br1", down.id: "br2", "not-a-port": "br3"})
     up2, down2 = service.get_port(ALICE, up.id), service.get_port(ALICE, down.id)
-    assert (up2.status, up2.binding_host_id, up2.binding_vif_type) == ("ACTIVE", "br1", "ovs")
-    assert (down2.status, down2.binding_host_id) == ("DOWN", "br2")
+    assert (up2.status, up2.vif_host, up2.binding_vif_type) == ("ACTIVE", "br1", "ovs")
+    assert (down2.status, down2.vif_host) == ("DOWN", "br2")
     assert up2.revision_number == 2
     service.update_port_bindings({up.id: "br1", down.id: "br2"})  # unchanged: nothing written
     assert service.get_port(ALICE, up.id).revision_number == 2
@@ -301,7 +301,7 @@ def test_update_port_bindings(service):
     assert service.get_port(ALICE, down.id).status == "ACTIVE"
     service.update_port_bindings({})
     up3 = service.get_port(ALICE, up.id)
-    assert (up3.status, up3.binding_host_id, up3.binding_vif_type) == ("DOWN", "", "unbound")
+    assert (up3.status, up3.vif_host, up3.binding_vif_type) == ("DOWN", "", "unbound")
     assert (
         service.update_port(ALICE, up.id, {"mac_address": "02:00:00:00:00:09"}).mac_address
         == "02:00:00:00:00:09"
@@ -313,8 +313,8 @@ def test_update_port_bindings_of_only_some_ports_leaves_the_others(service):
     first, second = (service.create_port(ALICE, {"network_id": net.id}) for _ in range(2))
     service.update_port_bindings({first.id: "br1"})
     service.update_port_bindings({second.id: "br2"}, only=[second.id, "gone"])
-    assert service.get_port(ALICE, first.id).binding_host_id == "br1"  # not looked at
-    assert service.get_port(ALICE, second.id).binding_host_id == "br2"
+    assert service.get_port(ALICE, first.id).vif_host == "br1"  # not looked at
+    assert service.get_port(ALICE, second.id).vif_host == "br2"
     service.update_port_bindings({second.id: "br2"})  # every port: the first goes
     assert service.get_port(ALICE, first.id).status == "DOWN"
 

@@ -11,7 +11,15 @@ version is an admin's, as in Neutron.
 from __future__ import annotations
 
 from naas_sdn.northbound.extensions import Extension
-from naas_sdn.northbound.policy import ADMIN, ADMIN_OR_OWNER, ANY, crud, either, rule
+from naas_sdn.northbound.policy import (
+    ADMIN,
+    ADMIN_OR_OWNER,
+    ANY,
+    as_member,
+    crud,
+    either,
+    rule,
+)
 from naas_sdn.northbound.resources import ResourceDef, declared_resource
 
 from . import subnetpools
@@ -53,8 +61,8 @@ POOL_RULES = (
         get=either(ADMIN_OR_OWNER, "rule:shared_subnetpools"),
         attributes={"create:is_default": ADMIN, "update:is_default": ADMIN},
     ),
-    rule("add_prefixes", ADMIN_OR_OWNER, "Add prefixes to a subnet pool"),
-    rule("remove_prefixes", ADMIN_OR_OWNER, "Remove unused prefixes from a subnet pool"),
+    rule("add_prefixes", as_member(ADMIN_OR_OWNER), "Add prefixes to a subnet pool"),
+    rule("remove_prefixes", as_member(ADMIN_OR_OWNER), "Remove unused prefixes from a subnet pool"),
     *crud("address_scope", create=ANY, get=either(ADMIN_OR_OWNER, "rule:shared_address_scopes")),
 )
 

@@ -31,6 +31,7 @@ from .addresses import IP_ALLOCATIONS
 from .networks import network_reference
 
 VIF_TYPE_UNBOUND, VIF_TYPE_OVS = "unbound", "ovs"
+VIF_TYPE_BINDING_FAILED = "binding_failed"  # Neutron's, for a host no bridge serves
 # Neutron's ports of no project: a router's gateway and a floating IP's address, which the
 # service makes (as an admin, project_id ''): tenants do not list them, admins do
 NO_PROJECT_OWNERS = frozenset({ROUTER_GATEWAY, FLOATINGIP})
@@ -63,8 +64,29 @@ class Port(schema.Extensible):
         String(db.NAME_LEN), column_default="", post=True, put=True, default="", validate=a.string()
     )
     status: str = field(String(16))
-    binding_host_id: str = field(String(db.NAME_LEN), column_default="", wire="binding:host_id")
+    # the compute host Nova (or an admin) binds the port to; shown, when none was asked,
+    # as the host where its VIF is plugged
+    binding_host_id: str = field(
+        String(db.NAME_LEN),
+        column_default="",
+        wire="binding:host_id",
+        post=True,
+        put=True,
+        default="",
+        validate=a.string(),
+        show=lambda p: p.binding_host_id or p.vif_host,
+    )
+    # the host whose bridge its VIF is plugged into (OVSDB's iface-id), "" while unplugged
+    vif_host: str = field(String(db.NAME_LEN), column_default="", visible=False)
     binding_vif_type: str = field(String(64), wire="binding:vif_type")
+    # JSON text with sorted keys, as binding_profile: what os-vif needs to plug the VM
+    binding_vif_details: str = field(
+        Text,
+        column_default="{}",
+        wire="binding:vif_details",
+        show=lambda p: json.loads(p.binding_vif_details),
+        kind="other",
+    )
     binding_vnic_type: str = field(
         String(64),
         wire="binding:vnic_type",
@@ -91,8 +113,34 @@ def _profile(value) -> str:
     return json.dumps(value or {}, sort_keys=True)
 
 
-def _status(host: str, admin_state_up: bool) -> str:
-    return STATUS_ACTIVE if host and admin_state_up else STATUS_DOWN
+def _status(vif_host: str, admin_state_up: bool) -> str:
+    """ACTIVE while its VIF is plugged somewhere and the port is administratively up."""
+    return STATUS_ACTIVE if vif_host and admin_state_up else STATUS_DOWN
+
+
+def _binding(host: str, vif_host: str, hosts: Mapping[str, Mapping[str, str]]) -> dict:
+    """``binding:vif_type`` and ``binding:vif_details`` as Neutron's OVS driver answers them,
+    so that Nova's os-vif plugs the VM into the bridge serving its host with
+    ``external_ids:iface-id``: bound to the host asked (Nova's ``binding:host_id``), else to
+    where the VIF is plugged; ``binding_failed`` for a host no bridge serves."""
+    where = host or vif_host
+    if not where:
+        return {"binding_vif_type": VIF_TYPE_UNBOUND, "binding_vif_details": "{}"}
+    bridge = hosts.get(where)
+    if bridge is None and host:
+        return {"binding_vif_type": VIF_TYPE_BINDING_FAILED, "binding_vif_details": "{}"}
+    details: dict[str, Any] = {
+        "bound_drivers": {"0": "naas-sdn"},
+        "connectivity": "l2",
+        "ovs_hybrid_plug": False,  # the switches filter (security groups): no Linux bridge
+        "port_filter": True,
+    }
+    if bridge is not None:
+        details |= {"bridge_name": bridge["bridge_name"], "datapath_type": bridge["datapath_type"]}
+    return {
+        "binding_vif_type": VIF_TYPE_OVS,
+        "binding_vif_details": json.dumps(details, sort_keys=True),
+    }
 
 
 def _macs(txn: Transaction) -> TakenMacs:
@@ -130,8 +178,9 @@ def _prepare(txn: Transaction, ctx: Context, attrs: Mapping) -> dict[str, Any]:
         "fixed_ips": fixed_ips,
         "admin_state_up": bool(attrs.get("admin_state_up", True)),
         "status": STATUS_DOWN,
-        "binding_host_id": "",
-        "binding_vif_type": VIF_TYPE_UNBOUND,
+        "binding_host_id": attrs.get("binding_host_id") or "",
+        "vif_host": "",
+        **_binding(attrs.get("binding_host_id") or "", "", txn.service.hosts),
         "binding_profile": _profile(attrs.get("binding_profile")),
     }
 
@@ -150,8 +199,10 @@ def _before_update(txn: Transaction, ctx: Context, port: Port, values: dict) -> 
     requested = values.pop("fixed_ips", None)
     if "binding_profile" in values:
         values["binding_profile"] = _profile(values["binding_profile"])
+    if "binding_host_id" in values:  # Nova binds the port to a host, or unbinds it
+        values.update(_binding(values["binding_host_id"], port.vif_host, txn.service.hosts))
     if "mac_address" in values:
-        if port.binding_vif_type != VIF_TYPE_UNBOUND:
+        if port.binding_vif_type not in (VIF_TYPE_UNBOUND, VIF_TYPE_BINDING_FAILED):
             raise errors.PortBound(
                 port_id=port.id,
                 vif_type=port.binding_vif_type,
@@ -161,7 +212,7 @@ def _before_update(txn: Transaction, ctx: Context, port: Port, values: dict) -> 
         if (port.network_id, values["mac_address"]) in _macs(txn):
             raise errors.MacAddressInUse(net_id=port.network_id, mac=values["mac_address"])
     if "admin_state_up" in values:
-        values["status"] = _status(port.binding_host_id, values["admin_state_up"])
+        values["status"] = _status(port.vif_host, values["admin_state_up"])
     if requested is None and "mac_address" not in values and "device_owner" not in values:
         return
     if requested is None:  # keep the chosen addresses, recompute the EUI-64 ones
@@ -205,7 +256,7 @@ def _before_delete(txn: Transaction, port: Port) -> None:
 
 
 def _visible(ctx: Context, port: Port, model) -> bool:
-    if ctx.is_admin or port.project_id == ctx.project_id:
+    if ctx.sees_all or port.project_id == ctx.project_id:
         return True
     net = model.records("networks").get(port.network_id)
     return net is not None and net.project_id == ctx.project_id  # the network owner sees ports
@@ -229,12 +280,14 @@ def _view(port: Port) -> PortView:
 def update_bindings(
     service, bindings: Mapping[str, str], only: Iterable[str] | None = None
 ) -> None:
-    """Reconcile port binding with the plugged VIFs: ``bindings`` maps port id → host.
+    """Reconcile port binding with the plugged VIFs: ``bindings`` maps port id → the host
+    whose bridge its VIF is plugged into.
 
-    Ports listed become bound to their host (ACTIVE, or DOWN when administratively down);
-    the others unbound and DOWN. ``only`` names the ports whose VIF came, went or moved: the
-    others are not looked at (None: every port, as after a restart), so a plug costs the
-    same however many ports there are. Only ports whose values change are written, compared
+    Ports listed are plugged there (ACTIVE, or DOWN when administratively down), the others
+    DOWN; a port no one bound to a host is bound where its VIF is, and unbound without one.
+    ``only`` names the ports whose VIF came, went or moved: the others are not looked at
+    (None: every port, as after a restart), so a plug costs the same however many ports
+    there are. Only ports whose values change are written, compared
     with the mirror under the write lock, so a concurrent admin_state_up change is never
     undone. The binding app (apps/binding.py) calls it; no view changes, so no subscriber
     wakes.
@@ -247,12 +300,13 @@ def update_bindings(
         else:
             looked_at = [records[i] for i in only if i in records]
         changed: dict[str, dict[str, Any]] = {}
+        hosts = service.hosts
         for port in looked_at:
-            host = bindings.get(port.id) or ""
+            vif_host = bindings.get(port.id) or ""
             values = {
-                "binding_host_id": host,
-                "binding_vif_type": VIF_TYPE_OVS if host else VIF_TYPE_UNBOUND,
-                "status": _status(host, port.admin_state_up),
+                "vif_host": vif_host,
+                "status": _status(vif_host, port.admin_state_up),
+                **_binding(port.binding_host_id, vif_host, hosts),
             }
             diff = {k: v for k, v in values.items() if getattr(port, k) != v}
             if diff:
@@ -294,6 +348,5 @@ PORTS = schema.declare(
         visible=_visible,
         quota=500,
         constraints=(UniqueConstraint("network_id", "mac_address", name="uniq_ports_network_mac"),),
-        virtual=(("binding:vif_details", schema.Spec(show=lambda p: {}, kind="other")),),
     )
 )

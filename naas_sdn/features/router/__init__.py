@@ -19,7 +19,7 @@ from naas_sdn.model import errors
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.extensions import Extension, Plugin
-from naas_sdn.northbound.policy import ADMIN, ADMIN_OR_OWNER, ANY, crud, rule
+from naas_sdn.northbound.policy import ADMIN, ADMIN_OR_OWNER, ANY, as_member, crud, rule
 from naas_sdn.northbound.resources import ResourceDef, declared_resource
 
 from .auto_allocate import delete_topology, get_topology, peek_topology
@@ -205,7 +205,11 @@ _GATEWAY_RULES = {
 ROUTER_RULES = (
     crud("router", attributes=_GATEWAY_RULES)
     + tuple(
-        rule(action, ADMIN_OR_OWNER, f"{action.replace('_', ' ').capitalize()} of a router")
+        rule(
+            action,
+            as_member(ADMIN_OR_OWNER),
+            f"{action.replace('_', ' ').capitalize()} of a router",
+        )
         for action in ACTIONS
     )
     # Neutron's: a project's own floating IPs; only admins choose the address
@@ -213,8 +217,10 @@ ROUTER_RULES = (
     + (
         rule("create_network:is_default", ADMIN, "Make a network the default external one"),
         rule("update_network:is_default", ADMIN, "Make a network the default external one"),
-        rule("get_auto_allocated_topology", ADMIN_OR_OWNER, "Get a project's own network"),
-        rule("delete_auto_allocated_topology", ADMIN_OR_OWNER, "Delete it"),
+        rule(
+            "get_auto_allocated_topology", as_member(ADMIN_OR_OWNER), "Get a project's own network"
+        ),
+        rule("delete_auto_allocated_topology", as_member(ADMIN_OR_OWNER), "Delete it"),
     )
 )
 

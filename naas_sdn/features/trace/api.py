@@ -37,7 +37,7 @@ from naas_sdn.model.service import Context, NetworkService
 from naas_sdn.northbound import attributes as a
 from naas_sdn.northbound.attributes import Attr, AttributeMap
 from naas_sdn.northbound.extensions import Extension, Plugin
-from naas_sdn.northbound.policy import ADMIN, ANY, rule
+from naas_sdn.northbound.policy import ADMIN, ANY, as_reader, rule
 from naas_sdn.northbound.resources import ResourceDef, refuse_change
 
 PLUGIN = "trace"
@@ -67,7 +67,7 @@ TRACE_EXTENSIONS = (
 )
 
 TRACE_RULES = (
-    rule("create_trace", ANY, "Trace a packet from a port one sees"),
+    rule("create_trace", as_reader(ANY), "Trace a packet from a port one sees"),
     rule(
         "create_trace:mode",
         ADMIN,

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 SCRIPT_LOCATION = os.path.dirname(os.path.abspath(__file__))
-HEAD = "0010"  # the newest revision in versions/, the schema db.metadata declares (a test checks)
+HEAD = "0011"  # the newest revision in versions/, the schema db.metadata declares (a test checks)
 VERSION_TABLE = "alembic_version"  # Alembic's default
 
 # Any constant will do: the key of the PostgreSQL advisory lock that serializes schema changes
