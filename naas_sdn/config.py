@@ -183,8 +183,11 @@ OPTS = [
 
 
 def new_conf() -> cfg.ConfigOpts:
+    from naas_sdn import nova
+
     conf = cfg.ConfigOpts()
     conf.register_opts(OPTS)
+    nova.register_opts(conf)  # [DEFAULT]'s notify_nova_* and keystoneauth's [nova] section
     return conf
 
 

@@ -8,16 +8,20 @@ import signal
 import threading
 import time
 
-from naas_sdn import config, http_server
+from naas_sdn import config, http_server, nova
 
 LOG = logging.getLogger("naas_sdn.server")
 
 
-def serve(conf) -> int:
+def _configure_logging(conf) -> None:
     logging.basicConfig(
         level=conf.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are for developers
+
+
+def serve(conf) -> int:
+    _configure_logging(conf)
     from naas_sdn.apps import runtime
     from naas_sdn.model import db
     from naas_sdn.model.service import NetworkService
@@ -62,6 +66,7 @@ def serve(conf) -> int:
         service.close()
         return 2
     controller = runtime.start(conf, service)
+    stop_notifying = nova.notify(conf, service)
 
     stop = threading.Event()
 
@@ -93,6 +98,7 @@ def serve(conf) -> int:
             LOG.error("an HTTP server stopped unexpectedly")
             break
     controller.close()
+    stop_notifying()
     service.close()
     LOG.info("stopped")
     return 0

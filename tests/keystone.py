@@ -13,6 +13,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import openstack
+
 from tests.helpers import BIN_DIR, free_port
 
 KEYSTONE_MANAGE = str(BIN_DIR / "keystone-manage")
@@ -151,3 +153,53 @@ class PrivateKeystone:
             "user_domain_name": "Default",
             "project_domain_name": "Default",
         }
+
+    def admin(self) -> openstack.connection.Connection:
+        return openstack.connect(auth=self.admin_auth(), region_name=REGION, auth_type="password")
+
+    def populate(self, users: dict[str, tuple[str, str]], passwords: dict[str, str]) -> dict:
+        """Projects, users and their roles: ``users`` maps a user to (project, role), its
+        password from ``passwords`` (by user). Returns project name -> id, the admin's too."""
+        admin = self.admin()
+        roles = {r.name: r for r in admin.identity.roles()}  # bootstrap's: admin, member...
+        for role in {role for _, role in users.values()} - roles.keys():  # service: 2024.2+
+            roles[role] = admin.identity.create_role(name=role)
+        projects = {
+            name: admin.identity.create_project(name=name, domain_id="default")
+            for name in sorted({project for project, _ in users.values()})
+        }
+        for user, (project, role) in users.items():
+            made = admin.identity.create_user(
+                name=user,
+                password=passwords[user],
+                domain_id="default",
+                default_project_id=projects[project].id,
+            )
+            admin.identity.assign_project_role_to_user(projects[project], made, roles[role])
+        ids = {name: p.id for name, p in projects.items()}
+        ids["admin"] = admin.identity.find_project("admin").id
+        return ids
+
+    def register(self, service_type: str, name: str, url: str) -> None:
+        """A service's public endpoint in the catalog."""
+        admin = self.admin()
+        service = admin.identity.create_service(name=name, type=service_type)
+        admin.identity.create_endpoint(
+            service_id=service.id, interface="public", url=url, region_id=REGION
+        )
+
+    def auth_options(self, username: str, password: str, project: str = "service") -> str:
+        """keystoneauth's options of a password user (a configuration section's body)."""
+        return textwrap.dedent(
+            f"""
+            auth_url = {self.url}
+            auth_type = password
+            username = {username}
+            password = {password}
+            project_name = {project}
+            user_domain_name = Default
+            project_domain_name = Default
+            region_name = {REGION}
+            interface = public
+            """
+        )

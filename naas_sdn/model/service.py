@@ -52,6 +52,9 @@ class Change:
     id: str
     old: Any
     new: Any
+    # made by another process sharing the database, and followed here: what a change sets
+    # off outside the model (a message to Nova) is that process's to do
+    followed: bool = False
 
 
 _WRITE_ATTEMPTS = 3
@@ -225,7 +228,7 @@ class NetworkService(QuotaMixin, DeclaredStore):
             for collection, records in declared:
                 if collection in self._declared:
                     changes.of(collection).update(records)
-            self._apply(changes)
+            self._apply(changes, followed=True)
             log.seen = seq
 
     def _reload(self, conn, log: replication.ChangeLog) -> None:
@@ -242,19 +245,19 @@ class NetworkService(QuotaMixin, DeclaredStore):
             differing = changes.of(collection)
             differing.update({k: r for k, r in records.items() if before.get(k) != r})
             differing.update(dict.fromkeys(before.keys() - records.keys()))
-        self._apply(changes)
+        self._apply(changes, followed=True)
         log.seen = newest
 
     _write = write
 
-    def _apply(self, changes: Changes) -> bool:
+    def _apply(self, changes: Changes, followed: bool = False) -> bool:
         """Apply committed changes to the mirror (copy on write); True if the views changed.
 
         Collections are merged in declaration order, so a view that reads another collection
         (a subnet's reads its network) sees it as committed."""
         snap = self._snapshot
         old_ports = self.records("ports")
-        self._queue_changes(changes)
+        self._queue_changes(changes, followed)
         declared, views, changed = dict(self._declared), {}, {}
         for collection in self._declared:
             resource = schema.DECLARED[collection]
@@ -319,7 +322,7 @@ class NetworkService(QuotaMixin, DeclaredStore):
                 since.setdefault(collection, set()).update(ids)
         return snap, since
 
-    def _queue_changes(self, changes: Changes) -> None:
+    def _queue_changes(self, changes: Changes, followed: bool = False) -> None:
         """Queue a commit's typed changes (under the write lock, so in commit order)."""
         events = []
         for collection, updates in changes.declared.items():
@@ -327,7 +330,7 @@ class NetworkService(QuotaMixin, DeclaredStore):
             for record_id, new in updates.items():
                 old = committed.get(record_id)
                 if old is not new:
-                    events.append(Change(collection, record_id, old, new))
+                    events.append(Change(collection, record_id, old, new, followed))
         if events:
             self._commits += 1
             self._pending.append((self._commits, tuple(events)))

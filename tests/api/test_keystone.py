@@ -100,23 +100,11 @@ _PROJECT_OF = {"admin": "admin", **{user: project for user, (project, _) in _USE
 
 def server_config(path: Path, keystone: PrivateKeystone) -> Path:
     path.write_text(
-        f"""
-[DEFAULT]
-auth_strategy = keystone
-
-[keystone_authtoken]
-www_authenticate_uri = {keystone.url}
-auth_url = {keystone.url}
-auth_type = password
-username = neutron
-password = {SERVICE_PASSWORD}
-project_name = service
-user_domain_name = Default
-project_domain_name = Default
-region_name = {REGION}
-interface = public
-token_cache_time = {TOKEN_CACHE_TIME}
-"""
+        "[DEFAULT]\nauth_strategy = keystone\n"
+        "[keystone_authtoken]\n"
+        f"www_authenticate_uri = {keystone.url}\n"
+        f"token_cache_time = {TOKEN_CACHE_TIME}\n"
+        + keystone.auth_options("neutron", SERVICE_PASSWORD)
     )
     return path
 
@@ -124,23 +112,7 @@ token_cache_time = {TOKEN_CACHE_TIME}
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
     keystone = PrivateKeystone(tmp_path_factory.mktemp("keystone")).setup().start()
-    admin = openstack.connect(auth=keystone.admin_auth(), region_name=REGION, auth_type="password")
-    roles = {r.name: r for r in admin.identity.roles()}  # bootstrap's: admin, member, reader...
-    if "service" not in roles:  # ...and service, since Keystone 2024.2
-        roles["service"] = admin.identity.create_role(name="service")
-    projects = {
-        name: admin.identity.create_project(name=name, domain_id="default")
-        for name in ("demo", "alt", "service", "ephemeral")
-    }
-    for user, (project, role) in _USERS.items():
-        made = admin.identity.create_user(
-            name=user,
-            password=SERVICE_PASSWORD if project == "service" else PASSWORD,
-            domain_id="default",
-            default_project_id=projects[project].id,
-        )
-        admin.identity.assign_project_role_to_user(projects[project], made, roles[role])
-
+    projects = keystone.populate(_USERS, {u: _PASSWORDS.get(u, PASSWORD) for u in _USERS})
     tmp = tmp_path_factory.mktemp("naas-keystone")
     server = ServerProcess(
         tmp / "server",
@@ -152,25 +124,11 @@ def cloud(tmp_path_factory):
         ],
     )
     # the catalog names naas-sdn the network service, unversioned as Neutron's endpoint
-    service = admin.identity.create_service(name="neutron", type="network")
-    admin.identity.create_endpoint(
-        service_id=service.id, interface="public", url=server.url, region_id=REGION
-    )
+    keystone.register("network", "neutron", server.url)
     server.start()
-    made = Cloud(
-        keystone,
-        server,
-        admin,
-        {name: p.id for name, p in projects.items()} | {"admin": _admin_project(admin)},
-        tmp,
-    )
-    yield made
+    yield Cloud(keystone, server, keystone.admin(), projects, tmp)
     assert server.stop(timeout=5) == 0, server.log_tail()
     keystone.stop()
-
-
-def _admin_project(admin) -> str:
-    return admin.identity.find_project("admin").id
 
 
 # ------------------------------------------------------------------ discovery, the CLI, sdk
