@@ -16,7 +16,7 @@ from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
-from tests.helpers import OPENSTACK, ApiClient, ServerProcess
+from tests.helpers import OPENSTACK, ApiClient, ServerProcess, free_port
 from tests.keystone import ADMIN_PASSWORD, REGION, PrivateKeystone
 
 pytestmark = pytest.mark.xdist_group("keystone")  # one Keystone for the module, one worker
@@ -355,3 +355,46 @@ def _refused_within(client: ApiClient, seconds: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def test_a_token_for_no_project_is_refused(cloud):
+    """Keystone's admin also holds the system scope: such a token acts for no project."""
+    auth = cloud.auth("admin")
+    del auth["project_name"], auth["project_domain_name"]
+    token = ks_session.Session(auth=v3.Password(**auth, system_scope="all")).get_token()
+    resp = ApiClient(cloud.server.url, token).get("/v2.0/networks")
+    assert resp.status == 403 and resp.error_type == "HTTPForbidden", resp
+
+
+def test_keystone_away_is_503(tmp_path):
+    """A server whose Keystone does not answer: keystonemiddleware's 503 (Neutron's answer
+    too), no 500, no request done."""
+    nobody = f"http://127.0.0.1:{free_port()}/v3"
+    config = tmp_path / "naas-sdn.conf"
+    config.write_text(
+        "[DEFAULT]\nauth_strategy = keystone\n[keystone_authtoken]\n"
+        f"www_authenticate_uri = {nobody}\nauth_url = {nobody}\nauth_type = password\n"
+        "username = neutron\npassword = x\nproject_name = service\n"
+        "user_domain_name = Default\nproject_domain_name = Default\n"
+    )
+    server = ServerProcess(tmp_path / "server", extra_args=["--config", str(config)]).start()
+    try:
+        resp = ApiClient(server.url, "some-token").get("/v2.0/networks")
+        assert resp.status == 503 and "Keystone" in resp.json["message"], resp
+        assert ApiClient(server.url).get("/").status == 200
+    finally:
+        assert server.stop(timeout=5) == 0, server.log_tail()
+
+
+def test_keystone_not_in_its_catalog_is_503_with_neutrons_body(cloud, tmp_path):
+    """auth_token finds Keystone through its catalog: asked for an interface the catalog
+    lacks (here internal), it cannot validate; the API says so, no 500."""
+    config = server_config(tmp_path / "naas-sdn.conf", cloud.keystone)
+    config.write_text(config.read_text().replace("interface = public", "interface = internal"))
+    server = ServerProcess(tmp_path / "server", extra_args=["--config", str(config)]).start()
+    try:
+        resp = ApiClient(server.url, cloud.token("demo")).get("/v2.0/networks")
+        assert resp.status == 503 and resp.error_type == "HTTPServiceUnavailable", resp
+        assert "cannot validate tokens with Keystone" in server.log_tail()
+    finally:
+        assert server.stop(timeout=5) == 0, server.log_tail()
