@@ -42,6 +42,7 @@ bench: setup
 	.venv/bin/python bench/ip_availability.py
 	.venv/bin/python bench/subnet_pools.py
 	.venv/bin/python bench/shared_database.py
+	.venv/bin/python bench/keystone.py
 
 setup:
 	bash scripts/setup.sh

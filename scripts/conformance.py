@@ -3,11 +3,13 @@
 The tests are those openstacksdk and python-openstackclient ship in their wheels
 (``openstack/tests/functional/network/v2``, ``openstackclient/tests/functional/network/v2``),
 run unchanged: a controller on a temporary SQLite database with every in-tree plugin and
-devstack's external network ``public`` (172.24.4.0/24), and a
-``clouds.yaml`` whose ``devstack`` (a member of project demo), ``devstack-alt`` (of project
-alt) and ``devstack-admin`` / ``devstack-system-admin`` (admins) clouds use
-``auth_type: admin_token`` with the controller's own tokens: there is no Keystone, so what
-needs one (project lookups by name, ``token issue``) fails for that reason.
+devstack's external network ``public`` (172.24.4.0/24), behind a private Keystone
+(``auth_strategy = keystone``, tests/keystone.py), registered in its catalog as the network
+service, and a ``clouds.yaml`` whose ``devstack`` (user demo, a member of project demo),
+``devstack-alt`` (alt_demo, of project alt_demo), ``devstack-admin`` (Keystone's admin) and
+``devstack-system-admin`` (the admin, system scope) clouds authenticate with passwords, as
+devstack's do. ``--no-keystone``: the controller's own tokens with ``auth_type:
+admin_token`` instead (no catalog: what needs Keystone fails for that reason).
 
 Prints pass / fail / skip counts per module and writes the failures with their first error
 line to ``conformance-results.txt`` (``--out``). ``make conformance`` installs what the tests
@@ -29,7 +31,8 @@ import xml.etree.ElementTree as ET
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import ApiClient, start_server  # noqa: E402
+from tests.helpers import ApiClient, ServerProcess, start_server  # noqa: E402
+from tests.keystone import ADMIN_PASSWORD, REGION, PrivateKeystone  # noqa: E402
 
 PLUGINS = "router,qos,protocol-block,statistics,l2-remote-gateway,network-ip-availability"
 SUITES = {
@@ -38,7 +41,25 @@ SUITES = {
 }
 
 
+# the only service there is: the suites' setUp looks for flavors and images
+_NO_OTHER_SERVICES = [
+    "    has_compute: false",
+    "    has_image: false",
+    "    has_block_storage: false",
+    "    has_object_store: false",
+]
+PASSWORD = "conformance-secret"
+# devstack's users: user -> (project, role); the admin is Keystone's bootstrapped one
+USERS = {
+    "demo": ("demo", "member"),
+    "alt_demo": ("alt_demo", "member"),
+    "neutron": ("service", "service"),
+}
+CLOUD_USERS = {"devstack": "demo", "devstack-alt": "alt_demo", "devstack-admin": "admin"}
+
+
 def clouds_yaml(url: str, tokens: dict[str, str]) -> str:
+    """admin_token clouds on the controller's own tokens (``--no-keystone``)."""
     lines = ["clouds:"]
     for cloud, token in tokens.items():
         lines += [
@@ -50,13 +71,54 @@ def clouds_yaml(url: str, tokens: dict[str, str]) -> str:
             "    region_name: RegionOne",
             "    network_api_version: '2'",
             f"    network_endpoint_override: {url}",
-            # the only service there is: the suites' setUp looks for flavors and images
-            "    has_compute: false",
-            "    has_image: false",
-            "    has_block_storage: false",
-            "    has_object_store: false",
+            *_NO_OTHER_SERVICES,
         ]
     return "\n".join(lines) + "\n"
+
+
+def keystone_clouds_yaml(keystone: PrivateKeystone) -> str:
+    """devstack's password clouds on Keystone's users; the network service from its catalog."""
+    lines = ["clouds:"]
+    for cloud, user in [*CLOUD_USERS.items(), ("devstack-system-admin", "admin")]:
+        project = USERS[user][0] if user in USERS else "admin"
+        scope = (
+            ["      system_scope: all"]
+            if cloud == "devstack-system-admin"
+            else [f"      project_name: {project}", "      project_domain_name: Default"]
+        )
+        lines += [
+            f"  {cloud}:",
+            "    auth_type: password",
+            "    auth:",
+            f"      auth_url: {keystone.url}",
+            f"      username: {user}",
+            f"      password: {ADMIN_PASSWORD if user == 'admin' else PASSWORD}",
+            "      user_domain_name: Default",
+            *scope,
+            f"    region_name: {REGION}",
+            "    identity_api_version: '3'",
+            *_NO_OTHER_SERVICES,
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def keystone_controller(tmp: str) -> tuple[PrivateKeystone, ServerProcess, str]:
+    """A Keystone with devstack's users, the controller behind it in its catalog, and an
+    admin's token."""
+    keystone = PrivateKeystone(pathlib.Path(tmp, "keystone")).setup().start()
+    keystone.populate(USERS, dict.fromkeys(USERS, PASSWORD))
+    config = pathlib.Path(tmp, "naas-sdn.conf")
+    config.write_text(
+        "[DEFAULT]\nauth_strategy = keystone\n[keystone_authtoken]\n"
+        + keystone.auth_options("neutron", PASSWORD)
+    )
+    server = ServerProcess(
+        pathlib.Path(tmp, "server"),
+        extra_args=["--config", str(config), "--service-plugins", PLUGINS],
+    )
+    keystone.register("network", "neutron", server.url)
+    server.start()
+    return keystone, server, keystone.admin().auth_token
 
 
 def devstack_public(url: str, admin_token: str) -> None:
@@ -114,22 +176,36 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="conformance-results.txt")
     parser.add_argument("-k", default=None, help="pytest -k expression (a subset)")
+    parser.add_argument(
+        "--no-keystone",
+        action="store_true",
+        help="the controller's own tokens (admin_token clouds) instead of a Keystone",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(tmp, extra_args=["--service-plugins", PLUGINS])
-        try:
+        keystone = None
+        config = pathlib.Path(tmp, "clouds.yaml")
+        if args.no_keystone:
+            server = start_server(tmp, extra_args=["--service-plugins", PLUGINS])
             tokens = {
                 "devstack": server.token("demo"),
                 "devstack-alt": server.token("alt"),
                 "devstack-admin": server.token("admin", admin=True),
                 "devstack-system-admin": server.token("admin", admin=True),
             }
-            devstack_public(server.url, tokens["devstack-admin"])
-            config = pathlib.Path(tmp, "clouds.yaml")
             config.write_text(clouds_yaml(server.url, tokens))
+            admin_token = tokens["devstack-admin"]
+        else:
+            keystone, server, admin_token = keystone_controller(tmp)
+            config.write_text(keystone_clouds_yaml(keystone))
+        try:
+            devstack_public(server.url, admin_token)
             env = dict(
                 os.environ,
                 OS_CLIENT_CONFIG_FILE=str(config),
+                # openstacksdk's tests allow 5 s each by default: too few on a busy machine
+                # with two cores, where creating a project in Keystone alone may take 1 s
+                OS_TEST_TIMEOUT=os.environ.get("OS_TEST_TIMEOUT", "60"),
                 PATH=f"{pathlib.Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
             )
             counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
@@ -160,6 +236,8 @@ def main(argv=None) -> int:
                         )
         finally:
             server.stop()
+            if keystone is not None:
+                keystone.stop()
     total: collections.Counter = collections.Counter()
     for module in sorted(counts):
         c = counts[module]
