@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import openstack
+import openstack.config
 import pytest
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
@@ -53,7 +54,21 @@ class Cloud:
         return ApiClient(self.server.url, self.token(user))
 
     def sdk(self, user: str) -> openstack.connection.Connection:
-        return openstack.connect(auth=self.auth(user), region_name=REGION, auth_type="password")
+        """openstacksdk on a clouds.yaml of password clouds, one per user (as devstack's)."""
+        path = self.tmp / "clouds.yaml"
+        if not path.exists():
+            clouds = {
+                name: {
+                    "auth_type": "password",
+                    "auth": self.auth(name),
+                    "region_name": REGION,
+                    "identity_api_version": 3,
+                }
+                for name in ("demo", "alt", "demo-reader", "admin")
+            }
+            path.write_text(json.dumps({"clouds": clouds}))  # YAML's flow style is JSON
+        config = openstack.config.OpenStackConfig(config_files=[str(path)])
+        return openstack.connection.Connection(config=config.get_one(cloud=user))
 
     def cli(self, user: str, *args: str, parse: bool = True, check: bool = True):
         """The real ``openstack`` CLI as ``user``: password authentication, the network
