@@ -18,6 +18,16 @@ NAAS_SDN = str(BIN_DIR / "naas-sdn")
 OPENSTACK = str(BIN_DIR / "openstack")
 
 
+def send_json(handler, status: int, body) -> None:
+    """Answer a request of an ``http.server`` stand-in (Keystone's, Nova's) with JSON."""
+    raw = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(raw)))
+    handler.end_headers()
+    handler.wfile.write(raw)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:

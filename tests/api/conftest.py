@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.helpers import OPENSTACK, ApiClient, free_port, start_server
+from tests.helpers import OPENSTACK, ApiClient, free_port, send_json, start_server
 
 
 def pytest_collection_modifyitems(config, items):
@@ -192,12 +192,7 @@ class _IdentityStandIn(BaseHTTPRequestHandler):
             body = {"project": _project(path.split("/")[3])}
         else:
             body = None
-        raw = json.dumps(body).encode() if body else b'{"error": {"code": 404}}'
-        self.send_response(200 if body else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        send_json(self, 200 if body else 404, body or {"error": {"code": 404}})
 
     def log_message(self, *args):
         pass

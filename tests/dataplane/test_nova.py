@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.dataplane.lab import lab, plug, switch_side, udhcpc, unplug, wait_for, wait_ping
-from tests.helpers import ApiClient, ServerProcess, free_port
+from tests.helpers import ApiClient, ServerProcess, free_port, send_json
 from tests.keystone import PrivateKeystone
 
 PASSWORD = "naas-test-password"
@@ -33,12 +33,11 @@ class _NovaEvents(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.posts.append((self.path, self.headers.get("X-Auth-Token"), body["events"]))  # type: ignore[attr-defined]
-        raw = json.dumps({"events": [dict(e, code=200) for e in body["events"]]}).encode()
-        self.send_response(200 if self.path.endswith("/os-server-external-events") else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        send_json(
+            self,
+            200 if self.path.endswith("/os-server-external-events") else 404,
+            {"events": [dict(e, code=200) for e in body["events"]]},
+        )
 
     def log_message(self, *args):
         pass
