@@ -27,13 +27,12 @@ class Context:
     project_id: str
     is_admin: bool = False
     granted: tuple[str, ...] | None = None
-    user_id: str = ""
 
     @classmethod
-    def of_roles(cls, project_id: str, roles, user_id: str = "") -> Context:
+    def of_roles(cls, project_id: str, roles) -> Context:
         """A Keystone token's context: admin as Neutron's ``context_is_admin`` (role admin)."""
         roles = tuple(roles)
-        return cls(project_id=project_id, is_admin="admin" in roles, granted=roles, user_id=user_id)
+        return cls(project_id=project_id, is_admin="admin" in roles, granted=roles)
 
     @property
     def roles(self) -> tuple[str, ...]:

@@ -51,8 +51,8 @@ class KeystoneAuth:
             return self._protected(environ, start_response)
         except Exception as exc:  # Keystone unreachable or the catalog without it: no 500
             LOG.error("cannot validate tokens with Keystone: %s: %s", type(exc).__name__, exc)
-            response = http.json_response(errors.IdentityUnavailable().body(), 503)
-            return response(environ, start_response)
+            refusal = errors.IdentityUnavailable()
+            return http.json_response(refusal.body(), refusal.status)(environ, start_response)
 
 
 def _open(path: str) -> bool:
@@ -70,4 +70,4 @@ def context(environ) -> Context | None:
     user = token_auth.user
     if not user.project_id:
         return None
-    return Context.of_roles(user.project_id, user.role_names, user_id=user.user_id or "")
+    return Context.of_roles(user.project_id, user.role_names)
